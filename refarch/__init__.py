@@ -1,0 +1,1 @@
+"""Cloud-neutral core: the environment spec and what every cloud's renderer shares."""

@@ -1,0 +1,243 @@
+"""The environment spec: typed, validated, cloud-neutral.
+
+Field defaults are the project's secure defaults; `environments.toml` tunes them per environment.
+Every renderer (CDK stacks, Pulumi programs, runbook generators) reads an `EnvironmentSpec` and
+nothing else for sizing and limits.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from refarch.errors import Problem, SpecError
+
+SPEC_FILE = Path(__file__).resolve().parent.parent / "environments.toml"
+
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+
+# CloudWatch Logs accepts only these retention periods; Azure and GCP accept any of them too.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
+
+CACHE_ENGINE_VERSIONS = {"valkey": ("7.2", "8.0", "8.1"), "redis": ("6.2", "7.0", "7.1")}
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class _Section(BaseModel):
+    # Typos in the spec must fail loudly, not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Capacity(_Section):
+    min: int = Field(2, ge=1, le=100)
+    desired: int = Field(2, ge=1, le=100)
+    max: int = Field(6, ge=1, le=100)
+    cpu_target_percent: int = Field(50, ge=10, le=90)
+    instance_type: str = Field("t3.medium", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    root_volume_gib: int = Field(20, ge=8, le=200)
+    # Time a new instance gets to boot the service before its health checks count.
+    health_check_grace_seconds: int = Field(300, ge=60, le=1800)
+    warmup_seconds: int = Field(120, ge=30, le=900)
+
+
+class Cache(_Section):
+    engine: Literal["valkey", "redis"] = "valkey"
+    engine_version: str = "8.0"
+    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    # Read replicas per shard; one or more enables Multi-AZ automatic failover.
+    replicas: int = Field(1, ge=0, le=5)
+    snapshot_retention_days: int = Field(1, ge=0, le=35)
+
+
+class Store(_Section):
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = True
+
+
+class Api(_Section):
+    throttle_rate_per_second: float = Field(100, gt=0, le=10000)
+    throttle_burst: int = Field(200, gt=0, le=5000)
+    # Requests one client IP may make in five minutes before the WAF blocks it.
+    waf_requests_per_ip_per_5_minutes: int = Field(2000, ge=10, le=2_000_000_000)
+
+
+class Alarms(_Section):
+    error_5xx_percent: Percent = 5
+    p99_latency_ms: int = Field(1000, ge=10, le=29000)
+    unhealthy_hosts: int = Field(1, ge=1, le=100)
+    cache_cpu_percent: Percent = 75
+    cache_memory_percent: Percent = 80
+    store_throttled_requests: int = Field(1, ge=1)
+    # Optional e-mail subscription for the alarm topic; without one, subscribe the topic yourself.
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Retention(_Section):
+    log_days: int = 30
+    access_log_days: int = Field(90, ge=1, le=3650)
+
+    @field_validator("log_days")
+    @classmethod
+    def _supported_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
+class Service(_Section):
+    """How the sample service runs; the same values configure its environment on every cloud."""
+
+    port: int = Field(8080, ge=1024, le=65535)
+    session_ttl_seconds: int = Field(1800, ge=60, le=86400)
+    cache_timeout_ms: int = Field(250, ge=10, le=5000)
+    store_timeout_ms: int = Field(500, ge=10, le=10000)
+    # In-flight requests get this long after SIGTERM; the load balancer drains for the same time.
+    shutdown_grace_seconds: int = Field(30, ge=5, le=300)
+
+
+class EnvironmentSpec(_Section):
+    name: str
+    production: bool = False
+    zones: int = Field(3, ge=1, le=3)
+    nat_gateways: int = Field(1, ge=1, le=3)
+    vpc_cidr: str = "10.0.0.0/16"
+    capacity: Capacity = Capacity()
+    cache: Cache = Cache()
+    store: Store = Store()
+    api: Api = Api()
+    alarms: Alarms = Alarms()
+    retention: Retention = Retention()
+    service: Service = Service()
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _private_cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv4 network such as 10.0.0.0/16 ({exc})") from None
+        if not network.is_private or not 16 <= network.prefixlen <= 20:
+            raise ValueError("must be a private IPv4 network with a prefix from /16 to /20")
+        return value
+
+
+def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
+    """Rules that relate fields to each other, or that production adds."""
+    cap, problems = spec.capacity, []
+    if cap.min > cap.max:
+        problems.append(Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})"))
+    if not cap.min <= cap.desired <= cap.max:
+        problems.append(
+            Problem("capacity.desired", cap.desired, f"must be between capacity.min ({cap.min}) and max ({cap.max})")
+        )
+    if spec.nat_gateways > spec.zones:
+        problems.append(Problem("nat_gateways", spec.nat_gateways, f"must be at most zones ({spec.zones})"))
+    allowed_versions = CACHE_ENGINE_VERSIONS[spec.cache.engine]
+    if spec.cache.engine_version not in allowed_versions:
+        problems.append(
+            Problem(
+                "cache.engine_version",
+                spec.cache.engine_version,
+                f"must be one of {', '.join(allowed_versions)} for engine {spec.cache.engine}",
+            )
+        )
+    if spec.production:
+        # Production must survive the loss of one zone with no manual step.
+        if spec.zones < 2:
+            problems.append(Problem("zones", spec.zones, "must be 2 or 3 in production (3 recommended)"))
+        if cap.min < spec.zones:
+            problems.append(
+                Problem("capacity.min", cap.min, f"must be at least zones ({spec.zones}) in production")
+            )
+        if spec.cache.replicas < 1:
+            problems.append(
+                Problem("cache.replicas", spec.cache.replicas, "must be at least 1 in production (Multi-AZ failover)")
+            )
+        if not spec.store.deletion_protection:
+            problems.append(Problem("store.deletion_protection", False, "must be true in production"))
+        if not spec.store.point_in_time_recovery:
+            problems.append(Problem("store.point_in_time_recovery", False, "must be true in production"))
+    return problems
+
+
+def _problems_from(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(environment)"
+        message = item["msg"].removeprefix("Value error, ")
+        rule = message[:1].lower() + message[1:]
+        if item["type"] == "extra_forbidden":
+            rule = "no such field (check the spelling)"
+        problems.append(Problem(field, item.get("input"), rule))
+    return problems
+
+
+def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSpec:
+    """Validate one environment's raw mapping; raise SpecError listing every problem."""
+    if not ENVIRONMENT_NAME.match(name):
+        raise SpecError(name, [Problem("(name)", name, "must be lower-case letters, digits and '-', 2-16 long")])
+    if not isinstance(raw, Mapping):
+        raise SpecError(name, [Problem("(environment)", raw, "must be a table of fields")])
+    try:
+        spec = EnvironmentSpec.model_validate({**raw, "name": name})
+    except ValidationError as exc:
+        raise SpecError(name, _problems_from(exc)) from None
+    problems = _cross_field_problems(spec)
+    if problems:
+        raise SpecError(name, problems)
+    return spec
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge dotted-path overrides (`prod.capacity.max` -> 12) into a copy of the raw spec."""
+    merged = {env: dict(fields) if isinstance(fields, Mapping) else fields for env, fields in raw.items()}
+    for path, value in overrides.items():
+        env, *keys = path.split(".")
+        if env not in merged:
+            raise unknown_environment(env, merged)
+        if not keys:
+            raise SpecError(env, [Problem("(override)", path, "must be a dotted path such as prod.capacity.max")])
+        node = merged[env]
+        for key in keys[:-1]:
+            child = node.get(key, {})
+            node[key] = dict(child) if isinstance(child, Mapping) else child
+            node = node[key]
+            if not isinstance(node, dict):
+                raise SpecError(env, [Problem(".".join(keys), value, "must be a path through tables of the spec")])
+        node[keys[-1]] = value
+    return merged
+
+
+def unknown_environment(name: str, known: Mapping[str, Any]) -> SpecError:
+    allowed = ", ".join(known) or "(none defined)"
+    return SpecError(name, [Problem("(environment)", name, f"must be one of the defined environments: {allowed}")])
+
+
+def read_raw(path: Path = SPEC_FILE) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("(all)", [Problem(str(path), "(file)", f"must be valid TOML ({exc})")]) from None
+
+
+def load_all(path: Path = SPEC_FILE, overrides: Mapping[str, Any] | None = None) -> dict[str, EnvironmentSpec]:
+    """Every environment in the spec file, validated; the first invalid one raises SpecError."""
+    raw = apply_overrides(read_raw(path), overrides or {})
+    return {name: parse_environment(name, fields) for name, fields in raw.items()}
+
+
+def load_environment(
+    name: str, path: Path = SPEC_FILE, overrides: Mapping[str, Any] | None = None
+) -> EnvironmentSpec:
+    raw = apply_overrides(read_raw(path), overrides or {})
+    if name not in raw:
+        raise unknown_environment(name, raw)
+    return parse_environment(name, raw[name])

@@ -1,0 +1,1 @@
+"""AWS renderer of the reference architecture: one construct per tier, composed by `ServiceStack`."""

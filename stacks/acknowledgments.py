@@ -1,0 +1,62 @@
+"""The catalogue of cdk-nag findings this project accepts, each with the reason it is accepted.
+
+Constructs call `acknowledge(scope, rule_id)`; the reason lives here, once. Every call is recorded
+in construct metadata so tests can prove each acknowledgment suppresses exactly what it names.
+Set the context value `refarch:acknowledge` to false to synthesize with none applied.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+METADATA_TYPE = "refarch:nag-acknowledgment"
+
+REASONS: dict[str, str] = {
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
+        "Session Manager replaces SSH; this AWS-maintained policy is the documented minimum for the SSM agent."
+    ),
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]": (
+        "The account-level role API Gateway needs to write execution logs; AWS maintains its scope."
+    ),
+    "AwsSolutions-SMG4": (
+        "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with AuthTokenUpdateStrategy=ROTATE; "
+        "the runbook describes the manual, zero-downtime rotation instead of a rotation Lambda."
+    ),
+    "AwsSolutions-S1": (
+        "This is the access-log bucket itself; logging it to itself would loop. It is encrypted, TLS-only, "
+        "private and expires objects after the spec's retention."
+    ),
+    "AwsSolutions-AEC4": (
+        "Non-production environment sized by the spec with no cache replica; the spec refuses this in production."
+    ),
+    "AwsSolutions-AEC5": (
+        "A non-default port is obscurity, not a control: only the fleet's security group may connect, "
+        "with TLS and AUTH required."
+    ),
+    "AwsSolutions-COG2": (
+        "The user pool serves machine clients through the OAuth client-credentials flow, which has no "
+        "interactive second factor; human sign-up is disabled."
+    ),
+    "AwsSolutions-APIG2": (
+        "The API is a transparent proxy with no single body schema: the gateway validates the proxy "
+        "parameters and the service validates every body, answering 4xx itself."
+    ),
+    "AwsSolutions-IAM5[Resource::<files bucket>/*]": (
+        "Object-level actions (get, put, delete) on keys of the service's own file bucket; S3 cannot name "
+        "objects that do not exist yet."
+    ),
+}
+
+
+def acknowledge(scope: IConstruct, rule_id: str, *, reason_key: str | None = None) -> None:
+    """Accept one cdk-nag finding on `scope` (and its children) with the catalogued reason.
+
+    `reason_key` names the catalogue entry when the finding id holds a generated name (a logical id).
+    """
+    reason = REASONS[reason_key or rule_id]
+    scope.node.add_metadata(METADATA_TYPE, rule_id)
+    if scope.node.try_get_context("refarch:acknowledge") in (False, "false"):
+        return
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))

@@ -1,0 +1,223 @@
+"""API tier: the only public entry. REST API with Cognito auth, throttling, access logs and WAF,
+reaching the internal load balancer privately through a VPC link v2."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Fn, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge
+from stacks.retention import removal_policy, retained_log_group
+
+STAGE = "v1"
+INVOKE_SCOPE = "invoke"
+# API Gateway never waits longer than this for an integration.
+INTEGRATION_TIMEOUT = Duration.seconds(29)
+
+
+class PublicApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: EnvironmentSpec,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self, "VpcLinkSecurityGroup", vpc=vpc, description="API gateway VPC link: to the load balancer only",
+            allow_all_outbound=False,
+        )
+        self.vpc_link = apigwv2.VpcLink(
+            self, "VpcLink", vpc=vpc, subnets=subnets, security_groups=[self.security_group]
+        )
+        self._build_identity(spec)
+        access_logs = retained_log_group(self, "AccessLogs", spec)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description=f"Stateless service API ({spec.name})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=removal_policy(spec),
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=spec.api.throttle_rate_per_second,
+                throttling_burst_limit=spec.api.throttle_burst,
+            ),
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+        )
+        acknowledge(self.api, "AwsSolutions-APIG2")
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+        # The proxy path must be present; bodies are the service's to validate (it answers 4xx itself).
+        validator = self.api.add_request_validator("ProxyParameters", validate_request_parameters=True)
+        method_options = {
+            "request_validator": validator,
+            "authorizer": authorizer,
+            "authorization_type": apigw.AuthorizationType.COGNITO,
+            "authorization_scopes": [self.invoke_scope],
+        }
+        for resource, path in ((self.api.root, ""), (self.api.root.add_resource("{proxy+}"), "{proxy}")):
+            method = resource.add_method(
+                "ANY",
+                self._integration(load_balancer, path),
+                request_parameters={"method.request.path.proxy": True} if path else None,
+                **method_options,
+            )
+            self._route_through_vpc_link(method, load_balancer)
+        self._build_firewall(spec)
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def _build_identity(self, spec: EnvironmentSpec) -> None:
+        """Machine clients get tokens by the OAuth client-credentials flow; nobody signs themselves up."""
+        self.user_pool = cognito.UserPool(
+            self,
+            "Clients",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(username=True, email=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=14, require_digits=True, require_lowercase=True, require_symbols=True,
+                require_uppercase=True,
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=spec.production,
+            removal_policy=removal_policy(spec),
+        )
+        acknowledge(self.user_pool, "AwsSolutions-COG2")
+        invoke = cognito.ResourceServerScope(scope_name=INVOKE_SCOPE, scope_description="Call the service API")
+        resource_server = self.user_pool.add_resource_server("Service", identifier="service", scopes=[invoke])
+        self.invoke_scope = f"service/{INVOKE_SCOPE}"
+        # Domain prefixes are global: the stack id's first segment keeps this one unique per stack.
+        unique = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Stack.of(self).stack_id))))
+        self.user_pool_domain = self.user_pool.add_domain(
+            "TokenEndpoint",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"svc-{spec.name}-{unique}"),
+        )
+        self.client = self.user_pool.add_client(
+            "ServiceClient",
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True),
+                scopes=[cognito.OAuthScope.resource_server(resource_server, invoke)],
+            ),
+            access_token_validity=Duration.minutes(60),
+            prevent_user_existence_errors=True,
+        )
+
+    @staticmethod
+    def _integration(load_balancer: elbv2.IApplicationLoadBalancer, path: str) -> apigw.Integration:
+        return apigw.Integration(
+            type=apigw.IntegrationType.HTTP_PROXY,
+            integration_http_method="ANY",
+            uri=f"http://{load_balancer.load_balancer_dns_name}/{path}",
+            options=apigw.IntegrationOptions(
+                request_parameters=(
+                    {"integration.request.path.proxy": "method.request.path.proxy"} if path else None
+                ),
+                timeout=INTEGRATION_TIMEOUT,
+            ),
+        )
+
+    def _route_through_vpc_link(
+        self, method: apigw.Method, load_balancer: elbv2.IApplicationLoadBalancer
+    ) -> None:
+        # aws-cdk-lib has no L2 for REST private integrations over VPC link v2: set them on the L1.
+        cfn_method: apigw.CfnMethod = method.node.default_child
+        cfn_method.add_property_override("Integration.ConnectionType", "VPC_LINK")
+        cfn_method.add_property_override("Integration.ConnectionId", self.vpc_link.vpc_link_id)
+        cfn_method.add_property_override("Integration.IntegrationTarget", load_balancer.load_balancer_arn)
+
+    def _build_firewall(self, spec: EnvironmentSpec) -> None:
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                visibility_config=_visibility(name),
+            )
+
+        rate_limit = wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp",
+            priority=0,
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    aggregate_key_type="IP",
+                    limit=spec.api.waf_requests_per_ip_per_5_minutes,
+                    evaluation_window_sec=300,
+                )
+            ),
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            visibility_config=_visibility("RateLimitPerIp"),
+        )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "Firewall",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("ServiceApi"),
+            rules=[
+                rate_limit,
+                managed("AWSManagedRulesAmazonIpReputationList", 1),
+                managed("AWSManagedRulesCommonRuleSet", 2),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "FirewallOnStage",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
+        # WAF only writes to log groups whose name starts with this prefix.
+        stack = Stack.of(self)
+        waf_logs = retained_log_group(self, "FirewallLogs", spec, name=f"aws-waf-logs-{stack.stack_name}")
+        # WAF wants the log group's ARN without the ":*" suffix that LogGroup.log_group_arn carries.
+        waf_logs_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=waf_logs.log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self, "FirewallLogging", resource_arn=self.web_acl.attr_arn, log_destination_configs=[waf_logs_arn]
+        )
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+    )

@@ -1,0 +1,65 @@
+"""Builds the CDK app from the spec: shared by app.py, the tests and the benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from refarch.spec import load_all
+from stacks.service_stack import ServiceStack
+
+SPEC_OVERRIDE_PREFIX = "spec."
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def new_app(**kwargs: Any) -> App:
+    """An App with cdk.json's context (feature flags), as the CLI would give it; for tests and benchmarks."""
+    context = json.loads(CDK_JSON.read_text())["context"]
+    return App(context={**context, **kwargs.pop("context", {})}, **kwargs)
+
+
+def cli_context() -> dict[str, Any]:
+    """Context the CDK CLI hands to the app (cdk.json, cdk.context.json and -c values, merged)."""
+    raw = os.environ.get("CDK_CONTEXT_JSON")
+    if raw is None and (path := os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")):
+        with open(path) as handle:
+            raw = handle.read()
+    return json.loads(raw) if raw else {}
+
+
+def spec_overrides(context: Mapping[str, Any]) -> dict[str, Any]:
+    """`-c spec.prod.capacity.max=20` (or the same key in cdk.json) overrides the spec file."""
+    return {
+        key.removeprefix(SPEC_OVERRIDE_PREFIX): value
+        for key, value in context.items()
+        if key.startswith(SPEC_OVERRIDE_PREFIX)
+    }
+
+
+def deployment_environment(app: App) -> Environment:
+    """The region is required (load balancer log delivery differs per region); the account is optional."""
+    account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
+    if not region:
+        raise ValueError(
+            "no AWS region: pass `-c region=<region>` (e.g. eu-west-1) or set a default region in your "
+            "AWS profile / AWS_REGION so the CDK sets CDK_DEFAULT_REGION"
+        )
+    return Environment(account=account, region=region)
+
+
+def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool = True) -> App:
+    """One ServiceStack per environment, every spec validated before any stack is built."""
+    specs = load_all(overrides=overrides)
+    env = deployment_environment(app)
+    for spec in specs.values():
+        ServiceStack(app, spec=spec, env=env)
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app

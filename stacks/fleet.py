@@ -1,0 +1,142 @@
+"""Compute tier: a stateless Auto Scaling fleet that boots the sample service and is replaced at will."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge
+
+BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+class _BootTemplate(string.Template):
+    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
+    delimiter = "@"
+
+
+class StatelessFleet(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: EnvironmentSpec,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        service_environment: dict[str, str],
+        notifications: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        capacity = spec.capacity
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description="Fleet: load balancer in, AWS APIs out",
+            allow_all_outbound=False,
+        )
+        # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's package downloads.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+        self.role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Sample service instances: their own table, bucket and cache secret only",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+        )
+        self.bundle = s3_assets.Asset(
+            self, "ServiceBundle", path=str(SERVICE_DIR), exclude=["__pycache__", "*.pyc"]
+        )
+        # Exactly the bundle object, rather than grant_read's wildcards over the whole asset bucket.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="s3",
+                        region="",
+                        account="",
+                        resource=self.bundle.s3_bucket_name,
+                        resource_name=self.bundle.s3_object_key,
+                    )
+                ],
+            )
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            machine_image=ec2.MachineImage.from_ssm_parameter(AL2023_PARAMETER),
+            instance_type=ec2.InstanceType(capacity.instance_type),
+            role=self.role,
+            security_group=self.security_group,
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            associate_public_ip_address=False,
+            detailed_monitoring=spec.production,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        capacity.root_volume_gib,
+                        encrypted=True,
+                        delete_on_termination=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                    ),
+                )
+            ],
+            user_data=self._user_data(spec, service_environment),
+        )
+        self.group = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            launch_template=self.launch_template,
+            min_capacity=capacity.min,
+            max_capacity=capacity.max,
+            desired_capacity=capacity.desired,
+            health_checks=autoscaling.HealthChecks.with_additional_checks(
+                grace_period=Duration.seconds(capacity.health_check_grace_seconds),
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+            ),
+            # Replacements, for any reason, launch and pass health checks before anything is terminated.
+            min_healthy_percentage=100,
+            max_healthy_percentage=200,
+            update_policy=autoscaling.UpdatePolicy.instance_refresh(
+                strategy=autoscaling.InstanceRefreshStrategy.ROLLING,
+                min_healthy_percentage=100,
+                max_healthy_percentage=200,
+                instance_warmup=Duration.seconds(capacity.warmup_seconds),
+            ),
+            default_instance_warmup=Duration.seconds(capacity.warmup_seconds),
+            capacity_rebalance=False,
+            group_metrics=[autoscaling.GroupMetrics.all()],
+            notifications=[autoscaling.NotificationConfiguration(topic=notifications)],
+        )
+        self.group.scale_on_cpu_utilization(
+            "CpuTarget",
+            target_utilization_percent=capacity.cpu_target_percent,
+        )
+
+    def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
+        environment = "\n".join(f"{key}={value}" for key, value in sorted(service_environment.items()))
+        script = _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
+            release=self.bundle.asset_hash,
+            bundle_url=self.bundle.s3_object_url,
+            environment=environment,
+            stop_timeout=spec.service.shutdown_grace_seconds + 10,
+        )
+        return ec2.UserData.custom(script)

@@ -1,0 +1,30 @@
+"""NoSQL tier: the DynamoDB table that holds the service's durable items."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
+from stacks.retention import removal_policy
+
+
+class ItemStore(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Items",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=spec.store.point_in_time_recovery
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=spec.store.deletion_protection,
+            # A protected table is also kept if the stack is deleted.
+            removal_policy=RemovalPolicy.RETAIN if spec.store.deletion_protection else removal_policy(spec),
+        )

@@ -1,0 +1,84 @@
+"""Load balancer tier: an internal ALB with no affinity and a shallow health check."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+
+LISTENER_PORT = 80
+HEALTH_PATH = "/health"
+
+
+class ServiceLoadBalancer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: EnvironmentSpec,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        fleet: autoscaling.AutoScalingGroup,
+        fleet_security_group: ec2.ISecurityGroup,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description="Load balancer: API gateway in, fleet out",
+            allow_all_outbound=False,
+        )
+        self.alb = elbv2.ApplicationLoadBalancer(
+            self,
+            "Alb",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            internet_facing=False,
+            security_group=self.security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=spec.production,
+        )
+        self.alb.log_access_logs(access_logs, prefix="alb")
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Fleet",
+            vpc=vpc,
+            port=spec.service.port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.INSTANCE,
+            targets=[fleet],
+            # In-flight requests get the service's whole shutdown grace before the target is gone.
+            deregistration_delay=Duration.seconds(spec.service.shutdown_grace_seconds),
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(10),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        # Any instance serves any request: say so explicitly rather than rely on a default.
+        self.target_group.set_attribute("stickiness.enabled", "false")
+        self.listener = self.alb.add_listener(
+            "Http",
+            port=LISTENER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            open=False,
+            default_target_groups=[self.target_group],
+        )
+        self.security_group.add_egress_rule(
+            fleet_security_group, ec2.Port.tcp(spec.service.port), "To fleet instances"
+        )
+        fleet_security_group.add_ingress_rule(
+            self.security_group, ec2.Port.tcp(spec.service.port), "From the load balancer only"
+        )
+
+    def allow_from(self, peer: ec2.ISecurityGroup) -> None:
+        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(LISTENER_PORT), "From the API gateway only")
+        peer.add_egress_rule(self.security_group, ec2.Port.tcp(LISTENER_PORT), "To the load balancer")

@@ -1,0 +1,151 @@
+"""One environment of the reference architecture on AWS: the tiers, wired gateway -> LB -> fleet -> data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Fn, Stack, Tags
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge
+from stacks.api_gateway import PublicApi
+from stacks.fleet import StatelessFleet
+from stacks.item_store import ItemStore
+from stacks.load_balancer import ServiceLoadBalancer
+from stacks.monitoring import OperatorNotifications, ServiceMonitoring
+from stacks.network import ServiceNetwork
+from stacks.object_storage import ObjectStorage
+from stacks.session_cache import CACHE_PORT, SessionCache
+
+
+def stack_name(environment: str) -> str:
+    return f"StatelessService-{environment}"
+
+
+class ServiceStack(Stack):
+    def __init__(self, scope: Construct, *, spec: EnvironmentSpec, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            stack_name(spec.name),
+            description=f"Stateless reference architecture: service tier ({spec.name})",
+            termination_protection=spec.production,
+            **kwargs,
+        )
+        self.spec = spec
+        Tags.of(self).add("environment", spec.name)
+        Tags.of(self).add("architecture", "stateless-reference")
+
+        self.notifications = OperatorNotifications(self, "Notifications", spec=spec)
+        self.network = ServiceNetwork(self, "Network", spec=spec)
+        vpc = self.network.vpc
+        self.storage = ObjectStorage(self, "ObjectStorage", spec=spec)
+        self.store = ItemStore(self, "ItemStore", spec=spec)
+        self.cache = SessionCache(self, "SessionCache", spec=spec, vpc=vpc, subnets=self.network.data_subnets)
+        self.fleet = StatelessFleet(
+            self,
+            "Fleet",
+            spec=spec,
+            vpc=vpc,
+            subnets=self.network.app_subnets,
+            service_environment=self._service_environment(),
+            notifications=self.notifications.topic,
+        )
+        self.cache.allow_from(self.fleet.security_group)
+        self.store.table.grant_read_write_data(self.fleet.role)
+        self.cache.auth_secret.grant_read(self.fleet.role)
+        self._grant_files(self.fleet.role)
+
+        self.load_balancer = ServiceLoadBalancer(
+            self,
+            "LoadBalancer",
+            spec=spec,
+            vpc=vpc,
+            subnets=self.network.app_subnets,
+            fleet=self.fleet.group,
+            fleet_security_group=self.fleet.security_group,
+            access_logs=self.storage.access_logs,
+        )
+        self.api = PublicApi(
+            self,
+            "Api",
+            spec=spec,
+            vpc=vpc,
+            subnets=self.network.app_subnets,
+            load_balancer=self.load_balancer.alb,
+        )
+        self.load_balancer.allow_from(self.api.security_group)
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            spec=spec,
+            load_balancer=self.load_balancer.alb,
+            target_group=self.load_balancer.target_group,
+            api=self.api.api,
+            cache_member_ids=self.cache.member_ids,
+            table=self.store.table,
+            topic=self.notifications.topic,
+        )
+        self._outputs()
+
+    def _grant_files(self, role: iam.IRole) -> None:
+        # Exact actions instead of grant_read_write's wildcards (s3:GetObject*, s3:List*, ...).
+        bucket = self.storage.files
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        logical_id = self.get_logical_id(bucket.node.default_child)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+            reason_key="AwsSolutions-IAM5[Resource::<files bucket>/*]",
+        )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        # Environment-agnostic stacks otherwise get only two zones; pick as many as the spec asks for.
+        return [Fn.select(index, Fn.get_azs()) for index in range(self.spec.zones)]
+
+    def _service_environment(self) -> dict[str, str]:
+        """The sample service's configuration: it reads nothing but these variables."""
+        service = self.spec.service
+        return {
+            "SERVICE_PORT": str(service.port),
+            "CACHE_HOST": self.cache.endpoint,
+            "CACHE_PORT": str(CACHE_PORT),
+            "CACHE_TLS": "true",
+            "CACHE_AUTH_SECRET_ID": self.cache.auth_secret.secret_arn,
+            "CACHE_TIMEOUT_MS": str(service.cache_timeout_ms),
+            "SESSION_TTL_SECONDS": str(service.session_ttl_seconds),
+            "STORE_BACKEND": "dynamodb",
+            "ITEMS_TABLE": self.store.table.table_name,
+            "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
+            "FILES_BUCKET": self.storage.files.bucket_name,
+            "AWS_REGION": self.region,
+            "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
+        }
+
+    def _outputs(self) -> None:
+        outputs = {
+            "ApiUrl": (self.api.url, "Public entry point (Cognito access token required)"),
+            "TokenDomain": (self.api.user_pool_domain.base_url(), "OAuth token endpoint base URL"),
+            "UserPoolId": (self.api.user_pool.user_pool_id, "Cognito user pool of API clients"),
+            "AutoScalingGroupName": (self.fleet.group.auto_scaling_group_name, "Fleet to refresh or scale"),
+            "TargetGroupArn": (self.load_balancer.target_group.target_group_arn, "Health of each instance"),
+            "LoadBalancerDns": (self.load_balancer.alb.load_balancer_dns_name, "Internal load balancer"),
+            "CacheEndpoint": (self.cache.endpoint, "Session cache primary endpoint (TLS, AUTH)"),
+            "CacheAuthSecretArn": (self.cache.auth_secret.secret_arn, "Secret holding the cache AUTH token"),
+            "ItemsTableName": (self.store.table.table_name, "Durable item store"),
+            "FilesBucketName": (self.storage.files.bucket_name, "Object storage for files"),
+            "AlarmTopicArn": (self.notifications.topic.topic_arn, "Subscribe on-call here"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "Operator dashboard"),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)
