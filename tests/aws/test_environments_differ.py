@@ -1,0 +1,51 @@
+"""What production adds over dev, read from the synthesized templates."""
+
+from __future__ import annotations
+
+from cfn_queries import of_type, only
+
+
+def _resources(synthesized, environment):
+    return synthesized.templates[environment]["Resources"]
+
+
+def test_prod_spans_three_zones_and_dev_two(synthesized):
+    for environment, zones in (("dev", 2), ("prod", 3)):
+        group = only(_resources(synthesized, environment), "AWS::AutoScaling::AutoScalingGroup")
+        assert len(group["VPCZoneIdentifier"]) == zones
+        assert len(of_type(_resources(synthesized, environment), "AWS::EC2::NatGateway")) == (
+            1 if environment == "dev" else 3
+        )
+
+
+def test_prod_cache_fails_over_across_zones_and_dev_is_a_single_node(synthesized):
+    prod = only(_resources(synthesized, "prod"), "AWS::ElastiCache::ReplicationGroup")
+    dev = only(_resources(synthesized, "dev"), "AWS::ElastiCache::ReplicationGroup")
+    assert prod["MultiAZEnabled"] is True and prod["ReplicasPerNodeGroup"] >= 1
+    assert dev["MultiAZEnabled"] is False and dev["ReplicasPerNodeGroup"] == 0
+
+
+def test_prod_protects_its_data_and_dev_can_be_torn_down(synthesized):
+    prod_table = of_type(_resources(synthesized, "prod"), "AWS::DynamoDB::Table")
+    dev_table = of_type(_resources(synthesized, "dev"), "AWS::DynamoDB::Table")
+    (prod,) = prod_table.values()
+    (dev,) = dev_table.values()
+    assert prod["Properties"]["DeletionProtectionEnabled"] is True and prod["DeletionPolicy"] == "Retain"
+    assert dev["Properties"].get("DeletionProtectionEnabled", False) is False and dev["DeletionPolicy"] == "Delete"
+    prod_alb = only(_resources(synthesized, "prod"), "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    attributes = {item["Key"]: item["Value"] for item in prod_alb["LoadBalancerAttributes"]}
+    assert attributes["deletion_protection.enabled"] == "true"
+
+
+def test_prod_stack_has_termination_protection(synthesized):
+    assert synthesized.stacks["prod"].termination_protection is True
+    assert synthesized.stacks["dev"].termination_protection is False
+
+
+def test_prod_keeps_logs_longer(synthesized):
+    def retention(environment):
+        groups = of_type(_resources(synthesized, environment), "AWS::Logs::LogGroup").values()
+        return {body["Properties"]["RetentionInDays"] for body in groups}
+
+    assert retention("prod") == {365}
+    assert retention("dev") == {14}

@@ -1,0 +1,68 @@
+"""cdk-nag (AwsSolutions) and cfn-lint on every synthesized template."""
+
+from __future__ import annotations
+
+import pytest
+from cfn_queries import of_type
+
+from stacks.acknowledgments import METADATA_TYPE, REASONS
+from stacks.findings import lint_findings, templates_of
+
+
+def test_no_unacknowledged_nag_errors_or_warnings(synthesized):
+    assert [(finding.rule, finding.path) for finding in synthesized.nag] == []
+
+
+def _acknowledgments(synthesized, field: str = "rule") -> list[tuple[str, str]]:
+    """(rule id or catalogue key, construct path) of every acknowledgment the stacks made."""
+    found = []
+    for stack in synthesized.stacks.values():
+        for construct in stack.node.find_all():
+            for entry in construct.node.metadata:
+                if entry.type == METADATA_TYPE:
+                    found.append((entry.data[field], construct.node.path))
+    return found
+
+
+def test_each_acknowledgment_suppresses_exactly_what_it_names(synthesized, synthesized_unacknowledged):
+    acknowledged = _acknowledgments(synthesized)
+    assert acknowledged, "the stacks acknowledge nothing: this test would prove nothing"
+    raw = {(finding.rule, finding.path) for finding in synthesized_unacknowledged.nag}
+    for rule, path in acknowledged:
+        # The finding exists without the acknowledgment, on the acknowledged construct or below it ...
+        assert any(r == rule and (p == path or p.startswith(path + "/")) for r, p in raw), (rule, path)
+    # ... and with them, nothing else disappears and nothing remains.
+    suppressed = {
+        (r, p) for r, p in raw for rule, path in acknowledged if r == rule and (p == path or p.startswith(path + "/"))
+    }
+    assert raw - suppressed == {(finding.rule, finding.path) for finding in synthesized.nag} == set()
+
+
+def test_every_catalogued_reason_is_used_and_specific(synthesized):
+    used = {key for key, _ in _acknowledgments(synthesized, "catalogue")}
+    for key, reason in REASONS.items():
+        assert len(reason) > 60, f"{key}: say why, specifically"
+    assert set(REASONS) - used == set(), "catalogued but never used"
+
+
+def test_prod_cache_is_never_acknowledged_as_single_az(synthesized):
+    prod = [rule for rule, path in _acknowledgments(synthesized) if path.startswith("StatelessService-prod/")]
+    assert "AwsSolutions-AEC4" not in prod
+
+
+@pytest.mark.parametrize("level", ["error", "warning"])
+def test_cfn_lint_is_clean(synthesized, level):
+    counts = lint_findings(templates_of(synthesized.directory))
+    assert len(counts) == 3
+    assert {stack: found[level] for stack, found in counts.items()} == {stack: 0 for stack in counts}
+
+
+def test_cfn_lint_would_catch_a_broken_template(synthesized, tmp_path):
+    import json
+
+    broken = json.loads(json.dumps(synthesized.templates["dev"]))
+    table = next(iter(of_type(broken["Resources"], "AWS::DynamoDB::Table").values()))
+    table["Properties"]["BillingMode"] = "FREE_FOR_EVER"
+    path = tmp_path / "Broken.template.json"
+    path.write_text(json.dumps(broken))
+    assert lint_findings([path])["Broken"]["error"] >= 1

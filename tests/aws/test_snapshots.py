@@ -1,0 +1,25 @@
+"""Each environment's whole template, reviewed like code. Regenerate with `pytest --snapshot-update`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+# Content hashes of assets change with any edit to the service bundle, not with the architecture.
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def normalised(template: dict) -> dict:
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_template_matches_reviewed_snapshot(synthesized, environment, json_snapshot):
+    assert normalised(synthesized.templates[environment]) == json_snapshot

@@ -1,0 +1,1 @@
+"""Project commands run by the Makefile (synthesis, benchmarks, lock files)."""

@@ -1,0 +1,57 @@
+"""`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
+lint every template with cfn-lint, and print one line per stack. Fails on any nag or lint error."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from stacks.findings import lint_findings, nag_findings, templates_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def resource_count(template: Path) -> int:
+    import json
+
+    return len(json.loads(template.read_text()).get("Resources", {}))
+
+
+def synth_aws(region: str, assembly: Path) -> int:
+    shutil.rmtree(assembly, ignore_errors=True)
+    cdk = shutil.which("cdk") or "cdk"
+    command = [cdk, "synth", "--all", "--quiet", "--output", str(assembly), "-c", f"region={region}"]
+    synth = subprocess.run(command, cwd=ROOT, check=False)
+    templates = templates_of(assembly)
+    if synth.returncode != 0 and not templates:
+        print(f"aws: cdk synth failed (exit {synth.returncode}) before writing any template", file=sys.stderr)
+        return 1
+    nag = Counter((finding.stack, finding.severity) for finding in nag_findings(assembly))
+    lint = lint_findings(templates)
+    failed = synth.returncode != 0
+    for template in templates:
+        stack = template.name.removesuffix(".template.json")
+        errors, warnings = nag[(stack, "error")], nag[(stack, "warning")]
+        lint_errors, lint_warnings = lint[stack]["error"], lint[stack]["warning"]
+        failed |= bool(errors or lint_errors)
+        print(
+            f"aws {stack}: resources={resource_count(template)} nag_errors={errors} nag_warnings={warnings} "
+            f"lint_errors={lint_errors} lint_warnings={lint_warnings}"
+        )
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--region", default="eu-west-1", help="AWS region to synthesize for")
+    parser.add_argument("--output", default=str(ROOT / "cdk.out"), help="cloud assembly directory")
+    args = parser.parse_args()
+    return synth_aws(args.region, Path(args.output))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
