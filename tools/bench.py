@@ -1,0 +1,65 @@
+"""`make bench`: how much synthesizing every environment costs over the CDK's own floor.
+
+Each measurement is a fresh Python process (interpreter, jsii runtime and aws-cdk-lib load included),
+so the empty app's time is the floor any CDK app pays. Medians of a few runs are printed, then
+`synth_ratio=<x> synth_ratio_nag=<y>` (targets: at most 3 and at most 4).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 3
+
+EMPTY_APP = """
+from stacks.app_builder import new_app
+new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}}).synth()
+"""
+
+FULL_APP = """
+from stacks.app_builder import build_app, new_app
+build_app(new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}}), nag={nag}).synth()
+"""
+
+EMPTY_APP_NAG = """
+from aws_cdk import Validations
+from cdk_nag import AwsSolutionsChecks
+from stacks.app_builder import new_app
+app = new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}})
+Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+app.synth()
+"""
+
+
+def wall_time(source: str, **values: object) -> float:
+    timings = []
+    for _ in range(RUNS):
+        with tempfile.TemporaryDirectory() as outdir:
+            code = source.format(outdir=outdir, **values)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+            timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    empty = wall_time(EMPTY_APP)
+    full = wall_time(FULL_APP, nag=False)
+    empty_nag = wall_time(EMPTY_APP_NAG)
+    full_nag = wall_time(FULL_APP, nag=True)
+    print(f"empty CDK app:                    {empty:6.2f} s")
+    print(f"all environments, no cdk-nag:     {full:6.2f} s")
+    print(f"empty CDK app with cdk-nag:       {empty_nag:6.2f} s")
+    print(f"all environments with cdk-nag:    {full_nag:6.2f} s")
+    print(f"(median of {RUNS} fresh processes each)")
+    print(f"synth_ratio={full / empty:.2f} synth_ratio_nag={full_nag / empty:.2f}")
+
+
+if __name__ == "__main__":
+    main()
