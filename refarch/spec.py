@@ -135,7 +135,11 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
         problems.append(Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})"))
     if not cap.min <= cap.desired <= cap.max:
         problems.append(
-            Problem("capacity.desired", cap.desired, f"must be between capacity.min ({cap.min}) and max ({cap.max})")
+            Problem(
+                "capacity.desired",
+                cap.desired,
+                f"must be between capacity.min ({cap.min}) and max ({cap.max})",
+            )
         )
     if spec.nat_gateways > spec.zones:
         problems.append(Problem("nat_gateways", spec.nat_gateways, f"must be at most zones ({spec.zones})"))
@@ -158,7 +162,11 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
             )
         if spec.cache.replicas < 1:
             problems.append(
-                Problem("cache.replicas", spec.cache.replicas, "must be at least 1 in production (Multi-AZ failover)")
+                Problem(
+                    "cache.replicas",
+                    spec.cache.replicas,
+                    "must be at least 1 in production (Multi-AZ failover)",
+                )
             )
         if not spec.store.deletion_protection:
             problems.append(Problem("store.deletion_protection", False, "must be true in production"))
@@ -182,7 +190,9 @@ def _problems_from(error: ValidationError) -> list[Problem]:
 def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSpec:
     """Validate one environment's raw mapping; raise SpecError listing every problem."""
     if not ENVIRONMENT_NAME.match(name):
-        raise SpecError(name, [Problem("(name)", name, "must be lower-case letters, digits and '-', 2-16 long")])
+        raise SpecError(
+            name, [Problem("(name)", name, "must be lower-case letters, digits and '-', 2-16 long")]
+        )
     if not isinstance(raw, Mapping):
         raise SpecError(name, [Problem("(environment)", raw, "must be a table of fields")])
     try:
@@ -203,21 +213,27 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
         if env not in merged:
             raise unknown_environment(env, merged)
         if not keys:
-            raise SpecError(env, [Problem("(override)", path, "must be a dotted path such as prod.capacity.max")])
+            raise SpecError(
+                env, [Problem("(override)", path, "must be a dotted path such as prod.capacity.max")]
+            )
         node = merged[env]
         for key in keys[:-1]:
             child = node.get(key, {})
             node[key] = dict(child) if isinstance(child, Mapping) else child
             node = node[key]
             if not isinstance(node, dict):
-                raise SpecError(env, [Problem(".".join(keys), value, "must be a path through tables of the spec")])
+                raise SpecError(
+                    env, [Problem(".".join(keys), value, "must be a path through tables of the spec")]
+                )
         node[keys[-1]] = value
     return merged
 
 
 def unknown_environment(name: str, known: Mapping[str, Any]) -> SpecError:
     allowed = ", ".join(known) or "(none defined)"
-    return SpecError(name, [Problem("(environment)", name, f"must be one of the defined environments: {allowed}")])
+    return SpecError(
+        name, [Problem("(environment)", name, f"must be one of the defined environments: {allowed}")]
+    )
 
 
 def read_raw(path: Path = SPEC_FILE) -> dict[str, Any]:
@@ -228,7 +244,9 @@ def read_raw(path: Path = SPEC_FILE) -> dict[str, Any]:
         raise SpecError("(all)", [Problem(str(path), "(file)", f"must be valid TOML ({exc})")]) from None
 
 
-def load_all(path: Path = SPEC_FILE, overrides: Mapping[str, Any] | None = None) -> dict[str, EnvironmentSpec]:
+def load_all(
+    path: Path = SPEC_FILE, overrides: Mapping[str, Any] | None = None
+) -> dict[str, EnvironmentSpec]:
     """Every environment in the spec file, validated; the first invalid one raises SpecError."""
     raw = apply_overrides(read_raw(path), overrides or {})
     return {name: parse_environment(name, fields) for name, fields in raw.items()}

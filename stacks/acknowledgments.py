@@ -14,18 +14,21 @@ METADATA_TYPE = "refarch:nag-acknowledgment"
 
 REASONS: dict[str, str] = {
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
-        "Session Manager replaces SSH; this AWS-maintained policy is the documented minimum for the SSM agent."
+        "Session Manager replaces SSH; this AWS-maintained policy is the documented minimum "
+        "for the SSM agent."
     ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": (
         "The account-level role API Gateway needs to write execution logs; AWS maintains its scope."
     ),
     "AwsSolutions-SMG4": (
-        "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with AuthTokenUpdateStrategy=ROTATE; "
-        "the runbook describes the manual, zero-downtime rotation instead of a rotation Lambda."
+        "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with "
+        "AuthTokenUpdateStrategy=ROTATE; the README's known limits describe this manual, "
+        "zero-downtime rotation in place of a rotation Lambda."
     ),
     "AwsSolutions-AEC4": (
-        "Non-production environment sized by the spec with no cache replica; the spec refuses this in production."
+        "Non-production environment sized by the spec with no cache replica; "
+        "the spec refuses this in production."
     ),
     "AwsSolutions-COG2": (
         "The user pool serves machine clients through the OAuth client-credentials flow, which has no "

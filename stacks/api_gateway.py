@@ -35,7 +35,10 @@ class PublicApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
-            self, "VpcLinkSecurityGroup", vpc=vpc, description="API gateway VPC link: to the load balancer only",
+            self,
+            "VpcLinkSecurityGroup",
+            vpc=vpc,
+            description="API gateway VPC link: to the load balancer only",
             allow_all_outbound=False,
         )
         self.vpc_link = apigwv2.VpcLink(
@@ -54,8 +57,15 @@ class PublicApi(Construct):
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
@@ -102,7 +112,10 @@ class PublicApi(Construct):
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(username=True, email=False),
             password_policy=cognito.PasswordPolicy(
-                min_length=14, require_digits=True, require_lowercase=True, require_symbols=True,
+                min_length=14,
+                require_digits=True,
+                require_lowercase=True,
+                require_symbols=True,
                 require_uppercase=True,
             ),
             mfa=cognito.Mfa.OPTIONAL,
@@ -113,7 +126,9 @@ class PublicApi(Construct):
             removal_policy=removal_policy(spec),
         )
         acknowledge(self.user_pool, "AwsSolutions-COG2")
-        invoke = cognito.ResourceServerScope(scope_name=INVOKE_SCOPE, scope_description="Call the service API")
+        invoke = cognito.ResourceServerScope(
+            scope_name=INVOKE_SCOPE, scope_description="Call the service API"
+        )
         resource_server = self.user_pool.add_resource_server("Service", identifier="service", scopes=[invoke])
         self.invoke_scope = f"service/{INVOKE_SCOPE}"
         # Domain prefixes are global: the stack id's first segment keeps this one unique per stack.
@@ -213,7 +228,10 @@ class PublicApi(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         wafv2.CfnLoggingConfiguration(
-            self, "FirewallLogging", resource_arn=self.web_acl.attr_arn, log_destination_configs=[waf_logs_arn]
+            self,
+            "FirewallLogging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[waf_logs_arn],
         )
 
 

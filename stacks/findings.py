@@ -30,13 +30,17 @@ def nag_findings(assembly: Path) -> list[NagFinding]:
     for plugin in json.loads(report.read_text()).get("pluginReports", []):
         for violation in plugin.get("violations", []):
             for resource in violation.get("violatingResources", []):
-                findings.append(NagFinding(violation["ruleName"], violation["severity"], resource["constructPath"]))
+                findings.append(
+                    NagFinding(violation["ruleName"], violation["severity"], resource["constructPath"])
+                )
     return findings
 
 
 def lint_findings(templates: list[Path]) -> dict[str, Counter]:
     """cfn-lint levels (Error, Warning, Informational) counted per template file stem."""
-    counts: dict[str, Counter] = {template.name.removesuffix(".template.json"): Counter() for template in templates}
+    counts: dict[str, Counter] = {
+        template.name.removesuffix(".template.json"): Counter() for template in templates
+    }
     if not templates:
         return counts
     result = subprocess.run(

@@ -41,7 +41,10 @@ class StatelessFleet(Construct):
         super().__init__(scope, construct_id)
         capacity = spec.capacity
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="Fleet: load balancer in, AWS APIs out",
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Fleet: load balancer in, AWS APIs out",
             allow_all_outbound=False,
         )
         # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's package downloads.

@@ -29,7 +29,10 @@ class ServiceLoadBalancer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="Load balancer: API gateway in, fleet out",
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Load balancer: API gateway in, fleet out",
             allow_all_outbound=False,
         )
         self.alb = elbv2.ApplicationLoadBalancer(

@@ -41,7 +41,10 @@ class OperatorNotifications(Construct):
             resource="role",
             resource_name="aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
         )
-        for principal in (iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ArnPrincipal(autoscaling_role)):
+        for principal in (
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+            iam.ArnPrincipal(autoscaling_role),
+        ):
             key.grant(principal, "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
@@ -73,14 +76,18 @@ class ServiceMonitoring(Construct):
         errors_5xx = cloudwatch.MathExpression(
             expression="100 * (target5xx + elb5xx) / MAX([requests, 1])",
             using_metrics={
-                "target5xx": lb_metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD),
+                "target5xx": lb_metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD
+                ),
                 "elb5xx": lb_metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
                 "requests": requests,
             },
             label="5xx % of requests",
             period=PERIOD,
         )
-        self._alarm("Errors5xx", errors_5xx, thresholds.error_5xx_percent, "5xx responses above the spec's rate")
+        self._alarm(
+            "Errors5xx", errors_5xx, thresholds.error_5xx_percent, "5xx responses above the spec's rate"
+        )
         unhealthy = target_group.metrics.unhealthy_host_count(period=PERIOD, statistic="Maximum")
         self._alarm("UnhealthyHosts", unhealthy, thresholds.unhealthy_hosts, "Instances failing /health")
         latency = target_group.metrics.target_response_time(period=PERIOD, statistic="p99")
@@ -93,7 +100,9 @@ class ServiceMonitoring(Construct):
             cpu = _cache_metric("EngineCPUUtilization", member)
             memory = _cache_metric("DatabaseMemoryUsagePercentage", member)
             self._alarm(f"CacheCpu{node}", cpu, thresholds.cache_cpu_percent, "Cache node CPU high")
-            self._alarm(f"CacheMemory{node}", memory, thresholds.cache_memory_percent, "Cache node memory high")
+            self._alarm(
+                f"CacheMemory{node}", memory, thresholds.cache_memory_percent, "Cache node memory high"
+            )
             cache_cpu.append(cpu)
             cache_memory.append(memory)
 
@@ -114,7 +123,9 @@ class ServiceMonitoring(Construct):
                 left=[target_group.metrics.healthy_host_count(period=PERIOD), unhealthy],
                 width=12,
             ),
-            cloudwatch.GraphWidget(title="API 4xx / 5xx", left=[api.metric_client_error(), api_errors], width=12),
+            cloudwatch.GraphWidget(
+                title="API 4xx / 5xx", left=[api.metric_client_error(), api_errors], width=12
+            ),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Cache CPU %", left=cache_cpu, width=8),

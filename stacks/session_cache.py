@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -13,6 +12,7 @@ from stacks.acknowledgments import acknowledge
 from stacks.retention import removal_policy, retained_log_group
 
 CACHE_PORT = 6379
+
 
 class SessionCache(Construct):
     def __init__(
@@ -44,9 +44,7 @@ class SessionCache(Construct):
             self,
             "Subnets",
             description="Isolated data subnets of the session cache",
-            subnet_ids=vpc.select_subnets(
-                subnet_group_name=subnets.subnet_group_name
-            ).subnet_ids,
+            subnet_ids=vpc.select_subnets(subnet_group_name=subnets.subnet_group_name).subnet_ids,
         )
         slow_log = retained_log_group(self, "SlowLog", spec)
         failover = cache.replicas > 0
@@ -103,5 +101,3 @@ class SessionCache(Construct):
         )
         # Egress is closed by default on the fleet too: open exactly this path.
         peer.add_egress_rule(self.security_group, ec2.Port.tcp(CACHE_PORT), "To the session cache")
-
-__all__ = ["CACHE_PORT", "SessionCache", "Stack"]

@@ -29,9 +29,20 @@ def _error(environment: str, **overrides) -> SpecError:
         ("dev", {"capacity__min": 5, "capacity__desired": 5}, "capacity.min", 5, "at most capacity.max (3)"),
         ("dev", {"zones": 4}, "zones", 4, "less than or equal to 3"),
         ("dev", {"zones": 0}, "zones", 0, "greater than or equal to 1"),
-        ("prod", {"zones": 1, "nat_gateways": 1, "capacity__min": 1, "capacity__desired": 1}, "zones", 1,
-         "2 or 3 in production"),
-        ("staging", {"api__throttle_rate_per_second": -5}, "api.throttle_rate_per_second", -5, "greater than 0"),
+        (
+            "prod",
+            {"zones": 1, "nat_gateways": 1, "capacity__min": 1, "capacity__desired": 1},
+            "zones",
+            1,
+            "2 or 3 in production",
+        ),
+        (
+            "staging",
+            {"api__throttle_rate_per_second": -5},
+            "api.throttle_rate_per_second",
+            -5,
+            "greater than 0",
+        ),
         ("staging", {"api__throttle_burst": -1}, "api.throttle_burst", -1, "greater than 0"),
         ("prod", {"cache__replicas": 0}, "cache.replicas", 0, "at least 1 in production"),
         ("dev", {"capacity__max": "three"}, "capacity.max", "three", "valid integer"),
@@ -40,11 +51,19 @@ def _error(environment: str, **overrides) -> SpecError:
         ("dev", {"cache__engine_version": "9.9"}, "cache.engine_version", "9.9", "one of 7.2, 8.0, 8.1"),
         ("dev", {"vpc_cidr": "8.8.0.0/16"}, "vpc_cidr", "8.8.0.0/16", "private IPv4 network"),
         ("dev", {"capacity__desired": 7}, "capacity.desired", 7, "between capacity.min (1) and max (3)"),
-        ("prod", {"store__deletion_protection": False}, "store.deletion_protection", False, "true in production"),
+        (
+            "prod",
+            {"store__deletion_protection": False},
+            "store.deletion_protection",
+            False,
+            "true in production",
+        ),
         ("dev", {"capacty__min": 1}, "capacty", {"min": 1}, "no such field"),
     ],
 )
-def test_invalid_values_name_environment_field_value_and_what_is_allowed(environment, overrides, field, value, rule):
+def test_invalid_values_name_environment_field_value_and_what_is_allowed(
+    environment, overrides, field, value, rule
+):
     error = _error(environment, **overrides)
     assert error.environment == environment
     problem = next(problem for problem in error.problems if problem.field == field)

@@ -28,7 +28,11 @@ def ingress_sources(resources: dict[str, dict], group_id: str) -> set[tuple[str,
     for body in of_type(resources, "AWS::EC2::SecurityGroupIngress").values():
         props = body["Properties"]
         if ref_id(props["GroupId"]) == group_id:
-            source = ref_id(props["SourceSecurityGroupId"]) if "SourceSecurityGroupId" in props else props["CidrIp"]
+            source = (
+                ref_id(props["SourceSecurityGroupId"])
+                if "SourceSecurityGroupId" in props
+                else props["CidrIp"]
+            )
             sources.add((source, props["FromPort"]))
     for rule in resources[group_id]["Properties"].get("SecurityGroupIngress", []):
         sources.add((rule.get("CidrIp") or ref_id(rule["SourceSecurityGroupId"]), rule["FromPort"]))

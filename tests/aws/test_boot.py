@@ -21,7 +21,7 @@ def test_boot_is_strict_idempotent_and_pinned(resources):
     script = _user_data(resources)
     assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
     assert 'if [ ! -f "$DIR/.installed" ]' in script
-    assert "requirements.lock" in script and "pip\" install" in script
+    assert "requirements.lock" in script and 'pip" install' in script
     assert "@{" not in script, "an unsubstituted placeholder reached the instances"
 
 

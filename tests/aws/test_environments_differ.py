@@ -31,7 +31,10 @@ def test_prod_protects_its_data_and_dev_can_be_torn_down(synthesized):
     (prod,) = prod_table.values()
     (dev,) = dev_table.values()
     assert prod["Properties"]["DeletionProtectionEnabled"] is True and prod["DeletionPolicy"] == "Retain"
-    assert dev["Properties"].get("DeletionProtectionEnabled", False) is False and dev["DeletionPolicy"] == "Delete"
+    assert (
+        dev["Properties"].get("DeletionProtectionEnabled", False) is False
+        and dev["DeletionPolicy"] == "Delete"
+    )
     prod_alb = only(_resources(synthesized, "prod"), "AWS::ElasticLoadBalancingV2::LoadBalancer")
     attributes = {item["Key"]: item["Value"] for item in prod_alb["LoadBalancerAttributes"]}
     assert attributes["deletion_protection.enabled"] == "true"

@@ -33,7 +33,10 @@ def test_each_acknowledgment_suppresses_exactly_what_it_names(synthesized, synth
         assert any(r == rule and (p == path or p.startswith(path + "/")) for r, p in raw), (rule, path)
     # ... and with them, nothing else disappears and nothing remains.
     suppressed = {
-        (r, p) for r, p in raw for rule, path in acknowledged if r == rule and (p == path or p.startswith(path + "/"))
+        (r, p)
+        for r, p in raw
+        for rule, path in acknowledged
+        if r == rule and (p == path or p.startswith(path + "/"))
     }
     assert raw - suppressed == {(finding.rule, finding.path) for finding in synthesized.nag} == set()
 

@@ -89,7 +89,9 @@ def test_load_balancer_is_internal_without_affinity_and_checks_shallow_health(re
     target_attributes = {item["Key"]: item["Value"] for item in group["TargetGroupAttributes"]}
     assert target_attributes["stickiness.enabled"] == "false"
     # Draining lasts exactly as long as the service's own graceful shutdown.
-    assert target_attributes["deregistration_delay.timeout_seconds"] == str(spec.service.shutdown_grace_seconds)
+    assert target_attributes["deregistration_delay.timeout_seconds"] == str(
+        spec.service.shutdown_grace_seconds
+    )
 
 
 def test_security_groups_chain_gateway_to_load_balancer_to_fleet_to_cache(resources, environment):
@@ -135,7 +137,10 @@ def test_buckets_are_private_encrypted_and_tls_only(resources):
     for body in buckets.values():
         props = body["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert body["DeletionPolicy"] == "Retain"
@@ -179,10 +184,13 @@ def test_instance_role_reaches_only_this_table_bucket_secret_and_bundle(resource
     ]
     (statements,) = policies
     for statement in statements:
-        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        ):
             text = json.dumps(resource)
             assert resource != "*" and any(
-                owner in text for owner in ("ItemStore", "ObjectStorageFiles", "SessionCacheAuthToken", "cdk-")
+                owner in text
+                for owner in ("ItemStore", "ObjectStorageFiles", "SessionCacheAuthToken", "cdk-")
             ), f"instance role reaches {text}"
 
 
@@ -190,7 +198,14 @@ def test_alarms_cover_errors_health_latency_cache_and_store_and_notify_the_topic
     spec = load_environment(environment)
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
     names = " ".join(alarms)
-    for expected in ("Errors5xx", "UnhealthyHosts", "LatencyP99", "CacheCpu", "CacheMemory", "StoreThrottles"):
+    for expected in (
+        "Errors5xx",
+        "UnhealthyHosts",
+        "LatencyP99",
+        "CacheCpu",
+        "CacheMemory",
+        "StoreThrottles",
+    ):
         assert expected in names
     assert sum("CacheCpu" in name for name in alarms) == spec.cache.replicas + 1
     for body in alarms.values():
