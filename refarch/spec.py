@@ -36,6 +36,10 @@ class _Section(BaseModel):
 
 
 class Capacity(_Section):
+    """Instance counts and scaling. `desired` is the count to run when scaling has no metrics to go by
+    (Azure's autoscale default); AWS and GCP start at `min` and let target tracking decide, because a
+    fixed desired count in a template resets a scaled-out fleet on every deployment."""
+
     min: int = Field(2, ge=1, le=100)
     desired: int = Field(2, ge=1, le=100)
     max: int = Field(6, ge=1, le=100)

@@ -110,7 +110,8 @@ class StatelessFleet(Construct):
             launch_template=self.launch_template,
             min_capacity=capacity.min,
             max_capacity=capacity.max,
-            desired_capacity=capacity.desired,
+            # No desired capacity in the template: CloudFormation would reset a scaled-out fleet to it on
+            # every deployment (aws-cdk#5215). The group starts at min and target tracking decides.
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 grace_period=Duration.seconds(capacity.health_check_grace_seconds),
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],

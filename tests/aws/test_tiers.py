@@ -42,7 +42,6 @@ def test_fleet_follows_the_spec_and_replaces_without_losing_capacity(template: T
                 {
                     "MinSize": str(spec.capacity.min),
                     "MaxSize": str(spec.capacity.max),
-                    "DesiredCapacity": str(spec.capacity.desired),
                     "HealthCheckType": "ELB",
                     "HealthCheckGracePeriod": spec.capacity.health_check_grace_seconds,
                     "InstanceMaintenancePolicy": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200},
@@ -58,6 +57,8 @@ def test_fleet_follows_the_spec_and_replaces_without_losing_capacity(template: T
             ),
         },
     )
+    # A desired count in the template would reset a scaled-out fleet on every deployment.
+    assert "DesiredCapacity" not in only(template.to_json()["Resources"], "AWS::AutoScaling::AutoScalingGroup")
     template.has_resource_properties(
         "AWS::AutoScaling::ScalingPolicy",
         {
