@@ -58,7 +58,8 @@ def test_fleet_follows_the_spec_and_replaces_without_losing_capacity(template: T
         },
     )
     # A desired count in the template would reset a scaled-out fleet on every deployment.
-    assert "DesiredCapacity" not in only(template.to_json()["Resources"], "AWS::AutoScaling::AutoScalingGroup")
+    group = only(template.to_json()["Resources"], "AWS::AutoScaling::AutoScalingGroup")
+    assert "DesiredCapacity" not in group
     template.has_resource_properties(
         "AWS::AutoScaling::ScalingPolicy",
         {
