@@ -1,0 +1,55 @@
+"""Cache AUTH token: given directly, or read once at start-up from AWS Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sample_service.config import ServiceConfig
+
+# Start-up only, so these can be more patient than the per-request timeouts.
+_SECRETS_CLIENT_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+)
+
+
+class CacheAuthError(RuntimeError):
+    """The cache AUTH token could not be obtained; the service cannot start."""
+
+
+def password_from_secret_string(secret_string: str) -> str:
+    """Accept either the raw token or a JSON object with a "password" key."""
+    try:
+        parsed = json.loads(secret_string)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        password = parsed.get("password")
+        if not isinstance(password, str) or not password:
+            raise CacheAuthError('the secret is a JSON object without a non-empty string "password" key')
+        return password
+    if not secret_string:
+        raise CacheAuthError("the secret string is empty")
+    return secret_string
+
+
+def resolve_cache_password(config: ServiceConfig) -> str | None:
+    if config.cache_auth_secret_id is None:
+        return config.cache_password
+    client = boto3.client("secretsmanager", region_name=config.aws_region, config=_SECRETS_CLIENT_CONFIG)
+    where = f"CACHE_AUTH_SECRET_ID={config.cache_auth_secret_id!r}"
+    try:
+        response = client.get_secret_value(SecretId=config.cache_auth_secret_id)
+    except (BotoCoreError, ClientError) as exc:
+        raise CacheAuthError(f"{where}: cannot read the secret: {exc}") from exc
+    finally:
+        client.close()
+    if "SecretString" not in response:
+        raise CacheAuthError(f"{where}: the secret has no SecretString")
+    try:
+        return password_from_secret_string(response["SecretString"])
+    except CacheAuthError as exc:
+        raise CacheAuthError(f"{where}: {exc}") from None

@@ -1,0 +1,18 @@
+"""Durable item stores behind one small interface, chosen by STORE_BACKEND."""
+
+from __future__ import annotations
+
+from sample_service.config import ServiceConfig
+from sample_service.stores.base import Item, ItemStore, ItemTooLarge, StoreUnavailable
+from sample_service.stores.dynamodb import DynamoDBItemStore
+
+__all__ = ["Item", "ItemStore", "ItemTooLarge", "StoreUnavailable", "build_item_store"]
+
+
+def build_item_store(config: ServiceConfig) -> ItemStore:
+    if config.store_backend == "dynamodb" and config.items_table and config.aws_region:
+        return DynamoDBItemStore(
+            table=config.items_table, region=config.aws_region, timeout=config.store_timeout
+        )
+    # ServiceConfig.from_env rejects these combinations; this catches a hand-built config.
+    raise ValueError(f"no item store for STORE_BACKEND={config.store_backend!r} with this configuration")
