@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 ITEM_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MAX_ITEM_TTL_SECONDS = 365 * 24 * 3600
+# The shallow liveness path every cloud's load balancer checks.
+HEALTH_PATH = "/health"
 
 
 class ApiError(Exception):
@@ -193,7 +195,7 @@ def create_app(
     )
     app.add_routes(
         [
-            web.get("/health", routes.health),
+            web.get(HEALTH_PATH, routes.health),
             web.get("/ready", routes.ready),
             web.post("/sessions", routes.create_session),
             web.get("/sessions/{token}", routes.get_session),

@@ -10,9 +10,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+from sample_service.app import HEALTH_PATH
 
 LISTENER_PORT = 80
-HEALTH_PATH = "/health"
 
 
 class ServiceLoadBalancer(Construct):
