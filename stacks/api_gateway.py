@@ -17,6 +17,7 @@ from stacks.acknowledgments import acknowledge
 from stacks.retention import removal_policy, retained_log_group
 
 STAGE = "v1"
+RESOURCE_SERVER = "service"
 INVOKE_SCOPE = "invoke"
 # API Gateway never waits longer than this for an integration.
 INTEGRATION_TIMEOUT = Duration.seconds(29)
@@ -129,8 +130,10 @@ class PublicApi(Construct):
         invoke = cognito.ResourceServerScope(
             scope_name=INVOKE_SCOPE, scope_description="Call the service API"
         )
-        resource_server = self.user_pool.add_resource_server("Service", identifier="service", scopes=[invoke])
-        self.invoke_scope = f"service/{INVOKE_SCOPE}"
+        resource_server = self.user_pool.add_resource_server(
+            "Service", identifier=RESOURCE_SERVER, scopes=[invoke]
+        )
+        self.invoke_scope = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
         # Domain prefixes are global: the stack id's first segment keeps this one unique per stack.
         unique = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Stack.of(self).stack_id))))
         self.user_pool_domain = self.user_pool.add_domain(

@@ -126,7 +126,6 @@ class ServiceStack(Stack):
             "STORE_BACKEND": "dynamodb",
             "ITEMS_TABLE": self.store.table.table_name,
             "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
-            "FILES_BUCKET": self.storage.files.bucket_name,
             "AWS_REGION": self.region,
             "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
         }

@@ -4,6 +4,7 @@ lint every template with cfn-lint, and print one line per stack. Fails on any na
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def resource_count(template: Path) -> int:
-    import json
-
     return len(json.loads(template.read_text()).get("Resources", {}))
 
 

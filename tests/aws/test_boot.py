@@ -7,6 +7,7 @@ import json
 from cfn_queries import only
 
 from refarch.spec import load_environment
+from sample_service.config import ServiceConfig
 from tools import service_lock
 
 
@@ -25,11 +26,48 @@ def test_boot_is_strict_idempotent_and_pinned(resources):
     assert "@{" not in script, "an unsubstituted placeholder reached the instances"
 
 
+def _service_variables(script: str) -> dict[str, str]:
+    env_block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
+    return dict(line.split("=", 1) for line in env_block.splitlines())
+
+
+class _ReadRecorder(dict):
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_service_accepts_the_environment_the_stack_writes(resources, environment):
+    spec = load_environment(environment)
+    variables = _service_variables(_user_data(resources))
+    # Deploy-time values (endpoints, names, ARNs) stand in as a plain name the service can parse.
+    resolved = _ReadRecorder(
+        {name: "resolved-at-deploy" if "<{" in value else value for name, value in variables.items()}
+    )
+    config = ServiceConfig.from_env(resolved)
+    # A variable the service never reads (a renamed or misspelt one) would silently fall back to a default.
+    assert set(variables) <= resolved.read
+    assert config.service_port == spec.service.port
+    assert config.session_ttl_seconds == spec.service.session_ttl_seconds
+    assert config.cache_timeout_ms == spec.service.cache_timeout_ms
+    assert config.store_timeout_ms == spec.service.store_timeout_ms
+    assert config.shutdown_grace_seconds == spec.service.shutdown_grace_seconds
+    assert config.cache_tls is True and config.cache_auth_secret_id == "resolved-at-deploy"
+    assert config.store_backend == "dynamodb" and config.items_table == "resolved-at-deploy"
+
+
 def test_service_is_configured_from_the_spec_and_the_stack(resources, environment):
     spec = load_environment(environment)
     script = _user_data(resources)
-    env_block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
-    variables = dict(line.split("=", 1) for line in env_block.splitlines())
+    variables = _service_variables(script)
     assert variables["SERVICE_PORT"] == str(spec.service.port)
     assert variables["SESSION_TTL_SECONDS"] == str(spec.service.session_ttl_seconds)
     assert variables["SHUTDOWN_GRACE_SECONDS"] == str(spec.service.shutdown_grace_seconds)
