@@ -41,7 +41,7 @@ bench: setup
 	$(PY) -m tools.bench
 
 lock: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[aws,service,dev]'
+	$(PY) -m pip install --quiet -e '.[aws,azure,gcp,service,dev]'
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 	$(PY) -m tools.service_lock > sample_service/requirements.lock
 

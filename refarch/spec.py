@@ -179,7 +179,7 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
     return problems
 
 
-def _problems_from(error: ValidationError) -> list[Problem]:
+def problems_from(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "(environment)"
@@ -202,7 +202,7 @@ def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSpec:
     try:
         spec = EnvironmentSpec.model_validate({**raw, "name": name})
     except ValidationError as exc:
-        raise SpecError(name, _problems_from(exc)) from None
+        raise SpecError(name, problems_from(exc)) from None
     problems = _cross_field_problems(spec)
     if problems:
         raise SpecError(name, problems)

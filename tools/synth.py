@@ -1,5 +1,6 @@
 """`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
-lint every template with cfn-lint, and print one line per stack. Fails on any nag or lint error."""
+lint every template with cfn-lint, then preview every Pulumi stack offline (`tools.preview`).
+Prints one line per stack; fails on any nag or lint error or any stack that cannot be previewed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from stacks.findings import lint_findings, nag_findings, templates_of
+from tools import preview
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,10 @@ def main() -> int:
     parser.add_argument("--region", default="eu-west-1", help="AWS region to synthesize for")
     parser.add_argument("--output", default=str(ROOT / "cdk.out"), help="cloud assembly directory")
     args = parser.parse_args()
-    return synth_aws(args.region, Path(args.output))
+    aws = synth_aws(args.region, Path(args.output))
+    # The Pulumi projects: an offline preview of every stack, written to build/inventory/.
+    pulumi = preview.main([])
+    return aws or pulumi
 
 
 if __name__ == "__main__":

@@ -1,0 +1,209 @@
+"""Run a Pulumi project offline: no CLI, no plugins, no credentials.
+
+The program runs under `pulumi.runtime.set_mocks` with the config of one of its `Pulumi.<stack>.yaml`
+files, and a recording monitor keeps every registered resource (type, name, parent, inputs) with
+secrets masked. `make synth` writes that inventory to `build/inventory/<cloud>-<stack>.json`; the
+tests assert on the same inventory.
+
+A project under `pulumi/<cloud>/` follows one convention so this module needs nothing else from it:
+its package `<cloud>_stack` has `program.main()` (what `__main__.py` runs) and `offline.py` with
+`Mocks` (a `CloudMocks` subclass) and `SDK_MODULES` (the SDK modules the program imports).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from refarch.inventory import MASK, Inventory, Resource
+from refarch.spec import read_raw
+
+ROOT = Path(__file__).resolve().parent.parent
+PULUMI_DIR = ROOT / "pulumi"
+INVENTORY_DIR = ROOT / "build" / "inventory"
+
+# Signatures the Pulumi wire format uses for special values (pulumi/runtime/rpc.py).
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e"
+_ASSET = "c44067f5952c0a294b673a41bacd8c17"
+_ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Answers the engine the way a provider would, offline. Subclasses say what a cloud computes."""
+
+    def resource_id(self, args: pulumi.runtime.MockResourceArgs) -> str:
+        return f"{args.name}-id"
+
+    def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        """Outputs the provider would compute (host names, principal IDs) that the program reads."""
+        return {}
+
+    def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError(f"no offline answer for the data source {token}; add one to the mocks")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return self.resource_id(args), {**args.inputs, **self.computed(args)}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        return self.invoke(args.token, args.args), None
+
+
+def _plain(value: Any) -> Any:
+    """Wire-format JSON -> inventory JSON: secrets masked, references and assets made readable."""
+    if isinstance(value, dict):
+        signature = value.get(_SIG)
+        if signature == _SECRET:
+            return MASK
+        if signature == _RESOURCE:
+            return value.get("id") or value.get("urn")
+        if signature == _ASSET:
+            return {"asset": value.get("path") or value.get("uri") or "(inline text)"}
+        if signature == _ARCHIVE:
+            return {"archive": value.get("path") or value.get("uri") or sorted(value.get("assets", {}))}
+        return {key: _plain(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_plain(child) for child in value]
+    if value == _UNKNOWN:
+        return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _parent_name(parent_urn: str) -> str | None:
+    if not parent_urn or parent_urn.split("::")[2].endswith("pulumi:pulumi:Stack"):
+        return None
+    return parent_urn.rsplit("::", 1)[-1]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping what each registration asked for (not what the mock answered)."""
+
+    def __init__(self, mocks: CloudMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = _plain(json_format.MessageToDict(request.object))
+            self.recorded.append(
+                Resource(
+                    request.type, request.name, _parent_name(request.parent), inputs, bool(request.custom)
+                )
+            )
+        return response
+
+
+def run_offline(
+    program: Callable[[], None], *, project: str, stack: str, config: Mapping[str, str], mocks: CloudMocks
+) -> Inventory:
+    """Run `program` as `pulumi up` would for `stack`, against mocks; return what it registered.
+
+    Exceptions from the program (an invalid spec, say) propagate after the runtime settles.
+    """
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.ROOT.set(None)  # each run gets its own root stack resource
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config))
+    _sync_await(run_pulumi_func(program))
+    return Inventory(sorted(monitor.recorded, key=lambda r: (r.type, r.parent or "", r.name)))
+
+
+class StackConfigError(ValueError):
+    pass
+
+
+def _config_string(value: Any) -> str:
+    # The CLI hands a program every config value as a string; objects and lists as JSON.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class PulumiProject:
+    cloud: str
+    directory: Path
+
+    @property
+    def package(self) -> str:
+        return f"{self.cloud}_stack"
+
+    def _yaml(self, path: Path) -> dict[str, Any]:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        try:
+            return yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise StackConfigError(f"{self.cloud}: {shown} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise StackConfigError(f"{self.cloud}: {shown} is not valid YAML ({exc})") from None
+
+    @property
+    def name(self) -> str:
+        return self._yaml(self.directory / "Pulumi.yaml")["name"]
+
+    def stacks(self) -> list[str]:
+        files = self.directory.glob("Pulumi.*.yaml")
+        names = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in files]
+        order = list(read_raw())  # the spec's order (dev, staging, prod), not the alphabet's
+        return sorted(names, key=lambda name: (order.index(name) if name in order else len(order), name))
+
+    def config(self, stack: str) -> dict[str, str]:
+        """The config the CLI would give the program: project defaults, then the stack file."""
+        project = self._yaml(self.directory / "Pulumi.yaml")
+        values: dict[str, Any] = {}
+        for key, declared in (project.get("config") or {}).items():
+            value = declared.get("default") if isinstance(declared, dict) else declared
+            if value is not None:
+                values[key if ":" in key else f"{project['name']}:{key}"] = value
+        stack_file = self._yaml(self.directory / f"Pulumi.{stack}.yaml")
+        for key, value in (stack_file.get("config") or {}).items():
+            values[key if ":" in key else f"{project['name']}:{key}"] = value
+        return {key: _config_string(value) for key, value in values.items()}
+
+    def module(self, name: str):
+        if str(self.directory) not in sys.path:
+            sys.path.insert(0, str(self.directory))
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def preview(self, stack: str, config: Mapping[str, str] | None = None) -> Inventory:
+        """The inventory of `stack`; `config` replaces the stack file's (tests use it for bad values)."""
+        program = self.module("program").main
+        mocks = self.module("offline").Mocks()
+        return run_offline(
+            program,
+            project=self.name,
+            stack=stack,
+            config=self.config(stack) if config is None else config,
+            mocks=mocks,
+        )
+
+    def inventory_path(self, stack: str) -> Path:
+        return INVENTORY_DIR / f"{self.cloud}-{stack}.json"
+
+
+def projects() -> list[PulumiProject]:
+    """Every Pulumi project in the repository, by the `pulumi/<cloud>/Pulumi.yaml` convention."""
+    return [PulumiProject(path.parent.name, path.parent) for path in sorted(PULUMI_DIR.glob("*/Pulumi.yaml"))]
+
+
+def project(cloud: str) -> PulumiProject:
+    for candidate in projects():
+        if candidate.cloud == cloud:
+            return candidate
+    raise StackConfigError(f"no Pulumi project for {cloud!r}; projects: {[p.cloud for p in projects()]}")

@@ -1,0 +1,86 @@
+"""What a Pulumi program reads before it registers anything: its environment spec and its own config.
+
+Both Pulumi projects call these first, so an invalid spec or stack config fails with one message naming
+the environment, the field, the value and what is allowed, and nothing half-built is left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+
+from refarch.errors import Problem, SpecError
+from refarch.spec import EnvironmentSpec, load_environment, problems_from
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def flatten_overrides(environment: str, tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"capacity": {"max": 4}}` -> `{"dev.capacity.max": 4}`, the form `apply_overrides` takes."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping):
+            flat.update(flatten_overrides(environment, value, path))
+        else:
+            flat[f"{environment}.{path}"] = value
+    return flat
+
+
+def environment_name(config: pulumi.Config) -> str:
+    """The stack deploys the environment named by config `environment`, else the one named like the stack."""
+    return config.get("environment") or pulumi.get_stack()
+
+
+def environment_spec(config: pulumi.Config) -> EnvironmentSpec:
+    """The validated spec, with the stack's `spec` config object applied as overrides.
+
+    `pulumi config set --path 'spec.capacity.max' 8` overrides `capacity.max` for this stack only, the way
+    `-c spec.prod.capacity.max=8` does for a CDK deployment.
+    """
+    environment = environment_name(config)
+    try:
+        tree = config.get_object("spec") or {}
+    except pulumi.ConfigTypeError:
+        raise SpecError(
+            environment, [Problem(f"{config.name}:spec", config.get("spec"), "must be a YAML/JSON object")]
+        ) from None
+    if not isinstance(tree, Mapping):
+        raise SpecError(
+            environment, [Problem(f"{config.name}:spec", tree, "must be an object of spec fields")]
+        )
+    return load_environment(environment, overrides=flatten_overrides(environment, tree))
+
+
+def stack_settings(environment: str, namespace: str, model: type[Model], raw: Mapping[str, Any]) -> Model:
+    """Validate a project's own stack config (location, project, region ...) with the spec's error form."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = [
+            Problem(f"{namespace}:{problem.field}", problem.value, problem.rule)
+            for problem in problems_from(exc)
+        ]
+        raise SpecError(environment, problems) from None
+
+
+def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, Any]:
+    """The raw values of every field `model` declares, read from the project's config namespace.
+
+    Objects and lists are parsed from their JSON form; unset fields are left out so the model's
+    defaults apply.
+    """
+    raw: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        value = config.get(key)
+        if value is None:
+            continue
+        try:
+            raw[name] = config.get_object(key)
+        except pulumi.ConfigTypeError:
+            raw[name] = value
+    return raw

@@ -1,0 +1,180 @@
+"""The offline runner and inventory every Pulumi project relies on, proven on a tiny project of our own."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from refarch.errors import SpecError
+from refarch.inventory import MASK, Inventory, InventoryError, masked_secrets, reviewed
+from refarch.offline import PulumiProject, StackConfigError
+
+PROGRAM = """
+import pulumi
+from pydantic import BaseModel, Field
+
+from refarch.pulumi_stack import environment_spec, read_settings, stack_settings
+
+
+class Settings(BaseModel):
+    colour: str = Field("blue", pattern="^(blue|green)$")
+    replicas: int = 1
+
+
+class Thing(pulumi.CustomResource):
+    def __init__(self, name, props, opts=None):
+        super().__init__("fake:index:Thing", name, props, opts)
+
+
+class Tier(pulumi.ComponentResource):
+    def __init__(self, name, spec, settings, opts=None):
+        super().__init__("refarch:fake:Tier", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        secret = pulumi.Output.secret("hunter2")
+        self.store = Thing("store", {"size": spec.capacity.max, "password": secret}, child)
+        wiring = {"storeId": self.store.id, "colour": settings.colour, "replicas": settings.replicas}
+        Thing("reader", wiring, child)
+        self.register_outputs({})
+
+
+def main():
+    config = pulumi.Config()
+    spec = environment_spec(config)
+    settings = stack_settings(spec.name, config.name, Settings, read_settings(config, Settings))
+    Tier("tier", spec, settings)
+"""
+
+OFFLINE = """
+from refarch.offline import CloudMocks
+
+SDK_MODULES = ("pulumi",)
+
+
+class Mocks(CloudMocks):
+    def computed(self, args):
+        return {"endpoint": f"{args.name}.example.internal"} if args.typ == "fake:index:Thing" else {}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_project(tmp_path_factory) -> PulumiProject:
+    root: Path = tmp_path_factory.mktemp("pulumi") / "fake"
+    (root / "fake_stack").mkdir(parents=True)
+    (root / "fake_stack" / "__init__.py").write_text("")
+    (root / "fake_stack" / "program.py").write_text(PROGRAM)
+    (root / "fake_stack" / "offline.py").write_text(OFFLINE)
+    (root / "Pulumi.yaml").write_text(
+        "name: refarch-fake\nruntime: python\nconfig:\n  replicas:\n    default: 2\n"
+    )
+    (root / "Pulumi.dev.yaml").write_text("config:\n  refarch-fake:colour: green\n")
+    (root / "Pulumi.prod.yaml").write_text(
+        textwrap.dedent("""
+        config:
+          refarch-fake:spec:
+            capacity:
+              max: 20
+        """)
+    )
+    return PulumiProject("fake", root)
+
+
+@pytest.fixture(scope="module")
+def dev(fake_project) -> Inventory:
+    return fake_project.preview("dev")
+
+
+def test_records_every_resource_with_its_parent(dev):
+    assert [(r.type, r.name, r.parent) for r in dev] == [
+        ("fake:index:Thing", "reader", "tier"),
+        ("fake:index:Thing", "store", "tier"),
+        ("refarch:fake:Tier", "tier", None),
+    ]
+    assert [r.name for r in dev.components()] == ["tier"]
+
+
+def test_config_comes_from_project_defaults_and_the_stack_file(dev):
+    reader = dev.named("reader")
+    assert reader.get("colour") == "green"
+    assert reader.get("replicas") == 2
+
+
+def test_references_resolve_to_mock_ids(dev):
+    assert dev.named("reader").get("storeId") == "store-id"
+
+
+def test_secrets_are_masked(dev):
+    assert dev.named("store").get("password") == MASK
+    assert masked_secrets(dev) == ["fake:index:Thing store password"]
+    assert "hunter2" not in str(dev.to_json())
+
+
+def test_spec_overrides_come_from_the_stack_config(dev, fake_project):
+    assert dev.named("store").get("size") == 3  # dev's capacity.max in environments.toml
+    assert fake_project.preview("prod").named("store").get("size") == 20
+
+
+def test_runs_do_not_leak_into_each_other(fake_project, dev):
+    again = fake_project.preview("dev")
+    assert again.to_json() == dev.to_json()
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "value"),
+    [
+        ({"refarch-fake:colour": "red"}, "refarch-fake:colour", "red"),
+        ({"refarch-fake:replicas": "many"}, "refarch-fake:replicas", "many"),
+        ({"refarch-fake:spec": '{"capacity": {"max": 0}}'}, "capacity.max", 0),
+        ({"refarch-fake:spec": '{"capcity": {"max": 4}}'}, "capcity", {"max": 4}),
+        ({"refarch-fake:spec": "[1, 2]"}, "refarch-fake:spec", [1, 2]),
+    ],
+)
+def test_bad_config_fails_before_anything_is_registered(fake_project, config, field, value):
+    import refarch.offline as offline
+
+    recorded = []
+    original = offline.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        if request.type != "pulumi:pulumi:Stack":
+            recorded.append(request.type)
+        return original(self, request)
+
+    offline.RecordingMonitor.RegisterResource = spy
+    try:
+        with pytest.raises(SpecError) as caught:
+            fake_project.preview("dev", config=config)
+    finally:
+        offline.RecordingMonitor.RegisterResource = original
+    assert caught.value.environment == "dev"
+    assert [(p.field, p.value) for p in caught.value.problems] == [(field, value)]
+    assert recorded == []
+
+
+def test_missing_stack_file_is_named(fake_project):
+    with pytest.raises(StackConfigError, match=r"Pulumi\.qa\.yaml does not exist"):
+        fake_project.config("qa")
+
+
+def test_queries_refuse_to_match_nothing(dev):
+    with pytest.raises(InventoryError, match="no resource of type fake:index:Missing"):
+        dev.of_type("fake:index:Missing")
+    with pytest.raises(InventoryError, match="expected one fake:index:Thing"):
+        dev.only("fake:index:Thing")
+    with pytest.raises(KeyError, match=r"has no input 'colour\.shade'"):
+        dev.named("reader").get("colour.shade")
+
+
+def test_reviewed_view_lists_only_the_chosen_values(dev):
+    view = reviewed(dev, {"fake:index:Thing": ["colour"], "fake:index:Gone": ["x"]})
+    assert view == {
+        "fake:index:Gone": {},
+        "fake:index:Thing": {"reader": {"colour": "green"}, "store": {"colour": None}},
+    }
+
+
+def test_inventory_round_trips_through_json(dev, tmp_path):
+    path = tmp_path / "inventory.json"
+    dev.write(path)
+    assert Inventory.read(path).to_json() == dev.to_json()
