@@ -90,6 +90,10 @@ class Inventory:
     def components(self) -> list[Resource]:
         return [resource for resource in self.resources if not resource.custom]
 
+    def orphans(self) -> list[Resource]:
+        """Cloud resources registered outside any component: each tier should own its children."""
+        return [resource for resource in self.resources if resource.custom and resource.parent is None]
+
     def to_json(self) -> dict[str, Any]:
         return {"resources": [resource.to_json() for resource in self.resources]}
 

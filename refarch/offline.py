@@ -28,6 +28,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from refarch.errors import SpecError
 from refarch.inventory import MASK, Inventory, Resource
 from refarch.spec import read_raw
 
@@ -112,13 +113,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def run_offline(
-    program: Callable[[], None], *, project: str, stack: str, config: Mapping[str, str], mocks: CloudMocks
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    mocks: CloudMocks,
+    monitor: RecordingMonitor | None = None,
 ) -> Inventory:
     """Run `program` as `pulumi up` would for `stack`, against mocks; return what it registered.
 
-    Exceptions from the program (an invalid spec, say) propagate after the runtime settles.
+    Exceptions from the program (an invalid spec, say) propagate after the runtime settles; pass a
+    `monitor` to see what was registered before one was raised.
     """
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor or RecordingMonitor(mocks)
     pulumi_settings.ROOT.set(None)  # each run gets its own root stack resource
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))
@@ -181,7 +189,9 @@ class PulumiProject:
             sys.path.insert(0, str(self.directory))
         return importlib.import_module(f"{self.package}.{name}")
 
-    def preview(self, stack: str, config: Mapping[str, str] | None = None) -> Inventory:
+    def preview(
+        self, stack: str, config: Mapping[str, str] | None = None, monitor: RecordingMonitor | None = None
+    ) -> Inventory:
         """The inventory of `stack`; `config` replaces the stack file's (tests use it for bad values)."""
         program = self.module("program").main
         mocks = self.module("offline").Mocks()
@@ -191,7 +201,24 @@ class PulumiProject:
             stack=stack,
             config=self.config(stack) if config is None else config,
             mocks=mocks,
+            monitor=monitor or RecordingMonitor(mocks),
         )
+
+    def refusal(self, stack: str, config: Mapping[str, str]) -> SpecError:
+        """The SpecError `config` is refused with; fails unless the refusal came before any registration.
+
+        Tests of bad config call this, so each also proves nothing half-built would be left behind.
+        """
+        mocks = self.module("offline").Mocks()
+        monitor = RecordingMonitor(mocks)
+        try:
+            self.preview(stack, config, monitor)
+        except SpecError as exc:
+            if monitor.recorded:
+                names = [f"{r.type} {r.name}" for r in monitor.recorded]
+                raise AssertionError(f"refused only after registering {names}") from exc
+            return exc
+        raise AssertionError(f"{self.cloud} {stack} accepted config {dict(config)!r}")
 
     def inventory_path(self, stack: str) -> Path:
         return INVENTORY_DIR / f"{self.cloud}-{stack}.json"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from refarch.errors import SpecError
 from refarch.inventory import MASK, Inventory, InventoryError, masked_secrets, reviewed
 from refarch.offline import PulumiProject, StackConfigError
 
@@ -131,25 +130,35 @@ def test_runs_do_not_leak_into_each_other(fake_project, dev):
     ],
 )
 def test_bad_config_fails_before_anything_is_registered(fake_project, config, field, value):
-    import refarch.offline as offline
+    refusal = fake_project.refusal("dev", config)
+    assert refusal.environment == "dev"
+    assert [(p.field, p.value) for p in refusal.problems] == [(field, value)]
 
-    recorded = []
-    original = offline.RecordingMonitor.RegisterResource
 
-    def spy(self, request):
-        if request.type != "pulumi:pulumi:Stack":
-            recorded.append(request.type)
-        return original(self, request)
+def test_refusal_notices_a_program_that_registers_first(fake_project, monkeypatch):
+    program = fake_project.module("program")
+    original = program.main
 
-    offline.RecordingMonitor.RegisterResource = spy
-    try:
-        with pytest.raises(SpecError) as caught:
-            fake_project.preview("dev", config=config)
-    finally:
-        offline.RecordingMonitor.RegisterResource = original
-    assert caught.value.environment == "dev"
-    assert [(p.field, p.value) for p in caught.value.problems] == [(field, value)]
-    assert recorded == []
+    def late_validation():
+        program.Thing("early", {})
+        original()
+
+    monkeypatch.setattr(program, "main", late_validation)
+    with pytest.raises(AssertionError, match=r"refused only after registering \['fake:index:Thing early'\]"):
+        fake_project.refusal("dev", {"refarch-fake:colour": "red"})
+
+
+def test_refusal_fails_when_the_config_is_accepted(fake_project):
+    with pytest.raises(AssertionError, match="accepted config"):
+        fake_project.refusal("dev", {"refarch-fake:colour": "blue"})
+
+
+def test_every_cloud_resource_belongs_to_a_component(dev):
+    assert dev.orphans() == []
+
+
+def test_stacks_are_listed_in_the_spec_order(fake_project):
+    assert fake_project.stacks() == ["dev", "prod"]
 
 
 def test_missing_stack_file_is_named(fake_project):
