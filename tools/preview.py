@@ -14,7 +14,7 @@ import sys
 
 from refarch.errors import SpecError
 from refarch.inventory import masked_secrets
-from refarch.offline import PulumiProject, StackConfigError, project, projects
+from refarch.offline import ROOT, PulumiProject, StackConfigError, project, projects
 
 
 def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
@@ -25,10 +25,11 @@ def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
         return False
     path = pulumi_project.inventory_path(stack)
     inventory.write(path)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(
         f"{pulumi_project.cloud} {stack}: resources={len(inventory) - len(inventory.components())} "
         f"components={len(inventory.components())} types={len(inventory.types())} "
-        f"secrets_masked={len(masked_secrets(inventory))} inventory={path.relative_to(path.parents[2])}"
+        f"secrets_masked={len(masked_secrets(inventory))} inventory={shown}"
     )
     return True
 

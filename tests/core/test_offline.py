@@ -187,3 +187,29 @@ def test_inventory_round_trips_through_json(dev, tmp_path):
     path = tmp_path / "inventory.json"
     dev.write(path)
     assert Inventory.read(path).to_json() == dev.to_json()
+
+
+def test_preview_command_writes_the_inventory_and_one_line(fake_project, monkeypatch, tmp_path, capsys):
+    import refarch.offline
+    from tools import preview
+
+    monkeypatch.setattr(refarch.offline, "INVENTORY_DIR", tmp_path)
+    assert preview.preview_stack(fake_project, "dev") is True
+    written = tmp_path / "fake-dev.json"
+    assert capsys.readouterr().out == (
+        f"fake dev: resources=2 components=1 types=2 secrets_masked=1 inventory={written}\n"
+    )
+    assert [r.name for r in Inventory.read(tmp_path / "fake-dev.json")] == ["reader", "store", "tier"]
+
+
+def test_preview_command_reports_a_refused_stack(fake_project, monkeypatch, capsys):
+    (fake_project.directory / "Pulumi.broken.yaml").write_text("config:\n  refarch-fake:colour: red\n")
+    try:
+        assert fake_project.stacks() == ["dev", "prod", "broken"]
+        from tools import preview
+
+        assert preview.preview_stack(fake_project, "broken") is False
+    finally:
+        (fake_project.directory / "Pulumi.broken.yaml").unlink()
+    err = capsys.readouterr().err
+    assert "fake broken: environment 'broken' is invalid" in err
