@@ -61,8 +61,9 @@ class CloudMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return self.resource_id(args), {**args.inputs, **self.computed(args)}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return self.invoke(args.token, args.args), None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        # An empty list of check failures: the mock monitor iterates it, so None would raise.
+        return self.invoke(args.token, args.args), []
 
 
 def _plain(value: Any) -> Any:
