@@ -12,6 +12,7 @@ its package `<cloud>_stack` has `program.main()` (what `__main__.py` runs) and `
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
@@ -113,6 +114,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _ensure_event_loop() -> None:
+    # The runtime drives the program on the current loop; an asyncio.run() earlier in the same process
+    # (a service test, say) leaves none behind.
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_offline(
     program: Callable[[], None],
     *,
@@ -127,6 +139,7 @@ def run_offline(
     Exceptions from the program (an invalid spec, say) propagate after the runtime settles; pass a
     `monitor` to see what was registered before one was raised.
     """
+    _ensure_event_loop()
     monitor = monitor or RecordingMonitor(mocks)
     pulumi_settings.ROOT.set(None)  # each run gets its own root stack resource
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

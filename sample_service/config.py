@@ -77,7 +77,9 @@ def _aws_region(environ: Mapping[str, str], needed_by: str) -> str:
     raise ValueError(f"AWS_REGION (or AWS_DEFAULT_REGION) is required when {needed_by}")
 
 
-def _required(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str, needed_by: str) -> str:
+def _required(
+    environ: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str, needed_by: str
+) -> str:
     raw = _get(environ, name)
     if raw is None:
         raise ValueError(f"{name} is required when {needed_by}: expected {allowed}")
@@ -98,26 +100,43 @@ def _azure_settings(environ: Mapping[str, str], store_backend: str, cache_passwo
     cache_auth = _get(environ, "CACHE_AUTH") or "password"
     if cache_auth not in CACHE_AUTH_MODES:
         raise _invalid("CACHE_AUTH", cache_auth, " or ".join(repr(mode) for mode in CACHE_AUTH_MODES))
-    settings: dict = {"cache_auth": cache_auth, "cache_username": None, "azure_client_id": None, "cosmos": None}
+    settings: dict = {
+        "cache_auth": cache_auth,
+        "cache_username": None,
+        "azure_client_id": None,
+        "cosmos": None,
+    }
     uses_identity = []
     if cache_auth == "entra-id":
         if cache_password_given:
-            raise ValueError("CACHE_AUTH is 'entra-id': expected neither CACHE_PASSWORD nor CACHE_AUTH_SECRET_ID")
+            raise ValueError(
+                "CACHE_AUTH is 'entra-id': expected neither CACHE_PASSWORD nor CACHE_AUTH_SECRET_ID"
+            )
         settings["cache_username"] = _required(
-            environ, "CACHE_USERNAME", _GUID, "the object ID of the managed identity", "CACHE_AUTH is 'entra-id'"
+            environ,
+            "CACHE_USERNAME",
+            _GUID,
+            "the object ID of the managed identity",
+            "CACHE_AUTH is 'entra-id'",
         )
         uses_identity.append("CACHE_AUTH is 'entra-id'")
     if store_backend == "cosmos":
         needed_by = "STORE_BACKEND is 'cosmos'"
         settings["cosmos"] = CosmosSettings(
-            endpoint=_required(environ, "COSMOS_ENDPOINT", _COSMOS_ENDPOINT, "an https:// account endpoint", needed_by),
+            endpoint=_required(
+                environ, "COSMOS_ENDPOINT", _COSMOS_ENDPOINT, "an https:// account endpoint", needed_by
+            ),
             database=_required(environ, "COSMOS_DATABASE", _COSMOS_NAME, "a database name", needed_by),
             container=_required(environ, "COSMOS_CONTAINER", _COSMOS_NAME, "a container name", needed_by),
         )
         uses_identity.append(needed_by)
     if uses_identity:
         settings["azure_client_id"] = _required(
-            environ, "AZURE_CLIENT_ID", _GUID, "the client ID of the managed identity", " and ".join(uses_identity)
+            environ,
+            "AZURE_CLIENT_ID",
+            _GUID,
+            "the client ID of the managed identity",
+            " and ".join(uses_identity),
         )
     return settings
 
@@ -200,5 +219,7 @@ class ServiceConfig:
             aws_region=aws_region,
             shutdown_grace_seconds=_int(environ, "SHUTDOWN_GRACE_SECONDS", 30, 0, 3600),
             max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
-            **_azure_settings(environ, store_backend, cache_password is not None or cache_auth_secret_id is not None),
+            **_azure_settings(
+                environ, store_backend, cache_password is not None or cache_auth_secret_id is not None
+            ),
         )

@@ -32,12 +32,22 @@ READINESS_PROBE_KEY = "_readiness-probe"
 
 
 def document_size(document: dict[str, Any]) -> int:
-    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()) + _SYSTEM_PROPERTIES_BYTES
+    return (
+        len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+        + _SYSTEM_PROPERTIES_BYTES
+    )
 
 
 class CosmosItemStore:
     def __init__(
-        self, *, endpoint: str, database: str, container: str, credential: Any, timeout: float, **client_options: Any
+        self,
+        *,
+        endpoint: str,
+        database: str,
+        container: str,
+        credential: Any,
+        timeout: float,
+        **client_options: Any,
     ) -> None:
         self._timeout = timeout
         self._credential = credential
@@ -53,10 +63,13 @@ class CosmosItemStore:
         )
         self._container = self._client.get_database_client(database).get_container_client(container)
 
-    async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
+    async def _call(self, operation: str, awaitable: Awaitable[T], *, missing: T | None = None) -> T | None:
+        """Bounded by STORE_TIMEOUT_MS; a missing document is `missing`, other failures StoreUnavailable."""
         try:
             async with asyncio.timeout(self._timeout):
                 return await awaitable
+        except exceptions.CosmosResourceNotFoundError:
+            return missing
         except exceptions.CosmosHttpResponseError as exc:
             if exc.status_code == 413:
                 raise ItemTooLarge(f"item exceeds the store's limit of {MAX_ITEM_BYTES} bytes") from exc
@@ -64,17 +77,12 @@ class CosmosItemStore:
         except (AzureError, OSError, TimeoutError) as exc:
             self._unavailable(operation, exc)
 
-    def _unavailable(self, operation: str, exc: BaseException):
+    def _unavailable(self, operation: str, exc: BaseException) -> None:
         log.warning("store call failed", extra={"fields": {"operation": operation, "error": repr(exc)}})
         raise StoreUnavailable(operation) from exc
 
     async def _read(self, operation: str, item_id: str) -> dict[str, Any] | None:
-        try:
-            return await self._call(operation, self._container.read_item(item=item_id, partition_key=item_id))
-        except StoreUnavailable as exc:
-            if isinstance(exc.__cause__, exceptions.CosmosResourceNotFoundError):
-                return None
-            raise
+        return await self._call(operation, self._container.read_item(item=item_id, partition_key=item_id))
 
     async def get(self, item_id: str) -> Item | None:
         # The account's Strong consistency makes this read see any instance's last write.

@@ -40,12 +40,20 @@ class ServiceAlertsArgs:
 
 
 class ServiceAlerts(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ServiceAlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ServiceAlertsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:ServiceAlerts", name, None, opts)
         self.args = args
         thresholds = args.placement.spec.alarms
-        self._log_alert("errors-5xx", error_rate_query(thresholds.error_5xx_percent), "5xx responses above the spec's rate")
-        self._log_alert("latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec")
+        self._log_alert(
+            "errors-5xx",
+            error_rate_query(thresholds.error_5xx_percent),
+            "5xx responses above the spec's rate",
+        )
+        self._log_alert(
+            "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
+        )
         self._metric_alert(
             "unhealthy-hosts",
             args.gateway_id,
@@ -149,7 +157,10 @@ class ServiceAlerts(pulumi.ComponentResource):
                         "time_aggregation": "Count",
                         "operator": "GreaterThan",
                         "threshold": 0,
-                        "failing_periods": {"number_of_evaluation_periods": 1, "min_failing_periods_to_alert": 1},
+                        "failing_periods": {
+                            "number_of_evaluation_periods": 1,
+                            "min_failing_periods_to_alert": 1,
+                        },
                     }
                 ]
             },

@@ -46,7 +46,8 @@ def rate_limit_policy(spec: EnvironmentSpec) -> str:
   <inbound>
     <base />
     <rate-limit-by-key calls="{api.throttle_burst}" renewal-period="{window}" counter-key="all-clients" />
-    <rate-limit-by-key calls="{api.waf_requests_per_ip_per_5_minutes}" renewal-period="300" counter-key="@(context.Request.IpAddress)" />
+    <rate-limit-by-key calls="{api.waf_requests_per_ip_per_5_minutes}" renewal-period="300"
+      counter-key="@(context.Request.IpAddress)" />
     <set-backend-service backend-id="{BACKEND_ID}" />
   </inbound>
   <backend>

@@ -44,7 +44,13 @@ def custom_data(
 
     def encode(values: list[str]) -> str:
         url, identity, *settings = values
-        script = render(spec, release=release, bundle_url=url, client_id=identity, environment=dict(zip(names, settings)))
+        script = render(
+            spec,
+            release=release,
+            bundle_url=url,
+            client_id=identity,
+            environment=dict(zip(names, settings, strict=True)),
+        )
         return base64.b64encode(script.encode()).decode()
 
     return pulumi.Output.all(bundle_url, client_id, *(environment[name] for name in names)).apply(encode)

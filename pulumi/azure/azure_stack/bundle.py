@@ -27,4 +27,6 @@ def release_id() -> str:
 
 
 def archive() -> pulumi.AssetArchive:
-    return pulumi.AssetArchive({str(path.relative_to(SERVICE_DIR)): pulumi.FileAsset(str(path)) for path in _files()})
+    return pulumi.AssetArchive(
+        {str(path.relative_to(SERVICE_DIR)): pulumi.FileAsset(str(path)) for path in _files()}
+    )

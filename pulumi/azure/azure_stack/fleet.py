@@ -1,5 +1,6 @@
 """Compute tier: a Flexible VM Scale Set of interchangeable instances that boot the sample service, spread
-over the spec's zones, replaced when unhealthy, rolled with surge, and scaled on CPU within the spec's bounds."""
+over the spec's zones, replaced when unhealthy, rolled with surge, and scaled on CPU within the spec's
+bounds."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ ADMIN_USER = "azureuser"
 # Azure requires a Linux VM to accept a password or an SSH key. This is the public half of an RSA key
 # whose private half was discarded when it was generated, so it opens nothing; sshd is off and no NSG
 # rule admits port 22 either. Instances are never logged into: replace them.
-UNUSABLE_SSH_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQD6uA6iFG9TQUSE71FZ6frMN9vPs8pAxAkaPeNajsl0bOXnNasc4matFPcBntbm1EUzUMIyjnWInMF6HYEhRwMd/uLWb4xQhpGbzLkrWeMhoC8fGMefTjT0qGBpGvs9PGTea8D84ws99k0RaYwXI9Hl340epUOHKBjKuqNnT9gzz3aaGPwdTs0tuWDmTcwUgpXJOzxxCflFi1B6UTd6u4JwKGRTZtuwY2zxNysxkI9BZZbSAC/i7ReV2SXizguPTS7P1w3Kn0umHjwiGMXqJGly85s3bplFLYCosmDKVlkPDg6Ql1SLfsWET2H7JN/9O10IozbF4p5MCJqoVC6OWDpTuLhoCGx2BYCRNue6z9eMubP1U3R/ej9YZUmdjrw89IJEnQbDk3n2i7YnjJolOTOE5Z7vhtzPNBLHLoEsTVMggGGGQK4RBIj4LYIGTj7Bz81/7tyH4xNExAvdJhWDmXKY0CpdCJeGcv18vpxmKd+Z9QG5hJkmf3CfxvekL5Povg0="
+UNUSABLE_SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQD6uA6iFG9TQUSE71FZ6frMN9vPs8pAxAkaPeNajsl0bOXnNasc4matFPcB"
+    "ntbm1EUzUMIyjnWInMF6HYEhRwMd/uLWb4xQhpGbzLkrWeMhoC8fGMefTjT0qGBpGvs9PGTea8D84ws99k0RaYwXI9Hl340e"
+    "pUOHKBjKuqNnT9gzz3aaGPwdTs0tuWDmTcwUgpXJOzxxCflFi1B6UTd6u4JwKGRTZtuwY2zxNysxkI9BZZbSAC/i7ReV2SXi"
+    "zguPTS7P1w3Kn0umHjwiGMXqJGly85s3bplFLYCosmDKVlkPDg6Ql1SLfsWET2H7JN/9O10IozbF4p5MCJqoVC6OWDpTuLho"
+    "CGx2BYCRNue6z9eMubP1U3R/ej9YZUmdjrw89IJEnQbDk3n2i7YnjJolOTOE5Z7vhtzPNBLHLoEsTVMggGGGQK4RBIj4LYIG"
+    "Tj7Bz81/7tyH4xNExAvdJhWDmXKY0CpdCJeGcv18vpxmKd+Z9QG5hJkmf3CfxvekL5Povg0="
+)
 IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 # Ubuntu's image needs a 30 GiB OS disk at least.
 MIN_OS_DISK_GIB = 30
@@ -48,7 +56,9 @@ def repair_grace(seconds: int) -> str:
 
 
 class StatelessFleet(pulumi.ComponentResource):
-    def __init__(self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:StatelessFleet", name, None, opts)
         placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
         capacity, service = spec.capacity, spec.service
@@ -97,11 +107,17 @@ class StatelessFleet(pulumi.ComponentResource):
                         "disable_password_authentication": True,
                         "ssh": {
                             "public_keys": [
-                                {"path": f"/home/{ADMIN_USER}/.ssh/authorized_keys", "key_data": UNUSABLE_SSH_KEY}
+                                {
+                                    "path": f"/home/{ADMIN_USER}/.ssh/authorized_keys",
+                                    "key_data": UNUSABLE_SSH_KEY,
+                                }
                             ]
                         },
                         "provision_vm_agent": True,
-                        "patch_settings": {"patch_mode": "AutomaticByPlatform", "assessment_mode": "AutomaticByPlatform"},
+                        "patch_settings": {
+                            "patch_mode": "AutomaticByPlatform",
+                            "assessment_mode": "AutomaticByPlatform",
+                        },
                     },
                 },
                 "storage_profile": {
@@ -128,7 +144,9 @@ class StatelessFleet(pulumi.ComponentResource):
                                     "primary": True,
                                     "subnet": {"id": args.subnet_id},
                                     # No public_ip_address_configuration: instances have no public address.
-                                    "application_gateway_backend_address_pools": [{"id": args.backend_pool_id}],
+                                    "application_gateway_backend_address_pools": [
+                                        {"id": args.backend_pool_id}
+                                    ],
                                 }
                             ],
                         }
@@ -137,8 +155,8 @@ class StatelessFleet(pulumi.ComponentResource):
                 "extension_profile": {
                     "extensions": [
                         {
-                            # The health the rolling upgrade, automatic repairs and platform patching wait for:
-                            # the same shallow /health the load balancer probes.
+                            # What rolling upgrades, automatic repairs and platform patching wait
+                            # for: the same shallow /health the load balancer probes.
                             "name": "health",
                             "publisher": "Microsoft.ManagedServices",
                             "type": "ApplicationHealthLinux",
@@ -163,7 +181,7 @@ class StatelessFleet(pulumi.ComponentResource):
                 "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
             },
             tags=placement.tags,
-            # Autoscale owns the instance count after creation: a deployment must not reset a scaled-out fleet.
+            # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
         )
         self.autoscale = monitor.AutoscaleSetting(

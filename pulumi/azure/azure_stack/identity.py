@@ -30,7 +30,9 @@ class ServiceIdentityArgs:
 
 
 class ServiceIdentity(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ServiceIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ServiceIdentityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:ServiceIdentity", name, None, opts)
         placement, spec = args.placement, args.placement.spec
         child = pulumi.ResourceOptions(parent=self)

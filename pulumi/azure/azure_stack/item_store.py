@@ -47,7 +47,11 @@ class ItemStore(pulumi.ComponentResource):
             kind="GlobalDocumentDB",
             database_account_offer_type="Standard",
             locations=[
-                {"location_name": placement.location, "failover_priority": 0, "is_zone_redundant": spec.production}
+                {
+                    "location_name": placement.location,
+                    "failover_priority": 0,
+                    "is_zone_redundant": spec.production,
+                }
             ],
             # Any instance may serve a client's next request, so a read must see every earlier write.
             consistency_policy={"default_consistency_level": "Strong"},
@@ -81,7 +85,11 @@ class ItemStore(pulumi.ComponentResource):
                 "partition_key": {"paths": [PARTITION_KEY_PATH], "kind": "Hash", "version": 2},
                 "default_ttl": CONTAINER_DEFAULT_TTL,
                 # Point reads only: indexing nothing makes every write cheaper.
-                "indexing_policy": {"indexing_mode": "consistent", "included_paths": [], "excluded_paths": [{"path": "/*"}]},
+                "indexing_policy": {
+                    "indexing_mode": "consistent",
+                    "included_paths": [],
+                    "excluded_paths": [{"path": "/*"}],
+                },
             },
             options={"autoscale_settings": {"max_throughput": placement.settings.cosmos_max_throughput}},
             opts=child,
@@ -91,7 +99,9 @@ class ItemStore(pulumi.ComponentResource):
             **common,
             # A stable name, so a re-run finds the same assignment.
             role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{placement.name('items')}/fleet")),
-            role_definition_id=pulumi.Output.concat(self.account.id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR),
+            role_definition_id=pulumi.Output.concat(
+                self.account.id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR
+            ),
             scope=pulumi.Output.concat(self.account.id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
             principal_id=args.writer_principal_id,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),

@@ -54,7 +54,11 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                 "max_request_body_size_in_kb": 128,
                 "file_upload_limit_in_mb": 1,
             },
-            managed_rules={"managed_rule_sets": [{"rule_set_type": MANAGED_RULE_SET[0], "rule_set_version": MANAGED_RULE_SET[1]}]},
+            managed_rules={
+                "managed_rule_sets": [
+                    {"rule_set_type": MANAGED_RULE_SET[0], "rule_set_version": MANAGED_RULE_SET[1]}
+                ]
+            },
             tags=placement.tags,
             opts=child,
         )
@@ -124,7 +128,10 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                     "port": service.port,
                     "cookie_based_affinity": "Disabled",
                     # In-flight requests get the service's whole shutdown grace when an instance leaves.
-                    "connection_draining": {"enabled": True, "drain_timeout_in_sec": service.shutdown_grace_seconds},
+                    "connection_draining": {
+                        "enabled": True,
+                        "drain_timeout_in_sec": service.shutdown_grace_seconds,
+                    },
                     "request_timeout": 30,
                     "probe": part("probes", "health"),
                 }

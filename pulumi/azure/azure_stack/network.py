@@ -31,7 +31,9 @@ PRIVATE_DNS_ZONES = {
 
 def subnet_cidrs(vnet_cidr: str) -> dict[str, str]:
     vnet = ipaddress.IPv4Network(vnet_cidr)
-    return {tier: str(list(vnet.subnets(new_prefix=prefix))[index]) for tier, (prefix, index) in SUBNETS.items()}
+    return {
+        tier: str(list(vnet.subnets(new_prefix=prefix))[index]) for tier, (prefix, index) in SUBNETS.items()
+    }
 
 
 def gateway_private_ip(vnet_cidr: str) -> str:
@@ -95,7 +97,9 @@ class ServiceNetworkArgs:
 
 
 class ServiceNetwork(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ServiceNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ServiceNetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:ServiceNetwork", name, None, opts)
         placement = args.placement
         child = pulumi.ResourceOptions(parent=self)
@@ -126,7 +130,13 @@ class ServiceNetwork(pulumi.ComponentResource):
             group = network.NetworkSecurityGroup(
                 f"{tier}-nsg", **common, security_rules=[*rules, DENY_REST], tags=placement.tags, opts=child
             )
-            send_diagnostics(f"{tier}-nsg", resource_id=group.id, workspace_id=args.workspace_id, parent=self, metrics=False)
+            send_diagnostics(
+                f"{tier}-nsg",
+                resource_id=group.id,
+                workspace_id=args.workspace_id,
+                parent=self,
+                metrics=False,
+            )
             self.security_groups[tier] = group
 
         vnet_name = placement.name("vnet")
@@ -160,9 +170,7 @@ class ServiceNetwork(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        self.subnet_ids = {
-            tier: pulumi.Output.concat(self.vnet.id, "/subnets/", tier) for tier in cidrs
-        }
+        self.subnet_ids = {tier: pulumi.Output.concat(self.vnet.id, "/subnets/", tier) for tier in cidrs}
         self.dns_zone_ids: dict[str, pulumi.Output[str]] = {}
         for group_id, zone_name in PRIVATE_DNS_ZONES.items():
             zone = privatedns.PrivateZone(

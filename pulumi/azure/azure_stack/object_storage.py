@@ -34,7 +34,9 @@ class ObjectStorageArgs:
 
 
 class ObjectStorage(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:ObjectStorage", name, None, opts)
         placement, spec = args.placement, args.placement.spec
         child = pulumi.ResourceOptions(parent=self)
@@ -71,7 +73,9 @@ class ObjectStorage(pulumi.ComponentResource):
                     {"i_p_address_or_range": cidr, "action": "Allow"}
                     for cidr in placement.settings.deployer_ip_ranges
                 ],
-                "virtual_network_rules": [{"virtual_network_resource_id": args.app_subnet_id, "action": "Allow"}],
+                "virtual_network_rules": [
+                    {"virtual_network_resource_id": args.app_subnet_id, "action": "Allow"}
+                ],
             },
         )
         self._blob_service("releases", self.releases, placement, retention)
@@ -142,7 +146,9 @@ class ObjectStorage(pulumi.ComponentResource):
             **access,
         )
 
-    def _blob_service(self, label: str, account: storage.StorageAccount, placement: Placement, days: int) -> None:
+    def _blob_service(
+        self, label: str, account: storage.StorageAccount, placement: Placement, days: int
+    ) -> None:
         storage.BlobServiceProperties(
             f"{label}-blob-service",
             resource_group_name=placement.resource_group_name,

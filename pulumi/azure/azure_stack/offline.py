@@ -1,4 +1,5 @@
-"""How the Azure program runs offline (refarch.offline): what the provider would compute, and the modules it imports."""
+"""How the Azure program runs offline (refarch.offline): what the provider would compute, and the SDK
+modules the program imports."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class Mocks(CloudMocks):
         # Shaped like an ARM ID, so IDs the program composes (sub-resources, scopes) read naturally.
         module, kind = args.typ.split(":")[1:3]
         if kind == "ResourceGroup":
-            return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{args.inputs.get('resourceGroupName', args.name)}"
+            group = args.inputs.get("resourceGroupName", args.name)
+            return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}"
         return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/mock/providers/{module}/{kind}/{args.name}"
 
     def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -44,7 +46,10 @@ class Mocks(CloudMocks):
         identity = args.inputs.get("identity")
         if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
             # Inputs list identity IDs; Azure answers with a map of them.
-            outputs["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}}
+            outputs["identity"] = {
+                **identity,
+                "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]},
+            }
         match args.typ:
             case "azure-native:managedidentity:UserAssignedIdentity":
                 outputs |= {"clientId": f"{name}-client-id", "principalId": f"{name}-principal-id"}
@@ -62,12 +67,20 @@ class Mocks(CloudMocks):
                     "identity": {"type": "SystemAssigned", "principalId": f"{name}-principal-id"},
                 }
             case "azure-native:keyvault:Vault":
-                outputs["properties"] = {**args.inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}
+                outputs["properties"] = {
+                    **args.inputs.get("properties", {}),
+                    "vaultUri": f"https://{name}.vault.azure.net/",
+                }
         return outputs
 
     def invoke(self, token: str, args: Any) -> dict[str, Any]:
         if token == "azure-native:authorization:getClientConfig":
-            return {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "deployer", "objectId": "deployer"}
+            return {
+                "subscriptionId": SUBSCRIPTION,
+                "tenantId": TENANT,
+                "clientId": "deployer",
+                "objectId": "deployer",
+            }
         return super().invoke(token, args)
 
 

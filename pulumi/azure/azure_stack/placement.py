@@ -32,5 +32,5 @@ class Placement:
         return f"{self.settings.name_prefix}-{self.spec.name}-{what}"
 
     def child_id(self, provider_path: str) -> pulumi.Output[str]:
-        """The ID of a resource (or sub-resource) in this group, e.g. `Microsoft.Network/applicationGateways/x`."""
+        """The ID of a resource or sub-resource in this group (`Microsoft.Network/applicationGateways/x`)."""
         return pulumi.Output.concat(self.resource_group_id, "/providers/", provider_path)

@@ -31,7 +31,9 @@ def validated() -> tuple[EnvironmentSpec, AzureSettings, str]:
     config = pulumi.Config()
     spec = environment_spec(config)
     provider = pulumi.Config("azure-native")
-    location = stack_settings(spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings))
+    location = stack_settings(
+        spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings)
+    )
     settings = stack_settings(spec.name, config.name, AzureSettings, read_settings(config, AzureSettings))
     problems = production_problems(spec, settings, config.name)
     if problems:
@@ -77,20 +79,31 @@ class StatelessService(pulumi.ComponentResource):
         storage = ObjectStorage(
             "object-storage",
             ObjectStorageArgs(
-                placement, workspace_id, principal_id, data_subnet, net.subnet_ids["app"], net.dns_zone_ids["blob"]
+                placement,
+                workspace_id,
+                principal_id,
+                data_subnet,
+                net.subnet_ids["app"],
+                net.dns_zone_ids["blob"],
             ),
             child,
         )
         store = ItemStore(
-            "item-store", ItemStoreArgs(placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["Sql"]), child
+            "item-store",
+            ItemStoreArgs(placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["Sql"]),
+            child,
         )
         cache = SessionCache(
             "session-cache",
-            SessionCacheArgs(placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["redisEnterprise"]),
+            SessionCacheArgs(
+                placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["redisEnterprise"]
+            ),
             child,
         )
         load_balancer = ServiceLoadBalancer(
-            "load-balancer", ServiceLoadBalancerArgs(placement, workspace_id, net.subnet_ids["gateway"]), child
+            "load-balancer",
+            ServiceLoadBalancerArgs(placement, workspace_id, net.subnet_ids["gateway"]),
+            child,
         )
         fleet = StatelessFleet(
             "fleet",

@@ -1,4 +1,5 @@
-"""The sample service's environment on Azure: it reads nothing but these variables (sample_service/config.py)."""
+"""The sample service's environment on Azure: it reads nothing but these variables (see
+sample_service/config.py)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,9 @@ class SessionCache(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        persistence = {"rdb_enabled": True, "rdb_frequency": "1h"} if spec.cache.snapshot_retention_days else None
+        persistence = (
+            {"rdb_enabled": True, "rdb_frequency": "1h"} if spec.cache.snapshot_retention_days else None
+        )
         self.database = redisenterprise.Database(
             "sessions-database",
             resource_group_name=placement.resource_group_name,
@@ -55,7 +57,7 @@ class SessionCache(pulumi.ComponentResource):
             port=CACHE_PORT,
             # The proxy hides the shards, so the service's plain (non-cluster) client works unchanged.
             clustering_policy="EnterpriseCluster",
-            # Every session has a TTL: under memory pressure, evict the nearest to expiry, never refuse writes.
+            # Every session has a TTL: under memory pressure evict the nearest to expiry, never refuse writes.
             eviction_policy="VolatileTTL",
             access_keys_authentication="Disabled",
             persistence=persistence,
@@ -79,6 +81,8 @@ class SessionCache(pulumi.ComponentResource):
             dns_zone_id=args.dns_zone_id,
             parent=self,
         )
-        send_diagnostics("sessions", resource_id=self.database.id, workspace_id=args.workspace_id, parent=self)
+        send_diagnostics(
+            "sessions", resource_id=self.database.id, workspace_id=args.workspace_id, parent=self
+        )
         self.host = self.cluster.host_name
         self.register_outputs({"host": self.host, "port": CACHE_PORT})

@@ -69,12 +69,16 @@ class AzureSettings(_Settings):
             try:
                 network = ipaddress.IPv4Network(value)
             except ValueError:
-                raise ValueError(f"{value!r} must be an IPv4 address or CIDR such as 203.0.113.0/24") from None
+                raise ValueError(
+                    f"{value!r} must be an IPv4 address or CIDR such as 203.0.113.0/24"
+                ) from None
             # Storage firewall rules refuse private and special ranges, and /31 or /32 prefixes.
             if any(network.overlaps(blocked) for blocked in NOT_ROUTABLE):
                 raise ValueError(f"{value!r} must be a public address or range, not a private or special one")
             if network.prefixlen in (31, 32) and "/" in value:
-                raise ValueError(f"{value!r}: give a single address without a prefix, or a CIDR of /30 or wider")
+                raise ValueError(
+                    f"{value!r}: give a single address without a prefix, or a CIDR of /30 or wider"
+                )
         return ranges
 
 
@@ -93,7 +97,9 @@ def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespac
         return problems
     if settings.apim_sku != "Premium":
         problems.append(
-            Problem(f"{namespace}:apimSku", settings.apim_sku, "must be Premium in production (zone redundancy)")
+            Problem(
+                f"{namespace}:apimSku", settings.apim_sku, "must be Premium in production (zone redundancy)"
+            )
         )
     elif settings.apim_capacity % spec.zones:
         problems.append(
@@ -112,5 +118,7 @@ def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespac
             )
         )
     if settings.waf_mode != "Prevention":
-        problems.append(Problem(f"{namespace}:wafMode", settings.waf_mode, "must be Prevention in production"))
+        problems.append(
+            Problem(f"{namespace}:wafMode", settings.waf_mode, "must be Prevention in production")
+        )
     return problems

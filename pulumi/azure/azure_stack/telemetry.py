@@ -22,7 +22,9 @@ class ServiceTelemetryArgs:
 
 
 class ServiceTelemetry(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ServiceTelemetryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ServiceTelemetryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("refarch:azure:ServiceTelemetry", name, None, opts)
         placement, spec = args.placement, args.placement.spec
         child = pulumi.ResourceOptions(parent=self)
