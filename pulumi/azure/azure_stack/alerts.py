@@ -116,21 +116,25 @@ class ServiceAlerts(pulumi.ComponentResource):
             evaluation_frequency="PT1M",
             window_size=WINDOW,
             auto_mitigate=True,
-            criteria={
-                "odata_type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                "all_of": [
-                    {
-                        "criterion_type": "StaticThresholdCriterion",
-                        "name": metric,
-                        "metric_name": metric,
-                        "metric_namespace": namespace,
-                        "operator": "GreaterThanOrEqual",
-                        "threshold": threshold,
-                        "time_aggregation": aggregation,
-                        "dimensions": dimensions,
-                    }
+            # Typed args, not a dict: criteria is a union, so the SDK would not rename a dict's keys.
+            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                all_of=[
+                    monitor.MetricCriteriaArgs(
+                        criterion_type="StaticThresholdCriterion",
+                        name=metric,
+                        metric_name=metric,
+                        metric_namespace=namespace,
+                        operator="GreaterThanOrEqual",
+                        threshold=threshold,
+                        time_aggregation=aggregation,
+                        dimensions=[
+                            monitor.MetricDimensionArgs(**dimension) for dimension in dimensions or []
+                        ]
+                        or None,
+                    )
                 ],
-            },
+            ),
             actions=[{"action_group_id": self.args.action_group_id}],
             tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),

@@ -3,6 +3,7 @@ modules the program imports."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pulumi
@@ -31,6 +32,11 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
 
 
+def mock_guid(what: str) -> str:
+    """A stable GUID where Azure would assign one (client and object IDs of identities)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock/{what}"))
+
+
 class Mocks(CloudMocks):
     def resource_id(self, args: pulumi.runtime.MockResourceArgs) -> str:
         # Shaped like an ARM ID, so IDs the program composes (sub-resources, scopes) read naturally.
@@ -52,7 +58,10 @@ class Mocks(CloudMocks):
             }
         match args.typ:
             case "azure-native:managedidentity:UserAssignedIdentity":
-                outputs |= {"clientId": f"{name}-client-id", "principalId": f"{name}-principal-id"}
+                outputs |= {
+                    "clientId": mock_guid(f"{name}/client"),
+                    "principalId": mock_guid(f"{name}/principal"),
+                }
             case "azure-native:redisenterprise:RedisEnterprise":
                 outputs["hostName"] = f"{name}.westeurope.redis.azure.net"
             case "azure-native:cosmosdb:DatabaseAccount":
@@ -64,7 +73,7 @@ class Mocks(CloudMocks):
             case "azure-native:apimanagement:ApiManagementService":
                 outputs |= {
                     "gatewayUrl": f"https://{name}.azure-api.net",
-                    "identity": {"type": "SystemAssigned", "principalId": f"{name}-principal-id"},
+                    "identity": {"type": "SystemAssigned", "principalId": mock_guid(f"{name}/principal")},
                 }
             case "azure-native:keyvault:Vault":
                 outputs["properties"] = {
