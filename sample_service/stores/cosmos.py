@@ -14,8 +14,8 @@ from azure.core.exceptions import AzureError
 from azure.cosmos import exceptions
 from azure.cosmos.aio import CosmosClient
 
+from sample_service.cosmos_layout import TTL_FIELD
 from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
-from sample_service.stores.cosmos_layout import TTL_FIELD
 
 log = logging.getLogger(__name__)
 

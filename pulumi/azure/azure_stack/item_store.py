@@ -12,7 +12,7 @@ import pulumi_azure_native.cosmosdb as cosmosdb
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
-from sample_service.stores.cosmos_layout import CONTAINER_DEFAULT_TTL, PARTITION_KEY_PATH
+from sample_service.cosmos_layout import CONTAINER_DEFAULT_TTL, PARTITION_KEY_PATH
 
 DATABASE = "service"
 CONTAINER = "items"
