@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi.runtime import config as pulumi_config
 from pydantic import BaseModel, ValidationError
 
 from refarch.errors import Problem, SpecError
@@ -85,3 +86,20 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
         except pulumi.ConfigTypeError:
             raw[key] = value
     return raw
+
+
+# Keys every project reads besides its settings model (environment_name, environment_spec).
+SHARED_KEYS = ("environment", "spec")
+
+
+def unknown_keys(
+    config: pulumi.Config, model: type[BaseModel], also: tuple[str, ...] = SHARED_KEYS
+) -> list[Problem]:
+    """Keys in the project's namespace that nothing reads: a typo would silently fall back to a default."""
+    known = {field.alias or name for name, field in model.model_fields.items()} | set(also)
+    prefix = f"{config.name}:"
+    return [
+        Problem(key, value, "no such setting (check the spelling)")
+        for key, value in sorted(pulumi_config.CONFIG.get().items())
+        if key.startswith(prefix) and key.removeprefix(prefix) not in known
+    ]

@@ -40,6 +40,7 @@ def _with(azure, stack: str, **changes: object) -> dict[str, str]:
         ({"deployerIpRanges": ["10.0.0.0/8"]}, f"{NS}:deployerIpRanges", ["10.0.0.0/8"]),
         ({"deployerIpRanges": ["203.0.113.7/32"]}, f"{NS}:deployerIpRanges", ["203.0.113.7/32"]),
         ({"deployerIpRanges": []}, f"{NS}:deployerIpRanges", []),
+        ({"vmSise": "Standard_D2s_v5"}, f"{NS}:vmSise", "Standard_D2s_v5"),
         ({"spec": {"capacity": {"max": 0}}}, "capacity.max", 0),
         ({"spec": {"vpc_cidr": "8.8.0.0/16"}}, "vpc_cidr", "8.8.0.0/16"),
     ],

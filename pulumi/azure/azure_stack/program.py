@@ -22,7 +22,7 @@ from azure_stack.session_cache import SessionCache, SessionCacheArgs
 from azure_stack.settings import AzureSettings, ProviderSettings, production_problems
 from azure_stack.telemetry import ServiceTelemetry, ServiceTelemetryArgs
 from refarch.errors import SpecError
-from refarch.pulumi_stack import environment_spec, read_settings, stack_settings
+from refarch.pulumi_stack import environment_spec, read_settings, stack_settings, unknown_keys
 from refarch.spec import EnvironmentSpec
 
 
@@ -34,6 +34,9 @@ def validated() -> tuple[EnvironmentSpec, AzureSettings, str]:
     location = stack_settings(
         spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings)
     )
+    typos = unknown_keys(config, AzureSettings)
+    if typos:
+        raise SpecError(spec.name, typos)
     settings = stack_settings(spec.name, config.name, AzureSettings, read_settings(config, AzureSettings))
     problems = production_problems(spec, settings, config.name)
     if problems:
