@@ -1,5 +1,5 @@
 """Each environment's reviewed inventory: only the values a reviewer signs off on, failing on any drift.
-After a deliberate change, review the diff, then `pytest tests/azure/test_azure_snapshots.py --snapshot-update`."""
+After a deliberate change, review the diff, then run this file with `--snapshot-update`."""
 
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ class Tier(pulumi.ComponentResource):
         secret = pulumi.Output.secret("hunter2")
         self.store = Thing("store", {"size": spec.capacity.max, "password": secret}, child)
         wiring = {"storeId": self.store.id, "colour": settings.colour, "replicas": settings.replicas}
-        Thing("reader", wiring, child)
+        # An alias, as provider SDKs add to every resource: offline runs drop them (no state to map).
+        renamed = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="old-reader")])
+        Thing("reader", wiring, renamed)
         self.register_outputs({})
 
 
