@@ -7,19 +7,47 @@ when an Azure setting asks for it, so the service starts on other clouds without
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from redis.credentials import CredentialProvider
 
 # The audience Azure Managed Redis accepts tokens for.
 REDIS_SCOPE = "https://redis.azure.com/.default"
+# Fetch a new token this long before the current one expires.
+REFRESH_MARGIN_SECONDS = 300
 
 
-def managed_identity_credential(client_id: str) -> Any:
+class SharedToken:
+    """An async token credential that keeps each scope's token until shortly before it expires, and whose
+    fetches outlive the caller: a request's short timeout may give up on a slow first fetch from the
+    metadata service, but the fetch goes on and the next request reuses it instead of starting over."""
+
+    def __init__(self, credential: Any) -> None:
+        self._credential = credential
+        self._tokens: dict[tuple[str, ...], Any] = {}
+        self._fetches: dict[tuple[str, ...], asyncio.Future] = {}
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        token = self._tokens.get(scopes)
+        if token is None or token.expires_on - time.time() < REFRESH_MARGIN_SECONDS:
+            fetch = self._fetches.get(scopes)
+            if fetch is None or fetch.done():
+                fetch = self._fetches[scopes] = asyncio.ensure_future(self._credential.get_token(*scopes))
+            token = self._tokens[scopes] = await asyncio.shield(fetch)
+        return token
+
+    async def close(self) -> None:
+        close = getattr(self._credential, "close", None)
+        if close is not None:
+            await close()
+
+
+def managed_identity_credential(client_id: str) -> SharedToken:
     from azure.identity.aio import ManagedIdentityCredential
 
-    # Tokens are cached and refreshed before expiry by the credential itself.
-    return ManagedIdentityCredential(client_id=client_id)
+    return SharedToken(ManagedIdentityCredential(client_id=client_id))
 
 
 class EntraIdCacheLogin(CredentialProvider):

@@ -70,3 +70,15 @@ def test_capacity_follows_each_spec(inventories):
         "dev": {"minimum": "1", "maximum": "3", "default": "1"},
         "prod": {"minimum": "3", "maximum": "12", "default": "3"},
     }
+
+
+def test_spec_overrides_in_stack_config_size_the_stack(azure):
+    config = azure.config("dev")
+    config["refarch-azure:spec"] = json.dumps(
+        {"capacity": {"max": 7}, "alarms": {"email": "on-call@example.com"}, "retention": {"log_days": 90}}
+    )
+    inventory = azure.preview("dev", config)
+    assert inventory.only("azure-native:monitor:AutoscaleSetting").get("profiles.0.capacity.maximum") == "7"
+    receivers = inventory.only("azure-native:monitor:ActionGroup").get("emailReceivers")
+    assert [receiver["emailAddress"] for receiver in receivers] == ["on-call@example.com"]
+    assert inventory.only("azure-native:operationalinsights:Workspace").get("retentionInDays") == 90

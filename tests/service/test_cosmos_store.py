@@ -14,6 +14,7 @@ from azure.core.credentials import AccessToken
 from fake_cosmos import CONTAINER, DATABASE, FakeCosmos
 
 from sample_service.config import ServiceConfig
+from sample_service.entra_id import SharedToken
 from sample_service.stores import build_item_store
 from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
 from sample_service.stores.cosmos import MAX_ITEM_BYTES, READINESS_PROBE_KEY, CosmosItemStore
@@ -59,7 +60,8 @@ def run(fake: FakeCosmos, scenario, credential: StaticToken | None = None):
             endpoint=fake.endpoint,
             database=DATABASE,
             container=CONTAINER,
-            credential=credential or StaticToken(),
+            # Wrapped as build_item_store wraps the managed identity credential.
+            credential=SharedToken(credential or StaticToken()),
             timeout=TIMEOUT,
             connection_verify=False,  # the fake's certificate is self-signed
         )

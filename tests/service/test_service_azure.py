@@ -11,7 +11,7 @@ from azure.core.credentials import AccessToken
 
 from sample_service.cache_auth import cache_login
 from sample_service.config import CosmosSettings, ServiceConfig
-from sample_service.entra_id import REDIS_SCOPE, EntraIdCacheLogin
+from sample_service.entra_id import REDIS_SCOPE, EntraIdCacheLogin, SharedToken, managed_identity_credential
 from sample_service.sessions import SessionStore
 
 CLIENT_ID = "8f2a1c3e-0b6d-4e7a-9c1f-2d3e4f5a6b7c"
@@ -62,6 +62,10 @@ def test_azure_variables_are_read():
 def test_bad_azure_values_are_named(overrides, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         config(**overrides)
+
+
+def test_the_managed_identity_credential_is_shared_and_cached():
+    assert isinstance(managed_identity_credential(CLIENT_ID), SharedToken)
 
 
 def test_password_login_is_unchanged_elsewhere():
@@ -134,3 +138,25 @@ def test_a_wrong_token_is_refused(make_redis):
             await sessions.close()
 
     asyncio.run(scenario())
+
+
+def test_a_slow_token_fetch_survives_the_timeout_of_the_request_that_started_it():
+    class SlowToken(IdentityToken):
+        async def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+            self.scopes.append(scopes)
+            await asyncio.sleep(0.2)
+            return AccessToken(self.token, int(time.time()) + 3600)
+
+    identity = SlowToken("token-1")
+    login = EntraIdCacheLogin(OBJECT_ID, SharedToken(identity))
+
+    async def scenario():
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await login.get_credentials_async()
+        first = await login.get_credentials_async()
+        second = await login.get_credentials_async()
+        return first, second
+
+    assert asyncio.run(scenario()) == ((OBJECT_ID, "token-1"), (OBJECT_ID, "token-1"))
+    assert len(identity.scopes) == 1, "the interrupted fetch was started over or the token not reused"
