@@ -128,8 +128,9 @@ class StatelessService(pulumi.ComponentResource):
                     cosmos_container=item_store.CONTAINER,
                 ),
             ),
-            # The gateway's backend pool must exist before instances join it.
-            pulumi.ResourceOptions(parent=self, depends_on=[load_balancer, storage]),
+            # Instances join the gateway's pool, download the bundle and use the cache and store from their
+            # first boot: all of those, and the identity's roles on them, exist first.
+            pulumi.ResourceOptions(parent=self, depends_on=[load_balancer, storage, cache, store]),
         )
         api = PublicApi(
             "api",
