@@ -70,7 +70,12 @@ def test_subnets_fit_the_spec_cidr_and_only_instances_egress_through_nat(invento
 def test_nsgs_chain_api_gateway_to_load_balancer_to_instances_to_data(inventory: Inventory, spec):
     cidrs = {tier: subnet["addressPrefix"] for tier, subnet in subnets(inventory).items()}
     port = str(spec.service.port)
-    assert ("apim" in cidrs) and (cidrs["apim"], ("80",)) in allowed_inbound(nsg(inventory, "gateway"))
+    # Besides clients from API Management, only the platform's own gateway-manager and probe traffic.
+    assert allowed_inbound(nsg(inventory, "gateway")) == [
+        ("GatewayManager", ("65200-65535",)),
+        ("AzureLoadBalancer", ("*",)),
+        (cidrs["apim"], ("80",)),
+    ]
     assert allowed_inbound(nsg(inventory, "app")) == [(cidrs["gateway"], (port,))]
     assert allowed_inbound(nsg(inventory, "data")) == [(cidrs["app"], ("443", "10000"))]
     # Only the API gateway's subnet takes traffic from the internet, and only on 443.
