@@ -69,3 +69,13 @@ def test_production_rules_are_refused_before_registration(azure, changes, field,
 
 def test_the_project_has_a_stack_per_environment_in_spec_order(azure):
     assert azure.stacks() == ["dev", "staging", "prod"]
+
+
+def test_every_problem_is_reported_at_once(azure):
+    config = _with(azure, "prod", **{"azure-native:location": None, "vmSise": "x", "apimSku": "Developer"})
+    refusal = azure.refusal("prod", config)
+    assert sorted(p.field for p in refusal.problems) == [
+        "azure-native:location",
+        f"{NS}:apimSku",
+        f"{NS}:vmSise",
+    ]

@@ -27,21 +27,27 @@ from refarch.spec import EnvironmentSpec
 
 
 def validated() -> tuple[EnvironmentSpec, AzureSettings, str]:
-    """The spec, this project's settings and the location, or a SpecError naming every problem."""
+    """The spec, this project's settings and the location, or one SpecError naming every problem."""
     config = pulumi.Config()
     spec = environment_spec(config)
     provider = pulumi.Config("azure-native")
-    location = stack_settings(
-        spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings)
-    )
-    typos = unknown_keys(config, AzureSettings)
-    if typos:
-        raise SpecError(spec.name, typos)
-    settings = stack_settings(spec.name, config.name, AzureSettings, read_settings(config, AzureSettings))
-    problems = production_problems(spec, settings, config.name)
-    if problems:
+    problems = unknown_keys(config, AzureSettings)
+    location = settings = None
+    try:
+        location = stack_settings(
+            spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings)
+        ).location
+    except SpecError as exc:
+        problems += exc.problems
+    try:
+        settings = stack_settings(spec.name, config.name, AzureSettings, read_settings(config, AzureSettings))
+    except SpecError as exc:
+        problems += exc.problems
+    if settings is not None:
+        problems += production_problems(spec, settings, config.name)
+    if problems or settings is None or location is None:
         raise SpecError(spec.name, problems)
-    return spec, settings, location.location
+    return spec, settings, location
 
 
 class StatelessService(pulumi.ComponentResource):
