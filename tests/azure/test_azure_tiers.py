@@ -309,6 +309,7 @@ def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: I
     covered = {s.get("resourceUri").split("/providers/", 1)[1] for s in settings}
     expected = {
         "network/ApplicationGateway/agw",
+        "monitor/AutoscaleSetting/fleet-autoscale",
         "network/PublicIPAddress/agw-ip",
         "apimanagement/ApiManagementService/api",
         "keyvault/Vault/vault",

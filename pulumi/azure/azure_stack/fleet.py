@@ -13,6 +13,7 @@ import pulumi_azure_native.compute as compute
 import pulumi_azure_native.monitor as monitor
 
 from azure_stack.boot import custom_data
+from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from sample_service.health import HEALTH_PATH
 
@@ -48,6 +49,7 @@ class StatelessFleetArgs:
     release: str
     bundle_url: pulumi.Input[str]
     service_environment: Mapping[str, pulumi.Input[str]]
+    workspace_id: pulumi.Input[str]
 
 
 def repair_grace(seconds: int) -> str:
@@ -212,6 +214,10 @@ class StatelessFleet(pulumi.ComponentResource):
             predictive_autoscale_policy={"scale_mode": "Disabled"},
             tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Why the fleet scaled (or did not): autoscale's evaluations and actions.
+        send_diagnostics(
+            "fleet-autoscale", resource_id=self.autoscale.id, workspace_id=args.workspace_id, parent=self
         )
         self.register_outputs({"scaleSetId": self.scale_set.id, "autoscaleId": self.autoscale.id})
 

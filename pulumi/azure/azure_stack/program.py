@@ -133,6 +133,7 @@ class StatelessService(pulumi.ComponentResource):
                     cosmos_database=item_store.DATABASE,
                     cosmos_container=item_store.CONTAINER,
                 ),
+                workspace_id=workspace_id,
             ),
             # Instances join the gateway's pool, download the bundle and use the cache and store from their
             # first boot: all of those, and the identity's roles on them, exist first.
