@@ -328,7 +328,7 @@ def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(i
     metric = {a.name: a for a in inventory.of_type("azure-native:monitor:MetricAlert")}
     logs = {a.name: a for a in inventory.of_type("azure-native:monitor:ScheduledQueryRule")}
     assert set(metric) == {"unhealthy-hosts", "cache-server-load", "cache-memory", "store-throttles"}
-    assert set(logs) == {"errors-5xx", "latency-p99"}
+    assert set(logs) == {"errors-5xx", "api-errors-5xx", "latency-p99"}
     thresholds = {name: a.get("criteria.allOf.0.threshold") for name, a in metric.items()}
     assert thresholds == {
         "unhealthy-hosts": alarms.unhealthy_hosts,

@@ -24,6 +24,14 @@ def error_rate_query(percent: float) -> str:
     )
 
 
+def api_own_errors_query() -> str:
+    # 5xx that API Management answered itself (the backend never answered), like API Gateway's 5xx alarm.
+    return (
+        "ApiManagementGatewayLogs | where ResponseCode >= 500"
+        " and (isnull(BackendResponseCode) or BackendResponseCode == 0)"
+    )
+
+
 def p99_latency_query(milliseconds: int) -> str:
     # TimeTaken is in seconds.
     return f"AGWAccessLogs | summarize p99 = percentile(TimeTaken, 99) | where p99 * 1000 >= {milliseconds}"
@@ -51,6 +59,7 @@ class ServiceAlerts(pulumi.ComponentResource):
             error_rate_query(thresholds.error_5xx_percent),
             "5xx responses above the spec's rate",
         )
+        self._log_alert("api-errors-5xx", api_own_errors_query(), "API Management answered 5xx itself")
         self._log_alert(
             "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
         )
