@@ -22,7 +22,7 @@ _SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}")
 _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-_GUID = re.compile(r"[0-9A-Za-z]{8}(-[0-9A-Za-z]{4}){3}-[0-9A-Za-z]{12}")
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _COSMOS_ENDPOINT = re.compile(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?")
 _COSMOS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
