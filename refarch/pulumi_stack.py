@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi.runtime import config as pulumi_config
 from pydantic import BaseModel, ValidationError
 
 from refarch.errors import Problem, SpecError
@@ -79,8 +80,26 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
         value = config.get(key)
         if value is None:
             continue
+        # Keyed by the config key, so a model with aliases validates it and its errors name that key.
         try:
-            raw[name] = config.get_object(key)
+            raw[key] = config.get_object(key)
         except pulumi.ConfigTypeError:
-            raw[name] = value
+            raw[key] = value
     return raw
+
+
+# Keys every project reads besides its settings model (environment_name, environment_spec).
+SHARED_KEYS = ("environment", "spec")
+
+
+def unknown_keys(
+    config: pulumi.Config, model: type[BaseModel], also: tuple[str, ...] = SHARED_KEYS
+) -> list[Problem]:
+    """Keys in the project's namespace that nothing reads: a typo would silently fall back to a default."""
+    known = {field.alias or name for name, field in model.model_fields.items()} | set(also)
+    prefix = f"{config.name}:"
+    return [
+        Problem(key, value, "no such setting (check the spelling)")
+        for key, value in sorted(pulumi_config.CONFIG.get().items())
+        if key.startswith(prefix) and key.removeprefix(prefix) not in known
+    ]

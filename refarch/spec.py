@@ -185,9 +185,13 @@ def problems_from(error: ValidationError) -> list[Problem]:
         field = ".".join(str(part) for part in item["loc"]) or "(environment)"
         message = item["msg"].removeprefix("Value error, ")
         rule = message[:1].lower() + message[1:]
+        value = item.get("input")
         if item["type"] == "extra_forbidden":
             rule = "no such field (check the spelling)"
-        problems.append(Problem(field, item.get("input"), rule))
+        elif item["type"] == "missing":
+            # pydantic reports the enclosing object as the input; the field itself has no value.
+            value, rule = "(unset)", "is required"
+        problems.append(Problem(field, value, rule))
     return problems
 
 

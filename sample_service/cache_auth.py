@@ -1,8 +1,10 @@
-"""Cache AUTH token: given directly, or read once at start-up from AWS Secrets Manager."""
+"""Cache AUTH: a token given directly or read once at start-up from AWS Secrets Manager, or (Azure)
+Entra ID tokens of the instance's managed identity."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -53,3 +55,13 @@ def resolve_cache_password(config: ServiceConfig) -> str | None:
         return password_from_secret_string(response["SecretString"])
     except CacheAuthError as exc:
         raise CacheAuthError(f"{where}: {exc}") from None
+
+
+def cache_login(config: ServiceConfig) -> dict[str, Any]:
+    """The Redis client's login arguments for this configuration."""
+    if config.cache_auth == "entra-id" and config.cache_username and config.azure_client_id:
+        from sample_service.entra_id import EntraIdCacheLogin, managed_identity_credential
+
+        credential = managed_identity_credential(config.azure_client_id)
+        return {"credential_provider": EntraIdCacheLogin(config.cache_username, credential)}
+    return {"password": resolve_cache_password(config)}

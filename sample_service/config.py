@@ -12,7 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-STORE_BACKENDS = ("dynamodb",)
+STORE_BACKENDS = ("dynamodb", "cosmos")
+# How the service logs in to the cache: a password (given, from a secret, or none) or Entra ID tokens.
+CACHE_AUTH_MODES = ("password", "entra-id")
 
 _UINT = re.compile(r"[0-9]{1,10}")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")
@@ -20,6 +22,9 @@ _SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}")
 _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_COSMOS_ENDPOINT = re.compile(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?")
+_COSMOS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -72,6 +77,70 @@ def _aws_region(environ: Mapping[str, str], needed_by: str) -> str:
     raise ValueError(f"AWS_REGION (or AWS_DEFAULT_REGION) is required when {needed_by}")
 
 
+def _required(
+    environ: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str, needed_by: str
+) -> str:
+    raw = _get(environ, name)
+    if raw is None:
+        raise ValueError(f"{name} is required when {needed_by}: expected {allowed}")
+    if not pattern.fullmatch(raw):
+        raise _invalid(name, raw, allowed)
+    return raw
+
+
+@dataclass(frozen=True)
+class CosmosSettings:
+    endpoint: str
+    database: str
+    container: str
+
+
+def _azure_settings(environ: Mapping[str, str], store_backend: str, cache_password_given: bool) -> dict:
+    """Azure's variables: Entra ID login to the cache, the Cosmos DB container, the managed identity."""
+    cache_auth = _get(environ, "CACHE_AUTH") or "password"
+    if cache_auth not in CACHE_AUTH_MODES:
+        raise _invalid("CACHE_AUTH", cache_auth, " or ".join(repr(mode) for mode in CACHE_AUTH_MODES))
+    settings: dict = {
+        "cache_auth": cache_auth,
+        "cache_username": None,
+        "azure_client_id": None,
+        "cosmos": None,
+    }
+    uses_identity = []
+    if cache_auth == "entra-id":
+        if cache_password_given:
+            raise ValueError(
+                "CACHE_AUTH is 'entra-id': expected neither CACHE_PASSWORD nor CACHE_AUTH_SECRET_ID"
+            )
+        settings["cache_username"] = _required(
+            environ,
+            "CACHE_USERNAME",
+            _GUID,
+            "the object ID of the managed identity",
+            "CACHE_AUTH is 'entra-id'",
+        )
+        uses_identity.append("CACHE_AUTH is 'entra-id'")
+    if store_backend == "cosmos":
+        needed_by = "STORE_BACKEND is 'cosmos'"
+        settings["cosmos"] = CosmosSettings(
+            endpoint=_required(
+                environ, "COSMOS_ENDPOINT", _COSMOS_ENDPOINT, "an https:// account endpoint", needed_by
+            ),
+            database=_required(environ, "COSMOS_DATABASE", _COSMOS_NAME, "a database name", needed_by),
+            container=_required(environ, "COSMOS_CONTAINER", _COSMOS_NAME, "a container name", needed_by),
+        )
+        uses_identity.append(needed_by)
+    if uses_identity:
+        settings["azure_client_id"] = _required(
+            environ,
+            "AZURE_CLIENT_ID",
+            _GUID,
+            "the client ID of the managed identity",
+            " and ".join(uses_identity),
+        )
+    return settings
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     service_host: str
@@ -89,6 +158,10 @@ class ServiceConfig:
     aws_region: str | None
     shutdown_grace_seconds: int
     max_body_bytes: int
+    cache_auth: str = "password"
+    cache_username: str | None = None
+    azure_client_id: str | None = None
+    cosmos: CosmosSettings | None = None
 
     @property
     def cache_timeout(self) -> float:
@@ -146,4 +219,7 @@ class ServiceConfig:
             aws_region=aws_region,
             shutdown_grace_seconds=_int(environ, "SHUTDOWN_GRACE_SECONDS", 30, 0, 3600),
             max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+            **_azure_settings(
+                environ, store_backend, cache_password is not None or cache_auth_secret_id is not None
+            ),
         )

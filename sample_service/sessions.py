@@ -15,7 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from sample_service.cache_auth import resolve_cache_password
+from sample_service.cache_auth import cache_login
 from sample_service.config import ServiceConfig
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class SessionStore:
         client = Redis(
             host=config.cache_host,
             port=config.cache_port,
-            password=resolve_cache_password(config),
+            **cache_login(config),
             ssl=config.cache_tls,
             socket_timeout=config.cache_timeout,
             socket_connect_timeout=config.cache_timeout,

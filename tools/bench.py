@@ -52,10 +52,12 @@ def wall_time(source: str, **values: object) -> float:
     return statistics.median(timings)
 
 
+# Pulumi SDKs import their submodules lazily: a bare import_module only registers a stub, so an attribute
+# access forces the load the program itself pays when it first touches a resource class.
 IMPORT_SDK = """
 import importlib
 for module in {modules!r}:
-    importlib.import_module(module)
+    getattr(importlib.import_module(module), "__all__", None)
 """
 
 PREVIEW_STACK = """

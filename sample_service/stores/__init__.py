@@ -14,5 +14,17 @@ def build_item_store(config: ServiceConfig) -> ItemStore:
         return DynamoDBItemStore(
             table=config.items_table, region=config.aws_region, timeout=config.store_timeout
         )
+    if config.store_backend == "cosmos" and config.cosmos and config.azure_client_id:
+        # Imported here: the Azure SDK loads only on instances that use it.
+        from sample_service.entra_id import managed_identity_credential
+        from sample_service.stores.cosmos import CosmosItemStore
+
+        return CosmosItemStore(
+            endpoint=config.cosmos.endpoint,
+            database=config.cosmos.database,
+            container=config.cosmos.container,
+            credential=managed_identity_credential(config.azure_client_id),
+            timeout=config.store_timeout,
+        )
     # ServiceConfig.from_env rejects these combinations; this catches a hand-built config.
     raise ValueError(f"no item store for STORE_BACKEND={config.store_backend!r} with this configuration")

@@ -14,7 +14,8 @@ PROGRAM = """
 import pulumi
 from pydantic import BaseModel, Field
 
-from refarch.pulumi_stack import environment_spec, read_settings, stack_settings
+from refarch.errors import SpecError
+from refarch.pulumi_stack import environment_spec, read_settings, stack_settings, unknown_keys
 
 
 class Settings(BaseModel):
@@ -33,14 +34,26 @@ class Tier(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         secret = pulumi.Output.secret("hunter2")
         self.store = Thing("store", {"size": spec.capacity.max, "password": secret}, child)
-        wiring = {"storeId": self.store.id, "colour": settings.colour, "replicas": settings.replicas}
-        Thing("reader", wiring, child)
+        # A data source, answered by the mocks' invoke().
+        region = pulumi.runtime.invoke("fake:index:getRegion", {}).value["name"]
+        wiring = {
+            "storeId": self.store.id,
+            "colour": settings.colour,
+            "replicas": settings.replicas,
+            "region": region,
+        }
+        # An alias, as provider SDKs add to every resource: offline runs drop them (no state to map).
+        renamed = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="old-reader")])
+        Thing("reader", wiring, renamed)
         self.register_outputs({})
 
 
 def main():
     config = pulumi.Config()
     spec = environment_spec(config)
+    typos = unknown_keys(config, Settings)
+    if typos:
+        raise SpecError(spec.name, typos)
     settings = stack_settings(spec.name, config.name, Settings, read_settings(config, Settings))
     Tier("tier", spec, settings)
 """
@@ -54,6 +67,9 @@ SDK_MODULES = ("pulumi",)
 class Mocks(CloudMocks):
     def computed(self, args):
         return {"endpoint": f"{args.name}.example.internal"} if args.typ == "fake:index:Thing" else {}
+
+    def invoke(self, token, args):
+        return {"name": "north"} if token == "fake:index:getRegion" else super().invoke(token, args)
 """
 
 
@@ -96,6 +112,7 @@ def test_records_every_resource_with_its_parent(dev):
 def test_config_comes_from_project_defaults_and_the_stack_file(dev):
     reader = dev.named("reader")
     assert reader.get("colour") == "green"
+    assert reader.get("region") == "north"
     assert reader.get("replicas") == 2
 
 
@@ -127,6 +144,7 @@ def test_runs_do_not_leak_into_each_other(fake_project, dev):
         ({"refarch-fake:spec": '{"capacity": {"max": 0}}'}, "capacity.max", 0),
         ({"refarch-fake:spec": '{"capcity": {"max": 4}}'}, "capcity", {"max": 4}),
         ({"refarch-fake:spec": "[1, 2]"}, "refarch-fake:spec", [1, 2]),
+        ({"refarch-fake:colur": "red"}, "refarch-fake:colur", "red"),
     ],
 )
 def test_bad_config_fails_before_anything_is_registered(fake_project, config, field, value):

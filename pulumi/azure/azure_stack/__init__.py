@@ -1,0 +1,1 @@
+"""The Azure rendering of the stateless reference architecture: one component per tier (see program.py)."""

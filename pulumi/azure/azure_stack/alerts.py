@@ -1,0 +1,183 @@
+"""Monitoring tier, part two: alerts on what users feel (5xx rate, p99 latency) and on what the stateless tier
+depends on (healthy instances, cache load, store throttling), all to the on-call action group.
+
+Metric alerts cannot divide or take percentiles, so the error rate and p99 latency are log alerts over the
+load balancer's access log, matching the AWS stack's 5xx-percent and p99 alarms exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.monitor as monitor
+
+from azure_stack.placement import Placement
+
+WINDOW = "PT5M"
+
+
+def error_rate_query(percent: float) -> str:
+    return (
+        "AGWAccessLogs | summarize total = count(), errors = countif(HttpStatus >= 500)"
+        f" | extend percent = 100.0 * errors / max_of(total, 1) | where percent >= {percent}"
+    )
+
+
+def api_own_errors_query() -> str:
+    # 5xx that API Management answered itself (the backend never answered), like API Gateway's 5xx alarm.
+    return (
+        "ApiManagementGatewayLogs | where ResponseCode >= 500"
+        " and (isnull(BackendResponseCode) or BackendResponseCode == 0)"
+    )
+
+
+def p99_latency_query(milliseconds: int) -> str:
+    # TimeTaken is in seconds.
+    return f"AGWAccessLogs | summarize p99 = percentile(TimeTaken, 99) | where p99 * 1000 >= {milliseconds}"
+
+
+@dataclass
+class ServiceAlertsArgs:
+    placement: Placement
+    workspace_id: pulumi.Input[str]
+    action_group_id: pulumi.Input[str]
+    gateway_id: pulumi.Input[str]
+    cache_id: pulumi.Input[str]
+    store_id: pulumi.Input[str]
+
+
+class ServiceAlerts(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ServiceAlertsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("refarch:azure:ServiceAlerts", name, None, opts)
+        self.args = args
+        thresholds = args.placement.spec.alarms
+        self._log_alert(
+            "errors-5xx",
+            error_rate_query(thresholds.error_5xx_percent),
+            "5xx responses above the spec's rate",
+        )
+        self._log_alert("api-errors-5xx", api_own_errors_query(), "API Management answered 5xx itself")
+        self._log_alert(
+            "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
+        )
+        self._metric_alert(
+            "unhealthy-hosts",
+            args.gateway_id,
+            "Microsoft.Network/applicationGateways",
+            "UnhealthyHostCount",
+            thresholds.unhealthy_hosts,
+            "Maximum",
+            "Instances failing /health",
+        )
+        self._metric_alert(
+            "cache-server-load",
+            args.cache_id,
+            "Microsoft.Cache/redisEnterprise",
+            "serverLoad",
+            thresholds.cache_cpu_percent,
+            "Maximum",
+            "Cache server load high",
+        )
+        self._metric_alert(
+            "cache-memory",
+            args.cache_id,
+            "Microsoft.Cache/redisEnterprise",
+            "usedmemorypercentage",
+            thresholds.cache_memory_percent,
+            "Maximum",
+            "Cache memory high",
+        )
+        self._metric_alert(
+            "store-throttles",
+            args.store_id,
+            "Microsoft.DocumentDB/databaseAccounts",
+            "TotalRequests",
+            thresholds.store_throttled_requests,
+            "Count",
+            "Item store throttling (HTTP 429)",
+            dimensions=[{"name": "StatusCode", "operator": "Include", "values": ["429"]}],
+        )
+        self.register_outputs({})
+
+    def _metric_alert(
+        self,
+        name: str,
+        scope: pulumi.Input[str],
+        namespace: str,
+        metric: str,
+        threshold: float,
+        aggregation: str,
+        description: str,
+        dimensions: list[dict] | None = None,
+    ) -> None:
+        placement = self.args.placement
+        monitor.MetricAlert(
+            name,
+            resource_group_name=placement.resource_group_name,
+            location="global",
+            description=f"{description} ({placement.spec.name})",
+            severity=2,
+            enabled=True,
+            scopes=[scope],
+            evaluation_frequency="PT1M",
+            window_size=WINDOW,
+            auto_mitigate=True,
+            # Typed args, not a dict: criteria is a union, so the SDK would not rename a dict's keys.
+            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                all_of=[
+                    monitor.MetricCriteriaArgs(
+                        criterion_type="StaticThresholdCriterion",
+                        name=metric,
+                        metric_name=metric,
+                        metric_namespace=namespace,
+                        operator="GreaterThanOrEqual",
+                        threshold=threshold,
+                        time_aggregation=aggregation,
+                        dimensions=[
+                            monitor.MetricDimensionArgs(**dimension) for dimension in dimensions or []
+                        ]
+                        or None,
+                    )
+                ],
+            ),
+            actions=[{"action_group_id": self.args.action_group_id}],
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _log_alert(self, name: str, query: str, description: str) -> None:
+        placement = self.args.placement
+        monitor.ScheduledQueryRule(
+            name,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            kind="LogAlert",
+            description=f"{description} ({placement.spec.name})",
+            severity=2,
+            enabled=True,
+            scopes=[self.args.workspace_id],
+            evaluation_frequency=WINDOW,
+            window_size=WINDOW,
+            auto_mitigate=True,
+            criteria={
+                "all_of": [
+                    {
+                        "query": query,
+                        "time_aggregation": "Count",
+                        "operator": "GreaterThan",
+                        "threshold": 0,
+                        "failing_periods": {
+                            "number_of_evaluation_periods": 1,
+                            "min_failing_periods_to_alert": 1,
+                        },
+                    }
+                ]
+            },
+            actions={"action_groups": [self.args.action_group_id]},
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,56 @@
+"""The instances' custom data: the boot script with this release, this bundle and the service's settings."""
+
+from __future__ import annotations
+
+import base64
+import string
+from collections.abc import Mapping
+from pathlib import Path
+
+import pulumi
+
+from refarch.spec import EnvironmentSpec
+
+BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+
+
+class _BootTemplate(string.Template):
+    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
+    delimiter = "@"
+
+
+def render(
+    spec: EnvironmentSpec, *, release: str, bundle_url: str, client_id: str, environment: Mapping[str, str]
+) -> str:
+    return _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
+        release=release,
+        bundle_url=bundle_url,
+        client_id=client_id,
+        environment="\n".join(f"{key}={value}" for key, value in sorted(environment.items())),
+        stop_timeout=spec.service.shutdown_grace_seconds + 10,
+    )
+
+
+def custom_data(
+    spec: EnvironmentSpec,
+    *,
+    release: str,
+    bundle_url: pulumi.Input[str],
+    client_id: pulumi.Input[str],
+    environment: Mapping[str, pulumi.Input[str]],
+) -> pulumi.Output[str]:
+    """Base64, as Azure takes it. Holds no secret: every credential comes from the managed identity."""
+    names = sorted(environment)
+
+    def encode(values: list[str]) -> str:
+        url, identity, *settings = values
+        script = render(
+            spec,
+            release=release,
+            bundle_url=url,
+            client_id=identity,
+            environment=dict(zip(names, settings, strict=True)),
+        )
+        return base64.b64encode(script.encode()).decode()
+
+    return pulumi.Output.all(bundle_url, client_id, *(environment[name] for name in names)).apply(encode)

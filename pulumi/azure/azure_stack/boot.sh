@@ -1,0 +1,65 @@
+#!/bin/bash
+# Boots the sample service on Ubuntu 24.04. Idempotent: a second run with the same release changes
+# nothing, and each release installs into its own directory, so a half-finished boot is never "current".
+set -euo pipefail
+RELEASE='@{release}'
+ROOT=/opt/sample-service
+DIR="$ROOT/releases/$RELEASE"
+
+# Instances are cattle: nobody logs in, so no SSH daemon runs (the NSG admits no port 22 either).
+systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+
+if [ ! -f "$DIR/.installed" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q python3-venv unzip
+  rm -rf "$DIR" && mkdir -p "$DIR"
+  # The bundle is a private blob: read it with the instance's managed identity. The token comes from the
+  # metadata service, lives in this shell only, and is never written or logged.
+  TOKEN=$(curl -sSf --retry 10 --retry-connrefused -H Metadata:true \
+    'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=@{client_id}' \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  curl -sSf --retry 5 -H "Authorization: Bearer $TOKEN" -H 'x-ms-version: 2023-11-03' \
+    -o "$DIR/bundle.zip" '@{bundle_url}'
+  unset TOKEN
+  unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
+  python3 -m venv "$DIR/venv"
+  # Every package is pinned to an exact version by the project's lock file.
+  "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
+  touch "$DIR/.installed"
+fi
+ln -sfn "$DIR" "$ROOT/current"
+id sample-service >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin sample-service
+
+cat > /etc/sample-service.env <<'ENV'
+@{environment}
+ENV
+
+cat > /etc/systemd/system/sample-service.service <<'UNIT'
+[Unit]
+Description=Stateless sample service
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=sample-service
+EnvironmentFile=/etc/sample-service.env
+WorkingDirectory=/opt/sample-service/current
+ExecStart=/opt/sample-service/current/venv/bin/python -m sample_service
+Restart=always
+RestartSec=2
+# SIGTERM starts a graceful shutdown; systemd waits out the grace period before it kills.
+KillSignal=SIGTERM
+TimeoutStopSec=@{stop_timeout}
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
+systemctl daemon-reload
+systemctl enable sample-service
+systemctl restart sample-service

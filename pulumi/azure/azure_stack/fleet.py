@@ -1,0 +1,244 @@
+"""Compute tier: a Flexible VM Scale Set of interchangeable instances that boot the sample service, spread
+over the spec's zones, replaced when unhealthy, rolled with surge, and scaled on CPU within the spec's
+bounds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.compute as compute
+import pulumi_azure_native.monitor as monitor
+
+from azure_stack.boot import custom_data
+from azure_stack.diagnostics import send_diagnostics
+from azure_stack.placement import Placement
+from sample_service.health import HEALTH_PATH
+
+ADMIN_USER = "azureuser"
+# Azure requires a Linux VM to accept a password or an SSH key. This is the public half of an RSA key
+# whose private half was discarded when it was generated, so it opens nothing; sshd is off and no NSG
+# rule admits port 22 either. Instances are never logged into: replace them.
+UNUSABLE_SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQD6uA6iFG9TQUSE71FZ6frMN9vPs8pAxAkaPeNajsl0bOXnNasc4matFPcB"
+    "ntbm1EUzUMIyjnWInMF6HYEhRwMd/uLWb4xQhpGbzLkrWeMhoC8fGMefTjT0qGBpGvs9PGTea8D84ws99k0RaYwXI9Hl340e"
+    "pUOHKBjKuqNnT9gzz3aaGPwdTs0tuWDmTcwUgpXJOzxxCflFi1B6UTd6u4JwKGRTZtuwY2zxNysxkI9BZZbSAC/i7ReV2SXi"
+    "zguPTS7P1w3Kn0umHjwiGMXqJGly85s3bplFLYCosmDKVlkPDg6Ql1SLfsWET2H7JN/9O10IozbF4p5MCJqoVC6OWDpTuLho"
+    "CGx2BYCRNue6z9eMubP1U3R/ej9YZUmdjrw89IJEnQbDk3n2i7YnjJolOTOE5Z7vhtzPNBLHLoEsTVMggGGGQK4RBIj4LYIG"
+    "Tj7Bz81/7tyH4xNExAvdJhWDmXKY0CpdCJeGcv18vpxmKd+Z9QG5hJkmf3CfxvekL5Povg0="
+)
+IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+# Ubuntu's image needs a 30 GiB OS disk at least.
+MIN_OS_DISK_GIB = 30
+# Automatic repairs accept a grace period from 10 to 90 minutes.
+REPAIR_GRACE_MINUTES = (10, 90)
+# Azure autoscale has no target tracking: scale out above the target, in below it minus this band,
+# so one scaling step cannot flip the other rule straight back.
+SCALE_IN_BAND_PERCENT = 20
+
+
+@dataclass
+class StatelessFleetArgs:
+    placement: Placement
+    subnet_id: pulumi.Input[str]
+    backend_pool_id: pulumi.Input[str]
+    identity_id: pulumi.Input[str]
+    identity_client_id: pulumi.Input[str]
+    release: str
+    bundle_url: pulumi.Input[str]
+    service_environment: Mapping[str, pulumi.Input[str]]
+    workspace_id: pulumi.Input[str]
+
+
+def repair_grace(seconds: int) -> str:
+    low, high = REPAIR_GRACE_MINUTES
+    return f"PT{min(max(math.ceil(seconds / 60), low), high)}M"
+
+
+class StatelessFleet(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("refarch:azure:StatelessFleet", name, None, opts)
+        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        capacity, service = spec.capacity, spec.service
+        self.scale_set = compute.VirtualMachineScaleSet(
+            "fleet",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            vm_scale_set_name=placement.name("vmss"),
+            orchestration_mode="Flexible",
+            platform_fault_domain_count=1,
+            single_placement_group=False,
+            zones=placement.zones,
+            sku={"name": settings.vm_size, "tier": "Standard", "capacity": capacity.desired},
+            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            # New instances come up and pass their health check before old ones go (max surge).
+            upgrade_policy={
+                "mode": "Rolling",
+                "rolling_upgrade_policy": {
+                    "max_surge": True,
+                    "max_batch_instance_percent": 20,
+                    "max_unhealthy_instance_percent": 20,
+                    "max_unhealthy_upgraded_instance_percent": 20,
+                    "pause_time_between_batches": f"PT{capacity.warmup_seconds}S",
+                    "prioritize_unhealthy_instances": True,
+                    "rollback_failed_instances_on_policy_breach": True,
+                },
+            },
+            automatic_repairs_policy={
+                "enabled": True,
+                "grace_period": repair_grace(capacity.health_check_grace_seconds),
+                "repair_action": "Replace",
+            },
+            scale_in_policy={"rules": ["Default"], "force_deletion": False},
+            virtual_machine_profile={
+                "os_profile": {
+                    "computer_name_prefix": "svc",
+                    "admin_username": ADMIN_USER,
+                    "custom_data": custom_data(
+                        spec,
+                        release=args.release,
+                        bundle_url=args.bundle_url,
+                        client_id=args.identity_client_id,
+                        environment=args.service_environment,
+                    ),
+                    "linux_configuration": {
+                        "disable_password_authentication": True,
+                        "ssh": {
+                            "public_keys": [
+                                {
+                                    "path": f"/home/{ADMIN_USER}/.ssh/authorized_keys",
+                                    "key_data": UNUSABLE_SSH_KEY,
+                                }
+                            ]
+                        },
+                        "provision_vm_agent": True,
+                        "patch_settings": {
+                            "patch_mode": "AutomaticByPlatform",
+                            "assessment_mode": "AutomaticByPlatform",
+                        },
+                    },
+                },
+                "storage_profile": {
+                    "image_reference": IMAGE,
+                    "os_disk": {
+                        "create_option": "FromImage",
+                        "caching": "ReadWrite",
+                        "disk_size_gb": max(capacity.root_volume_gib, MIN_OS_DISK_GIB),
+                        "managed_disk": {"storage_account_type": "Premium_LRS"},
+                        # Nothing outlives an instance.
+                        "delete_option": "Delete",
+                    },
+                },
+                "network_profile": {
+                    "network_api_version": "2020-11-01",
+                    "network_interface_configurations": [
+                        {
+                            "name": "nic",
+                            "primary": True,
+                            "delete_option": "Delete",
+                            "ip_configurations": [
+                                {
+                                    "name": "ip",
+                                    "primary": True,
+                                    "subnet": {"id": args.subnet_id},
+                                    # No public_ip_address_configuration: instances have no public address.
+                                    "application_gateway_backend_address_pools": [
+                                        {"id": args.backend_pool_id}
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                },
+                "extension_profile": {
+                    "extensions": [
+                        {
+                            # What rolling upgrades, automatic repairs and platform patching wait
+                            # for: the same shallow /health the load balancer probes.
+                            "name": "health",
+                            "publisher": "Microsoft.ManagedServices",
+                            "type": "ApplicationHealthLinux",
+                            "type_handler_version": "2.0",
+                            "auto_upgrade_minor_version": True,
+                            "settings": {
+                                "protocol": "http",
+                                "port": service.port,
+                                "requestPath": HEALTH_PATH,
+                                "intervalInSeconds": 5,
+                                "numberOfProbes": 1,
+                                "gracePeriod": capacity.health_check_grace_seconds,
+                            },
+                        }
+                    ]
+                },
+                "security_profile": {
+                    "encryption_at_host": settings.encryption_at_host,
+                    "security_type": "TrustedLaunch",
+                    "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
+                },
+                "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
+            },
+            tags=placement.tags,
+            # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
+        )
+        self.autoscale = monitor.AutoscaleSetting(
+            "fleet-autoscale",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            enabled=True,
+            target_resource_uri=self.scale_set.id,
+            profiles=[
+                {
+                    "name": "cpu",
+                    "capacity": {
+                        "minimum": str(capacity.min),
+                        "maximum": str(capacity.max),
+                        "default": str(capacity.desired),
+                    },
+                    "rules": [
+                        self._cpu_rule("Increase", "GreaterThan", capacity.cpu_target_percent, spec),
+                        self._cpu_rule(
+                            "Decrease",
+                            "LessThan",
+                            max(capacity.cpu_target_percent - SCALE_IN_BAND_PERCENT, 5),
+                            spec,
+                        ),
+                    ],
+                }
+            ],
+            predictive_autoscale_policy={"scale_mode": "Disabled"},
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Why the fleet scaled (or did not): autoscale's evaluations and actions.
+        send_diagnostics(
+            "fleet-autoscale", resource_id=self.autoscale.id, workspace_id=args.workspace_id, parent=self
+        )
+        self.register_outputs({"scaleSetId": self.scale_set.id, "autoscaleId": self.autoscale.id})
+
+    def _cpu_rule(self, direction: str, operator: str, threshold: int, spec) -> dict:
+        return {
+            "metric_trigger": {
+                "metric_name": "Percentage CPU",
+                "metric_namespace": "microsoft.compute/virtualmachinescalesets",
+                "metric_resource_uri": self.scale_set.id,
+                "time_grain": "PT1M",
+                "statistic": "Average",
+                "time_window": "PT5M",
+                "time_aggregation": "Average",
+                "operator": operator,
+                "threshold": threshold,
+            },
+            "scale_action": {
+                "direction": direction,
+                "type": "ChangeCount",
+                "value": "1",
+                # A new instance gets its warm-up before its CPU counts towards another step.
+                "cooldown": f"PT{spec.capacity.warmup_seconds}S",
+            },
+        }

@@ -1,0 +1,40 @@
+"""The sample service's environment on Azure: it reads nothing but these variables (see
+sample_service/config.py)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from azure_stack.network import CACHE_PORT
+from refarch.spec import EnvironmentSpec
+
+
+def service_environment(
+    spec: EnvironmentSpec,
+    *,
+    cache_host: pulumi.Input[str],
+    identity_client_id: pulumi.Input[str],
+    identity_principal_id: pulumi.Input[str],
+    cosmos_endpoint: pulumi.Input[str],
+    cosmos_database: str,
+    cosmos_container: str,
+) -> dict[str, pulumi.Input[str]]:
+    service = spec.service
+    return {
+        "SERVICE_PORT": str(service.port),
+        "CACHE_HOST": cache_host,
+        "CACHE_PORT": str(CACHE_PORT),
+        "CACHE_TLS": "true",
+        # Entra ID instead of a key: the managed identity's token is the password, its object ID the user.
+        "CACHE_AUTH": "entra-id",
+        "CACHE_USERNAME": identity_principal_id,
+        "AZURE_CLIENT_ID": identity_client_id,
+        "CACHE_TIMEOUT_MS": str(service.cache_timeout_ms),
+        "SESSION_TTL_SECONDS": str(service.session_ttl_seconds),
+        "STORE_BACKEND": "cosmos",
+        "COSMOS_ENDPOINT": cosmos_endpoint,
+        "COSMOS_DATABASE": cosmos_database,
+        "COSMOS_CONTAINER": cosmos_container,
+        "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
+        "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
+    }

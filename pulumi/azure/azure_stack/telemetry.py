@@ -1,0 +1,71 @@
+"""Monitoring tier, part one: where telemetry goes (Log Analytics, Application Insights) and whom alerts
+notify (an action group). Created first, so every other tier can send its diagnostics here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.applicationinsights as applicationinsights
+import pulumi_azure_native.monitor as monitor
+import pulumi_azure_native.operationalinsights as operationalinsights
+
+from azure_stack.placement import Placement
+
+# Log Analytics keeps at least 30 days on the PerGB2018 tier; shorter spec retention is rounded up.
+MIN_WORKSPACE_RETENTION_DAYS = 30
+
+
+@dataclass
+class ServiceTelemetryArgs:
+    placement: Placement
+
+
+class ServiceTelemetry(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ServiceTelemetryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("refarch:azure:ServiceTelemetry", name, None, opts)
+        placement, spec = args.placement, args.placement.spec
+        child = pulumi.ResourceOptions(parent=self)
+        common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
+        self.workspace = operationalinsights.Workspace(
+            "logs",
+            **common,
+            sku={"name": "PerGB2018"},
+            retention_in_days=max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS),
+            tags=placement.tags,
+            opts=child,
+        )
+        self.insights = applicationinsights.Component(
+            "insights",
+            **common,
+            kind="web",
+            application_type="web",
+            workspace_resource_id=self.workspace.id,
+            ingestion_mode="LogAnalytics",
+            retention_in_days=max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS),
+            tags=placement.tags,
+            opts=child,
+        )
+        email = spec.alarms.email
+        self.action_group = monitor.ActionGroup(
+            "on-call",
+            resource_group_name=placement.resource_group_name,
+            location="global",
+            # At most 12 characters; shown in SMS and e-mail subjects.
+            group_short_name=f"svc-{spec.name}"[:12],
+            enabled=True,
+            email_receivers=[{"name": "on-call", "email_address": email, "use_common_alert_schema": True}]
+            if email
+            else None,
+            tags=placement.tags,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "workspaceId": self.workspace.id,
+                "insightsId": self.insights.id,
+                "actionGroupId": self.action_group.id,
+            }
+        )

@@ -1,0 +1,41 @@
+"""Small lookups over an Azure inventory, shared by the tests."""
+
+from __future__ import annotations
+
+import base64
+
+from refarch.inventory import Inventory, Resource
+
+NET = "azure-native:network:"
+
+
+def nsg(inventory: Inventory, tier: str) -> Resource:
+    return inventory.named(f"{tier}-nsg")
+
+
+def allowed_inbound(group: Resource) -> list[tuple[str, tuple[str, ...]]]:
+    """(source, ports) of every Allow rule; ports as the rule lists them."""
+    rules = [rule for rule in group.get("securityRules") if rule["access"] == "Allow"]
+    assert rules, f"{group.name} allows nothing"
+    return [
+        (
+            rule["sourceAddressPrefix"],
+            tuple(rule.get("destinationPortRanges") or [rule["destinationPortRange"]]),
+        )
+        for rule in rules
+    ]
+
+
+def subnets(inventory: Inventory) -> dict[str, dict]:
+    vnet = inventory.only(NET + "VirtualNetwork")
+    return {subnet["name"]: subnet for subnet in vnet.get("subnets")}
+
+
+def boot_script(inventory: Inventory) -> str:
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    return base64.b64decode(scale_set.get("virtualMachineProfile.osProfile.customData")).decode()
+
+
+def service_variables(script: str) -> dict[str, str]:
+    block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
+    return dict(line.split("=", 1) for line in block.splitlines())

@@ -1,0 +1,344 @@
+"""What every Azure environment guarantees, tier by tier, read from the offline inventory."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from azure_queries import NET, allowed_inbound, nsg, subnets
+
+from refarch.inventory import Inventory
+from sample_service.health import HEALTH_PATH
+
+COMPONENTS = {
+    "refarch:azure:StatelessService",
+    "refarch:azure:ServiceTelemetry",
+    "refarch:azure:ServiceNetwork",
+    "refarch:azure:ServiceIdentity",
+    "refarch:azure:ObjectStorage",
+    "refarch:azure:ItemStore",
+    "refarch:azure:SessionCache",
+    "refarch:azure:ServiceLoadBalancer",
+    "refarch:azure:StatelessFleet",
+    "refarch:azure:PublicApi",
+    "refarch:azure:ServiceAlerts",
+}
+
+
+def _snake_case_keys(value, path=""):
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if "_" in key and not key.startswith("Microsoft."):
+                yield f"{path}.{key}"
+            yield from _snake_case_keys(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for child in value:
+            yield from _snake_case_keys(child, path)
+
+
+def test_every_tier_is_a_component_that_owns_its_resources(inventory: Inventory):
+    components = inventory.components()
+    assert {component.type for component in components} == COMPONENTS
+    assert inventory.orphans() == []
+    for component in components:
+        assert inventory.children_of(component.name), f"{component.type} owns nothing"
+    # Everything but the root hangs off a component (the root owns the resource group and the tiers).
+    assert {r.parent for r in inventory if r.parent} <= {c.name for c in components}
+
+
+def test_inputs_reach_azure_under_its_property_names(inventory: Inventory):
+    # A plain dict where the SDK expects a union type keeps Python's snake_case keys, which Azure ignores.
+    found = [f"{r.type} {r.name}{path}" for r in inventory for path in _snake_case_keys(r.inputs)]
+    assert found == []
+
+
+def test_subnets_fit_the_spec_cidr_and_only_instances_egress_through_nat(inventory: Inventory, spec):
+    vnet = inventory.only(NET + "VirtualNetwork")
+    assert vnet.get("addressSpace.addressPrefixes") == [spec.vpc_cidr]
+    by_tier = subnets(inventory)
+    assert set(by_tier) == {"gateway", "apim", "app", "data"}
+    network = ipaddress.IPv4Network(spec.vpc_cidr)
+    ranges = [ipaddress.IPv4Network(subnet["addressPrefix"]) for subnet in by_tier.values()]
+    assert all(r.subnet_of(network) for r in ranges)
+    assert not any(a.overlaps(b) for i, a in enumerate(ranges) for b in ranges[i + 1 :])
+    assert [tier for tier, subnet in by_tier.items() if "natGateway" in subnet] == ["app"]
+    assert (
+        by_tier["app"]["defaultOutboundAccess"] is False and by_tier["data"]["defaultOutboundAccess"] is False
+    )
+    assert by_tier["data"]["privateEndpointNetworkPolicies"] == "Enabled"
+
+
+def test_nsgs_chain_api_gateway_to_load_balancer_to_instances_to_data(inventory: Inventory, spec):
+    cidrs = {tier: subnet["addressPrefix"] for tier, subnet in subnets(inventory).items()}
+    port = str(spec.service.port)
+    # Besides clients from API Management, only the platform's own gateway-manager and probe traffic.
+    assert allowed_inbound(nsg(inventory, "gateway")) == [
+        ("GatewayManager", ("65200-65535",)),
+        ("AzureLoadBalancer", ("*",)),
+        (cidrs["apim"], ("80",)),
+    ]
+    assert allowed_inbound(nsg(inventory, "app")) == [(cidrs["gateway"], (port,))]
+    assert allowed_inbound(nsg(inventory, "data")) == [(cidrs["app"], ("443", "10000"))]
+    # Only the API gateway's subnet takes traffic from the internet, and only on 443.
+    internet = [
+        (group.name, ports)
+        for group in inventory.of_type(NET + "NetworkSecurityGroup")
+        for source, ports in allowed_inbound(group)
+        if source in ("Internet", "*", "0.0.0.0/0")
+    ]
+    assert internet == [("apim-nsg", ("443",))]
+    for group in inventory.of_type(NET + "NetworkSecurityGroup"):
+        last = max(group.get("securityRules"), key=lambda rule: rule["priority"])
+        assert (last["access"], last["sourceAddressPrefix"], last["destinationPortRange"]) == (
+            "Deny",
+            "*",
+            "*",
+        )
+        assert not any("22" in ports for _, ports in allowed_inbound(group)), "SSH must never be admitted"
+
+
+def test_scale_set_is_flexible_zonal_private_and_replaced_with_surge(inventory: Inventory, spec):
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    capacity = spec.capacity
+    assert scale_set.get("orchestrationMode") == "Flexible"
+    assert scale_set.get("zones") == [str(zone) for zone in range(1, spec.zones + 1)]
+    assert scale_set.get("sku.capacity") == capacity.desired
+    rolling = scale_set.get("upgradePolicy")
+    assert rolling["mode"] == "Rolling" and rolling["rollingUpgradePolicy"]["maxSurge"] is True
+    assert rolling["rollingUpgradePolicy"]["rollbackFailedInstancesOnPolicyBreach"] is True
+    repairs = scale_set.get("automaticRepairsPolicy")
+    assert repairs["enabled"] is True and repairs["repairAction"] == "Replace"
+    profile = scale_set.get("virtualMachineProfile")
+    (nic,) = profile["networkProfile"]["networkInterfaceConfigurations"]
+    (ip,) = nic["ipConfigurations"]
+    assert "publicIPAddressConfiguration" not in ip
+    assert ip["subnet"]["id"].endswith("/subnets/app")
+    assert profile["storageProfile"]["osDisk"]["deleteOption"] == "Delete"
+    assert profile["securityProfile"]["encryptionAtHost"] is True
+
+
+def test_instances_accept_no_password_and_no_usable_key(inventory: Inventory):
+    from azure_stack.fleet import UNUSABLE_SSH_KEY
+
+    linux = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+        "virtualMachineProfile.osProfile.linuxConfiguration"
+    )
+    assert linux["disablePasswordAuthentication"] is True
+    assert [key["keyData"] for key in linux["ssh"]["publicKeys"]] == [UNUSABLE_SSH_KEY]
+    assert "adminPassword" not in inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+        "virtualMachineProfile.osProfile"
+    )
+
+
+def test_health_extension_checks_the_services_shallow_health(inventory: Inventory, spec):
+    (extension,) = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+        "virtualMachineProfile.extensionProfile.extensions"
+    )
+    assert extension["type"] == "ApplicationHealthLinux"
+    assert extension["settings"]["requestPath"] == HEALTH_PATH
+    assert extension["settings"]["port"] == spec.service.port
+    assert extension["settings"]["gracePeriod"] == spec.capacity.health_check_grace_seconds
+
+
+def test_autoscale_keeps_the_spec_bounds_and_cpu_target(inventory: Inventory, spec):
+    autoscale = inventory.only("azure-native:monitor:AutoscaleSetting")
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    assert autoscale.get("targetResourceUri").endswith(f"/VirtualMachineScaleSet/{scale_set.name}")
+    (profile,) = autoscale.get("profiles")
+    capacity = spec.capacity
+    assert profile["capacity"] == {
+        "minimum": str(capacity.min),
+        "maximum": str(capacity.max),
+        "default": str(capacity.desired),
+    }
+    out, scale_in = profile["rules"]
+    assert (out["scaleAction"]["direction"], out["metricTrigger"]["threshold"]) == (
+        "Increase",
+        capacity.cpu_target_percent,
+    )
+    assert scale_in["scaleAction"]["direction"] == "Decrease"
+    assert scale_in["metricTrigger"]["threshold"] < capacity.cpu_target_percent
+
+
+def test_scale_set_joins_the_gateways_backend_pool(inventory: Inventory):
+    gateway = inventory.only(NET + "ApplicationGateway")
+    (pool,) = gateway.get("backendAddressPools")
+    profile = inventory.only("azure-native:compute:VirtualMachineScaleSet").get("virtualMachineProfile")
+    (ip,) = profile["networkProfile"]["networkInterfaceConfigurations"][0]["ipConfigurations"]
+    (joined,) = ip["applicationGatewayBackendAddressPools"]
+    gateway_name = gateway.get("applicationGatewayName")
+    assert joined["id"].endswith(f"/applicationGateways/{gateway_name}/backendAddressPools/{pool['name']}")
+    assert "/resourceGroups/refarch-" in joined["id"]
+
+
+def test_load_balancer_is_private_waf_without_affinity_and_drains(inventory: Inventory, spec):
+    gateway = inventory.only(NET + "ApplicationGateway")
+    assert gateway.get("sku") == {"name": "WAF_v2", "tier": "WAF_v2"}
+    (listener,) = gateway.get("httpListeners")
+    assert listener["frontendIPConfiguration"]["id"].endswith("/frontendIPConfigurations/private")
+    private = next(f for f in gateway.get("frontendIPConfigurations") if f["name"] == "private")
+    assert ipaddress.IPv4Address(private["privateIPAddress"]) in ipaddress.IPv4Network(
+        subnets(inventory)["gateway"]["addressPrefix"]
+    )
+    (settings,) = gateway.get("backendHttpSettingsCollection")
+    assert settings["cookieBasedAffinity"] == "Disabled"
+    assert settings["port"] == spec.service.port
+    assert settings["connectionDraining"] == {
+        "enabled": True,
+        "drainTimeoutInSec": spec.service.shutdown_grace_seconds,
+    }
+    (probe,) = gateway.get("probes")
+    assert (probe["path"], probe["match"]["statusCodes"]) == (HEALTH_PATH, ["200"])
+    waf = inventory.only(NET + "WebApplicationFirewallPolicy")
+    assert gateway.get("firewallPolicy.id").endswith(f"/{waf.name}")
+    assert waf.get("policySettings.state") == "Enabled"
+    assert waf.get("managedRules.managedRuleSets.0.ruleSetType") == "Microsoft_DefaultRuleSet"
+
+
+def test_api_is_the_authenticated_throttled_logged_entry_to_the_load_balancer(inventory: Inventory, spec):
+    service = inventory.only("azure-native:apimanagement:ApiManagementService")
+    assert service.get("virtualNetworkType") == "External"
+    assert service.get("virtualNetworkConfiguration.subnetResourceId").endswith("/subnets/apim")
+    assert all(value == "False" for value in service.get("customProperties").values())
+    gateway = inventory.only(NET + "ApplicationGateway")
+    private_ip = next(f for f in gateway.get("frontendIPConfigurations") if f["name"] == "private")
+    backend = inventory.only("azure-native:apimanagement:Backend")
+    assert backend.get("url") == f"http://{private_ip['privateIPAddress']}:80"
+    api = inventory.only("azure-native:apimanagement:Api")
+    assert api.get("subscriptionRequired") is True and api.get("protocols") == ["https"]
+    policy = inventory.only("azure-native:apimanagement:ApiPolicy").get("value")
+    assert f'calls="{spec.api.throttle_burst}"' in policy
+    assert f'calls="{spec.api.waf_requests_per_ip_per_5_minutes}" renewal-period="300"' in policy
+    assert f'backend-id="{backend.get("backendId")}"' in policy
+    diagnostic = inventory.only("azure-native:apimanagement:Diagnostic")
+    logger = inventory.only("azure-native:apimanagement:Logger")
+    assert diagnostic.get("loggerId").endswith(f"/Logger/{logger.name}")
+    assert logger.get("resourceId").endswith("/Component/insights")
+    assert {op.get("method") for op in inventory.of_type("azure-native:apimanagement:ApiOperation")} == {
+        "GET",
+        "PUT",
+        "POST",
+        "DELETE",
+    }
+
+
+def test_cache_is_tls_only_private_and_keyless(inventory: Inventory, spec):
+    cluster = inventory.only("azure-native:redisenterprise:RedisEnterprise")
+    assert cluster.get("minimumTlsVersion") == "1.2"
+    assert cluster.get("publicNetworkAccess") == "Disabled"
+    assert cluster.get("highAvailability") == ("Enabled" if spec.cache.replicas else "Disabled")
+    database = inventory.only("azure-native:redisenterprise:Database")
+    assert database.get("clientProtocol") == "Encrypted"
+    assert database.get("accessKeysAuthentication") == "Disabled"
+    identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
+    assignment = inventory.only("azure-native:redisenterprise:AccessPolicyAssignment")
+    from azure_stack.offline import mock_guid
+
+    assert assignment.get("user.objectId") == mock_guid(f"{identity.name}/principal")
+
+
+def test_item_store_is_keyless_private_backed_up_with_ttl(inventory: Inventory, spec):
+    account = inventory.only("azure-native:cosmosdb:DatabaseAccount")
+    assert account.get("disableLocalAuth") is True
+    assert account.get("publicNetworkAccess") == "Disabled"
+    assert account.get("minimalTlsVersion") == "Tls12"
+    assert account.get("backupPolicy.type") == "Continuous"
+    assert account.get("consistencyPolicy.defaultConsistencyLevel") == "Strong"
+    assert account.get("locations.0.isZoneRedundant") is spec.production
+    container = inventory.only("azure-native:cosmosdb:SqlResourceSqlContainer")
+    assert container.get("resource.partitionKey.paths") == ["/id"]
+    assert container.get("resource.defaultTtl") == -1
+    role = inventory.only("azure-native:cosmosdb:SqlResourceSqlRoleAssignment")
+    assert role.get("scope").endswith("/dbs/service/colls/items")
+    assert role.get("roleDefinitionId").endswith("/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002")
+
+
+def test_storage_is_private_tls12_versioned_with_soft_delete(inventory: Inventory):
+    files = inventory.named("files")
+    assert files.get("allowBlobPublicAccess") is False
+    assert files.get("allowSharedKeyAccess") is False
+    assert files.get("publicNetworkAccess") == "Disabled"
+    for account in inventory.of_type("azure-native:storage:StorageAccount"):
+        assert account.get("minimumTlsVersion") == "TLS1_2"
+        assert account.get("enableHttpsTrafficOnly") is True
+        assert account.get("allowBlobPublicAccess") is False
+        assert account.get("networkRuleSet.defaultAction") == "Deny"
+    for blobs in inventory.of_type("azure-native:storage:BlobServiceProperties"):
+        assert blobs.get("isVersioningEnabled") is True
+        assert blobs.get("deleteRetentionPolicy.enabled") is True
+        assert blobs.get("containerDeleteRetentionPolicy.enabled") is True
+    releases = inventory.named("releases")
+    assert [rule["iPAddressOrRange"] for rule in releases.get("networkRuleSet.ipRules")] == ["203.0.113.0/24"]
+    assert releases.get("networkRuleSet.virtualNetworkRules.0.virtualNetworkResourceId").endswith(
+        "/subnets/app"
+    )
+
+
+def test_every_data_service_is_reached_through_a_private_endpoint(inventory: Inventory):
+    endpoints = inventory.of_type(NET + "PrivateEndpoint")
+    targets = {
+        e.get("privateLinkServiceConnections.0.privateLinkServiceId").rsplit("/", 1)[1]: e for e in endpoints
+    }
+    assert set(targets) == {"vault", "files", "items", "sessions"}
+    assert all(e.get("subnet.id").endswith("/subnets/data") for e in endpoints)
+    zones = inventory.count(NET + "PrivateDnsZoneGroup")
+    assert zones == len(endpoints)
+
+
+def test_roles_are_scoped_to_one_resource_each(inventory: Inventory):
+    for role in inventory.of_type("azure-native:authorization:RoleAssignment"):
+        scope = role.get("scope")
+        assert "/providers/" in scope, f"{role.name} is scoped to a whole group or subscription: {scope}"
+    scopes = {r.name: r.get("scope") for r in inventory.of_type("azure-native:authorization:RoleAssignment")}
+    assert scopes["fleet-reads-releases"].endswith("/blobServices/default/containers/releases")
+    assert scopes["fleet-writes-files"].endswith("/blobServices/default/containers/files")
+    assert scopes["api-reads-vault-secrets"].endswith("/Vault/vault")
+
+
+def test_key_vault_uses_roles_and_is_private(inventory: Inventory, spec):
+    vault = inventory.only("azure-native:keyvault:Vault")
+    assert vault.get("properties.enableRbacAuthorization") is True
+    assert vault.get("properties.publicNetworkAccess") == "Disabled"
+    assert vault.get("properties.enableSoftDelete") is True
+    assert vault.get("properties.enablePurgeProtection", None) is (True if spec.production else None)
+
+
+def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: Inventory):
+    workspace = inventory.only("azure-native:operationalinsights:Workspace")
+    settings = inventory.of_type("azure-native:monitor:DiagnosticSetting")
+    assert all(s.get("workspaceId").endswith(f"/Workspace/{workspace.name}") for s in settings)
+    covered = {s.get("resourceUri").split("/providers/", 1)[1] for s in settings}
+    expected = {
+        "network/ApplicationGateway/agw",
+        "monitor/AutoscaleSetting/fleet-autoscale",
+        "network/PublicIPAddress/agw-ip",
+        "apimanagement/ApiManagementService/api",
+        "keyvault/Vault/vault",
+        "cosmosdb/DatabaseAccount/items",
+        "redisenterprise/Database/sessions-database",
+        "storage/StorageAccount/files/blobServices/default",
+        "storage/StorageAccount/releases/blobServices/default",
+        *(f"network/NetworkSecurityGroup/{tier}-nsg" for tier in ("gateway", "apim", "app", "data")),
+    }
+    assert covered == expected
+
+
+def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(inventory: Inventory, spec):
+    group = inventory.only("azure-native:monitor:ActionGroup")
+    alarms = spec.alarms
+    metric = {a.name: a for a in inventory.of_type("azure-native:monitor:MetricAlert")}
+    logs = {a.name: a for a in inventory.of_type("azure-native:monitor:ScheduledQueryRule")}
+    assert set(metric) == {"unhealthy-hosts", "cache-server-load", "cache-memory", "store-throttles"}
+    assert set(logs) == {"errors-5xx", "api-errors-5xx", "latency-p99"}
+    thresholds = {name: a.get("criteria.allOf.0.threshold") for name, a in metric.items()}
+    assert thresholds == {
+        "unhealthy-hosts": alarms.unhealthy_hosts,
+        "cache-server-load": alarms.cache_cpu_percent,
+        "cache-memory": alarms.cache_memory_percent,
+        "store-throttles": alarms.store_throttled_requests,
+    }
+    assert f"where percent >= {alarms.error_5xx_percent}" in logs["errors-5xx"].get("criteria.allOf.0.query")
+    assert f">= {alarms.p99_latency_ms}" in logs["latency-p99"].get("criteria.allOf.0.query")
+    for alert in metric.values():
+        assert alert.get("actions.0.actionGroupId").endswith(f"/ActionGroup/{group.name}")
+    for alert in logs.values():
+        assert alert.get("actions.actionGroups.0").endswith(f"/ActionGroup/{group.name}")
