@@ -12,6 +12,7 @@ its package `<cloud>_stack` has `program.main()` (what `__main__.py` runs) and `
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
@@ -127,11 +128,21 @@ def run_offline(
     `monitor` to see what was registered before one was raised.
     """
     monitor = monitor or RecordingMonitor(mocks)
+    _ensure_event_loop()
     pulumi_settings.ROOT.set(None)  # each run gets its own root stack resource
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))
     _sync_await(run_pulumi_func(program))
     return Inventory(sorted(monitor.recorded, key=lambda r: (r.type, r.parent or "", r.name)))
+
+
+def _ensure_event_loop() -> None:
+    # asyncio.run() (the service's tests use it) leaves the thread without a current loop, and the Pulumi
+    # runtime creates its futures on the current one before it would make one itself.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 class StackConfigError(ValueError):

@@ -187,3 +187,13 @@ def test_inventory_round_trips_through_json(dev, tmp_path):
     path = tmp_path / "inventory.json"
     dev.write(path)
     assert Inventory.read(path).to_json() == dev.to_json()
+
+
+def test_runs_after_asyncio_run_left_no_current_loop(fake_project):
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())  # leaves the main thread without a current event loop
+    assert len(fake_project.preview("dev")) == 3

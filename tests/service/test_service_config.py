@@ -6,7 +6,9 @@ import dataclasses
 
 import pytest
 
-from sample_service.config import ServiceConfig
+from sample_service.config import STORE_BACKENDS, ServiceConfig
+
+ALLOWED_BACKENDS = " or ".join(repr(backend) for backend in STORE_BACKENDS)
 
 MINIMAL = {
     "CACHE_HOST": "cache.internal",
@@ -103,7 +105,7 @@ def test_config_is_frozen() -> None:
         ("CACHE_TIMEOUT_MS", "0", "an integer from 1 to 60000"),
         ("CACHE_TIMEOUT_MS", "2.5", "an integer from 1 to 60000"),
         ("SESSION_TTL_SECONDS", "0", "an integer from 1 to 2592000"),
-        ("STORE_BACKEND", "cosmosdb", "'dynamodb'"),
+        ("STORE_BACKEND", "cosmosdb", ALLOWED_BACKENDS),
         ("ITEMS_TABLE", "x", "a DynamoDB table name or table ARN"),
         ("STORE_TIMEOUT_MS", "99999999999", "an integer from 1 to 60000"),
         ("AWS_REGION", "Mars", "an AWS region name such as 'us-east-1'"),
@@ -121,7 +123,7 @@ def test_invalid_value_names_variable_value_and_allowed(name: str, value: str, a
     ("overrides", "message"),
     [
         ({"CACHE_HOST": None}, "CACHE_HOST is required: expected a hostname or IP address"),
-        ({"STORE_BACKEND": None}, "STORE_BACKEND is required: expected 'dynamodb'"),
+        ({"STORE_BACKEND": None}, f"STORE_BACKEND is required: expected {ALLOWED_BACKENDS}"),
         ({"ITEMS_TABLE": None}, "ITEMS_TABLE is required when STORE_BACKEND is 'dynamodb'"),
         (
             {"AWS_REGION": None},
