@@ -37,7 +37,7 @@ class PublicApi(Tier):
         super().__init__("PublicApi", name, opts)
         spec, settings = args.spec, args.settings
         self.api = apigateway.Api(
-            "service", api_id=f"{spec.name}-service", display_name=f"Stateless service ({spec.name})",
+            "definition", api_id=f"{spec.name}-service", display_name=f"Stateless service ({spec.name})",
             labels=labels(spec), opts=self.child()
         )
         # Clients sign their JWTs for the API's managed service name: unique to this API.
@@ -56,7 +56,7 @@ class PublicApi(Tier):
             )
         )
         self.config = apigateway.ApiConfig(
-            "service",
+            "config",
             api=self.api.api_id,
             # Configs are immutable: each change creates a new one before the gateway moves to it.
             api_config_id_prefix=f"{spec.name}-",
@@ -77,7 +77,7 @@ class PublicApi(Tier):
             opts=self.child(),
         )
         self.gateway = apigateway.Gateway(
-            "service",
+            "gateway",
             gateway_id=f"{spec.name}-service",
             api_config=self.config.id,
             region=settings.region,

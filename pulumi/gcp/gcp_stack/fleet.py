@@ -107,7 +107,7 @@ class StatelessFleet(Tier):
             opts=self.child(),
         )
         self.template = compute.InstanceTemplate(
-            "service",
+            "template",
             name_prefix=f"{spec.name}-service-",
             description=f"Stateless sample service, release {release}",
             machine_type=settings.gcp.machine_type,
@@ -145,7 +145,7 @@ class StatelessFleet(Tier):
         )
         max_surge = len(zones)  # a regional group surges by at least one instance per zone
         self.group = compute.RegionInstanceGroupManager(
-            "service",
+            "group",
             base_instance_name=f"{spec.name}-service",
             region=settings.region,
             distribution_policy_zones=zones,
@@ -173,7 +173,7 @@ class StatelessFleet(Tier):
             opts=self.child(),
         )
         self.autoscaler = compute.RegionAutoscaler(
-            "service",
+            "autoscaler",
             region=settings.region,
             target=self.group.id,
             autoscaling_policy=compute.RegionAutoscalerAutoscalingPolicyArgs(

@@ -33,21 +33,21 @@ class ServiceIdentities(Tier):
         super().__init__("ServiceIdentities", name, opts)
         env = args.spec.name
         self.fleet = serviceaccount.Account(
-            "fleet",
+            "fleet-account",
             account_id=f"{env}-fleet",
             display_name=f"Sample service instances ({env})",
             description="Runs the stateless service: its own cache secret, database and buckets only",
             opts=self.child(),
         )
         self.gateway = serviceaccount.Account(
-            "gateway",
+            "gateway-account",
             account_id=f"{env}-gateway",
             display_name=f"API Gateway to backend ({env})",
             description="Signs the ID tokens the backend accepts; holds no roles",
             opts=self.child(),
         )
         self.api_client = serviceaccount.Account(
-            "api-client",
+            "api-client-account",
             account_id=f"{env}-api-client",
             display_name=f"API client identity ({env})",
             description="Machine clients sign gateway tokens as this account; it holds no roles",

@@ -33,7 +33,7 @@ class ServiceLoadBalancer(Tier):
         spec = args.spec
         self.armor = security_policy(spec, self.child())
         self.backend = compute.BackendService(
-            "service",
+            "backend",
             description="The fleet: any instance serves any request",
             load_balancing_scheme=SCHEME,
             protocol="HTTP",
@@ -53,17 +53,17 @@ class ServiceLoadBalancer(Tier):
             security_policy=self.armor.self_link,
             opts=self.child(),
         )
-        url_map = compute.URLMap("service", default_service=self.backend.id, opts=self.child())
+        url_map = compute.URLMap("routes", default_service=self.backend.id, opts=self.child())
         certificate = compute.ManagedSslCertificate(
-            "backend",
+            "certificate",
             managed=compute.ManagedSslCertificateManagedArgs(domains=[args.settings.gcp.backend_domain]),
             opts=self.child(),
         )
         tls = compute.SSLPolicy("tls", profile="RESTRICTED", min_tls_version="TLS_1_2", opts=self.child())
         proxy = compute.TargetHttpsProxy(
-            "service", url_map=url_map.id, ssl_certificates=[certificate.id], ssl_policy=tls.id, opts=self.child()
+            "https-proxy", url_map=url_map.id, ssl_certificates=[certificate.id], ssl_policy=tls.id, opts=self.child()
         )
-        self.address = compute.GlobalAddress("service", address_type="EXTERNAL", opts=self.child())
+        self.address = compute.GlobalAddress("address", address_type="EXTERNAL", opts=self.child())
         # HTTPS only: there is no port-80 rule to fall back to.
         compute.GlobalForwardingRule(
             "https",

@@ -76,7 +76,7 @@ class SessionCache(Tier):
             opts=self.child(),
         )
         secretmanager.SecretVersion(
-            "cache-auth",
+            "cache-auth-value",
             secret=self.auth_secret.id,
             # Marked secret here as well as by the provider, so no preview or state shows it.
             secret_data=pulumi.Output.secret(self.instance.auth_string),
