@@ -71,7 +71,7 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
     """The raw values of every field `model` declares, read from the project's config namespace.
 
     Objects and lists are parsed from their JSON form; unset fields are left out so the model's
-    defaults apply.
+    defaults apply. Values are keyed by the config key (a field's alias), so errors name what users set.
     """
     raw: dict[str, Any] = {}
     for name, field in model.model_fields.items():
@@ -80,7 +80,7 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
         if value is None:
             continue
         try:
-            raw[name] = config.get_object(key)
+            raw[key] = config.get_object(key)
         except pulumi.ConfigTypeError:
-            raw[name] = value
+            raw[key] = value
     return raw

@@ -187,7 +187,9 @@ def problems_from(error: ValidationError) -> list[Problem]:
         rule = message[:1].lower() + message[1:]
         if item["type"] == "extra_forbidden":
             rule = "no such field (check the spelling)"
-        problems.append(Problem(field, item.get("input"), rule))
+        # A missing field's "input" is the whole enclosing mapping: show no value instead.
+        value = None if item["type"] == "missing" else item.get("input")
+        problems.append(Problem(field, value, rule))
     return problems
 
 

@@ -197,3 +197,23 @@ def test_runs_after_asyncio_run_left_no_current_loop(fake_project):
 
     asyncio.run(nothing())  # leaves the main thread without a current event loop
     assert len(fake_project.preview("dev")) == 3
+
+
+def test_stack_settings_errors_name_the_config_key_users_set():
+    import pulumi
+    from pydantic import BaseModel, Field
+
+    from refarch.errors import SpecError
+    from refarch.pulumi_stack import read_settings, stack_settings
+
+    class Aliased(BaseModel):
+        machine_type: str = Field(alias="machineType", pattern="^[a-z]+-[a-z0-9]+$")
+        zones: list[str] = Field(alias="zones")
+
+    pulumi.runtime.set_all_config({"proj:machineType": "big"})
+    with pytest.raises(SpecError) as refused:
+        stack_settings("dev", "proj", Aliased, read_settings(pulumi.Config("proj"), Aliased))
+    assert [(p.field, p.value) for p in refused.value.problems] == [
+        ("proj:machineType", "big"),
+        ("proj:zones", None),  # a missing key has no value to show, not the whole enclosing mapping
+    ]

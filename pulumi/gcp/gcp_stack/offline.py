@@ -23,6 +23,7 @@ SDK_MODULES = (
     "pulumi_gcp.storage",
 )
 
+MOCK_CACHE_HOST = "10.0.255.244"
 MOCK_CA = "-----BEGIN CERTIFICATE-----\nMIIBmockMemorystoreServerCA\n-----END CERTIFICATE-----"
 
 
@@ -49,7 +50,7 @@ class Mocks(CloudMocks):
             }
         elif args.typ == "gcp:redis/instance:Instance":
             outputs |= {
-                "host": "10.0.255.244",
+                "host": MOCK_CACHE_HOST,
                 "port": 6378,
                 "authString": "mock-auth-string",
                 "serverCaCerts": [{"cert": MOCK_CA}],
