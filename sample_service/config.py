@@ -21,7 +21,9 @@ _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}")
 _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # A Secret Manager secret version: Google Cloud's form of CACHE_AUTH_SECRET_ID.
-GCP_SECRET_VERSION = re.compile(r"projects/[a-z0-9-]{1,30}/secrets/[A-Za-z0-9_-]{1,255}/versions/[a-z0-9]{1,20}")
+GCP_SECRET_VERSION = re.compile(
+    r"projects/[a-z0-9-]{1,30}/secrets/[A-Za-z0-9_-]{1,255}/versions/[a-z0-9]{1,20}"
+)
 _GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _FIRESTORE_DATABASE = re.compile(r"\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9]")
 _URL = re.compile(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[^\s]*)?")
@@ -180,7 +182,9 @@ class ServiceConfig:
 
         gcp_project = firestore_database = None
         if store_backend == "firestore":
-            gcp_project = _matching(environ, "GOOGLE_CLOUD_PROJECT", _GCP_PROJECT, "a Google Cloud project ID")
+            gcp_project = _matching(
+                environ, "GOOGLE_CLOUD_PROJECT", _GCP_PROJECT, "a Google Cloud project ID"
+            )
             firestore_database = _matching(
                 environ, "FIRESTORE_DATABASE", _FIRESTORE_DATABASE, "a Firestore database ID or (default)"
             )

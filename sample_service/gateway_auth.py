@@ -140,7 +140,9 @@ def gateway_only(verifier: GatewayTokenVerifier, open_paths: Iterable[str]) -> M
         try:
             await verifier.verify(token.strip())
         except InvalidToken as exc:
-            log.info("rejected a request without a valid gateway token", extra={"fields": {"reason": str(exc)}})
+            log.info(
+                "rejected a request without a valid gateway token", extra={"fields": {"reason": str(exc)}}
+            )
             return _unauthorized("invalid gateway token")
         except KeysUnavailable:
             return web.json_response({"error": "cannot verify gateway tokens right now"}, status=503)

@@ -19,7 +19,9 @@ TIMEOUT_SECONDS = 5
 
 
 def access_secret_version(name: str) -> str:
-    """The payload of `projects/P/secrets/S/versions/V` as text; CacheAuthError names the secret, never its value."""
+    """The payload of `projects/P/secrets/S/versions/V` as text.
+
+    A CacheAuthError names the secret, never its value."""
     where = f"CACHE_AUTH_SECRET_ID={name!r}"
     try:
         credentials, _ = google.auth.default(scopes=[SCOPE])

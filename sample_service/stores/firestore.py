@@ -50,7 +50,9 @@ def _document_size(item_id: str, data_json: str, expires_at: int | None) -> int:
 
 
 class FirestoreItemStore:
-    def __init__(self, *, project: str, database: str, timeout: float, client: AsyncClient | None = None) -> None:
+    def __init__(
+        self, *, project: str, database: str, timeout: float, client: AsyncClient | None = None
+    ) -> None:
         self._timeout = timeout
         # Credentials come from the instance's service account; FIRESTORE_EMULATOR_HOST (tests, local
         # development) makes the library talk plain gRPC to that host instead.
@@ -93,7 +95,8 @@ class FirestoreItemStore:
             fields[TTL_FIELD] = datetime.datetime.fromtimestamp(item.expires_at, datetime.UTC)
         # set() replaces the whole document, so an item stored without a TTL loses any earlier one.
         await self._call(
-            "put", self._collection.document(item.item_id).set(fields, retry=self._retry, timeout=self._timeout)
+            "put",
+            self._collection.document(item.item_id).set(fields, retry=self._retry, timeout=self._timeout),
         )
 
     async def ping(self) -> None:

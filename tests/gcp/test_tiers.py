@@ -1,4 +1,4 @@
-"""Every tier is present, owned by its component and wired to the next; the guarantees hold per environment."""
+"""Every tier is present, owned by its component and wired to the next; guarantees hold per environment."""
 
 from __future__ import annotations
 
@@ -78,7 +78,9 @@ def test_firewall_admits_only_google_front_ends_to_instances_and_only_instances_
 def test_instances_have_no_external_ip_no_ssh_keys_and_are_shielded(inventory, stack_config):
     template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
     assert [set(interface) for interface in template.get("networkInterfaces")] == [{"subnetwork"}]
-    assert template.get("networkInterfaces.0.subnetwork") == ref(inventory.only("gcp:compute/subnetwork:Subnetwork"))
+    assert template.get("networkInterfaces.0.subnetwork") == ref(
+        inventory.only("gcp:compute/subnetwork:Subnetwork")
+    )
     assert template.get("metadata.enable-oslogin") == "TRUE"
     assert template.get("metadata.block-project-ssh-keys") == "TRUE"
     assert "ssh-keys" not in template.get("metadata")
@@ -87,7 +89,9 @@ def test_instances_have_no_external_ip_no_ssh_keys_and_are_shielded(inventory, s
         "enableVtpm": True,
         "enableIntegrityMonitoring": True,
     }
-    assert template.get("serviceAccount.email") == _email(inventory, "fleet-account", stack_config["gcp:project"])
+    assert template.get("serviceAccount.email") == _email(
+        inventory, "fleet-account", stack_config["gcp:project"]
+    )
     assert template.get("disks.0.autoDelete") is True and template.get("disks.0.boot") is True
     assert template.get("machineType") == stack_config["refarch-gcp:machineType"]
 
@@ -144,7 +148,10 @@ def _suffix(resource) -> str:
 
 
 def test_cloud_armor_turns_away_requests_without_a_gateway_token_and_throttles(inventory, spec):
-    rules = {rule["priority"]: rule for rule in inventory.only("gcp:compute/securityPolicy:SecurityPolicy").get("rules")}
+    rules = {
+        rule["priority"]: rule
+        for rule in inventory.only("gcp:compute/securityPolicy:SecurityPolicy").get("rules")
+    }
     first = rules[min(rules)]
     assert first["action"] == "deny(403)"
     assert "request.headers['authorization'].startsWith('Bearer ')" in first["match"]["expr"]["expression"]
@@ -244,7 +251,10 @@ def test_buckets_are_private_uniform_versioned_and_kept(inventory, stack_config)
         assert bucket.get("versioning") == {"enabled": True}
         assert bucket.get("forceDestroy") is False
     fleet = f"serviceAccount:{_email(inventory, 'fleet-account', stack_config['gcp:project'])}"
-    grants = {(g.name, g.get("role"), g.get("member")) for g in inventory.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    grants = {
+        (g.name, g.get("role"), g.get("member"))
+        for g in inventory.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    }
     assert grants == {
         ("fleet-uses-files", "roles/storage.objectUser", fleet),
         ("fleet-reads-releases", "roles/storage.objectViewer", fleet),

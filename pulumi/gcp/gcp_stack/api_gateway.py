@@ -37,8 +37,11 @@ class PublicApi(Tier):
         super().__init__("PublicApi", name, opts)
         spec, settings = args.spec, args.settings
         self.api = apigateway.Api(
-            "definition", api_id=f"{spec.name}-service", display_name=f"Stateless service ({spec.name})",
-            labels=labels(spec), opts=self.child()
+            "definition",
+            api_id=f"{spec.name}-service",
+            display_name=f"Stateless service ({spec.name})",
+            labels=labels(spec),
+            opts=self.child(),
         )
         # Clients sign their JWTs for the API's managed service name: unique to this API.
         self.client_audience = self.api.managed_service

@@ -10,17 +10,27 @@ from refarch.spec import EnvironmentSpec
 
 DEFAULT_RULE_PRIORITY = 2147483647
 # Cloud Armor's preconfigured OWASP rule sets, at the lowest false-positive sensitivity.
-WAF_RULE_SETS = ("sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rce-v33-stable", "scannerdetection-v33-stable")
+WAF_RULE_SETS = (
+    "sqli-v33-stable",
+    "xss-v33-stable",
+    "lfi-v33-stable",
+    "rce-v33-stable",
+    "scannerdetection-v33-stable",
+)
 # The gateway always sends its ID token as a bearer token; a request without one did not come through it.
 GATEWAY_TOKEN_EXPRESSION = "!request.headers['authorization'].startsWith('Bearer ')"
 
 
-def _rule(priority: int, action: str, expression: str, description: str, **kwargs) -> compute.SecurityPolicyRuleArgs:
+def _rule(
+    priority: int, action: str, expression: str, description: str, **kwargs
+) -> compute.SecurityPolicyRuleArgs:
     return compute.SecurityPolicyRuleArgs(
         priority=priority,
         action=action,
         description=description,
-        match=compute.SecurityPolicyRuleMatchArgs(expr=compute.SecurityPolicyRuleMatchExprArgs(expression=expression)),
+        match=compute.SecurityPolicyRuleMatchArgs(
+            expr=compute.SecurityPolicyRuleMatchExprArgs(expression=expression)
+        ),
         **kwargs,
     )
 
@@ -58,7 +68,8 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
             action="allow",
             description="Everything the rules above let through",
             match=compute.SecurityPolicyRuleMatchArgs(
-                versioned_expr="SRC_IPS_V1", config=compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"])
+                versioned_expr="SRC_IPS_V1",
+                config=compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
             ),
         )
     )

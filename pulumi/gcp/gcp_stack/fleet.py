@@ -79,8 +79,10 @@ class StatelessFleet(Tier):
             opts=self.child(),
         )
         bundle_url = pulumi.Output.all(self.releases.name, self.bundle.name).apply(
-            lambda parts: "https://storage.googleapis.com/storage/v1/b/"
-            f"{parts[0]}/o/{urllib.parse.quote(parts[1], safe='')}?alt=media"
+            lambda parts: (
+                "https://storage.googleapis.com/storage/v1/b/"
+                f"{parts[0]}/o/{urllib.parse.quote(parts[1], safe='')}?alt=media"
+            )
         )
         environment = pulumi.Output.all(**args.service_environment)
         startup_script = pulumi.Output.all(bundle_url, args.cache_ca, environment).apply(
@@ -155,7 +157,9 @@ class StatelessFleet(Tier):
                     name=release, instance_template=self.template.self_link_unique
                 )
             ],
-            named_ports=[compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=spec.service.port)],
+            named_ports=[
+                compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=spec.service.port)
+            ],
             auto_healing_policies=compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
                 health_check=self.health_check.id, initial_delay_sec=capacity.health_check_grace_seconds
             ),

@@ -47,7 +47,9 @@ class ItemStore(Tier):
                 if spec.store.point_in_time_recovery
                 else "POINT_IN_TIME_RECOVERY_DISABLED"
             ),
-            delete_protection_state="DELETE_PROTECTION_ENABLED" if protected else "DELETE_PROTECTION_DISABLED",
+            delete_protection_state="DELETE_PROTECTION_ENABLED"
+            if protected
+            else "DELETE_PROTECTION_DISABLED",
             # A protected database outlives `pulumi destroy`; others go with their stack.
             deletion_policy="ABANDON" if protected else "DELETE",
             opts=self.child(protect=protected),

@@ -46,7 +46,10 @@ class ServiceLoadBalancer(Tier):
             health_checks=args.health_check,
             backends=[
                 compute.BackendServiceBackendArgs(
-                    group=args.instance_group, balancing_mode="UTILIZATION", max_utilization=0.8, capacity_scaler=1.0
+                    group=args.instance_group,
+                    balancing_mode="UTILIZATION",
+                    max_utilization=0.8,
+                    capacity_scaler=1.0,
                 )
             ],
             log_config=compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),
@@ -61,7 +64,11 @@ class ServiceLoadBalancer(Tier):
         )
         tls = compute.SSLPolicy("tls", profile="RESTRICTED", min_tls_version="TLS_1_2", opts=self.child())
         proxy = compute.TargetHttpsProxy(
-            "https-proxy", url_map=url_map.id, ssl_certificates=[certificate.id], ssl_policy=tls.id, opts=self.child()
+            "https-proxy",
+            url_map=url_map.id,
+            ssl_certificates=[certificate.id],
+            ssl_policy=tls.id,
+            opts=self.child(),
         )
         self.address = compute.GlobalAddress("address", address_type="EXTERNAL", opts=self.child())
         # HTTPS only: there is no port-80 rule to fall back to.

@@ -62,13 +62,15 @@ class ServiceMonitoring(Tier):
 
         backend = pulumi.Output.from_input(args.backend_service)
         requests = backend.apply(
-            lambda name: f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
-            'metric.type = "loadbalancing.googleapis.com/https/request_count"'
+            lambda name: (
+                f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
+                'metric.type = "loadbalancing.googleapis.com/https/request_count"'
+            )
         )
         self._threshold(
             "errors-5xx",
             "5xx responses above the spec's rate",
-            requests.apply(lambda f: f'{f} AND metric.label.response_code_class = 500'),
+            requests.apply(lambda f: f"{f} AND metric.label.response_code_class = 500"),
             thresholds.error_5xx_percent / 100,
             denominator=requests,
             aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
@@ -77,8 +79,10 @@ class ServiceMonitoring(Tier):
             "latency-p99",
             "p99 latency above the spec",
             backend.apply(
-                lambda name: f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
-                'metric.type = "loadbalancing.googleapis.com/https/total_latencies"'
+                lambda name: (
+                    f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
+                    'metric.type = "loadbalancing.googleapis.com/https/total_latencies"'
+                )
             ),
             thresholds.p99_latency_ms,
             aggregation=_aggregation("ALIGN_PERCENTILE_99"),
@@ -87,18 +91,22 @@ class ServiceMonitoring(Tier):
             "unhealthy-backends",
             f"Instances failing {HEALTH_PATH} (autohealing replaces them)",
             pulumi.Output.from_input(args.instance_group).apply(
-                lambda group: 'logName:"compute.googleapis.com%2Fhealthchecks" AND '
-                'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
-                f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}"'
+                lambda group: (
+                    'logName:"compute.googleapis.com%2Fhealthchecks" AND '
+                    'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
+                    f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}"'
+                )
             ),
         )
         self._threshold(
             "cache-memory",
             "Session cache memory high",
             pulumi.Output.from_input(args.cache_instance).apply(
-                lambda cache: 'resource.type = "redis_instance" AND '
-                f'resource.label.instance_id = "{cache}" AND '
-                'metric.type = "redis.googleapis.com/stats/memory/usage_ratio"'
+                lambda cache: (
+                    'resource.type = "redis_instance" AND '
+                    f'resource.label.instance_id = "{cache}" AND '
+                    'metric.type = "redis.googleapis.com/stats/memory/usage_ratio"'
+                )
             ),
             thresholds.cache_memory_percent / 100,
             aggregation=_aggregation("ALIGN_MAX"),
@@ -107,10 +115,12 @@ class ServiceMonitoring(Tier):
             "store-errors",
             "Item store calls failing or throttled",
             pulumi.Output.from_input(args.database).apply(
-                lambda db: 'resource.type = "firestore.googleapis.com/Database" AND '
-                f'resource.label.database_id = "{db}" AND '
-                'metric.type = "firestore.googleapis.com/api/request_count" AND '
-                'metric.label.response_code != "OK"'
+                lambda db: (
+                    'resource.type = "firestore.googleapis.com/Database" AND '
+                    f'resource.label.database_id = "{db}" AND '
+                    'metric.type = "firestore.googleapis.com/api/request_count" AND '
+                    'metric.label.response_code != "OK"'
+                )
             ),
             thresholds.store_throttled_requests,
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
@@ -140,9 +150,11 @@ class ServiceMonitoring(Tier):
             "gateway-down",
             "The service does not answer through the API gateway",
             self.uptime.uptime_check_id.apply(
-                lambda check: 'resource.type = "uptime_url" AND '
-                'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
-                f'metric.label.check_id = "{check}"'
+                lambda check: (
+                    'resource.type = "uptime_url" AND '
+                    'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
+                    f'metric.label.check_id = "{check}"'
+                )
             ),
             1,
             comparison="COMPARISON_LT",
@@ -200,7 +212,9 @@ class ServiceMonitoring(Tier):
         )
         # Log-match policies must say how often they may notify.
         strategy = monitoring.AlertPolicyAlertStrategyArgs(
-            notification_rate_limit=monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(period="300s"),
+            notification_rate_limit=monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                period="300s"
+            ),
             auto_close="1800s",
         )
         self._policy(name, description, condition, alert_strategy=strategy)

@@ -111,7 +111,9 @@ class ServiceNetwork(Tier):
             priority=DENY_PRIORITY,
             description="Everything else out is closed, for every instance in the network",
         )
-        self.register_outputs({"network": self.vpc.id, "subnet": self.subnet.id, "cacheRange": self.cache_range})
+        self.register_outputs(
+            {"network": self.vpc.id, "subnet": self.subnet.id, "cacheRange": self.cache_range}
+        )
 
     def _rule(
         self,

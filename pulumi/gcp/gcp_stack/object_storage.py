@@ -43,7 +43,9 @@ class ObjectStorageArgs:
 
 
 class ObjectStorage(Tier):
-    def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("ObjectStorage", name, opts)
         spec = args.spec
         self.files = private_bucket(

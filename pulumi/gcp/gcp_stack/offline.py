@@ -27,6 +27,11 @@ MOCK_CACHE_HOST = "10.0.255.244"
 MOCK_CA = "-----BEGIN CERTIFICATE-----\nMIIBmockMemorystoreServerCA\n-----END CERTIFICATE-----"
 
 
+def unique_id(account_id: str) -> str:
+    """A service account's numeric unique ID, made up but stable (tests recompute it)."""
+    return str(100000000000000000000 + sum(map(ord, account_id)))
+
+
 def _project() -> str:
     return pulumi.Config("gcp").get("project") or "mock-project"
 
@@ -46,7 +51,7 @@ class Mocks(CloudMocks):
                 "email": email,
                 "member": f"serviceAccount:{email}",
                 "name": f"projects/{project}/serviceAccounts/{email}",
-                "uniqueId": str(100000000000000000000 + len(inputs["accountId"])),
+                "uniqueId": unique_id(inputs["accountId"]),
             }
         elif args.typ == "gcp:redis/instance:Instance":
             outputs |= {

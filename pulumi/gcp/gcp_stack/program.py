@@ -70,7 +70,9 @@ def main() -> None:
     )
     load_balancer = ServiceLoadBalancer(
         "load-balancer",
-        LoadBalancerArgs(spec, settings, instance_group=fleet.instance_group, health_check=fleet.health_check.id),
+        LoadBalancerArgs(
+            spec, settings, instance_group=fleet.instance_group, health_check=fleet.health_check.id
+        ),
     )
     api = PublicApi(
         "api",

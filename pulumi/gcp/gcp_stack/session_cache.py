@@ -55,7 +55,10 @@ class SessionCache(Tier):
             maintenance_policy=redis.InstanceMaintenancePolicyArgs(
                 weekly_maintenance_windows=[
                     redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
-                        day="SUNDAY", start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(hours=3)
+                        day="SUNDAY",
+                        start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                            hours=3
+                        ),
                     )
                 ]
             ),

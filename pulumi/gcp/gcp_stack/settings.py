@@ -96,7 +96,9 @@ class GcpSettings(_Config):
     def _members(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for member in value:
             if not re.fullmatch(_MEMBER, member):
-                raise ValueError("must be IAM members such as serviceAccount:caller@p.iam.gserviceaccount.com")
+                raise ValueError(
+                    "must be IAM members such as serviceAccount:caller@p.iam.gserviceaccount.com"
+                )
         return value
 
 
@@ -117,27 +119,36 @@ class StackSettings(BaseModel):
         return self.provider.region
 
 
-
-def _cross_checks(spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str) -> list[Problem]:
+def _cross_checks(
+    spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str
+) -> list[Problem]:
     problems = []
     outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]
     if outside:
-        problems.append(Problem(f"{namespace}:zones", list(gcp.zones), f"must all be in gcp:region ({provider.region})"))
+        problems.append(
+            Problem(f"{namespace}:zones", list(gcp.zones), f"must all be in gcp:region ({provider.region})")
+        )
     elif len(gcp.zones) < spec.zones:
         problems.append(
-            Problem(f"{namespace}:zones", list(gcp.zones), f"must list at least the spec's zones ({spec.zones})")
+            Problem(
+                f"{namespace}:zones", list(gcp.zones), f"must list at least the spec's zones ({spec.zones})"
+            )
         )
     if provider.region not in GATEWAY_REGIONS:
         problems.append(
-            Problem("gcp:region", provider.region, f"must be a region API Gateway runs in: {', '.join(GATEWAY_REGIONS)}")
+            Problem(
+                "gcp:region",
+                provider.region,
+                f"must be a region API Gateway runs in: {', '.join(GATEWAY_REGIONS)}",
+            )
         )
     if spec.cache.replicas > 1 and gcp.cache_memory_gb < READ_REPLICA_MIN_GB:
         problems.append(
             Problem(
                 f"{namespace}:cacheMemoryGb",
                 gcp.cache_memory_gb,
-                f"must be at least {READ_REPLICA_MIN_GB} when cache.replicas ({spec.cache.replicas}) is above 1 "
-                "(Memorystore read replicas)",
+                f"must be at least {READ_REPLICA_MIN_GB} when cache.replicas ({spec.cache.replicas}) "
+                "is above 1 (Memorystore read replicas)",
             )
         )
     if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
@@ -145,7 +156,8 @@ def _cross_checks(spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, n
             Problem(
                 f"{namespace}:alertEmail",
                 None,
-                "must be set in production (or alertChannels, or the spec's alarms.email): alerts must reach someone",
+                "must be set in production (or alertChannels, or the spec's alarms.email): "
+                "alerts must reach someone",
             )
         )
     return problems
