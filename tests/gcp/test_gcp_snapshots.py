@@ -98,6 +98,7 @@ REVIEWED = {
         "conditions.0.conditionThreshold.duration",
     ],
     "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ["period", "httpCheck"],
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": ["retentionDays"],
 }
 
 

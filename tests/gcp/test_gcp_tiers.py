@@ -300,3 +300,15 @@ def test_alerts_cover_errors_latency_health_cache_store_and_the_gateway_path(inv
     assert uptime.get("httpCheck.path") == HEALTH_PATH and uptime.get("httpCheck.useSsl") is True
     assert uptime.get("monitoredResource.labels.host").endswith(".gateway.dev")
     assert "through-gateway-check" in policies["gateway-down"].get("conditions.0.conditionThreshold.filter")
+
+
+def test_logs_are_kept_for_the_spec_retention(inventory, spec, stack_config):
+    bucket = inventory.only("gcp:logging/projectBucketConfig:ProjectBucketConfig")
+    assert bucket.get("retentionDays") == spec.retention.log_days
+    sink = inventory.only("gcp:logging/projectSink:ProjectSink")
+    project = stack_config["gcp:project"]
+    assert sink.get("destination") == (
+        f"logging.googleapis.com/projects/{project}/locations/global/buckets/{bucket.get('bucketId')}"
+    )
+    for resource in ("http_load_balancer", "api", "gce_instance", "redis_instance"):
+        assert f'resource.type="{resource}"' in sink.get("filter")

@@ -1,6 +1,6 @@
 """Monitoring tier: alert policies on what users feel (5xx ratio, latency, the gateway path being up) and on
 what the stateless tier depends on (healthy backends, cache memory, Firestore errors), all notifying the
-channels from the stack config."""
+channels from the stack config; and the logs, kept as long as the spec says."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.monitoring as monitoring
 
+from gcp_stack.service_logs import retained_logs
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.spec import EnvironmentSpec
@@ -59,6 +60,7 @@ class ServiceMonitoring(Tier):
             )
             self.channels.append(channel.name)
         self.policies: list[monitoring.AlertPolicy] = []
+        self.logs = retained_logs(spec, settings.project, self.child())
 
         backend = pulumi.Output.from_input(args.backend_service)
         requests = backend.apply(

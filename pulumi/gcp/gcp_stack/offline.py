@@ -15,6 +15,7 @@ SDK_MODULES = (
     "pulumi_gcp.apigateway",
     "pulumi_gcp.compute",
     "pulumi_gcp.firestore",
+    "pulumi_gcp.logging",
     "pulumi_gcp.monitoring",
     "pulumi_gcp.projects",
     "pulumi_gcp.redis",
@@ -74,6 +75,10 @@ class Mocks(CloudMocks):
             outputs["instanceGroup"] = f"projects/{project}/regions/{inputs['region']}/instanceGroups/{name}"
         elif args.typ == "gcp:monitoring/notificationChannel:NotificationChannel":
             outputs["name"] = f"projects/{project}/notificationChannels/1234567890"
+        elif args.typ == "gcp:logging/projectBucketConfig:ProjectBucketConfig":
+            outputs["name"] = (
+                f"projects/{project}/locations/{inputs['location']}/buckets/{inputs['bucketId']}"
+            )
         elif args.typ == "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
             outputs["uptimeCheckId"] = f"{args.name}-check"
         return outputs
