@@ -49,9 +49,11 @@ def run(scenario: Callable[[FirestoreItemStore], Awaitable[None]]) -> None:
         }
     )
 
+    # Built outside the event loop, as create_app builds it before the service's loop starts.
+    store = build_item_store(config)
+    assert isinstance(store, FirestoreItemStore)
+
     async def main() -> None:
-        store = build_item_store(config)
-        assert isinstance(store, FirestoreItemStore)
         try:
             await scenario(store)
         finally:
