@@ -62,6 +62,7 @@ REVIEWED = {
     "gcp:apigateway/gateway:Gateway": ["region"],
     "gcp:redis/instance:Instance": [
         "tier",
+        "redisVersion",
         "memorySizeGb",
         "replicaCount",
         "readReplicasMode",

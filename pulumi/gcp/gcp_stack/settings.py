@@ -51,12 +51,13 @@ class Provider(_Config):
 
 
 class GcpSettings(_Config):
-    """The `refarch-gcp:` namespace (camelCase keys, as Pulumi config usually is)."""
+    """The `refarch-gcp:` namespace (camelCase keys, as Pulumi config usually is). Defaults live in
+    Pulumi.yaml, which the CLI (and the offline runner) applies before the program runs."""
 
-    zones: tuple[str, ...] = Field(min_length=1, max_length=3)
-    machine_type: str = Field("e2-medium", alias="machineType", pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
-    cache_memory_gb: int = Field(1, alias="cacheMemoryGb", ge=1, le=300)
-    redis_version: str = Field("REDIS_7_2", alias="redisVersion")
+    zones: tuple[str, ...] = Field(min_length=1, max_length=4)
+    machine_type: str = Field(alias="machineType", pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+    cache_memory_gb: int = Field(alias="cacheMemoryGb", ge=1, le=300)
+    redis_version: str = Field(alias="redisVersion")
     backend_domain: str = Field(
         alias="backendDomain",
         max_length=253,
