@@ -98,3 +98,9 @@ def test_service_settings_point_at_this_stacks_cache_store_secret_and_gateway(in
 
 def test_systemd_waits_out_the_shutdown_grace(inventory, spec):
     assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in _script(inventory)
+
+
+def test_the_service_journal_reaches_cloud_logging_through_a_pinned_ops_agent(inventory):
+    script = _script(inventory)
+    assert "add-ops-agent-repo.sh\" --also-install --version='2.*.*'" in script
+    assert "type: systemd_journald" in script

@@ -22,6 +22,11 @@ if [ ! -f "$DIR/.installed" ]; then
     | curl -sf --retry 5 -H @@- -o "$DIR/bundle.zip" '@{bundle_url}'
   unset TOKEN
   unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
+  # The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging; major version pinned.
+  if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
+    curl -sSf --retry 5 -o "$DIR/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+    bash "$DIR/add-ops-agent-repo.sh" --also-install --version='@{ops_agent_version}'
+  fi
   python3 -m venv "$DIR/venv"
   # Every package is pinned to an exact version by the project's lock file.
   "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
@@ -39,6 +44,18 @@ PEM
 cat > /etc/sample-service/env <<'ENV'
 @{environment}
 ENV
+
+cat > /etc/google-cloud-ops-agent/config.yaml <<'OPS'
+logging:
+  receivers:
+    journal:
+      type: systemd_journald
+  service:
+    pipelines:
+      journal:
+        receivers: [journal]
+OPS
+systemctl restart google-cloud-ops-agent
 
 cat > /etc/systemd/system/sample-service.service <<'UNIT'
 [Unit]

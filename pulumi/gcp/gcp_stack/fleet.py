@@ -22,6 +22,8 @@ from sample_service.app import HEALTH_PATH
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # Debian 12 ships Python 3.11 (the version the service's lock is resolved for) and supports Shielded VM.
 IMAGE = "debian-cloud/debian-12"
+# The Ops Agent's major version: minor releases (fixes) are taken at an instance's first boot.
+OPS_AGENT_VERSION = "2.*.*"
 PORT_NAME = "http"
 
 
@@ -40,6 +42,7 @@ def render_boot_script(
         cache_ca=cache_ca.strip(),
         environment=lines,
         stop_timeout=stop_timeout,
+        ops_agent_version=OPS_AGENT_VERSION,
     )
 
 
@@ -68,6 +71,9 @@ class StatelessFleet(Tier):
             bucket=self.releases.name,
             name=f"releases/{release}/sample_service.zip",
             source=bundle.archive(),
+            # Superseded releases stay in the bucket: instances still on the old template (autohealing
+            # during a rollout) and rollbacks can fetch them. The bucket is versioned and private.
+            deletion_policy="ABANDON",
             opts=self.child(),
         )
         # Exactly the release bucket: the fleet reads releases and can change none of them.
