@@ -83,3 +83,8 @@ def test_spec_overrides_from_the_stack_reach_the_program(gcp):
     inventory = gcp.preview("dev", {**gcp.config("dev"), f"{NS}:spec": json.dumps({"capacity": {"max": 7}})})
     autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
     assert autoscaler.get("autoscalingPolicy.maxReplicas") == 7
+
+
+def test_an_unknown_environment_is_refused(gcp):
+    refusal = gcp.refusal("dev", {**gcp.config("dev"), f"{NS}:environment": "qa"})
+    assert [(p.field, p.value) for p in refusal.problems] == [("(environment)", "qa")]

@@ -94,3 +94,8 @@ def test_the_cache_client_verifies_the_server_against_the_given_ca(secret_manage
     kwargs = store._client.connection_pool.connection_kwargs
     assert kwargs["ssl_ca_certs"] == "/etc/sample-service/cache-ca.pem"
     assert kwargs["ssl_cert_reqs"] == "required" and kwargs["password"] == "pw"
+
+
+def test_the_ca_file_must_be_an_absolute_path() -> None:
+    with pytest.raises(ValueError, match="CACHE_TLS_CA_FILE='cache-ca.pem' is invalid: expected an absolute"):
+        _config(CACHE_TLS_CA_FILE="cache-ca.pem")
