@@ -97,5 +97,7 @@ def test_the_cache_client_verifies_the_server_against_the_given_ca(secret_manage
 
 
 def test_the_ca_file_must_be_an_absolute_path() -> None:
-    with pytest.raises(ValueError, match=r"CACHE_TLS_CA_FILE='cache-ca\.pem' is invalid: expected an absolute"):
+    with pytest.raises(
+        ValueError, match=r"CACHE_TLS_CA_FILE='cache-ca\.pem' is invalid: expected an absolute"
+    ):
         _config(CACHE_TLS_CA_FILE="cache-ca.pem")
