@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler, Middleware
 from sample_service.config import ServiceConfig
 from sample_service.draining import InFlightRequests
 from sample_service.gateway_auth import GatewayTokenVerifier, gateway_only
+from sample_service.paths import HEALTH_PATH
 from sample_service.sessions import TOKEN_PATTERN, CacheUnavailable, SessionStore
 from sample_service.stores import Item, ItemStore, ItemTooLarge, StoreUnavailable, build_item_store
 
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 
 ITEM_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MAX_ITEM_TTL_SECONDS = 365 * 24 * 3600
-# The shallow liveness path every cloud's load balancer checks.
-HEALTH_PATH = "/health"
 
 
 class ApiError(Exception):

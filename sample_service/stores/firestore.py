@@ -1,5 +1,5 @@
-"""Items in Firestore (native mode): collection `items`, document id = item id, `data` (string) = the item
-as compact JSON, `expires_at` (timestamp) = the field the database's TTL policy deletes by."""
+"""Items in Firestore (native mode), laid out as sample_service/firestore_layout.py says: document id =
+item id, the item as compact JSON in a string field, its expiry as a timestamp in the TTL policy's field."""
 
 from __future__ import annotations
 
@@ -15,16 +15,13 @@ from google.api_core import retry_async
 from google.auth import exceptions as auth_exceptions
 from google.cloud.firestore_v1.async_client import AsyncClient
 
+from sample_service.firestore_layout import COLLECTION, DATA_FIELD, TTL_FIELD
 from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The layout the GCP program creates: the TTL policy is on this collection's field.
-COLLECTION = "items"
-TTL_FIELD = "expires_at"
-DATA_FIELD = "data"
 # Firestore's hard limit on a document, counted by its storage-size rules (see _document_size).
 MAX_DOCUMENT_BYTES = 1024 * 1024
 # Never a valid item id (those start with a letter or digit), so the probe cannot collide with data.

@@ -17,7 +17,7 @@ from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.spec import EnvironmentSpec
-from sample_service.app import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # Debian 12 ships Python 3.11 (the version the service's lock is resolved for) and supports Shielded VM.

@@ -12,7 +12,7 @@ import pulumi_gcp.projects as projects
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier
 from refarch.spec import EnvironmentSpec
-from sample_service.stores.firestore import COLLECTION, TTL_FIELD
+from sample_service.firestore_layout import COLLECTION, TTL_FIELD
 
 DATASTORE_USER = "roles/datastore.user"
 # Weekly backups kept 14 weeks (Firestore's maximum for weekly schedules), beyond PITR's 7 days.

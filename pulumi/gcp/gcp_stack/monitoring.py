@@ -13,7 +13,7 @@ from gcp_stack.service_logs import retained_logs
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.spec import EnvironmentSpec
-from sample_service.app import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 WINDOW = "300s"  # how long a condition must hold, like AWS's 3-of-5 one-minute periods
 ALIGNMENT = "60s"

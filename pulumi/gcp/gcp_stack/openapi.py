@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from refarch.spec import EnvironmentSpec
-from sample_service.app import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 QUOTA_METRIC = "requests"
 QUOTA_LIMIT = "requests-per-minute"
