@@ -118,7 +118,7 @@ def test_fleet_follows_the_spec_heals_and_replaces_without_losing_capacity(inven
     assert autoscaler.get("autoscalingPolicy.cpuUtilization.target") == spec.capacity.cpu_target_percent / 100
 
 
-def test_load_balancer_serves_https_only_without_affinity_from_the_fleet(inventory, spec, stack_config):
+def test_load_balancer_serves_https_only_without_affinity_from_the_fleet(inventory, spec, stack_config, gcp):
     backend = inventory.only("gcp:compute/backendService:BackendService")
     group = inventory.only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
     assert backend.get("sessionAffinity") == "NONE"
@@ -126,7 +126,9 @@ def test_load_balancer_serves_https_only_without_affinity_from_the_fleet(invento
     assert backend.get("connectionDrainingTimeoutSec") == spec.service.shutdown_grace_seconds
     assert backend.get("logConfig") == {"enable": True, "sampleRate": 1}
     assert backend.get("healthChecks") == ref(inventory.only("gcp:compute/healthCheck:HealthCheck"))
-    assert backend.get("backends.0.group").endswith(f"/instanceGroups/{group.name}-{_suffix(group)}")
+    # The group's instanceGroup output, as the mocks name it.
+    instance_group = gcp.module("offline").auto_name(group.name, group.type)
+    assert backend.get("backends.0.group").endswith(f"/instanceGroups/{instance_group}")
     assert backend.get("securityPolicy").endswith("/edge")
     routes = inventory.only("gcp:compute/uRLMap:URLMap")
     assert routes.get("defaultService") == ref(backend)
@@ -139,12 +141,6 @@ def test_load_balancer_serves_https_only_without_affinity_from_the_fleet(invento
     assert certificate.get("managed.domains") == [stack_config["refarch-gcp:backendDomain"]]
     rule = inventory.only("gcp:compute/globalForwardingRule:GlobalForwardingRule")
     assert (rule.get("target"), rule.get("portRange")) == (ref(proxy), "443")
-
-
-def _suffix(resource) -> str:
-    import zlib
-
-    return f"{zlib.crc32(resource.type.encode()) % 10000:04d}"  # the mocks' stable auto-name suffix
 
 
 def test_cloud_armor_turns_away_requests_without_a_gateway_token_and_throttles(inventory, spec):

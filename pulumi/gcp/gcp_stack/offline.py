@@ -33,6 +33,11 @@ def unique_id(account_id: str) -> str:
     return str(100000000000000000000 + sum(map(ord, account_id)))
 
 
+def auto_name(logical_name: str, type_: str) -> str:
+    """The name an auto-named resource gets: a suffix the way Pulumi adds one, but a stable one."""
+    return f"{logical_name}-{zlib.crc32(type_.encode()) % 10000:04d}"
+
+
 def _project() -> str:
     return pulumi.Config("gcp").get("project") or "mock-project"
 
@@ -40,8 +45,7 @@ def _project() -> str:
 class Mocks(CloudMocks):
     def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         project, inputs = _project(), args.inputs
-        # Auto-named resources get a suffix the way Pulumi adds one, but a stable one.
-        name = inputs.get("name") or f"{args.name}-{zlib.crc32(args.typ.encode()) % 10000:04d}"
+        name = inputs.get("name") or auto_name(args.name, args.typ)
         outputs: dict[str, Any] = {
             "name": name,
             "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/{args.name}",
