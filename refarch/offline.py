@@ -47,11 +47,17 @@ _ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
+def mock_id(name: str) -> str:
+    """The id CloudMocks gives the resource named `name`: what another resource's input holds when it
+    refers to that one, so tests can follow the wiring."""
+    return f"{name}-id"
+
+
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers the engine the way a provider would, offline. Subclasses say what a cloud computes."""
 
     def resource_id(self, args: pulumi.runtime.MockResourceArgs) -> str:
-        return f"{args.name}-id"
+        return mock_id(args.name)
 
     def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         """Outputs the provider would compute (host names, principal IDs) that the program reads."""

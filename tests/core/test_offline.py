@@ -217,3 +217,23 @@ def test_stack_settings_errors_name_the_config_key_users_set():
         ("proj:machineType", "big"),
         ("proj:zones", None),  # a missing key has no value to show, not the whole enclosing mapping
     ]
+
+
+def test_references_are_the_mock_id_of_the_resource_referred_to(dev):
+    from refarch.offline import mock_id
+
+    assert dev.named("reader").get("storeId") == mock_id("store")
+
+
+def test_the_service_contract_names_variables_the_service_never_reads():
+    from refarch.service_contract import parse_service_environment
+
+    variables = {
+        "CACHE_HOST": "cache",
+        "STORE_BACKEND": "dynamodb",
+        "ITEMS_TABLE": "items",
+        "AWS_REGION": "eu-west-1",
+        "CACHE_HOSTNAME": "typo",
+    }
+    config, unread = parse_service_environment(variables)
+    assert config.cache_host == "cache" and unread == {"CACHE_HOSTNAME"}

@@ -7,11 +7,12 @@ import base64
 import json
 
 from refarch.inventory import Inventory, Resource
+from refarch.offline import mock_id
 
 
 def ref(resource: Resource) -> str:
-    """What another resource's input holds when it refers to `resource`: CloudMocks ids are `<name>-id`."""
-    return f"{resource.name}-id"
+    """What another resource's input holds when it refers to `resource`."""
+    return mock_id(resource.name)
 
 
 def service_environment(inventory: Inventory) -> dict[str, str]:

@@ -6,21 +6,7 @@ import re
 
 from gcp_queries import service_environment
 
-from sample_service.config import ServiceConfig
-
-
-class _ReadRecorder(dict):
-    def __init__(self, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.read: set[str] = set()
-
-    def get(self, key, default=None):
-        self.read.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
+from refarch.service_contract import parse_service_environment
 
 
 def _script(inventory) -> str:
@@ -61,11 +47,8 @@ def test_no_secret_reaches_the_instance_metadata(inventory):
 
 
 def test_the_service_accepts_and_reads_every_variable_the_stack_writes(inventory, spec, stack_config, gcp):
-    variables = service_environment(inventory)
-    recorder = _ReadRecorder(variables)
-    config = ServiceConfig.from_env(recorder)
-    # A variable the service never reads (a renamed or misspelt one) would silently fall back to a default.
-    assert set(variables) <= recorder.read
+    config, unread = parse_service_environment(service_environment(inventory))
+    assert unread == set()
     assert config.service_port == spec.service.port
     assert config.session_ttl_seconds == spec.service.session_ttl_seconds
     assert config.cache_timeout_ms == spec.service.cache_timeout_ms
