@@ -13,6 +13,11 @@ from refarch.spec import EnvironmentSpec, load_environment
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Loading pulumi_gcp.compute warns about the SDK's own deprecated aliases, which this program never uses.
+    config.addinivalue_line("filterwarnings", r"ignore::DeprecationWarning:pulumi_gcp\..*")
+
+
 @pytest.fixture(scope="session")
 def gcp() -> PulumiProject:
     return project("gcp")
