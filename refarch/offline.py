@@ -13,6 +13,7 @@ its package `<cloud>_stack` has `program.main()` (what `__main__.py` runs) and `
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
 import importlib
 import json
@@ -47,11 +48,17 @@ _ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
+def mock_id(name: str) -> str:
+    """The id CloudMocks gives the resource named `name`: what another resource's input holds when it
+    refers to that one, so tests can follow the wiring."""
+    return f"{name}-id"
+
+
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers the engine the way a provider would, offline. Subclasses say what a cloud computes."""
 
     def resource_id(self, args: pulumi.runtime.MockResourceArgs) -> str:
-        return f"{args.name}-id"
+        return mock_id(args.name)
 
     def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         """Outputs the provider would compute (host names, principal IDs) that the program reads."""
@@ -96,6 +103,19 @@ def _parent_name(parent_urn: str) -> str | None:
     return parent_urn.rsplit("::", 1)[-1]
 
 
+# The mock monitor runs on worker threads and gives each its own event loop, which nothing closes. Left to
+# the garbage collector at interpreter exit, such a loop sometimes finds its self-pipe already closed and
+# prints "Exception ignored ... Invalid file descriptor"; closing them at exit, before that, keeps quiet.
+_worker_loops: set[asyncio.AbstractEventLoop] = set()
+
+
+@atexit.register
+def _close_worker_loops() -> None:
+    for loop in _worker_loops:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, keeping what each registration asked for (not what the mock answered)."""
 
@@ -106,6 +126,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            _worker_loops.add(asyncio.get_event_loop())  # the one the mock monitor made for this thread
             inputs = _plain(json_format.MessageToDict(request.object))
             self.recorded.append(
                 Resource(

@@ -72,7 +72,7 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
     """The raw values of every field `model` declares, read from the project's config namespace.
 
     Objects and lists are parsed from their JSON form; unset fields are left out so the model's
-    defaults apply.
+    defaults apply. Values are keyed by the config key (a field's alias), so errors name what users set.
     """
     raw: dict[str, Any] = {}
     for name, field in model.model_fields.items():

@@ -16,7 +16,8 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sample_service.config import ServiceConfig
 from sample_service.draining import InFlightRequests
-from sample_service.health import HEALTH_PATH
+from sample_service.gateway_auth import GatewayTokenVerifier, gateway_only
+from sample_service.paths import HEALTH_PATH
 from sample_service.sessions import TOKEN_PATTERN, CacheUnavailable, SessionStore
 from sample_service.stores import Item, ItemStore, ItemTooLarge, StoreUnavailable, build_item_store
 
@@ -187,10 +188,13 @@ def create_app(
     routes = _Routes(session_store, item_store)
 
     in_flight = InFlightRequests(config.shutdown_grace_seconds)
+    # GCP: only requests through the API gateway (see gateway_auth.py); the health check stays open.
+    verifier = GatewayTokenVerifier(config.gateway_auth) if config.gateway_auth else None
+    gateway = [gateway_only(verifier, open_paths=(HEALTH_PATH,))] if verifier else []
     app = web.Application(
         client_max_size=config.max_body_bytes,
         # Outermost first: draining must see every request, including those answered with an error.
-        middlewares=[in_flight.middleware, _error_middleware(config.max_body_bytes)],
+        middlewares=[in_flight.middleware, *gateway, _error_middleware(config.max_body_bytes)],
     )
     app.add_routes(
         [
@@ -213,4 +217,6 @@ def create_app(
 
     app.on_shutdown.append(in_flight.drain)
     app.on_cleanup.append(close_stores)
+    if verifier:
+        app.on_cleanup.append(verifier.close)
     return app

@@ -1,5 +1,6 @@
-"""Cache AUTH: a token given directly or read once at start-up from AWS Secrets Manager, or (Azure)
-Entra ID tokens of the instance's managed identity."""
+"""Cache AUTH: a token given directly, or read once at start-up from AWS Secrets Manager or (for a
+`projects/.../secrets/.../versions/...` name) Google Secret Manager; or (Azure) Entra ID tokens of the
+instance's managed identity."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sample_service.config import ServiceConfig
+from sample_service.config import GCP_SECRET_VERSION, ServiceConfig
 
 # Start-up only, so these can be more patient than the per-request timeouts.
 _SECRETS_CLIENT_CONFIG = Config(
@@ -41,6 +42,10 @@ def password_from_secret_string(secret_string: str) -> str:
 def resolve_cache_password(config: ServiceConfig) -> str | None:
     if config.cache_auth_secret_id is None:
         return config.cache_password
+    if GCP_SECRET_VERSION.fullmatch(config.cache_auth_secret_id):
+        from sample_service.gcp_secrets import access_secret_version
+
+        return password_from_secret_string(access_secret_version(config.cache_auth_secret_id))
     client = boto3.client("secretsmanager", region_name=config.aws_region, config=_SECRETS_CLIENT_CONFIG)
     where = f"CACHE_AUTH_SECRET_ID={config.cache_auth_secret_id!r}"
     try:

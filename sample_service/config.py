@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-STORE_BACKENDS = ("dynamodb", "cosmos")
+STORE_BACKENDS = ("dynamodb", "cosmos", "firestore")
 # How the service logs in to the cache: a password (given, from a secret, or none) or Entra ID tokens.
 CACHE_AUTH_MODES = ("password", "entra-id")
 
@@ -25,6 +25,16 @@ _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _COSMOS_ENDPOINT = re.compile(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?")
 _COSMOS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# A Secret Manager secret version: Google Cloud's form of CACHE_AUTH_SECRET_ID.
+GCP_SECRET_VERSION = re.compile(
+    r"projects/[a-z0-9-]{1,30}/secrets/[A-Za-z0-9_-]{1,255}/versions/[a-z0-9]{1,20}"
+)
+_GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_FIRESTORE_DATABASE = re.compile(r"\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9]")
+_URL = re.compile(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[^\s]*)?")
+_LOCAL_URL = re.compile(r"http://127\.0\.0\.1:[0-9]{1,5}(/[^\s]*)?")
+_UINT_ID = re.compile(r"[0-9]{1,30}")
+_FILE_PATH = re.compile(r"/[A-Za-z0-9._/-]{1,4095}")
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -78,11 +88,16 @@ def _aws_region(environ: Mapping[str, str], needed_by: str) -> str:
 
 
 def _required(
-    environ: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str, needed_by: str
+    environ: Mapping[str, str],
+    name: str,
+    pattern: re.Pattern[str],
+    allowed: str,
+    needed_by: str | None = None,
 ) -> str:
     raw = _get(environ, name)
     if raw is None:
-        raise ValueError(f"{name} is required when {needed_by}: expected {allowed}")
+        when = f" when {needed_by}" if needed_by else ""
+        raise ValueError(f"{name} is required{when}: expected {allowed}")
     if not pattern.fullmatch(raw):
         raise _invalid(name, raw, allowed)
     return raw
@@ -142,6 +157,38 @@ def _azure_settings(environ: Mapping[str, str], store_backend: str, cache_passwo
 
 
 @dataclass(frozen=True)
+class GatewayAuth:
+    """Serve only requests carrying an ID token the API gateway minted (GCP): set the audience to enable."""
+
+    audience: str
+    # The `sub` of the gateway's tokens: its service account's unique ID. Anyone can mint a Google ID token
+    # for any audience, so the audience alone would not prove the token is the gateway's.
+    subject: str
+    issuer: str = "https://accounts.google.com"
+    jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GatewayAuth | None:
+        audience = _get(environ, "GATEWAY_JWT_AUDIENCE")
+        subject = _get(environ, "GATEWAY_JWT_SUBJECT")
+        if audience is None and subject is None:
+            return None
+        if audience is None or subject is None:
+            raise ValueError("GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_SUBJECT: expected both or neither")
+        if not _URL.fullmatch(audience):
+            raise _invalid("GATEWAY_JWT_AUDIENCE", audience, "an https:// URL")
+        if not _UINT_ID.fullmatch(subject):
+            raise _invalid("GATEWAY_JWT_SUBJECT", subject, "a service account's numeric unique ID")
+        defaults = cls(audience, subject)
+        issuer = _get(environ, "GATEWAY_JWT_ISSUER") or defaults.issuer
+        jwks_url = _get(environ, "GATEWAY_JWKS_URL") or defaults.jwks_url
+        for name, value in (("GATEWAY_JWT_ISSUER", issuer), ("GATEWAY_JWKS_URL", jwks_url)):
+            if not (_URL.fullmatch(value) or _LOCAL_URL.fullmatch(value)):
+                raise _invalid(name, value, "an https:// URL (http:// only on 127.0.0.1)")
+        return cls(audience, subject, issuer, jwks_url)
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     service_host: str
     service_port: int
@@ -162,6 +209,11 @@ class ServiceConfig:
     cache_username: str | None = None
     azure_client_id: str | None = None
     cosmos: CosmosSettings | None = None
+    # Google Cloud: the CA that signs the cache's certificate, Firestore, and the gateway's ID token.
+    cache_tls_ca_file: str | None = None
+    gcp_project: str | None = None
+    firestore_database: str | None = None
+    gateway_auth: GatewayAuth | None = None
 
     @property
     def cache_timeout(self) -> float:
@@ -197,11 +249,24 @@ class ServiceConfig:
             if not (_TABLE_NAME.fullmatch(items_table) or _TABLE_ARN.fullmatch(items_table)):
                 raise _invalid("ITEMS_TABLE", items_table, "a DynamoDB table name or table ARN")
 
+        gcp_project = firestore_database = None
+        if store_backend == "firestore":
+            gcp_project = _required(
+                environ, "GOOGLE_CLOUD_PROJECT", _GCP_PROJECT, "a Google Cloud project ID"
+            )
+            firestore_database = _required(
+                environ, "FIRESTORE_DATABASE", _FIRESTORE_DATABASE, "a Firestore database ID or (default)"
+            )
+
         aws_region = None
         if store_backend == "dynamodb":
             aws_region = _aws_region(environ, "STORE_BACKEND is 'dynamodb'")
-        elif cache_auth_secret_id is not None:
+        elif cache_auth_secret_id is not None and not GCP_SECRET_VERSION.fullmatch(cache_auth_secret_id):
             aws_region = _aws_region(environ, "CACHE_AUTH_SECRET_ID is set")
+
+        cache_tls_ca_file = _get(environ, "CACHE_TLS_CA_FILE")
+        if cache_tls_ca_file is not None and not _FILE_PATH.fullmatch(cache_tls_ca_file):
+            raise _invalid("CACHE_TLS_CA_FILE", cache_tls_ca_file, "an absolute file path")
 
         return cls(
             service_host=_host(environ, "SERVICE_HOST", "0.0.0.0"),
@@ -222,4 +287,8 @@ class ServiceConfig:
             **_azure_settings(
                 environ, store_backend, cache_password is not None or cache_auth_secret_id is not None
             ),
+            cache_tls_ca_file=cache_tls_ca_file,
+            gcp_project=gcp_project,
+            firestore_database=firestore_database,
+            gateway_auth=GatewayAuth.from_env(environ),
         )

@@ -49,6 +49,8 @@ class SessionStore:
             port=config.cache_port,
             **cache_login(config),
             ssl=config.cache_tls,
+            # Memorystore signs with its own CA; None keeps the system's trust store (ElastiCache).
+            ssl_ca_certs=config.cache_tls_ca_file,
             socket_timeout=config.cache_timeout,
             socket_connect_timeout=config.cache_timeout,
             # One immediate retry replaces a pooled connection the server closed (failover, restart);

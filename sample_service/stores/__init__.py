@@ -26,5 +26,12 @@ def build_item_store(config: ServiceConfig) -> ItemStore:
             credential=managed_identity_credential(config.azure_client_id),
             timeout=config.store_timeout,
         )
+    if config.store_backend == "firestore" and config.gcp_project and config.firestore_database:
+        # Imported here: only instances that use Firestore load its gRPC client.
+        from sample_service.stores.firestore import FirestoreItemStore
+
+        return FirestoreItemStore(
+            project=config.gcp_project, database=config.firestore_database, timeout=config.store_timeout
+        )
     # ServiceConfig.from_env rejects these combinations; this catches a hand-built config.
     raise ValueError(f"no item store for STORE_BACKEND={config.store_backend!r} with this configuration")

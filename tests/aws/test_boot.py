@@ -6,8 +6,8 @@ import json
 
 from cfn_queries import only
 
+from refarch.service_contract import parse_service_environment
 from refarch.spec import load_environment
-from sample_service.config import ServiceConfig
 from tools import service_lock
 
 
@@ -31,30 +31,15 @@ def _service_variables(script: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in env_block.splitlines())
 
 
-class _ReadRecorder(dict):
-    def __init__(self, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.read: set[str] = set()
-
-    def get(self, key, default=None):
-        self.read.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
-
-
 def test_the_service_accepts_the_environment_the_stack_writes(resources, environment):
     spec = load_environment(environment)
     variables = _service_variables(_user_data(resources))
     # Deploy-time values (endpoints, names, ARNs) stand in as a plain name the service can parse.
-    resolved = _ReadRecorder(
+    config, unread = parse_service_environment(
         {name: "resolved-at-deploy" if "<{" in value else value for name, value in variables.items()}
     )
-    config = ServiceConfig.from_env(resolved)
     # A variable the service never reads (a renamed or misspelt one) would silently fall back to a default.
-    assert set(variables) <= resolved.read
+    assert unread == set()
     assert config.service_port == spec.service.port
     assert config.session_ttl_seconds == spec.service.session_ttl_seconds
     assert config.cache_timeout_ms == spec.service.cache_timeout_ms

@@ -7,7 +7,7 @@ import ipaddress
 from azure_queries import NET, allowed_inbound, nsg, subnets
 
 from refarch.inventory import Inventory
-from sample_service.health import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 COMPONENTS = {
     "refarch:azure:StatelessService",

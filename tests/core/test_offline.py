@@ -231,3 +231,53 @@ def test_preview_command_reports_a_refused_stack(fake_project, monkeypatch, caps
         (fake_project.directory / "Pulumi.broken.yaml").unlink()
     err = capsys.readouterr().err
     assert "fake broken: environment 'broken' is invalid" in err
+
+
+def test_runs_after_asyncio_run_left_no_current_loop(fake_project):
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())  # leaves the main thread without a current event loop
+    assert len(fake_project.preview("dev")) == 3
+
+
+def test_stack_settings_errors_name_the_config_key_users_set():
+    import pulumi
+    from pydantic import BaseModel, Field
+
+    from refarch.errors import SpecError
+    from refarch.pulumi_stack import read_settings, stack_settings
+
+    class Aliased(BaseModel):
+        machine_type: str = Field(alias="machineType", pattern="^[a-z]+-[a-z0-9]+$")
+        zones: list[str] = Field(alias="zones")
+
+    pulumi.runtime.set_all_config({"proj:machineType": "big"})
+    with pytest.raises(SpecError) as refused:
+        stack_settings("dev", "proj", Aliased, read_settings(pulumi.Config("proj"), Aliased))
+    assert [(p.field, p.value) for p in refused.value.problems] == [
+        ("proj:machineType", "big"),
+        ("proj:zones", "(unset)"),  # a missing key has no value to show, not the whole enclosing mapping
+    ]
+
+
+def test_references_are_the_mock_id_of_the_resource_referred_to(dev):
+    from refarch.offline import mock_id
+
+    assert dev.named("reader").get("storeId") == mock_id("store")
+
+
+def test_the_service_contract_names_variables_the_service_never_reads():
+    from refarch.service_contract import parse_service_environment
+
+    variables = {
+        "CACHE_HOST": "cache",
+        "STORE_BACKEND": "dynamodb",
+        "ITEMS_TABLE": "items",
+        "AWS_REGION": "eu-west-1",
+        "CACHE_HOSTNAME": "typo",
+    }
+    config, unread = parse_service_environment(variables)
+    assert config.cache_host == "cache" and unread == {"CACHE_HOSTNAME"}

@@ -15,7 +15,7 @@ import pulumi_azure_native.monitor as monitor
 from azure_stack.boot import custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
-from sample_service.health import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 ADMIN_USER = "azureuser"
 # Azure requires a Linux VM to accept a password or an SSH key. This is the public half of an RSA key

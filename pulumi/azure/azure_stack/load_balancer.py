@@ -15,7 +15,7 @@ import pulumi_azure_native.network as network
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.network import GATEWAY_LISTENER_PORT, gateway_private_ip
 from azure_stack.placement import Placement
-from sample_service.health import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 BACKEND_POOL = "fleet"
 PRIVATE_FRONTEND = "private"

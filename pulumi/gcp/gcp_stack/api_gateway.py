@@ -1,0 +1,104 @@
+"""API tier: API Gateway in front of the load balancer, with an API key (for quotas) and a signed JWT of
+the API client account on every call, a per-consumer quota from the spec, and backend ID tokens minted by
+the gateway's own account, which the service verifies."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.apigateway as apigateway
+import pulumi_gcp.projects as projects
+
+from gcp_stack.openapi import openapi_document
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier, labels
+from refarch.spec import EnvironmentSpec
+
+
+def backend_audience(settings: StackSettings) -> str:
+    """The audience of the gateway's ID tokens: the backend's own URL, as Google's convention has it."""
+    return f"https://{settings.gcp.backend_domain}"
+
+
+@dataclass(frozen=True)
+class ApiArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    backend_address: str
+    gateway_account: pulumi.Input[str]
+    client_account: pulumi.Input[str]
+
+
+class PublicApi(Tier):
+    def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("PublicApi", name, opts)
+        spec, settings = args.spec, args.settings
+        self.api = apigateway.Api(
+            "definition",
+            api_id=f"{spec.name}-service",
+            display_name=f"Stateless service ({spec.name})",
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        # Clients sign their JWTs for the API's managed service name: unique to this API.
+        self.client_audience = self.api.managed_service
+        document = pulumi.Output.all(args.client_account, self.client_audience).apply(
+            lambda values: json.dumps(
+                openapi_document(
+                    spec,
+                    backend_address=args.backend_address,
+                    backend_audience=backend_audience(settings),
+                    client_email=values[0],
+                    client_audience=values[1],
+                ),
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        self.config = apigateway.ApiConfig(
+            "config",
+            api=self.api.api_id,
+            # Configs are immutable: each change creates a new one before the gateway moves to it.
+            api_config_id_prefix=f"{spec.name}-",
+            openapi_documents=[
+                apigateway.ApiConfigOpenapiDocumentArgs(
+                    document=apigateway.ApiConfigOpenapiDocumentDocumentArgs(
+                        path="openapi.json",
+                        contents=document.apply(lambda text: base64.b64encode(text.encode()).decode()),
+                    )
+                )
+            ],
+            gateway_config=apigateway.ApiConfigGatewayConfigArgs(
+                backend_config=apigateway.ApiConfigGatewayConfigBackendConfigArgs(
+                    google_service_account=args.gateway_account
+                )
+            ),
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        self.gateway = apigateway.Gateway(
+            "gateway",
+            gateway_id=f"{spec.name}-service",
+            api_config=self.config.id,
+            region=settings.region,
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        # API keys only work for a managed service enabled in the key's project.
+        enabled = projects.Service(
+            "service-api", service=self.api.managed_service, disable_on_destroy=False, opts=self.child()
+        )
+        self.api_key = projects.ApiKey(
+            "first-consumer",
+            display_name=f"Stateless service API ({spec.name})",
+            restrictions=projects.ApiKeyRestrictionsArgs(
+                api_targets=[projects.ApiKeyRestrictionsApiTargetArgs(service=self.api.managed_service)]
+            ),
+            opts=self.child(depends_on=[enabled]),
+        )
+        self.url = self.gateway.default_hostname.apply(lambda host: f"https://{host}")
+        self.host = self.gateway.default_hostname
+        self.register_outputs({"url": self.url, "apiKey": self.api_key.name})

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Boots the sample service (runs as the startup script on every boot). Idempotent: a second run with the
+# same release changes nothing, and each release installs into its own directory, so a half-finished
+# boot is never "current". Secrets never pass through here: the service reads the cache AUTH string
+# from Secret Manager itself, with the instance's service account.
+set -euo pipefail
+RELEASE='@{release}'
+ROOT=/opt/sample-service
+DIR="$ROOT/releases/$RELEASE"
+METADATA=http://metadata.google.internal/computeMetadata/v1
+
+if [ ! -f "$DIR/.installed" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q python3-venv unzip curl
+  rm -rf "$DIR" && mkdir -p "$DIR"
+  # The bundle is a private object: fetch it with the instance's own short-lived token, sent on stdin
+  # so it never appears in a process listing (a doubled at-sign is one at-sign in this template).
+  TOKEN=$(curl -sf -H 'Metadata-Flavor: Google' "$METADATA/instance/service-accounts/default/token" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  printf 'Authorization: Bearer %s\n' "$TOKEN" \
+    | curl -sf --retry 5 -H @@- -o "$DIR/bundle.zip" '@{bundle_url}'
+  unset TOKEN
+  unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
+  # The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging; major version pinned.
+  if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
+    curl -sSf --retry 5 -o "$DIR/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+    bash "$DIR/add-ops-agent-repo.sh" --also-install --version='@{ops_agent_version}'
+  fi
+  python3 -m venv "$DIR/venv"
+  # Every package is pinned to an exact version by the project's lock file.
+  "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
+  touch "$DIR/.installed"
+fi
+ln -sfn "$DIR" "$ROOT/current"
+id sample-service >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin sample-service
+
+mkdir -p /etc/sample-service
+# Memorystore's own CA: the service verifies the cache's TLS certificate against it.
+cat > /etc/sample-service/cache-ca.pem <<'PEM'
+@{cache_ca}
+PEM
+
+cat > /etc/sample-service/env <<'ENV'
+@{environment}
+ENV
+
+cat > /etc/google-cloud-ops-agent/config.yaml <<'OPS'
+logging:
+  receivers:
+    journal:
+      type: systemd_journald
+  service:
+    pipelines:
+      journal:
+        receivers: [journal]
+OPS
+systemctl restart google-cloud-ops-agent
+
+cat > /etc/systemd/system/sample-service.service <<'UNIT'
+[Unit]
+Description=Stateless sample service
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=sample-service
+EnvironmentFile=/etc/sample-service/env
+WorkingDirectory=/opt/sample-service/current
+ExecStart=/opt/sample-service/current/venv/bin/python -m sample_service
+Restart=always
+RestartSec=2
+# SIGTERM starts a graceful shutdown; systemd waits out the grace period before it kills.
+KillSignal=SIGTERM
+TimeoutStopSec=@{stop_timeout}
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
+systemctl daemon-reload
+systemctl enable sample-service
+systemctl restart sample-service

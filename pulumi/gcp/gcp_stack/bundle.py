@@ -1,0 +1,40 @@
+"""The sample service as a release: its files, and a content hash that names the release.
+
+The hash changes only when a file of the service does, so an unchanged service never rolls the fleet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pulumi
+
+SERVICE_DIR = Path(__file__).resolve().parents[3] / "sample_service"
+EXCLUDED_PARTS = ("__pycache__",)
+EXCLUDED_SUFFIXES = (".pyc",)
+
+
+def service_files(root: Path = SERVICE_DIR) -> list[Path]:
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and not any(part in EXCLUDED_PARTS for part in path.parts)
+        and path.suffix not in EXCLUDED_SUFFIXES
+    )
+
+
+def release_id(root: Path = SERVICE_DIR) -> str:
+    digest = hashlib.sha256()
+    for path in service_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def archive(root: Path = SERVICE_DIR) -> pulumi.AssetArchive:
+    """The files at the archive's root, as `unzip -d .../sample_service` expects."""
+    return pulumi.AssetArchive(
+        {path.relative_to(root).as_posix(): pulumi.FileAsset(str(path)) for path in service_files(root)}
+    )

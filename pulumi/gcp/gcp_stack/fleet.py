@@ -1,0 +1,201 @@
+"""Compute tier: a regional managed instance group that boots the sample service from a private release
+bucket, heals on a shallow health check, replaces with surge and scales on CPU within the spec's bounds."""
+
+from __future__ import annotations
+
+import string
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_gcp.compute as compute
+import pulumi_gcp.storage as storage
+
+from gcp_stack import bundle
+from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier, labels
+from refarch.spec import EnvironmentSpec
+from sample_service.paths import HEALTH_PATH
+
+BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+# Debian 12 ships Python 3.11 (the version the service's lock is resolved for) and supports Shielded VM.
+IMAGE = "debian-cloud/debian-12"
+# The Ops Agent's major version: minor releases (fixes) are taken at an instance's first boot.
+OPS_AGENT_VERSION = "2.*.*"
+PORT_NAME = "http"
+
+
+class _BootTemplate(string.Template):
+    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
+    delimiter = "@"
+
+
+def render_boot_script(
+    *, release: str, bundle_url: str, cache_ca: str, environment: dict[str, str], stop_timeout: int
+) -> str:
+    lines = "\n".join(f"{key}={value}" for key, value in sorted(environment.items()))
+    return _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
+        release=release,
+        bundle_url=bundle_url,
+        cache_ca=cache_ca.strip(),
+        environment=lines,
+        stop_timeout=stop_timeout,
+        ops_agent_version=OPS_AGENT_VERSION,
+    )
+
+
+@dataclass(frozen=True)
+class FleetArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    subnet: pulumi.Input[str]
+    service_account: pulumi.Input[str]
+    service_account_member: pulumi.Input[str]
+    service_environment: dict[str, pulumi.Input[str]]
+    cache_ca: pulumi.Input[str]
+
+
+class StatelessFleet(Tier):
+    def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("StatelessFleet", name, opts)
+        spec, settings = args.spec, args.settings
+        capacity = spec.capacity
+        zones = list(settings.gcp.zones[: spec.zones])
+
+        self.releases = private_bucket("releases", spec, settings.region, self.child())
+        release = bundle.release_id()
+        self.bundle = storage.BucketObject(
+            "service-bundle",
+            bucket=self.releases.name,
+            name=f"releases/{release}/sample_service.zip",
+            source=bundle.archive(),
+            # Superseded releases stay in the bucket: instances still on the old template (autohealing
+            # during a rollout) and rollbacks can fetch them. The bucket is versioned and private.
+            deletion_policy="ABANDON",
+            opts=self.child(),
+        )
+        # Exactly the release bucket: the fleet reads releases and can change none of them.
+        storage.BucketIAMMember(
+            "fleet-reads-releases",
+            bucket=self.releases.name,
+            role=OBJECT_VIEWER,
+            member=args.service_account_member,
+            opts=self.child(),
+        )
+        bundle_url = pulumi.Output.all(self.releases.name, self.bundle.name).apply(
+            lambda parts: (
+                "https://storage.googleapis.com/storage/v1/b/"
+                f"{parts[0]}/o/{urllib.parse.quote(parts[1], safe='')}?alt=media"
+            )
+        )
+        environment = pulumi.Output.all(**args.service_environment)
+        startup_script = pulumi.Output.all(bundle_url, args.cache_ca, environment).apply(
+            lambda values: render_boot_script(
+                release=release,
+                bundle_url=values[0],
+                cache_ca=values[1],
+                environment=values[2],
+                stop_timeout=spec.service.shutdown_grace_seconds + 10,
+            )
+        )
+
+        self.health_check = compute.HealthCheck(
+            "health",
+            description="Shallow: the process is up and serving (a cache or store outage must not fail it)",
+            http_health_check=compute.HealthCheckHttpHealthCheckArgs(
+                port=spec.service.port, request_path=HEALTH_PATH
+            ),
+            check_interval_sec=10,
+            timeout_sec=5,
+            healthy_threshold=2,
+            unhealthy_threshold=3,
+            log_config=compute.HealthCheckLogConfigArgs(enable=True),
+            opts=self.child(),
+        )
+        self.template = compute.InstanceTemplate(
+            "template",
+            name_prefix=f"{spec.name}-service-",
+            description=f"Stateless sample service, release {release}",
+            machine_type=settings.gcp.machine_type,
+            disks=[
+                compute.InstanceTemplateDiskArgs(
+                    source_image=IMAGE,
+                    boot=True,
+                    auto_delete=True,
+                    disk_size_gb=capacity.root_volume_gib,
+                    disk_type="pd-balanced",
+                )
+            ],
+            network_interfaces=[
+                # No access_configs: no external IP. Egress goes through Cloud NAT.
+                compute.InstanceTemplateNetworkInterfaceArgs(subnetwork=args.subnet)
+            ],
+            service_account=compute.InstanceTemplateServiceAccountArgs(
+                email=args.service_account,
+                # Access is decided by the account's IAM roles; the scope only lets those apply.
+                scopes=["cloud-platform"],
+            ),
+            shielded_instance_config=compute.InstanceTemplateShieldedInstanceConfigArgs(
+                enable_secure_boot=True, enable_vtpm=True, enable_integrity_monitoring=True
+            ),
+            metadata={
+                "enable-oslogin": "TRUE",
+                "block-project-ssh-keys": "TRUE",
+                "startup-script": startup_script,
+            },
+            scheduling=compute.InstanceTemplateSchedulingArgs(
+                automatic_restart=True, on_host_maintenance="MIGRATE", preemptible=False
+            ),
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        max_surge = len(zones)  # a regional group surges by at least one instance per zone
+        self.group = compute.RegionInstanceGroupManager(
+            "group",
+            base_instance_name=f"{spec.name}-service",
+            region=settings.region,
+            distribution_policy_zones=zones,
+            distribution_policy_target_shape="EVEN",
+            versions=[
+                compute.RegionInstanceGroupManagerVersionArgs(
+                    name=release, instance_template=self.template.self_link_unique
+                )
+            ],
+            named_ports=[
+                compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=spec.service.port)
+            ],
+            auto_healing_policies=compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
+                health_check=self.health_check.id, initial_delay_sec=capacity.health_check_grace_seconds
+            ),
+            # New instances come up and pass health checks before old ones go: never below capacity.
+            update_policy=compute.RegionInstanceGroupManagerUpdatePolicyArgs(
+                type="PROACTIVE",
+                minimal_action="REPLACE",
+                replacement_method="SUBSTITUTE",
+                max_surge_fixed=max_surge,
+                max_unavailable_fixed=0,
+                instance_redistribution_type="PROACTIVE",
+            ),
+            # No target size: the autoscaler owns it, so a deployment never resets a scaled-out group.
+            wait_for_instances=False,
+            opts=self.child(),
+        )
+        self.autoscaler = compute.RegionAutoscaler(
+            "autoscaler",
+            region=settings.region,
+            target=self.group.id,
+            autoscaling_policy=compute.RegionAutoscalerAutoscalingPolicyArgs(
+                min_replicas=capacity.min,
+                max_replicas=capacity.max,
+                cooldown_period=capacity.warmup_seconds,
+                mode="ON",
+                cpu_utilization=compute.RegionAutoscalerAutoscalingPolicyCpuUtilizationArgs(
+                    target=capacity.cpu_target_percent / 100
+                ),
+            ),
+            opts=self.child(),
+        )
+        self.instance_group = self.group.instance_group
+        self.register_outputs({"instanceGroup": self.group.instance_group, "release": release})

@@ -1,0 +1,89 @@
+"""NoSQL tier: a Firestore (native mode) database with a TTL policy for expiring items, point-in-time
+recovery, and delete protection plus weekly backups in production. Only the fleet may read and write it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.firestore as firestore
+import pulumi_gcp.projects as projects
+
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier
+from refarch.spec import EnvironmentSpec
+from sample_service.firestore_layout import COLLECTION, TTL_FIELD
+
+DATASTORE_USER = "roles/datastore.user"
+# Weekly backups kept 14 weeks (Firestore's maximum for weekly schedules), beyond PITR's 7 days.
+BACKUP_RETENTION = f"{14 * 7 * 24 * 3600}s"
+
+
+def database_name(environment: str) -> str:
+    return f"{environment}-items"
+
+
+@dataclass(frozen=True)
+class ItemStoreArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    user: pulumi.Input[str]
+
+
+class ItemStore(Tier):
+    def __init__(self, name: str, args: ItemStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ItemStore", name, opts)
+        spec, settings = args.spec, args.settings
+        protected = spec.store.deletion_protection
+        self.database = firestore.Database(
+            "items",
+            name=database_name(spec.name),
+            location_id=settings.region,
+            type="FIRESTORE_NATIVE",
+            concurrency_mode="PESSIMISTIC",
+            app_engine_integration_mode="DISABLED",
+            point_in_time_recovery_enablement=(
+                "POINT_IN_TIME_RECOVERY_ENABLED"
+                if spec.store.point_in_time_recovery
+                else "POINT_IN_TIME_RECOVERY_DISABLED"
+            ),
+            delete_protection_state="DELETE_PROTECTION_ENABLED"
+            if protected
+            else "DELETE_PROTECTION_DISABLED",
+            # A protected database outlives `pulumi destroy`; others go with their stack.
+            deletion_policy="ABANDON" if protected else "DELETE",
+            opts=self.child(protect=protected),
+        )
+        firestore.Field(
+            "items-ttl",
+            database=self.database.name,
+            collection=COLLECTION,
+            field=TTL_FIELD,
+            ttl_config=firestore.FieldTtlConfigArgs(),
+            # No single-field indexes on the TTL timestamp: nothing queries it, and it would hotspot.
+            index_config=firestore.FieldIndexConfigArgs(),
+            opts=self.child(),
+        )
+        if spec.production:
+            firestore.BackupSchedule(
+                "weekly",
+                database=self.database.name,
+                retention=BACKUP_RETENTION,
+                weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
+                opts=self.child(),
+            )
+        projects.IAMMember(
+            "fleet-uses-items",
+            project=settings.project,
+            role=DATASTORE_USER,
+            member=args.user,
+            # Only this database, though the role is granted on the project.
+            condition=projects.IAMMemberConditionArgs(
+                title=f"only-{database_name(spec.name)}",
+                expression=self.database.name.apply(
+                    lambda db: f'resource.name == "projects/{settings.project}/databases/{db}"'
+                ),
+            ),
+            opts=self.child(),
+        )
+        self.register_outputs({"database": self.database.name})

@@ -1,0 +1,85 @@
+"""Load balancer tier: a global external Application Load Balancer (HTTPS only, TLS 1.2+, a Google-managed
+certificate), no session affinity, connection draining and request logs, behind a Cloud Armor policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.compute as compute
+
+from gcp_stack.cloud_armor import security_policy
+from gcp_stack.fleet import PORT_NAME
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier
+from refarch.spec import EnvironmentSpec
+
+SCHEME = "EXTERNAL_MANAGED"
+# API Gateway never waits longer than its 29 s deadline; the backend gets one second more.
+BACKEND_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    instance_group: pulumi.Input[str]
+    health_check: pulumi.Input[str]
+
+
+class ServiceLoadBalancer(Tier):
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ServiceLoadBalancer", name, opts)
+        spec = args.spec
+        self.armor = security_policy(spec, self.child())
+        self.backend = compute.BackendService(
+            "backend",
+            description="The fleet: any instance serves any request",
+            load_balancing_scheme=SCHEME,
+            protocol="HTTP",
+            port_name=PORT_NAME,
+            session_affinity="NONE",
+            locality_lb_policy="ROUND_ROBIN",
+            # In-flight requests get the service's whole shutdown grace before an instance is gone.
+            connection_draining_timeout_sec=spec.service.shutdown_grace_seconds,
+            timeout_sec=BACKEND_TIMEOUT_SECONDS,
+            health_checks=args.health_check,
+            backends=[
+                compute.BackendServiceBackendArgs(
+                    group=args.instance_group,
+                    balancing_mode="UTILIZATION",
+                    max_utilization=0.8,
+                    capacity_scaler=1.0,
+                )
+            ],
+            log_config=compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),
+            security_policy=self.armor.self_link,
+            opts=self.child(),
+        )
+        url_map = compute.URLMap("routes", default_service=self.backend.id, opts=self.child())
+        certificate = compute.ManagedSslCertificate(
+            "certificate",
+            managed=compute.ManagedSslCertificateManagedArgs(domains=[args.settings.gcp.backend_domain]),
+            opts=self.child(),
+        )
+        tls = compute.SSLPolicy("tls", profile="RESTRICTED", min_tls_version="TLS_1_2", opts=self.child())
+        proxy = compute.TargetHttpsProxy(
+            "https-proxy",
+            url_map=url_map.id,
+            ssl_certificates=[certificate.id],
+            ssl_policy=tls.id,
+            opts=self.child(),
+        )
+        self.address = compute.GlobalAddress("address", address_type="EXTERNAL", opts=self.child())
+        # HTTPS only: there is no port-80 rule to fall back to.
+        compute.GlobalForwardingRule(
+            "https",
+            target=proxy.id,
+            ip_address=self.address.address,
+            port_range="443",
+            ip_protocol="TCP",
+            load_balancing_scheme=SCHEME,
+            opts=self.child(),
+        )
+        self.url = f"https://{args.settings.gcp.backend_domain}"
+        self.register_outputs({"address": self.address.address, "url": self.url})

@@ -1,0 +1,222 @@
+"""Monitoring tier: alert policies on what users feel (5xx ratio, latency, the gateway path being up) and on
+what the stateless tier depends on (healthy backends, cache memory, Firestore errors), all notifying the
+channels from the stack config; and the logs, kept as long as the spec says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.monitoring as monitoring
+
+from gcp_stack.service_logs import retained_logs
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier, labels
+from refarch.spec import EnvironmentSpec
+from sample_service.paths import HEALTH_PATH
+
+WINDOW = "300s"  # how long a condition must hold, like AWS's 3-of-5 one-minute periods
+ALIGNMENT = "60s"
+UPTIME_PERIOD = "60s"
+LB_RESOURCE = 'resource.type = "https_lb_rule"'
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    gateway_host: pulumi.Input[str]
+    backend_service: pulumi.Input[str]
+    instance_group: pulumi.Input[str]
+    cache_instance: pulumi.Input[str]
+    database: pulumi.Input[str]
+
+
+def _aggregation(aligner: str, reducer: str | None = None, group_by: list[str] | None = None):
+    return monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+        alignment_period=ALIGNMENT,
+        per_series_aligner=aligner,
+        cross_series_reducer=reducer,
+        group_by_fields=group_by,
+    )
+
+
+class ServiceMonitoring(Tier):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ServiceMonitoring", name, opts)
+        spec, settings = args.spec, args.settings
+        thresholds = spec.alarms
+        self._environment = spec.name
+        self.channels: list[pulumi.Input[str]] = list(settings.gcp.alert_channels)
+        email = settings.gcp.alert_email or thresholds.email
+        if email:
+            channel = monitoring.NotificationChannel(
+                "on-call",
+                display_name=f"On call ({spec.name})",
+                type="email",
+                labels={"email_address": email},
+                user_labels=labels(spec),
+                opts=self.child(),
+            )
+            self.channels.append(channel.name)
+        self.policies: list[monitoring.AlertPolicy] = []
+        self.logs = retained_logs(spec, settings.project, self.child())
+
+        backend = pulumi.Output.from_input(args.backend_service)
+        requests = backend.apply(
+            lambda name: (
+                f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
+                'metric.type = "loadbalancing.googleapis.com/https/request_count"'
+            )
+        )
+        self._threshold(
+            "errors-5xx",
+            "5xx responses above the spec's rate",
+            requests.apply(lambda f: f"{f} AND metric.label.response_code_class = 500"),
+            thresholds.error_5xx_percent / 100,
+            denominator=requests,
+            aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
+        )
+        self._threshold(
+            "latency-p99",
+            "p99 latency above the spec",
+            backend.apply(
+                lambda name: (
+                    f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
+                    'metric.type = "loadbalancing.googleapis.com/https/total_latencies"'
+                )
+            ),
+            thresholds.p99_latency_ms,
+            aggregation=_aggregation("ALIGN_PERCENTILE_99"),
+        )
+        self._log_match(
+            "unhealthy-backends",
+            f"Instances failing {HEALTH_PATH} (autohealing replaces them)",
+            pulumi.Output.from_input(args.instance_group).apply(
+                lambda group: (
+                    'logName:"compute.googleapis.com%2Fhealthchecks" AND '
+                    'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
+                    f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}"'
+                )
+            ),
+        )
+        self._threshold(
+            "cache-memory",
+            "Session cache memory high",
+            pulumi.Output.from_input(args.cache_instance).apply(
+                lambda cache: (
+                    'resource.type = "redis_instance" AND '
+                    f'resource.label.instance_id = "{cache}" AND '
+                    'metric.type = "redis.googleapis.com/stats/memory/usage_ratio"'
+                )
+            ),
+            thresholds.cache_memory_percent / 100,
+            aggregation=_aggregation("ALIGN_MAX"),
+        )
+        self._threshold(
+            "store-errors",
+            "Item store calls failing or throttled",
+            pulumi.Output.from_input(args.database).apply(
+                lambda db: (
+                    'resource.type = "firestore.googleapis.com/Database" AND '
+                    f'resource.label.database_id = "{db}" AND '
+                    'metric.type = "firestore.googleapis.com/api/request_count" AND '
+                    'metric.label.response_code != "OK"'
+                )
+            ),
+            thresholds.store_throttled_requests,
+            aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
+        )
+        self.uptime = monitoring.UptimeCheckConfig(
+            "through-gateway",
+            display_name=f"Service through the API gateway ({spec.name})",
+            timeout="10s",
+            period=UPTIME_PERIOD,
+            http_check=monitoring.UptimeCheckConfigHttpCheckArgs(
+                path=HEALTH_PATH,
+                port=443,
+                use_ssl=True,
+                validate_ssl=True,
+                request_method="GET",
+                accepted_response_status_codes=[
+                    monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArgs(status_value=200)
+                ],
+            ),
+            monitored_resource=monitoring.UptimeCheckConfigMonitoredResourceArgs(
+                type="uptime_url", labels={"project_id": settings.project, "host": args.gateway_host}
+            ),
+            user_labels=labels(spec),
+            opts=self.child(),
+        )
+        self._threshold(
+            "gateway-down",
+            "The service does not answer through the API gateway",
+            self.uptime.uptime_check_id.apply(
+                lambda check: (
+                    'resource.type = "uptime_url" AND '
+                    'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
+                    f'metric.label.check_id = "{check}"'
+                )
+            ),
+            1,
+            comparison="COMPARISON_LT",
+            aggregation=_aggregation("ALIGN_FRACTION_TRUE", "REDUCE_MEAN", ["resource.label.host"]),
+        )
+        self.register_outputs({"policies": [policy.name for policy in self.policies]})
+
+    def _policy(self, name: str, description: str, condition, **kwargs) -> None:
+        self.policies.append(
+            monitoring.AlertPolicy(
+                name,
+                display_name=f"{description} ({self._environment})",
+                combiner="OR",
+                conditions=[condition],
+                notification_channels=self.channels,
+                severity="ERROR",
+                documentation=monitoring.AlertPolicyDocumentationArgs(
+                    content=f"{description}. Runbook: runbooks/README.md", mime_type="text/markdown"
+                ),
+                opts=self.child(),
+                **kwargs,
+            )
+        )
+
+    def _threshold(
+        self,
+        name: str,
+        description: str,
+        filter_: pulumi.Input[str],
+        threshold: float,
+        *,
+        aggregation: monitoring.AlertPolicyConditionConditionThresholdAggregationArgs,
+        denominator: pulumi.Input[str] | None = None,
+        comparison: str = "COMPARISON_GT",
+    ) -> None:
+        condition = monitoring.AlertPolicyConditionArgs(
+            display_name=description,
+            condition_threshold=monitoring.AlertPolicyConditionConditionThresholdArgs(
+                filter=filter_,
+                aggregations=[aggregation],
+                denominator_filter=denominator,
+                denominator_aggregations=[aggregation] if denominator is not None else None,
+                comparison=comparison,
+                threshold_value=threshold,
+                duration=WINDOW,
+                trigger=monitoring.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
+            ),
+        )
+        self._policy(name, description, condition)
+
+    def _log_match(self, name: str, description: str, filter_: pulumi.Input[str]) -> None:
+        condition = monitoring.AlertPolicyConditionArgs(
+            display_name=description,
+            condition_matched_log=monitoring.AlertPolicyConditionConditionMatchedLogArgs(filter=filter_),
+        )
+        # Log-match policies must say how often they may notify.
+        strategy = monitoring.AlertPolicyAlertStrategyArgs(
+            notification_rate_limit=monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                period="300s"
+            ),
+            auto_close="1800s",
+        )
+        self._policy(name, description, condition, alert_strategy=strategy)

@@ -1,0 +1,72 @@
+"""Object storage tier: private buckets (uniform access, public access prevention enforced, versioned)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.storage as storage
+
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier, labels
+from refarch.spec import EnvironmentSpec
+
+OBJECT_USER = "roles/storage.objectUser"
+OBJECT_VIEWER = "roles/storage.objectViewer"
+# Deleted objects stay recoverable this long (Cloud Storage's default soft delete).
+SOFT_DELETE_SECONDS = 7 * 24 * 3600
+
+
+def private_bucket(
+    name: str, spec: EnvironmentSpec, region: str, opts: pulumi.ResourceOptions, **kwargs
+) -> storage.Bucket:
+    return storage.Bucket(
+        name,
+        location=region,
+        uniform_bucket_level_access=True,
+        public_access_prevention="enforced",
+        versioning=storage.BucketVersioningArgs(enabled=True),
+        soft_delete_policy=storage.BucketSoftDeletePolicyArgs(retention_duration_seconds=SOFT_DELETE_SECONDS),
+        # Buckets hold data or releases: `pulumi destroy` must not empty them.
+        force_destroy=False,
+        labels=labels(spec),
+        opts=opts,
+        **kwargs,
+    )
+
+
+@dataclass(frozen=True)
+class ObjectStorageArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    user: pulumi.Input[str]
+
+
+class ObjectStorage(Tier):
+    def __init__(
+        self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ObjectStorage", name, opts)
+        spec = args.spec
+        self.files = private_bucket(
+            "files",
+            spec,
+            args.settings.region,
+            self.child(),
+            lifecycle_rules=[
+                storage.BucketLifecycleRuleArgs(
+                    action=storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=storage.BucketLifecycleRuleConditionArgs(
+                        days_since_noncurrent_time=spec.retention.access_log_days, with_state="ARCHIVED"
+                    ),
+                ),
+                storage.BucketLifecycleRuleArgs(
+                    action=storage.BucketLifecycleRuleActionArgs(type="AbortIncompleteMultipartUpload"),
+                    condition=storage.BucketLifecycleRuleConditionArgs(age=7),
+                ),
+            ],
+        )
+        storage.BucketIAMMember(
+            "fleet-uses-files", bucket=self.files.name, role=OBJECT_USER, member=args.user, opts=self.child()
+        )
+        self.register_outputs({"files": self.files.name})

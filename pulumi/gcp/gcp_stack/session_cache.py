@@ -1,0 +1,108 @@
+"""Cache tier: Memorystore for Redis on the VPC, AUTH on, TLS on, highly available where the spec has
+replicas; its AUTH string lives only in Secret Manager, readable by the fleet's account alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp.redis as redis
+import pulumi_gcp.secretmanager as secretmanager
+
+from gcp_stack.settings import StackSettings
+from gcp_stack.tier import Tier, labels
+from refarch.spec import EnvironmentSpec
+
+# Memorystore serves TLS on 6378 when transit encryption is on (6379 stays closed).
+CACHE_TLS_PORT = 6378
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+
+
+@dataclass(frozen=True)
+class SessionCacheArgs:
+    spec: EnvironmentSpec
+    settings: StackSettings
+    network: pulumi.Input[str]
+    reserved_range: str
+    reader: pulumi.Input[str]
+
+
+class SessionCache(Tier):
+    def __init__(self, name: str, args: SessionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("SessionCache", name, opts)
+        spec, settings = args.spec, args.settings
+        replicas = spec.cache.replicas
+        high_availability = replicas > 0
+        zones = settings.gcp.zones
+        self.instance = redis.Instance(
+            "sessions",
+            display_name=f"Session cache ({spec.name})",
+            tier="STANDARD_HA" if high_availability else "BASIC",
+            memory_size_gb=settings.gcp.cache_memory_gb,
+            redis_version=settings.gcp.redis_version,
+            region=settings.region,
+            location_id=zones[0],
+            alternative_location_id=zones[1] if high_availability and len(zones) > 1 else None,
+            # More than one replica needs read-replicas mode; one replica is the plain failover pair.
+            read_replicas_mode="READ_REPLICAS_ENABLED" if replicas > 1 else None,
+            replica_count=replicas if high_availability else None,
+            authorized_network=args.network,
+            connect_mode="DIRECT_PEERING",
+            reserved_ip_range=args.reserved_range,
+            auth_enabled=True,
+            transit_encryption_mode="SERVER_AUTHENTICATION",
+            persistence_config=self._persistence(spec),
+            maintenance_policy=redis.InstanceMaintenancePolicyArgs(
+                weekly_maintenance_windows=[
+                    redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                        day="SUNDAY",
+                        start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                            hours=3
+                        ),
+                    )
+                ]
+            ),
+            deletion_protection=spec.production,
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        self.auth_secret = secretmanager.Secret(
+            "cache-auth",
+            secret_id=f"{spec.name}-cache-auth",
+            replication=secretmanager.SecretReplicationArgs(
+                user_managed=secretmanager.SecretReplicationUserManagedArgs(
+                    replicas=[secretmanager.SecretReplicationUserManagedReplicaArgs(location=settings.region)]
+                )
+            ),
+            deletion_protection=spec.production,
+            labels=labels(spec),
+            opts=self.child(),
+        )
+        secretmanager.SecretVersion(
+            "cache-auth-value",
+            secret=self.auth_secret.id,
+            # Marked secret here as well as by the provider, so no preview or state shows it.
+            secret_data=pulumi.Output.secret(self.instance.auth_string),
+            opts=self.child(),
+        )
+        secretmanager.SecretIamMember(
+            "fleet-reads-cache-auth",
+            secret_id=self.auth_secret.id,
+            role=SECRET_ACCESSOR,
+            member=args.reader,
+            opts=self.child(),
+        )
+        self.host = self.instance.host
+        # Every CA of the instance (a new one appears before the old expires): public, not a secret.
+        self.ca_certificate = self.instance.server_ca_certs.apply(
+            lambda certs: "\n".join(cert.cert.strip() for cert in certs)
+        )
+        # The version the service reads at start-up; `latest` follows a rotated AUTH string on restart.
+        self.auth_secret_version = self.auth_secret.name.apply(lambda secret: f"{secret}/versions/latest")
+        self.register_outputs({"host": self.host, "authSecret": self.auth_secret.name})
+
+    @staticmethod
+    def _persistence(spec: EnvironmentSpec) -> redis.InstancePersistenceConfigArgs:
+        if spec.cache.snapshot_retention_days == 0:
+            return redis.InstancePersistenceConfigArgs(persistence_mode="DISABLED")
+        return redis.InstancePersistenceConfigArgs(persistence_mode="RDB", rdb_snapshot_period="TWELVE_HOURS")

@@ -1,0 +1,184 @@
+"""What only Google Cloud needs to know, from the stack's config, validated before anything is registered.
+
+Sizing and limits come from the environment spec; these are the values the spec cannot hold because they
+exist only on GCP (project, region, zones, machine type, Memorystore size, the backend's DNS name, where
+alerts go). Each error names the config key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from refarch.errors import Problem, SpecError
+from refarch.pulumi_stack import read_settings, stack_settings
+from refarch.spec import EnvironmentSpec
+
+# API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
+GATEWAY_REGIONS = (
+    "asia-east1",
+    "asia-northeast1",
+    "australia-southeast1",
+    "europe-west1",
+    "europe-west2",
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-west2",
+    "us-west3",
+    "us-west4",
+)
+REDIS_VERSIONS = ("REDIS_6_X", "REDIS_7_0", "REDIS_7_2")
+# Memorystore read replicas (more than one replica) need at least this much capacity.
+READ_REPLICA_MIN_GB = 5
+
+_REGION = r"^[a-z]+-[a-z]+[0-9]{1,2}$"
+_MEMBER = r"^(user|serviceAccount|group|domain):[^\s]+$"
+_CHANNEL = r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]+$"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provider(_Config):
+    """The `gcp:` namespace the provider reads too."""
+
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    region: str = Field(pattern=_REGION)
+
+
+class GcpSettings(_Config):
+    """The `refarch-gcp:` namespace (camelCase keys, as Pulumi config usually is). Defaults live in
+    Pulumi.yaml, which the CLI (and the offline runner) applies before the program runs."""
+
+    zones: tuple[str, ...] = Field(min_length=1, max_length=4)
+    machine_type: str = Field(alias="machineType", pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+    cache_memory_gb: int = Field(alias="cacheMemoryGb", ge=1, le=300)
+    redis_version: str = Field(alias="redisVersion")
+    backend_domain: str = Field(
+        alias="backendDomain",
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+    )
+    alert_email: str | None = Field(None, alias="alertEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    alert_channels: tuple[str, ...] = Field((), alias="alertChannels")
+    api_callers: tuple[str, ...] = Field((), alias="apiCallers")
+
+    @field_validator("redis_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value not in REDIS_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(REDIS_VERSIONS)}")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _distinct_zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a zone")
+        for zone in value:
+            if not _zone_shape(zone):
+                raise ValueError(f"must be zone names such as europe-west1-b ({zone!r} is not)")
+        return value
+
+    @field_validator("alert_channels")
+    @classmethod
+    def _channel_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not re.fullmatch(_CHANNEL, channel):
+                raise ValueError("must be names such as projects/my-project/notificationChannels/123")
+        return value
+
+    @field_validator("api_callers")
+    @classmethod
+    def _members(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for member in value:
+            if not re.fullmatch(_MEMBER, member):
+                raise ValueError(
+                    "must be IAM members such as serviceAccount:caller@p.iam.gserviceaccount.com"
+                )
+        return value
+
+
+def _zone_shape(zone: str) -> bool:
+    return re.fullmatch(r"^[a-z]+-[a-z]+[0-9]{1,2}-[a-z]$", zone) is not None
+
+
+class StackSettings(BaseModel):
+    provider: Provider
+    gcp: GcpSettings
+
+    @property
+    def project(self) -> str:
+        return self.provider.project
+
+    @property
+    def region(self) -> str:
+        return self.provider.region
+
+
+def _cross_checks(
+    spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str
+) -> list[Problem]:
+    problems = []
+    outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]
+    if outside:
+        problems.append(
+            Problem(f"{namespace}:zones", list(gcp.zones), f"must all be in gcp:region ({provider.region})")
+        )
+    elif len(gcp.zones) < spec.zones:
+        problems.append(
+            Problem(
+                f"{namespace}:zones", list(gcp.zones), f"must list at least the spec's zones ({spec.zones})"
+            )
+        )
+    if provider.region not in GATEWAY_REGIONS:
+        problems.append(
+            Problem(
+                "gcp:region",
+                provider.region,
+                f"must be a region API Gateway runs in: {', '.join(GATEWAY_REGIONS)}",
+            )
+        )
+    if spec.cache.replicas > 1 and gcp.cache_memory_gb < READ_REPLICA_MIN_GB:
+        problems.append(
+            Problem(
+                f"{namespace}:cacheMemoryGb",
+                gcp.cache_memory_gb,
+                f"must be at least {READ_REPLICA_MIN_GB} when cache.replicas ({spec.cache.replicas}) "
+                "is above 1 (Memorystore read replicas)",
+            )
+        )
+    if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
+        problems.append(
+            Problem(
+                f"{namespace}:alertEmail",
+                None,
+                "must be set in production (or alertChannels, or the spec's alarms.email): "
+                "alerts must reach someone",
+            )
+        )
+    return problems
+
+
+def read_stack_settings(spec: EnvironmentSpec) -> StackSettings:
+    """Both namespaces validated, every problem reported at once, before any resource exists."""
+    config, provider_config = pulumi.Config(), pulumi.Config("gcp")
+    problems: list[Problem] = []
+    provider = gcp = None
+    try:
+        provider = stack_settings(spec.name, "gcp", Provider, read_settings(provider_config, Provider))
+    except SpecError as exc:
+        problems += exc.problems
+    try:
+        gcp = stack_settings(spec.name, config.name, GcpSettings, read_settings(config, GcpSettings))
+    except SpecError as exc:
+        problems += exc.problems
+    if provider and gcp:
+        problems += _cross_checks(spec, provider, gcp, config.name)
+    if problems:
+        raise SpecError(spec.name, problems)
+    return StackSettings(provider=provider, gcp=gcp)

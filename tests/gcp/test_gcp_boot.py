@@ -1,0 +1,89 @@
+"""The instances' startup script, the release it installs, and the environment the service reads."""
+
+from __future__ import annotations
+
+import re
+
+from gcp_queries import service_environment
+
+from refarch.service_contract import parse_service_environment
+
+
+def _script(inventory) -> str:
+    return inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
+
+
+def test_boot_is_strict_idempotent_pinned_and_complete(inventory):
+    script = _script(inventory)
+    assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
+    assert 'if [ ! -f "$DIR/.installed" ]' in script
+    assert (
+        '"$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"'
+        in script
+    )
+    assert not re.search(r"@\{\w+\}", script), "an unsubstituted placeholder reached the instances"
+    assert "curl -sf --retry 5 -H @- " in script, "the token goes to curl on stdin, not on its command line"
+
+
+def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):
+    script = _script(inventory)
+    release = gcp.module("bundle").release_id()
+    bundle = inventory.only("gcp:storage/bucketObject:BucketObject")
+    bucket = inventory.named("releases")
+    assert bundle.get("bucket").startswith("releases-") and bucket.parent == bundle.parent == "fleet"
+    assert bundle.get("name") == f"releases/{release}/sample_service.zip"
+    assert f"RELEASE='{release}'" in script
+    url = f"https://storage.googleapis.com/storage/v1/b/{bundle.get('bucket')}/o/releases%2F{release}%2Fsample_service.zip?alt=media"
+    assert url in script
+    files = bundle.get("source.archive")
+    assert {"requirements.lock", "__main__.py", "stores/firestore.py", "gateway_auth.py"} <= set(files)
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_no_secret_reaches_the_instance_metadata(inventory):
+    script = _script(inventory)
+    assert "mock-auth-string" not in script and "[secret]" not in script
+    assert "PASSWORD" not in script
+
+
+def test_the_service_accepts_and_reads_every_variable_the_stack_writes(inventory, spec, stack_config, gcp):
+    config, unread = parse_service_environment(service_environment(inventory))
+    assert unread == set()
+    assert config.service_port == spec.service.port
+    assert config.session_ttl_seconds == spec.service.session_ttl_seconds
+    assert config.cache_timeout_ms == spec.service.cache_timeout_ms
+    assert config.store_timeout_ms == spec.service.store_timeout_ms
+    assert config.shutdown_grace_seconds == spec.service.shutdown_grace_seconds
+    assert config.cache_tls is True and config.cache_port == 6378
+    assert config.store_backend == "firestore" and config.aws_region is None
+    assert config.gateway_auth is not None
+
+
+def test_service_settings_point_at_this_stacks_cache_store_secret_and_gateway(inventory, stack_config, gcp):
+    variables = service_environment(inventory)
+    offline = gcp.module("offline")
+    assert variables["CACHE_HOST"] == offline.MOCK_CACHE_HOST  # the Memorystore instance's host output
+    secret = inventory.only("gcp:secretmanager/secret:Secret")
+    project = stack_config["gcp:project"]
+    assert (
+        variables["CACHE_AUTH_SECRET_ID"]
+        == f"projects/{project}/secrets/{secret.get('secretId')}/versions/latest"
+    )
+    database = inventory.only("gcp:firestore/database:Database")
+    assert variables["FIRESTORE_DATABASE"] == database.get("name")
+    assert variables["GOOGLE_CLOUD_PROJECT"] == project
+    gateway = inventory.named("gateway-account")
+    assert variables["GATEWAY_JWT_SUBJECT"] == offline.unique_id(gateway.get("accountId"))
+    assert variables["GATEWAY_JWT_AUDIENCE"] == f"https://{stack_config['refarch-gcp:backendDomain']}"
+    script = _script(inventory)
+    assert f"cat > {variables['CACHE_TLS_CA_FILE']} <<'PEM'\n{offline.MOCK_CA}\nPEM" in script
+
+
+def test_systemd_waits_out_the_shutdown_grace(inventory, spec):
+    assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in _script(inventory)
+
+
+def test_the_service_journal_reaches_cloud_logging_through_a_pinned_ops_agent(inventory):
+    script = _script(inventory)
+    assert "add-ops-agent-repo.sh\" --also-install --version='2.*.*'" in script
+    assert "type: systemd_journald" in script

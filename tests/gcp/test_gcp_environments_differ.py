@@ -1,0 +1,63 @@
+"""What production adds over dev: zones, capacity, a highly available cache, protection and backups."""
+
+from __future__ import annotations
+
+
+def test_production_spreads_over_three_zones_and_dev_over_two(inventories):
+    def zones(env):
+        group = inventories[env].only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+        return len(group.get("distributionPolicyZones"))
+
+    assert (zones("dev"), zones("prod")) == (2, 3)
+
+
+def test_production_cache_fails_over_with_read_replicas_and_dev_is_basic(inventories):
+    dev = inventories["dev"].only("gcp:redis/instance:Instance")
+    prod = inventories["prod"].only("gcp:redis/instance:Instance")
+    assert (dev.get("tier"), dev.get("replicaCount", None), dev.get("alternativeLocationId", None)) == (
+        "BASIC",
+        None,
+        None,
+    )
+    assert (prod.get("tier"), prod.get("replicaCount"), prod.get("readReplicasMode")) == (
+        "STANDARD_HA",
+        2,
+        "READ_REPLICAS_ENABLED",
+    )
+    assert prod.get("alternativeLocationId") != prod.get("locationId")
+    assert (dev.get("deletionProtection"), prod.get("deletionProtection")) == (False, True)
+
+
+def test_only_production_protects_and_backs_up_the_item_store(inventories):
+    dev = inventories["dev"].only("gcp:firestore/database:Database")
+    prod = inventories["prod"].only("gcp:firestore/database:Database")
+    assert dev.get("deleteProtectionState") == "DELETE_PROTECTION_DISABLED"
+    assert prod.get("deleteProtectionState") == "DELETE_PROTECTION_ENABLED"
+    assert inventories["dev"].count("gcp:firestore/backupSchedule:BackupSchedule") == 0
+    schedule = inventories["prod"].only("gcp:firestore/backupSchedule:BackupSchedule")
+    assert schedule.get("database") == prod.get("name") and schedule.get("weeklyRecurrence.day") == "SUNDAY"
+
+
+def test_production_scales_wider_and_defends_against_layer_7_floods(inventories):
+    def policy(env):
+        return inventories[env].only("gcp:compute/regionAutoscaler:RegionAutoscaler").get("autoscalingPolicy")
+
+    assert (policy("dev")["minReplicas"], policy("dev")["maxReplicas"]) == (1, 3)
+    assert (policy("prod")["minReplicas"], policy("prod")["maxReplicas"]) == (3, 12)
+
+    def adaptive(env):
+        armor = inventories[env].only("gcp:compute/securityPolicy:SecurityPolicy")
+        return armor.get("adaptiveProtectionConfig.layer7DdosDefenseConfig.enable")
+
+    assert (adaptive("dev"), adaptive("prod")) == (False, True)
+
+
+def test_production_keeps_its_secret_from_deletion_and_samples_every_flow(inventories):
+    def secret(env):
+        return inventories[env].only("gcp:secretmanager/secret:Secret").get("deletionProtection")
+
+    def sampling(env):
+        return inventories[env].only("gcp:compute/subnetwork:Subnetwork").get("logConfig.flowSampling")
+
+    assert (secret("dev"), secret("prod")) == (False, True)
+    assert (sampling("dev"), sampling("prod")) == (0.5, 1)
