@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sample_service.config import ServiceConfig
 from sample_service.draining import InFlightRequests
+from sample_service.memory_sessions import MemorySessionStore
 from sample_service.sessions import TOKEN_PATTERN, CacheUnavailable, SessionStore
 from sample_service.stores import Item, ItemStore, ItemTooLarge, StoreUnavailable, build_item_store
 
@@ -117,7 +118,7 @@ async def _check(dependency: str, probe: Awaitable[None]) -> str:
 
 
 class _Routes:
-    def __init__(self, sessions: SessionStore, items: ItemStore) -> None:
+    def __init__(self, sessions: SessionStore | MemorySessionStore, items: ItemStore) -> None:
         self._sessions = sessions
         self._items = items
 
@@ -179,11 +180,19 @@ class _Routes:
         return web.json_response(_item_json(item))
 
 
+def _session_store(config: ServiceConfig) -> SessionStore | MemorySessionStore:
+    if config.session_backend == "memory":  # test only; ServiceConfig refuses it without the opt-in
+        return MemorySessionStore(ttl_seconds=config.session_ttl_seconds)
+    return SessionStore.from_config(config)
+
+
 def create_app(
-    config: ServiceConfig, sessions: SessionStore | None = None, items: ItemStore | None = None
+    config: ServiceConfig,
+    sessions: SessionStore | MemorySessionStore | None = None,
+    items: ItemStore | None = None,
 ) -> web.Application:
     """Build the app; stores not given are built from config. The app closes its stores on cleanup."""
-    session_store = sessions if sessions is not None else SessionStore.from_config(config)
+    session_store = sessions if sessions is not None else _session_store(config)
     item_store = items if items is not None else build_item_store(config)
     routes = _Routes(session_store, item_store)
 

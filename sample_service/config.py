@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 STORE_BACKENDS = ("dynamodb",)
+# "memory" keeps sessions in this process, which breaks statelessness on purpose: it exists only so the
+# replacement drill's control run can prove the drill detects lost sessions. Refused unless opted in.
+SESSION_BACKENDS = ("redis", "memory")
+TEST_ONLY_OPT_IN = "ALLOW_TEST_ONLY_SETTINGS"
 
 _UINT = re.compile(r"[0-9]{1,10}")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")
@@ -89,6 +93,7 @@ class ServiceConfig:
     aws_region: str | None
     shutdown_grace_seconds: int
     max_body_bytes: int
+    session_backend: str = "redis"
 
     @property
     def cache_timeout(self) -> float:
@@ -130,6 +135,16 @@ class ServiceConfig:
         elif cache_auth_secret_id is not None:
             aws_region = _aws_region(environ, "CACHE_AUTH_SECRET_ID is set")
 
+        session_backend = _get(environ, "SESSION_BACKEND") or "redis"
+        if session_backend not in SESSION_BACKENDS:
+            raise _invalid("SESSION_BACKEND", session_backend, " or ".join(map(repr, SESSION_BACKENDS)))
+        if session_backend == "memory" and not _bool(environ, TEST_ONLY_OPT_IN, False):
+            raise ValueError(
+                "SESSION_BACKEND='memory' loses every session when an instance is replaced and whenever a"
+                " request lands on another instance; it is only for the replacement drill's control run"
+                f" (set {TEST_ONLY_OPT_IN}=true to use it there)"
+            )
+
         return cls(
             service_host=_host(environ, "SERVICE_HOST", "0.0.0.0"),
             service_port=_int(environ, "SERVICE_PORT", 8080, 1, 65535),
@@ -146,4 +161,5 @@ class ServiceConfig:
             aws_region=aws_region,
             shutdown_grace_seconds=_int(environ, "SHUTDOWN_GRACE_SECONDS", 30, 0, 3600),
             max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+            session_backend=session_backend,
         )
