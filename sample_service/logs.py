@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web import BaseRequest, StreamResponse
+from aiohttp.web import AbstractResource, BaseRequest, StreamResponse
 
 ACCESS_LOGGER = logging.getLogger("sample_service.access")
 
@@ -34,11 +34,19 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+def _resource(request: BaseRequest) -> AbstractResource | None:
+    try:
+        match_info = request.match_info  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):
+        # A request the HTTP parser rejected never reached the router, and aiohttp asserts on its match_info.
+        return None
+    return match_info.route.resource
+
+
 class JsonAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         # The route pattern, never the path: session tokens are bearer credentials and must not reach logs.
-        match_info = getattr(request, "match_info", None)
-        resource = match_info.route.resource if match_info is not None else None
+        resource = _resource(request)
         self.logger.info(
             "request",
             extra={

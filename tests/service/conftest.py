@@ -127,16 +127,17 @@ class Service(ServiceProcess):
         *,
         raw: bytes | None = None,
         chunks: list[bytes] | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float = 10,
     ) -> Response:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             started = time.monotonic()
             if chunks is not None:
-                conn.request(method, path, body=iter(chunks), encode_chunked=True)
+                conn.request(method, path, body=iter(chunks), headers=headers or {}, encode_chunked=True)
             else:
                 payload = raw if raw is not None else None if body is None else json.dumps(body).encode()
-                conn.request(method, path, body=payload)
+                conn.request(method, path, body=payload, headers=headers or {})
             response = conn.getresponse()
             data = response.read()
             elapsed = time.monotonic() - started
