@@ -1,0 +1,184 @@
+"""`python -m tools.drill` (`make drill`): replace every instance of the sample service under load, twice
+over, on this machine, and prove that nothing was lost. Exits 1 unless no request failed and every session
+(and item) holds exactly what its client last wrote."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from refarch.health_check import HEALTH_CHECK
+from refarch.service_settings import tuned_settings
+from refarch.spec import EnvironmentSpec, load_environment
+from sample_service.config import TEST_ONLY_OPT_IN
+from tools.drill.fleet import Fleet
+from tools.drill.haproxy import CheckTiming, Haproxy
+from tools.drill.report import MIN_SERVICE_VS_FLOOR, benchmark, summarize, verdict
+from tools.drill.servers import AWS_TEST_ENV, ITEMS_TABLE, REPO_ROOT, MotoServer, RedisServer
+
+# The load process stops by itself this long after the drill should have stopped it.
+LOAD_SAFETY_SECONDS = 120
+MAX_LOAD_SECONDS = 600
+
+
+def service_env(
+    spec: EnvironmentSpec, cache_port: int, store_endpoint: str, session_backend: str
+) -> dict[str, str]:
+    """What the stack writes for an instance, with this machine's cache and store in place of the cloud's."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **AWS_TEST_ENV,
+        "AWS_ENDPOINT_URL_DYNAMODB": store_endpoint,
+        **tuned_settings(spec.service),
+        "SERVICE_HOST": "127.0.0.1",
+        "CACHE_HOST": "127.0.0.1",
+        "CACHE_PORT": str(cache_port),
+        "CACHE_TLS": "false",
+        "STORE_BACKEND": "dynamodb",
+        "ITEMS_TABLE": ITEMS_TABLE,
+    }
+    if session_backend == "memory":  # the control run: state in the instances, which the drill must catch
+        env.update({"SESSION_BACKEND": "memory", TEST_ONLY_OPT_IN: "true"})
+    return env
+
+
+def start_load(
+    port: int, workload: str, clients: int, seconds: float, **options: Any
+) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "tools.drill.load", "--port", str(port), "--workload", workload]
+    args += ["--clients", str(clients), "--seconds", f"{min(seconds, MAX_LOAD_SECONDS):.1f}"]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    return subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE)
+
+
+def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    out, _ = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator exited with {proc.returncode}")
+    return json.loads(out)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.drill", description=__doc__)
+    parser.add_argument("--env", default="dev", help="environment of environments.toml whose settings to use")
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="full rounds of replacing every instance")
+    parser.add_argument("--clients", type=int, default=48, help="concurrent clients, one session each")
+    parser.add_argument(
+        "--steady-seconds", type=float, default=8, help="steady load before and after the rounds"
+    )
+    parser.add_argument(
+        "--bench-seconds", type=float, default=4, help="each of the two service_vs_floor runs"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="drill load in requests/s; 0 (default): the spec's cpu_target_percent of the measured session"
+        " throughput, the utilisation the fleet's autoscaling keeps",
+    )
+    parser.add_argument(
+        "--item-every", type=int, default=4, help="a store write and read every N session steps"
+    )
+    parser.add_argument(
+        "--check-scale",
+        type=float,
+        default=0.1,
+        help="health-check interval and timeout as a fraction of the stacks' (1: production timing)",
+    )
+    parser.add_argument(
+        "--session-backend", choices=("redis", "memory"), default="redis", help="memory: control run"
+    )
+    parser.add_argument(
+        "--keep-logs", type=Path, help="write every process's log here instead of a temporary dir"
+    )
+    args = parser.parse_args(argv)
+    if args.instances < 1 or args.rounds < 1 or not 0 < args.check_scale <= 1:
+        parser.error("--instances and --rounds must be at least 1, --check-scale in (0, 1]")
+    return args
+
+
+def run(args: argparse.Namespace, log_dir: Path) -> int:
+    spec = load_environment(args.env)
+    check = CheckTiming.from_policy(HEALTH_CHECK, args.check_scale)
+    print(
+        f"drill: env={spec.name} instances={args.instances} rounds={args.rounds} clients={args.clients}"
+        f" session_backend={args.session_backend} health check every {check.inter_ms} ms"
+        f" (rise {check.rise}, fall {check.fall}) logs={log_dir}",
+        flush=True,
+    )
+    with contextlib.ExitStack() as cleanup:
+        cache = RedisServer()
+        cleanup.callback(cache.destroy)
+        cache.start()
+        store = MotoServer(log_dir / "moto.log")
+        cleanup.callback(store.stop)
+        store.start()
+        lb = Haproxy(check, log_dir / "haproxy.log")
+        cleanup.callback(lb.stop)
+        lb.start()
+        fleet = Fleet(
+            lb,
+            service_env(spec, cache.port, store.endpoint, args.session_backend),
+            log_dir,
+            deregistration_delay=spec.service.shutdown_grace_seconds,
+        )
+        cleanup.callback(fleet.stop)
+        fleet.start(args.instances)
+
+        floor = benchmark(finish_load(start_load(lb.port, "floor", args.clients, args.bench_seconds), 60))
+        session = benchmark(finish_load(start_load(lb.port, "session", args.clients, args.bench_seconds), 60))
+        ratio = session.rps / floor.rps if floor.rps else 0.0
+        print(f"floor (GET /health through HAProxy): {floor.rps:.0f} req/s, p99 {floor.p99_ms:.1f} ms")
+        print(f"session (GET+PUT /sessions/{{token}}): {session.rps:.0f} req/s, p99 {session.p99_ms:.1f} ms")
+        print(f"service_vs_floor={ratio:.2f} (target >= {MIN_SERVICE_VS_FLOOR:g}: {verdict(ratio >= 0.5)})")
+
+        rate = args.rate or session.rps * spec.capacity.cpu_target_percent / 100
+        print(f"drill load: {rate:.0f} req/s from {args.clients} clients", flush=True)
+        budget = 2 * args.steady_seconds + args.rounds * args.instances * 30 + LOAD_SAFETY_SECONDS
+        load = start_load(
+            lb.port, "drill", args.clients, budget, rate=f"{rate:.1f}", item_every=args.item_every
+        )
+        cleanup.callback(load.kill)
+        time.sleep(args.steady_seconds)
+        replacements = []
+        for round_number in range(1, args.rounds + 1):
+            for r in fleet.replace_all():
+                replacements.append(r)
+                print(
+                    f"round {round_number}: {r.old} -> {r.new} in {r.seconds:.1f} s"
+                    f" (in service after {r.in_service - r.started:.1f} s,"
+                    f" drained in {r.drained - r.in_service:.2f} s, exit code {r.exit_code})",
+                    flush=True,
+                )
+        time.sleep(args.steady_seconds)
+        load.send_signal(signal.SIGTERM)
+        result = finish_load(load, 120)
+
+    summary, lines = summarize(result, replacements)
+    print("\n".join(lines))
+    print(summary.last_line(), flush=True)
+    return 0 if summary.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.keep_logs:
+        args.keep_logs.mkdir(parents=True, exist_ok=True)
+        return run(args, args.keep_logs)
+    with tempfile.TemporaryDirectory(prefix="drill-") as log_dir:
+        return run(args, Path(log_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
