@@ -6,66 +6,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from refarch.health_check import HEALTH_CHECK
-from refarch.service_settings import tuned_settings
-from refarch.spec import EnvironmentSpec, load_environment
-from sample_service.config import TEST_ONLY_OPT_IN
-from tools.drill.fleet import Fleet
+from refarch.spec import load_environment
+from tools.drill.fleet import Fleet, instance_env
 from tools.drill.haproxy import CheckTiming, Haproxy
+from tools.drill.load import finish_load, start_load
 from tools.drill.report import MIN_SERVICE_VS_FLOOR, benchmark, summarize, verdict
-from tools.drill.servers import AWS_TEST_ENV, ITEMS_TABLE, REPO_ROOT, MotoServer, RedisServer
+from tools.drill.servers import MotoServer, RedisServer
 
 # The load process stops by itself this long after the drill should have stopped it.
 LOAD_SAFETY_SECONDS = 120
-MAX_LOAD_SECONDS = 600
-
-
-def service_env(
-    spec: EnvironmentSpec, cache_port: int, store_endpoint: str, session_backend: str
-) -> dict[str, str]:
-    """What the stack writes for an instance, with this machine's cache and store in place of the cloud's."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        **AWS_TEST_ENV,
-        "AWS_ENDPOINT_URL_DYNAMODB": store_endpoint,
-        **tuned_settings(spec.service),
-        "SERVICE_HOST": "127.0.0.1",
-        "CACHE_HOST": "127.0.0.1",
-        "CACHE_PORT": str(cache_port),
-        "CACHE_TLS": "false",
-        "STORE_BACKEND": "dynamodb",
-        "ITEMS_TABLE": ITEMS_TABLE,
-    }
-    if session_backend == "memory":  # the control run: state in the instances, which the drill must catch
-        env.update({"SESSION_BACKEND": "memory", TEST_ONLY_OPT_IN: "true"})
-    return env
-
-
-def start_load(
-    port: int, workload: str, clients: int, seconds: float, **options: Any
-) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "tools.drill.load", "--port", str(port), "--workload", workload]
-    args += ["--clients", str(clients), "--seconds", f"{min(seconds, MAX_LOAD_SECONDS):.1f}"]
-    for name, value in options.items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
-    return subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE)
-
-
-def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
-    out, _ = proc.communicate(timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the load generator exited with {proc.returncode}")
-    return json.loads(out)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -129,7 +85,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         lb.start()
         fleet = Fleet(
             lb,
-            service_env(spec, cache.port, store.endpoint, args.session_backend),
+            instance_env(spec, cache.port, store.endpoint, args.session_backend),
             log_dir,
             deregistration_delay=spec.service.shutdown_grace_seconds,
         )

@@ -3,17 +3,42 @@ instance, wait until the load balancer sees it healthy, drain the old one, SIGTE
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from refarch.service_settings import tuned_settings
+from refarch.spec import EnvironmentSpec
+from sample_service.config import TEST_ONLY_OPT_IN
 from tools.drill.haproxy import Haproxy
-from tools.drill.servers import ServiceProcess, free_port, wait_until
+from tools.drill.servers import AWS_TEST_ENV, ITEMS_TABLE, ServiceProcess, free_port, wait_until
 
 # How long a new instance may take to start and pass its checks before the drill gives up on it.
 LAUNCH_TIMEOUT_SECONDS = 60
 # Beyond the shutdown grace: the service's own unwind time plus process exit.
 EXIT_SLACK_SECONDS = 5
+
+
+def instance_env(
+    spec: EnvironmentSpec, cache_port: int, store_endpoint: str, session_backend: str
+) -> dict[str, str]:
+    """What the stack writes for an instance, with this machine's cache and store in place of the cloud's."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **AWS_TEST_ENV,
+        "AWS_ENDPOINT_URL_DYNAMODB": store_endpoint,
+        **tuned_settings(spec.service),
+        "SERVICE_HOST": "127.0.0.1",
+        "CACHE_HOST": "127.0.0.1",
+        "CACHE_PORT": str(cache_port),
+        "CACHE_TLS": "false",
+        "STORE_BACKEND": "dynamodb",
+        "ITEMS_TABLE": ITEMS_TABLE,
+    }
+    if session_backend == "memory":  # the control run: state in the instances, which the drill must catch
+        env.update({"SESSION_BACKEND": "memory", TEST_ONLY_OPT_IN: "true"})
+    return env
 
 
 @dataclass

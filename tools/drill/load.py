@@ -15,6 +15,7 @@ import asyncio
 import collections
 import json
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from typing import Any
 
 from sample_service.app import HEALTH_PATH
 from tools.drill.http import HttpConnection
+from tools.drill.servers import REPO_ROOT
 
 REQUEST_TIMEOUT_SECONDS = 10
+MAX_SECONDS = 600
 # Connection errors and timeouts are recorded as status 0.
 NO_RESPONSE = 0
 VERIFY_ATTEMPTS = 3
@@ -34,11 +37,13 @@ class RequestLog:
     starts: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)  # "sessions", "items" or "health"
 
-    def record(self, started: float, status: int) -> None:
+    def record(self, started: float, status: int, path: str) -> None:
         self.starts.append(round(started, 6))
         self.latencies.append(round(time.monotonic() - started, 6))
         self.statuses.append(status)
+        self.routes.append(path.split("/")[1])
 
 
 @dataclass
@@ -71,10 +76,10 @@ class Client:
         try:
             status, raw = await self.conn.request(method, path, body)
         except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
-            self.log.record(started, NO_RESPONSE)
+            self.log.record(started, NO_RESPONSE, path)
             self.tally.errors[f"{method} {type(exc).__name__}"] += 1
             return NO_RESPONSE, None
-        self.log.record(started, status)
+        self.log.record(started, status, path)
         if not 200 <= status < 300:
             self.tally.errors[f"{method} {status}"] += 1
         return status, json.loads(raw) if raw and 200 <= status < 300 else None
@@ -213,8 +218,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "starts": log.starts,
         "latencies": log.latencies,
         "statuses": log.statuses,
+        "routes": log.routes,
         "tally": {**tally.__dict__, "errors": dict(tally.errors.most_common(10))},
     }
+
+
+def start_load(
+    port: int, workload: str, clients: int, seconds: float, **options: Any
+) -> subprocess.Popen[bytes]:
+    """For the parent: this generator in a process of its own, on its own core if there is one free."""
+    args = [sys.executable, "-m", "tools.drill.load", "--port", str(port), "--workload", workload]
+    args += ["--clients", str(clients), "--seconds", f"{min(seconds, MAX_SECONDS):.1f}"]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    return subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE)
+
+
+def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    """For the parent: wait for the process to end (stop it first with SIGTERM), return its result."""
+    out, _ = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator exited with {proc.returncode}")
+    return json.loads(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--run-id", default=str(int(time.time())))
     args = parser.parse_args(argv)
-    if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= 600:
+    if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= MAX_SECONDS:
         parser.error("--clients must be 1-1000 and --seconds at most 600")
     result = asyncio.run(run(args))
     json.dump(result, sys.stdout)
