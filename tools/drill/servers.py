@@ -101,6 +101,15 @@ class RedisServer:
         stop_process(self._proc)
         self._proc = None
 
+    def hang(self) -> None:
+        """SIGSTOP: connections are still accepted by the kernel, but nothing is ever answered."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     def client(self, **kwargs: Any) -> Any:
         import redis  # only the tests use a client
 
