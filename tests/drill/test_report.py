@@ -31,6 +31,7 @@ def result(rows: list[tuple[float, float, int]], **tally: int) -> dict[str, Any]
         "starts": [r[0] for r in rows],
         "latencies": [r[1] for r in rows],
         "statuses": [r[2] for r in rows],
+        "routes": ["sessions"] * len(rows),
         "tally": {**counts, **tally, "errors": {}},
     }
 

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from refarch.health_check import HEALTH_CHECK
-from refarch.spec import load_environment
-from tools.drill.fleet import Fleet, instance_env
+from refarch.spec import EnvironmentSpec, load_environment
+from sample_service.app import HEALTH_PATH
+from tools.drill.fleet import Fleet, Replacement, instance_env
 from tools.drill.haproxy import CheckTiming, Haproxy
 from tools.drill.load import finish_load, start_load
-from tools.drill.report import MIN_SERVICE_VS_FLOOR, benchmark, summarize, verdict
+from tools.drill.report import MIN_SERVICE_VS_FLOOR, Window, benchmark, summarize, verdict
 from tools.drill.servers import MotoServer, RedisServer
 
 # The load process stops by itself this long after the drill should have stopped it.
@@ -34,14 +35,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--steady-seconds", type=float, default=8, help="steady load before and after the rounds"
     )
     parser.add_argument(
-        "--bench-seconds", type=float, default=4, help="each of the two service_vs_floor runs"
+        "--bench-seconds",
+        type=float,
+        default=4,
+        help="each unthrottled run: floor, session, and the drill workload's capacity",
     )
     parser.add_argument(
         "--rate",
         type=float,
         default=0,
-        help="drill load in requests/s; 0 (default): the spec's cpu_target_percent of the measured session"
-        " throughput, the utilisation the fleet's autoscaling keeps",
+        help="drill load in requests/s; 0 (default): the spec's cpu_target_percent of the throughput the same"
+        " workload reaches unthrottled, the utilisation the fleet's autoscaling keeps",
     )
     parser.add_argument(
         "--item-every", type=int, default=4, help="a store write and read every N session steps"
@@ -64,6 +68,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def bench(port: int, workload: str, args: argparse.Namespace, **options: object) -> Window:
+    """The workload unthrottled for --bench-seconds: throughput and latency at saturation."""
+    return benchmark(finish_load(start_load(port, workload, args.clients, args.bench_seconds, **options), 60))
+
+
+def service_vs_floor(port: int, args: argparse.Namespace) -> None:
+    floor = bench(port, "floor", args)
+    session = bench(port, "session", args)
+    ratio = session.rps / floor.rps if floor.rps else 0.0
+    print(f"floor ({HEALTH_PATH} through HAProxy): {floor.rps:.0f} req/s, p99 {floor.p99_ms:.1f} ms")
+    print(f"session (GET+PUT /sessions/{{token}}): {session.rps:.0f} req/s, p99 {session.p99_ms:.1f} ms")
+    met = verdict(ratio >= MIN_SERVICE_VS_FLOOR)
+    print(f"service_vs_floor={ratio:.2f} (target >= {MIN_SERVICE_VS_FLOOR:g}: {met})")
+
+
+def drill_rate(port: int, args: argparse.Namespace, spec: EnvironmentSpec) -> float:
+    if args.rate:
+        print(f"drill load: {args.rate:.0f} req/s from {args.clients} clients", flush=True)
+        return args.rate
+    # Measured on this very workload: its store requests cost more than session requests.
+    capacity = bench(port, "drill", args, item_every=args.item_every)
+    target = spec.capacity.cpu_target_percent
+    rate = capacity.rps * target / 100
+    print(
+        f"drill load: {rate:.0f} req/s from {args.clients} clients, {target} % (the spec's"
+        f" cpu_target_percent) of the {capacity.rps:.0f} req/s this workload reached unthrottled",
+        flush=True,
+    )
+    return rate
+
+
+def replace_under_load(fleet: Fleet, args: argparse.Namespace) -> list[Replacement]:
+    time.sleep(args.steady_seconds)
+    replacements = []
+    for round_number in range(1, args.rounds + 1):
+        for r in fleet.replace_all():
+            replacements.append(r)
+            print(
+                f"round {round_number}: {r.old} -> {r.new} in {r.seconds:.1f} s"
+                f" (in service after {r.in_service - r.started:.1f} s,"
+                f" drained in {r.drained - r.in_service:.2f} s, exit code {r.exit_code})",
+                flush=True,
+            )
+    time.sleep(args.steady_seconds)
+    return replacements
+
+
 def run(args: argparse.Namespace, log_dir: Path) -> int:
     spec = load_environment(args.env)
     check = CheckTiming.from_policy(HEALTH_CHECK, args.check_scale)
@@ -83,41 +134,19 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         lb = Haproxy(check, log_dir / "haproxy.log")
         cleanup.callback(lb.stop)
         lb.start()
-        fleet = Fleet(
-            lb,
-            instance_env(spec, cache.port, store.endpoint, args.session_backend),
-            log_dir,
-            deregistration_delay=spec.service.shutdown_grace_seconds,
-        )
+        env = instance_env(spec, cache.port, store.endpoint, args.session_backend)
+        fleet = Fleet(lb, env, log_dir, deregistration_delay=spec.service.shutdown_grace_seconds)
         cleanup.callback(fleet.stop)
         fleet.start(args.instances)
 
-        floor = benchmark(finish_load(start_load(lb.port, "floor", args.clients, args.bench_seconds), 60))
-        session = benchmark(finish_load(start_load(lb.port, "session", args.clients, args.bench_seconds), 60))
-        ratio = session.rps / floor.rps if floor.rps else 0.0
-        print(f"floor (GET /health through HAProxy): {floor.rps:.0f} req/s, p99 {floor.p99_ms:.1f} ms")
-        print(f"session (GET+PUT /sessions/{{token}}): {session.rps:.0f} req/s, p99 {session.p99_ms:.1f} ms")
-        print(f"service_vs_floor={ratio:.2f} (target >= {MIN_SERVICE_VS_FLOOR:g}: {verdict(ratio >= 0.5)})")
-
-        rate = args.rate or session.rps * spec.capacity.cpu_target_percent / 100
-        print(f"drill load: {rate:.0f} req/s from {args.clients} clients", flush=True)
+        service_vs_floor(lb.port, args)
+        rate = drill_rate(lb.port, args, spec)
         budget = 2 * args.steady_seconds + args.rounds * args.instances * 30 + LOAD_SAFETY_SECONDS
         load = start_load(
             lb.port, "drill", args.clients, budget, rate=f"{rate:.1f}", item_every=args.item_every
         )
         cleanup.callback(load.kill)
-        time.sleep(args.steady_seconds)
-        replacements = []
-        for round_number in range(1, args.rounds + 1):
-            for r in fleet.replace_all():
-                replacements.append(r)
-                print(
-                    f"round {round_number}: {r.old} -> {r.new} in {r.seconds:.1f} s"
-                    f" (in service after {r.in_service - r.started:.1f} s,"
-                    f" drained in {r.drained - r.in_service:.2f} s, exit code {r.exit_code})",
-                    flush=True,
-                )
-        time.sleep(args.steady_seconds)
+        replacements = replace_under_load(fleet, args)
         load.send_signal(signal.SIGTERM)
         result = finish_load(load, 120)
 

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--item-every", type=int, default=4, help="a store write+read every N steps (0: never)"
     )
-    parser.add_argument("--run-id", default=str(int(time.time())))
+    parser.add_argument("--run-id", default=f"{os.getpid()}-{time.time_ns()}", help="makes item ids unique")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= MAX_SECONDS:
         parser.error("--clients must be 1-1000 and --seconds at most 600")

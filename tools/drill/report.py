@@ -53,6 +53,14 @@ def benchmark(result: dict[str, Any]) -> Window:
     return Window.of(result["latencies"], result["statuses"], result["ended"] - result["started"])
 
 
+def p99_by_route(result: dict[str, Any]) -> dict[str, float]:
+    """p99 in ms of each route over the whole run: where the tail comes from."""
+    by_route: dict[str, list[float]] = {}
+    for route, latency in zip(result["routes"], result["latencies"], strict=True):
+        by_route.setdefault(route, []).append(latency)
+    return {route: percentile(latencies, 99) * 1000 for route, latencies in sorted(by_route.items())}
+
+
 def split_by_phase(result: dict[str, Any], replacements: list[Replacement]) -> tuple[Window, Window]:
     """(steady, replacing): a request belongs to the phase in which it started."""
     windows = [(r.started, r.ended) for r in replacements]
@@ -127,6 +135,7 @@ def summarize(result: dict[str, Any], replacements: list[Replacement]) -> tuple[
         f" p50 {steady.p50_ms:.1f} ms, p99 {steady.p99_ms:.1f} ms",
         f"replacing: {replacing.requests} requests, {replacing.rps:.0f} req/s,"
         f" p50 {replacing.p50_ms:.1f} ms, p99 {replacing.p99_ms:.1f} ms",
+        "p99 by route: " + ", ".join(f"{route} {p99:.1f} ms" for route, p99 in p99_by_route(result).items()),
         f"p99 replacing/steady = {ratio:.2f} (target <= {MAX_REPLACING_VS_STEADY_P99:g}:"
         f" {verdict(ratio <= MAX_REPLACING_VS_STEADY_P99)})",
         f"instances replaced: {len(replacements)}, unclean exits: {summary.unclean_exits}",
