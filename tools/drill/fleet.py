@@ -4,6 +4,7 @@ instance, wait until the load balancer sees it healthy, drain the old one, SIGTE
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from tools.drill.servers import AWS_TEST_ENV, ITEMS_TABLE, ServiceProcess, free_
 LAUNCH_TIMEOUT_SECONDS = 60
 # Beyond the shutdown grace: the service's own unwind time plus process exit.
 EXIT_SLACK_SECONDS = 5
+DID_NOT_EXIT = -1  # the exit code recorded for an instance that had to be killed
 
 
 def instance_env(
@@ -109,7 +111,11 @@ class Fleet:
         self.lb.deregister(old.name)
 
         grace = float(self.env["SHUTDOWN_GRACE_SECONDS"])
-        exit_code = old.process.stop(timeout=grace + EXIT_SLACK_SECONDS)
+        try:
+            exit_code = old.process.stop(timeout=grace + EXIT_SLACK_SECONDS)
+        except subprocess.TimeoutExpired:  # as the platform would after its stop timeout
+            old.process.kill()
+            exit_code = DID_NOT_EXIT
         self.instances.remove(old)
         return Replacement(old.name, new.name, started, in_service, drained, time.monotonic(), exit_code)
 

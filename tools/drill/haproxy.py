@@ -16,7 +16,7 @@ from pathlib import Path
 
 from refarch.health_check import HealthCheckPolicy
 from sample_service.app import HEALTH_PATH
-from tools.drill.servers import free_port, listening, stop_process, wait_until
+from tools.drill.servers import die_with_parent, free_port, listening, stop_process, wait_until
 
 BACKEND = "fleet"
 
@@ -48,11 +48,9 @@ def render_config(*, port: int, admin_socket: Path, check: CheckTiming) -> str:
     return f"""\
 global
     stats socket {admin_socket} mode 600 level admin
-    log stderr format short local0 notice
 
 defaults
     mode http
-    log global
     retries 0
     timeout connect 2s
     timeout client 60s
@@ -87,7 +85,10 @@ class Haproxy:
         with open(self._log_path, "ab") as log:
             # -db: stay in the foreground, so stopping this process stops HAProxy.
             self._proc = subprocess.Popen(
-                [haproxy, "-db", "-f", str(self._config)], stdout=log, stderr=subprocess.STDOUT
+                [haproxy, "-db", "-f", str(self._config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
         wait_until(self._ready, 10, f"haproxy on port {self.port}")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from sample_service.app import HEALTH_PATH
 from tools.drill.http import HttpConnection
-from tools.drill.servers import REPO_ROOT
+from tools.drill.servers import REPO_ROOT, die_with_parent
 
 REQUEST_TIMEOUT_SECONDS = 10
 MAX_SECONDS = 600
@@ -232,7 +232,7 @@ def start_load(
     args += ["--clients", str(clients), "--seconds", f"{min(seconds, MAX_SECONDS):.1f}"]
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
-    return subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE)
+    return subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, preexec_fn=die_with_parent)
 
 
 def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:

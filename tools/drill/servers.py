@@ -4,6 +4,7 @@ server and the sample service itself, each a subprocess that can be stopped and 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import json
 import os
@@ -26,6 +27,7 @@ from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
 # The service runs from the checkout, as `python -m sample_service` with this as working directory.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ITEMS_TABLE = "sample-service-items"
 REGION = "us-east-1"
 # Dummy credentials and no shared config, so neither boto3 here nor the service can reach real AWS
@@ -60,6 +62,13 @@ def listening(port: int) -> bool:
     return False
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends the child SIGTERM if the process that started it dies, so a drill or
+    test run that is killed outright leaves no servers behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 5) -> None:
     if proc is not None and proc.poll() is None:
         proc.terminate()
@@ -87,7 +96,11 @@ class RedisServer:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         with open(Path(self._dir) / "redis.log", "ab") as log:
             self._proc = subprocess.Popen(
-                [REDIS_SERVER, *args, *self._extra_args], cwd=self._dir, stdout=log, stderr=subprocess.STDOUT
+                [REDIS_SERVER, *args, *self._extra_args],
+                cwd=self._dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
         wait_until(self._listening, 5, f"redis-server on port {self.port}")
 
@@ -161,6 +174,7 @@ class MotoServer:
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **AWS_TEST_ENV},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
         wait_until(self._listening, 30, f"moto server on port {self.port}")
         create_items_table(self.endpoint)
@@ -189,6 +203,7 @@ class ServiceProcess:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
 
     def healthy(self) -> bool:
