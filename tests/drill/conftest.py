@@ -14,8 +14,8 @@ from tools.drill.fleet import Fleet, instance_env
 from tools.drill.haproxy import CheckTiming, Haproxy
 from tools.drill.servers import MotoServer, RedisServer
 
-# Fast health checks keep these tests short; the drill's default is 0.1 (one check a second).
-CHECK_SCALE = 0.02
+# Health checks every half second keep these tests short; the drill's default is 0.1 (one a second).
+CHECK_SCALE = 0.05
 
 
 @pytest.fixture

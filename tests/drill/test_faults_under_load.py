@@ -35,7 +35,11 @@ def assert_health_kept(haproxy: Any) -> None:
     conn.close()
 
 
-def run_outage(haproxy: Any, workload: str, begin: Any, end: Any) -> tuple[dict[str, Any], float, float]:
+def run_outage(
+    haproxy: Any, workload: str, begin: Any, end: Any
+) -> tuple[dict[str, Any], float, float, float]:
+    """Load, then an outage from begin() to end(); returns the load's result, when the outage began and
+    ended, and when the dependency was back (end() may take a while, e.g. a store restarting)."""
     load = start_load(haproxy.port, workload, 8, 60, rate=300, item_every=1)
     try:
         time.sleep(BEFORE)
@@ -45,12 +49,13 @@ def run_outage(haproxy: Any, workload: str, begin: Any, end: Any) -> tuple[dict[
         assert_health_kept(haproxy)
         outage_to = time.monotonic()
         end()
+        back = time.monotonic()
         time.sleep(AFTER)
         load.send_signal(signal.SIGTERM)
         result = finish_load(load, 30)
     finally:
         load.kill()
-    return result, outage_from, outage_to
+    return result, outage_from, outage_to, back
 
 
 @pytest.mark.parametrize("outage", ["stopped", "hung"])
@@ -62,14 +67,14 @@ def test_cache_outage_fails_fast_keeps_health_and_recovers(
     processes = [instance.process for instance in fleet.instances]
     begin, end = (cache.stop, cache.start) if outage == "stopped" else (cache.hang, cache.resume)
 
-    result, outage_from, outage_to = run_outage(haproxy, "session", begin, end)
+    result, outage_from, outage_to, back = run_outage(haproxy, "session", begin, end)
 
     during = requests_between(result, "sessions", outage_from + timeout, outage_to)
     assert during and {status for _, status in during} == {503}
     assert max(latency for latency, _ in during) < timeout + SLACK_SECONDS
     # Recovered without a restart: the same processes answer again. A stopped cache restarts empty,
     # so clients may first learn their session is gone (404) and start a new one (201).
-    after = requests_between(result, "sessions", outage_to + 2 * timeout, result["ended"])
+    after = requests_between(result, "sessions", back + 2 * timeout, result["ended"])
     assert {status for _, status in after} <= {200, 201, 404}
     assert 200 in {status for _, status in after}
     assert all(process.proc.poll() is None for process in processes)
@@ -81,7 +86,7 @@ def test_store_outage_fails_item_requests_fast_and_leaves_sessions_alone(
     fleet = make_fleet(2)
     timeout = int(fleet.env["STORE_TIMEOUT_MS"]) / 1000
 
-    result, outage_from, outage_to = run_outage(haproxy, "drill", store.stop, store.start)
+    result, outage_from, outage_to, back = run_outage(haproxy, "drill", store.stop, store.start)
 
     items = requests_between(result, "items", outage_from + timeout, outage_to)
     assert items and {status for _, status in items} == {503}
@@ -89,7 +94,7 @@ def test_store_outage_fails_item_requests_fast_and_leaves_sessions_alone(
     sessions = requests_between(result, "sessions", outage_from, outage_to)
     assert sessions and {status for _, status in sessions} <= {200, 201}
     # The restarted store is empty, so an item read may find nothing (404); writes succeed again.
-    after = requests_between(result, "items", outage_to + 2 * timeout, result["ended"])
+    after = requests_between(result, "items", back + 2 * timeout, result["ended"])
     assert 200 in {status for _, status in after}
     assert {status for _, status in after} <= {200, 404}
     assert result["tally"]["sessions_lost"] == result["tally"]["sessions_stale"] == 0
