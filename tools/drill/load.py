@@ -33,6 +33,10 @@ NO_RESPONSE = 0
 VERIFY_ATTEMPTS = 3
 
 
+def _route(path: str) -> str:
+    return path.split("/")[1]
+
+
 @dataclass
 class RequestLog:
     starts: list[float] = field(default_factory=list)
@@ -44,7 +48,7 @@ class RequestLog:
         self.starts.append(round(started, 6))
         self.latencies.append(round(time.monotonic() - started, 6))
         self.statuses.append(status)
-        self.routes.append(path.split("/")[1])
+        self.routes.append(_route(path))
 
 
 @dataclass
@@ -78,11 +82,11 @@ class Client:
             status, raw = await self.conn.request(method, path, body)
         except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
             self.log.record(started, NO_RESPONSE, path)
-            self.tally.errors[f"{method} {type(exc).__name__}"] += 1
+            self.tally.errors[f"{method} {_route(path)} {type(exc).__name__}"] += 1
             return NO_RESPONSE, None
         self.log.record(started, status, path)
         if not 200 <= status < 300:
-            self.tally.errors[f"{method} {status}"] += 1
+            self.tally.errors[f"{method} {_route(path)} {status}"] += 1
         return status, json.loads(raw) if raw and 200 <= status < 300 else None
 
     def _session_path(self) -> str:
