@@ -80,6 +80,7 @@ class Client:
         started = time.monotonic()
         try:
             status, raw = await self.conn.request(method, path, body)
+            parsed = json.loads(raw) if raw and 200 <= status < 300 else None
         except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
             self.log.record(started, NO_RESPONSE, path)
             self.tally.errors[f"{method} {_route(path)} {type(exc).__name__}"] += 1
@@ -87,7 +88,7 @@ class Client:
         self.log.record(started, status, path)
         if not 200 <= status < 300:
             self.tally.errors[f"{method} {_route(path)} {status}"] += 1
-        return status, json.loads(raw) if raw and 200 <= status < 300 else None
+        return status, parsed
 
     def _session_path(self) -> str:
         return f"/sessions/{self.token}"
@@ -170,11 +171,13 @@ class Client:
 
     async def verify(self) -> None:
         """After the load: the session and the item still hold exactly what this client last wrote."""
+        # A failed read (counted as failed) is retried; a lost or stale session is counted once, in read.
         for _ in range(VERIFY_ATTEMPTS):
-            if self.token is None or await self.read_session() is not None:
+            if self.token is None:
                 break
-        if self.token is not None:
-            self.tally.sessions_verified += 1
+            if await self.read_session() is not None:
+                self.tally.sessions_verified += 1
+                break
         for _ in range(VERIFY_ATTEMPTS):
             if self.item_expected == {0} or await self.check_item():
                 break
