@@ -1,5 +1,6 @@
 """The fleet behind the load balancer, and the replacement procedure the runbooks describe: start the new
-instance, wait until the load balancer sees it healthy, drain the old one, SIGTERM it, wait for its exit."""
+instance, wait until the load balancer sees it healthy, drain the old one and take it out of the load
+balancer, SIGTERM it, wait for its exit."""
 
 from __future__ import annotations
 
