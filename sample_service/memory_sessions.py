@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sample_service.sessions import encode, new_token
 
 
 class MemorySessionStore:
-    def __init__(self, *, ttl_seconds: int) -> None:
+    def __init__(self, *, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_seconds
+        self._clock = clock
         # token -> (encoded data, monotonic expiry); encoded so callers never share a mutable dict.
         self._sessions: dict[str, tuple[str, float]] = {}
 
@@ -22,14 +24,14 @@ class MemorySessionStore:
         entry = self._sessions.get(token)
         if entry is None:
             return None
-        if entry[1] <= time.monotonic():
+        if entry[1] <= self._clock():
             del self._sessions[token]
             return None
         return entry[0]
 
     async def create(self, data: dict[str, Any]) -> str:
         token = new_token()
-        self._sessions[token] = (encode(data), time.monotonic() + self._ttl)
+        self._sessions[token] = (encode(data), self._clock() + self._ttl)
         return token
 
     async def get(self, token: str) -> dict[str, Any] | None:
@@ -39,7 +41,7 @@ class MemorySessionStore:
     async def replace(self, token: str, data: dict[str, Any]) -> bool:
         if self._live(token) is None:
             return False
-        self._sessions[token] = (encode(data), time.monotonic() + self._ttl)
+        self._sessions[token] = (encode(data), self._clock() + self._ttl)
         return True
 
     async def delete(self, token: str) -> None:

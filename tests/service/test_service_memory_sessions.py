@@ -4,7 +4,6 @@ and otherwise the same semantics as the Redis store, so the control differs only
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -63,13 +62,18 @@ def test_memory_store_behaves_like_the_redis_store() -> None:
     asyncio.run(scenario())
 
 
-def test_memory_sessions_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_memory_sessions_expire() -> None:
+    now = [1000.0]
+
     async def scenario() -> None:
-        store = MemorySessionStore(ttl_seconds=60)
+        store = MemorySessionStore(ttl_seconds=60, clock=lambda: now[0])
         token = await store.create({"n": 1})
-        later = time.monotonic() + 61
-        monkeypatch.setattr(time, "monotonic", lambda: later)
+        now[0] += 59
+        assert await store.replace(token, {"n": 2})  # and the TTL starts again
+        now[0] += 59
+        assert await store.get(token) == {"n": 2}
+        now[0] += 1
         assert await store.get(token) is None
-        assert not await store.replace(token, {"n": 2})
+        assert not await store.replace(token, {"n": 3})
 
     asyncio.run(scenario())
