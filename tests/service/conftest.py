@@ -1,5 +1,6 @@
 """Real local dependencies for the sample service: redis-server, a moto DynamoDB server, the service itself
-as a subprocess, and a TCP proxy that can make a dependency refuse or stall. Everything binds 127.0.0.1."""
+as a subprocess, and a TCP proxy that can make a dependency refuse or stall. Everything binds 127.0.0.1.
+The server processes are tools/drill/servers.py's, which the replacement drill uses too."""
 
 from __future__ import annotations
 

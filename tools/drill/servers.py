@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import redis
 
 from sample_service.app import HEALTH_PATH
 from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
@@ -123,9 +124,7 @@ class RedisServer:
         assert self._proc is not None
         self._proc.send_signal(signal.SIGCONT)
 
-    def client(self, **kwargs: Any) -> Any:
-        import redis  # only the tests use a client
-
+    def client(self, **kwargs: Any) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, **kwargs)
 
     def destroy(self) -> None:
