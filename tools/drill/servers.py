@@ -63,11 +63,14 @@ def listening(port: int) -> bool:
     return False
 
 
+# Resolved here, in the parent: between fork and exec a child may only do the bare minimum.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def die_with_parent() -> None:
     """preexec_fn: the kernel sends the child SIGTERM if the process that started it dies, so a drill or
     test run that is killed outright leaves no servers behind."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 5) -> None:
