@@ -27,7 +27,9 @@ from tools.drill.http import HttpConnection
 from tools.drill.servers import REPO_ROOT, die_with_parent
 
 REQUEST_TIMEOUT_SECONDS = 10
+# Hard bounds on any run, whatever its arguments and whether or not anyone stops it.
 MAX_SECONDS = 600
+MAX_REQUESTS = 1_000_000
 # Connection errors and timeouts are recorded as status 0.
 NO_RESPONSE = 0
 VERIFY_ATTEMPTS = 3
@@ -199,7 +201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.workload == "session":
             await client.create_session()
         next_step = time.monotonic() + interval * client.index / max(1, args.clients)
-        while not stop.is_set():
+        while not stop.is_set() and len(log.statuses) < MAX_REQUESTS:
             if interval:
                 delay = next_step - time.monotonic()
                 if delay > 0:
