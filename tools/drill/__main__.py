@@ -15,14 +15,14 @@ from pathlib import Path
 from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec, load_environment
 from sample_service.app import HEALTH_PATH
-from tools.drill.fleet import Fleet, Replacement, instance_env
+from tools.drill.fleet import EXIT_SLACK_SECONDS, LAUNCH_TIMEOUT_SECONDS, Fleet, Replacement, instance_env
 from tools.drill.haproxy import CheckTiming, Haproxy
 from tools.drill.load import finish_load, start_load
 from tools.drill.report import MIN_SERVICE_VS_FLOOR, Window, benchmark, summarize, verdict
 from tools.drill.servers import MotoServer, RedisServer
 
-# The load process stops by itself this long after the drill should have stopped it.
-LOAD_SAFETY_SECONDS = 120
+# The load process stops by itself this long after the drill should have stopped it (and after 600 s at most).
+LOAD_SAFETY_SECONDS = 60
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,8 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep-logs", type=Path, help="write every process's log here instead of a temporary dir"
     )
     args = parser.parse_args(argv)
-    if args.instances < 1 or args.rounds < 1 or not 0 < args.check_scale <= 1:
-        parser.error("--instances and --rounds must be at least 1, --check-scale in (0, 1]")
+    if not (1 <= args.instances <= 20 and 1 <= args.rounds <= 10 and 1 <= args.clients <= 1000):
+        parser.error("--instances must be 1-20, --rounds 1-10 and --clients 1-1000")
+    if args.steady_seconds < 0 or not 0 < args.bench_seconds <= 60 or not 0 < args.check_scale <= 1:
+        parser.error("--steady-seconds must be at least 0, --bench-seconds 0-60, --check-scale in (0, 1]")
     return args
 
 
@@ -141,7 +143,11 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
         service_vs_floor(lb.port, args)
         rate = drill_rate(lb.port, args, spec)
-        budget = 2 * args.steady_seconds + args.rounds * args.instances * 30 + LOAD_SAFETY_SECONDS
+        # The longest the replacements can take, so the load outlasts them; the drill stops it sooner.
+        per_replacement = LAUNCH_TIMEOUT_SECONDS + spec.service.shutdown_grace_seconds + EXIT_SLACK_SECONDS
+        budget = (
+            2 * args.steady_seconds + args.rounds * args.instances * per_replacement + LOAD_SAFETY_SECONDS
+        )
         load = start_load(
             lb.port, "drill", args.clients, budget, rate=f"{rate:.1f}", item_every=args.item_every
         )
