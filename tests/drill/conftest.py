@@ -26,9 +26,10 @@ def cache() -> Iterator[RedisServer]:
     server.destroy()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path / "moto.log")
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """Shared: moto takes seconds to start. A test that stops it starts it again (with an empty table)."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
     server.start()
     yield server
     server.stop()

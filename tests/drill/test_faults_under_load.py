@@ -45,10 +45,12 @@ def run_outage(
         time.sleep(BEFORE)
         outage_from = time.monotonic()
         begin()
-        time.sleep(OUTAGE)
-        assert_health_kept(haproxy)
-        outage_to = time.monotonic()
-        end()
+        try:
+            time.sleep(OUTAGE)
+            assert_health_kept(haproxy)
+            outage_to = time.monotonic()
+        finally:
+            end()  # even when an assertion failed: the next test must find the dependency up
         back = time.monotonic()
         time.sleep(AFTER)
         load.send_signal(signal.SIGTERM)
