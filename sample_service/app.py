@@ -11,12 +11,13 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from sample_service.config import ServiceConfig
 from sample_service.draining import InFlightRequests
 from sample_service.gateway_auth import GatewayTokenVerifier, gateway_only
+from sample_service.memory_sessions import MemorySessionStore
 from sample_service.paths import HEALTH_PATH
 from sample_service.sessions import TOKEN_PATTERN, CacheUnavailable, SessionStore
 from sample_service.stores import Item, ItemStore, ItemTooLarge, StoreUnavailable, build_item_store
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 ITEM_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MAX_ITEM_TTL_SECONDS = 365 * 24 * 3600
+DECODED_CONTENT_ENCODINGS = ("identity", "gzip", "deflate")
 
 
 class ApiError(Exception):
@@ -76,8 +78,25 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    body = await request.read()  # raises 413 beyond client_max_size (MAX_BODY_BYTES)
+    # A body labelled as something else is a client mistake worth naming; no label at all is accepted.
+    if hdrs.CONTENT_TYPE in request.headers and not _is_json(request.content_type):
+        raise ApiError(415, "request body must be application/json")
+    # aiohttp decodes these before we read; anything else would otherwise be read as if not encoded.
+    if request.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() not in DECODED_CONTENT_ENCODINGS:
+        raise ApiError(415, f"content encoding must be one of {', '.join(DECODED_CONTENT_ENCODINGS)}")
+    try:
+        body = await request.read()  # raises 413 beyond client_max_size (MAX_BODY_BYTES)
+    except web.RequestPayloadError:  # e.g. not valid gzip although Content-Encoding says so
+        raise ApiError(400, "request body could not be decoded") from None
+    except ConnectionResetError:  # the client left mid-body: no one to answer, and no server error
+        raise ApiError(400, "request body incomplete") from None
     try:
         value = json.loads(body, parse_float=_finite_float, parse_constant=_reject_constant)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting like [[[[...]]]]
@@ -117,7 +136,7 @@ async def _check(dependency: str, probe: Awaitable[None]) -> str:
 
 
 class _Routes:
-    def __init__(self, sessions: SessionStore, items: ItemStore) -> None:
+    def __init__(self, sessions: SessionStore | MemorySessionStore, items: ItemStore) -> None:
         self._sessions = sessions
         self._items = items
 
@@ -179,11 +198,19 @@ class _Routes:
         return web.json_response(_item_json(item))
 
 
+def _session_store(config: ServiceConfig) -> SessionStore | MemorySessionStore:
+    if config.session_backend == "memory":  # test only; ServiceConfig refuses it without the opt-in
+        return MemorySessionStore(ttl_seconds=config.session_ttl_seconds)
+    return SessionStore.from_config(config)
+
+
 def create_app(
-    config: ServiceConfig, sessions: SessionStore | None = None, items: ItemStore | None = None
+    config: ServiceConfig,
+    sessions: SessionStore | MemorySessionStore | None = None,
+    items: ItemStore | None = None,
 ) -> web.Application:
     """Build the app; stores not given are built from config. The app closes its stores on cleanup."""
-    session_store = sessions if sessions is not None else SessionStore.from_config(config)
+    session_store = sessions if sessions is not None else _session_store(config)
     item_store = items if items is not None else build_item_store(config)
     routes = _Routes(session_store, item_store)
 

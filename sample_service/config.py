@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 STORE_BACKENDS = ("dynamodb", "cosmos", "firestore")
 # How the service logs in to the cache: a password (given, from a secret, or none) or Entra ID tokens.
 CACHE_AUTH_MODES = ("password", "entra-id")
+# "memory" keeps sessions in this process, which breaks statelessness on purpose: it exists only so the
+# replacement drill's control run can prove the drill detects lost sessions. Refused unless opted in.
+SESSION_BACKENDS = ("redis", "memory")
+TEST_ONLY_OPT_IN = "ALLOW_TEST_ONLY_SETTINGS"
 
 _UINT = re.compile(r"[0-9]{1,10}")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")
@@ -214,6 +218,7 @@ class ServiceConfig:
     gcp_project: str | None = None
     firestore_database: str | None = None
     gateway_auth: GatewayAuth | None = None
+    session_backend: str = "redis"
 
     @property
     def cache_timeout(self) -> float:
@@ -267,6 +272,15 @@ class ServiceConfig:
         cache_tls_ca_file = _get(environ, "CACHE_TLS_CA_FILE")
         if cache_tls_ca_file is not None and not _FILE_PATH.fullmatch(cache_tls_ca_file):
             raise _invalid("CACHE_TLS_CA_FILE", cache_tls_ca_file, "an absolute file path")
+        session_backend = _get(environ, "SESSION_BACKEND") or "redis"
+        if session_backend not in SESSION_BACKENDS:
+            raise _invalid("SESSION_BACKEND", session_backend, " or ".join(map(repr, SESSION_BACKENDS)))
+        if session_backend == "memory" and not _bool(environ, TEST_ONLY_OPT_IN, False):
+            raise ValueError(
+                "SESSION_BACKEND='memory' loses every session when an instance is replaced and whenever a"
+                " request lands on another instance; it is only for the replacement drill's control run"
+                f" (set {TEST_ONLY_OPT_IN}=true to use it there)"
+            )
 
         return cls(
             service_host=_host(environ, "SERVICE_HOST", "0.0.0.0"),
@@ -291,4 +305,5 @@ class ServiceConfig:
             gcp_project=gcp_project,
             firestore_database=firestore_database,
             gateway_auth=GatewayAuth.from_env(environ),
+            session_backend=session_backend,
         )

@@ -7,6 +7,7 @@ stop timeout (after which it sends SIGKILL)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -28,7 +29,14 @@ class InFlightRequests:
         assert task is not None
         self._tasks.add(task)
         try:
-            return await handler(request)
+            response = await handler(request)
+            # Written here, inside the tracked section: a client that never reads its response would
+            # otherwise hold up shutdown beyond the grace period, for aiohttp's own timeout (twice).
+            # A client that has gone away is aiohttp's to handle, as it does when it writes the response.
+            with contextlib.suppress(ConnectionError):
+                await response.prepare(request)
+                await response.write_eof()
+            return response
         finally:
             self._tasks.discard(task)
 

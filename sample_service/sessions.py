@@ -31,6 +31,10 @@ class CacheUnavailable(Exception):
     """The session cache did not answer correctly within its timeout."""
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def encode(data: dict[str, Any]) -> str:
     # Compact and UTF-8 as is: the stored form is never larger than the validated request body.
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -70,7 +74,7 @@ class SessionStore:
             raise CacheUnavailable(operation) from exc
 
     async def create(self, data: dict[str, Any]) -> str:
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         await self._call("create", self._client.set(KEY_PREFIX + token, encode(data), ex=self._ttl))
         return token
 

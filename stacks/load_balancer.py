@@ -9,8 +9,9 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
-from sample_service.app import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 LISTENER_PORT = 80
 
@@ -59,11 +60,11 @@ class ServiceLoadBalancer(Construct):
             deregistration_delay=Duration.seconds(spec.service.shutdown_grace_seconds),
             health_check=elbv2.HealthCheck(
                 path=HEALTH_PATH,
-                healthy_http_codes="200",
-                interval=Duration.seconds(10),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
+                healthy_http_codes=str(HEALTH_CHECK.healthy_status),
+                interval=Duration.seconds(HEALTH_CHECK.interval_seconds),
+                timeout=Duration.seconds(HEALTH_CHECK.timeout_seconds),
+                healthy_threshold_count=HEALTH_CHECK.healthy_threshold,
+                unhealthy_threshold_count=HEALTH_CHECK.unhealthy_threshold,
             ),
         )
         # Any instance serves any request: say so explicitly rather than rely on a default.

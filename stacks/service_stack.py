@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge
 from stacks.api_gateway import PublicApi
@@ -114,20 +115,15 @@ class ServiceStack(Stack):
 
     def _service_environment(self) -> dict[str, str]:
         """The sample service's configuration: it reads nothing but these variables."""
-        service = self.spec.service
         return {
-            "SERVICE_PORT": str(service.port),
+            **tuned_settings(self.spec.service),
             "CACHE_HOST": self.cache.endpoint,
             "CACHE_PORT": str(CACHE_PORT),
             "CACHE_TLS": "true",
             "CACHE_AUTH_SECRET_ID": self.cache.auth_secret.secret_arn,
-            "CACHE_TIMEOUT_MS": str(service.cache_timeout_ms),
-            "SESSION_TTL_SECONDS": str(service.session_ttl_seconds),
             "STORE_BACKEND": "dynamodb",
             "ITEMS_TABLE": self.store.table.table_name,
-            "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
             "AWS_REGION": self.region,
-            "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
         }
 
     def _outputs(self) -> None:

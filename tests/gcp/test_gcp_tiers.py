@@ -7,8 +7,8 @@ import ipaddress
 from gcp_queries import openapi, ref, service_environment
 
 from refarch.inventory import MASK, masked_secrets
-from sample_service.app import HEALTH_PATH
 from sample_service.firestore_layout import COLLECTION, TTL_FIELD
+from sample_service.paths import HEALTH_PATH
 
 TIERS = {
     "refarch:gcp:ServiceIdentities",

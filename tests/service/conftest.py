@@ -1,5 +1,6 @@
 """Real local dependencies for the sample service: redis-server, a moto DynamoDB server, the service itself
-as a subprocess, and a TCP proxy that can make a dependency refuse or stall. Everything binds 127.0.0.1."""
+as a subprocess, and a TCP proxy that can make a dependency refuse or stall. Everything binds 127.0.0.1.
+The server processes are tools/drill/servers.py's, which the replacement drill uses too."""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ import http.client
 import json
 import logging
 import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,85 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import redis
 
-# The service runs from the checkout, as `python -m sample_service` with this as working directory.
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-REDIS_SERVER = "/usr/bin/redis-server"
-ITEMS_TABLE = "sample-service-items"
-REGION = "us-east-1"
-# Dummy credentials and no shared config, so neither boto3 here nor the service can reach real AWS
-# (or the EC2 metadata endpoint) by accident.
-AWS_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": REGION,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
-class RedisServer:
-    """A throwaway redis-server without persistence; restartable on the same port."""
-
-    def __init__(self, *extra_args: str) -> None:
-        if not os.access(REDIS_SERVER, os.X_OK):
-            pytest.fail(f"{REDIS_SERVER} not found: install redis-server (e.g. apt-get install redis-server)")
-        self.port = free_port()
-        self._extra_args = extra_args
-        self._dir = tempfile.mkdtemp(prefix="redis-")
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        with open(Path(self._dir) / "redis.log", "ab") as log:
-            self._proc = subprocess.Popen(
-                [REDIS_SERVER, *args, *self._extra_args], cwd=self._dir, stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_until(self._listening, 5, f"redis-server on port {self.port}")
-
-    def _listening(self) -> bool:
-        assert self._proc is not None
-        if self._proc.poll() is not None:
-            pytest.fail(f"redis-server exited: {(Path(self._dir) / 'redis.log').read_text()}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-            return True
-        return False
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._proc = None
-
-    def client(self, **kwargs: Any) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, **kwargs)
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)
+from tools.drill.servers import (
+    AWS_TEST_ENV,
+    ITEMS_TABLE,
+    RedisServer,
+    ServiceProcess,
+    aws_client,
+    create_items_table,
+    free_port,
+)
 
 
 class FaultProxy:
@@ -189,31 +117,8 @@ class Response:
             assert self.body["error"] == message
 
 
-class Service:
-    """`python -m sample_service` in a subprocess; stdout (the JSON logs) goes to a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = int(env["SERVICE_PORT"])
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sample_service"],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def wait_healthy(self, timeout: float = 15) -> None:
-        def healthy() -> bool:
-            if self.proc.poll() is not None:
-                pytest.fail(f"service exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            try:
-                return self.request("GET", "/health", timeout=0.5).status == 200
-            except OSError:
-                return False
-
-        wait_until(healthy, timeout, "the service's /health")
+class Service(ServiceProcess):
+    """The service process, plus a blocking client that records how long each request took."""
 
     def request(
         self,
@@ -223,16 +128,17 @@ class Service:
         *,
         raw: bytes | None = None,
         chunks: list[bytes] | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float = 10,
     ) -> Response:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             started = time.monotonic()
             if chunks is not None:
-                conn.request(method, path, body=iter(chunks), encode_chunked=True)
+                conn.request(method, path, body=iter(chunks), headers=headers or {}, encode_chunked=True)
             else:
                 payload = raw if raw is not None else None if body is None else json.dumps(body).encode()
-                conn.request(method, path, body=payload)
+                conn.request(method, path, body=payload, headers=headers or {})
             response = conn.getresponse()
             data = response.read()
             elapsed = time.monotonic() - started
@@ -240,20 +146,6 @@ class Service:
             conn.close()
         parsed = json.loads(data) if data else None
         return Response(status=response.status, headers=response.headers, body=parsed, elapsed=elapsed)
-
-    def stop(self, timeout: float = 10) -> int:
-        """SIGTERM, as an instance being scaled in gets; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def log_records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -289,30 +181,9 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    # The layout the stacks create: partition key pk (S), TTL attribute expires_at.
-    dynamodb = aws_client("dynamodb", endpoint)
-    dynamodb.create_table(
-        TableName=ITEMS_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=ITEMS_TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
+    create_items_table(endpoint)
     yield endpoint
     server.stop()
-
-
-def aws_client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 @pytest.fixture(scope="session")

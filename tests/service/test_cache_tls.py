@@ -10,7 +10,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_until
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from sample_service.config import ServiceConfig
 from sample_service.sessions import CacheUnavailable, SessionStore
+from tools.drill.servers import free_port, wait_until
 
 PASSWORD = "auth-string-for-tests"
 

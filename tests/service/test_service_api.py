@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import socket
 import time
 from typing import Any
 
@@ -217,6 +219,108 @@ def test_unexpected_method_is_405_with_allow(shared_service: Any, method: str, p
 
 def test_unknown_path_is_404(shared_service: Any) -> None:
     shared_service.request("GET", "/admin").assert_error(404, "not found")
+
+
+BODY_ROUTES = ["POST /sessions", f"PUT /sessions/{FORGED_TOKEN}", "PUT /items/x"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
+@pytest.mark.parametrize("method_path", BODY_ROUTES)
+def test_body_labelled_as_another_type_is_415(
+    shared_service: Any, method_path: str, content_type: str
+) -> None:
+    method, path = method_path.split()
+    response = shared_service.request(method, path, {"a": 1}, headers={"Content-Type": content_type})
+    response.assert_error(415, "request body must be application/json")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
+)
+def test_json_media_types_are_accepted(shared_service: Any, content_type: str) -> None:
+    response = shared_service.request("POST", "/sessions", {"a": 1}, headers={"Content-Type": content_type})
+    assert response.status == 201, response.body
+
+
+@pytest.mark.parametrize("method_path", BODY_ROUTES)
+def test_unknown_content_encoding_is_415(shared_service: Any, method_path: str) -> None:
+    method, path = method_path.split()
+    response = shared_service.request(method, path, {"a": 1}, headers={"Content-Encoding": "x-custom"})
+    response.assert_error(415, "content encoding must be one of identity, gzip, deflate")
+
+
+def test_compressed_bodies_are_decoded_and_limited_after_decoding(shared_service: Any) -> None:
+    gzip_json = gzip.compress(b'{"zipped": true}')
+    created = shared_service.request("POST", "/sessions", raw=gzip_json, headers={"Content-Encoding": "gzip"})
+    assert (created.status, created.body["data"]) == (201, {"zipped": True})
+    bomb = gzip.compress(json.dumps({"blob": "x" * 200_000}).encode())  # ~200 kB from well under 8 kB
+    assert len(bomb) < 8192
+    response = shared_service.request("POST", "/sessions", raw=bomb, headers={"Content-Encoding": "gzip"})
+    response.assert_error(413, "request body exceeds 8192 bytes")
+
+
+def test_body_that_does_not_decode_is_400(start_service: Any) -> None:
+    service = start_service()
+    response = service.request("POST", "/sessions", raw=b"not gzip", headers={"Content-Encoding": "gzip"})
+    response.assert_error(400, "request body could not be decoded")
+    assert service.request("GET", "/health").status == 200  # a request after ours: its logs are written
+    records = service.log_records()
+    assert not [r for r in records if r["logger"] == "sample_service.app"]
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")]
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes, return everything the service answers before it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+MALFORMED_HTTP = {
+    "not-http": b"GARBAGE\r\n\r\n",
+    "unknown-method": b"FOO /sessions HTTP/1.1\r\nHost: x\r\n\r\n",
+    "long-url": b"GET /items/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "huge-header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    "negative-length": b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    "two-lengths": b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "length-and-chunked": (
+        b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ),
+    "bad-chunk": b"POST /sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n",
+    "non-ascii-path": b"GET /sessions/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+def test_malformed_http_is_400_and_the_service_carries_on(start_service: Any) -> None:
+    service = start_service()
+    for case, data in MALFORMED_HTTP.items():
+        assert exchange(service.port, data).startswith(b"HTTP/1.0 400 Bad Request\r\n"), case
+        assert service.request("GET", "/health").status == 200, case
+    # Rejected by aiohttp's parser before any route: none of our code ran or failed, nothing was a 5xx,
+    # and each is a warning naming the kind of error, not an ERROR with a traceback quoting the request.
+    records = service.log_records()
+    assert not [r for r in records if r["logger"] == "sample_service.app"]
+    statuses = [r["status"] for r in records if r["logger"] == "sample_service.access"]
+    assert statuses.count(400) == len(MALFORMED_HTTP)
+    assert max(statuses) < 500
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL") or "exception" in r]
+    warnings = [r for r in records if r["level"] == "WARNING" and r["logger"] == "aiohttp.server"]
+    assert warnings and all(r["client_error"] for r in warnings)  # a bad method alone is logged at debug
+
+
+def test_client_leaving_mid_body_is_not_a_server_error(start_service: Any) -> None:
+    service = start_service()
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as conn:
+        conn.sendall(b'POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":')
+        time.sleep(0.2)  # the handler is now waiting for the rest of the body
+    assert service.request("GET", "/health").status == 200
+    assert not [r for r in service.log_records() if r["level"] in ("ERROR", "CRITICAL")]
 
 
 def test_logs_are_json_lines_without_tokens(shared_service: Any) -> None:

@@ -15,7 +15,7 @@ from conftest import Service, launch
 from firestore_fake import FakeFirestore
 from test_gateway_auth import AUDIENCE, SUBJECT, _jwks, token
 
-from sample_service.app import HEALTH_PATH
+from sample_service.paths import HEALTH_PATH
 
 
 class _Keys(http.server.BaseHTTPRequestHandler):

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from sample_service.__main__ import UNWIND_SECONDS
+
 pytestmark = pytest.mark.servers
 
 
@@ -74,3 +76,38 @@ def test_sigterm_gives_up_on_requests_after_the_grace_period(start_service: Any,
     assert "response" not in outcome  # cut off, not answered
     [warning] = [r for r in service.log_records() if r["message"] == "grace period over"]
     assert warning["cancelled_requests"] == 1
+
+
+def slow_and_hung_clients(service: Any, token: str) -> list[socket.socket]:
+    """Connections in every state a slow or dead client can leave one in, all still open."""
+    port = service.port
+    idle = socket.create_connection(("127.0.0.1", port))
+    idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # answered, then left idle (keep-alive)
+    partial_head = socket.create_connection(("127.0.0.1", port))
+    partial_head.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # the headers never end
+    partial_body = socket.create_connection(("127.0.0.1", port))
+    partial_body.sendall(b'POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"a":')
+    # A client that asks for a large response and never reads it: tiny receive buffer, nothing read.
+    not_reading = socket.socket()
+    not_reading.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    not_reading.connect(("127.0.0.1", port))
+    not_reading.sendall(f"GET /sessions/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return [idle, partial_head, partial_body, not_reading]
+
+
+def test_slow_and_hung_clients_do_not_hold_up_shutdown(start_service: Any) -> None:
+    service = start_service(SHUTDOWN_GRACE_SECONDS="2", MAX_BODY_BYTES=str(10 * 1024 * 1024))
+    created = service.request("POST", "/sessions", {"blob": "x" * (8 * 1024 * 1024)})
+    assert created.status == 201
+    clients = slow_and_hung_clients(service, created.body["token"])
+    try:
+        time.sleep(0.5)  # every connection has reached the service and its handler, if any, is waiting
+        signalled = time.monotonic()
+        service.proc.send_signal(signal.SIGTERM)
+        assert service.proc.wait(10) == 0
+        # The grace period, then at most the service's unwind time; half a second of slack for the exit.
+        assert time.monotonic() - signalled < 2 + UNWIND_SECONDS + 0.5
+    finally:
+        for client in clients:
+            client.close()
+    assert not [r for r in service.log_records() if r["level"] in ("ERROR", "CRITICAL")]

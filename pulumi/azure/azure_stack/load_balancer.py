@@ -15,6 +15,7 @@ import pulumi_azure_native.network as network
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.network import GATEWAY_LISTENER_PORT, gateway_private_ip
 from azure_stack.placement import Placement
+from refarch.health_check import HEALTH_CHECK
 from sample_service.paths import HEALTH_PATH
 
 BACKEND_POOL = "fleet"
@@ -114,11 +115,11 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                     "protocol": "Http",
                     "host": "127.0.0.1",
                     "path": HEALTH_PATH,
-                    "interval": 10,
-                    "timeout": 5,
-                    "unhealthy_threshold": 3,
+                    "interval": HEALTH_CHECK.interval_seconds,
+                    "timeout": HEALTH_CHECK.timeout_seconds,
+                    "unhealthy_threshold": HEALTH_CHECK.unhealthy_threshold,
                     "pick_host_name_from_backend_http_settings": False,
-                    "match": {"status_codes": ["200"]},
+                    "match": {"status_codes": [str(HEALTH_CHECK.healthy_status)]},
                 }
             ],
             backend_http_settings_collection=[

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 
 from azure_stack.network import CACHE_PORT
+from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
 
 
@@ -19,9 +20,8 @@ def service_environment(
     cosmos_database: str,
     cosmos_container: str,
 ) -> dict[str, pulumi.Input[str]]:
-    service = spec.service
     return {
-        "SERVICE_PORT": str(service.port),
+        **tuned_settings(spec.service),
         "CACHE_HOST": cache_host,
         "CACHE_PORT": str(CACHE_PORT),
         "CACHE_TLS": "true",
@@ -29,12 +29,8 @@ def service_environment(
         "CACHE_AUTH": "entra-id",
         "CACHE_USERNAME": identity_principal_id,
         "AZURE_CLIENT_ID": identity_client_id,
-        "CACHE_TIMEOUT_MS": str(service.cache_timeout_ms),
-        "SESSION_TTL_SECONDS": str(service.session_ttl_seconds),
         "STORE_BACKEND": "cosmos",
         "COSMOS_ENDPOINT": cosmos_endpoint,
         "COSMOS_DATABASE": cosmos_database,
         "COSMOS_CONTAINER": cosmos_container,
-        "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
-        "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
     }

@@ -16,6 +16,7 @@ from gcp_stack import bundle
 from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
+from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
 
@@ -107,10 +108,10 @@ class StatelessFleet(Tier):
             http_health_check=compute.HealthCheckHttpHealthCheckArgs(
                 port=spec.service.port, request_path=HEALTH_PATH
             ),
-            check_interval_sec=10,
-            timeout_sec=5,
-            healthy_threshold=2,
-            unhealthy_threshold=3,
+            check_interval_sec=HEALTH_CHECK.interval_seconds,
+            timeout_sec=HEALTH_CHECK.timeout_seconds,
+            healthy_threshold=HEALTH_CHECK.healthy_threshold,
+            unhealthy_threshold=HEALTH_CHECK.unhealthy_threshold,
             log_config=compute.HealthCheckLogConfigArgs(enable=True),
             opts=self.child(),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
+from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
 
 # Where the boot script writes Memorystore's CA certificate.
@@ -21,22 +22,17 @@ def service_environment(
     gateway_audience: str,
     gateway_account_id: pulumi.Input[str],
 ) -> dict[str, pulumi.Input[str]]:
-    service = spec.service
     return {
-        "SERVICE_PORT": str(service.port),
+        **tuned_settings(spec.service),
         "CACHE_HOST": cache_host,
         "CACHE_PORT": str(cache_port),
         "CACHE_TLS": "true",
         "CACHE_TLS_CA_FILE": CACHE_CA_FILE,
         # A Secret Manager version name: the service reads the AUTH string itself at start-up.
         "CACHE_AUTH_SECRET_ID": cache_auth_secret,
-        "CACHE_TIMEOUT_MS": str(service.cache_timeout_ms),
-        "SESSION_TTL_SECONDS": str(service.session_ttl_seconds),
         "STORE_BACKEND": "firestore",
         "GOOGLE_CLOUD_PROJECT": project,
         "FIRESTORE_DATABASE": database,
-        "STORE_TIMEOUT_MS": str(service.store_timeout_ms),
-        "SHUTDOWN_GRACE_SECONDS": str(service.shutdown_grace_seconds),
         # Only requests carrying the gateway's ID token are served (the health path excepted).
         "GATEWAY_JWT_AUDIENCE": gateway_audience,
         "GATEWAY_JWT_SUBJECT": gateway_account_id,

@@ -1,0 +1,1 @@
+"""The replacement drill: every instance of the sample service replaced under load, nothing lost."""
