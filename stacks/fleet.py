@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 from aws_cdk import Duration, Stack
@@ -13,17 +12,13 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from refarch.boot import render_boot
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-
-
-class _BootTemplate(string.Template):
-    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
-    delimiter = "@"
 
 
 class StatelessFleet(Construct):
@@ -136,11 +131,11 @@ class StatelessFleet(Construct):
         )
 
     def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
-        environment = "\n".join(f"{key}={value}" for key, value in sorted(service_environment.items()))
-        script = _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
+        script = render_boot(
+            BOOT_SCRIPT,
+            spec.service,
+            service_environment,
             release=self.bundle.asset_hash,
             bundle_url=self.bundle.s3_object_url,
-            environment=environment,
-            stop_timeout=spec.service.shutdown_grace_seconds + 10,
         )
         return ec2.UserData.custom(script)

@@ -6,21 +6,7 @@ from __future__ import annotations
 from azure_queries import boot_script, service_variables
 
 from refarch.inventory import Inventory
-from sample_service.config import ServiceConfig
-
-
-class _ReadRecorder(dict):
-    def __init__(self, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.read: set[str] = set()
-
-    def get(self, key, default=None):
-        self.read.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
+from refarch.service_contract import parse_service_environment
 
 
 def test_boot_is_strict_idempotent_pinned_and_fully_rendered(inventory: Inventory, spec):
@@ -50,10 +36,9 @@ def test_boot_installs_this_release_from_the_private_bundle_with_the_identity(in
 
 def test_the_service_accepts_every_variable_the_stack_writes(inventory: Inventory, spec):
     variables = service_variables(boot_script(inventory))
-    recorder = _ReadRecorder(variables)
-    config = ServiceConfig.from_env(recorder)
+    config, unread = parse_service_environment(variables)
     # A variable the service never reads (renamed or misspelt) would silently fall back to a default.
-    assert set(variables) <= recorder.read
+    assert unread == set()
     assert config.service_port == spec.service.port
     assert config.session_ttl_seconds == spec.service.session_ttl_seconds
     assert config.cache_timeout_ms == spec.service.cache_timeout_ms

@@ -18,7 +18,7 @@ def ref(resource: Resource) -> str:
 def service_environment(inventory: Inventory) -> dict[str, str]:
     """The variables the boot script writes to the service's environment file."""
     script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
-    block = script.split("cat > /etc/sample-service/env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
+    block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
     return dict(line.split("=", 1) for line in block.splitlines())
 
 

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import base64
-import string
 from collections.abc import Mapping
 from pathlib import Path
 
 import pulumi
 
+from refarch.boot import render_boot
 from refarch.spec import EnvironmentSpec
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 
 
-class _BootTemplate(string.Template):
-    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
-    delimiter = "@"
-
-
 def render(
     spec: EnvironmentSpec, *, release: str, bundle_url: str, client_id: str, environment: Mapping[str, str]
 ) -> str:
-    return _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
-        release=release,
-        bundle_url=bundle_url,
-        client_id=client_id,
-        environment="\n".join(f"{key}={value}" for key, value in sorted(environment.items())),
-        stop_timeout=spec.service.shutdown_grace_seconds + 10,
+    return render_boot(
+        BOOT_SCRIPT, spec.service, environment, release=release, bundle_url=bundle_url, client_id=client_id
     )
 
 

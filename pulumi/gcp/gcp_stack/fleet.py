@@ -3,7 +3,6 @@ bucket, heals on a shallow health check, replaces with surge and scales on CPU w
 
 from __future__ import annotations
 
-import string
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,9 @@ from gcp_stack import bundle
 from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
+from refarch.boot import render_boot
 from refarch.health_check import HEALTH_CHECK
-from refarch.spec import EnvironmentSpec
+from refarch.spec import EnvironmentSpec, Service
 from sample_service.paths import HEALTH_PATH
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
@@ -28,21 +28,16 @@ OPS_AGENT_VERSION = "2.*.*"
 PORT_NAME = "http"
 
 
-class _BootTemplate(string.Template):
-    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
-    delimiter = "@"
-
-
 def render_boot_script(
-    *, release: str, bundle_url: str, cache_ca: str, environment: dict[str, str], stop_timeout: int
+    service: Service, *, release: str, bundle_url: str, cache_ca: str, environment: dict[str, str]
 ) -> str:
-    lines = "\n".join(f"{key}={value}" for key, value in sorted(environment.items()))
-    return _BootTemplate(BOOT_SCRIPT.read_text()).substitute(
+    return render_boot(
+        BOOT_SCRIPT,
+        service,
+        environment,
         release=release,
         bundle_url=bundle_url,
         cache_ca=cache_ca.strip(),
-        environment=lines,
-        stop_timeout=stop_timeout,
         ops_agent_version=OPS_AGENT_VERSION,
     )
 
@@ -94,11 +89,11 @@ class StatelessFleet(Tier):
         environment = pulumi.Output.all(**args.service_environment)
         startup_script = pulumi.Output.all(bundle_url, args.cache_ca, environment).apply(
             lambda values: render_boot_script(
+                spec.service,
                 release=release,
                 bundle_url=values[0],
                 cache_ca=values[1],
                 environment=values[2],
-                stop_timeout=spec.service.shutdown_grace_seconds + 10,
             )
         )
 

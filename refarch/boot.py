@@ -1,0 +1,33 @@
+"""Every cloud's boot script: each fetches the service bundle its own way (S3, a blob, a Cloud Storage
+object), then makes that release current and runs it under the same systemd unit, written once here
+(`service_unit.sh`) and placed where a script says `@{service_unit}`."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+
+from refarch.spec import Service
+
+SERVICE_UNIT = Path(__file__).with_name("service_unit.sh")
+
+
+class BootTemplate(string.Template):
+    # `@{name}` placeholders leave the script's own `$VARIABLES` alone.
+    delimiter = "@"
+
+
+def stop_timeout_seconds(service: Service) -> int:
+    """How long systemd waits after SIGTERM before it kills: the service's grace plus time to exit."""
+    return service.shutdown_grace_seconds + 10
+
+
+def render_boot(script: Path, service: Service, environment: Mapping[str, str], **values: object) -> str:
+    """The cloud's `script` with the shared service unit placed and every `@{placeholder}` filled."""
+    text = script.read_text().replace("@{service_unit}\n", SERVICE_UNIT.read_text())
+    return BootTemplate(text).substitute(
+        environment="\n".join(f"{key}={value}" for key, value in sorted(environment.items())),
+        stop_timeout=stop_timeout_seconds(service),
+        **values,
+    )
