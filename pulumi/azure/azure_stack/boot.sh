@@ -1,5 +1,5 @@
 #!/bin/bash
-# Boots the sample service on Ubuntu 24.04. Idempotent: a second run with the same release changes
+# Boots the sample service on Debian 12. Idempotent: a second run with the same release changes
 # nothing, and each release installs into its own directory, so a half-finished boot is never "current".
 set -euo pipefail
 RELEASE='@{release}'
@@ -12,7 +12,7 @@ systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
 if [ ! -f "$DIR/.installed" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q python3-venv unzip
+  apt-get install -y -q python3-venv unzip curl
   rm -rf "$DIR" && mkdir -p "$DIR"
   # The bundle is a private blob: read it with the instance's managed identity. The token comes from the
   # metadata service, lives in this shell only, and is never written or logged.

@@ -29,8 +29,9 @@ UNUSABLE_SSH_KEY = (
     "CGx2BYCRNue6z9eMubP1U3R/ej9YZUmdjrw89IJEnQbDk3n2i7YnjJolOTOE5Z7vhtzPNBLHLoEsTVMggGGGQK4RBIj4LYIG"
     "Tj7Bz81/7tyH4xNExAvdJhWDmXKY0CpdCJeGcv18vpxmKd+Z9QG5hJkmf3CfxvekL5Povg0="
 )
-IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
-# Ubuntu's image needs a 30 GiB OS disk at least.
+# Debian 12 ships Python 3.11, the version the service's lock is resolved for (Ubuntu 24.04 has 3.12).
+IMAGE = {"publisher": "Debian", "offer": "debian-12", "sku": "12-gen2", "version": "latest"}
+# The image needs a 30 GiB OS disk at least.
 MIN_OS_DISK_GIB = 30
 # Automatic repairs accept a grace period from 10 to 90 minutes.
 REPAIR_GRACE_MINUTES = (10, 90)
