@@ -26,7 +26,10 @@ from sample_service.stores.firestore import (
 
 PROJECT = "refarch-test-1"
 DATABASE = "dev-items"
-TIMEOUT_MS = 300
+# Roomy for the calls that must succeed (a fresh gRPC channel on a busy CI machine), short for the test
+# that a stalled store is given up on; either way the bound asserted is what the service promises.
+TIMEOUT_MS = 3000
+SHORT_TIMEOUT_MS = 300
 
 
 @pytest.fixture
@@ -38,14 +41,14 @@ def fake(monkeypatch) -> Iterator[FakeFirestore]:
     server.stop(grace=None)
 
 
-def run(scenario: Callable[[FirestoreItemStore], Awaitable[None]]) -> None:
+def run(scenario: Callable[[FirestoreItemStore], Awaitable[None]], timeout_ms: int = TIMEOUT_MS) -> None:
     config = ServiceConfig.from_env(
         {
             "CACHE_HOST": "127.0.0.1",
             "STORE_BACKEND": "firestore",
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "FIRESTORE_DATABASE": DATABASE,
-            "STORE_TIMEOUT_MS": str(TIMEOUT_MS),
+            "STORE_TIMEOUT_MS": str(timeout_ms),
         }
     )
 
@@ -120,16 +123,17 @@ def test_ping_reads_the_probe_document_only(fake) -> None:
 
 
 def test_a_store_slower_than_the_timeout_is_unavailable_within_the_timeout(fake) -> None:
-    fake.delay_seconds = 2.0
+    fake.delay_seconds = 5.0
 
     async def scenario(store: FirestoreItemStore) -> None:
         for call in (store.get("a1"), store.put(Item("a1", {})), store.ping()):
             started = time.monotonic()
             with pytest.raises(StoreUnavailable):
                 await call
-            assert time.monotonic() - started < TIMEOUT_MS / 1000 + 0.25
+            # Given up on at the timeout, long before the stalled store would answer.
+            assert time.monotonic() - started < SHORT_TIMEOUT_MS / 1000 + 1.0
 
-    run(scenario)
+    run(scenario, SHORT_TIMEOUT_MS)
 
 
 @pytest.mark.parametrize("code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED])
