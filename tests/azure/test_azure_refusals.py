@@ -79,3 +79,10 @@ def test_every_problem_is_reported_at_once(azure):
         f"{NS}:apimSku",
         f"{NS}:vmSise",
     ]
+
+
+def test_production_alerts_must_reach_someone(azure):
+    config = {key: value for key, value in azure.config("prod").items() if key != f"{NS}:alertEmail"}
+    refusal = azure.refusal("prod", config)
+    assert [(p.field, p.value) for p in refusal.problems] == [(f"{NS}:alertEmail", None)]
+    assert "alerts must reach someone" in refusal.problems[0].rule

@@ -324,6 +324,7 @@ def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: I
 
 def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(inventory: Inventory, spec):
     group = inventory.only("azure-native:monitor:ActionGroup")
+    assert group.get("emailReceivers.0.emailAddress").startswith("oncall")  # someone is told
     alarms = spec.alarms
     metric = {a.name: a for a in inventory.of_type("azure-native:monitor:MetricAlert")}
     logs = {a.name: a for a in inventory.of_type("azure-native:monitor:ScheduledQueryRule")}

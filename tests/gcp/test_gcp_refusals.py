@@ -88,3 +88,9 @@ def test_spec_overrides_from_the_stack_reach_the_program(gcp):
 def test_an_unknown_environment_is_refused(gcp):
     refusal = gcp.refusal("dev", {**gcp.config("dev"), f"{NS}:environment": "qa"})
     assert [(p.field, p.value) for p in refusal.problems] == [("(environment)", "qa")]
+
+
+def test_a_misspelt_config_key_is_refused_not_ignored(gcp):
+    # Without this, `machinetype` would be ignored and the stack built with the default machine type.
+    refusal = gcp.refusal("prod", {**gcp.config("prod"), f"{NS}:machinetype": "n2-standard-8"})
+    assert [(p.field, p.value) for p in refusal.problems] == [(f"{NS}:machinetype", "n2-standard-8")]

@@ -15,6 +15,7 @@ import pulumi_azure_native.monitor as monitor
 from azure_stack.boot import custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
+from refarch.health_check import HEALTH_CHECK
 from sample_service.paths import HEALTH_PATH
 
 ADMIN_USER = "azureuser"
@@ -169,8 +170,9 @@ class StatelessFleet(pulumi.ComponentResource):
                                 "protocol": "http",
                                 "port": service.port,
                                 "requestPath": HEALTH_PATH,
-                                "intervalInSeconds": 5,
-                                "numberOfProbes": 1,
+                                # The load balancer's policy: one failed probe must not start a repair.
+                                "intervalInSeconds": HEALTH_CHECK.interval_seconds,
+                                "numberOfProbes": HEALTH_CHECK.unhealthy_threshold,
                                 "gracePeriod": capacity.health_check_grace_seconds,
                             },
                         }

@@ -61,6 +61,8 @@ class AzureSettings(_Settings):
     cache_sku: str = Field(pattern=r"^(Balanced|MemoryOptimized|ComputeOptimized)_[AB][0-9]{1,4}$")
     cosmos_max_throughput: int = Field(ge=1000, le=1_000_000, multiple_of=1000)
     deployer_ip_ranges: list[str] = Field(min_length=1, max_length=20)
+    # Who the action group e-mails; falls back to the spec's alarms.email. Production needs one of them.
+    alert_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @field_validator("deployer_ip_ranges")
     @classmethod
@@ -95,6 +97,14 @@ def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespac
         )
     if not spec.production:
         return problems
+    if not (settings.alert_email or spec.alarms.email):
+        problems.append(
+            Problem(
+                f"{namespace}:alertEmail",
+                None,
+                "must be set in production (or the spec's alarms.email): alerts must reach someone",
+            )
+        )
     if settings.apim_sku != "Premium":
         problems.append(
             Problem(

@@ -48,7 +48,7 @@ class ServiceTelemetry(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        email = spec.alarms.email
+        email = placement.settings.alert_email or spec.alarms.email
         self.action_group = monitor.ActionGroup(
             "on-call",
             resource_group_name=placement.resource_group_name,

@@ -13,7 +13,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from refarch.errors import Problem, SpecError
-from refarch.pulumi_stack import read_settings, stack_settings
+from refarch.pulumi_stack import read_settings, stack_settings, unknown_keys
 from refarch.spec import EnvironmentSpec
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
@@ -167,7 +167,7 @@ def _cross_checks(
 def read_stack_settings(spec: EnvironmentSpec) -> StackSettings:
     """Both namespaces validated, every problem reported at once, before any resource exists."""
     config, provider_config = pulumi.Config(), pulumi.Config("gcp")
-    problems: list[Problem] = []
+    problems = unknown_keys(config, GcpSettings)
     provider = gcp = None
     try:
         provider = stack_settings(spec.name, "gcp", Provider, read_settings(provider_config, Provider))
