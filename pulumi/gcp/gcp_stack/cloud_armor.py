@@ -1,5 +1,9 @@
-"""The load balancer's Cloud Armor policy: turn away what did not come through the gateway, throttle per
-client, and block common attacks before they reach an instance."""
+"""The load balancer's Cloud Armor policy: turn away what did not come through the gateway, cap the total
+rate at the spec's API limit, and block common attacks before they reach an instance.
+
+Per-client limits live in the gateway's per-consumer quota: behind API Gateway every request arrives from
+Google's egress addresses, and the first X-Forwarded-For entry is whatever the client sent, so a key
+on either would be no limit at all."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pulumi_gcp.compute as compute
 from refarch.spec import EnvironmentSpec
 
 DEFAULT_RULE_PRIORITY = 2147483647
+BACKSTOP_INTERVAL_SECONDS = 60
 # Cloud Armor's preconfigured OWASP rule sets, at the lowest false-positive sensitivity.
 WAF_RULE_SETS = (
     "sqli-v33-stable",
@@ -42,13 +47,14 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
             200,
             "throttle",
             "true",
-            "Per client: the first X-Forwarded-For address, which the gateway sets",
+            "Backstop: all traffic together at the spec's API rate",
             rate_limit_options=compute.SecurityPolicyRuleRateLimitOptionsArgs(
                 conform_action="allow",
                 exceed_action="deny(429)",
-                enforce_on_key="XFF_IP",
+                enforce_on_key="ALL",
                 rate_limit_threshold=compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                    count=spec.api.waf_requests_per_ip_per_5_minutes, interval_sec=300
+                    count=BACKSTOP_INTERVAL_SECONDS * int(spec.api.throttle_rate_per_second),
+                    interval_sec=BACKSTOP_INTERVAL_SECONDS,
                 ),
             ),
         ),
