@@ -115,7 +115,8 @@ class ServiceNetwork(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        # One NAT gateway per subnet is all Azure allows; it is a regional resource (not pinned to a zone).
+        # One NAT gateway per subnet is all Azure allows. A Standard NAT gateway without zones is placed in
+        # one zone Azure picks: losing that zone stops new instances' boot downloads (see README limits).
         self.nat_gateway = network.NatGateway(
             "nat",
             **common,
