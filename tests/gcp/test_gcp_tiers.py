@@ -152,7 +152,7 @@ def test_cloud_armor_turns_away_requests_without_a_gateway_token_and_throttles(i
     assert first["action"] == "deny(403)"
     assert "request.headers['authorization'].startsWith('Bearer ')" in first["match"]["expr"]["expression"]
     throttle = next(rule for rule in rules.values() if rule["action"] == "throttle")
-    # Not keyed on X-Forwarded-For (the client's to set) nor on the caller's IP (Google's, behind the gateway).
+    # Not keyed on X-Forwarded-For (the client's to set) nor the caller's IP (Google's, behind the gateway).
     assert throttle["rateLimitOptions"]["enforceOnKey"] == "ALL"
     assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {
         "count": 60 * int(spec.api.throttle_rate_per_second),
