@@ -87,3 +87,11 @@ def test_the_service_journal_reaches_cloud_logging_through_a_pinned_ops_agent(in
     script = _script(inventory)
     assert "add-ops-agent-repo.sh\" --also-install --version='2.*.*'" in script
     assert "type: systemd_journald" in script
+
+
+def test_instances_boot_one_image_resolved_at_deployment(inventory):
+    from gcp_stack.offline import MOCK_IMAGE
+
+    template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
+    # A specific build, not a family that each new instance would resolve again on its own.
+    assert template.get("disks.0.sourceImage") == MOCK_IMAGE

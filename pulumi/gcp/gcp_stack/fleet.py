@@ -22,7 +22,9 @@ from sample_service.paths import HEALTH_PATH
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # Debian 12 ships Python 3.11 (the version the service's lock is resolved for) and supports Shielded VM.
-IMAGE = "debian-cloud/debian-12"
+# The family is resolved to one image at `pulumi up`, as the AWS fleet resolves its AMI at deployment:
+# every instance of a template boots the same build, and a newer build rolls the group on the next deploy.
+IMAGE_FAMILY, IMAGE_PROJECT = "debian-12", "debian-cloud"
 # The Ops Agent's major version: minor releases (fixes) are taken at an instance's first boot.
 OPS_AGENT_VERSION = "2.*.*"
 PORT_NAME = "http"
@@ -110,6 +112,7 @@ class StatelessFleet(Tier):
             log_config=compute.HealthCheckLogConfigArgs(enable=True),
             opts=self.child(),
         )
+        image = compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
         self.template = compute.InstanceTemplate(
             "template",
             name_prefix=f"{spec.name}-service-",
@@ -117,7 +120,7 @@ class StatelessFleet(Tier):
             machine_type=settings.gcp.machine_type,
             disks=[
                 compute.InstanceTemplateDiskArgs(
-                    source_image=IMAGE,
+                    source_image=image.self_link,
                     boot=True,
                     auto_delete=True,
                     disk_size_gb=capacity.root_volume_gib,

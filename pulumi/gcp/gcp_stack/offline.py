@@ -25,6 +25,9 @@ SDK_MODULES = (
 )
 
 MOCK_CACHE_HOST = "10.0.255.244"
+MOCK_IMAGE = (
+    "https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20261110"
+)
 MOCK_CA = "-----BEGIN CERTIFICATE-----\nMIIBmockMemorystoreServerCA\n-----END CERTIFICATE-----"
 
 
@@ -86,3 +89,12 @@ class Mocks(CloudMocks):
         elif args.typ == "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
             outputs["uptimeCheckId"] = f"{args.name}-check"
         return outputs
+
+    def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        if token == "gcp:compute/getImage:getImage":
+            return {
+                "selfLink": MOCK_IMAGE,
+                "name": MOCK_IMAGE.rsplit("/", 1)[1],
+                "family": args.get("family"),
+            }
+        return super().invoke(token, args)
