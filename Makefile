@@ -1,7 +1,9 @@
 # The commands a newcomer runs. Each target installs what it needs first and skips what is already done.
-#   make synth   set up, then synthesize every environment with cdk-nag and cfn-lint (one line per stack)
+#   make synth   set up, then synthesize every AWS environment with cdk-nag and cfn-lint, and preview every
+#                Azure and GCP stack offline (one line per stack; inventories in build/inventory/)
 #   make test    set up, then ruff and the whole test suite
-#   make bench   synthesis speed against an empty CDK app, with and without cdk-nag
+#   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
+#                offline preview against importing its SDK modules
 #   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml
 
