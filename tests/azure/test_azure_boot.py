@@ -20,8 +20,9 @@ def test_boot_is_strict_idempotent_pinned_and_fully_rendered(inventory: Inventor
 
 
 def test_boot_installs_this_release_from_the_private_bundle_with_the_identity(inventory: Inventory):
-    from azure_stack.bundle import release_id
     from azure_stack.offline import mock_guid
+
+    from refarch.release import release_id
 
     script = boot_script(inventory)
     release = release_id()

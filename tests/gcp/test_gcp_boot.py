@@ -6,6 +6,7 @@ import re
 
 from gcp_queries import service_environment
 
+from refarch.release import release_id
 from refarch.service_contract import parse_service_environment
 
 
@@ -27,7 +28,7 @@ def test_boot_is_strict_idempotent_pinned_and_complete(inventory):
 
 def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):
     script = _script(inventory)
-    release = gcp.module("bundle").release_id()
+    release = release_id()
     bundle = inventory.only("gcp:storage/bucketObject:BucketObject")
     bucket = inventory.named("releases")
     assert bundle.get("bucket").startswith("releases-") and bucket.parent == bundle.parent == "fleet"

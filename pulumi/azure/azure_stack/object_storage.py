@@ -14,10 +14,10 @@ import pulumi
 import pulumi_azure_native.storage as storage
 
 from azure_stack import roles
-from azure_stack.bundle import archive, release_id
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
+from refarch.release import archive, release_id
 
 FILES_CONTAINER = "files"
 RELEASES_CONTAINER = "releases"

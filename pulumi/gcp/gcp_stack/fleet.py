@@ -11,12 +11,12 @@ import pulumi
 import pulumi_gcp.compute as compute
 import pulumi_gcp.storage as storage
 
-from gcp_stack import bundle
 from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.boot import render_boot
 from refarch.health_check import HEALTH_CHECK
+from refarch.release import archive, release_id
 from refarch.spec import EnvironmentSpec, Service
 from sample_service.paths import HEALTH_PATH
 
@@ -63,12 +63,12 @@ class StatelessFleet(Tier):
         zones = list(settings.gcp.zones[: spec.zones])
 
         self.releases = private_bucket("releases", spec, settings.region, self.child())
-        release = bundle.release_id()
+        release = release_id()
         self.bundle = storage.BucketObject(
             "service-bundle",
             bucket=self.releases.name,
             name=f"releases/{release}/sample_service.zip",
-            source=bundle.archive(),
+            source=archive(),
             # Superseded releases stay in the bucket: instances still on the old template (autohealing
             # during a rollout) and rollbacks can fetch them. The bucket is versioned and private.
             deletion_policy="ABANDON",

@@ -1,6 +1,8 @@
-"""The sample service as a release: its files, and a content hash that names the release.
+"""The sample service as a release, for the Pulumi projects: its files, and a content hash that names
+the release (the bundle object and the instances' release directory).
 
 The hash changes only when a file of the service does, so an unchanged service never rolls the fleet.
+(The CDK stack gets the same from its asset hash.)
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pulumi
 
-SERVICE_DIR = Path(__file__).resolve().parents[3] / "sample_service"
+SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
 EXCLUDED_PARTS = ("__pycache__",)
 EXCLUDED_SUFFIXES = (".pyc",)
 
