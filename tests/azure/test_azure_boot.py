@@ -74,3 +74,9 @@ def test_no_credential_reaches_the_instances(inventory: Inventory):
     variables = service_variables(boot_script(inventory))
     assert not {"CACHE_PASSWORD", "CACHE_AUTH_SECRET_ID"} & set(variables)
     assert not any("KEY" in name or "SECRET" in name for name in variables)
+
+
+def test_boot_forwards_the_journal_to_the_syslog_the_monitor_agent_collects(inventory: Inventory):
+    script = boot_script(inventory)
+    assert "rsyslog" in script.split("apt-get install", 1)[1].split("\n", 1)[0]
+    assert "ForwardToSyslog=yes" in script

@@ -27,6 +27,7 @@ REVIEWED = {
     ],
     AZ + "network:WebApplicationFirewallPolicy": ["policySettings", "managedRules"],
     AZ + "network:PrivateEndpoint": ["privateLinkServiceConnections", "subnet.id"],
+    AZ + "monitor:DataCollectionRule": ["dataSources", "destinations", "dataFlows"],
     AZ + "compute:VirtualMachineScaleSet": [
         "orchestrationMode",
         "zones",

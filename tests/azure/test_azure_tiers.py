@@ -130,13 +130,38 @@ def test_instances_accept_no_password_and_no_usable_key(inventory: Inventory):
 
 
 def test_health_extension_checks_the_services_shallow_health(inventory: Inventory, spec):
-    (extension,) = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+    extensions = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
         "virtualMachineProfile.extensionProfile.extensions"
     )
-    assert extension["type"] == "ApplicationHealthLinux"
+    (extension,) = [e for e in extensions if e["type"] == "ApplicationHealthLinux"]
     assert extension["settings"]["requestPath"] == HEALTH_PATH
     assert extension["settings"]["port"] == spec.service.port
     assert extension["settings"]["gracePeriod"] == spec.capacity.health_check_grace_seconds
+
+
+def refers_to(resource_id: str, resource) -> bool:
+    """Whether an ID input is the (mock) ID of `resource`: .../<Kind>/<logical name>."""
+    return resource_id.endswith(f"/{resource.type.rsplit(':', 1)[1]}/{resource.name}")
+
+
+def test_the_service_logs_leave_every_instance_for_the_workspace(inventory: Inventory):
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
+    (agent,) = [
+        e
+        for e in scale_set.get("virtualMachineProfile.extensionProfile.extensions")
+        if e["type"] == "AzureMonitorLinuxAgent"
+    ]
+    # Signs in as the instances' identity: no workspace key on the instances.
+    login = agent["settings"]["authentication"]["managedIdentity"]
+    assert login["identifier-name"] == "mi_res_id" and refers_to(login["identifier-value"], identity)
+    rule = inventory.only("azure-native:monitor:DataCollectionRule")
+    workspace = inventory.only("azure-native:operationalinsights:Workspace")
+    assert refers_to(rule.get("destinations.logAnalytics.0.workspaceResourceId"), workspace)
+    assert rule.get("dataSources.syslog.0.facilityNames") == ["daemon"]  # where journald puts services
+    association = inventory.only("azure-native:monitor:DataCollectionRuleAssociation")
+    assert refers_to(association.get("resourceUri"), scale_set)
+    assert refers_to(association.get("dataCollectionRuleId"), rule)
 
 
 def test_autoscale_keeps_the_spec_bounds_and_cpu_target(inventory: Inventory, spec):

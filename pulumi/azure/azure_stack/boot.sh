@@ -12,7 +12,7 @@ systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
 if [ ! -f "$DIR/.installed" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q python3-venv unzip curl
+  apt-get install -y -q python3-venv unzip curl rsyslog
   rm -rf "$DIR" && mkdir -p "$DIR"
   # The bundle is a private blob: read it with the instance's managed identity. The token comes from the
   # metadata service, lives in this shell only, and is never written or logged.
@@ -28,4 +28,9 @@ if [ ! -f "$DIR/.installed" ]; then
   "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
   touch "$DIR/.installed"
 fi
+# The Azure Monitor Agent collects syslog: journald forwards the service's journal to rsyslog.
+mkdir -p /etc/systemd/journald.conf.d
+printf '[Journal]\nForwardToSyslog=yes\n' > /etc/systemd/journald.conf.d/forward-to-syslog.conf
+systemctl restart systemd-journald
+
 @{service_unit}

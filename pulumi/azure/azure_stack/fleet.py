@@ -175,7 +175,26 @@ class StatelessFleet(pulumi.ComponentResource):
                                 "numberOfProbes": HEALTH_CHECK.unhealthy_threshold,
                                 "gracePeriod": capacity.health_check_grace_seconds,
                             },
-                        }
+                        },
+                        {
+                            # Ships the service's journal (forwarded to rsyslog by the boot script) to
+                            # Log Analytics under the data collection rule below; signs in as the
+                            # instances' managed identity, so no workspace key is on the instances.
+                            "name": "monitor-agent",
+                            "publisher": "Microsoft.Azure.Monitor",
+                            "type": "AzureMonitorLinuxAgent",
+                            "type_handler_version": "1.0",
+                            "auto_upgrade_minor_version": True,
+                            "enable_automatic_upgrade": True,
+                            "settings": {
+                                "authentication": {
+                                    "managedIdentity": {
+                                        "identifier-name": "mi_res_id",
+                                        "identifier-value": args.identity_id,
+                                    }
+                                }
+                            },
+                        },
                     ]
                 },
                 "security_profile": {
@@ -188,6 +207,45 @@ class StatelessFleet(pulumi.ComponentResource):
             tags=placement.tags,
             # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
+        )
+        # The service logs to its journal; instances are replaced at will, so the logs must leave them.
+        self.log_rule = monitor.DataCollectionRule(
+            "service-logs",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            kind="Linux",
+            description="The sample service's journal (syslog facility daemon) from every instance",
+            data_sources={
+                "syslog": [
+                    {
+                        "name": "service-journal",
+                        "streams": ["Microsoft-Syslog"],
+                        "facility_names": ["daemon"],
+                        "log_levels": [
+                            "Info",
+                            "Notice",
+                            "Warning",
+                            "Error",
+                            "Critical",
+                            "Alert",
+                            "Emergency",
+                        ],
+                    }
+                ]
+            },
+            destinations={
+                "log_analytics": [{"name": "workspace", "workspace_resource_id": args.workspace_id}]
+            },
+            data_flows=[{"streams": ["Microsoft-Syslog"], "destinations": ["workspace"]}],
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        monitor.DataCollectionRuleAssociation(
+            "service-logs",
+            association_name="service-logs",
+            resource_uri=self.scale_set.id,
+            data_collection_rule_id=self.log_rule.id,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.autoscale = monitor.AutoscaleSetting(
             "fleet-autoscale",
