@@ -15,6 +15,7 @@ from constructs import Construct
 from refarch.boot import render_boot
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge
+from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
@@ -73,6 +74,9 @@ class StatelessFleet(Construct):
                 ],
             )
         )
+        # Instances are replaced at will, so the service's logs must leave them (the CloudWatch agent).
+        self.service_logs = retained_log_group(self, "ServiceLogs", spec)
+        self.service_logs.grant_write(self.role)
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
@@ -137,5 +141,6 @@ class StatelessFleet(Construct):
             service_environment,
             release=self.bundle.asset_hash,
             bundle_url=self.bundle.s3_object_url,
+            service_log_group=self.service_logs.log_group_name,
         )
         return ec2.UserData.custom(script)

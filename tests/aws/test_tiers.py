@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from aws_cdk.assertions import Match, Template
@@ -178,7 +179,7 @@ def test_api_is_the_authenticated_throttled_logged_and_firewalled_entry(resource
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
 
 
-def test_instance_role_reaches_only_this_table_bucket_secret_and_bundle(resources):
+def test_instance_role_reaches_only_this_table_bucket_secret_bundle_and_log_group(resources):
     policies = [
         body["Properties"]["PolicyDocument"]["Statement"]
         for name, body in of_type(resources, "AWS::IAM::Policy").items()
@@ -192,8 +193,43 @@ def test_instance_role_reaches_only_this_table_bucket_secret_and_bundle(resource
             text = json.dumps(resource)
             assert resource != "*" and any(
                 owner in text
-                for owner in ("ItemStore", "ObjectStorageFiles", "SessionCacheAuthToken", "cdk-")
+                for owner in (
+                    "ItemStore",
+                    "ObjectStorageFiles",
+                    "SessionCacheAuthToken",
+                    "cdk-",
+                    "FleetServiceLogs",
+                )
             ), f"instance role reaches {text}"
+
+
+def test_the_service_logs_leave_every_instance_for_a_retained_log_group(resources, environment):
+    spec = load_environment(environment)
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    (name,) = [group for group in groups if group.startswith("FleetServiceLogs")]
+    assert resources[name]["Properties"]["RetentionInDays"] == spec.retention.log_days
+    policies = of_type(resources, "AWS::IAM::Policy")
+    (policy,) = [body for key, body in policies.items() if key.startswith("FleetInstanceRole")]
+    writes = [
+        statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if name in json.dumps(statement["Resource"])
+    ]
+    assert writes and {action for s in writes for action in _list(s["Action"])} == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    user_data = only(resources, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"]
+    parts = user_data["Fn::Base64"]["Fn::Join"][1]
+    # The CloudWatch agent's config names exactly this group.
+    assert any(
+        isinstance(part, str) and part.endswith('"log_group_name": "') and following == {"Ref": name}
+        for part, following in itertools.pairwise(parts)
+    )
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def test_alarms_cover_errors_health_latency_cache_and_store_and_notify_the_topic(resources, environment):
