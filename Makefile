@@ -8,7 +8,8 @@
 #   make lock    re-pin every Python dependency after editing pyproject.toml
 
 PYTHON ?= python3
-REGION ?= eu-west-1
+# Empty: tools.synth uses stacks.app_builder.DEFAULT_REGION.
+REGION ?=
 DRILL_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -32,7 +33,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 synth: setup
-	$(PY) -m tools.synth --region $(REGION)
+	$(PY) -m tools.synth $(if $(REGION),--region $(REGION))
 
 lint: setup
 	$(VENV)/bin/ruff check .

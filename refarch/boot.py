@@ -31,3 +31,10 @@ def render_boot(script: Path, service: Service, environment: Mapping[str, str], 
         stop_timeout=stop_timeout_seconds(service),
         **values,
     )
+
+
+def written_environment(script: str) -> dict[str, str]:
+    """The service's variables as a rendered boot script writes them to its environment file (tests and
+    reviewers read them back with this, whichever cloud rendered the script)."""
+    block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
+    return dict(line.split("=", 1) for line in block.splitlines())

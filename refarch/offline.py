@@ -31,11 +31,11 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from refarch import ROOT
 from refarch.errors import SpecError
 from refarch.inventory import MASK, Inventory, Resource
 from refarch.spec import read_raw
 
-ROOT = Path(__file__).resolve().parent.parent
 PULUMI_DIR = ROOT / "pulumi"
 INVENTORY_DIR = ROOT / "build" / "inventory"
 

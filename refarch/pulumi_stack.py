@@ -80,7 +80,6 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
         value = config.get(key)
         if value is None:
             continue
-        # Keyed by the config key, so a model with aliases validates it and its errors name that key.
         try:
             raw[key] = config.get_object(key)
         except pulumi.ConfigTypeError:

@@ -8,13 +8,14 @@ The hash changes only when a file of the service does, so an unchanged service n
 from __future__ import annotations
 
 import hashlib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pulumi
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
-EXCLUDED_PARTS = ("__pycache__",)
-EXCLUDED_SUFFIXES = (".pyc",)
+# Glob patterns left out of every cloud's bundle (the CDK asset takes the same list).
+BUNDLE_EXCLUDES = ("__pycache__", "*.pyc")
 
 
 def service_files(root: Path = SERVICE_DIR) -> list[Path]:
@@ -22,8 +23,9 @@ def service_files(root: Path = SERVICE_DIR) -> list[Path]:
         path
         for path in root.rglob("*")
         if path.is_file()
-        and not any(part in EXCLUDED_PARTS for part in path.parts)
-        and path.suffix not in EXCLUDED_SUFFIXES
+        and not any(
+            fnmatch(part, pattern) for part in path.relative_to(root).parts for pattern in BUNDLE_EXCLUDES
+        )
     )
 
 

@@ -16,9 +16,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from refarch import ROOT
 from refarch.errors import Problem, SpecError
+from sample_service import defaults
 
-SPEC_FILE = Path(__file__).resolve().parent.parent / "environments.toml"
+SPEC_FILE = ROOT / "environments.toml"
+# An e-mail address for alerts, in the spec and in every cloud's stack config.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 
@@ -80,7 +84,7 @@ class Alarms(_Section):
     cache_memory_percent: Percent = 80
     store_throttled_requests: int = Field(1, ge=1)
     # Optional e-mail subscription for the alarm topic; without one, subscribe the topic yourself.
-    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(None, pattern=EMAIL_PATTERN)
 
 
 class Retention(_Section):
@@ -96,14 +100,15 @@ class Retention(_Section):
 
 
 class Service(_Section):
-    """How the sample service runs; the same values configure its environment on every cloud."""
+    """How the sample service runs; the same values configure its environment on every cloud.
+    Defaults are the service's own (sample_service/defaults.py)."""
 
-    port: int = Field(8080, ge=1024, le=65535)
-    session_ttl_seconds: int = Field(1800, ge=60, le=86400)
-    cache_timeout_ms: int = Field(250, ge=10, le=5000)
-    store_timeout_ms: int = Field(500, ge=10, le=10000)
+    port: int = Field(defaults.SERVICE_PORT, ge=1024, le=65535)
+    session_ttl_seconds: int = Field(defaults.SESSION_TTL_SECONDS, ge=60, le=86400)
+    cache_timeout_ms: int = Field(defaults.CACHE_TIMEOUT_MS, ge=10, le=5000)
+    store_timeout_ms: int = Field(defaults.STORE_TIMEOUT_MS, ge=10, le=10000)
     # In-flight requests get this long after SIGTERM; the load balancer drains for the same time.
-    shutdown_grace_seconds: int = Field(30, ge=5, le=300)
+    shutdown_grace_seconds: int = Field(defaults.SHUTDOWN_GRACE_SECONDS, ge=5, le=300)
 
 
 class EnvironmentSpec(_Section):

@@ -39,27 +39,34 @@ def password_from_secret_string(secret_string: str) -> str:
     return secret_string
 
 
-def resolve_cache_password(config: ServiceConfig) -> str | None:
-    if config.cache_auth_secret_id is None:
-        return config.cache_password
-    if GCP_SECRET_VERSION.fullmatch(config.cache_auth_secret_id):
-        from sample_service.gcp_secrets import access_secret_version
-
-        return password_from_secret_string(access_secret_version(config.cache_auth_secret_id))
-    client = boto3.client("secretsmanager", region_name=config.aws_region, config=_SECRETS_CLIENT_CONFIG)
-    where = f"CACHE_AUTH_SECRET_ID={config.cache_auth_secret_id!r}"
+def _aws_secret_string(secret_id: str, region: str | None) -> str:
+    client = boto3.client("secretsmanager", region_name=region, config=_SECRETS_CLIENT_CONFIG)
     try:
-        response = client.get_secret_value(SecretId=config.cache_auth_secret_id)
+        response = client.get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as exc:
-        raise CacheAuthError(f"{where}: cannot read the secret: {exc}") from exc
+        raise CacheAuthError(f"cannot read the secret: {exc}") from exc
     finally:
         client.close()
     if "SecretString" not in response:
-        raise CacheAuthError(f"{where}: the secret has no SecretString")
+        raise CacheAuthError("the secret has no SecretString")
+    return response["SecretString"]
+
+
+def resolve_cache_password(config: ServiceConfig) -> str | None:
+    secret_id = config.cache_auth_secret_id
+    if secret_id is None:
+        return config.cache_password
     try:
-        return password_from_secret_string(response["SecretString"])
+        if GCP_SECRET_VERSION.fullmatch(secret_id):
+            from sample_service.gcp_secrets import access_secret_version
+
+            text = access_secret_version(secret_id)
+        else:
+            text = _aws_secret_string(secret_id, config.aws_region)
+        return password_from_secret_string(text)
     except CacheAuthError as exc:
-        raise CacheAuthError(f"{where}: {exc}") from None
+        # Every failure names the secret, whichever cloud holds it, and never its value.
+        raise CacheAuthError(f"CACHE_AUTH_SECRET_ID={secret_id!r}: {exc}") from exc
 
 
 def cache_login(config: ServiceConfig) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sample_service import defaults
+
 STORE_BACKENDS = ("dynamodb", "cosmos", "firestore")
 # How the service logs in to the cache: a password (given, from a secret, or none) or Entra ID tokens.
 CACHE_AUTH_MODES = ("password", "entra-id")
@@ -256,11 +258,16 @@ class ServiceConfig:
 
         gcp_project = firestore_database = None
         if store_backend == "firestore":
+            needed_by = "STORE_BACKEND is 'firestore'"
             gcp_project = _required(
-                environ, "GOOGLE_CLOUD_PROJECT", _GCP_PROJECT, "a Google Cloud project ID"
+                environ, "GOOGLE_CLOUD_PROJECT", _GCP_PROJECT, "a Google Cloud project ID", needed_by
             )
             firestore_database = _required(
-                environ, "FIRESTORE_DATABASE", _FIRESTORE_DATABASE, "a Firestore database ID or (default)"
+                environ,
+                "FIRESTORE_DATABASE",
+                _FIRESTORE_DATABASE,
+                "a Firestore database ID or (default)",
+                needed_by,
             )
 
         aws_region = None
@@ -284,19 +291,23 @@ class ServiceConfig:
 
         return cls(
             service_host=_host(environ, "SERVICE_HOST", "0.0.0.0"),
-            service_port=_int(environ, "SERVICE_PORT", 8080, 1, 65535),
+            service_port=_int(environ, "SERVICE_PORT", defaults.SERVICE_PORT, 1, 65535),
             cache_host=_host(environ, "CACHE_HOST", None),
             cache_port=_int(environ, "CACHE_PORT", 6379, 1, 65535),
             cache_tls=_bool(environ, "CACHE_TLS", True),
             cache_password=cache_password,
             cache_auth_secret_id=cache_auth_secret_id,
-            cache_timeout_ms=_int(environ, "CACHE_TIMEOUT_MS", 250, 1, 60_000),
-            session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 1800, 1, 30 * 24 * 3600),
+            cache_timeout_ms=_int(environ, "CACHE_TIMEOUT_MS", defaults.CACHE_TIMEOUT_MS, 1, 60_000),
+            session_ttl_seconds=_int(
+                environ, "SESSION_TTL_SECONDS", defaults.SESSION_TTL_SECONDS, 1, 30 * 24 * 3600
+            ),
             store_backend=store_backend,
             items_table=items_table,
-            store_timeout_ms=_int(environ, "STORE_TIMEOUT_MS", 500, 1, 60_000),
+            store_timeout_ms=_int(environ, "STORE_TIMEOUT_MS", defaults.STORE_TIMEOUT_MS, 1, 60_000),
             aws_region=aws_region,
-            shutdown_grace_seconds=_int(environ, "SHUTDOWN_GRACE_SECONDS", 30, 0, 3600),
+            shutdown_grace_seconds=_int(
+                environ, "SHUTDOWN_GRACE_SECONDS", defaults.SHUTDOWN_GRACE_SECONDS, 0, 3600
+            ),
             max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
             **_azure_settings(
                 environ, store_backend, cache_password is not None or cache_auth_secret_id is not None

@@ -79,16 +79,16 @@ class GatewayTokenVerifier:
             raise InvalidToken("token is not the gateway's")
         return claims
 
-    async def _key(self, kid: str) -> jwt.PyJWK:
+    def _needs_refresh(self, kid: str) -> bool:
+        """The key set has expired, or names no such key and may be fetched again (rotation)."""
         now = time.monotonic()
-        stale = now >= self._expires
-        unknown = kid not in self._keys and now - self._fetched >= MIN_REFETCH_SECONDS
-        if stale or unknown:
+        return now >= self._expires or (kid not in self._keys and now - self._fetched >= MIN_REFETCH_SECONDS)
+
+    async def _key(self, kid: str) -> jwt.PyJWK:
+        if self._needs_refresh(kid):
             async with self._lock:
                 # Another request may have refreshed while this one waited.
-                if time.monotonic() >= self._expires or (
-                    kid not in self._keys and time.monotonic() - self._fetched >= MIN_REFETCH_SECONDS
-                ):
+                if self._needs_refresh(kid):
                     await self._refresh()
         if kid not in self._keys:
             raise InvalidToken("unknown signing key")

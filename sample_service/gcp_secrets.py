@@ -19,19 +19,16 @@ TIMEOUT_SECONDS = 5
 
 
 def access_secret_version(name: str) -> str:
-    """The payload of `projects/P/secrets/S/versions/V` as text.
-
-    A CacheAuthError names the secret, never its value."""
-    where = f"CACHE_AUTH_SECRET_ID={name!r}"
+    """The payload of `projects/P/secrets/S/versions/V` as text; a CacheAuthError never holds its value."""
     try:
         credentials, _ = google.auth.default(scopes=[SCOPE])
         with AuthorizedSession(credentials) as session:
             response = session.get(f"{API}/{name}:access", timeout=TIMEOUT_SECONDS)
     except (auth_exceptions.GoogleAuthError, RequestException) as exc:
-        raise CacheAuthError(f"{where}: cannot read the secret: {exc}") from exc
+        raise CacheAuthError(f"cannot read the secret: {exc}") from exc
     if response.status_code != 200:
-        raise CacheAuthError(f"{where}: cannot read the secret: HTTP {response.status_code}")
+        raise CacheAuthError(f"cannot read the secret: HTTP {response.status_code}")
     try:
         return base64.b64decode(response.json()["payload"]["data"], validate=True).decode()
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise CacheAuthError(f"{where}: the response has no readable payload") from exc
+        raise CacheAuthError("the response has no readable payload") from exc

@@ -15,6 +15,8 @@ from refarch.spec import load_all
 from stacks.service_stack import ServiceStack
 
 SPEC_OVERRIDE_PREFIX = "spec."
+# The region `make synth`, `make bench` and the tests synthesize for when none is given.
+DEFAULT_REGION = "eu-west-1"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 

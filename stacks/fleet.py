@@ -13,12 +13,12 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.boot import render_boot
+from refarch.release import BUNDLE_EXCLUDES, SERVICE_DIR
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
-SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -57,7 +57,7 @@ class StatelessFleet(Construct):
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
         )
         self.bundle = s3_assets.Asset(
-            self, "ServiceBundle", path=str(SERVICE_DIR), exclude=["__pycache__", "*.pyc"]
+            self, "ServiceBundle", path=str(SERVICE_DIR), exclude=list(BUNDLE_EXCLUDES)
         )
         # Exactly the bundle object, rather than grant_read's wildcards over the whole asset bucket.
         self.role.add_to_principal_policy(

@@ -14,28 +14,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from refarch import ROOT
 from refarch.offline import projects
+from stacks.app_builder import DEFAULT_REGION
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3
 
 EMPTY_APP = """
 from stacks.app_builder import new_app
-new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}}).synth()
+new_app(outdir={outdir!r}, context={{"region": {region!r}}}).synth()
 """
 
 FULL_APP = """
 from stacks.app_builder import build_app, new_app
-build_app(new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}}), nag={nag}).synth()
+build_app(new_app(outdir={outdir!r}, context={{"region": {region!r}}}), nag={nag}).synth()
 """
 
 EMPTY_APP_NAG = """
 from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
 from stacks.app_builder import new_app
-app = new_app(outdir={outdir!r}, context={{"region": "eu-west-1"}})
+app = new_app(outdir={outdir!r}, context={{"region": {region!r}}})
 Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()
 """
@@ -45,7 +45,7 @@ def wall_time(source: str, **values: object) -> float:
     timings = []
     for _ in range(RUNS):
         with tempfile.TemporaryDirectory() as outdir:
-            code = source.format(outdir=outdir, **values)
+            code = source.format(outdir=outdir, region=DEFAULT_REGION, **values)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
             timings.append(time.perf_counter() - start)

@@ -12,10 +12,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from refarch import ROOT
+from stacks.app_builder import DEFAULT_REGION
 from stacks.findings import lint_findings, nag_findings, templates_of
 from tools import preview
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def resource_count(template: Path) -> int:
@@ -48,7 +48,7 @@ def synth_aws(region: str, assembly: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--region", default="eu-west-1", help="AWS region to synthesize for")
+    parser.add_argument("--region", default=DEFAULT_REGION, help="AWS region to synthesize for")
     parser.add_argument("--output", default=str(ROOT / "cdk.out"), help="cloud assembly directory")
     args = parser.parse_args()
     aws = synth_aws(args.region, Path(args.output))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+log = logging.getLogger("sample_service.stores")
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,12 @@ class Item:
 
 class StoreUnavailable(Exception):
     """The store failed or did not answer within STORE_TIMEOUT_MS."""
+
+
+def unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    """Log a failed store call once, as every backend does, and give the error the routes answer 503 for."""
+    log.warning("store call failed", extra={"fields": {"operation": operation, "error": repr(exc)}})
+    return StoreUnavailable(operation)
 
 
 class ItemTooLarge(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -15,9 +14,7 @@ from azure.cosmos import exceptions
 from azure.cosmos.aio import CosmosClient
 
 from sample_service.cosmos_layout import TTL_FIELD
-from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
-
-log = logging.getLogger(__name__)
+from sample_service.stores.base import Item, ItemTooLarge, unavailable
 
 T = TypeVar("T")
 
@@ -78,8 +75,7 @@ class CosmosItemStore:
             self._unavailable(operation, exc)
 
     def _unavailable(self, operation: str, exc: BaseException) -> None:
-        log.warning("store call failed", extra={"fields": {"operation": operation, "error": repr(exc)}})
-        raise StoreUnavailable(operation) from exc
+        raise unavailable(operation, exc) from exc
 
     async def _read(self, operation: str, item_id: str) -> dict[str, Any] | None:
         return await self._call(operation, self._container.read_item(item=item_id, partition_key=item_id))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
-
-log = logging.getLogger(__name__)
+from sample_service.stores.base import Item, ItemTooLarge, unavailable
 
 T = TypeVar("T")
 
@@ -66,8 +63,7 @@ class DynamoDBItemStore:
         try:
             return await asyncio.wait_for(loop.run_in_executor(self._executor, call), self._timeout)
         except (BotoCoreError, ClientError, TimeoutError) as exc:
-            log.warning("store call failed", extra={"fields": {"operation": operation, "error": repr(exc)}})
-            raise StoreUnavailable(operation) from exc
+            raise unavailable(operation, exc) from exc
 
     async def get(self, item_id: str) -> Item | None:
         response: dict[str, Any] = await self._call(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -16,9 +15,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud.firestore_v1.async_client import AsyncClient
 
 from sample_service.firestore_layout import COLLECTION, DATA_FIELD, TTL_FIELD
-from sample_service.stores.base import Item, ItemTooLarge, StoreUnavailable
-
-log = logging.getLogger(__name__)
+from sample_service.stores.base import Item, ItemTooLarge, unavailable
 
 T = TypeVar("T")
 
@@ -65,8 +62,7 @@ class FirestoreItemStore:
             async with asyncio.timeout(self._timeout):
                 return await awaitable
         except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, TimeoutError) as exc:
-            log.warning("store call failed", extra={"fields": {"operation": operation, "error": repr(exc)}})
-            raise StoreUnavailable(operation) from exc
+            raise unavailable(operation, exc) from exc
 
     async def get(self, item_id: str) -> Item | None:
         # Firestore reads are strongly consistent: a client's next request may land on any instance.

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.app_builder import build_app, new_app
+from refarch.spec import load_all
+from stacks.app_builder import DEFAULT_REGION, build_app, new_app
 from stacks.findings import NagFinding, nag_findings
 from stacks.service_stack import ServiceStack, stack_name
 
-REGION = "eu-west-1"
-ENVIRONMENTS = ("dev", "staging", "prod")
+REGION = DEFAULT_REGION
+ENVIRONMENTS = tuple(load_all())
 
 
 @dataclass

@@ -6,7 +6,9 @@ import json
 
 from cfn_queries import only
 
+from refarch.boot import stop_timeout_seconds, written_environment
 from refarch.service_contract import parse_service_environment
+from refarch.service_settings import tuned_settings
 from refarch.spec import load_environment
 from tools import service_lock
 
@@ -26,25 +28,14 @@ def test_boot_is_strict_idempotent_and_pinned(resources):
     assert "@{" not in script, "an unsubstituted placeholder reached the instances"
 
 
-def _service_variables(script: str) -> dict[str, str]:
-    env_block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
-    return dict(line.split("=", 1) for line in env_block.splitlines())
-
-
-def test_the_service_accepts_the_environment_the_stack_writes(resources, environment):
-    spec = load_environment(environment)
-    variables = _service_variables(_user_data(resources))
+def test_the_service_accepts_the_environment_the_stack_writes(resources):
+    variables = written_environment(_user_data(resources))
     # Deploy-time values (endpoints, names, ARNs) stand in as a plain name the service can parse.
     config, unread = parse_service_environment(
         {name: "resolved-at-deploy" if "<{" in value else value for name, value in variables.items()}
     )
     # A variable the service never reads (a renamed or misspelt one) would silently fall back to a default.
     assert unread == set()
-    assert config.service_port == spec.service.port
-    assert config.session_ttl_seconds == spec.service.session_ttl_seconds
-    assert config.cache_timeout_ms == spec.service.cache_timeout_ms
-    assert config.store_timeout_ms == spec.service.store_timeout_ms
-    assert config.shutdown_grace_seconds == spec.service.shutdown_grace_seconds
     assert config.cache_tls is True and config.cache_auth_secret_id == "resolved-at-deploy"
     assert config.store_backend == "dynamodb" and config.items_table == "resolved-at-deploy"
 
@@ -52,15 +43,14 @@ def test_the_service_accepts_the_environment_the_stack_writes(resources, environ
 def test_service_is_configured_from_the_spec_and_the_stack(resources, environment):
     spec = load_environment(environment)
     script = _user_data(resources)
-    variables = _service_variables(script)
-    assert variables["SERVICE_PORT"] == str(spec.service.port)
-    assert variables["SESSION_TTL_SECONDS"] == str(spec.service.session_ttl_seconds)
-    assert variables["SHUTDOWN_GRACE_SECONDS"] == str(spec.service.shutdown_grace_seconds)
+    variables = written_environment(script)
+    # Written explicitly, not left to the service's defaults (which equal an untuned spec's).
+    assert tuned_settings(spec.service).items() <= variables.items()
     assert variables["CACHE_TLS"] == "true"
     assert "SessionCacheReplicationGroup" in variables["CACHE_HOST"]
     assert "ItemStore" in variables["ITEMS_TABLE"]
     assert "SessionCacheAuthToken" in variables["CACHE_AUTH_SECRET_ID"]
-    assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in script
+    assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in script
 
 
 def test_service_lock_matches_the_project_lock():

@@ -9,6 +9,11 @@ from aws_cdk.assertions import Match, Template
 from cfn_queries import ingress_sources, of_type, only, ref_id
 
 from refarch.spec import load_environment
+from sample_service.paths import HEALTH_PATH
+from sample_service.stores.dynamodb import TTL_ATTRIBUTE
+from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
+from stacks.load_balancer import LISTENER_PORT
+from stacks.session_cache import CACHE_PORT
 
 
 def test_network_spans_the_spec_zones_with_flow_logs_and_gateway_endpoints(resources, environment):
@@ -88,7 +93,7 @@ def test_load_balancer_is_internal_without_affinity_and_checks_shallow_health(re
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     group = only(resources, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    assert group["HealthCheckPath"] == "/health"
+    assert group["HealthCheckPath"] == HEALTH_PATH
     target_attributes = {item["Key"]: item["Value"] for item in group["TargetGroupAttributes"]}
     assert target_attributes["stickiness.enabled"] == "false"
     # Draining lasts exactly as long as the service's own graceful shutdown.
@@ -105,9 +110,9 @@ def test_security_groups_chain_gateway_to_load_balancer_to_fleet_to_cache(resour
     (fleet,) = [name for name in groups if name.startswith("Fleet")]
     (cache,) = [name for name in groups if name.startswith("SessionCache")]
     assert ingress_sources(resources, link) == set()
-    assert ingress_sources(resources, alb) == {(link, 80)}
+    assert ingress_sources(resources, alb) == {(link, LISTENER_PORT)}
     assert ingress_sources(resources, fleet) == {(alb, spec.service.port)}
-    assert ingress_sources(resources, cache) == {(fleet, 6379)}
+    assert ingress_sources(resources, cache) == {(fleet, CACHE_PORT)}
 
 
 def test_cache_requires_tls_auth_and_fails_over_where_the_spec_has_replicas(resources, environment):
@@ -129,7 +134,7 @@ def test_item_store_is_on_demand_encrypted_with_ttl_and_recovery(resources, envi
     table = only(resources, "AWS::DynamoDB::Table")
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table.get("DeletionProtectionEnabled", False) is spec.store.deletion_protection
 
@@ -161,7 +166,7 @@ def test_api_is_the_authenticated_throttled_logged_and_firewalled_entry(resource
     for body in methods:
         props = body["Properties"]
         assert props["AuthorizationType"] == "COGNITO_USER_POOLS"
-        assert props["AuthorizationScopes"] == ["service/invoke"]
+        assert props["AuthorizationScopes"] == [f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"]
         integration = props["Integration"]
         assert integration["ConnectionType"] == "VPC_LINK" and integration["Type"] == "HTTP_PROXY"
         assert ref_id(integration["IntegrationTarget"]).startswith("LoadBalancerAlb")
@@ -191,6 +196,10 @@ def test_instance_role_reaches_only_this_table_bucket_secret_bundle_and_log_grou
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         ):
             text = json.dumps(resource)
+            if "cdk-" in text:  # the asset bucket: its one bundle object, read only (not grant_read's /*)
+                assert statement["Action"] == "s3:GetObject" and ".zip" in text, (
+                    f"instance role reaches {text}"
+                )
             assert resource != "*" and any(
                 owner in text
                 for owner in (

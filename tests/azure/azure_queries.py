@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from refarch.boot import written_environment
 from refarch.inventory import Inventory, Resource
 
 NET = "azure-native:network:"
@@ -11,6 +12,20 @@ NET = "azure-native:network:"
 
 def nsg(inventory: Inventory, tier: str) -> Resource:
     return inventory.named(f"{tier}-nsg")
+
+
+def admits_port(ports: tuple[str, ...], port: int) -> bool:
+    """Whether NSG port entries ("*", "a-b", "n") include `port`."""
+    for entry in ports:
+        low, _, high = entry.partition("-")
+        if entry == "*" or int(low) <= port <= int(high or low):
+            return True
+    return False
+
+
+def refers_to(resource_id: str, resource: Resource) -> bool:
+    """Whether an ID input is the (mock) ID of `resource`: .../<Kind>/<logical name>."""
+    return resource_id.endswith(f"/{resource.type.rsplit(':', 1)[1]}/{resource.name}")
 
 
 def allowed_inbound(group: Resource) -> list[tuple[str, tuple[str, ...]]]:
@@ -37,5 +52,4 @@ def boot_script(inventory: Inventory) -> str:
 
 
 def service_variables(script: str) -> dict[str, str]:
-    block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
-    return dict(line.split("=", 1) for line in block.splitlines())
+    return written_environment(script)

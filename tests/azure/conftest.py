@@ -8,7 +8,7 @@ from refarch.inventory import Inventory
 from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENTS = tuple(project("azure").stacks())
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from azure_queries import boot_script, service_variables
 
+from refarch.boot import stop_timeout_seconds
 from refarch.inventory import Inventory
 from refarch.service_contract import parse_service_environment
 
@@ -14,7 +15,7 @@ def test_boot_is_strict_idempotent_pinned_and_fully_rendered(inventory: Inventor
     assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
     assert 'if [ ! -f "$DIR/.installed" ]' in script
     assert "requirements.lock" in script and 'pip" install' in script
-    assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in script
+    assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in script
     assert "systemctl disable --now ssh.service" in script
     assert "@{" not in script, "an unsubstituted placeholder reached the instances"
 

@@ -116,10 +116,6 @@ def test_config_comes_from_project_defaults_and_the_stack_file(dev):
     assert reader.get("replicas") == 2
 
 
-def test_references_resolve_to_mock_ids(dev):
-    assert dev.named("reader").get("storeId") == "store-id"
-
-
 def test_secrets_are_masked(dev):
     assert dev.named("store").get("password") == MASK
     assert masked_secrets(dev) == ["fake:index:Thing store password"]

@@ -53,7 +53,7 @@ def make_fleet(
     def make(count: int, **overrides: str) -> Fleet:
         spec = load_environment("dev")
         env = {**instance_env(spec, cache.port, store.endpoint, "redis"), **overrides}
-        fleet = Fleet(haproxy, env, tmp_path, deregistration_delay=spec.service.shutdown_grace_seconds)
+        fleet = Fleet(haproxy, env, tmp_path)
         fleets.append(fleet)
         fleet.start(count)
         return fleet

@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CHECK_SCALE
 
-from tools.drill.servers import REPO_ROOT
+from refarch import ROOT
 
 pytestmark = pytest.mark.servers
 
@@ -21,13 +22,13 @@ LAST_LINE = re.compile(
 SHORT = ["--clients", "8", "--rounds", "1", "--steady-seconds", "1", "--bench-seconds", "1"]
 # A modest fixed load, so that a machine busy with other tests does not push requests past the service's
 # cache and store timeouts (a 503 the drill would rightly count as failed).
-SHORT += ["--check-scale", "0.05", "--rate", "200"]
+SHORT += ["--check-scale", str(CHECK_SCALE), "--rate", "200"]
 
 
 def drill(*extra: str) -> tuple[int, list[str], dict[str, float]]:
     done = subprocess.run(
         [sys.executable, "-m", "tools.drill", *SHORT, *extra],
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=180,

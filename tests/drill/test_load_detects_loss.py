@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from sample_service.sessions import KEY_PREFIX
+from sample_service.stores.dynamodb import PARTITION_KEY
 from tools.drill.load import Client, RequestLog, Tally
 from tools.drill.servers import ITEMS_TABLE, aws_client
 
@@ -31,17 +33,17 @@ def test_lost_and_stale_sessions_and_lost_items_are_counted(make_fleet: Any, cac
         assert (tally.sessions_created, tally.items_written) == (1, 3)  # the first step creates
         assert client.expected == {2}
 
-        redis.set(f"session:{client.token}", json.dumps({"client": 0, "writes": 1}))  # a write rolled back
+        redis.set(KEY_PREFIX + client.token, json.dumps({"client": 0, "writes": 1}))  # a write rolled back
         await steps(client, 1)
         assert tally.sessions_stale == 1 and client.token is None
 
         await steps(client, 2)  # a new session, one write
-        redis.delete(f"session:{client.token}")
+        redis.delete(KEY_PREFIX + client.token)
         await steps(client, 1)
         assert tally.sessions_lost == 1 and client.token is None
 
         aws_client("dynamodb", store.endpoint).delete_item(
-            TableName=ITEMS_TABLE, Key={"pk": {"S": client.item_id}}
+            TableName=ITEMS_TABLE, Key={PARTITION_KEY: {"S": client.item_id}}
         )
         await steps(client, 1)
         assert tally.items_lost == 1

@@ -10,7 +10,7 @@ from refarch.inventory import Inventory
 from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENTS = tuple(project("gcp").stacks())
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+from refarch.boot import written_environment
 from refarch.inventory import Inventory, Resource
 from refarch.offline import mock_id
 
@@ -18,8 +19,7 @@ def ref(resource: Resource) -> str:
 def service_environment(inventory: Inventory) -> dict[str, str]:
     """The variables the boot script writes to the service's environment file."""
     script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
-    block = script.split("cat > /etc/sample-service.env <<'ENV'\n", 1)[1].split("\nENV\n", 1)[0]
-    return dict(line.split("=", 1) for line in block.splitlines())
+    return written_environment(script)
 
 
 def openapi(inventory: Inventory) -> dict:

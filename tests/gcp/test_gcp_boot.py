@@ -6,6 +6,7 @@ import re
 
 from gcp_queries import service_environment
 
+from refarch.boot import stop_timeout_seconds
 from refarch.release import release_id
 from refarch.service_contract import parse_service_environment
 
@@ -41,9 +42,9 @@ def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
 
 
-def test_no_secret_reaches_the_instance_metadata(inventory):
+def test_no_secret_reaches_the_instance_metadata(inventory, gcp):
     script = _script(inventory)
-    assert "mock-auth-string" not in script and "[secret]" not in script
+    assert gcp.module("offline").MOCK_AUTH_STRING not in script and "[secret]" not in script
     assert "PASSWORD" not in script
 
 
@@ -55,7 +56,7 @@ def test_the_service_accepts_and_reads_every_variable_the_stack_writes(inventory
     assert config.cache_timeout_ms == spec.service.cache_timeout_ms
     assert config.store_timeout_ms == spec.service.store_timeout_ms
     assert config.shutdown_grace_seconds == spec.service.shutdown_grace_seconds
-    assert config.cache_tls is True and config.cache_port == 6378
+    assert config.cache_tls is True and config.cache_port == gcp.module("session_cache").CACHE_TLS_PORT
     assert config.store_backend == "firestore" and config.aws_region is None
     assert config.gateway_auth is not None
 
@@ -77,11 +78,11 @@ def test_service_settings_point_at_this_stacks_cache_store_secret_and_gateway(in
     assert variables["GATEWAY_JWT_SUBJECT"] == offline.unique_id(gateway.get("accountId"))
     assert variables["GATEWAY_JWT_AUDIENCE"] == f"https://{stack_config['refarch-gcp:backendDomain']}"
     script = _script(inventory)
-    assert f"cat > {variables['CACHE_TLS_CA_FILE']} <<'PEM'\n{offline.MOCK_CA}\nPEM" in script
+    assert f"cat > '{variables['CACHE_TLS_CA_FILE']}' <<'PEM'\n{offline.MOCK_CA}\nPEM" in script
 
 
 def test_systemd_waits_out_the_shutdown_grace(inventory, spec):
-    assert f"TimeoutStopSec={spec.service.shutdown_grace_seconds + 10}" in _script(inventory)
+    assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in _script(inventory)
 
 
 def test_the_service_journal_reaches_cloud_logging_through_a_pinned_ops_agent(inventory):

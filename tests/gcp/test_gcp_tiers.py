@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from gcp_queries import openapi, ref, service_environment
 
@@ -54,7 +55,7 @@ def test_network_is_custom_with_nat_egress_and_a_subnet_inside_the_spec_range(in
 
 
 def test_firewall_admits_only_google_front_ends_to_instances_and_only_instances_to_the_cache(
-    inventory, spec, stack_config
+    inventory, spec, stack_config, gcp
 ):
     project = stack_config["gcp:project"]
     fleet = _email(inventory, "fleet-account", project)
@@ -69,7 +70,9 @@ def test_firewall_admits_only_google_front_ends_to_instances_and_only_instances_
     to_cache = rules["fleet-to-cache"]
     assert to_cache.get("destinationRanges") == [cache.get("reservedIpRange")]
     assert to_cache.get("targetServiceAccounts") == [fleet]
-    assert to_cache.get("allows") == [{"protocol": "tcp", "ports": ["6378"]}]
+    assert to_cache.get("allows") == [
+        {"protocol": "tcp", "ports": [str(gcp.module("session_cache").CACHE_TLS_PORT)]}
+    ]
     deny = rules["deny-egress"]
     assert deny.get("denies") == [{"protocol": "all"}] and deny.get("targetServiceAccounts", None) is None
     assert all(rule.get("priority") < deny.get("priority") for rule in rules.values() if rule is not deny)
@@ -150,16 +153,26 @@ def test_cloud_armor_turns_away_requests_without_a_gateway_token_and_throttles(i
     }
     first = rules[min(rules)]
     assert first["action"] == "deny(403)"
-    assert "request.headers['authorization'].startsWith('Bearer ')" in first["match"]["expr"]["expression"]
+    # Denies what carries no gateway token (the leading "!" is the whole point).
+    expression = first["match"]["expr"]["expression"]
+    assert expression == "!request.headers['authorization'].startsWith('Bearer ')"
     throttle = next(rule for rule in rules.values() if rule["action"] == "throttle")
     # Not keyed on X-Forwarded-For (the client's to set) nor the caller's IP (Google's, behind the gateway).
     assert throttle["rateLimitOptions"]["enforceOnKey"] == "ALL"
-    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {
-        "count": 60 * int(spec.api.throttle_rate_per_second),
-        "intervalSec": 60,
-    }
+    quota = openapi(inventory)["x-google-management"]["quota"]["limits"][0]["values"]["STANDARD"]
+    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": quota, "intervalSec": 60}
+    assert quota >= 1
     waf = [rule for rule in rules.values() if "evaluatePreconfiguredWaf" in str(rule["match"])]
-    assert len(waf) >= 4 and all(rule["action"] == "deny(403)" for rule in waf)
+    assert all(rule["action"] == "deny(403)" for rule in waf)
+    assert {
+        re.search(r"evaluatePreconfiguredWaf\('([^']+)'", str(rule["match"])).group(1) for rule in waf
+    } == {
+        "sqli-v33-stable",
+        "xss-v33-stable",
+        "lfi-v33-stable",
+        "rce-v33-stable",
+        "scannerdetection-v33-stable",
+    }
     assert rules[max(rules)]["action"] == "allow"
 
 
@@ -208,11 +221,11 @@ def test_cache_is_private_authenticated_encrypted_and_its_secret_readable_by_the
     ]
 
 
-def test_secrets_stay_masked_everywhere(inventory):
+def test_secrets_stay_masked_everywhere(inventory, gcp):
     assert masked_secrets(inventory) == [
         "gcp:secretmanager/secretVersion:SecretVersion cache-auth-value secretData"
     ]
-    assert "mock-auth-string" not in str(inventory.to_json())
+    assert gcp.module("offline").MOCK_AUTH_STRING not in str(inventory.to_json())
 
 
 def test_item_store_is_native_firestore_with_ttl_recovery_and_scoped_access(inventory, spec, stack_config):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
-import socket
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from sample_service.config import ServiceConfig
 from sample_service.sessions import CacheUnavailable, SessionStore
-from tools.drill.servers import free_port, wait_until
+from tools.drill.servers import free_port, listening, wait_until
 
 PASSWORD = "auth-string-for-tests"
 
@@ -90,14 +89,7 @@ def tls_cache(tmp_path: Path, make_redis) -> tuple[int, str, str]:
         PASSWORD,
     )
 
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", tls_port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
-    wait_until(listening, 5, "redis-server's TLS port")
+    wait_until(lambda: listening(tls_port), 5, "redis-server's TLS port")
     return tls_port, ca_file, other_ca_file
 
 

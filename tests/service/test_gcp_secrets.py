@@ -79,7 +79,14 @@ def test_a_json_secret_gives_its_password(secret_manager) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "body"), [(403, b'{"error": {}}'), (200, b'{"payload": {}}'), (200, b"<html>")]
+    ("status", "body"),
+    [
+        (403, b'{"error": {"message": "s3cr3t"}}'),
+        (200, b'{"payload": {}}'),
+        (200, b"<html>s3cr3t</html>"),
+        (200, b'{"payload": {"data": "s3cr3t!!"}}'),  # not base64
+        (200, _payload('{"password": ""}')),  # a JSON secret without a usable password
+    ],
 )
 def test_failures_name_the_secret_but_never_a_value(secret_manager, status, body) -> None:
     secret_manager.status, secret_manager.body = status, body

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         cleanup.callback(lb.stop)
         lb.start()
         env = instance_env(spec, cache.port, store.endpoint, args.session_backend)
-        fleet = Fleet(lb, env, log_dir, deregistration_delay=spec.service.shutdown_grace_seconds)
+        fleet = Fleet(lb, env, log_dir)
         cleanup.callback(fleet.stop)
         fleet.start(args.instances)
 

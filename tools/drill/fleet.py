@@ -70,10 +70,13 @@ class Fleet:
     lb: Haproxy
     env: dict[str, str]
     log_dir: Path
-    # The cloud load balancer's deregistration delay; the stacks set it to the service's shutdown grace.
-    deregistration_delay: float
     instances: list[Instance] = field(default_factory=list)
     _launched: int = 0
+
+    @property
+    def shutdown_grace(self) -> float:
+        # Also the load balancer's deregistration delay: the stacks set one to the other.
+        return float(self.env["SHUTDOWN_GRACE_SECONDS"])
 
     def launch(self) -> Instance:
         self._launched += 1
@@ -105,15 +108,14 @@ class Fleet:
 
         self.lb.drain(old.name)
         # Like the cloud's deregistration delay: over as soon as nothing is in flight, at most the delay.
-        deadline = time.monotonic() + self.deregistration_delay
+        deadline = time.monotonic() + self.shutdown_grace
         while self.lb.in_flight(old.name) and time.monotonic() < deadline:
             time.sleep(0.02)
         drained = time.monotonic()
         self.lb.deregister(old.name)
 
-        grace = float(self.env["SHUTDOWN_GRACE_SECONDS"])
         try:
-            exit_code = old.process.stop(timeout=grace + EXIT_SLACK_SECONDS)
+            exit_code = old.process.stop(timeout=self.shutdown_grace + EXIT_SLACK_SECONDS)
         except subprocess.TimeoutExpired:  # as the platform would after its stop timeout
             old.process.kill()
             exit_code = DID_NOT_EXIT

@@ -20,6 +20,8 @@ from tools.drill.servers import die_with_parent, free_port, listening, stop_proc
 
 BACKEND = "fleet"
 
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
 
 @dataclass(frozen=True)
 class CheckTiming:
@@ -81,7 +83,7 @@ class Haproxy:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        haproxy = HAPROXY
         with open(self._log_path, "ab") as log:
             # -db: stay in the foreground, so stopping this process stops HAProxy.
             self._proc = subprocess.Popen(

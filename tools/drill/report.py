@@ -112,7 +112,7 @@ class Summary:
 def summarize(result: dict[str, Any], replacements: list[Replacement]) -> tuple[Summary, list[str]]:
     """The summary and the lines that explain it, for the drill's output."""
     tally = result["tally"]
-    everything = Window.of(result["latencies"], result["statuses"], result["ended"] - result["started"])
+    everything = benchmark(result)
     steady, replacing = split_by_phase(result, replacements)
     summary = Summary(
         requests=everything.requests,

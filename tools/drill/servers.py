@@ -22,11 +22,11 @@ from typing import Any
 import boto3
 import redis
 
+from refarch import ROOT
 from sample_service.paths import HEALTH_PATH
 from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
 
 # The service runs from the checkout, as `python -m sample_service` with this as working directory.
-REPO_ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ITEMS_TABLE = "sample-service-items"
@@ -201,7 +201,7 @@ class ServiceProcess:
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "sample_service"],
-                cwd=REPO_ROOT,
+                cwd=ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

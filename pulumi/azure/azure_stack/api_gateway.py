@@ -17,6 +17,7 @@ import pulumi_azure_native.network as network
 
 from azure_stack import roles
 from azure_stack.diagnostics import send_diagnostics
+from azure_stack.load_balancer import BACKEND_TIMEOUT_SECONDS
 from azure_stack.network import GATEWAY_LISTENER_PORT
 from azure_stack.placement import Placement
 from refarch.spec import EnvironmentSpec
@@ -51,7 +52,7 @@ def rate_limit_policy(spec: EnvironmentSpec) -> str:
     <set-backend-service backend-id="{BACKEND_ID}" />
   </inbound>
   <backend>
-    <forward-request timeout="30" />
+    <forward-request timeout="{BACKEND_TIMEOUT_SECONDS}" />
   </backend>
   <outbound>
     <base />

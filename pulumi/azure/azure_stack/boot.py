@@ -14,14 +14,6 @@ from refarch.spec import EnvironmentSpec
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 
 
-def render(
-    spec: EnvironmentSpec, *, release: str, bundle_url: str, client_id: str, environment: Mapping[str, str]
-) -> str:
-    return render_boot(
-        BOOT_SCRIPT, spec.service, environment, release=release, bundle_url=bundle_url, client_id=client_id
-    )
-
-
 def custom_data(
     spec: EnvironmentSpec,
     *,
@@ -35,12 +27,9 @@ def custom_data(
 
     def encode(values: list[str]) -> str:
         url, identity, *settings = values
-        script = render(
-            spec,
-            release=release,
-            bundle_url=url,
-            client_id=identity,
-            environment=dict(zip(names, settings, strict=True)),
+        environment = dict(zip(names, settings, strict=True))
+        script = render_boot(
+            BOOT_SCRIPT, spec.service, environment, release=release, bundle_url=url, client_id=identity
         )
         return base64.b64encode(script.encode()).decode()
 

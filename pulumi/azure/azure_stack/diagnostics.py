@@ -12,7 +12,6 @@ def send_diagnostics(
     resource_id: pulumi.Input[str],
     workspace_id: pulumi.Input[str],
     parent: pulumi.Resource,
-    logs: bool = True,
     metrics: bool = True,
 ) -> monitor.DiagnosticSetting:
     return monitor.DiagnosticSetting(
@@ -21,7 +20,7 @@ def send_diagnostics(
         workspace_id=workspace_id,
         # Resource-specific tables (AGWAccessLogs, ...) rather than the shared AzureDiagnostics table.
         log_analytics_destination_type="Dedicated",
-        logs=[{"category_group": "allLogs", "enabled": True}] if logs else None,
+        logs=[{"category_group": "allLogs", "enabled": True}],
         metrics=[{"category": "AllMetrics", "enabled": True}] if metrics else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )

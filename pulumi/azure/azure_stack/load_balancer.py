@@ -23,6 +23,9 @@ PRIVATE_FRONTEND = "private"
 # Microsoft's Default Rule Set (OWASP core rules plus Microsoft threat intelligence).
 MANAGED_RULE_SET = ("Microsoft_DefaultRuleSet", "2.1")
 
+# How long a request may take end to end behind the gateway; API Management waits as long.
+BACKEND_TIMEOUT_SECONDS = 30
+
 
 @dataclass
 class ServiceLoadBalancerArgs:
@@ -133,7 +136,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                         "enabled": True,
                         "drain_timeout_in_sec": service.shutdown_grace_seconds,
                     },
-                    "request_timeout": 30,
+                    "request_timeout": BACKEND_TIMEOUT_SECONDS,
                     "probe": part("probes", "health"),
                 }
             ],

@@ -105,7 +105,6 @@ class ServiceNetwork(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         cidrs = subnet_cidrs(placement.spec.vpc_cidr)
-        self.cidrs = cidrs
 
         egress_ip = network.PublicIPAddress(
             "nat-ip",

@@ -81,19 +81,20 @@ class ObjectStorage(pulumi.ComponentResource):
         self._blob_service("releases", self.releases, placement, retention)
         releases_container = self._container("releases", self.releases, RELEASES_CONTAINER, placement)
         self.release = release_id()
+        blob_name = f"sample-service/{self.release}.zip"
         self.bundle = storage.Blob(
             "service-bundle",
             resource_group_name=placement.resource_group_name,
             account_name=self.releases.name,
             container_name=releases_container.name,
-            blob_name=f"sample-service/{self.release}.zip",
+            blob_name=blob_name,
             type="Block",
             content_type="application/zip",
             source=archive(),
             opts=child,
         )
         self.bundle_url = pulumi.Output.concat(
-            self.releases.primary_endpoints.blob, RELEASES_CONTAINER, "/sample-service/", self.release, ".zip"
+            self.releases.primary_endpoints.blob, RELEASES_CONTAINER, "/", blob_name
         )
 
         container_scope = "/blobServices/default/containers/"

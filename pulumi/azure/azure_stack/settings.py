@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from refarch.errors import Problem
-from refarch.spec import EnvironmentSpec
+from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
 # The tiers that can be injected into a VNet and so reach the private load balancer. The others
 # (Consumption, Basic, Standard, Basic v2) reach only public backends, which would leave a path from the
@@ -57,12 +57,12 @@ class AzureSettings(_Settings):
     apim_sku: str = Field(pattern=rf"^({'|'.join(APIM_SKUS)})$")
     apim_capacity: int = Field(ge=1, le=12)
     publisher_name: str = Field(min_length=1, max_length=100)
-    publisher_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    publisher_email: str = Field(pattern=EMAIL_PATTERN)
     cache_sku: str = Field(pattern=r"^(Balanced|MemoryOptimized|ComputeOptimized)_[AB][0-9]{1,4}$")
     cosmos_max_throughput: int = Field(ge=1000, le=1_000_000, multiple_of=1000)
     deployer_ip_ranges: list[str] = Field(min_length=1, max_length=20)
     # Who the action group e-mails; falls back to the spec's alarms.email. Production needs one of them.
-    alert_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    alert_email: str | None = Field(None, pattern=EMAIL_PATTERN)
 
     @field_validator("deployer_ip_ranges")
     @classmethod

@@ -29,11 +29,12 @@ class ServiceTelemetry(pulumi.ComponentResource):
         placement, spec = args.placement, args.placement.spec
         child = pulumi.ResourceOptions(parent=self)
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
+        retention_days = max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS)
         self.workspace = operationalinsights.Workspace(
             "logs",
             **common,
             sku={"name": "PerGB2018"},
-            retention_in_days=max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS),
+            retention_in_days=retention_days,
             tags=placement.tags,
             opts=child,
         )
@@ -44,7 +45,7 @@ class ServiceTelemetry(pulumi.ComponentResource):
             application_type="web",
             workspace_resource_id=self.workspace.id,
             ingestion_mode="LogAnalytics",
-            retention_in_days=max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS),
+            retention_in_days=retention_days,
             tags=placement.tags,
             opts=child,
         )

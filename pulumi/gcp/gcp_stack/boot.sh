@@ -34,7 +34,7 @@ if [ ! -f "$DIR/.installed" ]; then
 fi
 mkdir -p /etc/sample-service
 # Memorystore's own CA: the service verifies the cache's TLS certificate against it.
-cat > /etc/sample-service/cache-ca.pem <<'PEM'
+cat > '@{cache_ca_file}' <<'PEM'
 @{cache_ca}
 PEM
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp.compute as compute
 
+from gcp_stack.openapi import requests_per_minute
 from refarch.spec import EnvironmentSpec
 
 DEFAULT_RULE_PRIORITY = 2147483647
-BACKSTOP_INTERVAL_SECONDS = 60
 # Cloud Armor's preconfigured OWASP rule sets, at the lowest false-positive sensitivity.
 WAF_RULE_SETS = (
     "sqli-v33-stable",
@@ -52,9 +52,9 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
                 conform_action="allow",
                 exceed_action="deny(429)",
                 enforce_on_key="ALL",
+                # The same per-minute figure as the gateway's quota, for all traffic together.
                 rate_limit_threshold=compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                    count=BACKSTOP_INTERVAL_SECONDS * int(spec.api.throttle_rate_per_second),
-                    interval_sec=BACKSTOP_INTERVAL_SECONDS,
+                    count=requests_per_minute(spec), interval_sec=60
                 ),
             ),
         ),

@@ -12,6 +12,7 @@ import pulumi_gcp.compute as compute
 import pulumi_gcp.storage as storage
 
 from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
+from gcp_stack.service_environment import CACHE_CA_FILE
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.boot import render_boot
@@ -40,6 +41,7 @@ def render_boot_script(
         release=release,
         bundle_url=bundle_url,
         cache_ca=cache_ca.strip(),
+        cache_ca_file=CACHE_CA_FILE,
         ops_agent_version=OPS_AGENT_VERSION,
     )
 

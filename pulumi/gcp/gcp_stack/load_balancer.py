@@ -8,15 +8,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.compute as compute
 
+from gcp_stack.api_gateway import backend_audience
 from gcp_stack.cloud_armor import security_policy
 from gcp_stack.fleet import PORT_NAME
+from gcp_stack.openapi import BACKEND_DEADLINE_SECONDS
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier
 from refarch.spec import EnvironmentSpec
 
 SCHEME = "EXTERNAL_MANAGED"
-# API Gateway never waits longer than its 29 s deadline; the backend gets one second more.
-BACKEND_TIMEOUT_SECONDS = 30
+# API Gateway never waits longer than its deadline; the backend gets one second more.
+BACKEND_TIMEOUT_SECONDS = int(BACKEND_DEADLINE_SECONDS) + 1
 
 
 @dataclass(frozen=True)
@@ -81,5 +83,5 @@ class ServiceLoadBalancer(Tier):
             load_balancing_scheme=SCHEME,
             opts=self.child(),
         )
-        self.url = f"https://{args.settings.gcp.backend_domain}"
+        self.url = backend_audience(args.settings)
         self.register_outputs({"address": self.address.address, "url": self.url})

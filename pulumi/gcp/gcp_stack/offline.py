@@ -25,6 +25,7 @@ SDK_MODULES = (
 )
 
 MOCK_CACHE_HOST = "10.0.255.244"
+MOCK_AUTH_STRING = "mock-auth-string"
 MOCK_IMAGE = (
     "https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20261110"
 )
@@ -64,8 +65,7 @@ class Mocks(CloudMocks):
         elif args.typ == "gcp:redis/instance:Instance":
             outputs |= {
                 "host": MOCK_CACHE_HOST,
-                "port": 6378,
-                "authString": "mock-auth-string",
+                "authString": MOCK_AUTH_STRING,
                 "serverCaCerts": [{"cert": MOCK_CA}],
             }
         elif args.typ == "gcp:secretmanager/secret:Secret":

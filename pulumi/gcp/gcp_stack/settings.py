@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from refarch.errors import Problem, SpecError
 from refarch.pulumi_stack import read_settings, stack_settings, unknown_keys
-from refarch.spec import EnvironmentSpec
+from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
 GATEWAY_REGIONS = (
@@ -63,7 +63,7 @@ class GcpSettings(_Config):
         max_length=253,
         pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
     )
-    alert_email: str | None = Field(None, alias="alertEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    alert_email: str | None = Field(None, alias="alertEmail", pattern=EMAIL_PATTERN)
     alert_channels: tuple[str, ...] = Field((), alias="alertChannels")
     api_callers: tuple[str, ...] = Field((), alias="apiCallers")
 
