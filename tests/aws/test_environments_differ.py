@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from cfn_queries import of_type, only
 
+from refarch.spec import load_environment
+
 
 def _resources(synthesized, environment):
     return synthesized.templates[environment]["Resources"]
 
 
-def test_prod_spans_three_zones_and_dev_two(synthesized):
-    for environment, zones in (("dev", 2), ("prod", 3)):
-        group = only(_resources(synthesized, environment), "AWS::AutoScaling::AutoScalingGroup")
-        assert len(group["VPCZoneIdentifier"]) == zones
-        assert len(of_type(_resources(synthesized, environment), "AWS::EC2::NatGateway")) == (
-            1 if environment == "dev" else 3
-        )
+def test_prod_spans_more_zones_and_nat_gateways_than_dev(synthesized):
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert prod.zones > dev.zones and prod.nat_gateways > dev.nat_gateways
+    for spec in (dev, prod):
+        group = only(_resources(synthesized, spec.name), "AWS::AutoScaling::AutoScalingGroup")
+        assert len(group["VPCZoneIdentifier"]) == spec.zones
+        assert len(of_type(_resources(synthesized, spec.name), "AWS::EC2::NatGateway")) == spec.nat_gateways
 
 
 def test_prod_cache_fails_over_across_zones_and_dev_is_a_single_node(synthesized):
@@ -50,5 +52,7 @@ def test_prod_keeps_logs_longer(synthesized):
         groups = of_type(_resources(synthesized, environment), "AWS::Logs::LogGroup").values()
         return {body["Properties"]["RetentionInDays"] for body in groups}
 
-    assert retention("prod") == {365}
-    assert retention("dev") == {14}
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert prod.retention.log_days > dev.retention.log_days
+    assert retention("prod") == {prod.retention.log_days}
+    assert retention("dev") == {dev.retention.log_days}

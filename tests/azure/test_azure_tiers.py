@@ -165,7 +165,7 @@ def test_the_service_logs_leave_every_instance_for_the_workspace(inventory: Inve
 def test_autoscale_keeps_the_spec_bounds_and_cpu_target(inventory: Inventory, spec):
     autoscale = inventory.only("azure-native:monitor:AutoscaleSetting")
     scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
-    assert autoscale.get("targetResourceUri").endswith(f"/VirtualMachineScaleSet/{scale_set.name}")
+    assert refers_to(autoscale.get("targetResourceUri"), scale_set)
     (profile,) = autoscale.get("profiles")
     capacity = spec.capacity
     assert profile["capacity"] == {
@@ -212,7 +212,7 @@ def test_load_balancer_is_private_waf_without_affinity_and_drains(inventory: Inv
     (probe,) = gateway.get("probes")
     assert (probe["path"], probe["match"]["statusCodes"]) == (HEALTH_PATH, ["200"])
     waf = inventory.only(NET + "WebApplicationFirewallPolicy")
-    assert gateway.get("firewallPolicy.id").endswith(f"/{waf.name}")
+    assert refers_to(gateway.get("firewallPolicy.id"), waf)
     assert waf.get("policySettings.state") == "Enabled"
     assert waf.get("managedRules.managedRuleSets.0.ruleSetType") == "Microsoft_DefaultRuleSet"
 
@@ -236,7 +236,7 @@ def test_api_is_the_authenticated_throttled_logged_entry_to_the_load_balancer(
     assert f'backend-id="{backend.get("backendId")}"' in policy
     diagnostic = inventory.only("azure-native:apimanagement:Diagnostic")
     logger = inventory.only("azure-native:apimanagement:Logger")
-    assert diagnostic.get("loggerId").endswith(f"/Logger/{logger.name}")
+    assert refers_to(diagnostic.get("loggerId"), logger)
     assert logger.get("resourceId").endswith("/Component/insights")
     assert {op.get("method") for op in inventory.of_type("azure-native:apimanagement:ApiOperation")} == {
         "GET",
@@ -330,7 +330,7 @@ def test_key_vault_uses_roles_and_is_private(inventory: Inventory, spec):
 def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: Inventory):
     workspace = inventory.only("azure-native:operationalinsights:Workspace")
     settings = inventory.of_type("azure-native:monitor:DiagnosticSetting")
-    assert all(s.get("workspaceId").endswith(f"/Workspace/{workspace.name}") for s in settings)
+    assert all(refers_to(s.get("workspaceId"), workspace) for s in settings)
     covered = {s.get("resourceUri").split("/providers/", 1)[1] for s in settings}
     expected = {
         "network/ApplicationGateway/agw",
@@ -369,6 +369,6 @@ def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(
     # TimeTaken is in seconds: the spec's milliseconds must be compared against it converted.
     assert f"p99 * 1000 >= {alarms.p99_latency_ms}" in logs["latency-p99"].get("criteria.allOf.0.query")
     for alert in metric.values():
-        assert alert.get("actions.0.actionGroupId").endswith(f"/ActionGroup/{group.name}")
+        assert refers_to(alert.get("actions.0.actionGroupId"), group)
     for alert in logs.values():
-        assert alert.get("actions.actionGroups.0").endswith(f"/ActionGroup/{group.name}")
+        assert refers_to(alert.get("actions.actionGroups.0"), group)
