@@ -113,7 +113,7 @@ def test_boot_installs_and_starts_the_terminate_watcher(inventory: Inventory):
 class _FakeMetadata:
     """Azure's instance metadata service on 127.0.0.1: this VM's name, its scheduled events, approvals."""
 
-    def __init__(self, events: list[dict]):
+    def __init__(self, events: list[dict], stopped):
         import http.server
         import json
         import threading
@@ -131,7 +131,9 @@ class _FakeMetadata:
                 assert self.headers["Metadata"] == "true" and self.path.startswith(
                     "/metadata/scheduledevents"
                 )
-                fake.approved.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                # Whether the service had stopped when the deletion was approved.
+                fake.approved.append((body, stopped.exists()))
                 self._answer("")
 
             def _answer(self, body: str):
@@ -152,16 +154,15 @@ def _run_watcher(inventory: Inventory, tmp_path, events: list[dict], timeout: fl
     import subprocess
     import sys
 
-    fake = _FakeMetadata(events)
+    stopped = tmp_path / "stopped"
+    fake = _FakeMetadata(events, stopped)
     program = tmp_path / "terminate_watch.py"
     program.write_text(_watcher(boot_script(inventory)))
-    stopped = tmp_path / "stopped"
     environment = {
         **os.environ,
         "METADATA_URL": fake.url,
         "STOP_COMMAND": f"touch {stopped}",
         "POLL_SECONDS": "0.05",
-        "EXIT_AFTER_APPROVAL": "1",
     }
     try:
         result = subprocess.run(
@@ -183,8 +184,9 @@ def test_the_watcher_stops_the_service_then_approves_this_vms_termination(invent
     ]
     result, stopped, approved = _run_watcher(inventory, tmp_path, events, timeout=20)
     assert result is not None and result.returncode == 0, result
-    assert stopped, "the service was not stopped before the approval"
-    assert approved == [{"StartRequests": [{"EventId": "mine"}]}]
+    assert stopped
+    # Approved once, for this VM's termination only, after the service had stopped.
+    assert approved == [({"StartRequests": [{"EventId": "mine"}]}, True)]
 
 
 def test_the_watcher_leaves_other_events_alone(inventory: Inventory, tmp_path):

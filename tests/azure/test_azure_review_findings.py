@@ -133,3 +133,13 @@ def test_dev_gateway_reserves_no_capacity(inventory: Inventory, spec, azure, env
     assert minimum == int(azure.config(environment)["refarch-azure:gatewayMinCapacity"])
     if environment == "dev":
         assert minimum == 0
+
+
+def test_the_longest_shutdown_the_spec_allows_fits_a_terminate_notice(spec):
+    from azure_stack.fleet import TERMINATE_APPROVAL_SECONDS, terminate_notice
+
+    bounds = type(spec.service).model_fields["shutdown_grace_seconds"].metadata
+    longest = max(bound.le for bound in bounds if hasattr(bound, "le"))
+    service = spec.service.model_copy(update={"shutdown_grace_seconds": longest})
+    minutes = int(terminate_notice(stop_timeout_seconds(service) + TERMINATE_APPROVAL_SECONDS)[2:-1])
+    assert minutes <= TERMINATE_NOTICE_MINUTES[1]

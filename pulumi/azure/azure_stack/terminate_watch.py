@@ -3,7 +3,9 @@ event for this VM, stops the service (SIGTERM, then its shutdown grace drains in
 approves the event so the platform deletes the VM at once instead of waiting out the notice.
 
 Scale-in, automatic repair and surge upgrades announce deletions this way once the scale set's
-terminateNotificationProfile is on ("Azure Metadata Service: Scheduled Events for Linux VMs").
+terminateNotificationProfile is on ("Azure Metadata Service: Scheduled Events for Linux VMs"). Events for
+every VM of the scale set's placement group reach every VM, so only events naming this VM count.
+METADATA_URL, STOP_COMMAND and POLL_SECONDS exist so the tests can run this against a fake endpoint.
 """
 
 import json
@@ -59,7 +61,8 @@ def main():
         try:
             # The first call also registers the VM for scheduled events (the service starts sending them).
             vm_name = vm_name or call(VM_NAME).strip()
-            if watch_once(vm_name) and os.environ.get("EXIT_AFTER_APPROVAL"):
+            if watch_once(vm_name):
+                # The VM is about to go; if it does not, systemd restarts the watcher.
                 return 0
         except Exception as error:  # the metadata service can be briefly unreachable; keep watching
             print(f"scheduled events: {error}", file=sys.stderr, flush=True)
