@@ -14,7 +14,8 @@ ARM_SCHEMA = Path(__file__).with_name("arm_schema")
 NAMES = json.loads((ARM_SCHEMA / "names.json").read_text())
 DEFINITIONS = json.loads((ARM_SCHEMA / "definitions.json").read_text())
 
-# Pulumi (module/Kind[/child...]) of a resource a diagnostic setting points at -> its ARM resource type.
+# Pulumi (module/Kind[/child...]) of a resource an input refers to -> its ARM resource type (the offline
+# mocks give IDs the Pulumi shape; ARM schemas check the real one).
 ARM_TYPES = {
     "network/ApplicationGateway": "Microsoft.Network/applicationGateways",
     "network/PublicIPAddress": "Microsoft.Network/publicIPAddresses",
@@ -26,6 +27,9 @@ ARM_TYPES = {
     "redisenterprise/RedisEnterprise": "Microsoft.Cache/redisEnterprise",
     "redisenterprise/Database": "Microsoft.Cache/redisEnterprise/databases",
     "storage/StorageAccount/blobServices": "Microsoft.Storage/storageAccounts/blobServices",
+    "network/VirtualNetwork": "Microsoft.Network/virtualNetworks",
+    "network/ApplicationSecurityGroup": "Microsoft.Network/applicationSecurityGroups",
+    "operationalinsights/Workspace": "Microsoft.OperationalInsights/workspaces",
 }
 
 
