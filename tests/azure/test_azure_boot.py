@@ -3,6 +3,8 @@ variables the service reads, and no secret anywhere in it."""
 
 from __future__ import annotations
 
+import re
+
 from azure_queries import boot_script, service_variables
 
 from refarch.boot import stop_timeout_seconds
@@ -81,3 +83,118 @@ def test_boot_forwards_the_journal_to_the_syslog_the_monitor_agent_collects(inve
     script = boot_script(inventory)
     assert "rsyslog" in script.split("apt-get install", 1)[1].split("\n", 1)[0]
     assert "ForwardToSyslog=yes" in script
+
+
+def test_every_download_retries_every_error_for_a_bounded_time(inventory: Inventory):
+    from azure_stack.boot import RETRY_DELAY_SECONDS, RETRY_SECONDS
+
+    script = boot_script(inventory)
+    # A new instance gets 403 from storage until its role assignment propagates: curl's plain --retry
+    # does not retry a 403, --retry-all-errors does.
+    assert (
+        f"RETRY=(--retry 1000 --retry-all-errors --retry-delay {RETRY_DELAY_SECONDS} "
+        f"--retry-max-time {RETRY_SECONDS})" in script
+    )
+    calls = [line for line in script.splitlines() if re.search(r"\bcurl -", line)]
+    assert len(calls) == 2 and all('"${RETRY[@]}"' in line for line in calls), calls
+
+
+def _watcher(script: str) -> str:
+    return script.split("terminate_watch.py <<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+
+
+def test_boot_installs_and_starts_the_terminate_watcher(inventory: Inventory):
+    script = boot_script(inventory)
+    assert "ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/terminate_watch.py" in script
+    assert "systemctl enable sample-service-terminate-watch" in script
+    assert "systemctl stop sample-service.service" in _watcher(script)
+
+
+class _FakeMetadata:
+    """Azure's instance metadata service on 127.0.0.1: this VM's name, its scheduled events, approvals."""
+
+    def __init__(self, events: list[dict], stopped):
+        import http.server
+        import json
+        import threading
+
+        fake = self
+        self.approved: list[dict] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                assert self.headers["Metadata"] == "true"
+                body = "vm-7" if "/instance/compute/name" in self.path else json.dumps({"Events": events})
+                self._answer(body)
+
+            def do_POST(self):
+                assert self.headers["Metadata"] == "true" and self.path.startswith(
+                    "/metadata/scheduledevents"
+                )
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                # Whether the service had stopped when the deletion was approved.
+                fake.approved.append((body, stopped.exists()))
+                self._answer("")
+
+            def _answer(self, body: str):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/metadata"
+
+
+def _run_watcher(inventory: Inventory, tmp_path, events: list[dict], timeout: float):
+    import os
+    import subprocess
+    import sys
+
+    stopped = tmp_path / "stopped"
+    fake = _FakeMetadata(events, stopped)
+    program = tmp_path / "terminate_watch.py"
+    program.write_text(_watcher(boot_script(inventory)))
+    environment = {
+        **os.environ,
+        "METADATA_URL": fake.url,
+        "STOP_COMMAND": f"touch {stopped}",
+        "POLL_SECONDS": "0.05",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, str(program)], env=environment, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        result = None
+    finally:
+        fake.server.shutdown()
+    return result, stopped.exists(), fake.approved
+
+
+def test_the_watcher_stops_the_service_then_approves_this_vms_termination(inventory: Inventory, tmp_path):
+    # The rendered script's watcher, run against a fake metadata endpoint on 127.0.0.1.
+    events = [
+        {"EventId": "other-vm", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-9"]},
+        {"EventId": "reboot", "EventType": "Reboot", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
+        {"EventId": "mine", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
+    ]
+    result, stopped, approved = _run_watcher(inventory, tmp_path, events, timeout=20)
+    assert result is not None and result.returncode == 0, result
+    assert stopped
+    # Approved once, for this VM's termination only, after the service had stopped.
+    assert approved == [({"StartRequests": [{"EventId": "mine"}]}, True)]
+
+
+def test_the_watcher_leaves_other_events_alone(inventory: Inventory, tmp_path):
+    events = [
+        {"EventId": "other-vm", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-9"]},
+        {"EventId": "started", "EventType": "Terminate", "EventStatus": "Started", "Resources": ["vm-7"]},
+        {"EventId": "freeze", "EventType": "Freeze", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
+    ]
+    result, stopped, approved = _run_watcher(inventory, tmp_path, events, timeout=1.5)
+    assert result is None, "the watcher exited without a termination to handle"
+    assert not stopped and approved == []

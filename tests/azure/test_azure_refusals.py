@@ -35,6 +35,8 @@ def _with(azure, stack: str, **changes: object) -> dict[str, str]:
         ({"apimCapacity": 0}, f"{NS}:apimCapacity", 0),
         ({"publisherEmail": "nobody"}, f"{NS}:publisherEmail", "nobody"),
         ({"publisherEmail": None}, f"{NS}:publisherEmail", "(unset)"),
+        ({"insightsSamplingPercent": 0}, f"{NS}:insightsSamplingPercent", 0),
+        ({"insightsSamplingPercent": 150}, f"{NS}:insightsSamplingPercent", 150),
         ({"cacheSku": "cache.t4g.micro"}, f"{NS}:cacheSku", "cache.t4g.micro"),
         ({"cosmosMaxThroughput": 1500}, f"{NS}:cosmosMaxThroughput", 1500),
         ({"deployerIpRanges": ["10.0.0.0/8"]}, f"{NS}:deployerIpRanges", ["10.0.0.0/8"]),

@@ -77,7 +77,10 @@ def test_nsgs_chain_api_gateway_to_load_balancer_to_instances_to_data(inventory:
         (cidrs["apim"], ("80",)),
     ]
     assert allowed_inbound(nsg(inventory, "app")) == [(cidrs["gateway"], (port,))]
-    assert allowed_inbound(nsg(inventory, "data")) == [(cidrs["app"], ("443", "10000"))]
+    assert allowed_inbound(nsg(inventory, "data")) == [
+        (cidrs["app"], ("443", "10000")),
+        (cidrs["apim"], ("443",)),
+    ]
     # Only the API gateway's subnet takes traffic from the internet, and only on 443.
     internet = [
         (group.name, ports)
@@ -340,6 +343,7 @@ def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: I
         "keyvault/Vault/vault",
         "cosmosdb/DatabaseAccount/items",
         "redisenterprise/Database/sessions-database",
+        "redisenterprise/RedisEnterprise/sessions",
         "storage/StorageAccount/files/blobServices/default",
         "storage/StorageAccount/releases/blobServices/default",
         *(f"network/NetworkSecurityGroup/{tier}-nsg" for tier in ("gateway", "apim", "app", "data")),
@@ -356,11 +360,18 @@ def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(
     alarms = spec.alarms
     metric = {a.name: a for a in inventory.of_type("azure-native:monitor:MetricAlert")}
     logs = {a.name: a for a in inventory.of_type("azure-native:monitor:ScheduledQueryRule")}
-    assert set(metric) == {"unhealthy-hosts", "cache-server-load", "cache-memory", "store-throttles"}
+    assert set(metric) == {
+        "healthy-hosts",
+        "cache-cpu",
+        "cache-server-load",
+        "cache-memory",
+        "store-throttles",
+    }
     assert set(logs) == {"errors-5xx", "api-errors-5xx", "latency-p99"}
     thresholds = {name: a.get("criteria.allOf.0.threshold") for name, a in metric.items()}
     assert thresholds == {
-        "unhealthy-hosts": alarms.unhealthy_hosts,
+        "healthy-hosts": spec.capacity.min,
+        "cache-cpu": alarms.cache_cpu_percent,
         "cache-server-load": alarms.cache_cpu_percent,
         "cache-memory": alarms.cache_memory_percent,
         "store-throttles": alarms.store_throttled_requests,

@@ -15,6 +15,10 @@ import pulumi_azure_native.monitor as monitor
 from azure_stack.placement import Placement
 
 WINDOW = "PT5M"
+# Azure Managed Redis metrics have a 5-minute grain.
+CACHE_GRAIN = "PT5M"
+# Long enough for a replacement instance to boot and pass its health check before the alert decides.
+HEALTH_WINDOW = "PT15M"
 
 
 def error_rate_query(percent: float) -> str:
@@ -63,24 +67,36 @@ class ServiceAlerts(pulumi.ComponentResource):
         self._log_alert(
             "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
         )
+        # Fewer healthy instances than the fleet's minimum for a sustained window: a scale-out, repair or
+        # surge upgrade adds booting (unhealthy) instances next to healthy ones and does not fire this.
         self._metric_alert(
-            "unhealthy-hosts",
+            "healthy-hosts",
             args.gateway_id,
             "Microsoft.Network/applicationGateways",
-            "UnhealthyHostCount",
-            thresholds.unhealthy_hosts,
-            "Maximum",
-            "Instances failing /health",
+            "HealthyHostCount",
+            args.placement.spec.capacity.min,
+            "Average",
+            "Fewer instances passing /health than the fleet's minimum",
+            operator="LessThan",
+            window=HEALTH_WINDOW,
         )
-        self._metric_alert(
-            "cache-server-load",
-            args.cache_id,
-            "Microsoft.Cache/redisEnterprise",
-            "serverLoad",
-            thresholds.cache_cpu_percent,
-            "Maximum",
-            "Cache server load high",
-        )
+        # Azure Managed Redis publishes its metrics every 5 minutes (PT5M is its finest grain): evaluate at
+        # that grain. Microsoft asks for alerts on both CPU and server load ("Manage server load for Azure
+        # Managed Redis": monitor server load and CPU); server load can exceed 100 on these caches.
+        for name, metric, what in (
+            ("cache-cpu", "percentProcessorTime", "Cache CPU high"),
+            ("cache-server-load", "serverLoad", "Cache server load high"),
+        ):
+            self._metric_alert(
+                name,
+                args.cache_id,
+                "Microsoft.Cache/redisEnterprise",
+                metric,
+                thresholds.cache_cpu_percent,
+                "Maximum",
+                what,
+                frequency=CACHE_GRAIN,
+            )
         self._metric_alert(
             "cache-memory",
             args.cache_id,
@@ -89,6 +105,7 @@ class ServiceAlerts(pulumi.ComponentResource):
             thresholds.cache_memory_percent,
             "Maximum",
             "Cache memory high",
+            frequency=CACHE_GRAIN,
         )
         self._metric_alert(
             "store-throttles",
@@ -112,6 +129,9 @@ class ServiceAlerts(pulumi.ComponentResource):
         aggregation: str,
         description: str,
         dimensions: list[dict] | None = None,
+        operator: str = "GreaterThanOrEqual",
+        frequency: str = "PT1M",
+        window: str = WINDOW,
     ) -> None:
         placement = self.args.placement
         monitor.MetricAlert(
@@ -122,8 +142,8 @@ class ServiceAlerts(pulumi.ComponentResource):
             severity=2,
             enabled=True,
             scopes=[scope],
-            evaluation_frequency="PT1M",
-            window_size=WINDOW,
+            evaluation_frequency=frequency,
+            window_size=window,
             auto_mitigate=True,
             # Typed args, not a dict: criteria is a union, so the SDK would not rename a dict's keys.
             criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
@@ -134,7 +154,7 @@ class ServiceAlerts(pulumi.ComponentResource):
                         name=metric,
                         metric_name=metric,
                         metric_namespace=namespace,
-                        operator="GreaterThanOrEqual",
+                        operator=operator,
                         threshold=threshold,
                         time_aggregation=aggregation,
                         dimensions=[

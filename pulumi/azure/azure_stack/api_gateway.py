@@ -105,6 +105,9 @@ class PublicApi(pulumi.ComponentResource):
             virtual_network_configuration={"subnet_resource_id": args.subnet_id},
             public_ip_address_id=public_ip.id,
             custom_properties=LEGACY_TLS_OFF,
+            # Nobody uses the portals: they would only be a public surface next to the gateway.
+            developer_portal_status="Disabled",
+            legacy_portal_status="Disabled",
             tags=placement.tags,
             opts=child,
         )
@@ -136,7 +139,9 @@ class PublicApi(pulumi.ComponentResource):
             log_client_ip=True,
             http_correlation_protocol="W3C",
             verbosity="information",
-            sampling={"sampling_type": "fixed", "percentage": 100},
+            # Errors are always logged (always_log); other requests only at this rate. Every request is
+            # also in ApiManagementGatewayLogs and AGWAccessLogs, which the alerts query.
+            sampling={"sampling_type": "fixed", "percentage": settings.insights_sampling_percent},
             opts=child,
         )
         self.backend = apimanagement.Backend(

@@ -12,6 +12,11 @@ from refarch.boot import render_boot
 from refarch.spec import EnvironmentSpec
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
+# How long boot keeps retrying the token and the bundle download, and how often: a new instance's role
+# assignment can take minutes to propagate, and until then storage answers 403.
+RETRY_SECONDS = 600
+RETRY_DELAY_SECONDS = 10
 
 
 def custom_data(
@@ -29,7 +34,15 @@ def custom_data(
         url, identity, *settings = values
         environment = dict(zip(names, settings, strict=True))
         script = render_boot(
-            BOOT_SCRIPT, spec.service, environment, release=release, bundle_url=url, client_id=identity
+            BOOT_SCRIPT,
+            spec.service,
+            environment,
+            release=release,
+            bundle_url=url,
+            client_id=identity,
+            retry_seconds=RETRY_SECONDS,
+            retry_delay=RETRY_DELAY_SECONDS,
+            terminate_watch=TERMINATE_WATCH.read_text().rstrip("\n"),
         )
         return base64.b64encode(script.encode()).decode()
 

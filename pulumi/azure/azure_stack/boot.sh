@@ -16,10 +16,13 @@ if [ ! -f "$DIR/.installed" ]; then
   rm -rf "$DIR" && mkdir -p "$DIR"
   # The bundle is a private blob: read it with the instance's managed identity. The token comes from the
   # metadata service, lives in this shell only, and is never written or logged.
-  TOKEN=$(curl -sSf --retry 10 --retry-connrefused -H Metadata:true \
+  # A new instance's identity and its fresh role assignment take minutes to reach the metadata service
+  # and storage (a 400 or 403 meanwhile): retry every error, every @{retry_delay}s, for at most @{retry_seconds}s.
+  RETRY=(--retry 1000 --retry-all-errors --retry-delay @{retry_delay} --retry-max-time @{retry_seconds})
+  TOKEN=$(curl -sSf "${RETRY[@@]}" -H Metadata:true \
     'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=@{client_id}' \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-  curl -sSf --retry 5 -H "Authorization: Bearer $TOKEN" -H 'x-ms-version: 2023-11-03' \
+  curl -sSf "${RETRY[@@]}" -H "Authorization: Bearer $TOKEN" -H 'x-ms-version: 2023-11-03' \
     -o "$DIR/bundle.zip" '@{bundle_url}'
   unset TOKEN
   unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
@@ -34,3 +37,26 @@ printf '[Journal]\nForwardToSyslog=yes\n' > /etc/systemd/journald.conf.d/forward
 systemctl restart systemd-journald
 
 @{service_unit}
+# Deletions (scale-in, repair, surge upgrades) are announced as Terminate scheduled events: this watcher
+# stops the service, so it drains within its grace, then approves the event.
+mkdir -p /usr/local/lib/sample-service
+cat > /usr/local/lib/sample-service/terminate_watch.py <<'PY'
+@{terminate_watch}
+PY
+cat > /etc/systemd/system/sample-service-terminate-watch.service <<'UNIT'
+[Unit]
+Description=Drains the sample service before the platform deletes this instance
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/terminate_watch.py
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable sample-service-terminate-watch
+systemctl restart sample-service-terminate-watch

@@ -15,6 +15,7 @@ import pulumi_azure_native.monitor as monitor
 from azure_stack.boot import custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
+from refarch.boot import stop_timeout_seconds
 from refarch.health_check import HEALTH_CHECK
 from sample_service.paths import HEALTH_PATH
 
@@ -36,9 +37,20 @@ IMAGE = {"publisher": "Debian", "offer": "debian-12", "sku": "12-gen2", "version
 MIN_OS_DISK_GIB = 30
 # Automatic repairs accept a grace period from 10 to 90 minutes.
 REPAIR_GRACE_MINUTES = (10, 90)
+# A terminate notification may hold a deletion from 5 to 15 minutes ("Terminate notification for Azure
+# Virtual Machine Scale Set instances": notBeforeTimeout takes any value from 5 to 15 minutes).
+TERMINATE_NOTICE_MINUTES = (5, 15)
+# Debian 12 is not on the list of images that support automatic VM guest patching ("Automatic VM guest
+# patching for Azure VMs", supported OS images), and ARM refuses AutomaticByPlatform for it. Instances are
+# patched by replacement instead: every deployment rolls new instances from the image's latest version.
+PATCH_MODE = "ImageDefault"
+# Rolling upgrades stop once more than this share of the fleet is unhealthy, before or during the rollout.
+MAX_UNHEALTHY_PERCENT = 20
 # Azure autoscale has no target tracking: scale out above the target, in below it minus this band,
 # so one scaling step cannot flip the other rule straight back.
 SCALE_IN_BAND_PERCENT = 20
+# What the instance needs beyond the service's stop to see the event (it polls every 10 s) and approve it.
+TERMINATE_APPROVAL_SECONDS = 30
 
 
 @dataclass
@@ -57,6 +69,21 @@ class StatelessFleetArgs:
 def repair_grace(seconds: int) -> str:
     low, high = REPAIR_GRACE_MINUTES
     return f"PT{min(max(math.ceil(seconds / 60), low), high)}M"
+
+
+def terminate_notice(seconds: int) -> str:
+    """How long a deletion waits for the instance to approve it: at least the shutdown `seconds`."""
+    low, high = TERMINATE_NOTICE_MINUTES
+    minutes = max(math.ceil(seconds / 60), low)
+    if minutes > high:
+        raise ValueError(f"a shutdown of {seconds}s exceeds the longest terminate notice ({high} minutes)")
+    return f"PT{minutes}M"
+
+
+def max_unhealthy_percent(minimum: int) -> int:
+    """The unhealthy share a rolling upgrade tolerates: at least one instance of the smallest fleet, so the
+    rollout that replaces one broken instance is not refused because that instance is broken."""
+    return max(MAX_UNHEALTHY_PERCENT, math.ceil(100 / minimum))
 
 
 class StatelessFleet(pulumi.ComponentResource):
@@ -83,7 +110,7 @@ class StatelessFleet(pulumi.ComponentResource):
                 "rolling_upgrade_policy": {
                     "max_surge": True,
                     "max_batch_instance_percent": 20,
-                    "max_unhealthy_instance_percent": 20,
+                    "max_unhealthy_instance_percent": max_unhealthy_percent(capacity.min),
                     "max_unhealthy_upgraded_instance_percent": 20,
                     "pause_time_between_batches": f"PT{capacity.warmup_seconds}S",
                     "prioritize_unhealthy_instances": True,
@@ -118,10 +145,7 @@ class StatelessFleet(pulumi.ComponentResource):
                             ]
                         },
                         "provision_vm_agent": True,
-                        "patch_settings": {
-                            "patch_mode": "AutomaticByPlatform",
-                            "assessment_mode": "AutomaticByPlatform",
-                        },
+                        "patch_settings": {"patch_mode": PATCH_MODE, "assessment_mode": PATCH_MODE},
                     },
                 },
                 "storage_profile": {
@@ -203,6 +227,16 @@ class StatelessFleet(pulumi.ComponentResource):
                     "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
                 },
                 "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
+                # Scale-in, repair and surge deletions wait until the instance has drained and stopped the
+                # service (boot.sh's terminate watcher approves the event) or this timeout passes.
+                "scheduled_events_profile": {
+                    "terminate_notification_profile": {
+                        "enable": True,
+                        "not_before_timeout": terminate_notice(
+                            stop_timeout_seconds(service) + TERMINATE_APPROVAL_SECONDS
+                        ),
+                    }
+                },
             },
             tags=placement.tags,
             # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.

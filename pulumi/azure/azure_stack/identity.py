@@ -27,6 +27,8 @@ class ServiceIdentityArgs:
     workspace_id: pulumi.Input[str]
     data_subnet_id: pulumi.Input[str]
     vault_dns_zone_id: pulumi.Input[str]
+    # The application security group the data NSG admits API Management to.
+    vault_endpoints_id: pulumi.Input[str]
 
 
 class ServiceIdentity(pulumi.ComponentResource):
@@ -72,6 +74,7 @@ class ServiceIdentity(pulumi.ComponentResource):
             subnet_id=args.data_subnet_id,
             dns_zone_id=args.vault_dns_zone_id,
             parent=self,
+            security_group_id=args.vault_endpoints_id,
         )
         send_diagnostics("vault", resource_id=self.vault.id, workspace_id=args.workspace_id, parent=self)
         self.register_outputs(

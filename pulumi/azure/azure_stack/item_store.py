@@ -115,6 +115,13 @@ class ItemStore(pulumi.ComponentResource):
             dns_zone_id=args.dns_zone_id,
             parent=self,
         )
-        send_diagnostics("items", resource_id=self.account.id, workspace_id=args.workspace_id, parent=self)
+        # A Cosmos DB account exports its metrics under the Requests category.
+        send_diagnostics(
+            "items",
+            resource_id=self.account.id,
+            workspace_id=args.workspace_id,
+            parent=self,
+            metrics="Requests",
+        )
         self.endpoint = self.account.document_endpoint
         self.register_outputs({"endpoint": self.endpoint, "database": DATABASE, "container": CONTAINER})

@@ -20,6 +20,8 @@ SUBNETS = {"app": (22, 0), "gateway": (24, 4), "apim": (24, 5), "data": (24, 6)}
 GATEWAY_LISTENER_PORT = 80
 CACHE_PORT = 10000
 HTTPS = 443
+# API Management units synchronise rate-limit counters over UDP 4290 inside the VNet.
+APIM_COUNTER_SYNC_PORT = "4290"
 # Private DNS zone of each private-link group the data tier uses.
 PRIVATE_DNS_ZONES = {
     "redisEnterprise": "privatelink.redis.azure.net",
@@ -41,8 +43,21 @@ def gateway_private_ip(vnet_cidr: str) -> str:
     return str(ipaddress.IPv4Network(subnet_cidrs(vnet_cidr)["gateway"])[10])
 
 
-def _allow(name: str, priority: int, source: str, ports: list[str] | str, protocol: str = "Tcp") -> dict:
+def _allow(
+    name: str,
+    priority: int,
+    source: str,
+    ports: list[str] | str,
+    protocol: str = "Tcp",
+    destination: pulumi.Input[str] | None = None,
+) -> dict:
+    """An inbound Allow rule; `destination` is an application security group's ID (default: any address)."""
     ports = [ports] if isinstance(ports, str) else ports
+    target = (
+        {"destination_application_security_groups": [{"id": destination}]}
+        if destination is not None
+        else {"destination_address_prefix": "*"}
+    )
     return {
         "name": name,
         "priority": priority,
@@ -51,7 +66,7 @@ def _allow(name: str, priority: int, source: str, ports: list[str] | str, protoc
         "protocol": protocol,
         "source_address_prefix": source,
         "source_port_range": "*",
-        "destination_address_prefix": "*",
+        **target,
         "destination_port_ranges": ports,
     }
 
@@ -70,7 +85,9 @@ DENY_REST = {
 }
 
 
-def inbound_rules(spec_port: int, cidrs: dict[str, str]) -> dict[str, list[dict]]:
+def inbound_rules(
+    spec_port: int, cidrs: dict[str, str], vault_endpoints: pulumi.Input[str]
+) -> dict[str, list[dict]]:
     return {
         # Application Gateway v2 needs its infrastructure ports from GatewayManager and probes from
         # AzureLoadBalancer; clients only from the API gateway's subnet.
@@ -79,14 +96,20 @@ def inbound_rules(spec_port: int, cidrs: dict[str, str]) -> dict[str, list[dict]
             _allow("azure-load-balancer", 110, "AzureLoadBalancer", "*", "*"),
             _allow("from-api-gateway", 120, cidrs["apim"], str(GATEWAY_LISTENER_PORT)),
         ],
-        # API Management in external VNet mode: clients on 443, its control plane and load balancer.
+        # API Management in external VNet mode: clients on 443, its control plane and load balancer, and its
+        # units' rate-limit counter sync (without it each unit counts alone: N units allow N times the limit).
         "apim": [
             _allow("clients-https", 100, "Internet", str(HTTPS)),
             _allow("apim-management", 110, "ApiManagement", "3443"),
             _allow("azure-load-balancer", 120, "AzureLoadBalancer", "6390"),
+            _allow("rate-limit-sync", 130, "VirtualNetwork", APIM_COUNTER_SYNC_PORT, "Udp"),
         ],
         "app": [_allow("from-load-balancer", 100, cidrs["gateway"], str(spec_port))],
-        "data": [_allow("from-instances", 100, cidrs["app"], [str(HTTPS), str(CACHE_PORT)])],
+        "data": [
+            _allow("from-instances", 100, cidrs["app"], [str(HTTPS), str(CACHE_PORT)]),
+            # API Management reads its custom-domain certificate and named values from the Key Vault only.
+            _allow("api-to-vault", 110, cidrs["apim"], str(HTTPS), destination=vault_endpoints),
+        ],
     }
 
 
@@ -125,8 +148,13 @@ class ServiceNetwork(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
+        # The Key Vault's private endpoint joins this group, so an NSG rule can name it among the data
+        # tier's endpoints (which share one subnet).
+        self.vault_endpoints = network.ApplicationSecurityGroup(
+            "vault-endpoints", **common, tags=placement.tags, opts=child
+        )
         self.security_groups: dict[str, network.NetworkSecurityGroup] = {}
-        for tier, rules in inbound_rules(placement.spec.service.port, cidrs).items():
+        for tier, rules in inbound_rules(placement.spec.service.port, cidrs, self.vault_endpoints.id).items():
             group = network.NetworkSecurityGroup(
                 f"{tier}-nsg", **common, security_rules=[*rules, DENY_REST], tags=placement.tags, opts=child
             )
@@ -135,7 +163,7 @@ class ServiceNetwork(pulumi.ComponentResource):
                 resource_id=group.id,
                 workspace_id=args.workspace_id,
                 parent=self,
-                metrics=False,
+                metrics=None,
             )
             self.security_groups[tier] = group
 

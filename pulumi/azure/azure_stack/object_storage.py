@@ -120,6 +120,8 @@ class ObjectStorage(pulumi.ComponentResource):
                 resource_id=pulumi.Output.concat(account.id, "/blobServices/default"),
                 workspace_id=args.workspace_id,
                 parent=self,
+                # A blob service exports its metrics as Transaction; there is no AllMetrics category here.
+                metrics="Transaction",
             )
         self.register_outputs({"filesAccountId": self.files.id, "bundleUrl": self.bundle_url})
 

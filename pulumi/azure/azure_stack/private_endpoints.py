@@ -17,6 +17,7 @@ def private_endpoint(
     subnet_id: pulumi.Input[str],
     dns_zone_id: pulumi.Input[str],
     parent: pulumi.Resource,
+    security_group_id: pulumi.Input[str] | None = None,
 ) -> network.PrivateEndpoint:
     child = pulumi.ResourceOptions(parent=parent)
     endpoint = network.PrivateEndpoint(
@@ -27,6 +28,8 @@ def private_endpoint(
         private_link_service_connections=[
             {"name": name, "private_link_service_id": resource_id, "group_ids": [group_id]}
         ],
+        # An application security group lets NSG rules name this endpoint rather than the whole subnet.
+        application_security_groups=[{"id": security_group_id}] if security_group_id is not None else None,
         tags=placement.tags,
         opts=child,
     )

@@ -81,7 +81,9 @@ class StatelessService(pulumi.ComponentResource):
         data_subnet = net.subnet_ids["data"]
         identity = ServiceIdentity(
             "identity",
-            ServiceIdentityArgs(placement, workspace_id, data_subnet, net.dns_zone_ids["vault"]),
+            ServiceIdentityArgs(
+                placement, workspace_id, data_subnet, net.dns_zone_ids["vault"], net.vault_endpoints.id
+            ),
             child,
         )
         principal_id = identity.identity.principal_id

@@ -45,8 +45,12 @@ class SessionCache(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
+        # Snapshots restore sessions after the loss of both copies; without high availability there is only
+        # one copy, and sessions expire within hours anyway, so a snapshot buys nothing there.
         persistence = (
-            {"rdb_enabled": True, "rdb_frequency": "1h"} if spec.cache.snapshot_retention_days else None
+            {"rdb_enabled": True, "rdb_frequency": "1h"}
+            if replicated and spec.cache.snapshot_retention_days
+            else None
         )
         self.database = redisenterprise.Database(
             "sessions-database",
@@ -65,6 +69,8 @@ class SessionCache(pulumi.ComponentResource):
         )
         redisenterprise.AccessPolicyAssignment(
             "fleet-uses-sessions",
+            # Letters and digits only: the name Pulumi would derive from the logical name has hyphens.
+            access_policy_assignment_name="fleet",
             resource_group_name=placement.resource_group_name,
             cluster_name=self.cluster.name,
             database_name=self.database.name,
@@ -81,8 +87,20 @@ class SessionCache(pulumi.ComponentResource):
             dns_zone_id=args.dns_zone_id,
             parent=self,
         )
+        # The database logs connection events and has no metrics; the cluster has the metrics and no logs.
         send_diagnostics(
-            "sessions", resource_id=self.database.id, workspace_id=args.workspace_id, parent=self
+            "sessions",
+            resource_id=self.database.id,
+            workspace_id=args.workspace_id,
+            parent=self,
+            metrics=None,
+        )
+        send_diagnostics(
+            "sessions-cluster",
+            resource_id=self.cluster.id,
+            workspace_id=args.workspace_id,
+            parent=self,
+            logs=False,
         )
         self.host = self.cluster.host_name
         self.register_outputs({"host": self.host, "port": CACHE_PORT})

@@ -58,6 +58,8 @@ class AzureSettings(_Settings):
     apim_capacity: int = Field(ge=1, le=12)
     publisher_name: str = Field(min_length=1, max_length=100)
     publisher_email: str = Field(pattern=EMAIL_PATTERN)
+    # Share of successful requests API Management sends to Application Insights (errors always go).
+    insights_sampling_percent: float = Field(gt=0, le=100)
     cache_sku: str = Field(pattern=r"^(Balanced|MemoryOptimized|ComputeOptimized)_[AB][0-9]{1,4}$")
     cosmos_max_throughput: int = Field(ge=1000, le=1_000_000, multiple_of=1000)
     deployer_ip_ranges: list[str] = Field(min_length=1, max_length=20)

@@ -1,0 +1,73 @@
+"""Runs on every instance (python3 of the image, standard library only): waits for a Terminate scheduled
+event for this VM, stops the service (SIGTERM, then its shutdown grace drains in-flight requests), and
+approves the event so the platform deletes the VM at once instead of waiting out the notice.
+
+Scale-in, automatic repair and surge upgrades announce deletions this way once the scale set's
+terminateNotificationProfile is on ("Azure Metadata Service: Scheduled Events for Linux VMs"). Events for
+every VM of the scale set's placement group reach every VM, so only events naming this VM count.
+METADATA_URL, STOP_COMMAND and POLL_SECONDS exist so the tests can run this against a fake endpoint.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+METADATA = os.environ.get("METADATA_URL", "http://169.254.169.254/metadata")
+EVENTS = f"{METADATA}/scheduledevents?api-version=2020-07-01"
+VM_NAME = f"{METADATA}/instance/compute/name?api-version=2021-02-01&format=text"
+STOP = os.environ.get("STOP_COMMAND", "systemctl stop sample-service.service").split()
+POLL_SECONDS = float(os.environ.get("POLL_SECONDS", "10"))
+
+
+def call(url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Metadata": "true"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read().decode()
+
+
+def terminations(document, vm_name):
+    """The IDs of this VM's Terminate events that are still to be approved."""
+    return [
+        event["EventId"]
+        for event in json.loads(document).get("Events", [])
+        if event.get("EventType") == "Terminate"
+        and event.get("EventStatus") == "Scheduled"
+        and vm_name in event.get("Resources", [])
+    ]
+
+
+def watch_once(vm_name):
+    """Handles this VM's pending terminations; True once it approved one."""
+    pending = terminations(call(EVENTS), vm_name)
+    if not pending:
+        return False
+    print(f"terminate events {pending}: stopping the service", flush=True)
+    # Blocks until the service has exited (its grace, or systemd's TimeoutStopSec at most).
+    subprocess.run(STOP, check=False)
+    call(EVENTS, {"StartRequests": [{"EventId": event_id} for event_id in pending]})
+    print(f"approved {pending}", flush=True)
+    return True
+
+
+def main():
+    vm_name = None
+    while True:
+        try:
+            # The first call also registers the VM for scheduled events (the service starts sending them).
+            vm_name = vm_name or call(VM_NAME).strip()
+            if watch_once(vm_name):
+                # The VM is about to go; if it does not, systemd restarts the watcher.
+                return 0
+        except Exception as error:  # the metadata service can be briefly unreachable; keep watching
+            print(f"scheduled events: {error}", file=sys.stderr, flush=True)
+        time.sleep(POLL_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
