@@ -92,7 +92,7 @@ def main() -> None:
             gateway_host=api.host,
             backend_service=load_balancer.backend.name,
             instance_group=fleet.instance_group,
-            cache_instance=cache.instance.name,
+            cache_instance_id=cache.instance.id,
             database=store.database.name,
         ),
     )
