@@ -66,6 +66,13 @@ def main() -> None:
             service_account_member=fleet_member,
             service_environment=environment,
             cache_ca=cache.ca_certificate,
+            prerequisites=[
+                *identities.fleet_grants,
+                cache.reader_grant,
+                cache.auth_secret_value,
+                store.user_grant,
+                storage.user_grant,
+            ],
         ),
     )
     load_balancer = ServiceLoadBalancer(
