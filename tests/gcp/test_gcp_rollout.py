@@ -114,3 +114,10 @@ def test_the_boot_retry_outlasts_a_403_while_a_grant_propagates(inventory, tmp_p
         assert out.read_bytes() == b"bundle"
     finally:
         server.shutdown()
+
+
+def test_the_managed_service_is_enabled_only_once_the_api_config_exists(inventory):
+    enabled = inventory.named("service-api")
+    config = inventory.only("gcp:apigateway/apiConfig:ApiConfig")
+    assert config.name in enabled.depends_on
+    assert "service-api" in inventory.named("first-consumer").depends_on, "the key needs the service enabled"
