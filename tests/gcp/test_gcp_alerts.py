@@ -37,7 +37,10 @@ def _expected_labels(inventory, gcp) -> dict[tuple[str, str], str]:
         ("resource", "backend_target_name"): auto_name(backend.name, backend.type),
         ("resource", "database_id"): inventory.only("gcp:firestore/database:Database").get("name"),
         ("resource", "instance_group_name"): auto_name(group.name, group.type),
-        ("metric", "check_id"): f"{inventory.only('gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig').name}-check",
+        (
+            "metric",
+            "check_id",
+        ): f"{inventory.only('gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig').name}-check",
     }
 
 

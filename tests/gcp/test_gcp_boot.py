@@ -24,7 +24,9 @@ def test_boot_is_strict_idempotent_pinned_and_complete(inventory):
         in script
     )
     assert not re.search(r"@\{\w+\}", script), "an unsubstituted placeholder reached the instances"
-    assert 'curl -sf "${RETRY[@]}" -H @- ' in script, "the token goes to curl on stdin, not on its command line"
+    assert 'curl -sf "${RETRY[@]}" -H @- ' in script, (
+        "the token goes to curl on stdin, not on its command line"
+    )
 
 
 def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):

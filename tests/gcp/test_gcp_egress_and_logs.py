@@ -51,7 +51,9 @@ def test_the_internet_is_open_to_instances_only_while_boot_installs_from_it(inve
     open_out = {
         name
         for name, r in rules.items()
-        if r.get("direction") == "EGRESS" and ANYWHERE in r.get("destinationRanges", []) and r.get("allows", None)
+        if r.get("direction") == "EGRESS"
+        and ANYWHERE in r.get("destinationRanges", [])
+        and r.get("allows", None)
     }
     installs_from_internet = bool(
         re.search(r"apt-get install|pip\" install(?![^\n]*--no-index)|https://dl\.google\.com", script)
@@ -64,7 +66,7 @@ def test_the_internet_is_open_to_instances_only_while_boot_installs_from_it(inve
 
 def test_only_the_firewall_rules_worth_reading_are_logged(inventory):
     logged = {name for name, r in _firewall(inventory).items() if r.get("logConfig", None)}
-    # What leaves for the internet, and what was refused; not every load-balanced request and cache call again.
+    # What leaves for the internet, and what was refused; not every load-balanced request or cache call.
     assert logged == {"fleet-to-package-mirrors", "deny-egress"}
 
 

@@ -38,7 +38,12 @@ def test_the_group_waits_for_every_grant_to_its_instances_and_the_cache_secret(i
         for grant in inventory.of_type(type_)
         if grant.get("member").endswith(f"{fleet.get('accountId')}@{grant.get('member').split('@')[1]}")
     }
-    assert grants >= {"fleet-reads-releases", "fleet-reads-cache-auth", "fleet-uses-items", "fleet-uses-files"}
+    assert grants >= {
+        "fleet-reads-releases",
+        "fleet-reads-cache-auth",
+        "fleet-uses-items",
+        "fleet-uses-files",
+    }
     missing = (grants | {"cache-auth-value"}) - set(group.depends_on)
     assert not missing, f"instances could boot before {sorted(missing)} exist"
 
@@ -66,7 +71,9 @@ def test_pulumi_up_waits_until_the_release_is_healthy_everywhere(inventory, spec
 def test_the_autoscaler_ignores_a_new_instance_for_the_whole_boot_budget(inventory):
     autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
     group = inventory.only(GROUP)
-    assert autoscaler.get("autoscalingPolicy.cooldownPeriod") == group.get("autoHealingPolicies.initialDelaySec")
+    assert autoscaler.get("autoscalingPolicy.cooldownPeriod") == group.get(
+        "autoHealingPolicies.initialDelaySec"
+    )
 
 
 def test_every_download_on_the_boot_path_retries_every_error_within_the_boot_budget(inventory, spec):
@@ -84,7 +91,7 @@ class _FlakyGrant(http.server.BaseHTTPRequestHandler):
 
     answers = [403, 403, 200]
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         status = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         self.send_response(status)
         self.end_headers()

@@ -162,7 +162,9 @@ def test_a_memorystore_certificate_is_accepted_on_its_own_ca_without_the_host_na
     _ping(port, ca_file, CACHE_TLS_CHECK_HOSTNAME="false")
 
 
-def test_without_the_host_name_check_the_chain_to_the_instance_ca_is_still_required(memorystore_cache) -> None:
+def test_without_the_host_name_check_the_chain_to_the_instance_ca_is_required(
+    memorystore_cache,
+) -> None:
     port, _, other_ca_file = memorystore_cache
     with pytest.raises(CacheUnavailable) as refused:
         _ping(port, other_ca_file, CACHE_TLS_CHECK_HOSTNAME="false")

@@ -7,10 +7,10 @@ allow, and the default rule denies:
    API rate per source IP, 429 above it, and an address that keeps exceeding it is banned for a while;
 3. everything else, which did not come through the gateway: deny 403.
 
-The bearer check is only a shape check (anyone can forge the header); the instances verify the token. Keying
-the rate on the source IP lets a forger spend only their own budget: the gateway calls from Google's addresses,
-and its traffic is capped at the same rate, in total, by its own quota, so its addresses never reach the limit.
-X-Forwarded-For is the client's to write, so nothing keys on it."""
+The bearer check is only a shape check (anyone can forge the header); the instances verify the token.
+Keying the rate on the source IP lets a forger spend only their own budget: the gateway calls from Google's
+addresses, and its traffic is capped at the same rate, in total, by its own quota, so its addresses never
+reach the limit. X-Forwarded-For is the client's to write, so nothing keys on it."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class MonitoringArgs:
     gateway_host: pulumi.Input[str]
     backend_service: pulumi.Input[str]
     instance_group: pulumi.Input[str]
-    # The instance's full id (projects/P/locations/R/instances/NAME): the redis_instance resource's instance_id.
+    # The instance's full id (projects/P/locations/R/instances/NAME): redis_instance's instance_id label.
     cache_instance_id: pulumi.Input[str]
     database: pulumi.Input[str]
 

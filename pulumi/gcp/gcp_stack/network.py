@@ -1,6 +1,6 @@
-"""Network tier: a custom-mode VPC with one regional subnet, Google's APIs on the restricted VIP, Cloud NAT for
-what boot still fetches from the internet, and firewall rules that admit only Google's load balancer and health
-checkers to the instances and only the instances to the cache."""
+"""Network tier: a custom-mode VPC with one regional subnet, Google's APIs on the restricted VIP, Cloud NAT
+for what boot still fetches from the internet, and firewall rules that admit only Google's load balancer and
+health checkers to the instances and only the instances to the cache."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ ANYWHERE = "0.0.0.0/0"
 DENY_PRIORITY = 65000
 # Flow logs: a quarter of the flows, aggregated per five minutes, without GCE metadata (instances are cattle:
 # their names say nothing an address does not). Enough to see who talks to whom; a fraction of the volume.
-FLOW_LOGS = {"aggregation_interval": "INTERVAL_5_MIN", "flow_sampling": 0.25, "metadata": "EXCLUDE_ALL_METADATA"}
+FLOW_LOGS = {
+    "aggregation_interval": "INTERVAL_5_MIN",
+    "flow_sampling": 0.25,
+    "metadata": "EXCLUDE_ALL_METADATA",
+}
 
 
 def address_plan(vpc_cidr: str) -> tuple[str, str]:
@@ -108,7 +112,7 @@ class ServiceNetwork(Tier):
             "fleet-to-package-mirrors",
             "EGRESS",
             # Boot still installs from the internet: Debian's signed mirrors (80), the Ops Agent's repository
-            # and PyPI (443). This rule goes when the release carries its own wheelhouse and agents (issue 12).
+            # and PyPI (443). The rule goes when the release carries its wheelhouse and agent (issue 12).
             allows=["443", "80"],
             destination_ranges=[ANYWHERE],
             target_service_accounts=fleet,
