@@ -9,8 +9,9 @@ allow, and the default rule denies:
 
 The bearer check is only a shape check (anyone can forge the header); the instances verify the token.
 Keying the rate on the source IP lets a forger spend only their own budget: the gateway calls from Google's
-addresses, and its traffic is capped at the same rate, in total, by its own quota, so its addresses never
-reach the limit. X-Forwarded-For is the client's to write, so nothing keys on it."""
+addresses, each consumer's traffic is held to the same rate by the gateway's quota, and it arrives spread over
+those addresses, so one of them reaches the limit only if it alone carries more than a whole consumer quota.
+X-Forwarded-For is the client's to write, so nothing keys on it."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ WAF_RULE_SETS = (
 # missing header reads as an error or as ''), so it falls through to the default rule, which denies.
 GATEWAY_TOKEN_EXPRESSION = "request.headers['authorization'].startsWith('Bearer ')"
 RATE_INTERVAL_SECONDS = 60
-# An address sending twice the rate within a minute is turned away for ten minutes.
+# An address sending more than twice the rate within a minute is turned away for ten minutes.
 BAN_DURATION_SECONDS = 600
 
 
@@ -54,7 +55,7 @@ def _rule(
 
 
 def _per_address_limit(spec: EnvironmentSpec) -> compute.SecurityPolicyRuleRateLimitOptionsArgs:
-    per_minute = requests_per_minute(spec)  # the gateway's quota: all its traffic together stays below it
+    per_minute = requests_per_minute(spec)  # the gateway's per-consumer quota
     return compute.SecurityPolicyRuleRateLimitOptionsArgs(
         conform_action="allow",
         exceed_action="deny(429)",
