@@ -10,6 +10,8 @@ Semantics modelled, from Google's documentation:
   `banThreshold` within its interval, every request of that key gets `exceedAction` for `banDurationSec`
   (cloud.google.com/armor/docs/rate-limiting-overview).
 - `enforceOnKey`: ALL (one key) or IP (the request's source address); the others are not modelled.
+- The WAF rule sets read only the first `advancedOptionsConfig.requestBodyInspectionSize` of a body, 8 KB
+  when unset (SecurityPolicyAdvancedOptionsConfig, Compute API).
 Windows are fixed, starting at a key's first request: Cloud Armor does not document its algorithm, and the
 tests send bursts well inside one window.
 
@@ -66,10 +68,11 @@ class SampleRequest:
     source_ip: str = "198.51.100.7"
     at: float = 0.0  # seconds since the first request of the test
 
-    def inspected(self) -> str:
-        """What the WAF signatures read: the decoded URL, the header values and the body."""
+    def inspected(self, body_bytes: int) -> str:
+        """What the WAF signatures read: the decoded URL, the header values and the body's first bytes."""
         query = urllib.parse.unquote_plus(self.query)
-        return "\n".join([self.path, query, *self.headers.values(), self.body])
+        body = self.body.encode()[:body_bytes].decode(errors="ignore")
+        return "\n".join([self.path, query, *self.headers.values(), body])
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ _PATH_EQUALS = re.compile(r"^request\.path\s*==\s*'([^']*)'$")
 _WAF = re.compile(r"^evaluatePreconfiguredWaf\('([a-z0-9.-]+)'(?:,\s*\{'sensitivity':\s*[1-4]\})?\)$")
 
 
-def predicate(expression: str, missing_header_is_empty: bool) -> Callable[[SampleRequest], bool]:
+def predicate(
+    expression: str, missing_header_is_empty: bool, body_bytes: int = 8 * 1024
+) -> Callable[[SampleRequest], bool]:
     """The expression as a predicate. A header the request lacks raises MissingHeader (CEL's no-such-key
     error, and the rule does not match) unless `missing_header_is_empty`, when it reads as ''."""
     expression = expression.strip()
@@ -114,14 +119,16 @@ def predicate(expression: str, missing_header_is_empty: bool) -> Callable[[Sampl
         if match.group(1) not in WAF_SIGNATURES:
             raise NotImplementedError(f"no model of the preconfigured rule set {match.group(1)!r}")
         signature = WAF_SIGNATURES[match.group(1)][0]
-        return lambda request: bool(signature.search(request.inspected()))
+        return lambda request: bool(signature.search(request.inspected(body_bytes)))
     raise NotImplementedError(f"the evaluator does not model the expression {expression!r}")
 
 
-def _matcher(rule: Mapping[str, Any], missing_header_is_empty: bool) -> Callable[[SampleRequest], bool]:
+def _matcher(
+    rule: Mapping[str, Any], missing_header_is_empty: bool, body_bytes: int
+) -> Callable[[SampleRequest], bool]:
     match = rule["match"]
     if "expr" in match:
-        test = predicate(match["expr"]["expression"], missing_header_is_empty)
+        test = predicate(match["expr"]["expression"], missing_header_is_empty, body_bytes)
 
         def matches(request: SampleRequest) -> bool:
             try:
@@ -188,12 +195,20 @@ class _RateRule:
 class CloudArmor:
     """A policy's rules (as recorded in the inventory), applied to one request after another."""
 
-    def __init__(self, rules: list[Mapping[str, Any]], *, missing_header_is_empty: bool = False) -> None:
+    def __init__(
+        self,
+        rules: list[Mapping[str, Any]],
+        *,
+        missing_header_is_empty: bool = False,
+        advanced_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        size = (advanced_options or {}).get("requestBodyInspectionSize", "8KB")
+        body_bytes = int(re.fullmatch(r"(\d+)KB", size, re.I).group(1)) * 1024
         priorities = [rule["priority"] for rule in rules]
         if len(set(priorities)) != len(priorities):
             raise ValueError(f"two rules share a priority: {sorted(priorities)}")
         self._rules = [
-            (rule["priority"], rule["action"], _matcher(rule, missing_header_is_empty), rule)
+            (rule["priority"], rule["action"], _matcher(rule, missing_header_is_empty, body_bytes), rule)
             for rule in sorted(rules, key=lambda rule: rule["priority"])
         ]
         self._rates = {

@@ -10,6 +10,7 @@ import pytest
 from cloud_armor_evaluator import WAF_SIGNATURES, CloudArmor, SampleRequest
 from gcp_queries import openapi
 
+from sample_service.defaults import MAX_BODY_BYTES
 from sample_service.paths import HEALTH_PATH
 
 TOKEN = {"authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-id-token"}
@@ -29,7 +30,12 @@ def _limit(inventory) -> dict:
 
 
 def _edge(inventory, missing_header_is_empty=False, rules=None) -> CloudArmor:
-    return CloudArmor(rules or _rules(inventory), missing_header_is_empty=missing_header_is_empty)
+    policy = inventory.only("gcp:compute/securityPolicy:SecurityPolicy")
+    return CloudArmor(
+        rules or _rules(inventory),
+        missing_header_is_empty=missing_header_is_empty,
+        advanced_options=policy.get("advancedOptionsConfig", None),
+    )
 
 
 @MISSING_HEADER
@@ -63,6 +69,17 @@ def test_every_owasp_rule_set_turns_away_its_probe_even_with_a_token(inventory, 
     headers = {**TOKEN, **probe.get("headers", {})}
     decision = _edge(inventory).decide(SampleRequest(**{**probe, "headers": headers}))
     assert decision.status == 403
+
+
+def test_an_attack_padded_to_the_largest_body_the_service_accepts_is_still_read(inventory):
+    attack = WAF_SIGNATURES["sqli-v33-stable"][1]["query"]
+    padding = "x" * (MAX_BODY_BYTES - len(attack) - len('{"note": "", "id": ""}'))
+    body = f'{{"note": "{padding}", "id": "{attack}"}}'
+    assert len(body.encode()) <= MAX_BODY_BYTES, "the service would read this body"
+    decision = _edge(inventory).decide(SampleRequest(method="PUT", headers=TOKEN, body=body))
+    assert decision.status == 403
+    policy = inventory.only("gcp:compute/securityPolicy:SecurityPolicy")
+    assert policy.get("advancedOptionsConfig.jsonParsing") == "STANDARD"
 
 
 def test_a_forger_drains_only_their_own_address_and_is_banned_while_the_gateway_is_served(inventory, spec):
@@ -118,3 +135,18 @@ def test_the_evaluator_refuses_what_it_does_not_model(inventory):
     rules[0]["match"]["expr"]["expression"] = "origin.region_code == 'AU'"
     with pytest.raises(NotImplementedError, match=r"origin\.region_code"):
         CloudArmor(rules)
+
+
+def test_a_body_limit_beyond_what_cloud_armor_can_read_is_refused(gcp):
+    size = gcp.module("cloud_armor").body_inspection_size
+    assert (size(8 * 1024), size(8 * 1024 + 1), size(64 * 1024)) == ("8KB", "16KB", "64KB")
+    with pytest.raises(ValueError, match="inspects at most 64 KB"):
+        size(64 * 1024 + 1)
+
+
+def test_the_evaluator_reads_only_what_the_policy_inspects(inventory):
+    """The guard can fail: at Cloud Armor's default inspection size (8 KB) the padded attack passes."""
+    attack = WAF_SIGNATURES["sqli-v33-stable"][1]["query"]
+    body = '{"note": "' + "x" * 9000 + '", "id": "' + attack + '"}'
+    edge = CloudArmor(_rules(inventory))
+    assert edge.decide(SampleRequest(method="PUT", headers=TOKEN, body=body)).allowed

@@ -64,7 +64,11 @@ REVIEWED = {
     ],
     "gcp:compute/sSLPolicy:SSLPolicy": ["profile", "minTlsVersion"],
     "gcp:compute/globalForwardingRule:GlobalForwardingRule": ["portRange", "loadBalancingScheme"],
-    "gcp:compute/securityPolicy:SecurityPolicy": ["rules", "adaptiveProtectionConfig"],
+    "gcp:compute/securityPolicy:SecurityPolicy": [
+        "rules",
+        "adaptiveProtectionConfig",
+        "advancedOptionsConfig",
+    ],
     "gcp:apigateway/gateway:Gateway": ["region"],
     "gcp:redis/instance:Instance": [
         "tier",
