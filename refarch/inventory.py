@@ -26,6 +26,10 @@ class Resource:
     inputs: Mapping[str, Any]
     # Whether the provider creates it (custom) or it only groups others (a component).
     custom: bool = True
+    # Names of the resources it waits for (explicit depends_on and every input it reads from another).
+    depends_on: tuple[str, ...] = ()
+    # The create/update/delete timeouts asked of the engine (`customTimeouts`), where any were set.
+    custom_timeouts: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The input at a dotted path (`sku.name`, `subnets.0.id`); KeyError names the path."""
@@ -42,7 +46,14 @@ class Resource:
         return node
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+            "depends_on": list(self.depends_on),
+            "custom_timeouts": dict(self.custom_timeouts),
+        }
 
 
 class InventoryError(AssertionError):

@@ -130,7 +130,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs = _plain(json_format.MessageToDict(request.object))
             self.recorded.append(
                 Resource(
-                    request.type, request.name, _parent_name(request.parent), inputs, bool(request.custom)
+                    request.type,
+                    request.name,
+                    _parent_name(request.parent),
+                    inputs,
+                    bool(request.custom),
+                    depends_on=tuple(sorted({urn.rsplit("::", 1)[-1] for urn in request.dependencies})),
+                    custom_timeouts={
+                        key: value
+                        for key, value in json_format.MessageToDict(request.customTimeouts).items()
+                        if value
+                    },
                 )
             )
         return response

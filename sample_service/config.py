@@ -217,6 +217,10 @@ class ServiceConfig:
     cosmos: CosmosSettings | None = None
     # Google Cloud: the CA that signs the cache's certificate, Firestore, and the gateway's ID token.
     cache_tls_ca_file: str | None = None
+    # Whether the cache's certificate must name the host connected to. Memorystore's names the instance's IP
+    # in its subject CN only, which TLS does not match against an IP; the chain to that instance's own CA is
+    # still required, and only that CA is trusted.
+    cache_tls_check_hostname: bool = True
     gcp_project: str | None = None
     firestore_database: str | None = None
     gateway_auth: GatewayAuth | None = None
@@ -279,6 +283,12 @@ class ServiceConfig:
         cache_tls_ca_file = _get(environ, "CACHE_TLS_CA_FILE")
         if cache_tls_ca_file is not None and not _FILE_PATH.fullmatch(cache_tls_ca_file):
             raise _invalid("CACHE_TLS_CA_FILE", cache_tls_ca_file, "an absolute file path")
+        cache_tls_check_hostname = _bool(environ, "CACHE_TLS_CHECK_HOSTNAME", True)
+        if not cache_tls_check_hostname and cache_tls_ca_file is None:
+            raise ValueError(
+                "CACHE_TLS_CHECK_HOSTNAME='false' needs CACHE_TLS_CA_FILE (the cache's own CA): without a"
+                " host name check, only a private CA tells the cache from any other certificate holder"
+            )
         session_backend = _get(environ, "SESSION_BACKEND") or "redis"
         if session_backend not in SESSION_BACKENDS:
             raise _invalid("SESSION_BACKEND", session_backend, " or ".join(map(repr, SESSION_BACKENDS)))
@@ -308,11 +318,12 @@ class ServiceConfig:
             shutdown_grace_seconds=_int(
                 environ, "SHUTDOWN_GRACE_SECONDS", defaults.SHUTDOWN_GRACE_SECONDS, 0, 3600
             ),
-            max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+            max_body_bytes=_int(environ, "MAX_BODY_BYTES", defaults.MAX_BODY_BYTES, 1024, 10 * 1024 * 1024),
             **_azure_settings(
                 environ, store_backend, cache_password is not None or cache_auth_secret_id is not None
             ),
             cache_tls_ca_file=cache_tls_ca_file,
+            cache_tls_check_hostname=cache_tls_check_hostname,
             gcp_project=gcp_project,
             firestore_database=firestore_database,
             gateway_auth=GatewayAuth.from_env(environ),

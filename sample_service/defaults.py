@@ -10,3 +10,5 @@ CACHE_TIMEOUT_MS = 250
 STORE_TIMEOUT_MS = 500
 SESSION_TTL_SECONDS = 1800
 SHUTDOWN_GRACE_SECONDS = 30
+# The largest request body the service reads (413 beyond): an edge WAF must inspect at least this much.
+MAX_BODY_BYTES = 65536

@@ -55,6 +55,9 @@ class SessionStore:
             ssl=config.cache_tls,
             # Memorystore signs with its own CA; None keeps the system's trust store (ElastiCache).
             ssl_ca_certs=config.cache_tls_ca_file,
+            # The chain is always verified; the host name only where the certificate can carry it.
+            ssl_cert_reqs="required",
+            ssl_check_hostname=config.cache_tls_check_hostname,
             socket_timeout=config.cache_timeout,
             socket_connect_timeout=config.cache_timeout,
             # One immediate retry replaces a pooled connection the server closed (failover, restart);

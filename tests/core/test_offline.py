@@ -43,7 +43,11 @@ class Tier(pulumi.ComponentResource):
             "region": region,
         }
         # An alias, as provider SDKs add to every resource: offline runs drop them (no state to map).
-        renamed = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="old-reader")])
+        renamed = pulumi.ResourceOptions(
+            parent=self,
+            aliases=[pulumi.Alias(name="old-reader")],
+            custom_timeouts=pulumi.CustomTimeouts(update="90s"),
+        )
         Thing("reader", wiring, renamed)
         self.register_outputs({})
 
@@ -107,6 +111,15 @@ def test_records_every_resource_with_its_parent(dev):
         ("refarch:fake:Tier", "tier", None),
     ]
     assert [r.name for r in dev.components()] == ["tier"]
+
+
+def test_records_what_each_resource_waits_for_and_its_timeouts(dev):
+    # The reader reads the store's id: the engine creates the store first. Timeouts only where asked.
+    assert (dev.named("reader").depends_on, dev.named("store").depends_on) == (("store",), ())
+    assert (dev.named("reader").custom_timeouts, dev.named("store").custom_timeouts) == (
+        {"update": "90s"},
+        {},
+    )
 
 
 def test_config_comes_from_project_defaults_and_the_stack_file(dev):

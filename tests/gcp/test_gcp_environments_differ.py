@@ -52,12 +52,15 @@ def test_production_scales_wider_and_defends_against_layer_7_floods(inventories)
     assert (adaptive("dev"), adaptive("prod")) == (False, True)
 
 
-def test_production_keeps_its_secret_from_deletion_and_samples_every_flow(inventories):
+def test_production_keeps_its_secret_from_deletion(inventories):
     def secret(env):
         return inventories[env].only("gcp:secretmanager/secret:Secret").get("deletionProtection")
 
-    def sampling(env):
-        return inventories[env].only("gcp:compute/subnetwork:Subnetwork").get("logConfig.flowSampling")
-
     assert (secret("dev"), secret("prod")) == (False, True)
-    assert (sampling("dev"), sampling("prod")) == (0.5, 1)
+
+
+def test_production_samples_its_request_logs_and_dev_keeps_every_one(inventories):
+    def rate(env):
+        return inventories[env].only("gcp:compute/backendService:BackendService").get("logConfig.sampleRate")
+
+    assert rate("dev") == 1 and 0 < rate("prod") < 1

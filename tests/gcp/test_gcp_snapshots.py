@@ -18,7 +18,10 @@ RELEASE = re.compile(r"\b[0-9a-f]{16}\b")
 
 REVIEWED = {
     "gcp:compute/network:Network": ["autoCreateSubnetworks", "routingMode"],
-    "gcp:compute/subnetwork:Subnetwork": ["ipCidrRange", "privateIpGoogleAccess", "logConfig.flowSampling"],
+    "gcp:compute/subnetwork:Subnetwork": ["ipCidrRange", "privateIpGoogleAccess", "logConfig"],
+    "gcp:compute/route:Route": ["destRange", "nextHopGateway"],
+    "gcp:dns/managedZone:ManagedZone": ["dnsName", "visibility"],
+    "gcp:dns/recordSet:RecordSet": ["name", "type", "rrdatas"],
     "gcp:compute/routerNat:RouterNat": ["sourceSubnetworkIpRangesToNat", "logConfig"],
     "gcp:compute/firewall:Firewall": [
         "direction",
@@ -28,6 +31,7 @@ REVIEWED = {
         "sourceRanges",
         "destinationRanges",
         "targetServiceAccounts",
+        "logConfig",
     ],
     "gcp:serviceaccount/account:Account": ["accountId"],
     "gcp:projects/iAMMember:IAMMember": ["role", "member", "condition.expression"],
@@ -46,6 +50,8 @@ REVIEWED = {
         "autoHealingPolicies",
         "updatePolicy",
         "targetSize",
+        "waitForInstances",
+        "waitForInstancesStatus",
     ],
     "gcp:compute/regionAutoscaler:RegionAutoscaler": ["autoscalingPolicy"],
     "gcp:compute/healthCheck:HealthCheck": ["httpHealthCheck", "checkIntervalSec", "unhealthyThreshold"],
@@ -58,7 +64,11 @@ REVIEWED = {
     ],
     "gcp:compute/sSLPolicy:SSLPolicy": ["profile", "minTlsVersion"],
     "gcp:compute/globalForwardingRule:GlobalForwardingRule": ["portRange", "loadBalancingScheme"],
-    "gcp:compute/securityPolicy:SecurityPolicy": ["rules", "adaptiveProtectionConfig"],
+    "gcp:compute/securityPolicy:SecurityPolicy": [
+        "rules",
+        "adaptiveProtectionConfig",
+        "advancedOptionsConfig",
+    ],
     "gcp:apigateway/gateway:Gateway": ["region"],
     "gcp:redis/instance:Instance": [
         "tier",
@@ -97,9 +107,11 @@ REVIEWED = {
         "conditions.0.conditionThreshold.thresholdValue",
         "conditions.0.conditionThreshold.comparison",
         "conditions.0.conditionThreshold.duration",
+        "conditions.0.conditionThreshold.aggregations",
     ],
     "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ["period", "httpCheck"],
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": ["retentionDays"],
+    "gcp:logging/projectExclusion:ProjectExclusion": ["filter"],
 }
 
 

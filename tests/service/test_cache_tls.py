@@ -53,19 +53,13 @@ def _ca(tmp_path: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Cer
     return key, certificate, _pem(tmp_path / f"{name}.pem", certificate)
 
 
-@pytest.fixture
-def tls_cache(tmp_path: Path, make_redis) -> tuple[int, str, str]:
-    """(TLS port, the server's CA file, an unrelated CA file)."""
+def _tls_server(tmp_path: Path, make_redis, subject: str, san) -> tuple[int, str, str]:
+    """(TLS port, the server's CA file, an unrelated CA file) for a server certificate of that shape."""
     ca_key, ca_cert, ca_file = _ca(tmp_path, "cache-ca")
     _, _, other_ca_file = _ca(tmp_path, "other-ca")
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = _certificate(
-        _name("cache"),
-        ca_cert.subject,
-        server_key.public_key(),
-        ca_key,
-        ca=False,
-        san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        _name(subject), ca_cert.subject, server_key.public_key(), ca_key, ca=False, san=san
     )
     key_file = tmp_path / "server-key.pem"
     key_file.write_bytes(
@@ -93,7 +87,21 @@ def tls_cache(tmp_path: Path, make_redis) -> tuple[int, str, str]:
     return tls_port, ca_file, other_ca_file
 
 
-def _ping(port: int, ca_file: str | None) -> None:
+@pytest.fixture
+def tls_cache(tmp_path: Path, make_redis) -> tuple[int, str, str]:
+    """A certificate that names its address the standard way (an IP subjectAltName)."""
+    return _tls_server(tmp_path, make_redis, "cache", [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+
+
+@pytest.fixture
+def memorystore_cache(tmp_path: Path, make_redis) -> tuple[int, str, str]:
+    """Shaped like Memorystore's: the instance's IP as the subject CN and no subjectAltName, signed by a CA of
+    the instance's own (envoyproxy/ratelimit#409 "GCP Memorystore which sets the CN to an IP address";
+    cloud.google.com/memorystore/docs/redis/about-in-transit-encryption: each instance has unique CAs)."""
+    return _tls_server(tmp_path, make_redis, "127.0.0.1", None)
+
+
+def _ping(port: int, ca_file: str | None, **settings: str) -> None:
     environ = {
         "CACHE_HOST": "127.0.0.1",
         "CACHE_PORT": str(port),
@@ -106,6 +114,7 @@ def _ping(port: int, ca_file: str | None) -> None:
     }
     if ca_file:
         environ["CACHE_TLS_CA_FILE"] = ca_file
+    environ.update(settings)
     store = SessionStore.from_config(ServiceConfig.from_env(environ))
 
     async def main() -> None:
@@ -127,8 +136,41 @@ def test_a_server_not_signed_by_the_given_ca_is_refused(tls_cache, which) -> Non
     port, _, other_ca_file = tls_cache
     with pytest.raises(CacheUnavailable) as refused:
         _ping(port, other_ca_file if which == "another CA" else None)
-    chain, error = [], refused.value
+    assert "CERTIFICATE_VERIFY_FAILED" in _reasons(refused.value)
+
+
+def _reasons(error: BaseException | None) -> str:
+    chain = []
     while error is not None:
         chain.append(f"{error!r} {error}")
         error = error.__cause__ or error.__context__
-    assert "CERTIFICATE_VERIFY_FAILED" in " ".join(chain), chain
+    return " ".join(chain)
+
+
+def test_a_memorystore_certificate_fails_the_host_name_check_by_ip(memorystore_cache) -> None:
+    """Why the GCP stack turns the host name check off: OpenSSL matches an IP only against iPAddress SANs."""
+    port, ca_file, _ = memorystore_cache
+    with pytest.raises(CacheUnavailable) as refused:
+        _ping(port, ca_file)
+    assert "IP address mismatch" in _reasons(refused.value)
+
+
+def test_a_memorystore_certificate_is_accepted_on_its_own_ca_without_the_host_name_check(
+    memorystore_cache,
+) -> None:
+    port, ca_file, _ = memorystore_cache
+    _ping(port, ca_file, CACHE_TLS_CHECK_HOSTNAME="false")
+
+
+def test_without_the_host_name_check_the_chain_to_the_instance_ca_is_required(
+    memorystore_cache,
+) -> None:
+    port, _, other_ca_file = memorystore_cache
+    with pytest.raises(CacheUnavailable) as refused:
+        _ping(port, other_ca_file, CACHE_TLS_CHECK_HOSTNAME="false")
+    assert "CERTIFICATE_VERIFY_FAILED" in _reasons(refused.value)
+
+
+def test_the_host_name_check_is_only_turned_off_against_a_private_ca() -> None:
+    with pytest.raises(ValueError, match="CACHE_TLS_CHECK_HOSTNAME='false' needs CACHE_TLS_CA_FILE"):
+        _ping(6379, None, CACHE_TLS_CHECK_HOSTNAME="false")

@@ -87,9 +87,14 @@ class PublicApi(Tier):
             labels=labels(spec),
             opts=self.child(),
         )
-        # API keys only work for a managed service enabled in the key's project.
+        # API keys only work for a managed service enabled in the key's project. Google enables it once a
+        # config exists (cloud.google.com/api-gateway/docs/secure-traffic-gcloud: create the config, then
+        # `gcloud services enable MANAGED_SERVICE`): before that the service has no configuration to enable.
         enabled = projects.Service(
-            "service-api", service=self.api.managed_service, disable_on_destroy=False, opts=self.child()
+            "service-api",
+            service=self.api.managed_service,
+            disable_on_destroy=False,
+            opts=self.child(depends_on=[self.config]),
         )
         self.api_key = projects.ApiKey(
             "first-consumer",

@@ -8,6 +8,9 @@ RELEASE='@{release}'
 ROOT=/opt/sample-service
 DIR="$ROOT/releases/$RELEASE"
 METADATA=http://metadata.google.internal/computeMetadata/v1
+# Every download retries every error (a 403 while a new IAM grant propagates, a 5xx, a reset), with a delay,
+# for a bounded time that leaves the install inside the boot budget autohealing allows.
+RETRY=(--retry 30 --retry-all-errors --retry-delay 5 --retry-max-time '@{retry_seconds}')
 
 if [ ! -f "$DIR/.installed" ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -16,15 +19,15 @@ if [ ! -f "$DIR/.installed" ]; then
   rm -rf "$DIR" && mkdir -p "$DIR"
   # The bundle is a private object: fetch it with the instance's own short-lived token, sent on stdin
   # so it never appears in a process listing (a doubled at-sign is one at-sign in this template).
-  TOKEN=$(curl -sf -H 'Metadata-Flavor: Google' "$METADATA/instance/service-accounts/default/token" \
+  TOKEN=$(curl -sf "${RETRY[@@]}" -H 'Metadata-Flavor: Google' "$METADATA/instance/service-accounts/default/token" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
   printf 'Authorization: Bearer %s\n' "$TOKEN" \
-    | curl -sf --retry 5 -H @@- -o "$DIR/bundle.zip" '@{bundle_url}'
+    | curl -sf "${RETRY[@@]}" -H @@- -o "$DIR/bundle.zip" '@{bundle_url}'
   unset TOKEN
   unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
   # The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging; major version pinned.
   if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
-    curl -sSf --retry 5 -o "$DIR/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+    curl -sSf "${RETRY[@@]}" -o "$DIR/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
     bash "$DIR/add-ops-agent-repo.sh" --also-install --version='@{ops_agent_version}'
   fi
   python3 -m venv "$DIR/venv"

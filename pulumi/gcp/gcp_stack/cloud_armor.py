@@ -1,9 +1,17 @@
-"""The load balancer's Cloud Armor policy: turn away what did not come through the gateway, cap the total
-rate at the spec's API limit, and block common attacks before they reach an instance.
+"""The load balancer's Cloud Armor policy. Cloud Armor applies the first rule that matches, in priority order
+(cloud.google.com/armor/docs/rules-language-reference), so every deny comes before the only rule that can
+allow, and the default rule denies:
 
-Per-client limits live in the gateway's per-consumer quota: behind API Gateway every request arrives from
-Google's egress addresses, and the first X-Forwarded-For entry is whatever the client sent, so a key
-on either would be no limit at all."""
+1. the OWASP rule sets (deny 403);
+2. requests carrying a bearer token (the gateway always sends its ID token as one): allowed up to the spec's
+   API rate per source IP, 429 above it, and an address that keeps exceeding it is banned for a while;
+3. everything else, which did not come through the gateway: deny 403.
+
+The bearer check is only a shape check (anyone can forge the header); the instances verify the token.
+Keying the rate on the source IP lets a forger spend only their own budget: the gateway calls from Google's
+addresses, each consumer's traffic is held to the same rate by the gateway's quota, and it arrives spread over
+those addresses, so one of them reaches the limit only if it alone carries more than a whole consumer quota.
+X-Forwarded-For is the client's to write, so nothing keys on it."""
 
 from __future__ import annotations
 
@@ -12,8 +20,11 @@ import pulumi_gcp.compute as compute
 
 from gcp_stack.openapi import requests_per_minute
 from refarch.spec import EnvironmentSpec
+from sample_service.defaults import MAX_BODY_BYTES
 
 DEFAULT_RULE_PRIORITY = 2147483647
+WAF_PRIORITY = 1000
+GATEWAY_PRIORITY = 2000
 # Cloud Armor's preconfigured OWASP rule sets, at the lowest false-positive sensitivity.
 WAF_RULE_SETS = (
     "sqli-v33-stable",
@@ -22,8 +33,26 @@ WAF_RULE_SETS = (
     "rce-v33-stable",
     "scannerdetection-v33-stable",
 )
-# The gateway always sends its ID token as a bearer token; a request without one did not come through it.
-GATEWAY_TOKEN_EXPRESSION = "!request.headers['authorization'].startsWith('Bearer ')"
+# What a request through the gateway carries. A request without the header does not match (whether the
+# missing header reads as an error or as ''), so it falls through to the default rule, which denies.
+GATEWAY_TOKEN_EXPRESSION = "request.headers['authorization'].startsWith('Bearer ')"
+RATE_INTERVAL_SECONDS = 60
+# An address sending more than twice the rate within a minute is turned away for ten minutes.
+BAN_DURATION_SECONDS = 600
+# How much of a body the WAF rule sets read (Cloud Armor reads 8 KB unless told more; 64 KB at most).
+BODY_INSPECTION_SIZES_KB = (8, 16, 32, 48, 64)
+
+
+def body_inspection_size(max_body_bytes: int = MAX_BODY_BYTES) -> str:
+    """The smallest inspection size that covers every body the service accepts, so an attack cannot hide
+    behind padding the WAF never reads."""
+    for size in BODY_INSPECTION_SIZES_KB:
+        if size * 1024 >= max_body_bytes:
+            return f"{size}KB"
+    raise ValueError(
+        f"the service accepts bodies of {max_body_bytes} bytes; Cloud Armor inspects at most "
+        f"{BODY_INSPECTION_SIZES_KB[-1]} KB"
+    )
 
 
 def _rule(
@@ -40,39 +69,47 @@ def _rule(
     )
 
 
+def _per_address_limit(spec: EnvironmentSpec) -> compute.SecurityPolicyRuleRateLimitOptionsArgs:
+    per_minute = requests_per_minute(spec)  # the gateway's per-consumer quota
+    return compute.SecurityPolicyRuleRateLimitOptionsArgs(
+        conform_action="allow",
+        exceed_action="deny(429)",
+        enforce_on_key="IP",
+        rate_limit_threshold=compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
+            count=per_minute, interval_sec=RATE_INTERVAL_SECONDS
+        ),
+        # Requests above the limit, counted again: this many more within the interval bans the address.
+        ban_threshold=compute.SecurityPolicyRuleRateLimitOptionsBanThresholdArgs(
+            count=per_minute, interval_sec=RATE_INTERVAL_SECONDS
+        ),
+        ban_duration_sec=BAN_DURATION_SECONDS,
+    )
+
+
 def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> compute.SecurityPolicy:
     rules = [
-        _rule(100, "deny(403)", GATEWAY_TOKEN_EXPRESSION, "No gateway token: not through the API gateway"),
         _rule(
-            200,
-            "throttle",
-            "true",
-            "Backstop: all traffic together at the spec's API rate",
-            rate_limit_options=compute.SecurityPolicyRuleRateLimitOptionsArgs(
-                conform_action="allow",
-                exceed_action="deny(429)",
-                enforce_on_key="ALL",
-                # The same per-minute figure as the gateway's quota, for all traffic together.
-                rate_limit_threshold=compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                    count=requests_per_minute(spec), interval_sec=60
-                ),
-            ),
-        ),
-    ]
-    for offset, rule_set in enumerate(WAF_RULE_SETS):
-        rules.append(
-            _rule(
-                1000 + offset,
-                "deny(403)",
-                f"evaluatePreconfiguredWaf('{rule_set}', {{'sensitivity': 1}})",
-                f"OWASP {rule_set}",
-            )
+            WAF_PRIORITY + offset,
+            "deny(403)",
+            f"evaluatePreconfiguredWaf('{rule_set}', {{'sensitivity': 1}})",
+            f"OWASP {rule_set}",
         )
+        for offset, rule_set in enumerate(WAF_RULE_SETS)
+    ]
+    rules.append(
+        _rule(
+            GATEWAY_PRIORITY,
+            "rate_based_ban",
+            GATEWAY_TOKEN_EXPRESSION,
+            "Bearer token: allowed up to the API rate per source IP",
+            rate_limit_options=_per_address_limit(spec),
+        )
+    )
     rules.append(
         compute.SecurityPolicyRuleArgs(
             priority=DEFAULT_RULE_PRIORITY,
-            action="allow",
-            description="Everything the rules above let through",
+            action="deny(403)",
+            description="No gateway token: not through the API gateway",
             match=compute.SecurityPolicyRuleMatchArgs(
                 versioned_expr="SRC_IPS_V1",
                 config=compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
@@ -84,6 +121,10 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
         description=f"Stateless service edge policy ({spec.name})",
         type="CLOUD_ARMOR",
         rules=rules,
+        # JSON bodies are parsed: the rule sets read values, not JSON syntax (fewer false positives).
+        advanced_options_config=compute.SecurityPolicyAdvancedOptionsConfigArgs(
+            json_parsing="STANDARD", request_body_inspection_size=body_inspection_size()
+        ),
         adaptive_protection_config=compute.SecurityPolicyAdaptiveProtectionConfigArgs(
             layer7_ddos_defense_config=compute.SecurityPolicyAdaptiveProtectionConfigLayer7DdosDefenseConfigArgs(
                 enable=spec.production

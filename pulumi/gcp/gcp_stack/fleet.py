@@ -3,7 +3,9 @@ bucket, heals on a shallow health check, replaces with surge and scales on CPU w
 
 from __future__ import annotations
 
+import math
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +33,38 @@ OPS_AGENT_VERSION = "2.*.*"
 PORT_NAME = "http"
 
 
+def fetch_retry_seconds(spec: EnvironmentSpec) -> int:
+    """How long boot keeps retrying a download (a 403 while a new grant propagates, a 5xx): half the boot
+    budget, so the install still fits in what autohealing allows."""
+    return spec.capacity.health_check_grace_seconds // 2
+
+
+def rollout_timeout_seconds(spec: EnvironmentSpec, surge: int) -> int:
+    """How long `pulumi up` waits for a release to be everywhere: the group replaces `surge` instances at a
+    time; each wave boots within the boot budget, passes the health check and drains the old instances. One
+    wave more leaves room for autohealing to replace an instance once."""
+    per_wave = (
+        spec.capacity.health_check_grace_seconds
+        + HEALTH_CHECK.healthy_threshold * HEALTH_CHECK.interval_seconds
+        + spec.service.shutdown_grace_seconds
+    )
+    return (math.ceil(spec.capacity.max / surge) + 1) * per_wave
+
+
 def render_boot_script(
-    service: Service, *, release: str, bundle_url: str, cache_ca: str, environment: dict[str, str]
+    service: Service,
+    *,
+    release: str,
+    bundle_url: str,
+    cache_ca: str,
+    environment: dict[str, str],
+    retry_seconds: int,
 ) -> str:
     return render_boot(
         BOOT_SCRIPT,
         service,
         environment,
+        retry_seconds=retry_seconds,
         release=release,
         bundle_url=bundle_url,
         cache_ca=cache_ca.strip(),
@@ -55,6 +82,9 @@ class FleetArgs:
     service_account_member: pulumi.Input[str]
     service_environment: dict[str, pulumi.Input[str]]
     cache_ca: pulumi.Input[str]
+    # What an instance needs before it boots (every grant to its account, the cache's AUTH string): the group
+    # creates no instance before these exist, so a first boot never meets a 403.
+    prerequisites: Sequence[pulumi.Resource] = ()
 
 
 class StatelessFleet(Tier):
@@ -77,7 +107,7 @@ class StatelessFleet(Tier):
             opts=self.child(),
         )
         # Exactly the release bucket: the fleet reads releases and can change none of them.
-        storage.BucketIAMMember(
+        reads_releases = storage.BucketIAMMember(
             "fleet-reads-releases",
             bucket=self.releases.name,
             role=OBJECT_VIEWER,
@@ -98,6 +128,7 @@ class StatelessFleet(Tier):
                 bundle_url=values[0],
                 cache_ca=values[1],
                 environment=values[2],
+                retry_seconds=fetch_retry_seconds(spec),
             )
         )
 
@@ -180,8 +211,16 @@ class StatelessFleet(Tier):
                 instance_redistribution_type="PROACTIVE",
             ),
             # No target size: the autoscaler owns it, so a deployment never resets a scaled-out group.
-            wait_for_instances=False,
-            opts=self.child(),
+            # `pulumi up` succeeds only once every instance runs the new version and is healthy.
+            wait_for_instances=True,
+            wait_for_instances_status="UPDATED",
+            opts=self.child(
+                depends_on=[reads_releases, *args.prerequisites],
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=f"{rollout_timeout_seconds(spec, max_surge)}s",
+                    update=f"{rollout_timeout_seconds(spec, max_surge)}s",
+                ),
+            ),
         )
         self.autoscaler = compute.RegionAutoscaler(
             "autoscaler",
@@ -190,7 +229,9 @@ class StatelessFleet(Tier):
             autoscaling_policy=compute.RegionAutoscalerAutoscalingPolicyArgs(
                 min_replicas=capacity.min,
                 max_replicas=capacity.max,
-                cooldown_period=capacity.warmup_seconds,
+                # The initialization period: a booting instance's CPU (apt, the Ops Agent, pip) is not load.
+                # The same boot budget autohealing waits for.
+                cooldown_period=capacity.health_check_grace_seconds,
                 mode="ON",
                 cpu_utilization=compute.RegionAutoscalerAutoscalingPolicyCpuUtilizationArgs(
                     target=capacity.cpu_target_percent / 100

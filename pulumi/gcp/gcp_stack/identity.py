@@ -53,7 +53,7 @@ class ServiceIdentities(Tier):
             description="Machine clients sign gateway tokens as this account; it holds no roles",
             opts=self.child(),
         )
-        for role in FLEET_PROJECT_ROLES:
+        self.fleet_grants = [
             projects.IAMMember(
                 f"fleet-{role.rsplit('/', 1)[-1]}",
                 project=args.settings.project,
@@ -61,6 +61,8 @@ class ServiceIdentities(Tier):
                 member=self.fleet.member,
                 opts=self.child(),
             )
+            for role in FLEET_PROJECT_ROLES
+        ]
         for index, member in enumerate(args.settings.gcp.api_callers):
             serviceaccount.IAMMember(
                 f"api-caller-{index}",

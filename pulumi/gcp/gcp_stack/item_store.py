@@ -72,7 +72,7 @@ class ItemStore(Tier):
                 weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
                 opts=self.child(),
             )
-        projects.IAMMember(
+        self.user_grant = projects.IAMMember(
             "fleet-uses-items",
             project=settings.project,
             role=DATASTORE_USER,

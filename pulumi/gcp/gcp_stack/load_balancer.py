@@ -19,6 +19,9 @@ from refarch.spec import EnvironmentSpec
 SCHEME = "EXTERNAL_MANAGED"
 # API Gateway never waits longer than its deadline; the backend gets one second more.
 BACKEND_TIMEOUT_SECONDS = int(BACKEND_DEADLINE_SECONDS) + 1
+# Production logs one request in ten: enough to investigate, a tenth of the cost. Alerts read the load
+# balancer's metrics, which count every request; smaller environments log them all.
+PRODUCTION_REQUEST_LOG_SAMPLE_RATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class ServiceLoadBalancer(Tier):
                     capacity_scaler=1.0,
                 )
             ],
-            log_config=compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),
+            log_config=compute.BackendServiceLogConfigArgs(
+                enable=True, sample_rate=PRODUCTION_REQUEST_LOG_SAMPLE_RATE if spec.production else 1.0
+            ),
             security_policy=self.armor.self_link,
             opts=self.child(),
         )

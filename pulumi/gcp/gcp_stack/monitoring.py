@@ -19,6 +19,15 @@ WINDOW = "300s"  # how long a condition must hold, like AWS's 3-of-5 one-minute 
 ALIGNMENT = "60s"
 UPTIME_PERIOD = "60s"
 LB_RESOURCE = 'resource.type = "https_lb_rule"'
+# Firestore answers the service can do nothing about but wait or back off: the store failing or throttling.
+# NOT_FOUND, ALREADY_EXISTS and ABORTED (a contended transaction, retried) are the service's normal traffic.
+STORE_FAILURE_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "INTERNAL")
+# The gateway is down when more than this many of the uptime check's regions fail at once; one region
+# failing is that region's network, not the service.
+UPTIME_REGIONS_FAILING = 1
+# How far back the uptime condition looks for each region's latest result (as Cloud Monitoring's own uptime
+# alert does): a region that stops reporting keeps its last result instead of vanishing.
+UPTIME_ALIGNMENT = "1200s"
 
 
 @dataclass(frozen=True)
@@ -28,17 +37,24 @@ class MonitoringArgs:
     gateway_host: pulumi.Input[str]
     backend_service: pulumi.Input[str]
     instance_group: pulumi.Input[str]
-    cache_instance: pulumi.Input[str]
+    # The instance's full id (projects/P/locations/R/instances/NAME): redis_instance's instance_id label.
+    cache_instance_id: pulumi.Input[str]
     database: pulumi.Input[str]
 
 
-def _aggregation(aligner: str, reducer: str | None = None, group_by: list[str] | None = None):
+def _aggregation(
+    aligner: str, reducer: str | None = None, group_by: list[str] | None = None, period: str = ALIGNMENT
+):
     return monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-        alignment_period=ALIGNMENT,
+        alignment_period=period,
         per_series_aligner=aligner,
         cross_series_reducer=reducer,
         group_by_fields=group_by,
     )
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{value}"' for value in values)
 
 
 class ServiceMonitoring(Tier):
@@ -83,11 +99,15 @@ class ServiceMonitoring(Tier):
             backend.apply(
                 lambda name: (
                     f'{LB_RESOURCE} AND resource.label.backend_target_name = "{name}" AND '
-                    'metric.type = "loadbalancing.googleapis.com/https/total_latencies"'
+                    # The backend's own latency: total_latencies adds each client's network, so one slow
+                    # distant client would page.
+                    'metric.type = "loadbalancing.googleapis.com/https/backend_latencies"'
                 )
             ),
             thresholds.p99_latency_ms,
-            aggregation=_aggregation("ALIGN_PERCENTILE_99"),
+            # Each series' distribution over the period, then one 99th percentile across every response
+            # code and country: the latency of the service, not of its slowest corner.
+            aggregation=_aggregation("ALIGN_DELTA", "REDUCE_PERCENTILE_99"),
         )
         self._log_match(
             "unhealthy-backends",
@@ -103,7 +123,7 @@ class ServiceMonitoring(Tier):
         self._threshold(
             "cache-memory",
             "Session cache memory high",
-            pulumi.Output.from_input(args.cache_instance).apply(
+            pulumi.Output.from_input(args.cache_instance_id).apply(
                 lambda cache: (
                     'resource.type = "redis_instance" AND '
                     f'resource.label.instance_id = "{cache}" AND '
@@ -121,7 +141,7 @@ class ServiceMonitoring(Tier):
                     'resource.type = "firestore.googleapis.com/Database" AND '
                     f'resource.label.database_id = "{db}" AND '
                     'metric.type = "firestore.googleapis.com/api/request_count" AND '
-                    'metric.label.response_code != "OK"'
+                    f"metric.label.response_code = one_of({_quoted(STORE_FAILURE_CODES)})"
                 )
             ),
             thresholds.store_throttled_requests,
@@ -158,9 +178,11 @@ class ServiceMonitoring(Tier):
                     f'metric.label.check_id = "{check}"'
                 )
             ),
-            1,
-            comparison="COMPARISON_LT",
-            aggregation=_aggregation("ALIGN_FRACTION_TRUE", "REDUCE_MEAN", ["resource.label.host"]),
+            UPTIME_REGIONS_FAILING,
+            # Per checker region, its latest result; then how many regions failed.
+            aggregation=_aggregation(
+                "ALIGN_NEXT_OLDER", "REDUCE_COUNT_FALSE", ["resource.label.host"], period=UPTIME_ALIGNMENT
+            ),
         )
         self.register_outputs({"policies": [policy.name for policy in self.policies]})
 

@@ -1,5 +1,6 @@
-"""Network tier: a custom-mode VPC with one regional subnet, Cloud NAT for egress and firewall rules that
-admit only Google's load balancer and health checkers to the instances and only the instances to the cache."""
+"""Network tier: a custom-mode VPC with one regional subnet, Google's APIs on the restricted VIP, Cloud NAT
+for what boot still fetches from the internet, and firewall rules that admit only Google's load balancer and
+health checkers to the instances and only the instances to the cache."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.compute as compute
 
+from gcp_stack.google_apis import RESTRICTED_VIP, private_google_apis
 from gcp_stack.tier import Tier
 from refarch.spec import EnvironmentSpec
 
@@ -17,6 +19,13 @@ GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 ANYWHERE = "0.0.0.0/0"
 # The default-deny egress rule sits just above GCP's implied rules; every allow rule beats it.
 DENY_PRIORITY = 65000
+# Flow logs: a quarter of the flows, aggregated per five minutes, without GCE metadata (instances are cattle:
+# their names say nothing an address does not). Enough to see who talks to whom; a fraction of the volume.
+FLOW_LOGS = {
+    "aggregation_interval": "INTERVAL_5_MIN",
+    "flow_sampling": 0.25,
+    "metadata": "EXCLUDE_ALL_METADATA",
+}
 
 
 def address_plan(vpc_cidr: str) -> tuple[str, str]:
@@ -55,13 +64,10 @@ class ServiceNetwork(Tier):
             ip_cidr_range=instance_range,
             # Google APIs (Firestore, Secret Manager, Storage) without leaving Google's network.
             private_ip_google_access=True,
-            log_config=compute.SubnetworkLogConfigArgs(
-                aggregation_interval="INTERVAL_5_SEC",
-                flow_sampling=1.0 if spec.production else 0.5,
-                metadata="INCLUDE_ALL_METADATA",
-            ),
+            log_config=compute.SubnetworkLogConfigArgs(**FLOW_LOGS),
             opts=self.child(),
         )
+        self.google_apis = private_google_apis(spec.name, self.vpc, self.child())
         router = compute.Router("router", network=self.vpc.id, region=args.region, opts=self.child())
         self.nat = compute.RouterNat(
             "nat",
@@ -95,13 +101,23 @@ class ServiceNetwork(Tier):
             description="Instances to the session cache (TLS port) only",
         )
         self._rule(
-            "fleet-to-web",
+            "fleet-to-google-apis",
             "EGRESS",
-            # 443: Google APIs and PyPI; 80: the signed Debian package mirrors the boot installs from.
+            allows=["443"],
+            destination_ranges=[RESTRICTED_VIP],
+            target_service_accounts=fleet,
+            description="Instances to Google's APIs on the restricted VIP only",
+        )
+        self._rule(
+            "fleet-to-package-mirrors",
+            "EGRESS",
+            # Boot still installs from the internet: Debian's signed mirrors (80), the Ops Agent's repository
+            # and PyPI (443). The rule goes when the release carries its wheelhouse and agent (issue 12).
             allows=["443", "80"],
             destination_ranges=[ANYWHERE],
             target_service_accounts=fleet,
-            description="Instances to HTTPS (Google APIs, PyPI) and the Debian mirrors",
+            description="Boot's package mirrors (Debian, Ops Agent, PyPI) through Cloud NAT",
+            logged=True,
         )
         self._rule(
             "deny-egress",
@@ -110,6 +126,7 @@ class ServiceNetwork(Tier):
             destination_ranges=[ANYWHERE],
             priority=DENY_PRIORITY,
             description="Everything else out is closed, for every instance in the network",
+            logged=True,
         )
         self.register_outputs(
             {"network": self.vpc.id, "subnet": self.subnet.id, "cacheRange": self.cache_range}
@@ -123,6 +140,7 @@ class ServiceNetwork(Tier):
         allows: list[str] | None = None,
         denies: bool = False,
         priority: int = 1000,
+        logged: bool = False,
         **kwargs,
     ) -> compute.Firewall:
         return compute.Firewall(
@@ -132,7 +150,9 @@ class ServiceNetwork(Tier):
             priority=priority,
             allows=[compute.FirewallAllowArgs(protocol="tcp", ports=allows)] if allows else None,
             denies=[compute.FirewallDenyArgs(protocol="all")] if denies else None,
-            log_config=compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA"),
+            # Only the rules worth reading are logged: what leaves for the internet and what was refused. The
+            # load balancer's and the cache's traffic would be every request again.
+            log_config=compute.FirewallLogConfigArgs(metadata="EXCLUDE_ALL_METADATA") if logged else None,
             opts=self.child(),
             **kwargs,
         )

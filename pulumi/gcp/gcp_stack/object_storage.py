@@ -66,7 +66,7 @@ class ObjectStorage(Tier):
                 ),
             ],
         )
-        storage.BucketIAMMember(
+        self.user_grant = storage.BucketIAMMember(
             "fleet-uses-files", bucket=self.files.name, role=OBJECT_USER, member=args.user, opts=self.child()
         )
         self.register_outputs({"files": self.files.name})

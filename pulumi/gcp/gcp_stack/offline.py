@@ -14,6 +14,7 @@ SDK_MODULES = (
     "pulumi",
     "pulumi_gcp.apigateway",
     "pulumi_gcp.compute",
+    "pulumi_gcp.dns",
     "pulumi_gcp.firestore",
     "pulumi_gcp.logging",
     "pulumi_gcp.monitoring",

@@ -66,6 +66,13 @@ def main() -> None:
             service_account_member=fleet_member,
             service_environment=environment,
             cache_ca=cache.ca_certificate,
+            prerequisites=[
+                *identities.fleet_grants,
+                cache.reader_grant,
+                cache.auth_secret_value,
+                store.user_grant,
+                storage.user_grant,
+            ],
         ),
     )
     load_balancer = ServiceLoadBalancer(
@@ -92,7 +99,7 @@ def main() -> None:
             gateway_host=api.host,
             backend_service=load_balancer.backend.name,
             instance_group=fleet.instance_group,
-            cache_instance=cache.instance.name,
+            cache_instance_id=cache.instance.id,
             database=store.database.name,
         ),
     )

@@ -28,6 +28,11 @@ def service_environment(
         "CACHE_PORT": str(cache_port),
         "CACHE_TLS": "true",
         "CACHE_TLS_CA_FILE": CACHE_CA_FILE,
+        # Memorystore's server certificate names the instance's IP in its subject CN and carries no IP
+        # subjectAltName, so a host name check against the IP it is reached by fails (OpenSSL matches IPs
+        # against iPAddress SANs only). The CA is the instance's own (CACHE_TLS_CA_FILE): the chain alone
+        # says it is this instance.
+        "CACHE_TLS_CHECK_HOSTNAME": "false",
         # A Secret Manager version name: the service reads the AUTH string itself at start-up.
         "CACHE_AUTH_SECRET_ID": cache_auth_secret,
         "STORE_BACKEND": "firestore",

@@ -78,14 +78,14 @@ class SessionCache(Tier):
             labels=labels(spec),
             opts=self.child(),
         )
-        secretmanager.SecretVersion(
+        self.auth_secret_value = secretmanager.SecretVersion(
             "cache-auth-value",
             secret=self.auth_secret.id,
             # Marked secret here as well as by the provider, so no preview or state shows it.
             secret_data=pulumi.Output.secret(self.instance.auth_string),
             opts=self.child(),
         )
-        secretmanager.SecretIamMember(
+        self.reader_grant = secretmanager.SecretIamMember(
             "fleet-reads-cache-auth",
             secret_id=self.auth_secret.id,
             role=SECRET_ACCESSOR,

@@ -1,0 +1,130 @@
+"""A first deploy and every release: instances boot only once what they need exists, a boot survives a grant
+that is still propagating, `pulumi up` waits for the release to be healthy everywhere, and boot CPU does not
+scale the group out.
+
+Sources: RegionInstanceGroupManager wait_for_instances_status ("UPDATED": the version target reached and all
+instances stable) and RegionAutoscaler cooldown_period (how long after a new instance starts the autoscaler
+ignores its usage: the initialization period), both from the installed pulumi_gcp SDK's docstrings; curl's
+--retry-all-errors (curl >= 7.71; Debian 12 ships 7.88)."""
+
+from __future__ import annotations
+
+import http.server
+import math
+import re
+import subprocess
+import threading
+
+import pytest
+
+GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+FLEET_GRANTS = (
+    "gcp:projects/iAMMember:IAMMember",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:secretmanager/secretIamMember:SecretIamMember",
+)
+
+
+def _script(inventory) -> str:
+    return inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
+
+
+def test_the_group_waits_for_every_grant_to_its_instances_and_the_cache_secret(inventory):
+    group = inventory.only(GROUP)
+    fleet = inventory.named("fleet-account")
+    grants = {
+        grant.name
+        for type_ in FLEET_GRANTS
+        for grant in inventory.of_type(type_)
+        if grant.get("member").endswith(f"{fleet.get('accountId')}@{grant.get('member').split('@')[1]}")
+    }
+    assert grants >= {
+        "fleet-reads-releases",
+        "fleet-reads-cache-auth",
+        "fleet-uses-items",
+        "fleet-uses-files",
+    }
+    missing = (grants | {"cache-auth-value"}) - set(group.depends_on)
+    assert not missing, f"instances could boot before {sorted(missing)} exist"
+
+
+def test_pulumi_up_waits_until_the_release_is_healthy_everywhere(inventory, spec):
+    group = inventory.only(GROUP)
+    assert group.get("waitForInstances") is True
+    assert group.get("waitForInstancesStatus") == "UPDATED"
+    # The rollout arithmetic, from the group's own settings: waves of maxSurge instances, each booting within
+    # the autohealing delay, passing the health check, and draining the old instances.
+    health = inventory.only("gcp:compute/healthCheck:HealthCheck")
+    backend = inventory.only("gcp:compute/backendService:BackendService")
+    per_wave = (
+        group.get("autoHealingPolicies.initialDelaySec")
+        + health.get("healthyThreshold") * health.get("checkIntervalSec")
+        + backend.get("connectionDrainingTimeoutSec")
+    )
+    waves = math.ceil(spec.capacity.max / group.get("updatePolicy.maxSurgeFixed"))
+    for operation in ("create", "update"):
+        timeout = group.custom_timeouts.get(operation, "")
+        assert re.fullmatch(r"\d+s", timeout), f"{operation} timeout {timeout!r}"
+        assert int(timeout[:-1]) >= waves * per_wave, f"{operation}: {timeout} is shorter than the rollout"
+
+
+def test_the_autoscaler_ignores_a_new_instance_for_the_whole_boot_budget(inventory):
+    autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
+    group = inventory.only(GROUP)
+    assert autoscaler.get("autoscalingPolicy.cooldownPeriod") == group.get(
+        "autoHealingPolicies.initialDelaySec"
+    )
+
+
+def test_every_download_on_the_boot_path_retries_every_error_within_the_boot_budget(inventory, spec):
+    script = _script(inventory)
+    retry = re.search(r"^RETRY=\((.*)\)$", script, re.M).group(1)
+    assert "--retry-all-errors" in retry and "--retry-delay" in retry
+    bound = int(re.search(r"--retry-max-time '(\d+)'", retry).group(1))
+    assert 0 < bound < spec.capacity.health_check_grace_seconds
+    curls = re.findall(r"\bcurl [^\n]*", script)
+    assert curls and all('"${RETRY[@]}"' in curl for curl in curls), curls
+
+
+class _FlakyGrant(http.server.BaseHTTPRequestHandler):
+    """403 twice (a grant not yet propagated), then the object."""
+
+    answers = [403, 403, 200]
+
+    def do_GET(self) -> None:
+        status = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b"bundle" if status == 200 else b"denied")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("environment", ["dev"], indirect=True)
+def test_the_boot_retry_outlasts_a_403_while_a_grant_propagates(inventory, tmp_path):
+    retry = re.search(r"^RETRY=\((.*)\)$", _script(inventory), re.M).group(1)
+    retry = re.sub(r"--retry-delay \d+", "--retry-delay 1", retry)  # the test need not wait 5 s a try
+    server = http.server.HTTPServer(("127.0.0.1", 0), _FlakyGrant)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/bundle.zip"
+        out = tmp_path / "bundle.zip"
+        for args, expected in (("--retry 5", 22), (retry, 0)):  # the old flags stop at the first 403
+            _FlakyGrant.answers = [403, 403, 200]
+            result = subprocess.run(
+                ["bash", "-c", f'set -euo pipefail; RETRY=({args}); curl -sf "${{RETRY[@]}}" -o {out} {url}'],
+                capture_output=True,
+                timeout=60,
+            )
+            assert result.returncode == expected, (args, result)
+        assert out.read_bytes() == b"bundle"
+    finally:
+        server.shutdown()
+
+
+def test_the_managed_service_is_enabled_only_once_the_api_config_exists(inventory):
+    enabled = inventory.named("service-api")
+    config = inventory.only("gcp:apigateway/apiConfig:ApiConfig")
+    assert config.name in enabled.depends_on
+    assert "service-api" in inventory.named("first-consumer").depends_on, "the key needs the service enabled"
