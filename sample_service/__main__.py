@@ -9,7 +9,7 @@ import sys
 
 from aiohttp import web
 
-from sample_service.app import create_app
+from sample_service.app import LOAD_BALANCER_EXIT, create_app
 from sample_service.cache_auth import CacheAuthError
 from sample_service.config import ServiceConfig
 from sample_service.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
@@ -28,6 +28,8 @@ async def serve(app: web.Application, config: ServiceConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Before a planned stop: fail the health check, keep serving (app.py LoadBalancerExit).
+    loop.add_signal_handler(signal.SIGUSR1, app[LOAD_BALANCER_EXIT].leave)
 
     runner = web.AppRunner(
         app,

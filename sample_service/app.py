@@ -135,13 +135,37 @@ async def _check(dependency: str, probe: Awaitable[None]) -> str:
     return "ok"
 
 
+class LoadBalancerExit:
+    """SIGUSR1 (sent before a planned stop): the health path fails so the load balancer stops sending new
+    requests, while every other route keeps serving those already on their way. SIGTERM comes later."""
+
+    def __init__(self) -> None:
+        self.leaving = False
+
+    def leave(self) -> None:
+        if not self.leaving:
+            self.leaving = True
+            log.info("leaving the load balancer")
+
+
+LOAD_BALANCER_EXIT = web.AppKey("load_balancer_exit", LoadBalancerExit)
+
+
 class _Routes:
-    def __init__(self, sessions: SessionStore | MemorySessionStore, items: ItemStore) -> None:
+    def __init__(
+        self,
+        sessions: SessionStore | MemorySessionStore,
+        items: ItemStore,
+        load_balancer_exit: LoadBalancerExit,
+    ) -> None:
         self._sessions = sessions
         self._items = items
+        self._exit = load_balancer_exit
 
     async def health(self, request: web.Request) -> web.Response:
         # Shallow on purpose: a cache or store outage must not get every instance replaced.
+        if self._exit.leaving:
+            return web.json_response({"status": "leaving"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def ready(self, request: web.Request) -> web.Response:
@@ -212,7 +236,8 @@ def create_app(
     """Build the app; stores not given are built from config. The app closes its stores on cleanup."""
     session_store = sessions if sessions is not None else _session_store(config)
     item_store = items if items is not None else build_item_store(config)
-    routes = _Routes(session_store, item_store)
+    load_balancer_exit = LoadBalancerExit()
+    routes = _Routes(session_store, item_store, load_balancer_exit)
 
     in_flight = InFlightRequests(config.shutdown_grace_seconds)
     # GCP: only requests through the API gateway (see gateway_auth.py); the health check stays open.
@@ -223,6 +248,7 @@ def create_app(
         # Outermost first: draining must see every request, including those answered with an error.
         middlewares=[in_flight.middleware, *gateway, _error_middleware(config.max_body_bytes)],
     )
+    app[LOAD_BALANCER_EXIT] = load_balancer_exit
     app.add_routes(
         [
             web.get(HEALTH_PATH, routes.health),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from refarch.boot import written_environment
+from refarch.health_check import HEALTH_CHECK
 from refarch.inventory import Inventory, Resource
 
 NET = "azure-native:network:"
@@ -53,3 +54,10 @@ def boot_script(inventory: Inventory) -> str:
 
 def service_variables(script: str) -> dict[str, str]:
     return written_environment(script)
+
+
+def gateway_detection_seconds() -> int:
+    """How long the gateway keeps sending new requests to an instance whose health path fails: the
+    unhealthy threshold of probes, an interval apart, the last waiting out its timeout ("Application
+    Gateway health probes overview": probe interval, timeout, unhealthy threshold)."""
+    return HEALTH_CHECK.interval_seconds * HEALTH_CHECK.unhealthy_threshold + HEALTH_CHECK.timeout_seconds

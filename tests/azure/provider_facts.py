@@ -97,3 +97,30 @@ TERMINATE_NOTICE_MINUTES = (5, 15)
 # "Azure Metadata Service: Scheduled Events for Linux VMs": a Terminate event for this VM is approved by a
 # POST of {"StartRequests": [{"EventId": ...}]} to the same endpoint.
 SCHEDULED_EVENTS_PATH = "/metadata/scheduledevents"
+
+
+@dataclass(frozen=True)
+class HealthExtensionVersion:
+    settings: frozenset[str]  # every setting the version's schema has
+    # What a healthy http answer must carry beyond a status code: (body field, value), or None.
+    healthy_body: tuple[str, str] | None
+    healthy_statuses: range  # the status codes that can count as healthy
+
+
+# "Using Application Health extension with Virtual Machine Scale Sets"
+# (learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-health-extension):
+# Binary Health States (1.0) count a 200 as Healthy; Rich Health States (2.0) need a 2xx whose body has
+# {"ApplicationHealthState": "Healthy"}, and anything else ends as Unknown, which rolling upgrades treat
+# as unhealthy and automatic repairs replace. gracePeriod exists only in 2.0's schema.
+HEALTH_EXTENSION_VERSIONS = {
+    "1.0": HealthExtensionVersion(
+        frozenset({"protocol", "port", "requestPath", "intervalInSeconds", "numberOfProbes"}),
+        None,
+        range(200, 201),
+    ),
+    "2.0": HealthExtensionVersion(
+        frozenset({"protocol", "port", "requestPath", "intervalInSeconds", "numberOfProbes", "gracePeriod"}),
+        ("ApplicationHealthState", "Healthy"),
+        range(200, 300),
+    ),
+}

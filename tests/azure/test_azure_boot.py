@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from azure_queries import boot_script, service_variables
+from azure_queries import boot_script, gateway_detection_seconds, service_variables
 
 from refarch.boot import stop_timeout_seconds
 from refarch.inventory import Inventory
@@ -107,39 +107,59 @@ def test_boot_installs_and_starts_the_terminate_watcher(inventory: Inventory):
     script = boot_script(inventory)
     assert "ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/terminate_watch.py" in script
     assert "systemctl enable sample-service-terminate-watch" in script
-    assert "systemctl stop sample-service.service" in _watcher(script)
+    watcher = _watcher(script)
+    assert "systemctl kill --signal=SIGUSR1 sample-service.service" in watcher
+    assert "systemctl stop sample-service.service" in watcher
+
+
+def test_the_watcher_waits_out_the_gateways_detection_time_by_default(inventory: Inventory):
+    # Between leaving (the health path fails) and stopping (the listener closes), the gateway must have
+    # seen enough failed probes to stop sending new requests.
+    [default] = re.findall(r'"LEAVE_SECONDS", "([^"]*)"', _watcher(boot_script(inventory)))
+    assert float(default) == gateway_detection_seconds()
 
 
 class _FakeMetadata:
-    """Azure's instance metadata service on 127.0.0.1: this VM's name, its scheduled events, approvals."""
+    """Azure's instance metadata service on 127.0.0.1: this VM's name, its scheduled events, approvals.
+    The first scheduledevents GET answers after `first_events_delay` seconds, as the real one may."""
 
-    def __init__(self, events: list[dict], stopped):
+    def __init__(self, events: list[dict], record, first_events_delay: float = 0):
         import http.server
         import json
         import threading
+        import time
 
         fake = self
         self.approved: list[dict] = []
+        self.events_gets = 0
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 assert self.headers["Metadata"] == "true"
-                body = "vm-7" if "/instance/compute/name" in self.path else json.dumps({"Events": events})
-                self._answer(body)
+                if "/instance/compute/name" in self.path:
+                    self._answer("vm-7")
+                    return
+                fake.events_gets += 1
+                if fake.events_gets == 1:
+                    time.sleep(first_events_delay)
+                self._answer(json.dumps({"Events": events}))
 
             def do_POST(self):
                 assert self.headers["Metadata"] == "true" and self.path.startswith(
                     "/metadata/scheduledevents"
                 )
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                # Whether the service had stopped when the deletion was approved.
-                fake.approved.append((body, stopped.exists()))
+                fake.approved.append(body)
+                record("approve")
                 self._answer("")
 
             def _answer(self, body: str):
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(body.encode())
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(body.encode())
+                except BrokenPipeError:  # the watcher gave up waiting
+                    pass
 
             def log_message(self, *args):
                 pass
@@ -149,19 +169,38 @@ class _FakeMetadata:
         self.url = f"http://127.0.0.1:{self.server.server_port}/metadata"
 
 
-def _run_watcher(inventory: Inventory, tmp_path, events: list[dict], timeout: float):
+# Records when the watcher ran a command: appends "<what> <monotonic time>" to a file.
+_RECORDER = """import sys, time
+with open(sys.argv[1], "a") as log:
+    log.write(f"{sys.argv[2]} {time.monotonic()}\\n")
+"""
+
+
+def _run_watcher(
+    inventory: Inventory, tmp_path, events: list[dict], timeout: float, leave_seconds: float = 0.5, **fake
+):
     import os
     import subprocess
     import sys
+    import time
 
-    stopped = tmp_path / "stopped"
-    fake = _FakeMetadata(events, stopped)
+    steps = tmp_path / "steps"
+    recorder = tmp_path / "record.py"
+    recorder.write_text(_RECORDER)
+
+    def record(what: str) -> None:
+        with steps.open("a") as log:
+            log.write(f"{what} {time.monotonic()}\n")
+
+    metadata = _FakeMetadata(events, record, **fake)
     program = tmp_path / "terminate_watch.py"
     program.write_text(_watcher(boot_script(inventory)))
     environment = {
         **os.environ,
-        "METADATA_URL": fake.url,
-        "STOP_COMMAND": f"touch {stopped}",
+        "METADATA_URL": metadata.url,
+        "LEAVE_COMMAND": f"{sys.executable} {recorder} {steps} leave",
+        "LEAVE_SECONDS": str(leave_seconds),
+        "STOP_COMMAND": f"{sys.executable} {recorder} {steps} stop",
         "POLL_SECONDS": "0.05",
     }
     try:
@@ -171,22 +210,30 @@ def _run_watcher(inventory: Inventory, tmp_path, events: list[dict], timeout: fl
     except subprocess.TimeoutExpired:
         result = None
     finally:
-        fake.server.shutdown()
-    return result, stopped.exists(), fake.approved
+        metadata.server.shutdown()
+    lines = steps.read_text().splitlines() if steps.exists() else []
+    timeline = [(what, float(at)) for what, at in (line.split() for line in lines)]
+    return result, timeline, metadata
 
 
-def test_the_watcher_stops_the_service_then_approves_this_vms_termination(inventory: Inventory, tmp_path):
+def test_the_watcher_leaves_waits_stops_then_approves_this_vms_termination(inventory: Inventory, tmp_path):
     # The rendered script's watcher, run against a fake metadata endpoint on 127.0.0.1.
     events = [
         {"EventId": "other-vm", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-9"]},
         {"EventId": "reboot", "EventType": "Reboot", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
         {"EventId": "mine", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
     ]
-    result, stopped, approved = _run_watcher(inventory, tmp_path, events, timeout=20)
+    leave_seconds = 0.5  # scaled down from the gateway's detection time, which the default is
+    result, timeline, metadata = _run_watcher(
+        inventory, tmp_path, events, timeout=20, leave_seconds=leave_seconds
+    )
     assert result is not None and result.returncode == 0, result
-    assert stopped
-    # Approved once, for this VM's termination only, after the service had stopped.
-    assert approved == [({"StartRequests": [{"EventId": "mine"}]}, True)]
+    # Leave the gateway, wait out its detection, stop the service (which drains), then approve, once.
+    assert [what for what, _ in timeline] == ["leave", "stop", "approve"], timeline
+    (_, left), (_, stopped), _ = timeline
+    assert stopped - left >= leave_seconds
+    # Approved for this VM's termination only.
+    assert metadata.approved == [{"StartRequests": [{"EventId": "mine"}]}]
 
 
 def test_the_watcher_leaves_other_events_alone(inventory: Inventory, tmp_path):
@@ -195,6 +242,24 @@ def test_the_watcher_leaves_other_events_alone(inventory: Inventory, tmp_path):
         {"EventId": "started", "EventType": "Terminate", "EventStatus": "Started", "Resources": ["vm-7"]},
         {"EventId": "freeze", "EventType": "Freeze", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
     ]
-    result, stopped, approved = _run_watcher(inventory, tmp_path, events, timeout=1.5)
+    result, timeline, metadata = _run_watcher(inventory, tmp_path, events, timeout=1.5)
     assert result is None, "the watcher exited without a termination to handle"
-    assert not stopped and approved == []
+    assert timeline == [] and metadata.approved == []
+
+
+def test_the_watcher_waits_for_the_slow_first_scheduled_events_answer(inventories, tmp_path):
+    # "Azure Metadata Service: Scheduled Events for Linux VMs" (Enabling and disabling Scheduled Events):
+    # the first request enables the feature, and its answer may take up to two minutes. A short timeout
+    # would abandon that first call and never see an answer that slow. One environment is enough: the
+    # watcher is the same program in each.
+    inventory = next(iter(inventories.values()))
+    events = [
+        {"EventId": "mine", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-7"]}
+    ]
+    result, timeline, metadata = _run_watcher(
+        inventory, tmp_path, events, timeout=20, leave_seconds=0, first_events_delay=6
+    )
+    assert result is not None and result.returncode == 0, result
+    assert "timed out" not in result.stderr, result.stderr
+    # The first, slow answer is the one that was acted on.
+    assert metadata.events_gets == 1 and [what for what, _ in timeline] == ["leave", "stop", "approve"]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 
-from azure_queries import NET, admits_port, allowed_inbound, nsg, refers_to, subnets
+from azure_queries import (
+    NET,
+    admits_port,
+    allowed_inbound,
+    boot_script,
+    nsg,
+    refers_to,
+    service_variables,
+    subnets,
+)
 
 from refarch.inventory import Inventory
 from sample_service.paths import HEALTH_PATH
@@ -142,7 +151,46 @@ def test_health_extension_checks_the_services_shallow_health(inventory: Inventor
     (extension,) = [e for e in extensions if e["type"] == "ApplicationHealthLinux"]
     assert extension["settings"]["requestPath"] == HEALTH_PATH
     assert extension["settings"]["port"] == spec.service.port
-    assert extension["settings"]["gracePeriod"] == spec.capacity.health_check_grace_seconds
+
+
+def _health_answer(config) -> tuple[int, dict]:
+    """What the service, built with this configuration, answers on its health path."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from sample_service.app import create_app
+
+    class Unused:  # the health path touches neither the cache nor the store
+        async def close(self) -> None:
+            pass
+
+    async def ask() -> tuple[int, dict]:
+        async with TestClient(TestServer(create_app(config, sessions=Unused(), items=Unused()))) as client:
+            response = await client.get(HEALTH_PATH)
+            return response.status, await response.json()
+
+    return asyncio.run(ask())
+
+
+def test_the_health_extension_reads_the_services_health_answer_as_healthy(inventory: Inventory):
+    from provider_facts import HEALTH_EXTENSION_VERSIONS
+
+    from refarch.service_contract import parse_service_environment
+
+    extensions = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+        "virtualMachineProfile.extensionProfile.extensions"
+    )
+    (extension,) = [e for e in extensions if e["type"] == "ApplicationHealthLinux"]
+    version = HEALTH_EXTENSION_VERSIONS[extension["typeHandlerVersion"]]
+    assert set(extension["settings"]) <= version.settings, "a setting this version's schema does not have"
+    # The service as the instances run it: built from the variables the boot script writes.
+    config, _ = parse_service_environment(service_variables(boot_script(inventory)))
+    status, body = _health_answer(config)
+    assert status in version.healthy_statuses, (status, body)
+    if version.healthy_body:
+        field, healthy = version.healthy_body
+        assert body.get(field) == healthy, f"{body} lacks {field}: the extension would report Unknown"
 
 
 def test_the_service_logs_leave_every_instance_for_the_workspace(inventory: Inventory):
@@ -318,7 +366,6 @@ def test_roles_are_scoped_to_one_resource_each(inventory: Inventory):
         assert "/providers/" in scope, f"{role.name} is scoped to a whole group or subscription: {scope}"
     scopes = {r.name: r.get("scope") for r in inventory.of_type("azure-native:authorization:RoleAssignment")}
     assert scopes["fleet-reads-releases"].endswith("/blobServices/default/containers/releases")
-    assert scopes["fleet-writes-files"].endswith("/blobServices/default/containers/files")
     assert scopes["api-reads-vault-secrets"].endswith("/Vault/vault")
 
 
@@ -383,3 +430,38 @@ def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(
         assert refers_to(alert.get("actions.0.actionGroupId"), group)
     for alert in logs.values():
         assert refers_to(alert.get("actions.actionGroups.0"), group)
+
+
+def test_every_role_the_fleet_identity_holds_is_one_the_instances_use(inventory: Inventory):
+    """A data role for the fleet only where the boot script or the service's configured backends read or
+    write: the boot script downloads the bundle (read only); a blob container named in the service's
+    variables would be its files backend. Cosmos DB and the cache grant through their own data-plane
+    assignments (checked with the service settings)."""
+    import re
+
+    from azure_stack.offline import mock_guid
+    from azure_stack.roles import ROLE_NAMES, STORAGE_BLOB_DATA_READER
+
+    principal = inventory.only("azure-native:managedidentity:UserAssignedIdentity").name
+
+    script = boot_script(inventory)
+    commands = script.replace("\\\n", " ").splitlines()  # continued lines joined
+    downloads = [line for line in commands if re.search(r"\bcurl -", line)]
+    configured = " ".join(service_variables(script).values())
+    fleet_roles = [
+        r
+        for r in inventory.of_type("azure-native:authorization:RoleAssignment")
+        if r.get("principalId") == mock_guid(f"{principal}/principal")
+    ]
+    assert fleet_roles, "the fleet cannot even read its bundle"
+    for role in fleet_roles:
+        role_id = role.get("roleDefinitionId").rsplit("/", 1)[1]
+        scope = re.search(
+            r"/StorageAccount/([^/]+)/blobServices/default/containers/([^/]+)$", role.get("scope")
+        )
+        assert scope, f"{role.name}: {ROLE_NAMES[role_id]} on {role.get('scope')}, which no instance uses"
+        url = f"https://{scope[1]}.blob.core.windows.net/{scope[2]}/"
+        read_by_boot = any(url in line for line in downloads) and role_id == STORAGE_BLOB_DATA_READER
+        assert read_by_boot or url in configured, (
+            f"{role.name}: {ROLE_NAMES[role_id]} on {url}, which neither the boot script nor the service uses"
+        )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pulumi
 
-from refarch.boot import render_boot
+from azure_stack.load_balancer import detection_seconds
+from refarch.boot import BootTemplate, render_boot
 from refarch.spec import EnvironmentSpec
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
@@ -42,8 +43,14 @@ def custom_data(
             client_id=identity,
             retry_seconds=RETRY_SECONDS,
             retry_delay=RETRY_DELAY_SECONDS,
-            terminate_watch=TERMINATE_WATCH.read_text().rstrip("\n"),
+            terminate_watch=terminate_watch(),
         )
         return base64.b64encode(script.encode()).decode()
 
     return pulumi.Output.all(bundle_url, client_id, *(environment[name] for name in names)).apply(encode)
+
+
+def terminate_watch() -> str:
+    """The watcher, waiting out the gateway's detection time between leaving it and stopping the service."""
+    text = BootTemplate(TERMINATE_WATCH.read_text()).substitute(leave_seconds=detection_seconds())
+    return text.rstrip("\n")

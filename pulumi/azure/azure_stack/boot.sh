@@ -38,7 +38,8 @@ systemctl restart systemd-journald
 
 @{service_unit}
 # Deletions (scale-in, repair, surge upgrades) are announced as Terminate scheduled events: this watcher
-# stops the service, so it drains within its grace, then approves the event.
+# takes the service out of the gateway (SIGUSR1), waits for the gateway to notice, stops the service, so
+# it drains within its grace, then approves the event.
 mkdir -p /usr/local/lib/sample-service
 cat > /usr/local/lib/sample-service/terminate_watch.py <<'PY'
 @{terminate_watch}

@@ -14,9 +14,11 @@ import pulumi_azure_native.monitor as monitor
 
 from azure_stack.boot import custom_data
 from azure_stack.diagnostics import send_diagnostics
+from azure_stack.load_balancer import detection_seconds
 from azure_stack.placement import Placement
 from refarch.boot import stop_timeout_seconds
 from refarch.health_check import HEALTH_CHECK
+from refarch.spec import Service
 from sample_service.paths import HEALTH_PATH
 
 ADMIN_USER = "azureuser"
@@ -78,6 +80,12 @@ def terminate_notice(seconds: int) -> str:
     if minutes > high:
         raise ValueError(f"a shutdown of {seconds}s exceeds the longest terminate notice ({high} minutes)")
     return f"PT{minutes}M"
+
+
+def deletion_notice(service: Service) -> str:
+    """The terminate notice the watcher needs: leave the gateway and wait out its detection of the failing
+    health path, stop the service (its grace, within systemd's stop timeout), then approve."""
+    return terminate_notice(detection_seconds() + stop_timeout_seconds(service) + TERMINATE_APPROVAL_SECONDS)
 
 
 def max_unhealthy_percent(minimum: int) -> int:
@@ -184,11 +192,14 @@ class StatelessFleet(pulumi.ComponentResource):
                     "extensions": [
                         {
                             # What rolling upgrades, automatic repairs and platform patching wait
-                            # for: the same shallow /health the load balancer probes.
+                            # for: the same shallow /health the load balancer probes. Binary Health
+                            # States (1.0): a 200 is healthy. Rich Health States (2.0) would need an
+                            # ApplicationHealthState field the service does not send. Automatic repairs'
+                            # own grace period covers boot (1.0 has no gracePeriod setting).
                             "name": "health",
                             "publisher": "Microsoft.ManagedServices",
                             "type": "ApplicationHealthLinux",
-                            "type_handler_version": "2.0",
+                            "type_handler_version": "1.0",
                             "auto_upgrade_minor_version": True,
                             "settings": {
                                 "protocol": "http",
@@ -197,7 +208,6 @@ class StatelessFleet(pulumi.ComponentResource):
                                 # The load balancer's policy: one failed probe must not start a repair.
                                 "intervalInSeconds": HEALTH_CHECK.interval_seconds,
                                 "numberOfProbes": HEALTH_CHECK.unhealthy_threshold,
-                                "gracePeriod": capacity.health_check_grace_seconds,
                             },
                         },
                         {
@@ -227,14 +237,13 @@ class StatelessFleet(pulumi.ComponentResource):
                     "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
                 },
                 "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},
-                # Scale-in, repair and surge deletions wait until the instance has drained and stopped the
-                # service (boot.sh's terminate watcher approves the event) or this timeout passes.
+                # Scale-in, repair and surge deletions wait until the instance has left the gateway, drained
+                # and stopped the service (boot.sh's terminate watcher approves the event) or this timeout
+                # passes.
                 "scheduled_events_profile": {
                     "terminate_notification_profile": {
                         "enable": True,
-                        "not_before_timeout": terminate_notice(
-                            stop_timeout_seconds(service) + TERMINATE_APPROVAL_SECONDS
-                        ),
+                        "not_before_timeout": deletion_notice(service),
                     }
                 },
             },

@@ -27,6 +27,13 @@ MANAGED_RULE_SET = ("Microsoft_DefaultRuleSet", "2.1")
 BACKEND_TIMEOUT_SECONDS = 30
 
 
+def detection_seconds() -> int:
+    """How long the gateway may keep sending new requests to an instance whose health path has started
+    failing: unhealthy_threshold failed probes, an interval apart, the last waiting out its timeout
+    ("Application Gateway health probes overview")."""
+    return HEALTH_CHECK.interval_seconds * HEALTH_CHECK.unhealthy_threshold + HEALTH_CHECK.timeout_seconds
+
+
 @dataclass
 class ServiceLoadBalancerArgs:
     placement: Placement

@@ -1,9 +1,10 @@
 """Object storage tier: the service's files, and the releases the instances install.
 
-Files: no shared keys, no public network access, reached through a private endpoint by the fleet's
-identity only. Releases hold code, not data, in a second account, because the provider uploads a blob
-with the account key (pulumi-azure-native#2015): shared keys stay on there, but its firewall admits only
-the deployers' addresses and the instances' subnet, and the instances read with their identity.
+Files: no shared keys, no public network access, reached through a private endpoint, and no identity
+granted a data role until the service uses it. Releases hold code, not data, in a second account,
+because the provider uploads a blob with the account key (pulumi-azure-native#2015): shared keys stay on
+there, but its firewall admits only the deployers' addresses and the instances' subnet, and the
+instances read with their identity.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ class ObjectStorage(pulumi.ComponentResource):
             network_rule_set={"default_action": "Deny", "bypass": "None"},
         )
         self._blob_service("files", self.files, placement, retention)
-        files_container = self._container("files", self.files, FILES_CONTAINER, placement)
+        # Kept for the service's files, but nobody is granted it yet: the service makes no blob calls, so
+        # the fleet gets a data role on it (Storage Blob Data Contributor, this container only) once it does.
+        self._container("files", self.files, FILES_CONTAINER, placement)
         private_endpoint(
             "files",
             placement=placement,
@@ -103,14 +106,6 @@ class ObjectStorage(pulumi.ComponentResource):
             role=roles.STORAGE_BLOB_DATA_READER,
             principal_id=args.reader_principal_id,
             scope=pulumi.Output.concat(self.releases.id, container_scope, releases_container.name),
-            subscription_id=placement.subscription_id,
-            parent=self,
-        )
-        roles.grant(
-            "fleet-writes-files",
-            role=roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
-            principal_id=args.reader_principal_id,
-            scope=pulumi.Output.concat(self.files.id, container_scope, files_container.name),
             subscription_id=placement.subscription_id,
             parent=self,
         )

@@ -7,12 +7,10 @@ import pulumi_azure_native.authorization as authorization
 
 # IDs of built-in roles (the same in every tenant).
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
-STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
-    STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
     KEY_VAULT_SECRETS_USER: "Key Vault Secrets User",
 }
 

@@ -1,11 +1,18 @@
 """Runs on every instance (python3 of the image, standard library only): waits for a Terminate scheduled
-event for this VM, stops the service (SIGTERM, then its shutdown grace drains in-flight requests), and
-approves the event so the platform deletes the VM at once instead of waiting out the notice.
+event for this VM, takes the service out of the Application Gateway (SIGUSR1 fails its health path while
+it keeps serving), waits until the gateway's probes have noticed, stops the service (SIGTERM, then its
+shutdown grace drains in-flight requests), and approves the event so the platform deletes the VM at once
+instead of waiting out the notice. Stopping at once would close the listener while the gateway still
+sends new requests here (502s); its connection draining only starts once the instance leaves the pool.
 
 Scale-in, automatic repair and surge upgrades announce deletions this way once the scale set's
 terminateNotificationProfile is on ("Azure Metadata Service: Scheduled Events for Linux VMs"). Events for
 every VM of the scale set's placement group reach every VM, so only events naming this VM count.
-METADATA_URL, STOP_COMMAND and POLL_SECONDS exist so the tests can run this against a fake endpoint.
+If a deletion is cancelled after the service stopped, the health extension reports the instance
+unhealthy and automatic repair replaces it.
+METADATA_URL, LEAVE_COMMAND, LEAVE_SECONDS, STOP_COMMAND and POLL_SECONDS exist so the tests can run this
+against a fake endpoint, quickly. LEAVE_SECONDS defaults to the gateway's detection time, rendered in by
+azure_stack/boot.py.
 """
 
 import json
@@ -18,16 +25,22 @@ import urllib.request
 METADATA = os.environ.get("METADATA_URL", "http://169.254.169.254/metadata")
 EVENTS = f"{METADATA}/scheduledevents?api-version=2020-07-01"
 VM_NAME = f"{METADATA}/instance/compute/name?api-version=2021-02-01&format=text"
+LEAVE = os.environ.get("LEAVE_COMMAND", "systemctl kill --signal=SIGUSR1 sample-service.service").split()
+LEAVE_SECONDS = float(os.environ.get("LEAVE_SECONDS", "@{leave_seconds}"))
 STOP = os.environ.get("STOP_COMMAND", "systemctl stop sample-service.service").split()
 POLL_SECONDS = float(os.environ.get("POLL_SECONDS", "10"))
+# The first scheduledevents GET enables Scheduled Events for this VM and may take up to two minutes to
+# answer ("Azure Metadata Service: Scheduled Events for Linux VMs", Enabling and disabling).
+EVENTS_TIMEOUT_SECONDS = 120
+TIMEOUT_SECONDS = 5
 
 
-def call(url, body=None):
+def call(url, body=None, timeout=TIMEOUT_SECONDS):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"Metadata": "true"})
     if data is not None:
         request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.read().decode()
 
 
@@ -44,10 +57,13 @@ def terminations(document, vm_name):
 
 def watch_once(vm_name):
     """Handles this VM's pending terminations; True once it approved one."""
-    pending = terminations(call(EVENTS), vm_name)
+    pending = terminations(call(EVENTS, timeout=EVENTS_TIMEOUT_SECONDS), vm_name)
     if not pending:
         return False
-    print(f"terminate events {pending}: stopping the service", flush=True)
+    print(f"terminate events {pending}: leaving the load balancer for {LEAVE_SECONDS:g}s", flush=True)
+    subprocess.run(LEAVE, check=False)
+    time.sleep(LEAVE_SECONDS)
+    print("stopping the service", flush=True)
     # Blocks until the service has exited (its grace, or systemd's TimeoutStopSec at most).
     subprocess.run(STOP, check=False)
     call(EVENTS, {"StartRequests": [{"EventId": event_id} for event_id in pending]})
@@ -59,7 +75,6 @@ def main():
     vm_name = None
     while True:
         try:
-            # The first call also registers the VM for scheduled events (the service starts sending them).
             vm_name = vm_name or call(VM_NAME).strip()
             if watch_once(vm_name):
                 # The VM is about to go; if it does not, systemd restarts the watcher.
