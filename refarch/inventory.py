@@ -26,6 +26,8 @@ class Resource:
     inputs: Mapping[str, Any]
     # Whether the provider creates it (custom) or it only groups others (a component).
     custom: bool = True
+    # Resource options a rule reads (`ignoreChanges`); empty for most resources.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The input at a dotted path (`sku.name`, `subnets.0.id`); KeyError names the path."""
@@ -42,7 +44,8 @@ class Resource:
         return node
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        data = {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {**data, "options": self.options} if self.options else data
 
 
 class InventoryError(AssertionError):

@@ -128,9 +128,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             _worker_loops.add(asyncio.get_event_loop())  # the one the mock monitor made for this thread
             inputs = _plain(json_format.MessageToDict(request.object))
+            options = {"ignoreChanges": list(request.ignoreChanges)} if request.ignoreChanges else {}
             self.recorded.append(
                 Resource(
-                    request.type, request.name, _parent_name(request.parent), inputs, bool(request.custom)
+                    request.type,
+                    request.name,
+                    _parent_name(request.parent),
+                    inputs,
+                    bool(request.custom),
+                    options,
                 )
             )
         return response
