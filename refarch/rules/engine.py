@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from refarch.rules import aws, azure, gcp
-from refarch.rules.catalogue import RULES
+from refarch.rules.catalogue import RULES, Rule
 from refarch.rules.results import Checker, Context, Result, errors, result_of
 
 EVALUATIONS = {"aws": aws.EVALUATIONS, "azure": azure.EVALUATIONS, "gcp": gcp.EVALUATIONS}
 
 
-def evaluate(cloud: str, model: Any, context: Context) -> list[Result]:
-    """Every rule's result on `model` (a CloudFormation template for aws, an Inventory otherwise)."""
+def evaluate(cloud: str, model: Any, context: Context, rules: tuple[Rule, ...] = RULES) -> list[Result]:
+    """Each rule's result on `model` (a CloudFormation template for aws, an Inventory otherwise)."""
     results = []
-    for rule in RULES:
+    for rule in rules:
         evaluation, looks_for = EVALUATIONS[cloud][rule.id]
         checker = Checker()
         evaluation(model, context, checker)
