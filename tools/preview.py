@@ -29,12 +29,13 @@ def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
     inventory.write(path)
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     stateless_errors = stateless_evidence.for_inventory(pulumi_project.cloud, stack, inventory)
+    counted = "" if stateless_errors is None else f" stateless_errors={stateless_errors}"
     print(
         f"{pulumi_project.cloud} {stack}: resources={len(inventory) - len(inventory.components())} "
         f"components={len(inventory.components())} types={len(inventory.types())} "
-        f"secrets_masked={len(masked_secrets(inventory))} stateless_errors={stateless_errors} inventory={shown}"
+        f"secrets_masked={len(masked_secrets(inventory))}{counted} inventory={shown}"
     )
-    return stateless_errors == 0
+    return not stateless_errors
 
 
 def main(argv: list[str] | None = None) -> int:

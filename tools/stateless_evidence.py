@@ -10,6 +10,7 @@ from pathlib import Path
 from refarch import ROOT
 from refarch.inventory import Inventory
 from refarch.rules import Context, Result, errors, evaluate, evidence, write_evidence
+from refarch.rules.engine import EVALUATIONS
 from refarch.spec import load_all
 
 EVIDENCE_DIR = ROOT / "build" / "evidence"
@@ -24,7 +25,9 @@ def _record(cloud: str, environment: str, model: object, directory: Path) -> lis
     specs = load_all()
     context = Context(production=specs[environment].production if environment in specs else True)
     results = evaluate(cloud, model, context)
-    write_evidence(evidence_path(cloud, environment, directory), evidence(cloud, environment, context, results))
+    write_evidence(
+        evidence_path(cloud, environment, directory), evidence(cloud, environment, context, results)
+    )
     return results
 
 
@@ -34,8 +37,11 @@ def write(template: Path, directory: Path = EVIDENCE_DIR) -> list[Result]:
     return _record("aws", environment, json.loads(template.read_text()), directory)
 
 
-def for_inventory(cloud: str, stack: str, inventory: Inventory, directory: Path = EVIDENCE_DIR) -> int:
-    """Evidence of one Pulumi stack; prints each error with the rule id and resource; returns the count."""
+def for_inventory(cloud: str, stack: str, inventory: Inventory, directory: Path = EVIDENCE_DIR) -> int | None:
+    """Evidence of one Pulumi stack; prints each error with the rule id and resource; returns the count
+    (None for a cloud the catalogue has no evaluations for)."""
+    if cloud not in EVALUATIONS:
+        return None
     found = errors(_record(cloud, stack, inventory, directory))
     for result in found:
         for check in result.violations:

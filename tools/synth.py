@@ -33,7 +33,9 @@ def synth_aws(region: str, assembly: Path) -> int:
         return 1
     findings = nag_findings(assembly)
     nag = Counter((finding.stack, finding.severity) for finding in findings if not finding.stateless)
-    stateless = Counter(finding.stack for finding in findings if finding.stateless and finding.severity == "error")
+    stateless = Counter(
+        finding.stack for finding in findings if finding.stateless and finding.severity == "error"
+    )
     for finding in findings:
         if finding.stateless and finding.severity == "error":
             print(f"aws {finding.stack}: {finding.rule} {finding.path}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""`pulumi preview --policy-pack pulumi/policy`: the statelessness rule pack for Azure and Google Cloud stacks."""
+"""`pulumi preview --policy-pack pulumi/policy`: the statelessness rules for Azure and Google Cloud stacks."""
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 from stateless_policies import POLICIES

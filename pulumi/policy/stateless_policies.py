@@ -33,7 +33,11 @@ CLOUDS = {"azure-native:": "azure", "gcp:": "gcp"}
 CONFIG = PolicyConfigSchema(
     properties={
         "production": {"type": "boolean", "default": True},
-        "accepted": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}, "default": {}},
+        "accepted": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "default": {},
+        },
     }
 )
 
@@ -87,7 +91,9 @@ POLICIES = [
         name=rule.id,
         description=f"{rule.title} ({rule.practice})",
         validate=validator(rule),
-        enforcement_level=EnforcementLevel.MANDATORY if rule.severity == "error" else EnforcementLevel.ADVISORY,
+        enforcement_level=EnforcementLevel.MANDATORY
+        if rule.severity == "error"
+        else EnforcementLevel.ADVISORY,
         config_schema=CONFIG,
         remediation_steps=rule.remediation,
     )

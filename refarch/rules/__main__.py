@@ -19,7 +19,9 @@ from refarch.rules.service_facts import HEALTH_PATH
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m refarch.rules", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m refarch.rules",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("template", type=Path, help="a CloudFormation template in JSON")
     parser.add_argument("--not-production", action="store_true", help="skip the production-only checks")

@@ -7,6 +7,7 @@ as far as a reference to another resource in the same template.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -48,7 +49,7 @@ def referenced(value: Any) -> str | None:
 
 
 def text(value: Any) -> str:
-    """A string property with its intrinsics written out as JSON (Fn::Join flattened, Fn::Base64 unwrapped)."""
+    """A string property, its intrinsics written out as JSON (Fn::Join flattened, Fn::Base64 unwrapped)."""
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -74,7 +75,11 @@ def launch_data(template: Template, group: Mapping[str, Any]) -> tuple[str | Non
         "LaunchTemplate", {}
     ).get("LaunchTemplateSpecification", {})
     logical_id = referenced((spec or {}).get("LaunchTemplateId"))
-    data = resource(template, logical_id).get("Properties", {}).get("LaunchTemplateData", {}) if logical_id else {}
+    data = (
+        resource(template, logical_id).get("Properties", {}).get("LaunchTemplateData", {})
+        if logical_id
+        else {}
+    )
     return logical_id, data
 
 
@@ -87,10 +92,8 @@ def user_data(template: Template) -> list[tuple[str, str]]:
         if logical_id and raw is not None:
             script = text(raw)
             if isinstance(raw, str):  # a literal is base64 already
-                try:
+                with contextlib.suppress(ValueError):
                     script = base64.b64decode(raw).decode()
-                except ValueError:
-                    pass
             scripts.append((logical_id, script))
     return scripts
 
@@ -118,7 +121,9 @@ def ingress_rules(template: Template, group: str) -> list[tuple[str, Mapping[str
     """Every ingress rule of a security group: inline ones and AWS::EC2::SecurityGroupIngress resources."""
     rules = [
         (f"{group}.SecurityGroupIngress[{i}]", rule)
-        for i, rule in enumerate(resource(template, group).get("Properties", {}).get("SecurityGroupIngress", []))
+        for i, rule in enumerate(
+            resource(template, group).get("Properties", {}).get("SecurityGroupIngress", [])
+        )
     ]
     rules += [
         (logical_id, props)
@@ -144,26 +149,46 @@ def admits_port(rule: Mapping[str, Any], port: int) -> bool:
 def no_affinity(template: Template, context: Context, check: Checker) -> None:
     for logical_id, props in of_type(template, TARGET_GROUP):
         value = attributes(props, "TargetGroupAttributes").get("stickiness.enabled", "false (default)")
-        check.expect(logical_id, "TargetGroupAttributes.stickiness.enabled", value, str(value).split()[0] != "true", "false")
+        check.expect(
+            logical_id,
+            "TargetGroupAttributes.stickiness.enabled",
+            value,
+            str(value).split()[0] != "true",
+            "false",
+        )
     for type_ in (LISTENER, LISTENER_RULE):
         for logical_id, props in of_type(template, type_):
             for i, action in enumerate(props.get("DefaultActions", props.get("Actions", [])) or []):
-                sticky = ((action.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}).get("Enabled")
+                sticky = ((action.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}).get(
+                    "Enabled"
+                )
                 if sticky is not None:
                     path = f"Actions[{i}].ForwardConfig.TargetGroupStickinessConfig.Enabled"
                     check.expect(logical_id, path, sticky, sticky is not True and sticky != "true", "false")
 
 
 def disposable_instances(template: Template, context: Context, check: Checker) -> None:
-    for group_id, group in fleets(template):
+    for _, group in fleets(template):
         logical_id, data = launch_data(template, group)
         if not logical_id:
             continue
         mappings = [m for m in data.get("BlockDeviceMappings", []) or [] if "Ebs" in m]
-        check.expect(logical_id, "LaunchTemplateData.BlockDeviceMappings (EBS volumes)", len(mappings), len(mappings) <= 1, "the root volume only, no data volumes")
+        check.expect(
+            logical_id,
+            "LaunchTemplateData.BlockDeviceMappings (EBS volumes)",
+            len(mappings),
+            len(mappings) <= 1,
+            "the root volume only, no data volumes",
+        )
         for mapping in mappings:
             value = mapping["Ebs"].get("DeleteOnTermination")
-            check.expect(logical_id, f"BlockDeviceMappings[{mapping.get('DeviceName')}].Ebs.DeleteOnTermination", value, value is True or value == "true", "true")
+            check.expect(
+                logical_id,
+                f"BlockDeviceMappings[{mapping.get('DeviceName')}].Ebs.DeleteOnTermination",
+                value,
+                value is True or value == "true",
+                "true",
+            )
     for type_ in ("AWS::EFS::MountTarget", "AWS::EC2::VolumeAttachment"):
         for logical_id, _ in of_type(template, type_):
             check.expect(logical_id, "Type", type_, False, "no file system or volume attached to instances")
@@ -178,22 +203,44 @@ def no_fixed_identity(template: Template, context: Context, check: Checker) -> N
         logical_id, data = launch_data(template, group)
         if not logical_id:
             continue
-        check.expect(logical_id, "LaunchTemplateData.KeyName", data.get("KeyName"), data.get("KeyName") is None, "absent")
+        check.expect(
+            logical_id,
+            "LaunchTemplateData.KeyName",
+            data.get("KeyName"),
+            data.get("KeyName") is None,
+            "absent",
+        )
         for i, interface in enumerate(data.get("NetworkInterfaces", []) or []):
             value = interface.get("AssociatePublicIpAddress")
-            check.expect(logical_id, f"NetworkInterfaces[{i}].AssociatePublicIpAddress", value, value is not True and value != "true", "false or absent")
+            check.expect(
+                logical_id,
+                f"NetworkInterfaces[{i}].AssociatePublicIpAddress",
+                value,
+                value is not True and value != "true",
+                "false or absent",
+            )
     for type_ in ("AWS::EC2::EIP", "AWS::EC2::EIPAssociation"):
         for logical_id, props in of_type(template, type_):
             if "InstanceId" in props or "NetworkInterfaceId" in props:
-                check.expect(logical_id, "InstanceId", props.get("InstanceId"), False, "no elastic IP on an instance")
+                check.expect(
+                    logical_id, "InstanceId", props.get("InstanceId"), False, "no elastic IP on an instance"
+                )
     for group in sorted(fleet_groups):
         for rule_id, rule in ingress_rules(template, group):
-            check.expect(rule_id, "port 22 admitted", admits_port(rule, 22), not admits_port(rule, 22), "false")
+            check.expect(
+                rule_id, "port 22 admitted", admits_port(rule, 22), not admits_port(rule, 22), "false"
+            )
 
 
 def load_balancer_health(template: Template, context: Context, check: Checker) -> None:
     for group_id, group in fleets(template):
-        check.expect(group_id, "HealthCheckType", group.get("HealthCheckType", "EC2 (default)"), group.get("HealthCheckType") == "ELB", "ELB")
+        check.expect(
+            group_id,
+            "HealthCheckType",
+            group.get("HealthCheckType", "EC2 (default)"),
+            group.get("HealthCheckType") == "ELB",
+            "ELB",
+        )
         arns = group.get("TargetGroupARNs") or []
         check.expect(group_id, "TargetGroupARNs", len(arns), bool(arns), "at least one target group")
     for logical_id, props in fleet_target_groups(template):
@@ -205,30 +252,62 @@ def replace_at_full_capacity(template: Template, context: Context, check: Checke
     for group_id, group in fleets(template):
         policy = group.get("InstanceMaintenancePolicy") or {}
         value = policy.get("MinHealthyPercentage")
-        check.expect(group_id, "InstanceMaintenancePolicy.MinHealthyPercentage", value, _at_least(value, 100), ">= 100")
+        check.expect(
+            group_id, "InstanceMaintenancePolicy.MinHealthyPercentage", value, _at_least(value, 100), ">= 100"
+        )
         update = resource(template, group_id).get("UpdatePolicy", {}) or {}
         rolling = update.get("AutoScalingRollingUpdate")
         if rolling is not None:
             value = rolling.get("MinInstancesInService", 0)
-            check.expect(group_id, "UpdatePolicy.AutoScalingRollingUpdate.MinInstancesInService", value, _at_least(value, max(int(group.get("MinSize", 1)), 1)), ">= MinSize and >= 1")
+            check.expect(
+                group_id,
+                "UpdatePolicy.AutoScalingRollingUpdate.MinInstancesInService",
+                value,
+                _at_least(value, max(int(group.get("MinSize", 1)), 1)),
+                ">= MinSize and >= 1",
+            )
         refresh = (update.get("AutoScalingInstanceRefresh") or {}).get("Preferences")
         if refresh is not None:
             value = refresh.get("MinHealthyPercentage")
-            check.expect(group_id, "UpdatePolicy.AutoScalingInstanceRefresh.Preferences.MinHealthyPercentage", value, _at_least(value, 100), ">= 100")
+            check.expect(
+                group_id,
+                "UpdatePolicy.AutoScalingInstanceRefresh.Preferences.MinHealthyPercentage",
+                value,
+                _at_least(value, 100),
+                ">= 100",
+            )
 
 
 def drain_before_stop(template: Template, context: Context, check: Checker) -> None:
     scripts = user_data(template)
     for logical_id, script in scripts:
-        grace = int(boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS))
+        grace = int(
+            boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS)
+        )
         drains = []
         for tg_id, props in fleet_target_groups(template):
-            delay = int(attributes(props, "TargetGroupAttributes").get("deregistration_delay.timeout_seconds", DEFAULT_DEREGISTRATION_DELAY))
+            delay = int(
+                attributes(props, "TargetGroupAttributes").get(
+                    "deregistration_delay.timeout_seconds", DEFAULT_DEREGISTRATION_DELAY
+                )
+            )
             drains.append(delay)
-            check.expect(tg_id, "deregistration_delay.timeout_seconds", delay, delay >= grace, f">= SHUTDOWN_GRACE_SECONDS ({grace})")
+            check.expect(
+                tg_id,
+                "deregistration_delay.timeout_seconds",
+                delay,
+                delay >= grace,
+                f">= SHUTDOWN_GRACE_SECONDS ({grace})",
+            )
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
-        check.expect(logical_id, "UserData TimeoutStopSec", stop, stop is not None and stop > grace and stop >= longest, f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})")
+        check.expect(
+            logical_id,
+            "UserData TimeoutStopSec",
+            stop,
+            stop is not None and stop > grace and stop >= longest,
+            f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})",
+        )
 
 
 def external_sessions(template: Template, context: Context, check: Checker) -> None:
@@ -237,21 +316,47 @@ def external_sessions(template: Template, context: Context, check: Checker) -> N
     for logical_id, script in user_data(template):
         env = boot_script.variables(script)
         backend = env.get("SESSION_BACKEND", "redis (default)")
-        check.expect(logical_id, "UserData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory")
+        check.expect(
+            logical_id, "UserData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory"
+        )
         host = env.get("CACHE_HOST")
         points_at_cache = host is not None and any(cache in host for cache in caches)
-        check.expect(logical_id, "UserData CACHE_HOST", host, points_at_cache, f"a reference to the cache ({', '.join(sorted(caches)) or 'none in the template'})")
+        check.expect(
+            logical_id,
+            "UserData CACHE_HOST",
+            host,
+            points_at_cache,
+            f"a reference to the cache ({', '.join(sorted(caches)) or 'none in the template'})",
+        )
         ttl = env.get("SESSION_TTL_SECONDS")
-        check.expect(logical_id, "UserData SESSION_TTL_SECONDS", ttl, ttl is not None and ttl.isdigit() and int(ttl) > 0, "a positive number of seconds")
+        check.expect(
+            logical_id,
+            "UserData SESSION_TTL_SECONDS",
+            ttl,
+            ttl is not None and ttl.isdigit() and int(ttl) > 0,
+            "a positive number of seconds",
+        )
 
 
 def durable_state_stores(template: Template, context: Context, check: Checker) -> None:
     for logical_id, props in of_type(template, "AWS::DynamoDB::Table"):
         pitr = (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
-        check.expect(logical_id, "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", pitr, pitr is True or pitr == "true", "true")
+        check.expect(
+            logical_id,
+            "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled",
+            pitr,
+            pitr is True or pitr == "true",
+            "true",
+        )
         if context.production:
             value = props.get("DeletionProtectionEnabled")
-            check.expect(logical_id, "DeletionProtectionEnabled", value, value is True or value == "true", "true in production")
+            check.expect(
+                logical_id,
+                "DeletionProtectionEnabled",
+                value,
+                value is True or value == "true",
+                "true in production",
+            )
     log_sinks = _log_buckets(template)
     for logical_id, props in of_type(template, "AWS::S3::Bucket"):
         if logical_id in log_sinks:
@@ -261,11 +366,28 @@ def durable_state_stores(template: Template, context: Context, check: Checker) -
     if context.production:
         for logical_id, props in of_type(template, REPLICATION_GROUP):
             failover = props.get("AutomaticFailoverEnabled")
-            check.expect(logical_id, "AutomaticFailoverEnabled", failover, failover is True or failover == "true", "true in production")
+            check.expect(
+                logical_id,
+                "AutomaticFailoverEnabled",
+                failover,
+                failover is True or failover == "true",
+                "true in production",
+            )
             multi_az = props.get("MultiAZEnabled")
-            check.expect(logical_id, "MultiAZEnabled", multi_az, multi_az is True or multi_az == "true", "true in production")
-            replicas = props.get("ReplicasPerNodeGroup", props.get("NumCacheClusters", 1) - 1 if isinstance(props.get("NumCacheClusters"), int) else 0)
-            check.expect(logical_id, "ReplicasPerNodeGroup", replicas, _at_least(replicas, 1), ">= 1 in production")
+            check.expect(
+                logical_id,
+                "MultiAZEnabled",
+                multi_az,
+                multi_az is True or multi_az == "true",
+                "true in production",
+            )
+            replicas = props.get(
+                "ReplicasPerNodeGroup",
+                props.get("NumCacheClusters", 1) - 1 if isinstance(props.get("NumCacheClusters"), int) else 0,
+            )
+            check.expect(
+                logical_id, "ReplicasPerNodeGroup", replicas, _at_least(replicas, 1), ">= 1 in production"
+            )
 
 
 def zone_spread(template: Template, context: Context, check: Checker) -> None:
@@ -273,10 +395,18 @@ def zone_spread(template: Template, context: Context, check: Checker) -> None:
         subnets = group.get("VPCZoneIdentifier") or []
         zones = group.get("AvailabilityZones") or []
         spread = max(len(subnets), len(zones))
-        check.expect(group_id, "VPCZoneIdentifier / AvailabilityZones", spread, spread >= 2, "at least two zones")
+        check.expect(
+            group_id, "VPCZoneIdentifier / AvailabilityZones", spread, spread >= 2, "at least two zones"
+        )
         if context.production:
             minimum = group.get("MinSize")
-            check.expect(group_id, "MinSize", minimum, _at_least(minimum, spread), f">= the number of zones ({spread}) in production")
+            check.expect(
+                group_id,
+                "MinSize",
+                minimum,
+                _at_least(minimum, spread),
+                f">= the number of zones ({spread}) in production",
+            )
 
 
 def scaling_owns_count(template: Template, context: Context, check: Checker) -> None:
@@ -285,7 +415,13 @@ def scaling_owns_count(template: Template, context: Context, check: Checker) -> 
         desired = group.get("DesiredCapacity")
         check.expect(group_id, "DesiredCapacity", desired, desired is None, "absent (autoscaling sets it)")
         scaled = [p for p in policies if referenced(p.get("AutoScalingGroupName")) == group_id]
-        check.expect(group_id, "AWS::AutoScaling::ScalingPolicy on the group", len(scaled), bool(scaled), "at least one")
+        check.expect(
+            group_id,
+            "AWS::AutoScaling::ScalingPolicy on the group",
+            len(scaled),
+            bool(scaled),
+            "at least one",
+        )
 
 
 def fleet_only_cache(template: Template, context: Context, check: Checker) -> None:
@@ -297,8 +433,18 @@ def fleet_only_cache(template: Template, context: Context, check: Checker) -> No
         check.expect(logical_id, "TransitEncryptionMode", mode, str(mode).startswith("required"), "required")
         for group in filter(None, map(referenced, props.get("SecurityGroupIds", []) or [])):
             for rule_id, rule in ingress_rules(template, group):
-                source = referenced(rule.get("SourceSecurityGroupId")) or rule.get("CidrIp") or rule.get("CidrIpv6")
-                check.expect(rule_id, "source", source, source in fleet_groups, f"the fleet's security group ({', '.join(sorted(fleet_groups))})")
+                source = (
+                    referenced(rule.get("SourceSecurityGroupId"))
+                    or rule.get("CidrIp")
+                    or rule.get("CidrIpv6")
+                )
+                check.expect(
+                    rule_id,
+                    "source",
+                    source,
+                    source in fleet_groups,
+                    f"the fleet's security group ({', '.join(sorted(fleet_groups))})",
+                )
     for logical_id, script in user_data(template):
         value = boot_script.variables(script).get("CACHE_TLS", "true (default)")
         check.expect(logical_id, "UserData CACHE_TLS", value, value.split()[0] == "true", "true")
@@ -329,7 +475,10 @@ EVALUATIONS = {
     "Stateless-ReplaceAtFullCapacity": (replace_at_full_capacity, "Auto Scaling groups"),
     "Stateless-DrainBeforeStop": (drain_before_stop, "Auto Scaling groups with user data"),
     "Stateless-ExternalSessions": (external_sessions, "Auto Scaling groups with user data"),
-    "Stateless-DurableStateStores": (durable_state_stores, "DynamoDB tables, S3 buckets or cache replication groups"),
+    "Stateless-DurableStateStores": (
+        durable_state_stores,
+        "DynamoDB tables, S3 buckets or cache replication groups",
+    ),
     "Stateless-ZoneSpread": (zone_spread, "Auto Scaling groups"),
     "Stateless-ScalingOwnsCount": (scaling_owns_count, "Auto Scaling groups"),
     "Stateless-FleetOnlyCache": (fleet_only_cache, "ElastiCache replication groups or fleet user data"),

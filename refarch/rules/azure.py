@@ -108,7 +108,13 @@ def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
     for gateway in of_type(inventory, GATEWAY):
         for settings in gateway.get("backendHttpSettingsCollection", None) or []:
             value = settings.get("cookieBasedAffinity", "Disabled (default)")
-            check.expect(gateway.name, f"backendHttpSettingsCollection[{settings.get('name')}].cookieBasedAffinity", value, value.startswith("Disabled"), "Disabled")
+            check.expect(
+                gateway.name,
+                f"backendHttpSettingsCollection[{settings.get('name')}].cookieBasedAffinity",
+                value,
+                value.startswith("Disabled"),
+                "Disabled",
+            )
 
 
 def disposable_instances(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -117,8 +123,16 @@ def disposable_instances(inventory: Inventory, context: Context, check: Checker)
         check.expect(fleet.name, "storageProfile.osDisk.deleteOption", value, value == "Delete", "Delete")
         disks = fleet.get("virtualMachineProfile.storageProfile.dataDisks", None) or []
         check.expect(fleet.name, "storageProfile.dataDisks", len(disks), not disks, "none")
-        for i, nic in enumerate(fleet.get("virtualMachineProfile.networkProfile.networkInterfaceConfigurations", None) or []):
-            check.expect(fleet.name, f"networkInterfaceConfigurations[{i}].deleteOption", nic.get("deleteOption"), nic.get("deleteOption") == "Delete", "Delete")
+        for i, nic in enumerate(
+            fleet.get("virtualMachineProfile.networkProfile.networkInterfaceConfigurations", None) or []
+        ):
+            check.expect(
+                fleet.name,
+                f"networkInterfaceConfigurations[{i}].deleteOption",
+                nic.get("deleteOption"),
+                nic.get("deleteOption") == "Delete",
+                "Delete",
+            )
         if (script := _script(fleet)) is not None:
             mounts = boot_script.network_mounts(script)
             check.expect(fleet.name, "osProfile.customData (network mounts)", mounts, not mounts, "none")
@@ -131,13 +145,21 @@ def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) ->
     for fleet in of_type(inventory, VMSS):
         for where, config in _ip_configurations(fleet):
             public = config.get("publicIPAddressConfiguration")
-            check.expect(fleet.name, f"{where}.publicIPAddressConfiguration", public, public is None, "absent")
+            check.expect(
+                fleet.name, f"{where}.publicIPAddressConfiguration", public, public is None, "absent"
+            )
         keys = fleet.get("virtualMachineProfile.osProfile.linuxConfiguration.ssh.publicKeys", None) or []
         check.expect(fleet.name, "osProfile.linuxConfiguration.ssh.publicKeys", len(keys), not keys, "none")
         for _, config in _ip_configurations(fleet):
             nsg = _nsg_of_subnet(inventory, last_segment(config.get("subnet")))
             for rule in (nsg.get("securityRules", None) or []) if nsg else []:
-                check.expect(f"{nsg.name}/{rule.get('name')}", "admits port 22", _admits(rule, 22), not _admits(rule, 22), "false")
+                check.expect(
+                    f"{nsg.name}/{rule.get('name')}",
+                    "admits port 22",
+                    _admits(rule, 22),
+                    not _admits(rule, 22),
+                    "false",
+                )
 
 
 def load_balancer_health(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -145,13 +167,27 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
         repairs = fleet.get("automaticRepairsPolicy.enabled", None)
         check.expect(fleet.name, "automaticRepairsPolicy.enabled", repairs, _true(repairs), "true")
         health = [e for e in _extensions(fleet) if e.get("type") in HEALTH_EXTENSIONS]
-        check.expect(fleet.name, "extensionProfile (application health extension)", len(health), bool(health), "one")
+        check.expect(
+            fleet.name, "extensionProfile (application health extension)", len(health), bool(health), "one"
+        )
         for extension in health:
             path = (extension.get("settings") or {}).get("requestPath")
-            check.expect(fleet.name, f"extensions[{extension.get('name')}].settings.requestPath", path, path == context.health_path, context.health_path)
+            check.expect(
+                fleet.name,
+                f"extensions[{extension.get('name')}].settings.requestPath",
+                path,
+                path == context.health_path,
+                context.health_path,
+            )
     for gateway in of_type(inventory, GATEWAY):
         for probe in gateway.get("probes", None) or []:
-            check.expect(gateway.name, f"probes[{probe.get('name')}].path", probe.get("path"), probe.get("path") == context.health_path, context.health_path)
+            check.expect(
+                gateway.name,
+                f"probes[{probe.get('name')}].path",
+                probe.get("path"),
+                probe.get("path") == context.health_path,
+                context.health_path,
+            )
 
 
 def replace_at_full_capacity(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -167,17 +203,31 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
         script = _script(fleet)
         if script is None:
             continue
-        grace = int(boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS))
+        grace = int(
+            boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS)
+        )
         drains = []
         for gateway in of_type(inventory, GATEWAY):
             for settings in gateway.get("backendHttpSettingsCollection", None) or []:
                 draining = settings.get("connectionDraining") or {}
                 drain = int(draining.get("drainTimeoutInSec", 0)) if _true(draining.get("enabled")) else 0
                 drains.append(drain)
-                check.expect(gateway.name, f"backendHttpSettingsCollection[{settings.get('name')}].connectionDraining.drainTimeoutInSec", drain, drain >= grace, f">= SHUTDOWN_GRACE_SECONDS ({grace}), draining enabled")
+                check.expect(
+                    gateway.name,
+                    f"backendHttpSettingsCollection[{settings.get('name')}].connectionDraining.drainTimeoutInSec",
+                    drain,
+                    drain >= grace,
+                    f">= SHUTDOWN_GRACE_SECONDS ({grace}), draining enabled",
+                )
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
-        check.expect(fleet.name, "customData TimeoutStopSec", stop, stop is not None and stop > grace and stop >= longest, f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})")
+        check.expect(
+            fleet.name,
+            "customData TimeoutStopSec",
+            stop,
+            stop is not None and stop > grace and stop >= longest,
+            f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})",
+        )
 
 
 def external_sessions(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -189,32 +239,67 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
             continue
         env = boot_script.variables(script)
         backend = env.get("SESSION_BACKEND", "redis (default)")
-        check.expect(fleet.name, "customData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory")
+        check.expect(
+            fleet.name, "customData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory"
+        )
         host = env.get("CACHE_HOST")
         points = host is not None and host.split(".")[0] in names
-        check.expect(fleet.name, "customData CACHE_HOST", host, points, f"the cache's host name ({', '.join(sorted(names)) or 'no cache'})")
+        check.expect(
+            fleet.name,
+            "customData CACHE_HOST",
+            host,
+            points,
+            f"the cache's host name ({', '.join(sorted(names)) or 'no cache'})",
+        )
         ttl = env.get("SESSION_TTL_SECONDS")
-        check.expect(fleet.name, "customData SESSION_TTL_SECONDS", ttl, ttl is not None and ttl.isdigit() and int(ttl) > 0, "a positive number of seconds")
+        check.expect(
+            fleet.name,
+            "customData SESSION_TTL_SECONDS",
+            ttl,
+            ttl is not None and ttl.isdigit() and int(ttl) > 0,
+            "a positive number of seconds",
+        )
 
 
 def durable_state_stores(inventory: Inventory, context: Context, check: Checker) -> None:
     locks = of_type(inventory, "azure-native:authorization:ManagementLockByScope")
     for account in of_type(inventory, "azure-native:cosmosdb:DatabaseAccount"):
         backup = account.get("backupPolicy.type", "Periodic (default)")
-        check.expect(account.name, "backupPolicy.type", backup, backup == "Continuous", "Continuous (point-in-time restore)")
+        check.expect(
+            account.name,
+            "backupPolicy.type",
+            backup,
+            backup == "Continuous",
+            "Continuous (point-in-time restore)",
+        )
         if context.production:
             for location in account.get("locations", None) or []:
                 zoned = location.get("isZoneRedundant")
-                check.expect(account.name, f"locations[{location.get('locationName')}].isZoneRedundant", zoned, _true(zoned), "true in production")
-            locked = [lock.name for lock in locks if lock.get("level", None) == "CanNotDelete" and refers_to(lock.get("scope", None), account, "accountName")]
-            check.expect(account.name, "CanNotDelete management lock", locked, bool(locked), "a lock in production")
+                check.expect(
+                    account.name,
+                    f"locations[{location.get('locationName')}].isZoneRedundant",
+                    zoned,
+                    _true(zoned),
+                    "true in production",
+                )
+            locked = [
+                lock.name
+                for lock in locks
+                if lock.get("level", None) == "CanNotDelete"
+                and refers_to(lock.get("scope", None), account, "accountName")
+            ]
+            check.expect(
+                account.name, "CanNotDelete management lock", locked, bool(locked), "a lock in production"
+            )
     for blobs in of_type(inventory, "azure-native:storage:BlobServiceProperties"):
         value = blobs.get("isVersioningEnabled", None)
         check.expect(blobs.name, "isVersioningEnabled", value, _true(value), "true")
     if context.production:
         for cache in of_type(inventory, REDIS):
             value = cache.get("highAvailability", "Enabled (default)")
-            check.expect(cache.name, "highAvailability", value, value.startswith("Enabled"), "Enabled in production")
+            check.expect(
+                cache.name, "highAvailability", value, value.startswith("Enabled"), "Enabled in production"
+            )
         for cache in of_type(inventory, LEGACY_REDIS):
             replicas = cache.get("replicasPerPrimary", 0)
             check.expect(cache.name, "replicasPerPrimary", replicas, int(replicas) >= 1, ">= 1 in production")
@@ -231,23 +316,58 @@ def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
                     for profile in autoscale.get("profiles", None) or []:
                         minimum = (profile.get("capacity") or {}).get("minimum")
                         ok = str(minimum).isdigit() and int(minimum) >= len(zones)
-                        check.expect(autoscale.name, f"profiles[{profile.get('name')}].capacity.minimum", minimum, ok, f">= the number of zones ({len(zones)}) in production")
+                        check.expect(
+                            autoscale.name,
+                            f"profiles[{profile.get('name')}].capacity.minimum",
+                            minimum,
+                            ok,
+                            f">= the number of zones ({len(zones)}) in production",
+                        )
 
 
 def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -> None:
     autoscales = of_type(inventory, AUTOSCALE)
     for fleet in of_type(inventory, VMSS):
-        owners = [a for a in autoscales if refers_to(a.get("targetResourceUri", None), fleet, "vmScaleSetName") and _true(a.get("enabled", True))]
-        check.expect(fleet.name, "enabled autoscale setting targeting the scale set", [a.name for a in owners], bool(owners), "one")
+        owners = [
+            a
+            for a in autoscales
+            if refers_to(a.get("targetResourceUri", None), fleet, "vmScaleSetName")
+            and _true(a.get("enabled", True))
+        ]
+        check.expect(
+            fleet.name,
+            "enabled autoscale setting targeting the scale set",
+            [a.name for a in owners],
+            bool(owners),
+            "one",
+        )
         if fleet.get("sku.capacity", None) is not None:
             ignored = "sku.capacity" in (fleet.options.get("ignoreChanges") or [])
-            check.expect(fleet.name, "sku.capacity in ignoreChanges", ignored, ignored, "true (the autoscale setting owns the count)")
+            check.expect(
+                fleet.name,
+                "sku.capacity in ignoreChanges",
+                ignored,
+                ignored,
+                "true (the autoscale setting owns the count)",
+            )
 
 
 def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> None:
     for cache in of_type(inventory, REDIS):
-        check.expect(cache.name, "minimumTlsVersion", cache.get("minimumTlsVersion", None), cache.get("minimumTlsVersion", None) in ("1.2", "1.3"), "1.2 or later")
-        check.expect(cache.name, "publicNetworkAccess", cache.get("publicNetworkAccess", None), cache.get("publicNetworkAccess", None) == "Disabled", "Disabled")
+        check.expect(
+            cache.name,
+            "minimumTlsVersion",
+            cache.get("minimumTlsVersion", None),
+            cache.get("minimumTlsVersion", None) in ("1.2", "1.3"),
+            "1.2 or later",
+        )
+        check.expect(
+            cache.name,
+            "publicNetworkAccess",
+            cache.get("publicNetworkAccess", None),
+            cache.get("publicNetworkAccess", None) == "Disabled",
+            "Disabled",
+        )
     ports = []
     for database in of_type(inventory, REDIS_DATABASE):
         protocol = database.get("clientProtocol", "Encrypted (default)")
@@ -257,17 +377,28 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
         endpoint
         for endpoint in of_type(inventory, "azure-native:network:PrivateEndpoint")
         for link in endpoint.get("privateLinkServiceConnections", None) or []
-        if any(refers_to(link.get("privateLinkServiceId"), cache, "clusterName") for cache in of_type(inventory, REDIS))
+        if any(
+            refers_to(link.get("privateLinkServiceId"), cache, "clusterName")
+            for cache in of_type(inventory, REDIS)
+        )
     ]
     for fleet in of_type(inventory, VMSS):
         prefixes = _fleet_prefixes(inventory, fleet)
         for endpoint in endpoints:
             nsg = _nsg_of_subnet(inventory, last_segment(endpoint.get("subnet", None)))
-            check.expect(endpoint.name, "subnet's network security group", nsg and nsg.name, nsg is not None, "one")
+            check.expect(
+                endpoint.name, "subnet's network security group", nsg and nsg.name, nsg is not None, "one"
+            )
             for rule in (nsg.get("securityRules", None) or []) if nsg else []:
                 if any(_admits(rule, port) for port in ports):
                     source = rule.get("sourceAddressPrefix")
-                    check.expect(f"{nsg.name}/{rule.get('name')}", "sourceAddressPrefix", source, _within(source, prefixes), f"within the fleet's subnet ({', '.join(sorted(prefixes))})")
+                    check.expect(
+                        f"{nsg.name}/{rule.get('name')}",
+                        "sourceAddressPrefix",
+                        source,
+                        _within(source, prefixes),
+                        f"within the fleet's subnet ({', '.join(sorted(prefixes))})",
+                    )
         if (script := _script(fleet)) is not None:
             value = boot_script.variables(script).get("CACHE_TLS", "true (default)")
             check.expect(fleet.name, "customData CACHE_TLS", value, value.split()[0] == "true", "true")

@@ -49,12 +49,12 @@ RULES: tuple[Rule, ...] = (
         "An address or a login that belongs to one instance invites clients and people to depend on that "
         "instance; hand-made changes over SSH make it unlike its replacements.",
         "REL05-BP06",
-        "Reach instances only through the load balancer; use Session Manager / serial console instead of SSH.",
+        "Reach instances only through the load balancer; use Session Manager or the serial console, not SSH.",
     ),
     Rule(
         "LoadBalancerHealth",
         "The fleet replaces what its load balancer finds unhealthy, on the shallow health path",
-        "Automated healing needs the fleet to act on the same signal that routes traffic, and that signal must "
+        "Automated healing needs the fleet to act on the signal that routes traffic, and that signal must "
         "not fail every instance at once when a dependency is down.",
         "REL11-BP03",
         "Use ELB health checks / automatic repairs with the application health extension / MIG autohealing, "
@@ -102,9 +102,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "ScalingOwnsCount",
         "Autoscaling owns the instance count",
-        "A fixed count in the template resets the fleet on every deployment, undoing what autoscaling did.",
+        "A fixed count in the template resets the fleet on each deployment, undoing what autoscaling did.",
         "REL07-BP01, REL05-BP06",
-        "Leave the desired count out of the template (or ignore its changes) and attach an autoscaling policy.",
+        "Leave the desired count out of the template (or ignore its changes); attach an autoscaling policy.",
     ),
     Rule(
         "FleetOnlyCache",

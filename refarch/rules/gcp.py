@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from refarch.inventory import Inventory, Resource
 from refarch.rules import boot_script
@@ -11,8 +10,14 @@ from refarch.rules.inventory_model import of_type, refers_to
 from refarch.rules.results import Checker, Context
 from refarch.rules.service_facts import DEFAULT_SHUTDOWN_GRACE_SECONDS, MEMORY_SESSION_BACKEND
 
-TEMPLATES = ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate")
-GROUPS = ("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", "gcp:compute/instanceGroupManager:InstanceGroupManager")
+TEMPLATES = (
+    "gcp:compute/instanceTemplate:InstanceTemplate",
+    "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+)
+GROUPS = (
+    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
+    "gcp:compute/instanceGroupManager:InstanceGroupManager",
+)
 BACKEND = "gcp:compute/backendService:BackendService"
 REGION_BACKEND = "gcp:compute/regionBackendService:RegionBackendService"
 HEALTH_CHECKS = ("gcp:compute/healthCheck:HealthCheck", "gcp:compute/regionHealthCheck:RegionHealthCheck")
@@ -47,7 +52,11 @@ def _admits(rule: Resource, port: int) -> bool:
             return True
         for ports in allow.get("ports") or []:
             low, _, high = str(ports).partition("-")
-            if allow.get("protocol") in ("tcp", "all") and low.isdigit() and int(low) <= port <= int(high or low):
+            if (
+                allow.get("protocol") in ("tcp", "all")
+                and low.isdigit()
+                and int(low) <= port <= int(high or low)
+            ):
                 return True
     return False
 
@@ -83,10 +92,14 @@ def disposable_instances(inventory: Inventory, context: Context, check: Checker)
         check.expect(template.name, "disks (non-boot)", len(extra), not extra, "none: the boot disk only")
         for i, disk in enumerate(disks):
             value = disk.get("autoDelete", True)
-            check.expect(template.name, f"disks[{i}].autoDelete", value, value is True or value == "true", "true")
+            check.expect(
+                template.name, f"disks[{i}].autoDelete", value, value is True or value == "true", "true"
+            )
         if (script := _script(template)) is not None:
             mounts = boot_script.network_mounts(script)
-            check.expect(template.name, "metadata.startup-script (network mounts)", mounts, not mounts, "none")
+            check.expect(
+                template.name, "metadata.startup-script (network mounts)", mounts, not mounts, "none"
+            )
     for share in of_type(inventory, "gcp:filestore/instance:Instance"):
         check.expect(share.name, "type", share.type, False, "no Filestore share for the fleet")
 
@@ -96,14 +109,28 @@ def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) ->
     for template in _all(inventory, TEMPLATES):
         for i, interface in enumerate(template.get("networkInterfaces", None) or []):
             configs = interface.get("accessConfigs") or []
-            check.expect(template.name, f"networkInterfaces[{i}].accessConfigs", len(configs), not configs, "none (no external IP)")
+            check.expect(
+                template.name,
+                f"networkInterfaces[{i}].accessConfigs",
+                len(configs),
+                not configs,
+                "none (no external IP)",
+            )
         metadata = template.get("metadata", None) or {}
-        check.expect(template.name, "metadata.ssh-keys", metadata.get("ssh-keys"), not metadata.get("ssh-keys"), "absent")
+        check.expect(
+            template.name,
+            "metadata.ssh-keys",
+            metadata.get("ssh-keys"),
+            not metadata.get("ssh-keys"),
+            "absent",
+        )
         blocked = str(metadata.get("block-project-ssh-keys", "")).upper()
         check.expect(template.name, "metadata.block-project-ssh-keys", blocked, blocked == "TRUE", "TRUE")
     for rule in of_type(inventory, FIREWALL):
         if rule.get("direction", "INGRESS") == "INGRESS" and _targets_fleet(rule, accounts):
-            check.expect(rule.name, "admits port 22 to the fleet", _admits(rule, 22), not _admits(rule, 22), "false")
+            check.expect(
+                rule.name, "admits port 22 to the fleet", _admits(rule, 22), not _admits(rule, 22), "false"
+            )
 
 
 def load_balancer_health(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -113,17 +140,39 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
         policy = policy[0] if isinstance(policy, list) and policy else policy
         reference = (policy or {}).get("healthCheck")
         used = [hc for hc in checks if refers_to(reference, hc)]
-        check.expect(group.name, "autoHealingPolicies.healthCheck", reference, bool(used), "a health check in the stack")
+        check.expect(
+            group.name,
+            "autoHealingPolicies.healthCheck",
+            reference,
+            bool(used),
+            "a health check in the stack",
+        )
         for health in used:
-            path = health.get("httpHealthCheck.requestPath", None) or health.get("httpsHealthCheck.requestPath", None)
-            check.expect(health.name, "httpHealthCheck.requestPath", path, path == context.health_path, context.health_path)
+            path = health.get("httpHealthCheck.requestPath", None) or health.get(
+                "httpsHealthCheck.requestPath", None
+            )
+            check.expect(
+                health.name,
+                "httpHealthCheck.requestPath",
+                path,
+                path == context.health_path,
+                context.health_path,
+            )
     for backend in of_type(inventory, BACKEND) + of_type(inventory, REGION_BACKEND):
         reference = backend.get("healthChecks", None)
         references = reference if isinstance(reference, list) else [reference]
         same = [hc.name for hc in checks if any(refers_to(r, hc) for r in references)]
         for health in [hc for hc in checks if hc.name in same]:
-            path = health.get("httpHealthCheck.requestPath", None) or health.get("httpsHealthCheck.requestPath", None)
-            check.expect(backend.name, f"healthChecks -> {health.name}.requestPath", path, path == context.health_path, context.health_path)
+            path = health.get("httpHealthCheck.requestPath", None) or health.get(
+                "httpsHealthCheck.requestPath", None
+            )
+            check.expect(
+                backend.name,
+                f"healthChecks -> {health.name}.requestPath",
+                path,
+                path == context.health_path,
+                context.health_path,
+            )
 
 
 def replace_at_full_capacity(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -142,15 +191,29 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
         script = _script(template)
         if script is None:
             continue
-        grace = int(boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS))
+        grace = int(
+            boot_script.variables(script).get("SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS)
+        )
         drains = []
         for backend in of_type(inventory, BACKEND) + of_type(inventory, REGION_BACKEND):
             drain = int(backend.get("connectionDrainingTimeoutSec", DEFAULT_DRAINING_SECONDS))
             drains.append(drain)
-            check.expect(backend.name, "connectionDrainingTimeoutSec", drain, drain >= grace, f">= SHUTDOWN_GRACE_SECONDS ({grace})")
+            check.expect(
+                backend.name,
+                "connectionDrainingTimeoutSec",
+                drain,
+                drain >= grace,
+                f">= SHUTDOWN_GRACE_SECONDS ({grace})",
+            )
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
-        check.expect(template.name, "startup-script TimeoutStopSec", stop, stop is not None and stop > grace and stop >= longest, f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})")
+        check.expect(
+            template.name,
+            "startup-script TimeoutStopSec",
+            stop,
+            stop is not None and stop > grace and stop >= longest,
+            f"> SHUTDOWN_GRACE_SECONDS ({grace}) and >= draining ({longest})",
+        )
 
 
 def external_sessions(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -162,21 +225,51 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
             continue
         env = boot_script.variables(script)
         backend = env.get("SESSION_BACKEND", "redis (default)")
-        check.expect(template.name, "startup-script SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory")
+        check.expect(
+            template.name,
+            "startup-script SESSION_BACKEND",
+            backend,
+            backend != MEMORY_SESSION_BACKEND,
+            "not memory",
+        )
         host = env.get("CACHE_HOST")
         points = bool(host) and _overlaps(ranges, f"{host}/32")
-        check.expect(template.name, "startup-script CACHE_HOST", host, points, f"an address in the cache's range ({', '.join(ranges) or 'no cache'})")
+        check.expect(
+            template.name,
+            "startup-script CACHE_HOST",
+            host,
+            points,
+            f"an address in the cache's range ({', '.join(ranges) or 'no cache'})",
+        )
         ttl = env.get("SESSION_TTL_SECONDS")
-        check.expect(template.name, "startup-script SESSION_TTL_SECONDS", ttl, ttl is not None and ttl.isdigit() and int(ttl) > 0, "a positive number of seconds")
+        check.expect(
+            template.name,
+            "startup-script SESSION_TTL_SECONDS",
+            ttl,
+            ttl is not None and ttl.isdigit() and int(ttl) > 0,
+            "a positive number of seconds",
+        )
 
 
 def durable_state_stores(inventory: Inventory, context: Context, check: Checker) -> None:
     for database in of_type(inventory, "gcp:firestore/database:Database"):
         pitr = database.get("pointInTimeRecoveryEnablement", "POINT_IN_TIME_RECOVERY_DISABLED (default)")
-        check.expect(database.name, "pointInTimeRecoveryEnablement", pitr, pitr == "POINT_IN_TIME_RECOVERY_ENABLED", "POINT_IN_TIME_RECOVERY_ENABLED")
+        check.expect(
+            database.name,
+            "pointInTimeRecoveryEnablement",
+            pitr,
+            pitr == "POINT_IN_TIME_RECOVERY_ENABLED",
+            "POINT_IN_TIME_RECOVERY_ENABLED",
+        )
         if context.production:
             value = database.get("deleteProtectionState", "DELETE_PROTECTION_DISABLED (default)")
-            check.expect(database.name, "deleteProtectionState", value, value == "DELETE_PROTECTION_ENABLED", "DELETE_PROTECTION_ENABLED in production")
+            check.expect(
+                database.name,
+                "deleteProtectionState",
+                value,
+                value == "DELETE_PROTECTION_ENABLED",
+                "DELETE_PROTECTION_ENABLED in production",
+            )
     for bucket in of_type(inventory, "gcp:storage/bucket:Bucket"):
         value = bucket.get("versioning.enabled", None)
         check.expect(bucket.name, "versioning.enabled", value, value is True or value == "true", "true")
@@ -185,20 +278,34 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
             tier = cache.get("tier", "BASIC (default)")
             check.expect(cache.name, "tier", tier, tier == "STANDARD_HA", "STANDARD_HA in production")
             zones = (cache.get("locationId", None), cache.get("alternativeLocationId", None))
-            check.expect(cache.name, "locationId / alternativeLocationId", list(zones), all(zones) and zones[0] != zones[1], "two different zones in production")
+            check.expect(
+                cache.name,
+                "locationId / alternativeLocationId",
+                list(zones),
+                all(zones) and zones[0] != zones[1],
+                "two different zones in production",
+            )
 
 
 def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
     autoscalers = _all(inventory, AUTOSCALERS)
     for group in _all(inventory, GROUPS):
-        zones = group.get("distributionPolicyZones", None) or ([group.get("zone", None)] if group.get("zone", None) else [])
+        zones = group.get("distributionPolicyZones", None) or (
+            [group.get("zone", None)] if group.get("zone", None) else []
+        )
         check.expect(group.name, "distributionPolicyZones", zones, len(zones) >= 2, "at least two zones")
         if context.production:
             for autoscaler in autoscalers:
                 if refers_to(autoscaler.get("target", None), group):
                     minimum = autoscaler.get("autoscalingPolicy.minReplicas", None)
                     ok = isinstance(minimum, int) and minimum >= len(zones)
-                    check.expect(autoscaler.name, "autoscalingPolicy.minReplicas", minimum, ok, f">= the number of zones ({len(zones)}) in production")
+                    check.expect(
+                        autoscaler.name,
+                        "autoscalingPolicy.minReplicas",
+                        minimum,
+                        ok,
+                        f">= the number of zones ({len(zones)}) in production",
+                    )
 
 
 def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -206,7 +313,11 @@ def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -
     for group in _all(inventory, GROUPS):
         size = group.get("targetSize", None)
         check.expect(group.name, "targetSize", size, size is None, "absent (the autoscaler sets it)")
-        owners = [a.name for a in autoscalers if refers_to(a.get("target", None), group) and a.get("autoscalingPolicy.mode", "ON") == "ON"]
+        owners = [
+            a.name
+            for a in autoscalers
+            if refers_to(a.get("target", None), group) and a.get("autoscalingPolicy.mode", "ON") == "ON"
+        ]
         check.expect(group.name, "autoscaler in mode ON targeting the group", owners, bool(owners), "one")
 
 
@@ -215,19 +326,51 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
     firewalls = of_type(inventory, FIREWALL)
     for cache in of_type(inventory, REDIS):
         mode = cache.get("transitEncryptionMode", "DISABLED (default)")
-        check.expect(cache.name, "transitEncryptionMode", mode, mode == "SERVER_AUTHENTICATION", "SERVER_AUTHENTICATION")
-        check.expect(cache.name, "authEnabled", cache.get("authEnabled", None), cache.get("authEnabled", None) is True, "true")
+        check.expect(
+            cache.name,
+            "transitEncryptionMode",
+            mode,
+            mode == "SERVER_AUTHENTICATION",
+            "SERVER_AUTHENTICATION",
+        )
+        check.expect(
+            cache.name,
+            "authEnabled",
+            cache.get("authEnabled", None),
+            cache.get("authEnabled", None) is True,
+            "true",
+        )
         network = cache.get("reservedIpRange", None)
         if not network:
             continue
         # Memorystore is reached over the network's egress rules: only the fleet may be allowed there,
         # and a lower-priority deny must close it to everything else.
         for rule in firewalls:
-            if rule.get("direction", "INGRESS") == "EGRESS" and rule.get("allows", None) and _overlaps(rule.get("destinationRanges", None) or [], network):
+            if (
+                rule.get("direction", "INGRESS") == "EGRESS"
+                and rule.get("allows", None)
+                and _overlaps(rule.get("destinationRanges", None) or [], network)
+            ):
                 targets = set(rule.get("targetServiceAccounts", None) or [])
-                check.expect(rule.name, "targetServiceAccounts", sorted(targets), bool(targets) and targets <= accounts, f"the fleet's service account only ({', '.join(sorted(accounts))})")
-        denies = [r.name for r in firewalls if r.get("direction", None) == "EGRESS" and r.get("denies", None) and _overlaps(r.get("destinationRanges", None) or [], network) and not r.get("targetServiceAccounts", None) and not r.get("targetTags", None)]
-        check.expect(cache.name, "egress deny for every other instance", denies, bool(denies), "a deny-all egress rule")
+                check.expect(
+                    rule.name,
+                    "targetServiceAccounts",
+                    sorted(targets),
+                    bool(targets) and targets <= accounts,
+                    f"the fleet's service account only ({', '.join(sorted(accounts))})",
+                )
+        denies = [
+            r.name
+            for r in firewalls
+            if r.get("direction", None) == "EGRESS"
+            and r.get("denies", None)
+            and _overlaps(r.get("destinationRanges", None) or [], network)
+            and not r.get("targetServiceAccounts", None)
+            and not r.get("targetTags", None)
+        ]
+        check.expect(
+            cache.name, "egress deny for every other instance", denies, bool(denies), "a deny-all egress rule"
+        )
     for template in _all(inventory, TEMPLATES):
         if (script := _script(template)) is not None:
             value = boot_script.variables(script).get("CACHE_TLS", "true (default)")

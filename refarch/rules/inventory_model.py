@@ -1,4 +1,4 @@
-"""Queries shared by the Azure and GCP evaluations over a recorded inventory (or a policy pack's resources)."""
+"""Queries shared by the Azure and GCP evaluations over an inventory (or a policy pack's resources)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def inventories() -> dict[str, dict[str, Inventory]]:
-    return {cloud: {stack: project(cloud).preview(stack) for stack in ENVIRONMENTS} for cloud in ("azure", "gcp")}
+    return {
+        cloud: {stack: project(cloud).preview(stack) for stack in ENVIRONMENTS} for cloud in ("azure", "gcp")
+    }
 
 
 @pytest.fixture(scope="session")

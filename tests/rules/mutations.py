@@ -44,13 +44,18 @@ def _launch_data(template: dict) -> dict:
 
 def _aws_memory_sessions(template: dict) -> None:
     parts = _launch_data(template)["UserData"]["Fn::Base64"]["Fn::Join"][1]
-    index = next(i for i, part in enumerate(parts) if isinstance(part, str) and "SESSION_TTL_SECONDS=" in part)
+    index = next(
+        i for i, part in enumerate(parts) if isinstance(part, str) and "SESSION_TTL_SECONDS=" in part
+    )
     parts[index] = _with_memory_sessions(parts[index])
 
 
 AWS: dict[str, Callable[[dict], None]] = {
     "Stateless-NoAffinity": lambda t: _attribute(
-        _aws(t, "AWS::ElasticLoadBalancingV2::TargetGroup")[0], "TargetGroupAttributes", "stickiness.enabled", "true"
+        _aws(t, "AWS::ElasticLoadBalancingV2::TargetGroup")[0],
+        "TargetGroupAttributes",
+        "stickiness.enabled",
+        "true",
     ),
     "Stateless-DisposableInstances": lambda t: _launch_data(t)["BlockDeviceMappings"].append(
         {"DeviceName": "/dev/xvdb", "Ebs": {"DeleteOnTermination": False, "VolumeSize": 100}}
@@ -105,7 +110,9 @@ def _azure_memory_sessions(inventory: Inventory) -> None:
 
 def _without_ignore_changes(inventory: Inventory) -> None:
     index, fleet = next(
-        (i, r) for i, r in enumerate(inventory.resources) if r.type == "azure-native:compute:VirtualMachineScaleSet"
+        (i, r)
+        for i, r in enumerate(inventory.resources)
+        if r.type == "azure-native:compute:VirtualMachineScaleSet"
     )
     inventory.resources[index] = dataclasses.replace(fleet, options={})
 

@@ -13,5 +13,6 @@ AZURE_SSH_KEY = (
 )
 
 PENDING: dict[tuple[str, str, str], str] = {
-    ("azure", environment, "Stateless-NoFixedIdentity"): AZURE_SSH_KEY for environment in ("dev", "staging", "prod")
+    ("azure", environment, "Stateless-NoFixedIdentity"): AZURE_SSH_KEY
+    for environment in ("dev", "staging", "prod")
 }

@@ -28,7 +28,9 @@ def policy_resources(entries):
             custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
             additional_secret_outputs=[],
         )
-        resource = PolicyResource(entry["type"], entry["inputs"], urn, entry["name"], options, None, None, [], {})
+        resource = PolicyResource(
+            entry["type"], entry["inputs"], urn, entry["name"], options, None, None, [], {}
+        )
         made.append(resource)
         by_name.setdefault(entry["name"], resource)
     for entry, resource in zip(entries, made, strict=True):
@@ -41,7 +43,9 @@ def violations_of(path: str, config: dict) -> list:
     violations = []
     for policy in POLICIES:
         args = StackValidationArgs(resources, config)
-        policy.validate(args, lambda message, urn=None, name=policy.name: violations.append([name, message, urn]))
+        policy.validate(
+            args, lambda message, urn=None, name=policy.name: violations.append([name, message, urn])
+        )
     return violations
 
 

@@ -11,7 +11,9 @@ from tests.rules.mutations import mutated
 
 
 def run(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "refarch.rules", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "refarch.rules", *map(str, args)], capture_output=True, text=True
+    )
 
 
 def test_the_real_template_passes_and_evidence_is_written(synthesized, tmp_path):
@@ -36,4 +38,8 @@ def test_not_a_template_is_refused_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     result = run(bad)
-    assert result.returncode == 2 and "no Resources section" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "no Resources section" in result.stderr
+        and "Traceback" not in result.stderr
+    )

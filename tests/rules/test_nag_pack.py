@@ -56,7 +56,9 @@ def test_the_real_stacks_have_no_stateless_findings(synthesized):
 
 def test_the_app_builder_runs_the_pack_a_one_zone_spec_fails_with_rule_and_resource(tmp_path):
     # The spec accepts one zone outside production; the pack does not. Nothing else in the app changes.
-    app = build_app(new_app(outdir=str(tmp_path), context={"region": DEFAULT_REGION}), overrides={"dev.zones": 1})
+    app = build_app(
+        new_app(outdir=str(tmp_path), context={"region": DEFAULT_REGION}), overrides={"dev.zones": 1}
+    )
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     found = [(f.rule, f.path) for f in nag_findings(tmp_path) if f.stateless]

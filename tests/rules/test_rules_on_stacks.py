@@ -29,7 +29,9 @@ def test_unmodified_stacks_pass_every_rule_with_evidence(models, cloud, environm
     for result in results:
         if (cloud, environment, result.rule) in PENDING:
             # A known gap: it must still fail, or it leaves the pending list.
-            assert result.status == FAIL, f"{result.rule} now passes on {cloud} {environment}: remove it from PENDING"
+            assert result.status == FAIL, (
+                f"{result.rule} now passes on {cloud} {environment}: remove it from PENDING"
+            )
             continue
         assert result.status == PASS, (result.rule, result.reason, [c.describe() for c in result.violations])
         assert result.checks and all(check.ok for check in result.checks)
@@ -40,13 +42,17 @@ def test_unmodified_stacks_pass_every_rule_with_evidence(models, cloud, environm
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_a_mutated_stack_is_caught_by_the_rule(models, cloud, rule_id):
     original = models[cloud][PRODUCTION]
-    before = {r.rule: {c.describe() for c in r.violations} for r in evaluate(cloud, original, context(PRODUCTION))}
+    before = {
+        r.rule: {c.describe() for c in r.violations} for r in evaluate(cloud, original, context(PRODUCTION))
+    }
     broken = mutated(cloud, rule_id, original)
     after = {r.rule: r for r in evaluate(cloud, broken, context(PRODUCTION))}
     caught = {c.describe() for c in after[rule_id].violations} - before[rule_id]
     assert after[rule_id].status == FAIL and caught, f"{cloud}: the {rule_id} mutation went unnoticed"
     # The copy was mutated, not the session's stack.
-    assert {r.rule: {c.describe() for c in r.violations} for r in evaluate(cloud, original, context(PRODUCTION))} == before
+    assert {
+        r.rule: {c.describe() for c in r.violations} for r in evaluate(cloud, original, context(PRODUCTION))
+    } == before
 
 
 def test_a_rule_with_nothing_to_check_is_not_applicable_with_a_reason():

@@ -24,59 +24,95 @@ def violating_stack(app: App) -> Stack:
         node.override_logical_id(logical_id)
         return node
 
-    resource("FleetSecurityGroup", "AWS::EC2::SecurityGroup", {
-        "GroupDescription": "fleet",
-        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}],
-    })
-    resource("CacheSecurityGroup", "AWS::EC2::SecurityGroup", {
-        "GroupDescription": "cache",
-        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379, "CidrIp": "0.0.0.0/0"}],
-    })
-    resource("TargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", {
-        "Port": 8080,
-        "Protocol": "HTTP",
-        "HealthCheckPath": "/ready",
-        "TargetGroupAttributes": [
-            {"Key": "stickiness.enabled", "Value": "true"},
-            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"},
-        ],
-    })
-    resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", {
-        "LaunchTemplateData": {
-            "ImageId": "ami-12345678",
-            "KeyName": "admin",
-            "NetworkInterfaces": [
-                {"DeviceIndex": 0, "AssociatePublicIpAddress": True, "Groups": [{"Fn::GetAtt": ["FleetSecurityGroup", "GroupId"]}]}
+    resource(
+        "FleetSecurityGroup",
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": "fleet",
+            "SecurityGroupIngress": [
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
             ],
-            "BlockDeviceMappings": [
-                {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": False, "VolumeSize": 20}},
-                {"DeviceName": "/dev/xvdb", "Ebs": {"DeleteOnTermination": True, "VolumeSize": 100}},
+        },
+    )
+    resource(
+        "CacheSecurityGroup",
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": "cache",
+            "SecurityGroupIngress": [
+                {"IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379, "CidrIp": "0.0.0.0/0"}
             ],
-            "UserData": base64.b64encode(BOOT.encode()).decode(),
-        }
-    })
-    resource("Fleet", "AWS::AutoScaling::AutoScalingGroup", {
-        "MinSize": "1",
-        "MaxSize": "4",
-        "DesiredCapacity": "2",
-        "HealthCheckType": "EC2",
-        "VPCZoneIdentifier": ["subnet-1"],
-        "InstanceMaintenancePolicy": {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 100},
-        "TargetGroupARNs": [{"Ref": "TargetGroup"}],
-        "LaunchTemplate": {"LaunchTemplateId": {"Ref": "LaunchTemplate"}, "Version": "1"},
-    })
-    resource("Cache", "AWS::ElastiCache::ReplicationGroup", {
-        "ReplicationGroupDescription": "sessions",
-        "CacheNodeType": "cache.t4g.micro",
-        "Engine": "valkey",
-        "TransitEncryptionEnabled": False,
-        "AutomaticFailoverEnabled": False,
-        "SecurityGroupIds": [{"Fn::GetAtt": ["CacheSecurityGroup", "GroupId"]}],
-    })
-    resource("Items", "AWS::DynamoDB::Table", {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    })
+        },
+    )
+    resource(
+        "TargetGroup",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "Port": 8080,
+            "Protocol": "HTTP",
+            "HealthCheckPath": "/ready",
+            "TargetGroupAttributes": [
+                {"Key": "stickiness.enabled", "Value": "true"},
+                {"Key": "deregistration_delay.timeout_seconds", "Value": "5"},
+            ],
+        },
+    )
+    resource(
+        "LaunchTemplate",
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": {
+                "ImageId": "ami-12345678",
+                "KeyName": "admin",
+                "NetworkInterfaces": [
+                    {
+                        "DeviceIndex": 0,
+                        "AssociatePublicIpAddress": True,
+                        "Groups": [{"Fn::GetAtt": ["FleetSecurityGroup", "GroupId"]}],
+                    }
+                ],
+                "BlockDeviceMappings": [
+                    {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": False, "VolumeSize": 20}},
+                    {"DeviceName": "/dev/xvdb", "Ebs": {"DeleteOnTermination": True, "VolumeSize": 100}},
+                ],
+                "UserData": base64.b64encode(BOOT.encode()).decode(),
+            }
+        },
+    )
+    resource(
+        "Fleet",
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "MinSize": "1",
+            "MaxSize": "4",
+            "DesiredCapacity": "2",
+            "HealthCheckType": "EC2",
+            "VPCZoneIdentifier": ["subnet-1"],
+            "InstanceMaintenancePolicy": {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 100},
+            "TargetGroupARNs": [{"Ref": "TargetGroup"}],
+            "LaunchTemplate": {"LaunchTemplateId": {"Ref": "LaunchTemplate"}, "Version": "1"},
+        },
+    )
+    resource(
+        "Cache",
+        "AWS::ElastiCache::ReplicationGroup",
+        {
+            "ReplicationGroupDescription": "sessions",
+            "CacheNodeType": "cache.t4g.micro",
+            "Engine": "valkey",
+            "TransitEncryptionEnabled": False,
+            "AutomaticFailoverEnabled": False,
+            "SecurityGroupIds": [{"Fn::GetAtt": ["CacheSecurityGroup", "GroupId"]}],
+        },
+    )
+    resource(
+        "Items",
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
     resource("Files", "AWS::S3::Bucket", {})
     return stack
