@@ -23,7 +23,9 @@ TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 LISTENER_RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 REPLICATION_GROUP = "AWS::ElastiCache::ReplicationGroup"
-# A target group's deregistration delay when the attribute is not set (Elastic Load Balancing default).
+# Defaults when a target group leaves the attribute out: deregistration_delay.timeout_seconds 300 and
+# stickiness.enabled false (Elastic Load Balancing API Reference, TargetGroupAttribute:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupAttribute.html).
 DEFAULT_DEREGISTRATION_DELAY = 300
 
 

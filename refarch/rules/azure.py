@@ -107,13 +107,14 @@ def _true(value: Any) -> bool:
 def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
     for gateway in of_type(inventory, GATEWAY):
         for settings in gateway.get("backendHttpSettingsCollection", None) or []:
-            value = settings.get("cookieBasedAffinity", "Disabled (default)")
+            # The SDK documents no default for it, so the rule wants it stated.
+            value = settings.get("cookieBasedAffinity")
             check.expect(
                 gateway.name,
                 f"backendHttpSettingsCollection[{settings.get('name')}].cookieBasedAffinity",
                 value,
-                value.startswith("Disabled"),
-                "Disabled",
+                value == "Disabled",
+                "Disabled (stated)",
             )
 
 
@@ -296,6 +297,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
         check.expect(blobs.name, "isVersioningEnabled", value, _true(value), "true")
     if context.production:
         for cache in of_type(inventory, REDIS):
+            # "Enabled by default" (pulumi_azure_native.redisenterprise.RedisEnterprise, highAvailability).
             value = cache.get("highAvailability", "Enabled (default)")
             check.expect(
                 cache.name, "highAvailability", value, value.startswith("Enabled"), "Enabled in production"

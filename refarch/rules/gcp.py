@@ -24,8 +24,6 @@ HEALTH_CHECKS = ("gcp:compute/healthCheck:HealthCheck", "gcp:compute/regionHealt
 AUTOSCALERS = ("gcp:compute/regionAutoscaler:RegionAutoscaler", "gcp:compute/autoscaler:Autoscaler")
 FIREWALL = "gcp:compute/firewall:Firewall"
 REDIS = "gcp:redis/instance:Instance"
-# When a backend service leaves connection draining out, Google Cloud drains for this long.
-DEFAULT_DRAINING_SECONDS = 300
 
 
 def _all(inventory: Inventory, types: tuple[str, ...]) -> list[Resource]:
@@ -81,6 +79,7 @@ def _overlaps(ranges: list[str], network: str) -> bool:
 
 def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
     for backend in of_type(inventory, BACKEND) + of_type(inventory, REGION_BACKEND):
+        # "The default is NONE" (pulumi_gcp.compute.BackendService, session_affinity).
         value = backend.get("sessionAffinity", "NONE (default)")
         check.expect(backend.name, "sessionAffinity", value, value.startswith("NONE"), "NONE")
 
@@ -180,6 +179,10 @@ def replace_at_full_capacity(inventory: Inventory, context: Context, check: Chec
         policy = group.get("updatePolicy", None) or {}
         zones = len(group.get("distributionPolicyZones", None) or []) or 1
         surge = policy.get("maxSurgeFixed")
+        if surge is None and policy.get("maxSurgePercent") is None:
+            # Left out, the surge is the number of zones the group runs in; so is maxUnavailable, which
+            # must therefore be stated (Compute Engine API, InstanceGroupManagerUpdatePolicy).
+            surge = zones
         ok = isinstance(surge, int) and surge >= zones
         check.expect(group.name, "updatePolicy.maxSurgeFixed", surge, ok, f">= the number of zones ({zones})")
         unavailable = policy.get("maxUnavailableFixed", policy.get("maxUnavailablePercent"))
@@ -196,14 +199,15 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
         )
         drains = []
         for backend in of_type(inventory, BACKEND) + of_type(inventory, REGION_BACKEND):
-            drain = int(backend.get("connectionDrainingTimeoutSec", DEFAULT_DRAINING_SECONDS))
-            drains.append(drain)
+            # Left out, draining is whatever the provider defaults to; the rule needs it stated.
+            drain = backend.get("connectionDrainingTimeoutSec", None)
+            drains.append(drain if isinstance(drain, int) else 0)
             check.expect(
                 backend.name,
                 "connectionDrainingTimeoutSec",
                 drain,
-                drain >= grace,
-                f">= SHUTDOWN_GRACE_SECONDS ({grace})",
+                isinstance(drain, int) and drain >= grace,
+                f"set, >= SHUTDOWN_GRACE_SECONDS ({grace})",
             )
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
@@ -275,6 +279,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
         check.expect(bucket.name, "versioning.enabled", value, value is True or value == "true", "true")
     if context.production:
         for cache in of_type(inventory, REDIS):
+            # Defaults: tier BASIC, transitEncryptionMode DISABLED (pulumi_gcp.redis.Instance).
             tier = cache.get("tier", "BASIC (default)")
             check.expect(cache.name, "tier", tier, tier == "STANDARD_HA", "STANDARD_HA in production")
             zones = (cache.get("locationId", None), cache.get("alternativeLocationId", None))
