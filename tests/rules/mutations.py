@@ -201,3 +201,151 @@ def mutated(cloud: str, rule_id: str, model: Any) -> Any:
 
 
 __all__ = ["MUTATIONS", "Resource", "mutated"]
+
+
+# --- more ways a fork breaks a rule: each must be caught by the rule named ---------------------------------
+
+
+def _fleet_security_group(template: dict) -> str:
+    interface = _launch_data(template)["NetworkInterfaces"][0]
+    return interface["Groups"][0]["Fn::GetAtt"][0]
+
+
+def _aws_ssh_ingress(template: dict) -> None:
+    template["Resources"]["MutationSsh"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": [_fleet_security_group(template), "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "CidrIp": "10.0.0.0/8",
+        },
+    }
+
+
+def _aws_other_client_on_cache(template: dict) -> None:
+    cache = _aws(template, "AWS::ElastiCache::ReplicationGroup")[0]
+    template["Resources"]["MutationCacheIngress"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": cache["SecurityGroupIds"][0],
+            "IpProtocol": "tcp",
+            "FromPort": 6379,
+            "ToPort": 6379,
+            "CidrIp": "10.0.0.0/16",
+        },
+    }
+
+
+def _azure_ssh_on_fleet_subnet(inventory: Inventory) -> None:
+    config = _ip_configuration(inventory)
+    subnet = config["subnet"]["id"].rsplit("/", 1)[-1]
+    vnet = _one(inventory, "azure-native:network:VirtualNetwork")
+    nsg_id = next(s for s in vnet["subnets"] if s["name"] == subnet)["networkSecurityGroup"]["id"]
+    nsg = next(
+        r for r in inventory if r.type.endswith("NetworkSecurityGroup") and nsg_id.endswith(f"/{r.name}")
+    )
+    nsg.inputs["securityRules"].append(
+        {
+            "name": "ssh",
+            "access": "Allow",
+            "direction": "Inbound",
+            "priority": 200,
+            "protocol": "Tcp",
+            "sourceAddressPrefix": "10.0.0.0/8",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "*",
+            "destinationPortRange": "22",
+        }
+    )
+
+
+def _gcp_ssh_firewall(inventory: Inventory) -> None:
+    account = _template(inventory)["serviceAccount"]["email"]
+    inventory.resources.append(
+        Resource(
+            "gcp:compute/firewall:Firewall",
+            "mutation-ssh",
+            "network",
+            {
+                "direction": "INGRESS",
+                "allows": [{"protocol": "tcp", "ports": ["22"]}],
+                "sourceRanges": ["35.235.240.0/20"],
+                "targetServiceAccounts": [account],
+            },
+        )
+    )
+
+
+def _gcp_other_client_on_cache(inventory: Inventory) -> None:
+    cache_range = _one(inventory, "gcp:redis/instance:Instance")["reservedIpRange"]
+    inventory.resources.append(
+        Resource(
+            "gcp:compute/firewall:Firewall",
+            "mutation-to-cache",
+            "network",
+            {
+                "direction": "EGRESS",
+                "allows": [{"protocol": "tcp", "ports": ["6378"]}],
+                "destinationRanges": [cache_range],
+                "targetServiceAccounts": ["other@example.iam.gserviceaccount.com"],
+            },
+        )
+    )
+
+
+MORE: list[tuple[str, str, str, Callable[[Any], None]]] = [
+    ("aws", "Stateless-NoFixedIdentity", "an SSH ingress on the fleet", _aws_ssh_ingress),
+    ("aws", "Stateless-NoFixedIdentity", "a key pair", lambda t: _launch_data(t).update(KeyName="admin")),
+    (
+        "aws",
+        "Stateless-NoFixedIdentity",
+        "an elastic IP on an instance",
+        lambda t: t["Resources"].update(
+            MutationEip={
+                "Type": "AWS::EC2::EIP",
+                "Properties": {"Domain": "vpc", "InstanceId": "i-0123456789"},
+            }
+        ),
+    ),
+    (
+        "aws",
+        "Stateless-DisposableInstances",
+        "an EFS mount target",
+        lambda t: t["Resources"].update(
+            MutationMount={
+                "Type": "AWS::EFS::MountTarget",
+                "Properties": {"FileSystemId": "fs-1", "SubnetId": "s"},
+            }
+        ),
+    ),
+    ("aws", "Stateless-FleetOnlyCache", "another client on the cache", _aws_other_client_on_cache),
+    ("azure", "Stateless-NoFixedIdentity", "SSH admitted to the fleet's subnet", _azure_ssh_on_fleet_subnet),
+    (
+        "azure",
+        "Stateless-DisposableInstances",
+        "an Azure Files share",
+        lambda i: i.resources.append(Resource("azure-native:storage:FileShare", "mutation-share", None, {})),
+    ),
+    ("gcp", "Stateless-NoFixedIdentity", "SSH admitted to the fleet", _gcp_ssh_firewall),
+    (
+        "gcp",
+        "Stateless-NoFixedIdentity",
+        "ssh-keys in metadata",
+        lambda i: _template(i)["metadata"].update({"ssh-keys": "admin:ssh-rsa AAAA"}),
+    ),
+    ("gcp", "Stateless-FleetOnlyCache", "another client allowed to the cache", _gcp_other_client_on_cache),
+    (
+        "gcp",
+        "Stateless-DisposableInstances",
+        "a Filestore share",
+        lambda i: i.resources.append(Resource("gcp:filestore/instance:Instance", "mutation-share", None, {})),
+    ),
+]
+
+
+def mutated_by(cloud: str, mutation: Callable[[Any], None], model: Any) -> Any:
+    broken = copy.deepcopy(model)
+    mutation(broken)
+    return broken

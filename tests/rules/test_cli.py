@@ -38,8 +38,13 @@ def test_not_a_template_is_refused_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     result = run(bad)
-    assert (
-        result.returncode == 2
-        and "no Resources section" in result.stderr
-        and "Traceback" not in result.stderr
-    )
+    assert result.returncode == 2 and "neither a CloudFormation template" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_inventory_is_read_for_its_cloud(models, tmp_path):
+    path = tmp_path / "gcp-prod.json"
+    mutated("gcp", "Stateless-NoAffinity", models["gcp"]["prod"]).write(path)
+    result = run(path)
+    assert result.returncode == 1
+    assert "Stateless-NoAffinity: ERROR" in result.stdout and "sessionAffinity = 'CLIENT_IP'" in result.stdout

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from refarch.rules import FAIL, PASS, RULES, Context, evaluate
+from refarch.rules import BY_ID, FAIL, PASS, RULES, Context, evaluate
 from tests.rules.conftest import CLOUDS, ENVIRONMENTS, SPECS
-from tests.rules.mutations import MUTATIONS, mutated
+from tests.rules.mutations import MORE, MUTATIONS, mutated, mutated_by
 from tests.rules.pending import PENDING
 
 PRODUCTION = next(name for name, spec in SPECS.items() if spec.production)
@@ -53,6 +53,28 @@ def test_a_mutated_stack_is_caught_by_the_rule(models, cloud, rule_id):
     assert {
         r.rule: {c.describe() for c in r.violations} for r in evaluate(cloud, original, context(PRODUCTION))
     } == before
+
+
+@pytest.mark.parametrize(
+    ("cloud", "rule_id", "what", "mutation"), MORE, ids=[f"{c}-{w}" for c, _, w, _ in MORE]
+)
+def test_more_ways_to_break_a_rule_are_caught(models, cloud, rule_id, what, mutation):
+    original = models[cloud][PRODUCTION]
+    (before,) = evaluate(cloud, original, context(PRODUCTION), (BY_ID[rule_id],))
+    (after,) = evaluate(cloud, mutated_by(cloud, mutation, original), context(PRODUCTION), (BY_ID[rule_id],))
+    caught = {c.describe() for c in after.violations} - {c.describe() for c in before.violations}
+    assert after.status == FAIL and caught, f"{cloud}: {what} went unnoticed by {rule_id}"
+
+
+def test_production_only_checks_follow_the_environment(models):
+    # The dev cache has no replica: fine outside production, a violation when the same stack is production.
+    dev = next(name for name, spec in SPECS.items() if not spec.production and spec.cache.replicas == 0)
+    rule = (BY_ID["Stateless-DurableStateStores"],)
+    for cloud in CLOUDS:
+        (relaxed,) = evaluate(cloud, models[cloud][dev], Context(production=False), rule)
+        (strict,) = evaluate(cloud, models[cloud][dev], Context(production=True), rule)
+        assert relaxed.status == PASS, (cloud, [c.describe() for c in relaxed.violations])
+        assert strict.status == FAIL, cloud
 
 
 def test_a_rule_with_nothing_to_check_is_not_applicable_with_a_reason():
