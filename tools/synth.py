@@ -1,6 +1,8 @@
-"""`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
-lint every template with cfn-lint, then preview every Pulumi stack offline (`tools.preview`).
-Prints one line per stack; fails on any nag or lint error or any stack that cannot be previewed."""
+"""`make synth`: synthesize every environment with the CDK CLI (cdk-nag and the statelessness pack run as
+validation plugins), lint every template with cfn-lint, then preview every Pulumi stack offline
+(`tools.preview`, which runs the statelessness rules on each inventory). Prints one line per stack and
+writes the rules' evidence to build/evidence/; fails on any nag, statelessness or lint error or any stack
+that cannot be previewed."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from refarch.rules.service_facts import DEFAULT_SHUTDOWN_GRACE_SECONDS, MEMORY_S
 
 Template = Mapping[str, Any]
 ASG = "AWS::AutoScaling::AutoScalingGroup"
-LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 LISTENER_RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"

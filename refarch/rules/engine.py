@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from refarch.rules import aws, azure, gcp
-from refarch.rules.catalogue import RULES, Rule
+from refarch.rules.catalogue import BY_ID, RULES, Rule
 from refarch.rules.results import Checker, Context, Result, errors, result_of
 
 EVALUATIONS = {"aws": aws.EVALUATIONS, "azure": azure.EVALUATIONS, "gcp": gcp.EVALUATIONS}
@@ -20,8 +21,20 @@ def evaluate(cloud: str, model: Any, context: Context, rules: tuple[Rule, ...] =
         evaluation, looks_for = EVALUATIONS[cloud][rule.id]
         checker = Checker()
         evaluation(model, context, checker)
+        checker.checks = [
+            replace(check, type=_type_of(cloud, model, check.resource)) for check in checker.checks
+        ]
         results.append(result_of(rule.id, rule.severity, checker, looks_for))
     return results
+
+
+def _type_of(cloud: str, model: Any, resource: str) -> str | None:
+    """Checks name a resource by logical id or name, sometimes with a part after it (`group.Ingress[0]`,
+    `nsg/rule`); the type is the named resource's."""
+    if cloud == "aws":
+        return model.get("Resources", {}).get(resource.split(".")[0], {}).get("Type")
+    name = resource.split("/")[0]
+    return next((r.type for r in model if r.name == name), None)
 
 
 def evidence(cloud: str, environment: str, context: Context, results: list[Result]) -> dict[str, Any]:
@@ -30,7 +43,7 @@ def evidence(cloud: str, environment: str, context: Context, results: list[Resul
         "environment": environment,
         "production": context.production,
         "errors": len(errors(results)),
-        "results": [result.to_json() for result in results],
+        "results": [{**result.to_json(), "title": BY_ID[result.rule].title} for result in results],
     }
 
 

@@ -32,10 +32,13 @@ class Check:
     value: Any
     ok: bool
     expected: str
+    # The resource's type (CloudFormation or Pulumi), filled in from the model after the evaluation.
+    type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "resource": self.resource,
+            "type": self.type,
             "property": self.property,
             "value": self.value,
             "ok": self.ok,

@@ -35,7 +35,8 @@ def test_unmodified_stacks_pass_every_rule_with_evidence(models, cloud, environm
             continue
         assert result.status == PASS, (result.rule, result.reason, [c.describe() for c in result.violations])
         assert result.checks and all(check.ok for check in result.checks)
-        assert all(check.resource and check.property for check in result.checks)
+        # Every check names a resource that exists in the model (its type is found there).
+        assert all(check.resource and check.property and check.type for check in result.checks)
 
 
 @pytest.mark.parametrize("rule_id", [rule.id for rule in RULES])
