@@ -76,12 +76,13 @@ def validator(rule: Rule):
         config = args.get_config()
         accepted = config.get("accepted") or {}
         context = Context(production=config.get("production", True))
-        urns = {r.name: r.urn for r in args.resources}
+        # Names repeat across types (a component and the resource it holds): find the URN by both.
+        urns = {(r.name, r.resource_type): r.urn for r in args.resources}
         (result,) = evaluate(cloud, inventory_of(args.resources), context, (rule,))
         for check in result.violations:
             name = check.resource.split("/")[0]
             if name not in accepted:
-                report_violation(f"{check.describe()}. {rule.remediation}", urns.get(name))
+                report_violation(f"{check.describe()}. {rule.remediation}", urns.get((name, check.type)))
 
     return validate
 

@@ -410,6 +410,42 @@ def zone_spread(template: Template, context: Context, check: Checker) -> None:
             )
 
 
+# EC2 resolves a launch template's `resolve:ssm:` image at every launch, not once per deployment ("The
+# Systems Manager parameter will resolve to the ID of the AMI at instance launch": EC2 API reference,
+# ResponseLaunchTemplateData.ImageId; CDK's ResolveSsmParameterAtLaunchImage writes that form).
+LAUNCH_TIME_IMAGE = "resolve:ssm:"
+IMAGE_PARAMETER = "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+
+
+def identical_instances(template: Template, context: Context, check: Checker) -> None:
+    parameters = template.get("Parameters", {})
+    for _, group in fleets(template):
+        logical_id, data = launch_data(template, group)
+        if not logical_id:
+            continue
+        image = data.get("ImageId")
+        parameter = referenced(image) if isinstance(image, Mapping) else None
+        if parameter is not None:
+            kind = parameters.get(parameter, {}).get("Type")
+            ok = kind == IMAGE_PARAMETER or parameter not in parameters
+            check.expect(
+                logical_id,
+                "LaunchTemplateData.ImageId",
+                {"Ref": parameter, "Type": kind},
+                ok,
+                "resolved once per deployment",
+            )
+        else:
+            ok = isinstance(image, str) and not image.startswith(LAUNCH_TIME_IMAGE)
+            check.expect(
+                logical_id,
+                "LaunchTemplateData.ImageId",
+                image,
+                ok,
+                "an AMI id (not resolve:ssm:, which resolves at each launch)",
+            )
+
+
 def scaling_owns_count(template: Template, context: Context, check: Checker) -> None:
     policies = [props for _, props in of_type(template, "AWS::AutoScaling::ScalingPolicy")]
     for group_id, group in fleets(template):
@@ -481,6 +517,7 @@ EVALUATIONS = {
         "DynamoDB tables, S3 buckets or cache replication groups",
     ),
     "Stateless-ZoneSpread": (zone_spread, "Auto Scaling groups"),
+    "Stateless-IdenticalInstances": (identical_instances, "Auto Scaling groups with a launch template"),
     "Stateless-ScalingOwnsCount": (scaling_owns_count, "Auto Scaling groups"),
     "Stateless-FleetOnlyCache": (fleet_only_cache, "ElastiCache replication groups or fleet user data"),
 }

@@ -110,7 +110,7 @@ def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
             # The SDK documents no default for it, so the rule wants it stated.
             value = settings.get("cookieBasedAffinity")
             check.expect(
-                gateway.name,
+                gateway,
                 f"backendHttpSettingsCollection[{settings.get('name')}].cookieBasedAffinity",
                 value,
                 value == "Disabled",
@@ -121,14 +121,14 @@ def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
 def disposable_instances(inventory: Inventory, context: Context, check: Checker) -> None:
     for fleet in of_type(inventory, VMSS):
         value = fleet.get("virtualMachineProfile.storageProfile.osDisk.deleteOption", None)
-        check.expect(fleet.name, "storageProfile.osDisk.deleteOption", value, value == "Delete", "Delete")
+        check.expect(fleet, "storageProfile.osDisk.deleteOption", value, value == "Delete", "Delete")
         disks = fleet.get("virtualMachineProfile.storageProfile.dataDisks", None) or []
-        check.expect(fleet.name, "storageProfile.dataDisks", len(disks), not disks, "none")
+        check.expect(fleet, "storageProfile.dataDisks", len(disks), not disks, "none")
         for i, nic in enumerate(
             fleet.get("virtualMachineProfile.networkProfile.networkInterfaceConfigurations", None) or []
         ):
             check.expect(
-                fleet.name,
+                fleet,
                 f"networkInterfaceConfigurations[{i}].deleteOption",
                 nic.get("deleteOption"),
                 nic.get("deleteOption") == "Delete",
@@ -136,21 +136,19 @@ def disposable_instances(inventory: Inventory, context: Context, check: Checker)
             )
         if (script := _script(fleet)) is not None:
             mounts = boot_script.network_mounts(script)
-            check.expect(fleet.name, "osProfile.customData (network mounts)", mounts, not mounts, "none")
+            check.expect(fleet, "osProfile.customData (network mounts)", mounts, not mounts, "none")
     for type_ in ("azure-native:storage:FileShare", "azure-native:netapp:Volume"):
         for share in of_type(inventory, type_):
-            check.expect(share.name, "type", type_, False, "no network file share for the fleet")
+            check.expect(share, "type", type_, False, "no network file share for the fleet")
 
 
 def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) -> None:
     for fleet in of_type(inventory, VMSS):
         for where, config in _ip_configurations(fleet):
             public = config.get("publicIPAddressConfiguration")
-            check.expect(
-                fleet.name, f"{where}.publicIPAddressConfiguration", public, public is None, "absent"
-            )
+            check.expect(fleet, f"{where}.publicIPAddressConfiguration", public, public is None, "absent")
         keys = fleet.get("virtualMachineProfile.osProfile.linuxConfiguration.ssh.publicKeys", None) or []
-        check.expect(fleet.name, "osProfile.linuxConfiguration.ssh.publicKeys", len(keys), not keys, "none")
+        check.expect(fleet, "osProfile.linuxConfiguration.ssh.publicKeys", len(keys), not keys, "none")
         for _, config in _ip_configurations(fleet):
             nsg = _nsg_of_subnet(inventory, last_segment(config.get("subnet")))
             for rule in (nsg.get("securityRules", None) or []) if nsg else []:
@@ -166,15 +164,15 @@ def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) ->
 def load_balancer_health(inventory: Inventory, context: Context, check: Checker) -> None:
     for fleet in of_type(inventory, VMSS):
         repairs = fleet.get("automaticRepairsPolicy.enabled", None)
-        check.expect(fleet.name, "automaticRepairsPolicy.enabled", repairs, _true(repairs), "true")
+        check.expect(fleet, "automaticRepairsPolicy.enabled", repairs, _true(repairs), "true")
         health = [e for e in _extensions(fleet) if e.get("type") in HEALTH_EXTENSIONS]
         check.expect(
-            fleet.name, "extensionProfile (application health extension)", len(health), bool(health), "one"
+            fleet, "extensionProfile (application health extension)", len(health), bool(health), "one"
         )
         for extension in health:
             path = (extension.get("settings") or {}).get("requestPath")
             check.expect(
-                fleet.name,
+                fleet,
                 f"extensions[{extension.get('name')}].settings.requestPath",
                 path,
                 path == context.health_path,
@@ -183,7 +181,7 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
     for gateway in of_type(inventory, GATEWAY):
         for probe in gateway.get("probes", None) or []:
             check.expect(
-                gateway.name,
+                gateway,
                 f"probes[{probe.get('name')}].path",
                 probe.get("path"),
                 probe.get("path") == context.health_path,
@@ -194,9 +192,9 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
 def replace_at_full_capacity(inventory: Inventory, context: Context, check: Checker) -> None:
     for fleet in of_type(inventory, VMSS):
         mode = fleet.get("upgradePolicy.mode", "Manual (default)")
-        check.expect(fleet.name, "upgradePolicy.mode", mode, mode == "Rolling", "Rolling")
+        check.expect(fleet, "upgradePolicy.mode", mode, mode == "Rolling", "Rolling")
         surge = fleet.get("upgradePolicy.rollingUpgradePolicy.maxSurge", None)
-        check.expect(fleet.name, "upgradePolicy.rollingUpgradePolicy.maxSurge", surge, _true(surge), "true")
+        check.expect(fleet, "upgradePolicy.rollingUpgradePolicy.maxSurge", surge, _true(surge), "true")
 
 
 def drain_before_stop(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -214,7 +212,7 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
                 drain = int(draining.get("drainTimeoutInSec", 0)) if _true(draining.get("enabled")) else 0
                 drains.append(drain)
                 check.expect(
-                    gateway.name,
+                    gateway,
                     f"backendHttpSettingsCollection[{settings.get('name')}].connectionDraining.drainTimeoutInSec",
                     drain,
                     drain >= grace,
@@ -223,7 +221,7 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
         check.expect(
-            fleet.name,
+            fleet,
             "customData TimeoutStopSec",
             stop,
             stop is not None and stop > grace and stop >= longest,
@@ -241,12 +239,12 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
         env = boot_script.variables(script)
         backend = env.get("SESSION_BACKEND", "redis (default)")
         check.expect(
-            fleet.name, "customData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory"
+            fleet, "customData SESSION_BACKEND", backend, backend != MEMORY_SESSION_BACKEND, "not memory"
         )
         host = env.get("CACHE_HOST")
         points = host is not None and host.split(".")[0] in names
         check.expect(
-            fleet.name,
+            fleet,
             "customData CACHE_HOST",
             host,
             points,
@@ -254,7 +252,7 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
         )
         ttl = env.get("SESSION_TTL_SECONDS")
         check.expect(
-            fleet.name,
+            fleet,
             "customData SESSION_TTL_SECONDS",
             ttl,
             ttl is not None and ttl.isdigit() and int(ttl) > 0,
@@ -267,7 +265,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
     for account in of_type(inventory, "azure-native:cosmosdb:DatabaseAccount"):
         backup = account.get("backupPolicy.type", "Periodic (default)")
         check.expect(
-            account.name,
+            account,
             "backupPolicy.type",
             backup,
             backup == "Continuous",
@@ -277,7 +275,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
             for location in account.get("locations", None) or []:
                 zoned = location.get("isZoneRedundant")
                 check.expect(
-                    account.name,
+                    account,
                     f"locations[{location.get('locationName')}].isZoneRedundant",
                     zoned,
                     _true(zoned),
@@ -290,28 +288,28 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
                 and refers_to(lock.get("scope", None), account, "accountName")
             ]
             check.expect(
-                account.name, "CanNotDelete management lock", locked, bool(locked), "a lock in production"
+                account, "CanNotDelete management lock", locked, bool(locked), "a lock in production"
             )
     for blobs in of_type(inventory, "azure-native:storage:BlobServiceProperties"):
         value = blobs.get("isVersioningEnabled", None)
-        check.expect(blobs.name, "isVersioningEnabled", value, _true(value), "true")
+        check.expect(blobs, "isVersioningEnabled", value, _true(value), "true")
     if context.production:
         for cache in of_type(inventory, REDIS):
             # "Enabled by default" (pulumi_azure_native.redisenterprise.RedisEnterprise, highAvailability).
             value = cache.get("highAvailability", "Enabled (default)")
             check.expect(
-                cache.name, "highAvailability", value, value.startswith("Enabled"), "Enabled in production"
+                cache, "highAvailability", value, value.startswith("Enabled"), "Enabled in production"
             )
         for cache in of_type(inventory, LEGACY_REDIS):
             replicas = cache.get("replicasPerPrimary", 0)
-            check.expect(cache.name, "replicasPerPrimary", replicas, int(replicas) >= 1, ">= 1 in production")
+            check.expect(cache, "replicasPerPrimary", replicas, int(replicas) >= 1, ">= 1 in production")
 
 
 def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
     autoscales = of_type(inventory, AUTOSCALE)
     for fleet in of_type(inventory, VMSS):
         zones = fleet.get("zones", None) or []
-        check.expect(fleet.name, "zones", zones, len(zones) >= 2, "at least two zones")
+        check.expect(fleet, "zones", zones, len(zones) >= 2, "at least two zones")
         if context.production:
             for autoscale in autoscales:
                 if refers_to(autoscale.get("targetResourceUri", None), fleet, "vmScaleSetName"):
@@ -319,12 +317,39 @@ def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
                         minimum = (profile.get("capacity") or {}).get("minimum")
                         ok = str(minimum).isdigit() and int(minimum) >= len(zones)
                         check.expect(
-                            autoscale.name,
+                            autoscale,
                             f"profiles[{profile.get('name')}].capacity.minimum",
                             minimum,
                             ok,
                             f">= the number of zones ({len(zones)}) in production",
                         )
+
+
+def identical_instances(inventory: Inventory, context: Context, check: Checker) -> None:
+    for fleet in of_type(inventory, VMSS):
+        image = fleet.get("virtualMachineProfile.storageProfile.imageReference", None) or {}
+        if image.get("id") or image.get("communityGalleryImageId") or image.get("sharedGalleryImageId"):
+            reference = (
+                image.get("id") or image.get("communityGalleryImageId") or image.get("sharedGalleryImageId")
+            )
+            pinned = "/versions/" in str(reference) and not str(reference).rstrip("/").endswith("/latest")
+            check.expect(
+                fleet,
+                "storageProfile.imageReference (gallery id)",
+                reference,
+                pinned,
+                "a specific image version",
+            )
+        else:
+            version = image.get("version")
+            # "latest" is resolved when each instance is created, so a scale set can mix image builds.
+            check.expect(
+                fleet,
+                "storageProfile.imageReference.version",
+                version,
+                bool(version) and version != "latest",
+                "a specific version, not latest",
+            )
 
 
 def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -337,7 +362,7 @@ def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -
             and _true(a.get("enabled", True))
         ]
         check.expect(
-            fleet.name,
+            fleet,
             "enabled autoscale setting targeting the scale set",
             [a.name for a in owners],
             bool(owners),
@@ -346,7 +371,7 @@ def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -
         if fleet.get("sku.capacity", None) is not None:
             ignored = "sku.capacity" in (fleet.options.get("ignoreChanges") or [])
             check.expect(
-                fleet.name,
+                fleet,
                 "sku.capacity in ignoreChanges",
                 ignored,
                 ignored,
@@ -357,14 +382,14 @@ def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -
 def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> None:
     for cache in of_type(inventory, REDIS):
         check.expect(
-            cache.name,
+            cache,
             "minimumTlsVersion",
             cache.get("minimumTlsVersion", None),
             cache.get("minimumTlsVersion", None) in ("1.2", "1.3"),
             "1.2 or later",
         )
         check.expect(
-            cache.name,
+            cache,
             "publicNetworkAccess",
             cache.get("publicNetworkAccess", None),
             cache.get("publicNetworkAccess", None) == "Disabled",
@@ -373,7 +398,7 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
     ports = []
     for database in of_type(inventory, REDIS_DATABASE):
         protocol = database.get("clientProtocol", "Encrypted (default)")
-        check.expect(database.name, "clientProtocol", protocol, protocol.startswith("Encrypted"), "Encrypted")
+        check.expect(database, "clientProtocol", protocol, protocol.startswith("Encrypted"), "Encrypted")
         ports.append(int(database.get("port", 10000)))
     endpoints = [
         endpoint
@@ -389,7 +414,7 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
         for endpoint in endpoints:
             nsg = _nsg_of_subnet(inventory, last_segment(endpoint.get("subnet", None)))
             check.expect(
-                endpoint.name, "subnet's network security group", nsg and nsg.name, nsg is not None, "one"
+                endpoint, "subnet's network security group", nsg and nsg.name, nsg is not None, "one"
             )
             for rule in (nsg.get("securityRules", None) or []) if nsg else []:
                 if any(_admits(rule, port) for port in ports):
@@ -403,7 +428,7 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
                     )
         if (script := _script(fleet)) is not None:
             value = boot_script.variables(script).get("CACHE_TLS", "true (default)")
-            check.expect(fleet.name, "customData CACHE_TLS", value, value.split()[0] == "true", "true")
+            check.expect(fleet, "customData CACHE_TLS", value, value.split()[0] == "true", "true")
 
 
 EVALUATIONS = {
@@ -416,6 +441,7 @@ EVALUATIONS = {
     "Stateless-ExternalSessions": (external_sessions, "scale sets with custom data"),
     "Stateless-DurableStateStores": (durable_state_stores, "Cosmos DB accounts, blob services or caches"),
     "Stateless-ZoneSpread": (zone_spread, "scale sets"),
+    "Stateless-IdenticalInstances": (identical_instances, "scale sets"),
     "Stateless-ScalingOwnsCount": (scaling_owns_count, "scale sets"),
     "Stateless-FleetOnlyCache": (fleet_only_cache, "Redis caches"),
 }

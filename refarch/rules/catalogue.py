@@ -100,6 +100,15 @@ RULES: tuple[Rule, ...] = (
         "Span at least two zones; in production make the minimum capacity at least the number of zones.",
     ),
     Rule(
+        "IdenticalInstances",
+        "Every instance boots the same image",
+        "Interchangeable means identical: an image resolved at each launch lets one fleet mix builds, so a "
+        "replacement can behave unlike the instance it replaced.",
+        "REL05-BP06, REL08-BP04",
+        "Resolve the image once per deployment (an AMI id or an SSM parameter of the template, a specific "
+        "image version, a specific image rather than a family).",
+    ),
+    Rule(
         "ScalingOwnsCount",
         "Autoscaling owns the instance count",
         "A fixed count in the template resets the fleet on each deployment, undoing what autoscaling did.",

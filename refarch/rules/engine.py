@@ -22,7 +22,8 @@ def evaluate(cloud: str, model: Any, context: Context, rules: tuple[Rule, ...] =
         checker = Checker()
         evaluation(model, context, checker)
         checker.checks = [
-            replace(check, type=_type_of(cloud, model, check.resource)) for check in checker.checks
+            check if check.type else replace(check, type=_type_of(cloud, model, check.resource))
+            for check in checker.checks
         ]
         results.append(result_of(rule.id, rule.severity, checker, looks_for))
     return results
@@ -34,7 +35,9 @@ def _type_of(cloud: str, model: Any, resource: str) -> str | None:
     if cloud == "aws":
         return model.get("Resources", {}).get(resource.split(".")[0], {}).get("Type")
     name = resource.split("/")[0]
-    return next((r.type for r in model if r.name == name), None)
+    # A component can share its name with a resource it holds (`fleet`): the cloud resource is meant.
+    named = sorted((r for r in model if r.name == name), key=lambda r: not r.custom)
+    return named[0].type if named else None
 
 
 def evidence(cloud: str, environment: str, context: Context, results: list[Result]) -> dict[str, Any]:

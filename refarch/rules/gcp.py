@@ -81,26 +81,22 @@ def no_affinity(inventory: Inventory, context: Context, check: Checker) -> None:
     for backend in of_type(inventory, BACKEND) + of_type(inventory, REGION_BACKEND):
         # "The default is NONE" (pulumi_gcp.compute.BackendService, session_affinity).
         value = backend.get("sessionAffinity", "NONE (default)")
-        check.expect(backend.name, "sessionAffinity", value, value.startswith("NONE"), "NONE")
+        check.expect(backend, "sessionAffinity", value, value.startswith("NONE"), "NONE")
 
 
 def disposable_instances(inventory: Inventory, context: Context, check: Checker) -> None:
     for template in _all(inventory, TEMPLATES):
         disks = template.get("disks", None) or []
         extra = [d for d in disks if not d.get("boot")]
-        check.expect(template.name, "disks (non-boot)", len(extra), not extra, "none: the boot disk only")
+        check.expect(template, "disks (non-boot)", len(extra), not extra, "none: the boot disk only")
         for i, disk in enumerate(disks):
             value = disk.get("autoDelete", True)
-            check.expect(
-                template.name, f"disks[{i}].autoDelete", value, value is True or value == "true", "true"
-            )
+            check.expect(template, f"disks[{i}].autoDelete", value, value is True or value == "true", "true")
         if (script := _script(template)) is not None:
             mounts = boot_script.network_mounts(script)
-            check.expect(
-                template.name, "metadata.startup-script (network mounts)", mounts, not mounts, "none"
-            )
+            check.expect(template, "metadata.startup-script (network mounts)", mounts, not mounts, "none")
     for share in of_type(inventory, "gcp:filestore/instance:Instance"):
-        check.expect(share.name, "type", share.type, False, "no Filestore share for the fleet")
+        check.expect(share, "type", share.type, False, "no Filestore share for the fleet")
 
 
 def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -109,7 +105,7 @@ def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) ->
         for i, interface in enumerate(template.get("networkInterfaces", None) or []):
             configs = interface.get("accessConfigs") or []
             check.expect(
-                template.name,
+                template,
                 f"networkInterfaces[{i}].accessConfigs",
                 len(configs),
                 not configs,
@@ -117,18 +113,18 @@ def no_fixed_identity(inventory: Inventory, context: Context, check: Checker) ->
             )
         metadata = template.get("metadata", None) or {}
         check.expect(
-            template.name,
+            template,
             "metadata.ssh-keys",
             metadata.get("ssh-keys"),
             not metadata.get("ssh-keys"),
             "absent",
         )
         blocked = str(metadata.get("block-project-ssh-keys", "")).upper()
-        check.expect(template.name, "metadata.block-project-ssh-keys", blocked, blocked == "TRUE", "TRUE")
+        check.expect(template, "metadata.block-project-ssh-keys", blocked, blocked == "TRUE", "TRUE")
     for rule in of_type(inventory, FIREWALL):
         if rule.get("direction", "INGRESS") == "INGRESS" and _targets_fleet(rule, accounts):
             check.expect(
-                rule.name, "admits port 22 to the fleet", _admits(rule, 22), not _admits(rule, 22), "false"
+                rule, "admits port 22 to the fleet", _admits(rule, 22), not _admits(rule, 22), "false"
             )
 
 
@@ -140,7 +136,7 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
         reference = (policy or {}).get("healthCheck")
         used = [hc for hc in checks if refers_to(reference, hc)]
         check.expect(
-            group.name,
+            group,
             "autoHealingPolicies.healthCheck",
             reference,
             bool(used),
@@ -151,7 +147,7 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
                 "httpsHealthCheck.requestPath", None
             )
             check.expect(
-                health.name,
+                health,
                 "httpHealthCheck.requestPath",
                 path,
                 path == context.health_path,
@@ -166,7 +162,7 @@ def load_balancer_health(inventory: Inventory, context: Context, check: Checker)
                 "httpsHealthCheck.requestPath", None
             )
             check.expect(
-                backend.name,
+                backend,
                 f"healthChecks -> {health.name}.requestPath",
                 path,
                 path == context.health_path,
@@ -184,9 +180,9 @@ def replace_at_full_capacity(inventory: Inventory, context: Context, check: Chec
             # must therefore be stated (Compute Engine API, InstanceGroupManagerUpdatePolicy).
             surge = zones
         ok = isinstance(surge, int) and surge >= zones
-        check.expect(group.name, "updatePolicy.maxSurgeFixed", surge, ok, f">= the number of zones ({zones})")
+        check.expect(group, "updatePolicy.maxSurgeFixed", surge, ok, f">= the number of zones ({zones})")
         unavailable = policy.get("maxUnavailableFixed", policy.get("maxUnavailablePercent"))
-        check.expect(group.name, "updatePolicy.maxUnavailableFixed", unavailable, unavailable == 0, "0")
+        check.expect(group, "updatePolicy.maxUnavailableFixed", unavailable, unavailable == 0, "0")
 
 
 def drain_before_stop(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -203,7 +199,7 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
             drain = backend.get("connectionDrainingTimeoutSec", None)
             drains.append(drain if isinstance(drain, int) else 0)
             check.expect(
-                backend.name,
+                backend,
                 "connectionDrainingTimeoutSec",
                 drain,
                 isinstance(drain, int) and drain >= grace,
@@ -212,7 +208,7 @@ def drain_before_stop(inventory: Inventory, context: Context, check: Checker) ->
         stop = boot_script.stop_timeout(script)
         longest = max([grace, *drains])
         check.expect(
-            template.name,
+            template,
             "startup-script TimeoutStopSec",
             stop,
             stop is not None and stop > grace and stop >= longest,
@@ -230,7 +226,7 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
         env = boot_script.variables(script)
         backend = env.get("SESSION_BACKEND", "redis (default)")
         check.expect(
-            template.name,
+            template,
             "startup-script SESSION_BACKEND",
             backend,
             backend != MEMORY_SESSION_BACKEND,
@@ -239,7 +235,7 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
         host = env.get("CACHE_HOST")
         points = bool(host) and _overlaps(ranges, f"{host}/32")
         check.expect(
-            template.name,
+            template,
             "startup-script CACHE_HOST",
             host,
             points,
@@ -247,7 +243,7 @@ def external_sessions(inventory: Inventory, context: Context, check: Checker) ->
         )
         ttl = env.get("SESSION_TTL_SECONDS")
         check.expect(
-            template.name,
+            template,
             "startup-script SESSION_TTL_SECONDS",
             ttl,
             ttl is not None and ttl.isdigit() and int(ttl) > 0,
@@ -259,7 +255,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
     for database in of_type(inventory, "gcp:firestore/database:Database"):
         pitr = database.get("pointInTimeRecoveryEnablement", "POINT_IN_TIME_RECOVERY_DISABLED (default)")
         check.expect(
-            database.name,
+            database,
             "pointInTimeRecoveryEnablement",
             pitr,
             pitr == "POINT_IN_TIME_RECOVERY_ENABLED",
@@ -268,7 +264,7 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
         if context.production:
             value = database.get("deleteProtectionState", "DELETE_PROTECTION_DISABLED (default)")
             check.expect(
-                database.name,
+                database,
                 "deleteProtectionState",
                 value,
                 value == "DELETE_PROTECTION_ENABLED",
@@ -276,15 +272,15 @@ def durable_state_stores(inventory: Inventory, context: Context, check: Checker)
             )
     for bucket in of_type(inventory, "gcp:storage/bucket:Bucket"):
         value = bucket.get("versioning.enabled", None)
-        check.expect(bucket.name, "versioning.enabled", value, value is True or value == "true", "true")
+        check.expect(bucket, "versioning.enabled", value, value is True or value == "true", "true")
     if context.production:
         for cache in of_type(inventory, REDIS):
             # Defaults: tier BASIC, transitEncryptionMode DISABLED (pulumi_gcp.redis.Instance).
             tier = cache.get("tier", "BASIC (default)")
-            check.expect(cache.name, "tier", tier, tier == "STANDARD_HA", "STANDARD_HA in production")
+            check.expect(cache, "tier", tier, tier == "STANDARD_HA", "STANDARD_HA in production")
             zones = (cache.get("locationId", None), cache.get("alternativeLocationId", None))
             check.expect(
-                cache.name,
+                cache,
                 "locationId / alternativeLocationId",
                 list(zones),
                 all(zones) and zones[0] != zones[1],
@@ -298,14 +294,14 @@ def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
         zones = group.get("distributionPolicyZones", None) or (
             [group.get("zone", None)] if group.get("zone", None) else []
         )
-        check.expect(group.name, "distributionPolicyZones", zones, len(zones) >= 2, "at least two zones")
+        check.expect(group, "distributionPolicyZones", zones, len(zones) >= 2, "at least two zones")
         if context.production:
             for autoscaler in autoscalers:
                 if refers_to(autoscaler.get("target", None), group):
                     minimum = autoscaler.get("autoscalingPolicy.minReplicas", None)
                     ok = isinstance(minimum, int) and minimum >= len(zones)
                     check.expect(
-                        autoscaler.name,
+                        autoscaler,
                         "autoscalingPolicy.minReplicas",
                         minimum,
                         ok,
@@ -313,17 +309,31 @@ def zone_spread(inventory: Inventory, context: Context, check: Checker) -> None:
                     )
 
 
+def identical_instances(inventory: Inventory, context: Context, check: Checker) -> None:
+    for template in _all(inventory, TEMPLATES):
+        for i, disk in enumerate(template.get("disks", None) or []):
+            if disk.get("boot"):
+                image = disk.get("sourceImage")
+                # An image family names whichever image is newest when an instance is created.
+                pinned = (
+                    isinstance(image, str) and "/family/" not in image and not image.startswith("family/")
+                )
+                check.expect(
+                    template, f"disks[{i}].sourceImage", image, pinned, "a specific image, not a family"
+                )
+
+
 def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -> None:
     autoscalers = _all(inventory, AUTOSCALERS)
     for group in _all(inventory, GROUPS):
         size = group.get("targetSize", None)
-        check.expect(group.name, "targetSize", size, size is None, "absent (the autoscaler sets it)")
+        check.expect(group, "targetSize", size, size is None, "absent (the autoscaler sets it)")
         owners = [
             a.name
             for a in autoscalers
             if refers_to(a.get("target", None), group) and a.get("autoscalingPolicy.mode", "ON") == "ON"
         ]
-        check.expect(group.name, "autoscaler in mode ON targeting the group", owners, bool(owners), "one")
+        check.expect(group, "autoscaler in mode ON targeting the group", owners, bool(owners), "one")
 
 
 def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> None:
@@ -332,14 +342,14 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
     for cache in of_type(inventory, REDIS):
         mode = cache.get("transitEncryptionMode", "DISABLED (default)")
         check.expect(
-            cache.name,
+            cache,
             "transitEncryptionMode",
             mode,
             mode == "SERVER_AUTHENTICATION",
             "SERVER_AUTHENTICATION",
         )
         check.expect(
-            cache.name,
+            cache,
             "authEnabled",
             cache.get("authEnabled", None),
             cache.get("authEnabled", None) is True,
@@ -358,7 +368,7 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
             ):
                 targets = set(rule.get("targetServiceAccounts", None) or [])
                 check.expect(
-                    rule.name,
+                    rule,
                     "targetServiceAccounts",
                     sorted(targets),
                     bool(targets) and targets <= accounts,
@@ -374,12 +384,12 @@ def fleet_only_cache(inventory: Inventory, context: Context, check: Checker) -> 
             and not r.get("targetTags", None)
         ]
         check.expect(
-            cache.name, "egress deny for every other instance", denies, bool(denies), "a deny-all egress rule"
+            cache, "egress deny for every other instance", denies, bool(denies), "a deny-all egress rule"
         )
     for template in _all(inventory, TEMPLATES):
         if (script := _script(template)) is not None:
             value = boot_script.variables(script).get("CACHE_TLS", "true (default)")
-            check.expect(template.name, "startup-script CACHE_TLS", value, value.split()[0] == "true", "true")
+            check.expect(template, "startup-script CACHE_TLS", value, value.split()[0] == "true", "true")
 
 
 EVALUATIONS = {
@@ -392,6 +402,7 @@ EVALUATIONS = {
     "Stateless-ExternalSessions": (external_sessions, "instance templates with a startup script"),
     "Stateless-DurableStateStores": (durable_state_stores, "Firestore databases, buckets or caches"),
     "Stateless-ZoneSpread": (zone_spread, "managed instance groups"),
+    "Stateless-IdenticalInstances": (identical_instances, "instance templates"),
     "Stateless-ScalingOwnsCount": (scaling_owns_count, "managed instance groups"),
     "Stateless-FleetOnlyCache": (fleet_only_cache, "Memorystore instances"),
 }

@@ -56,8 +56,12 @@ class Checker:
     checks: list[Check] = field(default_factory=list)
     reason: str | None = None
 
-    def expect(self, resource: str, prop: str, value: Any, ok: bool, expected: str) -> bool:
-        self.checks.append(Check(resource, prop, value, bool(ok), expected))
+    def expect(self, resource: Any, prop: str, value: Any, ok: bool, expected: str) -> bool:
+        """`resource` is a name (a logical id, `nsg/rule`) or an inventory resource, whose type is kept."""
+        if isinstance(resource, str):
+            self.checks.append(Check(resource, prop, value, bool(ok), expected))
+        else:
+            self.checks.append(Check(resource.name, prop, value, bool(ok), expected, resource.type))
         return bool(ok)
 
     def not_applicable(self, reason: str) -> None:

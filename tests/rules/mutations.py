@@ -82,6 +82,9 @@ AWS: dict[str, Callable[[dict], None]] = {
     "Stateless-ZoneSpread": lambda t: _aws(t, "AWS::AutoScaling::AutoScalingGroup")[0].update(
         VPCZoneIdentifier=_aws(t, "AWS::AutoScaling::AutoScalingGroup")[0]["VPCZoneIdentifier"][:1]
     ),
+    "Stateless-IdenticalInstances": lambda t: _launch_data(t).update(
+        ImageId="resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    ),
     "Stateless-ScalingOwnsCount": lambda t: _aws(t, "AWS::AutoScaling::AutoScalingGroup")[0].update(
         DesiredCapacity="3"
     ),
@@ -144,6 +147,11 @@ AZURE: dict[str, Callable[[Inventory], None]] = {
         backupPolicy={"type": "Periodic"}
     ),
     "Stateless-ZoneSpread": lambda i: _vmss(i).update(zones=["1"]),
+    "Stateless-IdenticalInstances": lambda i: _vmss(i)["virtualMachineProfile"]["storageProfile"].update(
+        imageReference={
+            "communityGalleryImageId": "/CommunityGalleries/debian/Images/debian-12/Versions/latest"
+        }
+    ),
     "Stateless-ScalingOwnsCount": _without_ignore_changes,
     "Stateless-FleetOnlyCache": lambda i: _one(i, "azure-native:redisenterprise:Database").update(
         clientProtocol="Plaintext"
@@ -183,6 +191,9 @@ GCP: dict[str, Callable[[Inventory], None]] = {
     ),
     "Stateless-ZoneSpread": lambda i: _group(i).update(
         distributionPolicyZones=_group(i)["distributionPolicyZones"][:1]
+    ),
+    "Stateless-IdenticalInstances": lambda i: _template(i)["disks"][0].update(
+        sourceImage="projects/debian-cloud/global/images/family/debian-12"
     ),
     "Stateless-ScalingOwnsCount": lambda i: _group(i).update(targetSize=3),
     "Stateless-FleetOnlyCache": lambda i: _one(i, "gcp:redis/instance:Instance").update(

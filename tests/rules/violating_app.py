@@ -6,6 +6,8 @@ import base64
 
 from aws_cdk import App, CfnResource, Stack
 
+# An image EC2 resolves at each launch (so a fleet can mix builds).
+LAUNCH_TIME_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 BOOT = """#!/bin/bash
 mount -t nfs4 fs-1234.efs.eu-west-1.amazonaws.com:/ /mnt/shared
 cat > /etc/sample-service.env <<'ENV'
@@ -62,7 +64,7 @@ def violating_stack(app: App) -> Stack:
         "AWS::EC2::LaunchTemplate",
         {
             "LaunchTemplateData": {
-                "ImageId": "ami-12345678",
+                "ImageId": LAUNCH_TIME_IMAGE,
                 "KeyName": "admin",
                 "NetworkInterfaces": [
                     {
