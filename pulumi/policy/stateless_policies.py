@@ -2,7 +2,8 @@
 catalogue's evaluation for the stack's cloud (Azure or Google Cloud) on the resources `pulumi preview`
 would register. Errors are mandatory: a violation stops the update.
 
-Config (`pulumi preview --policy-pack pulumi/policy --policy-pack-config policy-config.json`), per policy:
+Config (`pulumi preview --policy-pack pulumi/policy --policy-pack-config policy-config.json`, a JSON object
+keyed by policy name: https://www.pulumi.com/docs/using-pulumi/crossguard/configuration), per policy:
     production  bool, default true: apply the production-only checks
     accepted    {resource name: reason}: findings on these resources are accepted, with the reason
 """

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Validations
 
 from refarch.rules import RULES
+from stacks import acknowledgments
 from stacks.app_builder import DEFAULT_REGION, build_app, new_app
 from stacks.findings import NagFinding, nag_findings
 from stacks.service_stack import stack_name
@@ -21,9 +22,8 @@ def synth_violating(directory: Path, acknowledge: tuple[str, str] | None = None)
     stack = violating_stack(app)
     if acknowledge:
         construct, rule_id = acknowledge
-        Validations.of(stack.node.find_child(construct)).acknowledge(
-            Acknowledgment(id=rule_id, reason="accepted for this test")
-        )
+        # Through the project's catalogue of reasons, as the stacks acknowledge AwsSolutions findings.
+        acknowledgments.acknowledge(stack.node.find_child(construct), rule_id)
     Validations.of(app).add_plugins(StatelessChecks(app))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
@@ -44,7 +44,8 @@ def test_every_rule_is_caught_on_the_violating_app(violations):
     assert ("Stateless-ScalingOwnsCount", "Violating/Fleet") in {(f.rule, f.path) for f in violations}
 
 
-def test_an_acknowledgment_suppresses_exactly_what_it_names(violations, tmp_path):
+def test_an_acknowledgment_suppresses_exactly_what_it_names(violations, tmp_path, monkeypatch):
+    monkeypatch.setitem(acknowledgments.REASONS, "Stateless-NoAffinity", "a reason, for this test")
     acknowledged = synth_violating(tmp_path, ("TargetGroup", "Stateless-NoAffinity"))
     removed = {(f.rule, f.path) for f in violations} - {(f.rule, f.path) for f in acknowledged}
     assert removed == {("Stateless-NoAffinity", "Violating/TargetGroup")}
