@@ -6,6 +6,7 @@
 #                offline preview against importing its SDK modules
 #   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml
+#   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
 
 PYTHON ?= python3
 # Empty: tools.synth uses stacks.app_builder.DEFAULT_REGION.
@@ -17,7 +18,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup synth test lint bench drill lock clean
+.PHONY: setup synth test lint bench drill lock clean policy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,7 +40,16 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+POLICY_VENV := pulumi/policy/venv
+
+policy: $(POLICY_VENV)/.installed
+
+$(POLICY_VENV)/.installed: pulumi/policy/requirements.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet -r pulumi/policy/requirements.txt
+	touch $@
+
+test: lint policy
 	$(VENV)/bin/pytest
 
 bench: setup
@@ -54,4 +64,4 @@ lock: $(VENV)/.installed
 	$(PY) -m tools.service_lock > sample_service/requirements.lock
 
 clean:
-	rm -rf cdk.out build $(VENV) node_modules
+	rm -rf cdk.out build $(VENV) node_modules $(POLICY_VENV)

@@ -30,6 +30,8 @@ class Resource:
     depends_on: tuple[str, ...] = ()
     # The create/update/delete timeouts asked of the engine (`customTimeouts`), where any were set.
     custom_timeouts: Mapping[str, str] = field(default_factory=dict)
+    # Resource options a rule reads (`ignoreChanges`); empty for most resources.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The input at a dotted path (`sku.name`, `subnets.0.id`); KeyError names the path."""
@@ -46,7 +48,7 @@ class Resource:
         return node
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
@@ -54,6 +56,7 @@ class Resource:
             "depends_on": list(self.depends_on),
             "custom_timeouts": dict(self.custom_timeouts),
         }
+        return {**data, "options": self.options} if self.options else data
 
 
 class InventoryError(AssertionError):

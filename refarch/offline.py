@@ -128,6 +128,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             _worker_loops.add(asyncio.get_event_loop())  # the one the mock monitor made for this thread
             inputs = _plain(json_format.MessageToDict(request.object))
+            options = {"ignoreChanges": list(request.ignoreChanges)} if request.ignoreChanges else {}
             self.recorded.append(
                 Resource(
                     request.type,
@@ -141,6 +142,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         for key, value in json_format.MessageToDict(request.customTimeouts).items()
                         if value
                     },
+                    options=options,
                 )
             )
         return response

@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from refarch.spec import load_all
 from stacks.service_stack import ServiceStack
+from stacks.stateless_checks import StatelessChecks
 
 SPEC_OVERRIDE_PREFIX = "spec."
 # The region `make synth`, `make bench` and the tests synthesize for when none is given.
@@ -63,5 +64,7 @@ def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool
     for spec in specs.values():
         ServiceStack(app, spec=spec, env=env)
     if nag:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        Validations.of(app).add_plugins(
+            AwsSolutionsChecks(app), StatelessChecks(app, production=lambda stack: stack.spec.production)
+        )
     return app

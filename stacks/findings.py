@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from refarch.rules import PACK
+
 
 @dataclass(frozen=True)
 class NagFinding:
@@ -19,6 +21,11 @@ class NagFinding:
     @property
     def stack(self) -> str:
         return self.path.split("/", 1)[0]
+
+    @property
+    def stateless(self) -> bool:
+        """A finding of the statelessness rule pack (stacks/stateless_checks.py) rather than AwsSolutions."""
+        return self.rule.startswith(f"{PACK}-")
 
 
 def nag_findings(assembly: Path) -> list[NagFinding]:

@@ -4,7 +4,8 @@
     python -m tools.preview --cloud azure --stack prod
 
 Nothing here needs the Pulumi CLI, a provider plugin or credentials. The inventory
-(`build/inventory/<cloud>-<stack>.json`) lists what `pulumi up` would register, secrets masked.
+(`build/inventory/<cloud>-<stack>.json`) lists what `pulumi up` would register, secrets masked; the
+statelessness rules run on it (`stateless_errors=`, evidence in `build/evidence/<cloud>-<stack>.json`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from refarch.errors import SpecError
 from refarch.inventory import masked_secrets
 from refarch.offline import ROOT, PulumiProject, StackConfigError, project, projects
+from tools import stateless_evidence
 
 
 def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
@@ -26,12 +28,14 @@ def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
     path = pulumi_project.inventory_path(stack)
     inventory.write(path)
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    stateless_errors = stateless_evidence.for_inventory(pulumi_project.cloud, stack, inventory)
+    counted = "" if stateless_errors is None else f" stateless_errors={stateless_errors}"
     print(
         f"{pulumi_project.cloud} {stack}: resources={len(inventory) - len(inventory.components())} "
         f"components={len(inventory.components())} types={len(inventory.types())} "
-        f"secrets_masked={len(masked_secrets(inventory))} inventory={shown}"
+        f"secrets_masked={len(masked_secrets(inventory))}{counted} inventory={shown}"
     )
-    return True
+    return not stateless_errors
 
 
 def main(argv: list[str] | None = None) -> int:

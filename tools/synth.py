@@ -1,6 +1,8 @@
-"""`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
-lint every template with cfn-lint, then preview every Pulumi stack offline (`tools.preview`).
-Prints one line per stack; fails on any nag or lint error or any stack that cannot be previewed."""
+"""`make synth`: synthesize every environment with the CDK CLI (cdk-nag and the statelessness pack run as
+validation plugins), lint every template with cfn-lint, then preview every Pulumi stack offline
+(`tools.preview`, which runs the statelessness rules on each inventory). Prints one line per stack and
+writes the rules' evidence to build/evidence/; fails on any nag, statelessness or lint error or any stack
+that cannot be previewed."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from refarch import ROOT
 from stacks.app_builder import DEFAULT_REGION
 from stacks.findings import lint_findings, nag_findings, templates_of
-from tools import preview
+from tools import preview, stateless_evidence
 
 
 def resource_count(template: Path) -> int:
@@ -31,17 +33,25 @@ def synth_aws(region: str, assembly: Path) -> int:
     if synth.returncode != 0 and not templates:
         print(f"aws: cdk synth failed (exit {synth.returncode}) before writing any template", file=sys.stderr)
         return 1
-    nag = Counter((finding.stack, finding.severity) for finding in nag_findings(assembly))
+    findings = nag_findings(assembly)
+    nag = Counter((finding.stack, finding.severity) for finding in findings if not finding.stateless)
+    stateless = Counter(
+        finding.stack for finding in findings if finding.stateless and finding.severity == "error"
+    )
+    for finding in findings:
+        if finding.stateless and finding.severity == "error":
+            print(f"aws {finding.stack}: {finding.rule} {finding.path}", file=sys.stderr)
     lint = lint_findings(templates)
     failed = synth.returncode != 0
     for template in templates:
         stack = template.name.removesuffix(".template.json")
         errors, warnings = nag[(stack, "error")], nag[(stack, "warning")]
         lint_errors, lint_warnings = lint[stack]["error"], lint[stack]["warning"]
-        failed |= bool(errors or lint_errors)
+        failed |= bool(errors or lint_errors or stateless[stack])
+        stateless_evidence.write(template)
         print(
             f"aws {stack}: resources={resource_count(template)} nag_errors={errors} nag_warnings={warnings} "
-            f"lint_errors={lint_errors} lint_warnings={lint_warnings}"
+            f"stateless_errors={stateless[stack]} lint_errors={lint_errors} lint_warnings={lint_warnings}"
         )
     return 1 if failed else 0
 
