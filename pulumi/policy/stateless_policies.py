@@ -53,7 +53,9 @@ def inventory_of(resources: list[PolicyResource]) -> Inventory:
                 r.parent.name if r.parent else None,
                 dict(r.props),
                 True,
-                {"ignoreChanges": list(r.opts.ignore_changes)} if r.opts and r.opts.ignore_changes else {},
+                options=(
+                    {"ignoreChanges": list(r.opts.ignore_changes)} if r.opts and r.opts.ignore_changes else {}
+                ),
             )
             for r in resources
             if not r.resource_type.startswith("pulumi:")
