@@ -30,6 +30,9 @@ class Resource:
     depends_on: tuple[str, ...] = ()
     # The create/update/delete timeouts asked of the engine (`customTimeouts`), where any were set.
     custom_timeouts: Mapping[str, str] = field(default_factory=dict)
+    # Inputs the engine leaves alone after creation (`ignoreChanges`), such as a size an autoscaler owns.
+    # Not in to_json: snapshots stay as they were; tests read it from here.
+    ignore_changes: tuple[str, ...] = ()
 
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The input at a dotted path (`sku.name`, `subnets.0.id`); KeyError names the path."""

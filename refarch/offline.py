@@ -141,6 +141,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         for key, value in json_format.MessageToDict(request.customTimeouts).items()
                         if value
                     },
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response
