@@ -33,6 +33,11 @@ class Resource:
     # Resource options a rule reads (`ignoreChanges`); empty for most resources.
     options: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def ignore_changes(self) -> tuple[str, ...]:
+        """Inputs the engine leaves alone after creation, such as a size an autoscaler owns."""
+        return tuple(self.options.get("ignoreChanges", ()))
+
     def get(self, path: str, default: Any = _MISSING) -> Any:
         """The input at a dotted path (`sku.name`, `subnets.0.id`); KeyError names the path."""
         node: Any = self.inputs

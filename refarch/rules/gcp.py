@@ -327,7 +327,14 @@ def scaling_owns_count(inventory: Inventory, context: Context, check: Checker) -
     autoscalers = _all(inventory, AUTOSCALERS)
     for group in _all(inventory, GROUPS):
         size = group.get("targetSize", None)
-        check.expect(group, "targetSize", size, size is None, "absent (the autoscaler sets it)")
+        if size is None:
+            check.expect(group, "targetSize", size, True, "absent (the autoscaler sets it)")
+        else:
+            # A size for the first creation is fine once deployments leave it to the autoscaler.
+            ignored = "targetSize" in (group.options.get("ignoreChanges") or [])
+            check.expect(
+                group, "targetSize in ignoreChanges", ignored, ignored, "true (the autoscaler owns the count)"
+            )
         owners = [
             a.name
             for a in autoscalers

@@ -47,6 +47,7 @@ class Tier(pulumi.ComponentResource):
             parent=self,
             aliases=[pulumi.Alias(name="old-reader")],
             custom_timeouts=pulumi.CustomTimeouts(update="90s"),
+            ignore_changes=["colour"],
         )
         Thing("reader", wiring, renamed)
         self.register_outputs({})
@@ -120,6 +121,10 @@ def test_records_what_each_resource_waits_for_and_its_timeouts(dev):
         {"update": "90s"},
         {},
     )
+
+
+def test_records_what_the_engine_ignores_after_creation(dev):
+    assert (dev.named("reader").ignore_changes, dev.named("store").ignore_changes) == (("colour",), ())
 
 
 def test_config_comes_from_project_defaults_and_the_stack_file(dev):

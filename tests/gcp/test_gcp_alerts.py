@@ -94,3 +94,19 @@ def test_store_errors_count_only_failures_and_throttling(inventory):
         "INTERNAL",
     }
     assert "!=" not in text
+
+
+def test_a_throttled_edge_alerts_on_the_status_cloud_armor_answers(inventory):
+    """request_count's response_code label is the HTTP code sent to the client, an INT64
+    (cloud.google.com/monitoring/api/metrics_gcp, loadbalancing https/request_count); the code is the one the
+    edge's throttle answers, read from the recorded policy."""
+    [limited] = [
+        rule
+        for rule in inventory.only("gcp:compute/securityPolicy:SecurityPolicy").get("rules")
+        if "rateLimitOptions" in rule
+    ]
+    status = re.fullmatch(r"deny\((\d{3})\)", limited["rateLimitOptions"]["exceedAction"]).group(1)
+    threshold = _condition(_policies(inventory)["throttled-429"])
+    assert 'metric.type = "loadbalancing.googleapis.com/https/request_count"' in threshold["filter"]
+    assert re.search(rf"metric\.label\.response_code = {status}\b", threshold["filter"])
+    assert (threshold["comparison"], threshold["thresholdValue"]) == ("COMPARISON_GT", 0)

@@ -8,8 +8,8 @@ import copy
 
 import pytest
 from cloud_armor_evaluator import WAF_SIGNATURES, CloudArmor, SampleRequest
-from gcp_queries import openapi
 
+from refarch.spec import load_environment
 from sample_service.defaults import MAX_BODY_BYTES
 from sample_service.paths import HEALTH_PATH
 
@@ -82,26 +82,70 @@ def test_an_attack_padded_to_the_largest_body_the_service_accepts_is_still_read(
     assert policy.get("advancedOptionsConfig.jsonParsing") == "STANDARD"
 
 
-def test_a_forger_drains_only_their_own_address_and_is_banned_while_the_gateway_is_served(inventory, spec):
-    options = _limit(inventory)
+def test_a_forger_is_throttled_to_the_apis_budget_while_the_gateway_is_served(inventory, gcp, spec):
+    options, edge_rate = _limit(inventory), gcp.module("edge_rate")
     assert options["enforceOnKey"] == "IP"
-    # The same per-minute figure as the gateway's quota: its traffic, all addresses together, stays below it.
-    quota = openapi(inventory)["x-google-management"]["quota"]["limits"][0]["values"]["STANDARD"]
-    assert options["rateLimitThreshold"] == {"count": quota, "intervalSec": 60}
+    interval = options["rateLimitThreshold"]["intervalSec"]
+    # The whole API's budget, not one consumer's quota: every consumer may arrive from one Google address.
+    assert options["rateLimitThreshold"]["count"] == edge_rate.api_budget(spec, interval)
     edge, limit = _edge(inventory), options["rateLimitThreshold"]["count"]
     forged = [edge.decide(SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=0.1)) for _ in range(limit)]
     assert all(decision.allowed for decision in forged)
     assert edge.decide(SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=1)).status == 429
     assert edge.decide(SampleRequest(headers=TOKEN, source_ip=GATEWAY_IP, at=1)).allowed
-    # Keep going past the ban threshold: the address stays out after the minute is over, for the ban.
-    ban = options["banThreshold"]["count"]
-    for _ in range(ban):
-        edge.decide(SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=2))
-    assert edge.decide(SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=61)).status == 429
-    assert edge.decide(
-        SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=2 + options["banDurationSec"])
-    ).allowed
-    assert edge.decide(SampleRequest(headers=TOKEN, source_ip=GATEWAY_IP, at=61)).allowed
+    # No ban: the next interval serves the address again.
+    assert edge.decide(SampleRequest(headers=FORGED, source_ip=ATTACKER_IP, at=0.1 + interval)).allowed
+
+
+def test_the_gateway_sending_the_whole_api_budget_from_one_address_is_never_turned_away(inventory, spec):
+    """The spec's burst at once, then its steady rate for the rest of the interval, all from one of Google's
+    addresses: every request is served. The old per-consumer limit (rate x 60 s, no burst) fails this."""
+    edge = _edge(inventory)
+    interval = _limit(inventory)["rateLimitThreshold"]["intervalSec"]
+    rate, burst = spec.api.throttle_rate_per_second, spec.api.throttle_burst
+    times = [0.0] * burst + [i / rate for i in range(1, int(rate * interval))]
+    decisions = [edge.decide(SampleRequest(headers=TOKEN, source_ip=GATEWAY_IP, at=at)) for at in times]
+    assert all(decision.allowed for decision in decisions)
+
+
+def test_the_edge_throttles_and_never_bans_an_address(inventory):
+    """A ban would fail every consumer behind a shared gateway address for its whole duration."""
+    [limited] = [rule for rule in _rules(inventory) if "rateLimitOptions" in rule]
+    assert limited["action"] == "throttle"
+    assert not {"banThreshold", "banDurationSec"} & set(limited["rateLimitOptions"])
+
+
+def test_the_rate_limit_is_within_what_cloud_armor_accepts(inventory, gcp):
+    """Cloud Armor counts 1 to 1,000,000 requests for a throttle and 1 to 10,000 for a rate-based ban, over
+    one of its allowed intervals (cloud.google.com/armor/docs/rate-limiting-overview,
+    "rate_limit_threshold_count"). The old ban rule (rate x 60 s) was 12,000 in staging, 60,000 in prod."""
+    edge_rate = gcp.module("edge_rate")
+    caps = {"throttle": edge_rate.THROTTLE_MAX_COUNT, "rate_based_ban": edge_rate.RATE_BASED_BAN_MAX_COUNT}
+    for rule in _rules(inventory):
+        if "rateLimitOptions" not in rule:
+            continue
+        options = rule["rateLimitOptions"]
+        for threshold in (options["rateLimitThreshold"], options.get("banThreshold")):
+            if threshold is None:
+                continue
+            assert 1 <= threshold["count"] <= caps[rule["action"]], (rule["action"], threshold)
+            assert threshold["intervalSec"] in edge_rate.ALLOWED_INTERVALS_SECONDS, threshold
+
+
+def test_a_spec_rate_the_edge_cannot_hold_is_refused_before_anything_is_built(gcp, monkeypatch):
+    """The spec's own bounds keep every rate within the throttle's cap today; lower the cap below dev's
+    budget and the same validation must refuse dev, naming the field, its value and the limit."""
+    edge_rate = gcp.module("edge_rate")
+    budget = edge_rate.api_budget(load_environment("dev"), edge_rate.ALLOWED_INTERVALS_SECONDS[0])
+    monkeypatch.setattr(edge_rate, "THROTTLE_MAX_COUNT", budget - 1)
+    refusal = gcp.refusal("dev", gcp.config("dev"))
+    assert refusal.environment == "dev"
+    [problem] = refusal.problems
+    assert (problem.field, problem.value) == (
+        "api.throttle_rate_per_second",
+        load_environment("dev").api.throttle_rate_per_second,
+    )
+    assert f"at most {budget - 1:,} requests" in problem.rule
 
 
 @MISSING_HEADER

@@ -2,17 +2,37 @@
 
 Sources: cloud.google.com/vpc-service-controls/docs/private-connectivity (restricted.googleapis.com is
 199.36.153.4/30; *.googleapis.com CNAME restricted.googleapis.com in a private zone; a route to the range via
-default-internet-gateway); cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions (an
-exclusion applies to the _Default sink); the Subnetwork log_config enums in the installed pulumi_gcp SDK."""
+default-internet-gateway); cloud.google.com/vpc-service-controls/docs/restricted-vip-services and
+cloud.google.com/vpc/docs/configure-private-google-access ("Domain options": private.googleapis.com);
+cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions (an exclusion applies to the
+_Default sink); the Subnetwork log_config enums in the installed pulumi_gcp SDK."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 
-from gcp_queries import ref
+from gcp_queries import ref, service_environment
+
+from sample_service.config import GatewayAuth
 
 RESTRICTED_VIP = ipaddress.IPv4Network("199.36.153.4/30")
+# private.googleapis.com: most Google APIs, whether or not VPC Service Controls supports them
+# (cloud.google.com/vpc/docs/configure-private-google-access, "Domain options").
+PRIVATE_VIP = ipaddress.IPv4Network("199.36.153.8/30")
+# Hosts the restricted VIP serves that this tier calls (cloud.google.com/vpc-service-controls/docs/
+# restricted-vip-services: the services VPC Service Controls supports, plus oauth2 and openidconnect as
+# "Restricted VIP only"); www.googleapis.com is not listed.
+RESTRICTED_VIP_SERVES = {
+    "storage.googleapis.com",
+    "secretmanager.googleapis.com",
+    "firestore.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "oauth2.googleapis.com",
+    "openidconnect.googleapis.com",
+}
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -20,32 +40,77 @@ def _firewall(inventory) -> dict:
     return {rule.name: rule for rule in inventory.of_type("gcp:compute/firewall:Firewall")}
 
 
-def test_google_apis_resolve_to_the_restricted_vip_inside_the_vpc(inventory):
+def _resolve(inventory, host: str) -> set[ipaddress.IPv4Address]:
+    """What the private zone answers for `host`: its own record if it has one, else the wildcard, CNAMEs
+    followed (DNS's closest-match rule, RFC 4592)."""
+    records = {r.get("name"): r for r in inventory.of_type("gcp:dns/recordSet:RecordSet")}
+    name = f"{host}."
+    for _ in range(5):
+        record = records.get(name) or records.get("*." + name.split(".", 1)[1])
+        assert record, f"{host}: no record in the private zone"
+        if record.get("type") == "A":
+            return {ipaddress.IPv4Address(a) for a in record.get("rrdatas")}
+        [name] = record.get("rrdatas")
+    raise AssertionError(f"{host}: CNAME loop")
+
+
+def _googleapis_hosts(inventory) -> set[str]:
+    """The googleapis.com hosts an instance calls by name: the boot script's downloads, and the service's
+    token-signing keys (GatewayAuth's default, unless the environment names another)."""
+    script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
+    jwks = service_environment(inventory).get("GATEWAY_JWKS_URL", GatewayAuth("", "").jwks_url)
+    urls = [*re.findall(r"https://[^\s'\"/]+", script), jwks]
+    hosts = {urllib.parse.urlsplit(url).hostname for url in urls}
+    return {host for host in hosts if host.endswith(".googleapis.com")}
+
+
+def test_google_apis_resolve_to_a_private_google_access_vip_inside_the_vpc(inventory):
     zone = inventory.only("gcp:dns/managedZone:ManagedZone")
     vpc = inventory.only("gcp:compute/network:Network")
     assert (zone.get("dnsName"), zone.get("visibility")) == ("googleapis.com.", "private")
     assert zone.get("privateVisibilityConfig.networks") == [{"networkUrl": ref(vpc)}]
-    records = {r.get("name"): r for r in inventory.of_type("gcp:dns/recordSet:RecordSet")}
-    assert records["*.googleapis.com."].get("rrdatas") == ["restricted.googleapis.com."]
-    addresses = {ipaddress.IPv4Address(a) for a in records["restricted.googleapis.com."].get("rrdatas")}
-    assert addresses == set(RESTRICTED_VIP)
-    route = inventory.only("gcp:compute/route:Route")
-    assert (route.get("destRange"), route.get("nextHopGateway"), route.get("network")) == (
-        str(RESTRICTED_VIP),
-        "default-internet-gateway",
-        ref(vpc),
-    )
+    assert _resolve(inventory, "logging.googleapis.com") == set(RESTRICTED_VIP), "APIs default to restricted"
+    routes = {
+        ipaddress.IPv4Network(r.get("destRange"))
+        for r in inventory.of_type("gcp:compute/route:Route")
+        if (r.get("nextHopGateway"), r.get("network")) == ("default-internet-gateway", ref(vpc))
+    }
+    assert routes == {RESTRICTED_VIP, PRIVATE_VIP}
 
 
-def test_instances_reach_google_apis_only_on_the_restricted_vip(inventory):
+def test_every_google_host_an_instance_calls_is_served_by_the_vip_it_resolves_to(inventory):
+    """The restricted VIP serves only what its list names; www.googleapis.com (the token-signing keys) is
+    not on it, so the old zone, which sent every googleapis.com name there, would fail every token check."""
+    hosts = _googleapis_hosts(inventory)
+    assert {"storage.googleapis.com", "www.googleapis.com"} <= hosts
     rules = _firewall(inventory)
-    to_apis = [r for r in rules.values() if r.get("destinationRanges", None) == [str(RESTRICTED_VIP)]]
-    assert [r.get("allows") for r in to_apis] == [[{"protocol": "tcp", "ports": ["443"]}]]
-    script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
-    assert "https://storage.googleapis.com/" in script, "the release comes from a googleapis.com host"
+    for host in sorted(hosts):
+        addresses = _resolve(inventory, host)
+        vip = next((v for v in (RESTRICTED_VIP, PRIVATE_VIP) if addresses == set(v)), None)
+        assert vip, f"{host} resolves to {addresses}, not a Private Google Access VIP"
+        if vip == RESTRICTED_VIP:
+            assert host in RESTRICTED_VIP_SERVES, f"{host} is not served on the restricted VIP"
+        open_443 = [
+            name
+            for name, r in rules.items()
+            if r.get("direction") == "EGRESS"
+            and r.get("destinationRanges", None) == [str(vip)]
+            and r.get("allows", None) == [{"protocol": "tcp", "ports": ["443"]}]
+        ]
+        assert open_443, f"no egress rule lets instances reach {host} on {vip}"
+
+
+def test_instances_reach_the_vips_on_https_only(inventory):
+    rules = _firewall(inventory)
+    for vip in (RESTRICTED_VIP, PRIVATE_VIP):
+        to_apis = [r for r in rules.values() if r.get("destinationRanges", None) == [str(vip)]]
+        assert [r.get("allows") for r in to_apis] == [[{"protocol": "tcp", "ports": ["443"]}]], vip
 
 
 def test_the_internet_is_open_to_instances_only_while_boot_installs_from_it(inventory):
+    """While `fleet-to-package-mirrors` exists, instances may send HTTPS anywhere: it has the VIP rules'
+    priority and covers their ranges, so they restrict nothing (README, "Egress"). It must go as soon as
+    boot installs nothing from the internet (issue 12); this fails until it does."""
     script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
     rules = _firewall(inventory)
     open_out = {

@@ -42,10 +42,19 @@ def test_the_group_waits_for_every_grant_to_its_instances_and_the_cache_secret(i
         "fleet-reads-releases",
         "fleet-reads-cache-auth",
         "fleet-uses-items",
-        "fleet-uses-files",
     }
     missing = (grants | {"cache-auth-value"}) - set(group.depends_on)
     assert not missing, f"instances could boot before {sorted(missing)} exist"
+
+
+def test_the_first_pulumi_up_waits_for_the_spec_minimum_then_leaves_the_size_to_the_autoscaler(inventory):
+    """Without a target size the group is created empty (the provider's default is 0) and `pulumi up`
+    waits for nothing; a size Pulumi kept applying would fight the autoscaler (the provider's target_size
+    docs)."""
+    group = inventory.only(GROUP)
+    autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
+    assert group.get("targetSize", None) == autoscaler.get("autoscalingPolicy.minReplicas")
+    assert group.ignore_changes == ("targetSize",)
 
 
 def test_pulumi_up_waits_until_the_release_is_healthy_everywhere(inventory, spec):

@@ -112,7 +112,8 @@ def test_fleet_follows_the_spec_heals_and_replaces_without_losing_capacity(inven
     policy = group.get("updatePolicy")
     assert policy["type"] == "PROACTIVE" and policy["minimalAction"] == "REPLACE"
     assert policy["maxUnavailableFixed"] == 0 and policy["maxSurgeFixed"] == len(zones)
-    assert group.get("targetSize", None) is None, "a target size would reset a scaled-out group on deploy"
+    # A target size Pulumi kept applying would reset a scaled-out group: it is set once, then ignored.
+    assert "targetSize" in group.ignore_changes, "a target size would reset a scaled-out group on deploy"
     autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
     assert autoscaler.get("target") == ref(group)
     assert autoscaler.get("autoscalingPolicy.minReplicas") == spec.capacity.min
@@ -163,7 +164,7 @@ def test_cloud_armor_runs_every_owasp_rule_set_and_denies_by_default(inventory):
         "scannerdetection-v33-stable",
     }
     assert [rule["action"] for rule in rules.values() if rule["action"] not in ("deny(403)",)] == [
-        "rate_based_ban"
+        "throttle"
     ], "the only rule that can allow is the rate-limited one"
     assert rules[max(rules)]["action"] == "deny(403)", "what no rule allowed did not come through the gateway"
 
@@ -258,10 +259,43 @@ def test_buckets_are_private_uniform_versioned_and_kept(inventory, stack_config)
         (g.name, g.get("role"), g.get("member"))
         for g in inventory.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
     }
-    assert grants == {
-        ("fleet-uses-files", "roles/storage.objectUser", fleet),
-        ("fleet-reads-releases", "roles/storage.objectViewer", fleet),
+    assert grants == {("fleet-reads-releases", "roles/storage.objectViewer", fleet)}
+
+
+SECRET = "gcp:secretmanager/secret:Secret"
+PROJECT_GRANT = "gcp:projects/iAMMember:IAMMember"
+
+
+def test_every_resource_granted_to_the_fleet_is_one_the_instances_use(inventory, stack_config):
+    """Least privilege: a bucket, secret or database the fleet may touch is one its boot script fetches from
+    or its service is configured with. The service never calls Cloud Storage, so the files bucket (kept for
+    data) grants the fleet nothing; the old `fleet-uses-files` grant fails this."""
+    fleet = f"serviceAccount:{_email(inventory, 'fleet-account', stack_config['gcp:project'])}"
+    script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
+    environment = service_environment(inventory)
+    used = "\n".join([script, *environment.values()])
+    secrets = {ref(secret): secret.get("secretId") for secret in inventory.of_type(SECRET)}
+    targets = {
+        # What each kind of grant names, as the instances would name it.
+        "gcp:storage/bucketIAMMember:BucketIAMMember": lambda grant: grant.get("bucket"),
+        "gcp:secretmanager/secretIamMember:SecretIamMember": lambda grant: (
+            f"/secrets/{secrets[grant.get('secretId')]}/"
+        ),
+        "gcp:projects/iAMMember:IAMMember": lambda grant: re.fullmatch(
+            r'resource\.name == "projects/[^/]+/databases/([^"]+)"', grant.get("condition.expression")
+        ).group(1),
     }
+    granted = {
+        grant.name: target(grant)
+        for type_, target in targets.items()
+        for grant in inventory.of_type(type_)
+        # Unconditional project roles are the Ops Agent's (test_project_roles_are_only_...).
+        if grant.get("member") == fleet
+        and (type_ != PROJECT_GRANT or grant.get("condition", None) is not None)
+    }
+    assert len(granted) >= 3, f"the releases, the cache's AUTH secret and the store at least: {granted}"
+    unused = sorted(name for name, target in granted.items() if target not in used)
+    assert not unused, f"the fleet is granted what it never uses: {unused}"
 
 
 def test_project_roles_are_only_what_the_fleet_cannot_do_without(inventory, stack_config):
@@ -276,6 +310,7 @@ def test_alerts_cover_errors_latency_health_cache_store_and_the_gateway_path(inv
     policies = {policy.name: policy for policy in inventory.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
     assert set(policies) == {
         "errors-5xx",
+        "throttled-429",
         "latency-p99",
         "unhealthy-backends",
         "cache-memory",

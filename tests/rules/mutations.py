@@ -111,13 +111,14 @@ def _azure_memory_sessions(inventory: Inventory) -> None:
     profile["customData"] = base64.b64encode(_with_memory_sessions(script).encode()).decode()
 
 
-def _without_ignore_changes(inventory: Inventory) -> None:
-    index, fleet = next(
-        (i, r)
-        for i, r in enumerate(inventory.resources)
-        if r.type == "azure-native:compute:VirtualMachineScaleSet"
-    )
-    inventory.resources[index] = dataclasses.replace(fleet, options={})
+def _without_ignore_changes(resource_type: str):
+    """A fleet whose size a deployment would reset: the count it was created with is no longer ignored."""
+
+    def mutate(inventory: Inventory) -> None:
+        index, fleet = next((i, r) for i, r in enumerate(inventory.resources) if r.type == resource_type)
+        inventory.resources[index] = dataclasses.replace(fleet, options={})
+
+    return mutate
 
 
 def _ip_configuration(inventory: Inventory) -> dict[str, Any]:
@@ -152,7 +153,7 @@ AZURE: dict[str, Callable[[Inventory], None]] = {
             "communityGalleryImageId": "/CommunityGalleries/debian/Images/debian-12/Versions/latest"
         }
     ),
-    "Stateless-ScalingOwnsCount": _without_ignore_changes,
+    "Stateless-ScalingOwnsCount": _without_ignore_changes("azure-native:compute:VirtualMachineScaleSet"),
     "Stateless-FleetOnlyCache": lambda i: _one(i, "azure-native:redisenterprise:Database").update(
         clientProtocol="Plaintext"
     ),
@@ -195,7 +196,9 @@ GCP: dict[str, Callable[[Inventory], None]] = {
     "Stateless-IdenticalInstances": lambda i: _template(i)["disks"][0].update(
         sourceImage="projects/debian-cloud/global/images/family/debian-12"
     ),
-    "Stateless-ScalingOwnsCount": lambda i: _group(i).update(targetSize=3),
+    "Stateless-ScalingOwnsCount": _without_ignore_changes(
+        "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+    ),
     "Stateless-FleetOnlyCache": lambda i: _one(i, "gcp:redis/instance:Instance").update(
         transitEncryptionMode="DISABLED"
     ),

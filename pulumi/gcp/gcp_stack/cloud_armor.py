@@ -3,22 +3,27 @@
 allow, and the default rule denies:
 
 1. the OWASP rule sets (deny 403);
-2. requests carrying a bearer token (the gateway always sends its ID token as one): allowed up to the spec's
-   API rate per source IP, 429 above it, and an address that keeps exceeding it is banned for a while;
+2. requests carrying a bearer token (the gateway always sends its ID token as one): throttled per source IP
+   to the whole API's budget (edge_rate), 429 above it;
 3. everything else, which did not come through the gateway: deny 403.
 
 The bearer check is only a shape check (anyone can forge the header); the instances verify the token.
-Keying the rate on the source IP lets a forger spend only their own budget: the gateway calls from Google's
-addresses, each consumer's traffic is held to the same rate by the gateway's quota, and it arrives spread over
-those addresses, so one of them reaches the limit only if it alone carries more than a whole consumer quota.
-X-Forwarded-For is the client's to write, so nothing keys on it."""
+Why a throttle and not a rate-based ban: every legitimate request comes from API Gateway's Google addresses,
+how many is undocumented and they may be shared, so one address may carry every consumer at once. Its limit
+is therefore the whole API's budget, not one consumer's quota, and exceeding it only turns away the excess:
+a ban would fail every consumer behind that address for its duration. A ban could not hold the budget anyway
+(Cloud Armor caps a ban rule's count at 10,000, below production's budget even over 10 s). A forger with
+one address still gets no more than the API's budget, which the fleet is sized for; the 429 alert
+(monitoring) shows when the gateway itself is being throttled. X-Forwarded-For is the client's to write,
+so nothing keys on it."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_gcp.compute as compute
 
-from gcp_stack.openapi import requests_per_minute
+from gcp_stack.edge_rate import THROTTLED_STATUS, edge_rate, edge_rate_problems
+from refarch.errors import SpecError
 from refarch.spec import EnvironmentSpec
 from sample_service.defaults import MAX_BODY_BYTES
 
@@ -36,9 +41,6 @@ WAF_RULE_SETS = (
 # What a request through the gateway carries. A request without the header does not match (whether the
 # missing header reads as an error or as ''), so it falls through to the default rule, which denies.
 GATEWAY_TOKEN_EXPRESSION = "request.headers['authorization'].startsWith('Bearer ')"
-RATE_INTERVAL_SECONDS = 60
-# An address sending more than twice the rate within a minute is turned away for ten minutes.
-BAN_DURATION_SECONDS = 600
 # How much of a body the WAF rule sets read (Cloud Armor reads 8 KB unless told more; 64 KB at most).
 BODY_INSPECTION_SIZES_KB = (8, 16, 32, 48, 64)
 
@@ -70,19 +72,16 @@ def _rule(
 
 
 def _per_address_limit(spec: EnvironmentSpec) -> compute.SecurityPolicyRuleRateLimitOptionsArgs:
-    per_minute = requests_per_minute(spec)  # the gateway's per-consumer quota
+    rate = edge_rate(spec)
+    if rate is None:  # the stack settings refuse such a spec first; this keeps the module safe on its own
+        raise SpecError(spec.name, edge_rate_problems(spec))
     return compute.SecurityPolicyRuleRateLimitOptionsArgs(
         conform_action="allow",
-        exceed_action="deny(429)",
+        exceed_action=f"deny({THROTTLED_STATUS})",
         enforce_on_key="IP",
         rate_limit_threshold=compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-            count=per_minute, interval_sec=RATE_INTERVAL_SECONDS
+            count=rate.count, interval_sec=rate.interval_sec
         ),
-        # Requests above the limit, counted again: this many more within the interval bans the address.
-        ban_threshold=compute.SecurityPolicyRuleRateLimitOptionsBanThresholdArgs(
-            count=per_minute, interval_sec=RATE_INTERVAL_SECONDS
-        ),
-        ban_duration_sec=BAN_DURATION_SECONDS,
     )
 
 
@@ -99,9 +98,9 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
     rules.append(
         _rule(
             GATEWAY_PRIORITY,
-            "rate_based_ban",
+            "throttle",
             GATEWAY_TOKEN_EXPRESSION,
-            "Bearer token: allowed up to the API rate per source IP",
+            "Bearer token: allowed up to the whole API's budget per source IP",
             rate_limit_options=_per_address_limit(spec),
         )
     )

@@ -210,11 +210,16 @@ class StatelessFleet(Tier):
                 max_unavailable_fixed=0,
                 instance_redistribution_type="PROACTIVE",
             ),
-            # No target size: the autoscaler owns it, so a deployment never resets a scaled-out group.
+            # The spec's minimum at creation, so the first `pulumi up` waits for that many healthy instances
+            # (the SDK's default, 0, would wait for an empty group). After that the autoscaler owns the size
+            # and Pulumi ignores it, so a deployment never resets a scaled-out group (the pattern the
+            # provider's target_size docs recommend when an autoscaler is attached).
+            target_size=capacity.min,
             # `pulumi up` succeeds only once every instance runs the new version and is healthy.
             wait_for_instances=True,
             wait_for_instances_status="UPDATED",
             opts=self.child(
+                ignore_changes=["targetSize"],
                 depends_on=[reads_releases, *args.prerequisites],
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=f"{rollout_timeout_seconds(spec, max_surge)}s",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.monitoring as monitoring
 
+from gcp_stack.edge_rate import THROTTLED_STATUS
 from gcp_stack.service_logs import retained_logs
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
@@ -92,6 +93,16 @@ class ServiceMonitoring(Tier):
             thresholds.error_5xx_percent / 100,
             denominator=requests,
             aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
+        )
+        # Cloud Armor's throttle answers 429 at the load balancer (the response_code label is the code sent to
+        # the client): sustained, the gateway's own addresses may be hitting the per-address limit, or
+        # someone is flooding the edge. Either way someone should look.
+        self._threshold(
+            "throttled-429",
+            "Requests throttled at the edge (429)",
+            requests.apply(lambda f: f"{f} AND metric.label.response_code = {THROTTLED_STATUS}"),
+            0,
+            aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
         )
         self._threshold(
             "latency-p99",

@@ -1,4 +1,4 @@
-"""Network tier: a custom-mode VPC with one regional subnet, Google's APIs on the restricted VIP, Cloud NAT
+"""Network tier: a custom-mode VPC with one regional subnet, Google's APIs on Private Google Access, Cloud NAT
 for what boot still fetches from the internet, and firewall rules that admit only Google's load balancer and
 health checkers to the instances and only the instances to the cache."""
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.compute as compute
 
-from gcp_stack.google_apis import RESTRICTED_VIP, private_google_apis
+from gcp_stack.google_apis import PRIVATE_VIP, RESTRICTED_VIP, private_google_apis
 from gcp_stack.tier import Tier
 from refarch.spec import EnvironmentSpec
 
@@ -107,6 +107,14 @@ class ServiceNetwork(Tier):
             destination_ranges=[RESTRICTED_VIP],
             target_service_accounts=fleet,
             description="Instances to Google's APIs on the restricted VIP only",
+        )
+        self._rule(
+            "fleet-to-private-google-apis",
+            "EGRESS",
+            allows=["443"],
+            destination_ranges=[PRIVATE_VIP],
+            target_service_accounts=fleet,
+            description="Instances to Google hosts the restricted VIP does not serve (token-signing keys)",
         )
         self._rule(
             "fleet-to-package-mirrors",

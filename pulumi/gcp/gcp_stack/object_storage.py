@@ -11,7 +11,6 @@ from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.spec import EnvironmentSpec
 
-OBJECT_USER = "roles/storage.objectUser"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 # Deleted objects stay recoverable this long (Cloud Storage's default soft delete).
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
@@ -39,7 +38,6 @@ def private_bucket(
 class ObjectStorageArgs:
     spec: EnvironmentSpec
     settings: StackSettings
-    user: pulumi.Input[str]
 
 
 class ObjectStorage(Tier):
@@ -65,8 +63,5 @@ class ObjectStorage(Tier):
                     condition=storage.BucketLifecycleRuleConditionArgs(age=7),
                 ),
             ],
-        )
-        self.user_grant = storage.BucketIAMMember(
-            "fleet-uses-files", bucket=self.files.name, role=OBJECT_USER, member=args.user, opts=self.child()
         )
         self.register_outputs({"files": self.files.name})

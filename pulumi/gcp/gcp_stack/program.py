@@ -38,7 +38,7 @@ def main() -> None:
             cache_port=CACHE_TLS_PORT,
         ),
     )
-    storage = ObjectStorage("object-storage", ObjectStorageArgs(spec, settings, user=fleet_member))
+    storage = ObjectStorage("object-storage", ObjectStorageArgs(spec, settings))
     store = ItemStore("item-store", ItemStoreArgs(spec, settings, user=fleet_member))
     cache = SessionCache(
         "session-cache",
@@ -71,7 +71,6 @@ def main() -> None:
                 cache.reader_grant,
                 cache.auth_secret_value,
                 store.user_grant,
-                storage.user_grant,
             ],
         ),
     )

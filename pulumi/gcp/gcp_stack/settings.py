@@ -12,6 +12,7 @@ import re
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gcp_stack.edge_rate import edge_rate_problems
 from refarch.errors import Problem, SpecError
 from refarch.pulumi_stack import read_settings, stack_settings, unknown_keys
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
@@ -167,7 +168,7 @@ def _cross_checks(
 def read_stack_settings(spec: EnvironmentSpec) -> StackSettings:
     """Both namespaces validated, every problem reported at once, before any resource exists."""
     config, provider_config = pulumi.Config(), pulumi.Config("gcp")
-    problems = unknown_keys(config, GcpSettings)
+    problems = unknown_keys(config, GcpSettings) + edge_rate_problems(spec)
     provider = gcp = None
     try:
         provider = stack_settings(spec.name, "gcp", Provider, read_settings(provider_config, Provider))
