@@ -107,6 +107,14 @@ class Download:
     failures: dict[Pin, str]
 
 
+def _index_lists(pin: Pin, pip_options: Sequence[str]) -> bool:
+    """Whether the index has `pin`'s version for some platform (this machine's), so a failed download of it
+    for the target platform means it has no wheel there rather than no index."""
+    command = [sys.executable, "-m", "pip", "index", "versions", pin.name, "--disable-pip-version-check"]
+    completed = subprocess.run([*command, *pip_options], capture_output=True, text=True, check=False)
+    return completed.returncode == 0 and pin.version in completed.stdout
+
+
 def download(
     pins: Sequence[Pin], platform: Platform, store: WheelStore, pip_options: Sequence[str] = ()
 ) -> Download:
@@ -143,10 +151,14 @@ def download(
         if completed.returncode == 0:
             break
         failed = _failed_pins(completed.stderr, pending)
-        if not failed:
-            # Not one package's fault (the index is unreachable, say): every pending pin is unfetched.
+        if not failed or not _index_lists(failed[0], pip_options):
+            # Not one package's fault (pip finds no version of it for any platform: the index is
+            # unreachable, say): every pending pin is unfetched, and trying each in turn would not help.
             lines = completed.stderr.strip().splitlines()
-            result.failures.update(dict.fromkeys(pending, lines[-1] if lines else "pip download failed"))
+            reason = lines[-1] if lines else "pip download failed"
+            if failed:
+                reason = f"the index lists no {failed[0].name} for any platform (is it reachable?)"
+            result.failures.update(dict.fromkeys(pending, reason))
             break
         result.failures.update(dict.fromkeys(failed, "no wheel with a locked hash"))
         pending = [
@@ -169,13 +181,13 @@ def build_wheelhouse(
     Raises WheelhouseError naming every package without a wheel for the platform."""
     store = store or WheelStore()
     path = wheelhouses / f"{cloud}-{wheelhouse_key(lock, platform)}"
-    if (path / MANIFEST).exists():
-        return Wheelhouse(path, read_manifest(path), downloaded=0)
     if str(platform) not in lock.platforms:
         raise WheelhouseError(
             f"{cloud}: the lock carries wheels for {'; '.join(lock.platforms) or 'no platform'}, not for "
             f"{platform}: add it to refarch/platforms.py (lock_platforms) and run `make lock`"
         )
+    if (path / MANIFEST).exists():
+        return Wheelhouse(path, read_manifest(path), downloaded=0)
     missing = [pin for pin in lock.pins if store.find(pin, platform) is None]
     failures = download(missing, platform, store, pip_options).failures if missing else {}
     unresolved = [pin for pin in lock.pins if store.find(pin, platform) is None]

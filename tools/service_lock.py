@@ -122,6 +122,40 @@ def cloud_lock(cloud: str, store: WheelStore) -> Lock:
     return Lock(pins, tuple(str(platform) for platform in platforms))
 
 
+def foreign_roots(cloud: str) -> set[str]:
+    """The packages other clouds' extras add on top of the shared `service` extra."""
+    shared = {canonicalize_name(r.name) for r in extra_requirements("service")}
+    return {
+        canonicalize_name(requirement.name)
+        for other in CLOUDS
+        if other != cloud
+        for requirement in extra_requirements(f"service-{other}")
+    } - shared
+
+
+def lock_problems(cloud: str, lock: Lock) -> list[str]:
+    """Every way `lock` differs from what `make lock` would write for `cloud`, short of the hashes' values
+    (which only the index can tell): offline, so the drift test needs no network."""
+    problems = []
+    expected_platforms = tuple(str(platform) for platform in lock_platforms(cloud))
+    if lock.platforms != expected_platforms:
+        problems.append(f"platforms {'; '.join(lock.platforms)}, expected {'; '.join(expected_platforms)}")
+    locked = {canonicalize_name(pin.name): pin for pin in lock.pins}
+    for name, version in pinned_closure(cloud).items():
+        pin = locked.pop(name, None)
+        if pin is None:
+            problems.append(f"{name}=={version} is missing")
+        elif pin.version != version:
+            problems.append(f"{name}=={pin.version}, requirements.lock pins {version}")
+    problems += [
+        f"{pin.requirement} is not a dependency of the service on {cloud}" for pin in locked.values()
+    ]
+    problems += [f"{pin.requirement} has no --hash" for pin in lock.pins if not pin.hashes]
+    foreign = sorted(foreign_roots(cloud) & {canonicalize_name(pin.name) for pin in lock.pins})
+    problems += [f"{name} belongs to another cloud's extra" for name in foreign]
+    return [f"{lock_path(cloud).relative_to(ROOT)}: {problem}" for problem in problems]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--legacy", action="store_true", help="print the all-clouds requirements.lock")
