@@ -105,6 +105,8 @@ class Download:
     fetched: dict[str, Path]
     # Each pin that could not be fetched, with pip's reason.
     failures: dict[Pin, str]
+    # Why nothing could be fetched at all, when it is no one package's fault.
+    index_error: str | None = None
 
 
 def _index_lists(pin: Pin, pip_options: Sequence[str]) -> bool:
@@ -152,13 +154,13 @@ def download(
             break
         failed = _failed_pins(completed.stderr, pending)
         if not failed or not _index_lists(failed[0], pip_options):
-            # Not one package's fault (pip finds no version of it for any platform: the index is
-            # unreachable, say): every pending pin is unfetched, and trying each in turn would not help.
+            # Not one package's fault: pip finds no version of it for any platform (the index is
+            # unreachable, say), so trying each pin in turn would not help.
             lines = completed.stderr.strip().splitlines()
-            reason = lines[-1] if lines else "pip download failed"
+            result.index_error = lines[-1] if lines else "pip download failed"
             if failed:
-                reason = f"the index lists no {failed[0].name} for any platform (is it reachable?)"
-            result.failures.update(dict.fromkeys(pending, reason))
+                result.index_error = f"the index lists {failed[0].requirement} for no platform at all"
+            result.failures.update(dict.fromkeys(pending, result.index_error))
             break
         result.failures.update(dict.fromkeys(failed, "no wheel with a locked hash"))
         pending = [
@@ -189,7 +191,13 @@ def build_wheelhouse(
     if (path / MANIFEST).exists():
         return Wheelhouse(path, read_manifest(path), downloaded=0)
     missing = [pin for pin in lock.pins if store.find(pin, platform) is None]
-    failures = download(missing, platform, store, pip_options).failures if missing else {}
+    fetched = download(missing, platform, store, pip_options) if missing else Download({}, {})
+    if fetched.index_error:
+        raise WheelhouseError(
+            f"{cloud}: cannot download the {len(missing)} wheel(s) for {platform} that {store.root} lacks: "
+            f"{fetched.index_error}. Is the package index reachable (pip's configuration, a proxy)?"
+        )
+    failures = fetched.failures
     unresolved = [pin for pin in lock.pins if store.find(pin, platform) is None]
     if unresolved:
         problems = "\n".join(
