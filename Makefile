@@ -3,7 +3,8 @@
 #                Azure and GCP stack offline (one line per stack; inventories in build/inventory/)
 #   make test    set up, then ruff and the whole test suite
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
-#                offline preview against importing its SDK modules
+#                offline preview against importing its SDK modules; the release bundle's build (cold, warm),
+#                size per cloud and offline install time
 #   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml, and each cloud's hashed service lock
 
