@@ -23,7 +23,7 @@ from pathlib import Path
 from refarch.locks import lock_path, parse_lock
 from refarch.platforms import Platform, platform_for
 from refarch.release import SERVICE_DIR, file_digest, service_files
-from refarch.wheelhouse import BUILD_DIR, WheelStore, build_wheelhouse
+from refarch.wheelhouse import BUILD_DIR, WheelhouseError, WheelStore, build_wheelhouse
 
 BUNDLES = BUILD_DIR / "bundles"
 SERVICE = "sample_service"
@@ -66,17 +66,25 @@ def build_bundle(
     wheelhouses: Path | None = None,
     pip_options: Sequence[str] = (),
 ) -> Bundle:
-    """The bundle for `cloud`'s instances of `instance_type`, built once per id under build/bundles/."""
-    return build_platform_bundle(
-        cloud,
-        platform_for(cloud, instance_type),
-        service_dir=service_dir,
-        lock_file=lock_file,
-        bundles=bundles,
-        store=store,
-        wheelhouses=wheelhouses,
-        pip_options=pip_options,
-    )
+    """The bundle for `cloud`'s instances of `instance_type`, built once per id under build/bundles/.
+
+    Raises WheelhouseError, naming the instance type, its platform and every package without a wheel."""
+    platform = platform_for(cloud, instance_type)
+    try:
+        return build_platform_bundle(
+            cloud,
+            platform,
+            service_dir=service_dir,
+            lock_file=lock_file,
+            bundles=bundles,
+            store=store,
+            wheelhouses=wheelhouses,
+            pip_options=pip_options,
+        )
+    except WheelhouseError as error:
+        raise WheelhouseError(
+            f"instance type {instance_type!r} runs {platform.arch} ({platform}). {error}"
+        ) from None
 
 
 def build_platform_bundle(
@@ -108,7 +116,13 @@ def build_platform_bundle(
         shutil.copytree(wheelhouse.path, staging / WHEELHOUSE, copy_function=_link_or_copy)
         (staging / LOCK).write_text(lock_text)
         staging.chmod(0o755)
-        staging.replace(path)
+        try:
+            staging.replace(path)
+        except OSError:
+            # Another build of the same id finished first: its bundle is this one.
+            shutil.rmtree(staging)
+            if not path.exists():
+                raise
     return Bundle(cloud, platform, path, release, wheelhouse.downloaded)
 
 
