@@ -3,9 +3,10 @@
 #                Azure and GCP stack offline (one line per stack; inventories in build/inventory/)
 #   make test    set up, then ruff and the whole test suite
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
-#                offline preview against importing its SDK modules
+#                offline preview against importing its SDK modules; the release bundle's build (cold, warm),
+#                size per cloud and offline install time
 #   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
-#   make lock    re-pin every Python dependency after editing pyproject.toml
+#   make lock    re-pin every Python dependency after editing pyproject.toml, and each cloud's hashed service lock
 #   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
 
 PYTHON ?= python3
@@ -58,10 +59,12 @@ bench: setup
 drill: setup
 	$(PY) -m tools.drill $(DRILL_ARGS)
 
+# Per cloud, sample_service/locks/<cloud>.lock with each target platform's wheel hashes (asks PyPI via pip).
 lock: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[aws,azure,gcp,service,dev]'
+	$(PY) -m pip install --quiet -e '.[aws,azure,gcp,service-aws,service-azure,service-gcp,dev]'
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
-	$(PY) -m tools.service_lock > sample_service/requirements.lock
+	$(PY) -m tools.service_lock --legacy > sample_service/requirements.lock
+	$(PY) -m tools.service_lock
 
 clean:
 	rm -rf cdk.out build $(VENV) node_modules $(POLICY_VENV)

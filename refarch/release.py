@@ -1,8 +1,8 @@
-"""The sample service as a release, for the Pulumi projects: its files, and a content hash that names
-the release (the bundle object and the instances' release directory).
+"""The sample service's files as a release, and a content hash of them that names a service-only release.
 
 The hash changes only when a file of the service does, so an unchanged service never rolls the fleet.
-(The CDK stack gets the same from its asset hash.)
+The self-contained bundle (these files, the wheels they need and the lock) is `refarch.bundle`'s; the Pulumi
+archive of it is `refarch.pulumi_release`'s, so nothing here imports an IaC SDK.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from fnmatch import fnmatch
 from pathlib import Path
-
-import pulumi
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
 # Glob patterns left out of every cloud's bundle (the CDK asset takes the same list).
@@ -29,16 +27,13 @@ def service_files(root: Path = SERVICE_DIR) -> list[Path]:
     )
 
 
+def file_digest(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
 def release_id(root: Path = SERVICE_DIR) -> str:
     digest = hashlib.sha256()
     for path in service_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(file_digest(path))
     return digest.hexdigest()[:16]
-
-
-def archive(root: Path = SERVICE_DIR) -> pulumi.AssetArchive:
-    """The files at the archive's root, as `unzip -d .../sample_service` expects."""
-    return pulumi.AssetArchive(
-        {path.relative_to(root).as_posix(): pulumi.FileAsset(str(path)) for path in service_files(root)}
-    )

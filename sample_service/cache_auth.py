@@ -7,16 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from sample_service.config import GCP_SECRET_VERSION, ServiceConfig
 
 # Start-up only, so these can be more patient than the per-request timeouts.
-_SECRETS_CLIENT_CONFIG = Config(
-    connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
-)
+_SECRETS_CLIENT_TIMEOUTS = {
+    "connect_timeout": 3,
+    "read_timeout": 5,
+    "retries": {"max_attempts": 3, "mode": "standard"},
+}
 
 
 class CacheAuthError(RuntimeError):
@@ -40,7 +38,12 @@ def password_from_secret_string(secret_string: str) -> str:
 
 
 def _aws_secret_string(secret_id: str, region: str | None) -> str:
-    client = boto3.client("secretsmanager", region_name=region, config=_SECRETS_CLIENT_CONFIG)
+    # Imported here: only AWS instances carry boto3 (each cloud's release installs its own clients).
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client("secretsmanager", region_name=region, config=Config(**_SECRETS_CLIENT_TIMEOUTS))
     try:
         response = client.get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as exc:

@@ -1,5 +1,7 @@
-"""`make bench`: how much synthesizing every environment costs over the CDK's own floor, and how much
-each Pulumi project's offline preview costs over importing its SDK.
+"""`make bench`: how much synthesizing every environment costs over the CDK's own floor, how much
+each Pulumi project's offline preview costs over importing its SDK, and what the self-contained release
+bundle costs: its build cold (every wheel downloaded) and warm (nothing downloaded), its size per cloud and
+architecture, and the offline install into a fresh venv that every boot runs.
 
 Each measurement is a fresh Python process (interpreter, jsii runtime and aws-cdk-lib load included),
 so the empty app's time is the floor any CDK app pays. Medians of a few runs are printed, then
@@ -9,14 +11,22 @@ so the empty app's time is the floor any CDK app pays. Medians of a few runs are
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from refarch import ROOT
+from refarch.boot import INSTALL_RELEASE, render_fragment
+from refarch.bundle import build_platform_bundle
 from refarch.offline import projects
+from refarch.platforms import ARCHITECTURES, CLOUDS, image_platform
+from refarch.wheelhouse import WheelStore
 from stacks.app_builder import DEFAULT_REGION
 
 RUNS = 3
@@ -86,7 +96,64 @@ def preview_ratios() -> None:
         print(f"{pulumi_project.cloud}_preview_ratio={worst:.2f}")
 
 
+MIB = 2**20
+# An install that tried to fetch anything would fail: every proxy points at a closed port.
+NO_NETWORK = {
+    name: "http://127.0.0.1:9" for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")
+}
+
+
+def offline_install_seconds(bundle_path: Path) -> float:
+    """The boot's own install_release, into a fresh venv, with no network."""
+    with tempfile.TemporaryDirectory(prefix="release-") as release:
+        shutil.copytree(bundle_path, release, dirs_exist_ok=True)
+        script = f'set -euo pipefail\n{render_fragment(INSTALL_RELEASE)}\ninstall_release {release} "$1"'
+        env = {"PATH": "/usr/bin:/bin", "HOME": release, **NO_NETWORK}
+        start = time.perf_counter()
+        subprocess.run(
+            ["bash", "-c", script, "boot", sys._base_executable], env=env, check=True, capture_output=True
+        )
+        return time.perf_counter() - start
+
+
+def bundle_figures() -> None:
+    """Every cloud's bundle for each architecture: built cold into an empty wheel store (pip's own cache
+    off, so every wheel is fetched), then warm (the unchanged lock reuses the wheelhouse: no pip at all)."""
+    host_arch = os.uname().machine
+    with tempfile.TemporaryDirectory(prefix="bench-bundle-") as scratch:
+        places = {
+            "store": WheelStore(Path(scratch) / "wheels"),
+            "wheelhouses": Path(scratch) / "wheelhouse",
+            "bundles": Path(scratch) / "bundles",
+        }
+        for phase, options in (("cold", ["--no-cache-dir"]), ("warm", [])):
+            start = time.perf_counter()
+            built = [
+                build_platform_bundle(cloud, image_platform(cloud, arch), pip_options=options, **places)
+                for cloud in CLOUDS
+                for arch in ARCHITECTURES
+            ]
+            took = time.perf_counter() - start
+            downloaded = sum(bundle.downloaded for bundle in built)
+            print(
+                f"bundle build, {phase}, {len(built)} bundles:{took:9.2f} s  ({downloaded} wheels downloaded)"
+            )
+        for bundle in built:
+            label = f"bundle {bundle.cloud} {bundle.platform.arch}:"
+            print(f"{label:<34}{bundle.size_bytes / MIB:6.1f} MiB  ({bundle.platform}, id {bundle.id})")
+        for bundle in built:
+            if bundle.platform.arch == host_arch:
+                label = f"offline install {bundle.cloud}:"
+                print(f"{label:<34}{offline_install_seconds(bundle.path):6.2f} s  (fresh venv, no network)")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description="make bench")
+    parser.add_argument("--bundle-only", action="store_true", help="only the release bundle's figures")
+    if parser.parse_args().bundle_only:
+        bundle_figures()
+        return
+    bundle_figures()
     preview_ratios()
     empty = wall_time(EMPTY_APP)
     full = wall_time(FULL_APP, nag=False)

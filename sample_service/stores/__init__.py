@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from sample_service.config import ServiceConfig
 from sample_service.stores.base import Item, ItemStore, ItemTooLarge, StoreUnavailable
-from sample_service.stores.dynamodb import DynamoDBItemStore
 
 __all__ = ["Item", "ItemStore", "ItemTooLarge", "StoreUnavailable", "build_item_store"]
 
 
 def build_item_store(config: ServiceConfig) -> ItemStore:
     if config.store_backend == "dynamodb" and config.items_table and config.aws_region:
+        # Imported here, as each backend is: an instance carries only its own cloud's client libraries.
+        from sample_service.stores.dynamodb import DynamoDBItemStore
+
         return DynamoDBItemStore(
             table=config.items_table, region=config.aws_region, timeout=config.store_timeout
         )

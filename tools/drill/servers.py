@@ -193,15 +193,18 @@ class MotoServer:
 
 
 class ServiceProcess:
-    """`python -m sample_service` in a subprocess; stdout (the JSON logs) goes to a file."""
+    """`python -m sample_service` in a subprocess; stdout (the JSON logs) goes to a file. By default the
+    checkout's service on this interpreter; `python` and `cwd` run an installed release instead."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, python: str = sys.executable, cwd: Path = ROOT
+    ) -> None:
         self.port = int(env["SERVICE_PORT"])
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sample_service"],
-                cwd=ROOT,
+                [python, "-m", "sample_service"],
+                cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

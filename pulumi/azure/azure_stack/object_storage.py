@@ -18,7 +18,8 @@ from azure_stack import roles
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
-from refarch.release import archive, release_id
+from refarch.pulumi_release import archive
+from refarch.release import release_id
 
 FILES_CONTAINER = "files"
 RELEASES_CONTAINER = "releases"

@@ -19,7 +19,8 @@ from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.boot import render_boot
 from refarch.health_check import HEALTH_CHECK
-from refarch.release import archive, release_id
+from refarch.pulumi_release import archive
+from refarch.release import release_id
 from refarch.spec import EnvironmentSpec, Service
 from sample_service.paths import HEALTH_PATH
 

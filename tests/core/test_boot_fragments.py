@@ -1,0 +1,49 @@
+"""The shell functions every boot script shares: `retry` (bounded, patient retries of any download) and
+`install_release` (the offline install of the release bundle), run here in bash as a boot runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from refarch.boot import BOOT_RETRY, INSTALL_RELEASE, render_fragment
+
+
+def _bash(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{render_fragment(BOOT_RETRY)}\n{script}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_retry_retries_any_error_until_it_succeeds(tmp_path: Path) -> None:
+    # Fails once (a grant not there yet), then succeeds: the boot goes on.
+    flaky = "n=$(cat count 2>/dev/null || echo 0); echo $((n + 1)) > count; [ $n -ge 1 ]"
+    result = _bash(f"retry 30 'bundle download' bash -c '{flaky}'\necho booted", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "booted\n" and (tmp_path / "count").read_text() == "2\n"
+    assert "boot: bundle download failed (attempt 1); retrying in 2s" in result.stderr
+
+
+def test_retry_gives_up_loudly_within_its_budget(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = _bash("retry 3 'bundle download' false\necho booted", tmp_path)
+    took = time.monotonic() - started
+    assert result.returncode == 1 and result.stdout == "", "the boot must stop, not go on"
+    assert "boot: bundle download failed 2 times in 3s; giving up" in result.stderr
+    assert took < 3 + 1
+
+
+def test_install_release_reads_nothing_but_the_bundle() -> None:
+    """No index, no pip configuration, no PIP_* variables; every wheel checked against the lock's hashes."""
+    text = render_fragment(INSTALL_RELEASE)
+    install = text[text.index('pip" --isolated install') :]
+    for option in ("--no-index", '--find-links "$dir/wheelhouse"', "--require-hashes", "--only-binary=:all:"):
+        assert option in install
+    assert "PIP_CONFIG_FILE=/dev/null" in text
+    assert "http" not in text and "--index-url" not in text
