@@ -38,9 +38,17 @@ REASONS: dict[str, str] = {
         "The API is a transparent proxy with no single body schema: the gateway validates the proxy "
         "parameters and the service validates every body, answering 4xx itself."
     ),
-    "AwsSolutions-IAM5[Resource::<files bucket>/*]": (
-        "Object-level actions (get, put, delete) on keys of the service's own file bucket; S3 cannot name "
-        "objects that do not exist yet."
+    "AwsSolutions-IAM5[Resource::*] canary": (
+        "The synthetic check's role: s3:ListAllMyBuckets and cloudwatch:PutMetricData (conditioned on the "
+        "CloudWatchSynthetics namespace) cannot name a resource; the Synthetics runtime requires both."
+    ),
+    "AwsSolutions-IAM5[Resource::<canary artifacts>/*]": (
+        "The synthetic check writes run artifacts under its own prefix of the access-log bucket; S3 cannot "
+        "name objects that do not exist yet."
+    ),
+    "AwsSolutions-IAM5[Resource::<canary function log group>-*]": (
+        "The synthetic check's Lambda function is named cwsyn-<canary name>-<generated id>; the wildcard "
+        "covers only that generated id."
     ),
 }
 

@@ -3,6 +3,8 @@ reaching the internal load balancer privately through a VPC link v2."""
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import ArnFormat, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -17,10 +19,32 @@ from stacks.acknowledgments import acknowledge
 from stacks.retention import removal_policy, retained_log_group
 
 STAGE = "v1"
+# What each access-log line records: who called, what the integration answered and how long it took.
+ACCESS_LOG_FIELDS = {
+    "requestId": apigw.AccessLogField.context_request_id(),
+    "ip": apigw.AccessLogField.context_identity_source_ip(),
+    "clientId": apigw.AccessLogField.context_authorizer_claims("client_id"),
+    "requestTime": apigw.AccessLogField.context_request_time(),
+    "httpMethod": apigw.AccessLogField.context_http_method(),
+    "resourcePath": apigw.AccessLogField.context_resource_path(),
+    "path": apigw.AccessLogField.context_path(),
+    "protocol": apigw.AccessLogField.context_protocol(),
+    "status": apigw.AccessLogField.context_status(),
+    "responseLength": apigw.AccessLogField.context_response_length(),
+    "responseLatency": apigw.AccessLogField.context_response_latency(),
+    "integrationStatus": apigw.AccessLogField.context_integration_status(),
+    "integrationLatency": apigw.AccessLogField.context_integration_latency(),
+    "integrationError": apigw.AccessLogField.context_integration_error_message(),
+    "wafStatus": apigw.AccessLogField.context_waf_response_code(),
+}
 RESOURCE_SERVER = "service"
 INVOKE_SCOPE = "invoke"
 # API Gateway never waits longer than this for an integration.
 INTEGRATION_TIMEOUT = Duration.seconds(29)
+
+
+def api_name(spec: EnvironmentSpec) -> str:
+    return f"stateless-service-{spec.name}"
 
 
 class PublicApi(Construct):
@@ -50,24 +74,17 @@ class PublicApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
+            # Named per environment: API Gateway's metrics are keyed by ApiName, so two environments in one
+            # account and region must not share a name.
+            rest_api_name=api_name(spec),
             description=f"Stateless service API ({spec.name})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=removal_policy(spec),
+            # The CloudWatch role is account-wide: the account stack (stacks/account.py) sets it once.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
                 metrics_enabled=True,
@@ -75,11 +92,6 @@ class PublicApi(Construct):
                 throttling_rate_limit=spec.api.throttle_rate_per_second,
                 throttling_burst_limit=spec.api.throttle_burst,
             ),
-        )
-        acknowledge(
-            self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
         )
         acknowledge(self.api, "AwsSolutions-APIG2")
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
@@ -99,11 +111,20 @@ class PublicApi(Construct):
                 **method_options,
             )
             self._route_through_vpc_link(method, load_balancer)
+        # The L1 overrides are invisible to the deployment's hash: without them, a new VPC link or load
+        # balancer would change the methods but leave the stage on the old deployment.
+        self.api.latest_deployment.add_to_logical_id(
+            {"ConnectionId": self.vpc_link.vpc_link_id, "IntegrationTarget": load_balancer.load_balancer_arn}
+        )
         self._build_firewall(spec)
 
     @property
     def url(self) -> str:
         return self.api.url
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.user_pool_domain.base_url()}/oauth2/token"
 
     def _build_identity(self, spec: EnvironmentSpec) -> None:
         """Machine clients get tokens by the OAuth client-credentials flow; nobody signs themselves up."""
@@ -134,6 +155,7 @@ class PublicApi(Construct):
             "Service", identifier=RESOURCE_SERVER, scopes=[invoke]
         )
         self.invoke_scope = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
+        self.client_scope = cognito.OAuthScope.resource_server(resource_server, invoke)
         # Domain prefixes are global: the stack id's first segment keeps this one unique per stack.
         unique = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Stack.of(self).stack_id))))
         self.user_pool_domain = self.user_pool.add_domain(
@@ -145,7 +167,7 @@ class PublicApi(Construct):
             generate_secret=True,
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(client_credentials=True),
-                scopes=[cognito.OAuthScope.resource_server(resource_server, invoke)],
+                scopes=[self.client_scope],
             ),
             access_token_validity=Duration.minutes(60),
             prevent_user_existence_errors=True,

@@ -12,6 +12,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from refarch.spec import load_all
+from stacks.account import AccountSettingsStack
 from stacks.service_stack import ServiceStack
 
 SPEC_OVERRIDE_PREFIX = "spec."
@@ -60,8 +61,10 @@ def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool
     """One ServiceStack per environment, every spec validated before any stack is built."""
     specs = load_all(overrides=overrides)
     env = deployment_environment(app)
+    # Environments share the account-level settings of the account and region they deploy to.
+    account = AccountSettingsStack(app, env=env)
     for spec in specs.values():
-        ServiceStack(app, spec=spec, env=env)
+        ServiceStack(app, spec=spec, env=env).add_stack_dependency(account, "API Gateway logs through its role")
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

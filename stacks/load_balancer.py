@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
@@ -14,6 +16,9 @@ from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
 
 LISTENER_PORT = 80
+# API Gateway's private integrations send the stage in the path (`/v1/items/x`); the service serves
+# `/items/x`. Only a non-default rule may carry a transform, so this rule takes the stage's requests.
+STAGE_RULE_PRIORITY = 10
 
 
 class ServiceLoadBalancer(Construct):
@@ -75,6 +80,45 @@ class ServiceLoadBalancer(Construct):
             protocol=elbv2.ApplicationProtocol.HTTP,
             open=False,
             default_target_groups=[self.target_group],
+        )
+
+    def strip_stage_prefix(self, stage: str) -> elbv2.CfnListenerRule:
+        """Rewrite `/<stage>` and `/<stage>/...` to `/` and `/...` before the request reaches the fleet.
+
+        Elastic Load Balancing, "Transforms for listener rules": url-rewrite, regex and `$1` replacement;
+        a default rule cannot carry a transform. Requests without the prefix fall through unchanged.
+        """
+        prefix = f"/{re.escape(stage)}"
+        return elbv2.CfnListenerRule(
+            self,
+            "StripStage",
+            listener_arn=self.listener.listener_arn,
+            priority=STAGE_RULE_PRIORITY,
+            conditions=[
+                elbv2.CfnListenerRule.RuleConditionProperty(
+                    field="path-pattern",
+                    path_pattern_config=elbv2.CfnListenerRule.PathPatternConfigProperty(
+                        values=[f"/{stage}", f"/{stage}/*"]
+                    ),
+                )
+            ],
+            actions=[
+                elbv2.CfnListenerRule.ActionProperty(
+                    type="forward", target_group_arn=self.target_group.target_group_arn
+                )
+            ],
+            transforms=[
+                elbv2.CfnListenerRule.TransformProperty(
+                    type="url-rewrite",
+                    url_rewrite_config=elbv2.CfnListenerRule.RewriteConfigObjectProperty(
+                        rewrites=[
+                            elbv2.CfnListenerRule.RewriteConfigProperty(
+                                regex=f"^{prefix}/?(.*)$", replace="/$1"
+                            )
+                        ]
+                    ),
+                )
+            ],
         )
 
     def allow_from(self, peer: ec2.ISecurityGroup) -> None:
