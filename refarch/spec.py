@@ -8,13 +8,14 @@ nothing else for sizing and limits.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from refarch import ROOT
 from refarch.errors import Problem, SpecError
@@ -69,11 +70,38 @@ class Store(_Section):
     deletion_protection: bool = True
 
 
+# Unless the spec says otherwise, one client address may use this share of the stage's sustained rate.
+# Machine clients often share a NAT address, so a per-address limit far below the stage's rate blocks
+# legitimate callers; above the stage's rate it would never act. Half lets one address (one NAT) use
+# most of the capacity while a single flooding address cannot take all of it.
+WAF_SHARE_OF_STAGE_RATE_PER_IP = 0.5
+# WAF rate-based rules: limits from 10 to 2,000,000,000 requests per evaluation window.
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+WAF_WINDOW_SECONDS = 300
+
+
 class Api(_Section):
     throttle_rate_per_second: float = Field(100, gt=0, le=10000)
     throttle_burst: int = Field(200, gt=0, le=5000)
-    # Requests one client IP may make in five minutes before the WAF blocks it.
-    waf_requests_per_ip_per_5_minutes: int = Field(2000, ge=10, le=2_000_000_000)
+    # Requests one client IP may make in five minutes before the WAF blocks it; derived from the stage's
+    # throttle when not set (see WAF_SHARE_OF_STAGE_RATE_PER_IP).
+    waf_requests_per_ip_per_5_minutes: int = Field(
+        None, ge=WAF_RATE_LIMIT_RANGE[0], le=WAF_RATE_LIMIT_RANGE[1], validate_default=False
+    )
+
+    @model_validator(mode="after")
+    def _derive_waf_limit(self) -> Api:
+        if self.waf_requests_per_ip_per_5_minutes is None:
+            derived = math.ceil(
+                self.throttle_rate_per_second * WAF_WINDOW_SECONDS * WAF_SHARE_OF_STAGE_RATE_PER_IP
+            )
+            # Frozen model: set the derived default once, during validation.
+            object.__setattr__(
+                self,
+                "waf_requests_per_ip_per_5_minutes",
+                min(max(derived, WAF_RATE_LIMIT_RANGE[0]), WAF_RATE_LIMIT_RANGE[1]),
+            )
+        return self
 
 
 class Alarms(_Section):

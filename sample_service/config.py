@@ -308,7 +308,7 @@ class ServiceConfig:
             shutdown_grace_seconds=_int(
                 environ, "SHUTDOWN_GRACE_SECONDS", defaults.SHUTDOWN_GRACE_SECONDS, 0, 3600
             ),
-            max_body_bytes=_int(environ, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+            max_body_bytes=_int(environ, "MAX_BODY_BYTES", defaults.MAX_BODY_BYTES, 1024, 10 * 1024 * 1024),
             **_azure_settings(
                 environ, store_backend, cache_password is not None or cache_auth_secret_id is not None
             ),

@@ -10,3 +10,5 @@ CACHE_TIMEOUT_MS = 250
 STORE_TIMEOUT_MS = 500
 SESSION_TTL_SECONDS = 1800
 SHUTDOWN_GRACE_SECONDS = 30
+# Largest request body the service reads (MAX_BODY_BYTES); the AWS WAF admits bodies up to this size.
+MAX_BODY_BYTES = 65536

@@ -14,7 +14,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from refarch.spec import EnvironmentSpec
+from refarch.spec import WAF_WINDOW_SECONDS, EnvironmentSpec
+from sample_service.defaults import MAX_BODY_BYTES
 from stacks.acknowledgments import acknowledge
 from stacks.retention import removal_policy, retained_log_group
 
@@ -39,6 +40,10 @@ ACCESS_LOG_FIELDS = {
 }
 RESOURCE_SERVER = "service"
 INVOKE_SCOPE = "invoke"
+# AWS WAF body inspection limits for API Gateway (CloudFormation, RequestBodyAssociatedResourceTypeConfig).
+INSPECTION_LIMITS_KIB = (16, 32, 48, 64)
+# Common rule set rules that would block what the service accepts; they count, our own rules decide.
+COMMON_RULES_COUNTED = ("SizeRestrictions_BODY",)
 # API Gateway never waits longer than this for an integration.
 INTEGRATION_TIMEOUT = Duration.seconds(29)
 
@@ -197,13 +202,17 @@ class PublicApi(Construct):
         cfn_method.add_property_override("Integration.IntegrationTarget", load_balancer.load_balancer_arn)
 
     def _build_firewall(self, spec: EnvironmentSpec) -> None:
-        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(
+            name: str,
+            priority: int,
+            overrides: list[wafv2.CfnWebACL.RuleActionOverrideProperty] | None = None,
+        ) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
+                        vendor_name="AWS", name=name, rule_action_overrides=overrides
                     )
                 ),
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
@@ -217,12 +226,39 @@ class PublicApi(Construct):
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
                     aggregate_key_type="IP",
                     limit=spec.api.waf_requests_per_ip_per_5_minutes,
-                    evaluation_window_sec=300,
+                    evaluation_window_sec=WAF_WINDOW_SECONDS,
                 )
             ),
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             visibility_config=_visibility("RateLimitPerIp"),
         )
+        # The common rule set blocks bodies over 8 KB; the service reads up to MAX_BODY_BYTES. That rule
+        # only counts, and this one blocks at the service's own limit. Bodies beyond what WAF inspects
+        # count as oversize, which matches (AWS WAF, "Oversize web request components").
+        body_limit = wafv2.CfnWebACL.RuleProperty(
+            name="BodyOverServiceLimit",
+            priority=4,
+            statement=wafv2.CfnWebACL.StatementProperty(
+                size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                        body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
+                    ),
+                    comparison_operator="GT",
+                    size=MAX_BODY_BYTES,
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            ),
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            visibility_config=_visibility("BodyOverServiceLimit"),
+        )
+        count_instead = [
+            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+            )
+            for rule in COMMON_RULES_COUNTED
+        ]
         self.web_acl = wafv2.CfnWebACL(
             self,
             "Firewall",
@@ -232,9 +268,18 @@ class PublicApi(Construct):
             rules=[
                 rate_limit,
                 managed("AWSManagedRulesAmazonIpReputationList", 1),
-                managed("AWSManagedRulesCommonRuleSet", 2),
+                managed("AWSManagedRulesCommonRuleSet", 2, count_instead),
                 managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
+                body_limit,
             ],
+            # API Gateway forwards this much of each body to WAF (16 KB unless raised).
+            association_config=wafv2.CfnWebACL.AssociationConfigProperty(
+                request_body={
+                    "API_GATEWAY": wafv2.CfnWebACL.RequestBodyAssociatedResourceTypeConfigProperty(
+                        default_size_inspection_limit=inspection_limit(MAX_BODY_BYTES)
+                    )
+                }
+            ),
         )
         wafv2.CfnWebACLAssociation(
             self,
@@ -258,6 +303,17 @@ class PublicApi(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[waf_logs_arn],
         )
+
+
+def inspection_limit(body_bytes: int) -> str:
+    """The smallest body inspection limit WAF offers for API Gateway that covers `body_bytes`."""
+    for kib in INSPECTION_LIMITS_KIB:
+        if body_bytes <= kib * 1024:
+            return f"KB_{kib}"
+    raise ValueError(
+        f"MAX_BODY_BYTES={body_bytes}: AWS WAF inspects at most {INSPECTION_LIMITS_KIB[-1]} KB of an API "
+        "Gateway request body, so it could not enforce the service's limit"
+    )
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
