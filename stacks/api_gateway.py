@@ -33,9 +33,11 @@ ACCESS_LOG_FIELDS = {
     "status": apigw.AccessLogField.context_status(),
     "responseLength": apigw.AccessLogField.context_response_length(),
     "responseLatency": apigw.AccessLogField.context_response_latency(),
-    "integrationStatus": apigw.AccessLogField.context_integration_status(),
-    "integrationLatency": apigw.AccessLogField.context_integration_latency(),
-    "integrationError": apigw.AccessLogField.context_integration_error_message(),
+    # `$context.integration.*` is the backend's answer; AccessLogField's `integrationStatus` is Lambda's
+    # (API Gateway, "Variables for access logging for API Gateway").
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "integrationError": "$context.integration.error",
     "wafStatus": apigw.AccessLogField.context_waf_response_code(),
 }
 RESOURCE_SERVER = "service"

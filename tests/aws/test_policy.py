@@ -17,7 +17,7 @@ def test_no_unacknowledged_nag_errors_or_warnings(synthesized):
 def _acknowledgments(synthesized, field: str = "rule") -> list[tuple[str, str]]:
     """(rule id or catalogue key, construct path) of every acknowledgment the stacks made."""
     found = []
-    for stack in synthesized.stacks.values():
+    for stack in synthesized.all_stacks:
         for construct in stack.node.find_all():
             for entry in construct.node.metadata:
                 if entry.type == METADATA_TYPE:
@@ -59,7 +59,7 @@ def test_prod_cache_is_never_acknowledged_as_single_az(synthesized):
 @pytest.mark.parametrize("level", ["error", "warning"])
 def test_cfn_lint_is_clean(synthesized, level):
     counts = lint_findings(templates_of(synthesized.directory))
-    assert set(counts) == {stack_name(environment) for environment in synthesized.stacks}
+    assert set(counts) == {stack.stack_name for stack in synthesized.all_stacks}
     assert {stack: found[level] for stack, found in counts.items()} == {stack: 0 for stack in counts}
 
 
