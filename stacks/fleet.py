@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -19,6 +20,8 @@ from stacks.acknowledgments import acknowledge
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+# A refresh pauses after half the fleet is new, then after all of it (the last must be 100).
+CHECKPOINT_PERCENTAGES = (50, 100)
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -133,6 +136,23 @@ class StatelessFleet(Construct):
             "CpuTarget",
             target_utilization_percent=capacity.cpu_target_percent,
         )
+
+    def guard_rollouts(self, alarms: list[cloudwatch.IAlarm], observation: Duration) -> None:
+        """Replace the fleet in phases and stop when real requests fail.
+
+        A release can pass the shallow health check and still fail every real request. The refresh stops
+        at each checkpoint and after the last instance for `observation`, long enough for the alarms to see
+        the new instances; if any goes into ALARM the refresh fails and CloudFormation rolls the stack
+        back, which refreshes the fleet back to the previous launch template (CloudFormation, UpdatePolicy
+        "AutoScalingInstanceRefresh": AlarmSpecification, CheckpointPercentages, CheckpointDelay, BakeTime;
+        EC2 Auto Scaling's own AutoRollback is not a CloudFormation preference).
+        """
+        preferences = "UpdatePolicy.AutoScalingInstanceRefresh.Preferences"
+        group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
+        group.add_override(f"{preferences}.AlarmSpecification", {"Alarms": [a.alarm_name for a in alarms]})
+        group.add_override(f"{preferences}.CheckpointPercentages", list(CHECKPOINT_PERCENTAGES))
+        group.add_override(f"{preferences}.CheckpointDelay", int(observation.to_seconds()))
+        group.add_override(f"{preferences}.BakeTime", int(observation.to_seconds()))
 
     def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
         script = render_boot(

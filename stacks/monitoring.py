@@ -83,6 +83,8 @@ class ServiceMonitoring(Construct):
         self.spec = spec
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
+        # How long each alarm looks back before it can fire.
+        self.windows: dict[cloudwatch.Alarm, Duration] = {}
 
         thresholds = spec.alarms
         lb_metrics = load_balancer.metrics
@@ -138,6 +140,7 @@ class ServiceMonitoring(Construct):
             missing=cloudwatch.TreatMissingData.BREACHING,
             evaluation_periods=2,
             datapoints_to_alarm=2,
+            period=SYNTHETIC_PERIOD,
         )
 
         cache_cpu, cache_memory = [], []
@@ -198,6 +201,7 @@ class ServiceMonitoring(Construct):
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
         evaluation_periods: int = 5,
         datapoints_to_alarm: int = 3,
+        period: Duration = PERIOD,
     ) -> cloudwatch.Alarm:
         alarm = metric.create_alarm(
             self,
@@ -213,7 +217,18 @@ class ServiceMonitoring(Construct):
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
+        self.windows[alarm] = Duration.seconds(period.to_seconds() * evaluation_periods)
         return alarm
+
+    @property
+    def rollout_alarms(self) -> list[cloudwatch.Alarm]:
+        """What a release must not set off: real requests failing, at the load balancer or for a client."""
+        return [self.errors_5xx, self.synthetic_check]
+
+    @property
+    def rollout_observation(self) -> Duration:
+        """Long enough for every rollout alarm to see a full evaluation window of the new instances."""
+        return Duration.seconds(max(self.windows[alarm].to_seconds() for alarm in self.rollout_alarms))
 
 
 def error_rate(

@@ -100,6 +100,7 @@ class ServiceStack(Stack):
             synthetic_check=self.synthetic_check.canary,
             topic=self.notifications.topic,
         )
+        self.fleet.guard_rollouts(self.monitoring.rollout_alarms, self.monitoring.rollout_observation)
         self._outputs()
 
     @property
