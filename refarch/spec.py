@@ -127,6 +127,20 @@ class Retention(_Section):
         return value
 
 
+class Tls(_Section):
+    """HTTPS between the API gateway and the load balancer (AWS). Give both the certificate and the name it
+    covers, or neither; `required` makes a missing certificate an error (for production)."""
+
+    # An ACM certificate in the stack's region; the gateway checks it against `domain`.
+    certificate_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+    )
+    domain: str | None = Field(
+        None, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    )
+    required: bool = False
+
+
 class Service(_Section):
     """How the sample service runs; the same values configure its environment on every cloud.
     Defaults are the service's own (sample_service/defaults.py)."""
@@ -152,6 +166,7 @@ class EnvironmentSpec(_Section):
     alarms: Alarms = Alarms()
     retention: Retention = Retention()
     service: Service = Service()
+    tls: Tls = Tls()
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -189,6 +204,14 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
                 f"must be one of {', '.join(allowed_versions)} for engine {spec.cache.engine}",
             )
         )
+    tls = spec.tls
+    if (tls.certificate_arn is None) != (tls.domain is None):
+        missing = "tls.domain" if tls.domain is None else "tls.certificate_arn"
+        problems.append(
+            Problem(missing, None, "must be set together with the other of certificate_arn and domain")
+        )
+    if tls.required and tls.certificate_arn is None:
+        problems.append(Problem("tls.certificate_arn", None, "must be set: tls.required is true"))
     if spec.production:
         # Production must survive the loss of one zone with no manual step.
         if spec.zones < 2:

@@ -113,7 +113,7 @@ class PublicApi(Construct):
         for resource, path in ((self.api.root, ""), (self.api.root.add_resource("{proxy+}"), "{proxy}")):
             method = resource.add_method(
                 "ANY",
-                self._integration(load_balancer, path),
+                self._integration(spec, load_balancer, path),
                 request_parameters={"method.request.path.proxy": True} if path else None,
                 **method_options,
             )
@@ -181,11 +181,21 @@ class PublicApi(Construct):
         )
 
     @staticmethod
-    def _integration(load_balancer: elbv2.IApplicationLoadBalancer, path: str) -> apigw.Integration:
+    def _integration(
+        spec: EnvironmentSpec, load_balancer: elbv2.IApplicationLoadBalancer, path: str
+    ) -> apigw.Integration:
+        # Over the VPC link the target is IntegrationTarget; with HTTPS the URI's host is the name the
+        # gateway checks the load balancer's certificate against (API Gateway, "Set up a private
+        # integration": "To use HTTPS, specify an uri that contains a secure server name").
+        base = (
+            f"https://{spec.tls.domain}"
+            if spec.tls.domain
+            else f"http://{load_balancer.load_balancer_dns_name}"
+        )
         return apigw.Integration(
             type=apigw.IntegrationType.HTTP_PROXY,
             integration_http_method="ANY",
-            uri=f"http://{load_balancer.load_balancer_dns_name}/{path}",
+            uri=f"{base}/{path}",
             options=apigw.IntegrationOptions(
                 request_parameters=(
                     {"integration.request.path.proxy": "method.request.path.proxy"} if path else None

@@ -15,10 +15,15 @@ from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
 
-LISTENER_PORT = 80
+HTTP_PORT = 80
+HTTPS_PORT = 443
 # API Gateway's private integrations send the stage in the path (`/v1/items/x`); the service serves
 # `/items/x`. Only a non-default rule may carry a transform, so this rule takes the stage's requests.
 STAGE_RULE_PRIORITY = 10
+
+
+def listener_port(spec: EnvironmentSpec) -> int:
+    return HTTPS_PORT if spec.tls.certificate_arn else HTTP_PORT
 
 
 class ServiceLoadBalancer(Construct):
@@ -74,10 +79,16 @@ class ServiceLoadBalancer(Construct):
         )
         # Any instance serves any request: say so explicitly rather than rely on a default.
         self.target_group.set_attribute("stickiness.enabled", "false")
+        # With a certificate the load balancer speaks only HTTPS (TLS 1.2 and 1.3); there is no HTTP
+        # listener to redirect from, since the gateway is the only client.
+        tls = spec.tls.certificate_arn is not None
+        self.port = listener_port(spec)
         self.listener = self.alb.add_listener(
-            "Http",
-            port=LISTENER_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
+            "Https" if tls else "Http",
+            port=self.port,
+            protocol=elbv2.ApplicationProtocol.HTTPS if tls else elbv2.ApplicationProtocol.HTTP,
+            certificates=[elbv2.ListenerCertificate.from_arn(spec.tls.certificate_arn)] if tls else None,
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if tls else None,
             open=False,
             default_target_groups=[self.target_group],
         )
@@ -122,5 +133,5 @@ class ServiceLoadBalancer(Construct):
         )
 
     def allow_from(self, peer: ec2.ISecurityGroup) -> None:
-        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(LISTENER_PORT), "From the API gateway only")
-        peer.add_egress_rule(self.security_group, ec2.Port.tcp(LISTENER_PORT), "To the load balancer")
+        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), "From the API gateway only")
+        peer.add_egress_rule(self.security_group, ec2.Port.tcp(self.port), "To the load balancer")

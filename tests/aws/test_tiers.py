@@ -12,7 +12,7 @@ from refarch.spec import load_environment
 from sample_service.paths import HEALTH_PATH
 from sample_service.stores.dynamodb import TTL_ATTRIBUTE
 from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
-from stacks.load_balancer import LISTENER_PORT
+from stacks.load_balancer import listener_port
 from stacks.session_cache import CACHE_PORT
 
 
@@ -110,7 +110,7 @@ def test_security_groups_chain_gateway_to_load_balancer_to_fleet_to_cache(resour
     (fleet,) = [name for name in groups if name.startswith("Fleet")]
     (cache,) = [name for name in groups if name.startswith("SessionCache")]
     assert ingress_sources(resources, link) == set()
-    assert ingress_sources(resources, alb) == {(link, LISTENER_PORT)}
+    assert ingress_sources(resources, alb) == {(link, listener_port(spec))}
     assert ingress_sources(resources, fleet) == {(alb, spec.service.port)}
     assert ingress_sources(resources, cache) == {(fleet, CACHE_PORT)}
 
