@@ -127,6 +127,13 @@ class Retention(_Section):
         return value
 
 
+class Encryption(_Section):
+    """Keys for data at rest. Customer-managed keys (AWS: one KMS key per stack, rotated) put the key
+    policy and its audit trail in the operator's hands; AWS-managed keys cost nothing extra."""
+
+    customer_managed_keys: bool = False
+
+
 class Tls(_Section):
     """HTTPS between the API gateway and the load balancer (AWS). Give both the certificate and the name it
     covers, or neither; `required` makes a missing certificate an error (for production)."""
@@ -167,6 +174,7 @@ class EnvironmentSpec(_Section):
     retention: Retention = Retention()
     service: Service = Service()
     tls: Tls = Tls()
+    encryption: Encryption = Encryption()
 
     @field_validator("vpc_cidr")
     @classmethod

@@ -1,13 +1,14 @@
-"""The catalogue of cdk-nag findings this project accepts, each with the reason it is accepted.
+"""The catalogue of cdk-nag and checkov findings this project accepts, each with the reason it is accepted.
 
-Constructs call `acknowledge(scope, rule_id)`; the reason lives here, once. Every call is recorded
-in construct metadata so tests can prove each acknowledgment suppresses exactly what it names.
-Set the context value `refarch:acknowledge` to false to synthesize with none applied.
+Constructs call `acknowledge(scope, rule_id)` (cdk-nag) or `acknowledge_checkov(resource, check_id)`; the
+reason lives here, once. Every call is recorded in construct metadata so tests can prove each
+acknowledgment suppresses exactly what it names. Set the context value `refarch:acknowledge` to false to
+synthesize with none applied.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
 METADATA_TYPE = "refarch:nag-acknowledgment"
@@ -50,7 +51,53 @@ REASONS: dict[str, str] = {
         "The synthetic check's Lambda function is named cwsyn-<canary name>-<generated id>; the wildcard "
         "covers only that generated id."
     ),
+    # checkov (`make synth` runs it on every template; skips live in each resource's Metadata.checkov).
+    "CKV_AWS_158 AWS-managed keys": (
+        "The spec keeps AWS-managed keys in this environment (encryption.customer_managed_keys = false): "
+        "CloudWatch Logs encrypts the group with its own key; production uses the stack's KMS key."
+    ),
+    "CKV_AWS_119 AWS-managed keys": (
+        "The spec keeps AWS-managed keys in this environment (encryption.customer_managed_keys = false): "
+        "the table is encrypted under the AWS-managed DynamoDB key; production uses the stack's KMS key."
+    ),
+    "CKV_AWS_149 AWS-managed keys": (
+        "The spec keeps AWS-managed keys in this environment (encryption.customer_managed_keys = false): "
+        "the AUTH secret is encrypted under aws/secretsmanager; production uses the stack's KMS key."
+    ),
+    "CKV_AWS_18": (
+        "This bucket is the access-log destination itself: logging it to itself would log every log "
+        "delivery in a loop, and no other bucket in the stack is a better audit trail for it."
+    ),
+    "CKV_AWS_21": (
+        "Access logs are written once by the log delivery services and expire by lifecycle; versions would "
+        "only keep expired logs. The bucket is retained, public access is blocked and TLS is enforced."
+    ),
+    "CKV_AWS_2": (
+        "No certificate in the spec (tls.certificate_arn): the internal load balancer is reached only by the "
+        "API gateway's VPC link, inside the VPC; setting a certificate makes the listener HTTPS only."
+    ),
+    "CKV_AWS_103": (
+        "No certificate in the spec (tls.certificate_arn), so no TLS policy applies to this HTTP listener; "
+        "with one, the listener uses a TLS 1.2/1.3 policy."
+    ),
+    "CKV_AWS_120": (
+        "The API serves per-client session and item reads with read-after-write semantics: a stage cache "
+        "would return stale items and, keyed without the caller, could answer one client with another's data."
+    ),
 }
+
+
+def acknowledge_checkov(resource: CfnResource, check_id: str, *, reason_key: str | None = None) -> None:
+    """Accept one checkov finding on exactly this CloudFormation resource, with the catalogued reason."""
+    catalogue_key = reason_key or check_id
+    reason = REASONS[catalogue_key]
+    resource.node.add_metadata(
+        METADATA_TYPE, {"rule": check_id, "catalogue": catalogue_key, "tool": "checkov"}
+    )
+    if resource.node.try_get_context("refarch:acknowledge") in (False, "false"):
+        return
+    skips = (resource.get_metadata("checkov") or {}).get("skip", [])
+    resource.add_metadata("checkov", {"skip": [*skips, {"id": check_id, "comment": reason}]})
 
 
 def acknowledge(scope: IConstruct, rule_id: str, *, reason_key: str | None = None) -> None:

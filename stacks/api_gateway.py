@@ -16,7 +16,7 @@ from constructs import Construct
 
 from refarch.spec import WAF_WINDOW_SECONDS, EnvironmentSpec
 from sample_service.defaults import MAX_BODY_BYTES
-from stacks.acknowledgments import acknowledge
+from stacks.acknowledgments import acknowledge, acknowledge_checkov
 from stacks.retention import removal_policy, retained_log_group
 
 STAGE = "v1"
@@ -101,6 +101,7 @@ class PublicApi(Construct):
             ),
         )
         acknowledge(self.api, "AwsSolutions-APIG2")
+        acknowledge_checkov(self.api.deployment_stage.node.default_child, "CKV_AWS_120")
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
         # The proxy path must be present; bodies are the service's to validate (it answers 4xx itself).
         validator = self.api.add_request_validator("ProxyParameters", validate_request_parameters=True)

@@ -14,6 +14,7 @@ from constructs import Construct
 from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
+from stacks.acknowledgments import acknowledge_checkov
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -92,6 +93,9 @@ class ServiceLoadBalancer(Construct):
             open=False,
             default_target_groups=[self.target_group],
         )
+        if not tls:
+            for check in ("CKV_AWS_2", "CKV_AWS_103"):
+                acknowledge_checkov(self.listener.node.default_child, check)
 
     def strip_stage_prefix(self, stage: str) -> elbv2.CfnListenerRule:
         """Rewrite `/<stage>` and `/<stage>/...` to `/` and `/...` before the request reaches the fleet.

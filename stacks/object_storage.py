@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge_checkov
 
 
 def _private_bucket(scope: Construct, construct_id: str, **kwargs) -> s3.Bucket:
@@ -33,6 +34,8 @@ class ObjectStorage(Construct):
             "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(spec.retention.access_log_days))],
         )
+        for check in ("CKV_AWS_18", "CKV_AWS_21"):
+            acknowledge_checkov(self.access_logs.node.default_child, check)
         self.files = _private_bucket(
             self,
             "Files",

@@ -7,6 +7,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge_checkov
+from stacks.encryption import data_key
 
 
 def removal_policy(spec: EnvironmentSpec) -> RemovalPolicy:
@@ -17,8 +19,13 @@ def removal_policy(spec: EnvironmentSpec) -> RemovalPolicy:
 def retained_log_group(
     scope: Construct, construct_id: str, spec: EnvironmentSpec, *, name: str | None = None
 ) -> logs.LogGroup:
-    group = logs.LogGroup(scope, construct_id, log_group_name=name, removal_policy=removal_policy(spec))
+    key = data_key(scope, spec)
+    group = logs.LogGroup(
+        scope, construct_id, log_group_name=name, removal_policy=removal_policy(spec), encryption_key=key
+    )
     # The spec admits only CloudWatch's own periods, so its number of days goes straight in.
     cfn_group: logs.CfnLogGroup = group.node.default_child
     cfn_group.retention_in_days = spec.retention.log_days
+    if key is None:
+        acknowledge_checkov(cfn_group, "CKV_AWS_158", reason_key="CKV_AWS_158 AWS-managed keys")
     return group

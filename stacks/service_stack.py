@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Fn, Stack, Tags
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from refarch.service_settings import tuned_settings
@@ -56,6 +57,20 @@ class ServiceStack(Stack):
         self.cache.allow_from(self.fleet.security_group)
         # Exactly the operations the service's store calls, on this table only.
         self.store.table.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := self.store.table.encryption_key:
+            # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
+            self.fleet.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey",
+                    ],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{self.region}.amazonaws.com"}},
+                )
+            )
         self.cache.auth_secret.grant_read(self.fleet.role)
 
         self.load_balancer = ServiceLoadBalancer(

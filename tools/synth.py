@@ -1,6 +1,7 @@
 """`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
-lint every template with cfn-lint, then preview every Pulumi stack offline (`tools.preview`).
-Prints one line per stack; fails on any nag or lint error or any stack that cannot be previewed."""
+lint every template with cfn-lint, scan it with checkov, then preview every Pulumi stack offline
+(`tools.preview`). Prints one line per stack; fails on any nag or lint error, any unacknowledged checkov
+finding, or any stack that cannot be previewed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from refarch import ROOT
 from stacks.app_builder import DEFAULT_REGION
-from stacks.findings import lint_findings, nag_findings, templates_of
+from stacks.findings import checkov_findings, lint_findings, nag_findings, templates_of
 from tools import preview
 
 
@@ -33,16 +34,20 @@ def synth_aws(region: str, assembly: Path) -> int:
         return 1
     nag = Counter((finding.stack, finding.severity) for finding in nag_findings(assembly))
     lint = lint_findings(templates)
+    checkov = checkov_findings(templates)
     failed = synth.returncode != 0
     for template in templates:
         stack = template.name.removesuffix(".template.json")
         errors, warnings = nag[(stack, "error")], nag[(stack, "warning")]
         lint_errors, lint_warnings = lint[stack]["error"], lint[stack]["warning"]
-        failed |= bool(errors or lint_errors)
+        checkov_failed = len(checkov[stack])
+        failed |= bool(errors or lint_errors or checkov_failed)
         print(
             f"aws {stack}: resources={resource_count(template)} nag_errors={errors} nag_warnings={warnings} "
-            f"lint_errors={lint_errors} lint_warnings={lint_warnings}"
+            f"lint_errors={lint_errors} lint_warnings={lint_warnings} checkov_failed={checkov_failed}"
         )
+        for check, resource in sorted(checkov[stack]):
+            print(f"  checkov {check} on {resource}", file=sys.stderr)
     return 1 if failed else 0
 
 

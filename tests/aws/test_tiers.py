@@ -208,6 +208,7 @@ def test_instance_role_reaches_only_this_table_bucket_secret_bundle_and_log_grou
                     "SessionCacheAuthToken",
                     "cdk-",
                     "FleetServiceLogs",
+                    "DataKey",
                 )
             ), f"instance role reaches {text}"
 
