@@ -101,7 +101,8 @@ def test_api_errors_alarm_on_a_rate_of_this_stage(resources, environment):
 
 
 def test_the_topic_key_serves_cloudwatch_only_for_this_account(resources):
-    key = only(resources, "AWS::KMS::Key")
+    topic = only(resources, "AWS::SNS::Topic")
+    key = resources[ref_id(topic["KmsMasterKeyId"])]["Properties"]
     statements = key["KeyPolicy"]["Statement"]
     cloudwatch = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert cloudwatch
