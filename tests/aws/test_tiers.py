@@ -27,6 +27,8 @@ def test_network_spans_the_spec_zones_with_flow_logs_and_gateway_endpoints(resou
     services = {json.dumps(body["Properties"]["ServiceName"]) for body in endpoints}
     assert any("s3" in name for name in services) and any("dynamodb" in name for name in services)
     assert all(body["Properties"]["VpcEndpointType"] == "Gateway" for body in endpoints)
+    # Control Tower CT.EC2.PR.11: no subnet hands out public IPs (the NAT gateways have Elastic IPs).
+    assert all(not body["Properties"].get("MapPublicIpOnLaunch", False) for body in subnets.values())
 
 
 def test_instances_have_no_ssh_no_public_ip_imdsv2_and_encrypted_ephemeral_disks(resources):
