@@ -33,6 +33,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 CACHE_ENGINE_VERSIONS = {"valkey": ("7.2", "8.0", "8.1"), "redis": ("6.2", "7.0", "7.1")}
 
 Percent = Annotated[float, Field(gt=0, le=100)]
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 
 
 class _Section(BaseModel):
@@ -49,7 +50,12 @@ class Capacity(_Section):
     desired: int = Field(2, ge=1, le=100)
     max: int = Field(6, ge=1, le=100)
     cpu_target_percent: int = Field(50, ge=10, le=90)
-    instance_type: str = Field("t3.medium", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    instance_type: str = Field("t3.medium", pattern=INSTANCE_TYPE)
+    # AWS: more types the fleet may launch, in order of preference after `instance_type`, so that a
+    # replacement still finds capacity when one type runs short in a zone. Same architecture (x86_64).
+    more_instance_types: list[Annotated[str, Field(pattern=INSTANCE_TYPE)]] = Field(
+        default_factory=list, max_length=9
+    )
     root_volume_gib: int = Field(20, ge=8, le=200)
     # Time a new instance gets to boot the service before its health checks count.
     health_check_grace_seconds: int = Field(300, ge=60, le=1800)
@@ -200,6 +206,12 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
                 cap.desired,
                 f"must be between capacity.min ({cap.min}) and max ({cap.max})",
             )
+        )
+    if cap.instance_type in cap.more_instance_types or len(set(cap.more_instance_types)) < len(
+        cap.more_instance_types
+    ):
+        problems.append(
+            Problem("capacity.more_instance_types", cap.more_instance_types, "must not repeat a type")
         )
     if spec.nat_gateways > spec.zones:
         problems.append(Problem("nat_gateways", spec.nat_gateways, f"must be at most zones ({spec.zones})"))

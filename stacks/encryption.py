@@ -16,6 +16,7 @@ from refarch.spec import EnvironmentSpec
 
 # The module, not the name: retention imports this module for its log groups.
 from stacks import retention
+from stacks.acknowledgments import acknowledge_control
 
 KEY_ID = "DataKey"
 
@@ -56,4 +57,5 @@ def _create(stack: Stack, spec: EnvironmentSpec) -> kms.Key:
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
         )
     )
+    acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
     return key

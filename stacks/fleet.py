@@ -16,7 +16,7 @@ from constructs import Construct
 from refarch.boot import render_boot
 from refarch.release import BUNDLE_EXCLUDES, SERVICE_DIR
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
+from stacks.acknowledgments import acknowledge, acknowledge_control
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
@@ -109,7 +109,19 @@ class StatelessFleet(Construct):
             "Group",
             vpc=vpc,
             vpc_subnets=subnets,
-            launch_template=self.launch_template,
+            # Several instance types, on demand, in the spec's order of preference: a replacement still
+            # launches when one type runs short in a zone.
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                    for name in (capacity.instance_type, *capacity.more_instance_types)
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    on_demand_percentage_above_base_capacity=100,
+                ),
+            ),
             min_capacity=capacity.min,
             max_capacity=capacity.max,
             # No desired capacity in the template: CloudFormation would reset a scaled-out fleet to it on
@@ -132,6 +144,13 @@ class StatelessFleet(Construct):
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=[autoscaling.NotificationConfiguration(topic=notifications)],
         )
+        acknowledge(self.group, "AwsSolutions-EC26")
+        if not spec.production:
+            acknowledge_control(self.group.node.default_child, "CT.AUTOSCALING.PR.11")
+            acknowledge_control(self.launch_template.node.default_child, "CT.EC2.PR.10")
+        # The zones, explicitly, as well as the subnets that lie in them.
+        cfn_group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
+        cfn_group.availability_zones = vpc.availability_zones
         self.group.scale_on_cpu_utilization(
             "CpuTarget",
             target_utilization_percent=capacity.cpu_target_percent,

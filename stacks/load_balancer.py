@@ -14,7 +14,7 @@ from constructs import Construct
 from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
-from stacks.acknowledgments import acknowledge_checkov
+from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -96,6 +96,9 @@ class ServiceLoadBalancer(Construct):
         if not tls:
             for check in ("CKV_AWS_2", "CKV_AWS_103"):
                 acknowledge_checkov(self.listener.node.default_child, check)
+            acknowledge_control(self.listener.node.default_child, "CT.ELASTICLOADBALANCING.PR.1")
+        if not spec.production:
+            acknowledge_control(self.alb.node.default_child, "CT.ELASTICLOADBALANCING.PR.5")
 
     def strip_stage_prefix(self, stage: str) -> elbv2.CfnListenerRule:
         """Rewrite `/<stage>` and `/<stage>/...` to `/` and `/...` before the request reaches the fleet.

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
 from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
+from stacks.acknowledgments import acknowledge_control
 from stacks.retention import removal_policy
 from stacks.synthetic_check import SCHEDULE
 
@@ -59,6 +60,7 @@ class OperatorNotifications(Construct):
             )
         )
         key.grant(iam.ArnPrincipal(autoscaling_role), *TOPIC_KEY_ACTIONS)
+        acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(spec.alarms.email))

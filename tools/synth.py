@@ -1,7 +1,8 @@
 """`make synth`: synthesize every environment with the CDK CLI (cdk-nag runs as a validation plugin),
-lint every template with cfn-lint, scan it with checkov, then preview every Pulumi stack offline
+lint every template with cfn-lint, scan it with checkov and AWS Control Tower's proactive controls
+(cfn-guard), then preview every Pulumi stack offline
 (`tools.preview`). Prints one line per stack; fails on any nag or lint error, any unacknowledged checkov
-finding, or any stack that cannot be previewed."""
+or control finding, or any stack that cannot be previewed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from refarch import ROOT
 from stacks.app_builder import DEFAULT_REGION
-from stacks.findings import checkov_findings, lint_findings, nag_findings, templates_of
+from stacks.findings import checkov_findings, control_findings, lint_findings, nag_findings, templates_of
 from tools import preview
 
 
@@ -35,19 +36,23 @@ def synth_aws(region: str, assembly: Path) -> int:
     nag = Counter((finding.stack, finding.severity) for finding in nag_findings(assembly))
     lint = lint_findings(templates)
     checkov = checkov_findings(templates)
+    controls = control_findings(templates)
     failed = synth.returncode != 0
     for template in templates:
         stack = template.name.removesuffix(".template.json")
         errors, warnings = nag[(stack, "error")], nag[(stack, "warning")]
         lint_errors, lint_warnings = lint[stack]["error"], lint[stack]["warning"]
         checkov_failed = len(checkov[stack])
-        failed |= bool(errors or lint_errors or checkov_failed)
+        controls_failed = len(controls[stack])
+        failed |= bool(errors or lint_errors or checkov_failed or controls_failed)
         print(
             f"aws {stack}: resources={resource_count(template)} nag_errors={errors} nag_warnings={warnings} "
-            f"lint_errors={lint_errors} lint_warnings={lint_warnings} checkov_failed={checkov_failed}"
+            f"lint_errors={lint_errors} lint_warnings={lint_warnings} checkov_failed={checkov_failed} "
+            f"controls_failed={controls_failed}"
         )
-        for check, resource in sorted(checkov[stack]):
-            print(f"  checkov {check} on {resource}", file=sys.stderr)
+        for tool, found in (("checkov", checkov[stack]), ("control", controls[stack])):
+            for check, resource in sorted(found):
+                print(f"  {tool} {check} on {resource}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -6,7 +6,7 @@ import pytest
 from cfn_queries import of_type
 
 from stacks.acknowledgments import METADATA_TYPE, REASONS
-from stacks.findings import checkov_findings, lint_findings, templates_of
+from stacks.findings import checkov_findings, control_findings, lint_findings, templates_of
 from stacks.service_stack import stack_name
 
 
@@ -110,3 +110,40 @@ def test_each_checkov_skip_suppresses_exactly_what_it_names(synthesized, checkov
     assert skips, "the stacks skip no checkov check: this test would prove nothing"
     # Every skip names a finding that exists without it, and every finding has exactly its skip.
     assert raw == skips
+
+
+@pytest.fixture(scope="module")
+def controls_raw(synthesized):
+    return control_findings(templates_of(synthesized.directory), acknowledged=False)
+
+
+def _control_acknowledgments(synthesized) -> set[tuple[str, str, str]]:
+    """(stack, control id, logical id) of every Control Tower control acknowledgment the stacks made."""
+    found = set()
+    for stack in synthesized.all_stacks:
+        for construct in stack.node.find_all():
+            for entry in construct.node.metadata:
+                if entry.type == METADATA_TYPE and entry.data.get("tool") == "cfn-guard":
+                    found.add((stack.stack_name, entry.data["rule"], stack.get_logical_id(construct)))
+    return found
+
+
+def test_control_tower_controls_find_nothing_unacknowledged(synthesized):
+    found = control_findings(templates_of(synthesized.directory))
+    assert found == {stack: set() for stack in found}
+
+
+def test_each_control_acknowledgment_accepts_exactly_what_it_names(synthesized, controls_raw):
+    raw = {(stack, control, resource) for stack, found in controls_raw.items() for control, resource in found}
+    acknowledged = _control_acknowledgments(synthesized)
+    assert acknowledged, "the stacks acknowledge no control: this test would prove nothing"
+    assert raw == acknowledged
+
+
+def test_prod_fails_no_control_that_only_non_production_may_fail(synthesized):
+    prod = {
+        control for stack, control, _ in _control_acknowledgments(synthesized) if stack == stack_name("prod")
+    }
+    assert prod, "no acknowledgment found in prod: the filter no longer matches its stack"
+    assert not prod & {"CT.CLOUDWATCH.PR.2", "CT.CLOUDWATCH.PR.3", "CT.EC2.PR.10", "CT.AUTOSCALING.PR.11"}
+    assert not prod & {"CT.ELASTICLOADBALANCING.PR.5", "CT.AUTOSCALING.PR.1", "CT.AUTOSCALING.PR.6"}

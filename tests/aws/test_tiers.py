@@ -271,3 +271,17 @@ def test_outputs_name_everything_an_operator_needs(synthesized, environment):
     outputs = synthesized.templates[environment]["Outputs"]
     for name in ("ApiUrl", "AutoScalingGroupName", "TargetGroupArn", "CacheEndpoint", "ItemsTableName"):
         assert name in outputs
+
+
+def test_fleet_launches_the_spec_instance_types_in_order_across_explicit_zones(resources, environment):
+    spec = load_environment(environment)
+    group = only(resources, "AWS::AutoScaling::AutoScalingGroup")
+    policy = group["MixedInstancesPolicy"]
+    types = [override["InstanceType"] for override in policy["LaunchTemplate"]["Overrides"]]
+    assert types == [spec.capacity.instance_type, *spec.capacity.more_instance_types]
+    # On demand only, in the spec's order of preference.
+    assert policy["InstancesDistribution"] == {
+        "OnDemandAllocationStrategy": "prioritized",
+        "OnDemandPercentageAboveBaseCapacity": 100,
+    }
+    assert len(group["AvailabilityZones"]) == len(group["VPCZoneIdentifier"]) == spec.zones

@@ -124,3 +124,11 @@ def test_waf_per_ip_limit_follows_an_override_and_stays_within_what_waf_accepts(
     assert tiny.api.waf_requests_per_ip_per_5_minutes == 10
     error = _error("dev", api__waf_requests_per_ip_per_5_minutes=5)
     assert error.problems[0].field == "api.waf_requests_per_ip_per_5_minutes"
+
+
+def test_more_instance_types_must_not_repeat_the_primary_or_each_other():
+    error = _error("dev", capacity__more_instance_types=["t3.small"])
+    assert [problem.field for problem in error.problems] == ["capacity.more_instance_types"]
+    error = _error("dev", capacity__more_instance_types=["t3a.small", "t3a.small"])
+    assert "must not repeat" in error.problems[0].rule
+    assert len(load_environment("prod").capacity.more_instance_types) >= 1
