@@ -1,11 +1,22 @@
 // The synthetic check: a real client's path through the gateway. It takes a token by the OAuth
 // client-credentials flow, writes an item and reads it back. Any other answer fails the run.
-const {
-  CognitoIdentityProviderClient,
-  DescribeUserPoolClientCommand,
-} = require("@aws-sdk/client-cognito-identity-provider");
-
 const env = process.env;
+
+// The client's secret. Lambda's Node.js 22 runtime bundles the AWS SDK v3; the Puppeteer runtimes have
+// also shipped v2, so either serves (CloudWatch, "Runtime versions using Node.js and Puppeteer").
+async function clientSecret() {
+  const request = { UserPoolId: env.USER_POOL_ID, ClientId: env.CLIENT_ID };
+  try {
+    const v3 = require("@aws-sdk/client-cognito-identity-provider");
+    const cognito = new v3.CognitoIdentityProviderClient({});
+    return (await cognito.send(new v3.DescribeUserPoolClientCommand(request))).UserPoolClient.ClientSecret;
+  } catch (error) {
+    if (error.code !== "MODULE_NOT_FOUND") throw error;
+    const AWS = require("aws-sdk");
+    const cognito = new AWS.CognitoIdentityServiceProvider();
+    return (await cognito.describeUserPoolClient(request).promise()).UserPoolClient.ClientSecret;
+  }
+}
 
 async function expectStatus(response, status, what) {
   if (response.status !== status) {
@@ -15,11 +26,7 @@ async function expectStatus(response, status, what) {
 }
 
 async function accessToken() {
-  const cognito = new CognitoIdentityProviderClient({});
-  const { UserPoolClient } = await cognito.send(
-    new DescribeUserPoolClientCommand({ UserPoolId: env.USER_POOL_ID, ClientId: env.CLIENT_ID }),
-  );
-  const basic = Buffer.from(`${env.CLIENT_ID}:${UserPoolClient.ClientSecret}`).toString("base64");
+  const basic = Buffer.from(`${env.CLIENT_ID}:${await clientSecret()}`).toString("base64");
   const response = await fetch(env.TOKEN_URL, {
     method: "POST",
     headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded" },
