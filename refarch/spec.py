@@ -8,13 +8,14 @@ nothing else for sizing and limits.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from refarch import ROOT
 from refarch.errors import Problem, SpecError
@@ -32,6 +33,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 CACHE_ENGINE_VERSIONS = {"valkey": ("7.2", "8.0", "8.1"), "redis": ("6.2", "7.0", "7.1")}
 
 Percent = Annotated[float, Field(gt=0, le=100)]
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 
 
 class _Section(BaseModel):
@@ -48,7 +50,12 @@ class Capacity(_Section):
     desired: int = Field(2, ge=1, le=100)
     max: int = Field(6, ge=1, le=100)
     cpu_target_percent: int = Field(50, ge=10, le=90)
-    instance_type: str = Field("t3.medium", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    instance_type: str = Field("t3.medium", pattern=INSTANCE_TYPE)
+    # AWS: more types the fleet may launch, in order of preference after `instance_type`, so that a
+    # replacement still finds capacity when one type runs short in a zone. Same architecture (x86_64).
+    more_instance_types: list[Annotated[str, Field(pattern=INSTANCE_TYPE)]] = Field(
+        default_factory=list, max_length=9
+    )
     root_volume_gib: int = Field(20, ge=8, le=200)
     # Time a new instance gets to boot the service before its health checks count.
     health_check_grace_seconds: int = Field(300, ge=60, le=1800)
@@ -69,11 +76,38 @@ class Store(_Section):
     deletion_protection: bool = True
 
 
+# Unless the spec says otherwise, one client address may use this share of the stage's sustained rate.
+# Machine clients often share a NAT address, so a per-address limit far below the stage's rate blocks
+# legitimate callers; above the stage's rate it would never act. Half lets one address (one NAT) use
+# most of the capacity while a single flooding address cannot take all of it.
+WAF_SHARE_OF_STAGE_RATE_PER_IP = 0.5
+# WAF rate-based rules: limits from 10 to 2,000,000,000 requests per evaluation window.
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+WAF_WINDOW_SECONDS = 300
+
+
 class Api(_Section):
     throttle_rate_per_second: float = Field(100, gt=0, le=10000)
     throttle_burst: int = Field(200, gt=0, le=5000)
-    # Requests one client IP may make in five minutes before the WAF blocks it.
-    waf_requests_per_ip_per_5_minutes: int = Field(2000, ge=10, le=2_000_000_000)
+    # Requests one client IP may make in five minutes before the WAF blocks it; derived from the stage's
+    # throttle when not set (see WAF_SHARE_OF_STAGE_RATE_PER_IP).
+    waf_requests_per_ip_per_5_minutes: int = Field(
+        None, ge=WAF_RATE_LIMIT_RANGE[0], le=WAF_RATE_LIMIT_RANGE[1], validate_default=False
+    )
+
+    @model_validator(mode="after")
+    def _derive_waf_limit(self) -> Api:
+        if self.waf_requests_per_ip_per_5_minutes is None:
+            derived = math.ceil(
+                self.throttle_rate_per_second * WAF_WINDOW_SECONDS * WAF_SHARE_OF_STAGE_RATE_PER_IP
+            )
+            # Frozen model: set the derived default once, during validation.
+            object.__setattr__(
+                self,
+                "waf_requests_per_ip_per_5_minutes",
+                min(max(derived, WAF_RATE_LIMIT_RANGE[0]), WAF_RATE_LIMIT_RANGE[1]),
+            )
+        return self
 
 
 class Alarms(_Section):
@@ -97,6 +131,27 @@ class Retention(_Section):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
+
+
+class Encryption(_Section):
+    """Keys for data at rest. Customer-managed keys (AWS: one KMS key per stack, rotated) put the key
+    policy and its audit trail in the operator's hands; AWS-managed keys cost nothing extra."""
+
+    customer_managed_keys: bool = False
+
+
+class Tls(_Section):
+    """HTTPS between the API gateway and the load balancer (AWS). Give both the certificate and the name it
+    covers, or neither; `required` makes a missing certificate an error (for production)."""
+
+    # An ACM certificate in the stack's region; the gateway checks it against `domain`.
+    certificate_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+    )
+    domain: str | None = Field(
+        None, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    )
+    required: bool = False
 
 
 class Service(_Section):
@@ -124,6 +179,8 @@ class EnvironmentSpec(_Section):
     alarms: Alarms = Alarms()
     retention: Retention = Retention()
     service: Service = Service()
+    tls: Tls = Tls()
+    encryption: Encryption = Encryption()
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -150,6 +207,12 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
                 f"must be between capacity.min ({cap.min}) and max ({cap.max})",
             )
         )
+    if cap.instance_type in cap.more_instance_types or len(set(cap.more_instance_types)) < len(
+        cap.more_instance_types
+    ):
+        problems.append(
+            Problem("capacity.more_instance_types", cap.more_instance_types, "must not repeat a type")
+        )
     if spec.nat_gateways > spec.zones:
         problems.append(Problem("nat_gateways", spec.nat_gateways, f"must be at most zones ({spec.zones})"))
     allowed_versions = CACHE_ENGINE_VERSIONS[spec.cache.engine]
@@ -161,6 +224,14 @@ def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
                 f"must be one of {', '.join(allowed_versions)} for engine {spec.cache.engine}",
             )
         )
+    tls = spec.tls
+    if (tls.certificate_arn is None) != (tls.domain is None):
+        missing = "tls.domain" if tls.domain is None else "tls.certificate_arn"
+        problems.append(
+            Problem(missing, None, "must be set together with the other of certificate_arn and domain")
+        )
+    if tls.required and tls.certificate_arn is None:
+        problems.append(Problem("tls.certificate_arn", None, "must be set: tls.required is true"))
     if spec.production:
         # Production must survive the loss of one zone with no manual step.
         if spec.zones < 2:

@@ -3,6 +3,8 @@ reaching the internal load balancer privately through a VPC link v2."""
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import ArnFormat, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -12,15 +14,44 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
+from refarch.spec import WAF_WINDOW_SECONDS, EnvironmentSpec
+from sample_service.defaults import MAX_BODY_BYTES
+from stacks.acknowledgments import acknowledge, acknowledge_checkov
 from stacks.retention import removal_policy, retained_log_group
 
 STAGE = "v1"
+# What each access-log line records: who called, what the integration answered and how long it took.
+ACCESS_LOG_FIELDS = {
+    "requestId": apigw.AccessLogField.context_request_id(),
+    "ip": apigw.AccessLogField.context_identity_source_ip(),
+    "clientId": apigw.AccessLogField.context_authorizer_claims("client_id"),
+    "requestTime": apigw.AccessLogField.context_request_time(),
+    "httpMethod": apigw.AccessLogField.context_http_method(),
+    "resourcePath": apigw.AccessLogField.context_resource_path(),
+    "path": apigw.AccessLogField.context_path(),
+    "protocol": apigw.AccessLogField.context_protocol(),
+    "status": apigw.AccessLogField.context_status(),
+    "responseLength": apigw.AccessLogField.context_response_length(),
+    "responseLatency": apigw.AccessLogField.context_response_latency(),
+    # `$context.integration.*` is the backend's answer; AccessLogField's `integrationStatus` is Lambda's
+    # (API Gateway, "Variables for access logging for API Gateway").
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "integrationError": "$context.integration.error",
+    "wafStatus": apigw.AccessLogField.context_waf_response_code(),
+}
 RESOURCE_SERVER = "service"
 INVOKE_SCOPE = "invoke"
+# AWS WAF body inspection limits for API Gateway (CloudFormation, RequestBodyAssociatedResourceTypeConfig).
+INSPECTION_LIMITS_KIB = (16, 32, 48, 64)
+# Common rule set rules that would block what the service accepts; they count, our own rules decide.
+COMMON_RULES_COUNTED = ("SizeRestrictions_BODY",)
 # API Gateway never waits longer than this for an integration.
 INTEGRATION_TIMEOUT = Duration.seconds(29)
+
+
+def api_name(spec: EnvironmentSpec) -> str:
+    return f"stateless-service-{spec.name}"
 
 
 class PublicApi(Construct):
@@ -50,24 +81,17 @@ class PublicApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
+            # Named per environment: API Gateway's metrics are keyed by ApiName, so two environments in one
+            # account and region must not share a name.
+            rest_api_name=api_name(spec),
             description=f"Stateless service API ({spec.name})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=removal_policy(spec),
+            # The CloudWatch role is account-wide: the account stack (stacks/account.py) sets it once.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
                 metrics_enabled=True,
@@ -76,12 +100,8 @@ class PublicApi(Construct):
                 throttling_burst_limit=spec.api.throttle_burst,
             ),
         )
-        acknowledge(
-            self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-        )
         acknowledge(self.api, "AwsSolutions-APIG2")
+        acknowledge_checkov(self.api.deployment_stage.node.default_child, "CKV_AWS_120")
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
         # The proxy path must be present; bodies are the service's to validate (it answers 4xx itself).
         validator = self.api.add_request_validator("ProxyParameters", validate_request_parameters=True)
@@ -94,16 +114,25 @@ class PublicApi(Construct):
         for resource, path in ((self.api.root, ""), (self.api.root.add_resource("{proxy+}"), "{proxy}")):
             method = resource.add_method(
                 "ANY",
-                self._integration(load_balancer, path),
+                self._integration(spec, load_balancer, path),
                 request_parameters={"method.request.path.proxy": True} if path else None,
                 **method_options,
             )
             self._route_through_vpc_link(method, load_balancer)
+        # The L1 overrides are invisible to the deployment's hash: without them, a new VPC link or load
+        # balancer would change the methods but leave the stage on the old deployment.
+        self.api.latest_deployment.add_to_logical_id(
+            {"ConnectionId": self.vpc_link.vpc_link_id, "IntegrationTarget": load_balancer.load_balancer_arn}
+        )
         self._build_firewall(spec)
 
     @property
     def url(self) -> str:
         return self.api.url
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.user_pool_domain.base_url()}/oauth2/token"
 
     def _build_identity(self, spec: EnvironmentSpec) -> None:
         """Machine clients get tokens by the OAuth client-credentials flow; nobody signs themselves up."""
@@ -134,6 +163,7 @@ class PublicApi(Construct):
             "Service", identifier=RESOURCE_SERVER, scopes=[invoke]
         )
         self.invoke_scope = f"{RESOURCE_SERVER}/{INVOKE_SCOPE}"
+        self.client_scope = cognito.OAuthScope.resource_server(resource_server, invoke)
         # Domain prefixes are global: the stack id's first segment keeps this one unique per stack.
         unique = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Stack.of(self).stack_id))))
         self.user_pool_domain = self.user_pool.add_domain(
@@ -145,18 +175,28 @@ class PublicApi(Construct):
             generate_secret=True,
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(client_credentials=True),
-                scopes=[cognito.OAuthScope.resource_server(resource_server, invoke)],
+                scopes=[self.client_scope],
             ),
             access_token_validity=Duration.minutes(60),
             prevent_user_existence_errors=True,
         )
 
     @staticmethod
-    def _integration(load_balancer: elbv2.IApplicationLoadBalancer, path: str) -> apigw.Integration:
+    def _integration(
+        spec: EnvironmentSpec, load_balancer: elbv2.IApplicationLoadBalancer, path: str
+    ) -> apigw.Integration:
+        # Over the VPC link the target is IntegrationTarget; with HTTPS the URI's host is the name the
+        # gateway checks the load balancer's certificate against (API Gateway, "Set up a private
+        # integration": "To use HTTPS, specify an uri that contains a secure server name").
+        base = (
+            f"https://{spec.tls.domain}"
+            if spec.tls.domain
+            else f"http://{load_balancer.load_balancer_dns_name}"
+        )
         return apigw.Integration(
             type=apigw.IntegrationType.HTTP_PROXY,
             integration_http_method="ANY",
-            uri=f"http://{load_balancer.load_balancer_dns_name}/{path}",
+            uri=f"{base}/{path}",
             options=apigw.IntegrationOptions(
                 request_parameters=(
                     {"integration.request.path.proxy": "method.request.path.proxy"} if path else None
@@ -175,13 +215,17 @@ class PublicApi(Construct):
         cfn_method.add_property_override("Integration.IntegrationTarget", load_balancer.load_balancer_arn)
 
     def _build_firewall(self, spec: EnvironmentSpec) -> None:
-        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(
+            name: str,
+            priority: int,
+            overrides: list[wafv2.CfnWebACL.RuleActionOverrideProperty] | None = None,
+        ) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
+                        vendor_name="AWS", name=name, rule_action_overrides=overrides
                     )
                 ),
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
@@ -195,12 +239,39 @@ class PublicApi(Construct):
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
                     aggregate_key_type="IP",
                     limit=spec.api.waf_requests_per_ip_per_5_minutes,
-                    evaluation_window_sec=300,
+                    evaluation_window_sec=WAF_WINDOW_SECONDS,
                 )
             ),
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             visibility_config=_visibility("RateLimitPerIp"),
         )
+        # The common rule set blocks bodies over 8 KB; the service reads up to MAX_BODY_BYTES. That rule
+        # only counts, and this one blocks at the service's own limit. Bodies beyond what WAF inspects
+        # count as oversize, which matches (AWS WAF, "Oversize web request components").
+        body_limit = wafv2.CfnWebACL.RuleProperty(
+            name="BodyOverServiceLimit",
+            priority=4,
+            statement=wafv2.CfnWebACL.StatementProperty(
+                size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                        body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
+                    ),
+                    comparison_operator="GT",
+                    size=MAX_BODY_BYTES,
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            ),
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            visibility_config=_visibility("BodyOverServiceLimit"),
+        )
+        count_instead = [
+            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+            )
+            for rule in COMMON_RULES_COUNTED
+        ]
         self.web_acl = wafv2.CfnWebACL(
             self,
             "Firewall",
@@ -210,9 +281,18 @@ class PublicApi(Construct):
             rules=[
                 rate_limit,
                 managed("AWSManagedRulesAmazonIpReputationList", 1),
-                managed("AWSManagedRulesCommonRuleSet", 2),
+                managed("AWSManagedRulesCommonRuleSet", 2, count_instead),
                 managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
+                body_limit,
             ],
+            # API Gateway forwards this much of each body to WAF (16 KB unless raised).
+            association_config=wafv2.CfnWebACL.AssociationConfigProperty(
+                request_body={
+                    "API_GATEWAY": wafv2.CfnWebACL.RequestBodyAssociatedResourceTypeConfigProperty(
+                        default_size_inspection_limit=inspection_limit(MAX_BODY_BYTES)
+                    )
+                }
+            ),
         )
         wafv2.CfnWebACLAssociation(
             self,
@@ -236,6 +316,17 @@ class PublicApi(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[waf_logs_arn],
         )
+
+
+def inspection_limit(body_bytes: int) -> str:
+    """The smallest body inspection limit WAF offers for API Gateway that covers `body_bytes`."""
+    for kib in INSPECTION_LIMITS_KIB:
+        if body_bytes <= kib * 1024:
+            return f"KB_{kib}"
+    raise ValueError(
+        f"MAX_BODY_BYTES={body_bytes}: AWS WAF inspects at most {INSPECTION_LIMITS_KIB[-1]} KB of an API "
+        "Gateway request body, so it could not enforce the service's limit"
+    )
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

@@ -11,7 +11,9 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from refarch.spec import load_all
+from refarch.errors import Problem, SpecError
+from refarch.spec import EnvironmentSpec, load_all
+from stacks.account import AccountSettingsStack
 from stacks.service_stack import ServiceStack
 from stacks.stateless_checks import StatelessChecks
 
@@ -57,12 +59,36 @@ def deployment_environment(app: App) -> Environment:
     return Environment(account=account, region=region)
 
 
+def aws_problems(spec: EnvironmentSpec) -> list[Problem]:
+    """What AWS adds to the spec's own rules."""
+    if spec.production and not spec.alarms.email:
+        return [
+            Problem(
+                "alarms.email",
+                None,
+                "must be set in production: alarms must reach someone (environments.toml, or "
+                f"`-c {SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.email=<address>` / cdk.json context)",
+            )
+        ]
+    return []
+
+
 def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool = True) -> App:
-    """One ServiceStack per environment, every spec validated before any stack is built."""
-    specs = load_all(overrides=overrides)
-    env = deployment_environment(app)
+    """One ServiceStack per environment, every spec validated before any stack is built.
+
+    Spec overrides in the app's context (cdk.json, `-c`) apply first; `overrides` win over them."""
+    context_overrides = spec_overrides(app.node.get_all_context())
+    specs = load_all(overrides={**context_overrides, **(overrides or {})})
     for spec in specs.values():
-        ServiceStack(app, spec=spec, env=env)
+        if problems := aws_problems(spec):
+            raise SpecError(spec.name, problems)
+    env = deployment_environment(app)
+    # Environments share the account-level settings of the account and region they deploy to.
+    account = AccountSettingsStack(app, env=env)
+    for spec in specs.values():
+        ServiceStack(app, spec=spec, env=env).add_stack_dependency(
+            account, "API Gateway logs through its role"
+        )
     if nag:
         Validations.of(app).add_plugins(
             AwsSolutionsChecks(app), StatelessChecks(app, production=lambda stack: stack.spec.production)

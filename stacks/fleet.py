@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -15,10 +16,12 @@ from constructs import Construct
 from refarch.boot import render_boot
 from refarch.release import BUNDLE_EXCLUDES, SERVICE_DIR
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
+from stacks.acknowledgments import acknowledge, acknowledge_control
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
+# A refresh pauses after half the fleet is new, then after all of it (the last must be 100).
+CHECKPOINT_PERCENTAGES = (50, 100)
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -106,7 +109,19 @@ class StatelessFleet(Construct):
             "Group",
             vpc=vpc,
             vpc_subnets=subnets,
-            launch_template=self.launch_template,
+            # Several instance types, on demand, in the spec's order of preference: a replacement still
+            # launches when one type runs short in a zone.
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                    for name in (capacity.instance_type, *capacity.more_instance_types)
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    on_demand_percentage_above_base_capacity=100,
+                ),
+            ),
             min_capacity=capacity.min,
             max_capacity=capacity.max,
             # No desired capacity in the template: CloudFormation would reset a scaled-out fleet to it on
@@ -129,10 +144,34 @@ class StatelessFleet(Construct):
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=[autoscaling.NotificationConfiguration(topic=notifications)],
         )
+        acknowledge(self.group, "AwsSolutions-EC26")
+        if not spec.production:
+            acknowledge_control(self.group.node.default_child, "CT.AUTOSCALING.PR.11")
+            acknowledge_control(self.launch_template.node.default_child, "CT.EC2.PR.10")
+        # The zones, explicitly, as well as the subnets that lie in them.
+        cfn_group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
+        cfn_group.availability_zones = vpc.availability_zones
         self.group.scale_on_cpu_utilization(
             "CpuTarget",
             target_utilization_percent=capacity.cpu_target_percent,
         )
+
+    def guard_rollouts(self, alarms: list[cloudwatch.IAlarm], observation: Duration) -> None:
+        """Replace the fleet in phases and stop when real requests fail.
+
+        A release can pass the shallow health check and still fail every real request. The refresh stops
+        at each checkpoint and after the last instance for `observation`, long enough for the alarms to see
+        the new instances; if any goes into ALARM the refresh fails and CloudFormation rolls the stack
+        back, which refreshes the fleet back to the previous launch template (CloudFormation, UpdatePolicy
+        "AutoScalingInstanceRefresh": AlarmSpecification, CheckpointPercentages, CheckpointDelay, BakeTime;
+        EC2 Auto Scaling's own AutoRollback is not a CloudFormation preference).
+        """
+        preferences = "UpdatePolicy.AutoScalingInstanceRefresh.Preferences"
+        group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
+        group.add_override(f"{preferences}.AlarmSpecification", {"Alarms": [a.alarm_name for a in alarms]})
+        group.add_override(f"{preferences}.CheckpointPercentages", list(CHECKPOINT_PERCENTAGES))
+        group.add_override(f"{preferences}.CheckpointDelay", int(observation.to_seconds()))
+        group.add_override(f"{preferences}.BakeTime", int(observation.to_seconds()))
 
     def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
         script = render_boot(

@@ -8,18 +8,24 @@ from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
 from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
+from stacks.acknowledgments import acknowledge_checkov
+from stacks.encryption import data_key
 from stacks.retention import removal_policy
 
 
 class ItemStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec) -> None:
         super().__init__(scope, construct_id)
+        key = data_key(self, spec)
         self.table = dynamodb.Table(
             self,
             "Items",
             partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED
+            if key
+            else dynamodb.TableEncryption.AWS_MANAGED,
+            encryption_key=key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=spec.store.point_in_time_recovery
             ),
@@ -28,3 +34,7 @@ class ItemStore(Construct):
             # A protected table is also kept if the stack is deleted.
             removal_policy=RemovalPolicy.RETAIN if spec.store.deletion_protection else removal_policy(spec),
         )
+        if key is None:
+            acknowledge_checkov(
+                self.table.node.default_child, "CKV_AWS_119", reason_key="CKV_AWS_119 AWS-managed keys"
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
@@ -12,8 +14,17 @@ from constructs import Construct
 from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
+from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 
-LISTENER_PORT = 80
+HTTP_PORT = 80
+HTTPS_PORT = 443
+# API Gateway's private integrations send the stage in the path (`/v1/items/x`); the service serves
+# `/items/x`. Only a non-default rule may carry a transform, so this rule takes the stage's requests.
+STAGE_RULE_PRIORITY = 10
+
+
+def listener_port(spec: EnvironmentSpec) -> int:
+    return HTTPS_PORT if spec.tls.certificate_arn else HTTP_PORT
 
 
 class ServiceLoadBalancer(Construct):
@@ -69,14 +80,65 @@ class ServiceLoadBalancer(Construct):
         )
         # Any instance serves any request: say so explicitly rather than rely on a default.
         self.target_group.set_attribute("stickiness.enabled", "false")
+        # With a certificate the load balancer speaks only HTTPS (TLS 1.2 and 1.3); there is no HTTP
+        # listener to redirect from, since the gateway is the only client.
+        tls = spec.tls.certificate_arn is not None
+        self.port = listener_port(spec)
         self.listener = self.alb.add_listener(
-            "Http",
-            port=LISTENER_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
+            "Https" if tls else "Http",
+            port=self.port,
+            protocol=elbv2.ApplicationProtocol.HTTPS if tls else elbv2.ApplicationProtocol.HTTP,
+            certificates=[elbv2.ListenerCertificate.from_arn(spec.tls.certificate_arn)] if tls else None,
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if tls else None,
             open=False,
             default_target_groups=[self.target_group],
         )
+        if not tls:
+            for check in ("CKV_AWS_2", "CKV_AWS_103"):
+                acknowledge_checkov(self.listener.node.default_child, check)
+            acknowledge_control(self.listener.node.default_child, "CT.ELASTICLOADBALANCING.PR.1")
+        if not spec.production:
+            acknowledge_control(self.alb.node.default_child, "CT.ELASTICLOADBALANCING.PR.5")
+
+    def strip_stage_prefix(self, stage: str) -> elbv2.CfnListenerRule:
+        """Rewrite `/<stage>` and `/<stage>/...` to `/` and `/...` before the request reaches the fleet.
+
+        Elastic Load Balancing, "Transforms for listener rules": url-rewrite, regex and `$1` replacement;
+        a default rule cannot carry a transform. Requests without the prefix fall through unchanged.
+        """
+        prefix = f"/{re.escape(stage)}"
+        return elbv2.CfnListenerRule(
+            self,
+            "StripStage",
+            listener_arn=self.listener.listener_arn,
+            priority=STAGE_RULE_PRIORITY,
+            conditions=[
+                elbv2.CfnListenerRule.RuleConditionProperty(
+                    field="path-pattern",
+                    path_pattern_config=elbv2.CfnListenerRule.PathPatternConfigProperty(
+                        values=[f"/{stage}", f"/{stage}/*"]
+                    ),
+                )
+            ],
+            actions=[
+                elbv2.CfnListenerRule.ActionProperty(
+                    type="forward", target_group_arn=self.target_group.target_group_arn
+                )
+            ],
+            transforms=[
+                elbv2.CfnListenerRule.TransformProperty(
+                    type="url-rewrite",
+                    url_rewrite_config=elbv2.CfnListenerRule.RewriteConfigObjectProperty(
+                        rewrites=[
+                            elbv2.CfnListenerRule.RewriteConfigProperty(
+                                regex=f"^{prefix}/?(.*)$", replace="/$1"
+                            )
+                        ]
+                    ),
+                )
+            ],
+        )
 
     def allow_from(self, peer: ec2.ISecurityGroup) -> None:
-        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(LISTENER_PORT), "From the API gateway only")
-        peer.add_egress_rule(self.security_group, ec2.Port.tcp(LISTENER_PORT), "To the load balancer")
+        self.security_group.add_ingress_rule(peer, ec2.Port.tcp(self.port), "From the API gateway only")
+        peer.add_egress_rule(self.security_group, ec2.Port.tcp(self.port), "To the load balancer")

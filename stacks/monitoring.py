@@ -13,12 +13,20 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
+from stacks.acknowledgments import acknowledge_control
 from stacks.retention import removal_policy
+from stacks.synthetic_check import SCHEDULE
 
 PERIOD = Duration.minutes(1)
+AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+# One synthetic check per period: its schedule.
+SYNTHETIC_PERIOD = SCHEDULE
 
 
 class OperatorNotifications(Construct):
@@ -41,11 +49,18 @@ class OperatorNotifications(Construct):
             resource="role",
             resource_name="aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
         )
-        for principal in (
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-            iam.ArnPrincipal(autoscaling_role),
-        ):
-            key.grant(principal, "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch may use the key only for alarms of this account (confused deputy); the Auto Scaling
+        # principal is this account's own service-linked role.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=TOPIC_KEY_ACTIONS,
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        key.grant(iam.ArnPrincipal(autoscaling_role), *TOPIC_KEY_ACTIONS)
+        acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(spec.alarms.email))
@@ -60,40 +75,75 @@ class ServiceMonitoring(Construct):
         spec: EnvironmentSpec,
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_group: elbv2.ApplicationTargetGroup,
-        api: apigw.RestApi,
+        stage: apigw.Stage,
         cache_member_ids: list[str],
         table: dynamodb.ITable,
+        synthetic_check: synthetics.Canary,
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
+        # How long each alarm looks back before it can fire.
+        self.windows: dict[cloudwatch.Alarm, Duration] = {}
 
         thresholds = spec.alarms
         lb_metrics = load_balancer.metrics
         requests = lb_metrics.request_count(period=PERIOD)
-        errors_5xx = cloudwatch.MathExpression(
-            expression="100 * (target5xx + elb5xx) / MAX([requests, 1])",
-            using_metrics={
+        errors_5xx = error_rate(
+            {
                 "target5xx": lb_metrics.http_code_target(
                     elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD
                 ),
                 "elb5xx": lb_metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
-                "requests": requests,
             },
-            label="5xx % of requests",
-            period=PERIOD,
+            requests,
+            "5xx % of requests",
         )
-        self._alarm(
+        self.errors_5xx = self._alarm(
             "Errors5xx", errors_5xx, thresholds.error_5xx_percent, "5xx responses above the spec's rate"
         )
         unhealthy = target_group.metrics.unhealthy_host_count(period=PERIOD, statistic="Maximum")
         self._alarm("UnhealthyHosts", unhealthy, thresholds.unhealthy_hosts, "Instances failing /health")
+        # Zero registered targets is zero unhealthy ones: count the healthy, against the fleet's minimum.
+        healthy = target_group.metrics.healthy_host_count(period=PERIOD, statistic="Minimum")
+        self._alarm(
+            "TooFewHealthyHosts",
+            healthy,
+            spec.capacity.min,
+            "Fewer healthy instances than the fleet's minimum",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
         latency = target_group.metrics.target_response_time(period=PERIOD, statistic="p99")
         self._alarm("LatencyP99", latency, thresholds.p99_latency_ms / 1000, "p99 latency above the spec")
-        api_errors = api.metric_server_error(period=PERIOD, statistic="Sum")
-        self._alarm("ApiServerErrors", api_errors, 1, "API Gateway answered 5xx itself")
+        # Stage metrics carry ApiName and Stage, so each environment counts only its own API.
+        api_requests = stage.metric_count(period=PERIOD, statistic="Sum")
+        api_errors = error_rate(
+            {"api5xx": stage.metric_server_error(period=PERIOD, statistic="Sum")},
+            api_requests,
+            "API 5xx % of requests",
+        )
+        self._alarm(
+            "ApiServerErrors",
+            api_errors,
+            thresholds.error_5xx_percent,
+            "API Gateway 5xx above the spec's rate",
+        )
+        # A real client's call through the gateway; no result at all (the check stopped) is a failure too.
+        synthetic = synthetic_check.metric_success_percent(period=SYNTHETIC_PERIOD, statistic="Average")
+        self.synthetic_check = self._alarm(
+            "SyntheticCheck",
+            synthetic,
+            100,
+            "The synthetic client's write-and-read through the API failed",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            period=SYNTHETIC_PERIOD,
+        )
 
         cache_cpu, cache_memory = [], []
         for node, member in enumerate(cache_member_ids, start=1):
@@ -106,8 +156,19 @@ class ServiceMonitoring(Construct):
             cache_cpu.append(cpu)
             cache_memory.append(memory)
 
-        throttles = table.metric_throttled_requests_for_operations(
-            operations=[dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.QUERY],
+        # Only the operations the service calls: a throttle metric of an operation never called has no data.
+        throttles = cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL(op{index}, 0)" for index, _ in enumerate(STORE_OPERATIONS)),
+            using_metrics={
+                f"op{index}": table.metric(
+                    "ThrottledRequests",
+                    dimensions_map={"TableName": table.table_name, "Operation": operation},
+                    statistic="Sum",
+                    period=PERIOD,
+                )
+                for index, operation in enumerate(STORE_OPERATIONS)
+            },
+            label="Throttled store requests",
             period=PERIOD,
         )
         self._alarm("StoreThrottles", throttles, thresholds.store_throttled_requests, "Item store throttling")
@@ -118,14 +179,11 @@ class ServiceMonitoring(Construct):
             cloudwatch.GraphWidget(title="p99 latency (s)", left=[latency], width=12),
         )
         self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Healthy / unhealthy instances", left=[healthy, unhealthy], width=8),
             cloudwatch.GraphWidget(
-                title="Healthy / unhealthy instances",
-                left=[target_group.metrics.healthy_host_count(period=PERIOD), unhealthy],
-                width=12,
+                title="API requests and 5xx %", left=[api_requests], right=[api_errors], width=8
             ),
-            cloudwatch.GraphWidget(
-                title="API 4xx / 5xx", left=[api.metric_client_error(), api_errors], width=12
-            ),
+            cloudwatch.GraphWidget(title="Synthetic check success %", left=[synthetic], width=8),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Cache CPU %", left=cache_cpu, width=8),
@@ -134,21 +192,59 @@ class ServiceMonitoring(Construct):
         )
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(alarms=self.alarms, width=24))
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = AT_OR_ABOVE,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        evaluation_periods: int = 5,
+        datapoints_to_alarm: int = 3,
+        period: Duration = PERIOD,
+    ) -> cloudwatch.Alarm:
         alarm = metric.create_alarm(
             self,
             name,
             alarm_description=f"{description} ({self.spec.name})",
             threshold=threshold,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
         )
         action = cloudwatch_actions.SnsAction(self.topic)
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
+        self.windows[alarm] = Duration.seconds(period.to_seconds() * evaluation_periods)
+        return alarm
+
+    @property
+    def rollout_alarms(self) -> list[cloudwatch.Alarm]:
+        """What a release must not set off: real requests failing, at the load balancer or for a client."""
+        return [self.errors_5xx, self.synthetic_check]
+
+    @property
+    def rollout_observation(self) -> Duration:
+        """Long enough for every rollout alarm to see a full evaluation window of the new instances."""
+        return Duration.seconds(max(self.windows[alarm].to_seconds() for alarm in self.rollout_alarms))
+
+
+def error_rate(
+    errors: dict[str, cloudwatch.IMetric], requests: cloudwatch.IMetric, label: str
+) -> cloudwatch.MathExpression:
+    """Errors as a % of requests. Load balancer and gateway publish error counts only when non-zero, and
+    metric math over a missing input has no datapoint: FILL makes every input a number every period."""
+    total = " + ".join(f"FILL({name}, 0)" for name in errors)
+    return cloudwatch.MathExpression(
+        expression=f"100 * ({total}) / MAX([FILL(requests, 0), 1])",
+        using_metrics={**errors, "requests": requests},
+        label=label,
+        period=PERIOD,
+    )
 
 
 def _cache_metric(name: str, member_id: str) -> cloudwatch.Metric:

@@ -21,7 +21,13 @@ class ServiceNetwork(Construct):
             max_azs=spec.zones,
             nat_gateways=spec.nat_gateways,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="edge", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                # Only NAT gateways live here, with their own Elastic IPs: nothing needs an automatic one.
+                ec2.SubnetConfiguration(
+                    name="edge",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
+                ),
                 ec2.SubnetConfiguration(
                     name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
                 ),

@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 
 
 def _private_bucket(scope: Construct, construct_id: str, **kwargs) -> s3.Bucket:
@@ -33,6 +34,10 @@ class ObjectStorage(Construct):
             "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(spec.retention.access_log_days))],
         )
+        for check in ("CKV_AWS_18", "CKV_AWS_21"):
+            acknowledge_checkov(self.access_logs.node.default_child, check)
+        for control in ("CT.S3.PR.11", "CT.S3.PR.2"):
+            acknowledge_control(self.access_logs.node.default_child, control)
         self.files = _private_bucket(
             self,
             "Files",
@@ -46,3 +51,7 @@ class ObjectStorage(Construct):
                 )
             ],
         )
+        for name, bucket in (("access logs", self.access_logs), ("files", self.files)):
+            acknowledge_control(bucket.node.default_child, "CT.S3.PR.10", reason_key=f"CT.S3.PR.10 {name}")
+            for control in ("CT.S3.PR.4", "CT.S3.PR.9"):
+                acknowledge_control(bucket.node.default_child, control)

@@ -10,8 +10,8 @@ from constructs import Construct
 
 from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
-from stacks.api_gateway import PublicApi
+from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
+from stacks.api_gateway import STAGE, PublicApi
 from stacks.fleet import StatelessFleet
 from stacks.item_store import ItemStore
 from stacks.load_balancer import ServiceLoadBalancer
@@ -19,6 +19,7 @@ from stacks.monitoring import OperatorNotifications, ServiceMonitoring
 from stacks.network import ServiceNetwork
 from stacks.object_storage import ObjectStorage
 from stacks.session_cache import CACHE_PORT, SessionCache
+from stacks.synthetic_check import SyntheticCheck
 
 
 def stack_name(environment: str) -> str:
@@ -54,9 +55,23 @@ class ServiceStack(Stack):
             notifications=self.notifications.topic,
         )
         self.cache.allow_from(self.fleet.security_group)
-        self.store.table.grant_read_write_data(self.fleet.role)
+        # Exactly the operations the service's store calls, on this table only.
+        self.store.table.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := self.store.table.encryption_key:
+            # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
+            self.fleet.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey",
+                    ],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{self.region}.amazonaws.com"}},
+                )
+            )
         self.cache.auth_secret.grant_read(self.fleet.role)
-        self._grant_files(self.fleet.role)
 
         self.load_balancer = ServiceLoadBalancer(
             self,
@@ -76,37 +91,32 @@ class ServiceStack(Stack):
             load_balancer=self.load_balancer.alb,
         )
         self.load_balancer.allow_from(self.api.security_group)
+        self.load_balancer.strip_stage_prefix(STAGE)
+        self.synthetic_check = SyntheticCheck(
+            self,
+            "SyntheticCheck",
+            spec=spec,
+            api_url=self.api.url,
+            user_pool=self.api.user_pool,
+            token_url=self.api.token_url,
+            scope_name=self.api.invoke_scope,
+            client_scope=self.api.client_scope,
+            artifacts=self.storage.access_logs,
+        )
         self.monitoring = ServiceMonitoring(
             self,
             "Monitoring",
             spec=spec,
             load_balancer=self.load_balancer.alb,
             target_group=self.load_balancer.target_group,
-            api=self.api.api,
+            stage=self.api.api.deployment_stage,
             cache_member_ids=self.cache.member_ids,
             table=self.store.table,
+            synthetic_check=self.synthetic_check.canary,
             topic=self.notifications.topic,
         )
+        self.fleet.guard_rollouts(self.monitoring.rollout_alarms, self.monitoring.rollout_observation)
         self._outputs()
-
-    def _grant_files(self, role: iam.IRole) -> None:
-        # Exact actions instead of grant_read_write's wildcards (s3:GetObject*, s3:List*, ...).
-        bucket = self.storage.files
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[bucket.arn_for_objects("*")],
-            )
-        )
-        logical_id = self.get_logical_id(bucket.node.default_child)
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
-            reason_key="AwsSolutions-IAM5[Resource::<files bucket>/*]",
-        )
 
     @property
     def availability_zones(self) -> list[str]:
@@ -131,6 +141,8 @@ class ServiceStack(Stack):
             "ApiUrl": (self.api.url, "Public entry point (Cognito access token required)"),
             "TokenDomain": (self.api.user_pool_domain.base_url(), "OAuth token endpoint base URL"),
             "UserPoolId": (self.api.user_pool.user_pool_id, "Cognito user pool of API clients"),
+            "ClientId": (self.api.client.user_pool_client_id, "App client for the service's callers"),
+            "SyntheticCheckName": (self.synthetic_check.canary.canary_name, "Canary calling the API"),
             "AutoScalingGroupName": (self.fleet.group.auto_scaling_group_name, "Fleet to refresh or scale"),
             "TargetGroupArn": (self.load_balancer.target_group.target_group_arn, "Health of each instance"),
             "LoadBalancerDns": (self.load_balancer.alb.load_balancer_dns_name, "Internal load balancer"),

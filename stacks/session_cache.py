@@ -8,7 +8,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
+from stacks.acknowledgments import acknowledge, acknowledge_checkov
+from stacks.encryption import data_key
 from stacks.retention import removal_policy, retained_log_group
 
 CACHE_PORT = 6379
@@ -38,8 +39,13 @@ class SessionCache(Construct):
                 exclude_punctuation=True, password_length=64
             ),
             removal_policy=removal_policy(spec),
+            encryption_key=data_key(self, spec),
         )
         acknowledge(self.auth_secret, "AwsSolutions-SMG4")
+        if self.auth_secret.encryption_key is None:
+            acknowledge_checkov(
+                self.auth_secret.node.default_child, "CKV_AWS_149", reason_key="CKV_AWS_149 AWS-managed keys"
+            )
         subnet_group = elasticache.CfnSubnetGroup(
             self,
             "Subnets",

@@ -1,8 +1,9 @@
 """`make synth`: synthesize every environment with the CDK CLI (cdk-nag and the statelessness pack run as
-validation plugins), lint every template with cfn-lint, then preview every Pulumi stack offline
-(`tools.preview`, which runs the statelessness rules on each inventory). Prints one line per stack and
-writes the rules' evidence to build/evidence/; fails on any nag, statelessness or lint error or any stack
-that cannot be previewed."""
+validation plugins), lint every template with cfn-lint, scan it with checkov and AWS Control Tower's proactive
+controls (cfn-guard), then preview every Pulumi stack offline (`tools.preview`, which runs the statelessness
+rules on each inventory). Prints one line per stack and writes the rules' evidence to build/evidence/; fails on
+any nag, statelessness or lint error, any unacknowledged checkov or control finding, or any stack that cannot
+be previewed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from refarch import ROOT
 from stacks.app_builder import DEFAULT_REGION
-from stacks.findings import lint_findings, nag_findings, templates_of
+from stacks.findings import checkov_findings, control_findings, lint_findings, nag_findings, templates_of
 from tools import preview, stateless_evidence
 
 
@@ -42,17 +43,25 @@ def synth_aws(region: str, assembly: Path) -> int:
         if finding.stateless and finding.severity == "error":
             print(f"aws {finding.stack}: {finding.rule} {finding.path}", file=sys.stderr)
     lint = lint_findings(templates)
+    checkov = checkov_findings(templates)
+    controls = control_findings(templates)
     failed = synth.returncode != 0
     for template in templates:
         stack = template.name.removesuffix(".template.json")
         errors, warnings = nag[(stack, "error")], nag[(stack, "warning")]
         lint_errors, lint_warnings = lint[stack]["error"], lint[stack]["warning"]
-        failed |= bool(errors or lint_errors or stateless[stack])
+        checkov_failed = len(checkov[stack])
+        controls_failed = len(controls[stack])
+        failed |= bool(errors or lint_errors or stateless[stack] or checkov_failed or controls_failed)
         stateless_evidence.write(template)
         print(
             f"aws {stack}: resources={resource_count(template)} nag_errors={errors} nag_warnings={warnings} "
-            f"stateless_errors={stateless[stack]} lint_errors={lint_errors} lint_warnings={lint_warnings}"
+            f"stateless_errors={stateless[stack]} lint_errors={lint_errors} lint_warnings={lint_warnings} "
+            f"checkov_failed={checkov_failed} controls_failed={controls_failed}"
         )
+        for tool, found in (("checkov", checkov[stack]), ("control", controls[stack])):
+            for check, resource in sorted(found):
+                print(f"  {tool} {check} on {resource}", file=sys.stderr)
     return 1 if failed else 0
 
 

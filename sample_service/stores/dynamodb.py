@@ -29,6 +29,9 @@ _NUMBER_BYTES = 21
 # Never a valid item id (those start with a letter or digit), so the probe cannot collide with data.
 READINESS_PROBE_KEY = "#readiness-probe"
 _WORKERS = 16
+# Every DynamoDB operation this store calls (tests read the calls from this file and compare). The stack
+# grants exactly these actions and watches exactly these operations' throttles.
+OPERATIONS = ("GetItem", "PutItem")
 
 
 def _item_size(item_id: str, data_json: str, expires_at: int | None) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
 from refarch.spec import load_all
@@ -24,6 +25,8 @@ class Synthesized:
     stacks: dict[str, ServiceStack]
     templates: dict[str, dict]
     nag: list[NagFinding]
+    # Every stack of the app: the environments' and the account stack.
+    all_stacks: list[Stack]
 
     def template(self, environment: str) -> Template:
         return Template.from_json(self.templates[environment])
@@ -41,7 +44,8 @@ def synthesize(directory: Path, **context) -> Synthesized:
     templates = {
         name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in stacks
     }
-    return Synthesized(directory, stacks, templates, nag_findings(directory))
+    all_stacks = [child for child in app.node.children if isinstance(child, Stack)]
+    return Synthesized(directory, stacks, templates, nag_findings(directory), all_stacks)
 
 
 @pytest.fixture(scope="session")

@@ -27,3 +27,20 @@ def test_an_invalid_override_fails_before_any_stack_is_built(tmp_path):
     with pytest.raises(SpecError, match=r"(?s)environment 'prod'.*cache.replicas"):
         build_app(app, overrides={"prod.cache.replicas": 0})
     assert app.node.children == []
+
+
+def test_production_alarms_must_reach_someone(tmp_path):
+    # cdk.json names prod's recipient; without it (or the spec's alarms.email) nothing is built.
+    app = new_app(outdir=str(tmp_path), context={"region": "eu-west-1"})
+    with pytest.raises(SpecError, match=r"(?s)environment 'prod'.*alarms.email.*must be set in production"):
+        build_app(app, overrides={"prod.alarms.email": None})
+    assert app.node.children == []
+
+
+def test_the_shipped_production_recipient_comes_from_cdk_json(tmp_path):
+    app = new_app(outdir=str(tmp_path), context={"region": "eu-west-1"})
+    email = spec_overrides(app.node.get_all_context())["prod.alarms.email"]
+    stack = next(
+        s for s in build_app(app, nag=False).node.children if getattr(s, "spec", None) and s.spec.production
+    )
+    assert stack.spec.alarms.email == email

@@ -56,3 +56,20 @@ def test_prod_keeps_logs_longer(synthesized):
     assert prod.retention.log_days > dev.retention.log_days
     assert retention("prod") == {prod.retention.log_days}
     assert retention("dev") == {dev.retention.log_days}
+
+
+def test_prod_encrypts_logs_table_and_secret_with_its_own_rotated_key(synthesized):
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert prod.encryption.customer_managed_keys and not dev.encryption.customer_managed_keys
+    prod_resources, dev_resources = _resources(synthesized, "prod"), _resources(synthesized, "dev")
+    (key_id,) = [name for name in of_type(prod_resources, "AWS::KMS::Key") if name.startswith("DataKey")]
+    assert prod_resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    for group in of_type(prod_resources, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    table = only(prod_resources, "AWS::DynamoDB::Table")
+    assert table["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert only(prod_resources, "AWS::SecretsManager::Secret")["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert not [name for name in dev_resources if name.startswith("DataKey")]
+    assert all(
+        "KmsKeyId" not in g["Properties"] for g in of_type(dev_resources, "AWS::Logs::LogGroup").values()
+    )

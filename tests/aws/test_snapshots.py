@@ -23,3 +23,10 @@ def json_snapshot(snapshot):
 
 def test_template_matches_reviewed_snapshot(synthesized, environment, json_snapshot):
     assert normalised(synthesized.templates[environment]) == json_snapshot
+
+
+def test_account_template_matches_reviewed_snapshot(synthesized, json_snapshot):
+    from stacks.account import ACCOUNT_STACK_NAME
+
+    template = json.loads((synthesized.directory / f"{ACCOUNT_STACK_NAME}.template.json").read_text())
+    assert normalised(template) == json_snapshot

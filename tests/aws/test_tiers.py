@@ -12,7 +12,7 @@ from refarch.spec import load_environment
 from sample_service.paths import HEALTH_PATH
 from sample_service.stores.dynamodb import TTL_ATTRIBUTE
 from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
-from stacks.load_balancer import LISTENER_PORT
+from stacks.load_balancer import listener_port
 from stacks.session_cache import CACHE_PORT
 
 
@@ -27,6 +27,8 @@ def test_network_spans_the_spec_zones_with_flow_logs_and_gateway_endpoints(resou
     services = {json.dumps(body["Properties"]["ServiceName"]) for body in endpoints}
     assert any("s3" in name for name in services) and any("dynamodb" in name for name in services)
     assert all(body["Properties"]["VpcEndpointType"] == "Gateway" for body in endpoints)
+    # Control Tower CT.EC2.PR.11: no subnet hands out public IPs (the NAT gateways have Elastic IPs).
+    assert all(not body["Properties"].get("MapPublicIpOnLaunch", False) for body in subnets.values())
 
 
 def test_instances_have_no_ssh_no_public_ip_imdsv2_and_encrypted_ephemeral_disks(resources):
@@ -110,7 +112,7 @@ def test_security_groups_chain_gateway_to_load_balancer_to_fleet_to_cache(resour
     (fleet,) = [name for name in groups if name.startswith("Fleet")]
     (cache,) = [name for name in groups if name.startswith("SessionCache")]
     assert ingress_sources(resources, link) == set()
-    assert ingress_sources(resources, alb) == {(link, LISTENER_PORT)}
+    assert ingress_sources(resources, alb) == {(link, listener_port(spec))}
     assert ingress_sources(resources, fleet) == {(alb, spec.service.port)}
     assert ingress_sources(resources, cache) == {(fleet, CACHE_PORT)}
 
@@ -208,6 +210,7 @@ def test_instance_role_reaches_only_this_table_bucket_secret_bundle_and_log_grou
                     "SessionCacheAuthToken",
                     "cdk-",
                     "FleetServiceLogs",
+                    "DataKey",
                 )
             ), f"instance role reaches {text}"
 
@@ -268,3 +271,17 @@ def test_outputs_name_everything_an_operator_needs(synthesized, environment):
     outputs = synthesized.templates[environment]["Outputs"]
     for name in ("ApiUrl", "AutoScalingGroupName", "TargetGroupArn", "CacheEndpoint", "ItemsTableName"):
         assert name in outputs
+
+
+def test_fleet_launches_the_spec_instance_types_in_order_across_explicit_zones(resources, environment):
+    spec = load_environment(environment)
+    group = only(resources, "AWS::AutoScaling::AutoScalingGroup")
+    policy = group["MixedInstancesPolicy"]
+    types = [override["InstanceType"] for override in policy["LaunchTemplate"]["Overrides"]]
+    assert types == [spec.capacity.instance_type, *spec.capacity.more_instance_types]
+    # On demand only, in the spec's order of preference.
+    assert policy["InstancesDistribution"] == {
+        "OnDemandAllocationStrategy": "prioritized",
+        "OnDemandPercentageAboveBaseCapacity": 100,
+    }
+    assert len(group["AvailabilityZones"]) == len(group["VPCZoneIdentifier"]) == spec.zones

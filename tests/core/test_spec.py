@@ -105,3 +105,30 @@ def test_malformed_spec_file_is_refused(tmp_path):
     broken.write_text(SPEC_FILE.read_text() + "\n[dev.capacity\n")
     with pytest.raises(SpecError, match="valid TOML"):
         read_raw(broken)
+
+
+def test_waf_per_ip_limit_defaults_to_a_share_of_the_stage_rate():
+    from refarch.spec import WAF_SHARE_OF_STAGE_RATE_PER_IP, WAF_WINDOW_SECONDS
+
+    for spec in load_all().values():
+        budget = spec.api.throttle_rate_per_second * WAF_WINDOW_SECONDS
+        assert spec.api.waf_requests_per_ip_per_5_minutes == round(budget * WAF_SHARE_OF_STAGE_RATE_PER_IP)
+    # Far above the 2000 per 5 minutes (6.7 req/s) a NAT shared by machine clients used to hit.
+    assert load_environment("prod").api.waf_requests_per_ip_per_5_minutes > 2000
+
+
+def test_waf_per_ip_limit_follows_an_override_and_stays_within_what_waf_accepts():
+    explicit = load_environment("dev", overrides={"dev.api.waf_requests_per_ip_per_5_minutes": "500"})
+    assert explicit.api.waf_requests_per_ip_per_5_minutes == 500
+    tiny = load_environment("dev", overrides={"dev.api.throttle_rate_per_second": "0.01"})
+    assert tiny.api.waf_requests_per_ip_per_5_minutes == 10
+    error = _error("dev", api__waf_requests_per_ip_per_5_minutes=5)
+    assert error.problems[0].field == "api.waf_requests_per_ip_per_5_minutes"
+
+
+def test_more_instance_types_must_not_repeat_the_primary_or_each_other():
+    error = _error("dev", capacity__more_instance_types=["t3.small"])
+    assert [problem.field for problem in error.problems] == ["capacity.more_instance_types"]
+    error = _error("dev", capacity__more_instance_types=["t3a.small", "t3a.small"])
+    assert "must not repeat" in error.problems[0].rule
+    assert len(load_environment("prod").capacity.more_instance_types) >= 1

@@ -1,0 +1,55 @@
+// The synthetic check: a real client's path through the gateway. It takes a token by the OAuth
+// client-credentials flow, writes an item and reads it back. Any other answer fails the run.
+const env = process.env;
+
+// The client's secret. Lambda's Node.js 22 runtime bundles the AWS SDK v3; the Puppeteer runtimes have
+// also shipped v2, so either serves (CloudWatch, "Runtime versions using Node.js and Puppeteer").
+async function clientSecret() {
+  const request = { UserPoolId: env.USER_POOL_ID, ClientId: env.CLIENT_ID };
+  try {
+    const v3 = require("@aws-sdk/client-cognito-identity-provider");
+    const cognito = new v3.CognitoIdentityProviderClient({});
+    return (await cognito.send(new v3.DescribeUserPoolClientCommand(request))).UserPoolClient.ClientSecret;
+  } catch (error) {
+    if (error.code !== "MODULE_NOT_FOUND") throw error;
+    const AWS = require("aws-sdk");
+    const cognito = new AWS.CognitoIdentityServiceProvider();
+    return (await cognito.describeUserPoolClient(request).promise()).UserPoolClient.ClientSecret;
+  }
+}
+
+async function expectStatus(response, status, what) {
+  if (response.status !== status) {
+    const text = await response.text();
+    throw new Error(`${what}: expected ${status}, got ${response.status}: ${text.slice(0, 200)}`);
+  }
+}
+
+async function accessToken() {
+  const basic = Buffer.from(`${env.CLIENT_ID}:${await clientSecret()}`).toString("base64");
+  const response = await fetch(env.TOKEN_URL, {
+    method: "POST",
+    headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", scope: env.SCOPE }),
+  });
+  await expectStatus(response, 200, "token endpoint");
+  return (await response.json()).access_token;
+}
+
+exports.handler = async () => {
+  const headers = { Authorization: `Bearer ${await accessToken()}`, "Content-Type": "application/json" };
+  const url = new URL(env.ITEM_PATH, env.API_URL).toString();
+  const checkedAt = new Date().toISOString();
+  const put = await fetch(url, {
+    method: "PUT",
+    headers,
+    body: JSON.stringify({ checkedAt, ttl_seconds: Number(env.ITEM_TTL_SECONDS) }),
+  });
+  await expectStatus(put, 200, `PUT ${env.ITEM_PATH}`);
+  const get = await fetch(url, { headers });
+  await expectStatus(get, 200, `GET ${env.ITEM_PATH}`);
+  const item = await get.json();
+  if (item.data?.checkedAt !== checkedAt) {
+    throw new Error(`GET ${env.ITEM_PATH} returned another item: ${JSON.stringify(item).slice(0, 200)}`);
+  }
+};

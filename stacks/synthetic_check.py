@@ -1,0 +1,142 @@
+"""A synthetic client: a CloudWatch Synthetics canary that calls a real route through the gateway with a
+real token, from outside the VPC, every few minutes. The load balancer's health check proves only that
+an instance serves `/health`; this proves a client gets answers, so it catches what the health check
+cannot (a wrong path at the gateway, a broken authorizer, a dependency outage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_synthetics as synthetics
+from constructs import Construct
+
+from refarch.spec import EnvironmentSpec
+from stacks.acknowledgments import acknowledge
+
+CANARY_CODE = Path(__file__).with_name("canary") / "index.js"
+# syn-nodejs-puppeteer-13.0: Node.js 22 (global fetch, AWS SDK v3), the newest Puppeteer runtime in
+# aws-cdk-lib 2.275.0 (CloudWatch docs, "Runtime versions using Node.js and Puppeteer").
+RUNTIME = synthetics.Runtime.SYNTHETICS_NODEJS_PUPPETEER_13_0
+SCHEDULE = Duration.minutes(5)
+# The route it exercises, relative to the stage URL; the item expires on its own.
+ITEM_PATH = "items/synthetic-check"
+ITEM_TTL_SECONDS = 3600
+
+
+class SyntheticCheck(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: EnvironmentSpec,
+        api_url: str,
+        user_pool: cognito.IUserPool,
+        token_url: str,
+        scope_name: str,
+        client_scope: cognito.OAuthScope,
+        artifacts: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # A client of its own, so its calls stand out in the access logs and it can be revoked alone.
+        self.client = user_pool.add_client(
+            "Client",
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True), scopes=[client_scope]
+            ),
+            access_token_validity=Duration.minutes(60),
+            prevent_user_existence_errors=True,
+        )
+        name = f"svc-{spec.name}"
+        artifacts_prefix = "canary"
+        self.canary = synthetics.Canary(
+            self,
+            "Canary",
+            canary_name=name,
+            role=self._role(name, artifacts, artifacts_prefix),
+            runtime=RUNTIME,
+            test=synthetics.Test.custom(
+                code=synthetics.Code.from_inline(CANARY_CODE.read_text()), handler="index.handler"
+            ),
+            schedule=synthetics.Schedule.rate(SCHEDULE),
+            artifacts_bucket_location=synthetics.ArtifactsBucketLocation(
+                bucket=artifacts, prefix=artifacts_prefix
+            ),
+            provisioned_resource_cleanup=True,
+            environment_variables={
+                "API_URL": api_url,
+                "ITEM_PATH": ITEM_PATH,
+                "ITEM_TTL_SECONDS": str(ITEM_TTL_SECONDS),
+                "TOKEN_URL": token_url,
+                "SCOPE": scope_name,
+                "USER_POOL_ID": user_pool.user_pool_id,
+                "CLIENT_ID": self.client.user_pool_client_id,
+            },
+        )
+        # It reads its client's secret (DescribeUserPoolClient has no client-level resource).
+        self.canary.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cognito-idp:DescribeUserPoolClient"],
+                resources=[user_pool.user_pool_arn],
+            )
+        )
+
+    def _role(self, name: str, artifacts: s3.IBucket, prefix: str) -> iam.Role:
+        """What the Synthetics runtime needs (CloudWatch docs, "Required roles and permissions for
+        canaries"), with the log group narrowed to this canary's function, `cwsyn-<name>-<id>`."""
+        stack = Stack.of(self)
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/lambda/cwsyn-{name}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Synthetic check: its artifacts, metrics and logs, and its client's secret",
+            inline_policies={
+                "canary": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(actions=["s3:ListAllMyBuckets"], resources=["*"]),
+                        iam.PolicyStatement(
+                            actions=["s3:GetBucketLocation"], resources=[artifacts.bucket_arn]
+                        ),
+                        iam.PolicyStatement(
+                            actions=["s3:PutObject"], resources=[artifacts.arn_for_objects(f"{prefix}/*")]
+                        ),
+                        iam.PolicyStatement(
+                            actions=["cloudwatch:PutMetricData"],
+                            resources=["*"],
+                            conditions={"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}},
+                        ),
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[log_groups],
+                        ),
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            role, "AwsSolutions-IAM5[Resource::*]", reason_key="AwsSolutions-IAM5[Resource::*] canary"
+        )
+        bucket_id = stack.get_logical_id(artifacts.node.default_child)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}/*]",
+            reason_key="AwsSolutions-IAM5[Resource::<canary artifacts>/*]",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{stack.region}:<AWS::AccountId>:"
+            f"log-group:/aws/lambda/cwsyn-{name}-*]",
+            reason_key="AwsSolutions-IAM5[Resource::<canary function log group>-*]",
+        )
+        return role

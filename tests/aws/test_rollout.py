@@ -1,0 +1,50 @@
+"""A release that passes the shallow health check but fails real requests must not replace the whole fleet.
+
+CloudFormation UpdatePolicy AutoScalingInstanceRefresh (CfnAutoScalingInstanceRefreshPreferences in
+aws-cdk-lib 2.275.0): AlarmSpecification, CheckpointPercentages, CheckpointDelay, BakeTime. When an alarm
+fails the refresh, CloudFormation rolls the stack back; EC2 Auto Scaling's AutoRollback preference is not
+part of the CloudFormation policy (and does not support launch templates that resolve an SSM parameter)."""
+
+from __future__ import annotations
+
+from cfn_queries import of_type, only
+
+
+def _preferences(resources: dict) -> dict:
+    (group,) = of_type(resources, "AWS::AutoScaling::AutoScalingGroup").values()
+    return group["UpdatePolicy"]["AutoScalingInstanceRefresh"]["Preferences"]
+
+
+def _window_seconds(alarm: dict) -> int:
+    props = alarm["Properties"]
+    period = props.get("Period") or max(
+        q["MetricStat"]["Period"] for q in props["Metrics"] if "MetricStat" in q
+    )
+    return period * props["EvaluationPeriods"]
+
+
+def test_the_refresh_stops_on_real_request_failures(resources):
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    watched = [reference["Ref"] for reference in _preferences(resources)["AlarmSpecification"]["Alarms"]]
+    names = {name for name in watched for key in ("Errors5xx", "SyntheticCheck") if key in name}
+    assert len(names) == 2 == len(watched), watched
+    assert all(name in alarms for name in watched)
+
+
+def test_the_refresh_pauses_long_enough_for_its_alarms_to_judge(resources):
+    preferences = _preferences(resources)
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    longest = max(_window_seconds(alarms[ref["Ref"]]) for ref in preferences["AlarmSpecification"]["Alarms"])
+    checkpoints = preferences["CheckpointPercentages"]
+    assert checkpoints[-1] == 100 and len(checkpoints) >= 2 and checkpoints == sorted(set(checkpoints))
+    assert preferences["CheckpointDelay"] >= longest and preferences["BakeTime"] >= longest
+
+
+def test_rollout_alarms_fire_on_missing_synthetic_results(resources):
+    # A canary that stops reporting during a rollout is as bad as one that fails.
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    for reference in _preferences(resources)["AlarmSpecification"]["Alarms"]:
+        props = alarms[reference["Ref"]]["Properties"]
+        if props.get("Namespace") == "CloudWatchSynthetics":
+            assert props["TreatMissingData"] == "breaching"
+    assert only(resources, "AWS::Synthetics::Canary")
