@@ -43,10 +43,10 @@ def test_the_catalogue_is_for_the_pulumi_clouds_with_specific_reasons():
 
 
 @pytest.mark.parametrize("acceptance", ACCEPTANCES, ids=IDS)
-def test_each_acceptance_is_raised_without_it_and_suppresses_exactly_that_finding(models, acceptance):
+def test_each_acceptance_is_raised_without_it_and_suppresses_exactly_that_finding(inventories, acceptance):
     suppressed_on = []
     for environment in ENVIRONMENTS:
-        model = models[acceptance.cloud][environment]
+        model = inventories[acceptance.cloud][environment]
         raw = evaluate(acceptance.cloud, model, context(environment))
         with_it = evaluate(acceptance.cloud, model, context(environment), accepted=(acceptance,))
         for before, after in zip(raw, with_it, strict=True):
@@ -67,9 +67,9 @@ def test_each_acceptance_is_raised_without_it_and_suppresses_exactly_that_findin
 
 
 @pytest.mark.parametrize("acceptance", ACCEPTANCES, ids=IDS)
-def test_an_acceptance_does_not_cover_another_value_or_resource(models, acceptance):
+def test_an_acceptance_does_not_cover_another_value_or_resource(inventories, acceptance):
     (rule,) = [BY_ID[acceptance.rule]]
-    model = models[acceptance.cloud][PRODUCTION]
+    model = inventories[acceptance.cloud][PRODUCTION]
     (raw,) = evaluate(acceptance.cloud, model, context(PRODUCTION), (rule,))
     (finding,) = [c for c in raw.violations if acceptance.covers(acceptance.cloud, rule.id, c)]
     for other in (
@@ -103,18 +103,19 @@ def _a_second_ssh_key(inventory: Inventory) -> None:
         ("a second SSH key on the fleet", _a_second_ssh_key, {"Stateless-NoFixedIdentity"}),
     ],
 )
-def test_the_azure_acceptances_do_not_hide_a_new_finding(models, what, mutation, rules):
-    broken = mutated_by("azure", mutation, models["azure"][PRODUCTION])
+def test_the_azure_acceptances_do_not_hide_a_new_finding(inventories, what, mutation, rules):
+    broken = mutated_by("azure", mutation, inventories["azure"][PRODUCTION])
     results = evaluate("azure", broken, context(PRODUCTION), accepted=for_cloud("azure"))
     assert {r.rule for r in results if r.violations} >= rules, f"{what} went unnoticed"
 
 
 @pytest.mark.parametrize("cloud", PULUMI_CLOUDS)
-def test_make_synth_counts_no_accepted_finding_and_records_it_as_accepted(models, cloud, tmp_path):
+def test_make_synth_counts_no_accepted_finding_and_records_it_as_accepted(inventories, cloud, tmp_path):
     acceptances = for_cloud(cloud)
     accepted = 0
     for environment in ENVIRONMENTS:
-        counts = stateless_evidence.for_inventory(cloud, environment, models[cloud][environment], tmp_path)
+        inventory = inventories[cloud][environment]
+        counts = stateless_evidence.for_inventory(cloud, environment, inventory, tmp_path)
         document = json.loads(stateless_evidence.evidence_path(cloud, environment, tmp_path).read_text())
         results = {r["rule"]: r for r in document["results"]}
         recorded = [(rule, entry) for rule, r in results.items() for entry in r.get("accepted", [])]
@@ -129,8 +130,8 @@ def test_make_synth_counts_no_accepted_finding_and_records_it_as_accepted(models
     assert bool(accepted) == bool(acceptances), "the catalogue's acceptances left no trace in the evidence"
 
 
-def test_make_synth_still_fails_a_finding_the_catalogue_does_not_name(models, tmp_path, capsys):
-    broken = mutated_by("azure", _a_second_ssh_key, models["azure"][PRODUCTION])
+def test_make_synth_still_fails_a_finding_the_catalogue_does_not_name(inventories, tmp_path, capsys):
+    broken = mutated_by("azure", _a_second_ssh_key, inventories["azure"][PRODUCTION])
     assert stateless_evidence.for_inventory("azure", PRODUCTION, broken, tmp_path) == (1, 1)
     error = capsys.readouterr().err
     assert "Stateless-NoFixedIdentity" in error and "ssh.publicKeys = 2 (expected none)" in error
@@ -146,19 +147,19 @@ def _expected_reports(cloud: str, inventory: Inventory, environment: str) -> set
 
 
 @pytest.mark.parametrize("production", [True, False])
-def test_the_policy_pack_accepts_exactly_the_catalogue(models, tmp_path, production):
+def test_the_policy_pack_accepts_exactly_the_catalogue(inventories, tmp_path, production):
     stacks = [(c, e) for c in PULUMI_CLOUDS for e in ENVIRONMENTS if SPECS[e].production == production]
     paths = {}
     for cloud, environment in stacks:
         paths[cloud, environment] = tmp_path / f"{cloud}-{environment}.json"
-        models[cloud][environment].write(paths[cloud, environment])
+        inventories[cloud][environment].write(paths[cloud, environment])
     with_catalogue = run_policies(paths.values(), production=production)
     without = run_policies(paths.values(), production=production, catalogue=False)
     expected_any = False
     for (cloud, environment), path in paths.items():
         assert with_catalogue[str(path)] == [], (cloud, environment)
         reported = {(policy, message, urn.rsplit("::", 1)[-1]) for policy, message, urn in without[str(path)]}
-        expected = _expected_reports(cloud, models[cloud][environment], environment)
+        expected = _expected_reports(cloud, inventories[cloud][environment], environment)
         assert reported == expected, (cloud, environment)
         expected_any |= bool(expected)
     assert expected_any, "the catalogue accepts nothing on these stacks: this test proves nothing"
