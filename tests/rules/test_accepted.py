@@ -16,6 +16,7 @@ from refarch.rules.accepted import for_cloud
 from refarch.rules.azure import VMSS
 from tests.rules.conftest import ENVIRONMENTS, SPECS
 from tests.rules.mutations import _vmss, mutated_by
+from tests.rules.test_cli import run
 from tests.rules.test_policy_pack import run_policies
 from tools import stateless_evidence
 
@@ -163,3 +164,14 @@ def test_the_policy_pack_accepts_exactly_the_catalogue(inventories, tmp_path, pr
         assert reported == expected, (cloud, environment)
         expected_any |= bool(expected)
     assert expected_any, "the catalogue accepts nothing on these stacks: this test proves nothing"
+
+
+def test_the_command_line_reports_an_accepted_finding_as_accepted(inventories, tmp_path):
+    path = tmp_path / f"azure-{PRODUCTION}.json"
+    inventories["azure"][PRODUCTION].write(path)
+    result = run(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for acceptance in for_cloud("azure"):
+        line = f"{acceptance.rule}: accepted {acceptance.resource}: {acceptance.property} = "
+        assert line in result.stdout and acceptance.reason in result.stdout
+        assert f"{acceptance.rule}: pass" not in result.stdout
