@@ -5,7 +5,8 @@
 
 Nothing here needs the Pulumi CLI, a provider plugin or credentials. The inventory
 (`build/inventory/<cloud>-<stack>.json`) lists what `pulumi up` would register, secrets masked; the
-statelessness rules run on it (`stateless_errors=`, evidence in `build/evidence/<cloud>-<stack>.json`).
+statelessness rules run on it (`stateless_errors=`, and `stateless_accepted=` for the findings
+refarch/rules/accepted.py accepts; evidence in `build/evidence/<cloud>-<stack>.json`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ def preview_stack(pulumi_project: PulumiProject, stack: str) -> bool:
     path = pulumi_project.inventory_path(stack)
     inventory.write(path)
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    stateless_errors = stateless_evidence.for_inventory(pulumi_project.cloud, stack, inventory)
-    counted = "" if stateless_errors is None else f" stateless_errors={stateless_errors}"
+    counts = stateless_evidence.for_inventory(pulumi_project.cloud, stack, inventory)
+    # Accepted findings stay on the line: accepted is not passed (refarch/rules/accepted.py says why).
+    counted = "" if counts is None else f" stateless_errors={counts[0]} stateless_accepted={counts[1]}"
     print(
         f"{pulumi_project.cloud} {stack}: resources={len(inventory) - len(inventory.components())} "
         f"components={len(inventory.components())} types={len(inventory.types())} "
         f"secrets_masked={len(masked_secrets(inventory))}{counted} inventory={shown}"
     )
-    return not stateless_errors
+    return counts is None or counts[0] == 0
 
 
 def main(argv: list[str] | None = None) -> int:

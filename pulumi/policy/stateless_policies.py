@@ -5,7 +5,9 @@ would register. Errors are mandatory: a violation stops the update.
 Config (`pulumi preview --policy-pack pulumi/policy --policy-pack-config policy-config.json`, a JSON object
 keyed by policy name: https://www.pulumi.com/docs/using-pulumi/crossguard/configuration), per policy:
     production  bool, default true: apply the production-only checks
-    accepted    {resource name: reason}: findings on these resources are accepted, with the reason
+    catalogue   bool, default true: accept the findings refarch/rules/accepted.py accepts for the stack's
+                cloud (each names one resource, property and value, with its reason)
+    accepted    {resource name: reason}: also accept this policy's findings on these resources, with a reason
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ if str(ROOT) not in sys.path:
 
 from refarch.inventory import Inventory, Resource  # noqa: E402
 from refarch.rules import RULES, Context, Rule, evaluate  # noqa: E402
+from refarch.rules.accepted import for_cloud  # noqa: E402
 
 CLOUDS = {"azure-native:": "azure", "gcp:": "gcp"}
 CONFIG = PolicyConfigSchema(
     properties={
         "production": {"type": "boolean", "default": True},
+        "catalogue": {"type": "boolean", "default": True},
         "accepted": {
             "type": "object",
             "additionalProperties": {"type": "string", "minLength": 1},
@@ -78,10 +82,11 @@ def validator(rule: Rule):
             return
         config = args.get_config()
         accepted = config.get("accepted") or {}
+        catalogued = for_cloud(cloud) if config.get("catalogue", True) else ()
         context = Context(production=config.get("production", True))
         # Names repeat across types (a component and the resource it holds): find the URN by both.
         urns = {(r.name, r.resource_type): r.urn for r in args.resources}
-        (result,) = evaluate(cloud, inventory_of(args.resources), context, (rule,))
+        (result,) = evaluate(cloud, inventory_of(args.resources), context, (rule,), accepted=catalogued)
         for check in result.violations:
             name = check.resource.split("/")[0]
             if name not in accepted:

@@ -3,8 +3,9 @@
 
     python -m refarch.rules template.json [--not-production] [--health-path /health] [--evidence out.json]
 
-Prints one line per rule (pass, fail with the resource and property, or not applicable with the reason);
-exits 1 on any error-level failure, 2 on a template it cannot read.
+Prints one line per rule (pass, fail with the resource and property, not applicable with the reason, or
+accepted: on an inventory, a finding refarch/rules/accepted.py accepts, with its reason); exits 1 on any
+error-level failure, 2 on a template it cannot read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import sys
 from pathlib import Path
 
 from refarch.inventory import Inventory, Resource
-from refarch.rules import FAIL, NOT_APPLICABLE, Context, errors, evaluate, evidence, write_evidence
+from refarch.rules import ACCEPTED, FAIL, NOT_APPLICABLE, Context, errors, evaluate, evidence, write_evidence
+from refarch.rules.accepted import for_cloud
 from refarch.rules.service_facts import HEALTH_PATH
 
 
@@ -56,13 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cloud, model = model
     context = Context(production=not args.not_production, health_path=args.health_path)
-    results = evaluate(cloud, model, context)
+    results = evaluate(cloud, model, context, accepted=for_cloud(cloud))
     for result in results:
         if result.status == NOT_APPLICABLE:
             print(f"{result.rule}: not applicable ({result.reason})")
-        elif result.status == FAIL:
+        elif result.status in (FAIL, ACCEPTED):
             for check in result.violations:
                 print(f"{result.rule}: {result.severity.upper()} {check.describe()}")
+            for check in result.accepted:
+                print(f"{result.rule}: accepted {check.describe()} ({check.accepted.reason})")
         else:
             print(f"{result.rule}: pass ({len(result.checks)} checks)")
     if args.evidence:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refarch.rules.service_facts import HEALTH_PATH
 
-PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"
+if TYPE_CHECKING:
+    from refarch.rules.accepted import Acceptance
+
+# An accepted rule failed only where the catalogue of accepted findings (refarch/rules/accepted.py) says why.
+PASS, FAIL, NOT_APPLICABLE, ACCEPTED = "pass", "fail", "not_applicable", "accepted"
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,11 @@ class Check:
     expected: str
     # The resource's type (CloudFormation or Pulumi), filled in from the model after the evaluation.
     type: str | None = None
+    # A failed check the catalogue of accepted findings names, with its reason.
+    accepted: Acceptance | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "resource": self.resource,
             "type": self.type,
             "property": self.property,
@@ -44,6 +50,7 @@ class Check:
             "ok": self.ok,
             "expected": self.expected,
         }
+        return data if self.accepted is None else {**data, **self.accepted.to_json()}
 
     def describe(self) -> str:
         return f"{self.resource}: {self.property} = {self.value!r} (expected {self.expected})"
@@ -78,7 +85,12 @@ class Result:
 
     @property
     def violations(self) -> tuple[Check, ...]:
-        return tuple(check for check in self.checks if not check.ok)
+        """The failed checks nothing accepts."""
+        return tuple(check for check in self.checks if not check.ok and check.accepted is None)
+
+    @property
+    def accepted(self) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if not check.ok and check.accepted is not None)
 
     @property
     def is_error(self) -> bool:
@@ -91,6 +103,7 @@ class Result:
         else:
             data["evidence"] = [check.to_json() for check in self.checks if check.ok]
             data["violations"] = [check.to_json() for check in self.violations]
+            data["accepted"] = [check.to_json() for check in self.accepted]
         return data
 
 
@@ -98,7 +111,9 @@ def result_of(rule_id: str, severity: str, checker: Checker, looks_for: str) -> 
     if not checker.checks:
         reason = checker.reason or f"found no {looks_for} to check"
         return Result(rule_id, severity, NOT_APPLICABLE, (), reason)
-    status = FAIL if any(not check.ok for check in checker.checks) else PASS
+    failed = [check for check in checker.checks if not check.ok]
+    unaccepted = [check for check in failed if check.accepted is None]
+    status = FAIL if unaccepted else ACCEPTED if failed else PASS
     return Result(rule_id, severity, status, tuple(checker.checks))
 
 

@@ -4,15 +4,25 @@ from refarch import ROOT
 from refarch.rules import RULES
 from refarch.rules.engine import EVALUATIONS
 from refarch.rules.service_facts import MEMORY_SESSION_BACKEND
-from refarch.rules.table import BEGIN, END, markdown
+from refarch.rules.table import ACCEPTED_BEGIN, ACCEPTED_END, BEGIN, END, accepted_markdown, markdown
 from sample_service.config import SESSION_BACKENDS
+
+
+def _section(readme: str, begin: str, end: str) -> str:
+    assert begin in readme and end in readme
+    return readme[readme.index(begin) : readme.index(end) + len(end)]
 
 
 def test_readme_table_is_generated_from_the_catalogue():
     readme = (ROOT / "README.md").read_text()
-    assert BEGIN in readme and END in readme
-    table = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
+    table = _section(readme, BEGIN, END)
     assert table == markdown(), "README's rules table drifted: paste `python -m refarch.rules.table`"
+
+
+def test_readme_lists_every_accepted_finding_from_its_catalogue():
+    readme = (ROOT / "README.md").read_text()
+    table = _section(readme, ACCEPTED_BEGIN, ACCEPTED_END)
+    assert table == accepted_markdown(), "accepted findings drifted: paste `python -m refarch.rules.table`"
 
 
 def test_every_rule_has_one_evaluation_per_cloud_and_a_unique_id():
