@@ -91,6 +91,10 @@ def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool
         )
     if nag:
         Validations.of(app).add_plugins(
-            AwsSolutionsChecks(app), StatelessChecks(app, production=lambda stack: stack.spec.production)
+            AwsSolutionsChecks(app),
+            # The account stack holds no environment: only a ServiceStack can be a production one.
+            StatelessChecks(
+                app, production=lambda stack: isinstance(stack, ServiceStack) and stack.spec.production
+            ),
         )
     return app

@@ -31,6 +31,10 @@ class NagFinding:
         return self.rule.startswith(f"{PACK}-")
 
 
+class PluginCrashed(RuntimeError):
+    """A validation plugin raised instead of reporting; its silence says nothing about the templates."""
+
+
 def nag_findings(assembly: Path) -> list[NagFinding]:
     """cdk-nag v3 reports through CDK's policy validation report, one entry per violating resource."""
     report = assembly / "policy-validation-report.json"
@@ -38,6 +42,10 @@ def nag_findings(assembly: Path) -> list[NagFinding]:
         return []
     findings = []
     for plugin in json.loads(report.read_text()).get("pluginReports", []):
+        # A plugin that raised reports no violations at all: that is no pass, so it must not count as one.
+        summary = plugin.get("summary", {})
+        if error := summary.get("metadata", {}).get("error"):
+            raise PluginCrashed(f"validation plugin {summary.get('pluginName')} did not run: {error}")
         for violation in plugin.get("violations", []):
             for resource in violation.get("violatingResources", []):
                 findings.append(

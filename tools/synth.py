@@ -1,9 +1,9 @@
 """`make synth`: synthesize every environment with the CDK CLI (cdk-nag and the statelessness pack run as
 validation plugins), lint every template with cfn-lint, scan it with checkov and AWS Control Tower's proactive
 controls (cfn-guard), then preview every Pulumi stack offline (`tools.preview`, which runs the statelessness
-rules on each inventory). Prints one line per stack and writes the rules' evidence to build/evidence/; fails on
-any nag, statelessness or lint error, any unacknowledged checkov or control finding, or any stack that cannot
-be previewed."""
+rules on each inventory). Prints one line per stack and writes the rules' evidence to build/evidence/;
+fails on any nag, statelessness or lint error, any unacknowledged checkov or control finding, a validation
+plugin that did not run, or any stack that cannot be previewed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from pathlib import Path
 
 from refarch import ROOT
 from stacks.app_builder import DEFAULT_REGION
-from stacks.findings import checkov_findings, control_findings, lint_findings, nag_findings, templates_of
+from stacks.findings import (
+    PluginCrashed,
+    checkov_findings,
+    control_findings,
+    lint_findings,
+    nag_findings,
+    templates_of,
+)
 from tools import preview, stateless_evidence
 
 
@@ -34,7 +41,11 @@ def synth_aws(region: str, assembly: Path) -> int:
     if synth.returncode != 0 and not templates:
         print(f"aws: cdk synth failed (exit {synth.returncode}) before writing any template", file=sys.stderr)
         return 1
-    findings = nag_findings(assembly)
+    try:
+        findings = nag_findings(assembly)
+    except PluginCrashed as crash:
+        print(f"aws: {crash}", file=sys.stderr)
+        return 1
     nag = Counter((finding.stack, finding.severity) for finding in findings if not finding.stateless)
     stateless = Counter(
         finding.stack for finding in findings if finding.stateless and finding.severity == "error"

@@ -395,7 +395,8 @@ def zone_spread(template: Template, context: Context, check: Checker) -> None:
     for group_id, group in fleets(template):
         subnets = group.get("VPCZoneIdentifier") or []
         zones = group.get("AvailabilityZones") or []
-        spread = max(len(subnets), len(zones))
+        # With both set, instances launch only where the two agree: the smaller list bounds the spread.
+        spread = min(len(subnets), len(zones)) if subnets and zones else len(subnets or zones)
         check.expect(
             group_id, "VPCZoneIdentifier / AvailabilityZones", spread, spread >= 2, "at least two zones"
         )

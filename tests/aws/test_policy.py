@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cfn_queries import of_type
 
 from stacks.acknowledgments import METADATA_TYPE, REASONS
-from stacks.findings import checkov_findings, control_findings, lint_findings, templates_of
+from stacks.findings import (
+    PluginCrashed,
+    checkov_findings,
+    control_findings,
+    lint_findings,
+    nag_findings,
+    templates_of,
+)
 from stacks.service_stack import stack_name
 
 
@@ -147,3 +156,20 @@ def test_prod_fails_no_control_that_only_non_production_may_fail(synthesized):
     assert prod, "no acknowledgment found in prod: the filter no longer matches its stack"
     assert not prod & {"CT.CLOUDWATCH.PR.2", "CT.CLOUDWATCH.PR.3", "CT.EC2.PR.10", "CT.AUTOSCALING.PR.11"}
     assert not prod & {"CT.ELASTICLOADBALANCING.PR.5", "CT.AUTOSCALING.PR.1", "CT.AUTOSCALING.PR.6"}
+
+
+def test_a_validation_plugin_that_crashed_is_no_pass(tmp_path):
+    # CDK records a plugin that raised as a report with an error and no violations; counting it as zero
+    # findings once hid a statelessness pack that never ran (it raised on the account stack).
+    report = {
+        "title": "Validation Report",
+        "pluginReports": [
+            {
+                "summary": {"pluginName": "Stateless", "status": "failure", "metadata": {"error": "boom"}},
+                "violations": [],
+            }
+        ],
+    }
+    (tmp_path / "policy-validation-report.json").write_text(json.dumps(report))
+    with pytest.raises(PluginCrashed, match="Stateless did not run: boom"):
+        nag_findings(tmp_path)
