@@ -50,7 +50,9 @@ def package_commands(script: str) -> list[str]:
     return found
 
 
-def unexpected(script: str, allowed_hosts: Mapping[str, str], allowed_commands: Mapping[str, str]) -> list[str]:
+def unexpected(
+    script: str, allowed_hosts: Mapping[str, str], allowed_commands: Mapping[str, str]
+) -> list[str]:
     """Every host and package command in `script` that its cloud's table does not allow."""
     problems = [
         f"host {host}: not an allowed boot destination"

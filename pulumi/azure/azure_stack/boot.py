@@ -24,7 +24,7 @@ TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
 BOOT_BUDGET = BootBudget(seconds=840, os_seconds=120)
 # Every host the custom data reaches, and how (refarch.boot_destinations checks the rendered script).
 BOOT_DESTINATIONS = {
-    r"169\.254\.169\.254": "Instance Metadata Service (the managed identity's token): link-local, on the host",
+    r"169\.254\.169\.254": "Instance Metadata Service (the identity's token): link-local, on the host",
     r"[a-z0-9]+\.blob\.core\.windows\.net": (
         "the releases storage account: the app subnet's Microsoft.Storage service endpoint, and the account's"
         " firewall admits only that subnet and the deployers"
