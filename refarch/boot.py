@@ -1,9 +1,10 @@
 """Every cloud's boot script: each fetches the service bundle its own way (S3, a blob, a Cloud Storage
 object), then makes that release current and runs it under the same systemd unit, written once here
-(`service_unit.sh`) and placed where a script says `@{service_unit}`. Two shell functions are shared the
+(`service_unit.sh`) and placed where a script says `@{service_unit}`. Three shell functions are shared the
 same way: `retry` (`boot_retry.sh`, bounded retries for every download) where a script says
-`@{boot_retry}`, and `install_release` (`install_release.sh`, the offline install of the release bundle)
-where it says `@{install_release}`."""
+`@{boot_retry}`, `install_release` (`install_release.sh`, the offline install of the release bundle)
+where it says `@{install_release}`, and `fetch` (`boot_fetch.sh`, one GET with python3, no curl) where it
+says `@{boot_fetch}`."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ from refarch.spec import Service
 SERVICE_UNIT = Path(__file__).with_name("service_unit.sh")
 BOOT_RETRY = Path(__file__).with_name("boot_retry.sh")
 INSTALL_RELEASE = Path(__file__).with_name("install_release.sh")
+BOOT_FETCH = Path(__file__).with_name("boot_fetch.sh")
 # Each fragment replaces a line that holds only its placeholder.
-FRAGMENTS = {"service_unit": SERVICE_UNIT, "boot_retry": BOOT_RETRY, "install_release": INSTALL_RELEASE}
+FRAGMENTS = {
+    "service_unit": SERVICE_UNIT,
+    "boot_retry": BOOT_RETRY,
+    "install_release": INSTALL_RELEASE,
+    "boot_fetch": BOOT_FETCH,
+}
 
 
 class BootTemplate(string.Template):

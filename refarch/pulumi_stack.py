@@ -13,8 +13,11 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 from pydantic import BaseModel, ValidationError
 
+from refarch.bundle import Bundle, build_bundle
 from refarch.errors import Problem, SpecError
+from refarch.platforms import PlatformError
 from refarch.spec import EnvironmentSpec, load_environment, problems_from
+from refarch.wheelhouse import WheelhouseError
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -102,3 +105,13 @@ def unknown_keys(
         for key, value in sorted(pulumi_config.CONFIG.get().items())
         if key.startswith(prefix) and key.removeprefix(prefix) not in known
     ]
+
+
+def release_bundle(environment: str, cloud: str, field: str, instance_type: str) -> Bundle:
+    """The self-contained release the stack's instances boot from, built before anything is registered: an
+    instance type whose platform some locked package has no wheel for is refused like a bad config value,
+    naming the package and the platform."""
+    try:
+        return build_bundle(cloud, instance_type)
+    except (WheelhouseError, PlatformError) as error:
+        raise SpecError(environment, [Problem(field, instance_type, str(error))]) from None

@@ -16,7 +16,7 @@ def test_boot_is_strict_idempotent_pinned_and_fully_rendered(inventory: Inventor
     script = boot_script(inventory)
     assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
     assert 'if [ ! -f "$DIR/.installed" ]' in script
-    assert "requirements.lock" in script and 'pip" install' in script
+    assert 'install_release "$DIR" python3' in script and "--require-hashes" in script
     assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in script
     assert "systemctl disable --now ssh.service" in script
     assert "@{" not in script, "an unsubstituted placeholder reached the instances"
@@ -25,14 +25,18 @@ def test_boot_is_strict_idempotent_pinned_and_fully_rendered(inventory: Inventor
 def test_boot_installs_this_release_from_the_private_bundle_with_the_identity(inventory: Inventory):
     from azure_stack.offline import mock_guid
 
-    from refarch.release import release_id
+    from refarch.bundle import build_bundle
 
     script = boot_script(inventory)
-    release = release_id()
+    vm_size = inventory.only("azure-native:compute:VirtualMachineScaleSet").get("sku.name")
+    bundle = build_bundle("azure", vm_size)
+    release = bundle.id
     assert f"RELEASE='{release}'" in script
-    bundle = inventory.only("azure-native:storage:Blob")
-    assert bundle.get("blobName") == f"sample-service/{release}.zip"
-    assert f"'https://releases.blob.core.windows.net/releases/sample-service/{release}.zip'" in script
+    blob = inventory.only("azure-native:storage:Blob")
+    assert blob.get("blobName") == f"sample-service/{release}.zip"
+    # The self-contained bundle (service, wheelhouse, lock), not the bare service.
+    assert blob.get("source") == {"archive": str(bundle.path)}
+    assert f"fetch 'https://releases.blob.core.windows.net/releases/sample-service/{release}.zip'" in script
     identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
     assert f"client_id={mock_guid(f'{identity.name}/client')}'" in script
     assert "resource=https%3A%2F%2Fstorage.azure.com%2F" in script
@@ -81,22 +85,41 @@ def test_no_credential_reaches_the_instances(inventory: Inventory):
 
 def test_boot_forwards_the_journal_to_the_syslog_the_monitor_agent_collects(inventory: Inventory):
     script = boot_script(inventory)
-    assert "rsyslog" in script.split("apt-get install", 1)[1].split("\n", 1)[0]
+    # rsyslog only where the image lacks it, and never in the service's way.
+    assert "if ! command -v rsyslogd >/dev/null; then" in script
+    assert "|| echo 'boot: no rsyslog; service logs stay on this instance' >&2" in script
     assert "ForwardToSyslog=yes" in script
 
 
-def test_every_download_retries_every_error_for_a_bounded_time(inventory: Inventory):
-    from azure_stack.boot import RETRY_DELAY_SECONDS, RETRY_SECONDS
+def test_every_download_retries_every_error_within_the_boot_budget(inventory: Inventory):
+    from azure_stack.boot import BOOT_BUDGET
 
     script = boot_script(inventory)
-    # A new instance gets 403 from storage until its role assignment propagates: curl's plain --retry
-    # does not retry a 403, --retry-all-errors does.
-    assert (
-        f"RETRY=(--retry 1000 --retry-all-errors --retry-delay {RETRY_DELAY_SECONDS} "
-        f"--retry-max-time {RETRY_SECONDS})" in script
-    )
-    calls = [line for line in script.splitlines() if re.search(r"\bcurl -", line)]
-    assert len(calls) == 2 and all('"${RETRY[@]}"' in line for line in calls), calls
+    # A new instance gets 403 from storage until its role assignment propagates: `retry` retries any error,
+    # until one deadline shared by every download, the boot budget's share for them.
+    assert f"DOWNLOAD_DEADLINE=$((SECONDS + {BOOT_BUDGET.download_seconds}))" in script
+    commands = script.replace("\\\n", " ").splitlines()
+    downloads = [line for line in commands if re.search(r"\bfetch\s+['\"]|apt-get", line)]
+    assert len(downloads) == 3, downloads  # the token, the bundle, rsyslog (only on an image without it)
+    assert all("retry $((DOWNLOAD_DEADLINE - SECONDS)) '" in line for line in downloads), downloads
+
+
+def test_the_boot_budget_covers_a_role_assignments_propagation_and_sets_repair_and_rollout(
+    inventory: Inventory,
+):
+    from azure_stack.boot import BOOT_BUDGET
+    from azure_stack.fleet import repair_grace
+
+    # "Role assignment changes can take up to 10 minutes to take effect" (Troubleshoot Azure RBAC).
+    assert BOOT_BUDGET.download_seconds >= 600
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    assert scale_set.get("automaticRepairsPolicy.gracePeriod") == repair_grace(BOOT_BUDGET.seconds)
+    assert int(repair_grace(BOOT_BUDGET.seconds)[2:-1]) * 60 >= BOOT_BUDGET.seconds
+    rolling = scale_set.get("upgradePolicy.rollingUpgradePolicy")
+    assert rolling["pauseTimeBetweenBatches"] == f"PT{BOOT_BUDGET.seconds}S"
+    autoscale = inventory.only("azure-native:monitor:AutoscaleSetting")
+    for rule in autoscale.get("profiles.0.rules"):
+        assert rule["scaleAction"]["cooldown"] == f"PT{BOOT_BUDGET.seconds}S"
 
 
 def _watcher(script: str) -> str:

@@ -446,7 +446,7 @@ def test_every_role_the_fleet_identity_holds_is_one_the_instances_use(inventory:
 
     script = boot_script(inventory)
     commands = script.replace("\\\n", " ").splitlines()  # continued lines joined
-    downloads = [line for line in commands if re.search(r"\bcurl -", line)]
+    downloads = [line for line in commands if re.search(r"\bfetch '", line)]
     configured = " ".join(service_variables(script).values())
     fleet_roles = [
         r

@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from refarch.boot import BOOT_RETRY, INSTALL_RELEASE, render_fragment
 
 
@@ -47,3 +49,24 @@ def test_install_release_reads_nothing_but_the_bundle() -> None:
         assert option in install
     assert "PIP_CONFIG_FILE=/dev/null" in text
     assert "http" not in text and "--index-url" not in text
+
+
+def test_install_release_refuses_a_pip_wheel_the_lock_does_not_pin(tmp_path: Path) -> None:
+    # pip runs from the bundle's wheel before any hash is checked by pip itself: the boot checks that
+    # wheel against the lock first, and stops on a mismatch.
+    (tmp_path / "wheelhouse").mkdir()
+    (tmp_path / "wheelhouse" / "pip-26.3-py3-none-any.whl").write_bytes(b"not the locked pip")
+    (tmp_path / "requirements.lock").write_text("pip==26.3 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    script = f"{render_fragment(INSTALL_RELEASE)}\ninstall_release {tmp_path} python3\necho installed"
+    result = _bash(script, tmp_path)
+    assert result.returncode == 1 and "installed" not in result.stdout
+    assert "pip-26.3-py3-none-any.whl is not the pip requirements.lock pins" in result.stderr
+
+
+def test_a_boot_budget_must_leave_time_for_the_downloads() -> None:
+    from refarch.boot_budget import INSTALL_SECONDS, START_SECONDS, BootBudget
+
+    budget = BootBudget(seconds=600, os_seconds=60)
+    assert budget.download_seconds == 600 - 60 - INSTALL_SECONDS - START_SECONDS
+    with pytest.raises(ValueError, match="leaves no time for the downloads"):
+        BootBudget(seconds=60 + INSTALL_SECONDS + START_SECONDS, os_seconds=60)

@@ -7,7 +7,6 @@ import re
 from gcp_queries import service_environment
 
 from refarch.boot import stop_timeout_seconds
-from refarch.release import release_id
 from refarch.service_contract import parse_service_environment
 
 
@@ -19,19 +18,20 @@ def test_boot_is_strict_idempotent_pinned_and_complete(inventory):
     script = _script(inventory)
     assert script.startswith("#!/bin/bash") and "set -euo pipefail" in script
     assert 'if [ ! -f "$DIR/.installed" ]' in script
-    assert (
-        '"$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"'
-        in script
-    )
+    assert 'install_release "$DIR" python3' in script and "--require-hashes" in script
     assert not re.search(r"@\{\w+\}", script), "an unsubstituted placeholder reached the instances"
-    assert 'curl -sf "${RETRY[@]}" -H @- ' in script, (
-        "the token goes to curl on stdin, not on its command line"
-    )
+    # The token reaches the download in the environment (BEARER), never on a command line.
+    assert "export BEARER=$TOKEN" in script and "unset TOKEN BEARER" in script
+    assert not re.search(r"fetch[^\n]*\$TOKEN", script)
 
 
 def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):
+    from refarch.bundle import build_bundle
+
     script = _script(inventory)
-    release = release_id()
+    machine_type = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("machineType")
+    release_bundle = build_bundle("gcp", machine_type)
+    release = release_bundle.id
     bundle = inventory.only("gcp:storage/bucketObject:BucketObject")
     bucket = inventory.named("releases")
     assert bundle.get("bucket").startswith("releases-") and bucket.parent == bundle.parent == "fleet"
@@ -39,9 +39,12 @@ def test_boot_installs_the_release_from_the_private_bucket(inventory, gcp):
     assert f"RELEASE='{release}'" in script
     url = f"https://storage.googleapis.com/storage/v1/b/{bundle.get('bucket')}/o/releases%2F{release}%2Fsample_service.zip?alt=media"
     assert url in script
-    files = bundle.get("source.archive")
-    assert {"requirements.lock", "__main__.py", "stores/firestore.py", "gateway_auth.py"} <= set(files)
-    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+    # The self-contained bundle (service, wheelhouse, lock), not the bare service.
+    assert bundle.get("source") == {"archive": str(release_bundle.path)}
+    names = {path.relative_to(release_bundle.path).as_posix() for path in release_bundle.path.rglob("*")}
+    assert {"requirements.lock", "sample_service/__main__.py", "sample_service/stores/firestore.py"} <= names
+    assert any(name.startswith("wheelhouse/google_cloud_firestore-") for name in names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
 def test_no_secret_reaches_the_instance_metadata(inventory, gcp):
@@ -90,10 +93,32 @@ def test_systemd_waits_out_the_shutdown_grace(inventory, spec):
     assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in _script(inventory)
 
 
-def test_the_service_journal_reaches_cloud_logging_through_a_pinned_ops_agent(inventory):
+def test_the_service_journal_reaches_cloud_logging_through_the_ops_agent_extension(inventory, gcp):
+    """VM Extension Manager installs the Ops Agent (a zonal policy per zone of the group, selecting exactly
+    the group's instances by label), configured to read the journal: the startup script installs nothing."""
+    from gcp_stack.fleet import OPS_AGENT_EXTENSION
+
     script = _script(inventory)
-    assert "add-ops-agent-repo.sh\" --also-install --version='2.*.*'" in script
-    assert "type: systemd_journald" in script
+    assert "ops-agent" not in script and "google-cloud-ops-agent" not in script
+    template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
+    group = inventory.only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    policies = inventory.of_type("gcp:compute/zoneVmExtensionPolicy:ZoneVmExtensionPolicy")
+    assert sorted(policy.get("zone") for policy in policies) == sorted(group.get("distributionPolicyZones"))
+    for policy in policies:
+        (extension,) = policy.get("extensionPolicies")
+        assert extension["extensionName"] == OPS_AGENT_EXTENSION
+        assert "type: systemd_journald" in extension["stringConfig"]
+        (selector,) = policy.get("instanceSelectors")
+        assert selector["labelSelector"]["inclusionLabels"] == template.get("labels")
+
+
+def test_the_image_matches_the_bundles_architecture():
+    from gcp_stack.fleet import image
+
+    from refarch.platforms import AARCH64, X86_64
+
+    assert image(X86_64) == ("debian-cloud", "debian-12")
+    assert image(AARCH64) == ("debian-cloud", "debian-12-arm64")
 
 
 def test_instances_boot_one_image_resolved_at_deployment(inventory):

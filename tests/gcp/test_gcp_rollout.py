@@ -4,8 +4,7 @@ scale the group out.
 
 Sources: RegionInstanceGroupManager wait_for_instances_status ("UPDATED": the version target reached and all
 instances stable) and RegionAutoscaler cooldown_period (how long after a new instance starts the autoscaler
-ignores its usage: the initialization period), both from the installed pulumi_gcp SDK's docstrings; curl's
---retry-all-errors (curl >= 7.71; Debian 12 ships 7.88)."""
+ignores its usage: the initialization period), both from the installed pulumi_gcp SDK's docstrings."""
 
 from __future__ import annotations
 
@@ -85,23 +84,28 @@ def test_the_autoscaler_ignores_a_new_instance_for_the_whole_boot_budget(invento
     )
 
 
-def test_every_download_on_the_boot_path_retries_every_error_within_the_boot_budget(inventory, spec):
+def test_every_download_on_the_boot_path_retries_every_error_within_the_boot_budget(inventory):
+    from gcp_stack.fleet import BOOT_BUDGET
+
     script = _script(inventory)
-    retry = re.search(r"^RETRY=\((.*)\)$", script, re.M).group(1)
-    assert "--retry-all-errors" in retry and "--retry-delay" in retry
-    bound = int(re.search(r"--retry-max-time '(\d+)'", retry).group(1))
-    assert 0 < bound < spec.capacity.health_check_grace_seconds
-    curls = re.findall(r"\bcurl [^\n]*", script)
-    assert curls and all('"${RETRY[@]}"' in curl for curl in curls), curls
+    assert f"DOWNLOAD_DEADLINE=$((SECONDS + {BOOT_BUDGET.download_seconds}))" in script
+    # "Access change propagation": typically 2 minutes, can take 7 minutes or longer (IAM docs).
+    assert BOOT_BUDGET.download_seconds >= 7 * 60
+    commands = script.replace("\\\n", " ").splitlines()
+    downloads = [line for line in commands if re.search(r"\bfetch\s+['\"]", line)]
+    assert len(downloads) == 2, downloads  # the token and the bundle
+    assert all("retry $((DOWNLOAD_DEADLINE - SECONDS)) '" in line for line in downloads), downloads
 
 
 class _FlakyGrant(http.server.BaseHTTPRequestHandler):
-    """403 twice (a grant not yet propagated), then the object."""
+    """403 twice (a grant not yet propagated), then the object, to a request that carries the token."""
 
     answers = [403, 403, 200]
 
     def do_GET(self) -> None:
         status = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if self.headers["Authorization"] != "Bearer token":
+            status = 401
         self.send_response(status)
         self.end_headers()
         self.wfile.write(b"bundle" if status == 200 else b"denied")
@@ -112,21 +116,25 @@ class _FlakyGrant(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("environment", ["dev"], indirect=True)
 def test_the_boot_retry_outlasts_a_403_while_a_grant_propagates(inventory, tmp_path):
-    retry = re.search(r"^RETRY=\((.*)\)$", _script(inventory), re.M).group(1)
-    retry = re.sub(r"--retry-delay \d+", "--retry-delay 1", retry)  # the test need not wait 5 s a try
+    from refarch.boot import BOOT_FETCH, BOOT_RETRY, render_fragment
+
+    script = _script(inventory)
+    functions = [render_fragment(BOOT_RETRY), render_fragment(BOOT_FETCH)]
+    assert all(function in script for function in functions), "the boot's own retry and fetch"
     server = http.server.HTTPServer(("127.0.0.1", 0), _FlakyGrant)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/bundle.zip"
         out = tmp_path / "bundle.zip"
-        for args, expected in (("--retry 5", 22), (retry, 0)):  # the old flags stop at the first 403
+        # A lone fetch stops at the first 403; the boot's retry outlasts it.
+        for call, expected in ((f"fetch {url} {out}", 1), (f"retry 30 bundle fetch {url} {out}", 0)):
             _FlakyGrant.answers = [403, 403, 200]
             result = subprocess.run(
-                ["bash", "-c", f'set -euo pipefail; RETRY=({args}); curl -sf "${{RETRY[@]}}" -o {out} {url}'],
+                ["bash", "-c", "set -euo pipefail\n" + "".join(functions) + f"export BEARER=token\n{call}"],
                 capture_output=True,
                 timeout=60,
             )
-            assert result.returncode == expected, (args, result)
+            assert result.returncode == expected, (call, result)
         assert out.read_bytes() == b"bundle"
     finally:
         server.shutdown()

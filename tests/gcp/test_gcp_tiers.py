@@ -105,9 +105,11 @@ def test_fleet_follows_the_spec_heals_and_replaces_without_losing_capacity(inven
     zones = stack_config["refarch-gcp:zones"][: spec.zones]
     assert group.get("distributionPolicyZones") == zones
     assert group.get("versions.0.instanceTemplate").endswith("/template?uniqueId=1234")  # the template's link
+    from gcp_stack.fleet import BOOT_BUDGET
+
     assert group.get("autoHealingPolicies") == {
         "healthCheck": ref(health),
-        "initialDelaySec": spec.capacity.health_check_grace_seconds,
+        "initialDelaySec": BOOT_BUDGET.seconds,
     }
     policy = group.get("updatePolicy")
     assert policy["type"] == "PROACTIVE" and policy["minimalAction"] == "REPLACE"

@@ -10,14 +10,33 @@ import pulumi
 
 from azure_stack.load_balancer import detection_seconds
 from refarch.boot import BootTemplate, render_boot
+from refarch.boot_budget import BootBudget
 from refarch.spec import EnvironmentSpec
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
-# How long boot keeps retrying the token and the bundle download, and how often: a new instance's role
-# assignment can take minutes to propagate, and until then storage answers 403.
-RETRY_SECONDS = 600
-RETRY_DELAY_SECONDS = 10
+# Launch to in service, the one figure automatic repairs' grace, the rolling upgrade's pause and the
+# autoscale cooldown are derived from. A scale set instance boots and cloud-init runs its custom data within
+# about two minutes (an estimate: Debian 12 gen2 images, provisioning included); a new role assignment
+# "can take up to 10 minutes" to take effect ("Troubleshoot Azure RBAC", role assignment changes), and until
+# then storage answers 403: the downloads' share (10.5 minutes) waits that out. The install and start are
+# refarch.boot_budget's.
+BOOT_BUDGET = BootBudget(seconds=840, os_seconds=120)
+# Every host the custom data reaches, and how (refarch.boot_destinations checks the rendered script).
+BOOT_DESTINATIONS = {
+    r"169\.254\.169\.254": "Instance Metadata Service (the identity's token): link-local, on the host",
+    r"[a-z0-9]+\.blob\.core\.windows\.net": (
+        "the releases storage account: the app subnet's Microsoft.Storage service endpoint, and the account's"
+        " firewall admits only that subnet and the deployers"
+    ),
+}
+# The one package command a boot may run, and where it goes: the only destination outside Azure.
+PACKAGE_COMMANDS = {
+    r"bash -c 'apt-get update -q && apt-get install -y -q rsyslog'": (
+        "only on an image without rsyslog (the Azure Monitor Agent reads syslog through it): the Debian"
+        " mirror the image's apt sources name, through the NAT gateway; the service starts without it"
+    ),
+}
 
 
 def custom_data(
@@ -41,8 +60,7 @@ def custom_data(
             release=release,
             bundle_url=url,
             client_id=identity,
-            retry_seconds=RETRY_SECONDS,
-            retry_delay=RETRY_DELAY_SECONDS,
+            download_seconds=BOOT_BUDGET.download_seconds,
             terminate_watch=terminate_watch(),
         )
         return base64.b64encode(script.encode()).decode()

@@ -9,27 +9,39 @@ DIR="$ROOT/releases/$RELEASE"
 # Instances are cattle: nobody logs in, so no SSH daemon runs (the NSG admits no port 22 either).
 systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
 
+@{boot_retry}
+@{boot_fetch}
+@{install_release}
+# Every download of this boot, retries included, ends by this deadline (the boot budget's share for them).
+DOWNLOAD_DEADLINE=$((SECONDS + @{download_seconds}))
+
 if [ ! -f "$DIR/.installed" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q python3-venv unzip curl rsyslog
+  # Nothing is installed from a package mirror or PyPI: the image's python3 and the release bundle (the
+  # service, every wheel it needs and their hashes) are all a boot uses. The Azure Monitor Agent is a VM
+  # extension, which the platform installs.
   rm -rf "$DIR" && mkdir -p "$DIR"
   # The bundle is a private blob: read it with the instance's managed identity. The token comes from the
-  # metadata service, lives in this shell only, and is never written or logged.
-  # A new instance's identity and its fresh role assignment take minutes to reach the metadata service
-  # and storage (a 400 or 403 meanwhile): retry every error, every @{retry_delay}s, for at most @{retry_seconds}s.
-  RETRY=(--retry 1000 --retry-all-errors --retry-delay @{retry_delay} --retry-max-time @{retry_seconds})
-  TOKEN=$(curl -sSf "${RETRY[@@]}" -H Metadata:true \
+  # metadata service, lives in this shell only, and is never written or logged. A new instance's identity
+  # and its fresh role assignment take minutes to reach the metadata service and storage (a 400 or 403
+  # meanwhile): `retry` tries again until the deadline.
+  TOKEN=$(retry $((DOWNLOAD_DEADLINE - SECONDS)) 'managed identity token' fetch \
     'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=@{client_id}' \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-  curl -sSf "${RETRY[@@]}" -H "Authorization: Bearer $TOKEN" -H 'x-ms-version: 2023-11-03' \
-    -o "$DIR/bundle.zip" '@{bundle_url}'
-  unset TOKEN
-  unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
-  python3 -m venv "$DIR/venv"
-  # Every package is pinned to an exact version by the project's lock file.
-  "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
+    - 'Metadata: true' | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  export BEARER=$TOKEN
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' fetch '@{bundle_url}' "$DIR/bundle.zip" \
+    'x-ms-version: 2023-11-03'
+  unset TOKEN BEARER
+  python3 -m zipfile -e "$DIR/bundle.zip" "$DIR"
+  install_release "$DIR" python3
   touch "$DIR/.installed"
+fi
+# The Azure Monitor Agent reads syslog from rsyslog (or syslog-ng), which Debian 12 no longer installs by
+# default. An image without it gets it from the image's own Debian mirror: the one destination outside
+# Azure a boot may reach (README, "Boot destinations"). Logs wait for it; the service does not.
+if ! command -v rsyslogd >/dev/null; then
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'rsyslog from the image mirror' env DEBIAN_FRONTEND=noninteractive \
+    bash -c 'apt-get update -q && apt-get install -y -q rsyslog' \
+    || echo 'boot: no rsyslog; service logs stay on this instance' >&2
 fi
 # The Azure Monitor Agent collects syslog: journald forwards the service's journal to rsyslog.
 mkdir -p /etc/systemd/journald.conf.d

@@ -12,12 +12,13 @@ import pulumi
 import pulumi_azure_native.compute as compute
 import pulumi_azure_native.monitor as monitor
 
-from azure_stack.boot import custom_data
+from azure_stack.boot import BOOT_BUDGET, custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.load_balancer import detection_seconds
 from azure_stack.placement import Placement
 from refarch.boot import stop_timeout_seconds
 from refarch.health_check import HEALTH_CHECK
+from refarch.platforms import IMAGES
 from refarch.spec import Service
 from sample_service.paths import HEALTH_PATH
 
@@ -33,8 +34,15 @@ UNUSABLE_SSH_KEY = (
     "CGx2BYCRNue6z9eMubP1U3R/ej9YZUmdjrw89IJEnQbDk3n2i7YnjJolOTOE5Z7vhtzPNBLHLoEsTVMggGGGQK4RBIj4LYIG"
     "Tj7Bz81/7tyH4xNExAvdJhWDmXKY0CpdCJeGcv18vpxmKd+Z9QG5hJkmf3CfxvekL5Povg0="
 )
-# Debian 12 ships Python 3.11, the version the service's lock is resolved for (Ubuntu 24.04 has 3.12).
-IMAGE = {"publisher": "Debian", "offer": "debian-12", "sku": "12-gen2", "version": "latest"}
+
+
+def image(arch: str) -> dict[str, str]:
+    """The marketplace image an instance of `arch` boots (refarch.platforms, the bundle's platform too):
+    Debian 12, whose Python 3.11 the service's lock is resolved for (Ubuntu 24.04 has 3.12)."""
+    publisher, offer, sku = IMAGES["azure"].names[arch].split(":")
+    return {"publisher": publisher, "offer": offer, "sku": sku, "version": "latest"}
+
+
 # The image needs a 30 GiB OS disk at least.
 MIN_OS_DISK_GIB = 30
 # Automatic repairs accept a grace period from 10 to 90 minutes.
@@ -64,6 +72,8 @@ class StatelessFleetArgs:
     identity_client_id: pulumi.Input[str]
     release: str
     bundle_url: pulumi.Input[str]
+    # The CPU architecture the VM size runs and the bundle was built for.
+    arch: str
     service_environment: Mapping[str, pulumi.Input[str]]
     workspace_id: pulumi.Input[str]
 
@@ -120,14 +130,14 @@ class StatelessFleet(pulumi.ComponentResource):
                     "max_batch_instance_percent": 20,
                     "max_unhealthy_instance_percent": max_unhealthy_percent(capacity.min),
                     "max_unhealthy_upgraded_instance_percent": 20,
-                    "pause_time_between_batches": f"PT{capacity.warmup_seconds}S",
+                    "pause_time_between_batches": f"PT{BOOT_BUDGET.seconds}S",
                     "prioritize_unhealthy_instances": True,
                     "rollback_failed_instances_on_policy_breach": True,
                 },
             },
             automatic_repairs_policy={
                 "enabled": True,
-                "grace_period": repair_grace(capacity.health_check_grace_seconds),
+                "grace_period": repair_grace(BOOT_BUDGET.seconds),
                 "repair_action": "Replace",
             },
             scale_in_policy={"rules": ["Default"], "force_deletion": False},
@@ -157,7 +167,7 @@ class StatelessFleet(pulumi.ComponentResource):
                     },
                 },
                 "storage_profile": {
-                    "image_reference": IMAGE,
+                    "image_reference": image(args.arch),
                     "os_disk": {
                         "create_option": "FromImage",
                         "caching": "ReadWrite",
@@ -342,7 +352,7 @@ class StatelessFleet(pulumi.ComponentResource):
                 "direction": direction,
                 "type": "ChangeCount",
                 "value": "1",
-                # A new instance gets its warm-up before its CPU counts towards another step.
-                "cooldown": f"PT{spec.capacity.warmup_seconds}S",
+                # A new instance boots (the boot budget) before its CPU counts towards another step.
+                "cooldown": f"PT{BOOT_BUDGET.seconds}S",
             },
         }

@@ -18,8 +18,8 @@ from azure_stack import roles
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
-from refarch.pulumi_release import archive
-from refarch.release import release_id
+from refarch.bundle import Bundle
+from refarch.pulumi_release import bundle_archive
 
 FILES_CONTAINER = "files"
 RELEASES_CONTAINER = "releases"
@@ -33,6 +33,8 @@ class ObjectStorageArgs:
     data_subnet_id: pulumi.Input[str]
     app_subnet_id: pulumi.Input[str]
     blob_dns_zone_id: pulumi.Input[str]
+    # The self-contained release (service, wheelhouse, lock) for the VM size's platform.
+    bundle: Bundle
 
 
 class ObjectStorage(pulumi.ComponentResource):
@@ -84,7 +86,7 @@ class ObjectStorage(pulumi.ComponentResource):
         )
         self._blob_service("releases", self.releases, placement, retention)
         releases_container = self._container("releases", self.releases, RELEASES_CONTAINER, placement)
-        self.release = release_id()
+        self.release = args.bundle.id
         blob_name = f"sample-service/{self.release}.zip"
         self.bundle = storage.Blob(
             "service-bundle",
@@ -94,7 +96,7 @@ class ObjectStorage(pulumi.ComponentResource):
             blob_name=blob_name,
             type="Block",
             content_type="application/zip",
-            source=archive(),
+            source=bundle_archive(args.bundle),
             opts=child,
         )
         self.bundle_url = pulumi.Output.concat(

@@ -21,8 +21,15 @@ from azure_stack.service_settings import service_environment
 from azure_stack.session_cache import SessionCache, SessionCacheArgs
 from azure_stack.settings import AzureSettings, ProviderSettings, production_problems
 from azure_stack.telemetry import ServiceTelemetry, ServiceTelemetryArgs
+from refarch.bundle import Bundle
 from refarch.errors import SpecError
-from refarch.pulumi_stack import environment_spec, read_settings, stack_settings, unknown_keys
+from refarch.pulumi_stack import (
+    environment_spec,
+    read_settings,
+    release_bundle,
+    stack_settings,
+    unknown_keys,
+)
 from refarch.spec import EnvironmentSpec
 
 
@@ -53,7 +60,9 @@ def validated() -> tuple[EnvironmentSpec, AzureSettings, str]:
 class StatelessService(pulumi.ComponentResource):
     """The whole environment: its resource group and one component per tier."""
 
-    def __init__(self, name: str, spec: EnvironmentSpec, settings: AzureSettings, location: str) -> None:
+    def __init__(
+        self, name: str, spec: EnvironmentSpec, settings: AzureSettings, location: str, bundle: Bundle
+    ) -> None:
         super().__init__("refarch:azure:StatelessService", name, None)
         child = pulumi.ResourceOptions(parent=self)
         tags = {"environment": spec.name, "architecture": "stateless-reference"}
@@ -96,6 +105,7 @@ class StatelessService(pulumi.ComponentResource):
                 data_subnet,
                 net.subnet_ids["app"],
                 net.dns_zone_ids["blob"],
+                bundle,
             ),
             child,
         )
@@ -126,6 +136,7 @@ class StatelessService(pulumi.ComponentResource):
                 identity_client_id=identity.identity.client_id,
                 release=storage.release,
                 bundle_url=storage.bundle_url,
+                arch=bundle.platform.arch,
                 service_environment=service_environment(
                     spec,
                     cache_host=cache.host,
@@ -182,6 +193,7 @@ class StatelessService(pulumi.ComponentResource):
 
 def main() -> None:
     spec, settings, location = validated()
-    service = StatelessService("service", spec, settings, location)
+    bundle = release_bundle(spec.name, "azure", f"{pulumi.Config().name}:vmSize", settings.vm_size)
+    service = StatelessService("service", spec, settings, location, bundle)
     for name, value in service.outputs.items():
         pulumi.export(name, value)

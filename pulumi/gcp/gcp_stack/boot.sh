@@ -8,31 +8,29 @@ RELEASE='@{release}'
 ROOT=/opt/sample-service
 DIR="$ROOT/releases/$RELEASE"
 METADATA=http://metadata.google.internal/computeMetadata/v1
-# Every download retries every error (a 403 while a new IAM grant propagates, a 5xx, a reset), with a delay,
-# for a bounded time that leaves the install inside the boot budget autohealing allows.
-RETRY=(--retry 30 --retry-all-errors --retry-delay 5 --retry-max-time '@{retry_seconds}')
+
+@{boot_retry}
+@{boot_fetch}
+@{install_release}
+# Every download of this boot, retries included (a 403 while a new IAM grant propagates, a 5xx, a reset),
+# ends by this deadline: the boot budget's share for them, so autohealing judges a finished boot.
+DOWNLOAD_DEADLINE=$((SECONDS + @{download_seconds}))
 
 if [ ! -f "$DIR/.installed" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q python3-venv unzip curl
+  # Nothing is installed from a package mirror or PyPI: the image's python3 and the release bundle (the
+  # service, every wheel it needs and their hashes) are all a boot uses. The Ops Agent is a VM extension,
+  # installed by VM Extension Manager's policy (fleet.py), not by this script.
   rm -rf "$DIR" && mkdir -p "$DIR"
-  # The bundle is a private object: fetch it with the instance's own short-lived token, sent on stdin
-  # so it never appears in a process listing (a doubled at-sign is one at-sign in this template).
-  TOKEN=$(curl -sf "${RETRY[@@]}" -H 'Metadata-Flavor: Google' "$METADATA/instance/service-accounts/default/token" \
+  # The bundle is a private object: fetch it with the instance's own short-lived token, which never
+  # appears in a process listing or a log.
+  TOKEN=$(retry $((DOWNLOAD_DEADLINE - SECONDS)) 'service account token' fetch \
+    "$METADATA/instance/service-accounts/default/token" - 'Metadata-Flavor: Google' \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-  printf 'Authorization: Bearer %s\n' "$TOKEN" \
-    | curl -sf "${RETRY[@@]}" -H @@- -o "$DIR/bundle.zip" '@{bundle_url}'
-  unset TOKEN
-  unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
-  # The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging; major version pinned.
-  if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
-    curl -sSf "${RETRY[@@]}" -o "$DIR/add-ops-agent-repo.sh" https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
-    bash "$DIR/add-ops-agent-repo.sh" --also-install --version='@{ops_agent_version}'
-  fi
-  python3 -m venv "$DIR/venv"
-  # Every package is pinned to an exact version by the project's lock file.
-  "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
+  export BEARER=$TOKEN
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' fetch '@{bundle_url}' "$DIR/bundle.zip"
+  unset TOKEN BEARER
+  python3 -m zipfile -e "$DIR/bundle.zip" "$DIR"
+  install_release "$DIR" python3
   touch "$DIR/.installed"
 fi
 mkdir -p /etc/sample-service
@@ -40,17 +38,5 @@ mkdir -p /etc/sample-service
 cat > '@{cache_ca_file}' <<'PEM'
 @{cache_ca}
 PEM
-
-cat > /etc/google-cloud-ops-agent/config.yaml <<'OPS'
-logging:
-  receivers:
-    journal:
-      type: systemd_journald
-  service:
-    pipelines:
-      journal:
-        receivers: [journal]
-OPS
-systemctl restart google-cloud-ops-agent
 
 @{service_unit}

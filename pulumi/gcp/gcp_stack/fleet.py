@@ -18,37 +18,61 @@ from gcp_stack.service_environment import CACHE_CA_FILE
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
 from refarch.boot import render_boot
+from refarch.boot_budget import BootBudget
+from refarch.bundle import Bundle
 from refarch.health_check import HEALTH_CHECK
-from refarch.pulumi_release import archive
-from refarch.release import release_id
+from refarch.platforms import IMAGES
+from refarch.pulumi_release import bundle_archive
 from refarch.spec import EnvironmentSpec, Service
 from sample_service.paths import HEALTH_PATH
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
-# Debian 12 ships Python 3.11 (the version the service's lock is resolved for) and supports Shielded VM.
-# The family is resolved to one image at `pulumi up`, as the AWS fleet resolves its AMI at deployment:
-# every instance of a template boots the same build, and a newer build rolls the group on the next deploy.
-IMAGE_FAMILY, IMAGE_PROJECT = "debian-12", "debian-cloud"
-# The Ops Agent's major version: minor releases (fixes) are taken at an instance's first boot.
-OPS_AGENT_VERSION = "2.*.*"
+# Launch to in service, the one figure autohealing's initial delay, the autoscaler's initialization period
+# and the rollout timeout are derived from. The image boots and runs its startup script within about a
+# minute (an estimate: Debian 12 images on Compute Engine, guest agent included); IAM grants take "typically
+# 2 minutes, can take 7 minutes or longer" to propagate ("Access change propagation", IAM docs), which is
+# what the downloads' share (7.5 minutes) waits out; the install and start are refarch.boot_budget's.
+BOOT_BUDGET = BootBudget(seconds=600, os_seconds=60)
 PORT_NAME = "http"
+# Every host the startup script reaches, and how (refarch.boot_destinations checks the rendered script).
+# No package command: the script installs nothing from any repository.
+BOOT_DESTINATIONS = {
+    r"metadata\.google\.internal": "the metadata server (the service account's token): on the host",
+    r"storage\.googleapis\.com": (
+        "Cloud Storage's JSON API (the release object): Private Google Access, *.googleapis.com resolves to"
+        " the restricted VIP (google_apis.py)"
+    ),
+}
+PACKAGE_COMMANDS: dict[str, str] = {}
+# The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging. It is a VM extension that VM
+# Extension Manager installs and keeps configured on every instance of the group, in each of its zones
+# ("Install the Ops Agent by using VM Extension Manager policies"; ZoneVmExtensionPolicy in the provider):
+# no boot installs it from a package repository. Unpinned: the extension's latest release.
+OPS_AGENT_EXTENSION = "ops-agent"
+# What sets the group's instances apart from any other VM of the project (the template gives them this).
+FLEET_LABEL = {"role": "service-fleet"}
+OPS_AGENT_CONFIG = """logging:
+  receivers:
+    journal:
+      type: systemd_journald
+  service:
+    pipelines:
+      journal:
+        receivers: [journal]
+"""
 
 
-def fetch_retry_seconds(spec: EnvironmentSpec) -> int:
-    """How long boot keeps retrying a download (a 403 while a new grant propagates, a 5xx): half the boot
-    budget, so the install still fits in what autohealing allows."""
-    return spec.capacity.health_check_grace_seconds // 2
+def image(arch: str) -> tuple[str, str]:
+    """(project, family) of the image an instance of `arch` boots (refarch.platforms, the bundle's too)."""
+    project, family = IMAGES["gcp"].names[arch].split("/")
+    return project, family
 
 
 def rollout_timeout_seconds(spec: EnvironmentSpec, surge: int) -> int:
     """How long `pulumi up` waits for a release to be everywhere: the group replaces `surge` instances at a
-    time; each wave boots within the boot budget, passes the health check and drains the old instances. One
-    wave more leaves room for autohealing to replace an instance once."""
-    per_wave = (
-        spec.capacity.health_check_grace_seconds
-        + HEALTH_CHECK.healthy_threshold * HEALTH_CHECK.interval_seconds
-        + spec.service.shutdown_grace_seconds
-    )
+    time; each wave is in service within the boot budget (the health check's passes included) and drains
+    the old instances. One wave more leaves room for autohealing to replace an instance once."""
+    per_wave = BOOT_BUDGET.seconds + spec.service.shutdown_grace_seconds
     return (math.ceil(spec.capacity.max / surge) + 1) * per_wave
 
 
@@ -59,18 +83,16 @@ def render_boot_script(
     bundle_url: str,
     cache_ca: str,
     environment: dict[str, str],
-    retry_seconds: int,
 ) -> str:
     return render_boot(
         BOOT_SCRIPT,
         service,
         environment,
-        retry_seconds=retry_seconds,
+        download_seconds=BOOT_BUDGET.download_seconds,
         release=release,
         bundle_url=bundle_url,
         cache_ca=cache_ca.strip(),
         cache_ca_file=CACHE_CA_FILE,
-        ops_agent_version=OPS_AGENT_VERSION,
     )
 
 
@@ -83,6 +105,8 @@ class FleetArgs:
     service_account_member: pulumi.Input[str]
     service_environment: dict[str, pulumi.Input[str]]
     cache_ca: pulumi.Input[str]
+    # The self-contained release (service, wheelhouse, lock) for the machine type's platform.
+    bundle: Bundle
     # What an instance needs before it boots (every grant to its account, the cache's AUTH string): the group
     # creates no instance before these exist, so a first boot never meets a 403.
     prerequisites: Sequence[pulumi.Resource] = ()
@@ -96,12 +120,12 @@ class StatelessFleet(Tier):
         zones = list(settings.gcp.zones[: spec.zones])
 
         self.releases = private_bucket("releases", spec, settings.region, self.child())
-        release = release_id()
+        release = args.bundle.id
         self.bundle = storage.BucketObject(
             "service-bundle",
             bucket=self.releases.name,
             name=f"releases/{release}/sample_service.zip",
-            source=archive(),
+            source=bundle_archive(args.bundle),
             # Superseded releases stay in the bucket: instances still on the old template (autohealing
             # during a rollout) and rollbacks can fetch them. The bucket is versioned and private.
             deletion_policy="ABANDON",
@@ -129,7 +153,6 @@ class StatelessFleet(Tier):
                 bundle_url=values[0],
                 cache_ca=values[1],
                 environment=values[2],
-                retry_seconds=fetch_retry_seconds(spec),
             )
         )
 
@@ -146,7 +169,8 @@ class StatelessFleet(Tier):
             log_config=compute.HealthCheckLogConfigArgs(enable=True),
             opts=self.child(),
         )
-        image = compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
+        image_project, image_family = image(args.bundle.platform.arch)
+        boot_image = compute.get_image_output(family=image_family, project=image_project)
         self.template = compute.InstanceTemplate(
             "template",
             name_prefix=f"{spec.name}-service-",
@@ -154,7 +178,7 @@ class StatelessFleet(Tier):
             machine_type=settings.gcp.machine_type,
             disks=[
                 compute.InstanceTemplateDiskArgs(
-                    source_image=image.self_link,
+                    source_image=boot_image.self_link,
                     boot=True,
                     auto_delete=True,
                     disk_size_gb=capacity.root_volume_gib,
@@ -181,7 +205,7 @@ class StatelessFleet(Tier):
             scheduling=compute.InstanceTemplateSchedulingArgs(
                 automatic_restart=True, on_host_maintenance="MIGRATE", preemptible=False
             ),
-            labels=labels(spec),
+            labels=labels(spec) | FLEET_LABEL,
             opts=self.child(),
         )
         max_surge = len(zones)  # a regional group surges by at least one instance per zone
@@ -200,7 +224,7 @@ class StatelessFleet(Tier):
                 compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=spec.service.port)
             ],
             auto_healing_policies=compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
-                health_check=self.health_check.id, initial_delay_sec=capacity.health_check_grace_seconds
+                health_check=self.health_check.id, initial_delay_sec=BOOT_BUDGET.seconds
             ),
             # New instances come up and pass health checks before old ones go: never below capacity.
             update_policy=compute.RegionInstanceGroupManagerUpdatePolicyArgs(
@@ -228,6 +252,29 @@ class StatelessFleet(Tier):
                 ),
             ),
         )
+        # One policy per zone of the group (a zonal policy applies to that zone's VMs), selecting the
+        # group's instances by the label every instance of this environment carries.
+        self.ops_agent = [
+            compute.ZoneVmExtensionPolicy(
+                f"ops-agent-{zone}",
+                zone=zone,
+                description="The Ops Agent on the service's instances: their journal to Cloud Logging",
+                extension_policies=[
+                    compute.ZoneVmExtensionPolicyExtensionPolicyArgs(
+                        extension_name=OPS_AGENT_EXTENSION, string_config=OPS_AGENT_CONFIG
+                    )
+                ],
+                instance_selectors=[
+                    compute.ZoneVmExtensionPolicyInstanceSelectorArgs(
+                        label_selector=compute.ZoneVmExtensionPolicyInstanceSelectorLabelSelectorArgs(
+                            inclusion_labels=labels(spec) | FLEET_LABEL
+                        )
+                    )
+                ],
+                opts=self.child(),
+            )
+            for zone in zones
+        ]
         self.autoscaler = compute.RegionAutoscaler(
             "autoscaler",
             region=settings.region,
@@ -235,9 +282,9 @@ class StatelessFleet(Tier):
             autoscaling_policy=compute.RegionAutoscalerAutoscalingPolicyArgs(
                 min_replicas=capacity.min,
                 max_replicas=capacity.max,
-                # The initialization period: a booting instance's CPU (apt, the Ops Agent, pip) is not load.
+                # The initialization period: a booting instance's CPU (download, install) is not load.
                 # The same boot budget autohealing waits for.
-                cooldown_period=capacity.health_check_grace_seconds,
+                cooldown_period=BOOT_BUDGET.seconds,
                 mode="ON",
                 cpu_utilization=compute.RegionAutoscalerAutoscalingPolicyCpuUtilizationArgs(
                     target=capacity.cpu_target_percent / 100

@@ -117,17 +117,6 @@ class ServiceNetwork(Tier):
             description="Instances to Google hosts the restricted VIP does not serve (token-signing keys)",
         )
         self._rule(
-            "fleet-to-package-mirrors",
-            "EGRESS",
-            # Boot still installs from the internet: Debian's signed mirrors (80), the Ops Agent's repository
-            # and PyPI (443). The rule goes when the release carries its wheelhouse and agent (issue 12).
-            allows=["443", "80"],
-            destination_ranges=[ANYWHERE],
-            target_service_accounts=fleet,
-            description="Boot's package mirrors (Debian, Ops Agent, PyPI) through Cloud NAT",
-            logged=True,
-        )
-        self._rule(
             "deny-egress",
             "EGRESS",
             denies=True,

@@ -19,12 +19,15 @@ from gcp_stack.object_storage import ObjectStorage, ObjectStorageArgs
 from gcp_stack.service_environment import service_environment
 from gcp_stack.session_cache import CACHE_TLS_PORT, SessionCache, SessionCacheArgs
 from gcp_stack.settings import read_stack_settings
-from refarch.pulumi_stack import environment_spec
+from refarch.pulumi_stack import environment_spec, release_bundle
 
 
 def main() -> None:
     spec = environment_spec(pulumi.Config())
     settings = read_stack_settings(spec)
+    bundle = release_bundle(
+        spec.name, "gcp", f"{pulumi.Config().name}:machineType", settings.gcp.machine_type
+    )
 
     identities = ServiceIdentities("identity", IdentityArgs(spec, settings))
     fleet_member = identities.fleet.member
@@ -66,6 +69,7 @@ def main() -> None:
             service_account_member=fleet_member,
             service_environment=environment,
             cache_ca=cache.ca_certificate,
+            bundle=bundle,
             prerequisites=[
                 *identities.fleet_grants,
                 cache.reader_grant,
