@@ -130,7 +130,9 @@ class StatelessFleet(pulumi.ComponentResource):
                     "max_batch_instance_percent": 20,
                     "max_unhealthy_instance_percent": max_unhealthy_percent(capacity.min),
                     "max_unhealthy_upgraded_instance_percent": 20,
-                    "pause_time_between_batches": f"PT{BOOT_BUDGET.seconds}S",
+                    # A surge batch is complete only once its new instances report healthy, so their boot
+                    # is already behind it: the pause only watches the batch warm up, the spec's warm-up.
+                    "pause_time_between_batches": f"PT{capacity.warmup_seconds}S",
                     "prioritize_unhealthy_instances": True,
                     "rollback_failed_instances_on_policy_breach": True,
                 },
