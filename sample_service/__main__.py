@@ -9,7 +9,7 @@ import sys
 
 from aiohttp import web
 
-from sample_service.app import LOAD_BALANCER_EXIT, create_app
+from sample_service.app import LOAD_BALANCER_EXIT, LoadBalancerExit, create_app
 from sample_service.cache_auth import CacheAuthError
 from sample_service.config import ServiceConfig
 from sample_service.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
@@ -54,10 +54,14 @@ async def serve(app: web.Application, config: ServiceConfig) -> None:
 
 
 def main() -> int:
+    # First: SIGUSR1's default action ends the process (signal(7)), and a planned stop may announce itself
+    # while start-up still reads a secret or builds its clients. serve() replaces this with the loop's own.
+    load_balancer_exit = LoadBalancerExit()
+    signal.signal(signal.SIGUSR1, lambda _signum, _frame: load_balancer_exit.leave())
     configure_logging()
     try:
         config = ServiceConfig.from_env()
-        app = create_app(config)
+        app = create_app(config, load_balancer_exit=load_balancer_exit)
     except (ValueError, CacheAuthError) as exc:
         log.error("cannot start", extra={"fields": {"error": str(exc)}})
         return 2

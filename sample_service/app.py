@@ -232,11 +232,13 @@ def create_app(
     config: ServiceConfig,
     sessions: SessionStore | MemorySessionStore | None = None,
     items: ItemStore | None = None,
+    load_balancer_exit: LoadBalancerExit | None = None,
 ) -> web.Application:
-    """Build the app; stores not given are built from config. The app closes its stores on cleanup."""
+    """Build the app; stores not given are built from config. The app closes its stores on cleanup.
+    `load_balancer_exit` is the state a SIGUSR1 received before the app existed has already set."""
     session_store = sessions if sessions is not None else _session_store(config)
     item_store = items if items is not None else build_item_store(config)
-    load_balancer_exit = LoadBalancerExit()
+    load_balancer_exit = load_balancer_exit if load_balancer_exit is not None else LoadBalancerExit()
     routes = _Routes(session_store, item_store, load_balancer_exit)
 
     in_flight = InFlightRequests(config.shutdown_grace_seconds)

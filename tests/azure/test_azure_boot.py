@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from azure_queries import boot_script, gateway_detection_seconds, service_variables
 
 from refarch.boot import stop_timeout_seconds
@@ -134,6 +135,7 @@ def test_boot_installs_and_starts_the_terminate_watcher(inventory: Inventory):
     watcher = _watcher(script)
     assert "systemctl kill --signal=SIGUSR1 sample-service.service" in watcher
     assert "systemctl stop sample-service.service" in watcher
+    assert "systemctl restart sample-service.service" in watcher
 
 
 def test_the_watcher_waits_out_the_gateways_detection_time_by_default(inventory: Inventory):
@@ -145,9 +147,16 @@ def test_the_watcher_waits_out_the_gateways_detection_time_by_default(inventory:
 
 class _FakeMetadata:
     """Azure's instance metadata service on 127.0.0.1: this VM's name, its scheduled events, approvals.
-    The first scheduledevents GET answers after `first_events_delay` seconds, as the real one may."""
+    The first scheduledevents GET answers after `first_events_delay` seconds, as the real one may; later
+    GETs answer `later_events` if given (an event cancelled meanwhile disappears from the list)."""
 
-    def __init__(self, events: list[dict], record, first_events_delay: float = 0):
+    def __init__(
+        self,
+        events: list[dict],
+        record,
+        first_events_delay: float = 0,
+        later_events: list[dict] | None = None,
+    ):
         import http.server
         import json
         import threading
@@ -166,7 +175,8 @@ class _FakeMetadata:
                 fake.events_gets += 1
                 if fake.events_gets == 1:
                     time.sleep(first_events_delay)
-                self._answer(json.dumps({"Events": events}))
+                listed = events if fake.events_gets == 1 or later_events is None else later_events
+                self._answer(json.dumps({"Events": listed}))
 
             def do_POST(self):
                 assert self.headers["Metadata"] == "true" and self.path.startswith(
@@ -225,6 +235,7 @@ def _run_watcher(
         "LEAVE_COMMAND": f"{sys.executable} {recorder} {steps} leave",
         "LEAVE_SECONDS": str(leave_seconds),
         "STOP_COMMAND": f"{sys.executable} {recorder} {steps} stop",
+        "RESTART_COMMAND": f"{sys.executable} {recorder} {steps} restart",
         "POLL_SECONDS": "0.05",
     }
     try:
@@ -264,7 +275,9 @@ def test_the_watcher_leaves_other_events_alone(inventory: Inventory, tmp_path):
     events = [
         {"EventId": "other-vm", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-9"]},
         {"EventId": "started", "EventType": "Terminate", "EventStatus": "Started", "Resources": ["vm-7"]},
+        # A Freeze pauses the VM for seconds: not worth leaving the gateway.
         {"EventId": "freeze", "EventType": "Freeze", "EventStatus": "Scheduled", "Resources": ["vm-7"]},
+        {"EventId": "other-reboot", "EventType": "Reboot", "EventStatus": "Scheduled", "Resources": ["vm-9"]},
     ]
     result, timeline, metadata = _run_watcher(inventory, tmp_path, events, timeout=1.5)
     assert result is None, "the watcher exited without a termination to handle"
@@ -285,5 +298,61 @@ def test_the_watcher_waits_for_the_slow_first_scheduled_events_answer(inventorie
     )
     assert result is not None and result.returncode == 0, result
     assert "timed out" not in result.stderr, result.stderr
-    # The first, slow answer is the one that was acted on.
-    assert metadata.events_gets == 1 and [what for what, _ in timeline] == ["leave", "stop", "approve"]
+    # The first, slow answer is the one that was acted on; the second checks it still stands.
+    assert metadata.events_gets == 2 and [what for what, _ in timeline] == ["leave", "stop", "approve"]
+
+
+def _one(inventories) -> Inventory:
+    """The watcher is the same program in every environment: one is enough for the slower runs."""
+    return next(iter(inventories.values()))
+
+
+def test_a_termination_cancelled_during_the_wait_restarts_the_service_and_keeps_watching(
+    inventories, tmp_path
+):
+    # "Azure Metadata Service: Scheduled Events for Linux VMs": a cancelled event is removed from the
+    # list. Stopping anyway would leave a VM that stays, with its service stopped, until automatic repair.
+    mine = {"EventId": "mine", "EventType": "Terminate", "EventStatus": "Scheduled", "Resources": ["vm-7"]}
+    other = {
+        "EventId": "other-vm",
+        "EventType": "Terminate",
+        "EventStatus": "Scheduled",
+        "Resources": ["vm-9"],
+    }
+    result, timeline, metadata = _run_watcher(
+        _one(inventories), tmp_path, [mine, other], timeout=3, leave_seconds=0.5, later_events=[other]
+    )
+    assert result is None, "the watcher stopped watching after a cancelled termination"
+    # A restart, not a stop: the new process starts not leaving, so the gateway takes the VM back.
+    assert [what for what, _ in timeline] == ["leave", "restart"], timeline
+    assert metadata.approved == [] and metadata.events_gets > 2
+
+
+@pytest.mark.parametrize("event_type", ["Reboot", "Redeploy"])
+def test_the_watcher_leaves_then_approves_this_vms_reboot_without_stopping(
+    inventories, tmp_path, event_type: str
+):
+    # Host maintenance restarts the VM, and the service with it, while the gateway still routes here:
+    # leave first and wait out its detection. The reboot stops the service; the watcher does not.
+    events = [
+        {"EventId": "other-vm", "EventType": event_type, "EventStatus": "Scheduled", "Resources": ["vm-9"]},
+        {"EventId": "mine", "EventType": event_type, "EventStatus": "Scheduled", "Resources": ["vm-7"]},
+    ]
+    leave_seconds = 0.5
+    result, timeline, metadata = _run_watcher(
+        _one(inventories), tmp_path, events, timeout=20, leave_seconds=leave_seconds
+    )
+    assert result is not None and result.returncode == 0, result
+    assert [what for what, _ in timeline] == ["leave", "approve"], timeline
+    (_, left), (_, approved) = timeline
+    assert approved - left >= leave_seconds
+    assert metadata.approved == [{"StartRequests": [{"EventId": "mine"}]}]
+
+
+def test_a_reboot_cancelled_during_the_wait_restarts_the_service(inventories, tmp_path):
+    reboot = {"EventId": "mine", "EventType": "Redeploy", "EventStatus": "Scheduled", "Resources": ["vm-7"]}
+    result, timeline, metadata = _run_watcher(
+        _one(inventories), tmp_path, [reboot], timeout=3, leave_seconds=0.5, later_events=[]
+    )
+    assert result is None and [what for what, _ in timeline] == ["leave", "restart"], timeline
+    assert metadata.approved == []
