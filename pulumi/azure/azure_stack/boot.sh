@@ -51,7 +51,8 @@ systemctl restart systemd-journald
 @{service_unit}
 # Deletions (scale-in, repair, surge upgrades) are announced as Terminate scheduled events: this watcher
 # takes the service out of the gateway (SIGUSR1), waits for the gateway to notice, stops the service, so
-# it drains within its grace, then approves the event.
+# it drains within its grace, then approves the event. Host Reboot and Redeploy events get the same leave
+# and wait before approval (the reboot stops the service); a cancelled event restarts the service.
 mkdir -p /usr/local/lib/sample-service
 cat > /usr/local/lib/sample-service/terminate_watch.py <<'PY'
 @{terminate_watch}
