@@ -87,6 +87,11 @@ REASONS: dict[str, str] = {
         "No certificate in the spec (tls.certificate_arn), so no TLS policy applies to this HTTP listener; "
         "with one, the listener uses a TLS 1.2/1.3 policy."
     ),
+    "CKV_AWS_33": (
+        "The topic key's wildcard principal is narrowed by conditions to one role: aws:PrincipalArn is Auto "
+        "Scaling's service-linked role, kms:CallerAccount this account, kms:ViaService SNS. Naming the role "
+        "as principal would fail CreateKey in an account that has never had an Auto Scaling group."
+    ),
     "CKV_AWS_120": (
         "The API serves per-client session and item reads with read-after-write semantics: a stage cache "
         "would return stale items and, keyed without the caller, could answer one client with another's data."

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
 from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
-from stacks.acknowledgments import acknowledge_control
+from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 from stacks.retention import removal_policy
 from stacks.synthetic_check import SCHEDULE
 
@@ -49,8 +49,7 @@ class OperatorNotifications(Construct):
             resource="role",
             resource_name="aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
         )
-        # CloudWatch may use the key only for alarms of this account (confused deputy); the Auto Scaling
-        # principal is this account's own service-linked role.
+        # CloudWatch may use the key only for alarms of this account (confused deputy).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -59,7 +58,25 @@ class OperatorNotifications(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
-        key.grant(iam.ArnPrincipal(autoscaling_role), *TOPIC_KEY_ACTIONS)
+        # Auto Scaling publishes as its service-linked role, which exists only after the account's first
+        # group: a key policy naming it as principal fails CreateKey in a fresh account (KMS, CreateKey
+        # "Policy": principals must exist). The role is matched by condition instead, only through SNS
+        # and only in this account, as AWS-managed keys' policies do (kms:CallerAccount, kms:ViaService).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=TOPIC_KEY_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "aws:PrincipalArn": autoscaling_role,
+                        "kms:CallerAccount": stack.account,
+                        "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                    }
+                },
+            )
+        )
+        acknowledge_checkov(key.node.default_child, "CKV_AWS_33")
         acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
