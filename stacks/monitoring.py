@@ -27,6 +27,9 @@ AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
 # One synthetic check per period: its schedule.
 SYNTHETIC_PERIOD = SCHEDULE
+# After an alarm's window ends, its last datapoint is published and then evaluated: a rollout pause waits
+# this many more periods so a failure in the window's last period can still stop the refresh.
+ROLLOUT_MARGIN_PERIODS = 2
 
 
 class OperatorNotifications(Construct):
@@ -102,8 +105,9 @@ class ServiceMonitoring(Construct):
         self.spec = spec
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
-        # How long each alarm looks back before it can fire.
+        # How long each alarm looks back before it can fire, and its period.
         self.windows: dict[cloudwatch.Alarm, Duration] = {}
+        self.periods: dict[cloudwatch.Alarm, Duration] = {}
 
         thresholds = spec.alarms
         lb_metrics = load_balancer.metrics
@@ -237,6 +241,7 @@ class ServiceMonitoring(Construct):
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
         self.windows[alarm] = Duration.seconds(period.to_seconds() * evaluation_periods)
+        self.periods[alarm] = period
         return alarm
 
     @property
@@ -246,8 +251,14 @@ class ServiceMonitoring(Construct):
 
     @property
     def rollout_observation(self) -> Duration:
-        """Long enough for every rollout alarm to see a full evaluation window of the new instances."""
-        return Duration.seconds(max(self.windows[alarm].to_seconds() for alarm in self.rollout_alarms))
+        """Long enough for every rollout alarm to see a full evaluation window of the new instances, and
+        for that window's last datapoint to be published and evaluated."""
+        return Duration.seconds(
+            max(
+                self.windows[alarm].to_seconds() + ROLLOUT_MARGIN_PERIODS * self.periods[alarm].to_seconds()
+                for alarm in self.rollout_alarms
+            )
+        )
 
 
 def error_rate(

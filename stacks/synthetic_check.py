@@ -5,6 +5,7 @@ cannot (a wrong path at the gateway, a broken authorizer, a dependency outage)."
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge
+from stacks.fleet import CHECKPOINT_PERCENTAGES
 
 CANARY_CODE = Path(__file__).with_name("canary") / "index.js"
 # syn-nodejs-puppeteer-13.0: Node.js 22 (global fetch, AWS SDK v3), the newest Puppeteer runtime in
@@ -25,6 +27,20 @@ SCHEDULE = Duration.minutes(5)
 # The route it exercises, relative to the stage URL; the item expires on its own.
 ITEM_PATH = "items/synthetic-check"
 ITEM_TTL_SECONDS = 3600
+# Each round is a write and a read. A release broken on the new instances fails only the calls the load
+# balancer sends to them: at the first rollout checkpoint, a run makes enough calls to fail with this
+# probability, so the alarm's consecutive failing runs come while the refresh waits there.
+RUN_FAILS_PROBABILITY = 0.95
+CALLS_PER_ROUND = 2
+
+
+def rounds_per_run(broken_share: float, probability: float = RUN_FAILS_PROBABILITY) -> int:
+    """Rounds such that at least one call in a run reaches a broken instance with `probability`."""
+    calls = math.log(1 - probability) / math.log(1 - broken_share)
+    return math.ceil(calls / CALLS_PER_ROUND)
+
+
+ROUNDS = rounds_per_run(CHECKPOINT_PERCENTAGES[0] / 100)
 
 
 class SyntheticCheck(Construct):
@@ -72,6 +88,7 @@ class SyntheticCheck(Construct):
                 "API_URL": api_url,
                 "ITEM_PATH": ITEM_PATH,
                 "ITEM_TTL_SECONDS": str(ITEM_TTL_SECONDS),
+                "ROUNDS": str(ROUNDS),
                 "TOKEN_URL": token_url,
                 "SCOPE": scope_name,
                 "USER_POOL_ID": user_pool.user_pool_id,
