@@ -29,6 +29,10 @@ REASONS: dict[str, str] = {
         "AuthTokenUpdateStrategy=ROTATE; the README's known limits describe this manual, "
         "zero-downtime rotation in place of a rotation Lambda."
     ),
+    "AwsSolutions-SMG4 canary client": (
+        "The secret holds a copy of the synthetic check's Cognito client secret, which Cognito generates; a "
+        "rotation Lambda could not change it. Replacing the client (a new construct id) replaces both."
+    ),
     "AwsSolutions-AEC4": (
         "Non-production environment sized by the spec with no cache replica; "
         "the spec refuses this in production."

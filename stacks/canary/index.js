@@ -2,19 +2,19 @@
 // client-credentials flow, writes an item and reads it back, ROUNDS times. Any other answer fails the run.
 const env = process.env;
 
-// The client's secret. Lambda's Node.js 22 runtime bundles the AWS SDK v3; the Puppeteer runtimes have
-// also shipped v2, so either serves (CloudWatch, "Runtime versions using Node.js and Puppeteer").
+// The client's secret, from its own Secrets Manager secret. Lambda's Node.js 22 runtime bundles the AWS
+// SDK v3; the Puppeteer runtimes have also shipped v2, so either serves (CloudWatch, "Runtime versions
+// using Node.js and Puppeteer").
 async function clientSecret() {
-  const request = { UserPoolId: env.USER_POOL_ID, ClientId: env.CLIENT_ID };
+  const request = { SecretId: env.CLIENT_SECRET_ID };
   try {
-    const v3 = require("@aws-sdk/client-cognito-identity-provider");
-    const cognito = new v3.CognitoIdentityProviderClient({});
-    return (await cognito.send(new v3.DescribeUserPoolClientCommand(request))).UserPoolClient.ClientSecret;
+    const v3 = require("@aws-sdk/client-secrets-manager");
+    const secrets = new v3.SecretsManagerClient({});
+    return (await secrets.send(new v3.GetSecretValueCommand(request))).SecretString;
   } catch (error) {
     if (error.code !== "MODULE_NOT_FOUND") throw error;
     const AWS = require("aws-sdk");
-    const cognito = new AWS.CognitoIdentityServiceProvider();
-    return (await cognito.describeUserPoolClient(request).promise()).UserPoolClient.ClientSecret;
+    return (await new AWS.SecretsManager().getSecretValue(request).promise()).SecretString;
   }
 }
 

@@ -1,6 +1,6 @@
 """The synthetic check's own script, run with Node.js against the real service app: it must pass when the
 service receives its routes (the stage stripped, as the load balancer rule does) and fail when the
-stage prefix reaches the service (finding 1's 404s). Cognito and the token endpoint are faked."""
+stage prefix reaches the service (finding 1's 404s). Secrets Manager and the token endpoint are faked."""
 
 from __future__ import annotations
 
@@ -25,15 +25,18 @@ from stacks.synthetic_check import CANARY_CODE, ITEM_PATH, ITEM_TTL_SECONDS, ROU
 SECRET = "client-secret"
 CLIENT_ID = "canary-client"
 TOKEN = "access-token"
+SECRET_ID = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:canary-client"
+# Secrets Manager as the Node.js SDK v3 exposes it: it answers only for the canary's own secret.
 FAKE_SDK = """
-class CognitoIdentityProviderClient { async send(command) { return command.answer; } }
-class DescribeUserPoolClientCommand {
-  constructor(request) {
-    this.answer = { UserPoolClient: { ClientId: request.ClientId, ClientSecret: SECRET } };
+class SecretsManagerClient {
+  async send(command) {
+    if (command.input.SecretId !== SECRET_ID) throw new Error("AccessDenied: " + command.input.SecretId);
+    return { SecretString: SECRET };
   }
 }
-module.exports = { CognitoIdentityProviderClient, DescribeUserPoolClientCommand };
-""".replace("SECRET", repr(SECRET))
+class GetSecretValueCommand { constructor(input) { this.input = input; } }
+module.exports = { SecretsManagerClient, GetSecretValueCommand };
+""".replace("SECRET_ID", repr(SECRET_ID)).replace("SECRET", repr(SECRET))
 
 
 class DictItems:
@@ -91,7 +94,7 @@ def _partly_broken(broken_every: int):
 
 
 def _run(tmp_path: Path, *, strip_stage: bool, broken_every: int | None = None) -> tuple[int, str, dict]:
-    sdk = tmp_path / "node_modules" / "@aws-sdk" / "client-cognito-identity-provider"
+    sdk = tmp_path / "node_modules" / "@aws-sdk" / "client-secrets-manager"
     sdk.mkdir(parents=True, exist_ok=True)
     (sdk / "index.js").write_text(FAKE_SDK)
     items = DictItems()
@@ -125,8 +128,8 @@ def _run(tmp_path: Path, *, strip_stage: bool, broken_every: int | None = None) 
                 "ROUNDS": str(ROUNDS),
                 "TOKEN_URL": str(server.make_url("/oauth2/token")),
                 "SCOPE": "service/invoke",
-                "USER_POOL_ID": "eu-west-1_pool",
                 "CLIENT_ID": CLIENT_ID,
+                "CLIENT_SECRET_ID": SECRET_ID,
             }
             script = f"require({str(CANARY_CODE)!r}).handler().then(() => console.log('passed'))"
             process = await asyncio.create_subprocess_exec(

@@ -103,7 +103,7 @@ def test_the_synthetic_check_calls_routes_the_service_serves_through_the_stage(r
     received = path_at_the_service(resources, _as_the_gateway_sends("/" + ITEM_PATH))
     assert serves("PUT", received) and serves("GET", received)
     # It authenticates as a client of this pool with the invoke scope, like a real caller.
-    assert {"USER_POOL_ID", "CLIENT_ID", "TOKEN_URL", "SCOPE"} <= set(variables)
+    assert {"CLIENT_ID", "CLIENT_SECRET_ID", "TOKEN_URL", "SCOPE"} <= set(variables)
 
 
 def test_the_synthetic_check_alarms_when_it_fails_or_stops(resources):
