@@ -16,9 +16,9 @@ from stacks.findings import CONTROLS_ACKNOWLEDGED
 METADATA_TYPE = "refarch:nag-acknowledgment"
 
 REASONS: dict[str, str] = {
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
-        "Session Manager replaces SSH; this AWS-maintained policy is the documented minimum "
-        "for the SSM agent."
+    "AwsSolutions-IAM5[Resource::*] session manager": (
+        "Session Manager replaces SSH: ssmmessages' channel actions name no resource type, and the agent "
+        "registers its own instance (ssm:UpdateInstanceInformation); the policy grants nothing else."
     ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": (

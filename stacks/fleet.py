@@ -31,6 +31,16 @@ BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # instance) is the end of the refresh, where BakeTime does the last observation.
 CHECKPOINT_PERCENTAGES = (20, 50, 100)
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+# What the SSM agent needs for Session Manager: register the instance and open its session channels
+# (Systems Manager, "Step 2: Verify or add instance permissions for Session Manager", custom policy; the
+# AWS-managed AWSCloud9SSMInstanceProfile is the same list).
+SESSION_MANAGER_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 
 class StatelessFleet(Construct):
@@ -61,12 +71,21 @@ class StatelessFleet(Construct):
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Sample service instances: their own table, bucket and cache secret only",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+        )
+        # Session Manager only, instead of AmazonSSMManagedInstanceCore, whose ssm:GetParameter(s) on "*"
+        # would let an instance read every parameter of the account.
+        session_manager = iam.ManagedPolicy(
+            self,
+            "SessionManager",
+            description="Session Manager's agent channels; no parameter, document or association reads",
+            statements=[iam.PolicyStatement(actions=list(SESSION_MANAGER_ACTIONS), resources=["*"])],
         )
         acknowledge(
-            self.role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            session_manager,
+            "AwsSolutions-IAM5[Resource::*]",
+            reason_key="AwsSolutions-IAM5[Resource::*] session manager",
         )
+        self.role.add_managed_policy(session_manager)
         self.bundle = s3_assets.Asset(
             self, "ServiceBundle", path=str(SERVICE_DIR), exclude=list(BUNDLE_EXCLUDES)
         )
