@@ -17,8 +17,12 @@ METADATA_TYPE = "refarch:nag-acknowledgment"
 
 REASONS: dict[str, str] = {
     "AwsSolutions-IAM5[Resource::*] session manager": (
-        "Session Manager replaces SSH: ssmmessages' channel actions name no resource type, and the agent "
-        "registers its own instance (ssm:UpdateInstanceInformation); the policy grants nothing else."
+        "Session Manager replaces SSH: its agent's channel actions (ssmmessages) have no resource type; the "
+        "policy grants nothing else on every resource."
+    ),
+    "AwsSolutions-IAM5[Resource::<instances>/*] session manager": (
+        "The SSM agent registers the instance it runs on (ssm:UpdateInstanceInformation); fleet instances "
+        "are replaced at will, so their ids are not known in advance."
     ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": (

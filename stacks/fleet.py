@@ -31,16 +31,18 @@ BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # instance) is the end of the refresh, where BakeTime does the last observation.
 CHECKPOINT_PERCENTAGES = (20, 50, 100)
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-# What the SSM agent needs for Session Manager: register the instance and open its session channels
+# What the SSM agent needs for Session Manager: register its instance and open its session channels
 # (Systems Manager, "Step 2: Verify or add instance permissions for Session Manager", custom policy; the
-# AWS-managed AWSCloud9SSMInstanceProfile is the same list).
-SESSION_MANAGER_ACTIONS = (
-    "ssm:UpdateInstanceInformation",
+# AWS-managed AWSCloud9SSMInstanceProfile is the same list). The channel actions have no resource type
+# (Service Authorization Reference, Amazon Message Gateway Service); registration names an instance.
+SESSION_CHANNEL_ACTIONS = (
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",
     "ssmmessages:OpenDataChannel",
 )
+INSTANCE_REGISTRATION_ACTIONS = ("ssm:UpdateInstanceInformation",)
+SESSION_MANAGER_ACTIONS = INSTANCE_REGISTRATION_ACTIONS + SESSION_CHANNEL_ACTIONS
 
 
 class StatelessFleet(Construct):
@@ -74,16 +76,26 @@ class StatelessFleet(Construct):
         )
         # Session Manager only, instead of AmazonSSMManagedInstanceCore, whose ssm:GetParameter(s) on "*"
         # would let an instance read every parameter of the account.
+        stack = Stack.of(self)
+        instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
         session_manager = iam.ManagedPolicy(
             self,
             "SessionManager",
             description="Session Manager's agent channels; no parameter, document or association reads",
-            statements=[iam.PolicyStatement(actions=list(SESSION_MANAGER_ACTIONS), resources=["*"])],
+            statements=[
+                iam.PolicyStatement(actions=list(INSTANCE_REGISTRATION_ACTIONS), resources=[instances]),
+                iam.PolicyStatement(actions=list(SESSION_CHANNEL_ACTIONS), resources=["*"]),
+            ],
         )
         acknowledge(
             session_manager,
             "AwsSolutions-IAM5[Resource::*]",
             reason_key="AwsSolutions-IAM5[Resource::*] session manager",
+        )
+        acknowledge(
+            session_manager,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{stack.region}:<AWS::AccountId>:instance/*]",
+            reason_key="AwsSolutions-IAM5[Resource::<instances>/*] session manager",
         )
         self.role.add_managed_policy(session_manager)
         self.bundle = s3_assets.Asset(

@@ -17,12 +17,11 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from cfn_queries import of_type, only, ref_id
-from conftest import REGION
 from service_facts import example_path, route_templates, serves
 
 from refarch.spec import load_environment
 from stacks.api_gateway import STAGE, PublicApi
-from stacks.app_builder import new_app
+from stacks.app_builder import DEFAULT_REGION, new_app
 from stacks.service_stack import ServiceStack
 from stacks.synthetic_check import ITEM_PATH
 
@@ -153,9 +152,9 @@ def test_a_new_integration_target_redeploys_the_stage(changed):
 
 def _service_deployment_id(overrides: dict) -> str:
     """The deployment's logical id in the real dev ServiceStack, built with spec overrides."""
-    app = new_app(context={"region": REGION})
+    app = new_app(context={"region": DEFAULT_REGION})
     spec = load_environment("dev", overrides={f"dev.{key}": value for key, value in overrides.items()})
-    stack = ServiceStack(app, spec=spec, env=Environment(region=REGION))
+    stack = ServiceStack(app, spec=spec, env=Environment(region=DEFAULT_REGION))
     (deployment,) = of_type(
         app.synth().get_stack_by_name(stack.stack_name).template["Resources"], "AWS::ApiGateway::Deployment"
     )
