@@ -16,9 +16,13 @@ from stacks.findings import CONTROLS_ACKNOWLEDGED
 METADATA_TYPE = "refarch:nag-acknowledgment"
 
 REASONS: dict[str, str] = {
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
-        "Session Manager replaces SSH; this AWS-maintained policy is the documented minimum "
-        "for the SSM agent."
+    "AwsSolutions-IAM5[Resource::*] session manager": (
+        "Session Manager replaces SSH: its agent's channel actions (ssmmessages) have no resource type; the "
+        "policy grants nothing else on every resource."
+    ),
+    "AwsSolutions-IAM5[Resource::<instances>/*] session manager": (
+        "The SSM agent registers the instance it runs on (ssm:UpdateInstanceInformation); fleet instances "
+        "are replaced at will, so their ids are not known in advance."
     ),
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AmazonAPIGatewayPushToCloudWatchLogs]": (
@@ -28,6 +32,10 @@ REASONS: dict[str, str] = {
         "ElastiCache AUTH tokens rotate through ModifyReplicationGroup with "
         "AuthTokenUpdateStrategy=ROTATE; the README's known limits describe this manual, "
         "zero-downtime rotation in place of a rotation Lambda."
+    ),
+    "AwsSolutions-SMG4 canary client": (
+        "The secret holds a copy of the synthetic check's Cognito client secret, which Cognito generates; a "
+        "rotation Lambda could not change it. Replacing the client (a new construct id) replaces both."
     ),
     "AwsSolutions-AEC4": (
         "Non-production environment sized by the spec with no cache replica; "
@@ -86,6 +94,11 @@ REASONS: dict[str, str] = {
     "CKV_AWS_103": (
         "No certificate in the spec (tls.certificate_arn), so no TLS policy applies to this HTTP listener; "
         "with one, the listener uses a TLS 1.2/1.3 policy."
+    ),
+    "CKV_AWS_33": (
+        "The topic key's wildcard principal is narrowed by conditions to one role: aws:PrincipalArn is Auto "
+        "Scaling's service-linked role, kms:CallerAccount this account, kms:ViaService SNS. Naming the role "
+        "as principal would fail CreateKey in an account that has never had an Auto Scaling group."
     ),
     "CKV_AWS_120": (
         "The API serves per-client session and item reads with read-after-write semantics: a stage cache "

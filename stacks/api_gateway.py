@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Duration, Fn, Stack
+from aws_cdk import ArnFormat, CfnResource, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
@@ -124,6 +124,14 @@ class PublicApi(Construct):
         self.api.latest_deployment.add_to_logical_id(
             {"ConnectionId": self.vpc_link.vpc_link_id, "IntegrationTarget": load_balancer.load_balancer_arn}
         )
+        # Those are Refs, unchanged when CloudFormation replaces the link or the load balancer under the
+        # same logical id (a VPC link's SubnetIds and SecurityGroupIds require replacement). Like RestApi
+        # does for its own resource, hash what they are built from, resolved: a replacement redeploys.
+        # Taken now: the network and the load balancer are complete before the API is built on them.
+        # The link follows its subnets, security group and VPC; the load balancer is replaced only for
+        # its own properties (Name, Scheme, Type), so its references (log bucket...) stay out.
+        for root, transitive in ((self.vpc_link, True), (load_balancer, False)):
+            self.api.latest_deployment.add_to_logical_id(resolved_definitions(root, transitive=transitive))
         self._build_firewall(spec)
 
     @property
@@ -316,6 +324,40 @@ class PublicApi(Construct):
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[waf_logs_arn],
         )
+
+
+def resolved_definitions(root: Construct, *, transitive: bool) -> list[dict]:
+    """The resolved type and properties of a construct's resource and, if transitive, of every resource
+    of its stack they reference, sorted by logical id; an imported construct (no resource) adds nothing."""
+    stack = Stack.of(root)
+    by_id = {
+        stack.get_logical_id(node): node for node in stack.node.find_all() if isinstance(node, CfnResource)
+    }
+    resource = root.node.default_child
+    pending = [stack.get_logical_id(resource)] if isinstance(resource, CfnResource) else []
+    seen: dict[str, dict] = {}
+    while pending:
+        logical_id = pending.pop()
+        if logical_id in seen or logical_id not in by_id:
+            continue
+        resource = by_id[logical_id]
+        seen[logical_id] = {"Type": resource.cfn_resource_type, **stack.resolve(resource._cfn_properties)}
+        if transitive:
+            pending.extend(_referenced_ids(seen[logical_id]))
+    return [seen[logical_id] for logical_id in sorted(seen)]
+
+
+def _referenced_ids(value: object) -> list[str]:
+    """Logical ids named by Ref or Fn::GetAtt anywhere in a resolved value."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            return [value["Ref"]]
+        if set(value) == {"Fn::GetAtt"}:
+            return [value["Fn::GetAtt"][0]]
+        return [found for item in value.values() for found in _referenced_ids(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in _referenced_ids(item)]
+    return []
 
 
 def inspection_limit(body_bytes: int) -> str:

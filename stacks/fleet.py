@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import (
+    CfnAutoScalingInstanceRefresh,
+    CfnAutoScalingInstanceRefreshAlarmSpecification,
+    CfnAutoScalingInstanceRefreshPreferences,
+    CfnUpdatePolicy,
+    Duration,
+    Stack,
+)
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -20,9 +27,22 @@ from stacks.acknowledgments import acknowledge, acknowledge_control
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
-# A refresh pauses after half the fleet is new, then after all of it (the last must be 100).
-CHECKPOINT_PERCENTAGES = (50, 100)
+# A refresh pauses after a fifth of the fleet is new, then after half; 100 (required to replace every
+# instance) is the end of the refresh, where BakeTime does the last observation.
+CHECKPOINT_PERCENTAGES = (20, 50, 100)
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+# What the SSM agent needs for Session Manager: register its instance and open its session channels
+# (Systems Manager, "Step 2: Verify or add instance permissions for Session Manager", custom policy; the
+# AWS-managed AWSCloud9SSMInstanceProfile is the same list). The channel actions have no resource type
+# (Service Authorization Reference, Amazon Message Gateway Service); registration names an instance.
+SESSION_CHANNEL_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+INSTANCE_REGISTRATION_ACTIONS = ("ssm:UpdateInstanceInformation",)
+SESSION_MANAGER_ACTIONS = INSTANCE_REGISTRATION_ACTIONS + SESSION_CHANNEL_ACTIONS
 
 
 class StatelessFleet(Construct):
@@ -53,12 +73,31 @@ class StatelessFleet(Construct):
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Sample service instances: their own table, bucket and cache secret only",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+        )
+        # Session Manager only, instead of AmazonSSMManagedInstanceCore, whose ssm:GetParameter(s) on "*"
+        # would let an instance read every parameter of the account.
+        stack = Stack.of(self)
+        instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
+        session_manager = iam.ManagedPolicy(
+            self,
+            "SessionManager",
+            description="Session Manager's agent channels; no parameter, document or association reads",
+            statements=[
+                iam.PolicyStatement(actions=list(INSTANCE_REGISTRATION_ACTIONS), resources=[instances]),
+                iam.PolicyStatement(actions=list(SESSION_CHANNEL_ACTIONS), resources=["*"]),
+            ],
         )
         acknowledge(
-            self.role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            session_manager,
+            "AwsSolutions-IAM5[Resource::*]",
+            reason_key="AwsSolutions-IAM5[Resource::*] session manager",
         )
+        acknowledge(
+            session_manager,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{stack.region}:<AWS::AccountId>:instance/*]",
+            reason_key="AwsSolutions-IAM5[Resource::<instances>/*] session manager",
+        )
+        self.role.add_managed_policy(session_manager)
         self.bundle = s3_assets.Asset(
             self, "ServiceBundle", path=str(SERVICE_DIR), exclude=list(BUNDLE_EXCLUDES)
         )
@@ -160,18 +199,36 @@ class StatelessFleet(Construct):
         """Replace the fleet in phases and stop when real requests fail.
 
         A release can pass the shallow health check and still fail every real request. The refresh stops
-        at each checkpoint and after the last instance for `observation`, long enough for the alarms to see
-        the new instances; if any goes into ALARM the refresh fails and CloudFormation rolls the stack
-        back, which refreshes the fleet back to the previous launch template (CloudFormation, UpdatePolicy
-        "AutoScalingInstanceRefresh": AlarmSpecification, CheckpointPercentages, CheckpointDelay, BakeTime;
+        at each checkpoint, and bakes after the last instance, for `observation`, long enough for the
+        alarms to judge the new instances; if any goes into ALARM the refresh fails and CloudFormation
+        rolls the stack back, which refreshes the fleet back to the previous launch template
+        (CloudFormation, UpdatePolicy "AutoScalingInstanceRefresh": AlarmSpecification,
+        CheckpointPercentages, CheckpointDelay, BakeTime;
         EC2 Auto Scaling's own AutoRollback is not a CloudFormation preference).
         """
-        preferences = "UpdatePolicy.AutoScalingInstanceRefresh.Preferences"
         group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
-        group.add_override(f"{preferences}.AlarmSpecification", {"Alarms": [a.alarm_name for a in alarms]})
-        group.add_override(f"{preferences}.CheckpointPercentages", list(CHECKPOINT_PERCENTAGES))
-        group.add_override(f"{preferences}.CheckpointDelay", int(observation.to_seconds()))
-        group.add_override(f"{preferences}.BakeTime", int(observation.to_seconds()))
+        # The group's L2 renders its refresh policy when built, before the alarms exist: extend it, typed.
+        policy = group.cfn_options.update_policy
+        refresh = policy.auto_scaling_instance_refresh
+        built = refresh.preferences
+        seconds = int(observation.to_seconds())
+        group.cfn_options.update_policy = CfnUpdatePolicy(
+            auto_scaling_scheduled_action=policy.auto_scaling_scheduled_action,
+            auto_scaling_instance_refresh=CfnAutoScalingInstanceRefresh(
+                strategy=refresh.strategy,
+                preferences=CfnAutoScalingInstanceRefreshPreferences(
+                    instance_warmup=built.instance_warmup,
+                    min_healthy_percentage=built.min_healthy_percentage,
+                    max_healthy_percentage=built.max_healthy_percentage,
+                    alarm_specification=CfnAutoScalingInstanceRefreshAlarmSpecification(
+                        alarms=[alarm.alarm_name for alarm in alarms]
+                    ),
+                    checkpoint_percentages=list(CHECKPOINT_PERCENTAGES),
+                    checkpoint_delay=seconds,
+                    bake_time=seconds,
+                ),
+            ),
+        )
 
     def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
         script = render_boot(

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
 from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
-from stacks.acknowledgments import acknowledge_control
+from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 from stacks.retention import removal_policy
 from stacks.synthetic_check import SCHEDULE
 
@@ -27,6 +27,9 @@ AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
 # One synthetic check per period: its schedule.
 SYNTHETIC_PERIOD = SCHEDULE
+# After an alarm's window ends, its last datapoint is published and then evaluated: a rollout pause waits
+# this many more periods so a failure in the window's last period can still stop the refresh.
+ROLLOUT_MARGIN_PERIODS = 2
 
 
 class OperatorNotifications(Construct):
@@ -49,8 +52,7 @@ class OperatorNotifications(Construct):
             resource="role",
             resource_name="aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
         )
-        # CloudWatch may use the key only for alarms of this account (confused deputy); the Auto Scaling
-        # principal is this account's own service-linked role.
+        # CloudWatch may use the key only for alarms of this account (confused deputy).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -59,7 +61,25 @@ class OperatorNotifications(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
-        key.grant(iam.ArnPrincipal(autoscaling_role), *TOPIC_KEY_ACTIONS)
+        # Auto Scaling publishes as its service-linked role, which exists only after the account's first
+        # group: a key policy naming it as principal fails CreateKey in a fresh account (KMS, CreateKey
+        # "Policy": principals must exist). The role is matched by condition instead, only through SNS
+        # and only in this account, as AWS-managed keys' policies do (kms:CallerAccount, kms:ViaService).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()],
+                actions=TOPIC_KEY_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "aws:PrincipalArn": autoscaling_role,
+                        "kms:CallerAccount": stack.account,
+                        "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                    }
+                },
+            )
+        )
+        acknowledge_checkov(key.node.default_child, "CKV_AWS_33")
         acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
@@ -85,8 +105,9 @@ class ServiceMonitoring(Construct):
         self.spec = spec
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
-        # How long each alarm looks back before it can fire.
+        # How long each alarm looks back before it can fire, and its period.
         self.windows: dict[cloudwatch.Alarm, Duration] = {}
+        self.periods: dict[cloudwatch.Alarm, Duration] = {}
 
         thresholds = spec.alarms
         lb_metrics = load_balancer.metrics
@@ -220,6 +241,7 @@ class ServiceMonitoring(Construct):
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
         self.windows[alarm] = Duration.seconds(period.to_seconds() * evaluation_periods)
+        self.periods[alarm] = period
         return alarm
 
     @property
@@ -229,8 +251,14 @@ class ServiceMonitoring(Construct):
 
     @property
     def rollout_observation(self) -> Duration:
-        """Long enough for every rollout alarm to see a full evaluation window of the new instances."""
-        return Duration.seconds(max(self.windows[alarm].to_seconds() for alarm in self.rollout_alarms))
+        """Long enough for every rollout alarm to see a full evaluation window of the new instances, and
+        for that window's last datapoint to be published and evaluated."""
+        return Duration.seconds(
+            max(
+                self.windows[alarm].to_seconds() + ROLLOUT_MARGIN_PERIODS * self.periods[alarm].to_seconds()
+                for alarm in self.rollout_alarms
+            )
+        )
 
 
 def error_rate(

@@ -5,17 +5,21 @@ cannot (a wrong path at the gateway, a broken authorizer, a dependency outage)."
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge
+from stacks.acknowledgments import acknowledge, acknowledge_checkov
+from stacks.encryption import data_key
+from stacks.fleet import CHECKPOINT_PERCENTAGES
 
 CANARY_CODE = Path(__file__).with_name("canary") / "index.js"
 # syn-nodejs-puppeteer-13.0: Node.js 22 (global fetch, AWS SDK v3), the newest Puppeteer runtime in
@@ -25,6 +29,20 @@ SCHEDULE = Duration.minutes(5)
 # The route it exercises, relative to the stage URL; the item expires on its own.
 ITEM_PATH = "items/synthetic-check"
 ITEM_TTL_SECONDS = 3600
+# Each round is a write and a read. A release broken on the new instances fails only the calls the load
+# balancer sends to them: at the first rollout checkpoint, a run makes enough calls to fail with this
+# probability, so the alarm's consecutive failing runs come while the refresh waits there.
+RUN_FAILS_PROBABILITY = 0.95
+CALLS_PER_ROUND = 2
+
+
+def rounds_per_run(broken_share: float, probability: float = RUN_FAILS_PROBABILITY) -> int:
+    """Rounds such that at least one call in a run reaches a broken instance with `probability`."""
+    calls = math.log(1 - probability) / math.log(1 - broken_share)
+    return math.ceil(calls / CALLS_PER_ROUND)
+
+
+ROUNDS = rounds_per_run(CHECKPOINT_PERCENTAGES[0] / 100)
 
 
 class SyntheticCheck(Construct):
@@ -52,13 +70,33 @@ class SyntheticCheck(Construct):
             access_token_validity=Duration.minutes(60),
             prevent_user_existence_errors=True,
         )
+        # Its secret, alone, in Secrets Manager: reading it through Cognito (DescribeUserPoolClient, which
+        # has no client-level resource) would let the canary read every client's secret in the pool.
+        cfn_client: cognito.CfnUserPoolClient = self.client.node.default_child
+        self.client_secret = secretsmanager.Secret(
+            self,
+            "ClientSecret",
+            description=f"The synthetic check's Cognito client secret ({spec.name})",
+            secret_string_value=SecretValue.resource_attribute(cfn_client.attr_client_secret),
+            encryption_key=data_key(self, spec),
+            # A copy of a client's secret: it goes with the client, whatever the environment.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(self.client_secret, "AwsSolutions-SMG4", reason_key="AwsSolutions-SMG4 canary client")
+        if self.client_secret.encryption_key is None:
+            acknowledge_checkov(
+                self.client_secret.node.default_child,
+                "CKV_AWS_149",
+                reason_key="CKV_AWS_149 AWS-managed keys",
+            )
         name = f"svc-{spec.name}"
         artifacts_prefix = "canary"
         self.canary = synthetics.Canary(
             self,
             "Canary",
             canary_name=name,
-            role=self._role(name, artifacts, artifacts_prefix),
+            # Inline policies are part of the role: the first run cannot start before its permissions.
+            role=self._role(name, artifacts, artifacts_prefix, self.client_secret),
             runtime=RUNTIME,
             test=synthetics.Test.custom(
                 code=synthetics.Code.from_inline(CANARY_CODE.read_text()), handler="index.handler"
@@ -72,21 +110,17 @@ class SyntheticCheck(Construct):
                 "API_URL": api_url,
                 "ITEM_PATH": ITEM_PATH,
                 "ITEM_TTL_SECONDS": str(ITEM_TTL_SECONDS),
+                "ROUNDS": str(ROUNDS),
                 "TOKEN_URL": token_url,
                 "SCOPE": scope_name,
-                "USER_POOL_ID": user_pool.user_pool_id,
                 "CLIENT_ID": self.client.user_pool_client_id,
+                "CLIENT_SECRET_ID": self.client_secret.secret_arn,
             },
         )
-        # It reads its client's secret (DescribeUserPoolClient has no client-level resource).
-        self.canary.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["cognito-idp:DescribeUserPoolClient"],
-                resources=[user_pool.user_pool_arn],
-            )
-        )
 
-    def _role(self, name: str, artifacts: s3.IBucket, prefix: str) -> iam.Role:
+    def _role(
+        self, name: str, artifacts: s3.IBucket, prefix: str, secret: secretsmanager.ISecret
+    ) -> iam.Role:
         """What the Synthetics runtime needs (CloudWatch docs, "Required roles and permissions for
         canaries"), with the log group narrowed to this canary's function, `cwsyn-<name>-<id>`."""
         stack = Stack.of(self)
@@ -100,7 +134,7 @@ class SyntheticCheck(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Synthetic check: its artifacts, metrics and logs, and its client's secret",
+            description="Synthetic check: its artifacts, metrics and logs, and its own client's secret",
             inline_policies={
                 "canary": iam.PolicyDocument(
                     statements=[
@@ -120,6 +154,10 @@ class SyntheticCheck(Construct):
                             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                             resources=[log_groups],
                         ),
+                        iam.PolicyStatement(
+                            actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+                        ),
+                        *self._key_statements(secret),
                     ]
                 )
             },
@@ -140,3 +178,17 @@ class SyntheticCheck(Construct):
             reason_key="AwsSolutions-IAM5[Resource::<canary function log group>-*]",
         )
         return role
+
+    @staticmethod
+    def _key_statements(secret: secretsmanager.ISecret) -> list[iam.PolicyStatement]:
+        """Decrypting its secret under the stack's key, through Secrets Manager only."""
+        if secret.encryption_key is None:
+            return []
+        region = Stack.of(secret).region
+        return [
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[secret.encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            )
+        ]

@@ -1,6 +1,6 @@
 """The synthetic check's own script, run with Node.js against the real service app: it must pass when the
 service receives its routes (the stage stripped, as the load balancer rule does) and fail when the
-stage prefix reaches the service (finding 1's 404s). Cognito and the token endpoint are faked."""
+stage prefix reaches the service (finding 1's 404s). Secrets Manager and the token endpoint are faked."""
 
 from __future__ import annotations
 
@@ -19,20 +19,24 @@ from sample_service.config import ServiceConfig
 from sample_service.memory_sessions import MemorySessionStore
 from sample_service.stores.base import Item
 from stacks.api_gateway import STAGE
-from stacks.synthetic_check import CANARY_CODE, ITEM_PATH, ITEM_TTL_SECONDS
+from stacks.fleet import CHECKPOINT_PERCENTAGES
+from stacks.synthetic_check import CANARY_CODE, ITEM_PATH, ITEM_TTL_SECONDS, ROUNDS
 
 SECRET = "client-secret"
 CLIENT_ID = "canary-client"
 TOKEN = "access-token"
+SECRET_ID = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:canary-client"
+# Secrets Manager as the Node.js SDK v3 exposes it: it answers only for the canary's own secret.
 FAKE_SDK = """
-class CognitoIdentityProviderClient { async send(command) { return command.answer; } }
-class DescribeUserPoolClientCommand {
-  constructor(request) {
-    this.answer = { UserPoolClient: { ClientId: request.ClientId, ClientSecret: SECRET } };
+class SecretsManagerClient {
+  async send(command) {
+    if (command.input.SecretId !== SECRET_ID) throw new Error("AccessDenied: " + command.input.SecretId);
+    return { SecretString: SECRET };
   }
 }
-module.exports = { CognitoIdentityProviderClient, DescribeUserPoolClientCommand };
-""".replace("SECRET", repr(SECRET))
+class GetSecretValueCommand { constructor(input) { this.input = input; } }
+module.exports = { SecretsManagerClient, GetSecretValueCommand };
+""".replace("SECRET_ID", repr(SECRET_ID)).replace("SECRET", repr(SECRET))
 
 
 class DictItems:
@@ -71,8 +75,26 @@ async def _bearer(request: web.Request, handler):
     return web.json_response({"message": "Unauthorized"}, status=401)
 
 
-def _run(tmp_path: Path, *, strip_stage: bool) -> tuple[int, str, dict]:
-    sdk = tmp_path / "node_modules" / "@aws-sdk" / "client-cognito-identity-provider"
+def _partly_broken(broken_every: int):
+    """A fleet behind a round-robin load balancer where one instance in `broken_every` is a bad release:
+    it passes /health but answers 404 to every route."""
+    calls = 0
+
+    @web.middleware
+    async def route(request: web.Request, handler):
+        nonlocal calls
+        if request.path.endswith("/oauth2/token"):
+            return await handler(request)
+        calls += 1
+        if calls % broken_every == 0:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return await handler(request)
+
+    return route
+
+
+def _run(tmp_path: Path, *, strip_stage: bool, broken_every: int | None = None) -> tuple[int, str, dict]:
+    sdk = tmp_path / "node_modules" / "@aws-sdk" / "client-secrets-manager"
     sdk.mkdir(parents=True, exist_ok=True)
     (sdk / "index.js").write_text(FAKE_SDK)
     items = DictItems()
@@ -89,7 +111,8 @@ def _run(tmp_path: Path, *, strip_stage: bool) -> tuple[int, str, dict]:
         service = create_app(config, sessions=MemorySessionStore(ttl_seconds=60), items=items)  # type: ignore[arg-type]
         if strip_stage:
             # What the load balancer's rewrite achieves: /v1/items/x reaches the service as /items/x.
-            edge = web.Application(middlewares=[_bearer])
+            broken = [_partly_broken(broken_every)] if broken_every else []
+            edge = web.Application(middlewares=[_bearer, *broken])
             edge.add_subapp(f"/{STAGE}/", service)
         else:
             # The stage reaches the service: /v1/items/x is no route of it.
@@ -102,10 +125,11 @@ def _run(tmp_path: Path, *, strip_stage: bool) -> tuple[int, str, dict]:
                 "API_URL": str(server.make_url(f"/{STAGE}/")),
                 "ITEM_PATH": ITEM_PATH,
                 "ITEM_TTL_SECONDS": str(ITEM_TTL_SECONDS),
+                "ROUNDS": str(ROUNDS),
                 "TOKEN_URL": str(server.make_url("/oauth2/token")),
                 "SCOPE": "service/invoke",
-                "USER_POOL_ID": "eu-west-1_pool",
                 "CLIENT_ID": CLIENT_ID,
+                "CLIENT_SECRET_ID": SECRET_ID,
             }
             script = f"require({str(CANARY_CODE)!r}).handler().then(() => console.log('passed'))"
             process = await asyncio.create_subprocess_exec(
@@ -127,4 +151,11 @@ def test_the_synthetic_check_passes_when_the_service_receives_its_routes(tmp_pat
 
 def test_the_synthetic_check_fails_when_the_stage_reaches_the_service(tmp_path):
     code, output, _ = _run(tmp_path, strip_stage=False)
+    assert code != 0 and "expected 200, got 404" in output, output
+
+
+def test_the_synthetic_check_fails_on_a_fleet_broken_at_the_first_checkpoint(tmp_path):
+    # At the refresh's first checkpoint this share of the fleet runs the new release: every run must
+    # reach one of its instances, or the alarm's consecutive failures may never come.
+    code, output, _ = _run(tmp_path, strip_stage=True, broken_every=round(100 / CHECKPOINT_PERCENTAGES[0]))
     assert code != 0 and "expected 200, got 404" in output, output

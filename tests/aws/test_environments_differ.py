@@ -68,7 +68,8 @@ def test_prod_encrypts_logs_table_and_secret_with_its_own_rotated_key(synthesize
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     table = only(prod_resources, "AWS::DynamoDB::Table")
     assert table["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert only(prod_resources, "AWS::SecretsManager::Secret")["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    for secret in of_type(prod_resources, "AWS::SecretsManager::Secret").values():
+        assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert not [name for name in dev_resources if name.startswith("DataKey")]
     assert all(
         "KmsKeyId" not in g["Properties"] for g in of_type(dev_resources, "AWS::Logs::LogGroup").values()

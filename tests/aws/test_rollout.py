@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from cfn_queries import of_type, only
 
+from stacks.monitoring import ROLLOUT_MARGIN_PERIODS
+
 
 def _preferences(resources: dict) -> dict:
     (group,) = of_type(resources, "AWS::AutoScaling::AutoScalingGroup").values()
     return group["UpdatePolicy"]["AutoScalingInstanceRefresh"]["Preferences"]
 
 
-def _window_seconds(alarm: dict) -> int:
+def _period_seconds(alarm: dict) -> int:
     props = alarm["Properties"]
-    period = props.get("Period") or max(
+    return props.get("Period") or max(
         q["MetricStat"]["Period"] for q in props["Metrics"] if "MetricStat" in q
     )
-    return period * props["EvaluationPeriods"]
+
+
+def _observation_seconds(alarm: dict) -> int:
+    """The alarm's window, plus the periods its last datapoint takes to be published and evaluated."""
+    return _period_seconds(alarm) * (alarm["Properties"]["EvaluationPeriods"] + ROLLOUT_MARGIN_PERIODS)
 
 
 def test_the_refresh_stops_on_real_request_failures(resources):
@@ -32,12 +38,23 @@ def test_the_refresh_stops_on_real_request_failures(resources):
 
 
 def test_the_refresh_pauses_long_enough_for_its_alarms_to_judge(resources):
+    # A pause exactly as long as the window ends before the window's last datapoint is evaluated.
     preferences = _preferences(resources)
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
-    longest = max(_window_seconds(alarms[ref["Ref"]]) for ref in preferences["AlarmSpecification"]["Alarms"])
-    checkpoints = preferences["CheckpointPercentages"]
-    assert checkpoints[-1] == 100 and len(checkpoints) >= 2 and checkpoints == sorted(set(checkpoints))
+    longest = max(
+        _observation_seconds(alarms[ref["Ref"]]) for ref in preferences["AlarmSpecification"]["Alarms"]
+    )
+    assert ROLLOUT_MARGIN_PERIODS >= 2
     assert preferences["CheckpointDelay"] >= longest and preferences["BakeTime"] >= longest
+
+
+def test_the_refresh_pauses_early_and_ends_with_the_bake(resources):
+    # The last checkpoint must be 100 to replace every instance (CloudFormation,
+    # AutoScalingInstanceRefresh CheckpointPercentages); reaching it completes the refresh, and BakeTime
+    # is the observation there. The first pause comes while most of the fleet is still the old release.
+    checkpoints = _preferences(resources)["CheckpointPercentages"]
+    assert checkpoints[-1] == 100 and checkpoints == sorted(set(checkpoints))
+    assert len(checkpoints) >= 3 and checkpoints[0] <= 25
 
 
 def test_rollout_alarms_fire_on_missing_synthetic_results(resources):

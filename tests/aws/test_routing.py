@@ -8,11 +8,12 @@ default rule cannot carry a transform)."""
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import re
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from cfn_queries import of_type, only, ref_id
@@ -20,6 +21,8 @@ from service_facts import example_path, route_templates, serves
 
 from refarch.spec import load_environment
 from stacks.api_gateway import STAGE, PublicApi
+from stacks.app_builder import DEFAULT_REGION, new_app
+from stacks.service_stack import ServiceStack
 from stacks.synthetic_check import ITEM_PATH
 
 
@@ -99,7 +102,7 @@ def test_the_synthetic_check_calls_routes_the_service_serves_through_the_stage(r
     received = path_at_the_service(resources, _as_the_gateway_sends("/" + ITEM_PATH))
     assert serves("PUT", received) and serves("GET", received)
     # It authenticates as a client of this pool with the invoke scope, like a real caller.
-    assert {"USER_POOL_ID", "CLIENT_ID", "TOKEN_URL", "SCOPE"} <= set(variables)
+    assert {"CLIENT_ID", "CLIENT_SECRET_ID", "TOKEN_URL", "SCOPE"} <= set(variables)
 
 
 def test_the_synthetic_check_alarms_when_it_fails_or_stops(resources):
@@ -145,3 +148,36 @@ def test_a_new_integration_target_redeploys_the_stage(changed):
     # Same DNS name, other load balancer: only the L1 IntegrationTarget override differs.
     original = "arn:aws:elasticloadbalancing:eu-west-1:111111111111:loadbalancer/app/a/1"
     assert _deployment_id(original) != _deployment_id(changed)
+
+
+def _service_deployment_id(overrides: dict) -> str:
+    """The deployment's logical id in the real dev ServiceStack, built with spec overrides."""
+    app = new_app(context={"region": DEFAULT_REGION})
+    spec = load_environment("dev", overrides={f"dev.{key}": value for key, value in overrides.items()})
+    stack = ServiceStack(app, spec=spec, env=Environment(region=DEFAULT_REGION))
+    (deployment,) = of_type(
+        app.synth().get_stack_by_name(stack.stack_name).template["Resources"], "AWS::ApiGateway::Deployment"
+    )
+    return deployment
+
+
+def _other_private_cidr(cidr: str) -> str:
+    network = ipaddress.IPv4Network(cidr)
+    return str(
+        next(
+            n
+            for n in ipaddress.IPv4Network("10.0.0.0/8").subnets(new_prefix=network.prefixlen)
+            if n != network
+        )
+    )
+
+
+def test_a_replaced_vpc_link_redeploys_the_stage():
+    # A VPC link's SubnetIds and SecurityGroupIds require replacement (AWS::ApiGatewayV2::VpcLink, "Update
+    # requires: Replacement"); a subnet's CidrBlock and AvailabilityZone replace it (AWS::EC2::Subnet).
+    # The methods name the link by Ref, unchanged: only the deployment's hash can move the stage to it
+    # (API Gateway, "Deploy a REST API": a stage serves the deployment it points at).
+    spec = load_environment("dev")
+    original = _service_deployment_id({})
+    assert _service_deployment_id({"vpc_cidr": _other_private_cidr(spec.vpc_cidr)}) != original
+    assert _service_deployment_id({"zones": spec.zones % 3 + 1, "nat_gateways": 1}) != original
