@@ -14,15 +14,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.boot import render_boot
-from refarch.release import BUNDLE_EXCLUDES, SERVICE_DIR
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge, acknowledge_control
+from stacks.boot import boot_budget, fleet_bundle, image_parameter
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # A refresh pauses after half the fleet is new, then after all of it (the last must be 100).
 CHECKPOINT_PERCENTAGES = (50, 100)
-AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 class StatelessFleet(Construct):
@@ -39,6 +38,7 @@ class StatelessFleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         capacity = spec.capacity
+        budget = boot_budget(spec)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -46,7 +46,7 @@ class StatelessFleet(Construct):
             description="Fleet: load balancer in, AWS APIs out",
             allow_all_outbound=False,
         )
-        # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's package downloads.
+        # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's downloads (S3 gateway).
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.role = iam.Role(
             self,
@@ -59,9 +59,10 @@ class StatelessFleet(Construct):
             self.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
         )
-        self.bundle = s3_assets.Asset(
-            self, "ServiceBundle", path=str(SERVICE_DIR), exclude=list(BUNDLE_EXCLUDES)
-        )
+        # The self-contained release (the service, its wheelhouse and hashed lock) for the group's platform:
+        # an instance installs it with no index at all (refarch.bundle).
+        self.release = fleet_bundle(spec)
+        self.bundle = s3_assets.Asset(self, "ServiceBundle", path=str(self.release.path))
         # Exactly the bundle object, rather than grant_read's wildcards over the whole asset bucket.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -83,7 +84,7 @@ class StatelessFleet(Construct):
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=ec2.MachineImage.from_ssm_parameter(AL2023_PARAMETER),
+            machine_image=ec2.MachineImage.from_ssm_parameter(image_parameter(self.release)),
             instance_type=ec2.InstanceType(capacity.instance_type),
             role=self.role,
             security_group=self.security_group,
@@ -102,7 +103,7 @@ class StatelessFleet(Construct):
                     ),
                 )
             ],
-            user_data=self._user_data(spec, service_environment),
+            user_data=self._user_data(spec, service_environment, budget.download_seconds),
         )
         self.group = autoscaling.AutoScalingGroup(
             self,
@@ -126,8 +127,10 @@ class StatelessFleet(Construct):
             max_capacity=capacity.max,
             # No desired capacity in the template: CloudFormation would reset a scaled-out fleet to it on
             # every deployment (aws-cdk#5215). The group starts at min and target tracking decides.
+            # The boot budget (stacks.boot) is the grace and both warm-ups: a replacement is judged, counted
+            # and refreshed past only once it can be in service.
             health_checks=autoscaling.HealthChecks.with_additional_checks(
-                grace_period=Duration.seconds(capacity.health_check_grace_seconds),
+                grace_period=Duration.seconds(budget.seconds),
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
             ),
             # Replacements, for any reason, launch and pass health checks before anything is terminated.
@@ -137,9 +140,9 @@ class StatelessFleet(Construct):
                 strategy=autoscaling.InstanceRefreshStrategy.ROLLING,
                 min_healthy_percentage=100,
                 max_healthy_percentage=200,
-                instance_warmup=Duration.seconds(capacity.warmup_seconds),
+                instance_warmup=Duration.seconds(budget.seconds),
             ),
-            default_instance_warmup=Duration.seconds(capacity.warmup_seconds),
+            default_instance_warmup=Duration.seconds(budget.seconds),
             capacity_rebalance=False,
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=[autoscaling.NotificationConfiguration(topic=notifications)],
@@ -173,12 +176,15 @@ class StatelessFleet(Construct):
         group.add_override(f"{preferences}.CheckpointDelay", int(observation.to_seconds()))
         group.add_override(f"{preferences}.BakeTime", int(observation.to_seconds()))
 
-    def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
+    def _user_data(
+        self, spec: EnvironmentSpec, service_environment: dict[str, str], download_seconds: int
+    ) -> ec2.UserData:
         script = render_boot(
             BOOT_SCRIPT,
             spec.service,
             service_environment,
-            release=self.bundle.asset_hash,
+            release=self.release.id,
+            download_seconds=download_seconds,
             bundle_url=self.bundle.s3_object_url,
             service_log_group=self.service_logs.log_group_name,
         )
