@@ -56,12 +56,13 @@ def boot_problems(spec: EnvironmentSpec) -> list[Problem]:
     and a budget that leaves its downloads time to wait out IAM."""
     problems = []
     arches = {name: architecture("aws", name) for name in instance_types(spec)}
+    primary = arches[spec.capacity.instance_type]
     if len(set(arches.values())) > 1:
         problems.append(
             Problem(
                 "capacity.more_instance_types",
                 spec.capacity.more_instance_types,
-                f"must run the architecture of capacity.instance_type ({arches[spec.capacity.instance_type]}):"
+                f"must run the architecture of capacity.instance_type ({primary}):"
                 " one release bundle and one image serve the group, and "
                 + ", ".join(f"{name} runs {arch}" for name, arch in arches.items()),
             )

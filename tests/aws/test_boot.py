@@ -90,4 +90,3 @@ def test_service_is_configured_from_the_spec_and_the_stack(resources, environmen
     assert "ItemStore" in variables["ITEMS_TABLE"]
     assert "SessionCacheAuthToken" in variables["CACHE_AUTH_SECRET_ID"]
     assert f"TimeoutStopSec={stop_timeout_seconds(spec.service)}" in script
-
