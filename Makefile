@@ -72,7 +72,6 @@ drill: setup
 lock: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[aws,azure,gcp,service-aws,service-azure,service-gcp,dev]'
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
-	$(PY) -m tools.service_lock --legacy > sample_service/requirements.lock
 	$(PY) -m tools.service_lock
 
 clean:

@@ -16,7 +16,7 @@ _URL = re.compile(r"\bhttps?://([A-Za-z0-9.@{}_-]+|\[[0-9a-fA-F:]+\])(?::\d+)?")
 # Commands that fetch packages or files from somewhere: any of them in a boot is a destination.
 _PACKAGE = re.compile(
     r"\b(apt-get|apt|aptitude|dpkg\s+-i|yum|dnf|zypper|snap|add-apt-repository|curl|wget|easy_install"
-    r"|pip3?(?:\.\d+)?\"?\s+(?:--\S+\s+)*install|-m\s+pip\s+(?:--\S+\s+)*install|/pip\"?\s+(?:--\S+\s+)*install)\b"
+    r"|aws\s+s3|pip3?(?:\.\d+)?\"?\s+(?:--\S+\s+)*install|-m\s+pip\s+(?:--\S+\s+)*install|/pip\"?\s+(?:--\S+\s+)*install)\b"
 )
 # An offline pip install: only the bundle's wheels, nothing from an index.
 _OFFLINE_PIP = re.compile(r"--no-index\b.*--find-links|--find-links.*--no-index\b")

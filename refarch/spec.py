@@ -57,8 +57,10 @@ class Capacity(_Section):
         default_factory=list, max_length=9
     )
     root_volume_gib: int = Field(20, ge=8, le=200)
-    # Time a new instance gets to boot the service before its health checks count.
+    # AWS's boot budget (stacks/boot.py): launch to in service, the grace before health checks count and
+    # the warm-ups; it must leave the boot's downloads time to wait out IAM.
     health_check_grace_seconds: int = Field(300, ge=60, le=1800)
+    # Azure's pause between rolling-upgrade batches.
     warmup_seconds: int = Field(120, ge=30, le=900)
 
 

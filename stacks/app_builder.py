@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from refarch.errors import Problem, SpecError
 from refarch.spec import EnvironmentSpec, load_all
 from stacks.account import AccountSettingsStack
+from stacks.boot import boot_problems
 from stacks.service_stack import ServiceStack
 from stacks.stateless_checks import StatelessChecks
 
@@ -60,17 +61,19 @@ def deployment_environment(app: App) -> Environment:
 
 
 def aws_problems(spec: EnvironmentSpec) -> list[Problem]:
-    """What AWS adds to the spec's own rules."""
+    """What AWS adds to the spec's own rules: every problem at once, before any stack is built."""
+    problems = []
     if spec.production and not spec.alarms.email:
-        return [
+        problems.append(
             Problem(
                 "alarms.email",
                 None,
                 "must be set in production: alarms must reach someone (environments.toml, or "
                 f"`-c {SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.email=<address>` / cdk.json context)",
             )
-        ]
-    return []
+        )
+    # One architecture for the group, a boot budget that fits its downloads, and a release bundle for it.
+    return problems + boot_problems(spec)
 
 
 def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool = True) -> App:

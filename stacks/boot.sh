@@ -6,14 +6,21 @@ RELEASE='@{release}'
 ROOT=/opt/sample-service
 DIR="$ROOT/releases/$RELEASE"
 
+@{boot_retry}
+@{install_release}
+# Every download of this boot, retries included (a 403 while the instance role propagates, a 5xx, a reset),
+# ends by this deadline: the boot budget's share for them, so the health check judges a finished boot.
+DOWNLOAD_DEADLINE=$((SECONDS + @{download_seconds}))
+
 if [ ! -f "$DIR/.installed" ]; then
-  dnf install -y python3.11 unzip rsyslog amazon-cloudwatch-agent
+  # Nothing comes from PyPI or any host outside AWS: the OS packages from the Amazon Linux 2023 repository
+  # (an S3 bucket, through the VPC's S3 gateway endpoint) and the release bundle (the service, every wheel
+  # it needs and their hashes) from the CDK asset bucket, the same way.
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'OS packages' dnf install -y -q --repo amazonlinux python3.11 rsyslog amazon-cloudwatch-agent
   rm -rf "$DIR" && mkdir -p "$DIR"
-  aws s3 cp '@{bundle_url}' "$DIR/bundle.zip" --only-show-errors
-  unzip -q "$DIR/bundle.zip" -d "$DIR/sample_service"
-  python3.11 -m venv "$DIR/venv"
-  # Every package is pinned to an exact version by the project's lock file.
-  "$DIR/venv/bin/pip" install --no-cache-dir --no-input -r "$DIR/sample_service/requirements.lock"
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' aws s3 cp '@{bundle_url}' "$DIR/bundle.zip" --only-show-errors
+  python3 -m zipfile -e "$DIR/bundle.zip" "$DIR"
+  install_release "$DIR" python3.11
   touch "$DIR/.installed"
 fi
 # The service logs to its journal; journald forwards it to rsyslog (/var/log/messages), and the CloudWatch

@@ -21,16 +21,15 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.boot import render_boot
-from refarch.release import BUNDLE_EXCLUDES, SERVICE_DIR
 from refarch.spec import EnvironmentSpec
 from stacks.acknowledgments import acknowledge, acknowledge_control
+from stacks.boot import boot_budget, fleet_bundle, image_parameter
 from stacks.retention import retained_log_group
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # A refresh pauses after a fifth of the fleet is new, then after half; 100 (required to replace every
 # instance) is the end of the refresh, where BakeTime does the last observation.
 CHECKPOINT_PERCENTAGES = (20, 50, 100)
-AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 # What the SSM agent needs for Session Manager: register its instance and open its session channels
 # (Systems Manager, "Step 2: Verify or add instance permissions for Session Manager", custom policy; the
 # AWS-managed AWSCloud9SSMInstanceProfile is the same list). The channel actions have no resource type
@@ -59,6 +58,7 @@ class StatelessFleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         capacity = spec.capacity
+        budget = boot_budget(spec)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -66,7 +66,7 @@ class StatelessFleet(Construct):
             description="Fleet: load balancer in, AWS APIs out",
             allow_all_outbound=False,
         )
-        # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's package downloads.
+        # HTTPS out for AWS APIs (through NAT or gateway endpoints) and the boot's downloads (S3 gateway).
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.role = iam.Role(
             self,
@@ -98,9 +98,10 @@ class StatelessFleet(Construct):
             reason_key="AwsSolutions-IAM5[Resource::<instances>/*] session manager",
         )
         self.role.add_managed_policy(session_manager)
-        self.bundle = s3_assets.Asset(
-            self, "ServiceBundle", path=str(SERVICE_DIR), exclude=list(BUNDLE_EXCLUDES)
-        )
+        # The self-contained release (the service, its wheelhouse and hashed lock) for the group's platform:
+        # an instance installs it with no index at all (refarch.bundle).
+        self.release = fleet_bundle(spec)
+        self.bundle = s3_assets.Asset(self, "ServiceBundle", path=str(self.release.path))
         # Exactly the bundle object, rather than grant_read's wildcards over the whole asset bucket.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -122,7 +123,7 @@ class StatelessFleet(Construct):
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=ec2.MachineImage.from_ssm_parameter(AL2023_PARAMETER),
+            machine_image=ec2.MachineImage.from_ssm_parameter(image_parameter(self.release)),
             instance_type=ec2.InstanceType(capacity.instance_type),
             role=self.role,
             security_group=self.security_group,
@@ -141,7 +142,7 @@ class StatelessFleet(Construct):
                     ),
                 )
             ],
-            user_data=self._user_data(spec, service_environment),
+            user_data=self._user_data(spec, service_environment, budget.download_seconds),
         )
         self.group = autoscaling.AutoScalingGroup(
             self,
@@ -165,8 +166,10 @@ class StatelessFleet(Construct):
             max_capacity=capacity.max,
             # No desired capacity in the template: CloudFormation would reset a scaled-out fleet to it on
             # every deployment (aws-cdk#5215). The group starts at min and target tracking decides.
+            # The boot budget (stacks.boot) is the grace and both warm-ups: a replacement is judged, counted
+            # and refreshed past only once it can be in service.
             health_checks=autoscaling.HealthChecks.with_additional_checks(
-                grace_period=Duration.seconds(capacity.health_check_grace_seconds),
+                grace_period=Duration.seconds(budget.seconds),
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
             ),
             # Replacements, for any reason, launch and pass health checks before anything is terminated.
@@ -176,9 +179,9 @@ class StatelessFleet(Construct):
                 strategy=autoscaling.InstanceRefreshStrategy.ROLLING,
                 min_healthy_percentage=100,
                 max_healthy_percentage=200,
-                instance_warmup=Duration.seconds(capacity.warmup_seconds),
+                instance_warmup=Duration.seconds(budget.seconds),
             ),
-            default_instance_warmup=Duration.seconds(capacity.warmup_seconds),
+            default_instance_warmup=Duration.seconds(budget.seconds),
             capacity_rebalance=False,
             group_metrics=[autoscaling.GroupMetrics.all()],
             notifications=[autoscaling.NotificationConfiguration(topic=notifications)],
@@ -230,12 +233,15 @@ class StatelessFleet(Construct):
             ),
         )
 
-    def _user_data(self, spec: EnvironmentSpec, service_environment: dict[str, str]) -> ec2.UserData:
+    def _user_data(
+        self, spec: EnvironmentSpec, service_environment: dict[str, str], download_seconds: int
+    ) -> ec2.UserData:
         script = render_boot(
             BOOT_SCRIPT,
             spec.service,
             service_environment,
-            release=self.bundle.asset_hash,
+            release=self.release.id,
+            download_seconds=download_seconds,
             bundle_url=self.bundle.s3_object_url,
             service_log_group=self.service_logs.log_group_name,
         )
