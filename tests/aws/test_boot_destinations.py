@@ -103,14 +103,14 @@ def gateway_problems(resources: dict[str, dict], region: str) -> list[str]:
 
 
 def test_the_s3_gateway_endpoint_serves_the_fleet_and_lets_the_al2023_repositories_through(resources):
-    from conftest import REGION
+    from tests.aws.conftest import REGION
 
     assert gateway_problems(resources, REGION) == []
 
 
 @pytest.mark.parametrize("environment", ["dev"], indirect=True)
 def test_a_missing_endpoint_a_missing_route_table_or_a_narrow_policy_is_found(resources):
-    from conftest import REGION
+    from tests.aws.conftest import REGION
 
     def mutated(change) -> dict[str, dict]:
         copied = copy.deepcopy(resources)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from cfn_queries import of_type, only
-from conftest import synthesize
 
 from refarch.errors import SpecError
 from refarch.spec import load_environment
 from stacks.load_balancer import HTTPS_PORT
+from tests.aws.conftest import synthesize
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:111111111111:certificate/12345678-1234-1234-1234-123456789012"
 DOMAIN = "service.internal.example.com"

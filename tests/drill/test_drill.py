@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CHECK_SCALE
 
 from refarch import ROOT
+from tests.drill.conftest import CHECK_SCALE
 
 pytestmark = pytest.mark.servers
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Service
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from refarch.boot import INSTALL_RELEASE, render_fragment
@@ -29,6 +28,7 @@ from refarch.locks import Lock, Pin, lock_path, read_lock, render_lock
 from refarch.platforms import AARCH64, CLOUDS, X86_64, image_platform
 from refarch.wheelhouse import WheelhouseError, WheelStore
 from sample_service.paths import HEALTH_PATH
+from tests.service.conftest import Service
 from tools.drill.servers import free_port
 
 pytestmark = [

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Service, launch
 from firestore_fake import FakeFirestore
 from test_gateway_auth import AUDIENCE, SUBJECT, _jwks, token
 
 from sample_service.paths import HEALTH_PATH
+from tests.service.conftest import Service, launch
 
 
 class _Keys(http.server.BaseHTTPRequestHandler):
