@@ -30,11 +30,15 @@ BOOT_DESTINATIONS = {
         " firewall admits only that subnet and the deployers"
     ),
 }
-# The one package command a boot may run, and where it goes: the only destination outside Azure.
+# The one package command a boot may run, and where it goes: the only destination outside Azure. It runs
+# detached (systemd-run --no-block) after the service has started, each apt-get under a hard timeout.
 PACKAGE_COMMANDS = {
-    r"bash -c 'apt-get update -q && apt-get install -y -q rsyslog'": (
+    r"^systemd-run --no-block --unit=rsyslog-install .*'set -e; timeout 120 apt-get -q -o "
+    r"Acquire::http::Timeout=10 -o Acquire::Retries=0 update;\s+timeout 120 apt-get -q -o "
+    r"Acquire::http::Timeout=10 -o Acquire::Retries=0 install -y rsyslog;": (
         "only on an image without rsyslog (the Azure Monitor Agent reads syslog through it): the Debian"
-        " mirror the image's apt sources name, through the NAT gateway; the service starts without it"
+        " mirror the image's apt sources name, through the NAT gateway; after the service has started,"
+        " in the background, each apt-get cut off after 120 s"
     ),
 }
 

@@ -35,14 +35,6 @@ if [ ! -f "$DIR/.installed" ]; then
   install_release "$DIR" python3
   touch "$DIR/.installed"
 fi
-# The Azure Monitor Agent reads syslog from rsyslog (or syslog-ng), which Debian 12 no longer installs by
-# default. An image without it gets it from the image's own Debian mirror: the one destination outside
-# Azure a boot may reach (README, "Boot destinations"). Logs wait for it; the service does not.
-if ! command -v rsyslogd >/dev/null; then
-  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'rsyslog from the image mirror' env DEBIAN_FRONTEND=noninteractive \
-    bash -c 'apt-get update -q && apt-get install -y -q rsyslog' \
-    || echo 'boot: no rsyslog; service logs stay on this instance' >&2
-fi
 # The Azure Monitor Agent collects syslog: journald forwards the service's journal to rsyslog.
 mkdir -p /etc/systemd/journald.conf.d
 printf '[Journal]\nForwardToSyslog=yes\n' > /etc/systemd/journald.conf.d/forward-to-syslog.conf
@@ -74,3 +66,18 @@ UNIT
 systemctl daemon-reload
 systemctl enable sample-service-terminate-watch
 systemctl restart sample-service-terminate-watch
+# The Azure Monitor Agent reads syslog from rsyslog (or syslog-ng), which Debian 12 no longer installs by
+# default. An image without it gets it from the image's own Debian mirror (the one destination outside
+# Azure: README, "Boot destinations"), only now that the service and its watcher run, in a transient unit
+# the boot does not wait for, each apt-get cut off after 120 s: a mirror or NAT outage costs logs, never
+# the service. The agent writes its rsyslog output (/etc/rsyslog.d/10-azuremonitoragent-omfwd.conf) when
+# it is installed ("Syslog troubleshooting on Azure Monitor Agent for Linux"), and rsyslog reads it when
+# it starts; if the agent was installed first, the file is missing and the unit's journal says so.
+if ! command -v rsyslogd >/dev/null; then
+  systemd-run --no-block --unit=rsyslog-install --setenv=DEBIAN_FRONTEND=noninteractive /bin/bash -c \
+    'set -e; timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 update; \
+    timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 install -y rsyslog; \
+    systemctl restart rsyslog; test -f /etc/rsyslog.d/10-azuremonitoragent-omfwd.conf \
+    || echo "rsyslog-install: no Azure Monitor Agent output in /etc/rsyslog.d: reimage this instance" >&2' \
+    || echo 'boot: rsyslog install not started; service logs stay on this instance' >&2
+fi

@@ -354,7 +354,9 @@ class StatelessFleet(pulumi.ComponentResource):
                 "direction": direction,
                 "type": "ChangeCount",
                 "value": "1",
-                # A new instance boots (the boot budget) before its CPU counts towards another step.
-                "cooldown": f"PT{BOOT_BUDGET.seconds}S",
+                # A new instance boots before its CPU counts towards another step: a normal boot, not the
+                # budget, whose most goes to waiting out a new role assignment on a first deploy (scale-out
+                # reuses the fleet's identity). The cooldown is a hard wait after every step of one instance.
+                "cooldown": f"PT{BOOT_BUDGET.normal_seconds}S",
             },
         }
