@@ -78,6 +78,6 @@ if ! command -v rsyslogd >/dev/null; then
     'set -e; timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 update; \
     timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 install -y rsyslog; \
     systemctl restart rsyslog; test -f /etc/rsyslog.d/10-azuremonitoragent-omfwd.conf \
-    || echo "rsyslog-install: no Azure Monitor Agent output in /etc/rsyslog.d: reimage this instance" >&2' \
+    || echo "rsyslog-install: no Azure Monitor Agent output in /etc/rsyslog.d: logs stay here (README)" >&2' \
     || echo 'boot: rsyslog install not started; service logs stay on this instance' >&2
 fi
