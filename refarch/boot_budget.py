@@ -38,6 +38,4 @@ class BootBudget:
     @property
     def download_seconds(self) -> int:
         """How long every download of a boot may take, retries included, before the boot gives up."""
-        return (
-            self.seconds - self.os_seconds - self.install_seconds - self.start_seconds - self.slack_seconds
-        )
+        return self.seconds - self.os_seconds - self.install_seconds - self.start_seconds - self.slack_seconds
