@@ -172,3 +172,15 @@ def test_the_agent_destinations_table_names_every_host_the_agents_call(inventory
 
     for host in sorted(_agent_hosts(inventory)):
         assert any(re.fullmatch(pattern, host) for pattern in AGENT_DESTINATIONS), host
+
+
+def test_the_readme_says_what_offline_instances_and_the_preview_agent_install_cost():
+    """No in-place security updates (no internet route), VM Extension Manager is Preview, and logs may lag
+    boot by the guest agent's ~8-minute policy poll ("About VM Extension Manager")."""
+    from refarch.offline import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    gcp = readme[readme.index("## Deploying to GCP") :]
+    assert "unattended-upgrades" in gcp and "rolling a new image" in gcp
+    assert "VM Extension Manager is a **Preview** feature" in gcp
+    assert "up to ~8 minutes after it boots" in gcp

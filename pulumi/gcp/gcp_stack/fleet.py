@@ -31,7 +31,7 @@ BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # and the rollout timeout are derived from. The image boots and runs its startup script within about a
 # minute (an estimate: Debian 12 images on Compute Engine, guest agent included); IAM grants take "typically
 # 2 minutes, can take 7 minutes or longer" to propagate ("Access change propagation", IAM docs), which is
-# what the downloads' share (7.5 minutes) waits out; the install and start are refarch.boot_budget's.
+# what the downloads' share (7 minutes) waits out; the install, start and slack are refarch.boot_budget's.
 BOOT_BUDGET = BootBudget(seconds=600, os_seconds=60)
 PORT_NAME = "http"
 
