@@ -15,6 +15,9 @@ INSTALL_SECONDS = 60
 # From `systemctl restart sample-service` to the health check's first passing probe (the service binds
 # its port within seconds), then the probes the check needs in a row to call it healthy.
 START_SECONDS = 10 + HEALTH_CHECK.healthy_threshold * HEALTH_CHECK.interval_seconds
+# Kept out of the downloads: `retry` cuts an attempt at the download deadline but KILLs it only 5 s after
+# its TERM, and the estimates above are estimates.
+SLACK_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class BootBudget:
     os_seconds: int
     install_seconds: int = INSTALL_SECONDS
     start_seconds: int = START_SECONDS
+    slack_seconds: int = SLACK_SECONDS
 
     def __post_init__(self) -> None:
         if self.download_seconds <= 0:
@@ -34,7 +38,7 @@ class BootBudget:
     @property
     def download_seconds(self) -> int:
         """How long every download of a boot may take, retries included, before the boot gives up."""
-        return self.seconds - self.os_seconds - self.install_seconds - self.start_seconds
+        return self.seconds - self.os_seconds - self.install_seconds - self.start_seconds - self.slack_seconds
 
     @property
     def normal_seconds(self) -> int:

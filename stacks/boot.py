@@ -9,7 +9,7 @@ can be in service), and the user data's downloads end within the budget's share 
 
 from __future__ import annotations
 
-from refarch.boot_budget import INSTALL_SECONDS, START_SECONDS, BootBudget
+from refarch.boot_budget import INSTALL_SECONDS, SLACK_SECONDS, START_SECONDS, BootBudget
 from refarch.bundle import Bundle, build_bundle
 from refarch.errors import Problem
 from refarch.platforms import IMAGES, PlatformError, architecture
@@ -68,9 +68,9 @@ def boot_problems(spec: EnvironmentSpec) -> list[Problem]:
             )
         )
     grace = spec.capacity.health_check_grace_seconds
-    downloads = grace - OS_SECONDS - INSTALL_SECONDS - START_SECONDS
+    downloads = grace - OS_SECONDS - INSTALL_SECONDS - START_SECONDS - SLACK_SECONDS
     if downloads < IAM_PROPAGATION_SECONDS:
-        least = OS_SECONDS + INSTALL_SECONDS + START_SECONDS + IAM_PROPAGATION_SECONDS
+        least = OS_SECONDS + INSTALL_SECONDS + START_SECONDS + SLACK_SECONDS + IAM_PROPAGATION_SECONDS
         problems.append(
             Problem(
                 "capacity.health_check_grace_seconds",

@@ -41,6 +41,33 @@ def test_retry_gives_up_loudly_within_its_budget(tmp_path: Path) -> None:
     assert took < 3 + 1
 
 
+def test_retry_cuts_an_attempt_that_would_outlive_the_deadline(tmp_path: Path) -> None:
+    # A download that hangs (a stalled socket re-arms urlopen's per-operation timeout) must not run past the
+    # deadline: the boot stops at it, for repair to replace the instance within its grace.
+    started = time.monotonic()
+    result = _bash("retry 2 'bundle download' sleep 30\necho booted", tmp_path)
+    took = time.monotonic() - started
+    assert result.returncode == 1 and result.stdout == ""
+    assert "boot: bundle download attempt 1 cut off at its 2s deadline; giving up" in result.stderr
+    assert took < 2 + 2
+
+
+def test_retry_cuts_a_shell_function_too(tmp_path: Path) -> None:
+    # fetch is a shell function: `timeout` must still run (and cut) it.
+    script = "hang() { sleep 30; }\nretry 2 'service account token' hang\necho booted"
+    started = time.monotonic()
+    result = _bash(script, tmp_path)
+    assert result.returncode == 1 and time.monotonic() - started < 2 + 2, result.stderr
+    ok = _bash("ok() { echo \"got $1\"; }\nretry 5 'token' ok 'a b'", tmp_path)
+    assert ok.returncode == 0 and ok.stdout == "got a b\n", ok.stderr
+
+
+def test_retry_with_no_time_left_does_not_start(tmp_path: Path) -> None:
+    result = _bash("retry 0 'release bundle download' touch started", tmp_path)
+    assert result.returncode == 1 and not (tmp_path / "started").exists()
+    assert "boot: release bundle download has no time left of its 0s; giving up" in result.stderr
+
+
 def test_install_release_reads_nothing_but_the_bundle() -> None:
     """No index, no pip configuration, no PIP_* variables; every wheel checked against the lock's hashes."""
     text = render_fragment(INSTALL_RELEASE)
@@ -64,9 +91,11 @@ def test_install_release_refuses_a_pip_wheel_the_lock_does_not_pin(tmp_path: Pat
 
 
 def test_a_boot_budget_must_leave_time_for_the_downloads() -> None:
-    from refarch.boot_budget import INSTALL_SECONDS, START_SECONDS, BootBudget
+    from refarch.boot_budget import INSTALL_SECONDS, SLACK_SECONDS, START_SECONDS, BootBudget
 
     budget = BootBudget(seconds=600, os_seconds=60)
-    assert budget.download_seconds == 600 - 60 - INSTALL_SECONDS - START_SECONDS
+    # The slack stays outside the downloads: a download cut at its deadline still leaves the boot time.
+    assert SLACK_SECONDS > 5, "more than retry's KILL grace"
+    assert budget.download_seconds == 600 - 60 - INSTALL_SECONDS - START_SECONDS - SLACK_SECONDS
     with pytest.raises(ValueError, match="leaves no time for the downloads"):
-        BootBudget(seconds=60 + INSTALL_SECONDS + START_SECONDS, os_seconds=60)
+        BootBudget(seconds=60 + INSTALL_SECONDS + START_SECONDS + SLACK_SECONDS, os_seconds=60)

@@ -61,7 +61,19 @@ def _googleapis_hosts(inventory) -> set[str]:
     jwks = service_environment(inventory).get("GATEWAY_JWKS_URL", GatewayAuth("", "").jwks_url)
     urls = [*re.findall(r"https://[^\s'\"/]+", script), jwks]
     hosts = {urllib.parse.urlsplit(url).hostname for url in urls}
-    return {host for host in hosts if host.endswith(".googleapis.com")}
+    return {host for host in hosts if host.endswith(".googleapis.com")} | _agent_hosts(inventory)
+
+
+def _agent_hosts(inventory) -> set[str]:
+    """The hosts the instances' agents call: the guest agent's Agent Communication Service for the group's
+    zones and their region (VM Extension Manager's channel, "About VM Extension Manager"), and the Ops
+    Agent's Cloud Logging and Cloud Monitoring."""
+    zones = inventory.only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager").get(
+        "distributionPolicyZones"
+    )
+    locations = {*zones, *(zone.rsplit("-", 1)[0] for zone in zones)}
+    agents = {f"{location}-agentcommunication.googleapis.com" for location in locations}
+    return agents | {"logging.googleapis.com", "monitoring.googleapis.com"}
 
 
 def test_google_apis_resolve_to_a_private_google_access_vip_inside_the_vpc(inventory):
@@ -153,3 +165,22 @@ def test_what_the_bucket_keeps_is_kept_out_of_default_except_what_an_alert_reads
     alert = inventory.named("unhealthy-backends").get("conditions.0.conditionMatchedLog.filter")
     assert "healthchecks" in alert and "gce_instance_group" not in excluded
     assert copied - excluded == {"gce_instance_group"}
+
+
+def test_the_agent_destinations_table_names_every_host_the_agents_call(inventory):
+    from gcp_stack.fleet import AGENT_DESTINATIONS
+
+    for host in sorted(_agent_hosts(inventory)):
+        assert any(re.fullmatch(pattern, host) for pattern in AGENT_DESTINATIONS), host
+
+
+def test_the_readme_says_what_offline_instances_and_the_preview_agent_install_cost():
+    """No in-place security updates (no internet route), VM Extension Manager is Preview, and logs may lag
+    boot by the guest agent's ~8-minute policy poll ("About VM Extension Manager")."""
+    from refarch.offline import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    gcp = readme[readme.index("## Deploying to GCP") :]
+    assert "unattended-upgrades" in gcp and "rolling a new image" in gcp
+    assert "VM Extension Manager is a **Preview** feature" in gcp
+    assert "up to ~8 minutes after it boots" in gcp

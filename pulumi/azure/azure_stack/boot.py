@@ -19,7 +19,7 @@ TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
 # normal boot, `normal_seconds`: a scale-out waits for no new role assignment). A scale set instance boots
 # and cloud-init runs its custom data within about two minutes (an estimate: Debian 12 gen2 images,
 # provisioning included); a new role assignment "can take up to 10 minutes" to take effect ("Troubleshoot
-# Azure RBAC", role assignment changes), and until then storage answers 403: the downloads' share (10.5
+# Azure RBAC", role assignment changes), and until then storage answers 403: the downloads' share (10
 # minutes) waits that out. The install and start are refarch.boot_budget's.
 BOOT_BUDGET = BootBudget(seconds=840, os_seconds=120)
 # Every host the custom data reaches, and how (refarch.boot_destinations checks the rendered script).

@@ -31,9 +31,16 @@ BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 # and the rollout timeout are derived from. The image boots and runs its startup script within about a
 # minute (an estimate: Debian 12 images on Compute Engine, guest agent included); IAM grants take "typically
 # 2 minutes, can take 7 minutes or longer" to propagate ("Access change propagation", IAM docs), which is
-# what the downloads' share (7.5 minutes) waits out; the install and start are refarch.boot_budget's.
+# what the downloads' share (7 minutes) waits out; the install, start and slack are refarch.boot_budget's.
 BOOT_BUDGET = BootBudget(seconds=600, os_seconds=60)
 PORT_NAME = "http"
+
+
+def fleet_zones(spec: EnvironmentSpec, settings: StackSettings) -> list[str]:
+    """The first of the stack's zones, as many as the spec spreads the fleet over."""
+    return list(settings.gcp.zones[: spec.zones])
+
+
 # Every host the startup script reaches, and how (refarch.boot_destinations checks the rendered script).
 # No package command: the script installs nothing from any repository.
 BOOT_DESTINATIONS = {
@@ -44,6 +51,16 @@ BOOT_DESTINATIONS = {
     ),
 }
 PACKAGE_COMMANDS: dict[str, str] = {}
+# Hosts the instances' agents reach after boot (not the startup script's, so not in the check above).
+AGENT_DESTINATIONS = {
+    r"[a-z0-9-]+-agentcommunication\.googleapis\.com": (
+        "the guest agent's Agent Communication Service for its zone and region (VM Extension Manager installs"
+        " the Ops Agent through it): one CNAME per location to the private VIP (google_apis.py)"
+    ),
+    r"(logging|monitoring)\.googleapis\.com": (
+        "Cloud Logging and Cloud Monitoring (the Ops Agent): the restricted VIP (google_apis.py)"
+    ),
+}
 # The Ops Agent ships the service's journal (its JSON logs) to Cloud Logging. It is a VM extension that VM
 # Extension Manager installs and keeps configured on every instance of the group, in each of its zones
 # ("Install the Ops Agent by using VM Extension Manager policies"; ZoneVmExtensionPolicy in the provider):
@@ -117,7 +134,7 @@ class StatelessFleet(Tier):
         super().__init__("StatelessFleet", name, opts)
         spec, settings = args.spec, args.settings
         capacity = spec.capacity
-        zones = list(settings.gcp.zones[: spec.zones])
+        zones = fleet_zones(spec, settings)
 
         self.releases = private_bucket("releases", spec, settings.region, self.child())
         release = args.bundle.id

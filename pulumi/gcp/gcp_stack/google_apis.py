@@ -15,6 +15,7 @@ cloud.google.com/vpc/docs/configure-private-google-access, "Domain options" (pri
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_gcp.compute as compute
@@ -26,6 +27,17 @@ PRIVATE_VIP = "199.36.153.8/30"
 PRIVATE_HOST = "private.googleapis.com."
 # googleapis.com hosts the instances call that the restricted VIP does not serve.
 PRIVATE_VIP_HOSTS = ("www.googleapis.com.",)
+# The guest agent's Agent Communication Service, VM Extension Manager's channel to the Ops Agent extension,
+# is one host per zone and region ("About VM Extension Manager"); the restricted VIP's list does not name it,
+# so each goes to the private VIP. A DNS wildcard is a whole label ("*-agentcommunication" is no wildcard,
+# RFC 4592): one record per location of the stack.
+AGENT_COMMUNICATION = "{location}-agentcommunication.googleapis.com."
+
+
+def agent_communication_hosts(locations: Sequence[str]) -> list[str]:
+    return [AGENT_COMMUNICATION.format(location=location) for location in locations]
+
+
 DNS_TTL = 300
 
 
@@ -34,8 +46,9 @@ def _addresses(vip: str) -> list[str]:
 
 
 def private_google_apis(
-    environment: str, network: compute.Network, opts: pulumi.ResourceOptions
+    environment: str, network: compute.Network, locations: Sequence[str], opts: pulumi.ResourceOptions
 ) -> list[compute.Route]:
+    """`locations`: the region and zones whose agents call their Agent Communication Service."""
     zone = dns.ManagedZone(
         "googleapis",
         name=f"{environment}-googleapis",
@@ -57,7 +70,7 @@ def private_google_apis(
     record("private-googleapis", PRIVATE_HOST, "A", _addresses(PRIVATE_VIP))
     # A name of its own wins over the wildcard (DNS answers the closest match).
     record("all-googleapis", "*.googleapis.com.", "CNAME", [RESTRICTED_HOST])
-    for host in PRIVATE_VIP_HOSTS:
+    for host in [*PRIVATE_VIP_HOSTS, *agent_communication_hosts(locations)]:
         record(f"{host.split('.')[0]}-googleapis", host, "CNAME", [PRIVATE_HOST])
     return [
         compute.Route(

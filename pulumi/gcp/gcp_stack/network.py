@@ -5,6 +5,7 @@ health checkers to the instances and only the instances to the cache."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -43,6 +44,8 @@ class NetworkArgs:
     fleet_service_account: pulumi.Input[str]
     service_port: int
     cache_port: int
+    # The zones the fleet runs in (their guest agents call per-zone Google hosts).
+    zones: Sequence[str]
 
 
 class ServiceNetwork(Tier):
@@ -67,7 +70,7 @@ class ServiceNetwork(Tier):
             log_config=compute.SubnetworkLogConfigArgs(**FLOW_LOGS),
             opts=self.child(),
         )
-        self.google_apis = private_google_apis(spec.name, self.vpc, self.child())
+        self.google_apis = private_google_apis(spec.name, self.vpc, [args.region, *args.zones], self.child())
         router = compute.Router("router", network=self.vpc.id, region=args.region, opts=self.child())
         self.nat = compute.RouterNat(
             "nat",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from gcp_stack.api_gateway import ApiArgs, PublicApi, backend_audience
-from gcp_stack.fleet import FleetArgs, StatelessFleet
+from gcp_stack.fleet import FleetArgs, StatelessFleet, fleet_zones
 from gcp_stack.identity import IdentityArgs, ServiceIdentities
 from gcp_stack.item_store import ItemStore, ItemStoreArgs
 from gcp_stack.load_balancer import LoadBalancerArgs, ServiceLoadBalancer
@@ -39,6 +39,7 @@ def main() -> None:
             fleet_service_account=identities.fleet.email,
             service_port=spec.service.port,
             cache_port=CACHE_TLS_PORT,
+            zones=fleet_zones(spec, settings),
         ),
     )
     storage = ObjectStorage("object-storage", ObjectStorageArgs(spec, settings))
