@@ -41,7 +41,8 @@ PACKAGE_COMMANDS = {
         " the S3 gateway endpoint"
     ),
     _WITHIN_THE_DEADLINE
-    + r"'release bundle download' aws s3 cp '[^']+' \"\$DIR/bundle\.zip\" --only-show-errors$": (
+    + r"'release bundle download' aws s3 cp '[^']+' \"\$DIR/bundle\.zip\" --region '[a-z0-9-]+' "
+    r"--only-show-errors$": (
         "the release bundle (the CDK asset) in the bootstrap bucket: S3 through the S3 gateway endpoint"
     ),
 }

@@ -18,7 +18,7 @@ if [ ! -f "$DIR/.installed" ]; then
   # it needs and their hashes) from the CDK asset bucket, the same way.
   retry $((DOWNLOAD_DEADLINE - SECONDS)) 'OS packages' dnf install -y -q --repo amazonlinux python3.11 rsyslog amazon-cloudwatch-agent
   rm -rf "$DIR" && mkdir -p "$DIR"
-  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' aws s3 cp '@{bundle_url}' "$DIR/bundle.zip" --only-show-errors
+  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' aws s3 cp '@{bundle_url}' "$DIR/bundle.zip" --region '@{region}' --only-show-errors
   python3 -m zipfile -e "$DIR/bundle.zip" "$DIR"
   install_release "$DIR" python3.11
   touch "$DIR/.installed"

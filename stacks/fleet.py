@@ -243,6 +243,8 @@ class StatelessFleet(Construct):
             release=self.release.id,
             download_seconds=download_seconds,
             bundle_url=self.bundle.s3_object_url,
+            # The bucket's own region, always: a gateway endpoint serves only its region's S3 endpoint.
+            region=Stack.of(self).region,
             service_log_group=self.service_logs.log_group_name,
         )
         return ec2.UserData.custom(script)
