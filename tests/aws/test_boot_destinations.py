@@ -44,7 +44,7 @@ OLD_AND_OTHER_WAYS_OUT = [
     "aws s3 cp 's3://bucket/key' \"$DIR/bundle.zip\" --only-show-errors",
     # Without its region the CLI may start at the global endpoint, which no gateway endpoint serves.
     "retry $((DOWNLOAD_DEADLINE - SECONDS)) 'release bundle download' aws s3 cp 's3://bucket/key'"
-    " \"$DIR/bundle.zip\" --only-show-errors",
+    ' "$DIR/bundle.zip" --only-show-errors',
     "curl -sSf https://files.pythonhosted.org/packages/x.whl -o /tmp/x.whl",
     "retry 60 wheel fetch https://pypi.org/simple/boto3/ /tmp/x",
 ]
