@@ -3,7 +3,7 @@ and an encrypted SNS topic that every alarm notifies."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -52,13 +52,23 @@ class OperatorNotifications(Construct):
             resource="role",
             resource_name="aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
         )
-        # CloudWatch may use the key only for alarms of this account (confused deputy).
+        # CloudWatch may use the key only for alarms of this account (confused deputy: SNS asks for both
+        # aws:SourceAccount and aws:SourceArn, "Managing Amazon SNS encryption keys and costs").
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=TOPIC_KEY_ACTIONS,
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
             )
         )
         # Auto Scaling publishes as its service-linked role, which exists only after the account's first

@@ -107,7 +107,10 @@ def test_the_topic_key_serves_cloudwatch_only_for_this_account(resources):
     cloudwatch = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert cloudwatch
     for statement in cloudwatch:
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        # SNS asks for the source ARN as well ("Managing Amazon SNS encryption keys and costs").
+        source_arn = json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+        assert ":cloudwatch:" in source_arn and ":alarm:*" in source_arn
 
 
 def test_access_logs_record_integration_status_latency_and_client(resources):
