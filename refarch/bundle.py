@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from refarch.locks import lock_path, parse_lock
 from refarch.platforms import Platform, platform_for
@@ -55,32 +56,14 @@ def bundle_id(service: dict[str, bytes], wheels: dict[str, str], lock_text: str,
     return digest.hexdigest()[:16]
 
 
-def build_bundle(
-    cloud: str,
-    instance_type: str,
-    *,
-    service_dir: Path = SERVICE_DIR,
-    lock_file: Path | None = None,
-    bundles: Path = BUNDLES,
-    store: WheelStore | None = None,
-    wheelhouses: Path | None = None,
-    pip_options: Sequence[str] = (),
-) -> Bundle:
-    """The bundle for `cloud`'s instances of `instance_type`, built once per id under build/bundles/.
+def build_bundle(cloud: str, instance_type: str, **options: Any) -> Bundle:
+    """The bundle for `cloud`'s instances of `instance_type`, built once per id under build/bundles/;
+    `options` are build_platform_bundle's.
 
     Raises WheelhouseError, naming the instance type, its platform and every package without a wheel."""
     platform = platform_for(cloud, instance_type)
     try:
-        return build_platform_bundle(
-            cloud,
-            platform,
-            service_dir=service_dir,
-            lock_file=lock_file,
-            bundles=bundles,
-            store=store,
-            wheelhouses=wheelhouses,
-            pip_options=pip_options,
-        )
+        return build_platform_bundle(cloud, platform, **options)
     except WheelhouseError as error:
         raise WheelhouseError(
             f"instance type {instance_type!r} runs {platform.arch} ({platform}). {error}"
