@@ -1,6 +1,6 @@
 """The statelessness rules: one catalogue, read by every enforcer (cdk-nag, the Pulumi policy pack, the
-command line, `make synth`) and by the README's table. Each cloud's evaluation lives in that cloud's module
-(`aws.py`, `azure.py`, `gcp.py`), registered under the rule's id."""
+command line, `make synth`) and by the table in refarch/rules/README.md. Each cloud's evaluation lives in
+that cloud's module (`aws.py`, `azure.py`, `gcp.py`), registered under the rule's id."""
 
 from __future__ import annotations
 

@@ -1,10 +1,17 @@
-"""The README's table of rules is the catalogue's, and every rule is evaluated on every cloud."""
+"""The rule pack README's table of rules is the catalogue's, and every rule is evaluated on every cloud."""
 
-from refarch import ROOT
 from refarch.rules import RULES
 from refarch.rules.engine import EVALUATIONS
 from refarch.rules.service_facts import MEMORY_SESSION_BACKEND
-from refarch.rules.table import ACCEPTED_BEGIN, ACCEPTED_END, BEGIN, END, accepted_markdown, markdown
+from refarch.rules.table import (
+    ACCEPTED_BEGIN,
+    ACCEPTED_END,
+    BEGIN,
+    END,
+    README,
+    accepted_markdown,
+    markdown,
+)
 from sample_service.config import SESSION_BACKENDS
 
 
@@ -14,13 +21,13 @@ def _section(readme: str, begin: str, end: str) -> str:
 
 
 def test_readme_table_is_generated_from_the_catalogue():
-    readme = (ROOT / "README.md").read_text()
+    readme = README.read_text()
     table = _section(readme, BEGIN, END)
-    assert table == markdown(), "README's rules table drifted: paste `python -m refarch.rules.table`"
+    assert table == markdown(), "refarch/rules/README.md's rules table drifted: paste `python -m refarch.rules.table`"
 
 
 def test_readme_lists_every_accepted_finding_from_its_catalogue():
-    readme = (ROOT / "README.md").read_text()
+    readme = README.read_text()
     table = _section(readme, ACCEPTED_BEGIN, ACCEPTED_END)
     assert table == accepted_markdown(), "accepted findings drifted: paste `python -m refarch.rules.table`"
 
