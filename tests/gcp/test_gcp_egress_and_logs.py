@@ -121,8 +121,8 @@ def test_instances_reach_the_vips_on_https_only(inventory):
 
 def test_the_internet_is_open_to_instances_only_while_boot_installs_from_it(inventory):
     """While `fleet-to-package-mirrors` exists, instances may send HTTPS anywhere: it has the VIP rules'
-    priority and covers their ranges, so they restrict nothing (README, "Egress"). It must go as soon as
-    boot installs nothing from the internet (issue 12); this fails until it does."""
+    priority and covers their ranges, so they restrict nothing (pulumi/gcp/README.md, "Egress"). It must go as
+    soon as boot installs nothing from the internet (issue 12); this fails until it does."""
     script = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate").get("metadata.startup-script")
     rules = _firewall(inventory)
     open_out = {
@@ -177,10 +177,9 @@ def test_the_agent_destinations_table_names_every_host_the_agents_call(inventory
 def test_the_readme_says_what_offline_instances_and_the_preview_agent_install_cost():
     """No in-place security updates (no internet route), VM Extension Manager is Preview, and logs may lag
     boot by the guest agent's ~8-minute policy poll ("About VM Extension Manager")."""
-    from refarch.offline import ROOT
+    from refarch.offline import project
 
-    readme = (ROOT / "README.md").read_text()
-    gcp = readme[readme.index("## Deploying to GCP") :]
+    gcp = (project("gcp").directory / "README.md").read_text()
     assert "unattended-upgrades" in gcp and "rolling a new image" in gcp
     assert "VM Extension Manager is a **Preview** feature" in gcp
     assert "up to ~8 minutes after it boots" in gcp

@@ -23,7 +23,7 @@ def _section(readme: str, begin: str, end: str) -> str:
 def test_readme_table_is_generated_from_the_catalogue():
     readme = README.read_text()
     table = _section(readme, BEGIN, END)
-    assert table == markdown(), "refarch/rules/README.md's rules table drifted: paste `python -m refarch.rules.table`"
+    assert table == markdown(), "the rules table drifted: paste `python -m refarch.rules.table`"
 
 
 def test_readme_lists_every_accepted_finding_from_its_catalogue():
