@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from refarch.offline import ROOT, PulumiProject, projects
+from refarch.offline import ROOT, PulumiProject, project, projects
 
 ROOT_README = ROOT / "README.md"
 LOCK = (ROOT / "requirements.lock").read_text()
@@ -155,3 +155,40 @@ def test_the_tier_matrix_links_every_tier_to_its_code_on_every_cloud():
             assert links, f"{tier} on {cloud} links to no file"
             for link in links:
                 assert (ROOT / link).resolve().is_relative_to(RENDERER_CODE[cloud]), (tier, cloud, link)
+
+
+def _destinations(cloud: str) -> dict[str, str]:
+    """A cloud's allowed boot destinations (and GCP's agents'), from the modules the boot checks read."""
+    if cloud == "aws":
+        import stacks.boot
+
+        return stacks.boot.BOOT_DESTINATIONS
+    if cloud == "azure":
+        return project("azure").module("boot").BOOT_DESTINATIONS
+    fleet = project("gcp").module("fleet")
+    return {**fleet.BOOT_DESTINATIONS, **fleet.AGENT_DESTINATIONS}
+
+
+@pytest.mark.parametrize("cloud", sorted(RENDERER_READMES))
+def test_every_destination_an_instance_may_reach_has_a_row_in_its_clouds_readme(cloud):
+    """A row names its host with placeholders (`s3.<region>.amazonaws.com`, `al2023-repos-<region>-*...`);
+    filled in, one of them must be what the pattern the boot check allows matches."""
+    destinations = _destinations(cloud)
+    assert destinations
+    hosts = [
+        re.sub(r"<[^>]+>|\*", "a1", name) for row in _config_rows(RENDERER_READMES[cloud]) for name in row
+    ]
+    patterns = [alternative for pattern in destinations for alternative in _alternatives(pattern)]
+    assert sorted(p for p in patterns if not any(re.fullmatch(p, host) for host in hosts)) == []
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """`(logging|monitoring)\\.googleapis\\.com` is two hosts: each needs its row."""
+    group = re.search(r"\(([^()]*\|[^()]*)\)", pattern)
+    if not group:
+        return [pattern]
+    return [
+        expanded
+        for choice in group.group(1).split("|")
+        for expanded in _alternatives(pattern[: group.start()] + choice + pattern[group.end() :])
+    ]
