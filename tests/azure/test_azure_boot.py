@@ -104,6 +104,8 @@ def test_boot_starts_the_log_exporter_where_the_collection_rule_reads_and_no_sys
     exporter = _exporter(script)
     assert f'"LOG_DIRECTORY", "{service_logs.LOG_DIRECTORY}"' in exporter
     assert f'"KEEP_DAYS", "{service_logs.KEEP_DAYS}"' in exporter
+    # From the unit's first entry, not the last ten --follow alone shows (journalctl(1)).
+    assert "journalctl --unit=sample-service.service --follow --lines=all --output=json" in exporter
     # The service's user reads the journal through its group; the exporter starts after the service's user
     # exists (the service unit's fragment creates it).
     assert "SupplementaryGroups=systemd-journal" in script

@@ -22,9 +22,12 @@ from pathlib import Path
 LOG_DIRECTORY = Path(os.environ.get("LOG_DIRECTORY", "@{log_directory}"))
 CURSOR_FILE = Path(os.environ.get("CURSOR_FILE", "/var/lib/sample-service-logs/cursor"))
 KEEP_DAYS = int(os.environ.get("KEEP_DAYS", "@{keep_days}"))
+# --follow alone would start at the last 10 entries: --lines=all starts at the unit's first (a saved cursor,
+# given as --after-cursor, takes precedence over both).
 JOURNAL_COMMAND = shlex.split(
     os.environ.get(
-        "JOURNAL_COMMAND", "journalctl --unit=sample-service.service --follow --output=json --all --no-pager"
+        "JOURNAL_COMMAND",
+        "journalctl --unit=sample-service.service --follow --lines=all --output=json --all --no-pager",
     )
 )
 CURSOR_SAVE_SECONDS = 1.0
