@@ -109,6 +109,9 @@ def test_boot_starts_the_log_exporter_where_the_collection_rule_reads_and_no_sys
     # The service's user reads the journal through its group; the exporter starts after the service's user
     # exists (the service unit's fragment creates it).
     assert "SupplementaryGroups=systemd-journal" in script
+    # Its cursor lives in the state directory systemd makes writable for it (ProtectSystem=strict).
+    assert "StateDirectory=sample-service-logs\n" in script
+    assert '"CURSOR_FILE", "/var/lib/sample-service-logs/cursor"' in exporter
     assert script.index("useradd --system") < script.index(
         "cat > /etc/systemd/system/sample-service-log-export"
     )

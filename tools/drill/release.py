@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +68,6 @@ def host_bundle() -> Bundle:
 
 def install(bundle: Bundle, python: str, installs: Path = INSTALLS) -> Release:
     """The bundle installed as a boot installs it, once per bundle id."""
-    import time
-
     target = installs / bundle.path.name
     if (target / INSTALLED).exists():
         return Release(bundle, target, 0.0)
