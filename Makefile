@@ -5,7 +5,8 @@
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
 #                offline preview against importing its SDK modules; the release bundle's build (cold, warm),
 #                size per cloud and offline install time
-#   make drill   replace every sample-service instance under load on 127.0.0.1, twice over; DRILL_ARGS=--help
+#   make drill   on 127.0.0.1, instances from the release bundle: replace each under load, twice over, then
+#                fail the cache's primary over; figures in runbooks/drill-result.json; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml, and each cloud's hashed service lock
 #   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
 

@@ -85,76 +85,115 @@ def test_no_credential_reaches_the_instances(inventory: Inventory):
     assert not any("KEY" in name or "SECRET" in name for name in variables)
 
 
-SERVICE_START = "systemctl restart sample-service\n"
-WATCHER_START = "systemctl restart sample-service-terminate-watch\n"
-RSYSLOG_BLOCK = re.compile(r"^if ! command -v rsyslogd >/dev/null; then\n.*?^fi\n", re.DOTALL | re.MULTILINE)
+def _exporter(script: str) -> str:
+    return script.split("log_export.py <<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
 
 
-def rsyslog_problems(script: str) -> list[str]:
-    """What keeps the service waiting on a package mirror: an apt command before the service or its watcher
-    has started, run in the boot's foreground, or without a hard time limit."""
-    problems = []
-    apt = [line for line in package_commands(script) if "apt-get" in line]
-    if not apt:
-        return ["no rsyslog install for an image without it"]
-    started = max(script.index(SERVICE_START), script.index(WATCHER_START))
-    if script.index("apt-get") < started:
-        problems.append("apt-get runs before the service and its watcher have started")
-    for line in apt:
-        if not line.startswith("systemd-run --no-block "):
-            problems.append(f"apt-get runs in the boot's foreground: {line!r}")
-        if line.count("apt-get") != line.count("timeout 120 apt-get -q -o Acquire::http::Timeout=10"):
-            problems.append(f"an apt-get without a hard time limit: {line!r}")
-    return problems
+def test_boot_starts_the_log_exporter_where_the_collection_rule_reads_and_no_syslog(inventory: Inventory):
+    from azure_stack import service_logs
 
-
-def test_boot_forwards_the_journal_to_the_syslog_the_monitor_agent_collects(inventory: Inventory):
     script = boot_script(inventory)
-    # rsyslog only where the image lacks it, and never in the service's way.
-    assert RSYSLOG_BLOCK.search(script)
-    assert "ForwardToSyslog=yes" in script
-    # The agent's rsyslog output, which rsyslog reads when it (re)starts ("Syslog troubleshooting on Azure
-    # Monitor Agent for Linux", learn.microsoft.com/azure/azure-monitor/agents/
-    # azure-monitor-agent-troubleshoot-linux-vm-rsyslog): a missing one is reported, not ignored.
-    assert "systemctl restart rsyslog; test -f /etc/rsyslog.d/10-azuremonitoragent-omfwd.conf" in script
-
-
-def test_the_service_starts_before_any_package_command_which_runs_detached_and_bounded(inventory: Inventory):
-    script = boot_script(inventory)
-    assert rsyslog_problems(script) == []
-
-
-def _old_ordering(script: str) -> str:
-    """main before this fix: the rsyslog install in the foreground, retried until the download deadline,
-    before the service starts."""
-    block = RSYSLOG_BLOCK.search(script).group(0)
-    old = (
-        "if ! command -v rsyslogd >/dev/null; then\n"
-        "  retry $((DOWNLOAD_DEADLINE - SECONDS)) 'rsyslog from the image mirror' env"
-        " DEBIAN_FRONTEND=noninteractive \\\n"
-        "    bash -c 'apt-get update -q && apt-get install -y -q rsyslog' \\\n"
-        "    || echo 'boot: no rsyslog; service logs stay on this instance' >&2\nfi\n"
+    # No syslog daemon, no forwarding to one, no package command: the agent reads the exporter's files.
+    assert not re.search(r"rsyslog|syslog-ng|ForwardToSyslog", script)
+    assert package_commands(script) == []
+    assert "ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/log_export.py" in script
+    assert "systemctl enable sample-service-log-export" in script
+    # systemd creates the directory the rule's file pattern names, writable by the exporter only.
+    directory = service_logs.LOG_DIRECTORY.removeprefix("/var/log/")
+    assert f"LogsDirectory={directory}\n" in script and "User=sample-service\n" in script
+    exporter = _exporter(script)
+    assert f'"LOG_DIRECTORY", "{service_logs.LOG_DIRECTORY}"' in exporter
+    assert f'"KEEP_DAYS", "{service_logs.KEEP_DAYS}"' in exporter
+    # From the unit's first entry, not the last ten --follow alone shows (journalctl(1)).
+    assert "journalctl --unit=sample-service.service --follow --lines=all --output=json" in exporter
+    # The service's user reads the journal through its group; the exporter starts after the service's user
+    # exists (the service unit's fragment creates it).
+    assert "SupplementaryGroups=systemd-journal" in script
+    # Its cursor lives in the state directory systemd makes writable for it (ProtectSystem=strict).
+    assert "StateDirectory=sample-service-logs\n" in script
+    assert '"CURSOR_FILE", "/var/lib/sample-service-logs/cursor"' in exporter
+    assert script.index("useradd --system") < script.index(
+        "cat > /etc/systemd/system/sample-service-log-export"
     )
-    return script.replace(block, "").replace(
-        "mkdir -p /etc/systemd/journald.conf.d", old + "mkdir -p /etc/systemd/journald.conf.d"
-    )
+
+
+# A stand-in journalctl: prints the entries of a JSON file given in $ENTRIES as journalctl --output=json
+# does, only those after --after-cursor when given, and records its arguments.
+_JOURNAL = """import json, os, sys
+entries = json.load(open(os.environ["ENTRIES"]))
+with open(os.environ["ENTRIES"] + ".args", "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+after = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--after-cursor=")]
+if after:
+    entries = entries[[e["__CURSOR"] for e in entries].index(after[0]) + 1:]
+for entry in entries:
+    print(json.dumps(entry))
+"""
+_DAY = 86_400_000_000  # microseconds
+
+
+def _entry(n: int, day: int, message) -> dict:
+    # 2026-11-20T12:00:00Z plus `day` days
+    return {
+        "__CURSOR": f"c{n}",
+        "__REALTIME_TIMESTAMP": str(1_795_176_000_000_000 + day * _DAY),
+        "MESSAGE": message,
+    }
+
+
+def _run_exporter(inventory: Inventory, tmp_path, entries: list[dict]):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "journalctl.py").write_text(_JOURNAL)
+    (tmp_path / "entries.json").write_text(json.dumps(entries))
+    program = tmp_path / "log_export.py"
+    program.write_text(_exporter(boot_script(inventory)))
+    environment = {
+        **os.environ,
+        "ENTRIES": str(tmp_path / "entries.json"),
+        "JOURNAL_COMMAND": f"{sys.executable} {tmp_path / 'journalctl.py'} --unit=sample-service.service",
+        "LOG_DIRECTORY": str(tmp_path / "logs"),
+        "CURSOR_FILE": str(tmp_path / "state" / "cursor"),
+    }
+    return subprocess.run([sys.executable, str(program)], env=environment, capture_output=True, timeout=30)
 
 
 @pytest.mark.parametrize("environment", ["dev"], indirect=True)
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        _old_ordering,
-        lambda script: script.replace("systemd-run --no-block ", "systemd-run --wait "),
-        lambda script: script.replace("timeout 120 apt-get", "apt-get", 1),
-        lambda script: script.replace(block := RSYSLOG_BLOCK.search(script).group(0), "").replace(
-            SERVICE_START, block + SERVICE_START
-        ),
-    ],
-    ids=["old-ordering", "waits-for-it", "no-timeout", "before-the-service"],
-)
-def test_an_rsyslog_install_in_the_services_way_fails(inventory: Inventory, mutate):
-    assert rsyslog_problems(mutate(boot_script(inventory))) != []
+def test_the_exporter_writes_a_file_a_day_keeps_the_agents_two_days_and_resumes(
+    inventory: Inventory, tmp_path
+):
+    from azure_stack import service_logs
+
+    entries = [
+        _entry(1, 0, '{"level": "INFO", "message": "started"}'),
+        _entry(2, 1, list(b"not utf-8 \xff")),
+        _entry(3, 3, '{"level": "INFO", "message": "request"}'),
+        _entry(4, 3, '{"level": "ERROR", "message": "two\nlines"}'),
+    ]
+    result = _run_exporter(inventory, tmp_path, entries)
+    # The journal ended (it never does when followed): a failure, so systemd starts the exporter again.
+    assert result.returncode == 1 and b"the journal ended" in result.stderr
+    logs = tmp_path / "logs"
+    # Day 0 is more than KEEP_DAYS older than day 3 and deleted; day 1 is kept.
+    assert service_logs.KEEP_DAYS == 2
+    assert sorted(p.name for p in logs.iterdir()) == ["2026-11-21.log", "2026-11-23.log"]
+    assert (logs / "2026-11-21.log").read_text() == "not utf-8 \ufffd\n"
+    assert (logs / "2026-11-23.log").read_text().splitlines() == [
+        '{"level": "INFO", "message": "request"}',
+        '{"level": "ERROR", "message": "two lines"}',
+    ]
+    assert (tmp_path / "state" / "cursor").read_text() == "c4"
+    # A restart resumes after the last entry written: nothing is written twice.
+    entries.append(_entry(5, 3, "later"))
+    _run_exporter(inventory, tmp_path, entries)
+    assert (tmp_path / "entries.json.args").read_text().splitlines()[-1].endswith("--after-cursor=c4")
+    assert (logs / "2026-11-23.log").read_text().splitlines()[-2:] == [
+        '{"level": "ERROR", "message": "two lines"}',
+        "later",
+    ]
 
 
 def test_every_download_retries_every_error_within_the_boot_budget(inventory: Inventory):
@@ -166,7 +205,7 @@ def test_every_download_retries_every_error_within_the_boot_budget(inventory: In
     assert f"DOWNLOAD_DEADLINE=$((SECONDS + {BOOT_BUDGET.download_seconds}))" in script
     commands = script.replace("\\\n", " ").splitlines()
     downloads = [line for line in commands if re.search(r"\bfetch\s+['\"]", line)]
-    assert len(downloads) == 2, downloads  # the token, the bundle (rsyslog is not the service's: see above)
+    assert len(downloads) == 2, downloads  # the token, the bundle
     assert all("retry $((DOWNLOAD_DEADLINE - SECONDS)) '" in line for line in downloads), downloads
 
 

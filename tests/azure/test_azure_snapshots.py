@@ -29,7 +29,8 @@ REVIEWED = {
         "subnet.id",
         "applicationSecurityGroups",
     ],
-    AZ + "monitor:DataCollectionRule": ["dataSources", "destinations", "dataFlows"],
+    AZ + "monitor:DataCollectionRule": ["streamDeclarations", "dataSources", "destinations", "dataFlows"],
+    AZ + "operationalinsights:Table": ["tableName", "schema", "retentionInDays"],
     AZ + "compute:VirtualMachineScaleSet": [
         "orchestrationMode",
         "zones",

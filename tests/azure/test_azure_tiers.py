@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 
+import pytest
 from azure_queries import (
     NET,
     admits_port,
@@ -207,10 +209,85 @@ def test_the_service_logs_leave_every_instance_for_the_workspace(inventory: Inve
     rule = inventory.only("azure-native:monitor:DataCollectionRule")
     workspace = inventory.only("azure-native:operationalinsights:Workspace")
     assert refers_to(rule.get("destinations.logAnalytics.0.workspaceResourceId"), workspace)
-    assert rule.get("dataSources.syslog.0.facilityNames") == ["daemon"]  # where journald puts services
+    assert service_log_problems(inventory) == []
     association = inventory.only("azure-native:monitor:DataCollectionRuleAssociation")
     assert refers_to(association.get("resourceUri"), scale_set)
     assert refers_to(association.get("dataCollectionRuleId"), rule)
+
+
+def service_log_problems(inventory: Inventory) -> list[str]:
+    """What keeps the agent from collecting the exporter's files into the workspace, per "Collect logs from a
+    text file with Azure Monitor Agent" (learn.microsoft.com/azure/azure-monitor/agents/data-collection-log-
+    text): a logFiles source of format text on a declared Custom- stream, a custom table (name ending in _CL)
+    in the rule's workspace with the stream's columns, and a data flow into that table. Syslog needs a
+    syslog daemon, which no boot installs."""
+    from azure_stack import service_logs
+
+    problems = []
+    rule = inventory.only("azure-native:monitor:DataCollectionRule")
+    table = inventory.only("azure-native:operationalinsights:Table")
+    workspace = inventory.only("azure-native:operationalinsights:Workspace")
+    if rule.get("dataSources.syslog", None):
+        problems.append("a syslog source: instances have no syslog daemon")
+    sources = rule.get("dataSources.logFiles", None) or []
+    if [(s["format"], s["filePatterns"]) for s in sources] != [("text", [service_logs.FILE_PATTERN])]:
+        problems.append(f"no text source reading the exporter's files {service_logs.FILE_PATTERN}: {sources}")
+    declared = rule.get("streamDeclarations", None) or {}
+    streams = {stream for s in sources for stream in s["streams"]}
+    if not streams or not all(s.startswith("Custom-") and s in declared for s in streams):
+        problems.append(f"source streams {sorted(streams)} not declared as Custom- streams")
+    name = table.get("tableName")
+    if not name.endswith("_CL") or table.get("schema.name") != name:
+        problems.append(f"table {name}: a custom table's name ends in _CL")
+    if table.get("workspaceName") != workspace.name:
+        problems.append(f"table {name} is not in the rule's workspace")
+    columns = {c["name"]: c["type"] for c in table.get("schema.columns")}
+    for stream in streams & set(declared):
+        stream_columns = {c["name"]: c["type"] for c in declared[stream]["columns"]}
+        if {n: t.lower() for n, t in stream_columns.items()} != {n: t.lower() for n, t in columns.items()}:
+            problems.append(f"stream {stream} columns {stream_columns} differ from the table's {columns}")
+        if not {"TimeGenerated", "RawData"} <= set(stream_columns):
+            problems.append(f"stream {stream} lacks the text log's TimeGenerated and RawData")
+    flows = [f for f in rule.get("dataFlows") if set(f["streams"]) & streams]
+    if [(f.get("outputStream"), f["destinations"]) for f in flows] != [(f"Custom-{name}", ["workspace"])]:
+        problems.append(f"no data flow from the file source into Custom-{name}: {flows}")
+    return problems
+
+
+def _syslog_rule(inventory: Inventory) -> None:
+    """The rule on main at 8d4b140: the daemon facility of syslog."""
+    rule = inventory.only("azure-native:monitor:DataCollectionRule")
+    rule.inputs["dataSources"] = {
+        "syslog": [{"name": "service-journal", "streams": ["Microsoft-Syslog"], "facilityNames": ["daemon"]}]
+    }
+    rule.inputs["dataFlows"] = [{"streams": ["Microsoft-Syslog"], "destinations": ["workspace"]}]
+    del rule.inputs["streamDeclarations"]
+
+
+@pytest.mark.parametrize("environment", ["dev"], indirect=True)
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        _syslog_rule,
+        lambda inv: inv.only("azure-native:operationalinsights:Table").inputs.update(
+            tableName="SampleService"
+        ),
+        lambda inv: (
+            inv.only("azure-native:monitor:DataCollectionRule")
+            .inputs["dataSources"]["logFiles"][0]
+            .update(filePatterns=["/var/log/syslog"])
+        ),
+        lambda inv: (
+            inv.only("azure-native:monitor:DataCollectionRule").inputs["dataFlows"][0].pop("outputStream")
+        ),
+        lambda inv: inv.only("azure-native:operationalinsights:Table").inputs["schema"]["columns"].pop(),
+    ],
+    ids=["syslog", "table-not-custom", "other-files", "no-output-stream", "columns-differ"],
+)
+def test_a_rule_that_cannot_collect_the_exporters_files_fails(inventory: Inventory, mutate):
+    broken = copy.deepcopy(inventory)
+    mutate(broken)
+    assert service_log_problems(broken) != []
 
 
 def test_autoscale_keeps_the_spec_bounds_and_cpu_target(inventory: Inventory, spec):

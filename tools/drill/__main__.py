@@ -1,25 +1,38 @@
-"""`python -m tools.drill` (`make drill`): replace every instance of the sample service under load, twice
-over, on this machine, and prove that nothing was lost. Exits 1 unless no request failed and every session
-(and item) holds exactly what its client last wrote."""
+"""`python -m tools.drill` (`make drill`): on this machine, with instances installed from the release bundle
+the clouds boot, two scenarios under load. replace-every-instance: replace every instance, twice over, and
+prove that no request failed and every session (and item) holds exactly what its client last wrote.
+cache-primary-failure: kill the cache's primary, promote its replica, switch the endpoint, and prove that
+the service recovers by itself and loses no session. Writes every figure to runbooks/drill-result.json and
+exits 1 unless every scenario passed."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+from refarch import ROOT
 from refarch.health_check import HEALTH_CHECK
 from refarch.spec import EnvironmentSpec, load_environment
 from sample_service.paths import HEALTH_PATH
+from tools.drill import cache_failover
 from tools.drill.fleet import EXIT_SLACK_SECONDS, LAUNCH_TIMEOUT_SECONDS, Fleet, Replacement, instance_env
 from tools.drill.haproxy import CheckTiming, Haproxy
 from tools.drill.load import finish_load, start_load
+from tools.drill.release import Release, ReleaseError, installed_release
 from tools.drill.report import MIN_SERVICE_VS_FLOOR, Window, benchmark, summarize, verdict
+from tools.drill.result import RESULT_FILE, result_document, write_result
 from tools.drill.servers import MotoServer, RedisServer
+
+REPLACE = "replace-every-instance"
+CACHE_FAILURE = "cache-primary-failure"
+SCENARIOS = (REPLACE, CACHE_FAILURE)
 
 # The load process stops by itself this long after the drill should have stopped it (and after 600 s at most).
 LOAD_SAFETY_SECONDS = 60
@@ -62,7 +75,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-logs", type=Path, help="write every process's log here instead of a temporary dir"
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="run only this scenario (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--service-from",
+        choices=("bundle", "checkout"),
+        default="bundle",
+        help="bundle (default): instances run the release bundle, installed offline under build/drill;"
+        " checkout: this checkout's service on this interpreter",
+    )
+    parser.add_argument(
+        "--result",
+        type=lambda value: Path(value) if value else False,
+        help=f"where to write the figures (default {RESULT_FILE.relative_to(ROOT)}, but nowhere for the"
+        " control run; '' writes none)",
+    )
     args = parser.parse_args(argv)
+    if args.result is None:  # the control run must not replace the drill's evidence with its failure
+        args.result = RESULT_FILE if args.session_backend == "redis" else False
     if not (1 <= args.instances <= 20 and 1 <= args.rounds <= 10 and 1 <= args.clients <= 1000):
         parser.error("--instances must be 1-20, --rounds 1-10 and --clients 1-1000")
     if args.steady_seconds < 0 or not 0 < args.bench_seconds <= 60 or not 0 < args.check_scale <= 1:
@@ -75,7 +109,7 @@ def bench(port: int, workload: str, args: argparse.Namespace, **options: object)
     return benchmark(finish_load(start_load(port, workload, args.clients, args.bench_seconds, **options), 60))
 
 
-def service_vs_floor(port: int, args: argparse.Namespace) -> None:
+def service_vs_floor(port: int, args: argparse.Namespace) -> float:
     floor = bench(port, "floor", args)
     session = bench(port, "session", args)
     ratio = session.rps / floor.rps if floor.rps else 0.0
@@ -83,6 +117,7 @@ def service_vs_floor(port: int, args: argparse.Namespace) -> None:
     print(f"session (GET+PUT /sessions/{{token}}): {session.rps:.0f} req/s, p99 {session.p99_ms:.1f} ms")
     met = verdict(ratio >= MIN_SERVICE_VS_FLOOR)
     print(f"service_vs_floor={ratio:.2f} (target >= {MIN_SERVICE_VS_FLOOR:g}: {met})")
+    return ratio
 
 
 def drill_rate(port: int, args: argparse.Namespace, spec: EnvironmentSpec) -> float:
@@ -117,15 +152,12 @@ def replace_under_load(fleet: Fleet, args: argparse.Namespace) -> list[Replaceme
     return replacements
 
 
-def run(args: argparse.Namespace, log_dir: Path) -> int:
-    spec = load_environment(args.env)
+def replace_every_instance(
+    args: argparse.Namespace, spec: EnvironmentSpec, release: Release | None, log_dir: Path
+) -> tuple[bool, dict[str, Any], str, float]:
+    """The scenario's verdict, figures and summary line, and the drill load's rate (the next scenario runs
+    the same)."""
     check = CheckTiming.from_policy(HEALTH_CHECK, args.check_scale)
-    print(
-        f"drill: env={spec.name} instances={args.instances} rounds={args.rounds} clients={args.clients}"
-        f" session_backend={args.session_backend} health check every {check.inter_ms} ms"
-        f" (rise {check.rise}, fall {check.fall}) logs={log_dir}",
-        flush=True,
-    )
     with contextlib.ExitStack() as cleanup:
         cache = RedisServer()
         cleanup.callback(cache.destroy)
@@ -137,11 +169,12 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         cleanup.callback(lb.stop)
         lb.start()
         env = instance_env(spec, cache.port, store.endpoint, args.session_backend)
-        fleet = Fleet(lb, env, log_dir)
+        options = {"python": release.python, "cwd": release.path} if release else {}
+        fleet = Fleet(lb, env, log_dir, **options)
         cleanup.callback(fleet.stop)
         fleet.start(args.instances)
 
-        service_vs_floor(lb.port, args)
+        ratio = service_vs_floor(lb.port, args)
         rate = drill_rate(lb.port, args, spec)
         # The longest the replacements can take, so the load outlasts them; the drill stops it sooner.
         per_replacement = LAUNCH_TIMEOUT_SECONDS + spec.service.shutdown_grace_seconds + EXIT_SLACK_SECONDS
@@ -158,17 +191,87 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
     summary, lines = summarize(result, replacements)
     print("\n".join(lines))
-    print(summary.last_line(), flush=True)
-    return 0 if summary.passed else 1
+    figures = {
+        "requests": summary.requests,
+        "failed": summary.failed,
+        "sessions_lost": summary.sessions_lost,
+        "items_lost": summary.items_lost,
+        "unclean_exits": summary.unclean_exits,
+        "instances_replaced": len(replacements),
+        "rate_rps": round(rate, 1),
+        "p99_steady_ms": round(summary.p99_steady_ms, 1),
+        "p99_replacing_ms": round(summary.p99_replacing_ms, 1),
+        "service_vs_floor": round(ratio, 2),
+    }
+    return summary.passed, figures, summary.last_line(), rate
+
+
+def release_for(args: argparse.Namespace) -> Release | None:
+    if args.service_from == "checkout":
+        print("service: this checkout, on this interpreter", flush=True)
+        return None
+    release = installed_release()
+    how = f"installed offline in {release.install_seconds:.1f} s" if release.install_seconds else "reused"
+    print(
+        f"service: release bundle {release.bundle.cloud}-{release.bundle.platform.arch} {release.bundle.id}"
+        f" ({release.bundle.downloaded} wheels downloaded), {how}: {release.path.relative_to(ROOT)}",
+        flush=True,
+    )
+    return release
+
+
+def run(args: argparse.Namespace, log_dir: Path, argv: list[str]) -> int:
+    spec = load_environment(args.env)
+    check = CheckTiming.from_policy(HEALTH_CHECK, args.check_scale)
+    print(
+        f"drill: env={spec.name} instances={args.instances} rounds={args.rounds} clients={args.clients}"
+        f" session_backend={args.session_backend} health check every {check.inter_ms} ms"
+        f" (rise {check.rise}, fall {check.fall}) logs={log_dir}",
+        flush=True,
+    )
+    try:
+        release = release_for(args)
+    except ReleaseError as error:
+        print(f"drill: {error}", file=sys.stderr)
+        return 2
+    chosen = args.scenario or list(SCENARIOS)
+    scenarios: dict[str, tuple[bool, dict[str, Any]]] = {}
+    last_lines = []
+    rate = args.rate
+    if REPLACE in chosen:
+        ok, figures, last_line, rate = replace_every_instance(args, spec, release, log_dir)
+        scenarios[REPLACE] = ok, figures
+        last_lines.append(last_line)
+    if CACHE_FAILURE in chosen:
+        # The replacement scenario's load, or (run alone) the same measured on this scenario's fleet.
+        measured = rate
+
+        def rate_for(port: int) -> float:
+            return measured or drill_rate(port, args, spec)
+
+        ok, figures, lines = cache_failover.run(args, spec, release, rate_for, log_dir)
+        print("\n".join(lines))
+        scenarios[CACHE_FAILURE] = ok, figures
+    if args.result:
+        command = shlex.join(["python", "-m", "tools.drill", *argv])
+        write_result(args.result, result_document(command, scenarios))
+        print(f"drill: figures written to {args.result}")
+    for name, (ok, _) in scenarios.items():
+        print(f"drill: {name} {'passed' if ok else 'FAILED'}")
+    # The replacement summary stays the last line (tests and CI logs read it).
+    for line in last_lines:
+        print(line, flush=True)
+    return 0 if all(ok for ok, _ in scenarios.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.keep_logs:
         args.keep_logs.mkdir(parents=True, exist_ok=True)
-        return run(args, args.keep_logs)
+        return run(args, args.keep_logs, argv)
     with tempfile.TemporaryDirectory(prefix="drill-") as log_dir:
-        return run(args, Path(log_dir))
+        return run(args, Path(log_dir), argv)
 
 
 if __name__ == "__main__":

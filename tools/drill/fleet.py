@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from refarch import ROOT
 from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
 from sample_service.config import TEST_ONLY_OPT_IN
@@ -70,6 +72,10 @@ class Fleet:
     lb: Haproxy
     env: dict[str, str]
     log_dir: Path
+    # The interpreter and working directory instances run `-m sample_service` with: an installed release's
+    # venv and directory (tools.drill.release), or by default this checkout on this interpreter.
+    python: str = sys.executable
+    cwd: Path = ROOT
     instances: list[Instance] = field(default_factory=list)
     _launched: int = 0
 
@@ -82,7 +88,12 @@ class Fleet:
         self._launched += 1
         name = f"i{self._launched}"
         port = free_port()
-        process = ServiceProcess({**self.env, "SERVICE_PORT": str(port)}, self.log_dir / f"{name}.log")
+        process = ServiceProcess(
+            {**self.env, "SERVICE_PORT": str(port)},
+            self.log_dir / f"{name}.log",
+            python=self.python,
+            cwd=self.cwd,
+        )
         self.lb.register(name, port)
         instance = Instance(name, process)
         self.instances.append(instance)

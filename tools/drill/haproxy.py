@@ -78,9 +78,12 @@ class Haproxy:
         self._dir = Path(tempfile.mkdtemp(prefix="haproxy-"))
         self._socket = self._dir / "admin.sock"
         self._config = self._dir / "haproxy.cfg"
-        self._config.write_text(render_config(port=self.port, admin_socket=self._socket, check=check))
+        self._config.write_text(self.render())
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def render(self) -> str:
+        return render_config(port=self.port, admin_socket=self._socket, check=self.check)
 
     def start(self) -> None:
         haproxy = HAPROXY
@@ -154,3 +157,56 @@ class Haproxy:
         stop_process(self._proc)
         self._proc = None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+CACHE_BACKEND = "cache"
+CACHE_SERVER = f"{CACHE_BACKEND}/primary"
+
+
+def render_cache_config(*, port: int, admin_socket: Path, primary_port: int) -> str:
+    # TCP only: the cache's one endpoint, which follows the primary, as a managed cache's primary endpoint
+    # does after a failover (a DNS record or a proxy that the service cannot tell apart from the cache).
+    return f"""\
+global
+    stats socket {admin_socket} mode 600 level admin
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 60s
+    timeout server 60s
+
+frontend {CACHE_BACKEND}
+    bind 127.0.0.1:{port}
+    default_backend {CACHE_BACKEND}
+
+backend {CACHE_BACKEND}
+    server primary 127.0.0.1:{primary_port}
+"""
+
+
+class CacheEndpoint(Haproxy):
+    """One endpoint for the cache on 127.0.0.1, in front of whichever Redis is the primary."""
+
+    def __init__(self, primary_port: int, log_path: Path) -> None:
+        self.primary_port = primary_port
+        super().__init__(CheckTiming(0, 0, 0, 0, 0), log_path)
+
+    def render(self) -> str:
+        return render_cache_config(port=self.port, admin_socket=self._socket, primary_port=self.primary_port)
+
+    def switch_to(self, port: int) -> None:
+        """Points the endpoint at a new primary and cuts the connections to the old one, as a failover's
+        endpoint change does: the service's clients reconnect, to the new primary."""
+        old = self.primary_port
+        changed = f"port changed from '{old}' to '{port}' by 'stats socket command'"
+        self._expect(
+            f"set server {CACHE_SERVER} addr 127.0.0.1 port {port}", f"no need to change the addr, {changed}"
+        )
+        self._expect(f"shutdown sessions server {CACHE_SERVER}", "")
+        self.primary_port = port
+
+    def target_port(self) -> int:
+        """The port the endpoint forwards to, as HAProxy reports it (`show servers state`: srv_port)."""
+        header, row = self.command(f"show servers state {CACHE_BACKEND}").splitlines()[-2:]
+        return int(dict(zip(header.lstrip("# ").split(), row.split(), strict=True))["srv_port"])

@@ -118,6 +118,13 @@ class RedisServer:
         stop_process(self._proc)
         self._proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a failed primary: no shutdown, every connection reset."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
     def hang(self) -> None:
         """SIGSTOP: connections are still accepted by the kernel, but nothing is ever answered."""
         assert self._proc is not None

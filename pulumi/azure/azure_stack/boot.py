@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pulumi
 
+from azure_stack import service_logs
 from azure_stack.load_balancer import detection_seconds
 from refarch.boot import BootTemplate, render_boot
 from refarch.boot_budget import BootBudget
@@ -15,6 +16,7 @@ from refarch.spec import EnvironmentSpec
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
+LOG_EXPORT = Path(__file__).with_name("log_export.py")
 # Launch to in service, the figure automatic repairs' grace is derived from (the autoscale cooldown is its
 # normal boot, `normal_seconds`: a scale-out waits for no new role assignment). A scale set instance boots
 # and cloud-init runs its custom data within about two minutes (an estimate: Debian 12 gen2 images,
@@ -30,17 +32,9 @@ BOOT_DESTINATIONS = {
         " firewall admits only that subnet and the deployers"
     ),
 }
-# The one package command a boot may run, and where it goes: the only destination outside Azure. It runs
-# detached (systemd-run --no-block) after the service has started, each apt-get under a hard timeout.
-PACKAGE_COMMANDS = {
-    r"^systemd-run --no-block --unit=rsyslog-install .*'set -e; timeout 120 apt-get -q -o "
-    r"Acquire::http::Timeout=10 -o Acquire::Retries=0 update;\s+timeout 120 apt-get -q -o "
-    r"Acquire::http::Timeout=10 -o Acquire::Retries=0 install -y rsyslog;": (
-        "only on an image without rsyslog (the Azure Monitor Agent reads syslog through it): the Debian"
-        " mirror the image's apt sources name, through the NAT gateway; after the service has started,"
-        " in the background, each apt-get cut off after 120 s"
-    ),
-}
+# No package command: the image's python3 and the bundle are all a boot installs from, and the service's
+# logs reach the Azure Monitor Agent without a syslog daemon (azure_stack.service_logs).
+PACKAGE_COMMANDS: dict[str, str] = {}
 
 
 def custom_data(
@@ -66,6 +60,8 @@ def custom_data(
             client_id=identity,
             download_seconds=BOOT_BUDGET.download_seconds,
             terminate_watch=terminate_watch(),
+            log_export=log_export(),
+            logs_directory_name=PurePosixPath(service_logs.LOG_DIRECTORY).relative_to("/var/log"),
         )
         return base64.b64encode(script.encode()).decode()
 
@@ -75,4 +71,12 @@ def custom_data(
 def terminate_watch() -> str:
     """The watcher, waiting out the gateway's detection time between leaving it and stopping the service."""
     text = BootTemplate(TERMINATE_WATCH.read_text()).substitute(leave_seconds=detection_seconds())
+    return text.rstrip("\n")
+
+
+def log_export() -> str:
+    """The exporter, writing where the data collection rule reads and keeping files as long as it asks."""
+    text = BootTemplate(LOG_EXPORT.read_text()).substitute(
+        log_directory=service_logs.LOG_DIRECTORY, keep_days=service_logs.KEEP_DAYS
+    )
     return text.rstrip("\n")

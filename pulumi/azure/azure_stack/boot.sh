@@ -35,11 +35,6 @@ if [ ! -f "$DIR/.installed" ]; then
   install_release "$DIR" python3
   touch "$DIR/.installed"
 fi
-# The Azure Monitor Agent collects syslog: journald forwards the service's journal to rsyslog.
-mkdir -p /etc/systemd/journald.conf.d
-printf '[Journal]\nForwardToSyslog=yes\n' > /etc/systemd/journald.conf.d/forward-to-syslog.conf
-systemctl restart systemd-journald
-
 @{service_unit}
 # Deletions (scale-in, repair, surge upgrades) are announced as Terminate scheduled events: this watcher
 # takes the service out of the gateway (SIGUSR1), waits for the gateway to notice, stops the service, so
@@ -66,18 +61,34 @@ UNIT
 systemctl daemon-reload
 systemctl enable sample-service-terminate-watch
 systemctl restart sample-service-terminate-watch
-# The Azure Monitor Agent reads syslog from rsyslog (or syslog-ng), which Debian 12 no longer installs by
-# default. An image without it gets it from the image's own Debian mirror (the one destination outside
-# Azure: README, "Boot destinations"), only now that the service and its watcher run, in a transient unit
-# the boot does not wait for, each apt-get cut off after 120 s: a mirror or NAT outage costs logs, never
-# the service. The agent writes its rsyslog output (/etc/rsyslog.d/10-azuremonitoragent-omfwd.conf) when
-# it is installed ("Syslog troubleshooting on Azure Monitor Agent for Linux"), and rsyslog reads it when
-# it starts; if the agent was installed first, the file is missing and the unit's journal says so.
-if ! command -v rsyslogd >/dev/null; then
-  systemd-run --no-block --unit=rsyslog-install --setenv=DEBIAN_FRONTEND=noninteractive /bin/bash -c \
-    'set -e; timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 update; \
-    timeout 120 apt-get -q -o Acquire::http::Timeout=10 -o Acquire::Retries=0 install -y rsyslog; \
-    systemctl restart rsyslog; test -f /etc/rsyslog.d/10-azuremonitoragent-omfwd.conf \
-    || echo "rsyslog-install: no Azure Monitor Agent output in /etc/rsyslog.d: logs stay here (README)" >&2' \
-    || echo 'boot: rsyslog install not started; service logs stay on this instance' >&2
-fi
+# The service's logs leave the instance without a syslog daemon (Debian 12 images may have none, and no
+# boot installs one): this exporter copies the service's journal to one file a day, which the Azure Monitor
+# Agent (a VM extension) collects under the data collection rule's text log source. It runs as the
+# service's user, reading the journal through the systemd-journal group.
+cat > /usr/local/lib/sample-service/log_export.py <<'PY'
+@{log_export}
+PY
+cat > /etc/systemd/system/sample-service-log-export.service <<'UNIT'
+[Unit]
+Description=Copies the sample service's journal to the files the Azure Monitor Agent collects
+After=systemd-journald.service
+
+[Service]
+ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/log_export.py
+User=sample-service
+SupplementaryGroups=systemd-journal
+LogsDirectory=@{logs_directory_name}
+StateDirectory=sample-service-logs
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable sample-service-log-export
+systemctl restart sample-service-log-export

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_azure_native.compute as compute
 import pulumi_azure_native.monitor as monitor
 
+from azure_stack import service_logs
 from azure_stack.boot import BOOT_BUDGET, custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.load_balancer import detection_seconds
@@ -76,6 +77,8 @@ class StatelessFleetArgs:
     arch: str
     service_environment: Mapping[str, pulumi.Input[str]]
     workspace_id: pulumi.Input[str]
+    # The workspace's custom table the service's logs go to (azure_stack.service_logs).
+    log_table_name: pulumi.Input[str]
 
 
 def repair_grace(seconds: int) -> str:
@@ -223,8 +226,8 @@ class StatelessFleet(pulumi.ComponentResource):
                             },
                         },
                         {
-                            # Ships the service's journal (forwarded to rsyslog by the boot script) to
-                            # Log Analytics under the data collection rule below; signs in as the
+                            # Ships the service's logs (the files the boot's exporter writes) to Log
+                            # Analytics under the data collection rule below; signs in as the
                             # instances' managed identity, so no workspace key is on the instances.
                             "name": "monitor-agent",
                             "publisher": "Microsoft.Azure.Monitor",
@@ -263,35 +266,38 @@ class StatelessFleet(pulumi.ComponentResource):
             # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
         )
-        # The service logs to its journal; instances are replaced at will, so the logs must leave them.
+        # The service logs to its journal; instances are replaced at will, so the logs must leave them. The
+        # boot's exporter copies the journal to daily files; the agent reads them as a custom text log into
+        # the workspace's table (azure_stack.service_logs), no syslog daemon needed.
         self.log_rule = monitor.DataCollectionRule(
             "service-logs",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             kind="Linux",
-            description="The sample service's journal (syslog facility daemon) from every instance",
+            description="The sample service's journal, exported to daily files on every instance",
+            stream_declarations={service_logs.STREAM: {"columns": service_logs.stream_columns()}},
             data_sources={
-                "syslog": [
+                "log_files": [
                     {
-                        "name": "service-journal",
-                        "streams": ["Microsoft-Syslog"],
-                        "facility_names": ["daemon"],
-                        "log_levels": [
-                            "Info",
-                            "Notice",
-                            "Warning",
-                            "Error",
-                            "Critical",
-                            "Alert",
-                            "Emergency",
-                        ],
+                        "name": "service-log-files",
+                        "streams": [service_logs.STREAM],
+                        "file_patterns": [service_logs.FILE_PATTERN],
+                        "format": monitor.KnownLogFilesDataSourceFormat.TEXT,
                     }
                 ]
             },
             destinations={
                 "log_analytics": [{"name": "workspace", "workspace_resource_id": args.workspace_id}]
             },
-            data_flows=[{"streams": ["Microsoft-Syslog"], "destinations": ["workspace"]}],
+            data_flows=[
+                {
+                    "streams": [service_logs.STREAM],
+                    "destinations": ["workspace"],
+                    "transform_kql": "source",
+                    # The table's name comes from the table resource, so the rule is created after it.
+                    "output_stream": pulumi.Output.concat("Custom-", args.log_table_name),
+                }
+            ],
             tags=placement.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -105,4 +105,5 @@ _NAME_INPUTS = {
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:redisenterprise:Database": "databaseName",
     "azure-native:apimanagement:Api": "apiId",
+    "azure-native:operationalinsights:Table": "tableName",
 }

@@ -147,6 +147,7 @@ class StatelessService(pulumi.ComponentResource):
                     cosmos_container=item_store.CONTAINER,
                 ),
                 workspace_id=workspace_id,
+                log_table_name=telemetry.service_log_table.name,
             ),
             # Instances join the gateway's pool, download the bundle and use the cache and store from their
             # first boot: all of those, and the identity's roles on them, exist first.

@@ -10,6 +10,7 @@ import pulumi_azure_native.applicationinsights as applicationinsights
 import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 
+from azure_stack import service_logs
 from azure_stack.placement import Placement
 
 # Log Analytics keeps at least 30 days on the PerGB2018 tier; shorter spec retention is rounded up.
@@ -36,6 +37,16 @@ class ServiceTelemetry(pulumi.ComponentResource):
             sku={"name": "PerGB2018"},
             retention_in_days=retention_days,
             tags=placement.tags,
+            opts=child,
+        )
+        # The service's own logs, collected from every instance by the Azure Monitor Agent.
+        self.service_log_table = operationalinsights.Table(
+            "service-logs",
+            resource_group_name=placement.resource_group_name,
+            workspace_name=self.workspace.name,
+            table_name=service_logs.TABLE,
+            schema={"name": service_logs.TABLE, "columns": service_logs.table_columns()},
+            retention_in_days=retention_days,
             opts=child,
         )
         self.insights = applicationinsights.Component(
