@@ -10,7 +10,7 @@ from cfn_queries import ingress_sources, of_type, only, ref_id
 
 from refarch.spec import load_environment
 from sample_service.paths import HEALTH_PATH
-from sample_service.stores.dynamodb import TTL_ATTRIBUTE
+from sample_service.dynamodb_layout import TTL_ATTRIBUTE
 from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
 from stacks.load_balancer import listener_port
 from stacks.session_cache import CACHE_PORT
