@@ -10,7 +10,7 @@
 #   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
 
 PYTHON ?= python3
-# Empty: tools.synth uses stacks.app_builder.DEFAULT_REGION.
+# Empty: cdk.json's `region` context, the region a plain `cdk synth` uses too.
 REGION ?=
 DRILL_ARGS ?=
 VENV := .venv

@@ -9,8 +9,8 @@ from aws_cdk.assertions import Match, Template
 from cfn_queries import ingress_sources, of_type, only, ref_id
 
 from refarch.spec import load_environment
-from sample_service.paths import HEALTH_PATH
 from sample_service.dynamodb_layout import TTL_ATTRIBUTE
+from sample_service.paths import HEALTH_PATH
 from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
 from stacks.load_balancer import listener_port
 from stacks.session_cache import CACHE_PORT
