@@ -399,7 +399,7 @@ def test_key_vault_uses_roles_and_is_private(inventory: Inventory, spec):
 def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: Inventory):
     workspace = inventory.only("azure-native:operationalinsights:Workspace")
     settings = inventory.of_type("azure-native:monitor:DiagnosticSetting")
-    assert all(refers_to(s.get("workspaceId"), workspace) for s in settings)
+    assert settings and all(refers_to(s.get("workspaceId"), workspace) for s in settings)
     covered = {s.get("resourceUri").split("/providers/", 1)[1] for s in settings}
     expected = {
         "network/ApplicationGateway/agw",

@@ -155,7 +155,7 @@ def test_cloud_armor_runs_every_owasp_rule_set_and_denies_by_default(inventory):
         for rule in inventory.only("gcp:compute/securityPolicy:SecurityPolicy").get("rules")
     }
     waf = [rule for rule in rules.values() if "evaluatePreconfiguredWaf" in str(rule["match"])]
-    assert all(rule["action"] == "deny(403)" for rule in waf)
+    assert waf and all(rule["action"] == "deny(403)" for rule in waf)
     assert {
         re.search(r"evaluatePreconfiguredWaf\('([^']+)'", str(rule["match"])).group(1) for rule in waf
     } == {
