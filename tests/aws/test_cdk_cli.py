@@ -78,12 +78,13 @@ def test_a_missing_or_unknown_region_is_refused_before_anything_is_built(region,
 
 
 # Each way the CDK path refuses input: the spec's rules, an override that is not a path, an unknown
-# environment, what AWS adds to the spec, and the region.
+# environment, what AWS adds to the spec (alarm recipient, boot budget), and the region.
 REFUSALS = {
     "spec rule": {"spec.prod.capacity.max": 0},
     "override path": {"spec.prod": 1},
     "unknown environment": {"spec.nope.capacity.max": 1},
     "aws rule": {"spec.prod.alarms.email": None},
+    "boot budget": {"spec.dev.capacity.health_check_grace_seconds": 120},
     "no region": {"region": ""},
     "unknown region": {"region": "eu-wset-1"},
 }
