@@ -5,15 +5,18 @@
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
 #                offline preview against importing its SDK modules; the release bundle's build (cold, warm),
 #                size per cloud and offline install time
+#   make diff    what the working tree changes in every stack against the reviewed snapshots (templates and
+#                inventories under tests/<cloud>/__snapshots__), resource by resource; DIFF_ARGS=--help
 #   make drill   on 127.0.0.1, instances from the release bundle: replace each under load, twice over, then
 #                fail the cache's primary over; figures in runbooks/drill-result.json; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml, and each cloud's hashed service lock
 #   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
 
 PYTHON ?= python3
-# Empty: tools.synth uses stacks.app_builder.DEFAULT_REGION.
+# Empty: cdk.json's `region` context, the region a plain `cdk synth` uses too.
 REGION ?=
 DRILL_ARGS ?=
+DIFF_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 # checkov pins boto3, botocore, networkx and packaging below the project's lock: it gets a venv of its own.
@@ -22,7 +25,7 @@ CHECKOV_VENV := build/checkov-venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup checkov synth test lint bench drill lock clean policy
+.PHONY: setup checkov synth test lint bench drill diff lock clean policy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -68,6 +71,9 @@ bench: setup
 
 drill: setup
 	$(PY) -m tools.drill $(DRILL_ARGS)
+
+diff: setup
+	$(PY) -m tools.diff $(DIFF_ARGS)
 
 # Per cloud, sample_service/locks/<cloud>.lock with each target platform's wheel hashes (asks PyPI via pip).
 lock: $(VENV)/.installed

@@ -12,8 +12,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "sample_service"
-# Glob patterns left out of every cloud's bundle (the CDK asset takes the same list).
-BUNDLE_EXCLUDES = ("__pycache__", "*.pyc")
+# Glob patterns left out of every cloud's bundle (the CDK asset takes the same list). Documents such as
+# CONTRACT.md are for readers, not instances: editing one must not roll the fleet.
+BUNDLE_EXCLUDES = ("__pycache__", "*.pyc", "*.md")
 
 
 def service_files(root: Path = SERVICE_DIR) -> list[Path]:

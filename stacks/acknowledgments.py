@@ -8,7 +8,7 @@ synthesize with none applied.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
 from stacks.findings import CONTROLS_ACKNOWLEDGED
@@ -158,6 +158,12 @@ REASONS: dict[str, str] = {
         "retention here is by lifecycle, and the buckets outlive the stack."
     ),
 }
+
+
+def nag_partition(stack: Stack) -> str:
+    """The partition as cdk-nag writes it in a finding: a literal once the region is known (the
+    `@aws-cdk/core:enablePartitionLiterals` flag), else the pseudo parameter."""
+    return "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
 
 
 def acknowledge_checkov(resource: CfnResource, check_id: str, *, reason_key: str | None = None) -> None:

@@ -15,13 +15,14 @@ from refarch.errors import Problem, SpecError
 from refarch.spec import EnvironmentSpec, load_all
 from stacks.account import AccountSettingsStack
 from stacks.boot import boot_problems
+from stacks.region import REGION_CONTEXT_KEY, checked_region, default_region
 from stacks.service_stack import ServiceStack
 from stacks.stateless_checks import StatelessChecks
 
 SPEC_OVERRIDE_PREFIX = "spec."
-# The region `make synth`, `make bench` and the tests synthesize for when none is given.
-DEFAULT_REGION = "eu-west-1"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+# cdk.json's region: what `cdk synth`, `make synth`, `make bench` and the tests synthesize for by default.
+DEFAULT_REGION = default_region(CDK_JSON)
 
 
 def new_app(**kwargs: Any) -> App:
@@ -51,13 +52,7 @@ def spec_overrides(context: Mapping[str, Any]) -> dict[str, Any]:
 def deployment_environment(app: App) -> Environment:
     """The region is required (load balancer log delivery differs per region); the account is optional."""
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
-    region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
-    if not region:
-        raise ValueError(
-            "no AWS region: pass `-c region=<region>` (e.g. eu-west-1) or set a default region in your "
-            "AWS profile / AWS_REGION so the CDK sets CDK_DEFAULT_REGION"
-        )
-    return Environment(account=account, region=region)
+    return Environment(account=account, region=checked_region(app.node.try_get_context(REGION_CONTEXT_KEY)))
 
 
 def aws_problems(spec: EnvironmentSpec) -> list[Problem]:
@@ -82,10 +77,10 @@ def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool
     Spec overrides in the app's context (cdk.json, `-c`) apply first; `overrides` win over them."""
     context_overrides = spec_overrides(app.node.get_all_context())
     specs = load_all(overrides={**context_overrides, **(overrides or {})})
+    env = deployment_environment(app)
     for spec in specs.values():
         if problems := aws_problems(spec):
             raise SpecError(spec.name, problems)
-    env = deployment_environment(app)
     # Environments share the account-level settings of the account and region they deploy to.
     account = AccountSettingsStack(app, env=env)
     for spec in specs.values():

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from refarch.boot import render_boot
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge, acknowledge_control
+from stacks.acknowledgments import acknowledge, acknowledge_control, nag_partition
 from stacks.boot import boot_budget, fleet_bundle, image_parameter
 from stacks.retention import retained_log_group
 
@@ -94,7 +94,7 @@ class StatelessFleet(Construct):
         )
         acknowledge(
             session_manager,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:{stack.region}:<AWS::AccountId>:instance/*]",
+            f"AwsSolutions-IAM5[Resource::arn:{nag_partition(stack)}:ec2:{stack.region}:<AWS::AccountId>:instance/*]",
             reason_key="AwsSolutions-IAM5[Resource::<instances>/*] session manager",
         )
         self.role.add_managed_policy(session_manager)

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
+from sample_service.dynamodb_layout import PARTITION_KEY, TTL_ATTRIBUTE
 from stacks.acknowledgments import acknowledge_checkov
 from stacks.encryption import data_key
 from stacks.retention import removal_policy

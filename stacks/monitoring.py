@@ -17,7 +17,7 @@ from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
+from sample_service.dynamodb_layout import OPERATIONS as STORE_OPERATIONS
 from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 from stacks.retention import removal_policy
 from stacks.synthetic_check import SCHEDULE

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
-from sample_service.stores.dynamodb import OPERATIONS as STORE_OPERATIONS
+from sample_service.dynamodb_layout import OPERATIONS as STORE_OPERATIONS
 from stacks.api_gateway import STAGE, PublicApi
 from stacks.fleet import StatelessFleet
 from stacks.item_store import ItemStore

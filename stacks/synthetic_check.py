@@ -17,7 +17,7 @@ from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
-from stacks.acknowledgments import acknowledge, acknowledge_checkov
+from stacks.acknowledgments import acknowledge, acknowledge_checkov, nag_partition
 from stacks.encryption import data_key
 from stacks.fleet import CHECKPOINT_PERCENTAGES
 
@@ -173,7 +173,7 @@ class SyntheticCheck(Construct):
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{stack.region}:<AWS::AccountId>:"
+            f"AwsSolutions-IAM5[Resource::arn:{nag_partition(stack)}:logs:{stack.region}:<AWS::AccountId>:"
             f"log-group:/aws/lambda/cwsyn-{name}-*]",
             reason_key="AwsSolutions-IAM5[Resource::<canary function log group>-*]",
         )

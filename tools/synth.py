@@ -16,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 
 from refarch import ROOT
-from stacks.app_builder import DEFAULT_REGION
 from stacks.findings import (
     PluginCrashed,
     checkov_findings,
@@ -32,10 +31,13 @@ def resource_count(template: Path) -> int:
     return len(json.loads(template.read_text()).get("Resources", {}))
 
 
-def synth_aws(region: str, assembly: Path) -> int:
+def synth_aws(region: str | None, assembly: Path) -> int:
     shutil.rmtree(assembly, ignore_errors=True)
     cdk = shutil.which("cdk") or "cdk"
-    command = [cdk, "synth", "--all", "--quiet", "--output", str(assembly), "-c", f"region={region}"]
+    # No region given: cdk.json's, as a plain `cdk synth` would use. The CLI synthesizes every stack.
+    command = [cdk, "synth", "--quiet", "--output", str(assembly)]
+    if region:
+        command += ["-c", f"region={region}"]
     synth = subprocess.run(command, cwd=ROOT, check=False)
     templates = templates_of(assembly)
     if synth.returncode != 0 and not templates:
@@ -78,7 +80,7 @@ def synth_aws(region: str, assembly: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--region", default=DEFAULT_REGION, help="AWS region to synthesize for")
+    parser.add_argument("--region", help="AWS region to synthesize for (default: cdk.json's `region`)")
     parser.add_argument("--output", default=str(ROOT / "cdk.out"), help="cloud assembly directory")
     args = parser.parse_args()
     aws = synth_aws(args.region, Path(args.output))

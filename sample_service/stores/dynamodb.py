@@ -14,14 +14,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sample_service.dynamodb_layout import DATA_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
 from sample_service.stores.base import Item, ItemTooLarge, unavailable
 
 T = TypeVar("T")
 
-# The table layout the stacks create: a string partition key and a numeric TTL attribute.
-PARTITION_KEY = "pk"
-TTL_ATTRIBUTE = "expires_at"
-DATA_ATTRIBUTE = "data"
 # DynamoDB's hard limit, counted over attribute names and values.
 MAX_ITEM_BYTES = 400 * 1024
 # A DynamoDB number never takes more than 21 bytes.
@@ -29,9 +26,6 @@ _NUMBER_BYTES = 21
 # Never a valid item id (those start with a letter or digit), so the probe cannot collide with data.
 READINESS_PROBE_KEY = "#readiness-probe"
 _WORKERS = 16
-# Every DynamoDB operation this store calls (tests read the calls from this file and compare). The stack
-# grants exactly these actions and watches exactly these operations' throttles.
-OPERATIONS = ("GetItem", "PutItem")
 
 
 def _item_size(item_id: str, data_json: str, expires_at: int | None) -> int:

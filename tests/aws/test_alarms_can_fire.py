@@ -10,7 +10,7 @@ from cfn_queries import of_type, only, ref_id
 from service_facts import store_operations
 
 from refarch.spec import load_environment
-from sample_service.stores.dynamodb import OPERATIONS
+from sample_service.dynamodb_layout import OPERATIONS
 
 
 def _math_alarms(resources: dict) -> dict[str, dict]:

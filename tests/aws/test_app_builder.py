@@ -1,25 +1,16 @@
-"""How the CDK app takes its region and spec overrides, and refuses what it cannot build."""
+"""How the CDK app takes its spec overrides and refuses what it cannot build (the region: test_cdk_cli.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from refarch.errors import SpecError
-from stacks.app_builder import build_app, deployment_environment, new_app, spec_overrides
+from stacks.app_builder import build_app, new_app, spec_overrides
 
 
 def test_spec_overrides_come_from_spec_prefixed_context_keys():
     context = {"region": "eu-west-1", "spec.prod.capacity.max": "20", "@aws-cdk/x": True}
     assert spec_overrides(context) == {"prod.capacity.max": "20"}
-
-
-def test_region_is_required_and_named_in_the_error(monkeypatch):
-    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
-    with pytest.raises(ValueError, match=r"-c region=<region>"):
-        deployment_environment(new_app())
-    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-2")
-    assert deployment_environment(new_app()).region == "us-east-2"
-    assert deployment_environment(new_app(context={"region": "eu-central-1"})).region == "eu-central-1"
 
 
 def test_an_invalid_override_fails_before_any_stack_is_built(tmp_path):

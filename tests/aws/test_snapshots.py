@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-# Content hashes of assets change with any edit to the service bundle, not with the architecture.
-ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-# So does the release bundle's id (refarch.bundle), which names the release directory an instance installs.
-RELEASE = re.compile(r"RELEASE='[0-9a-f]{16}'")
-
-
-def normalised(template: dict) -> dict:
-    text = RELEASE.sub("RELEASE='<release>'", ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
-    return json.loads(text)
+from tools.reviewed import normalised_template as normalised
 
 
 @pytest.fixture

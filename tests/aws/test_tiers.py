@@ -9,8 +9,8 @@ from aws_cdk.assertions import Match, Template
 from cfn_queries import ingress_sources, of_type, only, ref_id
 
 from refarch.spec import load_environment
+from sample_service.dynamodb_layout import TTL_ATTRIBUTE
 from sample_service.paths import HEALTH_PATH
-from sample_service.stores.dynamodb import TTL_ATTRIBUTE
 from stacks.api_gateway import INVOKE_SCOPE, RESOURCE_SERVER
 from stacks.load_balancer import listener_port
 from stacks.session_cache import CACHE_PORT
@@ -128,7 +128,9 @@ def test_cache_requires_tls_auth_and_fails_over_where_the_spec_has_replicas(reso
     failover = spec.cache.replicas > 0
     assert group["AutomaticFailoverEnabled"] is failover and group["MultiAZEnabled"] is failover
     subnet_group = only(resources, "AWS::ElastiCache::SubnetGroup")
-    assert all("data" in ref_id(subnet) for subnet in subnet_group["SubnetIds"])
+    subnets = [ref_id(subnet) for subnet in subnet_group["SubnetIds"]]
+    # One data subnet per zone, and nothing else (an empty list must not pass).
+    assert len(subnets) == spec.zones and all("data" in subnet for subnet in subnets)
 
 
 def test_item_store_is_on_demand_encrypted_with_ttl_and_recovery(resources, environment):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import subprocess
 
 import pytest
 from azure_queries import (
@@ -16,7 +17,10 @@ from azure_queries import (
     service_variables,
     subnets,
 )
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from refarch import ROOT
 from refarch.inventory import Inventory
 from sample_service.paths import HEALTH_PATH
 
@@ -134,16 +138,19 @@ def test_scale_set_is_flexible_zonal_private_and_replaced_with_surge(inventory: 
 
 
 def test_instances_accept_no_password_and_no_usable_key(inventory: Inventory):
-    from azure_stack.fleet import UNUSABLE_SSH_KEY
-
-    linux = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
-        "virtualMachineProfile.osProfile.linuxConfiguration"
-    )
-    assert linux["disablePasswordAuthentication"] is True
-    assert [key["keyData"] for key in linux["ssh"]["publicKeys"]] == [UNUSABLE_SSH_KEY]
-    assert "adminPassword" not in inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
+    profile = inventory.only("azure-native:compute:VirtualMachineScaleSet").get(
         "virtualMachineProfile.osProfile"
     )
+    linux = profile["linuxConfiguration"]
+    assert linux["disablePasswordAuthentication"] is True and "adminPassword" not in profile
+    # Azure requires one key: a well-formed RSA public key, and the repository holds no private key at all
+    # (so nobody here can log in with it).
+    (key,) = [key["keyData"] for key in linux["ssh"]["publicKeys"]]
+    public = serialization.load_ssh_public_key(key.encode())
+    assert isinstance(public, rsa.RSAPublicKey) and public.key_size >= 3072
+    pem = ["git", "grep", "-lE", "-e", "-----BEGIN [A-Z ]*PRIVATE KEY-----"]
+    tracked = subprocess.run(pem, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert tracked.returncode == 1 and tracked.stdout == "", tracked.stdout
 
 
 def test_health_extension_checks_the_services_shallow_health(inventory: Inventory, spec):
@@ -351,7 +358,19 @@ def test_api_is_the_authenticated_throttled_logged_entry_to_the_load_balancer(
     service = inventory.only("azure-native:apimanagement:ApiManagementService")
     assert service.get("virtualNetworkType") == "External"
     assert service.get("virtualNetworkConfiguration.subnetResourceId").endswith("/subnets/apim")
-    assert service.get("customProperties") == azure.module("api_gateway").LEGACY_TLS_OFF
+    # Off for clients and backends alike: TLS 1.0, TLS 1.1, SSL 3.0 and the 3DES cipher (names from "Manage
+    # protocols and ciphers in Azure API Management", learn.microsoft.com/azure/api-management/
+    # api-management-howto-manage-protocols-ciphers).
+    security = "Microsoft.WindowsAzure.ApiManagement.Gateway.Security."
+    legacy = [
+        f"{security}{side}{p}"
+        for side in ("Protocols.", "Backend.Protocols.")
+        for p in ("Tls10", "Tls11", "Ssl30")
+    ]
+    properties = service.get("customProperties")
+    assert {
+        name: properties.get(name) for name in [*legacy, f"{security}Ciphers.TripleDes168"]
+    } == dict.fromkeys([*legacy, f"{security}Ciphers.TripleDes168"], "False")
     gateway = inventory.only(NET + "ApplicationGateway")
     private_ip = next(f for f in gateway.get("frontendIPConfigurations") if f["name"] == "private")
     backend = inventory.only("azure-native:apimanagement:Backend")
@@ -457,7 +476,7 @@ def test_key_vault_uses_roles_and_is_private(inventory: Inventory, spec):
 def test_every_service_with_diagnostics_sends_them_to_the_workspace(inventory: Inventory):
     workspace = inventory.only("azure-native:operationalinsights:Workspace")
     settings = inventory.of_type("azure-native:monitor:DiagnosticSetting")
-    assert all(refers_to(s.get("workspaceId"), workspace) for s in settings)
+    assert settings and all(refers_to(s.get("workspaceId"), workspace) for s in settings)
     covered = {s.get("resourceUri").split("/providers/", 1)[1] for s in settings}
     expected = {
         "network/ApplicationGateway/agw",

@@ -28,7 +28,8 @@ def test_each_cloud_carries_only_its_own_clients(cloud: str) -> None:
 def test_lock_round_trips_through_pips_format() -> None:
     lock = read_lock("aws")
     assert parse_lock(render_lock("# header", lock)) == lock
-    assert all(len(digest) == 64 for pin in lock.pins for digest in pin.hashes)
+    digests = [digest for pin in lock.pins for digest in pin.hashes]
+    assert digests and all(len(digest) == 64 for digest in digests)
 
 
 def _mutated(lock, name: str, **changes):

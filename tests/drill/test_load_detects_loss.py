@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from sample_service.dynamodb_layout import PARTITION_KEY
 from sample_service.sessions import KEY_PREFIX
-from sample_service.stores.dynamodb import PARTITION_KEY
 from tools.drill.load import Client, RequestLog, Tally
 from tools.drill.servers import ITEMS_TABLE, aws_client
 

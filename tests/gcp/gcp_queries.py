@@ -9,6 +9,8 @@ import json
 from refarch.boot import written_environment
 from refarch.inventory import Inventory, Resource
 from refarch.offline import mock_id
+from sample_service.app import create_app
+from sample_service.config import ServiceConfig
 
 
 def ref(resource: Resource) -> str:
@@ -25,3 +27,21 @@ def service_environment(inventory: Inventory) -> dict[str, str]:
 def openapi(inventory: Inventory) -> dict:
     config = inventory.only("gcp:apigateway/apiConfig:ApiConfig")
     return json.loads(base64.b64decode(config.get("openapiDocuments.0.document.contents")))
+
+
+def service_routes() -> set[tuple[str, str]]:
+    """(path, method) of every route the sample service serves, from its own router."""
+    config = ServiceConfig.from_env(
+        {
+            "CACHE_HOST": "cache",
+            "STORE_BACKEND": "dynamodb",
+            "ITEMS_TABLE": "items",
+            "AWS_REGION": "eu-west-1",
+        }
+    )
+    app = create_app(config, sessions=object(), items=object())
+    return {
+        (route.resource.canonical, route.method.lower())
+        for route in app.router.routes()
+        if route.method != "HEAD"  # aiohttp adds HEAD to every GET
+    }

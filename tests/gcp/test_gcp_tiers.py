@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from gcp_queries import openapi, ref, service_environment
+from gcp_queries import openapi, ref, service_environment, service_routes
 
 from refarch.inventory import MASK, masked_secrets
 from sample_service.firestore_layout import COLLECTION, TTL_FIELD
@@ -155,7 +155,7 @@ def test_cloud_armor_runs_every_owasp_rule_set_and_denies_by_default(inventory):
         for rule in inventory.only("gcp:compute/securityPolicy:SecurityPolicy").get("rules")
     }
     waf = [rule for rule in rules.values() if "evaluatePreconfiguredWaf" in str(rule["match"])]
-    assert all(rule["action"] == "deny(403)" for rule in waf)
+    assert waf and all(rule["action"] == "deny(403)" for rule in waf)
     assert {
         re.search(r"evaluatePreconfiguredWaf\('([^']+)'", str(rule["match"])).group(1) for rule in waf
     } == {
@@ -189,9 +189,12 @@ def test_gateway_points_at_the_load_balancer_and_requires_key_and_client_token(i
     assert document["security"] == [{"api_key": [], "api_client": []}]
     client = _email(inventory, "api-client-account", project)
     assert document["securityDefinitions"]["api_client"]["x-google-issuer"] == client
-    operations = [op for path in document["paths"].values() for op in path.values()]
-    protected = [op for op in operations if op.get("security") != []]
-    assert len(protected) == len(operations) - 1, "only the health check is open"
+    routes = {(path, method): op for path, ops in document["paths"].items() for method, op in ops.items()}
+    protected = [op for op in routes.values() if op.get("security") != []]
+    # Only the health check is open; every other route of the service (from its own router, not the
+    # generator's list) needs a key and a token.
+    assert {route for route, op in routes.items() if op.get("security") == []} == {(HEALTH_PATH, "get")}
+    assert len(protected) == len(service_routes() - {(HEALTH_PATH, "get")}) > 0
     assert all(op["x-google-quota"] == {"metricCosts": {"requests": 1}} for op in protected)
     key = inventory.only("gcp:projects/apiKey:ApiKey")
     assert key.get("restrictions.apiTargets.0.service").endswith(f".apigateway.{project}.cloud.goog")

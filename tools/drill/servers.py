@@ -23,8 +23,8 @@ import boto3
 import redis
 
 from refarch import ROOT
+from sample_service.dynamodb_layout import PARTITION_KEY, TTL_ATTRIBUTE
 from sample_service.paths import HEALTH_PATH
-from sample_service.stores.dynamodb import PARTITION_KEY, TTL_ATTRIBUTE
 
 # The service runs from the checkout, as `python -m sample_service` with this as working directory.
 REDIS_SERVER = "/usr/bin/redis-server"

@@ -1,0 +1,31 @@
+"""TEARDOWN.md lists exactly what `pulumi destroy` leaves behind on GCP, read from the inventories."""
+
+from __future__ import annotations
+
+from refarch.inventory import Resource
+from tests.teardown_doc import documented, grouped
+
+
+def outlives_destroy(resource: Resource) -> bool:
+    inputs = resource.inputs
+    return (
+        bool(resource.options.get("protect") or resource.options.get("retainOnDelete"))
+        or inputs.get("deletionProtection") is True
+        or inputs.get("deleteProtectionState") == "DELETE_PROTECTION_ENABLED"
+        or inputs.get("deletionPolicy") == "ABANDON"
+        # A bucket that still holds objects is not deleted unless forceDestroy says so.
+        or (resource.type == "gcp:storage/bucket:Bucket" and inputs.get("forceDestroy") is not True)
+    )
+
+
+def test_the_table_lists_every_retained_resource_and_nothing_else(inventories):
+    retained = grouped(
+        [
+            (r.type, r.name, env)
+            for env, inventory in inventories.items()
+            for r in inventory
+            if outlives_destroy(r)
+        ]
+    )
+    assert retained, "nothing is retained anywhere: the test would prove nothing"
+    assert documented("GCP") == retained
