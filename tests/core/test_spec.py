@@ -31,7 +31,7 @@ def _error(environment: str, **overrides) -> SpecError:
         ("dev", {"zones": 0}, "zones", 0, "greater than or equal to 1"),
         (
             "prod",
-            {"zones": 1, "nat_gateways": 1, "capacity__min": 1, "capacity__desired": 1},
+            {"zones": 1, "aws__nat_gateways": 1, "capacity__min": 1, "capacity__desired": 1},
             "zones",
             1,
             "2 or 3 in production",
@@ -46,9 +46,15 @@ def _error(environment: str, **overrides) -> SpecError:
         ("staging", {"api__throttle_burst": -1}, "api.throttle_burst", -1, "greater than 0"),
         ("prod", {"cache__replicas": 0}, "cache.replicas", 0, "at least 1 in production"),
         ("dev", {"capacity__max": "three"}, "capacity.max", "three", "valid integer"),
-        ("dev", {"capacity__instance_type": "huge"}, "capacity.instance_type", "huge", "match pattern"),
+        ("dev", {"aws__instance_type": "huge"}, "aws.instance_type", "huge", "match pattern"),
         ("dev", {"retention__log_days": 10}, "retention.log_days", 10, "one of 1, 3, 5"),
-        ("dev", {"cache__engine_version": "9.9"}, "cache.engine_version", "9.9", "one of 7.2, 8.0, 8.1"),
+        (
+            "dev",
+            {"aws__cache_engine_version": "9.9"},
+            "aws.cache_engine_version",
+            "9.9",
+            "one of 7.2, 8.0, 8.1",
+        ),
         ("dev", {"vpc_cidr": "8.8.0.0/16"}, "vpc_cidr", "8.8.0.0/16", "private IPv4 network"),
         ("dev", {"capacity__desired": 7}, "capacity.desired", 7, "between capacity.min (1) and max (3)"),
         (
@@ -127,8 +133,9 @@ def test_waf_per_ip_limit_follows_an_override_and_stays_within_what_waf_accepts(
 
 
 def test_more_instance_types_must_not_repeat_the_primary_or_each_other():
-    error = _error("dev", capacity__more_instance_types=["t3.small"])
-    assert [problem.field for problem in error.problems] == ["capacity.more_instance_types"]
-    error = _error("dev", capacity__more_instance_types=["t3a.small", "t3a.small"])
+    primary = load_environment("dev").aws.instance_type
+    error = _error("dev", aws__more_instance_types=[primary])
+    assert [problem.field for problem in error.problems] == ["aws.more_instance_types"]
+    error = _error("dev", aws__more_instance_types=["t3a.small", "t3a.small"])
     assert "must not repeat" in error.problems[0].rule
-    assert len(load_environment("prod").capacity.more_instance_types) >= 1
+    assert len(load_environment("prod").aws.more_instance_types) >= 1
