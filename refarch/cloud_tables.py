@@ -76,68 +76,88 @@ class GcpTable(_Table):
     redis_version: Literal[REDIS_VERSIONS] = "REDIS_7_2"
 
 
-def aws_table_problems(spec: EnvironmentSpec) -> list[Problem]:
-    aws, problems = spec.aws, []
-    if aws.instance_type in aws.more_instance_types or len(set(aws.more_instance_types)) < len(
-        aws.more_instance_types
-    ):
-        problems.append(Problem("aws.more_instance_types", aws.more_instance_types, "must not repeat a type"))
-    if aws.nat_gateways > spec.zones:
-        problems.append(
-            Problem("aws.nat_gateways", aws.nat_gateways, f"must be at most zones ({spec.zones})")
-        )
+# Each rule below is checked only when every field it reads is valid (refarch.spec), so a rule checks one
+# thing: a bad value elsewhere must not hide it.
+
+
+def _more_instance_types_distinct(spec: EnvironmentSpec) -> list[Problem]:
+    aws = spec.aws
+    types = [aws.instance_type, *aws.more_instance_types]
+    if len(set(types)) < len(types):
+        return [Problem("aws.more_instance_types", aws.more_instance_types, "must not repeat a type")]
+    return []
+
+
+def _nat_gateways_within_zones(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.aws.nat_gateways > spec.zones:
+        return [Problem("aws.nat_gateways", spec.aws.nat_gateways, f"must be at most zones ({spec.zones})")]
+    return []
+
+
+def _engine_version_of_engine(spec: EnvironmentSpec) -> list[Problem]:
+    aws = spec.aws
     allowed_versions = CACHE_ENGINE_VERSIONS[aws.cache_engine]
     if aws.cache_engine_version not in allowed_versions:
-        problems.append(
+        return [
             Problem(
                 "aws.cache_engine_version",
                 aws.cache_engine_version,
                 f"must be one of {', '.join(allowed_versions)} for cache_engine {aws.cache_engine}",
             )
-        )
-    return problems
+        ]
+    return []
 
 
-def azure_table_problems(spec: EnvironmentSpec) -> list[Problem]:
-    """Gateway bounds in order; production adds a zone-redundant gateway tier and enough gateway instances
-    for every zone."""
-    azure, problems = spec.azure, []
+def _gateway_bounds_in_order(spec: EnvironmentSpec) -> list[Problem]:
+    azure = spec.azure
     if azure.gateway_min_capacity > azure.gateway_max_capacity:
-        problems.append(
+        return [
             Problem(
                 "azure.gateway_min_capacity",
                 azure.gateway_min_capacity,
                 f"must be at most azure.gateway_max_capacity ({azure.gateway_max_capacity})",
             )
-        )
+        ]
+    return []
+
+
+def _zone_redundant_api_management(spec: EnvironmentSpec) -> list[Problem]:
+    """Production's API Management spreads over every zone: Premium, in a multiple of zones."""
     if not spec.production:
-        return problems
+        return []
+    azure = spec.azure
     if azure.apim_sku != "Premium":
-        problems.append(
-            Problem("azure.apim_sku", azure.apim_sku, "must be Premium in production (zone redundancy)")
-        )
-    elif azure.apim_capacity % spec.zones:
-        problems.append(
+        return [Problem("azure.apim_sku", azure.apim_sku, "must be Premium in production (zone redundancy)")]
+    if azure.apim_capacity % spec.zones:
+        return [
             Problem(
                 "azure.apim_capacity",
                 azure.apim_capacity,
                 f"must be a multiple of zones ({spec.zones}) in production",
             )
-        )
-    if azure.gateway_min_capacity < spec.zones:
-        problems.append(
+        ]
+    return []
+
+
+def _gateway_instance_in_every_zone(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and spec.azure.gateway_min_capacity < spec.zones:
+        return [
             Problem(
                 "azure.gateway_min_capacity",
-                azure.gateway_min_capacity,
+                spec.azure.gateway_min_capacity,
                 f"must be at least zones ({spec.zones}) in production",
             )
-        )
-    if azure.waf_mode != "Prevention":
-        problems.append(Problem("azure.waf_mode", azure.waf_mode, "must be Prevention in production"))
-    return problems
+        ]
+    return []
 
 
-def gcp_table_problems(spec: EnvironmentSpec) -> list[Problem]:
+def _waf_prevents_in_production(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and spec.azure.waf_mode != "Prevention":
+        return [Problem("azure.waf_mode", spec.azure.waf_mode, "must be Prevention in production")]
+    return []
+
+
+def _read_replicas_have_memory(spec: EnvironmentSpec) -> list[Problem]:
     if spec.cache.replicas > 1 and spec.gcp.cache_memory_gb < READ_REPLICA_MIN_GB:
         return [
             Problem(
@@ -148,3 +168,15 @@ def gcp_table_problems(spec: EnvironmentSpec) -> list[Problem]:
             )
         ]
     return []
+
+
+CLOUD_TABLE_RULES = (
+    _more_instance_types_distinct,
+    _nat_gateways_within_zones,
+    _engine_version_of_engine,
+    _gateway_bounds_in_order,
+    _zone_redundant_api_management,
+    _gateway_instance_in_every_zone,
+    _waf_prevents_in_production,
+    _read_replicas_have_memory,
+)

@@ -18,14 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from refarch import ROOT
-from refarch.cloud_tables import (
-    AwsTable,
-    AzureTable,
-    GcpTable,
-    aws_table_problems,
-    azure_table_problems,
-    gcp_table_problems,
-)
+from refarch.cloud_tables import CLOUD_TABLE_RULES, AwsTable, AzureTable, GcpTable
 from refarch.errors import Problem, SpecError
 from refarch.spec_reads import recording
 from sample_service import defaults
@@ -196,41 +189,48 @@ class EnvironmentSpec(_Section):
         return value
 
 
-def _capacity_problems(spec: EnvironmentSpec) -> list[Problem]:
-    cap, problems = spec.capacity, []
+def _min_within_max(spec: EnvironmentSpec) -> list[Problem]:
+    cap = spec.capacity
     if cap.min > cap.max:
-        problems.append(Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})"))
+        return [Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})")]
+    return []
+
+
+def _desired_within_bounds(spec: EnvironmentSpec) -> list[Problem]:
+    cap = spec.capacity
     if not cap.min <= cap.desired <= cap.max:
-        problems.append(
+        return [
             Problem(
                 "capacity.desired",
                 cap.desired,
                 f"must be between capacity.min ({cap.min}) and max ({cap.max})",
             )
-        )
-    return problems
+        ]
+    return []
 
 
-def _tls_problems(spec: EnvironmentSpec) -> list[Problem]:
-    tls, problems = spec.tls, []
+def _certificate_with_domain(spec: EnvironmentSpec) -> list[Problem]:
+    tls = spec.tls
     if (tls.certificate_arn is None) != (tls.domain is None):
         missing = "tls.domain" if tls.domain is None else "tls.certificate_arn"
-        problems.append(
-            Problem(missing, None, "must be set together with the other of certificate_arn and domain")
-        )
-    if tls.required and tls.certificate_arn is None:
-        problems.append(Problem("tls.certificate_arn", None, "must be set: tls.required is true"))
-    return problems
+        return [Problem(missing, None, "must be set together with the other of certificate_arn and domain")]
+    return []
 
 
-def _production_zone_problems(spec: EnvironmentSpec) -> list[Problem]:
+def _certificate_when_required(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.tls.required and spec.tls.certificate_arn is None:
+        return [Problem("tls.certificate_arn", None, "must be set: tls.required is true")]
+    return []
+
+
+def _production_zones(spec: EnvironmentSpec) -> list[Problem]:
     # Production must survive the loss of one zone with no manual step.
     if spec.production and spec.zones < 2:
         return [Problem("zones", spec.zones, "must be 2 or 3 in production (3 recommended)")]
     return []
 
 
-def _production_capacity_problems(spec: EnvironmentSpec) -> list[Problem]:
+def _production_capacity(spec: EnvironmentSpec) -> list[Problem]:
     if spec.production and spec.capacity.min < spec.zones:
         return [
             Problem("capacity.min", spec.capacity.min, f"must be at least zones ({spec.zones}) in production")
@@ -238,36 +238,41 @@ def _production_capacity_problems(spec: EnvironmentSpec) -> list[Problem]:
     return []
 
 
-def _production_data_problems(spec: EnvironmentSpec) -> list[Problem]:
-    if not spec.production:
-        return []
-    problems = []
-    if spec.cache.replicas < 1:
-        problems.append(
+def _production_cache_failover(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and spec.cache.replicas < 1:
+        return [
             Problem(
-                "cache.replicas",
-                spec.cache.replicas,
-                "must be at least 1 in production (Multi-AZ failover)",
+                "cache.replicas", spec.cache.replicas, "must be at least 1 in production (Multi-AZ failover)"
             )
-        )
-    if not spec.store.deletion_protection:
-        problems.append(Problem("store.deletion_protection", False, "must be true in production"))
-    if not spec.store.point_in_time_recovery:
-        problems.append(Problem("store.point_in_time_recovery", False, "must be true in production"))
-    return problems
+        ]
+    return []
+
+
+def _production_deletion_protection(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and not spec.store.deletion_protection:
+        return [Problem("store.deletion_protection", False, "must be true in production")]
+    return []
+
+
+def _production_point_in_time_recovery(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and not spec.store.point_in_time_recovery:
+        return [Problem("store.point_in_time_recovery", False, "must be true in production")]
+    return []
 
 
 # Rules that relate fields to each other, or that production adds. Each is checked only when every field
 # it reads is valid, so one bad value reports its own problem without hiding (or faking) the others.
 CROSS_FIELD_RULES = (
-    _capacity_problems,
-    _tls_problems,
-    _production_zone_problems,
-    _production_capacity_problems,
-    _production_data_problems,
-    aws_table_problems,
-    azure_table_problems,
-    gcp_table_problems,
+    _min_within_max,
+    _desired_within_bounds,
+    _certificate_with_domain,
+    _certificate_when_required,
+    _production_zones,
+    _production_capacity,
+    _production_cache_failover,
+    _production_deletion_protection,
+    _production_point_in_time_recovery,
+    *CLOUD_TABLE_RULES,
 )
 
 
