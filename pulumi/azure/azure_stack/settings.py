@@ -42,7 +42,7 @@ class ProviderSettings(_Settings):
 
 
 class AzureSettings(_Settings):
-    """`refarch-azure:*` keys; the camelCase alias is the config key (`refarch-azure:vmSize`)."""
+    """`refarch-azure:*` keys; the camelCase alias is the config key (`refarch-azure:namePrefix`)."""
 
     name_prefix: str = Field(pattern=r"^[a-z][a-z0-9]{1,9}$")
     publisher_name: str = Field(min_length=1, max_length=100)
