@@ -101,9 +101,14 @@ def test_bad_spec_overrides_are_refused(gcp, overrides, field):
 
 
 def test_spec_overrides_from_the_stack_reach_the_program(gcp):
-    inventory = gcp.preview("dev", {**gcp.config("dev"), f"{NS}:spec": json.dumps({"capacity": {"max": 7}})})
+    overrides = {"capacity": {"max": 7}, "gcp": {"machine_type": "n2-standard-4", "cache_memory_gb": 3}}
+    inventory = gcp.preview("dev", {**gcp.config("dev"), f"{NS}:spec": json.dumps(overrides)})
     autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
     assert autoscaler.get("autoscalingPolicy.maxReplicas") == 7
+    # The per-cloud table is overridden the same way (`pulumi config set --path spec.gcp.machine_type`).
+    template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
+    assert template.get("machineType") == "n2-standard-4"
+    assert inventory.only("gcp:redis/instance:Instance").get("memorySizeGb") == 3
 
 
 def test_an_unknown_environment_is_refused(gcp):
