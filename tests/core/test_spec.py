@@ -106,6 +106,17 @@ def test_field_and_cross_field_problems_are_reported_together():
     assert [p.field for p in both.problems] == ["azure.apim_sku", "azure.gateway_min_capacity"]
 
 
+def test_a_field_that_moved_to_a_cloud_table_says_where():
+    raw = read_raw()["dev"]
+    old = {**raw, "nat_gateways": 1, "capacity": {**raw["capacity"], "instance_type": "t3.small"}}
+    with pytest.raises(SpecError) as caught:
+        parse_environment("dev", old)
+    assert {(p.field, p.rule) for p in caught.value.problems} == {
+        ("nat_gateways", "no such field: it moved to aws.nat_gateways (the cloud's own table)"),
+        ("capacity.instance_type", "no such field: it moved to aws.instance_type (the cloud's own table)"),
+    }
+
+
 def test_overrides_arrive_as_strings_from_the_cdk_cli_and_are_coerced():
     spec = load_environment("prod", overrides={"prod.capacity.max": "20"})
     assert spec.capacity.max == 20
