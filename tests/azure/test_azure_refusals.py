@@ -88,6 +88,12 @@ def test_every_problem_is_reported_at_once(azure):
     assert sorted(p.field for p in spec_refusal.problems) == ["azure.apim_sku", "azure.vm_size"]
 
 
+def test_a_size_set_in_stack_config_says_where_it_lives_now(azure):
+    (problem,) = azure.refusal("dev", _with(azure, "dev", cacheSku="Balanced_B1")).problems
+    assert (problem.field, problem.value) == (f"{NS}:cacheSku", "Balanced_B1")
+    assert "pulumi config set --path spec.azure.cache_sku" in problem.rule
+
+
 def test_production_alerts_must_reach_someone(azure):
     config = {key: value for key, value in azure.config("prod").items() if key != f"{NS}:alertEmail"}
     refusal = azure.refusal("prod", config)

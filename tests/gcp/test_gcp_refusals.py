@@ -20,7 +20,7 @@ NS = "refarch-gcp"
         (f"{NS}:zones", ["us-east1-b", "us-east1-c"], "must all be in gcp:region (europe-west1)"),
         (f"{NS}:zones", ["europe-west1-b"], "at least the spec's zones (2)"),
         # Sizes are the spec's now: one set where it used to live is refused, not silently ignored.
-        (f"{NS}:machineType", "e2-small", "no such setting"),
+        (f"{NS}:machineType", "e2-small", "pulumi config set --path spec.gcp.machine_type"),
         (f"{NS}:backendDomain", "not a domain", "should match pattern"),
         (f"{NS}:alertEmail", "nobody", "should match pattern"),
         (f"{NS}:alertChannels", ["#slack"], "projects/my-project/notificationChannels/123"),
