@@ -35,6 +35,7 @@ from refarch import ROOT
 from refarch.errors import SpecError
 from refarch.inventory import MASK, Inventory, Resource
 from refarch.spec import read_raw
+from refarch.stack_config import config_problems
 
 PULUMI_DIR = ROOT / "pulumi"
 INVENTORY_DIR = ROOT / "build" / "inventory"
@@ -256,14 +257,21 @@ class PulumiProject:
     def preview(
         self, stack: str, config: Mapping[str, str] | None = None, monitor: RecordingMonitor | None = None
     ) -> Inventory:
-        """The inventory of `stack`; `config` replaces the stack file's (tests use it for bad values)."""
+        """The inventory of `stack`; `config` replaces the stack file's (tests use it for bad values).
+
+        Config the program would never read (an unknown namespace, a misspelt provider key) is refused first.
+        """
+        config = self.config(stack) if config is None else config
+        offline = self.module("offline")
+        if problems := config_problems(config, self.name, offline.SDK_MODULES):
+            raise SpecError(stack, problems)
         program = self.module("program").main
-        mocks = self.module("offline").Mocks()
+        mocks = offline.Mocks()
         return run_offline(
             program,
             project=self.name,
             stack=stack,
-            config=self.config(stack) if config is None else config,
+            config=config,
             mocks=mocks,
             monitor=monitor or RecordingMonitor(mocks),
         )

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime import config as pulumi_config
 from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_snake
 
 from refarch.bundle import Bundle, build_bundle
 from refarch.errors import Problem, SpecError
@@ -101,10 +102,21 @@ def unknown_keys(
     known = {field.alias or name for name, field in model.model_fields.items()} | set(also)
     prefix = f"{config.name}:"
     return [
-        Problem(key, value, "no such setting (check the spelling)")
+        Problem(key, value, _unknown_key_rule(key.removeprefix(prefix)))
         for key, value in sorted(pulumi_config.CONFIG.get().items())
         if key.startswith(prefix) and key.removeprefix(prefix) not in known
     ]
+
+
+def _unknown_key_rule(key: str) -> str:
+    """A size that used to be stack config (`vmSize`) is now a field of a cloud's spec table: say which."""
+    field = to_snake(key)
+    for cloud in ("aws", "azure", "gcp"):
+        if field in EnvironmentSpec.model_fields[cloud].annotation.model_fields:
+            return (
+                f"no such setting: sizes are the spec's now, `pulumi config set --path spec.{cloud}.{field}`"
+            )
+    return "no such setting (check the spelling)"
 
 
 def release_bundle(environment: str, cloud: str, field: str, instance_type: str) -> Bundle:

@@ -13,12 +13,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from refarch import ROOT
+from refarch.cloud_tables import CLOUD_TABLE_RULES, AwsTable, AzureTable, GcpTable
 from refarch.errors import Problem, SpecError
+from refarch.spec_reads import recording
 from sample_service import defaults
 
 SPEC_FILE = ROOT / "environments.toml"
@@ -30,10 +32,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 # CloudWatch Logs accepts only these retention periods; Azure and GCP accept any of them too.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
 
-CACHE_ENGINE_VERSIONS = {"valkey": ("7.2", "8.0", "8.1"), "redis": ("6.2", "7.0", "7.1")}
-
 Percent = Annotated[float, Field(gt=0, le=100)]
-INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 
 
 class _Section(BaseModel):
@@ -50,12 +49,6 @@ class Capacity(_Section):
     desired: int = Field(2, ge=1, le=100)
     max: int = Field(6, ge=1, le=100)
     cpu_target_percent: int = Field(50, ge=10, le=90)
-    instance_type: str = Field("t3.medium", pattern=INSTANCE_TYPE)
-    # AWS: more types the fleet may launch, in order of preference after `instance_type`, so that a
-    # replacement still finds capacity when one type runs short in a zone. Same architecture (x86_64).
-    more_instance_types: list[Annotated[str, Field(pattern=INSTANCE_TYPE)]] = Field(
-        default_factory=list, max_length=9
-    )
     root_volume_gib: int = Field(20, ge=8, le=200)
     # AWS's boot budget (stacks/boot.py): launch to in service, the grace before health checks count and
     # the warm-ups; it must leave the boot's downloads time to wait out IAM.
@@ -65,9 +58,6 @@ class Capacity(_Section):
 
 
 class Cache(_Section):
-    engine: Literal["valkey", "redis"] = "valkey"
-    engine_version: str = "8.0"
-    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     # Read replicas per shard; one or more enables Multi-AZ automatic failover.
     replicas: int = Field(1, ge=0, le=5)
     snapshot_retention_days: int = Field(1, ge=0, le=35)
@@ -172,7 +162,6 @@ class EnvironmentSpec(_Section):
     name: str
     production: bool = False
     zones: int = Field(3, ge=1, le=3)
-    nat_gateways: int = Field(1, ge=1, le=3)
     vpc_cidr: str = "10.0.0.0/16"
     capacity: Capacity = Capacity()
     cache: Cache = Cache()
@@ -183,6 +172,10 @@ class EnvironmentSpec(_Section):
     service: Service = Service()
     tls: Tls = Tls()
     encryption: Encryption = Encryption()
+    # Each cloud's sizes and tier choices (refarch/cloud_tables.py).
+    aws: AwsTable = AwsTable()
+    azure: AzureTable = AzureTable()
+    gcp: GcpTable = GcpTable()
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -196,65 +189,113 @@ class EnvironmentSpec(_Section):
         return value
 
 
-def _cross_field_problems(spec: EnvironmentSpec) -> list[Problem]:
-    """Rules that relate fields to each other, or that production adds."""
-    cap, problems = spec.capacity, []
+def _min_within_max(spec: EnvironmentSpec) -> list[Problem]:
+    cap = spec.capacity
     if cap.min > cap.max:
-        problems.append(Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})"))
+        return [Problem("capacity.min", cap.min, f"must be at most capacity.max ({cap.max})")]
+    return []
+
+
+def _desired_within_bounds(spec: EnvironmentSpec) -> list[Problem]:
+    cap = spec.capacity
     if not cap.min <= cap.desired <= cap.max:
-        problems.append(
+        return [
             Problem(
                 "capacity.desired",
                 cap.desired,
                 f"must be between capacity.min ({cap.min}) and max ({cap.max})",
             )
-        )
-    if cap.instance_type in cap.more_instance_types or len(set(cap.more_instance_types)) < len(
-        cap.more_instance_types
-    ):
-        problems.append(
-            Problem("capacity.more_instance_types", cap.more_instance_types, "must not repeat a type")
-        )
-    if spec.nat_gateways > spec.zones:
-        problems.append(Problem("nat_gateways", spec.nat_gateways, f"must be at most zones ({spec.zones})"))
-    allowed_versions = CACHE_ENGINE_VERSIONS[spec.cache.engine]
-    if spec.cache.engine_version not in allowed_versions:
-        problems.append(
-            Problem(
-                "cache.engine_version",
-                spec.cache.engine_version,
-                f"must be one of {', '.join(allowed_versions)} for engine {spec.cache.engine}",
-            )
-        )
+        ]
+    return []
+
+
+def _certificate_with_domain(spec: EnvironmentSpec) -> list[Problem]:
     tls = spec.tls
     if (tls.certificate_arn is None) != (tls.domain is None):
         missing = "tls.domain" if tls.domain is None else "tls.certificate_arn"
-        problems.append(
-            Problem(missing, None, "must be set together with the other of certificate_arn and domain")
-        )
-    if tls.required and tls.certificate_arn is None:
-        problems.append(Problem("tls.certificate_arn", None, "must be set: tls.required is true"))
-    if spec.production:
-        # Production must survive the loss of one zone with no manual step.
-        if spec.zones < 2:
-            problems.append(Problem("zones", spec.zones, "must be 2 or 3 in production (3 recommended)"))
-        if cap.min < spec.zones:
-            problems.append(
-                Problem("capacity.min", cap.min, f"must be at least zones ({spec.zones}) in production")
+        return [Problem(missing, None, "must be set together with the other of certificate_arn and domain")]
+    return []
+
+
+def _certificate_when_required(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.tls.required and spec.tls.certificate_arn is None:
+        return [Problem("tls.certificate_arn", None, "must be set: tls.required is true")]
+    return []
+
+
+def _production_zones(spec: EnvironmentSpec) -> list[Problem]:
+    # Production must survive the loss of one zone with no manual step.
+    if spec.production and spec.zones < 2:
+        return [Problem("zones", spec.zones, "must be 2 or 3 in production (3 recommended)")]
+    return []
+
+
+def _production_capacity(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and spec.capacity.min < spec.zones:
+        return [
+            Problem("capacity.min", spec.capacity.min, f"must be at least zones ({spec.zones}) in production")
+        ]
+    return []
+
+
+def _production_cache_failover(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and spec.cache.replicas < 1:
+        return [
+            Problem(
+                "cache.replicas", spec.cache.replicas, "must be at least 1 in production (Multi-AZ failover)"
             )
-        if spec.cache.replicas < 1:
-            problems.append(
-                Problem(
-                    "cache.replicas",
-                    spec.cache.replicas,
-                    "must be at least 1 in production (Multi-AZ failover)",
-                )
-            )
-        if not spec.store.deletion_protection:
-            problems.append(Problem("store.deletion_protection", False, "must be true in production"))
-        if not spec.store.point_in_time_recovery:
-            problems.append(Problem("store.point_in_time_recovery", False, "must be true in production"))
+        ]
+    return []
+
+
+def _production_deletion_protection(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and not spec.store.deletion_protection:
+        return [Problem("store.deletion_protection", False, "must be true in production")]
+    return []
+
+
+def _production_point_in_time_recovery(spec: EnvironmentSpec) -> list[Problem]:
+    if spec.production and not spec.store.point_in_time_recovery:
+        return [Problem("store.point_in_time_recovery", False, "must be true in production")]
+    return []
+
+
+# Rules that relate fields to each other, or that production adds. Each is checked only when every field
+# it reads is valid, so one bad value reports its own problem without hiding (or faking) the others.
+CROSS_FIELD_RULES = (
+    _min_within_max,
+    _desired_within_bounds,
+    _certificate_with_domain,
+    _certificate_when_required,
+    _production_zones,
+    _production_capacity,
+    _production_cache_failover,
+    _production_deletion_protection,
+    _production_point_in_time_recovery,
+    *CLOUD_TABLE_RULES,
+)
+
+
+def _cross_field_problems(spec: EnvironmentSpec, invalid: set[str] = frozenset()) -> list[Problem]:
+    """The cross-field rules' problems, leaving out rules that read a field in `invalid`."""
+    problems = []
+    for rule in CROSS_FIELD_RULES:
+        with recording(EnvironmentSpec) as reads:
+            found = rule(spec)
+        if not any(path == bad or path.startswith(f"{bad}.") for path in reads.paths for bad in invalid):
+            problems += found
     return problems
+
+
+# Fields that moved to a cloud's own table: a spec written before the move is told where each went.
+MOVED = {
+    "nat_gateways": "aws.nat_gateways",
+    "capacity.instance_type": "aws.instance_type",
+    "capacity.more_instance_types": "aws.more_instance_types",
+    "cache.node_type": "aws.cache_node_type",
+    "cache.engine": "aws.cache_engine",
+    "cache.engine_version": "aws.cache_engine_version",
+}
 
 
 def problems_from(error: ValidationError) -> list[Problem]:
@@ -264,7 +305,9 @@ def problems_from(error: ValidationError) -> list[Problem]:
         message = item["msg"].removeprefix("Value error, ")
         rule = message[:1].lower() + message[1:]
         value = item.get("input")
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "extra_forbidden" and field in MOVED:
+            rule = f"no such field: it moved to {MOVED[field]} (the cloud's own table)"
+        elif item["type"] == "extra_forbidden":
             rule = "no such field (check the spelling)"
         elif item["type"] == "missing":
             # pydantic reports the enclosing object as the input; the field itself has no value.
@@ -273,19 +316,47 @@ def problems_from(error: ValidationError) -> list[Problem]:
     return problems
 
 
+def _without(raw: Mapping[str, Any], loc: tuple[Any, ...]) -> dict[str, Any]:
+    """A copy of `raw` without the value at `loc` (so the field's default stands in for it)."""
+    head, *rest = loc
+    copy = dict(raw)
+    if rest and isinstance(copy.get(head), Mapping):
+        copy[head] = _without(copy[head], tuple(rest))
+    else:
+        copy.pop(head, None)
+    return copy
+
+
 def parse_environment(name: str, raw: Mapping[str, Any]) -> EnvironmentSpec:
-    """Validate one environment's raw mapping; raise SpecError listing every problem."""
+    """Validate one environment's raw mapping; raise SpecError listing every problem, field errors and
+    cross-field ones together."""
     if not ENVIRONMENT_NAME.match(name):
         raise SpecError(
             name, [Problem("(name)", name, "must be lower-case letters, digits and '-', 2-16 long")]
         )
     if not isinstance(raw, Mapping):
         raise SpecError(name, [Problem("(environment)", raw, "must be a table of fields")])
-    try:
-        spec = EnvironmentSpec.model_validate({**raw, "name": name})
-    except ValidationError as exc:
-        raise SpecError(name, problems_from(exc)) from None
-    problems = _cross_field_problems(spec)
+    # Validation reads every field; that is not a renderer's use (refarch/parity.py).
+    with recording(EnvironmentSpec):
+        problems, invalid, valid = [], set(), dict(raw)
+        spec = None
+        while spec is None:
+            try:
+                spec = EnvironmentSpec.model_validate({**valid, "name": name})
+            except ValidationError as exc:
+                errors = [item for item in exc.errors() if item["loc"] and item["loc"][0] != "name"]
+                if not errors:
+                    raise SpecError(name, problems_from(exc)) from None
+                problems += problems_from(exc)
+                before = valid
+                for item in errors:
+                    # List items and dict keys are dropped with their field: the field's default stands in.
+                    loc = tuple(part for part in item["loc"] if isinstance(part, str))
+                    invalid.add(".".join(loc))
+                    valid = _without(valid, loc)
+                if valid == before:  # nothing left to drop: report what was found
+                    raise SpecError(name, problems) from None
+        problems += _cross_field_problems(spec, invalid)
     if problems:
         raise SpecError(name, problems)
     return spec
@@ -322,12 +393,33 @@ def unknown_environment(name: str, known: Mapping[str, Any]) -> SpecError:
     )
 
 
+class SpecFileError(SpecError):
+    """The spec file cannot be read as TOML: which file, which line, what is wrong, in plain words."""
+
+    def __init__(self, path: Path, error: tomllib.TOMLDecodeError) -> None:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        message = str(error)
+        where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+        if where:
+            message = message[: where.start()]
+            place = f"{shown}, line {where[1]}, column {where[2]}"
+        else:
+            place = str(shown)
+        reason = message[:1].lower() + message[1:]
+        self.path, self.line = path, int(where[1]) if where else None
+        self.environment, self.problems = (
+            "(all)",
+            [Problem(str(shown), "(file)", f"must be valid TOML: {reason}")],
+        )
+        ValueError.__init__(self, f"{place}: not valid TOML: {reason}")
+
+
 def read_raw(path: Path = SPEC_FILE) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError("(all)", [Problem(str(path), "(file)", f"must be valid TOML ({exc})")]) from None
+        raise SpecFileError(path, exc) from None
 
 
 def load_all(

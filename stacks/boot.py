@@ -49,7 +49,7 @@ PACKAGE_COMMANDS = {
 
 
 def instance_types(spec: EnvironmentSpec) -> list[str]:
-    return [spec.capacity.instance_type, *spec.capacity.more_instance_types]
+    return [spec.aws.instance_type, *spec.aws.more_instance_types]
 
 
 def boot_problems(spec: EnvironmentSpec) -> list[Problem]:
@@ -57,13 +57,13 @@ def boot_problems(spec: EnvironmentSpec) -> list[Problem]:
     and a budget that leaves its downloads time to wait out IAM."""
     problems = []
     arches = {name: architecture("aws", name) for name in instance_types(spec)}
-    primary = arches[spec.capacity.instance_type]
+    primary = arches[spec.aws.instance_type]
     if len(set(arches.values())) > 1:
         problems.append(
             Problem(
-                "capacity.more_instance_types",
-                spec.capacity.more_instance_types,
-                f"must run the architecture of capacity.instance_type ({primary}):"
+                "aws.more_instance_types",
+                spec.aws.more_instance_types,
+                f"must run the architecture of aws.instance_type ({primary}):"
                 " one release bundle and one image serve the group, and "
                 + ", ".join(f"{name} runs {arch}" for name, arch in arches.items()),
             )
@@ -84,7 +84,7 @@ def boot_problems(spec: EnvironmentSpec) -> list[Problem]:
         try:
             fleet_bundle(spec)
         except (WheelhouseError, PlatformError) as error:
-            problems.append(Problem("capacity.instance_type", spec.capacity.instance_type, str(error)))
+            problems.append(Problem("aws.instance_type", spec.aws.instance_type, str(error)))
     return problems
 
 
@@ -94,7 +94,7 @@ def boot_budget(spec: EnvironmentSpec) -> BootBudget:
 
 def fleet_bundle(spec: EnvironmentSpec) -> Bundle:
     """The release bundle every instance type of the group boots (they share one architecture)."""
-    return build_bundle("aws", spec.capacity.instance_type)
+    return build_bundle("aws", spec.aws.instance_type)
 
 
 def image_parameter(bundle: Bundle) -> str:

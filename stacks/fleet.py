@@ -124,7 +124,7 @@ class StatelessFleet(Construct):
             self,
             "LaunchTemplate",
             machine_image=ec2.MachineImage.from_ssm_parameter(image_parameter(self.release)),
-            instance_type=ec2.InstanceType(capacity.instance_type),
+            instance_type=ec2.InstanceType(spec.aws.instance_type),
             role=self.role,
             security_group=self.security_group,
             require_imdsv2=True,
@@ -155,7 +155,7 @@ class StatelessFleet(Construct):
                 launch_template=self.launch_template,
                 launch_template_overrides=[
                     autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
-                    for name in (capacity.instance_type, *capacity.more_instance_types)
+                    for name in (spec.aws.instance_type, *spec.aws.more_instance_types)
                 ],
                 instances_distribution=autoscaling.InstancesDistribution(
                     on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,

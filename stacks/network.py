@@ -19,7 +19,7 @@ class ServiceNetwork(Construct):
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(spec.vpc_cidr),
             max_azs=spec.zones,
-            nat_gateways=spec.nat_gateways,
+            nat_gateways=spec.aws.nat_gateways,
             subnet_configuration=[
                 # Only NAT gateways live here, with their own Elastic IPs: nothing needs an automatic one.
                 ec2.SubnetConfiguration(

@@ -10,7 +10,8 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
-from refarch.spec import load_all
+from refarch.spec import EnvironmentSpec, load_all
+from refarch.spec_reads import Reads, recording
 from stacks.app_builder import DEFAULT_REGION, build_app, new_app
 from stacks.findings import NagFinding, nag_findings
 from stacks.service_stack import ServiceStack, stack_name
@@ -27,25 +28,28 @@ class Synthesized:
     nag: list[NagFinding]
     # Every stack of the app: the environments' and the account stack.
     all_stacks: list[Stack]
+    # The spec fields the synthesis read (refarch/parity.py holds them to the parity table).
+    spec_reads: Reads
 
     def template(self, environment: str) -> Template:
         return Template.from_json(self.templates[environment])
 
 
 def synthesize(directory: Path, **context) -> Synthesized:
-    app = build_app(new_app(outdir=str(directory), context={"region": REGION, **context}))
-    try:
-        app.synth()
-    except RuntimeError as error:
-        # cdk-nag errors stop synthesis after the templates and report are written: tests read both.
-        if "ValidationFailed" not in str(error):
-            raise
+    with recording(EnvironmentSpec) as spec_reads:
+        app = build_app(new_app(outdir=str(directory), context={"region": REGION, **context}))
+        try:
+            app.synth()
+        except RuntimeError as error:
+            # cdk-nag errors stop synthesis after the templates and report are written: tests read both.
+            if "ValidationFailed" not in str(error):
+                raise
     stacks = {child.spec.name: child for child in app.node.children if isinstance(child, ServiceStack)}
     templates = {
         name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in stacks
     }
     all_stacks = [child for child in app.node.children if isinstance(child, Stack)]
-    return Synthesized(directory, stacks, templates, nag_findings(directory), all_stacks)
+    return Synthesized(directory, stacks, templates, nag_findings(directory), all_stacks, spec_reads)
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,19 @@ def test_the_shipped_production_recipient_comes_from_cdk_json(tmp_path):
         s for s in build_app(app, nag=False).node.children if getattr(s, "spec", None) and s.spec.production
     )
     assert stack.spec.alarms.email == email
+
+
+def test_the_aws_table_is_overridden_from_context_and_validated(tmp_path):
+    # `cdk deploy -c spec.dev.aws.instance_type=...` reaches [dev.aws] like any other spec field.
+    context = {"region": "eu-west-1", "spec.dev.aws.cache_node_type": "cache.r7g.large"}
+    app = new_app(outdir=str(tmp_path), context=context)
+    dev = next(
+        s
+        for s in build_app(app, nag=False).node.children
+        if getattr(s, "spec", None) and s.spec.name == "dev"
+    )
+    assert dev.spec.aws.cache_node_type == "cache.r7g.large"
+    bad = new_app(outdir=str(tmp_path / "bad"), context={**context, "spec.dev.aws.nat_gateways": "4"})
+    with pytest.raises(SpecError, match=r"(?s)environment 'dev'.*aws.nat_gateways.*less than or equal to 3"):
+        build_app(bad, nag=False)
+    assert bad.node.children == []

@@ -20,14 +20,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spec(**capacity):
+    """dev with `capacity` fields changed; instance types are the spec's [dev.aws] table's."""
     spec = load_environment("dev")
-    return spec.model_copy(update={"capacity": spec.capacity.model_copy(update=capacity)})
+    aws = {key: capacity.pop(key) for key in ("instance_type", "more_instance_types") if key in capacity}
+    return spec.model_copy(
+        update={
+            "capacity": spec.capacity.model_copy(update=capacity),
+            "aws": spec.aws.model_copy(update=aws),
+        }
+    )
 
 
 def test_a_group_of_two_architectures_is_refused_naming_every_type():
     spec = _spec(instance_type="t3.small", more_instance_types=["t4g.small", "t3a.small"])
     (problem,) = boot_problems(spec)
-    assert (problem.field, problem.value) == ("capacity.more_instance_types", ["t4g.small", "t3a.small"])
+    assert (problem.field, problem.value) == ("aws.more_instance_types", ["t4g.small", "t3a.small"])
     assert "t4g.small runs aarch64" in problem.rule and "t3.small runs x86_64" in problem.rule
 
 
@@ -58,15 +65,15 @@ def test_an_instance_type_without_wheels_is_refused_naming_package_and_platform(
     fleet_bundle(_spec(instance_type="t4g.small", more_instance_types=[]))  # both wheels in the store
     monkeypatch.setattr("refarch.bundle.lock_path", lambda _cloud: lock_without("aws", AARCH64, tmp_path))
     (problem,) = aws_problems(_spec(instance_type="t4g.small", more_instance_types=[]))
-    assert (problem.field, problem.value) == ("capacity.instance_type", "t4g.small")
+    assert (problem.field, problem.value) == ("aws.instance_type", "t4g.small")
     assert f"{PACKAGE}==" in problem.rule and str(platform_for("aws", "t4g.small")) in problem.rule
 
 
 def test_app_py_prints_the_spec_error_without_a_traceback(tmp_path):
     context = {
         "region": "eu-west-1",
-        "spec.dev.capacity.instance_type": "t3.small",
-        "spec.dev.capacity.more_instance_types": ["t4g.small"],
+        "spec.dev.aws.instance_type": "t3.small",
+        "spec.dev.aws.more_instance_types": ["t4g.small"],
     }
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
     result = subprocess.run(
@@ -74,5 +81,5 @@ def test_app_py_prints_the_spec_error_without_a_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert "environment 'dev' is invalid:" in result.stderr
-    assert "field 'capacity.more_instance_types' = ['t4g.small']" in result.stderr
+    assert "field 'aws.more_instance_types' = ['t4g.small']" in result.stderr
     assert "Traceback" not in result.stderr

@@ -13,11 +13,13 @@ def _resources(synthesized, environment):
 
 def test_prod_spans_more_zones_and_nat_gateways_than_dev(synthesized):
     dev, prod = load_environment("dev"), load_environment("prod")
-    assert prod.zones > dev.zones and prod.nat_gateways > dev.nat_gateways
+    assert prod.zones > dev.zones and prod.aws.nat_gateways > dev.aws.nat_gateways
     for spec in (dev, prod):
         group = only(_resources(synthesized, spec.name), "AWS::AutoScaling::AutoScalingGroup")
         assert len(group["VPCZoneIdentifier"]) == spec.zones
-        assert len(of_type(_resources(synthesized, spec.name), "AWS::EC2::NatGateway")) == spec.nat_gateways
+        assert (
+            len(of_type(_resources(synthesized, spec.name), "AWS::EC2::NatGateway")) == spec.aws.nat_gateways
+        )
 
 
 def test_prod_cache_fails_over_across_zones_and_dev_is_a_single_node(synthesized):

@@ -180,4 +180,4 @@ def test_a_replaced_vpc_link_redeploys_the_stage():
     spec = load_environment("dev")
     original = _service_deployment_id({})
     assert _service_deployment_id({"vpc_cidr": _other_private_cidr(spec.vpc_cidr)}) != original
-    assert _service_deployment_id({"zones": spec.zones % 3 + 1, "nat_gateways": 1}) != original
+    assert _service_deployment_id({"zones": spec.zones % 3 + 1, "aws.nat_gateways": 1}) != original

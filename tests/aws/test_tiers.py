@@ -21,7 +21,7 @@ def test_network_spans_the_spec_zones_with_flow_logs_and_gateway_endpoints(resou
     subnets = of_type(resources, "AWS::EC2::Subnet")
     # edge, app and data subnets in each zone
     assert len(subnets) == 3 * spec.zones
-    assert len(of_type(resources, "AWS::EC2::NatGateway")) == spec.nat_gateways
+    assert len(of_type(resources, "AWS::EC2::NatGateway")) == spec.aws.nat_gateways
     assert only(resources, "AWS::EC2::FlowLog")["TrafficType"] == "ALL"
     endpoints = of_type(resources, "AWS::EC2::VPCEndpoint").values()
     services = {json.dumps(body["Properties"]["ServiceName"]) for body in endpoints}
@@ -123,7 +123,9 @@ def test_cache_requires_tls_auth_and_fails_over_where_the_spec_has_replicas(reso
     assert group["TransitEncryptionEnabled"] is True and group["TransitEncryptionMode"] == "required"
     assert group["AtRestEncryptionEnabled"] is True
     assert "resolve:secretsmanager" in json.dumps(group["AuthToken"])
-    assert group["Engine"] == spec.cache.engine and group["EngineVersion"] == spec.cache.engine_version
+    assert (
+        group["Engine"] == spec.aws.cache_engine and group["EngineVersion"] == spec.aws.cache_engine_version
+    )
     assert group["ReplicasPerNodeGroup"] == spec.cache.replicas
     failover = spec.cache.replicas > 0
     assert group["AutomaticFailoverEnabled"] is failover and group["MultiAZEnabled"] is failover
@@ -280,7 +282,7 @@ def test_fleet_launches_the_spec_instance_types_in_order_across_explicit_zones(r
     group = only(resources, "AWS::AutoScaling::AutoScalingGroup")
     policy = group["MixedInstancesPolicy"]
     types = [override["InstanceType"] for override in policy["LaunchTemplate"]["Overrides"]]
-    assert types == [spec.capacity.instance_type, *spec.capacity.more_instance_types]
+    assert types == [spec.aws.instance_type, *spec.aws.more_instance_types]
     # On demand only, in the spec's order of preference.
     assert policy["InstancesDistribution"] == {
         "OnDemandAllocationStrategy": "prioritized",

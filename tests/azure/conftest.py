@@ -7,6 +7,7 @@ import pytest
 from refarch.inventory import Inventory
 from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
+from refarch.spec_reads import Reads, recording
 
 ENVIRONMENTS = tuple(project("azure").stacks())
 
@@ -17,8 +18,21 @@ def azure() -> PulumiProject:
 
 
 @pytest.fixture(scope="session")
-def inventories(azure: PulumiProject) -> dict[str, Inventory]:
-    return {stack: azure.preview(stack) for stack in ENVIRONMENTS}
+def previewed(azure: PulumiProject) -> tuple[dict[str, Inventory], Reads]:
+    """Every stack's inventory, and the spec fields the previews read (refarch/parity.py checks them)."""
+    with recording(EnvironmentSpec) as spec_reads:
+        inventories = {stack: azure.preview(stack) for stack in ENVIRONMENTS}
+    return inventories, spec_reads
+
+
+@pytest.fixture(scope="session")
+def inventories(previewed: tuple[dict[str, Inventory], Reads]) -> dict[str, Inventory]:
+    return previewed[0]
+
+
+@pytest.fixture(scope="session")
+def spec_reads(previewed: tuple[dict[str, Inventory], Reads]) -> Reads:
+    return previewed[1]
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)

@@ -122,7 +122,7 @@ def test_request_logs_are_sampled_where_the_stack_says_and_errors_always_kept(
     inventory: Inventory, azure, environment, spec
 ):
     diagnostic = inventory.only(AZ + "apimanagement:Diagnostic")
-    percent = float(azure.config(environment)["refarch-azure:insightsSamplingPercent"])
+    percent = spec.azure.insights_sampling_percent
     assert diagnostic.get("sampling.percentage") == percent
     assert diagnostic.get("alwaysLog") == "allErrors"
     # Production logs every request in the gateway and load balancer logs already; App Insights samples.
@@ -133,7 +133,7 @@ def test_request_logs_are_sampled_where_the_stack_says_and_errors_always_kept(
 def test_dev_gateway_reserves_no_capacity(inventory: Inventory, spec, azure, environment):
     gateway = inventory.only(AZ + "network:ApplicationGateway")
     minimum = gateway.get("autoscaleConfiguration.minCapacity")
-    assert minimum == int(azure.config(environment)["refarch-azure:gatewayMinCapacity"])
+    assert minimum == spec.azure.gateway_min_capacity
     if environment == "dev":
         assert minimum == 0
 

@@ -76,10 +76,18 @@ def test_spec_overrides_in_stack_config_size_the_stack(azure):
     config = azure.config("dev")
     del config["refarch-azure:alertEmail"]  # the stack's own recipient would take precedence
     config["refarch-azure:spec"] = json.dumps(
-        {"capacity": {"max": 7}, "alarms": {"email": "on-call@example.com"}, "retention": {"log_days": 90}}
+        {
+            "capacity": {"max": 7},
+            "alarms": {"email": "on-call@example.com"},
+            "retention": {"log_days": 90},
+            "azure": {"vm_size": "Standard_D8s_v5", "cache_sku": "Balanced_B3"},
+        }
     )
     inventory = azure.preview("dev", config)
     assert inventory.only("azure-native:monitor:AutoscaleSetting").get("profiles.0.capacity.maximum") == "7"
     receivers = inventory.only("azure-native:monitor:ActionGroup").get("emailReceivers")
     assert [receiver["emailAddress"] for receiver in receivers] == ["on-call@example.com"]
     assert inventory.only("azure-native:operationalinsights:Workspace").get("retentionInDays") == 90
+    # The spec's per-cloud table is overridden the same way (`pulumi config set --path spec.azure.vm_size`).
+    assert inventory.only("azure-native:compute:VirtualMachineScaleSet").get("sku.name") == "Standard_D8s_v5"
+    assert inventory.only("azure-native:redisenterprise:RedisEnterprise").get("sku.name") == "Balanced_B3"

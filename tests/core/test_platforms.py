@@ -8,9 +8,7 @@ each image. Naming conventions, as documented:
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from refarch import ROOT
 from refarch.locks import read_lock
 from refarch.platforms import AARCH64, CLOUDS, IMAGES, X86_64, PlatformError, architecture, platform_for
 from refarch.spec import load_all
@@ -37,21 +35,13 @@ def test_other_instance_types_get_x86_64(cloud: str, instance_type: str) -> None
     assert architecture(cloud, instance_type) == X86_64
 
 
-def _stack_sizes(cloud: str, key: str) -> dict[str, str]:
-    sizes = {}
-    for path in sorted((ROOT / "pulumi" / cloud).glob("Pulumi.*.yaml")):
-        config = yaml.safe_load(path.read_text()).get("config", {})
-        if key in config:
-            sizes[path.name] = config[key]
-    return sizes
-
-
 def test_every_configured_instance_type_has_a_locked_platform() -> None:
     """What each environment deploys (the spec's AWS instance type, each Pulumi stack's size) resolves to a
     platform the cloud's lock carries wheels for."""
-    deployed = {("aws", name): spec.capacity.instance_type for name, spec in load_all().items()}
-    deployed |= {("azure", n): size for n, size in _stack_sizes("azure", "refarch-azure:vmSize").items()}
-    deployed |= {("gcp", n): size for n, size in _stack_sizes("gcp", "refarch-gcp:machineType").items()}
+    specs = load_all()
+    deployed = {("aws", name): spec.aws.instance_type for name, spec in specs.items()}
+    deployed |= {("azure", name): spec.azure.vm_size for name, spec in specs.items()}
+    deployed |= {("gcp", name): spec.gcp.machine_type for name, spec in specs.items()}
     assert {cloud for cloud, _ in deployed} == set(CLOUDS)
     for (cloud, where), instance_type in deployed.items():
         assert str(platform_for(cloud, instance_type)) in read_lock(cloud).platforms, (cloud, where)

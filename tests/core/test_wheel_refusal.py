@@ -4,6 +4,7 @@ package and the platform, as a bad spec value is (no traceback; `python -m tools
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,8 @@ def lock_without(cloud: str, arch: str, directory: Path) -> Path:
 @pytest.mark.parametrize(
     ("cloud", "key", "arm_type"),
     [
-        ("azure", "refarch-azure:vmSize", "Standard_D2ps_v5"),
-        ("gcp", "refarch-gcp:machineType", "t2a-standard-1"),
+        ("azure", "azure.vm_size", "Standard_D2ps_v5"),
+        ("gcp", "gcp.machine_type", "t2a-standard-1"),
     ],
 )
 def test_an_instance_type_without_wheels_for_its_architecture_is_refused_at_preview(
@@ -49,7 +50,9 @@ def test_an_instance_type_without_wheels_for_its_architecture_is_refused_at_prev
     build_bundle(cloud, arm_type)  # the real lock has both architectures: this one builds
     monkeypatch.setattr("refarch.bundle.lock_path", lambda _cloud: lock_without(cloud, AARCH64, tmp_path))
     pulumi_project = project(cloud)
-    config = {**pulumi_project.config("dev"), key: arm_type}
+    table, field = key.split(".")
+    override = json.dumps({table: {field: arm_type}})
+    config = {**pulumi_project.config("dev"), f"{pulumi_project.name}:spec": override}
     refusal = pulumi_project.refusal("dev", config)
     (problem,) = refusal.problems
     platform = platform_for(cloud, arm_type)

@@ -9,6 +9,7 @@ import pytest
 from refarch.inventory import Inventory
 from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
+from refarch.spec_reads import Reads, recording
 
 ENVIRONMENTS = tuple(project("gcp").stacks())
 
@@ -24,8 +25,21 @@ def gcp() -> PulumiProject:
 
 
 @pytest.fixture(scope="session")
-def inventories(gcp: PulumiProject) -> dict[str, Inventory]:
-    return {stack: gcp.preview(stack) for stack in gcp.stacks()}
+def previewed(gcp: PulumiProject) -> tuple[dict[str, Inventory], Reads]:
+    """Every stack's inventory, and the spec fields the previews read (refarch/parity.py checks them)."""
+    with recording(EnvironmentSpec) as spec_reads:
+        inventories = {stack: gcp.preview(stack) for stack in ENVIRONMENTS}
+    return inventories, spec_reads
+
+
+@pytest.fixture(scope="session")
+def inventories(previewed: tuple[dict[str, Inventory], Reads]) -> dict[str, Inventory]:
+    return previewed[0]
+
+
+@pytest.fixture(scope="session")
+def spec_reads(previewed: tuple[dict[str, Inventory], Reads]) -> Reads:
+    return previewed[1]
 
 
 @pytest.fixture(params=ENVIRONMENTS)

@@ -19,10 +19,8 @@ NS = "refarch-gcp"
         (f"{NS}:zones", ["europe-west1"], "must be zone names"),
         (f"{NS}:zones", ["us-east1-b", "us-east1-c"], "must all be in gcp:region (europe-west1)"),
         (f"{NS}:zones", ["europe-west1-b"], "at least the spec's zones (2)"),
-        (f"{NS}:machineType", "huge", "should match pattern"),
-        (f"{NS}:cacheMemoryGb", 0, "greater than or equal to 1"),
-        (f"{NS}:cacheMemoryGb", "lots", "valid integer"),
-        (f"{NS}:redisVersion", "REDIS_5_0", "must be one of REDIS_6_X, REDIS_7_0, REDIS_7_2"),
+        # Sizes are the spec's now: one set where it used to live is refused, not silently ignored.
+        (f"{NS}:machineType", "e2-small", "pulumi config set --path spec.gcp.machine_type"),
         (f"{NS}:backendDomain", "not a domain", "should match pattern"),
         (f"{NS}:alertEmail", "nobody", "should match pattern"),
         (f"{NS}:alertChannels", ["#slack"], "projects/my-project/notificationChannels/123"),
@@ -40,6 +38,26 @@ def test_bad_stack_config_is_refused_naming_key_and_value(gcp, key, value, rule)
     assert len(refusal.problems) == (2 if key == "gcp:region" and "-" in value else 1)
 
 
+def _spec_override(gcp, stack: str, **table: object) -> dict[str, str]:
+    """The stack's config with the spec's [<env>.gcp] table overridden (`pulumi config set --path`)."""
+    return {**gcp.config(stack), f"{NS}:spec": json.dumps({"gcp": table})}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("machine_type", "huge", "should match pattern"),
+        ("cache_memory_gb", 0, "greater than or equal to 1"),
+        ("cache_memory_gb", "lots", "valid integer"),
+        ("redis_version", "REDIS_5_0", "'REDIS_6_X', 'REDIS_7_0' or 'REDIS_7_2'"),
+    ],
+)
+def test_bad_spec_sizes_are_refused_naming_field_and_value(gcp, field, value, rule):
+    refusal = gcp.refusal("dev", _spec_override(gcp, "dev", **{field: value}))
+    assert [(p.field, p.value) for p in refusal.problems] == [(f"gcp.{field}", value)]
+    assert rule in refusal.problems[0].rule
+
+
 @pytest.mark.parametrize("key", ["gcp:project", "gcp:region", f"{NS}:zones", f"{NS}:backendDomain"])
 def test_required_config_is_refused_when_missing(gcp, key):
     config = {k: v for k, v in gcp.config("dev").items() if k != key}
@@ -55,14 +73,17 @@ def test_production_needs_somewhere_to_send_alerts(gcp):
 
 
 def test_read_replicas_need_the_memory_memorystore_requires(gcp):
-    refusal = gcp.refusal("prod", {**gcp.config("prod"), f"{NS}:cacheMemoryGb": "4"})
-    assert [(p.field, p.value) for p in refusal.problems] == [(f"{NS}:cacheMemoryGb", 4)]
+    refusal = gcp.refusal("prod", _spec_override(gcp, "prod", cache_memory_gb=4))
+    assert [(p.field, p.value) for p in refusal.problems] == [("gcp.cache_memory_gb", 4)]
     assert "cache.replicas (2)" in refusal.problems[0].rule
 
 
 def test_every_problem_is_reported_at_once(gcp):
-    config = {**gcp.config("dev"), "gcp:project": "X", f"{NS}:machineType": "huge"}
-    assert [p.field for p in gcp.refusal("dev", config).problems] == ["gcp:project", f"{NS}:machineType"]
+    config = {**gcp.config("dev"), "gcp:project": "X", f"{NS}:backendDomain": "huge"}
+    assert [p.field for p in gcp.refusal("dev", config).problems] == ["gcp:project", f"{NS}:backendDomain"]
+    spec_config = _spec_override(gcp, "dev", machine_type="huge", cache_memory_gb=0)
+    fields = [p.field for p in gcp.refusal("dev", spec_config).problems]
+    assert fields == ["gcp.machine_type", "gcp.cache_memory_gb"]
 
 
 @pytest.mark.parametrize(
@@ -80,9 +101,14 @@ def test_bad_spec_overrides_are_refused(gcp, overrides, field):
 
 
 def test_spec_overrides_from_the_stack_reach_the_program(gcp):
-    inventory = gcp.preview("dev", {**gcp.config("dev"), f"{NS}:spec": json.dumps({"capacity": {"max": 7}})})
+    overrides = {"capacity": {"max": 7}, "gcp": {"machine_type": "n2-standard-4", "cache_memory_gb": 3}}
+    inventory = gcp.preview("dev", {**gcp.config("dev"), f"{NS}:spec": json.dumps(overrides)})
     autoscaler = inventory.only("gcp:compute/regionAutoscaler:RegionAutoscaler")
     assert autoscaler.get("autoscalingPolicy.maxReplicas") == 7
+    # The per-cloud table is overridden the same way (`pulumi config set --path spec.gcp.machine_type`).
+    template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
+    assert template.get("machineType") == "n2-standard-4"
+    assert inventory.only("gcp:redis/instance:Instance").get("memorySizeGb") == 3
 
 
 def test_an_unknown_environment_is_refused(gcp):

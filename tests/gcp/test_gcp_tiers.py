@@ -77,7 +77,7 @@ def test_firewall_admits_only_google_front_ends_to_instances_and_only_instances_
     assert all(rule.get("priority") < deny.get("priority") for rule in rules.values() if rule is not deny)
 
 
-def test_instances_have_no_external_ip_no_ssh_keys_and_are_shielded(inventory, stack_config):
+def test_instances_have_no_external_ip_no_ssh_keys_and_are_shielded(inventory, stack_config, spec):
     template = inventory.only("gcp:compute/instanceTemplate:InstanceTemplate")
     assert [set(interface) for interface in template.get("networkInterfaces")] == [{"subnetwork"}]
     assert template.get("networkInterfaces.0.subnetwork") == ref(
@@ -95,7 +95,7 @@ def test_instances_have_no_external_ip_no_ssh_keys_and_are_shielded(inventory, s
         inventory, "fleet-account", stack_config["gcp:project"]
     )
     assert template.get("disks.0.autoDelete") is True and template.get("disks.0.boot") is True
-    assert template.get("machineType") == stack_config["refarch-gcp:machineType"]
+    assert template.get("machineType") == spec.gcp.machine_type
 
 
 def test_fleet_follows_the_spec_heals_and_replaces_without_losing_capacity(inventory, spec, stack_config):

@@ -1,8 +1,8 @@
 """API tier: API Management, the only public entry. Subscription-key authentication, the spec's rate
 limits, request logging to Application Insights, and a backend that is the load balancer's private address.
 
-Only tiers that can be injected into the VNet (Developer, Premium) are allowed (settings.APIM_SKUS): they
-reach the private load balancer, so the load balancer needs no public listener and nothing bypasses the
+Only tiers that can be injected into the VNet (Developer, Premium) are allowed (cloud_tables.APIM_SKUS):
+they reach the private load balancer, so the load balancer needs no public listener and nothing bypasses the
 gateway. Developer has no SLA and no zones (dev, staging); Premium spreads units over zones (prod).
 """
 
@@ -79,7 +79,7 @@ class PublicApi(pulumi.ComponentResource):
         super().__init__("refarch:azure:PublicApi", name, None, opts)
         placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
         child = pulumi.ResourceOptions(parent=self)
-        zones = placement.zones if settings.apim_sku == "Premium" and spec.zones > 1 else None
+        zones = placement.zones if spec.azure.apim_sku == "Premium" and spec.zones > 1 else None
         public_ip = network.PublicIPAddress(
             "api-ip",
             resource_group_name=placement.resource_group_name,
@@ -95,7 +95,7 @@ class PublicApi(pulumi.ComponentResource):
             "api",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
-            sku={"name": settings.apim_sku, "capacity": settings.apim_capacity},
+            sku={"name": spec.azure.apim_sku, "capacity": spec.azure.apim_capacity},
             zones=zones,
             publisher_email=settings.publisher_email,
             publisher_name=settings.publisher_name,
@@ -141,7 +141,7 @@ class PublicApi(pulumi.ComponentResource):
             verbosity="information",
             # Errors are always logged (always_log); other requests only at this rate. Every request is
             # also in ApiManagementGatewayLogs and AGWAccessLogs, which the alerts query.
-            sampling={"sampling_type": "fixed", "percentage": settings.insights_sampling_percent},
+            sampling={"sampling_type": "fixed", "percentage": spec.azure.insights_sampling_percent},
             opts=child,
         )
         self.backend = apimanagement.Backend(

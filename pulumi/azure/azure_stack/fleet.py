@@ -112,7 +112,7 @@ class StatelessFleet(pulumi.ComponentResource):
         self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("refarch:azure:StatelessFleet", name, None, opts)
-        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        placement, spec = args.placement, args.placement.spec
         capacity, service = spec.capacity, spec.service
         self.scale_set = compute.VirtualMachineScaleSet(
             "fleet",
@@ -123,7 +123,7 @@ class StatelessFleet(pulumi.ComponentResource):
             platform_fault_domain_count=1,
             single_placement_group=False,
             zones=placement.zones,
-            sku={"name": settings.vm_size, "tier": "Standard", "capacity": capacity.desired},
+            sku={"name": spec.azure.vm_size, "tier": "Standard", "capacity": capacity.desired},
             identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
             # New instances come up and pass their health check before old ones go (max surge).
             upgrade_policy={
@@ -247,7 +247,7 @@ class StatelessFleet(pulumi.ComponentResource):
                     ]
                 },
                 "security_profile": {
-                    "encryption_at_host": settings.encryption_at_host,
+                    "encryption_at_host": spec.azure.encryption_at_host,
                     "security_type": "TrustedLaunch",
                     "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
                 },

@@ -91,7 +91,7 @@ class ItemStore(pulumi.ComponentResource):
                     "excluded_paths": [{"path": "/*"}],
                 },
             },
-            options={"autoscale_settings": {"max_throughput": placement.settings.cosmos_max_throughput}},
+            options={"autoscale_settings": {"max_throughput": spec.azure.cosmos_max_throughput}},
             opts=child,
         )
         cosmosdb.SqlResourceSqlRoleAssignment(

@@ -46,7 +46,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
         self, name: str, args: ServiceLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("refarch:azure:ServiceLoadBalancer", name, None, opts)
-        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        placement, spec = args.placement, args.placement.spec
         child = pulumi.ResourceOptions(parent=self)
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         gateway_name = placement.name("agw")
@@ -60,7 +60,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
             **common,
             policy_settings={
                 "state": "Enabled",
-                "mode": settings.waf_mode,
+                "mode": spec.azure.waf_mode,
                 "request_body_check": True,
                 "max_request_body_size_in_kb": 128,
                 "file_upload_limit_in_mb": 1,
@@ -90,8 +90,8 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
             application_gateway_name=gateway_name,
             sku={"name": "WAF_v2", "tier": "WAF_v2"},
             autoscale_configuration={
-                "min_capacity": settings.gateway_min_capacity,
-                "max_capacity": settings.gateway_max_capacity,
+                "min_capacity": spec.azure.gateway_min_capacity,
+                "max_capacity": spec.azure.gateway_max_capacity,
             },
             zones=placement.zones,
             firewall_policy={"id": self.waf_policy.id},

@@ -194,7 +194,7 @@ class StatelessService(pulumi.ComponentResource):
 
 def main() -> None:
     spec, settings, location = validated()
-    bundle = release_bundle(spec.name, "azure", f"{pulumi.Config().name}:vmSize", settings.vm_size)
+    bundle = release_bundle(spec.name, "azure", "azure.vm_size", spec.azure.vm_size)
     service = StatelessService("service", spec, settings, location, bundle)
     for name, value in service.outputs.items():
         pulumi.export(name, value)

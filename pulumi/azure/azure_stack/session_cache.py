@@ -38,7 +38,7 @@ class SessionCache(pulumi.ComponentResource):
             "sessions",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
-            sku={"name": placement.settings.cache_sku},
+            sku={"name": spec.azure.cache_sku},
             high_availability="Enabled" if replicated else "Disabled",
             minimum_tls_version="1.2",
             public_network_access="Disabled",

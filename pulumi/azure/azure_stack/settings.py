@@ -1,8 +1,8 @@
-"""Azure-only stack config, validated before anything is registered.
+"""Azure stack config: where to deploy and who to tell, validated before anything is registered.
 
-Defaults live in `Pulumi.yaml` (the place Pulumi users look); this model says what is allowed, and the
-spec-dependent rules say what production additionally needs. Errors use the spec's form: environment,
-`<namespace>:<key>`, value, what is allowed.
+Sizes and tier choices are the spec's (`[<env>.azure]`, refarch/cloud_tables.py). Defaults live in
+`Pulumi.yaml` (the place Pulumi users look); this model says what is allowed. Errors use the spec's form:
+environment, `<namespace>:<key>`, value, what is allowed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from pydantic.alias_generators import to_camel
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
-# The tiers that can be injected into a VNet and so reach the private load balancer. The others
-# (Consumption, Basic, Standard, Basic v2) reach only public backends, which would leave a path from the
-# internet to the load balancer that bypasses the gateway.
-APIM_SKUS = ("Developer", "Premium")
 # Ranges a storage account's IP rules cannot hold (RFC 1918, shared, loopback, link-local, multicast, "this").
 NOT_ROUTABLE = tuple(
     ipaddress.IPv4Network(cidr)
@@ -46,22 +42,11 @@ class ProviderSettings(_Settings):
 
 
 class AzureSettings(_Settings):
-    """`refarch-azure:*` keys; the camelCase alias is the config key (`refarch-azure:vmSize`)."""
+    """`refarch-azure:*` keys; the camelCase alias is the config key (`refarch-azure:namePrefix`)."""
 
     name_prefix: str = Field(pattern=r"^[a-z][a-z0-9]{1,9}$")
-    vm_size: str = Field(pattern=r"^Standard_[A-Za-z0-9_]+$")
-    encryption_at_host: bool
-    gateway_min_capacity: int = Field(ge=0, le=125)
-    gateway_max_capacity: int = Field(ge=2, le=125)
-    waf_mode: str = Field(pattern=r"^(Prevention|Detection)$")
-    apim_sku: str = Field(pattern=rf"^({'|'.join(APIM_SKUS)})$")
-    apim_capacity: int = Field(ge=1, le=12)
     publisher_name: str = Field(min_length=1, max_length=100)
     publisher_email: str = Field(pattern=EMAIL_PATTERN)
-    # Share of successful requests API Management sends to Application Insights (errors always go).
-    insights_sampling_percent: float = Field(gt=0, le=100)
-    cache_sku: str = Field(pattern=r"^(Balanced|MemoryOptimized|ComputeOptimized)_[AB][0-9]{1,4}$")
-    cosmos_max_throughput: int = Field(ge=1000, le=1_000_000, multiple_of=1000)
     deployer_ip_ranges: list[str] = Field(min_length=1, max_length=20)
     # Who the action group e-mails; falls back to the spec's alarms.email. Production needs one of them.
     alert_email: str | None = Field(None, pattern=EMAIL_PATTERN)
@@ -87,50 +72,14 @@ class AzureSettings(_Settings):
 
 
 def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
-    """What production adds: a zone-redundant gateway tier and enough gateway instances for every zone."""
-    problems = []
-    if settings.gateway_min_capacity > settings.gateway_max_capacity:
-        problems.append(
-            Problem(
-                f"{namespace}:gatewayMinCapacity",
-                settings.gateway_min_capacity,
-                f"must be at most gatewayMaxCapacity ({settings.gateway_max_capacity})",
-            )
-        )
-    if not spec.production:
-        return problems
-    if not (settings.alert_email or spec.alarms.email):
-        problems.append(
+    """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
+    zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
+    if spec.production and not (settings.alert_email or spec.alarms.email):
+        return [
             Problem(
                 f"{namespace}:alertEmail",
                 None,
                 "must be set in production (or the spec's alarms.email): alerts must reach someone",
             )
-        )
-    if settings.apim_sku != "Premium":
-        problems.append(
-            Problem(
-                f"{namespace}:apimSku", settings.apim_sku, "must be Premium in production (zone redundancy)"
-            )
-        )
-    elif settings.apim_capacity % spec.zones:
-        problems.append(
-            Problem(
-                f"{namespace}:apimCapacity",
-                settings.apim_capacity,
-                f"must be a multiple of zones ({spec.zones}) in production",
-            )
-        )
-    if settings.gateway_min_capacity < spec.zones:
-        problems.append(
-            Problem(
-                f"{namespace}:gatewayMinCapacity",
-                settings.gateway_min_capacity,
-                f"must be at least zones ({spec.zones}) in production",
-            )
-        )
-    if settings.waf_mode != "Prevention":
-        problems.append(
-            Problem(f"{namespace}:wafMode", settings.waf_mode, "must be Prevention in production")
-        )
-    return problems
+        ]
+    return []

@@ -192,7 +192,7 @@ class StatelessFleet(Tier):
             "template",
             name_prefix=f"{spec.name}-service-",
             description=f"Stateless sample service, release {release}",
-            machine_type=settings.gcp.machine_type,
+            machine_type=spec.gcp.machine_type,
             disks=[
                 compute.InstanceTemplateDiskArgs(
                     source_image=boot_image.self_link,

@@ -25,9 +25,7 @@ from refarch.pulumi_stack import environment_spec, release_bundle
 def main() -> None:
     spec = environment_spec(pulumi.Config())
     settings = read_stack_settings(spec)
-    bundle = release_bundle(
-        spec.name, "gcp", f"{pulumi.Config().name}:machineType", settings.gcp.machine_type
-    )
+    bundle = release_bundle(spec.name, "gcp", "gcp.machine_type", spec.gcp.machine_type)
 
     identities = ServiceIdentities("identity", IdentityArgs(spec, settings))
     fleet_member = identities.fleet.member

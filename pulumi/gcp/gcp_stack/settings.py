@@ -1,8 +1,8 @@
 """What only Google Cloud needs to know, from the stack's config, validated before anything is registered.
 
-Sizing and limits come from the environment spec; these are the values the spec cannot hold because they
-exist only on GCP (project, region, zones, machine type, Memorystore size, the backend's DNS name, where
-alerts go). Each error names the config key, the value and what is allowed.
+Sizing, limits and GCP's sizes (machine type, Memorystore size and version: `[<env>.gcp]`) come from the
+environment spec; these are where to deploy and who to tell (project, region, zones, the backend's DNS
+name, where alerts go). Each error names the config key, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ GATEWAY_REGIONS = (
     "us-west3",
     "us-west4",
 )
-REDIS_VERSIONS = ("REDIS_6_X", "REDIS_7_0", "REDIS_7_2")
-# Memorystore read replicas (more than one replica) need at least this much capacity.
-READ_REPLICA_MIN_GB = 5
 
 _REGION = r"^[a-z]+-[a-z]+[0-9]{1,2}$"
 _MEMBER = r"^(user|serviceAccount|group|domain):[^\s]+$"
@@ -56,9 +53,6 @@ class GcpSettings(_Config):
     Pulumi.yaml, which the CLI (and the offline runner) applies before the program runs."""
 
     zones: tuple[str, ...] = Field(min_length=1, max_length=4)
-    machine_type: str = Field(alias="machineType", pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
-    cache_memory_gb: int = Field(alias="cacheMemoryGb", ge=1, le=300)
-    redis_version: str = Field(alias="redisVersion")
     backend_domain: str = Field(
         alias="backendDomain",
         max_length=253,
@@ -67,13 +61,6 @@ class GcpSettings(_Config):
     alert_email: str | None = Field(None, alias="alertEmail", pattern=EMAIL_PATTERN)
     alert_channels: tuple[str, ...] = Field((), alias="alertChannels")
     api_callers: tuple[str, ...] = Field((), alias="apiCallers")
-
-    @field_validator("redis_version")
-    @classmethod
-    def _known_version(cls, value: str) -> str:
-        if value not in REDIS_VERSIONS:
-            raise ValueError(f"must be one of {', '.join(REDIS_VERSIONS)}")
-        return value
 
     @field_validator("zones")
     @classmethod
@@ -142,15 +129,6 @@ def _cross_checks(
                 "gcp:region",
                 provider.region,
                 f"must be a region API Gateway runs in: {', '.join(GATEWAY_REGIONS)}",
-            )
-        )
-    if spec.cache.replicas > 1 and gcp.cache_memory_gb < READ_REPLICA_MIN_GB:
-        problems.append(
-            Problem(
-                f"{namespace}:cacheMemoryGb",
-                gcp.cache_memory_gb,
-                f"must be at least {READ_REPLICA_MIN_GB} when cache.replicas ({spec.cache.replicas}) "
-                "is above 1 (Memorystore read replicas)",
             )
         )
     if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
