@@ -13,6 +13,7 @@ import pulumi
 import pulumi_azure_native.monitor as monitor
 
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 
 WINDOW = "PT5M"
 # Azure Managed Redis metrics have a 5-minute grain.
@@ -41,7 +42,7 @@ def p99_latency_query(milliseconds: int) -> str:
     return f"AGWAccessLogs | summarize p99 = percentile(TimeTaken, 99) | where p99 * 1000 >= {milliseconds}"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceAlertsArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -51,11 +52,11 @@ class ServiceAlertsArgs:
     store_id: pulumi.Input[str]
 
 
-class ServiceAlerts(pulumi.ComponentResource):
+class ServiceAlerts(Tier):
     def __init__(
         self, name: str, args: ServiceAlertsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceAlerts", name, None, opts)
+        super().__init__("ServiceAlerts", name, opts)
         self.args = args
         thresholds = args.placement.spec.alarms
         self._log_alert(
@@ -166,7 +167,7 @@ class ServiceAlerts(pulumi.ComponentResource):
             ),
             actions=[{"action_group_id": self.args.action_group_id}],
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _log_alert(self, name: str, query: str, description: str) -> None:
@@ -199,5 +200,5 @@ class ServiceAlerts(pulumi.ComponentResource):
             },
             actions={"action_groups": [self.args.action_group_id]},
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

@@ -22,7 +22,7 @@ FLEET_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IdentityArgs:
     spec: EnvironmentSpec
     settings: StackSettings

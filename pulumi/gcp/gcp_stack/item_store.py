@@ -23,7 +23,7 @@ def database_name(environment: str) -> str:
     return f"{environment}-items"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ItemStoreArgs:
     spec: EnvironmentSpec
     settings: StackSettings

@@ -31,7 +31,7 @@ UPTIME_REGIONS_FAILING = 1
 UPTIME_ALIGNMENT = "1200s"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     spec: EnvironmentSpec
     settings: StackSettings

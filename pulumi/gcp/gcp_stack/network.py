@@ -37,7 +37,7 @@ def address_plan(vpc_cidr: str) -> tuple[str, str]:
     return str(instances), str(cache)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     spec: EnvironmentSpec
     region: str

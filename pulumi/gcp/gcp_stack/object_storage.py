@@ -34,7 +34,7 @@ def private_bucket(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObjectStorageArgs:
     spec: EnvironmentSpec
     settings: StackSettings
