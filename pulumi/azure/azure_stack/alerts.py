@@ -14,8 +14,24 @@ import pulumi_azure_native.monitor as monitor
 
 from azure_stack.placement import Placement
 from azure_stack.tier import Tier
+from refarch.alarm_policy import WINDOW
 
-WINDOW = "PT5M"
+# The alarm policy's alarms (refarch.alarm_policy) -> the alert that implements each here.
+POLICY_ALARMS = {
+    "errors_5xx": "errors-5xx",
+    "latency_p99": "latency-p99",
+    "too_few_healthy_hosts": "healthy-hosts",
+    "gateway_errors": "api-errors-5xx",
+    "cache_cpu": "cache-cpu",
+    "cache_memory": "cache-memory",
+    "store_throttles": "store-throttles",
+}
+# Metric alerts: the aggregate over the policy's window, evaluated every period (static thresholds have no
+# "N of M"; "Create or edit a metric alert rule": frequency at most the window).
+METRIC_WINDOW = WINDOW.iso8601()
+METRIC_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
+# Log search alerts: the query over the policy's window, run once per window.
+LOG_WINDOW = WINDOW.iso8601()
 # Azure Managed Redis metrics have a 5-minute grain.
 CACHE_GRAIN = "PT5M"
 # Long enough for a replacement instance to boot and pass its health check before the alert decides.
@@ -131,8 +147,8 @@ class ServiceAlerts(Tier):
         description: str,
         dimensions: list[dict] | None = None,
         operator: str = "GreaterThanOrEqual",
-        frequency: str = "PT1M",
-        window: str = WINDOW,
+        frequency: str = METRIC_FREQUENCY,
+        window: str = METRIC_WINDOW,
     ) -> None:
         placement = self.args.placement
         monitor.MetricAlert(
@@ -181,8 +197,8 @@ class ServiceAlerts(Tier):
             severity=2,
             enabled=True,
             scopes=[self.args.workspace_id],
-            evaluation_frequency=WINDOW,
-            window_size=WINDOW,
+            evaluation_frequency=LOG_WINDOW,
+            window_size=LOG_WINDOW,
             auto_mitigate=True,
             criteria={
                 "all_of": [

@@ -129,6 +129,7 @@ class ServiceLoadBalancer(Tier):
                     "interval": HEALTH_CHECK.interval_seconds,
                     "timeout": HEALTH_CHECK.timeout_seconds,
                     "unhealthy_threshold": HEALTH_CHECK.unhealthy_threshold,
+                    # No healthy threshold on this probe: see refarch.health_check.NOT_HONOURED.
                     "pick_host_name_from_backend_http_settings": False,
                     "match": {"status_codes": [str(HEALTH_CHECK.healthy_status)]},
                 }
