@@ -45,11 +45,13 @@ def error_rate_query(percent: float) -> str:
     )
 
 
-def api_own_errors_query() -> str:
-    # 5xx that API Management answered itself (the backend never answered), like API Gateway's 5xx alarm.
+def api_own_errors_query(percent: float) -> str:
+    # 5xx that API Management answered itself (the backend never answered) as a % of its requests, like
+    # API Gateway's 5xx-rate alarm on AWS: the same spec threshold as the load balancer's.
     return (
-        "ApiManagementGatewayLogs | where ResponseCode >= 500"
-        " and (isnull(BackendResponseCode) or BackendResponseCode == 0)"
+        "ApiManagementGatewayLogs | summarize total = count(), errors = countif(ResponseCode >= 500"
+        " and (isnull(BackendResponseCode) or BackendResponseCode == 0))"
+        f" | extend percent = 100.0 * errors / max_of(total, 1) | where percent >= {percent}"
     )
 
 
@@ -80,7 +82,11 @@ class ServiceAlerts(Tier):
             error_rate_query(thresholds.error_5xx_percent),
             "5xx responses above the spec's rate",
         )
-        self._log_alert("api-errors-5xx", api_own_errors_query(), "API Management answered 5xx itself")
+        self._log_alert(
+            "api-errors-5xx",
+            api_own_errors_query(thresholds.error_5xx_percent),
+            "API Management answering 5xx itself above the spec's rate",
+        )
         self._log_alert(
             "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
         )
