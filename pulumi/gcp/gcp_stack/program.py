@@ -53,7 +53,13 @@ class StatelessService(Root):
         # Where each tier was before this component existed (the stack's root): its previous URN.
         tier = self.child(aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
 
-        identities = ServiceIdentities("identity", IdentityArgs(spec=spec, settings=settings), tier)
+        identities = ServiceIdentities(
+            "identity",
+            IdentityArgs(
+                environment=spec.name, project=settings.project, api_callers=settings.gcp.api_callers
+            ),
+            tier,
+        )
         fleet_member = identities.fleet.member
         network = ServiceNetwork(
             "network",
@@ -68,7 +74,18 @@ class StatelessService(Root):
             tier,
         )
         storage = ObjectStorage("object-storage", ObjectStorageArgs(spec=spec, settings=settings), tier)
-        store = ItemStore("item-store", ItemStoreArgs(spec=spec, settings=settings, user=fleet_member), tier)
+        store = ItemStore(
+            "item-store",
+            ItemStoreArgs(
+                environment=spec.name,
+                production=spec.production,
+                store=spec.store,
+                project=settings.project,
+                region=settings.region,
+                user=fleet_member,
+            ),
+            tier,
+        )
         cache = SessionCache(
             "session-cache",
             SessionCacheArgs(
