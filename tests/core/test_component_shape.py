@@ -97,8 +97,6 @@ NOT_YET_NARROW = {
         "FleetArgs",
         "LoadBalancerArgs",
         "MonitoringArgs",
-        "NetworkArgs",
-        "ObjectStorageArgs",
         "SessionCacheArgs",
     },
 }

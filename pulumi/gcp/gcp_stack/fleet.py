@@ -136,7 +136,7 @@ class StatelessFleet(Tier):
         capacity = spec.capacity
         zones = fleet_zones(spec, settings)
 
-        self.releases = private_bucket("releases", spec, settings.region, self.child())
+        self.releases = private_bucket("releases", spec.name, settings.region, self.child())
         release = args.bundle.id
         self.bundle = storage.BucketObject(
             "service-bundle",

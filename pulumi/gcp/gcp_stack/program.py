@@ -64,7 +64,8 @@ class StatelessService(Root):
         network = ServiceNetwork(
             "network",
             NetworkArgs(
-                spec=spec,
+                environment=spec.name,
+                vpc_cidr=spec.vpc_cidr,
                 region=settings.region,
                 fleet_service_account=identities.fleet.email,
                 service_port=spec.service.port,
@@ -73,7 +74,13 @@ class StatelessService(Root):
             ),
             tier,
         )
-        storage = ObjectStorage("object-storage", ObjectStorageArgs(spec=spec, settings=settings), tier)
+        storage = ObjectStorage(
+            "object-storage",
+            ObjectStorageArgs(
+                environment=spec.name, region=settings.region, noncurrent_days=spec.retention.access_log_days
+            ),
+            tier,
+        )
         store = ItemStore(
             "item-store",
             ItemStoreArgs(

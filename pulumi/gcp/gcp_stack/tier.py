@@ -7,7 +7,11 @@ from refarch_pulumi import component
 
 
 def labels(spec: EnvironmentSpec) -> dict[str, str]:
-    return {"environment": spec.name, "architecture": "stateless-reference"}
+    return environment_labels(spec.name)
+
+
+def environment_labels(environment: str) -> dict[str, str]:
+    return {"environment": environment, "architecture": "stateless-reference"}
 
 
 class Tier(component.Tier):
