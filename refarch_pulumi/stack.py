@@ -139,8 +139,9 @@ class StackPipeline(Generic[ProviderModel, SettingsModel]):
     provider_namespace: str
     provider_model: type[ProviderModel]
     settings_model: type[SettingsModel]
-    # The config key (without namespace) and value of the instance size the release bundle is built for.
-    instance_type: Callable[[EnvironmentSpec, SettingsModel], tuple[str, str]]
+    # The field (as errors name it) and value of the instance size the release bundle is built for, given the
+    # project's config namespace.
+    instance_type: Callable[[EnvironmentSpec, SettingsModel, str], tuple[str, str]]
     # Rules on the spec alone that only this cloud has.
     spec_checks: Callable[[EnvironmentSpec], list[Problem]] = lambda spec: []
     # Rules across the spec and the project's settings (production needs ...), given `<namespace>`.
@@ -182,6 +183,6 @@ def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> Va
             problems += pipeline.cross_checks(spec, provider, settings, config.name)
     if problems or provider is None or settings is None:
         raise SpecError(spec.name, problems)
-    key, instance_type = pipeline.instance_type(spec, settings)
-    bundle = release_bundle(spec.name, pipeline.cloud, f"{config.name}:{key}", instance_type)
+    field, instance_type = pipeline.instance_type(spec, settings, config.name)
+    bundle = release_bundle(spec.name, pipeline.cloud, field, instance_type)
     return ValidatedStack(spec=spec, provider=provider, settings=settings, bundle=bundle)

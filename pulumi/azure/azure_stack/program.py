@@ -31,7 +31,7 @@ PIPELINE = StackPipeline(
     provider_model=ProviderSettings,
     settings_model=AzureSettings,
     settings_checks=production_problems,
-    instance_type=lambda spec, settings: ("vmSize", settings.vm_size),
+    instance_type=lambda spec, settings, namespace: (f"{namespace}:vmSize", settings.vm_size),
 )
 
 

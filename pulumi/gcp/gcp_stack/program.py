@@ -31,7 +31,7 @@ PIPELINE = StackPipeline(
     provider_model=Provider,
     settings_model=GcpSettings,
     cross_checks=cross_checks,
-    instance_type=lambda spec, settings: ("machineType", settings.machine_type),
+    instance_type=lambda spec, settings, namespace: (f"{namespace}:machineType", settings.machine_type),
     spec_checks=edge_rate_problems,
 )
 
