@@ -19,3 +19,13 @@ class HealthCheckPolicy:
 HEALTH_CHECK = HealthCheckPolicy(
     interval_seconds=10, timeout_seconds=5, healthy_threshold=2, unhealthy_threshold=3
 )
+
+# (cloud, field) -> why that cloud's load balancer cannot honour a field of the policy. Every other field is
+# used by every cloud.
+NOT_HONOURED: dict[tuple[str, str], str] = {
+    ("azure", "healthy_threshold"): (
+        "an Application Gateway v2 probe has interval, timeout and unhealthyThreshold but no healthy count: "
+        "one passing probe returns an instance to the pool ('Application Gateway health probe overview'); "
+        "an instance answers /health only once its process serves requests, so one pass means it can serve"
+    ),
+}

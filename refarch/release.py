@@ -2,7 +2,7 @@
 
 The hash changes only when a file of the service does, so an unchanged service never rolls the fleet.
 The self-contained bundle (these files, the wheels they need and the lock) is `refarch.bundle`'s; the Pulumi
-archive of it is `refarch.pulumi_release`'s, so nothing here imports an IaC SDK.
+archive of it is `refarch_pulumi.release`'s, so nothing here imports an IaC SDK.
 """
 
 from __future__ import annotations

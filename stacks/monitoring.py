@@ -16,13 +16,25 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
+from refarch.alarm_policy import WINDOW
 from refarch.spec import EnvironmentSpec
 from sample_service.dynamodb_layout import OPERATIONS as STORE_OPERATIONS
 from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
 from stacks.retention import removal_policy
 from stacks.synthetic_check import SCHEDULE
 
-PERIOD = Duration.minutes(1)
+PERIOD = Duration.seconds(WINDOW.period_seconds)
+# The alarm policy's alarms (refarch.alarm_policy) -> the alarm that implements each here (its construct id).
+POLICY_ALARMS = {
+    "errors_5xx": "Errors5xx",
+    "latency_p99": "LatencyP99",
+    "too_few_healthy_hosts": "TooFewHealthyHosts",
+    "unhealthy_hosts": "UnhealthyHosts",
+    "gateway_errors": "ApiServerErrors",
+    "cache_cpu": "CacheCpu1",
+    "cache_memory": "CacheMemory1",
+    "store_throttles": "StoreThrottles",
+}
 AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
 # One synthetic check per period: its schedule.
@@ -232,8 +244,8 @@ class ServiceMonitoring(Construct):
         *,
         comparison: cloudwatch.ComparisonOperator = AT_OR_ABOVE,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        evaluation_periods: int = 5,
-        datapoints_to_alarm: int = 3,
+        evaluation_periods: int = WINDOW.periods,
+        datapoints_to_alarm: int = WINDOW.breaching_periods,
         period: Duration = PERIOD,
     ) -> cloudwatch.Alarm:
         alarm = metric.create_alarm(

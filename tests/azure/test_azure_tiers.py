@@ -519,7 +519,8 @@ def test_alerts_cover_errors_latency_health_cache_and_store_and_notify_on_call(
         "cache-memory": alarms.cache_memory_percent,
         "store-throttles": alarms.store_throttled_requests,
     }
-    assert f"where percent >= {alarms.error_5xx_percent}" in logs["errors-5xx"].get("criteria.allOf.0.query")
+    for name in ("errors-5xx", "api-errors-5xx"):
+        assert f"where percent >= {alarms.error_5xx_percent}" in logs[name].get("criteria.allOf.0.query")
     # TimeTaken is in seconds: the spec's milliseconds must be compared against it converted.
     assert f"p99 * 1000 >= {alarms.p99_latency_ms}" in logs["latency-p99"].get("criteria.allOf.0.query")
     for alert in metric.values():

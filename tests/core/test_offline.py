@@ -15,7 +15,7 @@ import pulumi
 from pydantic import BaseModel, Field
 
 from refarch.errors import SpecError
-from refarch.pulumi_stack import environment_spec, read_settings, stack_settings, unknown_keys
+from refarch_pulumi.stack import environment_spec, read_settings, stack_settings, unknown_keys
 
 
 class Settings(BaseModel):
@@ -262,7 +262,7 @@ def test_stack_settings_errors_name_the_config_key_users_set():
     from pydantic import BaseModel, Field
 
     from refarch.errors import SpecError
-    from refarch.pulumi_stack import read_settings, stack_settings
+    from refarch_pulumi.stack import read_settings, stack_settings
 
     class Aliased(BaseModel):
         machine_type: str = Field(alias="machineType", pattern="^[a-z]+-[a-z0-9]+$")

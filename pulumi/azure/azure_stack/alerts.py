@@ -13,8 +13,25 @@ import pulumi
 import pulumi_azure_native.monitor as monitor
 
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
+from refarch.alarm_policy import WINDOW
 
-WINDOW = "PT5M"
+# The alarm policy's alarms (refarch.alarm_policy) -> the alert that implements each here.
+POLICY_ALARMS = {
+    "errors_5xx": "errors-5xx",
+    "latency_p99": "latency-p99",
+    "too_few_healthy_hosts": "healthy-hosts",
+    "gateway_errors": "api-errors-5xx",
+    "cache_cpu": "cache-cpu",
+    "cache_memory": "cache-memory",
+    "store_throttles": "store-throttles",
+}
+# Metric alerts: the aggregate over the policy's window, evaluated every period (static thresholds have no
+# "N of M"; "Create or edit a metric alert rule": frequency at most the window).
+METRIC_WINDOW = WINDOW.iso8601()
+METRIC_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
+# Log search alerts: the query over the policy's window, run once per window.
+LOG_WINDOW = WINDOW.iso8601()
 # Azure Managed Redis metrics have a 5-minute grain.
 CACHE_GRAIN = "PT5M"
 # Long enough for a replacement instance to boot and pass its health check before the alert decides.
@@ -28,11 +45,13 @@ def error_rate_query(percent: float) -> str:
     )
 
 
-def api_own_errors_query() -> str:
-    # 5xx that API Management answered itself (the backend never answered), like API Gateway's 5xx alarm.
+def api_own_errors_query(percent: float) -> str:
+    # 5xx that API Management answered itself (the backend never answered) as a % of its requests, like
+    # API Gateway's 5xx-rate alarm on AWS: the same spec threshold as the load balancer's.
     return (
-        "ApiManagementGatewayLogs | where ResponseCode >= 500"
-        " and (isnull(BackendResponseCode) or BackendResponseCode == 0)"
+        "ApiManagementGatewayLogs | summarize total = count(), errors = countif(ResponseCode >= 500"
+        " and (isnull(BackendResponseCode) or BackendResponseCode == 0))"
+        f" | extend percent = 100.0 * errors / max_of(total, 1) | where percent >= {percent}"
     )
 
 
@@ -41,7 +60,7 @@ def p99_latency_query(milliseconds: int) -> str:
     return f"AGWAccessLogs | summarize p99 = percentile(TimeTaken, 99) | where p99 * 1000 >= {milliseconds}"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceAlertsArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -51,11 +70,11 @@ class ServiceAlertsArgs:
     store_id: pulumi.Input[str]
 
 
-class ServiceAlerts(pulumi.ComponentResource):
+class ServiceAlerts(Tier):
     def __init__(
         self, name: str, args: ServiceAlertsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceAlerts", name, None, opts)
+        super().__init__("ServiceAlerts", name, opts)
         self.args = args
         thresholds = args.placement.spec.alarms
         self._log_alert(
@@ -63,7 +82,11 @@ class ServiceAlerts(pulumi.ComponentResource):
             error_rate_query(thresholds.error_5xx_percent),
             "5xx responses above the spec's rate",
         )
-        self._log_alert("api-errors-5xx", api_own_errors_query(), "API Management answered 5xx itself")
+        self._log_alert(
+            "api-errors-5xx",
+            api_own_errors_query(thresholds.error_5xx_percent),
+            "API Management answering 5xx itself above the spec's rate",
+        )
         self._log_alert(
             "latency-p99", p99_latency_query(thresholds.p99_latency_ms), "p99 latency above the spec"
         )
@@ -130,8 +153,8 @@ class ServiceAlerts(pulumi.ComponentResource):
         description: str,
         dimensions: list[dict] | None = None,
         operator: str = "GreaterThanOrEqual",
-        frequency: str = "PT1M",
-        window: str = WINDOW,
+        frequency: str = METRIC_FREQUENCY,
+        window: str = METRIC_WINDOW,
     ) -> None:
         placement = self.args.placement
         monitor.MetricAlert(
@@ -166,7 +189,7 @@ class ServiceAlerts(pulumi.ComponentResource):
             ),
             actions=[{"action_group_id": self.args.action_group_id}],
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _log_alert(self, name: str, query: str, description: str) -> None:
@@ -180,8 +203,8 @@ class ServiceAlerts(pulumi.ComponentResource):
             severity=2,
             enabled=True,
             scopes=[self.args.workspace_id],
-            evaluation_frequency=WINDOW,
-            window_size=WINDOW,
+            evaluation_frequency=LOG_WINDOW,
+            window_size=LOG_WINDOW,
             auto_mitigate=True,
             criteria={
                 "all_of": [
@@ -199,5 +222,5 @@ class ServiceAlerts(pulumi.ComponentResource):
             },
             actions={"action_groups": [self.args.action_group_id]},
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

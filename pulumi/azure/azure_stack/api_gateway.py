@@ -20,6 +20,7 @@ from azure_stack.diagnostics import send_diagnostics
 from azure_stack.load_balancer import BACKEND_TIMEOUT_SECONDS
 from azure_stack.network import GATEWAY_LISTENER_PORT
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 from refarch.spec import EnvironmentSpec
 
 BACKEND_ID = "load-balancer"
@@ -63,7 +64,7 @@ def rate_limit_policy(spec: EnvironmentSpec) -> str:
 </policies>"""
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class PublicApiArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -74,11 +75,11 @@ class PublicApiArgs:
     vault_id: pulumi.Input[str]
 
 
-class PublicApi(pulumi.ComponentResource):
+class PublicApi(Tier):
     def __init__(self, name: str, args: PublicApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("refarch:azure:PublicApi", name, None, opts)
+        super().__init__("PublicApi", name, opts)
         placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         zones = placement.zones if spec.azure.apim_sku == "Premium" and spec.zones > 1 else None
         public_ip = network.PublicIPAddress(
             "api-ip",
@@ -182,7 +183,7 @@ class PublicApi(pulumi.ComponentResource):
             policy_id="policy",
             format="xml",
             value=rate_limit_policy(spec),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.backend]),
+            opts=self.child(depends_on=[self.backend]),
         )
         send_diagnostics("api", resource_id=self.service.id, workspace_id=args.workspace_id, parent=self)
         self.url = self.service.gateway_url

@@ -17,6 +17,7 @@ from azure_stack.boot import BOOT_BUDGET, custom_data
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.load_balancer import detection_seconds
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 from refarch.boot import stop_timeout_seconds
 from refarch.health_check import HEALTH_CHECK
 from refarch.platforms import IMAGES
@@ -64,7 +65,7 @@ SCALE_IN_BAND_PERCENT = 20
 TERMINATE_APPROVAL_SECONDS = 30
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class StatelessFleetArgs:
     placement: Placement
     subnet_id: pulumi.Input[str]
@@ -107,12 +108,12 @@ def max_unhealthy_percent(minimum: int) -> int:
     return max(MAX_UNHEALTHY_PERCENT, math.ceil(100 / minimum))
 
 
-class StatelessFleet(pulumi.ComponentResource):
+class StatelessFleet(Tier):
     def __init__(
         self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:StatelessFleet", name, None, opts)
-        placement, spec = args.placement, args.placement.spec
+        super().__init__("StatelessFleet", name, opts)
+        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
         capacity, service = spec.capacity, spec.service
         self.scale_set = compute.VirtualMachineScaleSet(
             "fleet",
@@ -264,7 +265,7 @@ class StatelessFleet(pulumi.ComponentResource):
             },
             tags=placement.tags,
             # Autoscale owns the instance count once created: a deployment must not reset a scaled-out fleet.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
+            opts=self.child(ignore_changes=["sku.capacity"]),
         )
         # The service logs to its journal; instances are replaced at will, so the logs must leave them. The
         # boot's exporter copies the journal to daily files; the agent reads them as a custom text log into
@@ -299,14 +300,14 @@ class StatelessFleet(pulumi.ComponentResource):
                 }
             ],
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         monitor.DataCollectionRuleAssociation(
             "service-logs",
             association_name="service-logs",
             resource_uri=self.scale_set.id,
             data_collection_rule_id=self.log_rule.id,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.autoscale = monitor.AutoscaleSetting(
             "fleet-autoscale",
@@ -335,7 +336,7 @@ class StatelessFleet(pulumi.ComponentResource):
             ],
             predictive_autoscale_policy={"scale_mode": "Disabled"},
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         # Why the fleet scaled (or did not): autoscale's evaluations and actions.
         send_diagnostics(

@@ -16,12 +16,13 @@ import pulumi_azure_native.managedidentity as managedidentity
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
+from azure_stack.tier import Tier
 
 # Key Vault keeps deleted secrets this long; 7 is Azure's minimum, 90 its maximum.
 SOFT_DELETE_DAYS = {False: 7, True: 90}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceIdentityArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -31,13 +32,13 @@ class ServiceIdentityArgs:
     vault_endpoints_id: pulumi.Input[str]
 
 
-class ServiceIdentity(pulumi.ComponentResource):
+class ServiceIdentity(Tier):
     def __init__(
         self, name: str, args: ServiceIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceIdentity", name, None, opts)
+        super().__init__("ServiceIdentity", name, opts)
         placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         self.identity = managedidentity.UserAssignedIdentity(
             "fleet-identity",
             resource_group_name=placement.resource_group_name,

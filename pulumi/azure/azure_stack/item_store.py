@@ -12,6 +12,7 @@ import pulumi_azure_native.cosmosdb as cosmosdb
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
+from azure_stack.tier import Tier
 from sample_service.cosmos_layout import CONTAINER_DEFAULT_TTL, PARTITION_KEY_PATH
 
 DATABASE = "service"
@@ -20,7 +21,7 @@ CONTAINER = "items"
 DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ItemStoreArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -29,11 +30,11 @@ class ItemStoreArgs:
     dns_zone_id: pulumi.Input[str]
 
 
-class ItemStore(pulumi.ComponentResource):
+class ItemStore(Tier):
     def __init__(self, name: str, args: ItemStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("refarch:azure:ItemStore", name, None, opts)
+        super().__init__("ItemStore", name, opts)
         placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         if spec.store.point_in_time_recovery:
             # Restore to any second in the window; production keeps the longer one.
             tier = "Continuous30Days" if spec.production else "Continuous7Days"
@@ -104,7 +105,7 @@ class ItemStore(pulumi.ComponentResource):
             ),
             scope=pulumi.Output.concat(self.account.id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
             principal_id=args.writer_principal_id,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+            opts=self.child(depends_on=[self.container]),
         )
         private_endpoint(
             "items",

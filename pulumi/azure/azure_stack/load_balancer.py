@@ -15,6 +15,7 @@ import pulumi_azure_native.network as network
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.network import GATEWAY_LISTENER_PORT, gateway_private_ip
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 from refarch.health_check import HEALTH_CHECK
 from sample_service.paths import HEALTH_PATH
 
@@ -34,20 +35,20 @@ def detection_seconds() -> int:
     return HEALTH_CHECK.interval_seconds * HEALTH_CHECK.unhealthy_threshold + HEALTH_CHECK.timeout_seconds
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceLoadBalancerArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
 
 
-class ServiceLoadBalancer(pulumi.ComponentResource):
+class ServiceLoadBalancer(Tier):
     def __init__(
         self, name: str, args: ServiceLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceLoadBalancer", name, None, opts)
-        placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("ServiceLoadBalancer", name, opts)
+        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         gateway_name = placement.name("agw")
         gateway_path = f"Microsoft.Network/applicationGateways/{gateway_name}"
@@ -128,6 +129,7 @@ class ServiceLoadBalancer(pulumi.ComponentResource):
                     "interval": HEALTH_CHECK.interval_seconds,
                     "timeout": HEALTH_CHECK.timeout_seconds,
                     "unhealthy_threshold": HEALTH_CHECK.unhealthy_threshold,
+                    # No healthy threshold on this probe: see refarch.health_check.NOT_HONOURED.
                     "pick_host_name_from_backend_http_settings": False,
                     "match": {"status_codes": [str(HEALTH_CHECK.healthy_status)]},
                 }

@@ -13,6 +13,7 @@ import pulumi_azure_native.privatedns as privatedns
 
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 
 # Where each tier's subnet sits in the spec's VNet CIDR: (tier, prefix length, index at that length).
 # The /22 for instances holds max capacity and surge with room; the others need a /24 at most.
@@ -113,19 +114,19 @@ def inbound_rules(
     }
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceNetworkArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
 
 
-class ServiceNetwork(pulumi.ComponentResource):
+class ServiceNetwork(Tier):
     def __init__(
         self, name: str, args: ServiceNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceNetwork", name, None, opts)
+        super().__init__("ServiceNetwork", name, opts)
         placement = args.placement
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         cidrs = subnet_cidrs(placement.spec.vpc_cidr)
 

@@ -18,14 +18,15 @@ from azure_stack import roles
 from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
+from azure_stack.tier import Tier
 from refarch.bundle import Bundle
-from refarch.pulumi_release import bundle_archive
+from refarch_pulumi.release import bundle_archive
 
 FILES_CONTAINER = "files"
 RELEASES_CONTAINER = "releases"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ObjectStorageArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -37,13 +38,13 @@ class ObjectStorageArgs:
     bundle: Bundle
 
 
-class ObjectStorage(pulumi.ComponentResource):
+class ObjectStorage(Tier):
     def __init__(
         self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ObjectStorage", name, None, opts)
+        super().__init__("ObjectStorage", name, opts)
         placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         retention = spec.retention.access_log_days
 
         self.files = self._account(
@@ -143,7 +144,7 @@ class ObjectStorage(pulumi.ComponentResource):
                 "services": {"blob": {"enabled": True, "key_type": "Account"}},
             },
             tags=placement.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
             **access,
         )
 
@@ -158,7 +159,7 @@ class ObjectStorage(pulumi.ComponentResource):
             is_versioning_enabled=True,
             delete_retention_policy={"enabled": True, "days": min(days, 365)},
             container_delete_retention_policy={"enabled": True, "days": min(days, 365)},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _container(
@@ -170,5 +171,5 @@ class ObjectStorage(pulumi.ComponentResource):
             account_name=account.name,
             container_name=name,
             public_access="None",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

@@ -3,7 +3,6 @@ Gateway -> scale set -> cache and store. Everything is validated before the firs
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
@@ -21,57 +20,36 @@ from azure_stack.service_settings import service_environment
 from azure_stack.session_cache import SessionCache, SessionCacheArgs
 from azure_stack.settings import AzureSettings, ProviderSettings, production_problems
 from azure_stack.telemetry import ServiceTelemetry, ServiceTelemetryArgs
+from azure_stack.tier import Root
 from refarch.bundle import Bundle
-from refarch.errors import SpecError
-from refarch.pulumi_stack import (
-    environment_spec,
-    read_settings,
-    release_bundle,
-    stack_settings,
-    unknown_keys,
-)
 from refarch.spec import EnvironmentSpec
+from refarch_pulumi.stack import StackPipeline, validated_stack
+
+PIPELINE = StackPipeline(
+    cloud="azure",
+    provider_namespace="azure-native",
+    provider_model=ProviderSettings,
+    settings_model=AzureSettings,
+    settings_checks=production_problems,
+    instance_type=lambda spec, settings, namespace: ("azure.vm_size", spec.azure.vm_size),
+)
 
 
-def validated() -> tuple[EnvironmentSpec, AzureSettings, str]:
-    """The spec, this project's settings and the location, or one SpecError naming every problem."""
-    config = pulumi.Config()
-    spec = environment_spec(config)
-    provider = pulumi.Config("azure-native")
-    problems = unknown_keys(config, AzureSettings)
-    location = settings = None
-    try:
-        location = stack_settings(
-            spec.name, provider.name, ProviderSettings, read_settings(provider, ProviderSettings)
-        ).location
-    except SpecError as exc:
-        problems += exc.problems
-    try:
-        settings = stack_settings(spec.name, config.name, AzureSettings, read_settings(config, AzureSettings))
-    except SpecError as exc:
-        problems += exc.problems
-    if settings is not None:
-        problems += production_problems(spec, settings, config.name)
-    if problems or settings is None or location is None:
-        raise SpecError(spec.name, problems)
-    return spec, settings, location
-
-
-class StatelessService(pulumi.ComponentResource):
+class StatelessService(Root):
     """The whole environment: its resource group and one component per tier."""
 
     def __init__(
         self, name: str, spec: EnvironmentSpec, settings: AzureSettings, location: str, bundle: Bundle
     ) -> None:
-        super().__init__("refarch:azure:StatelessService", name, None)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__(name)
+        child = self.child()
         tags = {"environment": spec.name, "architecture": "stateless-reference"}
         group = resources.ResourceGroup(
             "resource-group",
             resource_group_name=f"{settings.name_prefix}-{spec.name}",
             location=location,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=spec.production),
+            opts=self.child(protect=spec.production),
         )
         client = authorization.get_client_config_output()
         placement = Placement(
@@ -84,14 +62,20 @@ class StatelessService(pulumi.ComponentResource):
             tenant_id=client.tenant_id,
             tags=tags,
         )
-        telemetry = ServiceTelemetry("telemetry", ServiceTelemetryArgs(placement), child)
+        telemetry = ServiceTelemetry("telemetry", ServiceTelemetryArgs(placement=placement), child)
         workspace_id = telemetry.workspace.id
-        net = ServiceNetwork("network", ServiceNetworkArgs(placement, workspace_id), child)
+        net = ServiceNetwork(
+            "network", ServiceNetworkArgs(placement=placement, workspace_id=workspace_id), child
+        )
         data_subnet = net.subnet_ids["data"]
         identity = ServiceIdentity(
             "identity",
             ServiceIdentityArgs(
-                placement, workspace_id, data_subnet, net.dns_zone_ids["vault"], net.vault_endpoints.id
+                placement=placement,
+                workspace_id=workspace_id,
+                data_subnet_id=data_subnet,
+                vault_dns_zone_id=net.dns_zone_ids["vault"],
+                vault_endpoints_id=net.vault_endpoints.id,
             ),
             child,
         )
@@ -99,37 +83,49 @@ class StatelessService(pulumi.ComponentResource):
         storage = ObjectStorage(
             "object-storage",
             ObjectStorageArgs(
-                placement,
-                workspace_id,
-                principal_id,
-                data_subnet,
-                net.subnet_ids["app"],
-                net.dns_zone_ids["blob"],
-                bundle,
+                placement=placement,
+                workspace_id=workspace_id,
+                reader_principal_id=principal_id,
+                data_subnet_id=data_subnet,
+                app_subnet_id=net.subnet_ids["app"],
+                blob_dns_zone_id=net.dns_zone_ids["blob"],
+                bundle=bundle,
             ),
             child,
         )
         store = ItemStore(
             "item-store",
-            ItemStoreArgs(placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["Sql"]),
+            ItemStoreArgs(
+                placement=placement,
+                workspace_id=workspace_id,
+                writer_principal_id=principal_id,
+                data_subnet_id=data_subnet,
+                dns_zone_id=net.dns_zone_ids["Sql"],
+            ),
             child,
         )
         cache = SessionCache(
             "session-cache",
             SessionCacheArgs(
-                placement, workspace_id, principal_id, data_subnet, net.dns_zone_ids["redisEnterprise"]
+                placement=placement,
+                workspace_id=workspace_id,
+                user_principal_id=principal_id,
+                data_subnet_id=data_subnet,
+                dns_zone_id=net.dns_zone_ids["redisEnterprise"],
             ),
             child,
         )
         load_balancer = ServiceLoadBalancer(
             "load-balancer",
-            ServiceLoadBalancerArgs(placement, workspace_id, net.subnet_ids["gateway"]),
+            ServiceLoadBalancerArgs(
+                placement=placement, workspace_id=workspace_id, subnet_id=net.subnet_ids["gateway"]
+            ),
             child,
         )
         fleet = StatelessFleet(
             "fleet",
             StatelessFleetArgs(
-                placement,
+                placement=placement,
                 subnet_id=net.subnet_ids["app"],
                 backend_pool_id=load_balancer.backend_pool_id,
                 identity_id=identity.identity.id,
@@ -151,50 +147,48 @@ class StatelessService(pulumi.ComponentResource):
             ),
             # Instances join the gateway's pool, download the bundle and use the cache and store from their
             # first boot: all of those, and the identity's roles on them, exist first.
-            pulumi.ResourceOptions(parent=self, depends_on=[load_balancer, storage, cache, store]),
+            self.child(depends_on=[load_balancer, storage, cache, store]),
         )
         api = PublicApi(
             "api",
             PublicApiArgs(
-                placement,
-                workspace_id,
-                net.subnet_ids["apim"],
-                load_balancer.private_ip,
-                telemetry.insights.id,
-                telemetry.insights.instrumentation_key,
-                identity.vault.id,
+                placement=placement,
+                workspace_id=workspace_id,
+                subnet_id=net.subnet_ids["apim"],
+                load_balancer_ip=load_balancer.private_ip,
+                insights_id=telemetry.insights.id,
+                insights_instrumentation_key=telemetry.insights.instrumentation_key,
+                vault_id=identity.vault.id,
             ),
             child,
         )
         ServiceAlerts(
             "alerts",
             ServiceAlertsArgs(
-                placement,
-                workspace_id,
-                telemetry.action_group.id,
-                load_balancer.gateway.id,
-                cache.cluster.id,
-                store.account.id,
+                placement=placement,
+                workspace_id=workspace_id,
+                action_group_id=telemetry.action_group.id,
+                gateway_id=load_balancer.gateway.id,
+                cache_id=cache.cluster.id,
+                store_id=store.account.id,
             ),
             child,
         )
-        self.outputs = {
-            "apiUrl": api.url,
-            "resourceGroup": group.name,
-            "scaleSet": fleet.scale_set.name,
-            "loadBalancerPrivateIp": load_balancer.private_ip,
-            "cacheHost": cache.host,
-            "cosmosEndpoint": store.endpoint,
-            "filesAccount": storage.files.name,
-            "vaultUri": identity.vault.properties.vault_uri,
-            "actionGroup": telemetry.action_group.id,
-        }
-        self.register_outputs(self.outputs)
+        self.export(
+            {
+                "apiUrl": api.url,
+                "resourceGroup": group.name,
+                "scaleSet": fleet.scale_set.name,
+                "loadBalancerPrivateIp": load_balancer.private_ip,
+                "cacheHost": cache.host,
+                "cosmosEndpoint": store.endpoint,
+                "filesAccount": storage.files.name,
+                "vaultUri": identity.vault.properties.vault_uri,
+                "actionGroup": telemetry.action_group.id,
+            }
+        )
 
 
 def main() -> None:
-    spec, settings, location = validated()
-    bundle = release_bundle(spec.name, "azure", "azure.vm_size", spec.azure.vm_size)
-    service = StatelessService("service", spec, settings, location, bundle)
-    for name, value in service.outputs.items():
-        pulumi.export(name, value)
+    stack = validated_stack(PIPELINE)
+    StatelessService("service", stack.spec, stack.settings, stack.provider.location, stack.bundle)

@@ -15,9 +15,10 @@ from azure_stack.diagnostics import send_diagnostics
 from azure_stack.network import CACHE_PORT
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
+from azure_stack.tier import Tier
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SessionCacheArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
@@ -26,11 +27,11 @@ class SessionCacheArgs:
     dns_zone_id: pulumi.Input[str]
 
 
-class SessionCache(pulumi.ComponentResource):
+class SessionCache(Tier):
     def __init__(self, name: str, args: SessionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("refarch:azure:SessionCache", name, None, opts)
+        super().__init__("SessionCache", name, opts)
         placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         # The spec's replicas mean "survive a node or zone loss": Azure Managed Redis does that with high
         # availability (a replica in another zone where the region has zones), not a replica count.
         replicated = spec.cache.replicas > 0

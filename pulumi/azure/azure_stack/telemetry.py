@@ -12,23 +12,24 @@ import pulumi_azure_native.operationalinsights as operationalinsights
 
 from azure_stack import service_logs
 from azure_stack.placement import Placement
+from azure_stack.tier import Tier
 
 # Log Analytics keeps at least 30 days on the PerGB2018 tier; shorter spec retention is rounded up.
 MIN_WORKSPACE_RETENTION_DAYS = 30
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServiceTelemetryArgs:
     placement: Placement
 
 
-class ServiceTelemetry(pulumi.ComponentResource):
+class ServiceTelemetry(Tier):
     def __init__(
         self, name: str, args: ServiceTelemetryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("refarch:azure:ServiceTelemetry", name, None, opts)
+        super().__init__("ServiceTelemetry", name, opts)
         placement, spec = args.placement, args.placement.spec
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         retention_days = max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS)
         self.workspace = operationalinsights.Workspace(

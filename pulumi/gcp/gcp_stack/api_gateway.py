@@ -23,7 +23,7 @@ def backend_audience(settings: StackSettings) -> str:
     return f"https://{settings.gcp.backend_domain}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ApiArgs:
     spec: EnvironmentSpec
     settings: StackSettings

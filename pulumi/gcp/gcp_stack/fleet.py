@@ -22,8 +22,8 @@ from refarch.boot_budget import BootBudget
 from refarch.bundle import Bundle
 from refarch.health_check import HEALTH_CHECK
 from refarch.platforms import IMAGES
-from refarch.pulumi_release import bundle_archive
 from refarch.spec import EnvironmentSpec, Service
+from refarch_pulumi.release import bundle_archive
 from sample_service.paths import HEALTH_PATH
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
@@ -113,7 +113,7 @@ def render_boot_script(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FleetArgs:
     spec: EnvironmentSpec
     settings: StackSettings
@@ -136,7 +136,7 @@ class StatelessFleet(Tier):
         capacity = spec.capacity
         zones = fleet_zones(spec, settings)
 
-        self.releases = private_bucket("releases", spec, settings.region, self.child())
+        self.releases = private_bucket("releases", spec.name, settings.region, self.child())
         release = args.bundle.id
         self.bundle = storage.BucketObject(
             "service-bundle",

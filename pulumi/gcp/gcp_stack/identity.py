@@ -12,9 +12,7 @@ import pulumi
 import pulumi_gcp.projects as projects
 import pulumi_gcp.serviceaccount as serviceaccount
 
-from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier
-from refarch.spec import EnvironmentSpec
 
 # What an instance needs beyond its own resources: writing its logs and metrics.
 FLEET_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
@@ -22,16 +20,18 @@ FLEET_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IdentityArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    project: str
+    # IAM members that may call the API as its client account (stack config `apiCallers`).
+    api_callers: tuple[str, ...]
 
 
 class ServiceIdentities(Tier):
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ServiceIdentities", name, opts)
-        env = args.spec.name
+        env = args.environment
         self.fleet = serviceaccount.Account(
             "fleet-account",
             account_id=f"{env}-fleet",
@@ -56,14 +56,14 @@ class ServiceIdentities(Tier):
         self.fleet_grants = [
             projects.IAMMember(
                 f"fleet-{role.rsplit('/', 1)[-1]}",
-                project=args.settings.project,
+                project=args.project,
                 role=role,
                 member=self.fleet.member,
                 opts=self.child(),
             )
             for role in FLEET_PROJECT_ROLES
         ]
-        for index, member in enumerate(args.settings.gcp.api_callers):
+        for index, member in enumerate(args.api_callers):
             serviceaccount.IAMMember(
                 f"api-caller-{index}",
                 service_account_id=self.api_client.name,

@@ -9,9 +9,8 @@ import pulumi
 import pulumi_gcp.firestore as firestore
 import pulumi_gcp.projects as projects
 
-from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Store
 from sample_service.firestore_layout import COLLECTION, TTL_FIELD
 
 DATASTORE_USER = "roles/datastore.user"
@@ -23,28 +22,32 @@ def database_name(environment: str) -> str:
     return f"{environment}-items"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ItemStoreArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    production: bool
+    store: Store
+    project: str
+    region: str
+    # The member that reads and writes items (the fleet's service account).
     user: pulumi.Input[str]
 
 
 class ItemStore(Tier):
     def __init__(self, name: str, args: ItemStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ItemStore", name, opts)
-        spec, settings = args.spec, args.settings
-        protected = spec.store.deletion_protection
+        store, project = args.store, args.project
+        protected = store.deletion_protection
         self.database = firestore.Database(
             "items",
-            name=database_name(spec.name),
-            location_id=settings.region,
+            name=database_name(args.environment),
+            location_id=args.region,
             type="FIRESTORE_NATIVE",
             concurrency_mode="PESSIMISTIC",
             app_engine_integration_mode="DISABLED",
             point_in_time_recovery_enablement=(
                 "POINT_IN_TIME_RECOVERY_ENABLED"
-                if spec.store.point_in_time_recovery
+                if store.point_in_time_recovery
                 else "POINT_IN_TIME_RECOVERY_DISABLED"
             ),
             delete_protection_state="DELETE_PROTECTION_ENABLED"
@@ -64,7 +67,7 @@ class ItemStore(Tier):
             index_config=firestore.FieldIndexConfigArgs(),
             opts=self.child(),
         )
-        if spec.production:
+        if args.production:
             firestore.BackupSchedule(
                 "weekly",
                 database=self.database.name,
@@ -74,14 +77,14 @@ class ItemStore(Tier):
             )
         self.user_grant = projects.IAMMember(
             "fleet-uses-items",
-            project=settings.project,
+            project=project,
             role=DATASTORE_USER,
             member=args.user,
             # Only this database, though the role is granted on the project.
             condition=projects.IAMMemberConditionArgs(
-                title=f"only-{database_name(spec.name)}",
+                title=f"only-{database_name(args.environment)}",
                 expression=self.database.name.apply(
-                    lambda db: f'resource.name == "projects/{settings.project}/databases/{db}"'
+                    lambda db: f'resource.name == "projects/{project}/databases/{db}"'
                 ),
             ),
             opts=self.child(),

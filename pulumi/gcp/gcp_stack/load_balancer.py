@@ -24,7 +24,7 @@ BACKEND_TIMEOUT_SECONDS = int(BACKEND_DEADLINE_SECONDS) + 1
 PRODUCTION_REQUEST_LOG_SAMPLE_RATE = 0.1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadBalancerArgs:
     spec: EnvironmentSpec
     settings: StackSettings

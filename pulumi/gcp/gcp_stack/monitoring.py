@@ -13,11 +13,22 @@ from gcp_stack.edge_rate import THROTTLED_STATUS
 from gcp_stack.service_logs import retained_logs
 from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier, labels
+from refarch.alarm_policy import WINDOW
 from refarch.spec import EnvironmentSpec
 from sample_service.paths import HEALTH_PATH
 
-WINDOW = "300s"  # how long a condition must hold, like AWS's 3-of-5 one-minute periods
-ALIGNMENT = "60s"
+# How long a condition must hold (every aligned point of the policy's window: the closest a threshold
+# condition comes to "N of M"), and the alignment of each point (one policy period).
+DURATION = WINDOW.gcp_duration()
+ALIGNMENT = f"{WINDOW.period_seconds}s"
+# The alarm policy's alarms (refarch.alarm_policy) -> the alert policy that implements each here.
+POLICY_ALARMS = {
+    "errors_5xx": "errors-5xx",
+    "latency_p99": "latency-p99",
+    "unhealthy_hosts": "unhealthy-backends",
+    "cache_memory": "cache-memory",
+    "store_throttles": "store-errors",
+}
 UPTIME_PERIOD = "60s"
 LB_RESOURCE = 'resource.type = "https_lb_rule"'
 # Firestore answers the service can do nothing about but wait or back off: the store failing or throttling.
@@ -31,7 +42,7 @@ UPTIME_REGIONS_FAILING = 1
 UPTIME_ALIGNMENT = "1200s"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     spec: EnvironmentSpec
     settings: StackSettings
@@ -234,7 +245,7 @@ class ServiceMonitoring(Tier):
                 denominator_aggregations=[aggregation] if denominator is not None else None,
                 comparison=comparison,
                 threshold_value=threshold,
-                duration=WINDOW,
+                duration=DURATION,
                 trigger=monitoring.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
             ),
         )

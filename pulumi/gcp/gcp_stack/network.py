@@ -13,7 +13,6 @@ import pulumi_gcp.compute as compute
 
 from gcp_stack.google_apis import PRIVATE_VIP, RESTRICTED_VIP, private_google_apis
 from gcp_stack.tier import Tier
-from refarch.spec import EnvironmentSpec
 
 # Google Front Ends and health checkers reach backends from these ranges (external Application LB).
 GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
@@ -37,9 +36,11 @@ def address_plan(vpc_cidr: str) -> tuple[str, str]:
     return str(instances), str(cache)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
-    spec: EnvironmentSpec
+    environment: str
+    # The spec's network range: the instances' subnet and the cache's range are carved from it.
+    vpc_cidr: str
     region: str
     fleet_service_account: pulumi.Input[str]
     service_port: int
@@ -51,13 +52,12 @@ class NetworkArgs:
 class ServiceNetwork(Tier):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ServiceNetwork", name, opts)
-        spec = args.spec
-        instance_range, self.cache_range = address_plan(spec.vpc_cidr)
+        instance_range, self.cache_range = address_plan(args.vpc_cidr)
         self.vpc = compute.Network(
             "vpc",
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
-            description=f"Stateless service network ({spec.name})",
+            description=f"Stateless service network ({args.environment})",
             opts=self.child(),
         )
         self.subnet = compute.Subnetwork(
@@ -70,7 +70,9 @@ class ServiceNetwork(Tier):
             log_config=compute.SubnetworkLogConfigArgs(**FLOW_LOGS),
             opts=self.child(),
         )
-        self.google_apis = private_google_apis(spec.name, self.vpc, [args.region, *args.zones], self.child())
+        self.google_apis = private_google_apis(
+            args.environment, self.vpc, [args.region, *args.zones], self.child()
+        )
         router = compute.Router("router", network=self.vpc.id, region=args.region, opts=self.child())
         self.nat = compute.RouterNat(
             "nat",

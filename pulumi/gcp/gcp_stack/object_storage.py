@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp.storage as storage
 
-from gcp_stack.settings import StackSettings
-from gcp_stack.tier import Tier, labels
-from refarch.spec import EnvironmentSpec
+from gcp_stack.tier import Tier, environment_labels
 
 OBJECT_VIEWER = "roles/storage.objectViewer"
 # Deleted objects stay recoverable this long (Cloud Storage's default soft delete).
@@ -17,7 +15,7 @@ SOFT_DELETE_SECONDS = 7 * 24 * 3600
 
 
 def private_bucket(
-    name: str, spec: EnvironmentSpec, region: str, opts: pulumi.ResourceOptions, **kwargs
+    name: str, environment: str, region: str, opts: pulumi.ResourceOptions, **kwargs
 ) -> storage.Bucket:
     return storage.Bucket(
         name,
@@ -28,16 +26,18 @@ def private_bucket(
         soft_delete_policy=storage.BucketSoftDeletePolicyArgs(retention_duration_seconds=SOFT_DELETE_SECONDS),
         # Buckets hold data or releases: `pulumi destroy` must not empty them.
         force_destroy=False,
-        labels=labels(spec),
+        labels=environment_labels(environment),
         opts=opts,
         **kwargs,
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObjectStorageArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    region: str
+    # How long a replaced or deleted object version is kept before it is deleted.
+    noncurrent_days: int
 
 
 class ObjectStorage(Tier):
@@ -45,17 +45,16 @@ class ObjectStorage(Tier):
         self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ObjectStorage", name, opts)
-        spec = args.spec
         self.files = private_bucket(
             "files",
-            spec,
-            args.settings.region,
+            args.environment,
+            args.region,
             self.child(),
             lifecycle_rules=[
                 storage.BucketLifecycleRuleArgs(
                     action=storage.BucketLifecycleRuleActionArgs(type="Delete"),
                     condition=storage.BucketLifecycleRuleConditionArgs(
-                        days_since_noncurrent_time=spec.retention.access_log_days, with_state="ARCHIVED"
+                        days_since_noncurrent_time=args.noncurrent_days, with_state="ARCHIVED"
                     ),
                 ),
                 storage.BucketLifecycleRuleArgs(

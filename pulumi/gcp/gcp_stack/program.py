@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from gcp_stack.api_gateway import ApiArgs, PublicApi, backend_audience
+from gcp_stack.edge_rate import edge_rate_problems
 from gcp_stack.fleet import FleetArgs, StatelessFleet, fleet_zones
 from gcp_stack.identity import IdentityArgs, ServiceIdentities
 from gcp_stack.item_store import ItemStore, ItemStoreArgs
@@ -18,103 +19,169 @@ from gcp_stack.network import NetworkArgs, ServiceNetwork
 from gcp_stack.object_storage import ObjectStorage, ObjectStorageArgs
 from gcp_stack.service_environment import service_environment
 from gcp_stack.session_cache import CACHE_TLS_PORT, SessionCache, SessionCacheArgs
-from gcp_stack.settings import read_stack_settings
-from refarch.pulumi_stack import environment_spec, release_bundle
+from gcp_stack.settings import GcpSettings, Provider, StackSettings, cross_checks
+from gcp_stack.tier import Root
+from refarch.bundle import Bundle
+from refarch.spec import EnvironmentSpec
+from refarch_pulumi.stack import StackPipeline, validated_stack
+
+PIPELINE = StackPipeline(
+    cloud="gcp",
+    provider_namespace="gcp",
+    provider_model=Provider,
+    settings_model=GcpSettings,
+    cross_checks=cross_checks,
+    instance_type=lambda spec, settings, namespace: ("gcp.machine_type", spec.gcp.machine_type),
+    spec_checks=edge_rate_problems,
+)
 
 
 def main() -> None:
-    spec = environment_spec(pulumi.Config())
-    settings = read_stack_settings(spec)
-    bundle = release_bundle(spec.name, "gcp", "gcp.machine_type", spec.gcp.machine_type)
+    stack = validated_stack(PIPELINE)
+    spec, bundle = stack.spec, stack.bundle
+    settings = StackSettings(provider=stack.provider, gcp=stack.settings)
+    StatelessService("service", spec, settings, bundle)
 
-    identities = ServiceIdentities("identity", IdentityArgs(spec, settings))
-    fleet_member = identities.fleet.member
-    network = ServiceNetwork(
-        "network",
-        NetworkArgs(
+
+class StatelessService(Root):
+    """The whole environment, one component per tier. The tiers were registered at the stack's root before
+    this component existed: each carries an alias to that parent, so `pulumi up` moves them (and through
+    them their children) under it instead of replacing anything."""
+
+    def __init__(self, name: str, spec: EnvironmentSpec, settings: StackSettings, bundle: Bundle) -> None:
+        super().__init__(name)
+        # Where each tier was before this component existed (the stack's root): its previous URN.
+        tier = self.child(aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+
+        identities = ServiceIdentities(
+            "identity",
+            IdentityArgs(
+                environment=spec.name, project=settings.project, api_callers=settings.gcp.api_callers
+            ),
+            tier,
+        )
+        fleet_member = identities.fleet.member
+        network = ServiceNetwork(
+            "network",
+            NetworkArgs(
+                environment=spec.name,
+                vpc_cidr=spec.vpc_cidr,
+                region=settings.region,
+                fleet_service_account=identities.fleet.email,
+                service_port=spec.service.port,
+                cache_port=CACHE_TLS_PORT,
+                zones=fleet_zones(spec, settings),
+            ),
+            tier,
+        )
+        storage = ObjectStorage(
+            "object-storage",
+            ObjectStorageArgs(
+                environment=spec.name, region=settings.region, noncurrent_days=spec.retention.access_log_days
+            ),
+            tier,
+        )
+        store = ItemStore(
+            "item-store",
+            ItemStoreArgs(
+                environment=spec.name,
+                production=spec.production,
+                store=spec.store,
+                project=settings.project,
+                region=settings.region,
+                user=fleet_member,
+            ),
+            tier,
+        )
+        cache = SessionCache(
+            "session-cache",
+            SessionCacheArgs(
+                spec=spec,
+                settings=settings,
+                network=network.vpc.id,
+                reserved_range=network.cache_range,
+                reader=fleet_member,
+            ),
+            tier,
+        )
+        environment = service_environment(
             spec,
-            settings.region,
-            fleet_service_account=identities.fleet.email,
-            service_port=spec.service.port,
+            project=settings.project,
+            cache_host=cache.host,
             cache_port=CACHE_TLS_PORT,
-            zones=fleet_zones(spec, settings),
-        ),
-    )
-    storage = ObjectStorage("object-storage", ObjectStorageArgs(spec, settings))
-    store = ItemStore("item-store", ItemStoreArgs(spec, settings, user=fleet_member))
-    cache = SessionCache(
-        "session-cache",
-        SessionCacheArgs(
-            spec, settings, network=network.vpc.id, reserved_range=network.cache_range, reader=fleet_member
-        ),
-    )
-    environment = service_environment(
-        spec,
-        project=settings.project,
-        cache_host=cache.host,
-        cache_port=CACHE_TLS_PORT,
-        cache_auth_secret=cache.auth_secret_version,
-        database=store.database.name,
-        gateway_audience=backend_audience(settings),
-        gateway_account_id=identities.gateway.unique_id,
-    )
-    fleet = StatelessFleet(
-        "fleet",
-        FleetArgs(
-            spec,
-            settings,
-            subnet=network.subnet.id,
-            service_account=identities.fleet.email,
-            service_account_member=fleet_member,
-            service_environment=environment,
-            cache_ca=cache.ca_certificate,
-            bundle=bundle,
-            prerequisites=[
-                *identities.fleet_grants,
-                cache.reader_grant,
-                cache.auth_secret_value,
-                store.user_grant,
-            ],
-        ),
-    )
-    load_balancer = ServiceLoadBalancer(
-        "load-balancer",
-        LoadBalancerArgs(
-            spec, settings, instance_group=fleet.instance_group, health_check=fleet.health_check.id
-        ),
-    )
-    api = PublicApi(
-        "api",
-        ApiArgs(
-            spec,
-            settings,
-            backend_address=load_balancer.url,
-            gateway_account=identities.gateway.email,
-            client_account=identities.api_client.email,
-        ),
-    )
-    ServiceMonitoring(
-        "monitoring",
-        MonitoringArgs(
-            spec,
-            settings,
-            gateway_host=api.host,
-            backend_service=load_balancer.backend.name,
-            instance_group=fleet.instance_group,
-            cache_instance_id=cache.instance.id,
+            cache_auth_secret=cache.auth_secret_version,
             database=store.database.name,
-        ),
-    )
+            gateway_audience=backend_audience(settings),
+            gateway_account_id=identities.gateway.unique_id,
+        )
+        fleet = StatelessFleet(
+            "fleet",
+            FleetArgs(
+                spec=spec,
+                settings=settings,
+                subnet=network.subnet.id,
+                service_account=identities.fleet.email,
+                service_account_member=fleet_member,
+                service_environment=environment,
+                cache_ca=cache.ca_certificate,
+                bundle=bundle,
+                prerequisites=[
+                    *identities.fleet_grants,
+                    cache.reader_grant,
+                    cache.auth_secret_value,
+                    store.user_grant,
+                ],
+            ),
+            tier,
+        )
+        load_balancer = ServiceLoadBalancer(
+            "load-balancer",
+            LoadBalancerArgs(
+                spec=spec,
+                settings=settings,
+                instance_group=fleet.instance_group,
+                health_check=fleet.health_check.id,
+            ),
+            tier,
+        )
+        api = PublicApi(
+            "api",
+            ApiArgs(
+                spec=spec,
+                settings=settings,
+                backend_address=load_balancer.url,
+                gateway_account=identities.gateway.email,
+                client_account=identities.api_client.email,
+            ),
+            tier,
+        )
+        ServiceMonitoring(
+            "monitoring",
+            MonitoringArgs(
+                spec=spec,
+                settings=settings,
+                gateway_host=api.host,
+                backend_service=load_balancer.backend.name,
+                instance_group=fleet.instance_group,
+                cache_instance_id=cache.instance.id,
+                database=store.database.name,
+            ),
+            tier,
+        )
 
-    pulumi.export("apiUrl", api.url)
-    pulumi.export("apiClientAccount", identities.api_client.email)
-    pulumi.export("apiClientAudience", api.client_audience)
-    pulumi.export("apiKey", api.api_key.name)
-    pulumi.export("loadBalancerAddress", load_balancer.address.address)
-    pulumi.export("backendUrl", load_balancer.url)
-    pulumi.export("instanceGroup", fleet.instance_group)
-    pulumi.export("cacheHost", cache.host)
-    pulumi.export("cacheAuthSecret", cache.auth_secret.name)
-    pulumi.export("firestoreDatabase", store.database.name)
-    pulumi.export("filesBucket", storage.files.name)
-    pulumi.export("releasesBucket", fleet.releases.name)
+        self.export(
+            {
+                "apiUrl": api.url,
+                "apiClientAccount": identities.api_client.email,
+                "apiClientAudience": api.client_audience,
+                "apiKey": api.api_key.name,
+                "loadBalancerAddress": load_balancer.address.address,
+                "backendUrl": load_balancer.url,
+                "instanceGroup": fleet.instance_group,
+                "cacheHost": cache.host,
+                "cacheAuthSecret": cache.auth_secret.name,
+                "firestoreDatabase": store.database.name,
+                "filesBucket": storage.files.name,
+                "releasesBucket": fleet.releases.name,
+            }
+        )

@@ -18,7 +18,7 @@ CACHE_TLS_PORT = 6378
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionCacheArgs:
     spec: EnvironmentSpec
     settings: StackSettings

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import re
 
-import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gcp_stack.edge_rate import edge_rate_problems
-from refarch.errors import Problem, SpecError
-from refarch.pulumi_stack import read_settings, stack_settings, unknown_keys
+from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
@@ -96,6 +93,8 @@ def _zone_shape(zone: str) -> bool:
 
 
 class StackSettings(BaseModel):
+    """Both namespaces, validated together (refarch_pulumi.stack.validated_stack)."""
+
     provider: Provider
     gcp: GcpSettings
 
@@ -108,9 +107,10 @@ class StackSettings(BaseModel):
         return self.provider.region
 
 
-def _cross_checks(
+def cross_checks(
     spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str
 ) -> list[Problem]:
+    """Rules across the spec and both namespaces."""
     problems = []
     outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]
     if outside:
@@ -141,23 +141,3 @@ def _cross_checks(
             )
         )
     return problems
-
-
-def read_stack_settings(spec: EnvironmentSpec) -> StackSettings:
-    """Both namespaces validated, every problem reported at once, before any resource exists."""
-    config, provider_config = pulumi.Config(), pulumi.Config("gcp")
-    problems = unknown_keys(config, GcpSettings) + edge_rate_problems(spec)
-    provider = gcp = None
-    try:
-        provider = stack_settings(spec.name, "gcp", Provider, read_settings(provider_config, Provider))
-    except SpecError as exc:
-        problems += exc.problems
-    try:
-        gcp = stack_settings(spec.name, config.name, GcpSettings, read_settings(config, GcpSettings))
-    except SpecError as exc:
-        problems += exc.problems
-    if provider and gcp:
-        problems += _cross_checks(spec, provider, gcp, config.name)
-    if problems:
-        raise SpecError(spec.name, problems)
-    return StackSettings(provider=provider, gcp=gcp)

@@ -1,25 +1,22 @@
-"""What every tier shares: its component base (children parented to it) and the labels it stamps."""
+"""What every GCP tier shares: the project's component base (refarch_pulumi.component), its labels."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pulumi
-
 from refarch.spec import EnvironmentSpec
-
-TYPE_PREFIX = "refarch:gcp"
+from refarch_pulumi import component
 
 
 def labels(spec: EnvironmentSpec) -> dict[str, str]:
-    return {"environment": spec.name, "architecture": "stateless-reference"}
+    return environment_labels(spec.name)
 
 
-class Tier(pulumi.ComponentResource):
-    """A component whose `child()` options parent each resource to it, so nothing is an orphan."""
+def environment_labels(environment: str) -> dict[str, str]:
+    return {"environment": environment, "architecture": "stateless-reference"}
 
-    def __init__(self, kind: str, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(f"{TYPE_PREFIX}:{kind}", name, None, opts)
 
-    def child(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **options)
+class Tier(component.Tier):
+    cloud = "gcp"
+
+
+class Root(component.Root):
+    cloud = "gcp"

@@ -6,8 +6,9 @@ the environment, the field, the value and what is allowed, and nothing half-buil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import pulumi
 from pulumi.runtime import config as pulumi_config
@@ -21,6 +22,8 @@ from refarch.spec import EnvironmentSpec, load_environment, problems_from
 from refarch.wheelhouse import WheelhouseError
 
 Model = TypeVar("Model", bound=BaseModel)
+ProviderModel = TypeVar("ProviderModel", bound=BaseModel)
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
 
 def flatten_overrides(environment: str, tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -127,3 +130,71 @@ def release_bundle(environment: str, cloud: str, field: str, instance_type: str)
         return build_bundle(cloud, instance_type)
     except (WheelhouseError, PlatformError) as error:
         raise SpecError(environment, [Problem(field, instance_type, str(error))]) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidatedStack(Generic[ProviderModel, SettingsModel]):
+    """Everything a program builds from, all of it checked: nothing is registered before this exists."""
+
+    spec: EnvironmentSpec
+    provider: ProviderModel
+    settings: SettingsModel
+    bundle: Bundle
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackPipeline(Generic[ProviderModel, SettingsModel]):
+    """How one Pulumi project reads its config: the provider namespace's model, its own namespace's model,
+    the checks that need the spec as well, and which setting names the instances' size."""
+
+    cloud: str
+    provider_namespace: str
+    provider_model: type[ProviderModel]
+    settings_model: type[SettingsModel]
+    # The field (as errors name it) and value of the instance size the release bundle is built for, given the
+    # project's config namespace.
+    instance_type: Callable[[EnvironmentSpec, SettingsModel, str], tuple[str, str]]
+    # Rules on the spec alone that only this cloud has.
+    spec_checks: Callable[[EnvironmentSpec], list[Problem]] = lambda spec: []
+    # Rules across the spec and the project's settings (production needs ...), given `<namespace>`.
+    settings_checks: Callable[[EnvironmentSpec, SettingsModel, str], list[Problem]] = (
+        lambda spec, settings, namespace: []
+    )
+    # Rules that need the provider's settings too (zones inside the region ...).
+    cross_checks: Callable[[EnvironmentSpec, ProviderModel, SettingsModel, str], list[Problem]] = (
+        lambda spec, provider, settings, namespace: []
+    )
+
+
+def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> ValidatedStack:
+    """Read config -> validate -> build the release: the spec (with the stack's overrides), both config
+    namespaces and the cross checks, every problem in one SpecError, then the bundle instances boot from."""
+    config = pulumi.Config()
+    spec = environment_spec(config)
+    problems = unknown_keys(config, pipeline.settings_model) + pipeline.spec_checks(spec)
+    provider = settings = None
+    provider_config = pulumi.Config(pipeline.provider_namespace)
+    try:
+        provider = stack_settings(
+            spec.name,
+            provider_config.name,
+            pipeline.provider_model,
+            read_settings(provider_config, pipeline.provider_model),
+        )
+    except SpecError as exc:
+        problems += exc.problems
+    try:
+        settings = stack_settings(
+            spec.name, config.name, pipeline.settings_model, read_settings(config, pipeline.settings_model)
+        )
+    except SpecError as exc:
+        problems += exc.problems
+    if settings is not None:
+        problems += pipeline.settings_checks(spec, settings, config.name)
+        if provider is not None:
+            problems += pipeline.cross_checks(spec, provider, settings, config.name)
+    if problems or provider is None or settings is None:
+        raise SpecError(spec.name, problems)
+    field, instance_type = pipeline.instance_type(spec, settings, config.name)
+    bundle = release_bundle(spec.name, pipeline.cloud, field, instance_type)
+    return ValidatedStack(spec=spec, provider=provider, settings=settings, bundle=bundle)
