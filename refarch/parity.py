@@ -76,7 +76,7 @@ PARITY: dict[str, dict[str, Entry]] = {
     "production": {
         "aws": Uses("stacks/service_stack.py"),
         "azure": Uses(f"{AZURE}/item_store.py"),
-        "gcp": Uses(f"{GCP}/item_store.py"),
+        "gcp": Uses(f"{GCP}/program.py"),
     },
     "zones": {
         "aws": Uses("stacks/network.py"),
@@ -86,7 +86,7 @@ PARITY: dict[str, dict[str, Entry]] = {
     "vpc_cidr": {
         "aws": Uses("stacks/network.py"),
         "azure": Uses(f"{AZURE}/network.py"),
-        "gcp": Uses(f"{GCP}/network.py"),
+        "gcp": Uses(f"{GCP}/program.py"),
     },
     "capacity.min": {
         "aws": Uses("stacks/fleet.py"),
@@ -219,7 +219,7 @@ PARITY: dict[str, dict[str, Entry]] = {
     "retention.access_log_days": {
         "aws": Uses("stacks/object_storage.py"),
         "azure": Uses(f"{AZURE}/object_storage.py"),
-        "gcp": Uses(f"{GCP}/object_storage.py"),
+        "gcp": Uses(f"{GCP}/program.py"),
     },
     "service.port": {"aws": Uses(_SERVICE), "azure": Uses(_SERVICE), "gcp": Uses(_SERVICE)},
     "service.session_ttl_seconds": {"aws": Uses(_SERVICE), "azure": Uses(_SERVICE), "gcp": Uses(_SERVICE)},

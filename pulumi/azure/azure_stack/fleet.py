@@ -113,7 +113,7 @@ class StatelessFleet(Tier):
         self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("StatelessFleet", name, opts)
-        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        placement, spec = args.placement, args.placement.spec
         capacity, service = spec.capacity, spec.service
         self.scale_set = compute.VirtualMachineScaleSet(
             "fleet",

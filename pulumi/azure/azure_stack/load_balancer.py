@@ -47,7 +47,7 @@ class ServiceLoadBalancer(Tier):
         self, name: str, args: ServiceLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ServiceLoadBalancer", name, opts)
-        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        placement, spec = args.placement, args.placement.spec
         child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         gateway_name = placement.name("agw")
