@@ -31,5 +31,11 @@ def docs_inputs(synthesized: Synthesized) -> Inputs:
 
 
 @pytest.fixture(scope="session")
-def documents(docs_inputs: Inputs) -> dict[str, str]:
-    return render.documents(docs_inputs)
+def generated(docs_inputs: Inputs) -> list[render.Stack]:
+    """Each generated stack: its facts, six runbooks and rule results."""
+    return render.stacks(docs_inputs)
+
+
+@pytest.fixture(scope="session")
+def documents(docs_inputs: Inputs, generated: list[render.Stack]) -> dict[str, str]:
+    return render.documents(docs_inputs, generated)

@@ -132,9 +132,10 @@ def stacks(inputs: Inputs) -> list[Stack]:
     return built
 
 
-def documents(inputs: Inputs) -> dict[str, str]:
+def documents(inputs: Inputs, built: list[Stack] | None = None) -> dict[str, str]:
+    """Every document; `built` reuses stacks already generated from the same inputs."""
     env = environment()
-    built = stacks(inputs)
+    built = stacks(inputs) if built is None else built
     out: dict[str, str] = {}
     for stack in built:
         context = {
