@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from refarch.spec import EnvironmentSpec
 from stacks.service_stack import stack_name
+from tools.docs import prices
 from tools.docs.aws import graph, state
+from tools.docs.aws.costs import cost_lines
+from tools.docs.aws.failures import failure_modes
 from tools.docs.aws.commands import invoke_scope
 from tools.docs.aws.service import service_environment, service_log_group
 from tools.docs.aws.template import Template, TemplateError, ref_id
@@ -88,7 +92,7 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
             str(spec.capacity.desired),
         ),
     )
-    return StackFacts(
+    stack_facts = StackFacts(
         cloud="aws",
         environment=environment,
         stack=stack,
@@ -128,6 +132,11 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
         state_places=state.places(template),
         extra=extra,
         details=details(template, refresh),
+    )
+    return replace(
+        stack_facts,
+        failure_modes=failure_modes(stack_facts),
+        cost_lines=cost_lines(template, prices.load(), minimum),
     )
 
 
