@@ -18,26 +18,32 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
     ttl = facts.details["service"].get("SESSION_TTL_SECONDS", "?")
     recovery = (
         f"detect {hc.interval_seconds} s x {hc.unhealthy_threshold} = {detect} s + boot budget "
-        f"{facts.boot_budget_seconds} s + healthy {hc.interval_seconds} s x {hc.healthy_threshold} = {healthy} s: "
+        f"{facts.boot_budget_seconds} s + healthy {hc.interval_seconds} s x {hc.healthy_threshold} = "
+        f"{healthy} s: "
         f"at most {recover} s"
     )
     return (
         FailureMode(
             mode="instance",
-            what_happens="The load balancer stops routing to it after its health checks fail; the group (ELB health "
-            "checks) launches a replacement, and its instance maintenance policy keeps the others in service.",
+            what_happens="The load balancer stops routing to it after its health checks fail; the group (ELB "
+            "health "
+            "checks) launches a replacement, and its instance maintenance policy keeps the others in "
+            "service.",
             recovery_time=recovery,
-            data_loss="none: requests in flight on the failed instance fail and clients retry; sessions are in the "
+            data_loss="none: requests in flight on the failed instance fail and clients retry; sessions are "
+            "in the "
             "cache, items in DynamoDB",
             runbook="replace-one-instance",
         ),
         FailureMode(
             mode="zone",
-            what_happens=f"Up to {lost} of {facts.min_size} instances (at the minimum size, {facts.per_zone}) go; "
+            what_happens=f"Up to {lost} of {facts.min_size} instances (at the minimum size, "
+            f"{facts.per_zone}) go; "
             "the load balancer routes to the healthy zones and the group launches replacements there."
             + (" With 2 zones, a second failure leaves none." if zones <= 2 else ""),
             recovery_time=recovery + "; evacuate the zone to stop launches into it",
-            data_loss="none for items and files (DynamoDB and S3 span the region's zones); sessions only if the "
+            data_loss="none for items and files (DynamoDB and S3 span the region's zones); sessions only if "
+            "the "
             "cache primary was there"
             + (
                 " and a replica took over (asynchronous replication)"
@@ -49,12 +55,15 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
         FailureMode(
             mode="cache primary",
             what_happens=(
-                f"ElastiCache promotes one of {facts.cache_replicas} replica(s) (Multi-AZ automatic failover); "
+                f"ElastiCache promotes one of {facts.cache_replicas} replica(s) (Multi-AZ automatic "
+                "failover); "
                 "session calls fail within the service's cache timeout meanwhile, items keep working."
                 if facts.cache_replicas
-                else "No replica: ElastiCache recovers or replaces the node, empty; session calls fail until then."
+                else "No replica: ElastiCache recovers or replaces the node, empty; session calls fail until "
+                "then."
             ),
-            recovery_time="ElastiCache's failover time (not a stack value): rehearse it with test-failover on staging"
+            recovery_time="ElastiCache's failover time (not a stack value): rehearse it with test-failover "
+            "on staging"
             if facts.cache_replicas
             else "ElastiCache's node recovery time (not a stack value)",
             data_loss="sessions written in the moment before the failover (asynchronous replication)"
@@ -72,7 +81,8 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
         ),
         FailureMode(
             mode="region",
-            what_happens="Everything in the region stops: the stack is single-region. Recovery is a deployment "
+            what_happens="Everything in the region stops: the stack is single-region. Recovery is a "
+            "deployment "
             "of the stack in another region (`cdk deploy -c region=...`) with a new, empty table and cache.",
             recovery_time="a first deployment in another region; not rehearsed",
             data_loss="every item and file, unless copied out of the region beforehand (the stack does not "

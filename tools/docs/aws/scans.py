@@ -70,10 +70,12 @@ def scan_counts(environment: str, inputs: Inputs) -> tuple[ScanCount, ...]:
         ),
         ScanCount(
             tool="cfn-lint",
-            summary=f"{lint['error']} errors, {lint['warning']} warnings, {lint['informational']} informational",
+            summary=f"{lint['error']} errors, {lint['warning']} warnings, {lint['informational']} "
+            "informational",
         ),
         ScanCount(
             tool="checkov",
-            summary=f"{len(checkov)} failed checks; {checkov_skipped} skipped with reasons in the template metadata",
+            summary=f"{len(checkov)} failed checks; {checkov_skipped} skipped with reasons in the template "
+            "metadata",
         ),
     )
