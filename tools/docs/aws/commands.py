@@ -188,8 +188,7 @@ def escalation(facts: StackFacts, what: str) -> tuple[Step, ...]:
         Step(
             title="Tell them what is happening, through the same topic",
             command=(
-                'aws sns publish --topic-arn "$TOPIC_ARN" \\\n'
-                f'  --subject "{facts.stack}: {what}" \\\n'
+                f'aws sns publish --topic-arn "$TOPIC_ARN" \\\n  --subject "{facts.stack}: {what}" \\\n'
                 '  --message "Runbook step failed: <step number and what it printed>"'
             ),
             expected="a MessageId.",

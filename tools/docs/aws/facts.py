@@ -59,8 +59,8 @@ def outputs(template: Template, stack: str) -> tuple[Output, ...]:
 def per_zone(minimum: int, zones: int) -> str:
     low, extra = divmod(minimum, zones)
     if low == 0:
-        return f"{minimum} instance(s) in {minimum} of {zones} zones, none in the "
-        f"other{'s' if zones - minimum > 1 else ''}"
+        others = "others" if zones - minimum > 1 else "other"
+        return f"{minimum} instance(s) in {minimum} of {zones} zones, none in the {others}"
     if extra == 0:
         return f"{low} in each of {zones} zones"
     return f"{low + 1} in {extra} zone(s), {low} in the other {zones - extra}"

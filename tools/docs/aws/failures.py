@@ -19,20 +19,17 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
     recovery = (
         f"detect {hc.interval_seconds} s x {hc.unhealthy_threshold} = {detect} s + boot budget "
         f"{facts.boot_budget_seconds} s + healthy {hc.interval_seconds} s x {hc.healthy_threshold} = "
-        f"{healthy} s: "
-        f"at most {recover} s"
+        f"{healthy} s: at most {recover} s"
     )
     return (
         FailureMode(
             mode="instance",
             what_happens="The load balancer stops routing to it after its health checks fail; the group (ELB "
-            "health "
-            "checks) launches a replacement, and its instance maintenance policy keeps the others in "
+            "health checks) launches a replacement, and its instance maintenance policy keeps the others in "
             "service.",
             recovery_time=recovery,
             data_loss="none: requests in flight on the failed instance fail and clients retry; sessions are "
-            "in the "
-            "cache, items in DynamoDB",
+            "in the cache, items in DynamoDB",
             runbook="replace-one-instance",
         ),
         FailureMode(
@@ -43,8 +40,7 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
             + (" With 2 zones, a second failure leaves none." if zones <= 2 else ""),
             recovery_time=recovery + "; evacuate the zone to stop launches into it",
             data_loss="none for items and files (DynamoDB and S3 span the region's zones); sessions only if "
-            "the "
-            "cache primary was there"
+            "the cache primary was there"
             + (
                 " and a replica took over (asynchronous replication)"
                 if facts.cache_replicas

@@ -126,8 +126,7 @@ def _activities(what: str) -> Step:
         ),
         expected=what,
         stop_if="an activity ends `Failed` or `Cancelled`: its `StatusMessage` (same command, `--output "
-        "json`) "
-        "says why (capacity, launch template, permissions); escalate.",
+        "json`) says why (capacity, launch template, permissions); escalate.",
     )
 
 
@@ -190,19 +189,16 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"The instance maintenance policy keeps at least {refresh['MinHealthyPercentage']} % of the "
             "desired "
             f"capacity healthy and allows up to {refresh['MaxHealthyPercentage']} %: the replacement is "
-            "launched "
-            "and healthy before the old instance is terminated.",
+            "launched and healthy before the old instance is terminated.",
             f"Capacity never falls below {facts.minimum_healthy} of {facts.min_size} at the minimum size (N "
-            "of N "
-            "at any desired capacity N) during this procedure; it peaks at N + 1. An instance that was "
+            "of N at any desired capacity N) during this procedure; it peaks at N + 1. An instance that was "
             "already "
             "unhealthy was out of service before you started: N - 1 serve until its replacement is healthy.",
         ),
         durations=(t["detect"], t["replace"]),
         preconditions=(
             "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
-            "and "
-            "`curl` installed.",
+            "and `curl` installed.",
             "The permissions below (attach them to the role you assume for operations).",
         ),
         lookups=c.lookups(facts, "AutoScalingGroupName"),
@@ -252,10 +248,8 @@ def refresh_duration(facts: StackFacts) -> Duration:
     return Duration(
         name="the whole refresh",
         formula=f"{batches} checkpoint batches ({', '.join(map(str, refresh['CheckpointPercentages']))} %) x "
-        "one "
-        f"replacement {replace} s + {pauses} checkpoint pause(s) x {refresh['CheckpointDelay']} s + bake "
-        "time "
-        f"{refresh['BakeTime']} s = {total} s",
+        f"one replacement {replace} s + {pauses} checkpoint pause(s) x {refresh['CheckpointDelay']} s + bake "
+        f"time {refresh['BakeTime']} s = {total} s",
         seconds=total,
     )
 
@@ -273,8 +267,7 @@ def _refresh_status() -> Step:
         expected="`InProgress` with a rising percentage, pausing at each checkpoint, then `Baking`, then "
         "`Successful`.",
         stop_if="`RollbackInProgress` or `RollbackSuccessful`: a rollout alarm fired and the group is going "
-        "back "
-        "to the previous configuration; find out why (alarms, service log) before trying again.",
+        "back to the previous configuration; find out why (alarms, service log) before trying again.",
     )
 
 
@@ -292,8 +285,7 @@ def replace_every(facts: StackFacts) -> Runbook:
         ),
         Step(
             title="Same release, fresh instances (leaked credentials, suspected tampering): start the "
-            "refresh "
-            "with the stack's own preferences",
+            "refresh with the stack's own preferences",
             command=(
                 'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
                 "\\\n"
@@ -305,8 +297,7 @@ def replace_every(facts: StackFacts) -> Runbook:
         _refresh_status(),
         Step(
             title="Pause: the refresh pauses by itself at each checkpoint for the checkpoint delay; to hold "
-            "it "
-            "longer, cancel it (step 6) and start it again later with the same command: instances already "
+            "it longer, cancel it (step 6) and start it again later with the same command: instances already "
             "replaced are kept."
         ),
         Step(
@@ -323,8 +314,7 @@ def replace_every(facts: StackFacts) -> Runbook:
         when=(
             "A new image or release (a `cdk deploy` that changes the launch template does this by itself).",
             "Credentials an instance could read may have leaked: new instances get fresh role sessions. "
-            "Rotate "
-            "the leaked secret itself as well (the cache AUTH token in Secrets Manager).",
+            "Rotate the leaked secret itself as well (the cache AUTH token in Secrets Manager).",
         ),
         blast_radius="The whole fleet, in batches at the checkpoints "
         f"({', '.join(map(str, refresh['CheckpointPercentages']))} %); a rollout alarm firing rolls the "
@@ -340,8 +330,7 @@ def replace_every(facts: StackFacts) -> Runbook:
         durations=(t["replace"], refresh_duration(facts)),
         preconditions=(
             "AWS CLI v2 configured for the stack's account, `jq` and `curl`; for a new release, a checkout "
-            "of "
-            "this repository at that release with `make setup` done (for `cdk deploy`).",
+            "of this repository at that release with `make setup` done (for `cdk deploy`).",
             "The permissions below.",
         ),
         lookups=c.lookups(facts, "AutoScalingGroupName", extra=_alarm_lookups(facts)),
@@ -408,13 +397,17 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             "Instances in one zone fail or slow down while the others are fine.",
         ),
         blast_radius=f"The instances in one of {zones} zone(s) ({facts.per_zone} at the minimum size). The "
-        "load "
-        "balancer already stops sending requests to targets that fail their health check; this moves "
-        "capacity "
-        "to where it can serve. The session cache fails over on its own when its primary is in that zone "
-        "(see cache-primary-failure.md). A `cdk deploy` during the evacuation puts the zone back (the "
-        "template "
-        "lists every subnet): deploy only after returning.",
+        "load balancer already stops sending requests to targets that fail their health check; this moves "
+        "capacity to where it can serve. "
+        + (
+            "The session cache fails over on its own when its primary is in that zone "
+            "(see cache-primary-failure.md). "
+            if facts.cache_failover
+            else "The session cache has no replica: if its node is in that zone, every session is lost "
+            "(see cache-primary-failure.md). "
+        )
+        + "A `cdk deploy` during the evacuation puts the zone back (the template lists every subnet): deploy "
+        "only after returning.",
         capacity=(
             f"{facts.min_size} instance(s) at the minimum size over {zones} zone(s): losing a zone suddenly "
             f"takes up to {lost} of them away until the group replaces them elsewhere "
@@ -483,8 +476,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
         command='aws elasticache describe-events --source-identifier "$CACHE_GROUP" --source-type '
         "replication-group --duration 60",
         expected="with a replica: `Failover from primary node ... to replica node ... complete` when it "
-        "failed "
-        "over; without one: the node's recovery or replacement.",
+        "failed over; without one: the node's recovery or replacement.",
     )
     wait_step = Step(
         title="Wait until the group is available",
@@ -500,19 +492,16 @@ def cache_failure(facts: StackFacts) -> Runbook:
                 title="Only when the primary is impaired and ElastiCache has not failed over on its own: "
                 "promote a "
                 "replica. AWS designed this call for testing failover and may block it during large-scale "
-                "events; "
-                "rehearse it on staging first",
+                "events; rehearse it on staging first",
                 command=(
                     "NODE_GROUP=$(aws elasticache describe-replication-groups --replication-group-id "
-                    '"$CACHE_GROUP" '
-                    '--query "ReplicationGroups[0].NodeGroups[0].NodeGroupId" --output text)\n'
+                    '"$CACHE_GROUP" --query "ReplicationGroups[0].NodeGroups[0].NodeGroupId" --output text)\n'
                     'aws elasticache test-failover --replication-group-id "$CACHE_GROUP" --node-group-id '
                     '"$NODE_GROUP"'
                 ),
                 expected="the replication group as JSON, status `modifying`.",
                 stop_if="`TestFailoverNotAvailableFault` or `APICallRateForCustomerExceeded`: wait for "
-                "ElastiCache "
-                "and escalate.",
+                "ElastiCache and escalate.",
             ),
             wait_step,
             describe,
@@ -526,8 +515,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
             "Every session call for the seconds of the failover: the service answers within its cache "
             "timeout "
             f"({timeout} ms) and clients retry. Sessions written in the last moment before the failure may "
-            "be "
-            "lost (replication is asynchronous); items in DynamoDB and files in S3 are unaffected."
+            "be lost (replication is asynchronous); items in DynamoDB and files in S3 are unaffected."
         )
     else:
         steps = (describe, events, wait_step, describe)
@@ -552,8 +540,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
         blast_radius=blast,
         capacity=(
             f"The fleet keeps all {facts.min_size}-{facts.max_size} instances: the load balancer's health "
-            "check is "
-            "shallow and does not depend on the cache, so no instance is taken out of service.",
+            "check is shallow and does not depend on the cache, so no instance is taken out of service.",
             f"Cache: {facts.details['cache_engine']}, {facts.cache_replicas} replica(s), automatic failover "
             f"{'on' if facts.cache_failover else 'off'}. Capacity never falls below {facts.min_size} of "
             f"{facts.min_size} instances during this procedure.",
@@ -613,8 +600,7 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Choose the moment to restore (UTC, inside the window, just before the damage) and the "
-                "new "
-                "table's name",
+                "new table's name",
                 command="RESTORE_TO=2026-01-01T03:00:00Z  # replace with the moment before the damage\n"
                 'RESTORED="$TABLE-restored"',
             ),
@@ -660,23 +646,20 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the item as it was (the synthetic check's item is written every few minutes; use "
                 "one of "
                 "yours that the damage changed); `ACTIVE` and a size like the source's (the counts are "
-                "refreshed "
-                "about every six hours).",
+                "refreshed about every six hours).",
                 stop_if="the item is not as it was: restore again to another moment (new name) before "
                 "switching.",
             ),
             Step(
                 title="Switch the fleet to the restored table. This is a stack change: the table's name "
-                "reaches "
-                "the instances through the launch template's user data (ITEMS_TABLE in "
+                "reaches the instances through the launch template's user data (ITEMS_TABLE in "
                 "/etc/sample-service.env) "
                 "and their role may use only that table; the deploy grants the new one, rewrites ITEMS_TABLE "
                 "and replaces every instance through the stack's instance refresh",
                 command=f'cdk deploy {facts.stack} -c region={facts.region} -c {context}="$RESTORED"',
                 expected="`UPDATE_COMPLETE` after the instance refresh.",
                 stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired on the new table; the fleet "
-                "stays "
-                "on the old one; escalate.",
+                "stays on the old one; escalate.",
             ),
             Step(
                 title="The fleet now uses the restored table",
@@ -697,21 +680,17 @@ def restore_store(facts: StackFacts) -> Runbook:
         facts,
         "restore-store",
         purpose="Bring the item store back to a moment before bad writes or deletes, in a new table, then "
-        "move "
-        "the fleet to it.",
+        "move the fleet to it.",
         when=(
             "Items were corrupted or deleted by a faulty release, a bad script or a person.",
             "Not for a DynamoDB outage: DynamoDB replicates across the region's zones; wait for it.",
         ),
         blast_radius="Every item written after the restore moment is not in the restored table (the data "
-        "loss "
-        "is the time between the moment and the switch). Sessions and files are unaffected. The switch "
-        "replaces "
-        "every instance like a release.",
+        "loss is the time between the moment and the switch). Sessions and files are unaffected. The switch "
+        "replaces every instance like a release.",
         capacity=(
             "Restoring does not touch the fleet. The switch is an instance refresh: capacity never falls "
-            "below "
-            f"{facts.minimum_healthy} of {facts.min_size} during this procedure.",
+            f"below {facts.minimum_healthy} of {facts.min_size} during this procedure.",
         ),
         durations=(
             Duration(
@@ -754,8 +733,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
         ),
         Step(
             title="Still deploying: cancel the update; CloudFormation puts the previous launch template back "
-            "and "
-            "its instance refresh replaces the new instances",
+            "and its instance refresh replaces the new instances",
             command=f"aws cloudformation cancel-update-stack --stack-name {facts.stack}",
             expected="no output; the status goes `UPDATE_ROLLBACK_IN_PROGRESS`, then "
             "`UPDATE_ROLLBACK_COMPLETE`.",
@@ -771,13 +749,11 @@ def roll_back_release(facts: StackFacts) -> Runbook:
         ),
         Step(
             title="Fastest way back: refresh the fleet onto the previous version (the group drifts from the "
-            "stack "
-            "until step 6)",
+            "stack until step 6)",
             command=(
                 "PREVIOUS=1  # replace with the previous version's number from step 3\n"
                 'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
-                "\\\n"
-                "  --desired-configuration "
+                "\\\n  --desired-configuration "
                 '"LaunchTemplate={LaunchTemplateId=$LAUNCH_TEMPLATE,Version=$PREVIOUS}" \\\n'
                 f'  --preferences "{_refresh_preferences(facts.details["refresh"])}"'
             ),
@@ -801,8 +777,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
             "A rollout alarm rolled a refresh back and the stack must follow.",
         ),
         blast_radius="The whole fleet, batch by batch, like a release; sessions and items stay (writes the "
-        "bad "
-        "release made stay too: if it corrupted items, follow restore-store.md as well).",
+        "bad release made stay too: if it corrupted items, follow restore-store.md as well).",
         capacity=(
             f"An instance refresh: capacity never falls below {facts.minimum_healthy} of {facts.min_size} "
             "during this procedure.",
@@ -830,8 +805,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
                 "again",
                 command='aws autoscaling rollback-instance-refresh --auto-scaling-group-name "$ASG"',
                 expected="an `InstanceRefreshId` while the refresh of step 4 is still running; otherwise "
-                "deploy the "
-                "fixed release (replace-every-instance.md).",
+                "deploy the fixed release (replace-every-instance.md).",
             ),
         ),
         expected_targets=_in_service_count(facts),
