@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import assemble, in_service_count, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
 

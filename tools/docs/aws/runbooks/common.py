@@ -3,7 +3,7 @@ several of them use, and assembling a runbook with the IAM policy its own comman
 
 from __future__ import annotations
 
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.iam import policy
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import (
@@ -139,14 +139,20 @@ def wait_in_service(facts: StackFacts) -> Step:
     )
 
 
-def refresh_preferences(refresh: dict) -> str:
-    """The stack's own instance-refresh preferences, as CLI shorthand (alarms by the looked-up names)."""
+def refresh_preferences(refresh: dict, *, desired_configuration: bool) -> str:
+    """The stack's own instance-refresh preferences as CLI shorthand (alarms by the looked-up names).
+    AutoRollback only with a desired configuration: the API refuses it without one ("The AutoRollback
+    parameter cannot be set to true when the DesiredConfiguration parameter is empty",
+    https://github.com/hashicorp/terraform-provider-aws/issues/29830); without it a firing alarm fails the
+    refresh instead of rolling it back."""
     checkpoints = ",".join(str(p) for p in refresh["CheckpointPercentages"])
     return (
-        f"MinHealthyPercentage={refresh['MinHealthyPercentage']},MaxHealthyPercentage={refresh['MaxHealthyPercentage']},"
+        f"MinHealthyPercentage={refresh['MinHealthyPercentage']},"
+        f"MaxHealthyPercentage={refresh['MaxHealthyPercentage']},"
         f"InstanceWarmup={refresh['InstanceWarmup']},CheckpointPercentages=[{checkpoints}],"
         f"CheckpointDelay={refresh['CheckpointDelay']},BakeTime={refresh['BakeTime']},"
-        "SkipMatching=false,AutoRollback=true,AlarmSpecification={Alarms=[$ROLLOUT_ALARMS]}"
+        f"SkipMatching=false,AutoRollback={str(desired_configuration).lower()},"
+        "AlarmSpecification={Alarms=[$ROLLOUT_ALARMS]}"
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
+    alarm_lookups,
     assemble,
     in_service_count,
     refresh_duration,
@@ -15,6 +16,7 @@ from tools.docs.model import Runbook, StackFacts, Step
 
 
 def roll_back_release(facts: StackFacts) -> Runbook:
+    refresh = facts.details["refresh"]
     steps = (
         Step(
             title="Is a deployment still running?",
@@ -48,7 +50,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
                 'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
                 "\\\n  --desired-configuration "
                 '"LaunchTemplate={LaunchTemplateId=$LAUNCH_TEMPLATE,Version=$PREVIOUS}" \\\n'
-                f'  --preferences "{refresh_preferences(facts.details["refresh"])}"'
+                f'  --preferences "{refresh_preferences(refresh, desired_configuration=True)}"'
             ),
             expected="an `InstanceRefreshId`.",
         ),
@@ -89,6 +91,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
                 c.resource(
                     facts, "LAUNCH_TEMPLATE", facts.details["launch_template"], "the fleet's launch template"
                 ),
+                *alarm_lookups(facts),
             ),
         ),
         steps=steps,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
     activities,
     alarm_lookups,
@@ -110,9 +110,10 @@ def replace_every(facts: StackFacts) -> Runbook:
             command=(
                 'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
                 "\\\n"
-                f'  --preferences "{refresh_preferences(refresh)}"'
+                f'  --preferences "{refresh_preferences(refresh, desired_configuration=False)}"'
             ),
-            expected="an `InstanceRefreshId`.",
+            expected="an `InstanceRefreshId`. A rollout alarm firing fails this refresh (it has no other "
+            "configuration to roll back to); instances already replaced stay.",
             stop_if="`InstanceRefreshInProgress`: one is running already; watch it (step 4).",
         ),
         refresh_status(),
@@ -138,8 +139,8 @@ def replace_every(facts: StackFacts) -> Runbook:
             "Rotate the leaked secret itself as well (the cache AUTH token in Secrets Manager).",
         ),
         blast_radius="The whole fleet, in batches at the checkpoints "
-        f"({', '.join(map(str, refresh['CheckpointPercentages']))} %); a rollout alarm firing rolls the "
-        "refresh back.",
+        f"({', '.join(map(str, refresh['CheckpointPercentages']))} %); a rollout alarm firing rolls a "
+        "deployment back and stops a refresh of the same release.",
         capacity=(
             f"Instance refresh keeps at least {refresh['MinHealthyPercentage']} % healthy and may run up to "
             f"{refresh['MaxHealthyPercentage']} % of the desired capacity.",
@@ -158,12 +159,17 @@ def replace_every(facts: StackFacts) -> Runbook:
         steps=steps,
         rollback=(
             Step(
-                title="Put the previous configuration back on the instances already replaced",
-                command='aws autoscaling rollback-instance-refresh --auto-scaling-group-name "$ASG"',
-                expected="an `InstanceRefreshId`; the status goes `RollbackInProgress`, then "
-                "`RollbackSuccessful`.",
-                stop_if="`ValidationError` that rollback is not possible (the refresh finished, or it had no "
-                "previous configuration): follow roll-back-release.md.",
+                title="A deployment: cancel it; CloudFormation puts the previous launch template back and "
+                "its instance refresh replaces the new instances",
+                command=f"aws cloudformation cancel-update-stack --stack-name {facts.stack}",
+                expected="no output; the status goes `UPDATE_ROLLBACK_IN_PROGRESS`, then "
+                "`UPDATE_ROLLBACK_COMPLETE`.",
+                stop_if="`CancelUpdateStack cannot be called from current stack status`: the deployment "
+                "finished; follow roll-back-release.md.",
+            ),
+            Step(
+                title="A refresh of the same release: nothing to roll back (old and new instances are "
+                "alike); cancelling (step 6) stops it."
             ),
         ),
         expected_targets=in_service_count(facts),

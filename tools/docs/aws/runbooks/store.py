@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks.item_store import SERVING_TABLE_CONTEXT
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import assemble, in_service_count, refresh_duration, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
 

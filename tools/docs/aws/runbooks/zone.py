@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tools.docs.aws import commands as c
+from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import activities, assemble, in_service_count, timings, wait_in_service
 from tools.docs.model import Runbook, StackFacts, Step
 
