@@ -1,6 +1,8 @@
 # The commands a newcomer runs. Each target installs what it needs first and skips what is already done.
 #   make synth   set up, then synthesize every AWS environment with cdk-nag, cfn-lint and checkov, and preview every
 #                Azure and GCP stack offline (one line per stack; inventories in build/inventory/)
+#   make docs    set up, then regenerate runbooks/ (runbooks, diagrams, state guides, checklists, reliability
+#                reports, index) from the synthesized stacks and the rule pack's results; `make synth` runs it too
 #   make test    set up, then ruff and the whole test suite
 #   make bench   synthesis speed against an empty CDK app, with and without cdk-nag; each Pulumi stack's
 #                offline preview against importing its SDK modules; the release bundle's build (cold, warm),
@@ -25,7 +27,7 @@ CHECKOV_VENV := build/checkov-venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup checkov synth test lint bench drill diff lock clean policy
+.PHONY: setup checkov synth docs test lint bench drill diff lock clean policy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +51,10 @@ $(CHECKOV_VENV)/.installed: tools/checkov.lock
 
 synth: setup checkov
 	$(PY) -m tools.synth $(if $(REGION),--region $(REGION))
+	$(PY) -m tools.docs
+
+docs: setup
+	$(PY) -m tools.docs
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,68 @@
+"""Offline validation of every command a runbook asks a reader to run, against each CLI's own model.
+
+A runbook command is a shell snippet: one or more simple commands joined by `|`, `&&`, `||`, `;` or new
+lines, continued with a trailing backslash, using variables the runbook's lookups set ("$TABLE"). Each
+simple command whose program is a cloud CLI goes to that CLI's validator, a module here exposing
+
+    validate(argv: list[str]) -> list[str]      # every problem found, [] when the command parses
+
+Other programs must be in HELPERS (plain tools a reader has everywhere); anything else is a problem too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+
+_SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)\s*(?:#.*)?$")
+# CLI program -> validator module under tools/docs/commands/.
+VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud"}
+# Programs runbooks may use besides the cloud CLIs.
+HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
+# Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
+# commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
+IAC_TOOLS = frozenset({"cdk", "pulumi"})
+
+
+def simple_commands(snippet: str) -> list[list[str]]:
+    """The snippet's simple commands as argument lists (quotes removed, variables left as written)."""
+    commands: list[list[str]] = []
+    for line in snippet.replace("\\\n", " ").splitlines():
+        # NAME=$(command): the command inside is what runs.
+        if substitution := _SUBSTITUTION.match(line):
+            commands += simple_commands(substitution.group(1))
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
+        lexer.whitespace_split = True
+        commands.append([])
+        for token in lexer:
+            if set(token) <= {"|", "&", ";"}:
+                commands.append([])
+            else:
+                commands[-1].append(token)
+    # A leading VAR=value assignment is not the program.
+    return [command[_assignments(command) :] for command in commands if command[_assignments(command) :]]
+
+
+def _assignments(command: list[str]) -> int:
+    count = 0
+    for token in command:
+        name, equals, _ = token.partition("=")
+        if not equals or not name.isidentifier():
+            break
+        count += 1
+    return count
+
+
+def validate(snippet: str) -> list[str]:
+    """Every problem in the snippet's commands, each naming the command."""
+    problems = []
+    for argv in simple_commands(snippet):
+        program = argv[0]
+        if program in VALIDATORS:
+            module = importlib.import_module(f"tools.docs.commands.{VALIDATORS[program]}")
+            problems += [f"`{shlex.join(argv)}`: {problem}" for problem in module.validate(argv)]
+        elif program not in HELPERS | IAC_TOOLS:
+            problems.append(f"`{shlex.join(argv)}`: {program} is neither a cloud CLI nor an allowed helper")
+    return problems

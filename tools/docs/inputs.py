@@ -1,0 +1,84 @@
+"""The inputs every document is generated from, loaded once: each cloud's synthesized model per environment
+(the CloudFormation template for AWS, the offline preview's inventory for Azure and GCP), the spec, the
+rule pack's results on those same models, and the last replacement drill's result file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from refarch import ROOT
+from refarch.rules import Context, Result, evaluate
+from refarch.rules.accepted import for_cloud
+from refarch.spec import EnvironmentSpec, load_all
+
+RUNBOOKS_DIR = ROOT / "runbooks"
+DRILL_RESULT = RUNBOOKS_DIR / "drill-result.json"
+
+
+@dataclass
+class Inputs:
+    specs: Mapping[str, EnvironmentSpec]
+    # cloud -> environment -> model (template dict for aws, refarch.inventory.Inventory otherwise)
+    models: dict[str, dict[str, Any]]
+    # The AWS cloud assembly the templates were synthesized into (cdk-nag's report lives there).
+    aws_assembly: Path | None = None
+    drill: dict[str, Any] | None = None
+    _results: dict[tuple[str, str], list[Result]] = field(default_factory=dict)
+
+    def results(self, cloud: str, environment: str) -> list[Result]:
+        """The rule pack on this model, as `make synth` evaluates it (tools/stateless_evidence.py)."""
+        key = (cloud, environment)
+        if key not in self._results:
+            context = Context(production=self.specs[environment].production)
+            model = self.models[cloud][environment]
+            self._results[key] = evaluate(cloud, model, context, accepted=for_cloud(cloud))
+        return self._results[key]
+
+
+def read_drill(path: Path = DRILL_RESULT) -> dict[str, Any] | None:
+    """The drill's result file (written by `make drill`), or None when no drill has been recorded."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def synthesize_aws(directory: Path, region: str | None = None) -> dict[str, dict]:
+    """Every AWS environment's template, synthesized in-process (cdk-nag runs as at `cdk synth`)."""
+    from stacks.app_builder import DEFAULT_REGION, build_app, new_app
+    from stacks.service_stack import ServiceStack, stack_name
+
+    app = build_app(new_app(outdir=str(directory), context={"region": region or DEFAULT_REGION}))
+    try:
+        app.synth()
+    except RuntimeError as error:
+        # cdk-nag errors stop synthesis after the templates and its report are written; the documents
+        # count them (the reliability report) rather than stopping here.
+        if "ValidationFailed" not in str(error):
+            raise
+    names = [child.spec.name for child in app.node.children if isinstance(child, ServiceStack)]
+    return {name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in names}
+
+
+def preview(cloud: str, environments: Iterable[str]) -> dict[str, Any]:
+    from refarch.offline import project
+
+    pulumi_project = project(cloud)
+    stacks = pulumi_project.stacks()
+    return {stack: pulumi_project.preview(stack) for stack in environments if stack in stacks}
+
+
+def load(clouds: Iterable[str], assembly: Path) -> Inputs:
+    """Synthesize (into the directory `assembly`) and preview what `clouds` need."""
+    specs = load_all()
+    clouds = tuple(clouds)
+    models: dict[str, dict[str, Any]] = {}
+    if "aws" in clouds:
+        models["aws"] = synthesize_aws(assembly)
+    for cloud in clouds:
+        if cloud != "aws":
+            models[cloud] = preview(cloud, specs)
+    return Inputs(
+        specs=specs, models=models, aws_assembly=assembly if "aws" in clouds else None, drill=read_drill()
+    )

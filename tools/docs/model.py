@@ -1,0 +1,256 @@
+"""What the document generators know about one stack, and what a runbook is made of.
+
+Plain, frozen data: each cloud's module (`tools/docs/<cloud>.py`) reads its synthesized model (a
+CloudFormation template, a Pulumi inventory) into `StackFacts` and writes six `Runbook`s from them; the
+shared templates under `tools/docs/templates/` render both. No value here is typed by hand: every number
+comes from the model (or, where the model does not carry it, from the spec, said where it is read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CLOUDS = ("aws", "azure", "gcp")
+SCENARIOS = (
+    "replace-one-instance",
+    "replace-every-instance",
+    "evacuate-zone",
+    "cache-primary-failure",
+    "restore-store",
+    "roll-back-release",
+)
+SCENARIO_TITLES = {
+    "replace-one-instance": "Replace one instance",
+    "replace-every-instance": "Replace every instance",
+    "evacuate-zone": "Evacuate a zone and return",
+    "cache-primary-failure": "Cache primary failure",
+    "restore-store": "Restore the store to a point in time",
+    "roll-back-release": "Roll back a release",
+}
+# The replacement drill's scenario (a key of runbooks/drill-result.json's "scenarios") that rehearses each
+# runbook scenario on 127.0.0.1, the same on every cloud; the others cannot be rehearsed locally and each
+# runbook says why. The drill replaces every instance, one at a time, under load: that rehearses both
+# replacement runbooks.
+DRILL_SCENARIOS = {
+    "replace-one-instance": "replace-every-instance",
+    "replace-every-instance": "replace-every-instance",
+    "cache-primary-failure": "cache-primary-failure",
+}
+# The failure modes every reliability report covers, in this order.
+FAILURE_MODES = ("instance", "zone", "cache primary", "store corruption", "region")
+# Edge kinds a diagram draws differently.
+EDGE_KINDS = ("network rule", "integration", "role grant", "reference")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lookup:
+    """Sets a shell variable from the stack's outputs or resources: `command` prints the value, `source`
+    names the output (or resource) it comes from."""
+
+    variable: str
+    command: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One copy-pasteable command (it may use lookups' variables), what it prints when all is well, and
+    when to stop. An empty `command` is an instruction without one (watch the dashboard, page someone)."""
+
+    title: str
+    command: str = ""
+    expected: str = ""
+    stop_if: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Duration:
+    """An expected duration with the formula spelled out in the stack's values,
+    e.g. "interval 10 s x threshold 3 = 30 s"."""
+
+    name: str
+    formula: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrillReference:
+    """The drill scenario that rehearses a runbook on 127.0.0.1 (a key of drill-result.json's "scenarios"),
+    or None with `note` saying why it cannot be rehearsed locally."""
+
+    scenario: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runbook:
+    cloud: str
+    environment: str
+    scenario: str  # one of SCENARIOS
+    title: str
+    purpose: str
+    when: tuple[str, ...]
+    blast_radius: str
+    # The capacity arithmetic, ending in "capacity never falls below N of M during this procedure".
+    capacity: tuple[str, ...]
+    durations: tuple[Duration, ...]
+    preconditions: tuple[str, ...]
+    # The permissions the commands need, derived from them: an IAM policy document (json) on AWS, a list of
+    # roles or permissions (markdown) elsewhere.
+    permissions: str
+    permissions_format: str  # "json" or "markdown"
+    lookups: tuple[Lookup, ...]
+    steps: tuple[Step, ...]
+    verification: tuple[Step, ...]
+    rollback: tuple[Step, ...]
+    escalation: tuple[Step, ...]
+    drill: DrillReference
+    cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
+    # Shell variables every command relies on, set before the lookups (`export NAME=value`).
+    exports: tuple[tuple[str, str], ...] = ()
+
+    def commands(self) -> list[str]:
+        """Every command the runbook asks a reader to run, in order (what the command validators check)."""
+        steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
+        return [lookup.command for lookup in self.lookups] + [step.command for step in steps if step.command]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthCheck:
+    path: str
+    interval_seconds: int
+    timeout_seconds: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Output:
+    """A name the runbooks need (a stack output, a resource's name) and the command that prints it."""
+
+    name: str
+    description: str
+    lookup: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceFact:
+    type: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    id: str
+    label: str
+    # Where the diagram groups it: "edge", "network", "compute", "state", "monitoring", "identity".
+    tier: str
+    # The resource type it stands for; zones or replicas it spans, shown on the node.
+    type: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edge:
+    source: str
+    target: str
+    kind: str  # one of EDGE_KINDS
+    label: str  # what the rule, integration or grant is, e.g. "tcp/8080 (sg ingress)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatePlace:
+    """Where one kind of state lives, for the state-management guide."""
+
+    kind: str  # "sessions", "items", "files", "logs", "secrets", "releases", "instance"
+    where: str
+    retention: str
+    backup: str
+    failover: str
+    # Rule ids of refarch/rules that enforce what this line says.
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureMode:
+    mode: str  # one of FAILURE_MODES
+    what_happens: str
+    recovery_time: str  # with the formula from the stack's values
+    data_loss: str
+    runbook: str | None  # the scenario that handles it, or None (and what_happens says what does)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanCount:
+    """One scanner's result on the stack, e.g. tool="cfn-lint", summary="0 errors, 0 warnings"."""
+
+    tool: str
+    summary: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostLine:
+    resource: str
+    type: str
+    quantity: float
+    unit: str
+    unit_price: float | None  # None: not priced (reason in `note`)
+    monthly: float | None
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackFacts:
+    cloud: str
+    environment: str
+    stack: str
+    region: str
+    zones: tuple[str, ...]
+    min_size: int
+    desired: int
+    max_size: int
+    # Instances per zone at minimum capacity, e.g. "1 in each of 3 zones" (as the cloud balances them).
+    per_zone: str
+    # Extra instances a rolling replacement adds, and the fewest healthy instances it keeps in service.
+    surge: int
+    minimum_healthy: int
+    health_check: HealthCheck
+    draining_seconds: int
+    grace_seconds: int
+    boot_budget_seconds: int
+    warmup_seconds: int
+    cache_replicas: int
+    cache_failover: bool
+    store_pitr: bool
+    store_backup: str
+    log_retention_days: int
+    outputs: tuple[Output, ...]
+    resources: tuple[ResourceFact, ...]
+    graph: Graph
+    state_places: tuple[StatePlace, ...]
+    failure_modes: tuple[FailureMode, ...] = ()
+    scan_counts: tuple[ScanCount, ...] = ()
+    cost_lines: tuple[CostLine, ...] = ()
+    # Cloud-specific figures a template may show under "other facts": label -> value text.
+    extra: tuple[tuple[str, str], ...] = ()
+    # Cloud-specific values the cloud's own runbooks read (rollout preferences, logical ids); not rendered.
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def output(self, name: str) -> Output:
+        for output in self.outputs:
+            if output.name == name:
+                return output
+        raise KeyError(f"{self.cloud} {self.environment}: no output named {name}")
+
+    @property
+    def monthly_cost(self) -> float:
+        return round(sum(line.monthly or 0.0 for line in self.cost_lines), 2)
