@@ -15,9 +15,9 @@ import importlib
 import shlex
 
 # CLI program -> validator module under tools/docs/commands/.
-VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud"}
+VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
-HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true"})
+HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
 
 
 def simple_commands(snippet: str) -> list[list[str]]:
