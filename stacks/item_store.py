@@ -13,6 +13,13 @@ from stacks.encryption import data_key
 from stacks.retention import removal_policy
 
 
+# `cdk deploy -c items_table.<environment>=<table name>` points the fleet at another table of this account and
+# region, such as a point-in-time restore of this one (runbooks/aws/<environment>/restore-store.md): the
+# fleet's grants, its ITEMS_TABLE, the throttling alarm and the ItemsTableName output follow it; the table
+# this stack created stays, untouched, until the context is removed again.
+SERVING_TABLE_CONTEXT = "items_table"
+
+
 class ItemStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, spec: EnvironmentSpec) -> None:
         super().__init__(scope, construct_id)
@@ -38,3 +45,10 @@ class ItemStore(Construct):
             acknowledge_checkov(
                 self.table.node.default_child, "CKV_AWS_119", reason_key="CKV_AWS_119 AWS-managed keys"
             )
+        restored = self.node.try_get_context(f"{SERVING_TABLE_CONTEXT}.{spec.name}")
+        # A restore keeps the source table's encryption settings, so the same key serves it.
+        self.serving: dynamodb.ITable = (
+            dynamodb.Table.from_table_attributes(self, "Serving", table_name=restored, encryption_key=key)
+            if restored
+            else self.table
+        )

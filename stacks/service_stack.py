@@ -56,8 +56,8 @@ class ServiceStack(Stack):
         )
         self.cache.allow_from(self.fleet.security_group)
         # Exactly the operations the service's store calls, on this table only.
-        self.store.table.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
-        if key := self.store.table.encryption_key:
+        self.store.serving.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := self.store.serving.encryption_key:
             # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
             self.fleet.role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -111,7 +111,7 @@ class ServiceStack(Stack):
             target_group=self.load_balancer.target_group,
             stage=self.api.api.deployment_stage,
             cache_member_ids=self.cache.member_ids,
-            table=self.store.table,
+            table=self.store.serving,
             synthetic_check=self.synthetic_check.canary,
             topic=self.notifications.topic,
         )
@@ -132,7 +132,7 @@ class ServiceStack(Stack):
             "CACHE_TLS": "true",
             "CACHE_AUTH_SECRET_ID": self.cache.auth_secret.secret_arn,
             "STORE_BACKEND": "dynamodb",
-            "ITEMS_TABLE": self.store.table.table_name,
+            "ITEMS_TABLE": self.store.serving.table_name,
             "AWS_REGION": self.region,
         }
 
@@ -148,7 +148,7 @@ class ServiceStack(Stack):
             "LoadBalancerDns": (self.load_balancer.alb.load_balancer_dns_name, "Internal load balancer"),
             "CacheEndpoint": (self.cache.endpoint, "Session cache primary endpoint (TLS, AUTH)"),
             "CacheAuthSecretArn": (self.cache.auth_secret.secret_arn, "Secret holding the cache AUTH token"),
-            "ItemsTableName": (self.store.table.table_name, "Durable item store"),
+            "ItemsTableName": (self.store.serving.table_name, "Durable item store"),
             "FilesBucketName": (self.storage.files.bucket_name, "Object storage for files"),
             "AlarmTopicArn": (self.notifications.topic.topic_arn, "Subscribe on-call here"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "Operator dashboard"),

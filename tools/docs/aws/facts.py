@@ -1,0 +1,138 @@
+"""StackFacts of one AWS environment, read from its synthesized CloudFormation template.
+
+Everything comes from the template except what CloudFormation does not carry, each read from the spec
+and said so where it is: the desired capacity (the stack leaves DesiredCapacity unset so a deploy never
+resets what scaling chose; the spec's `capacity.desired` is what the group starts with).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from refarch.spec import EnvironmentSpec
+from stacks.service_stack import stack_name
+from tools.docs.aws import graph, state
+from tools.docs.aws.service import service_log_group
+from tools.docs.aws.template import Template, TemplateError, ref_id
+from tools.docs.model import HealthCheck, Output, ResourceFact, StackFacts
+
+ASG = "AWS::AutoScaling::AutoScalingGroup"
+TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
+CACHE = "AWS::ElastiCache::ReplicationGroup"
+TABLE = "AWS::DynamoDB::Table"
+LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
+LOG_GROUP = "AWS::Logs::LogGroup"
+
+
+def region_of(template: Template) -> str:
+    """The region the stack was synthesized for, as its API URL output spells it."""
+    parts = template.outputs.get("ApiUrl", {}).get("Value", {}).get("Fn::Join", [None, []])[1]
+    for part in parts:
+        if isinstance(part, str) and (match := re.search(r"\.execute-api\.([a-z0-9-]+)\.$", part)):
+            return match.group(1)
+    raise TemplateError(f"aws {template.environment}: the ApiUrl output names no region")
+
+
+def output_lookup(stack: str, output: str) -> str:
+    return (
+        f"aws cloudformation describe-stacks --stack-name {stack} "
+        f"--query \"Stacks[0].Outputs[?OutputKey=='{output}'].OutputValue\" --output text"
+    )
+
+
+def outputs(template: Template, stack: str) -> tuple[Output, ...]:
+    """The stack's described outputs (CDK's own undescribed ones left out), each with its lookup."""
+    return tuple(
+        Output(name=name, description=body["Description"], lookup=output_lookup(stack, name))
+        for name, body in template.outputs.items()
+        if "Description" in body
+    )
+
+
+def per_zone(minimum: int, zones: int) -> str:
+    low, extra = divmod(minimum, zones)
+    if low == 0:
+        return f"{minimum} instance(s) in {minimum} of {zones} zones, none in the other{'s' if zones - minimum > 1 else ''}"
+    if extra == 0:
+        return f"{low} in each of {zones} zones"
+    return f"{low + 1} in {extra} zone(s), {low} in the other {zones - extra}"
+
+
+def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> StackFacts:
+    template = Template(environment, model)
+    stack = stack_name(environment)
+    region = region_of(template)
+    minimum, maximum = int(template.prop(ASG, "MinSize")), int(template.prop(ASG, "MaxSize"))
+    subnets = template.prop(ASG, "VPCZoneIdentifier")
+    zones = tuple(state.zone_of(template, ref_id(subnet), region) for subnet in subnets)
+    refresh = template.attribute(ASG, "UpdatePolicy.AutoScalingInstanceRefresh.Preferences")
+    maintenance = template.prop(ASG, "InstanceMaintenancePolicy")
+    # The fewest in service and the extra instances a replacement may add, at the group's minimum size.
+    minimum_healthy = math.ceil(minimum * refresh["MinHealthyPercentage"] / 100)
+    surge = math.floor(minimum * refresh["MaxHealthyPercentage"] / 100) - minimum
+    attributes = {a["Key"]: a["Value"] for a in template.prop(TARGET_GROUP, "TargetGroupAttributes")}
+    cache_replicas = int(template.prop(CACHE, "ReplicasPerNodeGroup"))
+    pitr = template.prop(TABLE, "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled")
+    extra = (
+        ("instance refresh", _refresh_text(refresh)),
+        (
+            "instance maintenance policy",
+            f"min healthy {maintenance['MinHealthyPercentage']} %, "
+            f"max healthy {maintenance['MaxHealthyPercentage']} %",
+        ),
+        (
+            "desired capacity (spec `capacity.desired`; the template leaves it to scaling)",
+            str(spec.capacity.desired),
+        ),
+    )
+    return StackFacts(
+        cloud="aws",
+        environment=environment,
+        stack=stack,
+        region=region,
+        zones=zones,
+        min_size=minimum,
+        desired=spec.capacity.desired,
+        max_size=maximum,
+        per_zone=per_zone(minimum, len(zones)),
+        surge=surge,
+        minimum_healthy=minimum_healthy,
+        health_check=HealthCheck(
+            path=template.prop(TARGET_GROUP, "HealthCheckPath"),
+            interval_seconds=int(template.prop(TARGET_GROUP, "HealthCheckIntervalSeconds")),
+            timeout_seconds=int(template.prop(TARGET_GROUP, "HealthCheckTimeoutSeconds")),
+            healthy_threshold=int(template.prop(TARGET_GROUP, "HealthyThresholdCount")),
+            unhealthy_threshold=int(template.prop(TARGET_GROUP, "UnhealthyThresholdCount")),
+        ),
+        draining_seconds=int(attributes["deregistration_delay.timeout_seconds"]),
+        grace_seconds=int(template.prop(ASG, "HealthCheckGracePeriod")),
+        # The boot budget is the grace: launch to in service (stacks/boot.py, refarch/boot_budget.py).
+        boot_budget_seconds=int(template.prop(ASG, "HealthCheckGracePeriod")),
+        warmup_seconds=int(template.prop(ASG, "DefaultInstanceWarmup")),
+        cache_replicas=cache_replicas,
+        cache_failover=bool(template.prop(CACHE, "AutomaticFailoverEnabled")),
+        store_pitr=bool(pitr),
+        store_backup=state.store_backup(template),
+        log_retention_days=int(
+            template.resources[service_log_group(template)]["Properties"]["RetentionInDays"]
+        ),
+        outputs=outputs(template, stack),
+        resources=tuple(
+            ResourceFact(type=body["Type"], name=name, properties=body.get("Properties", {}))
+            for name, body in template.resources.items()
+        ),
+        graph=graph.build(template),
+        state_places=state.places(template),
+        extra=extra,
+    )
+
+
+def _refresh_text(refresh: dict[str, Any]) -> str:
+    return (
+        f"min healthy {refresh['MinHealthyPercentage']} %, max healthy {refresh['MaxHealthyPercentage']} %, "
+        f"warm-up {refresh['InstanceWarmup']} s, checkpoints at {', '.join(map(str, refresh['CheckpointPercentages']))} % "
+        f"with {refresh['CheckpointDelay']} s each, bake time {refresh['BakeTime']} s, rolls back when "
+        f"{len(refresh['AlarmSpecification']['Alarms'])} alarm(s) fire"
+    )
