@@ -59,13 +59,27 @@ def lines(model: Inventory, table: prices.PriceTable | None = None) -> tuple[Cos
         if price is None:
             reason = table.not_priced.get(("azure", resource.type), f"no price entry for {item or 'it'}")
             found.append(
-                CostLine(resource=resource.name, type=resource.type, quantity=round(quantity, 2), unit=unit,
-                         unit_price=None, monthly=None, source="tools/docs/prices.toml", note=reason)
+                CostLine(
+                    resource=resource.name,
+                    type=resource.type,
+                    quantity=round(quantity, 2),
+                    unit=unit,
+                    unit_price=None,
+                    monthly=None,
+                    source="tools/docs/prices.toml",
+                    note=reason,
+                )
             )
             continue
         found.append(
-            CostLine(resource=resource.name, type=resource.type, quantity=round(quantity, 2), unit=unit,
-                     unit_price=price.price, monthly=round(quantity * price.price, 2),
-                     source=f"{price.source} ({price.date})")
+            CostLine(
+                resource=resource.name,
+                type=resource.type,
+                quantity=round(quantity, 2),
+                unit=unit,
+                unit_price=price.price,
+                monthly=round(quantity * price.price, 2),
+                source=f"{price.source} ({price.date})",
+            )
         )
     return tuple(found)

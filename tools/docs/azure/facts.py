@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
+from refarch import ROOT
 from refarch.inventory import Inventory
 from refarch.spec import EnvironmentSpec
 from tools.docs.azure import costs, graph, state
 from tools.docs.azure import inventory as inv
 from tools.docs.commands.pulumi_cli import exported
 from tools.docs.model import HealthCheck, Output, ResourceFact, StackFacts
-from refarch import ROOT
 
 PROJECT = "pulumi/azure"
 # The stack outputs the runbooks look names up from, and what each is.
@@ -38,14 +38,18 @@ def outputs(environment: str) -> tuple[Output, ...]:
     if missing:
         raise ValueError(f"azure {environment}: the program no longer exports {missing}")
     return tuple(
-        Output(name=name, description=text, lookup=output_lookup(environment, name)) for name, text in OUTPUTS.items()
+        Output(name=name, description=text, lookup=output_lookup(environment, name))
+        for name, text in OUTPUTS.items()
     )
 
 
 def per_zone(count: int, zones: int) -> str:
     low, extra = divmod(count, zones)
     if low == 0:
-        return f"{count} instance(s) in {count} of {zones} zones (best effort), none in the other{'s' if zones - count > 1 else ''}"
+        return (
+            f"{count} instance(s) in {count} of {zones} zones (best effort), none in the "
+            f"other{'s' if zones - count > 1 else ''}"
+        )
     if extra == 0:
         return f"{low} in each of {zones} zones (best-effort balance)"
     return f"{low + 1} in {extra} zone(s), {low} in the other {zones - extra} (best-effort balance)"
@@ -68,25 +72,44 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
     cache = model.only(inv.CACHE)
     store = model.only(inv.STORE)
     repairs = scale_set.get("automaticRepairsPolicy")
-    health = next(e for e in scale_set.get("virtualMachineProfile.extensionProfile.extensions") if e["name"] == "health")
+    health = next(
+        e for e in scale_set.get("virtualMachineProfile.extensionProfile.extensions") if e["name"] == "health"
+    )
     notice = scale_set.get("virtualMachineProfile.scheduledEventsProfile.terminateNotificationProfile")
     surge = batch_size(minimum, rolling["maxBatchInstancePercent"]) if rolling["maxSurge"] else 0
     grace = inv.iso_seconds(repairs["gracePeriod"])
     extra = (
-        ("rolling upgrade", (
-            f"max surge {rolling['maxSurge']}, batch {rolling['maxBatchInstancePercent']} %, pause "
-            f"{inv.iso_seconds(rolling['pauseTimeBetweenBatches'])} s between batches, stops above "
-            f"{rolling['maxUnhealthyInstancePercent']} % unhealthy instances or "
-            f"{rolling['maxUnhealthyUpgradedInstancePercent']} % unhealthy upgraded ones, rolls failed instances "
-            f"back: {rolling['rollbackFailedInstancesOnPolicyBreach']}")),
-        ("automatic repairs", f"{repairs['repairAction']} after a grace of {grace} s"),
-        ("health extension", (
-            f"{health['type']} {health['settings']['protocol']}:{health['settings']['port']}"
-            f"{health['settings']['requestPath']} every {health['settings']['intervalInSeconds']} s, "
-            f"{health['settings']['numberOfProbes']} probes to change state")),
-        ("terminate notification", f"{inv.iso_seconds(notice['notBeforeTimeout'])} s (terminate_watch.py approves sooner)"),
-        ("gateway request timeout", f"{settings['requestTimeout']} s"),
-        ("session TTL (spec `service.session_ttl_seconds`, in the instances' custom data)", f"{spec.service.session_ttl_seconds} s"),
+        (
+            "rolling upgrade",
+            (
+                f"max surge {rolling['maxSurge']}, batch {rolling['maxBatchInstancePercent']} %, pause "
+                f"{inv.iso_seconds(rolling['pauseTimeBetweenBatches'])} s between batches, stops above "
+                f"{rolling['maxUnhealthyInstancePercent']} % unhealthy instances or "
+                f"{rolling['maxUnhealthyUpgradedInstancePercent']} % unhealthy upgraded ones, "
+                "rolls failed instances "
+                f"back: {rolling['rollbackFailedInstancesOnPolicyBreach']}"
+            ),
+        ),
+        "automatic repairs",
+        f"{repairs['repairAction']} after a grace of {grace} s",
+        (
+            "health extension",
+            (
+                f"{health['type']} {health['settings']['protocol']}:{health['settings']['port']}"
+                f"{health['settings']['requestPath']} every {health['settings']['intervalInSeconds']} s, "
+                f"{health['settings']['numberOfProbes']} probes to change state"
+            ),
+        ),
+        (
+            "terminate notification",
+            f"{inv.iso_seconds(notice['notBeforeTimeout'])} s (terminate_watch.py approves sooner)",
+        ),
+        "gateway request timeout",
+        f"{settings['requestTimeout']} s",
+        (
+            "session TTL (spec `service.session_ttl_seconds`, in the instances' custom data)",
+            f"{spec.service.session_ttl_seconds} s",
+        ),
     )
     return StackFacts(
         cloud="azure",
@@ -100,7 +123,9 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         per_zone=per_zone(minimum, len(zones)) if zones else f"{minimum} in one regional placement",
         surge=surge,
         # With max surge, old instances leave only once their replacements are healthy.
-        minimum_healthy=minimum if rolling["maxSurge"] else minimum - batch_size(minimum, rolling["maxBatchInstancePercent"]),
+        minimum_healthy=minimum
+        if rolling["maxSurge"]
+        else minimum - batch_size(minimum, rolling["maxBatchInstancePercent"]),
         health_check=HealthCheck(
             path=probe["path"],
             interval_seconds=int(probe["interval"]),

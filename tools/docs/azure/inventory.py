@@ -50,9 +50,9 @@ def by_id(inventory: Inventory, resource_id: str) -> Resource | None:
     """The resource an id refers to, by the name the offline mocks put last in every id."""
     parts = resource_id.split("/providers/", 1)[-1].split("/")
     for resource in inventory:
-        if resource.custom and len(parts) >= 3 and resource.name == parts[2]:
-            if resource.type.split(":")[-1] == parts[1]:
-                return resource
+        named = len(parts) >= 3 and resource.name == parts[2]
+        if resource.custom and named and resource.type.split(":")[-1] == parts[1]:
+            return resource
     return None
 
 

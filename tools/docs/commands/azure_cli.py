@@ -64,7 +64,9 @@ class _Parser:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the azure-cli parser exited ({self.process.wait()}) on `az {' '.join(args)}`")
+            raise RuntimeError(
+                f"the azure-cli parser exited ({self.process.wait()}) on `az {' '.join(args)}`"
+            )
         return json.loads(line)["problem"]
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
-"""Runs inside azure-cli's own venv (build/azure-cli-venv, `make azure-cli`), never in the project's: reads one
-JSON argument list a line (the words after `az`) and answers one JSON line, {"problem": null} when azure-cli's
-own parser accepts the command, else {"problem": "<what azure-cli says>"}.
+"""Runs inside azure-cli's own venv (build/azure-cli-venv, `make azure-cli`), never in the project's: reads
+one JSON argument list a line (the words after `az`) and answers one JSON line: {"problem": null} when
+azure-cli's own parser accepts the command, else {"problem": "<what azure-cli says>"}.
 
 Each command goes through what `az` does before it runs anything (azure.cli.core.commands.AzCliCommandInvoker
 .execute): load the command table for the words given, load that command's arguments, build the argparse
@@ -14,6 +14,7 @@ import sys
 
 from azure.cli.core import get_default_cli
 from azure.cli.core import parser as az_parser
+from knack.util import CLIError
 
 
 class Refused(Exception):
@@ -61,6 +62,12 @@ def parse(cli, args):
     try:
         parsed = invocation.parser.parse_args(args)
     except Refused as refused:
+        return str(refused)
+    except CLIError as refused:
+        # An argument's own action refused its value. A shell variable ("$RESTORE_TIME") is set by the reader
+        # when the runbook runs: its value cannot be checked here, the rest of the command was.
+        if "'$" in str(refused):
+            return None
         return str(refused)
     if getattr(parsed, "command", None) != command or command not in loader.command_table:
         return f"`az {' '.join(args)}` names a command group, not a command"

@@ -16,7 +16,10 @@ from refarch import ROOT
 # subcommand -> flags that take a value, flags that do not.
 SUBCOMMANDS = {
     ("stack", "output"): ({"--stack", "-s", "--cwd", "-C"}, {"--json", "-j", "--show-secrets"}),
-    ("stack", "history"): ({"--stack", "-s", "--cwd", "-C", "--page-size"}, {"--json", "-j", "--show-secrets"}),
+    ("stack", "history"): (
+        {"--stack", "-s", "--cwd", "-C", "--page-size"},
+        {"--json", "-j", "--show-secrets"},
+    ),
     ("up",): (
         {"--stack", "-s", "--cwd", "-C", "--message", "-m", "--target", "-t", "--parallel", "-p"},
         {"--yes", "-y", "--skip-preview", "-f", "--refresh", "-r", "--diff"},
@@ -32,12 +35,12 @@ def exported(project: Path) -> frozenset[str]:
     names = set()
     for path in project.glob("*_stack/program.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args:
-                if isinstance(node.args[0], ast.Constant):
-                    names.add(node.args[0].value)
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
-                if any(getattr(target, "attr", "") == "outputs" for target in node.targets):
-                    names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
+            exports = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args
+            if exports and isinstance(node.args[0], ast.Constant):
+                names.add(node.args[0].value)
+            outputs = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+            if outputs and any(getattr(target, "attr", "") == "outputs" for target in node.targets):
+                names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
     return frozenset(names)
 
 
