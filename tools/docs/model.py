@@ -28,6 +28,15 @@ SCENARIO_TITLES = {
     "restore-store": "Restore the store to a point in time",
     "roll-back-release": "Roll back a release",
 }
+# The replacement drill's scenario (a key of runbooks/drill-result.json's "scenarios") that rehearses each
+# runbook scenario on 127.0.0.1, the same on every cloud; the others cannot be rehearsed locally and each
+# runbook says why. The drill replaces every instance, one at a time, under load: that rehearses both
+# replacement runbooks.
+DRILL_SCENARIOS = {
+    "replace-one-instance": "replace-every-instance",
+    "replace-every-instance": "replace-every-instance",
+    "cache-primary-failure": "cache-primary-failure",
+}
 # The failure modes every reliability report covers, in this order.
 FAILURE_MODES = ("instance", "zone", "cache primary", "store corruption", "region")
 # Edge kinds a diagram draws differently.
@@ -98,6 +107,8 @@ class Runbook:
     escalation: tuple[Step, ...]
     drill: DrillReference
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
+    # Shell variables every command relies on, set before the lookups (`export NAME=value`).
+    exports: tuple[tuple[str, str], ...] = ()
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
@@ -231,6 +242,8 @@ class StackFacts:
     cost_lines: tuple[CostLine, ...] = ()
     # Cloud-specific figures a template may show under "other facts": label -> value text.
     extra: tuple[tuple[str, str], ...] = ()
+    # Cloud-specific values the cloud's own runbooks read (rollout preferences, logical ids); not rendered.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def output(self, name: str) -> Output:
         for output in self.outputs:

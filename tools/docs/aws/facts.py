@@ -14,7 +14,8 @@ from typing import Any
 from refarch.spec import EnvironmentSpec
 from stacks.service_stack import stack_name
 from tools.docs.aws import graph, state
-from tools.docs.aws.service import service_log_group
+from tools.docs.aws.commands import invoke_scope
+from tools.docs.aws.service import service_environment, service_log_group
 from tools.docs.aws.template import Template, TemplateError, ref_id
 from tools.docs.model import HealthCheck, Output, ResourceFact, StackFacts
 
@@ -126,7 +127,31 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
         graph=graph.build(template),
         state_places=state.places(template),
         extra=extra,
+        details=details(template, refresh),
     )
+
+
+def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
+    """What the runbooks read besides the figures: logical ids to look up and the rollout preferences."""
+    _, table = template.only(TABLE)
+    asg_subnets = template.prop(ASG, "VPCZoneIdentifier")
+    tags = {
+        tag["Key"]: tag["Value"] for tag in template.resources[ref_id(asg_subnets[0])]["Properties"]["Tags"]
+    }
+    return {
+        "refresh": refresh,
+        "rollout_alarms": [ref_id(alarm) for alarm in refresh["AlarmSpecification"]["Alarms"]],
+        "launch_template": template.only(LAUNCH_TEMPLATE)[0],
+        "cache_group": template.only(CACHE)[0],
+        "table": template.only(TABLE)[0],
+        "partition_key": next(key["AttributeName"] for key in table["KeySchema"] if key["KeyType"] == "HASH"),
+        "ttl_attribute": table.get("TimeToLiveSpecification", {}).get("AttributeName"),
+        "deletion_protection": bool(table.get("DeletionProtectionEnabled")),
+        "app_subnet_name": tags["aws-cdk:subnet-name"],
+        "scope": invoke_scope(template),
+        "service": service_environment(template),
+        "cache_engine": f"{template.prop(CACHE, 'Engine')} {template.prop(CACHE, 'EngineVersion')}",
+    }
 
 
 def _refresh_text(refresh: dict[str, Any]) -> str:

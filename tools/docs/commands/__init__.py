@@ -12,18 +12,27 @@ Other programs must be in HELPERS (plain tools a reader has everywhere); anythin
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 
+_SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)\s*(?:#.*)?$")
 # CLI program -> validator module under tools/docs/commands/.
 VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
 HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
+# Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
+# commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
+IAC_TOOLS = frozenset({"cdk", "pulumi"})
 
 
 def simple_commands(snippet: str) -> list[list[str]]:
     """The snippet's simple commands as argument lists (quotes removed, variables left as written)."""
     commands: list[list[str]] = []
     for line in snippet.replace("\\\n", " ").splitlines():
+        # NAME=$(command): the command inside is what runs.
+        if substitution := _SUBSTITUTION.match(line):
+            commands += simple_commands(substitution.group(1))
+            continue
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
         lexer.whitespace_split = True
         commands.append([])
@@ -54,6 +63,6 @@ def validate(snippet: str) -> list[str]:
         if program in VALIDATORS:
             module = importlib.import_module(f"tools.docs.commands.{VALIDATORS[program]}")
             problems += [f"`{shlex.join(argv)}`: {problem}" for problem in module.validate(argv)]
-        elif program not in HELPERS:
+        elif program not in HELPERS | IAC_TOOLS:
             problems.append(f"`{shlex.join(argv)}`: {program} is neither a cloud CLI nor an allowed helper")
     return problems

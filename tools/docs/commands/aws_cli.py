@@ -62,21 +62,21 @@ class Invocation:
 
 
 @cache
-def _session() -> botocore.session.Session:
+def session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
 @cache
 def _operations(service: str) -> dict[str, str]:
     """CLI command name -> operation name."""
-    model = _session().get_service_model(service)
+    model = session().get_service_model(service)
     return {xform_name(name, "-"): name for name in model.operation_names}
 
 
 @cache
 def _waiters(service: str) -> dict[str, str]:
     try:
-        model = _session().get_waiter_model(service)
+        model = session().get_waiter_model(service)
     except DataNotFoundError:
         return {}
     return {xform_name(name, "-"): name for name in model.waiter_names}
@@ -84,7 +84,7 @@ def _waiters(service: str) -> dict[str, str]:
 
 def _paginated(service: str, operation: str) -> bool:
     try:
-        return _session().get_paginator_model(service).get_paginator(operation) is not None
+        return session().get_paginator_model(service).get_paginator(operation) is not None
     except (DataNotFoundError, ValueError):
         return False
 
@@ -124,7 +124,7 @@ def parse(argv: list[str]) -> tuple[Invocation | None, list[str]]:
         if waiter_cli not in waiters:
             return None, [f"no waiter `{waiter_cli}` for {cli_service}; it has {sorted(waiters)}"]
         waiter = waiters[waiter_cli]
-        operation = _session().get_waiter_model(service).get_waiter(waiter).operation
+        operation = session().get_waiter_model(service).get_waiter(waiter).operation
     elif command in operations:
         operation = operations[command]
     else:
@@ -162,12 +162,52 @@ def _check_scalar(name: str, shape: Shape, value: str) -> list[str]:
             int(value)
         except ValueError:
             return [f"{name} {value!r} is not an integer"]
-    if shape.type_name == "structure" and value.lstrip().startswith("{"):
-        try:
-            return _check_json(name, shape, json.loads(value))
-        except json.JSONDecodeError as exc:
-            return [f"{name} is not valid JSON: {exc}"]
+    if shape.type_name == "structure":
+        if value.lstrip().startswith("{"):
+            try:
+                return _check_json(name, shape, json.loads(value))
+            except json.JSONDecodeError as exc:
+                return [f"{name} is not valid JSON: {exc}"]
+        return _check_shorthand(name, shape, value)
     return []
+
+
+def _top_level(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside brackets and braces."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "[{"
+        depth -= char in "]}"
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
+
+
+def _check_shorthand(name: str, shape: Shape, value: str) -> list[str]:
+    """The CLI's shorthand syntax (`Key=Value,Key={Nested=...}`): each key a member, nested structures
+    and enum values checked as well."""
+    problems = []
+    for pair in _top_level(value, ","):
+        key, equals, item = pair.partition("=")
+        if not equals:
+            return [f"{name} {value!r} is neither JSON nor Key=Value shorthand"]
+        if key not in shape.members:
+            problems.append(f"{name}.{key} is not a member of {shape.name}")
+            continue
+        member = shape.members[key]
+        if member.type_name == "structure" and item.startswith("{") and item.endswith("}"):
+            problems += _check_shorthand(f"{name}.{key}", member, item[1:-1])
+        elif member.type_name in ("string", "integer", "long"):
+            problems += _check_scalar(f"{name}.{key}", member, item)
+    problems += [
+        f"{name} lacks required {key}"
+        for key in shape.required_members
+        if key not in {pair.partition("=")[0] for pair in _top_level(value, ",")}
+    ]
+    return problems
 
 
 def _check_json(name: str, shape: Shape, value: Any) -> list[str]:
@@ -198,7 +238,7 @@ def validate(argv: list[str]) -> list[str]:
     if invocation is None:
         return problems
     model: OperationModel = (
-        _session().get_service_model(invocation.service).operation_model(invocation.operation)
+        session().get_service_model(invocation.service).operation_model(invocation.operation)
     )
     members = model.input_shape.members if model.input_shape else {}
     by_option = {f"--{xform_name(member, '-')}": member for member in members}
