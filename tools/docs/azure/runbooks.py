@@ -228,7 +228,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             Step(
                 title="Pick the instance to replace and check its health as the health extension reports it",
                 command='VM="<name from step 1>"\n'
-                'az vm get-instance-view -g "$RG" -n "$VM" --query "instanceView.vmHealth.state.code" -o tsv',
+                'az vm get-instance-view -g "$RG" -n "$VM" \\\n'
+                '  --query "instanceView.vmHealth.status.code" -o tsv',
                 expected=(
                     "`HealthState/unhealthy` for a broken instance (`HealthState/healthy` for a suspect one)"
                 ),
@@ -287,6 +288,20 @@ def replace_one(facts: StackFacts) -> Runbook:
             note="The drill replaces instances behind haproxy on 127.0.0.1, not a scale set.",
         ),
     )
+
+
+def cache_metrics(facts: StackFacts) -> list[str]:
+    """The cache metrics the stack's own alerts watch (their criteria in the inventory)."""
+    names = [
+        criterion["metricName"]
+        for resource in facts.resources
+        if resource.type == "azure-native:monitor:MetricAlert"
+        for criterion in resource.properties.get("criteria", {}).get("allOf", [])
+        if criterion.get("metricNamespace") == "Microsoft.Cache/redisEnterprise"
+    ]
+    if not names:
+        raise ValueError(f"azure {facts.environment}: no alert watches the cache")
+    return names
 
 
 def _batches(facts: StackFacts) -> int:
@@ -552,12 +567,12 @@ def cache_failure(facts: StackFacts) -> Runbook:
                 stop_if="`Failed` or `Disabled`: escalate",
             ),
             Step(
-                title="Connected clients came back (the fleet reconnects)",
+                title="The cache's alerted metrics, minute by minute: a spike at the failure, then back",
                 command=(
-                    'az monitor metrics list --resource "$CACHE_ID" --metric connectedclients '
-                    "--interval PT1M --aggregation Maximum -o table"
+                    'az monitor metrics list --resource "$CACHE_ID" \\\n'
+                    f"  --metric {' '.join(cache_metrics(facts))} --interval PT1M --aggregation Maximum"
                 ),
-                expected="a dip at the failure, then back to the level before",
+                expected="values back to where they were before the failure",
             ),
             _backend_health(
                 f"{facts.desired} lines `Healthy`: the shallow health path does not depend on the cache"
