@@ -28,7 +28,19 @@ def test_azure_cli_accepts_a_command_of_its_table():
         # an option the command does not have
         ([*GOOD, "--batch-size", "2"], "unrecognized arguments: --batch-size"),
         # a required argument left out (the scale set's name)
-        (GOOD[:-2], "the following arguments are required: -n/--name"),
+        (GOOD[:-2], "the following arguments are required: -n"),
+        (
+            ["az", "vmss", "scale", "-g", "rg", "-n", "x"],
+            "the following arguments are required: --new-capacity",
+        ),
+        # a resource's name and group, or its --ids
+        (
+            ["az", "monitor", "action-group", "show", "--query", "emailReceivers"],
+            "required: -n, --resource-group (or --ids)",
+        ),
+        (["az", "monitor", "action-group", "show", "--ids", "not-an-id"], "invalid resource ID: not-an-id"),
+        # a --query that is no JMESPath expression
+        (["az", "vmss", "list", "-g", "rg", "--query", "[?zones[0]=='1'"], "invalid jmespath_type value"),
         # an enum value azure-cli does not allow
         (["az", "vmss", "list", "-g", "rg", "-o", "text"], "'text' is not a valid value for --output"),
         (

@@ -35,6 +35,7 @@ ACTIONS = {
     "monitor metrics list": ("Microsoft.Insights/metrics/read",),
     "monitor metrics alert list": ("Microsoft.Insights/metricAlerts/read",),
     "monitor autoscale show": ("Microsoft.Insights/autoscalesettings/read",),
+    "monitor action-group show": ("Microsoft.Insights/actionGroups/read",),
     "cosmosdb list": ("Microsoft.DocumentDB/databaseAccounts/read",),
     "cosmosdb show": ("Microsoft.DocumentDB/databaseAccounts/read",),
     "cosmosdb restore": (

@@ -124,11 +124,11 @@ def _verification(facts: StackFacts) -> tuple[Step, ...]:
 def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     return (
         Step(
-            title=(
-                "Page the on-call owner of the platform through the action group's channel (the "
-                "`actionGroup` output)"
-            ),
-            command=facts.output("actionGroup").lookup,
+            title="Who the stack's alerts page (its action group, stack output `actionGroup`): page them",
+            command=f"ACTION_GROUP=$({facts.output('actionGroup').lookup})\n"
+            'az monitor action-group show --ids "$ACTION_GROUP" \\\n'
+            '  --query "emailReceivers[].emailAddress" -o tsv',
+            expected="the on-call address(es) the alerts e-mail",
         ),
         Step(
             title=(

@@ -14,6 +14,13 @@ import sys
 
 from azure.cli.core import get_default_cli
 from azure.cli.core import parser as az_parser
+from azure.cli.core.aaz import AAZUndefined
+from azure.cli.core.commands.events import EVENT_INVOKER_POST_LOAD_ARGUMENTS, EVENT_INVOKER_PRE_LOAD_ARGUMENTS
+from knack.events import (
+    EVENT_INVOKER_CMD_TBL_LOADED,
+    EVENT_INVOKER_POST_CMD_TBL_CREATE,
+    EVENT_INVOKER_POST_PARSE_ARGS,
+)
 from knack.util import CLIError
 
 
@@ -56,22 +63,48 @@ def parse(cli, args):
     if command in loader.command_table:
         loader.command_table = {command: loader.command_table[command]}
     loader.command_name = command
+    # The events `az` raises around loading a command's arguments: their handlers add what the parser needs,
+    # such as `--ids` in place of the name and resource group of a resource's show, update or delete.
+    cli.raise_event(EVENT_INVOKER_PRE_LOAD_ARGUMENTS, commands_loader=loader)
     loader.load_arguments(command)
+    cli.raise_event(EVENT_INVOKER_POST_LOAD_ARGUMENTS, commands_loader=loader)
+    # Required parts of a resource id (name, resource group) stop being required once `--ids` is added; `az`
+    # checks them after parsing (commands/arm.py parse_ids_arguments; AAZ commands when they run).
+    id_parts = _required_id_parts(loader.command_table.get(command))
+    cli.raise_event(EVENT_INVOKER_POST_CMD_TBL_CREATE, commands_loader=loader)
     invocation.parser.cli_ctx = cli
     invocation.parser.load_command_table(loader)
+    cli.raise_event(EVENT_INVOKER_CMD_TBL_LOADED, cmd_tbl=loader.command_table, parser=invocation.parser)
     try:
         parsed = invocation.parser.parse_args(args)
+        # Its handlers check what argparse cannot: `--ids`, the `--query` expression.
+        cli.raise_event(EVENT_INVOKER_POST_PARSE_ARGS, command=parsed.command, args=parsed)
     except Refused as refused:
         return str(refused)
     except CLIError as refused:
         # An argument's own action refused its value. A shell variable ("$RESTORE_TIME") is set by the reader
         # when the runbook runs: its value cannot be checked here, the rest of the command was.
-        if "'$" in str(refused):
+        if "$" in str(refused):
             return None
         return str(refused)
     if getattr(parsed, "command", None) != command or command not in loader.command_table:
         return f"`az {' '.join(args)}` names a command group, not a command"
+    if not (getattr(parsed, "ids", None) or getattr(parsed, "_ids", None)):
+        missing = [option for name, option in id_parts if getattr(parsed, name, None) in (None, AAZUndefined)]
+        if missing:
+            return f"the following arguments are required: {', '.join(missing)} (or --ids)"
     return None
+
+
+def _required_id_parts(command):
+    """(dest, first option) of each required argument that is part of the resource's id."""
+    if command is None:
+        return []
+    return [
+        (argument.name, argument.type.settings["options_list"][0])
+        for argument in command.arguments.values()
+        if argument.type.settings.get("id_part") and argument.type.settings.get("required")
+    ]
 
 
 def main():
