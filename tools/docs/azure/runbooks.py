@@ -11,12 +11,9 @@ import math
 from tools.docs.azure import permissions
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
-from tools.docs.model import DrillReference, Duration, Lookup, Runbook, StackFacts, Step
+from tools.docs.model import DRILL_SCENARIOS, DrillReference, Duration, Lookup, Runbook, StackFacts, Step
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
-# The drill (tools/drill, `make drill`) replaces every instance of the sample service under load on 127.0.0.1,
-# one at a time: it rehearses both replacement runbooks.
-REPLACEMENT_DRILL = "replace-every-instance"
 
 
 def cli_version() -> str:
@@ -165,6 +162,7 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         permissions=permissions.role(facts.environment, resource_group, commands, scenario),
         permissions_format="json",
         cli_version=cli_version(),
+        exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
 
@@ -284,7 +282,7 @@ def replace_one(facts: StackFacts) -> Runbook:
         ),
         escalation=_escalation(facts),
         drill=DrillReference(
-            scenario=REPLACEMENT_DRILL,
+            scenario=DRILL_SCENARIOS["replace-one-instance"],
             note="The drill replaces instances behind haproxy on 127.0.0.1, not a scale set.",
         ),
     )
@@ -388,7 +386,8 @@ def replace_every(facts: StackFacts) -> Runbook:
         ),
         escalation=_escalation(facts),
         drill=DrillReference(
-            scenario=REPLACEMENT_DRILL, note="The drill's rounds replace every instance under load."
+            scenario=DRILL_SCENARIOS["replace-every-instance"],
+            note="The drill's rounds replace every instance under load.",
         ),
     )
 
@@ -582,7 +581,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
         rollback=(Step(title="Nothing to roll back: the platform chose the new primary"),),
         escalation=_escalation(facts),
         drill=DrillReference(
-            scenario="cache-primary-failure",
+            scenario=DRILL_SCENARIOS["cache-primary-failure"],
             note="The drill fails a Redis primary over to its replica on 127.0.0.1, not Azure Managed Redis.",
         ),
     )
@@ -735,7 +734,9 @@ def roll_back(facts: StackFacts) -> Runbook:
         rollback=(Step(title="To undo the rollback, deploy the newer commit again the same way"),),
         escalation=_escalation(facts),
         drill=DrillReference(
-            scenario=REPLACEMENT_DRILL, note="The drill replaces instances; it does not deploy releases."
+            scenario=None,
+            note="the drill runs one release; rolling back is a replacement onto the previous release, "
+            "which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
         ),
     )
 
