@@ -65,7 +65,8 @@ def _leave(facts: StackFacts) -> Duration:
     detection = _detection(facts).seconds
     return Duration(
         name="an instance leaves (terminate_watch: SIGUSR1, gateway notices, drain, stop)",
-        formula=f"detection {detection} s + connection draining {facts.draining_seconds} s",
+        formula=f"detection {detection} s + connection draining {facts.draining_seconds} s "
+        f"= {detection + facts.draining_seconds} s",
         seconds=detection + facts.draining_seconds,
     )
 
@@ -201,7 +202,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             detection,
             Duration(
                 name="whole procedure",
-                formula=f"boot {boot.seconds} s + leave {leave.seconds} s",
+                formula=f"boot {boot.seconds} s + leave {leave.seconds} s = {boot.seconds + leave.seconds} s",
                 seconds=boot.seconds + leave.seconds,
             ),
         ),
@@ -337,12 +338,12 @@ def replace_every(facts: StackFacts) -> Runbook:
         durations=(
             Duration(
                 name="one batch",
-                formula=f"boot {boot.seconds} s (at most) + pause between batches {pause} s",
+                formula=f"boot {boot.seconds} s (at most) + pause between batches {pause} s = {per_batch} s",
                 seconds=per_batch,
             ),
             Duration(
                 name="every instance (at most)",
-                formula=f"{batches} batch(es) x {per_batch} s",
+                formula=f"{batches} batch(es) x {per_batch} s = {batches * per_batch} s",
                 seconds=batches * per_batch,
             ),
         ),
@@ -430,7 +431,8 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             _boot(facts),
             Duration(
                 name="evacuation",
-                formula=f"boot {facts.grace_seconds} s + leave {_leave(facts).seconds} s",
+                formula=f"boot {facts.grace_seconds} s + leave {_leave(facts).seconds} s "
+                f"= {facts.grace_seconds + _leave(facts).seconds} s",
                 seconds=facts.grace_seconds + _leave(facts).seconds,
             ),
         ),
@@ -532,7 +534,9 @@ def cache_failure(facts: StackFacts) -> Runbook:
         ),
         durations=(
             Duration(
-                name="promotion (platform)", formula="platform-managed; no stack value bounds it", seconds=60
+                name="promotion (platform)",
+                formula="platform-managed: no value of the stack bounds it (0 = not estimated)",
+                seconds=0,
             ),
             _detection(facts),
         ),
@@ -609,8 +613,8 @@ def restore_store(facts: StackFacts) -> Runbook:
         durations=(
             Duration(
                 name="restore",
-                formula="proportional to the account's data; Azure gives no bound (minutes to hours)",
-                seconds=3600,
+                formula="proportional to the account's data; Azure gives no bound (0 = not estimated)",
+                seconds=0,
             ),
         ),
         preconditions=(
