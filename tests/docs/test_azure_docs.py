@@ -1,0 +1,152 @@
+"""The Azure documents are read from the offline inventories: change an input and the documents change; every
+billed resource type is priced or says why not; permissions come from the commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from refarch.spec import load_all
+from tests.docs.azure_fixtures import generated, inventories, mutated
+from tools.docs import azure as azure_docs
+from tools.docs import prices
+from tools.docs.azure import inventory as inv
+from tools.docs.azure import permissions
+from tools.docs.model import SCENARIOS
+
+
+def _facts(inventory, environment="prod"):
+    return azure_docs.facts(environment, inventory, load_all()[environment])
+
+
+def _runbook(facts, scenario):
+    return next(runbook for runbook in azure_docs.runbooks(facts) if runbook.scenario == scenario)
+
+
+def _text(runbook) -> str:
+    return repr(runbook)
+
+
+def test_six_runbooks_per_environment_with_names_from_the_stack_outputs():
+    for environment, (_, runbooks) in generated().items():
+        assert sorted(runbook.scenario for runbook in runbooks) == sorted(SCENARIOS), environment
+        for runbook in runbooks:
+            lookup = {item.variable: item.command for item in runbook.lookups}
+            assert lookup["VMSS"] == f"pulumi stack output scaleSet --stack {environment} --cwd pulumi/azure"
+            assert (
+                lookup["RG"] == f"pulumi stack output resourceGroup --stack {environment} --cwd pulumi/azure"
+            )
+
+
+def test_every_azure_resource_type_is_priced_or_says_why_not():
+    table = prices.load()
+    types = {
+        resource.type for inventory in inventories().values() for resource in inventory if resource.custom
+    }
+    assert not [type_ for type_ in sorted(types) if not table.covers("azure", type_)]
+    # A type the table forgets is reported.
+    forgetful = prices.PriceTable(
+        table.date,
+        table.currency,
+        table.prices,
+        {key: reason for key, reason in table.not_priced.items() if key != ("azure", inv.SCALE_SET)},
+    )
+    assert [type_ for type_ in sorted(types) if not forgetful.covers("azure", type_)] == [inv.SCALE_SET]
+
+
+def test_a_price_entry_prices_the_fleet_from_its_size_and_minimum():
+    inventory = inventories()["prod"]
+    size = inventory.only(inv.SCALE_SET).get("sku.name")
+    minimum = int(inventory.only(inv.AUTOSCALE).get("profiles.0.capacity.minimum"))
+    table = prices.load()
+    priced = prices.PriceTable(
+        table.date,
+        table.currency,
+        (
+            *table.prices,
+            prices.Price(
+                cloud="azure",
+                type=inv.SCALE_SET,
+                item=size,
+                region="westeurope",
+                unit="hour",
+                price=0.5,
+                source="test",
+                date="2026-11-30",
+            ),
+        ),
+        table.not_priced,
+    )
+    (line,) = [line for line in azure_docs.costs.lines(inventory, priced) if line.type == inv.SCALE_SET]
+    assert line.monthly == round(minimum * prices.HOURS_PER_MONTH * 0.5, 2)
+
+
+def test_durations_follow_the_gateway_probe():
+    inventory = inventories()["prod"]
+    before = _runbook(_facts(inventory), "replace-one-instance")
+    slower = mutated(inventory, inv.GATEWAY, "probes.0.interval", 20)
+    after = _runbook(_facts(slower), "replace-one-instance")
+    assert "probe interval 10 s" in _text(before) and "probe interval 20 s" in _text(after)
+    assert [d.seconds for d in after.durations] != [d.seconds for d in before.durations]
+
+
+def test_capacity_follows_the_autoscale_minimum():
+    inventory = inventories()["prod"]
+    minimum = int(inventory.only(inv.AUTOSCALE).get("profiles.0.capacity.minimum"))
+    bigger = mutated(inventory, inv.AUTOSCALE, "profiles.0.capacity.minimum", str(minimum + 2))
+    line = _runbook(_facts(bigger), "replace-one-instance").capacity[-1]
+    assert line.startswith(f"capacity never falls below {minimum + 2} of {minimum + 2}")
+
+
+def test_restore_runbook_says_when_there_is_no_point_in_time_restore():
+    inventory = inventories()["prod"]
+    assert _facts(inventory).store_pitr
+    periodic = mutated(
+        inventory,
+        inv.STORE,
+        "backupPolicy",
+        {
+            "type": "Periodic",
+            "periodicModeProperties": {"backupIntervalInMinutes": 240, "backupRetentionIntervalInHours": 8},
+        },
+    )
+    facts = _facts(periodic)
+    assert not facts.store_pitr and "periodic backup every 240 min" in facts.store_backup
+    assert any("continuous backup is OFF" in line for line in _runbook(facts, "restore-store").preconditions)
+
+
+def test_cache_runbook_follows_high_availability():
+    inventory = inventories()["prod"]
+    assert "promotes the replica" in _runbook(_facts(inventory), "cache-primary-failure").purpose
+    single = mutated(inventory, inv.CACHE, "highAvailability", "Disabled")
+    facts = _facts(single)
+    assert facts.cache_replicas == 0
+    assert "loses every session" in _runbook(facts, "cache-primary-failure").purpose
+
+
+def test_permissions_are_the_actions_of_the_commands():
+    _, runbooks = generated()["prod"]
+    every = next(runbook for runbook in runbooks if runbook.scenario == "replace-every-instance")
+    assert "Microsoft.Compute/virtualMachineScaleSets/osRollingUpgrade/action" in every.permissions
+    assert "Microsoft.Compute/virtualMachineScaleSets/delete/action" not in every.permissions
+    with pytest.raises(KeyError, match="no RBAC actions known"):
+        permissions.actions(['az vmss deallocate -g "$RG" -n "$VMSS"'])
+
+
+def test_diagram_edges_follow_the_nsg_rules():
+    inventory = inventories()["prod"]
+    app = next(nsg for nsg in inventory.of_type(inv.NSG) if nsg.name == "app-nsg")
+    rule = next(rule for rule in app.get("securityRules") if rule["access"] == "Allow")
+    port = rule["destinationPortRanges"][0]
+
+    def gateway_to_fleet(model):
+        edges = _facts(model).graph.edges
+        return [
+            edge
+            for edge in edges
+            if (edge.source, edge.target, edge.kind) == ("agw", "fleet", "network rule")
+        ]
+
+    assert port in gateway_to_fleet(inventory)[0].label
+    index = app.get("securityRules").index(rule)
+    closed = mutated(inventory, inv.NSG, f"securityRules.{index}.access", "Deny", name=app.name)
+    assert not gateway_to_fleet(closed)

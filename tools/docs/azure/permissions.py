@@ -1,0 +1,87 @@
+"""The Azure RBAC actions each `az` command of a runbook needs, so a runbook's permissions are derived from
+its commands: a command missing here fails generation. Actions from "Azure permissions for Compute /
+Networking / Databases / Monitor" (https://learn.microsoft.com/azure/role-based-access-control/permissions/)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from tools.docs.commands import simple_commands
+
+ACTIONS = {
+    "vmss list-instances": (
+        "Microsoft.Compute/virtualMachineScaleSets/read",
+        "Microsoft.Compute/virtualMachines/read",
+    ),
+    "vmss show": ("Microsoft.Compute/virtualMachineScaleSets/read",),
+    "vmss scale": (
+        "Microsoft.Compute/virtualMachineScaleSets/read",
+        "Microsoft.Compute/virtualMachineScaleSets/write",
+    ),
+    "vmss delete-instances": ("Microsoft.Compute/virtualMachineScaleSets/delete/action",),
+    "vmss rolling-upgrade start": ("Microsoft.Compute/virtualMachineScaleSets/osRollingUpgrade/action",),
+    "vmss rolling-upgrade cancel": (
+        "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades/cancel/action",
+    ),
+    "vmss rolling-upgrade get-latest": ("Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades/read",),
+    "vm get-instance-view": ("Microsoft.Compute/virtualMachines/instanceView/read",),
+    "network application-gateway list": ("Microsoft.Network/applicationGateways/read",),
+    "network application-gateway show-backend-health": (
+        "Microsoft.Network/applicationGateways/backendhealth/action",
+    ),
+    "resource list": ("Microsoft.Resources/subscriptions/resourceGroups/resources/read",),
+    "resource show": ("Microsoft.Cache/redisEnterprise/read",),
+    "monitor metrics list": ("Microsoft.Insights/metrics/read",),
+    "monitor metrics alert list": ("Microsoft.Insights/metricAlerts/read",),
+    "monitor autoscale show": ("Microsoft.Insights/autoscalesettings/read",),
+    "monitor action-group show": ("Microsoft.Insights/actionGroups/read",),
+    "cosmosdb list": ("Microsoft.DocumentDB/databaseAccounts/read",),
+    "cosmosdb show": ("Microsoft.DocumentDB/databaseAccounts/read",),
+    "cosmosdb restore": (
+        "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/restore/action",
+        "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
+        "Microsoft.DocumentDB/databaseAccounts/write",
+    ),
+    "cosmosdb restorable-database-account list": (
+        "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
+    ),
+    "cosmosdb sql container show": ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",),
+    "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
+}
+
+
+def _command(argv: list[str]) -> str:
+    words = []
+    for word in argv[1:]:
+        if word.startswith("-"):
+            break
+        words.append(word)
+    for length in range(len(words), 0, -1):
+        if " ".join(words[:length]) in ACTIONS:
+            return " ".join(words[:length])
+    raise KeyError(f"no RBAC actions known for `{shlex.join(argv)}` (tools/docs/azure/permissions.py)")
+
+
+def actions(commands: list[str]) -> list[str]:
+    found = set()
+    for snippet in commands:
+        for argv in simple_commands(snippet):
+            if argv[0] == "az":
+                found.update(ACTIONS[_command(argv)])
+    return sorted(found)
+
+
+def role(environment: str, resource_group: str, commands: list[str], scenario: str) -> str:
+    """An Azure custom role definition (az role definition create --role-definition @role.json) holding
+    exactly the actions the runbook's commands call, assignable on the stack's resource group only."""
+    return json.dumps(
+        {
+            "Name": f"refarch-{environment}-{scenario}",
+            "Description": f"What the {scenario} runbook's az commands call (generated from them).",
+            "Actions": actions(commands),
+            "NotActions": [],
+            "AssignableScopes": [f"/subscriptions/<subscription-id>/resourceGroups/{resource_group}"],
+        },
+        indent=2,
+    )

@@ -1,0 +1,756 @@
+"""The six service-replacement runbooks for one Azure stack, from its StackFacts.
+
+Every name comes from the stack's outputs (`pulumi stack output`) or from a query over its resource group;
+every number from the facts; every command is parsed by azure-cli's own parser in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tools.docs.azure import permissions
+from tools.docs.azure.facts import PROJECT
+from tools.docs.commands import azure_cli
+from tools.docs.model import DRILL_SCENARIOS, DrillReference, Duration, Lookup, Runbook, StackFacts, Step
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+
+
+def cli_version() -> str:
+    return f"Azure CLI {azure_cli.version()} (`az version`), Pulumi CLI 3 for the stack outputs"
+
+
+def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
+    def output(variable: str, name: str) -> Lookup:
+        return Lookup(
+            variable=variable,
+            command=facts.output(name).lookup,
+            source=f"stack output `{name}`: {facts.output(name).description}",
+        )
+
+    return (
+        output("RG", "resourceGroup"),
+        output("VMSS", "scaleSet"),
+        output("API_URL", "apiUrl"),
+        Lookup(
+            variable="AGW",
+            command='az network application-gateway list -g "$RG" --query "[0].name" -o tsv',
+            source="the resource group's Application Gateway (the stack has one)",
+        ),
+        *extra,
+    )
+
+
+def _detection(facts: StackFacts) -> Duration:
+    check = facts.health_check
+    seconds = check.interval_seconds * check.unhealthy_threshold + check.timeout_seconds
+    return Duration(
+        name="gateway stops routing to a failing instance",
+        formula=f"probe interval {check.interval_seconds} s x unhealthy threshold "
+        f"{check.unhealthy_threshold} "
+        f"+ timeout {check.timeout_seconds} s = {seconds} s",
+        seconds=seconds,
+    )
+
+
+def _boot(facts: StackFacts) -> Duration:
+    return Duration(
+        name="a new instance boots and passes its health check (at most)",
+        formula=f"boot budget = automatic repair grace {facts.grace_seconds} s",
+        seconds=facts.grace_seconds,
+    )
+
+
+def _leave(facts: StackFacts) -> Duration:
+    detection = _detection(facts).seconds
+    return Duration(
+        name="an instance leaves (terminate_watch: SIGUSR1, gateway notices, drain, stop)",
+        formula=f"detection {detection} s + connection draining {facts.draining_seconds} s "
+        f"= {detection + facts.draining_seconds} s",
+        seconds=detection + facts.draining_seconds,
+    )
+
+
+def _backend_health(expected: str) -> Step:
+    return Step(
+        title="Check the gateway's view of every instance",
+        command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
+        '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers[].[address, '
+        'health]" -o tsv',
+        expected=expected,
+        stop_if="no server is Healthy: the service is down, go to Escalation",
+    )
+
+
+def _request() -> Step:
+    return Step(
+        title="A real request through API Management (subscription key of your API consumer in $API_KEY)",
+        command=(
+            'curl -sS -o /dev/null -w "%{http_code}\\n" -X POST -H "Ocp-Apim-Subscription-Key: '
+            '$API_KEY" "$API_URL/sessions"'
+        ),
+        expected="`201` (a session was created in the cache)",
+        stop_if=(
+            "5xx: check the alerts and the backend health above; 401: $API_KEY is not a valid "
+            "subscription key"
+        ),
+    )
+
+
+def _alerts() -> Step:
+    return Step(
+        title="The stack's metric alerts are enabled (fired alerts reach the action group `on-call`)",
+        command='az monitor metrics alert list -g "$RG" --query "[].[name, enabled]" -o tsv',
+        expected="every alert `True`; none has fired in the portal's Alerts view since the procedure ended",
+    )
+
+
+def _verification(facts: StackFacts) -> tuple[Step, ...]:
+    return (
+        _backend_health(f"{facts.min_size} or more lines, each `Healthy`"),
+        _request(),
+        _alerts(),
+        Step(
+            title=(
+                "Watch the Application Insights and gateway dashboards: failed requests back to zero, "
+                "p99 latency back to normal"
+            )
+        ),
+    )
+
+
+def _escalation(facts: StackFacts) -> tuple[Step, ...]:
+    return (
+        Step(
+            title="Who the stack's alerts page (its action group, stack output `actionGroup`): page them",
+            command=f"ACTION_GROUP=$({facts.output('actionGroup').lookup})\n"
+            'az monitor action-group show --ids "$ACTION_GROUP" \\\n'
+            '  --query "emailReceivers[].emailAddress" -o tsv',
+            expected="the on-call address(es) the alerts e-mail",
+        ),
+        Step(
+            title=(
+                "Open an Azure support request (Severity A for production) with the scale set name, "
+                "region and the time the procedure started"
+            )
+        ),
+    )
+
+
+# Every runbook's verification sends a request through API Management, which wants a subscription key.
+API_KEY = (
+    "`API_KEY` holds a subscription key of the API (API Management, Subscriptions) for the "
+    "verification request"
+)
+
+
+def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
+    fields["preconditions"] = (*fields["preconditions"], API_KEY)
+    commands = [lookup.command for lookup in fields["lookups"]] + [
+        step.command
+        for group in ("steps", "verification", "rollback", "escalation")
+        for step in fields[group]
+        if step.command
+    ]
+    resource_group = next(r for r in facts.resources if r.type == RESOURCE_GROUP).properties[
+        "resourceGroupName"
+    ]
+    return Runbook(
+        cloud="azure",
+        environment=facts.environment,
+        scenario=scenario,
+        title=title,
+        permissions=permissions.role(facts.environment, resource_group, commands, scenario),
+        permissions_format="json",
+        cli_version=cli_version(),
+        exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
+        **fields,
+    )
+
+
+def replace_one(facts: StackFacts) -> Runbook:
+    n, target = facts.min_size, facts.min_size + 1
+    detection, boot, leave = _detection(facts), _boot(facts), _leave(facts)
+    return _runbook(
+        facts,
+        "replace-one-instance",
+        "Replace one instance",
+        purpose="Take one instance out of service and replace it, with no failed request: add its "
+        "replacement first, "
+        "then delete it; the instance's terminate watcher leaves the gateway and drains before it stops.",
+        when=(
+            "an instance is unhealthy and automatic repair has not replaced it within its grace "
+            f"({facts.grace_seconds} s)",
+            "an instance is suspect (odd errors, latency, a security finding)",
+            "Azure scheduled the VM for retirement or maintenance (Scheduled Events / Service Health)",
+        ),
+        blast_radius="One instance. The service keeps serving from the others; sessions and items are in the "
+        "cache "
+        "and the store, so no user notices.",
+        capacity=(
+            f"zones {', '.join(facts.zones) or 'none'}; autoscale minimum {facts.min_size}, "
+            f"maximum {facts.max_size}; "
+            f"{facts.per_zone}",
+            f"step 3 adds one instance first: {n} + 1 = {target}; step 6 deletes the bad one: back to {n}",
+            f"capacity never falls below {n} of {n} during this procedure (the instance being "
+            "replaced counts "
+            "only while it is healthy)",
+        ),
+        durations=(
+            boot,
+            leave,
+            detection,
+            Duration(
+                name="whole procedure",
+                formula=f"boot {boot.seconds} s + leave {leave.seconds} s = {boot.seconds + leave.seconds} s",
+                seconds=boot.seconds + leave.seconds,
+            ),
+        ),
+        preconditions=(
+            "`az login` with the role below on the stack's resource group; `pulumi login` to the "
+            "stack's backend",
+            f"the autoscale maximum ({facts.max_size}) leaves room for one more instance",
+            "no rolling upgrade in progress (`az vmss rolling-upgrade get-latest` says Completed "
+            "or Cancelled)",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="List the instances with their zones",
+                command=(
+                    'az vmss list-instances -g "$RG" -n "$VMSS" --query "[].[name, zones[0], '
+                    'provisioningState]" -o tsv'
+                ),
+                expected=f"{n} or more lines `<name> <zone> Succeeded`",
+                stop_if="the list is empty: wrong subscription (`az account show`)",
+            ),
+            Step(
+                title="Pick the instance to replace and check its health as the health extension reports it",
+                command='VM="<name from step 1>"\n'
+                'az vm get-instance-view -g "$RG" -n "$VM" \\\n'
+                '  --query "instanceView.vmHealth.status.code" -o tsv',
+                expected=(
+                    "`HealthState/unhealthy` for a broken instance (`HealthState/healthy` for a suspect one)"
+                ),
+            ),
+            Step(
+                title="Add one instance first",
+                command=f'az vmss scale -g "$RG" -n "$VMSS" --new-capacity {target}',
+                expected=f"the scale set's `sku.capacity` is {target}",
+                stop_if="the request is refused (quota in the region): go to Escalation; do not delete first",
+            ),
+            Step(
+                title=f"Wait until {target} instances are Healthy at the gateway (at most {boot.seconds} s)",
+                command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
+                '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers[].health" -o tsv',
+                expected=f"{target} lines `Healthy` ({target - 1} while the suspect one reads `Unhealthy`)",
+                stop_if=(
+                    f"the new instance is not Healthy after {boot.seconds} s: delete it instead (step "
+                    "6 with its name) and escalate"
+                ),
+            ),
+            Step(
+                title=(
+                    "Leave the autoscale setting alone: it keeps the minimum and may scale in later; "
+                    "the extra instance is removed in step 6"
+                )
+            ),
+            Step(
+                title="Delete the instance: Azure raises a Terminate scheduled event; its terminate "
+                "watcher sends the service "
+                "SIGUSR1 (health path fails, the gateway stops routing), waits out the detection, "
+                "stops the service and approves",
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"',
+                expected=(
+                    f"returns within about {leave.seconds} s of the event (the terminate notice caps "
+                    f"it); the scale set's capacity is back to {n}"
+                ),
+                stop_if=(
+                    "errors rise on the dashboard: the remaining instances are overloaded, scale out "
+                    "(`az vmss scale`)"
+                ),
+            ),
+        ),
+        verification=_verification(facts),
+        rollback=(
+            Step(
+                title=(
+                    "If the new instance never became healthy, remove it and keep the old one (the "
+                    "fleet is as before)"
+                ),
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "<new instance name>"',
+            ),
+        ),
+        escalation=_escalation(facts),
+        drill=DrillReference(
+            scenario=DRILL_SCENARIOS["replace-one-instance"],
+            note="The drill replaces instances behind haproxy on 127.0.0.1, not a scale set.",
+        ),
+    )
+
+
+def cache_metrics(facts: StackFacts) -> list[str]:
+    """The cache metrics the stack's own alerts watch (their criteria in the inventory)."""
+    names = [
+        criterion["metricName"]
+        for resource in facts.resources
+        if resource.type == "azure-native:monitor:MetricAlert"
+        for criterion in resource.properties.get("criteria", {}).get("allOf", [])
+        if criterion.get("metricNamespace") == "Microsoft.Cache/redisEnterprise"
+    ]
+    if not names:
+        raise ValueError(f"azure {facts.environment}: no alert watches the cache")
+    return names
+
+
+def _batches(facts: StackFacts) -> int:
+    return math.ceil(facts.desired / max(facts.surge, 1))
+
+
+def replace_every(facts: StackFacts) -> Runbook:
+    batches = _batches(facts)
+    boot, pause = _boot(facts), facts.warmup_seconds
+    per_batch = boot.seconds + pause
+    return _runbook(
+        facts,
+        "replace-every-instance",
+        "Replace every instance",
+        purpose="Roll every instance onto the scale set's current model (a new image version, a new "
+        "release already "
+        "deployed with `pulumi up`, or fresh instances after leaked credentials): the rolling "
+        "upgrade adds each "
+        "batch's replacements before it removes the old instances (max surge).",
+        when=(
+            "a new release was deployed and its rollout did not finish, or must be repeated",
+            "the image (Debian 12 `latest`) has security fixes: instances are patched by replacement",
+            "credentials on the instances may have leaked (the managed identity's tokens expire; "
+            "rotate secrets in Key Vault first)",
+        ),
+        blast_radius="Every instance, one batch at a time. The rolling upgrade stops by itself when too many "
+        "instances "
+        "are unhealthy and rolls failed ones back.",
+        capacity=(
+            f"{facts.desired} instances (autoscale default), batch of {max(facts.surge, 1)} added "
+            "first (max surge)",
+            f"{batches} batch(es); old instances leave only once their replacements are healthy",
+            f"capacity never falls below {facts.minimum_healthy} of {facts.desired} during this procedure",
+        ),
+        durations=(
+            Duration(
+                name="one batch",
+                formula=f"boot {boot.seconds} s (at most) + pause between batches {pause} s = {per_batch} s",
+                seconds=per_batch,
+            ),
+            Duration(
+                name="every instance (at most)",
+                formula=f"{batches} batch(es) x {per_batch} s = {batches * per_batch} s",
+                seconds=batches * per_batch,
+            ),
+        ),
+        preconditions=(
+            "`az login` with the role below; `pulumi login`",
+            "the deployment you want on the instances is the stack's current one (`pulumi up` finished)",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="Start the rolling upgrade",
+                command='az vmss rolling-upgrade start -g "$RG" -n "$VMSS" --no-wait',
+                expected="returns at once",
+                stop_if="`Conflict`: an upgrade is already running; watch it (step 2) instead",
+            ),
+            Step(
+                title="Watch it, every minute",
+                command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" \\\n'
+                '  --query "[runningStatus.code, progress.successfulInstanceCount, '
+                'progress.failedInstanceCount, progress.pendingInstanceCount]" -o tsv',
+                expected=f"`RollingForward`, then `Completed` with {facts.desired} successful and 0 failed",
+                stop_if="failedInstanceCount rises or the dashboard shows errors: cancel (step 3)",
+            ),
+            Step(
+                title=(
+                    "Pause or stop: cancel the upgrade (instances already replaced stay; the rest "
+                    "keep the old model)"
+                ),
+                command='az vmss rolling-upgrade cancel -g "$RG" -n "$VMSS"',
+                expected="`get-latest` says `Cancelled`",
+            ),
+            _backend_health(f"{facts.desired} or more lines, each `Healthy`"),
+        ),
+        verification=_verification(facts),
+        rollback=(
+            Step(
+                title="The upgrade rolls failed instances back by itself "
+                "(rollbackFailedInstancesOnPolicyBreach); to return "
+                "every instance to the previous release, follow the `roll-back-release` runbook"
+            ),
+        ),
+        escalation=_escalation(facts),
+        drill=DrillReference(
+            scenario=DRILL_SCENARIOS["replace-every-instance"],
+            note="The drill's rounds replace every instance under load.",
+        ),
+    )
+
+
+def evacuate_zone(facts: StackFacts) -> Runbook:
+    zones = len(facts.zones)
+    lost = math.ceil(facts.min_size / zones) if zones else facts.min_size
+    survivors = facts.min_size - lost
+    target = facts.min_size + lost
+    single = zones < 2 or survivors == 0
+    return _runbook(
+        facts,
+        "evacuate-zone",
+        "Evacuate a zone and return",
+        purpose="Move the service's capacity out of an impaired availability zone and back once it "
+        "recovers. A Flexible "
+        "scale set cannot exclude a zone, so: add capacity first, delete the instances in the "
+        "impaired zone, and "
+        "let the gateway's probes keep traffic off anything left there.",
+        when=(
+            "Azure Service Health reports an availability-zone impairment in the region",
+            "instances in one zone fail health checks while the others are fine",
+        ),
+        blast_radius=(
+            f"The instances in one of {zones} zones."
+            if not single
+            else f"This stack spans {zones} zone(s) at a minimum of {facts.min_size}: losing a zone may "
+            "take every instance; "
+            "the service is down until capacity comes back."
+        ),
+        capacity=(
+            f"zones {', '.join(facts.zones) or 'none'}; {facts.per_zone}",
+            f"a zone holds at most {lost} of the {facts.min_size} minimum instances; step 3 scales "
+            f"to {facts.min_size} + {lost} = {target}",
+            f"capacity never falls below {survivors} of {facts.min_size} during this procedure "
+            "(what the other zones hold when the zone fails)",
+        ),
+        durations=(
+            _detection(facts),
+            _boot(facts),
+            Duration(
+                name="evacuation",
+                formula=f"boot {facts.grace_seconds} s + leave {_leave(facts).seconds} s "
+                f"= {facts.grace_seconds + _leave(facts).seconds} s",
+                seconds=facts.grace_seconds + _leave(facts).seconds,
+            ),
+        ),
+        preconditions=(
+            "`az login` with the role below; `pulumi login`",
+            f"quota for {target} instances of the scale set's VM size in the region",
+        ),
+        lookups=_lookups(
+            facts,
+            Lookup(
+                variable="ZONE",
+                command=f'echo "<impaired zone: {" or ".join(facts.zones)}>"',
+                source="Azure Service Health (the zone number)",
+            ),
+            Lookup(
+                variable="EVACUEES",
+                command=(
+                    'az vmss list-instances -g "$RG" -n "$VMSS" --query "[?zones[0]==\'$ZONE\'].name" -o tsv'
+                ),
+                source="the scale set's instances in zone $ZONE",
+            ),
+        ),
+        steps=(
+            Step(
+                title="Instances in the impaired zone (looked up above)",
+                command='echo "$EVACUEES"',
+                expected=f"at most {lost} name(s)",
+            ),
+            _backend_health("the instances of the impaired zone `Unhealthy` or slow, the others `Healthy`"),
+            Step(
+                title="Add capacity for what the zone held (new instances go to zones that can allocate)",
+                command=f'az vmss scale -g "$RG" -n "$VMSS" --new-capacity {target}',
+                expected=f"capacity {target}",
+                stop_if="allocation fails in every zone: escalate",
+            ),
+            Step(
+                title=(
+                    "Delete the instances of the impaired zone (their terminate watchers drain them "
+                    "if they still run)"
+                ),
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids $EVACUEES',
+                expected="the instances are gone; the autoscale setting keeps the minimum from here",
+                stop_if="the remaining instances are not Healthy at the gateway",
+            ),
+            Step(
+                title="Return: once Service Health reports the zone recovered, leave the count to the "
+                "autoscale setting "
+                "(it scales in on low CPU); replace instances to rebalance zones with the "
+                "`replace-every-instance` runbook"
+            ),
+        ),
+        verification=_verification(facts),
+        rollback=(
+            Step(
+                title=(
+                    "Nothing to undo: the instances deleted were in the impaired zone; the extra "
+                    "capacity scales in by itself"
+                )
+            ),
+        ),
+        escalation=_escalation(facts),
+        drill=DrillReference(
+            scenario=None, note="a zone cannot be simulated on 127.0.0.1 (one host, no zones)."
+        ),
+    )
+
+
+def cache_failure(facts: StackFacts) -> Runbook:
+    ha = facts.cache_failover
+    return _runbook(
+        facts,
+        "cache-primary-failure",
+        "Cache primary failure",
+        purpose=(
+            "Azure Managed Redis with high availability promotes the replica shard by itself when "
+            "the primary's node "
+            "fails; this runbook confirms the promotion, watches the fleet reconnect and what the "
+            "sessions lost."
+            if ha
+            else "This environment's Azure Managed Redis has high availability off (no replica): a "
+            "primary failure loses every "
+            "session until the platform replaces the node; users sign in again and the service "
+            "recreates sessions."
+        ),
+        when=(
+            "the cache alerts fire (server load, memory, CPU) or the service logs cache connection errors",
+            "Azure Service Health reports an Azure Managed Redis incident in the region",
+        ),
+        blast_radius=(
+            "Sessions written in the moment before the failover may be lost; requests fail while "
+            "clients reconnect."
+            if ha
+            else "Every session: users are signed out. Items and files are untouched."
+        ),
+        capacity=(
+            f"instances are not replaced: capacity stays at {facts.desired} of {facts.desired}",
+            f"cache replicas: {facts.cache_replicas}",
+            f"capacity never falls below {facts.desired} of {facts.desired} during this procedure",
+        ),
+        durations=(
+            Duration(
+                name="promotion (platform)",
+                formula="platform-managed: no value of the stack bounds it (0 = not estimated)",
+                seconds=0,
+            ),
+            _detection(facts),
+        ),
+        preconditions=(
+            "`az login` with the role below; `pulumi login`",
+            "azure-cli's `redisenterprise` commands are an extension; this runbook uses core `az "
+            "resource` and "
+            "`az monitor` commands only, and there is no command to force a failover of Azure Managed Redis",
+        ),
+        lookups=_lookups(
+            facts,
+            Lookup(
+                variable="CACHE_ID",
+                command=(
+                    'az resource list -g "$RG" --resource-type Microsoft.Cache/redisEnterprise '
+                    '--query "[0].id" -o tsv'
+                ),
+                source="the resource group's Azure Managed Redis cluster (host in stack output `cacheHost`)",
+            ),
+        ),
+        steps=(
+            Step(
+                title="The cluster's state",
+                command=(
+                    'az resource show --ids "$CACHE_ID" --query "[properties.provisioningState, '
+                    'properties.resourceState]" -o tsv'
+                ),
+                expected=(
+                    "`Succeeded Running` once the promotion is over (`Updating` while the platform works)"
+                ),
+                stop_if="`Failed` or `Disabled`: escalate",
+            ),
+            Step(
+                title="The cache's alerted metrics, minute by minute: a spike at the failure, then back",
+                command=(
+                    'az monitor metrics list --resource "$CACHE_ID" \\\n'
+                    f"  --metric {' '.join(cache_metrics(facts))} --interval PT1M --aggregation Maximum"
+                ),
+                expected="values back to where they were before the failure",
+            ),
+            _backend_health(
+                f"{facts.desired} lines `Healthy`: the shallow health path does not depend on the cache"
+            ),
+        ),
+        verification=_verification(facts),
+        rollback=(Step(title="Nothing to roll back: the platform chose the new primary"),),
+        escalation=_escalation(facts),
+        drill=DrillReference(
+            scenario=DRILL_SCENARIOS["cache-primary-failure"],
+            note="The drill fails a Redis primary over to its replica on 127.0.0.1, not Azure Managed Redis.",
+        ),
+    )
+
+
+def restore_store(facts: StackFacts) -> Runbook:
+    return _runbook(
+        facts,
+        "restore-store",
+        "Restore the store to a point in time",
+        purpose=(
+            "Restore the Cosmos DB account to a point in time before the damage, into a new account, "
+            "and verify it. "
+        )
+        + facts.store_backup
+        + ".",
+        when=("items were corrupted or deleted by a bad release or an operator",),
+        blast_radius="Writes after the restore point are not in the restored account. The fleet keeps "
+        "using "
+        "the current account until it is switched.",
+        capacity=(
+            f"the fleet is not touched by the restore: {facts.desired} of {facts.desired}",
+            f"capacity never falls below {facts.desired} of {facts.desired} during this procedure",
+        ),
+        durations=(
+            Duration(
+                name="restore",
+                formula="proportional to the account's data; Azure gives no bound (0 = not estimated)",
+                seconds=0,
+            ),
+        ),
+        preconditions=(
+            "`az login`; the restore reads restorable accounts at subscription scope, so assign "
+            "the role below on the "
+            "subscription (or add `/subscriptions/<subscription-id>` to its AssignableScopes)",
+            "the restore point is within the continuous backup window"
+            if facts.store_pitr
+            else (
+                "continuous backup is OFF for this account: point-in-time restore is not possible; "
+                "open a support request"
+            ),
+        ),
+        lookups=_lookups(
+            facts,
+            Lookup(
+                variable="ACCOUNT",
+                command='az cosmosdb list -g "$RG" --query "[0].name" -o tsv',
+                source="the resource group's Cosmos DB account (endpoint in stack output `cosmosEndpoint`)",
+            ),
+            Lookup(
+                variable="RESTORE_TIME",
+                command='echo "<time before the damage, e.g. 2026-11-30T02:00:00+00:00>"',
+                source="your incident timeline",
+            ),
+        ),
+        steps=(
+            Step(
+                title="The account's restorable instance (its id and the earliest restore time)",
+                command=(
+                    'az cosmosdb restorable-database-account list --account-name "$ACCOUNT" '
+                    f"--location {facts.region} -o table"
+                ),
+                expected="one line with `creationTime` earlier than $RESTORE_TIME",
+            ),
+            Step(
+                title="Restore into a new account, private like the original",
+                command='az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
+                '--target-database-account-name "$ACCOUNT-restored" \\\n'
+                f"  --location {facts.region} --public-network-access Disabled --restore-timestamp "
+                '"$RESTORE_TIME"',
+                expected="returns when the new account exists (`provisioningState` Succeeded)",
+                stop_if="`restore timestamp` refused: pick a time inside the window of step 1",
+            ),
+            Step(
+                title="Verify the container is there",
+                command=(
+                    'az cosmosdb sql container show -g "$RG" -a "$ACCOUNT-restored" -d service -n '
+                    'items --query "resource.id" -o tsv'
+                ),
+                expected="`items`",
+            ),
+            Step(
+                title="Switch the fleet: NOT SUPPORTED by this stack yet. Instances read "
+                "COSMOS_ENDPOINT from their custom "
+                "data, rendered from the stack's own account; the Pulumi program has no setting "
+                "to point it at "
+                "another account. Until it has, stop here and escalate: copy the needed items "
+                "from the restored account "
+                "back with your data tooling, then delete the restored account."
+            ),
+        ),
+        verification=(
+            Step(
+                title="The restored account",
+                command=(
+                    'az cosmosdb show -g "$RG" -n "$ACCOUNT-restored" --query "[provisioningState, '
+                    'documentEndpoint]" -o tsv'
+                ),
+                expected="`Succeeded https://<account>-restored.documents.azure.com:443/`",
+            ),
+            _request(),
+        ),
+        rollback=(
+            Step(
+                title="Delete the restored account when it is no longer needed",
+                command='az cosmosdb delete -g "$RG" -n "$ACCOUNT-restored" --yes',
+            ),
+        ),
+        escalation=_escalation(facts),
+        drill=DrillReference(scenario=None, note="Cosmos DB point-in-time restore has no local equivalent."),
+    )
+
+
+def roll_back(facts: StackFacts) -> Runbook:
+    replace = replace_every(facts)
+    return _runbook(
+        facts,
+        "roll-back-release",
+        "Roll back a release",
+        purpose="Put the previous release back on every instance: deploy the previous commit with `pulumi "
+        "up`; the scale "
+        "set's model changes and its rolling upgrade (max surge) replaces the instances.",
+        when=(
+            "a release raised errors or latency",
+            "the rolling upgrade of a release stopped on unhealthy instances",
+        ),
+        blast_radius="Every instance, batch by batch, as in `replace-every-instance`.",
+        capacity=replace.capacity,
+        durations=replace.durations,
+        preconditions=(
+            "`pulumi login` and deployer rights on the stack (the deployment identity, not the role below)",
+            "`az login` with the role below to watch and cancel",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="Find the previous good deployment",
+                command=f"pulumi stack history --stack {facts.environment} --cwd {PROJECT}",
+                expected="the last update before the bad release, with its commit in the message",
+            ),
+            Step(title="Check out that commit", command='git checkout "<previous release commit>"'),
+            Step(
+                title="Deploy it",
+                command=f"pulumi up --stack {facts.environment} --cwd {PROJECT} --yes",
+                expected="the scale set is updated; other resources unchanged",
+            ),
+            *replace.steps[1:],
+        ),
+        verification=_verification(facts),
+        rollback=(Step(title="To undo the rollback, deploy the newer commit again the same way"),),
+        escalation=_escalation(facts),
+        drill=DrillReference(
+            scenario=None,
+            note="the drill runs one release; rolling back is a replacement onto the previous release, "
+            "which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
+        ),
+    )
+
+
+def runbooks(facts: StackFacts) -> list[Runbook]:
+    return [
+        replace_one(facts),
+        replace_every(facts),
+        evacuate_zone(facts),
+        cache_failure(facts),
+        restore_store(facts),
+        roll_back(facts),
+    ]

@@ -1,0 +1,84 @@
+"""`pulumi` commands a runbook uses to read a stack's outputs and to redeploy, checked against the project
+itself (the Pulumi CLI cannot be installed here): the subcommand is one of the few runbooks use, with only
+its documented flags ("pulumi stack output", "pulumi up", "pulumi stack history" in the Pulumi CLI reference,
+https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
+its Pulumi.<stack>.yaml, and an output name is one its program exports.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+from refarch import ROOT
+
+# subcommand -> flags that take a value, flags that do not.
+SUBCOMMANDS = {
+    ("stack", "output"): ({"--stack", "-s", "--cwd", "-C"}, {"--json", "-j", "--show-secrets"}),
+    ("stack", "history"): (
+        {"--stack", "-s", "--cwd", "-C", "--page-size"},
+        {"--json", "-j", "--show-secrets"},
+    ),
+    ("up",): (
+        {"--stack", "-s", "--cwd", "-C", "--message", "-m", "--target", "-t", "--parallel", "-p"},
+        {"--yes", "-y", "--skip-preview", "-f", "--refresh", "-r", "--diff"},
+    ),
+    ("preview",): ({"--stack", "-s", "--cwd", "-C", "--target", "-t"}, {"--diff", "--refresh", "-r"}),
+}
+
+
+@cache
+def exported(project: Path) -> frozenset[str]:
+    """The output names a project's program exports: `pulumi.export("name", ...)` calls and the keys of a
+    dict literal assigned to `self.outputs` that the program exports in a loop."""
+    names = set()
+    for path in project.glob("*_stack/program.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            exports = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args
+            if exports and isinstance(node.args[0], ast.Constant):
+                names.add(node.args[0].value)
+            outputs = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+            if outputs and any(getattr(target, "attr", "") == "outputs" for target in node.targets):
+                names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
+    return frozenset(names)
+
+
+def validate(argv: list[str]) -> list[str]:
+    words = [word for word in argv[1:3] if not word.startswith("-")]
+    subcommand = next((key for key in SUBCOMMANDS if tuple(words[: len(key)]) == key), None)
+    if subcommand is None:
+        return [f"`pulumi {' '.join(words)}` is not a subcommand runbooks may use ({sorted(SUBCOMMANDS)})"]
+    with_value, flags = SUBCOMMANDS[subcommand]
+    rest = argv[1 + len(subcommand) :]
+    problems, values, positional = [], {}, []
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        name, equals, value = word.partition("=")
+        if name in with_value:
+            if not equals:
+                index += 1
+                value = rest[index] if index < len(rest) else ""
+            values[name.lstrip("-")[0] if len(name) == 2 else name.lstrip("-")] = value
+        elif word in flags:
+            pass
+        elif word.startswith("-"):
+            problems.append(f"`pulumi {' '.join(subcommand)}` has no flag {word}")
+        else:
+            positional.append(word)
+        index += 1
+    cwd, stack = values.get("cwd", values.get("C")), values.get("stack", values.get("s"))
+    if not cwd or not stack:
+        return [*problems, "name the project and the stack (--cwd pulumi/<cloud> --stack <environment>)"]
+    project = ROOT / cwd
+    if not (project / "Pulumi.yaml").exists():
+        return [*problems, f"--cwd {cwd} is not a Pulumi project of this repository"]
+    if not (project / f"Pulumi.{stack}.yaml").exists():
+        problems.append(f"--stack {stack}: {cwd} has no Pulumi.{stack}.yaml")
+    if subcommand == ("stack", "output"):
+        if len(positional) != 1 or positional[0] not in exported(project):
+            problems.append(f"output {positional} is not one {cwd} exports ({sorted(exported(project))})")
+    elif positional:
+        problems.append(f"`pulumi {' '.join(subcommand)}` takes no argument {positional}")
+    return problems
