@@ -30,8 +30,8 @@ class Resource:
     depends_on: tuple[str, ...] = ()
     # The create/update/delete timeouts asked of the engine (`customTimeouts`), where any were set.
     custom_timeouts: Mapping[str, str] = field(default_factory=dict)
-    # Resource options a rule or TEARDOWN.md reads (`ignoreChanges`, `protect`, `retainOnDelete`); empty for
-    # most resources.
+    # Resource options a rule or a README's Teardown table reads (`ignoreChanges`, `protect`,
+    # `retainOnDelete`); empty for most resources.
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -130,7 +130,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             _worker_loops.add(asyncio.get_event_loop())  # the one the mock monitor made for this thread
             inputs = _plain(json_format.MessageToDict(request.object))
             options = {"ignoreChanges": list(request.ignoreChanges)} if request.ignoreChanges else {}
-            # What outlives `pulumi destroy` (TEARDOWN.md): protected resources and those left behind.
+            # What outlives `pulumi destroy` (each README's Teardown): protected resources and those left
+            # behind.
             options |= {name: True for name in ("protect", "retainOnDelete") if getattr(request, name)}
             self.recorded.append(
                 Resource(

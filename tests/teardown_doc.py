@@ -1,4 +1,4 @@
-"""TEARDOWN.md's tables, read back: `{(type, name): {environment, ...}}` per cloud section."""
+"""Each renderer README's "Teardown" tables, read back: `{(type, name): {environment, ...}}` per cloud."""
 
 from __future__ import annotations
 
@@ -6,17 +6,30 @@ import re
 
 from refarch import ROOT
 
-TEARDOWN = ROOT / "TEARDOWN.md"
+# The README whose "## Teardown" section documents what outlives a destroy on that cloud.
+TEARDOWN_READMES = {
+    "aws": ROOT / "stacks" / "README.md",
+    "azure": ROOT / "pulumi" / "azure" / "README.md",
+    "gcp": ROOT / "pulumi" / "gcp" / "README.md",
+}
 ROW = re.compile(r"^\| `(?P<type>\S+) (?P<name>\S+)` \| (?P<environments>[a-z, ]+) \|", re.MULTILINE)
 
 
-def documented(cloud: str) -> dict[tuple[str, str], set[str]]:
-    sections = re.split(r"^(?=## )", TEARDOWN.read_text(), flags=re.MULTILINE)
-    (section,) = [s for s in sections if s.startswith(f"## {cloud}\n")]
+def teardown_section(markdown: str) -> str:
+    sections = re.split(r"^(?=## )", markdown, flags=re.MULTILINE)
+    (section,) = [s for s in sections if s.startswith("## Teardown\n")]
+    return section
+
+
+def rows(markdown: str) -> dict[tuple[str, str], set[str]]:
     return {
         (row["type"], row["name"]): {env.strip() for env in row["environments"].split(",")}
-        for row in ROW.finditer(section)
+        for row in ROW.finditer(teardown_section(markdown))
     }
+
+
+def documented(cloud: str) -> dict[tuple[str, str], set[str]]:
+    return rows(TEARDOWN_READMES[cloud].read_text())
 
 
 def grouped(kept: list[tuple[str, str, str]]) -> dict[tuple[str, str], set[str]]:
@@ -25,3 +38,11 @@ def grouped(kept: list[tuple[str, str, str]]) -> dict[tuple[str, str], set[str]]
     for type_, name, environment in kept:
         table.setdefault((type_, name), set()).add(environment)
     return table
+
+
+def documented_without_its_last_row(cloud: str) -> dict[tuple[str, str], set[str]]:
+    """The table as a reader would see it after one row was deleted: the check must notice."""
+    text = TEARDOWN_READMES[cloud].read_text()
+    *_, last = ROW.finditer(teardown_section(text))
+    line = last.string[last.start() : last.string.index("\n", last.start()) + 1]
+    return rows(text.replace(line, ""))

@@ -1,4 +1,5 @@
-"""TEARDOWN.md lists exactly what `cdk destroy` leaves behind, read from the synthesized templates."""
+"""The AWS README's Teardown table lists exactly what `cdk destroy` leaves behind, read from the synthesized
+templates."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import re
 
 from stacks.account import ACCOUNT_STACK_NAME
-from tests.teardown_doc import documented, grouped
+from tests.teardown_doc import documented, documented_without_its_last_row, grouped
 
 # What CloudFormation keeps on a stack delete (AWS CloudFormation User Guide, "DeletionPolicy attribute"),
 # and the deletion protection that makes it refuse one (DynamoDB, Cognito user pools).
@@ -42,7 +43,7 @@ def all_templates(synthesized) -> dict[str, dict]:
 def test_the_table_lists_every_retained_resource_and_nothing_else(synthesized):
     retained = kept(all_templates(synthesized))
     assert retained, "nothing is retained anywhere: the test would prove nothing"
-    assert documented("AWS") == retained
+    assert documented("aws") == retained
 
 
 def test_a_resource_newly_retained_in_dev_is_missing_from_the_table(synthesized):
@@ -50,4 +51,8 @@ def test_a_resource_newly_retained_in_dev_is_missing_from_the_table(synthesized)
     name, resource = next((n, r) for n, r in templates["dev"]["Resources"].items() if not outlives_destroy(r))
     resource["DeletionPolicy"] = "Retain"
     key = (resource["Type"], re.sub(r"[0-9A-F]{8}$", "", name))
-    assert "dev" in kept(templates)[key] and "dev" not in documented("AWS").get(key, set())
+    assert "dev" in kept(templates)[key] and "dev" not in documented("aws").get(key, set())
+
+
+def test_a_row_deleted_from_the_table_fails(synthesized):
+    assert documented_without_its_last_row("aws") != kept(all_templates(synthesized))

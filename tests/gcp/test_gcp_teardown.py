@@ -1,9 +1,10 @@
-"""TEARDOWN.md lists exactly what `pulumi destroy` leaves behind on GCP, read from the inventories."""
+"""The GCP README's Teardown table lists exactly what `pulumi destroy` leaves behind, read from the
+inventories."""
 
 from __future__ import annotations
 
 from refarch.inventory import Resource
-from tests.teardown_doc import documented, grouped
+from tests.teardown_doc import documented, documented_without_its_last_row, grouped
 
 
 def outlives_destroy(resource: Resource) -> bool:
@@ -18,8 +19,8 @@ def outlives_destroy(resource: Resource) -> bool:
     )
 
 
-def test_the_table_lists_every_retained_resource_and_nothing_else(inventories):
-    retained = grouped(
+def retained(inventories) -> dict[tuple[str, str], set[str]]:
+    return grouped(
         [
             (r.type, r.name, env)
             for env, inventory in inventories.items()
@@ -27,5 +28,13 @@ def test_the_table_lists_every_retained_resource_and_nothing_else(inventories):
             if outlives_destroy(r)
         ]
     )
-    assert retained, "nothing is retained anywhere: the test would prove nothing"
-    assert documented("GCP") == retained
+
+
+def test_the_table_lists_every_retained_resource_and_nothing_else(inventories):
+    kept = retained(inventories)
+    assert kept, "nothing is retained anywhere: the test would prove nothing"
+    assert documented("gcp") == kept
+
+
+def test_a_row_deleted_from_the_table_fails(inventories):
+    assert documented_without_its_last_row("gcp") != retained(inventories)

@@ -139,7 +139,8 @@ class ServiceNetwork(Tier):
             opts=child,
         )
         # One NAT gateway per subnet is all Azure allows. A Standard NAT gateway without zones is placed in
-        # one zone Azure picks: losing that zone stops new instances' boot downloads (see README limits).
+        # one zone Azure picks: losing that zone stops new instances' boot downloads (pulumi/azure/README.md,
+        # "What differs from the others", NAT).
         self.nat_gateway = network.NatGateway(
             "nat",
             **common,
