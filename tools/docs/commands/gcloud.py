@@ -28,6 +28,7 @@ class Surface:
     one_of: tuple[tuple[str, ...], ...]
     at_most_one: tuple[tuple[str, ...], ...]
     list: bool
+    permissions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def load(path: Path = SURFACES) -> Table:
             one_of=tuple(tuple(group) for group in entry.get("one_of", ())),
             at_most_one=tuple(tuple(group) for group in entry.get("at_most_one", ())),
             list=entry.get("list", False),
+            permissions=tuple(entry["permissions"]),
         )
         for entry in data["surface"]
     )
@@ -76,6 +78,16 @@ def _surface(words: list[str], track: str, surfaces: tuple[Surface, ...]) -> Sur
         if surface.track == track and tuple(words[: len(surface.command)]) == surface.command
     ]
     return max(found, key=lambda surface: len(surface.command), default=None)
+
+
+def surface_of(argv: list[str], surfaces: Table | None = None) -> Surface | None:
+    """The listed surface a gcloud command runs (for the permissions it needs), or None."""
+    args = argv[1:]
+    track = "GA"
+    if args and args[0] in TRACKS:
+        track, args = TRACKS[args[0]], args[1:]
+    words = [arg for arg in args if not arg.startswith("-")]
+    return _surface(words, track, (surfaces or table()).surfaces)
 
 
 def validate(argv: list[str], surfaces: Table | None = None) -> list[str]:
