@@ -119,7 +119,7 @@ def build(model: Inventory) -> Graph:
             edges.append(Edge(source="fleet", target="secret", kind="role grant", label=grant.get("role")))
     edges.append(
         Edge(
-            source="monitoring",
+            source="alerting",
             target="fleet",
             kind="reference",
             label="alert policies watch the group and backend",
