@@ -12,7 +12,6 @@ from stacks.acknowledgments import acknowledge_checkov
 from stacks.encryption import data_key
 from stacks.retention import removal_policy
 
-
 # `cdk deploy -c items_table.<environment>=<table name>` points the fleet at another table of this account and
 # region, such as a point-in-time restore of this one (runbooks/aws/<environment>/restore-store.md): the
 # fleet's grants, its ITEMS_TABLE, the throttling alarm and the ItemsTableName output follow it; the table

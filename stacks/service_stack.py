@@ -56,8 +56,9 @@ class ServiceStack(Stack):
         )
         self.cache.allow_from(self.fleet.security_group)
         # Exactly the operations the service's store calls, on this table only.
-        self.store.serving.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
-        if key := self.store.serving.encryption_key:
+        serving = self.store.serving
+        serving.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := serving.encryption_key:
             # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
             self.fleet.role.add_to_principal_policy(
                 iam.PolicyStatement(

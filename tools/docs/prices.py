@@ -23,6 +23,8 @@ class Price:
     price: float
     source: str
     date: str
+    # How the price was checked, offline (a corroborating page, or that it is the maintainer's reading).
+    checked: str = ""
 
 
 @dataclass(frozen=True)

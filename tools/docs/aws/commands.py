@@ -89,7 +89,7 @@ def target_health(facts: StackFacts, expected_count: str) -> Step:
             'aws elbv2 describe-target-health --target-group-arn "$TARGET_GROUP_ARN" \\\n'
             '  --query "TargetHealthDescriptions[].[Target.Id,TargetHealth.State]" --output text'
         ),
-        expected=f"{expected_count} lines, each an instance id and `healthy`.",
+        expected=f"{expected_count}, each an instance id and `healthy`.",
         stop_if=f"any target stays `unhealthy` longer than {hc.interval_seconds} s x {hc.healthy_threshold} "
         f"(healthy threshold) = {hc.interval_seconds * hc.healthy_threshold} s after it became `initial`: "
         "read its `TargetHealth.Reason` (same command with `--output json`) and the service log "
@@ -100,9 +100,11 @@ def target_health(facts: StackFacts, expected_count: str) -> Step:
 def request_through_gateway(scope: str) -> tuple[Step, ...]:
     return (
         Step(
-            title="Take an access token the way a client does (OAuth client credentials of the stack's app client)",
+            title="Take an access token the way a client does (OAuth client credentials of the stack's app "
+            "client)",
             command=(
-                'CLIENT_SECRET=$(aws cognito-idp describe-user-pool-client --user-pool-id "$USER_POOL_ID" \\\n'
+                'CLIENT_SECRET=$(aws cognito-idp describe-user-pool-client --user-pool-id "$USER_POOL_ID" '
+                "\\\n"
                 '  --client-id "$CLIENT_ID" --query UserPoolClient.ClientSecret --output text)\n'
                 'TOKEN=$(curl -sS -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \\\n'
                 f'  -d scope={scope} "$TOKEN_DOMAIN/oauth2/token" | jq -r .access_token)\n'
@@ -186,8 +188,7 @@ def escalation(facts: StackFacts, what: str) -> tuple[Step, ...]:
         Step(
             title="Tell them what is happening, through the same topic",
             command=(
-                'aws sns publish --topic-arn "$TOPIC_ARN" \\\n'
-                f'  --subject "{facts.stack}: {what}" \\\n'
+                f'aws sns publish --topic-arn "$TOPIC_ARN" \\\n  --subject "{facts.stack}: {what}" \\\n'
                 '  --message "Runbook step failed: <step number and what it printed>"'
             ),
             expected="a MessageId.",

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from refarch.spec import EnvironmentSpec
 from stacks.service_stack import stack_name
+from tools.docs import prices
 from tools.docs.aws import graph, state
 from tools.docs.aws.commands import invoke_scope
+from tools.docs.aws.costs import cost_lines
+from tools.docs.aws.failures import failure_modes
 from tools.docs.aws.service import service_environment, service_log_group
 from tools.docs.aws.template import Template, TemplateError, ref_id
 from tools.docs.model import HealthCheck, Output, ResourceFact, StackFacts
@@ -55,7 +59,8 @@ def outputs(template: Template, stack: str) -> tuple[Output, ...]:
 def per_zone(minimum: int, zones: int) -> str:
     low, extra = divmod(minimum, zones)
     if low == 0:
-        return f"{minimum} instance(s) in {minimum} of {zones} zones, none in the other{'s' if zones - minimum > 1 else ''}"
+        others = "others" if zones - minimum > 1 else "other"
+        return f"{minimum} instance(s) in {minimum} of {zones} zones, none in the {others}"
     if extra == 0:
         return f"{low} in each of {zones} zones"
     return f"{low + 1} in {extra} zone(s), {low} in the other {zones - extra}"
@@ -88,7 +93,7 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
             str(spec.capacity.desired),
         ),
     )
-    return StackFacts(
+    stack_facts = StackFacts(
         cloud="aws",
         environment=environment,
         stack=stack,
@@ -129,6 +134,11 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
         extra=extra,
         details=details(template, refresh),
     )
+    return replace(
+        stack_facts,
+        failure_modes=failure_modes(stack_facts),
+        cost_lines=cost_lines(template, prices.load(), minimum),
+    )
 
 
 def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +167,8 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
 def _refresh_text(refresh: dict[str, Any]) -> str:
     return (
         f"min healthy {refresh['MinHealthyPercentage']} %, max healthy {refresh['MaxHealthyPercentage']} %, "
-        f"warm-up {refresh['InstanceWarmup']} s, checkpoints at {', '.join(map(str, refresh['CheckpointPercentages']))} % "
+        f"warm-up {refresh['InstanceWarmup']} s, checkpoints at "
+        f"{', '.join(map(str, refresh['CheckpointPercentages']))} % "
         f"with {refresh['CheckpointDelay']} s each, bake time {refresh['BakeTime']} s, rolls back when "
         f"{len(refresh['AlarmSpecification']['Alarms'])} alarm(s) fire"
     )

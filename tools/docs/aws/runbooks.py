@@ -22,7 +22,8 @@ from tools.docs.model import (
 # Without a drill scenario of its own, each of these says why it cannot be rehearsed on 127.0.0.1.
 NOT_REHEARSED = {
     "evacuate-zone": "zones exist only in a cloud region; the drill's instances all run on one host.",
-    "restore-store": "point-in-time recovery is DynamoDB's; the drill's local store has no restore to rehearse.",
+    "restore-store": "point-in-time recovery is DynamoDB's; the drill's local store has no restore to "
+    "rehearse.",
     "roll-back-release": "the drill runs one release; rolling back is a second replacement with the previous "
     "release, which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
 }
@@ -48,12 +49,14 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
     return {
         "detect": Duration(
             name="the load balancer finds an instance unhealthy",
-            formula=f"interval {hc.interval_seconds} s x unhealthy threshold {hc.unhealthy_threshold} = {detect} s",
+            formula=f"interval {hc.interval_seconds} s x unhealthy threshold {hc.unhealthy_threshold} = "
+            f"{detect} s",
             seconds=detect,
         ),
         "replace": Duration(
             name="one replacement: launch and boot, pass the health check, drain the old one",
-            formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval {hc.interval_seconds} s "
+            formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval "
+            f"{hc.interval_seconds} s "
             f"x healthy threshold {hc.healthy_threshold} + deregistration delay {facts.draining_seconds} s "
             f"= {replace} s (at most; a boot that waits for nothing is faster)",
             seconds=replace,
@@ -82,7 +85,7 @@ def _common(facts: StackFacts, scenario: str, **fields) -> Runbook:
 
 
 def _in_service_count(facts: StackFacts) -> str:
-    return f"as many as the group's desired capacity (at least {facts.min_size}, at most {facts.max_size})"
+    return f"one line per instance in service (the desired capacity: {facts.min_size} to {facts.max_size})"
 
 
 def _list_instances() -> Step:
@@ -90,12 +93,13 @@ def _list_instances() -> Step:
         title="List the fleet's instances, their zone, lifecycle state and health",
         command=(
             'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
-            '  --query "AutoScalingGroups[0].Instances[].[InstanceId,AvailabilityZone,LifecycleState,HealthStatus]" \\\n'
+            '  --query "AutoScalingGroups[0].Instances[].[InstanceId,AvailabilityZone,'
+            'LifecycleState,HealthStatus]" \\\n'
             "  --output text"
         ),
         expected="one line per instance: `InService` and `Healthy` for all but the one you came for.",
         stop_if="the group shows instances `Pending` or `Terminating` already: a replacement is under way; "
-        "wait for it (step 3 below) instead of starting another.",
+        "wait for it (step 5) instead of starting another.",
     )
 
 
@@ -103,7 +107,8 @@ def _no_refresh_running() -> Step:
     return Step(
         title="Make sure no instance refresh is running",
         command=(
-            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 \\\n'
+            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 '
+            "\\\n"
             '  --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text'
         ),
         expected="`Successful`, `Cancelled`, `Failed`, `RollbackSuccessful` or `None` (no refresh ever ran).",
@@ -120,8 +125,8 @@ def _activities(what: str) -> Step:
             '  --query "Activities[].[StartTime,StatusCode,Description]" --output text'
         ),
         expected=what,
-        stop_if="an activity ends `Failed` or `Cancelled`: its `StatusMessage` (same command, `--output json`) "
-        "says why (capacity, launch template, permissions); escalate.",
+        stop_if="an activity ends `Failed` or `Cancelled`: its `StatusMessage` (same command, `--output "
+        "json`) says why (capacity, launch template, permissions); escalate.",
     )
 
 
@@ -130,7 +135,8 @@ def _wait_in_service(facts: StackFacts) -> Step:
     return Step(
         title="Wait until every registered target is healthy",
         command='aws elbv2 wait target-in-service --target-group-arn "$TARGET_GROUP_ARN"',
-        expected=f"returns without output (it polls every {delay} s, at most {attempts} times = {delay * attempts} s).",
+        expected=f"returns without output (it polls every {delay} s, at most {attempts} times = "
+        f"{delay * attempts} s).",
         stop_if="it exits with `Waiter TargetInService failed`: a target stayed unhealthy; see step 1 of the "
         "verification.",
     )
@@ -147,7 +153,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             command="INSTANCE=i-0123456789abcdef0  # replace with the instance's id",
         ),
         Step(
-            title="Mark it unhealthy: the group launches its replacement first, then drains and terminates it",
+            title="Mark it unhealthy: the group launches its replacement first, then drains and terminates "
+            "it",
             command=(
                 'aws autoscaling set-instance-health --instance-id "$INSTANCE" --health-status Unhealthy \\\n'
                 "  --no-should-respect-grace-period"
@@ -169,24 +176,29 @@ def replace_one(facts: StackFacts) -> Runbook:
         when=(
             "The load balancer or the group reports it unhealthy and it has not been replaced on its own.",
             "It behaves oddly (latency, errors in its log) though its health check passes.",
-            "EC2 scheduled it for retirement or maintenance (an EC2 scheduled event in the AWS Health Dashboard).",
+            "EC2 scheduled it for retirement or maintenance (an EC2 scheduled event in the AWS Health "
+            "Dashboard).",
         ),
-        blast_radius=f"One instance of {facts.min_size}-{facts.max_size}: its in-flight requests finish during "
-        f"the {facts.draining_seconds} s deregistration delay; sessions live in the cache, so no client loses one.",
+        blast_radius=f"One instance of {facts.min_size}-{facts.max_size}: its in-flight requests finish "
+        "during "
+        f"the {facts.draining_seconds} s deregistration delay; sessions live in the cache, so no client "
+        "loses one.",
         capacity=(
             f"The group keeps {facts.min_size}-{facts.max_size} instances in {len(facts.zones)} zone(s) "
             f"({facts.per_zone} at the minimum).",
-            f"The instance maintenance policy keeps at least {refresh['MinHealthyPercentage']} % of the desired "
-            f"capacity healthy and allows up to {refresh['MaxHealthyPercentage']} %: the replacement is launched "
-            "and healthy before the old instance is terminated.",
-            f"Capacity never falls below {facts.minimum_healthy} of {facts.min_size} at the minimum size (N of N "
-            "at any desired capacity N) during this procedure; it peaks at N + 1. An instance that was already "
+            f"The instance maintenance policy keeps at least {refresh['MinHealthyPercentage']} % of the "
+            "desired "
+            f"capacity healthy and allows up to {refresh['MaxHealthyPercentage']} %: the replacement is "
+            "launched and healthy before the old instance is terminated.",
+            f"Capacity never falls below {facts.minimum_healthy} of {facts.min_size} at the minimum size (N "
+            "of N at any desired capacity N) during this procedure; it peaks at N + 1. An instance that was "
+            "already "
             "unhealthy was out of service before you started: N - 1 serve until its replacement is healthy.",
         ),
         durations=(t["detect"], t["replace"]),
         preconditions=(
-            "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` and "
-            "`curl` installed.",
+            "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
+            "and `curl` installed.",
             "The permissions below (attach them to the role you assume for operations).",
         ),
         lookups=c.lookups(facts, "AutoScalingGroupName"),
@@ -235,9 +247,9 @@ def refresh_duration(facts: StackFacts) -> Duration:
     total = batches * replace + pauses * refresh["CheckpointDelay"] + refresh["BakeTime"]
     return Duration(
         name="the whole refresh",
-        formula=f"{batches} checkpoint batches ({', '.join(map(str, refresh['CheckpointPercentages']))} %) x one "
-        f"replacement {replace} s + {pauses} checkpoint pause(s) x {refresh['CheckpointDelay']} s + bake time "
-        f"{refresh['BakeTime']} s = {total} s",
+        formula=f"{batches} checkpoint batches ({', '.join(map(str, refresh['CheckpointPercentages']))} %) x "
+        f"one replacement {replace} s + {pauses} checkpoint pause(s) x {refresh['CheckpointDelay']} s + bake "
+        f"time {refresh['BakeTime']} s = {total} s",
         seconds=total,
     )
 
@@ -246,13 +258,16 @@ def _refresh_status() -> Step:
     return Step(
         title="Watch it (repeat every minute)",
         command=(
-            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 \\\n'
-            '  --query "InstanceRefreshes[0].[InstanceRefreshId,Status,PercentageComplete,InstancesToUpdate,StatusReason]" \\\n'
+            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 '
+            "\\\n"
+            '  --query "InstanceRefreshes[0].[InstanceRefreshId,Status,PercentageComplete,'
+            'InstancesToUpdate,StatusReason]" \\\n'
             "  --output text"
         ),
-        expected="`InProgress` with a rising percentage, pausing at each checkpoint, then `Baking`, then `Successful`.",
-        stop_if="`RollbackInProgress` or `RollbackSuccessful`: a rollout alarm fired and the group is going back "
-        "to the previous configuration; find out why (alarms, service log) before trying again.",
+        expected="`InProgress` with a rising percentage, pausing at each checkpoint, then `Baking`, then "
+        "`Successful`.",
+        stop_if="`RollbackInProgress` or `RollbackSuccessful`: a rollout alarm fired and the group is going "
+        "back to the previous configuration; find out why (alarms, service log) before trying again.",
     )
 
 
@@ -269,10 +284,11 @@ def replace_every(facts: StackFacts) -> Runbook:
             "follow roll-back-release.md.",
         ),
         Step(
-            title="Same release, fresh instances (leaked credentials, suspected tampering): start the refresh "
-            "with the stack's own preferences",
+            title="Same release, fresh instances (leaked credentials, suspected tampering): start the "
+            "refresh with the stack's own preferences",
             command=(
-                'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling \\\n'
+                'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
+                "\\\n"
                 f'  --preferences "{_refresh_preferences(refresh)}"'
             ),
             expected="an `InstanceRefreshId`.",
@@ -280,8 +296,8 @@ def replace_every(facts: StackFacts) -> Runbook:
         ),
         _refresh_status(),
         Step(
-            title="Pause: the refresh pauses by itself at each checkpoint for the checkpoint delay; to hold it "
-            "longer, cancel it (step 6) and start it again later with the same command: instances already "
+            title="Pause: the refresh pauses by itself at each checkpoint for the checkpoint delay; to hold "
+            "it longer, cancel it (step 6) and start it again later with the same command: instances already "
             "replaced are kept."
         ),
         Step(
@@ -293,24 +309,28 @@ def replace_every(facts: StackFacts) -> Runbook:
     return _common(
         facts,
         "replace-every-instance",
-        purpose="Replace every instance of the fleet with a fresh one, batch by batch, never below full capacity.",
+        purpose="Replace every instance of the fleet with a fresh one, batch by batch, never below full "
+        "capacity.",
         when=(
             "A new image or release (a `cdk deploy` that changes the launch template does this by itself).",
-            "Credentials an instance could read may have leaked: new instances get fresh role sessions. Rotate "
-            "the leaked secret itself as well (the cache AUTH token in Secrets Manager).",
+            "Credentials an instance could read may have leaked: new instances get fresh role sessions. "
+            "Rotate the leaked secret itself as well (the cache AUTH token in Secrets Manager).",
         ),
         blast_radius="The whole fleet, in batches at the checkpoints "
-        f"({', '.join(map(str, refresh['CheckpointPercentages']))} %); a rollout alarm firing rolls the refresh back.",
+        f"({', '.join(map(str, refresh['CheckpointPercentages']))} %); a rollout alarm firing rolls the "
+        "refresh back.",
         capacity=(
             f"Instance refresh keeps at least {refresh['MinHealthyPercentage']} % healthy and may run up to "
             f"{refresh['MaxHealthyPercentage']} % of the desired capacity.",
-            f"At the minimum size {facts.min_size}: up to {facts.surge} extra instance(s) at a time; capacity never "
-            f"falls below {facts.minimum_healthy} of {facts.min_size} during this procedure (N of N at any desired N).",
+            f"At the minimum size {facts.min_size}: up to {facts.surge} extra instance(s) at a time; "
+            "capacity never "
+            f"falls below {facts.minimum_healthy} of {facts.min_size} during this procedure (N of N at any "
+            "desired N).",
         ),
         durations=(t["replace"], refresh_duration(facts)),
         preconditions=(
-            "AWS CLI v2 configured for the stack's account, `jq` and `curl`; for a new release, a checkout of "
-            "this repository at that release with `make setup` done (for `cdk deploy`).",
+            "AWS CLI v2 configured for the stack's account, `jq` and `curl`; for a new release, a checkout "
+            "of this repository at that release with `make setup` done (for `cdk deploy`).",
             "The permissions below.",
         ),
         lookups=c.lookups(facts, "AutoScalingGroupName", extra=_alarm_lookups(facts)),
@@ -319,7 +339,8 @@ def replace_every(facts: StackFacts) -> Runbook:
             Step(
                 title="Put the previous configuration back on the instances already replaced",
                 command='aws autoscaling rollback-instance-refresh --auto-scaling-group-name "$ASG"',
-                expected="an `InstanceRefreshId`; the status goes `RollbackInProgress`, then `RollbackSuccessful`.",
+                expected="an `InstanceRefreshId`; the status goes `RollbackInProgress`, then "
+                "`RollbackSuccessful`.",
                 stop_if="`ValidationError` that rollback is not possible (the refresh finished, or it had no "
                 "previous configuration): follow roll-back-release.md.",
             ),
@@ -349,13 +370,16 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
         ),
         Step(
             title="The subnets of the other zones",
-            command=f"KEEP=$(aws ec2 describe-subnets {subnet_filter} --query \"join(',', Subnets[?AvailabilityZone!='$IMPAIRED_ZONE'].SubnetId)\" --output text)",
+            command=f"KEEP=$(aws ec2 describe-subnets {subnet_filter} --query \"join(',', "
+            "Subnets[?AvailabilityZone!='$IMPAIRED_ZONE'].SubnetId)\" --output text)",
             expected=f'{zones - 1} subnet ids, comma-separated (check with `echo "$KEEP"`).',
             stop_if="it is empty or still lists all subnets: the zone name is wrong.",
         ),
         Step(
-            title="Move the fleet out of the zone: the group launches in the others first, then terminates there",
-            command='aws autoscaling update-auto-scaling-group --auto-scaling-group-name "$ASG" --vpc-zone-identifier "$KEEP"',
+            title="Move the fleet out of the zone: the group launches in the others first, then terminates "
+            "there",
+            command='aws autoscaling update-auto-scaling-group --auto-scaling-group-name "$ASG" '
+            '--vpc-zone-identifier "$KEEP"',
             expected="no output.",
         ),
         _activities(
@@ -372,11 +396,18 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             "The AWS Health Dashboard reports an impairment of one zone of the region.",
             "Instances in one zone fail or slow down while the others are fine.",
         ),
-        blast_radius=f"The instances in one of {zones} zone(s) ({facts.per_zone} at the minimum size). The load "
-        "balancer already stops sending requests to targets that fail their health check; this moves capacity "
-        "to where it can serve. The session cache fails over on its own when its primary is in that zone "
-        "(see cache-primary-failure.md). A `cdk deploy` during the evacuation puts the zone back (the template "
-        "lists every subnet): deploy only after returning.",
+        blast_radius=f"The instances in one of {zones} zone(s) ({facts.per_zone} at the minimum size). The "
+        "load balancer already stops sending requests to targets that fail their health check; this moves "
+        "capacity to where it can serve. "
+        + (
+            "The session cache fails over on its own when its primary is in that zone "
+            "(see cache-primary-failure.md). "
+            if facts.cache_failover
+            else "The session cache has no replica: if its node is in that zone, every session is lost "
+            "(see cache-primary-failure.md). "
+        )
+        + "A `cdk deploy` during the evacuation puts the zone back (the template lists every subnet): deploy "
+        "only after returning.",
         capacity=(
             f"{facts.min_size} instance(s) at the minimum size over {zones} zone(s): losing a zone suddenly "
             f"takes up to {lost} of them away until the group replaces them elsewhere "
@@ -399,9 +430,12 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
         rollback=(
             Step(
                 title="Return to every zone once the impairment is over: all of the fleet's subnets again",
-                command=f"ALL=$(aws ec2 describe-subnets {subnet_filter} --query \"join(',', Subnets[].SubnetId)\" --output text)\n"
-                'aws autoscaling update-auto-scaling-group --auto-scaling-group-name "$ASG" --vpc-zone-identifier "$ALL"',
-                expected=f"no output; the group rebalances across all {zones} zones (launch first, then terminate).",
+                command=f"ALL=$(aws ec2 describe-subnets {subnet_filter} --query \"join(',', "
+                'Subnets[].SubnetId)" --output text)\n'
+                'aws autoscaling update-auto-scaling-group --auto-scaling-group-name "$ASG" '
+                '--vpc-zone-identifier "$ALL"',
+                expected=f"no output; the group rebalances across all {zones} zones (launch first, then "
+                "terminate).",
             ),
             _wait_in_service(facts),
         ),
@@ -428,7 +462,8 @@ def cache_failure(facts: StackFacts) -> Runbook:
         title="The replication group's members, their role and zone",
         command=(
             'aws elasticache describe-replication-groups --replication-group-id "$CACHE_GROUP" \\\n'
-            '  --query "ReplicationGroups[0].[Status,NodeGroups[0].NodeGroupId,NodeGroups[0].NodeGroupMembers[].[CacheClusterId,CurrentRole,PreferredAvailabilityZone]]" \\\n'
+            '  --query "ReplicationGroups[0].[Status,NodeGroups[0].NodeGroupId,'
+            'NodeGroups[0].NodeGroupMembers[].[CacheClusterId,CurrentRole,PreferredAvailabilityZone]]" \\\n'
             "  --output text"
         ),
         expected=f"status `available`, one `primary` and {facts.cache_replicas} `replica` member(s)."
@@ -438,9 +473,10 @@ def cache_failure(facts: StackFacts) -> Runbook:
     )
     events = Step(
         title="What ElastiCache did in the last hour",
-        command='aws elasticache describe-events --source-identifier "$CACHE_GROUP" --source-type replication-group --duration 60',
-        expected="with a replica: `Failover from primary node ... to replica node ... complete` when it failed "
-        "over; without one: the node's recovery or replacement.",
+        command='aws elasticache describe-events --source-identifier "$CACHE_GROUP" --source-type '
+        "replication-group --duration 60",
+        expected="with a replica: `Failover from primary node ... to replica node ... complete` when it "
+        "failed over; without one: the node's recovery or replacement.",
     )
     wait_step = Step(
         title="Wait until the group is available",
@@ -453,29 +489,33 @@ def cache_failure(facts: StackFacts) -> Runbook:
             describe,
             events,
             Step(
-                title="Only when the primary is impaired and ElastiCache has not failed over on its own: promote a "
-                "replica. AWS designed this call for testing failover and may block it during large-scale events; "
-                "rehearse it on staging first",
+                title="Only when the primary is impaired and ElastiCache has not failed over on its own: "
+                "promote a "
+                "replica. AWS designed this call for testing failover and may block it during large-scale "
+                "events; rehearse it on staging first",
                 command=(
-                    'NODE_GROUP=$(aws elasticache describe-replication-groups --replication-group-id "$CACHE_GROUP" '
-                    '--query "ReplicationGroups[0].NodeGroups[0].NodeGroupId" --output text)\n'
-                    'aws elasticache test-failover --replication-group-id "$CACHE_GROUP" --node-group-id "$NODE_GROUP"'
+                    "NODE_GROUP=$(aws elasticache describe-replication-groups --replication-group-id "
+                    '"$CACHE_GROUP" --query "ReplicationGroups[0].NodeGroups[0].NodeGroupId" --output text)\n'
+                    'aws elasticache test-failover --replication-group-id "$CACHE_GROUP" --node-group-id '
+                    '"$NODE_GROUP"'
                 ),
                 expected="the replication group as JSON, status `modifying`.",
-                stop_if="`TestFailoverNotAvailableFault` or `APICallRateForCustomerExceeded`: wait for ElastiCache "
-                "and escalate.",
+                stop_if="`TestFailoverNotAvailableFault` or `APICallRateForCustomerExceeded`: wait for "
+                "ElastiCache and escalate.",
             ),
             wait_step,
             describe,
         )
         purpose = (
-            f"The session cache's primary node failed: ElastiCache promotes one of its {facts.cache_replicas} "
+            "The session cache's primary node failed: ElastiCache promotes one of its "
+            f"{facts.cache_replicas} "
             "replica(s) and moves the primary endpoint to it; confirm it did, or make it happen."
         )
         blast = (
-            f"Every session call for the seconds of the failover: the service answers within its cache timeout "
-            f"({timeout} ms) and clients retry. Sessions written in the last moment before the failure may be "
-            "lost (replication is asynchronous); items in DynamoDB and files in S3 are unaffected."
+            "Every session call for the seconds of the failover: the service answers within its cache "
+            "timeout "
+            f"({timeout} ms) and clients retry. Sessions written in the last moment before the failure may "
+            "be lost (replication is asynchronous); items in DynamoDB and files in S3 are unaffected."
         )
     else:
         steps = (describe, events, wait_step, describe)
@@ -493,13 +533,14 @@ def cache_failure(facts: StackFacts) -> Runbook:
         "cache-primary-failure",
         purpose=purpose,
         when=(
-            "The cache alarms (CPU, memory) fire, or the service's session calls fail while items still work.",
+            "The cache alarms (CPU, memory) fire, or the service's session calls fail while items still "
+            "work.",
             "An ElastiCache event names the primary node of this replication group.",
         ),
         blast_radius=blast,
         capacity=(
-            f"The fleet keeps all {facts.min_size}-{facts.max_size} instances: the load balancer's health check is "
-            "shallow and does not depend on the cache, so no instance is taken out of service.",
+            f"The fleet keeps all {facts.min_size}-{facts.max_size} instances: the load balancer's health "
+            "check is shallow and does not depend on the cache, so no instance is taken out of service.",
             f"Cache: {facts.details['cache_engine']}, {facts.cache_replicas} replica(s), automatic failover "
             f"{'on' if facts.cache_failover else 'off'}. Capacity never falls below {facts.min_size} of "
             f"{facts.min_size} instances during this procedure.",
@@ -517,7 +558,8 @@ def cache_failure(facts: StackFacts) -> Runbook:
         steps=steps,
         rollback=(
             Step(
-                title="Nothing to roll back: a failed-over group keeps serving with the promoted node as primary, "
+                title="Nothing to roll back: a failed-over group keeps serving with the promoted node as "
+                "primary, "
                 "and ElastiCache replaces the failed node as a new replica. Sessions lost are not restored; "
                 "clients start new ones."
             ),
@@ -535,9 +577,11 @@ def restore_store(facts: StackFacts) -> Runbook:
     if not facts.store_pitr:
         steps = (
             Step(
-                title="Point-in-time recovery is off for this table (the spec's store.point_in_time_recovery): "
+                title="Point-in-time recovery is off for this table (the spec's "
+                "store.point_in_time_recovery): "
                 "there is no earlier state to restore. Restore from an on-demand backup if one exists",
-                command='aws dynamodb list-backups --table-name "$TABLE" --query "BackupSummaries[].[BackupName,BackupCreationDateTime]" --output text',
+                command='aws dynamodb list-backups --table-name "$TABLE" --query '
+                '"BackupSummaries[].[BackupName,BackupCreationDateTime]" --output text',
                 expected="the table's on-demand backups, if any.",
             ),
         )
@@ -547,15 +591,16 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title="The restore window",
                 command=(
                     'aws dynamodb describe-continuous-backups --table-name "$TABLE" \\\n'
-                    '  --query "ContinuousBackupsDescription.PointInTimeRecoveryDescription.[PointInTimeRecoveryStatus,EarliestRestorableDateTime,LatestRestorableDateTime]" \\\n'
+                    '  --query "ContinuousBackupsDescription.PointInTimeRecoveryDescription.'
+                    '[PointInTimeRecoveryStatus,EarliestRestorableDateTime,LatestRestorableDateTime]" \\\n'
                     "  --output text"
                 ),
                 expected="`ENABLED` and the earliest and latest restorable times.",
                 stop_if="`DISABLED`: there is nothing to restore from.",
             ),
             Step(
-                title="Choose the moment to restore (UTC, inside the window, just before the damage) and the new "
-                "table's name",
+                title="Choose the moment to restore (UTC, inside the window, just before the damage) and the "
+                "new table's name",
                 command="RESTORE_TO=2026-01-01T03:00:00Z  # replace with the moment before the damage\n"
                 'RESTORED="$TABLE-restored"',
             ),
@@ -593,23 +638,28 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title="Verify the restored data: an item you know was right at that moment",
                 command=(
-                    f'aws dynamodb get-item --table-name "$RESTORED" --key \'{{"{key}": {{"S": "synthetic-check"}}}}\'\n'
-                    'aws dynamodb describe-table --table-name "$RESTORED" --query "Table.[TableStatus,TableSizeBytes,ItemCount]" --output text'
+                    'aws dynamodb get-item --table-name "$RESTORED" --key '
+                    f'\'{{"{key}": {{"S": "synthetic-check"}}}}\'\n'
+                    'aws dynamodb describe-table --table-name "$RESTORED" --query '
+                    '"Table.[TableStatus,TableSizeBytes,ItemCount]" --output text'
                 ),
-                expected="the item as it was (the synthetic check's item is written every few minutes; use one of "
-                "yours that the damage changed); `ACTIVE` and a size like the source's (the counts are refreshed "
-                "about every six hours).",
-                stop_if="the item is not as it was: restore again to another moment (new name) before switching.",
+                expected="the item as it was (the synthetic check's item is written every few minutes; use "
+                "one of "
+                "yours that the damage changed); `ACTIVE` and a size like the source's (the counts are "
+                "refreshed about every six hours).",
+                stop_if="the item is not as it was: restore again to another moment (new name) before "
+                "switching.",
             ),
             Step(
-                title="Switch the fleet to the restored table. This is a stack change: the table's name reaches "
-                "the instances through the launch template's user data (ITEMS_TABLE in /etc/sample-service.env) "
+                title="Switch the fleet to the restored table. This is a stack change: the table's name "
+                "reaches the instances through the launch template's user data (ITEMS_TABLE in "
+                "/etc/sample-service.env) "
                 "and their role may use only that table; the deploy grants the new one, rewrites ITEMS_TABLE "
                 "and replaces every instance through the stack's instance refresh",
                 command=f'cdk deploy {facts.stack} -c region={facts.region} -c {context}="$RESTORED"',
                 expected="`UPDATE_COMPLETE` after the instance refresh.",
-                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired on the new table; the fleet stays "
-                "on the old one; escalate.",
+                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired on the new table; the fleet "
+                "stays on the old one; escalate.",
             ),
             Step(
                 title="The fleet now uses the restored table",
@@ -621,25 +671,26 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "on-demand backup. It stays the stack's resource (its deletion policy keeps it); only a code "
                 "change removes it from the stack. Keep passing the same -c to every later deploy of this "
                 "environment (or put it in cdk.json's context) until then",
-                command='aws dynamodb create-backup --table-name "$TABLE" --backup-name "$TABLE-before-restore"',
+                command='aws dynamodb create-backup --table-name "$TABLE" --backup-name '
+                '"$TABLE-before-restore"',
                 expected="`BackupStatus` `CREATING`.",
             ),
         )
     return _common(
         facts,
         "restore-store",
-        purpose="Bring the item store back to a moment before bad writes or deletes, in a new table, then move "
-        "the fleet to it.",
+        purpose="Bring the item store back to a moment before bad writes or deletes, in a new table, then "
+        "move the fleet to it.",
         when=(
             "Items were corrupted or deleted by a faulty release, a bad script or a person.",
             "Not for a DynamoDB outage: DynamoDB replicates across the region's zones; wait for it.",
         ),
-        blast_radius="Every item written after the restore moment is not in the restored table (the data loss "
-        "is the time between the moment and the switch). Sessions and files are unaffected. The switch replaces "
-        "every instance like a release.",
+        blast_radius="Every item written after the restore moment is not in the restored table (the data "
+        "loss is the time between the moment and the switch). Sessions and files are unaffected. The switch "
+        "replaces every instance like a release.",
         capacity=(
-            f"Restoring does not touch the fleet. The switch is an instance refresh: capacity never falls below "
-            f"{facts.minimum_healthy} of {facts.min_size} during this procedure.",
+            "Restoring does not touch the fleet. The switch is an instance refresh: capacity never falls "
+            f"below {facts.minimum_healthy} of {facts.min_size} during this procedure.",
         ),
         durations=(
             Duration(
@@ -652,7 +703,8 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         preconditions=(
             "AWS CLI v2 configured for the stack's account, `jq` and `curl`.",
-            "A checkout of this repository at the deployed release with `make setup` done (for `cdk deploy`).",
+            "A checkout of this repository at the deployed release with `make setup` done (for `cdk "
+            "deploy`).",
             "The permissions below, and those `cdk deploy` needs (its bootstrap roles).",
             f"Point-in-time recovery: {facts.store_backup}.",
         ),
@@ -680,26 +732,29 @@ def roll_back_release(facts: StackFacts) -> Runbook:
             expected="`UPDATE_IN_PROGRESS` (go to step 2) or `UPDATE_COMPLETE` (go to step 3).",
         ),
         Step(
-            title="Still deploying: cancel the update; CloudFormation puts the previous launch template back and "
-            "its instance refresh replaces the new instances",
+            title="Still deploying: cancel the update; CloudFormation puts the previous launch template back "
+            "and its instance refresh replaces the new instances",
             command=f"aws cloudformation cancel-update-stack --stack-name {facts.stack}",
-            expected="no output; the status goes `UPDATE_ROLLBACK_IN_PROGRESS`, then `UPDATE_ROLLBACK_COMPLETE`.",
+            expected="no output; the status goes `UPDATE_ROLLBACK_IN_PROGRESS`, then "
+            "`UPDATE_ROLLBACK_COMPLETE`.",
         ),
         Step(
             title="Deployed already: the launch template's versions (the latest is the bad release)",
             command=(
-                'aws ec2 describe-launch-template-versions --launch-template-id "$LAUNCH_TEMPLATE" --max-items 3 \\\n'
+                'aws ec2 describe-launch-template-versions --launch-template-id "$LAUNCH_TEMPLATE" '
+                "--max-items 3 \\\n"
                 '  --query "LaunchTemplateVersions[].[VersionNumber,CreateTime]" --output text'
             ),
             expected="the newest versions first.",
         ),
         Step(
-            title="Fastest way back: refresh the fleet onto the previous version (the group drifts from the stack "
-            "until step 6)",
+            title="Fastest way back: refresh the fleet onto the previous version (the group drifts from the "
+            "stack until step 6)",
             command=(
                 "PREVIOUS=1  # replace with the previous version's number from step 3\n"
-                'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling \\\n'
-                '  --desired-configuration "LaunchTemplate={LaunchTemplateId=$LAUNCH_TEMPLATE,Version=$PREVIOUS}" \\\n'
+                'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
+                "\\\n  --desired-configuration "
+                '"LaunchTemplate={LaunchTemplateId=$LAUNCH_TEMPLATE,Version=$PREVIOUS}" \\\n'
                 f'  --preferences "{_refresh_preferences(facts.details["refresh"])}"'
             ),
             expected="an `InstanceRefreshId`.",
@@ -709,7 +764,8 @@ def roll_back_release(facts: StackFacts) -> Runbook:
             title="Make the stack say so: deploy the previous release from its commit",
             command="PREVIOUS_RELEASE=v0.0.0  # replace with the previous release's tag\n"
             f'git checkout "$PREVIOUS_RELEASE"\ncdk deploy {facts.stack} -c region={facts.region}',
-            expected="`UPDATE_COMPLETE`; the launch template gets a new version identical to the previous one.",
+            expected="`UPDATE_COMPLETE`; the launch template gets a new version identical to the previous "
+            "one.",
         ),
     )
     return _common(
@@ -720,8 +776,8 @@ def roll_back_release(facts: StackFacts) -> Runbook:
             "Errors, latency or the synthetic check got worse right after a deployment.",
             "A rollout alarm rolled a refresh back and the stack must follow.",
         ),
-        blast_radius="The whole fleet, batch by batch, like a release; sessions and items stay (writes the bad "
-        "release made stay too: if it corrupted items, follow restore-store.md as well).",
+        blast_radius="The whole fleet, batch by batch, like a release; sessions and items stay (writes the "
+        "bad release made stay too: if it corrupted items, follow restore-store.md as well).",
         capacity=(
             f"An instance refresh: capacity never falls below {facts.minimum_healthy} of {facts.min_size} "
             "during this procedure.",
@@ -729,7 +785,8 @@ def roll_back_release(facts: StackFacts) -> Runbook:
         durations=(timings(facts)["replace"], refresh_duration(facts)),
         preconditions=(
             "AWS CLI v2 configured for the stack's account, `jq` and `curl`.",
-            "A checkout of this repository with `make setup` done (for step 6), and the previous release's tag.",
+            "A checkout of this repository with `make setup` done (for step 6), and the previous release's "
+            "tag.",
             "The permissions below, and those `cdk deploy` needs (its bootstrap roles).",
         ),
         lookups=c.lookups(
@@ -744,10 +801,11 @@ def roll_back_release(facts: StackFacts) -> Runbook:
         steps=steps,
         rollback=(
             Step(
-                title="If the previous release is no better, roll forward: refresh onto the latest version again",
+                title="If the previous release is no better, roll forward: refresh onto the latest version "
+                "again",
                 command='aws autoscaling rollback-instance-refresh --auto-scaling-group-name "$ASG"',
-                expected="an `InstanceRefreshId` while the refresh of step 4 is still running; otherwise deploy the "
-                "fixed release (replace-every-instance.md).",
+                expected="an `InstanceRefreshId` while the refresh of step 4 is still running; otherwise "
+                "deploy the fixed release (replace-every-instance.md).",
             ),
         ),
         expected_targets=_in_service_count(facts),

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from stacks.acknowledgments import METADATA_TYPE
-from stacks.findings import checkov_findings, lint_findings, nag_findings
+from stacks.findings import NagFinding, checkov_findings, lint_findings, nag_findings
 from stacks.service_stack import stack_name
 from tools.docs.inputs import Inputs
 from tools.docs.model import ScanCount
@@ -38,18 +39,22 @@ def _acknowledged(assembly: Path, stack: str, template: dict[str, Any]) -> tuple
     return nag, checkov
 
 
+@cache
+def _scanned(assembly: Path, stacks: tuple[str, ...]) -> tuple[list[NagFinding], dict, dict]:
+    """Each scanner run once over every stack's template (each run costs seconds)."""
+    templates = [assembly / f"{stack}.template.json" for stack in stacks]
+    return nag_findings(assembly), lint_findings(templates), checkov_findings(templates)
+
+
 def scan_counts(environment: str, inputs: Inputs) -> tuple[ScanCount, ...]:
     if inputs.aws_assembly is None:
         raise ValueError("aws: the documents need the cloud assembly the templates were synthesized into")
     stack = stack_name(environment)
-    template_path = Path(inputs.aws_assembly) / f"{stack}.template.json"
-    nag = Counter(
-        (finding.severity, finding.stateless)
-        for finding in nag_findings(Path(inputs.aws_assembly))
-        if finding.stack == stack
-    )
-    lint = lint_findings([template_path])[stack]
-    checkov = checkov_findings([template_path])[stack]
+    stacks = tuple(sorted(stack_name(name) for name in inputs.models["aws"]))
+    findings, linted, scanned = _scanned(Path(inputs.aws_assembly), stacks)
+    nag = Counter((finding.severity, finding.stateless) for finding in findings if finding.stack == stack)
+    lint = linted[stack]
+    checkov = scanned[stack]
     nag_acknowledged, checkov_skipped = _acknowledged(
         Path(inputs.aws_assembly), stack, inputs.models["aws"][environment]
     )
@@ -65,10 +70,12 @@ def scan_counts(environment: str, inputs: Inputs) -> tuple[ScanCount, ...]:
         ),
         ScanCount(
             tool="cfn-lint",
-            summary=f"{lint['error']} errors, {lint['warning']} warnings, {lint['informational']} informational",
+            summary=f"{lint['error']} errors, {lint['warning']} warnings, {lint['informational']} "
+            "informational",
         ),
         ScanCount(
             tool="checkov",
-            summary=f"{len(checkov)} failed checks; {checkov_skipped} skipped with reasons in the template metadata",
+            summary=f"{len(checkov)} failed checks; {checkov_skipped} skipped with reasons in the template "
+            "metadata",
         ),
     )

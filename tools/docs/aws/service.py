@@ -3,6 +3,7 @@ instance role's grants."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -23,7 +24,7 @@ def service_environment(template: Template) -> dict[str, str]:
 def user_data_variable(template: Template, name: str) -> str:
     """The logical id whose value the user data writes into `NAME=` (how a name reaches the instances)."""
     data = template.prop(LAUNCH_TEMPLATE, "LaunchTemplateData.UserData.Fn::Base64.Fn::Join")[1]
-    for before, value in zip(data, data[1:], strict=False):
+    for before, value in itertools.pairwise(data):
         if isinstance(before, str) and before.endswith(f"\n{name}=") and ref_id(value):
             return ref_id(value)
     raise TemplateError(f"aws {template.environment}: the user data sets no {name} from a resource")

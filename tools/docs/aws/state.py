@@ -98,7 +98,8 @@ def places(template: Template) -> tuple[StatePlace, ...]:
             f"versioning {files['VersioningConfiguration']['Status'].lower()})",
             retention="until deleted; "
             + (f"previous versions kept {noncurrent[0]} days" if noncurrent else "previous versions kept"),
-            backup="object versioning (overwritten and deleted objects recoverable while their versions live)",
+            backup="object versioning (overwritten and deleted objects recoverable while their versions "
+            "live)",
             failover="managed: S3 stores objects across at least three zones of the region",
             rules=(rule("DurableStateStores"),),
         ),

@@ -28,7 +28,8 @@ class Template:
         return name, body.get("Properties", {})
 
     def prop(self, type_: str, path: str) -> Any:
-        """A property of the one resource of `type_`, by a dotted path (`Preferences.MinHealthyPercentage`)."""
+        """A property of the one resource of `type_`, by a dotted path "
+        "(`Preferences.MinHealthyPercentage`)."""
         name, value = self.only(type_)
         return self._walk(name, value, path)
 
