@@ -7,7 +7,9 @@ own `pulumi.export` calls (the inventory records resources, not outputs). Nothin
 from __future__ import annotations
 
 import ast
+import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from refarch.inventory import Inventory, Resource
 from refarch.spec import EnvironmentSpec
 from tools.docs import prices
 from tools.docs.gcp import graph, state
-from tools.docs.model import CostLine, HealthCheck, Output, ResourceFact, StackFacts
+from tools.docs.model import CostLine, FailureMode, HealthCheck, Output, ResourceFact, StackFacts
 
 GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
@@ -82,7 +84,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
     minimum, maximum = int(policy["minReplicas"]), int(policy["maxReplicas"])
     standard_ha = cache.get("tier") == "STANDARD_HA"
     env = written_environment(model.only(TEMPLATE).get("metadata.startup-script"))
-    return StackFacts(
+    built = StackFacts(
         cloud="gcp",
         environment=environment,
         stack=f"{environment} (Pulumi project refarch-gcp)",
@@ -125,6 +127,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         extra=extra(group, cache, env),
         details=details(model, group, cache, database, env),
     )
+    return replace(built, failure_modes=failure_modes(built))
 
 
 def cost_lines(model: Inventory, table: prices.PriceTable) -> tuple[CostLine, ...]:
@@ -193,3 +196,62 @@ def details(
             for policy in model.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
         ],
     }
+
+
+def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
+    """What each failure does to this stack, with the recovery time from its own values."""
+    hc = facts.health_check
+    detect = hc.unhealthy_threshold * hc.interval_seconds
+    replace = facts.boot_budget_seconds + hc.healthy_threshold * hc.interval_seconds
+    zones = len(facts.zones)
+    lost = math.ceil(facts.min_size / zones)
+    ttl = facts.details["session_ttl"]
+    return (
+        FailureMode(
+            mode="instance",
+            what_happens=f"the load balancer stops routing to it after {detect} s; autohealing recreates "
+            "it once "
+            f"its initial delay ({facts.grace_seconds} s) has passed",
+            recovery_time=f"unhealthy {hc.unhealthy_threshold} x {hc.interval_seconds} s + boot budget "
+            f"{facts.boot_budget_seconds} s + healthy {hc.healthy_threshold} x {hc.interval_seconds} s = "
+            f"{detect + replace} s",
+            data_loss="none: the instance keeps no state; its in-flight requests fail only if it dies "
+            "abruptly",
+            runbook="replace-one-instance",
+        ),
+        FailureMode(
+            mode="zone",
+            what_happens=f"up to {lost} of {facts.min_size} instances at the minimum stop serving; the other "
+            f"{zones - 1} zone(s) carry the load and the autoscaler adds capacity there",
+            recovery_time=f"{detect} s out of rotation, {replace} s for new capacity",
+            data_loss="none",
+            runbook="evacuate-zone",
+        ),
+        FailureMode(
+            mode="cache primary",
+            what_happens="automatic failover to the replica in another zone"
+            if facts.cache_failover
+            else "no replica (BASIC tier): the cache is unavailable until Google repairs the node",
+            recovery_time="as Memorystore fails over (the address does not change)"
+            if facts.cache_failover
+            else "until the node is repaired",
+            data_loss="sessions written just before the failover (asynchronous replication)"
+            if facts.cache_failover
+            else f"every session (each lives {ttl} s after its last write); users sign in again",
+            runbook="cache-primary-failure",
+        ),
+        FailureMode(
+            mode="store corruption",
+            what_happens="a bad release or operator damages items; the live database keeps serving them",
+            recovery_time="clone to a new database at a past minute, then switch (see the runbook)",
+            data_loss=f"writes after the chosen minute; recovery reach: {facts.store_backup}",
+            runbook="restore-store",
+        ),
+        FailureMode(
+            mode="region",
+            what_happens=f"everything in {facts.region} stops: the stack is single-region by design",
+            recovery_time="not covered: deploy the stack to another region from the repository",
+            data_loss="until the region returns, every item: the stack keeps no copy of the store outside it",
+            runbook=None,
+        ),
+    )
