@@ -87,3 +87,17 @@ def test_a_structure_argument_is_checked_member_by_member(generated):
 def test_a_waiter_is_checked_against_the_waiter_model():
     assert validate(["aws", "dynamodb", "wait", "table-exists", "--table-name", "$TABLE"]) == []
     assert any("no waiter `table-ready`" in p for p in validate(["aws", "dynamodb", "wait", "table-ready"]))
+
+
+def test_auto_rollback_only_with_a_desired_configuration(generated):
+    # The API refuses AutoRollback=true without a DesiredConfiguration ("The AutoRollback parameter cannot be
+    # set to true when the DesiredConfiguration parameter is empty",
+    # https://github.com/hashicorp/terraform-provider-aws/issues/29830); botocore's model cannot say so.
+    refreshes = [
+        argv for argv in aws_commands(generated) if argv[1:3] == ["autoscaling", "start-instance-refresh"]
+    ]
+    assert refreshes
+    for argv in refreshes:
+        preferences = argv[argv.index("--preferences") + 1]
+        if "AutoRollback=true" in preferences:
+            assert "--desired-configuration" in argv, argv

@@ -16,10 +16,10 @@ from refarch.spec import EnvironmentSpec
 from stacks.service_stack import stack_name
 from tools.docs import prices
 from tools.docs.aws import graph, state
-from tools.docs.aws.commands import invoke_scope
 from tools.docs.aws.costs import cost_lines
 from tools.docs.aws.failures import failure_modes
 from tools.docs.aws.service import service_environment, service_log_group
+from tools.docs.aws.steps import invoke_scope
 from tools.docs.aws.template import Template, TemplateError, ref_id
 from tools.docs.model import HealthCheck, Output, ResourceFact, StackFacts
 

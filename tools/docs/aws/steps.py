@@ -7,8 +7,9 @@ from __future__ import annotations
 from tools.docs.aws.template import Template
 from tools.docs.model import Lookup, StackFacts, Step
 
-# AWS CLI v2: rollback-instance-refresh and describe-instance-refreshes' rollback details need a CLI of
-# 2023 or later; the commands were checked against botocore's models (tools/docs/commands/aws_cli.py).
+# AWS CLI v2 2.13.36 (November 2023) could not pass MaxHealthyPercentage in an instance refresh's preferences
+# (https://github.com/aws/aws-cli/issues/8338); 2.15 and later can, and have rollback-instance-refresh. The
+# commands were checked against botocore's models (tools/docs/commands/aws_cli.py).
 CLI_VERSION = "AWS CLI v2 (2.15 or later; `aws --version` prints it)"
 
 # Output -> the shell variable the runbooks use for it.

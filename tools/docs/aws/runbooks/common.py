@@ -1,0 +1,201 @@
+"""What the six AWS runbooks share: timings from the stack's values, the drill each names, the steps
+several of them use, and assembling a runbook with the IAM policy its own commands need."""
+
+from __future__ import annotations
+
+from tools.docs.aws import steps as c
+from tools.docs.aws.iam import policy
+from tools.docs.commands.aws_cli import session
+from tools.docs.model import (
+    DRILL_SCENARIOS,
+    SCENARIO_TITLES,
+    DrillReference,
+    Duration,
+    Lookup,
+    Runbook,
+    StackFacts,
+    Step,
+)
+
+NOT_REHEARSED = {
+    "evacuate-zone": "zones exist only in a cloud region; the drill's instances all run on one host.",
+    "restore-store": "point-in-time recovery is DynamoDB's; the drill's local store has no restore to "
+    "rehearse.",
+    "roll-back-release": "the drill runs one release; rolling back is a second replacement with the previous "
+    "release, which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
+}
+
+
+def drill(scenario: str) -> DrillReference:
+    if scenario in DRILL_SCENARIOS:
+        return DrillReference(scenario=DRILL_SCENARIOS[scenario])
+    return DrillReference(scenario=None, note=NOT_REHEARSED[scenario])
+
+
+def waiter_bound(service: str, waiter: str) -> tuple[int, int]:
+    """(delay, max attempts) of a botocore waiter: how long `aws ... wait` polls before it gives up."""
+    config = session().get_waiter_model(service).get_waiter(waiter)
+    return config.delay, config.max_attempts
+
+
+def timings(facts: StackFacts) -> dict[str, Duration]:
+    hc = facts.health_check
+    detect = hc.interval_seconds * hc.unhealthy_threshold
+    healthy = hc.interval_seconds * hc.healthy_threshold
+    replace = facts.boot_budget_seconds + healthy + facts.draining_seconds
+    return {
+        "detect": Duration(
+            name="the load balancer finds an instance unhealthy",
+            formula=f"interval {hc.interval_seconds} s x unhealthy threshold {hc.unhealthy_threshold} = "
+            f"{detect} s",
+            seconds=detect,
+        ),
+        "replace": Duration(
+            name="one replacement: launch and boot, pass the health check, drain the old one",
+            formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval "
+            f"{hc.interval_seconds} s "
+            f"x healthy threshold {hc.healthy_threshold} + deregistration delay {facts.draining_seconds} s "
+            f"= {replace} s (at most; a boot that waits for nothing is faster)",
+            seconds=replace,
+        ),
+    }
+
+
+def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
+    """A runbook with its permissions derived from every command it contains."""
+    draft = Runbook(
+        cloud="aws",
+        environment=facts.environment,
+        scenario=scenario,
+        title=SCENARIO_TITLES[scenario],
+        permissions="",
+        permissions_format="json",
+        drill=drill(scenario),
+        cli_version=c.CLI_VERSION,
+        exports=c.exports(facts),
+        verification=c.verification(facts, facts.details["scope"], fields.pop("expected_targets")),
+        escalation=c.escalation(facts, f"{SCENARIO_TITLES[scenario].lower()} needs help"),
+        **fields,
+    )
+    document = policy(draft.commands(), stack=facts.stack, region=facts.region)
+    return Runbook(**{**draft.__dict__, "permissions": document})
+
+
+def in_service_count(facts: StackFacts) -> str:
+    return f"one line per instance in service (the desired capacity: {facts.min_size} to {facts.max_size})"
+
+
+def list_instances() -> Step:
+    return Step(
+        title="List the fleet's instances, their zone, lifecycle state and health",
+        command=(
+            'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
+            '  --query "AutoScalingGroups[0].Instances[].[InstanceId,AvailabilityZone,'
+            'LifecycleState,HealthStatus]" \\\n'
+            "  --output text"
+        ),
+        expected="one line per instance: `InService` and `Healthy` for all but the one you came for.",
+        stop_if="the group shows instances `Pending` or `Terminating` already: a replacement is under way; "
+        "wait for it (step 5) instead of starting another.",
+    )
+
+
+def no_refresh_running() -> Step:
+    return Step(
+        title="Make sure no instance refresh is running",
+        command=(
+            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 '
+            "\\\n"
+            '  --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text'
+        ),
+        expected="`Successful`, `Cancelled`, `Failed`, `RollbackSuccessful` or `None` (no refresh ever ran).",
+        stop_if="`Pending`, `InProgress`, `Baking`, `Cancelling` or `RollbackInProgress`: a refresh owns the "
+        "fleet; follow replace-every-instance.md to watch or cancel it first.",
+    )
+
+
+def activities(what: str) -> Step:
+    return Step(
+        title="Watch the group's activities until the replacement is done (repeat every 30 s)",
+        command=(
+            'aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" --max-items 4 \\\n'
+            '  --query "Activities[].[StartTime,StatusCode,Description]" --output text'
+        ),
+        expected=what,
+        stop_if="an activity ends `Failed` or `Cancelled`: its `StatusMessage` (same command, `--output "
+        "json`) says why (capacity, launch template, permissions); escalate.",
+    )
+
+
+def wait_in_service(facts: StackFacts) -> Step:
+    delay, attempts = waiter_bound("elbv2", "TargetInService")
+    return Step(
+        title="Wait until every registered target is healthy",
+        command='aws elbv2 wait target-in-service --target-group-arn "$TARGET_GROUP_ARN"',
+        expected=f"returns without output (it polls every {delay} s, at most {attempts} times = "
+        f"{delay * attempts} s).",
+        stop_if="it exits with `Waiter TargetInService failed`: a target stayed unhealthy; see step 1 of the "
+        "verification.",
+    )
+
+
+def refresh_preferences(refresh: dict, *, desired_configuration: bool) -> str:
+    """The stack's own instance-refresh preferences as CLI shorthand (alarms by the looked-up names).
+    AutoRollback only with a desired configuration: the API refuses it without one ("The AutoRollback
+    parameter cannot be set to true when the DesiredConfiguration parameter is empty",
+    https://github.com/hashicorp/terraform-provider-aws/issues/29830); without it a firing alarm fails the
+    refresh instead of rolling it back."""
+    checkpoints = ",".join(str(p) for p in refresh["CheckpointPercentages"])
+    return (
+        f"MinHealthyPercentage={refresh['MinHealthyPercentage']},"
+        f"MaxHealthyPercentage={refresh['MaxHealthyPercentage']},"
+        f"InstanceWarmup={refresh['InstanceWarmup']},CheckpointPercentages=[{checkpoints}],"
+        f"CheckpointDelay={refresh['CheckpointDelay']},BakeTime={refresh['BakeTime']},"
+        f"SkipMatching=false,AutoRollback={str(desired_configuration).lower()},"
+        "AlarmSpecification={Alarms=[$ROLLOUT_ALARMS]}"
+    )
+
+
+def alarm_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
+    ids = facts.details["rollout_alarms"]
+    found = tuple(
+        c.resource(facts, f"ALARM_{index}", logical_id, "an alarm that rolls a refresh back")
+        for index, logical_id in enumerate(ids, start=1)
+    )
+    joined = ",".join(f"$ALARM_{index}" for index in range(1, len(ids) + 1))
+    return (
+        *found,
+        Lookup(variable="ROLLOUT_ALARMS", command=f'echo "{joined}"', source="the alarms above, joined"),
+    )
+
+
+def refresh_duration(facts: StackFacts) -> Duration:
+    refresh = facts.details["refresh"]
+    replace = timings(facts)["replace"].seconds
+    batches = len(refresh["CheckpointPercentages"])
+    pauses = batches - 1
+    total = batches * replace + pauses * refresh["CheckpointDelay"] + refresh["BakeTime"]
+    return Duration(
+        name="the whole refresh",
+        formula=f"{batches} checkpoint batches ({', '.join(map(str, refresh['CheckpointPercentages']))} %) x "
+        f"one replacement {replace} s + {pauses} checkpoint pause(s) x {refresh['CheckpointDelay']} s + bake "
+        f"time {refresh['BakeTime']} s = {total} s",
+        seconds=total,
+    )
+
+
+def refresh_status() -> Step:
+    return Step(
+        title="Watch it (repeat every minute)",
+        command=(
+            'aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$ASG" --max-records 1 '
+            "\\\n"
+            '  --query "InstanceRefreshes[0].[InstanceRefreshId,Status,PercentageComplete,'
+            'InstancesToUpdate,StatusReason]" \\\n'
+            "  --output text"
+        ),
+        expected="`InProgress` with a rising percentage, pausing at each checkpoint, then `Baking`, then "
+        "`Successful`.",
+        stop_if="`RollbackInProgress` or `RollbackSuccessful`: a rollout alarm fired and the group is going "
+        "back to the previous configuration; find out why (alarms, service log) before trying again.",
+    )
