@@ -220,8 +220,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             Step(
                 title="Find the instance (name, zone, health)",
                 command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
-                expected=f"{facts.min_size} or more rows; note the suspect instance's name as VM (export "
-                "VM=<name>)",
+                expected=f"{facts.min_size} or more rows (name, zone, status, health, template); note the "
+                "suspect one's name",
                 stop_if="the group lists fewer instances than the minimum: treat it as a zone problem "
                 "(evacuate-zone)",
             ),
@@ -241,7 +241,9 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Recreate the suspect instance",
-                command='gcloud compute instance-groups managed recreate-instances "$GROUP" '
+                command=f"VM={facts.details['base_instance_name']}-abcd  # replace with the instance's "
+                "name from step 1\n"
+                'gcloud compute instance-groups managed recreate-instances "$GROUP" '
                 f'--instances="$VM" {WHERE}',
                 expected="one row, status SUCCESS",
                 stop_if="FAIL or MEMBER_NOT_FOUND (check the name from step 1)",
@@ -534,8 +536,7 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         preconditions=(
             "`gcloud` is authenticated and the repository is checked out (for the lookups).",
-            "You know the minute to restore to, in UTC, within the recovery window (export "
-            "SNAPSHOT_TIME=2026-01-31T09:30:00Z).",
+            "You know the minute to restore to, in UTC, within the recovery window.",
             "Point-in-time recovery is "
             f"{'on' if facts.store_pitr else 'OFF: only the weekly backups can be restored'}.",
         ),
@@ -550,17 +551,19 @@ def restore_store(facts: StackFacts) -> Runbook:
         steps=(
             Step(
                 title="Clone the database at that minute into a new one",
-                command="gcloud firestore databases clone "
+                command="SNAPSHOT_TIME=2026-01-31T09:30:00Z  # replace with the minute before the damage "
+                "(UTC)\n"
+                f"RESTORED={database}-restored\n"
+                "gcloud firestore databases clone "
                 '--source-database="projects/$PROJECT/databases/$DATABASE" '
-                f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="{database}-restored" '
+                f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="$RESTORED" '
                 '--project="$PROJECT"',
                 expected="a long-running operation starts; the new database is unreadable until it completes",
                 stop_if="the snapshot time is refused (outside the window, or not a whole minute)",
             ),
             Step(
                 title="Wait for the clone",
-                command=f'gcloud firestore databases describe --database="{database}-restored" '
-                '--project="$PROJECT"',
+                command='gcloud firestore databases describe --database="$RESTORED" --project="$PROJECT"',
                 expected=f"the database `{database}-restored` in {facts.region}",
                 stop_if="NOT_FOUND after an hour: escalate",
             ),
@@ -616,13 +619,14 @@ def roll_back_release(facts: StackFacts) -> Runbook:
         ),
         preconditions=(
             "The repository is checked out and `pulumi` is logged in to the stack's backend.",
-            "You know the last good commit (export GOOD_COMMIT=<sha>; `git log --oneline` lists candidates).",
+            "You know the last good release's commit (`git log --oneline` lists candidates).",
         ),
         lookups=_lookups(facts),
         steps=(
             Step(
                 title="Check out the last good release",
-                command='git checkout "$GOOD_COMMIT"',
+                command="GOOD_COMMIT=0123abcd  # replace with the last good release's commit\n"
+                'git checkout "$GOOD_COMMIT"',
                 expected="HEAD is now at the good commit",
             ),
             Step(
