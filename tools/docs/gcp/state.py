@@ -27,11 +27,11 @@ def store_backup(model: Inventory) -> str:
         parts.append(f"point-in-time recovery to any minute of the last {PITR_DAYS} days")
     for schedule in (r for r in model if r.type == "gcp:firestore/backupSchedule:BackupSchedule"):
         when = (
-            f"weekly on {schedule.get('weeklyRecurrence.day')}"
+            f"weekly backups (on {schedule.get('weeklyRecurrence.day').capitalize()}s)"
             if schedule.get("weeklyRecurrence", None) is not None
-            else "daily"
+            else "daily backups"
         )
-        parts.append(f"{when} backups kept {_days(schedule.get('retention'))} days")
+        parts.append(f"{when} kept {_days(schedule.get('retention'))} days")
     return "; ".join(parts) or "none: no point-in-time recovery and no backup schedule"
 
 
@@ -71,7 +71,12 @@ def places(model: Inventory, env: dict[str, str]) -> tuple[StatePlace, ...]:
         StatePlace(
             kind="items",
             where=f"Firestore (native) database `{database.get('name')}` in `{database.get('locationId')}`",
-            retention="until deleted; items with `expires_at` set expire by the TTL policy",
+            retention="until deleted"
+            + "".join(
+                f"; items of `{ttl.get('collection')}` expire at their `{ttl.get('field')}` (TTL policy)"
+                for ttl in model
+                if ttl.type == "gcp:firestore/field:Field" and ttl.get("ttlConfig", None) is not None
+            ),
             backup=store_backup(model),
             failover="regional database: Google replicates it across zones of the region",
             rules=(rule("DurableStateStores"),),
