@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except ValueError as exc:
+        # A model that lacks what a document states (tools/docs/aws/template.py's TemplateError and the
+        # generators' own checks): name it rather than print a traceback.
+        print(f"docs: {exc}", file=sys.stderr)
+        return 1
     written = render.write(documents, args.out)
     pending = [cloud for cloud in registry.CLOUDS if cloud not in clouds]
     print(

@@ -71,7 +71,7 @@ class Duration:
 
     name: str
     formula: str
-    seconds: int
+    seconds: float
 
 
 @dataclass(frozen=True, kw_only=True)

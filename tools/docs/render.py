@@ -61,7 +61,9 @@ def mermaid_text(text: object) -> str:
     return str(text).replace('"', "#quot;")
 
 
-def duration(seconds: int | float) -> str:
+def duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
     seconds = int(seconds)
     if seconds < 120:
         return f"{seconds} s"

@@ -15,7 +15,7 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
     recover = detect + facts.boot_budget_seconds + healthy
     zones = len(facts.zones)
     lost = math.ceil(facts.min_size / zones)
-    ttl = facts.details["service"].get("SESSION_TTL_SECONDS", "?")
+    ttl = facts.details["service"]["SESSION_TTL_SECONDS"]
     recovery = (
         f"detect {hc.interval_seconds} s x {hc.unhealthy_threshold} = {detect} s + boot budget "
         f"{facts.boot_budget_seconds} s + healthy {hc.interval_seconds} s x {hc.healthy_threshold} = "

@@ -66,7 +66,7 @@ def places(template: Template) -> tuple[StatePlace, ...]:
             kind="sessions",
             where=f"ElastiCache replication group `{cache_id}` ({cache['Engine']} {cache['EngineVersion']}, "
             f"{cache['CacheNodeType']}, TLS {cache['TransitEncryptionMode']}, AUTH token)",
-            retention=f"each session expires {env.get('SESSION_TTL_SECONDS', '?')} s after its last write "
+            retention=f"each session expires {env['SESSION_TTL_SECONDS']} s after its last write "
             "(SESSION_TTL_SECONDS in the launch template's service environment)",
             backup=f"daily snapshot kept {cache.get('SnapshotRetentionLimit', 0)} day(s); sessions are not "
             "restored from it (they are short-lived; clients sign in again)",

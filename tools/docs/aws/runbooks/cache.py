@@ -10,17 +10,18 @@ from tools.docs.model import Duration, Runbook, StackFacts, Step
 def cache_failure(facts: StackFacts) -> Runbook:
     delay, attempts = waiter_bound("elasticache", "ReplicationGroupAvailable")
     service = facts.details["service"]
-    ttl = service.get("SESSION_TTL_SECONDS", "?")
-    timeout = service.get("CACHE_TIMEOUT_MS", "?")
+    ttl = service["SESSION_TTL_SECONDS"]
+    timeout = service["CACHE_TIMEOUT_MS"]
     wait = Duration(
         name="the cache is available again (the CLI waiter's bound)",
         formula=f"poll every {delay} s x at most {attempts} times = {delay * attempts} s",
         seconds=delay * attempts,
     )
+    timeout_ms = int(timeout)
     calls = Duration(
         name="each session call while the primary is away fails within the service's cache timeout",
-        formula=f"CACHE_TIMEOUT_MS {timeout} ms",
-        seconds=max(1, int(timeout) // 1000) if str(timeout).isdigit() else 0,
+        formula=f"CACHE_TIMEOUT_MS {timeout_ms} ms = {timeout_ms / 1000:g} s",
+        seconds=timeout_ms / 1000,
     )
     describe = Step(
         title="The replication group's members, their role and zone",
