@@ -11,6 +11,7 @@ import math
 
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import config_lookup, output_lookup
+from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
     DRILL_SCENARIOS,
     SCENARIO_TITLES,
@@ -383,7 +384,8 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
         durations=(
             Duration(
                 name="impaired instances out of rotation",
-                formula=f"{hc.unhealthy_threshold} x {hc.interval_seconds} s",
+                formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
+                f"= {detect} s",
                 seconds=detect,
             ),
             Duration(name="replacement capacity in service", formula=wave, seconds=wave_total),
@@ -498,7 +500,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
         durations=(
             Duration(
                 name="sessions lost at most (BASIC) or re-created by users",
-                formula=f"session TTL {ttl} s",
+                formula=f"session TTL (SESSION_TTL_SECONDS) = {ttl} s",
                 seconds=ttl,
             ),
         ),
@@ -530,8 +532,11 @@ def restore_store(facts: StackFacts) -> Runbook:
         durations=(
             Duration(
                 name="how far back you can go",
-                formula=f"Firestore point-in-time recovery window: {facts.store_backup}",
-                seconds=7 * 86400 if facts.store_pitr else 0,
+                formula=f"point-in-time recovery window {PITR_DAYS} days x 86400 s = {PITR_DAYS * 86400} s "
+                f"({facts.store_backup})"
+                if facts.store_pitr
+                else f"no point-in-time recovery ({facts.store_backup})",
+                seconds=PITR_DAYS * 86400 if facts.store_pitr else 0,
             ),
         ),
         preconditions=(
