@@ -42,7 +42,7 @@ BAD = {
     ),
     "exactly one of": ("gcloud compute instance-groups managed wait-until g --region=r", "exactly one of"),
     "exclusive flags": (
-        "gcloud compute instance-groups managed describe g --region=r --zone=z",
+        "gcloud compute instance-groups managed list-instances g --region=r --zone=z",
         "at most one of --region, --zone",
     ),
     "missing positional": ("gcloud redis instances describe --region=r", "takes INSTANCE"),
@@ -90,3 +90,11 @@ def test_a_surface_removed_from_the_table_is_refused(tmp_path):
     argv = ["gcloud", "redis", "instances", "failover", "c", "--region=r"]
     assert gcloud.validate(argv, gcloud.load(trimmed)) != []
     assert gcloud.validate(argv, gcloud.load()) == []
+
+
+def test_each_reference_page_is_the_surfaces_own():
+    for surface in gcloud.load().surfaces:
+        track = "" if surface.track == "GA" else f"{surface.track.lower()}/"
+        assert surface.doc == (
+            f"https://cloud.google.com/sdk/gcloud/reference/{track}{'/'.join(surface.command)}"
+        ), surface.command

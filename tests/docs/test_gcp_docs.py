@@ -106,3 +106,15 @@ def test_every_alert_links_to_its_generated_document(docs_inputs, documents):
             link = re.search(r"Runbook: (\S+)", policy.get("documentation.content")).group(1)
             assert link.startswith(f"runbooks/gcp/{environment}/"), (policy.name, link)
             assert link.removeprefix("runbooks/") in documents, (policy.name, link)
+
+
+def test_the_surface_table_lists_only_what_the_runbooks_use(generated):
+    used = {
+        gcloud.surface_of(argv).command
+        for stack in gcp_stacks(generated)
+        for runbook in stack.runbooks
+        for command in runbook.commands()
+        for argv in simple_commands(command)
+        if argv[0] == "gcloud"
+    }
+    assert {surface.command for surface in gcloud.load().surfaces} == used
