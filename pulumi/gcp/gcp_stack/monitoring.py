@@ -40,6 +40,22 @@ UPTIME_REGIONS_FAILING = 1
 # How far back the uptime condition looks for each region's latest result (as Cloud Monitoring's own uptime
 # alert does): a region that stops reporting keeps its last result instead of vanishing.
 UPTIME_ALIGNMENT = "1200s"
+# The generated document on-call opens for each alert (`make docs` writes runbooks/gcp/<env>/<document>.md;
+# tests/docs checks that each exists): a runbook that handles the alert, or the reliability report where
+# the alert has several causes.
+ALERT_DOCUMENTS = {
+    "errors-5xx": "roll-back-release",
+    "latency-p99": "roll-back-release",
+    "unhealthy-backends": "replace-one-instance",
+    "cache-memory": "cache-primary-failure",
+    "store-errors": "restore-store",
+    "throttled-429": "reliability-report",
+    "gateway-down": "reliability-report",
+}
+
+
+def runbook_path(environment: str, alert: str) -> str:
+    return f"runbooks/gcp/{environment}/{ALERT_DOCUMENTS[alert]}.md"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,7 +234,8 @@ class ServiceMonitoring(Tier):
                 notification_channels=self.channels,
                 severity="ERROR",
                 documentation=monitoring.AlertPolicyDocumentationArgs(
-                    content=f"{description}. Runbook: runbooks/README.md", mime_type="text/markdown"
+                    content=f"{description}. Runbook: {runbook_path(self._environment, name)}",
+                    mime_type="text/markdown",
                 ),
                 opts=self.child(),
                 **kwargs,

@@ -1,0 +1,120 @@
+"""The GCP documents read the stacks: facts from the offline inventory, runbooks that change when the
+inventory does, permissions derived from the commands, and alert policies that link to a generated runbook."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from refarch.inventory import Inventory
+from refarch.offline import project
+from tools.docs.commands import gcloud, simple_commands
+from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
+from tools.docs.gcp.runbooks import runbooks
+
+monitoring = project("gcp").module("monitoring")
+
+
+def gcp_stacks(generated):
+    stacks = [stack for stack in generated if stack.facts.cloud == "gcp"]
+    assert {stack.facts.environment for stack in stacks} == set(project("gcp").stacks())
+    return stacks
+
+
+def mutated(model: Inventory, type_: str, path: str, value) -> Inventory:
+    """The inventory with one input of the only resource of `type_` changed (a dotted path)."""
+    resources = []
+    for resource in model:
+        if resource.type == type_:
+            inputs = dict(resource.inputs)
+            head, _, tail = path.partition(".")
+            inputs[head] = {**inputs[head], tail: value} if tail else value
+            resource = replace(resource, inputs=inputs)
+        resources.append(resource)
+    return Inventory(resources)
+
+
+def test_facts_are_the_inventory_values(docs_inputs, generated):
+    for stack in gcp_stacks(generated):
+        model = docs_inputs.models["gcp"][stack.facts.environment]
+        policy = model.only(AUTOSCALER).get("autoscalingPolicy")
+        update = model.only(GROUP).get("updatePolicy")
+        assert (stack.facts.min_size, stack.facts.max_size) == (policy["minReplicas"], policy["maxReplicas"])
+        assert stack.facts.surge == update["maxSurgeFixed"]
+        assert stack.facts.minimum_healthy == policy["minReplicas"] - update["maxUnavailableFixed"]
+        assert stack.facts.zones == tuple(model.only(GROUP).get("distributionPolicyZones"))
+        assert stack.facts.draining_seconds == model.only(BACKEND).get("connectionDrainingTimeoutSec")
+        assert stack.facts.health_check.interval_seconds == model.only(HEALTH_CHECK).get("checkIntervalSec")
+
+
+@pytest.mark.parametrize(
+    ("type_", "path", "value", "scenario", "text"),
+    [
+        (
+            AUTOSCALER,
+            "autoscalingPolicy.minReplicas",
+            7,
+            "replace-one-instance",
+            "raises the autoscaler's minimum to 8",
+        ),
+        (HEALTH_CHECK, "checkIntervalSec", 17, "replace-every-instance", "interval 17 s"),
+        (BACKEND, "connectionDrainingTimeoutSec", 45, "replace-one-instance", "draining 45 s"),
+    ],
+)
+def test_a_changed_stack_changes_the_runbook(docs_inputs, type_, path, value, scenario, text):
+    model = docs_inputs.models["gcp"]["prod"]
+    spec = docs_inputs.specs["prod"]
+
+    def rendered(inventory: Inventory) -> str:
+        books = runbooks(facts("prod", inventory, spec))
+        book = next(book for book in books if book.scenario == scenario)
+        return repr(book)
+
+    assert text not in rendered(model)
+    assert text in rendered(mutated(model, type_, path, value))
+
+
+def test_permissions_are_derived_from_the_commands(generated):
+    for stack in gcp_stacks(generated):
+        for runbook in stack.runbooks:
+            for command in runbook.commands():
+                for argv in simple_commands(command):
+                    surface = gcloud.surface_of(argv) if argv[0] == "gcloud" else None
+                    for permission in surface.permissions if surface else ():
+                        assert f"`{permission}`" in runbook.permissions, (runbook.scenario, permission)
+
+
+def test_a_cache_without_replica_says_sessions_are_lost(docs_inputs):
+    model = docs_inputs.models["gcp"]["prod"]
+    basic = mutated(model, "gcp:redis/instance:Instance", "tier", "BASIC")
+    book = next(
+        b
+        for b in runbooks(facts("prod", basic, docs_inputs.specs["prod"]))
+        if b.scenario == "cache-primary-failure"
+    )
+    assert "loses every session" in book.blast_radius
+    assert not any("failover" in step.command for step in book.steps)
+
+
+def test_every_alert_links_to_its_generated_document(docs_inputs, documents):
+    for environment, model in docs_inputs.models["gcp"].items():
+        policies = model.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+        assert {policy.name for policy in policies} == set(monitoring.ALERT_DOCUMENTS)
+        for policy in policies:
+            link = re.search(r"Runbook: (\S+)", policy.get("documentation.content")).group(1)
+            assert link.startswith(f"runbooks/gcp/{environment}/"), (policy.name, link)
+            assert link.removeprefix("runbooks/") in documents, (policy.name, link)
+
+
+def test_the_surface_table_lists_only_what_the_runbooks_use(generated):
+    used = {
+        gcloud.surface_of(argv).command
+        for stack in gcp_stacks(generated)
+        for runbook in stack.runbooks
+        for command in runbook.commands()
+        for argv in simple_commands(command)
+        if argv[0] == "gcloud"
+    }
+    assert {surface.command for surface in gcloud.load().surfaces} == used

@@ -1,0 +1,676 @@
+"""The six GCP runbooks of one environment, with `gcloud` commands (checked against
+tools/docs/commands/gcloud_surfaces.toml) and names looked up from the Pulumi stack's outputs and config.
+
+Every number comes from StackFacts (the inventory); the IAM permissions are derived from the commands
+themselves through the surface table.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tools.docs.commands import gcloud, simple_commands
+from tools.docs.gcp.facts import config_lookup, output_lookup
+from tools.docs.gcp.state import PITR_DAYS
+from tools.docs.model import (
+    DRILL_SCENARIOS,
+    SCENARIO_TITLES,
+    DrillReference,
+    Duration,
+    Lookup,
+    Runbook,
+    StackFacts,
+    Step,
+)
+
+PULUMI = "Pulumi CLI 3 (for the name lookups)"
+WHERE = '--region="$REGION" --project="$PROJECT"'
+CANNOT_REHEARSE = {
+    "evacuate-zone": "the drill runs every server on one machine, so there is no zone to lose.",
+    "restore-store": "the drill's store is an in-memory stand-in with no point-in-time history.",
+    "roll-back-release": "the drill runs one release; rolling back is `pulumi up` of an earlier commit.",
+}
+
+
+def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
+    env = facts.environment
+    return (
+        Lookup(
+            variable="PROJECT", command=config_lookup(env, "gcp:project"), source="stack config gcp:project"
+        ),
+        Lookup(variable="REGION", command=config_lookup(env, "gcp:region"), source="stack config gcp:region"),
+        Lookup(
+            variable="GROUP",
+            command=f"{output_lookup(env, 'instanceGroup')} | grep -o '[^/]*$'",
+            source="stack output instanceGroup (the group's URL; its last part is the group's name)",
+        ),
+        Lookup(variable="API_URL", command=output_lookup(env, "apiUrl"), source="stack output apiUrl"),
+        *extra,
+    )
+
+
+def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
+    return (
+        Lookup(
+            variable="CACHE_HOST",
+            command=output_lookup(facts.environment, "cacheHost"),
+            source="stack output cacheHost",
+        ),
+        Lookup(
+            variable="CACHE",
+            command=f'gcloud redis instances list {WHERE} --filter="host=$CACHE_HOST" '
+            '--format="value(name.basename())"',
+            source="the Memorystore instance serving cacheHost",
+        ),
+    )
+
+
+def _permissions(lookups: tuple[Lookup, ...], steps: tuple[Step, ...]) -> str:
+    """The IAM permissions each gcloud command needs, from the surface table, and who needs Pulumi access."""
+    needed: dict[str, set[str]] = {}
+    commands = [lookup.command for lookup in lookups] + [step.command for step in steps if step.command]
+    uses_pulumi = False
+    for command in commands:
+        for argv in simple_commands(command):
+            if argv[0] == "pulumi":
+                uses_pulumi = True
+            surface = gcloud.surface_of(argv) if argv[0] == "gcloud" else None
+            if surface is not None:
+                for permission in surface.permissions:
+                    needed.setdefault(permission, set()).add(" ".join(surface.command))
+    lines = [
+        f"- `{permission}` (for `gcloud {'`, `gcloud '.join(sorted(used))}`)"
+        for permission, used in sorted(needed.items())
+    ]
+    if uses_pulumi:
+        lines.append(
+            "- read access to the Pulumi stack's state backend (for `pulumi stack output` and `pulumi "
+            "config get`)"
+        )
+    return "\n".join(lines)
+
+
+def _wave_seconds(facts: StackFacts) -> tuple[str, int]:
+    hc = facts.health_check
+    total = facts.boot_budget_seconds + hc.healthy_threshold * hc.interval_seconds + facts.draining_seconds
+    formula = (
+        f"boot budget {facts.boot_budget_seconds} s + healthy threshold {hc.healthy_threshold} x interval "
+        f"{hc.interval_seconds} s + draining {facts.draining_seconds} s = {total} s"
+    )
+    return formula, total
+
+
+def _verification(facts: StackFacts) -> tuple[Step, ...]:
+    alerts = ", ".join(f"“{display}”" for _, display in facts.details["alerts"])
+    return (
+        Step(
+            title="Every instance runs and passes its health check",
+            command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+            expected=f"at least {facts.min_size} rows, each RUNNING and HEALTHY, spread over "
+            f"{len(facts.zones)} zones",
+            stop_if="a row stays UNHEALTHY longer than the boot budget "
+            f"({facts.boot_budget_seconds} s): escalate",
+        ),
+        Step(
+            title="A real request through the API gateway",
+            command=f'curl -sS -o /dev/null -w "%{{http_code}}\\n" "$API_URL{facts.details["uptime_path"]}"',
+            expected="200",
+            stop_if="anything else twice in a row",
+        ),
+        Step(
+            title="Alerts back to OK",
+            expected=f"Cloud Monitoring > Alerting shows no open incident for {alerts}",
+            stop_if="an incident stays open 10 minutes after the last step",
+        ),
+    )
+
+
+def _escalation(facts: StackFacts) -> tuple[Step, ...]:
+    return (
+        Step(
+            title="Page the owner of the stack",
+            expected="the alert policies' notification channel (stack config refarch-gcp:alertEmail) "
+            "reaches on-call",
+        ),
+        Step(
+            title="Open a Google Cloud support case for a platform fault",
+            expected=f"quote the project, region {facts.region} and the group, cache or database name "
+            "looked up above",
+        ),
+    )
+
+
+def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
+    lookups = fields.pop("lookups")
+    steps = tuple(fields.pop("steps"))
+    rollback = tuple(fields.pop("rollback"))
+    verification = _verification(facts)
+    escalation = _escalation(facts)
+    drill = DRILL_SCENARIOS.get(scenario)
+    return Runbook(
+        cloud="gcp",
+        environment=facts.environment,
+        scenario=scenario,
+        title=SCENARIO_TITLES[scenario],
+        permissions=_permissions(lookups, steps + verification + rollback),
+        permissions_format="markdown",
+        lookups=lookups,
+        steps=steps,
+        verification=verification,
+        rollback=rollback,
+        escalation=escalation,
+        drill=DrillReference(scenario=drill, note="" if drill else CANNOT_REHEARSE[scenario]),
+        cli_version=f"{gcloud.table().cli}; {PULUMI}",
+        **fields,
+    )
+
+
+def _capacity(facts: StackFacts, floor: int, *lines: str) -> tuple[str, ...]:
+    return (
+        f"Zones: {', '.join(facts.zones)}; autoscaler min {facts.min_size}, max {facts.max_size}; "
+        f"at the minimum, {facts.per_zone}.",
+        *lines,
+        f"Capacity never falls below {floor} of {facts.min_size} during this procedure.",
+    )
+
+
+def replace_one(facts: StackFacts) -> Runbook:
+    hc = facts.health_check
+    wave, wave_total = _wave_seconds(facts)
+    raised = facts.min_size + 1
+    detect = hc.unhealthy_threshold * hc.interval_seconds
+    return _runbook(
+        facts,
+        "replace-one-instance",
+        purpose="Replace one instance with a fresh one from the group's current template, keeping full "
+        "capacity.",
+        when=(
+            "An instance misbehaves but still passes its health check (autohealing replaces one that fails "
+            "it "
+            f"after {hc.unhealthy_threshold} failed checks {hc.interval_seconds} s apart, on its own).",
+            "An instance is suspect (a leaked credential on it, odd traffic).",
+            "Google schedules the instance's host for retirement.",
+        ),
+        blast_radius="One instance. Its in-flight requests finish during connection draining "
+        f"({facts.draining_seconds} s); sessions live in the cache, so no user loses one.",
+        capacity=_capacity(
+            facts,
+            facts.min_size,
+            f"Step 2 raises the autoscaler's minimum to {raised}, so a new instance is serving before the "
+            "suspect one is recreated; step 6 puts the minimum back.",
+        ),
+        durations=(
+            Duration(name="extra instance in service", formula=wave, seconds=wave_total),
+            Duration(name="the suspect instance recreated", formula=wave, seconds=wave_total),
+            Duration(
+                name="autohealing instead (instance failing its check)",
+                formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
+                f"= {detect} s "
+                f"to notice, then {wave_total} s",
+                seconds=detect + wave_total,
+            ),
+        ),
+        preconditions=(
+            "`gcloud` is authenticated (`gcloud auth login`) and the repository is checked out (for the "
+            "lookups).",
+            "The group is stable: no update in progress (`wait-until --stable` returns at once).",
+            f"The autoscaler's max ({facts.max_size}) leaves room for one more instance.",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="Find the instance (name, zone, health)",
+                command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+                expected=f"{facts.min_size} or more rows (name, zone, status, health, template); note the "
+                "suspect one's name",
+                stop_if="the group lists fewer instances than the minimum: treat it as a zone problem "
+                "(evacuate-zone)",
+            ),
+            Step(
+                title=f"Raise the minimum to {raised} so capacity never dips",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={raised}",
+                expected=f"the autoscaler's minNumReplicas is {raised}",
+                stop_if="the command fails: do not recreate the instance without the extra one",
+            ),
+            Step(
+                title="Wait for the extra instance to be in service",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                f"--timeout={wave_total} {WHERE}",
+                expected="“Group is stable”",
+                stop_if=f"it times out after {wave_total} s: restore the minimum (rollback) and escalate",
+            ),
+            Step(
+                title="Recreate the suspect instance",
+                command=f"VM={facts.details['base_instance_name']}-abcd  # replace with the instance's "
+                "name from step 1\n"
+                'gcloud compute instance-groups managed recreate-instances "$GROUP" '
+                f'--instances="$VM" {WHERE}',
+                expected="one row, status SUCCESS",
+                stop_if="FAIL or MEMBER_NOT_FOUND (check the name from step 1)",
+            ),
+            Step(
+                title="Wait for the group to be stable again",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                f"--timeout={wave_total} {WHERE}",
+                expected="“Group is stable”",
+                stop_if=f"it times out after {wave_total} s: escalate",
+            ),
+            Step(
+                title=f"Put the minimum back to {facts.min_size}",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={facts.min_size}",
+                expected=f"minNumReplicas {facts.min_size}; the autoscaler removes the extra instance when "
+                "load allows",
+            ),
+        ),
+        rollback=(
+            Step(
+                title=f"Put the minimum back to {facts.min_size} (if you stopped part-way)",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={facts.min_size}",
+                expected=f"minNumReplicas {facts.min_size}",
+            ),
+        ),
+    )
+
+
+def replace_every(facts: StackFacts) -> Runbook:
+    update = facts.details["update"]
+    wave, wave_total = _wave_seconds(facts)
+    waves = math.ceil(facts.max_size / facts.surge)
+    timeout = (waves + 1) * wave_total
+    return _runbook(
+        facts,
+        "replace-every-instance",
+        purpose="Replace every instance with a fresh one from the current template, new capacity first.",
+        when=(
+            "A credential that instances held may have leaked.",
+            "A new image was published and the template already names it (the template's image is pinned, so "
+            "a new image is a `pulumi up` and rolls on its own: see roll-back-release for that path).",
+            "Instances drifted (a manual change on one) and must be made identical again.",
+        ),
+        blast_radius=f"The whole fleet, {facts.surge} instance(s) at a time; each old instance drains "
+        f"{facts.draining_seconds} s before it stops.",
+        capacity=_capacity(
+            facts,
+            facts.minimum_healthy,
+            f"The group's update policy: {update['type']}, replacement {update['replacementMethod']}, max "
+            "surge "
+            f"{update['maxSurgeFixed']}, max unavailable {update['maxUnavailableFixed']}: up to "
+            f"{facts.surge} new instances start before any old one stops, and none is taken out early.",
+        ),
+        durations=(
+            Duration(name="one wave", formula=wave, seconds=wave_total),
+            Duration(
+                name="the whole fleet at its largest",
+                formula=f"ceil(max {facts.max_size} / surge {facts.surge}) = {waves} waves x {wave_total} s",
+                seconds=waves * wave_total,
+            ),
+        ),
+        preconditions=(
+            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
+            "No other update is in progress on the group.",
+            f"Quota for {facts.surge} extra instance(s) of the template's machine type in {facts.region}.",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="Start the replacement with the group's own surge",
+                command=f'gcloud compute instance-groups managed rolling-action replace "$GROUP" {WHERE} '
+                f"--max-surge={update['maxSurgeFixed']} --max-unavailable={update['maxUnavailableFixed']} "
+                f"--replacement-method={update['replacementMethod'].lower()}",
+                expected="the group's description, updatePolicy as given",
+                stop_if="an error: nothing changed; read it and escalate",
+            ),
+            Step(
+                title="Watch the instances",
+                command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+                expected=f"new instances CREATING then HEALTHY; never fewer than {facts.minimum_healthy} "
+                "HEALTHY",
+                stop_if=f"fewer than {facts.minimum_healthy} HEALTHY, or a new instance not HEALTHY within "
+                f"{facts.boot_budget_seconds} s: pause (rollback step 1)",
+            ),
+            Step(
+                title="Wait until every instance is replaced",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                f"--timeout={timeout} {WHERE}",
+                expected="“Group is stable”",
+                stop_if=f"it times out after {timeout} s (one wave more than the largest fleet needs): "
+                "escalate",
+            ),
+        ),
+        rollback=(
+            Step(
+                title="Pause: stop replacing further instances",
+                command="gcloud compute instance-groups managed rolling-action stop-proactive-update "
+                f'"$GROUP" {WHERE}',
+                expected="update type OPPORTUNISTIC: replaced instances stay, the rest are left alone",
+            ),
+            Step(
+                title="Resume later (same template, nothing to roll back)",
+                command=f'gcloud compute instance-groups managed rolling-action replace "$GROUP" {WHERE} '
+                f"--max-surge={update['maxSurgeFixed']} --max-unavailable={update['maxUnavailableFixed']}",
+                expected="the replacement continues; a bad template is roll-back-release instead",
+            ),
+        ),
+    )
+
+
+def evacuate_zone(facts: StackFacts) -> Runbook:
+    zones = len(facts.zones)
+    lost = math.ceil(facts.min_size / zones)
+    raised = min(facts.min_size + lost, facts.max_size)
+    wave, wave_total = _wave_seconds(facts)
+    hc = facts.health_check
+    detect = hc.unhealthy_threshold * hc.interval_seconds
+    return _runbook(
+        facts,
+        "evacuate-zone",
+        purpose="Keep full capacity in the healthy zones while one zone is impaired, then return.",
+        when=("Google reports a zonal incident, or instances in one zone fail together.",),
+        blast_radius=f"The instances in one zone: at most {lost} at the minimum. The load balancer stops "
+        f"sending them requests after {detect} s (unhealthy threshold {hc.unhealthy_threshold} x interval "
+        f"{hc.interval_seconds} s).",
+        capacity=_capacity(
+            facts,
+            facts.min_size - lost if zones > 1 else 0,
+            f"A regional group adds no instances in the other zones on its own when one zone fails "
+            f"(“About regional MIGs”, cloud.google.com/compute/docs/instance-groups/regional-migs); the "
+            f"autoscaler does. Raising its minimum from {facts.min_size} to {raised} makes the "
+            f"{zones - 1} healthy zone(s) carry at least {facts.min_size}.",
+            f"The zone list ({', '.join(facts.zones)}) is the stack's; this runbook does not change it.",
+        ),
+        durations=(
+            Duration(
+                name="impaired instances out of rotation",
+                formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
+                f"= {detect} s",
+                seconds=detect,
+            ),
+            Duration(name="replacement capacity in service", formula=wave, seconds=wave_total),
+        ),
+        preconditions=(
+            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
+            f"The autoscaler's max ({facts.max_size}) is at least {raised}.",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="See which zone's instances fail",
+                command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+                expected="the impaired zone's rows UNHEALTHY or missing, the others HEALTHY",
+                stop_if="instances fail in every zone: this is not a zone problem (check the release and "
+                "the cache)",
+            ),
+            Step(
+                title=f"Raise the minimum to {raised}",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={raised}",
+                expected=f"minNumReplicas {raised}",
+            ),
+            Step(
+                title="Wait for the new capacity",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                f"--timeout={wave_total} {WHERE}",
+                expected="“Group is stable”, or a timeout while creations in the impaired zone keep failing",
+                stop_if=f"fewer than {facts.min_size} HEALTHY instances outside the impaired zone after "
+                f"{wave_total} s: escalate",
+            ),
+            Step(
+                title="When Google reports the zone healthy: return",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={facts.min_size}",
+                expected=f"minNumReplicas {facts.min_size}; proactive redistribution evens the zones again",
+            ),
+        ),
+        rollback=(
+            Step(
+                title="Undo the raised minimum",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                f"--min-num-replicas={facts.min_size}",
+                expected=f"minNumReplicas {facts.min_size}",
+            ),
+        ),
+    )
+
+
+def cache_failure(facts: StackFacts) -> Runbook:
+    ttl = facts.details["session_ttl"]
+    extra_lookups = _cache_lookups(facts)
+    describe = (
+        f'gcloud redis instances describe "$CACHE" {WHERE} --format="value(state,currentLocationId,tier)"'
+    )
+    if facts.cache_failover:
+        steps = (
+            Step(
+                title="Check the cache's state and where its primary is",
+                command=describe,
+                expected=f"READY, primary in {facts.details['cache_location']} or "
+                f"{facts.details['cache_alternative']}, STANDARD_HA",
+                stop_if="the state is not READY and not FAILING_OVER: Google is repairing it; wait and "
+                "escalate",
+            ),
+            Step(
+                title="Fail over to the replica (only if automatic failover has not already happened)",
+                command=f'gcloud redis instances failover "$CACHE" {WHERE} '
+                "--data-protection-mode=limited-data-loss",
+                expected="the operation completes; the primary moves to the other zone",
+                stop_if="it aborts because the replica lags (30 MB or more behind): wait, or decide on "
+                "--data-protection-mode=force-data-loss with the owner",
+            ),
+            Step(
+                title="Confirm the new primary", command=describe, expected="READY, primary in the other zone"
+            ),
+        )
+        blast = (
+            "Sessions written in the last moments before the failover may be lost (replication is "
+            "asynchronous); "
+            "the cache's address does not change, so instances reconnect on their own."
+        )
+        floor = facts.min_size
+    else:
+        steps = (
+            Step(
+                title="Check the cache's state",
+                command=describe,
+                expected="BASIC: no replica to fail over to; Google restarts or repairs the node",
+                stop_if="not READY within 10 minutes: escalate",
+            ),
+        )
+        blast = (
+            f"BASIC tier: a failed node loses every session (each lives {ttl} s after its last write); "
+            "users sign "
+            "in again. Requests that need no session keep working: the health check is shallow."
+        )
+        floor = facts.min_size
+    return _runbook(
+        facts,
+        "cache-primary-failure",
+        purpose="Restore the session cache when its primary fails, knowing what sessions are lost.",
+        when=("The cache alert fires, or requests fail with cache timeouts.",),
+        blast_radius=blast,
+        capacity=_capacity(
+            facts,
+            floor,
+            "No instance is replaced: the load balancer's health check does not depend on the cache.",
+            f"Cache replicas: {facts.cache_replicas}; automatic failover: "
+            f"{'yes' if facts.cache_failover else 'no'}.",
+        ),
+        durations=(
+            Duration(
+                name="sessions lost at most (BASIC) or re-created by users",
+                formula=f"session TTL (SESSION_TTL_SECONDS) = {ttl} s",
+                seconds=ttl,
+            ),
+        ),
+        preconditions=("`gcloud` is authenticated and the repository is checked out (for the lookups).",),
+        lookups=_lookups(facts, *extra_lookups),
+        steps=steps,
+        rollback=(
+            Step(
+                title="Nothing to undo",
+                expected="a failover is not reversed; fail over again only if the new primary's zone is "
+                "impaired",
+            ),
+        ),
+    )
+
+
+def restore_store(facts: StackFacts) -> Runbook:
+    database = facts.details["database"]
+    return _runbook(
+        facts,
+        "restore-store",
+        purpose="Recover the item store as it was at a past minute, into a new database, without touching "
+        "the live one.",
+        when=("Items were corrupted or deleted by a bad release or an operator.",),
+        blast_radius="None while restoring: the clone is a new database. Switching the fleet to it is a "
+        "change "
+        "of the stack (see step 4).",
+        capacity=_capacity(facts, facts.min_size, "No instance is replaced while cloning."),
+        durations=(
+            Duration(
+                name="how far back you can go",
+                formula=f"point-in-time recovery window {PITR_DAYS} days x 86400 s = {PITR_DAYS * 86400} s "
+                f"({facts.store_backup})"
+                if facts.store_pitr
+                else f"no point-in-time recovery ({facts.store_backup})",
+                seconds=PITR_DAYS * 86400 if facts.store_pitr else 0,
+            ),
+        ),
+        preconditions=(
+            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
+            "You know the minute to restore to, in UTC, within the recovery window.",
+            "Point-in-time recovery is "
+            f"{'on' if facts.store_pitr else 'OFF: only the weekly backups can be restored'}.",
+        ),
+        lookups=_lookups(
+            facts,
+            Lookup(
+                variable="DATABASE",
+                command=output_lookup(facts.environment, "firestoreDatabase"),
+                source="stack output firestoreDatabase",
+            ),
+        ),
+        steps=(
+            Step(
+                title="Clone the database at that minute into a new one",
+                command="SNAPSHOT_TIME=2026-01-31T09:30:00Z  # replace with the minute before the damage "
+                "(UTC)\n"
+                f"RESTORED={database}-restored\n"
+                "gcloud firestore databases clone "
+                '--source-database="projects/$PROJECT/databases/$DATABASE" '
+                f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="$RESTORED" '
+                '--project="$PROJECT"',
+                expected="a long-running operation starts; the new database is unreadable until it completes",
+                stop_if="the snapshot time is refused (outside the window, or not a whole minute)",
+            ),
+            Step(
+                title="Wait for the clone",
+                command='gcloud firestore databases describe --database="$RESTORED" --project="$PROJECT"',
+                expected=f"the database `{database}-restored` in {facts.region}",
+                stop_if="NOT_FOUND after an hour: escalate",
+            ),
+            Step(
+                title="Verify the restored items",
+                expected=f"in the console's Firestore viewer, `{database}-restored` holds the items as "
+                "they were",
+            ),
+            Step(
+                title="Switch the fleet",
+                expected="the stack has no setting yet to point the fleet at another database: the fleet "
+                "reads "
+                f"FIRESTORE_DATABASE={database}, which the program derives from the environment's name. "
+                "Until it "
+                "has one, copy the verified items back with the owner, or escalate",
+            ),
+        ),
+        rollback=(
+            Step(
+                title="Nothing to undo while the fleet still uses the original",
+                expected=f"delete `{database}-restored` from the console once it is no longer needed",
+            ),
+        ),
+    )
+
+
+def roll_back_release(facts: StackFacts) -> Runbook:
+    update = facts.details["update"]
+    _, wave_total = _wave_seconds(facts)
+    waves = math.ceil(facts.max_size / facts.surge)
+    timeout = (waves + 1) * wave_total
+    return _runbook(
+        facts,
+        "roll-back-release",
+        purpose="Put the previous release back on every instance, new capacity first.",
+        when=("A release misbehaves: errors or latency alerts after `pulumi up`.",),
+        blast_radius=f"The whole fleet, {facts.surge} at a time, as for any release.",
+        capacity=_capacity(
+            facts,
+            facts.minimum_healthy,
+            "`pulumi up` creates a new instance template; the group's proactive update "
+            f"({update['minimalAction']}, "
+            f"surge {update['maxSurgeFixed']}, unavailable {update['maxUnavailableFixed']}) rolls it out. "
+            "The previous template is deleted after each release, so rolling back is a release of the "
+            "previous commit.",
+        ),
+        durations=(
+            Duration(
+                name="the whole fleet at its largest",
+                formula=f"ceil(max {facts.max_size} / surge {facts.surge}) = {waves} waves x {wave_total} s",
+                seconds=waves * wave_total,
+            ),
+        ),
+        preconditions=(
+            "The repository is checked out and `pulumi` is logged in to the stack's backend.",
+            "You know the last good release's commit (`git log --oneline` lists candidates).",
+        ),
+        lookups=_lookups(facts),
+        steps=(
+            Step(
+                title="Check out the last good release",
+                command="GOOD_COMMIT=0123abcd  # replace with the last good release's commit\n"
+                'git checkout "$GOOD_COMMIT"',
+                expected="HEAD is now at the good commit",
+            ),
+            Step(
+                title="Preview: only the template and the group's version change",
+                command=f"pulumi preview --stack {facts.environment} --cwd pulumi/gcp --diff",
+                expected="replace the instance template, update the group's versions",
+                stop_if="anything else changes (the cache, the database): stop and escalate",
+            ),
+            Step(
+                title="Deploy it",
+                command=f"pulumi up --stack {facts.environment} --cwd pulumi/gcp --yes",
+                expected="the update completes once every instance runs the old release",
+            ),
+            Step(
+                title="Confirm every instance runs it",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" '
+                "--version-target-reached "
+                f"--timeout={timeout} {WHERE}",
+                expected="“Version target is reached”",
+                stop_if=f"it times out after {timeout} s: escalate",
+            ),
+        ),
+        rollback=(
+            Step(
+                title="Pause the rollout",
+                command="gcloud compute instance-groups managed rolling-action stop-proactive-update "
+                f'"$GROUP" {WHERE}',
+                expected="update type OPPORTUNISTIC: no further instance is replaced",
+            ),
+        ),
+    )
+
+
+def runbooks(facts: StackFacts) -> list[Runbook]:
+    return [
+        replace_one(facts),
+        replace_every(facts),
+        evacuate_zone(facts),
+        cache_failure(facts),
+        restore_store(facts),
+        roll_back_release(facts),
+    ]
