@@ -3,6 +3,7 @@ variables the service reads, and no secret anywhere in it."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -100,14 +101,13 @@ def test_boot_starts_the_log_exporter_where_the_collection_rule_reads_and_no_sys
     assert "systemctl enable sample-service-log-export" in script
     # systemd creates the directory the rule's file pattern names, writable by the exporter only.
     directory = service_logs.LOG_DIRECTORY.removeprefix("/var/log/")
-    assert f"LogsDirectory={directory}\n" in script and "User=sample-service\n" in script
+    assert f"LogsDirectory={directory}\n" in script
     exporter = _exporter(script)
     assert f'"LOG_DIRECTORY", "{service_logs.LOG_DIRECTORY}"' in exporter
     assert f'"KEEP_DAYS", "{service_logs.KEEP_DAYS}"' in exporter
     # From the unit's first entry, not the last ten --follow alone shows (journalctl(1)).
     assert "journalctl --unit=sample-service.service --follow --lines=all --output=json" in exporter
-    # The service's user reads the journal through its group; the exporter starts after the service's user
-    # exists (the service unit's fragment creates it).
+    # Its own user reads the journal through its group (test_the_exporter_runs_as_its_own_confined_user).
     assert "SupplementaryGroups=systemd-journal" in script
     # Its cursor lives in the state directory systemd makes writable for it (ProtectSystem=strict).
     assert "StateDirectory=sample-service-logs\n" in script
@@ -115,6 +115,74 @@ def test_boot_starts_the_log_exporter_where_the_collection_rule_reads_and_no_sys
     assert script.index("useradd --system") < script.index(
         "cat > /etc/systemd/system/sample-service-log-export"
     )
+
+
+def _exporter_unit(script: str) -> dict[str, list[str]]:
+    """The exporter unit's [Service] directives, each with every value it is given."""
+    unit = script.split("cat > /etc/systemd/system/sample-service-log-export.service <<'UNIT'\n", 1)[1]
+    section = unit.split("\nUNIT\n", 1)[0].split("[Service]\n", 1)[1].split("\n[", 1)[0]
+    directives: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            directives.setdefault(key, []).append(value)
+    return directives
+
+
+def _exporter_confinement_problems(script: str) -> list[str]:
+    """What lets code running as the service reach the exporter, or the exporter reach more than it needs
+    (systemd.exec(5): User=, SupplementaryGroups=, UMask=, NoNewPrivileges=, CapabilityBoundingSet= with
+    an empty value empties the bounding set, PrivateNetwork=, RestrictAddressFamilies=; DynamicUser= would
+    put LogsDirectory= under /var/log/private, which the agent cannot read)."""
+    from azure_stack import service_logs
+
+    directives = _exporter_unit(script)
+    service_user = script.split("useradd --system", 1)[1].split("\n", 1)[0].split()[-1]
+    wanted = {
+        "User": [service_logs.EXPORTER_USER],
+        "SupplementaryGroups": ["systemd-journal"],
+        "UMask": ["0022"],
+        "LogsDirectoryMode": ["0755"],
+        "NoNewPrivileges": ["yes"],
+        "CapabilityBoundingSet": [""],
+        "PrivateNetwork": ["yes"],
+        "RestrictAddressFamilies": ["AF_UNIX"],
+    }
+    problems = [
+        f"{key}={directives.get(key)} (wanted {value})"
+        for key, value in wanted.items()
+        if directives.get(key) != value
+    ]
+    if directives.get("User") == [service_user]:
+        problems.append(f"the exporter runs as the service's user {service_user}")
+    if "DynamicUser" in directives:
+        problems.append("DynamicUser= moves the logs under /var/log/private")
+    create = f"useradd --system --no-create-home --shell /usr/sbin/nologin {service_logs.EXPORTER_USER}\n"
+    if create not in script or script.index(create) > script.index("sample-service-log-export.service"):
+        problems.append(f"no static system user {service_logs.EXPORTER_USER} created before the unit")
+    return problems
+
+
+def test_the_exporter_runs_as_its_own_confined_user(inventory: Inventory):
+    assert _exporter_confinement_problems(boot_script(inventory)) == []
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("User=sample-service-logs\n", "User=sample-service\n"),
+        ("CapabilityBoundingSet=\n", ""),
+        ("PrivateNetwork=yes\n", ""),
+        ("RestrictAddressFamilies=AF_UNIX\n", "RestrictAddressFamilies=AF_UNIX AF_INET\n"),
+        ("UMask=0022\n", "UMask=0077\n"),
+        ("StateDirectory=", "DynamicUser=yes\nStateDirectory="),
+        ("useradd --system --no-create-home --shell /usr/sbin/nologin sample-service-logs", "true"),
+    ],
+)
+def test_an_exporter_unit_that_is_not_confined_fails(inventories, old, new):
+    script = boot_script(next(iter(inventories.values())))
+    assert old in script
+    assert _exporter_confinement_problems(script.replace(old, new, 1)) != []
 
 
 # A stand-in journalctl: prints the entries of a JSON file given in $ENTRIES as journalctl --output=json
@@ -141,7 +209,7 @@ def _entry(n: int, day: int, message) -> dict:
     }
 
 
-def _run_exporter(inventory: Inventory, tmp_path, entries: list[dict]):
+def _run_exporter(inventory: Inventory, tmp_path, entries: list[dict], **settings: str):
     import json
     import os
     import subprocess
@@ -157,6 +225,7 @@ def _run_exporter(inventory: Inventory, tmp_path, entries: list[dict]):
         "JOURNAL_COMMAND": f"{sys.executable} {tmp_path / 'journalctl.py'} --unit=sample-service.service",
         "LOG_DIRECTORY": str(tmp_path / "logs"),
         "CURSOR_FILE": str(tmp_path / "state" / "cursor"),
+        **settings,
     }
     return subprocess.run([sys.executable, str(program)], env=environment, capture_output=True, timeout=30)
 
@@ -194,6 +263,47 @@ def test_the_exporter_writes_a_file_a_day_keeps_the_agents_two_days_and_resumes(
         '{"level": "ERROR", "message": "two lines"}',
         "later",
     ]
+
+
+def test_the_exporters_budget_is_its_share_of_the_os_disk_the_fleet_sets(inventory: Inventory):
+    from azure_stack import service_logs
+
+    scale_set = inventory.only("azure-native:compute:VirtualMachineScaleSet")
+    disk_gib = scale_set.get("virtualMachineProfile.storageProfile.osDisk.diskSizeGB")
+    budget = int(disk_gib * 2**30 * service_logs.DISK_SHARE)
+    assert f'"BUDGET_BYTES", "{budget}"' in _exporter(boot_script(inventory))
+    # A day at the review's sustained load (500 requests a second, ~200 bytes a line) fits whole on the
+    # smallest disk, and the files leave most of it to the system and the journal.
+    assert 500 * 200 * 86_400 < budget <= disk_gib * 2**30 / 2
+
+
+@pytest.mark.parametrize("environment", ["dev"], indirect=True)
+def test_the_exporter_deletes_the_oldest_files_past_its_budget_then_drops_the_days_rest(
+    inventory: Inventory, tmp_path
+):
+    from azure_stack import service_logs
+
+    from sample_service import log_fields
+
+    line = "x" * 99  # 100 bytes a line in the file
+    days = [0, 0, 1, 1, 2, 2, 2, 2, 2]
+    entries = [_entry(n, day, f"{line[:-1]}{n}") for n, day in enumerate(days)]
+    # Three lines fit: day 0 is within KEEP_DAYS of day 2, so only the budget deletes it.
+    assert service_logs.KEEP_DAYS >= 2
+    result = _run_exporter(inventory, tmp_path, entries, BUDGET_BYTES="350")
+    assert result.returncode == 1
+    logs = tmp_path / "logs"
+    # Oldest first: day 0 goes when day 1's second line comes, day 1 when day 2's second does.
+    assert sorted(p.name for p in logs.iterdir()) == ["2026-11-22.log"]
+    *kept, last = (logs / "2026-11-22.log").read_text().splitlines()
+    assert kept == [f"{line[:-1]}{n}" for n in (4, 5, 6)]
+    # Today's file alone reached the budget: one line says so, with the line's own time, and the rest of
+    # the day is dropped, not retried (the cursor moves on).
+    warning = json.loads(last)
+    assert warning["level"] == "ERROR" and "350 bytes" in warning["message"]
+    assert warning[log_fields.TIME].startswith("2026-11-22T12:00:00")
+    assert b"reached 350 bytes" in result.stderr
+    assert (tmp_path / "state" / "cursor").read_text() == "c8"
 
 
 def test_every_download_retries_every_error_within_the_boot_budget(inventory: Inventory):

@@ -13,6 +13,7 @@ from azure_stack.load_balancer import detection_seconds
 from refarch.boot import BootTemplate, render_boot
 from refarch.boot_budget import BootBudget
 from refarch.spec import EnvironmentSpec
+from sample_service import log_fields
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
 TERMINATE_WATCH = Path(__file__).with_name("terminate_watch.py")
@@ -44,6 +45,7 @@ def custom_data(
     bundle_url: pulumi.Input[str],
     client_id: pulumi.Input[str],
     environment: Mapping[str, pulumi.Input[str]],
+    os_disk_gib: int,
 ) -> pulumi.Output[str]:
     """Base64, as Azure takes it. Holds no secret: every credential comes from the managed identity."""
     names = sorted(environment)
@@ -60,7 +62,8 @@ def custom_data(
             client_id=identity,
             download_seconds=BOOT_BUDGET.download_seconds,
             terminate_watch=terminate_watch(),
-            log_export=log_export(),
+            log_export=log_export(os_disk_gib),
+            log_export_user=service_logs.EXPORTER_USER,
             logs_directory_name=PurePosixPath(service_logs.LOG_DIRECTORY).relative_to("/var/log"),
         )
         return base64.b64encode(script.encode()).decode()
@@ -74,9 +77,13 @@ def terminate_watch() -> str:
     return text.rstrip("\n")
 
 
-def log_export() -> str:
-    """The exporter, writing where the data collection rule reads and keeping files as long as it asks."""
+def log_export(os_disk_gib: int) -> str:
+    """The exporter, writing where the data collection rule reads, keeping files as long as it asks and
+    within the share of the OS disk they may take."""
     text = BootTemplate(LOG_EXPORT.read_text()).substitute(
-        log_directory=service_logs.LOG_DIRECTORY, keep_days=service_logs.KEEP_DAYS
+        log_directory=service_logs.LOG_DIRECTORY,
+        keep_days=service_logs.KEEP_DAYS,
+        budget_bytes=service_logs.budget_bytes(os_disk_gib),
+        time_field=log_fields.TIME,
     )
     return text.rstrip("\n")

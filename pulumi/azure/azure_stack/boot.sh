@@ -63,8 +63,13 @@ systemctl enable sample-service-terminate-watch
 systemctl restart sample-service-terminate-watch
 # The service's logs leave the instance without a syslog daemon (Debian 12 images may have none, and no
 # boot installs one): this exporter copies the service's journal to one file a day, which the Azure Monitor
-# Agent (a VM extension) collects under the data collection rule's text log source. It runs as the
-# service's user, reading the journal through the systemd-journal group.
+# Agent (a VM extension) collects under the data collection rule's text log source. It runs as its own
+# system user, reading the journal through the systemd-journal group, so code running as the service can
+# neither signal nor trace it. No DynamicUser=: it would move LogsDirectory= under /var/log/private, which
+# the agent cannot read. Its files are world-readable (UMask=0022), whichever user the agent reads as. It
+# needs no network (PrivateNetwork=, only AF_UNIX sockets) and no capability (an empty bounding set).
+id -u @{log_export_user} >/dev/null 2>&1 ||
+  useradd --system --no-create-home --shell /usr/sbin/nologin @{log_export_user}
 cat > /usr/local/lib/sample-service/log_export.py <<'PY'
 @{log_export}
 PY
@@ -75,11 +80,16 @@ After=systemd-journald.service
 
 [Service]
 ExecStart=/usr/bin/python3 /usr/local/lib/sample-service/log_export.py
-User=sample-service
+User=@{log_export_user}
 SupplementaryGroups=systemd-journal
+UMask=0022
 LogsDirectory=@{logs_directory_name}
+LogsDirectoryMode=0755
 StateDirectory=sample-service-logs
-NoNewPrivileges=true
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+PrivateNetwork=yes
+RestrictAddressFamilies=AF_UNIX
 ProtectSystem=strict
 ProtectHome=true
 PrivateTmp=true

@@ -102,6 +102,11 @@ def deletion_notice(service: Service) -> str:
     return terminate_notice(detection_seconds() + stop_timeout_seconds(service) + TERMINATE_APPROVAL_SECONDS)
 
 
+def os_disk_gib(root_volume_gib: int) -> int:
+    """The OS disk's size: the spec's root volume, at least what the image needs."""
+    return max(root_volume_gib, MIN_OS_DISK_GIB)
+
+
 def max_unhealthy_percent(minimum: int) -> int:
     """The unhealthy share a rolling upgrade tolerates: at least one instance of the smallest fleet, so the
     rollout that replaces one broken instance is not refused because that instance is broken."""
@@ -157,6 +162,7 @@ class StatelessFleet(Tier):
                         bundle_url=args.bundle_url,
                         client_id=args.identity_client_id,
                         environment=args.service_environment,
+                        os_disk_gib=os_disk_gib(capacity.root_volume_gib),
                     ),
                     "linux_configuration": {
                         "disable_password_authentication": True,
@@ -177,7 +183,7 @@ class StatelessFleet(Tier):
                     "os_disk": {
                         "create_option": "FromImage",
                         "caching": "ReadWrite",
-                        "disk_size_gb": max(capacity.root_volume_gib, MIN_OS_DISK_GIB),
+                        "disk_size_gb": os_disk_gib(capacity.root_volume_gib),
                         "managed_disk": {"storage_account_type": "Premium_LRS"},
                         # Nothing outlives an instance.
                         "delete_option": "Delete",
@@ -294,7 +300,7 @@ class StatelessFleet(Tier):
                 {
                     "streams": [service_logs.STREAM],
                     "destinations": ["workspace"],
-                    "transform_kql": "source",
+                    "transform_kql": service_logs.TRANSFORM_KQL,
                     # The table's name comes from the table resource, so the rule is created after it.
                     "output_stream": pulumi.Output.concat("Custom-", args.log_table_name),
                 }
