@@ -28,20 +28,29 @@ SUBCOMMANDS = {
 }
 
 
+def exports(program: Path) -> dict[str, str]:
+    """Output name -> the expression the program exports for it: `pulumi.export("name", value)` calls, and
+    the keys of a dict literal passed to a root component's `export({...})` (refarch_pulumi.component)."""
+    found: dict[str, str] = {}
+    for node in ast.walk(ast.parse(program.read_text())):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and len(node.args) > 1:
+            found[first.value] = ast.unparse(node.args[1])
+        elif isinstance(first, ast.Dict):
+            found |= {
+                key.value: ast.unparse(value)
+                for key, value in zip(first.keys, first.values, strict=True)
+                if isinstance(key, ast.Constant)
+            }
+    return found
+
+
 @cache
 def exported(project: Path) -> frozenset[str]:
-    """The output names a project's program exports: `pulumi.export("name", ...)` calls and the keys of a
-    dict literal assigned to `self.outputs` that the program exports in a loop."""
-    names = set()
-    for path in project.glob("*_stack/program.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            exports = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args
-            if exports and isinstance(node.args[0], ast.Constant):
-                names.add(node.args[0].value)
-            outputs = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
-            if outputs and any(getattr(target, "attr", "") == "outputs" for target in node.targets):
-                names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
-    return frozenset(names)
+    """The output names a project's program exports."""
+    return frozenset(name for path in project.glob("*_stack/program.py") for name in exports(path))
 
 
 def validate(argv: list[str]) -> list[str]:

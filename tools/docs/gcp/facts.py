@@ -6,7 +6,6 @@ own `pulumi.export` calls (the inventory records resources, not outputs). Nothin
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from dataclasses import replace
@@ -18,6 +17,7 @@ from refarch.boot import written_environment
 from refarch.inventory import Inventory, Resource
 from refarch.spec import EnvironmentSpec
 from tools.docs import prices
+from tools.docs.commands.pulumi_cli import exports
 from tools.docs.gcp import graph, state
 from tools.docs.model import CostLine, FailureMode, HealthCheck, Output, ResourceFact, StackFacts
 
@@ -35,17 +35,8 @@ PROJECT_DIR = "pulumi/gcp"
 
 
 def exported(program: Path = PROGRAM) -> list[tuple[str, str]]:
-    """(output name, the expression it exports) for each `pulumi.export` call in the program."""
-    found = []
-    for node in ast.walk(ast.parse(program.read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "export"
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            found.append((node.args[0].value, ast.unparse(node.args[1])))
-    return found
+    """(output name, the expression it exports) for each output the program exports."""
+    return list(exports(program).items())
 
 
 def output_lookup(environment: str, name: str) -> str:
