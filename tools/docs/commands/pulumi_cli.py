@@ -1,8 +1,8 @@
 """`pulumi` commands a runbook uses to read a stack's outputs and to redeploy, checked against the project
 itself (the Pulumi CLI cannot be installed here): the subcommand is one of the few runbooks use, with only
-its documented flags ("pulumi stack output", "pulumi up", "pulumi stack history" in the Pulumi CLI reference,
-https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
-its Pulumi.<stack>.yaml, and an output name is one its program exports.
+its documented flags ("pulumi stack output", "pulumi config get", "pulumi up", "pulumi stack history" in the
+Pulumi CLI reference, https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
+its Pulumi.<stack>.yaml, an output name is one its program exports, and a config key one the stack sets.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from functools import cache
 from pathlib import Path
+
+import yaml
 
 from refarch import ROOT
 
@@ -25,6 +27,7 @@ SUBCOMMANDS = {
         {"--yes", "-y", "--skip-preview", "-f", "--refresh", "-r", "--diff"},
     ),
     ("preview",): ({"--stack", "-s", "--cwd", "-C", "--target", "-t"}, {"--diff", "--refresh", "-r"}),
+    ("config", "get"): ({"--stack", "-s", "--cwd", "-C"}, {"--json", "-j", "--path"}),
 }
 
 
@@ -51,6 +54,16 @@ def exports(program: Path) -> dict[str, str]:
 def exported(project: Path) -> frozenset[str]:
     """The output names a project's program exports."""
     return frozenset(name for path in project.glob("*_stack/program.py") for name in exports(path))
+
+
+def configured(project: Path, stack: str) -> frozenset[str]:
+    """The config keys a stack sets in its Pulumi.<stack>.yaml, or the project declares with a default."""
+    def keys(path: Path) -> set[str]:
+        return set((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.exists() else set()
+
+    name = (yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}).get("name", "")
+    declared = {key if ":" in key else f"{name}:{key}" for key in keys(project / "Pulumi.yaml")}
+    return frozenset(keys(project / f"Pulumi.{stack}.yaml") | declared)
 
 
 def validate(argv: list[str]) -> list[str]:
@@ -88,6 +101,10 @@ def validate(argv: list[str]) -> list[str]:
     if subcommand == ("stack", "output"):
         if len(positional) != 1 or positional[0] not in exported(project):
             problems.append(f"output {positional} is not one {cwd} exports ({sorted(exported(project))})")
+    elif subcommand == ("config", "get"):
+        known = configured(project, stack)
+        if len(positional) != 1 or positional[0] not in known:
+            problems.append(f"config key {positional} is not one the {stack} stack sets ({sorted(known)})")
     elif positional:
         problems.append(f"`pulumi {' '.join(subcommand)}` takes no argument {positional}")
     return problems
