@@ -1,8 +1,9 @@
 """`pulumi` commands a runbook uses to read a stack's outputs and to redeploy, checked against the project
 itself (the Pulumi CLI cannot be installed here): the subcommand is one of the few runbooks use, with only
 its documented flags ("pulumi stack output", "pulumi config get", "pulumi up", "pulumi stack history" in the
-Pulumi CLI reference, https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
-its Pulumi.<stack>.yaml, an output name is one its program exports, and a config key one the stack sets.
+Pulumi CLI reference, https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under
+pulumi/, `--stack` one of its Pulumi.<stack>.yaml, an output name is one its program exports, and a config
+key one the stack sets.
 """
 
 from __future__ import annotations
