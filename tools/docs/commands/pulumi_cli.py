@@ -59,6 +59,7 @@ def exported(project: Path) -> frozenset[str]:
 
 def configured(project: Path, stack: str) -> frozenset[str]:
     """The config keys a stack sets in its Pulumi.<stack>.yaml, or the project declares with a default."""
+
     def keys(path: Path) -> set[str]:
         return set((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.exists() else set()
 
