@@ -93,14 +93,6 @@ OPT_OUTS: dict[tuple[str, str], str] = {
         "not built yet: unhealthy_hosts (health-check log entries) and gateway-down (the uptime check "
         "through the gateway) cover a loss of instances; a healthy-backend count alarm is a follow-up"
     ),
-    ("gcp", "gateway_errors"): (
-        "not built yet: gateway-down (the uptime check through the gateway) fires when the gateway path "
-        "fails; a 5xx-rate alarm on API Gateway's own metrics is a follow-up"
-    ),
-    ("gcp", "cache_cpu"): (
-        "not built yet: Memorystore's CPU metric is CPU-seconds per second per process, not a percentage; "
-        "cache_memory watches the cache's capacity meanwhile"
-    ),
 }
 
 

@@ -186,15 +186,12 @@ PARITY: dict[str, dict[str, Entry]] = {
             "AWS's count; Azure's `healthy-hosts` alert fires when the average healthy instances fall below "
             "`capacity.min`"
         ),
-        "gcp": OptOut(
-            "AWS's count; unhealthy instances alert on the health check's own log of each instance "
-            "turning unhealthy"
-        ),
+        "gcp": Uses(f"{GCP}/monitoring.py"),
     },
     "alarms.cache_cpu_percent": {
         "aws": Uses("stacks/monitoring.py"),
         "azure": Uses(f"{AZURE}/alerts.py"),
-        "gcp": OptOut("no alert yet: the session cache alerts on memory only (a known gap)"),
+        "gcp": Uses(f"{GCP}/monitoring.py"),
     },
     "alarms.cache_memory_percent": {
         "aws": Uses("stacks/monitoring.py"),

@@ -225,6 +225,7 @@ GCP = {
     "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ["period", "httpCheck"],
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": ["retentionDays"],
     "gcp:logging/projectExclusion:ProjectExclusion": ["filter"],
+    "gcp:logging/metric:Metric": ["name", "filter", "metricDescriptor"],
 }
 
 REVIEWED: dict[str, tuple[dict[str, list[str]], Callable[[Any], Any]]] = {

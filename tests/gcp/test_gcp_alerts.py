@@ -4,8 +4,15 @@ Sources: monitored resource labels (cloud.google.com/monitoring/api/resources: r
 the full projects/P/locations/R/instances/NAME; https_lb_rule's backend_target_name is the backend service's
 name; firestore.googleapis.com/Database's database_id is the database's short name); metrics
 (cloud.google.com/monitoring/api/metrics_gcp: loadbalancing https/backend_latencies, firestore
-api/request_count with response_code the gRPC status name); the uptime alert Cloud Monitoring builds itself
-(check_passed, ALIGN_NEXT_OLDER, REDUCE_COUNT_FALSE across checker regions, COMPARISON_GT)."""
+api/request_count with response_code the gRPC status name); metrics_gcp_a_b: apigateway
+proxy/request_count on apigateway.googleapis.com/Gateway (resource label gateway_id, metric label
+response_code_class "2xx".."5xx");
+cloud.google.com/memorystore/docs/redis/supported-monitoring-metrics (stats/cpu_utilization_main_thread:
+CPU-seconds of the main thread by role and space, so ALIGN_RATE summed per node is its share of one core;
+stats/memory/system_memory_usage_ratio); the uptime alert Cloud Monitoring builds itself (check_passed,
+ALIGN_NEXT_OLDER, REDUCE_COUNT_FALSE across checker regions, COMPARISON_GT); log-based metrics
+(cloud.google.com/logging/docs/logs-based-metrics: a counter's descriptor is DELTA / INT64, its metric type
+logging.googleapis.com/user/NAME)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import re
 
 from gcp_queries import ref
 
+LOG_METRIC = "gcp:logging/metric:Metric"
 # `resource.label.X = "V"` (or `resource.labels.X`, `metric.label.X`) in a filter.
 _LABEL = re.compile(r'\b(resource|metric)\.labels?\.(\w+)\s*=\s*"([^"]*)"')
 
@@ -22,20 +30,33 @@ def _policies(inventory) -> dict:
 
 
 def _condition(policy) -> dict:
-    condition = policy.get("conditions.0")
-    return condition.get("conditionThreshold") or condition["conditionMatchedLog"]
+    return policy.get("conditions.0.conditionThreshold")
+
+
+def _filters(inventory) -> dict[str, list[str]]:
+    """Every filter that selects what an alert watches: each condition's (a denominator is its numerator's
+    without the code), and each log-based metric's an alert counts."""
+    found = {
+        name: [condition["conditionThreshold"]["filter"] for condition in policy.get("conditions")]
+        for name, policy in _policies(inventory).items()
+    }
+    for metric in inventory.of_type(LOG_METRIC):
+        found[f"log metric {metric.name}"] = [metric.get("filter")]
+    return found
 
 
 def _expected_labels(inventory, gcp) -> dict[tuple[str, str], str]:
     """Each label an alert filter may name, and the value it must hold: read from the resource it watches,
     as the mocks computed it (the id, an output), never a name string rebuilt by hand."""
     group = inventory.only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    gateway = inventory.only("gcp:apigateway/gateway:Gateway")
     backend = inventory.only("gcp:compute/backendService:BackendService")
     auto_name = gcp.module("offline").auto_name
     return {
         ("resource", "instance_id"): ref(inventory.only("gcp:redis/instance:Instance")),
         ("resource", "backend_target_name"): auto_name(backend.name, backend.type),
         ("resource", "database_id"): inventory.only("gcp:firestore/database:Database").get("name"),
+        ("resource", "gateway_id"): gateway.get("gatewayId"),
         ("resource", "instance_group_name"): auto_name(group.name, group.type),
         (
             "metric",
@@ -46,10 +67,10 @@ def _expected_labels(inventory, gcp) -> dict[tuple[str, str], str]:
 
 def test_every_label_in_every_alert_filter_comes_from_the_resource_it_watches(inventory, gcp):
     expected, seen = _expected_labels(inventory, gcp), set()
-    for name, policy in _policies(inventory).items():
-        for where, label, value in _LABEL.findall(_condition(policy)["filter"]):
-            if (where, label) == ("metric", "response_code"):
-                continue  # a set of codes, tested below
+    for name, filters in _filters(inventory).items():
+        for where, label, value in (found for text in filters for found in _LABEL.findall(text)):
+            if (where, label) in {("metric", "response_code"), ("metric", "response_code_class")}:
+                continue  # a set of codes or a class, tested below
             assert (where, label) in expected, f"{name}: {where}.label.{label} is not known to this test"
             assert value == expected[where, label], f"{name}: {where}.label.{label} = {value!r}"
             seen.add((where, label))
@@ -110,3 +131,108 @@ def test_a_throttled_edge_alerts_on_the_status_cloud_armor_answers(inventory):
     assert 'metric.type = "loadbalancing.googleapis.com/https/request_count"' in threshold["filter"]
     assert re.search(rf"metric\.label\.response_code = {status}\b", threshold["filter"])
     assert (threshold["comparison"], threshold["thresholdValue"]) == ("COMPARISON_GT", 0)
+
+
+def test_the_gateway_alerts_on_its_own_5xx_share_of_all_its_requests(inventory, spec):
+    threshold = _condition(_policies(inventory)["gateway-errors"])
+    every = threshold["denominatorFilter"]
+    assert 'resource.type = "apigateway.googleapis.com/Gateway"' in every
+    assert 'metric.type = "apigateway.googleapis.com/proxy/request_count"' in every
+    assert "response_code" not in every, "the denominator is every request"
+    assert threshold["filter"] == f'{every} AND metric.label.response_code_class = "5xx"'
+    for aggregations in (threshold["aggregations"], threshold["denominatorAggregations"]):
+        [aggregation] = aggregations
+        assert (aggregation["perSeriesAligner"], aggregation["crossSeriesReducer"]) == (
+            "ALIGN_RATE",
+            "REDUCE_SUM",
+        )
+        assert not aggregation.get("groupByFields"), "one ratio for the gateway"
+    assert threshold["thresholdValue"] == spec.alarms.error_5xx_percent / 100
+
+
+def test_cache_cpu_is_the_main_threads_share_of_a_core_per_node(inventory, spec):
+    threshold = _condition(_policies(inventory)["cache-cpu"])
+    assert 'metric.type = "redis.googleapis.com/stats/cpu_utilization_main_thread"' in threshold["filter"]
+    [aggregation] = threshold["aggregations"]
+    assert (aggregation["perSeriesAligner"], aggregation["crossSeriesReducer"]) == (
+        "ALIGN_RATE",
+        "REDUCE_SUM",
+    )
+    # User and system space summed; the primary and the replica each their own series.
+    assert aggregation["groupByFields"] == ["resource.label.instance_id", "resource.label.node_id"]
+    assert threshold["thresholdValue"] == spec.alarms.cache_cpu_percent / 100
+
+
+def test_cache_memory_also_fires_on_memorystores_own_memory_pressure(inventory, gcp, spec):
+    monitoring = gcp.module("monitoring")
+    policy = _policies(inventory)["cache-memory"]
+    assert policy.get("combiner") == "OR"
+    used, system = (condition["conditionThreshold"] for condition in policy.get("conditions"))
+    assert 'metric.type = "redis.googleapis.com/stats/memory/usage_ratio"' in used["filter"]
+    assert used["thresholdValue"] == spec.alarms.cache_memory_percent / 100
+    assert 'metric.type = "redis.googleapis.com/stats/memory/system_memory_usage_ratio"' in system["filter"]
+    assert system["aggregations"][0]["perSeriesAligner"] == "ALIGN_MAX"
+    assert (system["comparison"], system["thresholdValue"]) == (
+        "COMPARISON_GT",
+        monitoring.SYSTEM_MEMORY_PRESSURE,
+    )
+    # Memory management best practices, "System memory usage ratio": above 80 % the instance is under memory
+    # pressure (cloud.google.com/memorystore/docs/redis/memory-management-best-practices).
+    assert monitoring.SYSTEM_MEMORY_PRESSURE == 0.8
+
+
+def test_unhealthy_backends_count_the_health_checks_log_entries_against_the_spec(inventory, spec):
+    [metric] = inventory.of_type(LOG_METRIC)
+    assert 'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY"' in metric.get("filter")
+    assert (metric.get("metricDescriptor.metricKind"), metric.get("metricDescriptor.valueType")) == (
+        "DELTA",
+        "INT64",
+    )
+    assert spec.name in metric.get("name"), "one metric per environment of a project"
+    threshold = _condition(_policies(inventory)["unhealthy-backends"])
+    assert threshold["filter"] == f'metric.type = "logging.googleapis.com/user/{metric.get("name")}"'
+    [aggregation] = threshold["aggregations"]
+    assert (aggregation["perSeriesAligner"], aggregation["crossSeriesReducer"]) == (
+        "ALIGN_DELTA",
+        "REDUCE_SUM",
+    )
+    assert (threshold["comparison"], threshold["thresholdValue"]) == (
+        "COMPARISON_GT",
+        spec.alarms.unhealthy_hosts - 1,
+    )
+
+
+def test_an_alert_no_runbook_handles_points_at_the_failure_modes_and_says_what_to_do(
+    inventory, gcp, environment
+):
+    monitoring = gcp.module("monitoring")
+    report = {
+        alert for alert, document in monitoring.ALERT_DOCUMENTS.items() if document == monitoring.REPORT
+    }
+    assert set(monitoring.ALERT_ACTIONS) == report
+    for name, policy in _policies(inventory).items():
+        content = policy.get("documentation.content")
+        assert f"Runbook: runbooks/gcp/{environment}/{monitoring.ALERT_DOCUMENTS[name]}.md" in content, name
+        if name in report:
+            assert f"What to do: {monitoring.ALERT_ACTIONS[name]}." in content, name
+        assert policy.get("documentation.links", None) is None, "no links without the repository's address"
+
+
+def test_throttling_and_memory_pressure_are_not_sent_to_a_restore_or_a_failover(gcp):
+    # Firestore throttling is not fixed by restoring the store, nor a full cache by failing it over: both
+    # need capacity or backing off, which the alert's own text says.
+    documents = gcp.module("monitoring").ALERT_DOCUMENTS
+    assert documents["store-errors"] != "restore-store"
+    assert documents["cache-memory"] != "cache-primary-failure"
+
+
+def test_alerts_link_their_document_when_the_stack_gives_the_repositorys_address(gcp):
+    monitoring = gcp.module("monitoring")
+    base = "https://github.com/example/refarch/blob/main"
+    inventory = gcp.preview("dev", {**gcp.config("dev"), f"{gcp.name}:runbookBaseUrl": f"{base}/"})
+    for policy in _policies(inventory).values():
+        document = monitoring.ALERT_DOCUMENTS[policy.name]
+        anchor = "#failure-modes" if document == monitoring.REPORT else ""
+        assert policy.get("documentation.links") == [
+            {"displayName": document, "url": f"{base}/runbooks/gcp/dev/{document}.md{anchor}"}
+        ], policy.name

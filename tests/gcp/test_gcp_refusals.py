@@ -25,6 +25,8 @@ NS = "refarch-gcp"
         (f"{NS}:alertEmail", "nobody", "should match pattern"),
         (f"{NS}:alertChannels", ["#slack"], "projects/my-project/notificationChannels/123"),
         (f"{NS}:apiCallers", ["bob"], "serviceAccount:caller@"),
+        (f"{NS}:runbookBaseUrl", "http://github.com/example/refarch", "should match pattern"),
+        (f"{NS}:runbookBaseUrl", "https://github.com/a b", "should match pattern"),
     ],
 )
 def test_bad_stack_config_is_refused_naming_key_and_value(gcp, key, value, rule):

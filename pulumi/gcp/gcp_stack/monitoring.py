@@ -1,12 +1,14 @@
-"""Monitoring tier: alert policies on what users feel (5xx ratio, latency, the gateway path being up) and on
-what the stateless tier depends on (healthy backends, cache memory, Firestore errors), all notifying the
-channels from the stack config; and the logs, kept as long as the spec says."""
+"""Monitoring tier: alert policies on what users feel (5xx ratio at the load balancer and at the gateway,
+latency, the gateway path being up) and on what the stateless tier depends on (healthy backends, cache CPU
+and memory, Firestore errors), all notifying the channels from the stack config, each linking the generated
+document that handles it; and the logs, kept as long as the spec says."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_gcp.logging as logging
 import pulumi_gcp.monitoring as monitoring
 
 from gcp_stack.edge_rate import THROTTLED_STATUS
@@ -26,9 +28,15 @@ POLICY_ALARMS = {
     "errors_5xx": "errors-5xx",
     "latency_p99": "latency-p99",
     "unhealthy_hosts": "unhealthy-backends",
+    "gateway_errors": "gateway-errors",
+    "cache_cpu": "cache-cpu",
     "cache_memory": "cache-memory",
     "store_throttles": "store-errors",
 }
+# Alerts on a count of events (log entries) rather than on a state: the events of the whole window are summed
+# in one aligned point and the condition fires at once (duration 0), since an event is logged once, not in
+# every minute it lasts.
+EVENT_COUNTS = ("unhealthy-backends",)
 UPTIME_PERIOD = "60s"
 LB_RESOURCE = 'resource.type = "https_lb_rule"'
 # Firestore answers the service can do nothing about but wait or back off: the store failing or throttling.
@@ -40,22 +48,83 @@ UPTIME_REGIONS_FAILING = 1
 # How far back the uptime condition looks for each region's latest result (as Cloud Monitoring's own uptime
 # alert does): a region that stops reporting keeps its last result instead of vanishing.
 UPTIME_ALIGNMENT = "1200s"
+# Memorystore's own line for memory pressure: above 80 % system memory usage the instance is under memory
+# pressure and may be terminated out of memory (cloud.google.com/memorystore/docs/redis/
+# memory-management-best-practices, "System memory usage ratio"). A fact of the service, not a tunable.
+SYSTEM_MEMORY_PRESSURE = 0.8
 # The generated document on-call opens for each alert (`make docs` writes runbooks/gcp/<env>/<document>.md;
-# tests/docs checks that each exists): a runbook that handles the alert, or the reliability report where
-# the alert has several causes.
+# tests/docs checks that each exists): a runbook that handles the alert, or the reliability report's failure
+# modes where no runbook does, with what to do said in ALERT_ACTIONS.
+REPORT = "reliability-report"
 ALERT_DOCUMENTS = {
     "errors-5xx": "roll-back-release",
     "latency-p99": "roll-back-release",
     "unhealthy-backends": "replace-one-instance",
-    "cache-memory": "cache-primary-failure",
-    "store-errors": "restore-store",
-    "throttled-429": "reliability-report",
-    "gateway-down": "reliability-report",
+    "gateway-errors": REPORT,
+    "cache-cpu": REPORT,
+    "cache-memory": REPORT,
+    "store-errors": REPORT,
+    "throttled-429": REPORT,
+    "gateway-down": REPORT,
 }
+# What to do, for each alert whose document is the reliability report (no runbook handles it).
+ALERT_ACTIONS = {
+    "gateway-errors": (
+        "if errors-5xx fires too, the service is failing: follow roll-back-release; otherwise the gateway "
+        "itself fails: check the API config's latest deployment and the gateway's logs"
+    ),
+    "cache-cpu": (
+        "the cache's main thread is saturated: look for expensive commands (SLOWLOG GET) and a growth in "
+        "session traffic; a scale-up (the spec's gcp.cache_memory_gb) moves to a larger capacity tier"
+    ),
+    "cache-memory": (
+        "the cache is running out of memory: raise the spec's gcp.cache_memory_gb or shorten "
+        "service.session_ttl_seconds; a failover does not help"
+    ),
+    "store-errors": (
+        "Firestore is throttling or failing: check the Firestore status page and the service's request rate; "
+        "ramp traffic up gradually (500/50/5) and back off; restoring the store does not help"
+    ),
+    "throttled-429": (
+        "the edge's per-address limit answers 429: if the gateway's own addresses are limited, raise the "
+        "spec's api.throttle_rate_per_second; if one client floods, leave the limit in place"
+    ),
+    "gateway-down": (
+        "the service does not answer through the gateway from several regions: check errors-5xx and "
+        "unhealthy-backends, then the gateway and the load balancer"
+    ),
+}
+FAILURE_MODES = "failure-modes"
 
 
 def runbook_path(environment: str, alert: str) -> str:
     return f"runbooks/gcp/{environment}/{ALERT_DOCUMENTS[alert]}.md"
+
+
+def documentation(
+    environment: str, alert: str, description: str, base_url: str | None
+) -> monitoring.AlertPolicyDocumentationArgs:
+    """The alert's text (the document's repository-relative path, and what to do where no runbook handles
+    it) and, when the stack config gives the repository's address, a link on-call can open from the alert."""
+    path = runbook_path(environment, alert)
+    anchor = f"#{FAILURE_MODES}" if ALERT_DOCUMENTS[alert] == REPORT else ""
+    content = f"{description}. Runbook: {path}"
+    if alert in ALERT_ACTIONS:
+        content += f" (section Failure modes). What to do: {ALERT_ACTIONS[alert]}."
+    links = None
+    if base_url:
+        links = [
+            monitoring.AlertPolicyDocumentationLinkArgs(
+                display_name=ALERT_DOCUMENTS[alert], url=f"{base_url.rstrip('/')}/{path}{anchor}"
+            )
+        ]
+    return monitoring.AlertPolicyDocumentationArgs(content=content, mime_type="text/markdown", links=links)
+
+
+def at_least(count: int) -> int:
+    """The threshold that makes COMPARISON_GT mean "at or above `count`" for an integer count: metric
+    threshold conditions offer only COMPARISON_GT and COMPARISON_LT (AlertPolicy conditionThreshold)."""
+    return count - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +134,8 @@ class MonitoringArgs:
     gateway_host: pulumi.Input[str]
     backend_service: pulumi.Input[str]
     instance_group: pulumi.Input[str]
+    # The gateway's short id (apigateway.googleapis.com/Gateway's gateway_id label).
+    gateway_id: pulumi.Input[str]
     # The instance's full id (projects/P/locations/R/instances/NAME): redis_instance's instance_id label.
     cache_instance_id: pulumi.Input[str]
     database: pulumi.Input[str]
@@ -91,6 +162,7 @@ class ServiceMonitoring(Tier):
         spec, settings = args.spec, args.settings
         thresholds = spec.alarms
         self._environment = spec.name
+        self._base_url = settings.gcp.runbook_base_url
         self.channels: list[pulumi.Input[str]] = list(settings.gcp.alert_channels)
         email = settings.gcp.alert_email or thresholds.email
         if email:
@@ -121,6 +193,24 @@ class ServiceMonitoring(Tier):
             denominator=requests,
             aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
         )
+        # The gateway's own answers (cloud.google.com/monitoring/api/metrics_gcp_a_b, apigateway
+        # proxy/request_count on apigateway.googleapis.com/Gateway; response_code_class is "2xx".."5xx"): the
+        # gateway failing in front of a healthy backend, which errors-5xx at the load balancer cannot see.
+        gateway_requests = pulumi.Output.from_input(args.gateway_id).apply(
+            lambda gateway: (
+                'resource.type = "apigateway.googleapis.com/Gateway" AND '
+                f'resource.label.gateway_id = "{gateway}" AND '
+                'metric.type = "apigateway.googleapis.com/proxy/request_count"'
+            )
+        )
+        self._threshold(
+            "gateway-errors",
+            "5xx responses from the API gateway above the spec's rate",
+            gateway_requests.apply(lambda f: f'{f} AND metric.label.response_code_class = "5xx"'),
+            thresholds.error_5xx_percent / 100,
+            denominator=gateway_requests,
+            aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
+        )
         # Cloud Armor's throttle answers 429 at the load balancer (the response_code label is the code sent to
         # the client): sustained, the gateway's own addresses may be hitting the per-address limit, or
         # someone is flooding the edge. Either way someone should look.
@@ -147,29 +237,73 @@ class ServiceMonitoring(Tier):
             # code and country: the latency of the service, not of its slowest corner.
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_PERCENTILE_99"),
         )
-        self._log_match(
+        # The health checks log each instance turning unhealthy once (a transition, not a state): a log-based
+        # counter of those entries, summed over the policy's window, fires once the spec's number of instances
+        # turned unhealthy within it. A log-based metric counts only entries received after it exists.
+        turned_unhealthy = logging.Metric(
             "unhealthy-backends",
-            f"Instances failing {HEALTH_PATH} (autohealing replaces them)",
-            pulumi.Output.from_input(args.instance_group).apply(
+            name=f"{spec.name}-unhealthy-backends",
+            description=f"Instances of the {spec.name} fleet turning unhealthy on {HEALTH_PATH}",
+            filter=pulumi.Output.from_input(args.instance_group).apply(
                 lambda group: (
                     'logName:"compute.googleapis.com%2Fhealthchecks" AND '
                     'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
                     f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}"'
                 )
             ),
+            metric_descriptor=logging.MetricMetricDescriptorArgs(metric_kind="DELTA", value_type="INT64"),
+            opts=self.child(),
         )
         self._threshold(
+            "unhealthy-backends",
+            f"Instances failing {HEALTH_PATH} (autohealing replaces them)",
+            # Naming the metric's name (an output) also creates the policy after the metric it reads.
+            turned_unhealthy.name.apply(
+                lambda metric: f'metric.type = "logging.googleapis.com/user/{metric}"'
+            ),
+            at_least(thresholds.unhealthy_hosts),
+            aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM", period=f"{WINDOW.seconds}s"),
+            duration="0s",
+        )
+        cache = pulumi.Output.from_input(args.cache_instance_id)
+
+        def cache_metric(metric: str) -> pulumi.Output[str]:
+            return cache.apply(
+                lambda instance: (
+                    f'resource.type = "redis_instance" AND resource.label.instance_id = "{instance}" AND '
+                    f'metric.type = "redis.googleapis.com/{metric}"'
+                )
+            )
+
+        # The main thread's CPU-seconds per second (Redis runs commands on one thread): ALIGN_RATE of the
+        # metric, summed over user and system space per node, is that thread's share of one core
+        # (cloud.google.com/memorystore/docs/redis/supported-monitoring-metrics, Main Thread CPU Seconds).
+        self._threshold(
+            "cache-cpu",
+            "Session cache main thread CPU high",
+            cache_metric("stats/cpu_utilization_main_thread"),
+            thresholds.cache_cpu_percent / 100,
+            aggregation=_aggregation(
+                "ALIGN_RATE", "REDUCE_SUM", ["resource.label.instance_id", "resource.label.node_id"]
+            ),
+        )
+        self._policy(
             "cache-memory",
             "Session cache memory high",
-            pulumi.Output.from_input(args.cache_instance_id).apply(
-                lambda cache: (
-                    'resource.type = "redis_instance" AND '
-                    f'resource.label.instance_id = "{cache}" AND '
-                    'metric.type = "redis.googleapis.com/stats/memory/usage_ratio"'
-                )
-            ),
-            thresholds.cache_memory_percent / 100,
-            aggregation=_aggregation("ALIGN_MAX"),
+            [
+                self._condition(
+                    "Session cache memory above the spec's share of maxmemory",
+                    cache_metric("stats/memory/usage_ratio"),
+                    thresholds.cache_memory_percent / 100,
+                    aggregation=_aggregation("ALIGN_MAX"),
+                ),
+                self._condition(
+                    "Session cache system memory under pressure",
+                    cache_metric("stats/memory/system_memory_usage_ratio"),
+                    SYSTEM_MEMORY_PRESSURE,
+                    aggregation=_aggregation("ALIGN_MAX"),
+                ),
+            ],
         )
         self._threshold(
             "store-errors",
@@ -182,7 +316,7 @@ class ServiceMonitoring(Tier):
                     f"metric.label.response_code = one_of({_quoted(STORE_FAILURE_CODES)})"
                 )
             ),
-            thresholds.store_throttled_requests,
+            at_least(thresholds.store_throttled_requests),
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
         )
         self.uptime = monitoring.UptimeCheckConfig(
@@ -224,60 +358,45 @@ class ServiceMonitoring(Tier):
         )
         self.register_outputs({"policies": [policy.name for policy in self.policies]})
 
-    def _policy(self, name: str, description: str, condition, **kwargs) -> None:
+    def _policy(self, name: str, description: str, conditions: list, **kwargs) -> None:
         self.policies.append(
             monitoring.AlertPolicy(
                 name,
                 display_name=f"{description} ({self._environment})",
                 combiner="OR",
-                conditions=[condition],
+                conditions=conditions,
                 notification_channels=self.channels,
                 severity="ERROR",
-                documentation=monitoring.AlertPolicyDocumentationArgs(
-                    content=f"{description}. Runbook: {runbook_path(self._environment, name)}",
-                    mime_type="text/markdown",
-                ),
+                documentation=documentation(self._environment, name, description, self._base_url),
                 opts=self.child(),
                 **kwargs,
             )
         )
 
-    def _threshold(
-        self,
-        name: str,
+    @staticmethod
+    def _condition(
         description: str,
         filter_: pulumi.Input[str],
         threshold: float,
         *,
         aggregation: monitoring.AlertPolicyConditionConditionThresholdAggregationArgs,
         denominator: pulumi.Input[str] | None = None,
-        comparison: str = "COMPARISON_GT",
-    ) -> None:
-        condition = monitoring.AlertPolicyConditionArgs(
+        duration: str = DURATION,
+    ) -> monitoring.AlertPolicyConditionArgs:
+        return monitoring.AlertPolicyConditionArgs(
             display_name=description,
             condition_threshold=monitoring.AlertPolicyConditionConditionThresholdArgs(
                 filter=filter_,
                 aggregations=[aggregation],
                 denominator_filter=denominator,
                 denominator_aggregations=[aggregation] if denominator is not None else None,
-                comparison=comparison,
+                # Metric thresholds offer only GT and LT: counts pass at_least(N) to mean "N or more".
+                comparison="COMPARISON_GT",
                 threshold_value=threshold,
-                duration=DURATION,
+                duration=duration,
                 trigger=monitoring.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
             ),
         )
-        self._policy(name, description, condition)
 
-    def _log_match(self, name: str, description: str, filter_: pulumi.Input[str]) -> None:
-        condition = monitoring.AlertPolicyConditionArgs(
-            display_name=description,
-            condition_matched_log=monitoring.AlertPolicyConditionConditionMatchedLogArgs(filter=filter_),
-        )
-        # Log-match policies must say how often they may notify.
-        strategy = monitoring.AlertPolicyAlertStrategyArgs(
-            notification_rate_limit=monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
-                period="300s"
-            ),
-            auto_close="1800s",
-        )
-        self._policy(name, description, condition, alert_strategy=strategy)
+    def _threshold(self, name: str, description: str, filter_: pulumi.Input[str], threshold: float, **kwargs):
+        self._policy(name, description, [self._condition(description, filter_, threshold, **kwargs)])

@@ -163,6 +163,7 @@ class StatelessService(Root):
                 gateway_host=api.host,
                 backend_service=load_balancer.backend.name,
                 instance_group=fleet.instance_group,
+                gateway_id=api.gateway.gateway_id,
                 cache_instance_id=cache.instance.id,
                 database=store.database.name,
             ),

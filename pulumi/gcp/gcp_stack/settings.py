@@ -58,6 +58,14 @@ class GcpSettings(_Config):
     alert_email: str | None = Field(None, alias="alertEmail", pattern=EMAIL_PATTERN)
     alert_channels: tuple[str, ...] = Field((), alias="alertChannels")
     api_callers: tuple[str, ...] = Field((), alias="apiCallers")
+    # The repository's address for links to the generated runbooks (`<base>/runbooks/gcp/<env>/<doc>.md`),
+    # e.g. https://github.com/org/repo/blob/main; without it alerts name the repository-relative path only.
+    runbook_base_url: str | None = Field(
+        None,
+        alias="runbookBaseUrl",
+        max_length=1800,
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?$",
+    )
 
     @field_validator("zones")
     @classmethod
