@@ -55,10 +55,10 @@ class ServiceStack(Stack):
             notifications=self.notifications.topic,
         )
         self.cache.allow_from(self.fleet.security_group)
-        # Exactly the operations the service's store calls, on this table only.
-        serving = self.store.serving
-        serving.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
-        if key := serving.encryption_key:
+        # Exactly the operations the service's store calls, on the tables its instances use only.
+        for table in self.store.in_use:
+            table.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := self.store.serving.encryption_key:
             # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
             self.fleet.role.add_to_principal_policy(
                 iam.PolicyStatement(
