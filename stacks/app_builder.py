@@ -15,6 +15,7 @@ from refarch.errors import Problem, SpecError
 from refarch.spec import EnvironmentSpec, load_all
 from stacks.account import AccountSettingsStack
 from stacks.boot import boot_problems
+from stacks.item_store import table_context_problems
 from stacks.region import REGION_CONTEXT_KEY, checked_region, default_region
 from stacks.service_stack import ServiceStack
 from stacks.stateless_checks import StatelessChecks
@@ -55,9 +56,9 @@ def deployment_environment(app: App) -> Environment:
     return Environment(account=account, region=checked_region(app.node.try_get_context(REGION_CONTEXT_KEY)))
 
 
-def aws_problems(spec: EnvironmentSpec) -> list[Problem]:
+def aws_problems(spec: EnvironmentSpec, context: Mapping[str, Any] | None = None) -> list[Problem]:
     """What AWS adds to the spec's own rules: every problem at once, before any stack is built."""
-    problems = []
+    problems = table_context_problems(spec.name, context or {})
     if spec.production and not spec.alarms.email:
         problems.append(
             Problem(
@@ -79,7 +80,7 @@ def build_app(app: App, *, overrides: Mapping[str, Any] | None = None, nag: bool
     specs = load_all(overrides={**context_overrides, **(overrides or {})})
     env = deployment_environment(app)
     for spec in specs.values():
-        if problems := aws_problems(spec):
+        if problems := aws_problems(spec, app.node.get_all_context()):
             raise SpecError(spec.name, problems)
     # Environments share the account-level settings of the account and region they deploy to.
     account = AccountSettingsStack(app, env=env)

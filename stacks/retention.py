@@ -7,8 +7,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from refarch.spec import EnvironmentSpec
+
+# The module, not the name: encryption imports this module too, whichever of the two loads first.
+from stacks import encryption
 from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
-from stacks.encryption import data_key
 
 # Control Tower CT.CLOUDWATCH.PR.2 asks for at least this retention.
 YEAR_DAYS = 365
@@ -22,7 +24,7 @@ def removal_policy(spec: EnvironmentSpec) -> RemovalPolicy:
 def retained_log_group(
     scope: Construct, construct_id: str, spec: EnvironmentSpec, *, name: str | None = None
 ) -> logs.LogGroup:
-    key = data_key(scope, spec)
+    key = encryption.data_key(scope, spec)
     group = logs.LogGroup(
         scope, construct_id, log_group_name=name, removal_policy=removal_policy(spec), encryption_key=key
     )

@@ -26,6 +26,11 @@ def stack_name(environment: str) -> str:
     return f"StatelessService-{environment}"
 
 
+def stack_tags(spec: EnvironmentSpec) -> dict[str, str]:
+    """What every environment's stack and resources are tagged with."""
+    return {"environment": spec.name, "architecture": "stateless-reference"}
+
+
 class ServiceStack(Stack):
     def __init__(self, scope: Construct, *, spec: EnvironmentSpec, **kwargs: Any) -> None:
         super().__init__(
@@ -33,11 +38,14 @@ class ServiceStack(Stack):
             stack_name(spec.name),
             description=f"Stateless reference architecture: service tier ({spec.name})",
             termination_protection=spec.production,
+            # Stack tags: with @aws-cdk/core:explicitStackTags (cdk.json) Tags.of(stack) no longer reaches
+            # the stack itself, only its resources; CloudFormation gives stack tags to what it creates too.
+            tags=stack_tags(spec),
             **kwargs,
         )
         self.spec = spec
-        Tags.of(self).add("environment", spec.name)
-        Tags.of(self).add("architecture", "stateless-reference")
+        for key, value in stack_tags(spec).items():
+            Tags.of(self).add(key, value)
 
         self.notifications = OperatorNotifications(self, "Notifications", spec=spec)
         self.network = ServiceNetwork(self, "Network", spec=spec)
@@ -55,10 +63,10 @@ class ServiceStack(Stack):
             notifications=self.notifications.topic,
         )
         self.cache.allow_from(self.fleet.security_group)
-        # Exactly the operations the service's store calls, on this table only.
-        serving = self.store.serving
-        serving.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
-        if key := serving.encryption_key:
+        # Exactly the operations the service's store calls, on the tables its instances use only.
+        for table in self.store.in_use:
+            table.grant(self.fleet.role, *(f"dynamodb:{operation}" for operation in STORE_OPERATIONS))
+        if key := self.store.serving.encryption_key:
             # What DynamoDB needs of the caller's key permissions for reads and writes, through DynamoDB only.
             self.fleet.role.add_to_principal_policy(
                 iam.PolicyStatement(

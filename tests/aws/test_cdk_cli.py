@@ -16,6 +16,7 @@ from refarch import ROOT
 from refarch.errors import SpecError
 from stacks.app_builder import CDK_JSON, DEFAULT_REGION, build_app, deployment_environment, new_app
 from stacks.feature_flags import DEVIATIONS
+from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from stacks.region import RegionError, known_regions
 
 CDK_CLI = ROOT / "node_modules" / "aws-cdk"
@@ -87,7 +88,21 @@ REFUSALS = {
     "boot budget": {"spec.dev.capacity.health_check_grace_seconds": 120},
     "no region": {"region": ""},
     "unknown region": {"region": "eu-wset-1"},
+    "restored table name": {f"{SERVING_TABLE_CONTEXT}.prod": "items/restored"},
 }
+
+
+def test_a_table_name_dynamodb_would_refuse_is_named_before_anything_is_built(tmp_path):
+    # DynamoDB table names: 3-255 of a-z, A-Z, 0-9, _ - . ("Supported data types and naming rules in Amazon
+    # DynamoDB": https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html)
+    context = {f"{SERVING_TABLE_CONTEXT}.prod": "ab", f"{DRAINING_TABLE_CONTEXT}.prod": "items restored"}
+    app = new_app(outdir=str(tmp_path), context=context)
+    with pytest.raises(SpecError) as refused:
+        build_app(app, nag=False)
+    assert refused.value.environment == "prod"
+    assert [(problem.field, problem.value) for problem in refused.value.problems] == list(context.items())
+    assert "must be a DynamoDB table name: 3 to 255 of" in str(refused.value)
+    assert app.node.children == []
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))

@@ -10,8 +10,9 @@ import json
 import pytest
 
 from refarch.spec import load_all
+from sample_service.dynamodb_layout import OPERATIONS
 from stacks.app_builder import build_app, new_app
-from stacks.item_store import SERVING_TABLE_CONTEXT
+from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from stacks.service_stack import stack_name
 from tests.aws.conftest import REGION
 from tools.docs import aws, render
@@ -20,6 +21,7 @@ from tools.docs.inputs import Inputs
 
 ENVIRONMENT = "staging"
 RESTORED = "Items-restored-by-test"
+DRAINING = "Items-switched-from-by-test"
 
 
 def _changes(spec) -> dict[str, object]:
@@ -35,7 +37,11 @@ def changed(tmp_path_factory) -> tuple[dict, dict, object]:
     original = load_all()[ENVIRONMENT]
     changes = _changes(original)
     directory = tmp_path_factory.mktemp("cdk.out-changed")
-    context = {"region": REGION, f"{SERVING_TABLE_CONTEXT}.{ENVIRONMENT}": RESTORED}
+    context = {
+        "region": REGION,
+        f"{SERVING_TABLE_CONTEXT}.{ENVIRONMENT}": RESTORED,
+        f"{DRAINING_TABLE_CONTEXT}.{ENVIRONMENT}": DRAINING,
+    }
     context |= {f"spec.{key}": value for key, value in changes.items()}
     app = build_app(new_app(outdir=str(directory), context=context))
     try:
@@ -86,10 +92,39 @@ def test_the_restored_table_reaches_the_fleet_every_way(changed):
     assert any(f"\nITEMS_TABLE={RESTORED}\n" in part for part in data if isinstance(part, str))
     grants = json.dumps([body for body in stack.of_type("AWS::IAM::Policy").values()])
     assert f":table/{RESTORED}" in grants
+    # The instances the refresh has not replaced yet still use the stack's own table (and a draining one,
+    # switching back): each keeps the store's operations until a later deploy drops it.
+    own_table, _ = stack.only("AWS::DynamoDB::Table")
+    operations = {f"dynamodb:{operation}" for operation in OPERATIONS}
+    assert _table_grants(stack) == {table: operations for table in (RESTORED, own_table, DRAINING)}
     alarms = json.dumps(stack.of_type("AWS::CloudWatch::Alarm"))
     assert RESTORED in alarms
     # The stack's own table stays, untouched.
     assert len(stack.of_type("AWS::DynamoDB::Table")) == 1
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _table_grants(stack: Template) -> dict[str, set[str]]:
+    """The fleet role's DynamoDB actions per table (a table's logical id, or the name in an imported ARN)."""
+    (role,) = [name for name in stack.of_type("AWS::IAM::Role") if name.startswith("FleetInstanceRole")]
+    found: dict[str, set[str]] = {}
+    for body in stack.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role} not in body["Properties"]["Roles"]:
+            continue
+        for statement in body["Properties"]["PolicyDocument"]["Statement"]:
+            actions, resources = (_listed(statement[field]) for field in ("Action", "Resource"))
+            if not any(action.startswith("dynamodb:") for action in actions):
+                continue
+            for resource in resources:
+                text = json.dumps(resource)
+                table = next((name for name in stack.of_type("AWS::DynamoDB::Table") if name in text), None)
+                if table is None:
+                    table = text.split(":table/")[1].split('"')[0]
+                found.setdefault(table, set()).update(actions)
+    return found
 
 
 def test_the_restore_runbook_deploys_that_override(generated):

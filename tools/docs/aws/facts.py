@@ -152,16 +152,43 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "refresh": refresh,
         "rollout_alarms": [ref_id(alarm) for alarm in refresh["AlarmSpecification"]["Alarms"]],
         "launch_template": template.only(LAUNCH_TEMPLATE)[0],
+        "mixed_instances": mixed_instances(template),
         "cache_group": template.only(CACHE)[0],
         "table": template.only(TABLE)[0],
         "partition_key": next(key["AttributeName"] for key in table["KeySchema"] if key["KeyType"] == "HASH"),
         "ttl_attribute": table.get("TimeToLiveSpecification", {}).get("AttributeName"),
         "deletion_protection": bool(table.get("DeletionProtectionEnabled")),
+        "data_key": table_key(template, table),
+        "table_tags": tuple((tag["Key"], tag["Value"]) for tag in table.get("Tags", ())),
         "app_subnet_name": tags["aws-cdk:subnet-name"],
         "scope": invoke_scope(template),
         "service": service_environment(template),
         "cache_engine": f"{template.prop(CACHE, 'Engine')} {template.prop(CACHE, 'EngineVersion')}",
     }
+
+
+def mixed_instances(template: Template) -> dict[str, Any] | None:
+    """The group's instance-type overrides and instances distribution (None for a single-type group): what
+    a refresh's desired configuration must repeat, or the group would adopt a single-type configuration."""
+    _, group = template.only(ASG)
+    policy = group.get("MixedInstancesPolicy")
+    if policy is None:
+        return None
+    return {
+        "Overrides": policy["LaunchTemplate"].get("Overrides", []),
+        "InstancesDistribution": policy.get("InstancesDistribution", {}),
+    }
+
+
+def table_key(template: Template, table: dict[str, Any]) -> str | None:
+    """The logical id of the stack's own KMS key the table is encrypted with; None for DynamoDB's keys."""
+    sse = table.get("SSESpecification", {})
+    key = ref_id(sse.get("KMSMasterKeyId"))
+    if sse.get("SSEType") != "KMS" or key is None:
+        return None
+    if template.type_of(key) != "AWS::KMS::Key":
+        raise TemplateError(f"aws {template.environment}: the table's key {key} is no AWS::KMS::Key")
+    return key
 
 
 def _refresh_text(refresh: dict[str, Any]) -> str:

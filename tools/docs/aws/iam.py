@@ -40,6 +40,37 @@ DEPENDENT_ACTIONS = {
 }
 
 
+# Calls that read or write a table's items (a restore writes the new table with the caller's permissions):
+# on a table encrypted with a customer managed key, each also needs that key, through DynamoDB only. The
+# actions are those "How Amazon DynamoDB uses AWS KMS" lists for a principal using such a table, with the
+# kms:ViaService condition it shows (AWS KMS Developer Guide, "Authorizing use of your KMS key":
+# https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html#dynamodb-authz; DynamoDB
+# Developer Guide, "Encryption at rest: how it works": https://docs.aws.amazon.com/amazondynamodb/latest/
+# developerguide/encryption.howitworks.html).
+ITEM_DATA = frozenset(
+    {"dynamodb:RestoreTableToPointInTime", *DEPENDENT_ACTIONS["dynamodb:RestoreTableToPointInTime"]}
+)
+DATA_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+
+def data_key_statement(data_key: str, *, region: str) -> dict:
+    """The stack's table key, by the logical id whose physical id (the key id) only a deployment knows."""
+    return {
+        "Sid": "KmsTableKeyThroughDynamodb",
+        "Effect": "Allow",
+        "Action": list(DATA_KEY_ACTIONS),
+        "Resource": f"arn:aws:kms:{region}:*:key/<key id of stack resource {data_key}>",
+        "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+    }
+
+
 def iam_prefix(service: str) -> str:
     metadata = session().get_service_model(service).metadata
     prefix = metadata.get("signingName") or metadata["endpointPrefix"]
@@ -64,12 +95,14 @@ def actions(snippets: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def policy(snippets: Iterable[str], *, stack: str, region: str) -> str:
+def policy(snippets: Iterable[str], *, stack: str, region: str, data_key: str | None = None) -> str:
     """An identity policy allowing exactly those actions: one statement per service, in this region only;
     CloudFormation reads scoped to this stack. Most of the other actions (Describe*, the refresh and
-    failover calls) take no resource-level scoping by name the stack can know before deployment."""
+    failover calls) take no resource-level scoping by name the stack can know before deployment. With
+    `data_key` (the logical id of the table's customer managed key), item reads and writes get that key."""
     by_service: dict[str, list[str]] = defaultdict(list)
-    for action in actions(snippets):
+    found = actions(snippets)
+    for action in found:
         by_service[action.split(":")[0]].append(action)
     region_only = {"StringEquals": {"aws:RequestedRegion": region}}
     statements = []
@@ -86,4 +119,6 @@ def policy(snippets: Iterable[str], *, stack: str, region: str) -> str:
         if resource == "*":
             statement["Condition"] = region_only
         statements.append(statement)
+    if data_key and ITEM_DATA & set(found):
+        statements.append(data_key_statement(data_key, region=region))
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)

@@ -200,6 +200,8 @@ def _check_shorthand(name: str, shape: Shape, value: str) -> list[str]:
         member = shape.members[key]
         if member.type_name == "structure" and item.startswith("{") and item.endswith("}"):
             problems += _check_shorthand(f"{name}.{key}", member, item[1:-1])
+        elif member.type_name == "list" and item.startswith("[") and item.endswith("]"):
+            problems += _check_shorthand_list(f"{name}.{key}", member.member, item[1:-1])
         elif member.type_name in ("string", "integer", "long"):
             problems += _check_scalar(f"{name}.{key}", member, item)
     problems += [
@@ -207,6 +209,20 @@ def _check_shorthand(name: str, shape: Shape, value: str) -> list[str]:
         for key in shape.required_members
         if key not in {pair.partition("=")[0] for pair in _top_level(value, ",")}
     ]
+    return problems
+
+
+def _check_shorthand_list(name: str, member: Shape, text: str) -> list[str]:
+    """A shorthand list (`[{Key=Value},{Key=Value}]`, `[1,2]`): each element against the list's member."""
+    problems = []
+    for element in _top_level(text, ",") if text else []:
+        if member.type_name == "structure":
+            if not (element.startswith("{") and element.endswith("}")):
+                problems.append(f"{name} element {element!r} should be a {{...}} structure")
+                continue
+            problems += _check_shorthand(name, member, element[1:-1])
+        else:
+            problems += _check_scalar(name, member, element)
     return problems
 
 

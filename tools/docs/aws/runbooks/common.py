@@ -77,7 +77,9 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         escalation=c.escalation(facts, f"{SCENARIO_TITLES[scenario].lower()} needs help"),
         **fields,
     )
-    document = policy(draft.commands(), stack=facts.stack, region=facts.region)
+    document = policy(
+        draft.commands(), stack=facts.stack, region=facts.region, data_key=facts.details["data_key"]
+    )
     return Runbook(**{**draft.__dict__, "permissions": document})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
     alarm_lookups,
@@ -13,6 +15,32 @@ from tools.docs.aws.runbooks.common import (
     timings,
 )
 from tools.docs.model import Runbook, StackFacts, Step
+
+
+def shorthand(value: Any) -> str:
+    """A template value in the AWS CLI's shorthand syntax (`{Key=Value,...}`, `[...]`)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}={shorthand(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(shorthand(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TypeError(f"no shorthand for {value!r}")
+
+
+def desired_configuration(mixed: dict[str, Any] | None) -> str:
+    """The previous launch template version, in the group's own shape: with its instance-type overrides and
+    instances distribution when it has them (DesiredConfiguration, botocore's autoscaling model)."""
+    template = {"LaunchTemplateId": "$LAUNCH_TEMPLATE", "Version": "$PREVIOUS"}
+    if mixed is None:
+        return f"LaunchTemplate={shorthand(template)}"
+    policy = {
+        "LaunchTemplate": {"LaunchTemplateSpecification": template, "Overrides": mixed["Overrides"]},
+        "InstancesDistribution": mixed["InstancesDistribution"],
+    }
+    return f"MixedInstancesPolicy={shorthand(policy)}"
 
 
 def roll_back_release(facts: StackFacts) -> Runbook:
@@ -49,7 +77,7 @@ def roll_back_release(facts: StackFacts) -> Runbook:
                 "PREVIOUS=1  # replace with the previous version's number from step 3\n"
                 'aws autoscaling start-instance-refresh --auto-scaling-group-name "$ASG" --strategy Rolling '
                 "\\\n  --desired-configuration "
-                '"LaunchTemplate={LaunchTemplateId=$LAUNCH_TEMPLATE,Version=$PREVIOUS}" \\\n'
+                f'"{desired_configuration(facts.details["mixed_instances"])}" \\\n'
                 f'  --preferences "{refresh_preferences(refresh, desired_configuration=True)}"'
             ),
             expected="an `InstanceRefreshId`.",

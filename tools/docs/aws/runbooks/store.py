@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from stacks.item_store import SERVING_TABLE_CONTEXT
+from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import assemble, in_service_count, refresh_duration, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
+
+# What must match between the stack's table and the restored one before the fleet switches to it.
+READY_QUERY = (
+    "Table.[TableStatus,SSEDescription.SSEType,SSEDescription.KMSMasterKeyArn,DeletionProtectionEnabled]"
+)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{round(seconds / 60)} min"
 
 
 def restore_store(facts: StackFacts) -> Runbook:
     details = facts.details
     key, ttl = details["partition_key"], details["ttl_attribute"]
     context = f"{SERVING_TABLE_CONTEXT}.{facts.environment}"
+    draining = f"{DRAINING_TABLE_CONTEXT}.{facts.environment}"
+    tags = " ".join(f"Key={name},Value={value}" for name, value in details["table_tags"])
+    tag_text = ", ".join(f"`{name}={value}`" for name, value in details["table_tags"])
+    encryption = (
+        "`KMS` and the stack's key's ARN (the same on both lines)"
+        if details["data_key"]
+        else "`KMS` and the ARN of DynamoDB's AWS managed key (`alias/aws/dynamodb`), the same on both lines"
+    )
     delay, attempts = waiter_bound("dynamodb", "TableExists")
     refresh = refresh_duration(facts)
     if not facts.store_pitr:
@@ -61,7 +78,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Give it what a restore does not copy: time to live, point-in-time recovery"
-                + (", deletion protection" if details["deletion_protection"] else ""),
+                + (", deletion protection" if details["deletion_protection"] else "")
+                + ", the stack's tags",
                 command=(
                     f'aws dynamodb update-time-to-live --table-name "$RESTORED" '
                     f"--time-to-live-specification Enabled=true,AttributeName={ttl}\n"
@@ -72,8 +90,11 @@ def restore_store(facts: StackFacts) -> Runbook:
                         if details["deletion_protection"]
                         else ""
                     )
+                    + '\nRESTORED_ARN=$(aws dynamodb describe-table --table-name "$RESTORED" '
+                    "--query Table.TableArn --output text)\n"
+                    f'aws dynamodb tag-resource --resource-arn "$RESTORED_ARN" --tags {tags}'
                 ),
-                expected="each prints the setting as now enabled.",
+                expected="each update prints the setting as now enabled; tag-resource prints nothing.",
             ),
             Step(
                 title="Verify the restored data: an item you know was right at that moment",
@@ -91,15 +112,32 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "switching.",
             ),
             Step(
+                title="Check the restored table is ready to serve like the stack's own: active, the same "
+                "encryption key, the same deletion protection and tags",
+                command=(
+                    f'aws dynamodb describe-table --table-name "$TABLE" --query "{READY_QUERY}" '
+                    "--output text\n"
+                    f'aws dynamodb describe-table --table-name "$RESTORED" --query "{READY_QUERY}" '
+                    "--output text\n"
+                    'aws dynamodb list-tags-of-resource --resource-arn "$RESTORED_ARN" --output text'
+                ),
+                expected=f"two identical lines: `ACTIVE`, {encryption}, deletion protection "
+                f"`{details['deletion_protection']}`; then the tags {tag_text}.",
+                stop_if="the lines differ: a table that is not `ACTIVE` is not ready (wait, step 4); another "
+                "key or protection, or a missing tag: redo step 5 before switching.",
+            ),
+            Step(
                 title="Switch the fleet to the restored table. This is a stack change: the table's name "
                 "reaches the instances through the launch template's user data (ITEMS_TABLE in "
-                "/etc/sample-service.env) "
-                "and their role may use only that table; the deploy grants the new one, rewrites ITEMS_TABLE "
-                "and replaces every instance through the stack's instance refresh",
+                "/etc/sample-service.env). The deploy grants the restored table and keeps the grant on the "
+                "stack's own table (the instances the refresh has not replaced yet, or puts back, still use "
+                "it), rewrites ITEMS_TABLE and replaces every instance through the stack's instance refresh",
                 command=f'cdk deploy {facts.stack} -c region={facts.region} -c {context}="$RESTORED"',
-                expected="`UPDATE_COMPLETE` after the instance refresh.",
-                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired on the new table; the fleet "
-                "stays on the old one; escalate.",
+                expected=f"`UPDATE_COMPLETE` after the instance refresh (about {_minutes(refresh.seconds)}).",
+                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired during the refresh; "
+                "CloudFormation rolls the group back to the previous launch template (ITEMS_TABLE the "
+                "stack's own table) before it puts the previous grants back, so the old and new instances "
+                "keep their table throughout; the fleet stays on the old table; escalate.",
             ),
             Step(
                 title="The fleet now uses the restored table",
@@ -107,10 +145,22 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the restored table's name.",
             ),
             Step(
+                title="Record the switch in cdk.json's context and commit it, so that every later deploy "
+                "of this environment keeps serving the restored table (a deploy without it would silently "
+                "switch back)",
+                command=(
+                    f'UPDATED=$(jq --arg table "$RESTORED" \'.context["{context}"] = $table\' cdk.json)\n'
+                    "printf '%s\\n' \"$UPDATED\" > cdk.json\n"
+                    f'git commit -m "{facts.environment}: serve the restored table $RESTORED" cdk.json'
+                ),
+                expected=f'the commit; `git show` has `"{context}": "<restored table>"` in cdk.json.',
+            ),
+            Step(
                 title="Retire the old table: keep it, untouched, as the evidence of what went wrong, with an "
-                "on-demand backup. It stays the stack's resource (its deletion policy keeps it); only a code "
-                "change removes it from the stack. Keep passing the same -c to every later deploy of this "
-                "environment (or put it in cdk.json's context) until then",
+                "on-demand backup. It stays the stack's resource (its deletion policy keeps it) and the "
+                "fleet stays granted it while the override is set. A later change may drop that grant, or "
+                "the table, only once the switch's instance refresh has completed (step 8 returned "
+                "`UPDATE_COMPLETE`): until then instances still use it",
                 command='aws dynamodb create-backup --table-name "$TABLE" --backup-name '
                 '"$TABLE-before-restore"',
                 expected="`BackupStatus` `CREATING`.",
@@ -134,9 +184,10 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         durations=(
             Duration(
-                name="the restore itself",
-                formula="DynamoDB's, growing with the table's size: not in the stack; "
-                f"the CLI waiter polls every {delay} s up to {attempts} times per call",
+                name="the waiter's limit: one `aws dynamodb wait table-exists` gives up after (not the "
+                "restore's duration, which grows with the table's size and is not in the stack: repeat the "
+                "wait until it returns)",
+                formula=f"polls every {delay} s x {attempts} attempts = {delay * attempts} s",
                 seconds=delay * attempts,
             ),
             refresh,
@@ -152,9 +203,26 @@ def restore_store(facts: StackFacts) -> Runbook:
         steps=steps,
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own table: deploy without the override",
-                command=f"cdk deploy {facts.stack} -c region={facts.region}",
-                expected="`UPDATE_COMPLETE`; the ItemsTableName output is the original table again.",
+                title="Put the fleet back on the stack's own table: drop the override from cdk.json and "
+                "deploy with the restored table still granted (the instances not yet replaced keep using it "
+                "during the refresh)",
+                command=(
+                    f"UPDATED=$(jq 'del(.context[\"{context}\"])' cdk.json)\n"
+                    "printf '%s\\n' \"$UPDATED\" > cdk.json\n"
+                    f'cdk deploy {facts.stack} -c region={facts.region} -c {draining}="$RESTORED"'
+                ),
+                expected="`UPDATE_COMPLETE` after the instance refresh; the ItemsTableName output is the "
+                "stack's own table again.",
+                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: the fleet stays on the restored table, both still "
+                "granted; escalate.",
+            ),
+            Step(
+                title="Only once that refresh has completed: drop the restored table's grant and commit",
+                command=(
+                    f"cdk deploy {facts.stack} -c region={facts.region}\n"
+                    f'git commit -m "{facts.environment}: serve the stack\'s own table again" cdk.json'
+                ),
+                expected="`UPDATE_COMPLETE` (no instance is replaced: the launch template does not change).",
             ),
         ),
         expected_targets=in_service_count(facts),
