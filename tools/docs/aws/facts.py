@@ -29,6 +29,8 @@ CACHE = "AWS::ElastiCache::ReplicationGroup"
 TABLE = "AWS::DynamoDB::Table"
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 LOG_GROUP = "AWS::Logs::LogGroup"
+ALARM = "AWS::CloudWatch::Alarm"
+CANARY = "AWS::Synthetics::Canary"
 
 
 def region_of(template: Template) -> str:
@@ -161,7 +163,27 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "scope": invoke_scope(template),
         "service": service_environment(template),
         "cache_engine": f"{template.prop(CACHE, 'Engine')} {template.prop(CACHE, 'EngineVersion')}",
+        "alarm_count": stack_alarms(template),
+        "canary_schedule_seconds": schedule_seconds(template.prop(CANARY, "Schedule.Expression")),
     }
+
+
+def stack_alarms(template: Template) -> int:
+    """The template's alarms whose name starts with "<stack>-": CloudFormation names an alarm without
+    AlarmName "<stack name>-<logical id>-<random suffix>"; an explicit name counts when it has that prefix."""
+    prefix = f"{stack_name(template.environment)}-"
+    names = [body["Properties"].get("AlarmName") for body in template.of_type(ALARM).values()]
+    return sum(1 for name in names if name is None or (isinstance(name, str) and name.startswith(prefix)))
+
+
+def schedule_seconds(expression: str) -> int:
+    """A canary's `rate(N minute(s)|hour(s))` schedule in seconds ("Schedule": "rate(number unit)", unit
+    minute(s) or hour(s), https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+    aws-properties-synthetics-canary-schedule.html)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", expression)
+    if not match:
+        raise TemplateError(f"canary schedule {expression!r}: expected rate(N minutes) or rate(N hours)")
+    return int(match.group(1)) * (60 if match.group(2) == "minute" else 3600)
 
 
 def _refresh_text(refresh: dict[str, Any]) -> str:
