@@ -147,3 +147,23 @@ def test_waits_come_from_the_template(documents, synthesized):
         checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
         assert f"= {budget + checks} s after its launch activity started" in text, path
         assert f"every {canary_seconds(_template(synthesized, path))} s (its schedule)" in text, path
+
+
+def unnamed_limits(text: str, template: dict) -> list[str]:
+    """ "Back to their usual level" needs numbers: every single-metric alarm's metric and threshold."""
+    alarms = [
+        b["Properties"] for b in template["Resources"].values() if b["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    return [
+        f"{props['MetricName']} {props['Threshold']:g}"
+        for props in alarms
+        if "MetricName" in props
+        and not re.search(rf"{props['MetricName']} \(\w+\) [a-z ]+ {props['Threshold']:g};", text)
+    ]
+
+
+def test_the_dashboard_says_what_usual_is(documents, synthesized):
+    for path, text in aws_runbooks(documents).items():
+        assert unnamed_limits(text, _template(synthesized, path)) == [], path
+    text = documents["aws/prod/replace-one-instance.md"]
+    assert unnamed_limits(text.replace("below 0.8;", "below 2;"), synthesized.templates["prod"])

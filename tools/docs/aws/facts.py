@@ -164,6 +164,7 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "service": service_environment(template),
         "cache_engine": f"{template.prop(CACHE, 'Engine')} {template.prop(CACHE, 'EngineVersion')}",
         "alarm_count": stack_alarms(template),
+        "alarm_limits": alarm_limits(template),
         "canary_schedule_seconds": schedule_seconds(template.prop(CANARY, "Schedule.Expression")),
     }
 
@@ -174,6 +175,33 @@ def stack_alarms(template: Template) -> int:
     prefix = f"{stack_name(template.environment)}-"
     names = [body["Properties"].get("AlarmName") for body in template.of_type(ALARM).values()]
     return sum(1 for name in names if name is None or (isinstance(name, str) and name.startswith(prefix)))
+
+
+# An alarm's comparison -> how a reader says the metric is all right.
+ALL_RIGHT = {
+    "GreaterThanOrEqualToThreshold": "below",
+    "GreaterThanThreshold": "at most",
+    "LessThanThreshold": "at least",
+    "LessThanOrEqualToThreshold": "above",
+}
+
+
+def alarm_limits(template: Template) -> tuple[str, ...]:
+    """What "usual" means on the dashboard: each single-metric alarm's metric on the right side of its
+    threshold, e.g. "AWS/ApplicationELB HealthyHostCount (Minimum) at least 3" (one line per metric)."""
+    limits = []
+    for body in template.of_type(ALARM).values():
+        props = body["Properties"]
+        if "MetricName" not in props:
+            continue
+        statistic = props.get("Statistic") or props.get("ExtendedStatistic")
+        limit = (
+            f"{props['Namespace']} {props['MetricName']} ({statistic}) "
+            f"{ALL_RIGHT[props['ComparisonOperator']]} {props['Threshold']:g}"
+        )
+        if limit not in limits:
+            limits.append(limit)
+    return tuple(limits)
 
 
 def schedule_seconds(expression: str) -> int:

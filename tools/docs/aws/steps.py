@@ -204,13 +204,19 @@ def canary_passes(facts: StackFacts) -> Step:
 
 
 def dashboard(facts: StackFacts) -> Step:
+    limits = "; ".join(f"{limit}" for limit in facts.details["alarm_limits"])
     return Step(
-        title="Look at the dashboard: requests, 5xx, latency and healthy hosts back to their usual level",
+        title="Look at the dashboard: requests, 5xx, latency and healthy hosts back on the right side of "
+        "their alarms",
         command=(
             f'echo "https://{facts.region}.console.aws.amazon.com/cloudwatch/home?region={facts.region}'
             '#dashboards/dashboard/$DASHBOARD"'
         ),
-        expected="the dashboard's address; open it.",
+        expected=f"the dashboard's address; open it. Each metric within its alarm's threshold (the stack's "
+        f"alarms): {limits}; the 5xx and throttling rates, computed from several metrics, are shown by the "
+        "alarms of step 4.",
+        stop_if="a metric stays beyond its threshold: its alarm (step 4) fires within its evaluation "
+        "periods; escalate.",
     )
 
 
