@@ -109,11 +109,20 @@ class Runbook:
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
     # Shell variables every command relies on, set before the lookups (`export NAME=value`).
     exports: tuple[tuple[str, str], ...] = ()
+    # A command ending the lookups that stops when one of them came back empty (wrong account, region or
+    # expired credentials), and what it prints when every name is set.
+    lookup_check: str = ""
+    lookup_check_expected: str = ""
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
         steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
-        return [lookup.command for lookup in self.lookups] + [step.command for step in steps if step.command]
+        check = [self.lookup_check] if self.lookup_check else []
+        return (
+            [lookup.command for lookup in self.lookups]
+            + check
+            + [step.command for step in steps if step.command]
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,8 @@ CACHE = "AWS::ElastiCache::ReplicationGroup"
 TABLE = "AWS::DynamoDB::Table"
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 LOG_GROUP = "AWS::Logs::LogGroup"
+ALARM = "AWS::CloudWatch::Alarm"
+CANARY = "AWS::Synthetics::Canary"
 
 
 def region_of(template: Template) -> str:
@@ -164,6 +166,9 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "scope": invoke_scope(template),
         "service": service_environment(template),
         "cache_engine": f"{template.prop(CACHE, 'Engine')} {template.prop(CACHE, 'EngineVersion')}",
+        "alarm_count": stack_alarms(template),
+        "alarm_limits": alarm_limits(template),
+        "canary_schedule_seconds": schedule_seconds(template.prop(CANARY, "Schedule.Expression")),
     }
 
 
@@ -189,6 +194,51 @@ def table_key(template: Template, table: dict[str, Any]) -> str | None:
     if template.type_of(key) != "AWS::KMS::Key":
         raise TemplateError(f"aws {template.environment}: the table's key {key} is no AWS::KMS::Key")
     return key
+
+
+def stack_alarms(template: Template) -> int:
+    """The template's alarms whose name starts with "<stack>-": CloudFormation names an alarm without
+    AlarmName "<stack name>-<logical id>-<random suffix>"; an explicit name counts when it has that prefix."""
+    prefix = f"{stack_name(template.environment)}-"
+    names = [body["Properties"].get("AlarmName") for body in template.of_type(ALARM).values()]
+    return sum(1 for name in names if name is None or (isinstance(name, str) and name.startswith(prefix)))
+
+
+# An alarm's comparison -> how a reader says the metric is all right.
+ALL_RIGHT = {
+    "GreaterThanOrEqualToThreshold": "below",
+    "GreaterThanThreshold": "at most",
+    "LessThanThreshold": "at least",
+    "LessThanOrEqualToThreshold": "above",
+}
+
+
+def alarm_limits(template: Template) -> tuple[str, ...]:
+    """What "usual" means on the dashboard: each single-metric alarm's metric on the right side of its
+    threshold, e.g. "AWS/ApplicationELB HealthyHostCount (Minimum) at least 3" (one line per metric)."""
+    limits = []
+    for body in template.of_type(ALARM).values():
+        props = body["Properties"]
+        if "MetricName" not in props:
+            continue
+        statistic = props.get("Statistic") or props.get("ExtendedStatistic")
+        limit = (
+            f"{props['Namespace']} {props['MetricName']} ({statistic}) "
+            f"{ALL_RIGHT[props['ComparisonOperator']]} {props['Threshold']:g}"
+        )
+        if limit not in limits:
+            limits.append(limit)
+    return tuple(limits)
+
+
+def schedule_seconds(expression: str) -> int:
+    """A canary's `rate(N minute(s)|hour(s))` schedule in seconds ("Schedule": "rate(number unit)", unit
+    minute(s) or hour(s), https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+    aws-properties-synthetics-canary-schedule.html)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", expression)
+    if not match:
+        raise TemplateError(f"canary schedule {expression!r}: expected rate(N minutes) or rate(N hours)")
+    return int(match.group(1)) * (60 if match.group(2) == "minute" else 3600)
 
 
 def _refresh_text(refresh: dict[str, Any]) -> str:

@@ -76,29 +76,64 @@ COMMON_OUTPUTS = (
 )
 
 
+# The template names no account (the stack is deployed to whichever `-c account=...` or CDK_DEFAULT_ACCOUNT
+# says): the reader's credentials name it, and the check after the lookups shows it.
+ACCOUNT = Lookup(
+    variable="ACCOUNT",
+    command="aws sts get-caller-identity --query Account --output text",
+    source="the account your credentials are for: it must be the one the stack was deployed to "
+    "(`cdk deploy -c account=...` or CDK_DEFAULT_ACCOUNT)",
+)
+
+
 def lookups(facts: StackFacts, *names: str, extra: tuple[Lookup, ...] = ()) -> tuple[Lookup, ...]:
-    """The runbook's own outputs first, then what verification and escalation need."""
+    """The account first, the runbook's own outputs, then what verification and escalation need."""
     ordered = [*names, *(name for name in COMMON_OUTPUTS if name not in names)]
-    return (*(output(facts, name) for name in ordered), *extra)
+    return (ACCOUNT, *(output(facts, name) for name in ordered), *extra)
+
+
+def lookup_check(facts: StackFacts, found: tuple[Lookup, ...]) -> tuple[str, str]:
+    """A command after the lookups that stops at the first empty one (`${NAME:?}`: the shell refuses to
+    expand an unset or empty variable), and what it prints when every lookup found its name."""
+    guards = [f"{lookup.variable}=${{{lookup.variable}:?}}" for lookup in found]
+    lines = [" ".join(guards[index : index + 3]) for index in range(0, len(guards), 3)]
+    command = 'echo "' + " \\\n  ".join(lines) + '"'
+    expected = (
+        "Expected: the last command prints every name, starting with `ACCOUNT=` and your account id. "
+        f"Stop if: it prints `{found[1].variable}: parameter null or not set` (or names another variable): "
+        "that lookup found nothing: wrong account (compare `ACCOUNT`), wrong region, an expired session or "
+        f"no stack `{facts.stack}` there. Fix the credentials "
+        "and run the block again; nothing below works without every name."
+    )
+    return command, expected
 
 
 def target_health(facts: StackFacts, expected_count: str) -> Step:
     hc = facts.health_check
+    healthy = hc.interval_seconds * hc.healthy_threshold
     return Step(
         title="Every target of the load balancer is healthy",
         command=(
             'aws elbv2 describe-target-health --target-group-arn "$TARGET_GROUP_ARN" \\\n'
-            '  --query "TargetHealthDescriptions[].[Target.Id,TargetHealth.State]" --output text'
+            '  --query "TargetHealthDescriptions[].[Target.Id,TargetHealth.State,TargetHealth.Reason,'
+            'TargetHealth.Description]" \\\n'
+            "  --output text"
         ),
-        expected=f"{expected_count}, each an instance id and `healthy`.",
-        stop_if=f"any target stays `unhealthy` longer than {hc.interval_seconds} s x {hc.healthy_threshold} "
-        f"(healthy threshold) = {hc.interval_seconds * hc.healthy_threshold} s after it became `initial`: "
-        "read its `TargetHealth.Reason` (same command with `--output json`) and the service log "
-        "(`journalctl -u sample-service` through Session Manager) before going on.",
+        expected=f"{expected_count}, each an instance id, `healthy`, `None`, `None` (a target that is not "
+        "healthy shows its reason and description instead: `Elb.InitialHealthChecking` while a new one "
+        "boots).",
+        # A new target may be unhealthy for its whole boot budget before it must pass the check.
+        stop_if=f"a target is not `healthy` {facts.boot_budget_seconds} s (boot budget) + "
+        f"{hc.interval_seconds} s x {hc.healthy_threshold} (healthy threshold) = "
+        f"{facts.boot_budget_seconds + healthy} s after its launch activity started: its reason and "
+        "description (last two columns) and the service log (`journalctl -u sample-service` through "
+        "Session Manager) say why; escalate.",
     )
 
 
 def request_through_gateway(scope: str) -> tuple[Step, ...]:
+    # -w prints the HTTP status after the body: curl -sS alone prints a 5xx's body as if it were an answer.
+    status = "-w '\\nHTTP %{http_code}\\n'"
     return (
         Step(
             title="Take an access token the way a client does (OAuth client credentials of the stack's app "
@@ -118,50 +153,70 @@ def request_through_gateway(scope: str) -> tuple[Step, ...]:
         Step(
             title="Write an item through the gateway and read it back",
             command=(
-                'curl -sS -X PUT -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n'
-                '  -d \'{"written_by": "runbook", "ttl_seconds": 3600}\' "${API_URL}items/runbook-check"\n'
-                'curl -sS -H "Authorization: Bearer $TOKEN" "${API_URL}items/runbook-check"'
+                f'curl -sS {status} -X PUT -H "Authorization: Bearer $TOKEN" \\\n'
+                '  -H "Content-Type: application/json" -d \'{"written_by": "runbook", "ttl_seconds": 3600}\' '
+                "\\\n"
+                '  "${API_URL%/}/items/runbook-check"\n'
+                f'curl -sS {status} -H "Authorization: Bearer $TOKEN" "${{API_URL%/}}/items/runbook-check"'
             ),
-            expected='both print the item as JSON, with `"written_by": "runbook"`.',
-            stop_if="a 5xx answer or a timeout: the fleet or its store is not serving; go back to the target "
-            "health and the dashboard.",
+            expected='each prints the item as JSON, with `"written_by": "runbook"`, then `HTTP 200`.',
+            stop_if=f"`HTTP 401` or `HTTP 403`: the token expired or lacks the scope `{scope}`; take one "
+            "again (step 2). `HTTP 5xx` or a timeout: the fleet or its store is not serving; go back to the "
+            "target health and the dashboard, then escalate.",
         ),
     )
 
 
-def alarms_ok() -> Step:
+def alarms_ok(facts: StackFacts) -> Step:
+    count = facts.details["alarm_count"]
     return Step(
         title="No alarm of the stack is in ALARM",
         command=(
+            'aws cloudwatch describe-alarms --alarm-name-prefix "$STACK-" --query "length(MetricAlarms)" '
+            "--output text\n"
             'aws cloudwatch describe-alarms --alarm-name-prefix "$STACK-" --state-value ALARM \\\n'
             '  --query "MetricAlarms[].AlarmName" --output text'
         ),
-        expected="no output (alarms evaluate each minute; allow up to five for them to return to OK).",
-        stop_if="an alarm stays in ALARM after five minutes: its name says what (5xx, latency, unhealthy "
-        "hosts, canary, cache, store); escalate.",
+        # CloudFormation names an alarm without AlarmName "<stack>-<logical id>-<suffix>": the prefix finds
+        # exactly the template's alarms. The count proves it found them before "no output" means all clear.
+        expected=f"`{count}` (the stack's alarms), then no output (alarms evaluate each minute; allow up to "
+        "five for them to return to OK).",
+        stop_if=f"the count is not {count}: the prefix does not find the stack's alarms (wrong account or "
+        "region), so no output proves nothing. An alarm stays in ALARM after five minutes: its name says "
+        "what (5xx, latency, unhealthy hosts, canary, cache, store); escalate.",
     )
 
 
-def canary_passes() -> Step:
+def canary_passes(facts: StackFacts) -> Step:
+    every = facts.details["canary_schedule_seconds"]
     return Step(
         title="The synthetic check passes again",
         command=(
-            'aws synthetics get-canary-runs --name "$CANARY" --max-results 3 \\\n'
-            '  --query "CanaryRuns[].[Timings.Started,Status.State]" --output text'
+            'aws synthetics describe-canaries-last-run --names "$CANARY" \\\n'
+            '  --query "CanariesLastRun[0].LastRun.[Timeline.Started,Status.State,Status.StateReason]" '
+            "--output text"
         ),
-        expected="the newest run (first line) `PASSED`.",
-        stop_if="the newest runs are `FAILED` after the procedure ended.",
+        expected=f"the canary's newest run, started after the procedure's last step, `PASSED`. It runs "
+        f"every {every} s (its schedule): repeat the command until the start time is later than that step, "
+        f"at most {2 * every} s.",
+        stop_if="`FAILED` (the last column says why), or no run started within that time: escalate.",
     )
 
 
 def dashboard(facts: StackFacts) -> Step:
+    limits = "; ".join(f"{limit}" for limit in facts.details["alarm_limits"])
     return Step(
-        title="Look at the dashboard: requests, 5xx, latency and healthy hosts back to their usual level",
+        title="Look at the dashboard: requests, 5xx, latency and healthy hosts back on the right side of "
+        "their alarms",
         command=(
             f'echo "https://{facts.region}.console.aws.amazon.com/cloudwatch/home?region={facts.region}'
             '#dashboards/dashboard/$DASHBOARD"'
         ),
-        expected="the dashboard's address; open it.",
+        expected=f"the dashboard's address; open it. Each metric within its alarm's threshold (the stack's "
+        f"alarms): {limits}; the 5xx and throttling rates, computed from several metrics, are shown by the "
+        "alarms of step 4.",
+        stop_if="a metric stays beyond its threshold: its alarm (step 4) fires within its evaluation "
+        "periods; escalate.",
     )
 
 
@@ -169,8 +224,8 @@ def verification(facts: StackFacts, scope: str, expected_count: str) -> tuple[St
     return (
         target_health(facts, expected_count),
         *request_through_gateway(scope),
-        alarms_ok(),
-        canary_passes(),
+        alarms_ok(facts),
+        canary_passes(facts),
         dashboard(facts),
     )
 

@@ -63,6 +63,7 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
 
 def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
     """A runbook with its permissions derived from every command it contains."""
+    check, check_expected = c.lookup_check(facts, fields["lookups"])
     draft = Runbook(
         cloud="aws",
         environment=facts.environment,
@@ -73,6 +74,8 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         drill=drill(scenario),
         cli_version=c.CLI_VERSION,
         exports=c.exports(facts),
+        lookup_check=check,
+        lookup_check_expected=check_expected,
         verification=c.verification(facts, facts.details["scope"], fields.pop("expected_targets")),
         escalation=c.escalation(facts, f"{SCENARIO_TITLES[scenario].lower()} needs help"),
         **fields,
@@ -83,11 +86,16 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
     return Runbook(**{**draft.__dict__, "permissions": document})
 
 
+def runbook_path(facts: StackFacts, scenario: str) -> str:
+    """Another runbook of the same stack, by its path in this repository."""
+    return f"runbooks/{facts.cloud}/{facts.environment}/{scenario}.md"
+
+
 def in_service_count(facts: StackFacts) -> str:
     return f"one line per instance in service (the desired capacity: {facts.min_size} to {facts.max_size})"
 
 
-def list_instances() -> Step:
+def list_instances(watch_step: int) -> Step:
     return Step(
         title="List the fleet's instances, their zone, lifecycle state and health",
         command=(
@@ -98,11 +106,11 @@ def list_instances() -> Step:
         ),
         expected="one line per instance: `InService` and `Healthy` for all but the one you came for.",
         stop_if="the group shows instances `Pending` or `Terminating` already: a replacement is under way; "
-        "wait for it (step 5) instead of starting another.",
+        f"wait for it (step {watch_step}) instead of starting another, then start again at step 1.",
     )
 
 
-def no_refresh_running() -> Step:
+def no_refresh_running(facts: StackFacts) -> Step:
     return Step(
         title="Make sure no instance refresh is running",
         command=(
@@ -112,20 +120,33 @@ def no_refresh_running() -> Step:
         ),
         expected="`Successful`, `Cancelled`, `Failed`, `RollbackSuccessful` or `None` (no refresh ever ran).",
         stop_if="`Pending`, `InProgress`, `Baking`, `Cancelling` or `RollbackInProgress`: a refresh owns the "
-        "fleet; follow replace-every-instance.md to watch or cancel it first.",
+        f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first.",
     )
 
 
-def activities(what: str) -> Step:
+def activities(facts: StackFacts, what: str, *, since: str = "") -> Step:
+    """The group's recent activities with their status message. With `since` (the step that started one
+    replacement): not ended within one replacement's duration (launch, boot, health check, drain) is a
+    stall."""
+    limit = timings(facts)["replace"].seconds
+    codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
+    ending = ("Successful", "Failed", "Cancelled")
+    under_way = ", ".join(f"`{code}`" for code in codes if code not in ending)
     return Step(
         title="Watch the group's activities until the replacement is done (repeat every 30 s)",
         command=(
             'aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" --max-items 4 \\\n'
-            '  --query "Activities[].[StartTime,StatusCode,Description]" --output text'
+            '  --query "Activities[].[StartTime,StatusCode,Description,StatusMessage]" --output text'
         ),
-        expected=what,
-        stop_if="an activity ends `Failed` or `Cancelled`: its `StatusMessage` (same command, `--output "
-        "json`) says why (capacity, launch template, permissions); escalate.",
+        expected=f"{what} While one is under way its status is one of {under_way}.",
+        stop_if="an activity ends `Failed` or `Cancelled`: its last column (`StatusMessage`) says why "
+        "(capacity, launch template, permissions); escalate."
+        + (
+            f" Not done {limit} s after {since} (one replacement, the duration table): check the targets "
+            "(verification step 1), then escalate."
+            if since
+            else ""
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from tools.docs.aws.runbooks.common import (
     refresh_duration,
     refresh_preferences,
     refresh_status,
+    runbook_path,
     timings,
     wait_in_service,
 )
@@ -23,11 +24,21 @@ def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     refresh = facts.details["refresh"]
     steps = (
-        list_instances(),
-        no_refresh_running(),
+        list_instances(watch_step=5),
+        no_refresh_running(facts),
         Step(
-            title="Name the instance to replace (an id from step 1)",
-            command="INSTANCE=i-0123456789abcdef0  # replace with the instance's id",
+            title="Name the instance to replace (an id from step 1) and make sure it is this group's",
+            command=(
+                'INSTANCE="<id from step 1>"\n'
+                'GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
+                '  --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
+                'test "$GROUP" = "$ASG" && echo in-group'
+            ),
+            expected="`in-group`.",
+            # set-instance-health takes no group name: it acts on whichever group the instance is in.
+            stop_if="anything else: `$GROUP` names the group the instance is in (`None`: in no group; "
+            "another name: another stack's group in this account, which step 4 would replace instead); "
+            "go back to step 1.",
         ),
         Step(
             title="Mark it unhealthy: the group launches its replacement first, then drains and terminates "
@@ -37,11 +48,14 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "  --no-should-respect-grace-period"
             ),
             expected="no output.",
-            stop_if="`ValidationError`: the id is not one of this group's instances; check step 1.",
+            stop_if="`ValidationError`: the id is not an instance of any group; go back to step 3. The call "
+            "names no group: only step 3 makes sure it is this one.",
         ),
         activities(
+            facts,
             "`Launching a new EC2 instance` `Successful`, then `Terminating EC2 instance: <INSTANCE>` "
-            "`Successful` (the termination waits for the replacement to pass its health check)."
+            "`Successful` (the termination waits for the replacement to pass its health check).",
+            since="step 4",
         ),
         wait_in_service(facts),
     )
@@ -85,7 +99,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                 title="Nothing to undo: the old instance is gone and the new one comes from the same launch "
                 "template. If the replacement itself fails its health check, the group replaces it again; "
                 "when two replacements in a row fail, the launch template or the release is at fault: follow "
-                "roll-back-release.md."
+                f"{runbook_path(facts, 'roll-back-release')}."
             ),
         ),
         expected_targets=in_service_count(facts),
@@ -96,13 +110,13 @@ def replace_every(facts: StackFacts) -> Runbook:
     t = timings(facts)
     refresh = facts.details["refresh"]
     steps = (
-        no_refresh_running(),
+        no_refresh_running(facts),
         Step(
             title="New image or release: deploy it. The stack's update policy runs this same refresh itself",
             command=f"cdk deploy {facts.stack} -c region={facts.region}",
             expected="the deployment waits for the instance refresh and ends `UPDATE_COMPLETE`; skip step 3.",
             stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: CloudFormation is putting the old launch template back; "
-            "follow roll-back-release.md.",
+            f"follow {runbook_path(facts, 'roll-back-release')}.",
         ),
         Step(
             title="Same release, fresh instances (leaked credentials, suspected tampering): start the "
@@ -165,7 +179,7 @@ def replace_every(facts: StackFacts) -> Runbook:
                 expected="no output; the status goes `UPDATE_ROLLBACK_IN_PROGRESS`, then "
                 "`UPDATE_ROLLBACK_COMPLETE`.",
                 stop_if="`CancelUpdateStack cannot be called from current stack status`: the deployment "
-                "finished; follow roll-back-release.md.",
+                f"finished; follow {runbook_path(facts, 'roll-back-release')}.",
             ),
             Step(
                 title="A refresh of the same release: nothing to roll back (old and new instances are "

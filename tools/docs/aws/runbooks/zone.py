@@ -43,8 +43,9 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             expected="no output.",
         ),
         activities(
+            facts,
             "`Launching a new EC2 instance` in the remaining zones, then `Terminating` the instances "
-            "in the impaired zone, each `Successful`."
+            "in the impaired zone, each `Successful`.",
         ),
         wait_in_service(facts),
     )
