@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 from azure_queries import boot_script, service_variables
-from google.protobuf import json_format
 
 from refarch.inventory import Inventory
-from refarch.offline import RecordingMonitor, _plain
+from refarch.offline import RecordingMonitor
 from refarch.spec import load_environment
 
 NS = "refarch-azure"
@@ -28,20 +27,8 @@ ROLE = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
 ENDPOINT = "azure-native:network:PrivateEndpoint"
 
 
-class OutputsMonitor(RecordingMonitor):
-    """Also keeps what each component registers as its outputs (the root's are the stack's outputs)."""
-
-    def __init__(self, mocks) -> None:
-        super().__init__(mocks)
-        self.outputs: dict[str, dict[str, Any]] = {}
-
-    def RegisterResourceOutputs(self, request):
-        self.outputs[request.urn.rsplit("::", 1)[-1]] = _plain(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)
-
-
 def _preview(azure, **config: str) -> tuple[Inventory, dict[str, Any]]:
-    monitor = OutputsMonitor(azure.module("offline").Mocks())
+    monitor = RecordingMonitor(azure.module("offline").Mocks())
     inventory = azure.preview("prod", {**azure.config("prod"), **config}, monitor)
     return inventory, monitor.outputs["service"]
 

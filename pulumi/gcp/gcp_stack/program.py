@@ -90,6 +90,7 @@ class StatelessService(Root):
                 project=settings.project,
                 region=settings.region,
                 user=fleet_member,
+                restored_database=settings.gcp.items_database,
             ),
             tier,
         )
@@ -110,7 +111,7 @@ class StatelessService(Root):
             cache_host=cache.host,
             cache_port=CACHE_TLS_PORT,
             cache_auth_secret=cache.auth_secret_version,
-            database=store.database.name,
+            database=store.serving,
             gateway_audience=backend_audience(settings),
             gateway_account_id=identities.gateway.unique_id,
         )
@@ -164,7 +165,7 @@ class StatelessService(Root):
                 backend_service=load_balancer.backend.name,
                 instance_group=fleet.instance_group,
                 cache_instance_id=cache.instance.id,
-                database=store.database.name,
+                database=store.serving,
             ),
             tier,
         )
@@ -180,7 +181,7 @@ class StatelessService(Root):
                 "instanceGroup": fleet.instance_group,
                 "cacheHost": cache.host,
                 "cacheAuthSecret": cache.auth_secret.name,
-                "firestoreDatabase": store.database.name,
+                "firestoreDatabase": store.serving,
                 "filesBucket": storage.files.name,
                 "releasesBucket": fleet.releases.name,
             }
