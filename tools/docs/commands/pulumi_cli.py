@@ -2,7 +2,8 @@
 itself (the Pulumi CLI cannot be installed here): the subcommand is one of the few runbooks use, with only
 its documented flags ("pulumi stack output", "pulumi up", "pulumi stack history" in the Pulumi CLI reference,
 https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
-its Pulumi.<stack>.yaml, and an output name is one its program exports.
+its Pulumi.<stack>.yaml, an output name is one its program exports, and a config key ("pulumi config set",
+"pulumi config rm", "pulumi config get") is one its program reads.
 """
 
 from __future__ import annotations
@@ -25,19 +26,48 @@ SUBCOMMANDS = {
         {"--yes", "-y", "--skip-preview", "-f", "--refresh", "-r", "--diff"},
     ),
     ("preview",): ({"--stack", "-s", "--cwd", "-C", "--target", "-t"}, {"--diff", "--refresh", "-r"}),
+    # "pulumi config set" / "pulumi config rm" / "pulumi config get" in the same reference.
+    ("config", "set"): ({"--stack", "-s", "--cwd", "-C"}, {"--path", "--plaintext", "--secret"}),
+    ("config", "rm"): ({"--stack", "-s", "--cwd", "-C"}, {"--path"}),
+    ("config", "get"): ({"--stack", "-s", "--cwd", "-C"}, {"--json", "-j", "--path"}),
 }
+# Config subcommands and how many positional arguments each takes (the key, and for `set` its value).
+CONFIG_ARGUMENTS = {("config", "set"): 2, ("config", "rm"): 1, ("config", "get"): 1}
+
+
+@cache
+def config_keys(project: Path) -> frozenset[str]:
+    """The config keys a project's program reads, fully named: its own namespace's (the settings model's
+    keys and the shared `environment` and `spec`) and the provider namespace's it validates."""
+    from refarch.offline import PulumiProject
+    from refarch_pulumi.stack import SHARED_KEYS
+
+    pulumi_project = PulumiProject(project.name, project)
+    pipeline = pulumi_project.module("program").PIPELINE
+    own = pulumi_project.name
+    keys = {f"{own}:{field.alias or name}" for name, field in pipeline.settings_model.model_fields.items()}
+    keys |= {f"{own}:{key}" for key in SHARED_KEYS}
+    provider = pipeline.provider_namespace
+    keys |= {
+        f"{provider}:{field.alias or name}" for name, field in pipeline.provider_model.model_fields.items()
+    }
+    return frozenset(keys)
 
 
 @cache
 def exported(project: Path) -> frozenset[str]:
-    """The output names a project's program exports: `pulumi.export("name", ...)` calls and the keys of a
-    dict literal assigned to `self.outputs` that the program exports in a loop."""
+    """The output names a project's program exports: `pulumi.export("name", ...)` calls, the keys of a dict
+    literal passed to `self.export(...)`, and those of one assigned to `self.outputs` that the program
+    exports in a loop."""
     names = set()
     for path in project.glob("*_stack/program.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             exports = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "export" and node.args
             if exports and isinstance(node.args[0], ast.Constant):
                 names.add(node.args[0].value)
+            # A component's `self.export({...})` (refarch_pulumi.component) exports each key of its dict.
+            if exports and isinstance(node.args[0], ast.Dict):
+                names |= {key.value for key in node.args[0].keys if isinstance(key, ast.Constant)}
             outputs = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
             if outputs and any(getattr(target, "attr", "") == "outputs" for target in node.targets):
                 names |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
@@ -79,6 +109,28 @@ def validate(argv: list[str]) -> list[str]:
     if subcommand == ("stack", "output"):
         if len(positional) != 1 or positional[0] not in exported(project):
             problems.append(f"output {positional} is not one {cwd} exports ({sorted(exported(project))})")
+    elif subcommand in CONFIG_ARGUMENTS:
+        if len(positional) != CONFIG_ARGUMENTS[subcommand]:
+            problems.append(
+                f"`pulumi {' '.join(subcommand)}` takes {CONFIG_ARGUMENTS[subcommand]} argument(s), "
+                f"not {positional}"
+            )
+        else:
+            key = _full_key(project, positional[0], path="--path" in rest)
+            if key not in (known := config_keys(project)):
+                problems.append(f"config key {positional[0]!r} is not one {cwd} reads ({sorted(known)})")
     elif positional:
         problems.append(f"`pulumi {' '.join(subcommand)}` takes no argument {positional}")
     return problems
+
+
+def _full_key(project: Path, key: str, *, path: bool) -> str:
+    """`itemsAccount` -> `refarch-azure:itemsAccount`; with --path, `spec.capacity.max` names key `spec`."""
+    if path:
+        namespace, colon, rest = key.rpartition(":")
+        key = f"{namespace}{colon}{rest.split('.')[0].split('[')[0]}"
+    if ":" in key:
+        return key
+    from refarch.offline import PulumiProject
+
+    return f"{PulumiProject(project.name, project).name}:{key}"
