@@ -64,6 +64,17 @@ def test_the_store_alert_watches_the_restored_database(restored):
     assert f'resource.label.database_id = "{RESTORED}"' in text
 
 
+def test_the_restored_database_is_backed_up_like_the_stacks_own(restored, inventories):
+    inventory, _ = restored
+    own = inventories["prod"].named("weekly")
+    clone = inventory.named("weekly-restored")
+    assert clone.get("database") == RESTORED
+    assert {k: v for k, v in clone.inputs.items() if k != "database"} == {
+        k: v for k, v in own.inputs.items() if k != "database"
+    }
+    assert inventory.named("weekly").inputs == own.inputs
+
+
 def test_the_stack_keeps_its_own_database(restored, inventories):
     inventory, _ = restored
     own = inventories["prod"]

@@ -69,19 +69,23 @@ class ItemStore(Tier):
             index_config=firestore.FieldIndexConfigArgs(),
             opts=self.child(),
         )
+        restored = args.restored_database
         if args.production:
-            firestore.BackupSchedule(
-                "weekly",
-                database=self.database.name,
-                retention=BACKUP_RETENTION,
-                weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
-                opts=self.child(),
-            )
+            # The stack's own database keeps its schedule; a clone the fleet uses gets one too (a clone takes
+            # no backup schedule from its source).
+            for name, database in (("weekly", self.database.name), ("weekly-restored", restored)):
+                if database:
+                    firestore.BackupSchedule(
+                        name,
+                        database=database,
+                        retention=BACKUP_RETENTION,
+                        weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
+                        opts=self.child(),
+                    )
         # The database the fleet uses: the stack's own, or a clone of it the stack config names. A clone is a
         # new database, so the grant below, the instances' FIRESTORE_DATABASE, the alert and the output follow
         # it; the stack's own database stays, with its data, backups and protection, but out of the fleet's
         # reach.
-        restored = args.restored_database
         self.serving: pulumi.Output[str] = (
             pulumi.Output.from_input(restored) if restored else self.database.name
         )

@@ -723,7 +723,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title=(
                     "Retire the old account: keep it, untouched, as the evidence of what went wrong. The "
-                    "fleet can no longer use it; it stays the stack's resource, with its continuous backup"
+                    "fleet can no longer use it; it stays the stack's resource, with its backup "
+                    f"({facts.store_backup})"
                     + (
                         " and its CanNotDelete lock (deletion protection from the spec)"
                         if locked
