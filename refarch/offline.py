@@ -123,6 +123,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: CloudMocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Resource] = []
+        # What each component registered as its outputs, by name (the root component's are the stack's).
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResourceOutputs(self, request):
+        self.outputs[request.urn.rsplit("::", 1)[-1]] = _plain(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)

@@ -129,6 +129,17 @@ def test_runbooks_name_the_azure_cli_version_they_were_checked_against():
         ("pulumi stack output scaleSet --stack prod --cwd pulumi/aws", "is not a Pulumi project"),
         ("pulumi stack output scaleSet --stack prod --cwd pulumi/azure --yes", "has no flag --yes"),
         ("pulumi destroy --stack prod --cwd pulumi/azure", "is not a subcommand runbooks may use"),
+        ('pulumi config set itemsAccount "$RESTORED" --stack prod --cwd pulumi/azure', None),
+        ("pulumi config rm refarch-azure:itemsAccount --stack prod --cwd pulumi/azure", None),
+        ("pulumi config set --path spec.capacity.max 8 --stack prod --cwd pulumi/azure", None),
+        ("pulumi config get gcp:project --stack prod --cwd pulumi/gcp", None),
+        (
+            'pulumi config set itemsAcount "$RESTORED" --stack prod --cwd pulumi/azure',
+            "is not one pulumi/azure reads",
+        ),
+        ('pulumi config set itemsDatabase "$RESTORED" --stack prod --cwd pulumi/azure', "is not one"),
+        ("pulumi config set itemsAccount --stack prod --cwd pulumi/azure", "takes 2 argument(s)"),
+        ("pulumi config rm itemsAccount --stack prod --cwd pulumi/azure --yes", "has no flag --yes"),
     ],
 )
 def test_pulumi_commands_name_what_the_project_has(snippet, says):
@@ -138,3 +149,7 @@ def test_pulumi_commands_name_what_the_project_has(snippet, says):
 
 def test_exported_outputs_are_read_from_the_program():
     assert {"scaleSet", "resourceGroup", "apiUrl"} <= pulumi_cli.exported(pulumi_cli.ROOT / "pulumi/azure")
+    # Outputs a component exports through `self.export({...})` (refarch_pulumi.component) count too.
+    assert {"cosmosAccount", "firestoreDatabase"} <= pulumi_cli.exported(pulumi_cli.ROOT / "pulumi/azure") | (
+        pulumi_cli.exported(pulumi_cli.ROOT / "pulumi/gcp")
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from refarch.inventory import Inventory
 from refarch.spec import load_all
 from tests.docs.azure_fixtures import generated, inventories, mutated
 from tools.docs import azure as azure_docs
@@ -150,3 +151,30 @@ def test_diagram_edges_follow_the_nsg_rules():
     index = app.get("securityRules").index(rule)
     closed = mutated(inventory, inv.NSG, f"securityRules.{index}.access", "Deny", name=app.name)
     assert not gateway_to_fleet(closed)
+
+
+def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_behind_the_lock():
+    """The switch sets the settings model's key for the restored account; the retire step expects the lock
+    only where the stack locks the store (the spec's deletion protection): a lock removed from the
+    inventory changes what it expects."""
+    from refarch.offline import project
+
+    key = project("azure").module("settings").AzureSettings.model_fields["items_account"].alias
+    inventory = inventories()["prod"]
+    runbook = _runbook(_facts(inventory), "restore-store")
+    switch = next(step for step in runbook.steps if step.command.startswith("pulumi config set"))
+    assert switch.command.startswith(
+        f'pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/azure && '
+    )
+    assert "pulumi up --stack prod" in switch.command
+    retire = next(step for step in runbook.steps if step.title.startswith("Retire the old account"))
+    assert retire.command.startswith("az lock list") and retire.expected == "`CanNotDelete`"
+    unlocked = Inventory(
+        [r for r in inventory if r.type != "azure-native:authorization:ManagementLockByScope"]
+    )
+    retire = next(
+        step
+        for step in _runbook(_facts(unlocked), "restore-store").steps
+        if step.title.startswith("Retire the old account")
+    )
+    assert retire.expected == "no output" and "no lock guards it" in retire.title

@@ -118,3 +118,32 @@ def test_the_surface_table_lists_only_what_the_runbooks_use(generated):
         if argv[0] == "gcloud"
     }
     assert {surface.command for surface in gcloud.load().surfaces} == used
+
+
+def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a_clone_lacks(docs_inputs):
+    """The switch sets the settings model's key for the clone; the clone gets the point-in-time recovery and
+    delete protection the stack's own database has, and only those: a database without them asks neither."""
+    key = project("gcp").module("settings").GcpSettings.model_fields["items_database"].alias
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    database = "gcp:firestore/database:Database"
+
+    def steps(inventory: Inventory):
+        book = next(b for b in runbooks(facts("prod", inventory, spec)) if b.scenario == "restore-store")
+        return book.steps
+
+    switch = next(step for step in steps(model) if step.command.startswith("pulumi config set"))
+    assert switch.command.startswith(f'pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/gcp && ')
+    update = [step.command for step in steps(model) if "databases update" in step.command]
+    assert update == [
+        'gcloud firestore databases update --database="$RESTORED" --enable-pitr '
+        '--delete-protection --project="$PROJECT"'
+    ]
+    bare = mutated(
+        mutated(model, database, "deleteProtectionState", "DELETE_PROTECTION_DISABLED"),
+        database,
+        "pointInTimeRecoveryEnablement",
+        "POINT_IN_TIME_RECOVERY_DISABLED",
+    )
+    assert not [step for step in steps(bare) if "databases update" in step.command]
+    retire = next(step for step in steps(bare) if step.title.startswith("Retire the old database"))
+    assert retire.expected == "`DELETE_PROTECTION_DISABLED`"

@@ -28,6 +28,8 @@ class ItemStoreArgs:
     writer_principal_id: pulumi.Input[str]
     data_subnet_id: pulumi.Input[str]
     dns_zone_id: pulumi.Input[str]
+    # An account of the resource group to serve from instead of this stack's own (config `itemsAccount`).
+    restored_account: str | None = None
 
 
 class ItemStore(Tier):
@@ -95,22 +97,69 @@ class ItemStore(Tier):
             options={"autoscale_settings": {"max_throughput": spec.azure.cosmos_max_throughput}},
             opts=child,
         )
+        self._reach("items", self.account.id, args)
+        if args.restored_account is None:
+            account_id, self.endpoint, self.serving_name = (
+                self.account.id,
+                self.account.document_endpoint,
+                self.account.name,
+            )
+            role_name, role_seed, ready = "fleet-writes-items", placement.name("items"), [self.container]
+        else:
+            account_id = self._restored(args)
+            role_name, role_seed, ready = "fleet-writes-items-restored", args.restored_account, []
         cosmosdb.SqlResourceSqlRoleAssignment(
-            "fleet-writes-items",
-            **common,
+            role_name,
+            resource_group_name=placement.resource_group_name,
+            account_name=self.serving_name,
             # A stable name, so a re-run finds the same assignment.
-            role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{placement.name('items')}/fleet")),
-            role_definition_id=pulumi.Output.concat(
-                self.account.id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR
-            ),
-            scope=pulumi.Output.concat(self.account.id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
+            role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{role_seed}/fleet")),
+            role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR),
+            scope=pulumi.Output.concat(account_id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
             principal_id=args.writer_principal_id,
-            opts=self.child(depends_on=[self.container]),
+            opts=self.child(depends_on=ready),
         )
+        # The account the fleet uses: the alerts watch it.
+        self.serving_id: pulumi.Output[str] = pulumi.Output.from_input(account_id)
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "account": self.serving_name,
+                "database": DATABASE,
+                "container": CONTAINER,
+            }
+        )
+
+    def _restored(self, args: ItemStoreArgs) -> pulumi.Output[str]:
+        """Serve from another account of the resource group (a point-in-time restore of this one): a restore
+        copies neither data-plane role assignments nor private endpoints, so it gets both here, with its
+        metrics and, like the stack's own, its lock. The stack's own account stays as it is (data, backups,
+        lock, private endpoint), but the fleet's data role moves: it may no longer use it."""
+        placement, name = args.placement, args.restored_account
+        # Looked up, not composed: `pulumi up` stops at the preview if the account does not exist.
+        found = cosmosdb.get_database_account_output(
+            account_name=name,
+            resource_group_name=placement.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.endpoint, self.serving_name = found.document_endpoint, name
+        if placement.spec.store.deletion_protection:
+            authorization.ManagementLockByScope(
+                "items-restored-lock",
+                scope=found.id,
+                level="CanNotDelete",
+                notes="Deletion protection from the environment spec (store.deletion_protection)",
+                opts=self.child(),
+            )
+        self._reach("items-restored", found.id, args)
+        return found.id
+
+    def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> None:
+        """A private endpoint into the data subnet (public access is off) and the account's metrics."""
         private_endpoint(
-            "items",
-            placement=placement,
-            resource_id=self.account.id,
+            name,
+            placement=args.placement,
+            resource_id=account_id,
             group_id="Sql",
             subnet_id=args.data_subnet_id,
             dns_zone_id=args.dns_zone_id,
@@ -118,11 +167,5 @@ class ItemStore(Tier):
         )
         # A Cosmos DB account exports its metrics under the Requests category.
         send_diagnostics(
-            "items",
-            resource_id=self.account.id,
-            workspace_id=args.workspace_id,
-            parent=self,
-            metrics="Requests",
+            name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
-        self.endpoint = self.account.document_endpoint
-        self.register_outputs({"endpoint": self.endpoint, "database": DATABASE, "container": CONTAINER})

@@ -90,6 +90,15 @@ class Mocks(CloudMocks):
                 "clientId": "deployer",
                 "objectId": "deployer",
             }
+        if token == "azure-native:cosmosdb:getDatabaseAccount":
+            # An existing account of the resource group (config `itemsAccount`), answered as ARM would.
+            name, group = args["accountName"], args["resourceGroupName"]
+            return {
+                "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/"
+                f"Microsoft.DocumentDB/databaseAccounts/{name}",
+                "name": name,
+                "documentEndpoint": f"https://{name}.documents.azure.com:443/",
+            }
         return super().invoke(token, args)
 
 

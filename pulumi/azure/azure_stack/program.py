@@ -101,6 +101,7 @@ class StatelessService(Root):
                 writer_principal_id=principal_id,
                 data_subnet_id=data_subnet,
                 dns_zone_id=net.dns_zone_ids["Sql"],
+                restored_account=settings.items_account,
             ),
             child,
         )
@@ -170,7 +171,7 @@ class StatelessService(Root):
                 action_group_id=telemetry.action_group.id,
                 gateway_id=load_balancer.gateway.id,
                 cache_id=cache.cluster.id,
-                store_id=store.account.id,
+                store_id=store.serving_id,
             ),
             child,
         )
@@ -182,6 +183,7 @@ class StatelessService(Root):
                 "loadBalancerPrivateIp": load_balancer.private_ip,
                 "cacheHost": cache.host,
                 "cosmosEndpoint": store.endpoint,
+                "cosmosAccount": store.serving_name,
                 "filesAccount": storage.files.name,
                 "vaultUri": identity.vault.properties.vault_uri,
                 "actionGroup": telemetry.action_group.id,

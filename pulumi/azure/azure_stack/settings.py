@@ -8,6 +8,7 @@ environment, `<namespace>:<key>`, value, what is allowed.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -50,6 +51,21 @@ class AzureSettings(_Settings):
     deployer_ip_ranges: list[str] = Field(min_length=1, max_length=20)
     # Who the action group e-mails; falls back to the spec's alarms.email. Production needs one of them.
     alert_email: str | None = Field(None, pattern=EMAIL_PATTERN)
+    # The Cosmos DB account the fleet uses instead of the stack's own: the name of an account in the stack's
+    # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
+    # restore-store.md). Account names: 3-44 lower-case letters, digits and hyphens, no hyphen at either end.
+    items_account: str | None = None
+
+    @field_validator("items_account")
+    @classmethod
+    def _account_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,42}[a-z0-9]", value):
+            raise ValueError(
+                "must be the name (not the resource ID) of a Cosmos DB account in the stack's resource "
+                "group: 3-44 lower-case letters, digits and hyphens, starting and ending with a letter or "
+                "digit"
+            )
+        return value
 
     @field_validator("deployer_ip_ranges")
     @classmethod

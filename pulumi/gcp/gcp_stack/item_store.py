@@ -31,6 +31,8 @@ class ItemStoreArgs:
     region: str
     # The member that reads and writes items (the fleet's service account).
     user: pulumi.Input[str]
+    # A database of the project to serve from instead of this stack's own (config `itemsDatabase`).
+    restored_database: str | None = None
 
 
 class ItemStore(Tier):
@@ -67,14 +69,26 @@ class ItemStore(Tier):
             index_config=firestore.FieldIndexConfigArgs(),
             opts=self.child(),
         )
+        restored = args.restored_database
         if args.production:
-            firestore.BackupSchedule(
-                "weekly",
-                database=self.database.name,
-                retention=BACKUP_RETENTION,
-                weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
-                opts=self.child(),
-            )
+            # The stack's own database keeps its schedule; a clone the fleet uses gets one too (a clone takes
+            # no backup schedule from its source).
+            for name, database in (("weekly", self.database.name), ("weekly-restored", restored)):
+                if database:
+                    firestore.BackupSchedule(
+                        name,
+                        database=database,
+                        retention=BACKUP_RETENTION,
+                        weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
+                        opts=self.child(),
+                    )
+        # The database the fleet uses: the stack's own, or a clone of it the stack config names. A clone is a
+        # new database, so the grant below, the instances' FIRESTORE_DATABASE, the alert and the output follow
+        # it; the stack's own database stays, with its data, backups and protection, but out of the fleet's
+        # reach.
+        self.serving: pulumi.Output[str] = (
+            pulumi.Output.from_input(restored) if restored else self.database.name
+        )
         self.user_grant = projects.IAMMember(
             "fleet-uses-items",
             project=project,
@@ -82,11 +96,11 @@ class ItemStore(Tier):
             member=args.user,
             # Only this database, though the role is granted on the project.
             condition=projects.IAMMemberConditionArgs(
-                title=f"only-{database_name(args.environment)}",
-                expression=self.database.name.apply(
+                title=f"only-{restored or database_name(args.environment)}",
+                expression=self.serving.apply(
                     lambda db: f'resource.name == "projects/{project}/databases/{db}"'
                 ),
             ),
             opts=self.child(),
         )
-        self.register_outputs({"database": self.database.name})
+        self.register_outputs({"database": self.serving})

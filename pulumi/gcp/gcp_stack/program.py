@@ -90,6 +90,7 @@ class StatelessService(Root):
                 project=settings.project,
                 region=settings.region,
                 user=fleet_member,
+                restored_database=settings.gcp.items_database,
             ),
             tier,
         )
@@ -110,7 +111,7 @@ class StatelessService(Root):
             cache_host=cache.host,
             cache_port=CACHE_TLS_PORT,
             cache_auth_secret=cache.auth_secret_version,
-            database=store.database.name,
+            database=store.serving,
             gateway_audience=backend_audience(settings),
             gateway_account_id=identities.gateway.unique_id,
         )
@@ -165,7 +166,7 @@ class StatelessService(Root):
                 instance_group=fleet.instance_group,
                 gateway_id=api.gateway.gateway_id,
                 cache_instance_id=cache.instance.id,
-                database=store.database.name,
+                database=store.serving,
             ),
             tier,
         )
@@ -181,7 +182,7 @@ class StatelessService(Root):
                 "instanceGroup": fleet.instance_group,
                 "cacheHost": cache.host,
                 "cacheAuthSecret": cache.auth_secret.name,
-                "firestoreDatabase": store.database.name,
+                "firestoreDatabase": store.serving,
                 "filesBucket": storage.files.name,
                 "releasesBucket": fleet.releases.name,
             }

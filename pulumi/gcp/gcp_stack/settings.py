@@ -66,6 +66,9 @@ class GcpSettings(_Config):
         max_length=1800,
         pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?$",
     )
+    # The Firestore database the fleet uses instead of the stack's own: one of this project, such as a
+    # point-in-time clone of it (`gcloud firestore databases clone`, runbooks/gcp/<env>/restore-store.md).
+    items_database: str | None = Field(None, alias="itemsDatabase")
 
     @field_validator("zones")
     @classmethod
@@ -83,6 +86,17 @@ class GcpSettings(_Config):
         for channel in value:
             if not re.fullmatch(_CHANNEL, channel):
                 raise ValueError("must be names such as projects/my-project/notificationChannels/123")
+        return value
+
+    @field_validator("items_database")
+    @classmethod
+    def _database_id(cls, value: str | None) -> str | None:
+        # Firestore's database ID rules (cloud.google.com/firestore/docs/manage-databases, "Database ID").
+        if value is not None and not re.fullmatch(r"[a-z][a-z0-9-]{2,61}[a-z0-9]", value):
+            raise ValueError(
+                "must be the ID (not the full name) of a Firestore database of gcp:project: 4-63 lower-case "
+                "letters, digits and hyphens, starting with a letter and ending with a letter or digit"
+            )
         return value
 
     @field_validator("api_callers")

@@ -25,6 +25,7 @@ OUTPUTS = {
     "loadBalancerPrivateIp": "the Application Gateway's private frontend, the API's backend",
     "cacheHost": "Azure Managed Redis host name (<cluster>.<region>.redis.azure.net)",
     "cosmosEndpoint": "Cosmos DB account endpoint (https://<account>.documents.azure.com:443/)",
+    "cosmosAccount": "Cosmos DB account the fleet uses (the stack's own, or the one `itemsAccount` names)",
     "actionGroup": "action group the alerts notify",
 }
 
@@ -156,4 +157,12 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         failure_modes=state.failure_modes(model, environment),
         cost_lines=costs.lines(model),
         extra=extra,
+        # A CanNotDelete lock guards the store (the spec's deletion protection): the restore runbook says so.
+        details={
+            "store_locked": any(
+                inv.by_id(model, lock.get("scope")) is store
+                for lock in model.resources
+                if lock.type == "azure-native:authorization:ManagementLockByScope"
+            )
+        },
     )

@@ -48,6 +48,8 @@ ACTIONS = {
     ),
     "cosmosdb sql container show": ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",),
     "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
+    "cosmosdb sql role assignment list": ("Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/read",),
+    "lock list": ("Microsoft.Authorization/locks/read",),
 }
 
 

@@ -592,23 +592,30 @@ def cache_failure(facts: StackFacts) -> Runbook:
 
 
 def restore_store(facts: StackFacts) -> Runbook:
+    stack = f"--stack {facts.environment} --cwd {PROJECT}"
+    locked = facts.details.get("store_locked", False)
+    replace = replace_every(facts)
     return _runbook(
         facts,
         "restore-store",
         "Restore the store to a point in time",
         purpose=(
-            "Restore the Cosmos DB account to a point in time before the damage, into a new account, "
-            "and verify it. "
+            "Restore the Cosmos DB account to a point in time before the damage, into a new account, verify "
+            "it, switch the fleet to it with the stack's `itemsAccount` setting, and retire the old account. "
         )
         + facts.store_backup
         + ".",
-        when=("items were corrupted or deleted by a bad release or an operator",),
-        blast_radius="Writes after the restore point are not in the restored account. The fleet keeps "
-        "using "
-        "the current account until it is switched.",
+        when=(
+            "items were corrupted or deleted by a bad release or an operator",
+            "not for a Cosmos DB outage: the platform recovers the account; wait for it",
+        ),
+        blast_radius="Writes after the restore point are not in the restored account (the data lost is the "
+        "time between the restore point and the switch). Sessions and files are unaffected. The switch "
+        "changes the instances' custom data (COSMOS_ENDPOINT), so the scale set's rolling upgrade replaces "
+        "every instance, as a release does.",
         capacity=(
-            f"the fleet is not touched by the restore: {facts.desired} of {facts.desired}",
-            f"capacity never falls below {facts.desired} of {facts.desired} during this procedure",
+            f"the restore does not touch the fleet: {facts.desired} of {facts.desired}",
+            *replace.capacity,
         ),
         durations=(
             Duration(
@@ -616,6 +623,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 formula="proportional to the account's data; Azure gives no bound (0 = not estimated)",
                 seconds=0,
             ),
+            *replace.durations,
         ),
         preconditions=(
             "`az login`; the restore reads restorable accounts at subscription scope, so assign "
@@ -627,13 +635,15 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "continuous backup is OFF for this account: point-in-time restore is not possible; "
                 "open a support request"
             ),
+            "`pulumi login` and deployer rights on the stack (the deployment identity, not the role below), "
+            "in a checkout of this repository at the deployed release",
         ),
         lookups=_lookups(
             facts,
             Lookup(
                 variable="ACCOUNT",
-                command='az cosmosdb list -g "$RG" --query "[0].name" -o tsv',
-                source="the resource group's Cosmos DB account (endpoint in stack output `cosmosEndpoint`)",
+                command=facts.output("cosmosAccount").lookup,
+                source=f"stack output `cosmosAccount`: {facts.output('cosmosAccount').description}",
             ),
             Lookup(
                 variable="RESTORE_TIME",
@@ -651,47 +661,97 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="one line with `creationTime` earlier than $RESTORE_TIME",
             ),
             Step(
-                title="Restore into a new account, private like the original",
-                command='az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
-                '--target-database-account-name "$ACCOUNT-restored" \\\n'
-                f"  --location {facts.region} --public-network-access Disabled --restore-timestamp "
-                '"$RESTORE_TIME"',
+                title=(
+                    "Restore into a new account of the resource group, private and Entra ID only like the "
+                    "original (the source keeps serving meanwhile)"
+                ),
+                command='RESTORED="$ACCOUNT-restored"\n'
+                'az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
+                '--target-database-account-name "$RESTORED" \\\n'
+                f"  --location {facts.region} --public-network-access Disabled --disable-local-auth true "
+                '--restore-timestamp "$RESTORE_TIME"',
                 expected="returns when the new account exists (`provisioningState` Succeeded)",
-                stop_if="`restore timestamp` refused: pick a time inside the window of step 1",
+                stop_if="`restore timestamp` refused: pick a time inside the window of step 1; the name is "
+                "taken: choose another RESTORED (3-44 lower-case letters, digits, hyphens)",
             ),
             Step(
-                title="Verify the container is there",
+                title="Verify the restored account: private, no keys, restored to the moment you chose, "
+                "with the service's container",
                 command=(
-                    'az cosmosdb sql container show -g "$RG" -a "$ACCOUNT-restored" -d service -n '
+                    'az cosmosdb show -g "$RG" -n "$RESTORED" \\\n'
+                    '  --query "[provisioningState, publicNetworkAccess, disableLocalAuth, '
+                    'restoreParameters.restoreTimestampInUtc]" -o tsv\n'
+                    'az cosmosdb sql container show -g "$RG" -a "$RESTORED" -d service -n '
                     'items --query "resource.id" -o tsv'
                 ),
-                expected="`items`",
+                expected="`Succeeded Disabled True` and the moment of $RESTORE_TIME (in UTC); then `items`",
+                stop_if="public access `Enabled` or local auth not disabled: delete it (Rollback step 2) and "
+                "restore again with the flags above",
             ),
             Step(
-                title="Switch the fleet: NOT SUPPORTED by this stack yet. Instances read "
-                "COSMOS_ENDPOINT from their custom "
-                "data, rendered from the stack's own account; the Pulumi program has no setting "
-                "to point it at "
-                "another account. Until it has, stop here and escalate: copy the needed items "
-                "from the restored account "
-                "back with your data tooling, then delete the restored account."
-            ),
-        ),
-        verification=(
-            Step(
-                title="The restored account",
-                command=(
-                    'az cosmosdb show -g "$RG" -n "$ACCOUNT-restored" --query "[provisioningState, '
-                    'documentEndpoint]" -o tsv'
+                title=(
+                    "Switch the fleet to the restored account. The account reaches the instances through "
+                    "their custom data (COSMOS_ENDPOINT) and the identity may write only that account's "
+                    "container: `pulumi up` gives the restored account a private endpoint in the data "
+                    "subnet (a restore copies no private endpoint and no data-plane role), the fleet's "
+                    "Cosmos DB Built-in Data Contributor role on its container (and removes it from the old "
+                    "account), diagnostics and the throttling alert"
+                    + (", and a CanNotDelete lock" if locked else "")
+                    + "; the scale set's rolling upgrade then replaces every instance. The setting is "
+                    f"written to Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it"
                 ),
-                expected="`Succeeded https://<account>-restored.documents.azure.com:443/`",
+                command=f'pulumi config set itemsAccount "$RESTORED" {stack} && pulumi up {stack} --yes',
+                expected="the update completes: the restored account's endpoint, DNS zone group, role "
+                "assignment and diagnostics created, the old role assignment deleted, the scale set updated",
+                stop_if="the preview fails to read the account: RESTORED is misspelt or the restore has not "
+                "finished; the rolling upgrade stops on unhealthy instances: Rollback step 1, then escalate",
             ),
-            _request(),
+            Step(
+                title="The fleet now uses the restored account",
+                command=f"pulumi stack output cosmosAccount {stack}",
+                expected="the restored account's name ($RESTORED)",
+            ),
+            Step(
+                title="The fleet's data role is on the restored account's container, and none is left on "
+                "the old account",
+                command=(
+                    'az cosmosdb sql role assignment list -g "$RG" -a "$RESTORED" --query "[].scope" -o tsv\n'
+                    'az cosmosdb sql role assignment list -g "$RG" -a "$ACCOUNT" --query "length(@)" -o tsv'
+                ),
+                expected="one scope ending in `/dbs/service/colls/items`; then `0`",
+            ),
+            Step(
+                title=(
+                    "Retire the old account: keep it, untouched, as the evidence of what went wrong. The "
+                    "fleet can no longer use it; it stays the stack's resource, with its backup "
+                    f"({facts.store_backup})"
+                    + (
+                        " and its CanNotDelete lock (deletion protection from the spec)"
+                        if locked
+                        else " (this environment's spec asks no deletion protection, so no lock guards it)"
+                    )
+                    + "; only a code change removes it from the stack. Keep `itemsAccount` set until then"
+                ),
+                command=(
+                    'az lock list -g "$RG" --resource-name "$ACCOUNT" '
+                    '--resource-type Microsoft.DocumentDB/databaseAccounts --query "[].level" -o tsv'
+                ),
+                expected="`CanNotDelete`" if locked else "no output",
+            ),
         ),
+        verification=_verification(facts),
         rollback=(
             Step(
-                title="Delete the restored account when it is no longer needed",
-                command='az cosmosdb delete -g "$RG" -n "$ACCOUNT-restored" --yes',
+                title="Put the fleet back on the stack's own account: remove the setting and deploy",
+                command=f"pulumi config rm itemsAccount {stack} && pulumi up {stack} --yes",
+                expected="the update completes; `cosmosAccount` names the stack's own account again; the "
+                "restored account's endpoint, role assignment"
+                + (" and lock" if locked else "")
+                + " are deleted (the account itself stays)",
+            ),
+            Step(
+                title="Delete the restored account once it is no longer needed (after step 1)",
+                command='az cosmosdb delete -g "$RG" -n "$RESTORED" --yes',
             ),
         ),
         escalation=_escalation(facts),

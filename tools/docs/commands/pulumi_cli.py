@@ -1,9 +1,9 @@
 """`pulumi` commands a runbook uses to read a stack's outputs and to redeploy, checked against the project
 itself (the Pulumi CLI cannot be installed here): the subcommand is one of the few runbooks use, with only
-its documented flags ("pulumi stack output", "pulumi config get", "pulumi up", "pulumi stack history" in the
-Pulumi CLI reference, https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under
-pulumi/, `--stack` one of its Pulumi.<stack>.yaml, an output name is one its program exports, and a config
-key one the stack sets.
+its documented flags ("pulumi stack output", "pulumi up", "pulumi stack history" in the Pulumi CLI reference,
+https://www.pulumi.com/docs/iac/cli/commands/), `--cwd` names a Pulumi project under pulumi/, `--stack` one of
+its Pulumi.<stack>.yaml, an output name is one its program exports, and a config key ("pulumi config set",
+"pulumi config rm", "pulumi config get") is one its program reads.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from functools import cache
 from pathlib import Path
-
-import yaml
 
 from refarch import ROOT
 
@@ -28,8 +26,32 @@ SUBCOMMANDS = {
         {"--yes", "-y", "--skip-preview", "-f", "--refresh", "-r", "--diff"},
     ),
     ("preview",): ({"--stack", "-s", "--cwd", "-C", "--target", "-t"}, {"--diff", "--refresh", "-r"}),
+    # "pulumi config set" / "pulumi config rm" / "pulumi config get" in the same reference.
+    ("config", "set"): ({"--stack", "-s", "--cwd", "-C"}, {"--path", "--plaintext", "--secret"}),
+    ("config", "rm"): ({"--stack", "-s", "--cwd", "-C"}, {"--path"}),
     ("config", "get"): ({"--stack", "-s", "--cwd", "-C"}, {"--json", "-j", "--path"}),
 }
+# Config subcommands and how many positional arguments each takes (the key, and for `set` its value).
+CONFIG_ARGUMENTS = {("config", "set"): 2, ("config", "rm"): 1, ("config", "get"): 1}
+
+
+@cache
+def config_keys(project: Path) -> frozenset[str]:
+    """The config keys a project's program reads, fully named: its own namespace's (the settings model's
+    keys and the shared `environment` and `spec`) and the provider namespace's it validates."""
+    from refarch.offline import PulumiProject
+    from refarch_pulumi.stack import SHARED_KEYS
+
+    pulumi_project = PulumiProject(project.name, project)
+    pipeline = pulumi_project.module("program").PIPELINE
+    own = pulumi_project.name
+    keys = {f"{own}:{field.alias or name}" for name, field in pipeline.settings_model.model_fields.items()}
+    keys |= {f"{own}:{key}" for key in SHARED_KEYS}
+    provider = pipeline.provider_namespace
+    keys |= {
+        f"{provider}:{field.alias or name}" for name, field in pipeline.provider_model.model_fields.items()
+    }
+    return frozenset(keys)
 
 
 def exports(program: Path) -> dict[str, str]:
@@ -55,17 +77,6 @@ def exports(program: Path) -> dict[str, str]:
 def exported(project: Path) -> frozenset[str]:
     """The output names a project's program exports."""
     return frozenset(name for path in project.glob("*_stack/program.py") for name in exports(path))
-
-
-def configured(project: Path, stack: str) -> frozenset[str]:
-    """The config keys a stack sets in its Pulumi.<stack>.yaml, or the project declares with a default."""
-
-    def keys(path: Path) -> set[str]:
-        return set((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.exists() else set()
-
-    name = (yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}).get("name", "")
-    declared = {key if ":" in key else f"{name}:{key}" for key in keys(project / "Pulumi.yaml")}
-    return frozenset(keys(project / f"Pulumi.{stack}.yaml") | declared)
 
 
 def validate(argv: list[str]) -> list[str]:
@@ -103,10 +114,28 @@ def validate(argv: list[str]) -> list[str]:
     if subcommand == ("stack", "output"):
         if len(positional) != 1 or positional[0] not in exported(project):
             problems.append(f"output {positional} is not one {cwd} exports ({sorted(exported(project))})")
-    elif subcommand == ("config", "get"):
-        known = configured(project, stack)
-        if len(positional) != 1 or positional[0] not in known:
-            problems.append(f"config key {positional} is not one the {stack} stack sets ({sorted(known)})")
+    elif subcommand in CONFIG_ARGUMENTS:
+        if len(positional) != CONFIG_ARGUMENTS[subcommand]:
+            problems.append(
+                f"`pulumi {' '.join(subcommand)}` takes {CONFIG_ARGUMENTS[subcommand]} argument(s), "
+                f"not {positional}"
+            )
+        else:
+            key = _full_key(project, positional[0], path="--path" in rest)
+            if key not in (known := config_keys(project)):
+                problems.append(f"config key {positional[0]!r} is not one {cwd} reads ({sorted(known)})")
     elif positional:
         problems.append(f"`pulumi {' '.join(subcommand)}` takes no argument {positional}")
     return problems
+
+
+def _full_key(project: Path, key: str, *, path: bool) -> str:
+    """`itemsAccount` -> `refarch-azure:itemsAccount`; with --path, `spec.capacity.max` names key `spec`."""
+    if path:
+        namespace, colon, rest = key.rpartition(":")
+        key = f"{namespace}{colon}{rest.split('.')[0].split('[')[0]}"
+    if ":" in key:
+        return key
+    from refarch.offline import PulumiProject
+
+    return f"{PulumiProject(project.name, project).name}:{key}"

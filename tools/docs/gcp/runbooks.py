@@ -517,18 +517,50 @@ def cache_failure(facts: StackFacts) -> Runbook:
     )
 
 
+# `gcloud firestore databases update` flags for what a clone does not take from its source (the REST
+# reference's projects.databases.clone: type, index configuration and documents only): what each sets, and
+# how `describe` shows it.
+CLONE_SETTINGS = {
+    "--enable-pitr": (
+        "point-in-time recovery",
+        "`pointInTimeRecoveryEnablement: POINT_IN_TIME_RECOVERY_ENABLED`",
+    ),
+    "--delete-protection": ("delete protection", "`deleteProtectionState: DELETE_PROTECTION_ENABLED`"),
+}
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     database = facts.details["database"]
+    protected = facts.details["delete_protection"]
+    stack = f"--stack {facts.environment} --cwd pulumi/gcp"
+    update = facts.details["update"]
+    _, wave_total = _wave_seconds(facts)
+    waves = math.ceil(facts.max_size / facts.surge)
+    timeout = (waves + 1) * wave_total
+    scheduled = any(r.type == "gcp:firestore/backupSchedule:BackupSchedule" for r in facts.resources)
+    # What a clone does not take from its source and the spec asks for this environment.
+    wanted = (("--enable-pitr", facts.store_pitr), ("--delete-protection", protected))
+    settings = [flag for flag, on in wanted if on]
     return _runbook(
         facts,
         "restore-store",
-        purpose="Recover the item store as it was at a past minute, into a new database, without touching "
-        "the live one.",
-        when=("Items were corrupted or deleted by a bad release or an operator.",),
-        blast_radius="None while restoring: the clone is a new database. Switching the fleet to it is a "
-        "change "
-        "of the stack (see step 4).",
-        capacity=_capacity(facts, facts.min_size, "No instance is replaced while cloning."),
+        purpose="Recover the item store as it was at a past minute, into a new database, switch the fleet "
+        "to it with the stack's `itemsDatabase` setting, and retire the old database.",
+        when=(
+            "Items were corrupted or deleted by a bad release or an operator.",
+            "Not for a Firestore outage: Firestore replicates across the region's zones; wait for it.",
+        ),
+        blast_radius="None while cloning: the clone is a new database. Items written after the chosen "
+        "minute are not in the clone (the data lost is the time between that minute and the switch). "
+        "Sessions and files are unaffected. The switch changes the instances' FIRESTORE_DATABASE, so the "
+        f"group's proactive update replaces every instance, {facts.surge} at a time, as for any release.",
+        capacity=_capacity(
+            facts,
+            facts.minimum_healthy,
+            "No instance is replaced while cloning; the switch is a release: a new instance template "
+            f"rolled out by the group's proactive update ({update['minimalAction']}, surge "
+            f"{update['maxSurgeFixed']}, unavailable {update['maxUnavailableFixed']}).",
+        ),
         durations=(
             Duration(
                 name="how far back you can go",
@@ -538,9 +570,15 @@ def restore_store(facts: StackFacts) -> Runbook:
                 else f"no point-in-time recovery ({facts.store_backup})",
                 seconds=PITR_DAYS * 86400 if facts.store_pitr else 0,
             ),
+            Duration(
+                name="the switch: the whole fleet at its largest",
+                formula=f"ceil(max {facts.max_size} / surge {facts.surge}) = {waves} waves x {wave_total} s",
+                seconds=waves * wave_total,
+            ),
         ),
         preconditions=(
-            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
+            "`gcloud` is authenticated, the repository is checked out at the deployed release and `pulumi` "
+            "is logged in to the stack's backend (the switch is a deployment).",
             "You know the minute to restore to, in UTC, within the recovery window.",
             "Point-in-time recovery is "
             f"{'on' if facts.store_pitr else 'OFF: only the weekly backups can be restored'}.",
@@ -550,12 +588,12 @@ def restore_store(facts: StackFacts) -> Runbook:
             Lookup(
                 variable="DATABASE",
                 command=output_lookup(facts.environment, "firestoreDatabase"),
-                source="stack output firestoreDatabase",
+                source="stack output firestoreDatabase (the database the fleet uses)",
             ),
         ),
         steps=(
             Step(
-                title="Clone the database at that minute into a new one",
+                title="Clone the database at that minute into a new one (the source keeps serving meanwhile)",
                 command="SNAPSHOT_TIME=2026-01-31T09:30:00Z  # replace with the minute before the damage "
                 "(UTC)\n"
                 f"RESTORED={database}-restored\n"
@@ -564,7 +602,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="$RESTORED" '
                 '--project="$PROJECT"',
                 expected="a long-running operation starts; the new database is unreadable until it completes",
-                stop_if="the snapshot time is refused (outside the window, or not a whole minute)",
+                stop_if="the snapshot time is refused (outside the window, or not a whole minute); the name "
+                "is taken: choose another RESTORED",
             ),
             Step(
                 title="Wait for the clone",
@@ -572,24 +611,84 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected=f"the database `{database}-restored` in {facts.region}",
                 stop_if="NOT_FOUND after an hour: escalate",
             ),
+            *(
+                (
+                    Step(
+                        title="Give the clone what a clone does not take from its source and the spec asks "
+                        "for: " + " and ".join(CLONE_SETTINGS[flag][0] for flag in settings),
+                        command='gcloud firestore databases update --database="$RESTORED" '
+                        f'{" ".join(settings)} --project="$PROJECT"',
+                        expected="the database with "
+                        + " and ".join(CLONE_SETTINGS[flag][1] for flag in settings),
+                    ),
+                )
+                if settings
+                else ()
+            ),
             Step(
                 title="Verify the restored items",
                 expected=f"in the console's Firestore viewer, `{database}-restored` holds the items as "
                 "they were",
+                stop_if="they are not as they were: clone again from another minute (new name) before "
+                "switching",
             ),
             Step(
-                title="Switch the fleet",
-                expected="the stack has no setting yet to point the fleet at another database: the fleet "
-                "reads "
-                f"FIRESTORE_DATABASE={database}, which the program derives from the environment's name. "
-                "Until it "
-                "has one, copy the verified items back with the owner, or escalate",
+                title="Switch the fleet to the clone. The database reaches the instances through their "
+                "template's startup script (FIRESTORE_DATABASE) and the fleet's `roles/datastore.user` grant "
+                "is conditioned on one database's name: `pulumi up` moves the grant to the clone, points the "
+                "store alert at it"
+                + (", gives it the weekly backup schedule" if scheduled else "")
+                + " and rolls out a new template. The setting is written to "
+                f"Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it",
+                command=f'pulumi config set itemsDatabase "$RESTORED" {stack} && pulumi up {stack} --yes',
+                expected="the update completes: the grant replaced, a new instance template, the group's "
+                "version updated",
+                stop_if="the update fails: the fleet stays on the old database; escalate",
+            ),
+            Step(
+                title="Wait until every instance runs the new template",
+                command='gcloud compute instance-groups managed wait-until "$GROUP" '
+                "--version-target-reached "
+                f"--timeout={timeout} {WHERE}",
+                expected="“Version target is reached”",
+                stop_if=f"it times out after {timeout} s: Rollback step 1, then escalate",
+            ),
+            Step(
+                title="The fleet now uses the clone, and its grant names only the clone",
+                command=f"pulumi stack output firestoreDatabase {stack}\n"
+                'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
+                '--filter="bindings.role=roles/datastore.user" '
+                '--format="value(bindings.condition.expression)"',
+                expected=f"`{database}-restored`; then one line per member, the fleet's ending in "
+                f'`/databases/{database}-restored"`',
+            ),
+            Step(
+                title="Retire the old database: keep it, untouched, as the evidence of what went wrong. The "
+                "fleet can no longer use it; it stays the stack's resource"
+                + (
+                    " (protected in the stack's state, with Firestore's delete protection"
+                    + (" and its weekly backups" if scheduled else "")
+                    + ")"
+                    if protected
+                    else " (this environment's spec asks no delete protection)"
+                )
+                + "; only a code change removes it. Keep `itemsDatabase` set until then",
+                command='gcloud firestore databases describe --database="$DATABASE" --project="$PROJECT" '
+                '--format="value(deleteProtectionState)"',
+                expected="`DELETE_PROTECTION_ENABLED`" if protected else "`DELETE_PROTECTION_DISABLED`",
             ),
         ),
         rollback=(
             Step(
-                title="Nothing to undo while the fleet still uses the original",
-                expected=f"delete `{database}-restored` from the console once it is no longer needed",
+                title="Put the fleet back on the stack's own database: remove the setting and deploy",
+                command=f"pulumi config rm itemsDatabase {stack} && pulumi up {stack} --yes",
+                expected=f"the update completes; `firestoreDatabase` is `{database}` again and the grant "
+                "names it",
+            ),
+            Step(
+                title="Delete the clone once it is no longer needed (after step 1)",
+                expected=f"from the console: turn off the delete protection of `{database}-restored`, then "
+                "delete it",
             ),
         ),
     )

@@ -1,0 +1,133 @@
+"""Config `refarch-azure:itemsAccount` points the fleet at a restored Cosmos DB account (`az cosmosdb
+restore`): the instances' endpoint, the fleet's data role, a private endpoint, metrics, alerts, lock and the
+stack's outputs follow it; the stack's own account stays. Without the key nothing changes (the snapshots
+hold that).
+
+A point-in-time restore creates a new account and copies neither its source's data-plane (SQL) role
+assignments nor its private endpoints ("Continuous backup with point-in-time restore in Azure Cosmos DB",
+learn.microsoft.com/azure/cosmos-db/continuous-backup-restore-introduction, "What isn't restored"), so the
+stack must give the restored account both before the fleet can use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure_queries import boot_script, service_variables
+
+from refarch.inventory import Inventory
+from refarch.offline import RecordingMonitor
+from refarch.spec import load_environment
+
+NS = "refarch-azure"
+RESTORED = "refarch-prod-items-restored"
+ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+ROLE = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
+ENDPOINT = "azure-native:network:PrivateEndpoint"
+
+
+def _preview(azure, **config: str) -> tuple[Inventory, dict[str, Any]]:
+    monitor = RecordingMonitor(azure.module("offline").Mocks())
+    inventory = azure.preview("prod", {**azure.config("prod"), **config}, monitor)
+    return inventory, monitor.outputs["service"]
+
+
+@pytest.fixture(scope="module")
+def restored(azure) -> tuple[Inventory, dict[str, Any]]:
+    return _preview(azure, **{f"{NS}:itemsAccount": RESTORED})
+
+
+def _restored_id(azure) -> str:
+    offline = azure.module("offline")
+    return (
+        f"/subscriptions/{offline.SUBSCRIPTION}/resourceGroups/{azure.config('prod')[f'{NS}:namePrefix']}-prod"
+        f"/providers/Microsoft.DocumentDB/databaseAccounts/{RESTORED}"
+    )
+
+
+def test_the_instances_use_the_restored_account(restored):
+    inventory, _ = restored
+    assert service_variables(boot_script(inventory))["COSMOS_ENDPOINT"] == (
+        f"https://{RESTORED}.documents.azure.com:443/"
+    )
+
+
+def test_the_fleet_may_write_the_restored_container_only(azure, restored):
+    inventory, _ = restored
+    item_store = azure.module("item_store")
+    (role,) = inventory.of_type(ROLE)  # none left on the stack's own account
+    identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
+    account_id = _restored_id(azure)
+    assert role.get("accountName") == RESTORED
+    assert role.get("scope") == f"{account_id}/dbs/{item_store.DATABASE}/colls/{item_store.CONTAINER}"
+    # The same least role the stack's own account grants: the built-in data contributor, defined per account.
+    assert role.get("roleDefinitionId") == f"{account_id}/sqlRoleDefinitions/{item_store.DATA_CONTRIBUTOR}"
+    from azure_stack.offline import mock_guid
+
+    assert role.get("principalId") == mock_guid(f"{identity.name}/principal")
+
+
+def test_the_fleet_reaches_the_restored_account_privately(azure, restored):
+    inventory, _ = restored
+    account_id = _restored_id(azure)
+    own = inventory.named("items-endpoint")
+    endpoint = inventory.named("items-restored-endpoint")
+    assert endpoint.get("privateLinkServiceConnections") == [
+        {"name": "items-restored", "privateLinkServiceId": account_id, "groupIds": ["Sql"]}
+    ]
+    # The same data subnet and private DNS zone as the stack's own account.
+    assert endpoint.get("subnet") == own.get("subnet")
+    zones = {
+        r.name: r.get("privateDnsZoneConfigs")
+        for r in inventory.of_type("azure-native:network:PrivateDnsZoneGroup")
+    }
+    assert zones["items-restored-dns"] == zones["items-dns"]
+
+
+def test_alerts_metrics_and_lock_follow_the_restored_account(azure, restored):
+    inventory, _ = restored
+    account_id = _restored_id(azure)
+    assert inventory.named("store-throttles").get("scopes") == [account_id]
+    assert inventory.named("items-restored-diagnostics").get("resourceUri") == account_id
+    assert load_environment("prod").store.deletion_protection
+    assert inventory.named("items-restored-lock").get("scope") == account_id
+
+
+def test_the_stack_keeps_its_own_account(restored, inventories):
+    inventory, _ = restored
+    own = inventories["prod"]
+    assert inventory.only(ACCOUNT).inputs == own.only(ACCOUNT).inputs
+    assert inventory.named("items-lock").inputs == own.named("items-lock").inputs
+
+
+def test_the_outputs_name_the_restored_account(restored):
+    _, outputs = restored
+    assert outputs["cosmosAccount"] == RESTORED
+    assert outputs["cosmosEndpoint"] == f"https://{RESTORED}.documents.azure.com:443/"
+
+
+def test_without_the_key_the_outputs_name_the_stacks_own_account(azure, inventories):
+    inventory, outputs = _preview(azure)
+    account = inventory.only(ACCOUNT)
+    assert outputs["cosmosAccount"] == account.name
+    assert outputs["cosmosEndpoint"] == f"https://{account.name}.documents.azure.com:443/"
+    assert not [r.name for r in inventory.resources if "restored" in r.name]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/subscriptions/x/resourceGroups/refarch-prod/providers/Microsoft.DocumentDB/databaseAccounts/a-b",
+        "Refarch-Restored",
+        "ab",
+        "restored-",
+        "a" * 45,
+    ],
+)
+def test_a_value_that_is_not_an_account_name_is_refused(azure, value):
+    refusal = azure.refusal("prod", {**azure.config("prod"), f"{NS}:itemsAccount": value})
+    assert refusal.environment == "prod"
+    [problem] = refusal.problems
+    assert (problem.field, problem.value) == (f"{NS}:itemsAccount", value)
+    assert "name (not the resource ID) of a Cosmos DB account" in problem.rule

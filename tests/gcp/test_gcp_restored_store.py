@@ -1,0 +1,108 @@
+"""Config `refarch-gcp:itemsDatabase` points the fleet at a cloned Firestore database (`gcloud firestore
+databases clone`, a point-in-time restore into a new database of the project): the instances'
+FIRESTORE_DATABASE, the fleet's database-conditioned grant, the store alert and the stack's output follow it;
+the stack's own database stays. Without the key nothing changes (the snapshots hold that).
+
+A clone is a new database and takes none of the source's IAM conditions (they name a database), so the grant
+must name the clone ("Clone a database", cloud.google.com/firestore/docs/use-pitr#clone-database; IAM
+conditions on Firestore databases, cloud.google.com/firestore/docs/security/iam#iam_conditions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from gcp_queries import service_environment
+
+from refarch.inventory import Inventory
+from refarch.offline import RecordingMonitor
+from refarch.spec import load_environment
+
+NS = "refarch-gcp"
+RESTORED = "prod-items-restored"
+DATABASE = "gcp:firestore/database:Database"
+GRANT = "fleet-uses-items"
+
+
+def _preview(gcp, **config: str) -> tuple[Inventory, dict[str, Any]]:
+    monitor = RecordingMonitor(gcp.module("offline").Mocks())
+    inventory = gcp.preview("prod", {**gcp.config("prod"), **config}, monitor)
+    (root,) = [r.name for r in inventory if r.parent is None and not r.custom]
+    return inventory, monitor.outputs[root]
+
+
+@pytest.fixture(scope="module")
+def restored(gcp) -> tuple[Inventory, dict[str, Any]]:
+    return _preview(gcp, **{f"{NS}:itemsDatabase": RESTORED})
+
+
+def _project(gcp) -> str:
+    return gcp.config("prod")["gcp:project"]
+
+
+def test_the_instances_use_the_restored_database(restored):
+    inventory, _ = restored
+    assert service_environment(inventory)["FIRESTORE_DATABASE"] == RESTORED
+
+
+def test_the_fleet_may_use_the_restored_database_only(gcp, restored, inventories):
+    inventory, _ = restored
+    grant, own = inventory.named(GRANT), inventories["prod"].named(GRANT)
+    assert grant.get("role") == own.get("role") == gcp.module("item_store").DATASTORE_USER
+    assert grant.get("member") == own.get("member")
+    assert grant.get("condition.expression") == (
+        f'resource.name == "projects/{_project(gcp)}/databases/{RESTORED}"'
+    )
+    assert grant.get("condition.title") == f"only-{RESTORED}"
+
+
+def test_the_store_alert_watches_the_restored_database(restored):
+    inventory, _ = restored
+    policy = inventory.named("store-errors")
+    text = policy.get("conditions.0.conditionThreshold.filter")
+    assert f'resource.label.database_id = "{RESTORED}"' in text
+
+
+def test_the_restored_database_is_backed_up_like_the_stacks_own(restored, inventories):
+    inventory, _ = restored
+    own = inventories["prod"].named("weekly")
+    clone = inventory.named("weekly-restored")
+    assert clone.get("database") == RESTORED
+    assert {k: v for k, v in clone.inputs.items() if k != "database"} == {
+        k: v for k, v in own.inputs.items() if k != "database"
+    }
+    assert inventory.named("weekly").inputs == own.inputs
+
+
+def test_the_stack_keeps_its_own_database(restored, inventories):
+    inventory, _ = restored
+    own = inventories["prod"]
+    assert inventory.only(DATABASE).inputs == own.only(DATABASE).inputs
+    assert load_environment("prod").store.deletion_protection
+    assert inventory.only(DATABASE).options == own.only(DATABASE).options == {"protect": True}
+
+
+def test_the_output_names_the_restored_database(restored):
+    _, outputs = restored
+    assert outputs["firestoreDatabase"] == RESTORED
+
+
+def test_without_the_key_the_fleet_and_output_use_the_stacks_own_database(gcp, inventories):
+    inventory, outputs = _preview(gcp)
+    own = inventory.only(DATABASE).get("name")
+    assert outputs["firestoreDatabase"] == own
+    assert service_environment(inventory)["FIRESTORE_DATABASE"] == own
+    assert inventory.named(GRANT).get("condition.expression").endswith(f'/databases/{own}"')
+
+
+@pytest.mark.parametrize(
+    "value",
+    [f"projects/p/databases/{RESTORED}", "Restored", "abc", "9-restored", "restored-", "a" * 64],
+)
+def test_a_value_that_is_not_a_database_id_is_refused(gcp, value):
+    refusal = gcp.refusal("prod", {**gcp.config("prod"), f"{NS}:itemsDatabase": value})
+    assert refusal.environment == "prod"
+    [problem] = refusal.problems
+    assert (problem.field, problem.value) == (f"{NS}:itemsDatabase", value)
+    assert "ID (not the full name) of a Firestore database" in problem.rule
