@@ -89,6 +89,12 @@ OPT_OUTS: dict[tuple[str, str], str] = {
         "Application Gateway's UnhealthyHostCount counts the booting instances of every scale-out, repair "
         "and surge upgrade; too_few_healthy_hosts (HealthyHostCount below the minimum) catches a real loss"
     ),
+    ("gcp", "unhealthy_hosts"): (
+        "alerts on the first instance turning unhealthy (a log-match alert on the health checks' log of each "
+        "transition), not at the spec's count: counting log entries needs a log-based metric, and Cloud "
+        "Monitoring does not know a new one for minutes, so its alert cannot be created in the same "
+        "deployment"
+    ),
     ("gcp", "too_few_healthy_hosts"): (
         "not built yet: unhealthy_hosts (health-check log entries) and gateway-down (the uptime check "
         "through the gateway) cover a loss of instances; a healthy-backend count alarm is a follow-up"

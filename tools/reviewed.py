@@ -221,11 +221,13 @@ GCP = {
         "conditions.0.conditionThreshold.comparison",
         "conditions.0.conditionThreshold.duration",
         "conditions.0.conditionThreshold.aggregations",
+        "conditions.0.conditionThreshold.evaluationMissingData",
+        "conditions.0.conditionMatchedLog.filter",
+        "alertStrategy",
     ],
     "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ["period", "httpCheck"],
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": ["retentionDays"],
     "gcp:logging/projectExclusion:ProjectExclusion": ["filter"],
-    "gcp:logging/metric:Metric": ["name", "filter", "metricDescriptor"],
 }
 
 REVIEWED: dict[str, tuple[dict[str, list[str]], Callable[[Any], Any]]] = {

@@ -30,18 +30,13 @@ def _thresholds(policy) -> list[dict]:
 
 def test_threshold_conditions_hold_for_the_policys_window(inventory: Inventory, gcp):
     # "Alerting behavior", alignment periods and retest windows: each point aligns one period; the condition
-    # must hold for the whole retest window (duration), a multiple of a minute. An event count (log entries
-    # logged once each) sums the whole window in one point instead and fires at once.
-    events = gcp.module("monitoring").EVENT_COUNTS
+    # must hold for the whole retest window (duration), a multiple of a minute.
     policies = {policy.name: policy for policy in inventory.of_type(POLICY)}
     checked = set()
     for key, name in policy_alarms(gcp).items():
         for threshold in _thresholds(policies[name]):
             period, duration = threshold["aggregations"][0]["alignmentPeriod"], threshold["duration"]
-            if name in events:
-                assert (period, duration) == (f"{WINDOW.seconds}s", "0s"), key
-            else:
-                assert (period, duration) == (f"{WINDOW.period_seconds}s", f"{WINDOW.seconds}s"), key
+            assert (period, duration) == (f"{WINDOW.period_seconds}s", f"{WINDOW.seconds}s"), key
             checked.add(key)
     assert checked == set(policy_alarms(gcp)), "every policy alarm is a threshold condition"
 
@@ -62,7 +57,6 @@ THRESHOLD_OF = {
     "errors_5xx": _ratio,
     "gateway_errors": _ratio,
     "latency_p99": float,
-    "unhealthy_hosts": _at_least,
     "cache_cpu": _ratio,
     "cache_memory": _ratio,
     "store_throttles": _at_least,

@@ -161,9 +161,9 @@ def test_what_the_bucket_keeps_is_kept_out_of_default_except_what_an_alert_reads
     copied = types(inventory.only("gcp:logging/projectSink:ProjectSink").get("filter"))
     excluded = types(inventory.only("gcp:logging/projectExclusion:ProjectExclusion").get("filter"))
     assert excluded and excluded <= copied, "nothing is dropped from _Default unless the bucket keeps it"
-    # The unhealthy-backends alert counts health check logs (resource gce_instance_group) where they land.
-    counted = inventory.only("gcp:logging/metric:Metric").get("filter")
-    assert "healthchecks" in counted and "gce_instance_group" not in excluded
+    # The unhealthy-backends alert matches health check logs (resource gce_instance_group) where they land.
+    alert = inventory.named("unhealthy-backends").get("conditions.0.conditionMatchedLog.filter")
+    assert "healthchecks" in alert and "gce_instance_group" not in excluded
     assert copied - excluded == {"gce_instance_group"}
 
 

@@ -342,8 +342,7 @@ def test_alerts_cover_errors_latency_health_cache_store_and_the_gateway_path(inv
     assert threshold("cache-cpu") == spec.alarms.cache_cpu_percent / 100
     # "N or more" as COMPARISON_GT N - 1 (test_gcp_alarm_policy.py says why).
     assert threshold("store-errors") == spec.alarms.store_throttled_requests - 1
-    assert threshold("unhealthy-backends") == spec.alarms.unhealthy_hosts - 1
-    assert "UNHEALTHY" in inventory.only("gcp:logging/metric:Metric").get("filter")
+    assert "UNHEALTHY" in policies["unhealthy-backends"].get("conditions.0.conditionMatchedLog.filter")
     uptime = inventory.only("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig")
     assert uptime.get("httpCheck.path") == HEALTH_PATH and uptime.get("httpCheck.useSsl") is True
     assert uptime.get("monitoredResource.labels.host").endswith(".gateway.dev")

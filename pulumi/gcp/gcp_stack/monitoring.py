@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp.logging as logging
 import pulumi_gcp.monitoring as monitoring
 
 from gcp_stack.edge_rate import THROTTLED_STATUS
@@ -27,16 +26,26 @@ ALIGNMENT = f"{WINDOW.period_seconds}s"
 POLICY_ALARMS = {
     "errors_5xx": "errors-5xx",
     "latency_p99": "latency-p99",
-    "unhealthy_hosts": "unhealthy-backends",
     "gateway_errors": "gateway-errors",
     "cache_cpu": "cache-cpu",
     "cache_memory": "cache-memory",
     "store_throttles": "store-errors",
 }
-# Alerts on a count of events (log entries) rather than on a state: the events of the whole window are summed
-# in one aligned point and the condition fires at once (duration 0), since an event is logged once, not in
-# every minute it lasts.
-EVENT_COUNTS = ("unhealthy-backends",)
+# Conditions on series that exist only while something goes wrong (a count of errors, of 429s, a 5xx ratio
+# whose numerator vanishes when the 5xx stop): no data means "not breaching", so the incident closes when the
+# errors stop instead of staying open (AlertPolicy.Condition.EvaluationMissingData: INACTIVE evaluates the
+# condition as false when there is no data; unspecified is NO_OP, which evaluates it to nothing).
+SPARSE = "EVALUATION_MISSING_DATA_INACTIVE"
+# The health checks log each transition of an instance (cloud.google.com/load-balancing/docs/
+# health-check-logging, "Health check log entry": healthState and previousHealthState, HEALTHY or UNHEALTHY):
+# an instance that was serving and stopped, not a booting one's first report.
+TURNED_UNHEALTHY = (
+    'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
+    'jsonPayload.healthCheckProbeResult.previousHealthState = "HEALTHY"'
+)
+# A log-match policy must say how often it may notify, and closes its incident itself after this long.
+LOG_MATCH_NOTIFY_PERIOD = "300s"
+LOG_MATCH_AUTO_CLOSE = "1800s"
 UPTIME_PERIOD = "60s"
 LB_RESOURCE = 'resource.type = "https_lb_rule"'
 # Firestore answers the service can do nothing about but wait or back off: the store failing or throttling.
@@ -192,6 +201,7 @@ class ServiceMonitoring(Tier):
             thresholds.error_5xx_percent / 100,
             denominator=requests,
             aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
+            missing_data=SPARSE,
         )
         # The gateway's own answers (cloud.google.com/monitoring/api/metrics_gcp_a_b, apigateway
         # proxy/request_count on apigateway.googleapis.com/Gateway; response_code_class is "2xx".."5xx"): the
@@ -210,6 +220,7 @@ class ServiceMonitoring(Tier):
             thresholds.error_5xx_percent / 100,
             denominator=gateway_requests,
             aggregation=_aggregation("ALIGN_RATE", "REDUCE_SUM"),
+            missing_data=SPARSE,
         )
         # Cloud Armor's throttle answers 429 at the load balancer (the response_code label is the code sent to
         # the client): sustained, the gateway's own addresses may be hitting the per-address limit, or
@@ -220,6 +231,7 @@ class ServiceMonitoring(Tier):
             requests.apply(lambda f: f"{f} AND metric.label.response_code = {THROTTLED_STATUS}"),
             0,
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
+            missing_data=SPARSE,
         )
         self._threshold(
             "latency-p99",
@@ -237,33 +249,20 @@ class ServiceMonitoring(Tier):
             # code and country: the latency of the service, not of its slowest corner.
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_PERCENTILE_99"),
         )
-        # The health checks log each instance turning unhealthy once (a transition, not a state): a log-based
-        # counter of those entries, summed over the policy's window, fires once the spec's number of instances
-        # turned unhealthy within it. A log-based metric counts only entries received after it exists.
-        turned_unhealthy = logging.Metric(
-            "unhealthy-backends",
-            name=f"{spec.name}-unhealthy-backends",
-            description=f"Instances of the {spec.name} fleet turning unhealthy on {HEALTH_PATH}",
-            filter=pulumi.Output.from_input(args.instance_group).apply(
-                lambda group: (
-                    'logName:"compute.googleapis.com%2Fhealthchecks" AND '
-                    'jsonPayload.healthCheckProbeResult.healthState = "UNHEALTHY" AND '
-                    f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}"'
-                )
-            ),
-            metric_descriptor=logging.MetricMetricDescriptorArgs(metric_kind="DELTA", value_type="INT64"),
-            opts=self.child(),
-        )
-        self._threshold(
+        # Each instance that turns unhealthy pages once (a log-match condition): not the spec's count of
+        # instances (alarms.unhealthy_hosts, opted out in refarch.alarm_policy), since counting log entries
+        # needs a log-based metric, and an alert on a new one fails in the deployment that creates it.
+        self._log_match(
             "unhealthy-backends",
             f"Instances failing {HEALTH_PATH} (autohealing replaces them)",
-            # Naming the metric's name (an output) also creates the policy after the metric it reads.
-            turned_unhealthy.name.apply(
-                lambda metric: f'metric.type = "logging.googleapis.com/user/{metric}"'
+            pulumi.Output.from_input(args.instance_group).apply(
+                lambda group: (
+                    'logName:"compute.googleapis.com%2Fhealthchecks" AND '
+                    'resource.type = "gce_instance_group" AND '
+                    f'resource.labels.instance_group_name = "{group.rsplit("/", 1)[-1]}" AND '
+                    f"{TURNED_UNHEALTHY}"
+                )
             ),
-            at_least(thresholds.unhealthy_hosts),
-            aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM", period=f"{WINDOW.seconds}s"),
-            duration="0s",
         )
         cache = pulumi.Output.from_input(args.cache_instance_id)
 
@@ -318,6 +317,7 @@ class ServiceMonitoring(Tier):
             ),
             at_least(thresholds.store_throttled_requests),
             aggregation=_aggregation("ALIGN_DELTA", "REDUCE_SUM"),
+            missing_data=SPARSE,
         )
         self.uptime = monitoring.UptimeCheckConfig(
             "through-gateway",
@@ -381,7 +381,7 @@ class ServiceMonitoring(Tier):
         *,
         aggregation: monitoring.AlertPolicyConditionConditionThresholdAggregationArgs,
         denominator: pulumi.Input[str] | None = None,
-        duration: str = DURATION,
+        missing_data: str | None = None,
     ) -> monitoring.AlertPolicyConditionArgs:
         return monitoring.AlertPolicyConditionArgs(
             display_name=description,
@@ -393,10 +393,24 @@ class ServiceMonitoring(Tier):
                 # Metric thresholds offer only GT and LT: counts pass at_least(N) to mean "N or more".
                 comparison="COMPARISON_GT",
                 threshold_value=threshold,
-                duration=duration,
+                duration=DURATION,
+                evaluation_missing_data=missing_data,
                 trigger=monitoring.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
             ),
         )
 
     def _threshold(self, name: str, description: str, filter_: pulumi.Input[str], threshold: float, **kwargs):
         self._policy(name, description, [self._condition(description, filter_, threshold, **kwargs)])
+
+    def _log_match(self, name: str, description: str, filter_: pulumi.Input[str]) -> None:
+        condition = monitoring.AlertPolicyConditionArgs(
+            display_name=description,
+            condition_matched_log=monitoring.AlertPolicyConditionConditionMatchedLogArgs(filter=filter_),
+        )
+        strategy = monitoring.AlertPolicyAlertStrategyArgs(
+            notification_rate_limit=monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                period=LOG_MATCH_NOTIFY_PERIOD
+            ),
+            auto_close=LOG_MATCH_AUTO_CLOSE,
+        )
+        self._policy(name, description, [condition], alert_strategy=strategy)

@@ -1,7 +1,7 @@
 """Where the tier's logs are kept, and for how long: a log bucket with the spec's retention that receives
 the load balancer's, the health checks', the gateway's, the instances' and the cache's logs; and what is
 copied there no longer also fills the project's _Default bucket (kept 30 days), except the health check
-logs, which the unhealthy-backends log-based metric counts where they always were.
+logs, which the unhealthy-backends log-match alert reads where they always were.
 
 An exclusion created through projects.exclusions applies to the _Default sink; a sink's own routing is
 not affected by it (cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions)."""
@@ -15,7 +15,7 @@ from refarch.spec import EnvironmentSpec
 
 # The resource types of this architecture's logs (load balancer, health checks, gateway, instances, cache).
 LOGGED_RESOURCES = ("http_load_balancer", "gce_instance_group", "api", "gce_instance", "redis_instance")
-# Copied to the bucket and kept out of _Default: all but the health checks (unhealthy-backends counts them).
+# Copied to the bucket and kept out of _Default: all but the health checks (unhealthy-backends matches them).
 KEPT_ONLY_IN_BUCKET = tuple(resource for resource in LOGGED_RESOURCES if resource != "gce_instance_group")
 
 
