@@ -109,6 +109,8 @@ class Runbook:
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
     # Shell variables every command relies on, set before the lookups (`export NAME=value`).
     exports: tuple[tuple[str, str], ...] = ()
+    # Variables the lookup block checks at its end (`: "${NAME:?}"`): an empty lookup stops the shell there.
+    guards: tuple[str, ...] = ()
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
