@@ -7,7 +7,7 @@ Each cloud says it as closely as its alerting allows (tests pin each against the
 - CloudWatch: Period 60, EvaluationPeriods M, DatapointsToAlarm N ("M out of N" alarms) - exactly this.
 - Azure Monitor metric alerts: windowSize M minutes, evaluated every minute; static thresholds have no
   "N of M", so the window's aggregate (average, maximum, count) over the M minutes must cross the threshold.
-  Log search alerts run their query over the same M minutes.
+  Log search alerts run their query over the same M minutes, also every minute.
 - Cloud Monitoring: 60 s alignment and a `duration` of M minutes: the condition must hold for the whole
   window (every aligned point), the closest a threshold condition comes.
 Whatever the cloud, a breach that lasts the whole window fires everywhere; shorter blips differ by cloud.

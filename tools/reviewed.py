@@ -125,7 +125,7 @@ AZURE = {
     AZ + "keyvault:Vault": ["properties"],
     AZ + "operationalinsights:Workspace": ["retentionInDays"],
     AZ + "monitor:MetricAlert": ["scopes", "criteria", "actions", "evaluationFrequency", "windowSize"],
-    AZ + "monitor:ScheduledQueryRule": ["criteria", "actions"],
+    AZ + "monitor:ScheduledQueryRule": ["criteria", "actions", "evaluationFrequency", "windowSize"],
     AZ + "monitor:DiagnosticSetting": ["resourceUri", "logs", "metrics"],
 }
 

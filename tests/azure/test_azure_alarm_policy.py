@@ -31,7 +31,9 @@ def test_a_removed_alert_is_reported(inventory: Inventory, azure):
 
 def test_policy_alerts_look_back_over_the_policys_window(inventory: Inventory, azure):
     # "Understand how metric alerts work in Azure Monitor": a static rule evaluated every minute over the last
-    # five minutes fires when the window's aggregate crosses the threshold; log alerts query the same window.
+    # five minutes fires when the window's aggregate crosses the threshold; log alerts query the same window,
+    # every minute too ("Create or edit a log search alert rule", frequency of evaluation from one minute, at
+    # most the aggregation granularity): once per window a breach could go unseen for up to a window.
     alerts = _alerts(inventory)
     module = azure.module("alerts")
     # Deliberately longer or coarser, each for its own reason (alerts.py): the host count waits out a boot,
@@ -42,8 +44,7 @@ def test_policy_alerts_look_back_over_the_policys_window(inventory: Inventory, a
         alert = alerts[name]
         expected = {**own_window, **cache}.get(name)
         if expected is None:
-            frequency = "PT1M" if alert.type.endswith("MetricAlert") else WINDOW.iso8601()
-            expected = (WINDOW.iso8601(), frequency)
+            expected = (WINDOW.iso8601(), f"PT{WINDOW.period_seconds // 60}M")
         assert (alert.get("windowSize"), alert.get("evaluationFrequency")) == expected, key
 
 
@@ -67,3 +68,16 @@ def test_the_probe_opts_out_of_the_healthy_threshold_only_because_it_has_none(in
         HEALTH_CHECK.unhealthy_threshold,
     )
     assert probe["match"]["statusCodes"] == [str(HEALTH_CHECK.healthy_status)]
+
+
+def test_every_log_search_alert_runs_every_period_and_no_less_often_than_its_window(inventory: Inventory):
+    # "Create or edit a log search alert rule" (learn.microsoft.com/azure/azure-monitor/alerts/
+    # alerts-create-log-alert-rule): frequency of evaluation from one minute up, at most the aggregation
+    # granularity. Run once per window (PT5M/PT5M), a breach could wait up to a window to be seen.
+    from tools.docs.azure.inventory import iso_seconds
+
+    rules = list(inventory.of_type(AZ + "monitor:ScheduledQueryRule"))
+    assert rules
+    for rule in rules:
+        frequency, window = iso_seconds(rule.get("evaluationFrequency")), iso_seconds(rule.get("windowSize"))
+        assert frequency == WINDOW.period_seconds <= window, rule.name

@@ -113,6 +113,8 @@ class Runbook:
     # expired credentials), and what it prints when every name is set.
     lookup_check: str = ""
     lookup_check_expected: str = ""
+    # Variables the lookup block checks at its end (`: "${NAME:?}"`): an empty lookup stops the shell there.
+    guards: tuple[str, ...] = ()
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""

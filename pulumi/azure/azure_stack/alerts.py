@@ -30,8 +30,12 @@ POLICY_ALARMS = {
 # "N of M"; "Create or edit a metric alert rule": frequency at most the window).
 METRIC_WINDOW = WINDOW.iso8601()
 METRIC_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
-# Log search alerts: the query over the policy's window, run once per window.
+# Log search alerts: the query over the policy's window, run every period like the metric alerts (once per
+# window left a breach unseen for up to a window). "Create or edit a log search alert rule"
+# (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule): the frequency of
+# evaluation may be as short as one minute and is at most the aggregation granularity (windowSize).
 LOG_WINDOW = WINDOW.iso8601()
+LOG_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
 # Azure Managed Redis metrics have a 5-minute grain.
 CACHE_GRAIN = "PT5M"
 # Long enough for a replacement instance to boot and pass its health check before the alert decides.
@@ -203,7 +207,7 @@ class ServiceAlerts(Tier):
             severity=2,
             enabled=True,
             scopes=[self.args.workspace_id],
-            evaluation_frequency=LOG_WINDOW,
+            evaluation_frequency=LOG_FREQUENCY,
             window_size=LOG_WINDOW,
             auto_mitigate=True,
             criteria={

@@ -10,6 +10,8 @@ import shlex
 from tools.docs.commands import simple_commands
 
 ACTIONS = {
+    # Reads az's own login profile, no Azure call.
+    "account show": (),
     "vmss list-instances": (
         "Microsoft.Compute/virtualMachineScaleSets/read",
         "Microsoft.Compute/virtualMachines/read",
@@ -25,6 +27,11 @@ ACTIONS = {
         "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades/cancel/action",
     ),
     "vmss rolling-upgrade get-latest": ("Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades/read",),
+    "vm list-ip-addresses": (
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.Network/networkInterfaces/read",
+        "Microsoft.Network/publicIPAddresses/read",
+    ),
     "vm get-instance-view": ("Microsoft.Compute/virtualMachines/instanceView/read",),
     "network application-gateway list": ("Microsoft.Network/applicationGateways/read",),
     "network application-gateway show-backend-health": (
@@ -35,6 +42,11 @@ ACTIONS = {
     "monitor metrics list": ("Microsoft.Insights/metrics/read",),
     "monitor metrics alert list": ("Microsoft.Insights/metricAlerts/read",),
     "monitor autoscale show": ("Microsoft.Insights/autoscalesettings/read",),
+    "monitor autoscale list": ("Microsoft.Insights/autoscalesettings/read",),
+    "monitor autoscale update": (
+        "Microsoft.Insights/autoscalesettings/read",
+        "Microsoft.Insights/autoscalesettings/write",
+    ),
     "monitor action-group show": ("Microsoft.Insights/actionGroups/read",),
     "cosmosdb list": ("Microsoft.DocumentDB/databaseAccounts/read",),
     "cosmosdb show": ("Microsoft.DocumentDB/databaseAccounts/read",),

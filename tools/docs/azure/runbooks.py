@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
@@ -29,6 +30,12 @@ def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
         )
 
     return (
+        Lookup(
+            variable="SUBSCRIPTION",
+            command="az account show --query name -o tsv",
+            source="the subscription az uses: the stack's "
+            "(if not, `az account set --subscription <id>` first)",
+        ),
         output("RG", "resourceGroup"),
         output("VMSS", "scaleSet"),
         output("API_URL", "apiUrl"),
@@ -38,6 +45,52 @@ def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
             source="the resource group's Application Gateway (the stack has one)",
         ),
         *extra,
+    )
+
+
+def _autoscale_lookup(facts: StackFacts) -> Lookup:
+    """The stack's autoscale setting (Pulumi auto-names it), found by the scale set it targets."""
+    setting = next(r for r in facts.resources if r.type == inv.AUTOSCALE)
+    return Lookup(
+        variable="AUTOSCALE",
+        command='az monitor autoscale list -g "$RG" '
+        "--query \"[?ends_with(targetResourceUri, '/$VMSS')].name\" -o tsv",
+        source=f"the autoscale setting `{setting.name}` (Pulumi name; Azure adds a suffix) of the scale set",
+    )
+
+
+def _hold_minimum(facts: StackFacts, extra: int, why: str) -> Step:
+    """Raise the autoscale minimum (and default) to the capacity the procedure needs, so autoscale can
+    neither scale in an instance it relies on nor undo the extra ones; `_restore_minimum` puts it back.
+    The instances are listed first: once the minimum is raised autoscale may add the new one itself."""
+    return Step(
+        title=f"Hold the autoscale minimum at the current capacity + {extra} for the duration ({why})",
+        command='BEFORE=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv)\n'
+        'CAP=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)\n'
+        'MIN=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
+        '"profiles[0].capacity.minimum" -o tsv)\n'
+        'DEFAULT=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
+        '"profiles[0].capacity.default" -o tsv)\n'
+        f': "${{BEFORE:?}}" "${{CAP:?}}" "${{MIN:?}}" "${{DEFAULT:?}}"\n'
+        f"TARGET=$((CAP + {extra}))\n"
+        'az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" \\\n'
+        '  --query "profiles[0].capacity.minimum" -o tsv',
+        expected=(
+            f"CAP is {facts.min_size} or more (autoscale may have scaled out); the update prints $TARGET"
+        ),
+        stop_if=(
+            f"$TARGET is above the autoscale maximum ({facts.max_size}): the update is refused; "
+            "go to Escalation"
+        ),
+    )
+
+
+def _restore_minimum(title: str) -> Step:
+    return Step(
+        title=title,
+        command='az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
+        '\\\n  --query "profiles[0].capacity.minimum" -o tsv',
+        expected="$MIN, as before the procedure; autoscale scales any extra instance in by its own rules",
     )
 
 
@@ -71,14 +124,20 @@ def _leave(facts: StackFacts) -> Duration:
     )
 
 
-def _backend_health(expected: str) -> Step:
+NOT_ALL_HEALTHY = (
+    "any line is not `Healthy`: that instance is not serving (wait out the boot budget for a new one); "
+    "none `Healthy`: the service is down, go to Escalation"
+)
+
+
+def _backend_health(expected: str, stop_if: str = NOT_ALL_HEALTHY) -> Step:
     return Step(
         title="Check the gateway's view of every instance",
         command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
         '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers[].[address, '
         'health]" -o tsv',
         expected=expected,
-        stop_if="no server is Healthy: the service is down, go to Escalation",
+        stop_if=stop_if,
     )
 
 
@@ -163,14 +222,20 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         permissions=permissions.role(facts.environment, resource_group, commands, scenario),
         permissions_format="json",
         cli_version=cli_version(),
+        guards=tuple(lookup.variable for lookup in fields["lookups"]),
         exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
 
 
+# How often a reader re-checks a booting instance (a gateway backend-health call itself takes seconds).
+POLL_SECONDS = 30
+
+
 def replace_one(facts: StackFacts) -> Runbook:
-    n, target = facts.min_size, facts.min_size + 1
+    n = facts.min_size
     detection, boot, leave = _detection(facts), _boot(facts), _leave(facts)
+    polls = math.ceil(boot.seconds / POLL_SECONDS)
     return _runbook(
         facts,
         "replace-one-instance",
@@ -191,7 +256,9 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"zones {', '.join(facts.zones) or 'none'}; autoscale minimum {facts.min_size}, "
             f"maximum {facts.max_size}; "
             f"{facts.per_zone}",
-            f"step 3 adds one instance first: {n} + 1 = {target}; step 6 deletes the bad one: back to {n}",
+            "the fleet runs at its current capacity N (at least the minimum): step 4 holds the "
+            "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 deletes the bad "
+            "one (N + 1 -> N), step 9 gives autoscale its minimum back",
             f"capacity never falls below {n} of {n} during this procedure (the instance being "
             "replaced counts "
             "only while it is healthy)",
@@ -207,14 +274,24 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
         ),
         preconditions=(
-            "`az login` with the role below on the stack's resource group; `pulumi login` to the "
-            "stack's backend",
+            "a shell at the root of your fork of this repository (the lookups run `pulumi` with "
+            f"`--cwd {PROJECT}`)",
+            "`pulumi login` to the backend your team keeps the stack in (`pulumi whoami -v` names it); "
+            "if the stack's secrets provider is a passphrase, `export PULUMI_CONFIG_PASSPHRASE` first: "
+            "`pulumi stack output` asks for it even for plain outputs",
+            "`az login`, `az account set --subscription <the stack's subscription id>`, and the role "
+            "below on the stack's resource group",
             f"the autoscale maximum ({facts.max_size}) leaves room for one more instance",
-            "no rolling upgrade in progress (`az vmss rolling-upgrade get-latest` says Completed "
-            "or Cancelled)",
         ),
-        lookups=_lookups(facts),
+        lookups=_lookups(facts, _autoscale_lookup(facts)),
         steps=(
+            Step(
+                title="No rolling upgrade is in progress (it would replace instances under you)",
+                command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
+                "--query runningStatus.code -o tsv",
+                expected="`Completed` or `Cancelled`, or a `NotFound` error: no upgrade ever ran",
+                stop_if="`RollingForward`: wait for it (the `replace-every-instance` runbook watches it)",
+            ),
             Step(
                 title="List the instances with their zones",
                 command=(
@@ -222,54 +299,78 @@ def replace_one(facts: StackFacts) -> Runbook:
                     'provisioningState]" -o tsv'
                 ),
                 expected=f"{n} or more lines `<name> <zone> Succeeded`",
-                stop_if="the list is empty: wrong subscription (`az account show`)",
+                stop_if=(
+                    "the list is empty: wrong subscription ($SUBSCRIPTION); any state other than "
+                    "`Succeeded` (Creating, Deleting, automatic repair at work): wait a minute and re-run"
+                ),
             ),
             Step(
                 title="Pick the instance to replace and check its health as the health extension reports it",
-                command='VM="<name from step 1>"\n'
+                command='VM="<name from step 2>"\n'
                 'az vm get-instance-view -g "$RG" -n "$VM" \\\n'
                 '  --query "instanceView.vmHealth.status.code" -o tsv',
                 expected=(
                     "`HealthState/unhealthy` for a broken instance (`HealthState/healthy` for a suspect one)"
                 ),
-            ),
-            Step(
-                title="Add one instance first",
-                command=f'az vmss scale -g "$RG" -n "$VMSS" --new-capacity {target}',
-                expected=f"the scale set's `sku.capacity` is {target}",
-                stop_if="the request is refused (quota in the region): go to Escalation; do not delete first",
-            ),
-            Step(
-                title=f"Wait until {target} instances are Healthy at the gateway (at most {boot.seconds} s)",
-                command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
-                '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers[].health" -o tsv',
-                expected=f"{target} lines `Healthy` ({target - 1} while the suspect one reads `Unhealthy`)",
                 stop_if=(
-                    f"the new instance is not Healthy after {boot.seconds} s: delete it instead (step "
-                    "6 with its name) and escalate"
+                    "no output: the name is not one of step 2's or its health extension has not reported; "
+                    "`HealthState/healthy` and nothing suspect about it: do not replace it"
+                ),
+            ),
+            _hold_minimum(facts, 1, "autoscale must not scale in the replacement or a healthy instance"),
+            Step(
+                title="Add one instance first (autoscale may already have added it for the new minimum)",
+                command='az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET"\n'
+                'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
+                expected="$TARGET (one more than $CAP)",
+                stop_if=(
+                    "the request is refused (quota in the region): restore the minimum (Rollback 2), "
+                    "go to Escalation; do not delete first"
+                ),
+            ),
+            Step(
+                title="Name the new instance and its address",
+                command='NEW_VM=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv '
+                '| grep -vxF "$BEFORE")\n'
+                'NEW_IP=$(az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
+                '  --query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
+                ': "${NEW_VM:?no new instance}" "${NEW_IP:?no address yet}"\n'
+                'echo "$NEW_VM $NEW_IP"',
+                expected="one name (not $VM, not in step 4's $BEFORE) and its private address",
+                stop_if=(
+                    "no new instance: step 5 did not scale out, run it again; two or more names: autoscale "
+                    "also scaled out for load, set NEW_VM to one of them and re-run the NEW_IP line"
                 ),
             ),
             Step(
                 title=(
-                    "Leave the autoscale setting alone: it keeps the minimum and may scale in later; "
-                    "the extra instance is removed in step 6"
-                )
+                    "Wait until the gateway reports the new instance Healthy: run this every "
+                    f"{POLL_SECONDS} s, "
+                    f"at most {polls} times (boot budget {boot.seconds} s)"
+                ),
+                command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
+                '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers'
+                "[?address=='$NEW_IP'].health\" -o tsv",
+                expected="`Healthy`",
+                stop_if=(
+                    f"still not `Healthy` after {boot.seconds} s: follow Rollback (delete $NEW_VM, restore "
+                    "the minimum) and escalate"
+                ),
             ),
             Step(
                 title="Delete the instance: Azure raises a Terminate scheduled event; its terminate "
                 "watcher sends the service "
                 "SIGUSR1 (health path fails, the gateway stops routing), waits out the detection, "
                 "stops the service and approves",
-                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"',
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
+                'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
                     f"returns within about {leave.seconds} s of the event (the terminate notice caps "
-                    f"it); the scale set's capacity is back to {n}"
+                    "it); prints $CAP (or $TARGET if autoscale already added one back up to the minimum)"
                 ),
-                stop_if=(
-                    "errors rise on the dashboard: the remaining instances are overloaded, scale out "
-                    "(`az vmss scale`)"
-                ),
+                stop_if=("errors rise on the alerts or dashboards: keep the minimum raised, escalate"),
             ),
+            _restore_minimum("Give the autoscale setting back its minimum and default"),
         ),
         verification=_verification(facts),
         rollback=(
@@ -278,8 +379,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "If the new instance never became healthy, remove it and keep the old one (the "
                     "fleet is as before)"
                 ),
-                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "<new instance name>"',
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"',
             ),
+            _restore_minimum("Give the autoscale setting back its minimum and default (step 4 raised it)"),
         ),
         escalation=_escalation(facts),
         drill=DrillReference(
@@ -421,8 +523,9 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
         ),
         capacity=(
             f"zones {', '.join(facts.zones) or 'none'}; {facts.per_zone}",
-            f"a zone holds at most {lost} of the {facts.min_size} minimum instances; step 3 scales "
-            f"to {facts.min_size} + {lost} = {target}",
+            f"a zone holds at most {lost} of the {facts.min_size} minimum instances; step 3 holds the "
+            f"autoscale minimum at the current capacity N + {lost} and step 4 scales to it "
+            f"(at the minimum: {facts.min_size} + {lost} = {target})",
             f"capacity never falls below {survivors} of {facts.min_size} during this procedure "
             "(what the other zones hold when the zone fails)",
         ),
@@ -442,6 +545,7 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
         ),
         lookups=_lookups(
             facts,
+            _autoscale_lookup(facts),
             Lookup(
                 variable="ZONE",
                 command=f'echo "<impaired zone: {" or ".join(facts.zones)}>"',
@@ -461,11 +565,16 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                 command='echo "$EVACUEES"',
                 expected=f"at most {lost} name(s)",
             ),
-            _backend_health("the instances of the impaired zone `Unhealthy` or slow, the others `Healthy`"),
+            _backend_health(
+                "the instances of the impaired zone `Unhealthy` or slow, the others `Healthy`",
+                "none `Healthy`: the service is down, go to Escalation (and carry on: capacity comes first)",
+            ),
+            _hold_minimum(facts, lost, "autoscale must not scale the added capacity back in"),
             Step(
                 title="Add capacity for what the zone held (new instances go to zones that can allocate)",
-                command=f'az vmss scale -g "$RG" -n "$VMSS" --new-capacity {target}',
-                expected=f"capacity {target}",
+                command='az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET"\n'
+                'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
+                expected=f"$TARGET ($CAP + {lost})",
                 stop_if="allocation fails in every zone: escalate",
             ),
             Step(
@@ -474,9 +583,10 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                     "if they still run)"
                 ),
                 command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids $EVACUEES',
-                expected="the instances are gone; the autoscale setting keeps the minimum from here",
+                expected="the instances are gone; autoscale refills to the held minimum in the other zones",
                 stop_if="the remaining instances are not Healthy at the gateway",
             ),
+            _restore_minimum("Give the autoscale setting back its minimum and default (step 3 raised it)"),
             Step(
                 title="Return: once Service Health reports the zone recovered, leave the count to the "
                 "autoscale setting "
@@ -489,9 +599,10 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             Step(
                 title=(
                     "Nothing to undo: the instances deleted were in the impaired zone; the extra "
-                    "capacity scales in by itself"
+                    "capacity scales in by itself once the minimum is restored"
                 )
             ),
+            _restore_minimum("If you stopped after step 3, give the autoscale setting back its minimum"),
         ),
         escalation=_escalation(facts),
         drill=DrillReference(

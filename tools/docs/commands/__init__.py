@@ -19,7 +19,10 @@ _SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)
 # CLI program -> validator module under tools/docs/commands/.
 VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
-HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
+# `:` is the shell's no-op, used for `: "${NAME:?}"` guards (stop when a lookup printed nothing).
+HELPERS = frozenset(
+    {":", "curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"}
+)
 # Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
 # commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
 IAC_TOOLS = frozenset({"cdk", "pulumi"})
@@ -31,7 +34,9 @@ def simple_commands(snippet: str) -> list[list[str]]:
     for line in snippet.replace("\\\n", " ").splitlines():
         # NAME=$(command): the command inside is what runs.
         if substitution := _SUBSTITUTION.match(line):
-            commands += simple_commands(substitution.group(1))
+            # NAME=$((arithmetic)) runs nothing.
+            if not substitution.group(1).startswith("("):
+                commands += simple_commands(substitution.group(1))
             continue
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
         lexer.whitespace_split = True
