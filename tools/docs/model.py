@@ -109,11 +109,20 @@ class Runbook:
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
     # Shell variables every command relies on, set before the lookups (`export NAME=value`).
     exports: tuple[tuple[str, str], ...] = ()
+    # Shell lines run before the lookups (`set -o pipefail`) and after them (guards that stop on an empty
+    # name, an echo of what was found).
+    before_lookups: tuple[str, ...] = ()
+    after_lookups: tuple[str, ...] = ()
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
         steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
-        return [lookup.command for lookup in self.lookups] + [step.command for step in steps if step.command]
+        return (
+            list(self.before_lookups)
+            + [lookup.command for lookup in self.lookups]
+            + list(self.after_lookups)
+            + [step.command for step in steps if step.command]
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
