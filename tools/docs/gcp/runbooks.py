@@ -491,8 +491,8 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                 expected=f"a target size of {facts.min_size} or more and the minimum ({facts.min_size} as "
                 f"the stack sets it); RAISED = target size + one zone's share, at most {facts.max_size}",
                 stop_if="an error about an empty N or MIN: Escalation",
-                raise_by=f'$((N + (N + {zones - 1}) / {zones})); test "$RAISED" -le {facts.max_size} || '
-                f"RAISED={facts.max_size}",
+                raise_by=f"$((N + (N + {zones - 1}) / {zones}))\n"
+                f'test "$RAISED" -le {facts.max_size} || RAISED={facts.max_size}  # at most the max',
             ),
             Step(
                 title="Raise the minimum to $RAISED",
