@@ -57,7 +57,7 @@ def test_facts_are_the_inventory_values(docs_inputs, generated):
             "autoscalingPolicy.minReplicas",
             7,
             "replace-one-instance",
-            "raises the autoscaler's minimum to 8",
+            "(at the minimum: 8)",
         ),
         (HEALTH_CHECK, "checkIntervalSec", 17, "replace-every-instance", "interval 17 s"),
         (BACKEND, "connectionDrainingTimeoutSec", 45, "replace-one-instance", "draining 45 s"),

@@ -115,13 +115,19 @@ class Runbook:
     lookup_check_expected: str = ""
     # Variables the lookup block checks at its end (`: "${NAME:?}"`): an empty lookup stops the shell there.
     guards: tuple[str, ...] = ()
+    # Shell lines run before the lookups (`set -o pipefail`) and after them (guards that stop on an empty
+    # name, an echo of what was found).
+    before_lookups: tuple[str, ...] = ()
+    after_lookups: tuple[str, ...] = ()
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
         steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
         check = [self.lookup_check] if self.lookup_check else []
         return (
-            [lookup.command for lookup in self.lookups]
+            list(self.before_lookups)
+            + [lookup.command for lookup in self.lookups]
+            + list(self.after_lookups)
             + check
             + [step.command for step in steps if step.command]
         )

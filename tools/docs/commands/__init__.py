@@ -15,14 +15,16 @@ import importlib
 import re
 import shlex
 
-_SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)\s*(?:#.*)?$")
+_SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((?!\()(.*)\)\s*(?:#.*)?$")
 # CLI program -> validator module under tools/docs/commands/.
 VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
 # `:` is the shell's no-op, used for `: "${NAME:?}"` guards (stop when a lookup printed nothing).
 HELPERS = frozenset(
-    {":", "curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"}
+    {"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git", "set", ":"}
 )
+# Shell keywords that open or close a loop or a condition: the word after one is the program.
+_KEYWORDS = frozenset({"until", "while", "do", "done", "if", "then", "else", "fi", "!"})
 # Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
 # commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
 IAC_TOOLS = frozenset({"cdk", "pulumi"})
@@ -38,16 +40,40 @@ def simple_commands(snippet: str) -> list[list[str]]:
             if not substitution.group(1).startswith("("):
                 commands += simple_commands(substitution.group(1))
             continue
+        # A command substitution inside a line (`until test "$(gcloud ...)" -ge 4`) runs too.
+        line, inner = _substitutions(line)
+        for snippet in inner:
+            commands += simple_commands(snippet)
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
         lexer.whitespace_split = True
         commands.append([])
         for token in lexer:
             if set(token) <= {"|", "&", ";"}:
                 commands.append([])
-            else:
+            elif token not in _KEYWORDS or commands[-1]:
                 commands[-1].append(token)
     # A leading VAR=value assignment is not the program.
     return [command[_assignments(command) :] for command in commands if command[_assignments(command) :]]
+
+
+def _substitutions(line: str) -> tuple[str, list[str]]:
+    """The line with each `$(...)` replaced by a placeholder, and the commands inside them (an arithmetic
+    `$((...))` holds no command)."""
+    inner: list[str] = []
+    out = []
+    index = 0
+    while (start := line.find("$(", index)) >= 0:
+        depth, end = 0, start + 1
+        while end < len(line):
+            depth += {"(": 1, ")": -1}.get(line[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        if not line.startswith("$((", start):
+            inner.append(line[start + 2 : end])
+        out += [line[index:start], "SUBSTITUTION"]
+        index = end + 1
+    return "".join(out) + line[index:], inner
 
 
 def _assignments(command: list[str]) -> int:

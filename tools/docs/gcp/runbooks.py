@@ -49,6 +49,74 @@ def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
     )
 
 
+SETUP = (
+    "From the root of your checkout of this repository: `pulumi` logged in to the stack's state backend "
+    "(`pulumi login`), with PULUMI_CONFIG_PASSPHRASE set if the stack uses a passphrase secrets provider; "
+    "`gcloud` logged in (`gcloud auth login`) as an account holding the permissions below."
+)
+DESCRIBE = 'gcloud compute instance-groups managed describe "$GROUP" ' + WHERE
+
+
+def _guards(lookups: tuple[Lookup, ...], region: str) -> tuple[str, ...]:
+    """Stop at once on a lookup that printed nothing (a failed `pulumi` hidden by a pipe), and show what
+    was found."""
+    names = [lookup.variable for lookup in lookups]
+    return (
+        ": " + " ".join(f'"${{{name}:?}}"' for name in names) + "  # stops, naming the empty variable",
+        "echo " + " ".join(f'"{name}=${name}"' for name in names),
+        f"# expect: REGION={region}, GROUP a name with no '/', API_URL an https:// address",
+    )
+
+
+def _read_size_and_minimum(expected: str, stop_if: str, raise_by: str) -> Step:
+    """The group's target size now and the autoscaler's minimum, read before anything changes (the group
+    may already be above its stack minimum), and the raised minimum computed from them."""
+    return Step(
+        title="Read the group's target size and the autoscaler's minimum",
+        command=f"N=$({DESCRIBE} --format='value(targetSize)')\n"
+        f"MIN=$({DESCRIBE} --format='value(autoscaler.autoscalingPolicy.minNumReplicas)')\n"
+        ': "${N:?}" "${MIN:?}"\n'
+        f"RAISED={raise_by}\n"
+        'echo "target size $N, minimum $MIN, raised minimum $RAISED"',
+        expected=expected,
+        stop_if=stop_if,
+    )
+
+
+def _wait_for_raised(timeout: int, expected: str, stop_if: str) -> Step:
+    """The autoscaler applies a new minimum asynchronously: `wait-until --stable` right after it can report
+    a group that has not started growing. Wait for the target size first, then for the instances."""
+    return Step(
+        title="Wait for the target size, then for the new instances to be in service",
+        command=f'until test "$({DESCRIBE} --format=\'value(targetSize)\')" -ge "$RAISED"; '
+        "do sleep 10; done\n"
+        'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+        f"--timeout={timeout} {WHERE}\n"
+        f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+        expected=expected,
+        stop_if=stop_if,
+    )
+
+
+def _check_stable() -> Step:
+    return Step(
+        title="Check that nothing is changing the group",
+        command=f'gcloud compute instance-groups managed wait-until "$GROUP" --stable --timeout=30 {WHERE}',
+        expected="“Group is stable” at once",
+        stop_if="it times out: an update, a repair or a scaling is in progress; wait for it (rerun this "
+        "step) before going on",
+    )
+
+
+def _restore_minimum(title: str, expected: str) -> Step:
+    return Step(
+        title=title,
+        command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+        '--min-num-replicas="$MIN"',
+        expected=expected,
+    )
+
+
 def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
     return (
         Lookup(
@@ -106,21 +174,23 @@ def _verification(facts: StackFacts) -> tuple[Step, ...]:
         Step(
             title="Every instance runs and passes its health check",
             command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
-            expected=f"at least {facts.min_size} rows, each RUNNING and HEALTHY, spread over "
-            f"{len(facts.zones)} zones",
+            expected=f"at least {facts.min_size} rows, each STATUS RUNNING, HEALTH_STATE HEALTHY and ACTION "
+            f"NONE, spread over {len(facts.zones)} zones",
             stop_if="a row stays UNHEALTHY longer than the boot budget "
-            f"({facts.boot_budget_seconds} s): escalate",
+            f"({facts.boot_budget_seconds} s): Escalation",
         ),
         Step(
-            title="A real request through the API gateway",
-            command=f'curl -sS -o /dev/null -w "%{{http_code}}\\n" "$API_URL{facts.details["uptime_path"]}"',
+            title="A real request through the API gateway (unauthenticated, as the uptime check makes it)",
+            command='curl -sS -o /dev/null -w "%{http_code}\\n" '
+            f'"${{API_URL%/}}{facts.details["uptime_path"]}"',
             expected="200",
-            stop_if="anything else twice in a row",
+            stop_if="anything else twice in a row, 30 s apart: Escalation",
         ),
         Step(
             title="Alerts back to OK",
-            expected=f"Cloud Monitoring > Alerting shows no open incident for {alerts}",
-            stop_if="an incident stays open 10 minutes after the last step",
+            command='echo "https://console.cloud.google.com/monitoring/alerting?project=$PROJECT"',
+            expected=f"at that address (Cloud Monitoring > Alerting), no open incident for {alerts}",
+            stop_if="an incident stays open 10 minutes after the last step: Escalation",
         ),
     )
 
@@ -129,13 +199,16 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     return (
         Step(
             title="Page the owner of the stack",
-            expected="the alert policies' notification channel (stack config refarch-gcp:alertEmail) "
-            "reaches on-call",
+            command=config_lookup(facts.environment, "refarch-gcp:alertEmail"),
+            expected="the address the alert policies notify (stack config refarch-gcp:alertEmail): page "
+            "it through your on-call tool, or mail it with the runbook, the step that stopped and its "
+            "output",
         ),
         Step(
             title="Open a Google Cloud support case for a platform fault",
-            expected=f"quote the project, region {facts.region} and the group, cache or database name "
-            "looked up above",
+            command='echo "https://console.cloud.google.com/support/cases?project=$PROJECT"',
+            expected=f"open the case at that address (console > Support > Cases); quote the project, region "
+            f"{facts.region} and the group, cache or database name looked up above",
         ),
     )
 
@@ -161,6 +234,8 @@ def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
         escalation=escalation,
         drill=DrillReference(scenario=drill, note="" if drill else CANNOT_REHEARSE[scenario]),
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
+        before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
+        after_lookups=_guards(lookups, facts.region),
         **fields,
     )
 
@@ -196,8 +271,9 @@ def replace_one(facts: StackFacts) -> Runbook:
         capacity=_capacity(
             facts,
             facts.min_size,
-            f"Step 2 raises the autoscaler's minimum to {raised}, so a new instance is serving before the "
-            "suspect one is recreated; step 6 puts the minimum back.",
+            "Step 4 raises the autoscaler's minimum to the group's target size read in step 2 plus one "
+            f"(at the minimum: {raised}), so a new instance is serving before the suspect one is recreated; "
+            "step 8 puts back the minimum read in step 2.",
         ),
         durations=(
             Duration(name="extra instance in service", formula=wave, seconds=wave_total),
@@ -211,65 +287,72 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
         ),
         preconditions=(
-            "`gcloud` is authenticated (`gcloud auth login`) and the repository is checked out (for the "
-            "lookups).",
-            "The group is stable: no update in progress (`wait-until --stable` returns at once).",
-            f"The autoscaler's max ({facts.max_size}) leaves room for one more instance.",
+            SETUP,
+            "The group is stable: no update or repair in progress (step 1 checks it).",
+            f"The group's target size is below the autoscaler's max ({facts.max_size}), so one more instance "
+            "fits (step 2 checks it).",
         ),
         lookups=_lookups(facts),
         steps=(
+            _check_stable(),
+            _read_size_and_minimum(
+                expected=f"a target size of {facts.min_size} or more (the stack's minimum) and at most "
+                f"{facts.max_size - 1}; the minimum ({facts.min_size} as the stack sets it); "
+                "RAISED = target size + 1",
+                stop_if=f"an error about an empty N or MIN, or a target size of {facts.max_size} (the max): "
+                "no room for an extra instance: Escalation",
+                raise_by="$((N + 1))",
+            ),
             Step(
                 title="Find the instance (name, zone, health)",
                 command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
-                expected=f"{facts.min_size} or more rows (name, zone, status, health, template); note the "
-                "suspect one's name",
-                stop_if="the group lists fewer instances than the minimum: treat it as a zone problem "
-                "(evacuate-zone)",
+                expected="$N rows with the columns NAME, ZONE, STATUS, HEALTH_STATE, ACTION, "
+                "INSTANCE_TEMPLATE; note the suspect one's NAME",
+                stop_if="any ACTION other than NONE: the group is changing, go back to step 1; fewer rows "
+                "than $MIN: treat it as a zone problem with "
+                f"runbooks/gcp/{facts.environment}/evacuate-zone.md",
             ),
             Step(
-                title=f"Raise the minimum to {raised} so capacity never dips",
+                title="Raise the minimum by one so capacity never dips",
                 command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={raised}",
-                expected=f"the autoscaler's minNumReplicas is {raised}",
+                '--min-num-replicas="$RAISED"',
+                expected="the autoscaler's autoscalingPolicy.minNumReplicas is $RAISED",
                 stop_if="the command fails: do not recreate the instance without the extra one",
             ),
-            Step(
-                title="Wait for the extra instance to be in service",
-                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={wave_total} {WHERE}",
-                expected="“Group is stable”",
-                stop_if=f"it times out after {wave_total} s: restore the minimum (rollback) and escalate",
+            _wait_for_raised(
+                wave_total,
+                expected="the loop returns once the target size is $RAISED; “Group is stable”; $RAISED rows, "
+                "each RUNNING, HEALTHY, ACTION NONE",
+                stop_if=f"the target size stays below $RAISED for 2 minutes (interrupt the loop) or "
+                f"wait-until times out after {wave_total} s: Rollback, then Escalation",
             ),
             Step(
                 title="Recreate the suspect instance",
-                command=f"VM={facts.details['base_instance_name']}-abcd  # replace with the instance's "
-                "name from step 1\n"
+                command="VM='<name from step 3>'  # replace with the suspect instance's NAME from step 3\n"
                 'gcloud compute instance-groups managed recreate-instances "$GROUP" '
                 f'--instances="$VM" {WHERE}',
                 expected="one row, status SUCCESS",
-                stop_if="FAIL or MEMBER_NOT_FOUND (check the name from step 1)",
+                stop_if="FAIL or MEMBER_NOT_FOUND (check the name from step 3)",
             ),
             Step(
                 title="Wait for the group to be stable again",
                 command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={wave_total} {WHERE}",
-                expected="“Group is stable”",
-                stop_if=f"it times out after {wave_total} s: escalate",
+                f"--timeout={wave_total} {WHERE}\n"
+                f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
+                expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, the suspect "
+                "name gone or with a new creation time",
+                stop_if=f"it times out after {wave_total} s: Rollback, then Escalation",
             ),
-            Step(
-                title=f"Put the minimum back to {facts.min_size}",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={facts.min_size}",
-                expected=f"minNumReplicas {facts.min_size}; the autoscaler removes the extra instance when "
-                "load allows",
+            _restore_minimum(
+                "Put back the minimum read in step 2",
+                expected="minNumReplicas $MIN; the autoscaler removes the extra instance when load allows",
             ),
         ),
         rollback=(
-            Step(
-                title=f"Put the minimum back to {facts.min_size} (if you stopped part-way)",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={facts.min_size}",
-                expected=f"minNumReplicas {facts.min_size}",
+            _restore_minimum(
+                "Put back the minimum read in step 2 (if you stopped part-way)",
+                expected=f"minNumReplicas $MIN (if this shell is gone, the value step 2 printed; the stack "
+                f"sets {facts.min_size})",
             ),
         ),
     )
@@ -309,12 +392,13 @@ def replace_every(facts: StackFacts) -> Runbook:
             ),
         ),
         preconditions=(
-            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
-            "No other update is in progress on the group.",
+            SETUP,
+            "No other update is in progress on the group (step 1 checks it).",
             f"Quota for {facts.surge} extra instance(s) of the template's machine type in {facts.region}.",
         ),
         lookups=_lookups(facts),
         steps=(
+            _check_stable(),
             Step(
                 title="Start the replacement with the group's own surge",
                 command=f'gcloud compute instance-groups managed rolling-action replace "$GROUP" {WHERE} '
@@ -329,7 +413,7 @@ def replace_every(facts: StackFacts) -> Runbook:
                 expected=f"new instances CREATING then HEALTHY; never fewer than {facts.minimum_healthy} "
                 "HEALTHY",
                 stop_if=f"fewer than {facts.minimum_healthy} HEALTHY, or a new instance not HEALTHY within "
-                f"{facts.boot_budget_seconds} s: pause (rollback step 1)",
+                f"{facts.boot_budget_seconds} s: pause (Rollback, step 1)",
             ),
             Step(
                 title="Wait until every instance is replaced",
@@ -377,8 +461,11 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             facts.min_size - lost if zones > 1 else 0,
             f"A regional group adds no instances in the other zones on its own when one zone fails "
             f"(“About regional MIGs”, cloud.google.com/compute/docs/instance-groups/regional-migs); the "
-            f"autoscaler does. Raising its minimum from {facts.min_size} to {raised} makes the "
-            f"{zones - 1} healthy zone(s) carry at least {facts.min_size}.",
+            "autoscaler does. Step 3 raises its minimum to the group's target size plus one zone's share "
+            f"of it (at the minimum: from {facts.min_size} to {raised}, at most the max {facts.max_size}), "
+            "so "
+            f"the {zones - 1} healthy zone(s) carry at least what the group served; the last step puts back "
+            "the minimum read in step 2.",
             f"The zone list ({', '.join(facts.zones)}) is the stack's; this runbook does not change it.",
         ),
         durations=(
@@ -390,10 +477,7 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             ),
             Duration(name="replacement capacity in service", formula=wave, seconds=wave_total),
         ),
-        preconditions=(
-            "`gcloud` is authenticated and the repository is checked out (for the lookups).",
-            f"The autoscaler's max ({facts.max_size}) is at least {raised}.",
-        ),
+        preconditions=(SETUP, f"The autoscaler's max ({facts.max_size}) is at least {raised}."),
         lookups=_lookups(facts),
         steps=(
             Step(
@@ -403,33 +487,37 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                 stop_if="instances fail in every zone: this is not a zone problem (check the release and "
                 "the cache)",
             ),
-            Step(
-                title=f"Raise the minimum to {raised}",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={raised}",
-                expected=f"minNumReplicas {raised}",
+            _read_size_and_minimum(
+                expected=f"a target size of {facts.min_size} or more and the minimum ({facts.min_size} as "
+                f"the stack sets it); RAISED = target size + one zone's share, at most {facts.max_size}",
+                stop_if="an error about an empty N or MIN: Escalation",
+                raise_by=f"$((N + (N + {zones - 1}) / {zones}))\n"
+                f'test "$RAISED" -le {facts.max_size} || RAISED={facts.max_size}  # at most the max',
             ),
             Step(
-                title="Wait for the new capacity",
-                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={wave_total} {WHERE}",
-                expected="“Group is stable”, or a timeout while creations in the impaired zone keep failing",
-                stop_if=f"fewer than {facts.min_size} HEALTHY instances outside the impaired zone after "
-                f"{wave_total} s: escalate",
-            ),
-            Step(
-                title="When Google reports the zone healthy: return",
+                title="Raise the minimum to $RAISED",
                 command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={facts.min_size}",
-                expected=f"minNumReplicas {facts.min_size}; proactive redistribution evens the zones again",
+                '--min-num-replicas="$RAISED"',
+                expected="minNumReplicas $RAISED",
+                stop_if="the command fails: Escalation",
+            ),
+            _wait_for_raised(
+                wave_total,
+                expected="the loop returns once the target size is $RAISED; “Group is stable”, or a timeout "
+                "while creations in the impaired zone keep failing",
+                stop_if=f"fewer than $N HEALTHY instances outside the impaired zone after {wave_total} s: "
+                "Escalation",
+            ),
+            _restore_minimum(
+                "When Google reports the zone healthy: put back the minimum read in step 2",
+                expected="minNumReplicas $MIN; proactive redistribution evens the zones again",
             ),
         ),
         rollback=(
-            Step(
-                title="Undo the raised minimum",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                f"--min-num-replicas={facts.min_size}",
-                expected=f"minNumReplicas {facts.min_size}",
+            _restore_minimum(
+                "Undo the raised minimum",
+                expected=f"minNumReplicas $MIN (if this shell is gone, the value step 2 printed; the stack "
+                f"sets {facts.min_size})",
             ),
         ),
     )
