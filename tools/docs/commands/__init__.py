@@ -19,7 +19,9 @@ _SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((.*)\)
 # CLI program -> validator module under tools/docs/commands/.
 VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
-HELPERS = frozenset({"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git"})
+HELPERS = frozenset(
+    {"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git", "mv"}
+)
 # Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
 # commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
 IAC_TOOLS = frozenset({"cdk", "pulumi"})
