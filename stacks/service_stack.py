@@ -11,6 +11,7 @@ from constructs import Construct
 from refarch.service_settings import tuned_settings
 from refarch.spec import EnvironmentSpec
 from sample_service.dynamodb_layout import OPERATIONS as STORE_OPERATIONS
+from stacks import encryption
 from stacks.api_gateway import STAGE, PublicApi
 from stacks.fleet import StatelessFleet
 from stacks.item_store import ItemStore
@@ -162,5 +163,8 @@ class ServiceStack(Stack):
             "AlarmTopicArn": (self.notifications.topic.topic_arn, "Subscribe on-call here"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "Operator dashboard"),
         }
+        if key := self.node.try_find_child(encryption.KEY_ID):
+            # Its ARN is what an operator's KMS permission names (the restore runbook's policy).
+            outputs["DataKeyArn"] = (key.key_arn, "Customer managed key of the data at rest")
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefres
 
 from __future__ import annotations
 
+from tools.docs.aws.runbooks.common import refresh_duration
 from tools.docs.aws.template import Template
 from tools.docs.commands import simple_commands, validate
 
@@ -57,3 +58,16 @@ def test_the_checker_reads_inside_the_overrides_list():
     assert any("Overrides.InstanceTyp is not a member" in problem for problem in validate(misspelt))
     bare = good.replace("{InstanceType=m7a.large}", "m7a.large")
     assert any("should be a {...} structure" in problem for problem in validate(bare))
+
+
+def test_the_final_deploy_says_it_refreshes_the_fleet_again(generated):
+    # Deploying the previous commit writes a new launch template version and re-resolves the image's SSM
+    # parameter: another full refresh the reader must expect, not a no-op.
+    for stack in generated:
+        if stack.facts.cloud != "aws":
+            continue
+        runbook = next(r for r in stack.runbooks if r.scenario == "roll-back-release")
+        (deploy,) = [step for step in runbook.steps if "cdk deploy" in step.command]
+        assert "LatestVersionNumber" in deploy.expected
+        assert f"about {round(refresh_duration(stack.facts).seconds / 60)} min" in deploy.expected
+        assert "SSM parameter is resolved again" in deploy.expected

@@ -131,8 +131,9 @@ def test_the_restore_runbook_deploys_that_override(generated):
     for built in generated:
         if built.facts.cloud == "aws" and built.facts.store_pitr:
             restore = next(r for r in built.runbooks if r.scenario == "restore-store")
-            context = f"-c {SERVING_TABLE_CONTEXT}.{built.facts.environment}="
-            assert any(context in command for command in restore.commands())
+            # The override is written into cdk.json (which every deploy reads), then deployed.
+            context = f'.context["{SERVING_TABLE_CONTEXT}.{built.facts.environment}"] = $table'
+            assert any(context in c and "cdk deploy" in c for c in restore.commands())
 
 
 def test_inputs_without_a_cloud_module_leave_it_pending(docs_inputs):

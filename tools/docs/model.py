@@ -100,6 +100,8 @@ class Runbook:
     # roles or permissions (markdown) elsewhere.
     permissions: str
     permissions_format: str  # "json" or "markdown"
+    # What the reader fills in the permissions, and how to find it (e.g. a key's ARN from a stack output).
+    permissions_note: str = ""
     lookups: tuple[Lookup, ...]
     steps: tuple[Step, ...]
     verification: tuple[Step, ...]

@@ -60,13 +60,19 @@ DATA_KEY_ACTIONS = (
 )
 
 
+# Only a deployment knows the key's ARN: the stack outputs it (stacks/service_stack.py), the runbook says how
+# to look it up (DATA_KEY_NOTE).
+DATA_KEY_OUTPUT = "DataKeyArn"
+DATA_KEY_SID = "KmsTableKeyThroughDynamodb"
+
+
 def data_key_statement(data_key: str, *, region: str) -> dict:
-    """The stack's table key, by the logical id whose physical id (the key id) only a deployment knows."""
+    """The stack's table key (logical id `data_key`), named by the stack's DataKeyArn output."""
     return {
-        "Sid": "KmsTableKeyThroughDynamodb",
+        "Sid": DATA_KEY_SID,
         "Effect": "Allow",
         "Action": list(DATA_KEY_ACTIONS),
-        "Resource": f"arn:aws:kms:{region}:*:key/<key id of stack resource {data_key}>",
+        "Resource": f"<the stack's {DATA_KEY_OUTPUT} output: the ARN of {data_key}>",
         "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
     }
 

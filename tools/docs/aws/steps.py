@@ -25,6 +25,7 @@ VARIABLES = {
     "ItemsTableName": "TABLE",
     "CacheEndpoint": "CACHE_ENDPOINT",
     "SyntheticCheckName": "CANARY",
+    "DataKeyArn": "DATA_KEY_ARN",
 }
 
 

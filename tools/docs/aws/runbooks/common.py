@@ -4,7 +4,7 @@ several of them use, and assembling a runbook with the IAM policy its own comman
 from __future__ import annotations
 
 from tools.docs.aws import steps as c
-from tools.docs.aws.iam import policy
+from tools.docs.aws.iam import DATA_KEY_OUTPUT, DATA_KEY_SID, policy
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import (
     DRILL_SCENARIOS,
@@ -83,7 +83,14 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
     document = policy(
         draft.commands(), stack=facts.stack, region=facts.region, data_key=facts.details["data_key"]
     )
-    return Runbook(**{**draft.__dict__, "permissions": document})
+    note = ""
+    if DATA_KEY_SID in document:
+        lookup = facts.output(DATA_KEY_OUTPUT).lookup
+        note = (
+            f"{DATA_KEY_SID}'s Resource: the stack's {DATA_KEY_OUTPUT} output, the ARN of its customer "
+            f"managed key: `{lookup}`."
+        )
+    return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 
 def runbook_path(facts: StackFacts, scenario: str) -> str:

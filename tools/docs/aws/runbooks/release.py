@@ -87,8 +87,11 @@ def roll_back_release(facts: StackFacts) -> Runbook:
             title="Make the stack say so: deploy the previous release from its commit",
             command="PREVIOUS_RELEASE=v0.0.0  # replace with the previous release's tag\n"
             f'git checkout "$PREVIOUS_RELEASE"\ncdk deploy {facts.stack} -c region={facts.region}',
-            expected="`UPDATE_COMPLETE`; the launch template gets a new version identical to the previous "
-            "one.",
+            expected="`UPDATE_COMPLETE`. The deploy changes the group's launch template version (its "
+            "`LatestVersionNumber` goes up by one) and so starts another full instance refresh (about "
+            f"{round(refresh_duration(facts).seconds / 60)} min, the refresh above): every instance is "
+            "replaced once more. The image's SSM parameter is resolved again by this deploy, so the new "
+            "instances may boot a newer Amazon Linux image than the ones the rollback put back.",
         ),
     )
     return assemble(

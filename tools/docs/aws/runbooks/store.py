@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from tools.docs.aws import steps as c
+from tools.docs.aws.iam import DATA_KEY_OUTPUT
 from tools.docs.aws.runbooks.common import assemble, in_service_count, refresh_duration, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
 
@@ -15,6 +16,26 @@ READY_QUERY = (
 
 def _minutes(seconds: float) -> str:
     return f"{round(seconds / 60)} min"
+
+
+def _edit(jq_arguments: str) -> str:
+    """A cdk.json edit that leaves cdk.json as it was if jq fails (jq writes a new file; only its success
+    replaces the old one), then shows what changed."""
+    replace = "mv cdk.json.new cdk.json && git diff --stat cdk.json"
+    return f"jq {jq_arguments} cdk.json > cdk.json.new && {replace}"
+
+
+def _sse_override(details: dict) -> str:
+    key = ",KMSMasterKeyId=$DATA_KEY_ARN" if details["data_key"] else ""
+    return f"`--sse-specification-override Enabled=true,SSEType=KMS{key}`"
+
+
+def _sse_update(details: dict) -> str:
+    key = ",KMSMasterKeyId=$DATA_KEY_ARN" if details["data_key"] else ""
+    return (
+        f'`aws dynamodb update-table --table-name "$RESTORED" --sse-specification '
+        f"Enabled=true,SSEType=KMS{key}`"
+    )
 
 
 def restore_store(facts: StackFacts) -> Runbook:
@@ -123,21 +144,30 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 expected=f"two identical lines: `ACTIVE`, {encryption}, deletion protection "
                 f"`{details['deletion_protection']}`; then the tags {tag_text}.",
-                stop_if="the lines differ: a table that is not `ACTIVE` is not ready (wait, step 4); another "
-                "key or protection, or a missing tag: redo step 5 before switching.",
+                stop_if="the lines differ: a table that is not `ACTIVE` is not ready (wait, step 4). A "
+                "missing tag or protection: redo step 5 before switching. Another key: restore again "
+                "(step 3, new name) adding "
+                f"{_sse_override(details)}, or re-encrypt this table: {_sse_update(details)}.",
             ),
             Step(
-                title="Switch the fleet to the restored table. This is a stack change: the table's name "
-                "reaches the instances through the launch template's user data (ITEMS_TABLE in "
+                title="Switch the fleet to the restored table. This is a stack change, made in cdk.json "
+                "before the deploy so that the deploy and every later one read the same switch: the table's "
+                "name reaches the instances through the launch template's user data (ITEMS_TABLE in "
                 "/etc/sample-service.env). The deploy grants the restored table and keeps the grant on the "
                 "stack's own table (the instances the refresh has not replaced yet, or puts back, still use "
                 "it), rewrites ITEMS_TABLE and replaces every instance through the stack's instance refresh",
-                command=f'cdk deploy {facts.stack} -c region={facts.region} -c {context}="$RESTORED"',
-                expected=f"`UPDATE_COMPLETE` after the instance refresh (about {_minutes(refresh.seconds)}).",
-                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: a rollout alarm fired during the refresh; "
-                "CloudFormation rolls the group back to the previous launch template (ITEMS_TABLE the "
-                "stack's own table) before it puts the previous grants back, so the old and new instances "
-                "keep their table throughout; the fleet stays on the old table; escalate.",
+                command=(
+                    _edit(f'--arg table "$RESTORED" \'.context["{context}"] = $table\'')
+                    + f"\ncdk deploy {facts.stack} -c region={facts.region}"
+                ),
+                expected=f'`git diff` shows `"{context}"` added to cdk.json; then `UPDATE_COMPLETE` after '
+                f"the instance refresh (about {_minutes(refresh.seconds)}).",
+                stop_if="the jq line fails: cdk.json is unchanged (the edit is written to cdk.json.new "
+                "first); fix the command and run the step again. `UPDATE_ROLLBACK_IN_PROGRESS`: a rollout "
+                "alarm fired during the refresh; CloudFormation rolls the group back to the previous launch "
+                "template (ITEMS_TABLE the stack's own table) before it puts the previous grants back, so "
+                "the old and new instances keep their table throughout; the fleet stays on the old table: "
+                "undo the edit (`git checkout cdk.json`) and escalate.",
             ),
             Step(
                 title="The fleet now uses the restored table",
@@ -145,15 +175,15 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the restored table's name.",
             ),
             Step(
-                title="Record the switch in cdk.json's context and commit it, so that every later deploy "
-                "of this environment keeps serving the restored table (a deploy without it would silently "
-                "switch back)",
-                command=(
-                    f'UPDATED=$(jq --arg table "$RESTORED" \'.context["{context}"] = $table\' cdk.json)\n'
-                    "printf '%s\\n' \"$UPDATED\" > cdk.json\n"
-                    f'git commit -m "{facts.environment}: serve the restored table $RESTORED" cdk.json'
-                ),
-                expected=f'the commit; `git show` has `"{context}": "<restored table>"` in cdk.json.',
+                title="Commit the switch, push it and merge it (through the repository's usual review) now, "
+                "so that whatever deploys this environment (a pipeline, a colleague's checkout) has it: a "
+                "deploy from a cdk.json without it switches the fleet back and drops the restored table's "
+                "grant before the instances are replaced, and every instance then fails with AccessDenied "
+                "until a refresh",
+                command=f'git commit -m "{facts.environment}: serve the restored table $RESTORED" cdk.json '
+                "&& git push",
+                expected=f'the commit, pushed; `git show` has `"{context}": "<restored table>"` in '
+                "cdk.json. Merge it before anything else deploys this environment.",
             ),
             Step(
                 title="Retire the old table: keep it, untouched, as the evidence of what went wrong, with an "
@@ -199,30 +229,45 @@ def restore_store(facts: StackFacts) -> Runbook:
             "The permissions below, and those `cdk deploy` needs (its bootstrap roles).",
             f"Point-in-time recovery: {facts.store_backup}.",
         ),
-        lookups=c.lookups(facts, "ItemsTableName", "AutoScalingGroupName"),
+        lookups=c.lookups(
+            facts,
+            "ItemsTableName",
+            "AutoScalingGroupName",
+            *((DATA_KEY_OUTPUT,) if details["data_key"] else ()),
+        ),
         steps=steps,
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own table: drop the override from cdk.json and "
-                "deploy with the restored table still granted (the instances not yet replaced keep using it "
-                "during the refresh)",
+                title="Put the fleet back on the stack's own table: in cdk.json, drop the override and name "
+                "the restored table as draining (still granted: the instances not yet replaced keep using it "
+                "during the refresh), deploy, then commit, push and merge it like the switch",
                 command=(
-                    f"UPDATED=$(jq 'del(.context[\"{context}\"])' cdk.json)\n"
-                    "printf '%s\\n' \"$UPDATED\" > cdk.json\n"
-                    f'cdk deploy {facts.stack} -c region={facts.region} -c {draining}="$RESTORED"'
+                    _edit(
+                        f'--arg table "$RESTORED" \'del(.context["{context}"]) '
+                        f'| .context["{draining}"] = $table\''
+                    )
+                    + f"\ncdk deploy {facts.stack} -c region={facts.region}\n"
+                    f'git commit -m "{facts.environment}: serve the stack\'s own table, drain $RESTORED" '
+                    "cdk.json && git push"
                 ),
-                expected="`UPDATE_COMPLETE` after the instance refresh; the ItemsTableName output is the "
-                "stack's own table again.",
+                expected="`git diff` shows the override replaced by the draining entry; `UPDATE_COMPLETE` "
+                "after the instance refresh; the ItemsTableName output is the stack's own table again; the "
+                "commit, pushed.",
                 stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: the fleet stays on the restored table, both still "
-                "granted; escalate.",
+                "granted: undo the edit (`git checkout cdk.json`) and escalate.",
             ),
             Step(
-                title="Only once that refresh has completed: drop the restored table's grant and commit",
+                title="Only once that refresh has completed: drop the draining entry, so the restored "
+                "table's grant goes; deploy, commit and push",
                 command=(
-                    f"cdk deploy {facts.stack} -c region={facts.region}\n"
-                    f'git commit -m "{facts.environment}: serve the stack\'s own table again" cdk.json'
+                    _edit(f"'del(.context[\"{draining}\"])'")
+                    + f"\ncdk deploy {facts.stack} -c region={facts.region}\n"
+                    f'git commit -m "{facts.environment}: stop granting $RESTORED" cdk.json && git push'
                 ),
-                expected="`UPDATE_COMPLETE` (no instance is replaced: the launch template does not change).",
+                expected="`UPDATE_COMPLETE` (no instance is replaced: the launch template does not change); "
+                "the commit, pushed.",
+                stop_if="`UPDATE_ROLLBACK_IN_PROGRESS`: undo the edit (`git checkout cdk.json`) and "
+                "escalate.",
             ),
         ),
         expected_targets=in_service_count(facts),
