@@ -21,7 +21,22 @@ VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi":
 # Programs runbooks may use besides the cloud CLIs.
 # `:` is the shell's no-op, used for `: "${NAME:?}"` guards (stop when a lookup printed nothing).
 HELPERS = frozenset(
-    {"curl", "jq", "sleep", "echo", "printf", "test", "date", "grep", "watch", "true", "git", "set", ":", "mv"}
+    {
+        "curl",
+        "jq",
+        "sleep",
+        "echo",
+        "printf",
+        "test",
+        "date",
+        "grep",
+        "watch",
+        "true",
+        "git",
+        "set",
+        ":",
+        "mv",
+    }
 )
 # Shell keywords that open or close a loop or a condition: the word after one is the program.
 _KEYWORDS = frozenset({"until", "while", "do", "done", "if", "then", "else", "fi", "!"})
