@@ -71,16 +71,23 @@ def _hold_minimum(facts: StackFacts, extra: int, why: str) -> Step:
         '"profiles[0].capacity.minimum" -o tsv)\n'
         'DEFAULT=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
         '"profiles[0].capacity.default" -o tsv)\n'
-        f': "${{BEFORE:?}}" "${{CAP:?}}" "${{MIN:?}}" "${{DEFAULT:?}}"\n'
-        f"TARGET=$((CAP + {extra}))\n"
-        'az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" \\\n'
-        '  --query "profiles[0].capacity.minimum" -o tsv',
+        f"TARGET=$((${{CAP:-0}} + {extra}))\n"
+        'echo "BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT TARGET=$TARGET"\n'
+        # A pasted block runs every line even after a failed guard: the change itself runs only when every
+        # value read is sane, so a failed read can never lower the minimum and scale the fleet in.
+        'test -n "$BEFORE" && test -n "$MIN" && test -n "$DEFAULT" '
+        f'&& test "${{CAP:-0}}" -ge {facts.min_size} && test "$TARGET" -le {facts.max_size} \\\n'
+        '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" '
+        '--query "profiles[0].capacity.minimum" -o tsv \\\n'
+        '  || echo "STOP: nothing changed (a value above is empty or out of range)"',
         expected=(
-            f"CAP is {facts.min_size} or more (autoscale may have scaled out); the update prints $TARGET"
+            f"the echo shows every value set, CAP {facts.min_size} or more (autoscale may have scaled out), "
+            "TARGET = CAP + the instances this procedure adds; then the update prints $TARGET"
         ),
         stop_if=(
-            f"$TARGET is above the autoscale maximum ({facts.max_size}): the update is refused; "
-            "go to Escalation"
+            "it prints STOP: a read failed (empty value), CAP is below the minimum "
+            f"{facts.min_size}, or TARGET is above the autoscale maximum {facts.max_size}; nothing was "
+            "changed: go to Escalation"
         ),
     )
 
