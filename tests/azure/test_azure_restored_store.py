@@ -53,10 +53,27 @@ def test_the_instances_use_the_restored_account(restored):
     )
 
 
-def test_the_fleet_may_write_the_restored_container_only(azure, restored):
+def test_the_fleet_keeps_its_grant_on_the_stacks_own_account(restored, inventories):
+    # The own account's lock (CanNotDelete) covers its children: deleting the grant would fail, and with it
+    # every later `up`; instances not yet replaced keep writing there until the rolling upgrade replaces them.
+    inventory, _ = restored
+    own = inventories["prod"]
+    assert len(inventory.of_type(ROLE)) == 2
+    assert inventory.named("fleet-writes-items").inputs == own.named("fleet-writes-items").inputs
+
+
+def test_the_restored_lock_goes_first_on_a_rollback(restored):
+    # Pulumi deletes a resource before those it depends on: `config rm` removes the lock, then what it covers.
+    inventory, _ = restored
+    lock = inventory.named("items-restored-lock")
+    for covered in ("fleet-writes-items-restored", "items-restored-endpoint", "items-restored-diagnostics"):
+        assert covered in lock.depends_on
+
+
+def test_the_fleet_may_write_the_restored_container(azure, restored):
     inventory, _ = restored
     item_store = azure.module("item_store")
-    (role,) = inventory.of_type(ROLE)  # none left on the stack's own account
+    role = inventory.named("fleet-writes-items-restored")
     identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
     account_id = _restored_id(azure)
     assert role.get("accountName") == RESTORED

@@ -178,3 +178,45 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_beh
         if step.title.startswith("Retire the old account")
     )
     assert retire.expected == "no output" and "no lock guards it" in retire.title
+
+
+def test_restore_runbook_waits_for_the_upgrade_and_keeps_the_old_grant():
+    """`pulumi up` returns before the scale set's rolling upgrade finishes and the stack keeps the fleet's
+    grant on the old account (its lock covers it): the runbook waits for `Completed`, expects the old grant
+    kept, and says unreplaced instances keep writing to the old account."""
+    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
+    titles = [step.title for step in runbook.steps]
+    switch = next(i for i, step in enumerate(runbook.steps) if step.command.startswith("pulumi config set"))
+    wait = runbook.steps[switch + 1]
+    assert "rolling-upgrade get-latest" in wait.command and "runningStatus.code" in wait.command
+    assert "Completed" in wait.expected
+    grants = next(step for step in runbook.steps if "sql role assignment list" in step.command)
+    assert (
+        grants.expected.endswith("then `1`") and "old role assignment kept" in runbook.steps[switch].expected
+    )
+    assert "not yet replaced keep writing to the old account" in runbook.blast_radius
+    assert any("never while the account is locked" in title for title in titles)
+
+
+def test_restore_runbook_restores_the_originals_consistency_and_zone_redundancy():
+    """A restored account may come back with Session consistency: the runbook sets the original's level, read
+    from the inventory, and checks zone redundancy; a changed inventory changes both."""
+    inventory = inventories()["prod"]
+    store = inventory.only(inv.STORE)
+    level = store.get("consistencyPolicy.defaultConsistencyLevel")
+    runbook = _runbook(_facts(inventory), "restore-store")
+    update = next(step for step in runbook.steps if step.command.startswith("az cosmosdb update"))
+    assert f"--default-consistency-level {level}" in update.command
+    check = next(
+        step
+        for step in runbook.steps
+        if "consistencyPolicy" in step.command and "isZoneRedundant" in step.command
+    )
+    assert f"`{store.get('locations.0.isZoneRedundant')}`" in check.expected
+    changed = mutated(inventory, store.type, "consistencyPolicy.defaultConsistencyLevel", "BoundedStaleness")
+    update = next(
+        step
+        for step in _runbook(_facts(changed), "restore-store").steps
+        if step.command.startswith("az cosmosdb update")
+    )
+    assert "--default-consistency-level BoundedStaleness" in update.command

@@ -147,3 +147,15 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a
     assert not [step for step in steps(bare) if "databases update" in step.command]
     retire = next(step for step in steps(bare) if step.title.startswith("Retire the old database"))
     assert retire.expected == "`DELETE_PROTECTION_DISABLED`"
+
+
+def test_restore_runbook_expects_the_grant_on_both_databases(docs_inputs):
+    """During a switch the fleet's grant names the clone and the stack's own database (instances not yet
+    replaced still use it): the check step expects both, and the switch says a misspelt clone fails."""
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
+    own = model.only("gcp:firestore/database:Database").get("name")
+    check = next(step for step in book.steps if "get-iam-policy" in step.command)
+    assert f'`/databases/{own}"` ||' in check.expected and f'/databases/{own}-restored"`' in check.expected
+    switch = next(step for step in book.steps if step.command.startswith("pulumi config set"))
+    assert "fails the preview" in switch.title and "misspelt" in switch.stop_if

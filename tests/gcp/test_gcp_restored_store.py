@@ -46,15 +46,54 @@ def test_the_instances_use_the_restored_database(restored):
     assert service_environment(inventory)["FIRESTORE_DATABASE"] == RESTORED
 
 
-def test_the_fleet_may_use_the_restored_database_only(gcp, restored, inventories):
+def test_the_fleet_may_use_both_databases_during_a_switch(gcp, restored, inventories):
+    # Instances not yet replaced keep using the stack's own database, and new ones are not refused while the
+    # changed condition propagates through IAM.
     inventory, _ = restored
     grant, own = inventory.named(GRANT), inventories["prod"].named(GRANT)
     assert grant.get("role") == own.get("role") == gcp.module("item_store").DATASTORE_USER
     assert grant.get("member") == own.get("member")
+    own_name = inventories["prod"].only(DATABASE).get("name")
     assert grant.get("condition.expression") == (
+        f'resource.name == "projects/{_project(gcp)}/databases/{own_name}" || '
         f'resource.name == "projects/{_project(gcp)}/databases/{RESTORED}"'
     )
-    assert grant.get("condition.title") == f"only-{RESTORED}"
+    assert grant.get("condition.title") == f"only-{own_name}-and-{RESTORED}"
+
+
+class _ReadingMocks:
+    """The offline mocks, recording the reads (`.get()`) and answering one with another name."""
+
+    def __new__(cls, gcp, answer: str | None = None):
+        base = gcp.module("offline").Mocks
+
+        class Reading(base):
+            reads: list[tuple[str, str]] = []
+
+            def computed(self, args):
+                if args.resource_id:
+                    self.reads.append((args.typ, args.resource_id))
+                outputs = super().computed(args)
+                return {**outputs, "name": answer} if args.resource_id and answer else outputs
+
+        return Reading()
+
+
+def test_the_clone_is_read_so_a_misspelt_one_fails_the_preview(gcp):
+    # `Database.get` reads the clone: a database that does not exist fails the read, and the preview with it.
+    mocks = _ReadingMocks(gcp, answer="as-read")
+    inventory = gcp.preview(
+        "prod", {**gcp.config("prod"), f"{NS}:itemsDatabase": RESTORED}, RecordingMonitor(mocks)
+    )
+    assert (DATABASE, f"projects/{_project(gcp)}/databases/{RESTORED}") in mocks.reads
+    # What the fleet serves is the name read back, not the config value.
+    assert service_environment(inventory)["FIRESTORE_DATABASE"] == "as-read"
+
+
+def test_the_fleet_waits_for_the_clones_backup_schedule(restored):
+    inventory, _ = restored
+    (group,) = inventory.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    assert {"weekly-restored", GRANT} <= set(group.depends_on)
 
 
 def test_the_store_alert_watches_the_restored_database(restored):
@@ -106,3 +145,12 @@ def test_a_value_that_is_not_a_database_id_is_refused(gcp, value):
     [problem] = refusal.problems
     assert (problem.field, problem.value) == (f"{NS}:itemsDatabase", value)
     assert "ID (not the full name) of a Firestore database" in problem.rule
+
+
+def test_the_stacks_own_database_is_refused(gcp):
+    own = gcp.module("item_store").database_name("prod")
+    refusal = gcp.refusal("prod", {**gcp.config("prod"), f"{NS}:itemsDatabase": own})
+    assert refusal.environment == "prod"
+    [problem] = refusal.problems
+    assert (problem.field, problem.value) == (f"{NS}:itemsDatabase", own)
+    assert "another database than the stack's own" in problem.rule

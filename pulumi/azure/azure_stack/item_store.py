@@ -98,27 +98,25 @@ class ItemStore(Tier):
             opts=child,
         )
         self._reach("items", self.account.id, args)
+        # The fleet keeps its grant on the stack's own account also while it serves a restored one: the
+        # account's lock covers its children, so deleting the grant would fail (and every later `up` with
+        # it), and instances not yet replaced by the rolling upgrade keep writing here until they are.
+        self._grant(
+            "fleet-writes-items",
+            placement.name("items"),
+            self.account.name,
+            self.account.id,
+            args,
+            [self.container],
+        )
         if args.restored_account is None:
             account_id, self.endpoint, self.serving_name = (
                 self.account.id,
                 self.account.document_endpoint,
                 self.account.name,
             )
-            role_name, role_seed, ready = "fleet-writes-items", placement.name("items"), [self.container]
         else:
             account_id = self._restored(args)
-            role_name, role_seed, ready = "fleet-writes-items-restored", args.restored_account, []
-        cosmosdb.SqlResourceSqlRoleAssignment(
-            role_name,
-            resource_group_name=placement.resource_group_name,
-            account_name=self.serving_name,
-            # A stable name, so a re-run finds the same assignment.
-            role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{role_seed}/fleet")),
-            role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR),
-            scope=pulumi.Output.concat(account_id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
-            principal_id=args.writer_principal_id,
-            opts=self.child(depends_on=ready),
-        )
         # The account the fleet uses: the alerts watch it.
         self.serving_id: pulumi.Output[str] = pulumi.Output.from_input(account_id)
         self.register_outputs(
@@ -134,7 +132,7 @@ class ItemStore(Tier):
         """Serve from another account of the resource group (a point-in-time restore of this one): a restore
         copies neither data-plane role assignments nor private endpoints, so it gets both here, with its
         metrics and, like the stack's own, its lock. The stack's own account stays as it is (data, backups,
-        lock, private endpoint), but the fleet's data role moves: it may no longer use it."""
+        lock, private endpoint, the fleet's grant)."""
         placement, name = args.placement, args.restored_account
         # Looked up, not composed: `pulumi up` stops at the preview if the account does not exist.
         found = cosmosdb.get_database_account_output(
@@ -143,20 +141,45 @@ class ItemStore(Tier):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         self.endpoint, self.serving_name = found.document_endpoint, name
+        grant = self._grant("fleet-writes-items-restored", name, name, found.id, args, [])
+        reached = self._reach("items-restored", found.id, args)
         if placement.spec.store.deletion_protection:
+            # Created after, so deleted before, what it would block: `config rm` (a rollback) then removes the
+            # lock first and the grant, endpoint and diagnostics after it.
             authorization.ManagementLockByScope(
                 "items-restored-lock",
                 scope=found.id,
                 level="CanNotDelete",
                 notes="Deletion protection from the environment spec (store.deletion_protection)",
-                opts=self.child(),
+                opts=self.child(depends_on=[grant, *reached]),
             )
-        self._reach("items-restored", found.id, args)
         return found.id
 
-    def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> None:
+    def _grant(
+        self,
+        name: str,
+        seed: str,
+        account_name: pulumi.Input[str],
+        account_id: pulumi.Input[str],
+        args: ItemStoreArgs,
+        ready: list[pulumi.Resource],
+    ) -> cosmosdb.SqlResourceSqlRoleAssignment:
+        """The fleet's identity may read and write the account's container, nothing else."""
+        return cosmosdb.SqlResourceSqlRoleAssignment(
+            name,
+            resource_group_name=args.placement.resource_group_name,
+            account_name=account_name,
+            # A stable name, so a re-run finds the same assignment.
+            role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/fleet")),
+            role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR),
+            scope=pulumi.Output.concat(account_id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
+            principal_id=args.writer_principal_id,
+            opts=self.child(depends_on=ready),
+        )
+
+    def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> list[pulumi.Resource]:
         """A private endpoint into the data subnet (public access is off) and the account's metrics."""
-        private_endpoint(
+        endpoint = private_endpoint(
             name,
             placement=args.placement,
             resource_id=account_id,
@@ -166,6 +189,7 @@ class ItemStore(Tier):
             parent=self,
         )
         # A Cosmos DB account exports its metrics under the Requests category.
-        send_diagnostics(
+        diagnostics = send_diagnostics(
             name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
+        return [endpoint, diagnostics]

@@ -69,38 +69,53 @@ class ItemStore(Tier):
             index_config=firestore.FieldIndexConfigArgs(),
             opts=self.child(),
         )
-        restored = args.restored_database
+        own, restored = database_name(args.environment), args.restored_database
+        # Read, not composed: `pulumi up` stops at the preview if the clone is misspelt or absent.
+        clone = (
+            firestore.Database.get(
+                "items-restored", id=f"projects/{project}/databases/{restored}", opts=self.child()
+            )
+            if restored
+            else None
+        )
+        # What the fleet waits for before instances boot: its grant and, on a clone, the clone's schedule.
+        self.prerequisites: list[pulumi.Resource] = []
         if args.production:
             # The stack's own database keeps its schedule; a clone the fleet uses gets one too (a clone takes
             # no backup schedule from its source).
-            for name, database in (("weekly", self.database.name), ("weekly-restored", restored)):
-                if database:
-                    firestore.BackupSchedule(
+            for name, database in (("weekly", self.database), ("weekly-restored", clone)):
+                if database is not None:
+                    schedule = firestore.BackupSchedule(
                         name,
-                        database=database,
+                        database=database.name,
                         retention=BACKUP_RETENTION,
                         weekly_recurrence=firestore.BackupScheduleWeeklyRecurrenceArgs(day="SUNDAY"),
                         opts=self.child(),
                     )
+                    if database is clone:
+                        self.prerequisites.append(schedule)
         # The database the fleet uses: the stack's own, or a clone of it the stack config names. A clone is a
-        # new database, so the grant below, the instances' FIRESTORE_DATABASE, the alert and the output follow
-        # it; the stack's own database stays, with its data, backups and protection, but out of the fleet's
-        # reach.
-        self.serving: pulumi.Output[str] = (
-            pulumi.Output.from_input(restored) if restored else self.database.name
-        )
+        # new database, so the instances' FIRESTORE_DATABASE, the alert and the output follow it; the stack's
+        # own database stays, with its data, backups and protection.
+        self.serving: pulumi.Output[str] = clone.name if clone else self.database.name
+        # During a switch the grant covers both databases: instances not yet replaced keep using the stack's
+        # own, and new ones are not refused while a changed condition propagates through IAM.
+        names = [self.database.name, *([clone.name] if clone else [])]
         self.user_grant = projects.IAMMember(
             "fleet-uses-items",
             project=project,
             role=DATASTORE_USER,
             member=args.user,
-            # Only this database, though the role is granted on the project.
+            # Only these databases, though the role is granted on the project.
             condition=projects.IAMMemberConditionArgs(
-                title=f"only-{restored or database_name(args.environment)}",
-                expression=self.serving.apply(
-                    lambda db: f'resource.name == "projects/{project}/databases/{db}"'
+                title=f"only-{own}" + (f"-and-{restored}" if restored else ""),
+                expression=pulumi.Output.all(*names).apply(
+                    lambda dbs: " || ".join(
+                        f'resource.name == "projects/{project}/databases/{db}"' for db in dbs
+                    )
                 ),
             ),
             opts=self.child(),
         )
+        self.prerequisites.insert(0, self.user_grant)
         self.register_outputs({"database": self.serving})

@@ -48,9 +48,16 @@ def _project() -> str:
 
 
 class Mocks(CloudMocks):
+    def resource_id(self, args: pulumi.runtime.MockResourceArgs) -> str:
+        # A resource read with `.get()` keeps the ID it was read by.
+        return args.resource_id or super().resource_id(args)
+
     def computed(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         project, inputs = _project(), args.inputs
-        name = inputs.get("name") or auto_name(args.name, args.typ)
+        # A read (`.get()`) brings no inputs: a Firestore database's name is its ID's last segment.
+        name = inputs.get("name") or (
+            args.resource_id.rsplit("/", 1)[-1] if args.resource_id else auto_name(args.name, args.typ)
+        )
         outputs: dict[str, Any] = {
             "name": name,
             "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/{args.name}",

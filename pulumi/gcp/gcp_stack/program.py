@@ -130,7 +130,7 @@ class StatelessService(Root):
                     *identities.fleet_grants,
                     cache.reader_grant,
                     cache.auth_secret_value,
-                    store.user_grant,
+                    *store.prerequisites,
                 ],
             ),
             tier,

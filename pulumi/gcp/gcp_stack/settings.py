@@ -11,6 +11,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gcp_stack.item_store import database_name
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
@@ -134,6 +135,15 @@ def cross_checks(
 ) -> list[Problem]:
     """Rules across the spec and both namespaces."""
     problems = []
+    if gcp.items_database == database_name(spec.name):
+        problems.append(
+            Problem(
+                f"{namespace}:itemsDatabase",
+                gcp.items_database,
+                "must name another database than the stack's own (a clone of it); "
+                f"`pulumi config rm {namespace}:itemsDatabase` serves the stack's own",
+            )
+        )
     outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]
     if outside:
         problems.append(

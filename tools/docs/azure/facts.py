@@ -163,6 +163,9 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
                 inv.by_id(model, lock.get("scope")) is store
                 for lock in model.resources
                 if lock.type == "azure-native:authorization:ManagementLockByScope"
-            )
+            ),
+            # A restored account must match its source's consistency and zone redundancy (runbook checks).
+            "store_consistency": store.get("consistencyPolicy.defaultConsistencyLevel"),
+            "store_zone_redundant": bool(store.get("locations.0.isZoneRedundant")),
         },
     )

@@ -60,6 +60,11 @@ ACTIONS = {
     ),
     "cosmosdb sql container show": ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",),
     "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
+    # `az cosmosdb update` reads the account, then writes it (PATCH).
+    "cosmosdb update": (
+        "Microsoft.DocumentDB/databaseAccounts/read",
+        "Microsoft.DocumentDB/databaseAccounts/write",
+    ),
     "cosmosdb sql role assignment list": ("Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/read",),
     "lock list": ("Microsoft.Authorization/locks/read",),
 }

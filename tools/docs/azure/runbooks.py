@@ -712,6 +712,8 @@ def cache_failure(facts: StackFacts) -> Runbook:
 def restore_store(facts: StackFacts) -> Runbook:
     stack = f"--stack {facts.environment} --cwd {PROJECT}"
     locked = facts.details.get("store_locked", False)
+    consistency = facts.details["store_consistency"]
+    zone_redundant = facts.details["store_zone_redundant"]
     replace = replace_every(facts)
     return _runbook(
         facts,
@@ -730,7 +732,9 @@ def restore_store(facts: StackFacts) -> Runbook:
         blast_radius="Writes after the restore point are not in the restored account (the data lost is the "
         "time between the restore point and the switch). Sessions and files are unaffected. The switch "
         "changes the instances' custom data (COSMOS_ENDPOINT), so the scale set's rolling upgrade replaces "
-        "every instance, as a release does.",
+        "every instance, as a release does. `pulumi up` returns before that upgrade finishes: instances not "
+        "yet replaced keep writing to the old account until they are replaced, and those writes are not in "
+        "the restored account either (the fleet keeps its grant on both accounts, so none is refused).",
         capacity=(
             f"the restore does not touch the fleet: {facts.desired} of {facts.desired}",
             *replace.capacity,
@@ -798,13 +802,28 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command=(
                     'az cosmosdb show -g "$RG" -n "$RESTORED" \\\n'
                     '  --query "[provisioningState, publicNetworkAccess, disableLocalAuth, '
-                    'restoreParameters.restoreTimestampInUtc]" -o tsv\n'
+                    "restoreParameters.restoreTimestampInUtc, consistencyPolicy.defaultConsistencyLevel, "
+                    'locations[0].isZoneRedundant]" -o tsv\n'
                     'az cosmosdb sql container show -g "$RG" -a "$RESTORED" -d service -n '
                     'items --query "resource.id" -o tsv'
                 ),
-                expected="`Succeeded Disabled True` and the moment of $RESTORE_TIME (in UTC); then `items`",
-                stop_if="public access `Enabled` or local auth not disabled: delete it (Rollback step 2) and "
-                "restore again with the flags above",
+                expected="`Succeeded Disabled True`, the moment of $RESTORE_TIME (in UTC), the consistency "
+                f"level (a restore may come back with `Session`; the next step sets `{consistency}`) and "
+                f"`{zone_redundant}` (zone redundancy as the original's); then `items`",
+                stop_if="public access `Enabled` or local auth not disabled, or zone redundancy not as "
+                "expected: delete it (Rollback step 2) and restore again with the flags above",
+            ),
+            Step(
+                title=(
+                    f"Give the restored account the original's consistency ({consistency}): any instance may "
+                    "serve a client's next request, so a read must see every earlier write"
+                ),
+                command=(
+                    f'az cosmosdb update -g "$RG" -n "$RESTORED" --default-consistency-level {consistency}\n'
+                    'az cosmosdb show -g "$RG" -n "$RESTORED" '
+                    '--query "consistencyPolicy.defaultConsistencyLevel" -o tsv'
+                ),
+                expected=f"`{consistency}`",
             ),
             Step(
                 title=(
@@ -812,17 +831,27 @@ def restore_store(facts: StackFacts) -> Runbook:
                     "their custom data (COSMOS_ENDPOINT) and the identity may write only that account's "
                     "container: `pulumi up` gives the restored account a private endpoint in the data "
                     "subnet (a restore copies no private endpoint and no data-plane role), the fleet's "
-                    "Cosmos DB Built-in Data Contributor role on its container (and removes it from the old "
-                    "account), diagnostics and the throttling alert"
+                    "Cosmos DB Built-in Data Contributor role on its container (keeping the old account's: "
+                    "instances not yet replaced still write there), diagnostics and the throttling alert"
                     + (", and a CanNotDelete lock" if locked else "")
                     + "; the scale set's rolling upgrade then replaces every instance. The setting is "
                     f"written to Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it"
                 ),
                 command=f'pulumi config set itemsAccount "$RESTORED" {stack} && pulumi up {stack} --yes',
                 expected="the update completes: the restored account's endpoint, DNS zone group, role "
-                "assignment and diagnostics created, the old role assignment deleted, the scale set updated",
+                "assignment and diagnostics created, the old role assignment kept, the scale set updated",
                 stop_if="the preview fails to read the account: RESTORED is misspelt or the restore has not "
                 "finished; the rolling upgrade stops on unhealthy instances: Rollback step 1, then escalate",
+            ),
+            Step(
+                title=(
+                    "Wait for the rolling upgrade, every minute: `pulumi up` returns before it finishes, and "
+                    "until then instances not yet replaced still write to the old account"
+                ),
+                command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
+                "--query runningStatus.code -o tsv",
+                expected="`RollingForward`, then `Completed`",
+                stop_if="`Faulted` or `Cancelled`: Rollback step 1, then escalate",
             ),
             Step(
                 title="The fleet now uses the restored account",
@@ -830,25 +859,28 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the restored account's name ($RESTORED)",
             ),
             Step(
-                title="The fleet's data role is on the restored account's container, and none is left on "
-                "the old account",
+                title="The fleet's data role is on the restored account's container, and kept on the old "
+                "account's (its lock covers it; it goes with the account)",
                 command=(
                     'az cosmosdb sql role assignment list -g "$RG" -a "$RESTORED" --query "[].scope" -o tsv\n'
                     'az cosmosdb sql role assignment list -g "$RG" -a "$ACCOUNT" --query "length(@)" -o tsv'
                 ),
-                expected="one scope ending in `/dbs/service/colls/items`; then `0`",
+                expected="one scope ending in `/dbs/service/colls/items`; then `1`",
             ),
             Step(
                 title=(
-                    "Retire the old account: keep it, untouched, as the evidence of what went wrong. The "
-                    "fleet can no longer use it; it stays the stack's resource, with its backup "
+                    "Retire the old account: keep it, untouched, as the evidence of what went wrong. No "
+                    "instance uses it once the upgrade has completed; it stays the stack's resource, with "
+                    "its backup "
                     f"({facts.store_backup})"
                     + (
                         " and its CanNotDelete lock (deletion protection from the spec)"
                         if locked
                         else " (this environment's spec asks no deletion protection, so no lock guards it)"
                     )
-                    + "; only a code change removes it from the stack. Keep `itemsAccount` set until then"
+                    + "; only a code change removes it from the stack. The fleet's grant on it goes with "
+                    "the account, never while the account is locked (the lock covers it). Keep "
+                    "`itemsAccount` set until then"
                 ),
                 command=(
                     'az lock list -g "$RG" --resource-name "$ACCOUNT" '

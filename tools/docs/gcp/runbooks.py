@@ -723,15 +723,17 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title="Switch the fleet to the clone. The database reaches the instances through their "
                 "template's startup script (FIRESTORE_DATABASE) and the fleet's `roles/datastore.user` grant "
-                "is conditioned on one database's name: `pulumi up` moves the grant to the clone, points the "
-                "store alert at it"
+                "is conditioned on database names: `pulumi up` reads the clone (a misspelt or absent one "
+                "fails the preview), extends the grant to the clone while keeping the old database "
+                "(instances not yet replaced still use it), points the store alert at it"
                 + (", gives it the weekly backup schedule" if scheduled else "")
                 + " and rolls out a new template. The setting is written to "
                 f"Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it",
                 command=f'pulumi config set itemsDatabase "$RESTORED" {stack} && pulumi up {stack} --yes',
-                expected="the update completes: the grant replaced, a new instance template, the group's "
+                expected="the update completes: the grant updated, a new instance template, the group's "
                 "version updated",
-                stop_if="the update fails: the fleet stays on the old database; escalate",
+                stop_if="the preview fails to read the clone: RESTORED is misspelt or the clone has not "
+                "finished; the update fails: the fleet stays on the old database; escalate",
             ),
             Step(
                 title="Wait until every instance runs the new template",
@@ -742,17 +744,18 @@ def restore_store(facts: StackFacts) -> Runbook:
                 stop_if=f"it times out after {timeout} s: Rollback step 1, then escalate",
             ),
             Step(
-                title="The fleet now uses the clone, and its grant names only the clone",
+                title="The fleet now uses the clone, and its grant names the clone and the old database",
                 command=f"pulumi stack output firestoreDatabase {stack}\n"
                 'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
                 '--filter="bindings.role=roles/datastore.user" '
                 '--format="value(bindings.condition.expression)"',
-                expected=f"`{database}-restored`; then one line per member, the fleet's ending in "
-                f'`/databases/{database}-restored"`',
+                expected=f"`{database}-restored`; then one line per member, the fleet's naming "
+                f'`/databases/{database}"` || ... `/databases/{database}-restored"`',
             ),
             Step(
-                title="Retire the old database: keep it, untouched, as the evidence of what went wrong. The "
-                "fleet can no longer use it; it stays the stack's resource"
+                title="Retire the old database: keep it, untouched, as the evidence of what went wrong. No "
+                "instance uses it once every instance runs the new template (the grant still names it "
+                "until a code change removes the database); it stays the stack's resource"
                 + (
                     " (protected in the stack's state, with Firestore's delete protection"
                     + (" and its weekly backups" if scheduled else "")
