@@ -108,6 +108,18 @@ def _check_stable() -> Step:
     )
 
 
+def _raise_minimum(facts: StackFacts) -> str:
+    """The one change to the autoscaler: a pasted block runs on after a failed read, so the change runs only
+    when every value read is set and RAISED lies between the current size and the maximum."""
+    return (
+        f'test -n "$MIN" && test "${{N:-0}}" -ge {facts.min_size} && test "${{RAISED:-0}}" -gt "$N" '
+        f'&& test "$RAISED" -le {facts.max_size} \\\n'
+        f'  && gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+        '--min-num-replicas="$RAISED" \\\n'
+        '  || echo "STOP: nothing changed (N=$N MIN=$MIN RAISED=$RAISED)"'
+    )
+
+
 def _restore_minimum(title: str, expected: str) -> Step:
     return Step(
         title=title,
@@ -314,10 +326,10 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Raise the minimum by one so capacity never dips",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                '--min-num-replicas="$RAISED"',
+                command=_raise_minimum(facts),
                 expected="the autoscaler's autoscalingPolicy.minNumReplicas is $RAISED",
-                stop_if="the command fails: do not recreate the instance without the extra one",
+                stop_if="it prints STOP (nothing changed: N, MIN or RAISED empty or out of range) or the "
+                "command fails: do not recreate the instance without the extra one; Escalation",
             ),
             _wait_for_raised(
                 wave_total,
@@ -496,10 +508,10 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Raise the minimum to $RAISED",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                '--min-num-replicas="$RAISED"',
+                command=_raise_minimum(facts),
                 expected="minNumReplicas $RAISED",
-                stop_if="the command fails: Escalation",
+                stop_if="it prints STOP (nothing changed: N, MIN or RAISED empty or out of range) or the "
+                "command fails: Escalation",
             ),
             _wait_for_raised(
                 wave_total,
