@@ -45,7 +45,20 @@ def test_the_target_is_the_current_capacity_plus_what_the_procedure_adds():
         for environment, _, runbook in _runbooks(scenario):
             hold = runbook.steps[_index(runbook.steps, RAISE)].command
             assert 'CAP=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)' in hold, environment
-            assert re.search(r"^TARGET=\$\(\(CAP \+ \d+\)\)$", hold, re.MULTILINE), environment
+            assert re.search(r"^TARGET=\$\(\(\$\{CAP:-0\} \+ \d+\)\)$", hold, re.MULTILINE), environment
+            # A pasted block runs on after a failed read: the autoscale change itself must be conditional on
+            # every value read being set and in range, or an empty CAP would lower the minimum.
+            update = hold[
+                hold.index("az monitor autoscale update") - 200 : hold.index("az monitor autoscale update")
+            ]
+            for guard in (
+                'test -n "$MIN"',
+                'test -n "$DEFAULT"',
+                'test "${CAP:-0}" -ge',
+                'test "$TARGET" -le',
+            ):
+                assert guard in update, (environment, guard)
+            assert '|| echo "STOP' in hold, environment
             scale = runbook.steps[_index(runbook.steps, "az vmss scale")].command
             assert '--new-capacity "$TARGET"' in scale, environment
 
