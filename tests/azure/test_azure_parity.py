@@ -7,21 +7,13 @@ from __future__ import annotations
 import pytest
 
 from refarch import parity
-from refarch.spec import EnvironmentSpec
-from refarch.spec_reads import Reads, recording
+from refarch.spec_reads import Reads
+from tests.pulumi_previews import fallback_reads as preview_without_fallback_keys
 
 
 @pytest.fixture(scope="module")
 def fallback_reads(azure) -> Reads:
-    unset = {
-        f"{azure.name}:{entry.when_unset}"
-        for entries in parity.PARITY.values()
-        if isinstance(entry := entries["azure"], parity.Uses) and entry.when_unset
-    }
-    config = {key: value for key, value in azure.config("dev").items() if key not in unset}
-    with recording(EnvironmentSpec) as reads:
-        azure.preview("dev", config)
-    return reads
+    return preview_without_fallback_keys(azure)
 
 
 def test_the_previews_read_what_the_parity_table_says(spec_reads, fallback_reads):

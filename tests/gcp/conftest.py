@@ -9,7 +9,8 @@ import pytest
 from refarch.inventory import Inventory
 from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
-from refarch.spec_reads import Reads, recording
+from refarch.spec_reads import Reads
+from tests.pulumi_previews import preview_all
 
 ENVIRONMENTS = tuple(project("gcp").stacks())
 
@@ -26,10 +27,7 @@ def gcp() -> PulumiProject:
 
 @pytest.fixture(scope="session")
 def previewed(gcp: PulumiProject) -> tuple[dict[str, Inventory], Reads]:
-    """Every stack's inventory, and the spec fields the previews read (refarch/parity.py checks them)."""
-    with recording(EnvironmentSpec) as spec_reads:
-        inventories = {stack: gcp.preview(stack) for stack in ENVIRONMENTS}
-    return inventories, spec_reads
+    return preview_all(gcp)
 
 
 @pytest.fixture(scope="session")

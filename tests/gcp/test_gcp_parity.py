@@ -1,4 +1,4 @@
-"""The Gcp program reads every shared spec field the parity table says Gcp uses, in the module it
+"""The GCP program reads every shared spec field the parity table says GCP uses, in the module it
 names, and none it opts out of; and all of `[<env>.gcp]` (refarch/parity.py). Fallbacks (the spec's
 alarms.email when the stack sets no alertEmail) are checked on one more preview without that key."""
 
@@ -7,21 +7,13 @@ from __future__ import annotations
 import pytest
 
 from refarch import parity
-from refarch.spec import EnvironmentSpec
-from refarch.spec_reads import Reads, recording
+from refarch.spec_reads import Reads
+from tests.pulumi_previews import fallback_reads as preview_without_fallback_keys
 
 
 @pytest.fixture(scope="module")
 def fallback_reads(gcp) -> Reads:
-    unset = {
-        f"{gcp.name}:{entry.when_unset}"
-        for entries in parity.PARITY.values()
-        if isinstance(entry := entries["gcp"], parity.Uses) and entry.when_unset
-    }
-    config = {key: value for key, value in gcp.config("dev").items() if key not in unset}
-    with recording(EnvironmentSpec) as reads:
-        gcp.preview("dev", config)
-    return reads
+    return preview_without_fallback_keys(gcp)
 
 
 def test_the_previews_read_what_the_parity_table_says(spec_reads, fallback_reads):
