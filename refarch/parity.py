@@ -18,10 +18,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from refarch import ROOT
+from refarch.platforms import CLOUDS
 from refarch.spec import EnvironmentSpec
 from refarch.spec_reads import Reads, field_paths
 
-CLOUDS = ("aws", "azure", "gcp")
 COMMAND = "python -m refarch.parity"
 AZURE = "pulumi/azure/azure_stack"
 GCP = "pulumi/gcp/gcp_stack"

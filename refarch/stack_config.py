@@ -50,7 +50,7 @@ def config_problems(config: Mapping[str, str], project: str, sdk_modules: Iterab
     for full_key, value in sorted(config.items()):
         namespace, _, key = full_key.rpartition(":")
         if namespace == project:
-            continue  # the program checks its own keys (refarch.pulumi_stack.unknown_keys)
+            continue  # the program checks its own keys (refarch_pulumi.stack.unknown_keys)
         if namespace in providers:
             if key not in providers[namespace]:
                 known = sorted(providers[namespace])

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_snake
 
 from refarch.bundle import Bundle, build_bundle
 from refarch.errors import Problem, SpecError
-from refarch.platforms import PlatformError
+from refarch.platforms import CLOUDS, PlatformError
 from refarch.spec import EnvironmentSpec, load_environment, problems_from
 from refarch.wheelhouse import WheelhouseError
 
@@ -114,7 +114,7 @@ def unknown_keys(
 def _unknown_key_rule(key: str) -> str:
     """A size that used to be stack config (`vmSize`) is now a field of a cloud's spec table: say which."""
     field = to_snake(key)
-    for cloud in ("aws", "azure", "gcp"):
+    for cloud in CLOUDS:
         if field in EnvironmentSpec.model_fields[cloud].annotation.model_fields:
             return (
                 f"no such setting: sizes are the spec's now, `pulumi config set --path spec.{cloud}.{field}`"

@@ -14,9 +14,10 @@ from refarch import ROOT
 from refarch.rules import Context, Result, evaluate
 from refarch.rules.accepted import for_cloud
 from refarch.spec import EnvironmentSpec, load_all
+from tools.drill.result import RESULT_FILE
 
 RUNBOOKS_DIR = ROOT / "runbooks"
-DRILL_RESULT = RUNBOOKS_DIR / "drill-result.json"
+DRILL_RESULT = RESULT_FILE  # where make drill writes it (tools/drill/result.py)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CLOUDS = ("aws", "azure", "gcp")
 SCENARIOS = (
     "replace-one-instance",
     "replace-every-instance",

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-from tools.docs.model import CLOUDS
+from refarch.platforms import CLOUDS
 
 
 def generator(cloud: str) -> ModuleType | None:

@@ -15,10 +15,11 @@ from typing import Any
 
 import jinja2
 
+from refarch.platforms import CLOUDS
 from refarch.rules import BY_ID, Result
 from tools.docs import registry
 from tools.docs.inputs import Inputs
-from tools.docs.model import CLOUDS, SCENARIO_TITLES, SCENARIOS, Runbook, StackFacts
+from tools.docs.model import SCENARIO_TITLES, SCENARIOS, Runbook, StackFacts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COMMAND = "make docs"
