@@ -40,6 +40,12 @@ class EvaluationWindow:
         """Azure's form (`PT5M`)."""
         return f"PT{self.minutes}M"
 
+    def period_iso8601(self) -> str:
+        """One period in Azure's form (`PT1M`): how often Azure evaluates an alert over the window."""
+        if self.period_seconds % 60:
+            raise ValueError(f"a period of {self.period_seconds}s is not whole minutes, as Azure counts them")
+        return f"PT{self.period_seconds // 60}M"
+
     def gcp_duration(self) -> str:
         """Cloud Monitoring's form (`300s`)."""
         return f"{self.seconds}s"

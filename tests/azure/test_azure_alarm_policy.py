@@ -44,7 +44,7 @@ def test_policy_alerts_look_back_over_the_policys_window(inventory: Inventory, a
         alert = alerts[name]
         expected = {**own_window, **cache}.get(name)
         if expected is None:
-            expected = (WINDOW.iso8601(), f"PT{WINDOW.period_seconds // 60}M")
+            expected = (WINDOW.iso8601(), WINDOW.period_iso8601())
         assert (alert.get("windowSize"), alert.get("evaluationFrequency")) == expected, key
 
 

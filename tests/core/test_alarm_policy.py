@@ -3,7 +3,18 @@ opt-outs that name real alarms, and a checker that reports a missing alarm."""
 
 from __future__ import annotations
 
-from refarch.alarm_policy import ALARMS, OPT_OUTS, WINDOW, implementation_problems, required
+import re
+
+import pytest
+
+from refarch.alarm_policy import (
+    ALARMS,
+    OPT_OUTS,
+    WINDOW,
+    EvaluationWindow,
+    implementation_problems,
+    required,
+)
 from refarch.spec import load_environment
 
 CLOUDS = ("aws", "azure", "gcp")
@@ -19,7 +30,27 @@ def test_the_window_is_one_every_cloud_accepts():
     assert WINDOW.seconds % 60 == 0
     # Azure Monitor, "Understand how metric alerts work in Azure Monitor" (static threshold example): the rule
     # "runs every 1 min and looks at metric values for the last 5 minutes" - the pair the Azure alerts use.
-    assert (WINDOW.iso8601(), f"PT{WINDOW.period_seconds // 60}M") == ("PT5M", "PT1M")
+    assert (WINDOW.iso8601(), WINDOW.period_iso8601()) == ("PT5M", "PT1M")
+
+
+def _iso_minutes(duration: str) -> int:
+    match = re.fullmatch(r"PT(\d+)M", duration)
+    assert match, duration
+    return int(match[1])
+
+
+@pytest.mark.parametrize("period_seconds", [60, 120, 300])
+def test_a_period_in_azures_form_is_one_period_of_the_window(period_seconds):
+    window = EvaluationWindow(period_seconds=period_seconds, periods=5, breaching_periods=3)
+    period = _iso_minutes(window.period_iso8601())
+    assert period * 60 == window.period_seconds
+    assert period * window.periods == _iso_minutes(window.iso8601())
+
+
+def test_a_period_of_part_of_a_minute_is_refused():
+    window = EvaluationWindow(period_seconds=WINDOW.period_seconds + 30, periods=5, breaching_periods=3)
+    with pytest.raises(ValueError, match="not whole minutes"):
+        window.period_iso8601()
 
 
 def test_every_threshold_comes_from_the_spec():

@@ -26,16 +26,14 @@ POLICY_ALARMS = {
     "cache_memory": "cache-memory",
     "store_throttles": "store-throttles",
 }
-# Metric alerts: the aggregate over the policy's window, evaluated every period (static thresholds have no
-# "N of M"; "Create or edit a metric alert rule": frequency at most the window).
-METRIC_WINDOW = WINDOW.iso8601()
-METRIC_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
-# Log search alerts: the query over the policy's window, run every period like the metric alerts (once per
-# window left a breach unseen for up to a window). "Create or edit a log search alert rule"
-# (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule): the frequency of
+# Metric and log search alerts alike: the aggregate (or the query) over the policy's window, evaluated every
+# period (once per window left a breach unseen for up to a window). Metric alerts with static thresholds
+# have no "N of M" ("Create or edit a metric alert rule": frequency at most the window). For log search
+# alerts ("Create or edit a log search alert rule",
+# https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule) the frequency of
 # evaluation may be as short as one minute and is at most the aggregation granularity (windowSize).
-LOG_WINDOW = WINDOW.iso8601()
-LOG_FREQUENCY = f"PT{WINDOW.period_seconds // 60}M"
+WINDOW_SIZE = WINDOW.iso8601()
+FREQUENCY = WINDOW.period_iso8601()
 # Azure Managed Redis metrics have a 5-minute grain.
 CACHE_GRAIN = "PT5M"
 # Long enough for a replacement instance to boot and pass its health check before the alert decides.
@@ -157,8 +155,8 @@ class ServiceAlerts(Tier):
         description: str,
         dimensions: list[dict] | None = None,
         operator: str = "GreaterThanOrEqual",
-        frequency: str = METRIC_FREQUENCY,
-        window: str = METRIC_WINDOW,
+        frequency: str = FREQUENCY,
+        window: str = WINDOW_SIZE,
     ) -> None:
         placement = self.args.placement
         monitor.MetricAlert(
@@ -207,8 +205,8 @@ class ServiceAlerts(Tier):
             severity=2,
             enabled=True,
             scopes=[self.args.workspace_id],
-            evaluation_frequency=LOG_FREQUENCY,
-            window_size=LOG_WINDOW,
+            evaluation_frequency=FREQUENCY,
+            window_size=WINDOW_SIZE,
             auto_mitigate=True,
             criteria={
                 "all_of": [
