@@ -75,17 +75,17 @@ _SERVICE = "refarch/service_settings.py"
 PARITY: dict[str, dict[str, Entry]] = {
     "production": {
         "aws": Uses("stacks/service_stack.py"),
-        "azure": Uses(f"{AZURE}/item_store.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/program.py"),
     },
     "zones": {
         "aws": Uses("stacks/network.py"),
-        "azure": Uses(f"{AZURE}/placement.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/fleet.py"),
     },
     "vpc_cidr": {
         "aws": Uses("stacks/network.py"),
-        "azure": Uses(f"{AZURE}/network.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/program.py"),
     },
     "capacity.min": {
@@ -208,17 +208,17 @@ PARITY: dict[str, dict[str, Entry]] = {
     },
     "alarms.email": {
         "aws": Uses("stacks/monitoring.py"),
-        "azure": Uses(f"{AZURE}/telemetry.py", when_unset="alertEmail"),
+        "azure": Uses(f"{AZURE}/program.py", when_unset="alertEmail"),
         "gcp": Uses(f"{GCP}/monitoring.py", when_unset="alertEmail"),
     },
     "retention.log_days": {
         "aws": Uses("stacks/retention.py"),
-        "azure": Uses(f"{AZURE}/telemetry.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/service_logs.py"),
     },
     "retention.access_log_days": {
         "aws": Uses("stacks/object_storage.py"),
-        "azure": Uses(f"{AZURE}/object_storage.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/program.py"),
     },
     "service.port": {"aws": Uses(_SERVICE), "azure": Uses(_SERVICE), "gcp": Uses(_SERVICE)},

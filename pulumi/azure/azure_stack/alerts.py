@@ -15,6 +15,7 @@ import pulumi_azure_native.monitor as monitor
 from azure_stack.placement import Placement
 from azure_stack.tier import Tier
 from refarch.alarm_policy import WINDOW
+from refarch.spec import Alarms
 
 # The alarm policy's alarms (refarch.alarm_policy) -> the alert that implements each here.
 POLICY_ALARMS = {
@@ -70,6 +71,9 @@ class ServiceAlertsArgs:
     gateway_id: pulumi.Input[str]
     cache_id: pulumi.Input[str]
     store_id: pulumi.Input[str]
+    # The spec's alarm thresholds (`alarms`), and the fleet's minimum the healthy-hosts alert holds it to.
+    thresholds: Alarms
+    min_healthy_hosts: int
 
 
 class ServiceAlerts(Tier):
@@ -78,7 +82,7 @@ class ServiceAlerts(Tier):
     ) -> None:
         super().__init__("ServiceAlerts", name, opts)
         self.args = args
-        thresholds = args.placement.spec.alarms
+        thresholds = args.thresholds
         self._log_alert(
             "errors-5xx",
             error_rate_query(thresholds.error_5xx_percent),
@@ -99,7 +103,7 @@ class ServiceAlerts(Tier):
             args.gateway_id,
             "Microsoft.Network/applicationGateways",
             "HealthyHostCount",
-            args.placement.spec.capacity.min,
+            args.min_healthy_hosts,
             "Average",
             "Fewer instances passing /health than the fleet's minimum",
             operator="LessThan",
@@ -163,7 +167,7 @@ class ServiceAlerts(Tier):
             name,
             resource_group_name=placement.resource_group_name,
             location="global",
-            description=f"{description} ({placement.spec.name})",
+            description=f"{description} ({placement.environment})",
             severity=2,
             enabled=True,
             scopes=[scope],
@@ -201,7 +205,7 @@ class ServiceAlerts(Tier):
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             kind="LogAlert",
-            description=f"{description} ({placement.spec.name})",
+            description=f"{description} ({placement.environment})",
             severity=2,
             enabled=True,
             scopes=[self.args.workspace_id],

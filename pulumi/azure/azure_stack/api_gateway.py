@@ -21,7 +21,7 @@ from azure_stack.load_balancer import BACKEND_TIMEOUT_SECONDS
 from azure_stack.network import GATEWAY_LISTENER_PORT
 from azure_stack.placement import Placement
 from azure_stack.tier import Tier
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Api
 
 BACKEND_ID = "load-balancer"
 API_ID = "service"
@@ -34,7 +34,7 @@ LEGACY_TLS_OFF = {
 } | {"Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Ciphers.TripleDes168": "False"}
 
 
-def rate_limit_policy(spec: EnvironmentSpec) -> str:
+def rate_limit_policy(api: Api) -> str:
     """The spec's throttling as API Management policy.
 
     `throttle_burst` calls per window of burst/rate seconds lets a burst through at once and holds the
@@ -42,7 +42,6 @@ def rate_limit_policy(spec: EnvironmentSpec) -> str:
     per-IP limit is the WAF rate rule of the AWS stack, applied here at the public edge where the client's
     address is still known.
     """
-    api = spec.api
     window = max(1, math.ceil(api.throttle_burst / api.throttle_rate_per_second))
     return f"""<policies>
   <inbound>
@@ -73,14 +72,23 @@ class PublicApiArgs:
     insights_id: pulumi.Input[str]
     insights_instrumentation_key: pulumi.Input[str]
     vault_id: pulumi.Input[str]
+    # The spec's throttling (`api`), rendered as the gateway's rate-limit policy.
+    throttling: Api
+    # `[<env>.azure]`'s API Management tier and units, and the share of requests Application Insights keeps.
+    sku: str
+    capacity: int
+    sampling_percent: float
+    # Who publishes the API (`refarch-azure:publisherName`, `publisherEmail`).
+    publisher_name: str
+    publisher_email: str
 
 
 class PublicApi(Tier):
     def __init__(self, name: str, args: PublicApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PublicApi", name, opts)
-        placement, spec, settings = args.placement, args.placement.spec, args.placement.settings
+        placement = args.placement
         child = self.child()
-        zones = placement.zones if spec.azure.apim_sku == "Premium" and spec.zones > 1 else None
+        zones = placement.zones if args.sku == "Premium" and len(placement.zones) > 1 else None
         public_ip = network.PublicIPAddress(
             "api-ip",
             resource_group_name=placement.resource_group_name,
@@ -96,10 +104,10 @@ class PublicApi(Tier):
             "api",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
-            sku={"name": spec.azure.apim_sku, "capacity": spec.azure.apim_capacity},
+            sku={"name": args.sku, "capacity": args.capacity},
             zones=zones,
-            publisher_email=settings.publisher_email,
-            publisher_name=settings.publisher_name,
+            publisher_email=args.publisher_email,
+            publisher_name=args.publisher_name,
             identity={"type": "SystemAssigned"},
             # External: the gateway is public, its backends are reached inside the VNet.
             virtual_network_type="External",
@@ -142,7 +150,7 @@ class PublicApi(Tier):
             verbosity="information",
             # Errors are always logged (always_log); other requests only at this rate. Every request is
             # also in ApiManagementGatewayLogs and AGWAccessLogs, which the alerts query.
-            sampling={"sampling_type": "fixed", "percentage": spec.azure.insights_sampling_percent},
+            sampling={"sampling_type": "fixed", "percentage": args.sampling_percent},
             opts=child,
         )
         self.backend = apimanagement.Backend(
@@ -182,7 +190,7 @@ class PublicApi(Tier):
             api_id=self.api.name,
             policy_id="policy",
             format="xml",
-            value=rate_limit_policy(spec),
+            value=rate_limit_policy(args.throttling),
             opts=self.child(depends_on=[self.backend]),
         )
         send_diagnostics("api", resource_id=self.service.id, workspace_id=args.workspace_id, parent=self)

@@ -12,7 +12,7 @@ from azure_stack import service_logs
 from azure_stack.load_balancer import detection_seconds
 from refarch.boot import BootTemplate, render_boot
 from refarch.boot_budget import BootBudget
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Service
 from sample_service import log_fields
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
@@ -39,7 +39,7 @@ PACKAGE_COMMANDS: dict[str, str] = {}
 
 
 def custom_data(
-    spec: EnvironmentSpec,
+    service: Service,
     *,
     release: str,
     bundle_url: pulumi.Input[str],
@@ -55,7 +55,7 @@ def custom_data(
         environment = dict(zip(names, settings, strict=True))
         script = render_boot(
             BOOT_SCRIPT,
-            spec.service,
+            service,
             environment,
             release=release,
             bundle_url=url,

@@ -21,7 +21,7 @@ from azure_stack.tier import Tier
 from refarch.boot import stop_timeout_seconds
 from refarch.health_check import HEALTH_CHECK
 from refarch.platforms import IMAGES
-from refarch.spec import Service
+from refarch.spec import Capacity, Service
 from sample_service.paths import HEALTH_PATH
 
 ADMIN_USER = "azureuser"
@@ -80,6 +80,12 @@ class StatelessFleetArgs:
     workspace_id: pulumi.Input[str]
     # The workspace's custom table the service's logs go to (azure_stack.service_logs).
     log_table_name: pulumi.Input[str]
+    # The spec's `capacity` section (counts, CPU target, disk, warm-up) and the service the instances run.
+    capacity: Capacity
+    service: Service
+    # `[<env>.azure]`'s VM size and whether the host encrypts temp disks and caches.
+    vm_size: str
+    encryption_at_host: bool
 
 
 def repair_grace(seconds: int) -> str:
@@ -118,8 +124,7 @@ class StatelessFleet(Tier):
         self, name: str, args: StatelessFleetArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("StatelessFleet", name, opts)
-        placement, spec = args.placement, args.placement.spec
-        capacity, service = spec.capacity, spec.service
+        placement, capacity, service = args.placement, args.capacity, args.service
         self.scale_set = compute.VirtualMachineScaleSet(
             "fleet",
             resource_group_name=placement.resource_group_name,
@@ -129,7 +134,7 @@ class StatelessFleet(Tier):
             platform_fault_domain_count=1,
             single_placement_group=False,
             zones=placement.zones,
-            sku={"name": spec.azure.vm_size, "tier": "Standard", "capacity": capacity.desired},
+            sku={"name": args.vm_size, "tier": "Standard", "capacity": capacity.desired},
             identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
             # New instances come up and pass their health check before old ones go (max surge).
             upgrade_policy={
@@ -157,7 +162,7 @@ class StatelessFleet(Tier):
                     "computer_name_prefix": "svc",
                     "admin_username": ADMIN_USER,
                     "custom_data": custom_data(
-                        spec,
+                        service,
                         release=args.release,
                         bundle_url=args.bundle_url,
                         client_id=args.identity_client_id,
@@ -254,7 +259,7 @@ class StatelessFleet(Tier):
                     ]
                 },
                 "security_profile": {
-                    "encryption_at_host": spec.azure.encryption_at_host,
+                    "encryption_at_host": args.encryption_at_host,
                     "security_type": "TrustedLaunch",
                     "uefi_settings": {"secure_boot_enabled": True, "v_tpm_enabled": True},
                 },
@@ -330,12 +335,11 @@ class StatelessFleet(Tier):
                         "default": str(capacity.desired),
                     },
                     "rules": [
-                        self._cpu_rule("Increase", "GreaterThan", capacity.cpu_target_percent, spec),
+                        self._cpu_rule("Increase", "GreaterThan", capacity.cpu_target_percent),
                         self._cpu_rule(
                             "Decrease",
                             "LessThan",
                             max(capacity.cpu_target_percent - SCALE_IN_BAND_PERCENT, 5),
-                            spec,
                         ),
                     ],
                 }
@@ -350,7 +354,7 @@ class StatelessFleet(Tier):
         )
         self.register_outputs({"scaleSetId": self.scale_set.id, "autoscaleId": self.autoscale.id})
 
-    def _cpu_rule(self, direction: str, operator: str, threshold: int, spec) -> dict:
+    def _cpu_rule(self, direction: str, operator: str, threshold: int) -> dict:
         return {
             "metric_trigger": {
                 "metric_name": "Percentage CPU",

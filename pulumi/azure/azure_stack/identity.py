@@ -30,6 +30,8 @@ class ServiceIdentityArgs:
     vault_dns_zone_id: pulumi.Input[str]
     # The application security group the data NSG admits API Management to.
     vault_endpoints_id: pulumi.Input[str]
+    # Production keeps deleted secrets longest and cannot purge them.
+    production: bool
 
 
 class ServiceIdentity(Tier):
@@ -37,7 +39,7 @@ class ServiceIdentity(Tier):
         self, name: str, args: ServiceIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ServiceIdentity", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement = args.placement
         child = self.child()
         self.identity = managedidentity.UserAssignedIdentity(
             "fleet-identity",
@@ -52,11 +54,11 @@ class ServiceIdentity(Tier):
             # Role assignments, not access policies: access is granted per secret, audited like any role.
             "enable_rbac_authorization": True,
             "enable_soft_delete": True,
-            "soft_delete_retention_in_days": SOFT_DELETE_DAYS[spec.production],
+            "soft_delete_retention_in_days": SOFT_DELETE_DAYS[args.production],
             "public_network_access": "Disabled",
             "network_acls": {"default_action": "Deny", "bypass": "AzureServices"},
         }
-        if spec.production:
+        if args.production:
             # Purge protection cannot be switched off again, so only production turns it on.
             properties["enable_purge_protection"] = True
         self.vault = keyvault.Vault(

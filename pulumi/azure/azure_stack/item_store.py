@@ -13,6 +13,7 @@ from azure_stack.diagnostics import send_diagnostics
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
 from azure_stack.tier import Tier
+from refarch.spec import Store
 from sample_service.cosmos_layout import CONTAINER_DEFAULT_TTL, PARTITION_KEY_PATH
 
 DATABASE = "service"
@@ -28,6 +29,12 @@ class ItemStoreArgs:
     writer_principal_id: pulumi.Input[str]
     data_subnet_id: pulumi.Input[str]
     dns_zone_id: pulumi.Input[str]
+    # The spec's `store` section (point-in-time recovery, deletion protection).
+    store: Store
+    # Production keeps the longer restore window and spreads the account over zones.
+    production: bool
+    # `[<env>.azure]`'s autoscale ceiling of the item container (RU/s).
+    max_throughput: int
     # An account of the resource group to serve from instead of this stack's own (config `itemsAccount`).
     restored_account: str | None = None
 
@@ -35,11 +42,11 @@ class ItemStoreArgs:
 class ItemStore(Tier):
     def __init__(self, name: str, args: ItemStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ItemStore", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement, store = args.placement, args.store
         child = self.child()
-        if spec.store.point_in_time_recovery:
+        if store.point_in_time_recovery:
             # Restore to any second in the window; production keeps the longer one.
-            tier = "Continuous30Days" if spec.production else "Continuous7Days"
+            tier = "Continuous30Days" if args.production else "Continuous7Days"
             backup = {"type": "Continuous", "continuous_mode_properties": {"tier": tier}}
         else:
             backup = {"type": "Periodic"}
@@ -53,7 +60,7 @@ class ItemStore(Tier):
                 {
                     "location_name": placement.location,
                     "failover_priority": 0,
-                    "is_zone_redundant": spec.production,
+                    "is_zone_redundant": args.production,
                 }
             ],
             # Any instance may serve a client's next request, so a read must see every earlier write.
@@ -66,7 +73,7 @@ class ItemStore(Tier):
             tags=placement.tags,
             opts=child,
         )
-        if spec.store.deletion_protection:
+        if store.deletion_protection:
             authorization.ManagementLockByScope(
                 "items-lock",
                 scope=self.account.id,
@@ -94,7 +101,7 @@ class ItemStore(Tier):
                     "excluded_paths": [{"path": "/*"}],
                 },
             },
-            options={"autoscale_settings": {"max_throughput": spec.azure.cosmos_max_throughput}},
+            options={"autoscale_settings": {"max_throughput": args.max_throughput}},
             opts=child,
         )
         self._reach("items", self.account.id, args)
@@ -143,7 +150,7 @@ class ItemStore(Tier):
         self.endpoint, self.serving_name = found.document_endpoint, name
         grant = self._grant("fleet-writes-items-restored", name, name, found.id, args, [])
         reached = self._reach("items-restored", found.id, args)
-        if placement.spec.store.deletion_protection:
+        if args.store.deletion_protection:
             # Created after, so deleted before, what it would block: `config rm` (a rollback) then removes the
             # lock first and the grant, endpoint and diagnostics after it.
             authorization.ManagementLockByScope(

@@ -17,6 +17,7 @@ from azure_stack.network import GATEWAY_LISTENER_PORT, gateway_private_ip
 from azure_stack.placement import Placement
 from azure_stack.tier import Tier
 from refarch.health_check import HEALTH_CHECK
+from refarch.spec import Service
 from sample_service.paths import HEALTH_PATH
 
 BACKEND_POOL = "fleet"
@@ -40,6 +41,14 @@ class ServiceLoadBalancerArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
+    # The spec's VNet range: the private frontend has a fixed address in the gateway's subnet.
+    vnet_cidr: str
+    # The service behind the gateway (the spec's `service`): its port, and the shutdown grace drained for.
+    service: Service
+    # `[<env>.azure]`'s gateway autoscale bounds (instances) and WAF mode.
+    min_capacity: int
+    max_capacity: int
+    waf_mode: str
 
 
 class ServiceLoadBalancer(Tier):
@@ -47,7 +56,7 @@ class ServiceLoadBalancer(Tier):
         self, name: str, args: ServiceLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ServiceLoadBalancer", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement = args.placement
         child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
         gateway_name = placement.name("agw")
@@ -61,7 +70,7 @@ class ServiceLoadBalancer(Tier):
             **common,
             policy_settings={
                 "state": "Enabled",
-                "mode": spec.azure.waf_mode,
+                "mode": args.waf_mode,
                 "request_body_check": True,
                 "max_request_body_size_in_kb": 128,
                 "file_upload_limit_in_mb": 1,
@@ -83,16 +92,16 @@ class ServiceLoadBalancer(Tier):
             tags=placement.tags,
             opts=child,
         )
-        self.private_ip = gateway_private_ip(spec.vpc_cidr)
-        service = spec.service
+        self.private_ip = gateway_private_ip(args.vnet_cidr)
+        service = args.service
         self.gateway = network.ApplicationGateway(
             "agw",
             **common,
             application_gateway_name=gateway_name,
             sku={"name": "WAF_v2", "tier": "WAF_v2"},
             autoscale_configuration={
-                "min_capacity": spec.azure.gateway_min_capacity,
-                "max_capacity": spec.azure.gateway_max_capacity,
+                "min_capacity": args.min_capacity,
+                "max_capacity": args.max_capacity,
             },
             zones=placement.zones,
             firewall_policy={"id": self.waf_policy.id},

@@ -118,6 +118,10 @@ def inbound_rules(
 class ServiceNetworkArgs:
     placement: Placement
     workspace_id: pulumi.Input[str]
+    # The spec's VNet range (`vpc_cidr`), which the tiers' subnets divide (SUBNETS).
+    vnet_cidr: str
+    # The port the service listens on (`service.port`): the only one the app subnet admits.
+    service_port: int
 
 
 class ServiceNetwork(Tier):
@@ -128,7 +132,7 @@ class ServiceNetwork(Tier):
         placement = args.placement
         child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
-        cidrs = subnet_cidrs(placement.spec.vpc_cidr)
+        cidrs = subnet_cidrs(args.vnet_cidr)
 
         egress_ip = network.PublicIPAddress(
             "nat-ip",
@@ -156,7 +160,7 @@ class ServiceNetwork(Tier):
             "vault-endpoints", **common, tags=placement.tags, opts=child
         )
         self.security_groups: dict[str, network.NetworkSecurityGroup] = {}
-        for tier, rules in inbound_rules(placement.spec.service.port, cidrs, self.vault_endpoints.id).items():
+        for tier, rules in inbound_rules(args.service_port, cidrs, self.vault_endpoints.id).items():
             group = network.NetworkSecurityGroup(
                 f"{tier}-nsg", **common, security_rules=[*rules, DENY_REST], tags=placement.tags, opts=child
             )
@@ -195,7 +199,7 @@ class ServiceNetwork(Tier):
             "vnet",
             **common,
             virtual_network_name=vnet_name,
-            address_space={"address_prefixes": [placement.spec.vpc_cidr]},
+            address_space={"address_prefixes": [args.vnet_cidr]},
             subnets=subnets,
             tags=placement.tags,
             opts=child,

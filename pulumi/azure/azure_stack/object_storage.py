@@ -36,6 +36,12 @@ class ObjectStorageArgs:
     blob_dns_zone_id: pulumi.Input[str]
     # The self-contained release (service, wheelhouse, lock) for the VM size's platform.
     bundle: Bundle
+    # How long deleted blobs and containers are kept (the spec's `retention.access_log_days`).
+    retention_days: int
+    # Production's accounts are zone-redundant.
+    production: bool
+    # Who uploads releases (`refarch-azure:deployerIpRanges`): the only addresses the releases account admits.
+    deployer_ip_ranges: list[str]
 
 
 class ObjectStorage(Tier):
@@ -43,13 +49,14 @@ class ObjectStorage(Tier):
         self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ObjectStorage", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement = args.placement
         child = self.child()
-        retention = spec.retention.access_log_days
+        retention = args.retention_days
 
         self.files = self._account(
             "files",
             placement,
+            args.production,
             allow_shared_key_access=False,
             public_network_access="Disabled",
             network_rule_set={"default_action": "Deny", "bypass": "None"},
@@ -71,14 +78,14 @@ class ObjectStorage(Tier):
         self.releases = self._account(
             "releases",
             placement,
+            args.production,
             allow_shared_key_access=True,
             public_network_access="Enabled",
             network_rule_set={
                 "default_action": "Deny",
                 "bypass": "None",
                 "ip_rules": [
-                    {"i_p_address_or_range": cidr, "action": "Allow"}
-                    for cidr in placement.settings.deployer_ip_ranges
+                    {"i_p_address_or_range": cidr, "action": "Allow"} for cidr in args.deployer_ip_ranges
                 ],
                 "virtual_network_rules": [
                     {"virtual_network_resource_id": args.app_subnet_id, "action": "Allow"}
@@ -124,14 +131,16 @@ class ObjectStorage(Tier):
             )
         self.register_outputs({"filesAccountId": self.files.id, "bundleUrl": self.bundle_url})
 
-    def _account(self, label: str, placement: Placement, **access) -> storage.StorageAccount:
+    def _account(
+        self, label: str, placement: Placement, production: bool, **access
+    ) -> storage.StorageAccount:
         return storage.StorageAccount(
             label,
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             kind="StorageV2",
             # Zone-redundant where the environment spans zones; locally redundant otherwise.
-            sku={"name": "Standard_ZRS" if placement.spec.production else "Standard_LRS"},
+            sku={"name": "Standard_ZRS" if production else "Standard_LRS"},
             access_tier="Hot",
             allow_blob_public_access=False,
             allow_cross_tenant_replication=False,

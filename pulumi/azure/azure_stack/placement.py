@@ -6,15 +6,20 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from azure_stack.settings import AzureSettings
-from refarch.spec import EnvironmentSpec
+
+def zone_names(zones: int) -> list[str]:
+    """An environment's zones as Azure names them ("1", "2", "3")."""
+    return [str(zone) for zone in range(1, zones + 1)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Placement:
-    spec: EnvironmentSpec
-    settings: AzureSettings
+    # `refarch-azure:namePrefix` and the environment's name: every resource-group-scoped name starts so.
+    name_prefix: str
+    environment: str
     location: str
+    # The zones zonal resources spread over (`zone_names`).
+    zones: list[str]
     resource_group_name: pulumi.Input[str]
     # `/subscriptions/<id>/resourceGroups/<name>`: the base of the IDs a resource needs before it exists.
     resource_group_id: pulumi.Input[str]
@@ -22,14 +27,9 @@ class Placement:
     tenant_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def zones(self) -> list[str]:
-        """The spec's zones as Azure names them ("1", "2", "3")."""
-        return [str(zone) for zone in range(1, self.spec.zones + 1)]
-
     def name(self, what: str) -> str:
         """A resource-group-scoped name: `refarch-dev-agw`."""
-        return f"{self.settings.name_prefix}-{self.spec.name}-{what}"
+        return f"{self.name_prefix}-{self.environment}-{what}"
 
     def child_id(self, provider_path: str) -> pulumi.Output[str]:
         """The ID of a resource or sub-resource in this group (`Microsoft.Network/applicationGateways/x`)."""

@@ -15,7 +15,7 @@ from azure_stack.item_store import ItemStore, ItemStoreArgs
 from azure_stack.load_balancer import ServiceLoadBalancer, ServiceLoadBalancerArgs
 from azure_stack.network import ServiceNetwork, ServiceNetworkArgs
 from azure_stack.object_storage import ObjectStorage, ObjectStorageArgs
-from azure_stack.placement import Placement
+from azure_stack.placement import Placement, zone_names
 from azure_stack.service_settings import service_environment
 from azure_stack.session_cache import SessionCache, SessionCacheArgs
 from azure_stack.settings import AzureSettings, ProviderSettings, production_problems
@@ -36,7 +36,8 @@ PIPELINE = StackPipeline(
 
 
 class StatelessService(Root):
-    """The whole environment: its resource group and one component per tier."""
+    """The whole environment: its resource group and one component per tier. The one reader of the spec and
+    the stack's config here: each tier gets the values it needs."""
 
     def __init__(
         self, name: str, spec: EnvironmentSpec, settings: AzureSettings, location: str, bundle: Bundle
@@ -53,19 +54,36 @@ class StatelessService(Root):
         )
         client = authorization.get_client_config_output()
         placement = Placement(
-            spec=spec,
-            settings=settings,
+            name_prefix=settings.name_prefix,
+            environment=spec.name,
             location=location,
+            zones=zone_names(spec.zones),
             resource_group_name=group.name,
             resource_group_id=group.id,
             subscription_id=client.subscription_id,
             tenant_id=client.tenant_id,
             tags=tags,
         )
-        telemetry = ServiceTelemetry("telemetry", ServiceTelemetryArgs(placement=placement), child)
+        telemetry = ServiceTelemetry(
+            "telemetry",
+            ServiceTelemetryArgs(
+                placement=placement,
+                log_retention_days=spec.retention.log_days,
+                # The spec's address only when the stack names none (`or` reads it only then).
+                alert_email=settings.alert_email or spec.alarms.email,
+            ),
+            child,
+        )
         workspace_id = telemetry.workspace.id
         net = ServiceNetwork(
-            "network", ServiceNetworkArgs(placement=placement, workspace_id=workspace_id), child
+            "network",
+            ServiceNetworkArgs(
+                placement=placement,
+                workspace_id=workspace_id,
+                vnet_cidr=spec.vpc_cidr,
+                service_port=spec.service.port,
+            ),
+            child,
         )
         data_subnet = net.subnet_ids["data"]
         identity = ServiceIdentity(
@@ -76,6 +94,7 @@ class StatelessService(Root):
                 data_subnet_id=data_subnet,
                 vault_dns_zone_id=net.dns_zone_ids["vault"],
                 vault_endpoints_id=net.vault_endpoints.id,
+                production=spec.production,
             ),
             child,
         )
@@ -90,6 +109,9 @@ class StatelessService(Root):
                 app_subnet_id=net.subnet_ids["app"],
                 blob_dns_zone_id=net.dns_zone_ids["blob"],
                 bundle=bundle,
+                retention_days=spec.retention.access_log_days,
+                production=spec.production,
+                deployer_ip_ranges=settings.deployer_ip_ranges,
             ),
             child,
         )
@@ -101,6 +123,9 @@ class StatelessService(Root):
                 writer_principal_id=principal_id,
                 data_subnet_id=data_subnet,
                 dns_zone_id=net.dns_zone_ids["Sql"],
+                store=spec.store,
+                production=spec.production,
+                max_throughput=spec.azure.cosmos_max_throughput,
                 restored_account=settings.items_account,
             ),
             child,
@@ -113,13 +138,22 @@ class StatelessService(Root):
                 user_principal_id=principal_id,
                 data_subnet_id=data_subnet,
                 dns_zone_id=net.dns_zone_ids["redisEnterprise"],
+                cache=spec.cache,
+                sku=spec.azure.cache_sku,
             ),
             child,
         )
         load_balancer = ServiceLoadBalancer(
             "load-balancer",
             ServiceLoadBalancerArgs(
-                placement=placement, workspace_id=workspace_id, subnet_id=net.subnet_ids["gateway"]
+                placement=placement,
+                workspace_id=workspace_id,
+                subnet_id=net.subnet_ids["gateway"],
+                vnet_cidr=spec.vpc_cidr,
+                service=spec.service,
+                min_capacity=spec.azure.gateway_min_capacity,
+                max_capacity=spec.azure.gateway_max_capacity,
+                waf_mode=spec.azure.waf_mode,
             ),
             child,
         )
@@ -135,7 +169,7 @@ class StatelessService(Root):
                 bundle_url=storage.bundle_url,
                 arch=bundle.platform.arch,
                 service_environment=service_environment(
-                    spec,
+                    spec.service,
                     cache_host=cache.host,
                     identity_client_id=identity.identity.client_id,
                     identity_principal_id=principal_id,
@@ -145,6 +179,10 @@ class StatelessService(Root):
                 ),
                 workspace_id=workspace_id,
                 log_table_name=telemetry.service_log_table.name,
+                capacity=spec.capacity,
+                service=spec.service,
+                vm_size=spec.azure.vm_size,
+                encryption_at_host=spec.azure.encryption_at_host,
             ),
             # Instances join the gateway's pool, download the bundle and use the cache and store from their
             # first boot: all of those, and the identity's roles on them, exist first.
@@ -160,6 +198,12 @@ class StatelessService(Root):
                 insights_id=telemetry.insights.id,
                 insights_instrumentation_key=telemetry.insights.instrumentation_key,
                 vault_id=identity.vault.id,
+                throttling=spec.api,
+                sku=spec.azure.apim_sku,
+                capacity=spec.azure.apim_capacity,
+                sampling_percent=spec.azure.insights_sampling_percent,
+                publisher_name=settings.publisher_name,
+                publisher_email=settings.publisher_email,
             ),
             child,
         )
@@ -172,6 +216,8 @@ class StatelessService(Root):
                 gateway_id=load_balancer.gateway.id,
                 cache_id=cache.cluster.id,
                 store_id=store.serving_id,
+                thresholds=spec.alarms,
+                min_healthy_hosts=spec.capacity.min,
             ),
             child,
         )

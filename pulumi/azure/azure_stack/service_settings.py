@@ -7,11 +7,11 @@ import pulumi
 
 from azure_stack.network import CACHE_PORT
 from refarch.service_settings import tuned_settings
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Service
 
 
 def service_environment(
-    spec: EnvironmentSpec,
+    service: Service,
     *,
     cache_host: pulumi.Input[str],
     identity_client_id: pulumi.Input[str],
@@ -21,7 +21,7 @@ def service_environment(
     cosmos_container: str,
 ) -> dict[str, pulumi.Input[str]]:
     return {
-        **tuned_settings(spec.service),
+        **tuned_settings(service),
         "CACHE_HOST": cache_host,
         "CACHE_PORT": str(CACHE_PORT),
         "CACHE_TLS": "true",

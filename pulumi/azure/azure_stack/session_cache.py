@@ -16,6 +16,7 @@ from azure_stack.network import CACHE_PORT
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
 from azure_stack.tier import Tier
+from refarch.spec import Cache
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,21 +26,24 @@ class SessionCacheArgs:
     user_principal_id: pulumi.Input[str]
     data_subnet_id: pulumi.Input[str]
     dns_zone_id: pulumi.Input[str]
+    # The spec's `cache` section (replicas, snapshots) and `[<env>.azure]`'s cache SKU.
+    cache: Cache
+    sku: str
 
 
 class SessionCache(Tier):
     def __init__(self, name: str, args: SessionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("SessionCache", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement, cache = args.placement, args.cache
         child = self.child()
         # The spec's replicas mean "survive a node or zone loss": Azure Managed Redis does that with high
         # availability (a replica in another zone where the region has zones), not a replica count.
-        replicated = spec.cache.replicas > 0
+        replicated = cache.replicas > 0
         self.cluster = redisenterprise.RedisEnterprise(
             "sessions",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
-            sku={"name": spec.azure.cache_sku},
+            sku={"name": args.sku},
             high_availability="Enabled" if replicated else "Disabled",
             minimum_tls_version="1.2",
             public_network_access="Disabled",
@@ -50,7 +54,7 @@ class SessionCache(Tier):
         # one copy, and sessions expire within hours anyway, so a snapshot buys nothing there.
         persistence = (
             {"rdb_enabled": True, "rdb_frequency": "1h"}
-            if replicated and spec.cache.snapshot_retention_days
+            if replicated and cache.snapshot_retention_days
             else None
         )
         self.database = redisenterprise.Database(

@@ -21,6 +21,10 @@ MIN_WORKSPACE_RETENTION_DAYS = 30
 @dataclass(frozen=True, kw_only=True)
 class ServiceTelemetryArgs:
     placement: Placement
+    # The spec's log retention (`retention.log_days`); the workspace keeps at least its own minimum.
+    log_retention_days: int
+    # Whom the action group e-mails (`refarch-azure:alertEmail`, else the spec's `alarms.email`), if anyone.
+    alert_email: str | None
 
 
 class ServiceTelemetry(Tier):
@@ -28,10 +32,10 @@ class ServiceTelemetry(Tier):
         self, name: str, args: ServiceTelemetryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ServiceTelemetry", name, opts)
-        placement, spec = args.placement, args.placement.spec
+        placement = args.placement
         child = self.child()
         common = {"resource_group_name": placement.resource_group_name, "location": placement.location}
-        retention_days = max(spec.retention.log_days, MIN_WORKSPACE_RETENTION_DAYS)
+        retention_days = max(args.log_retention_days, MIN_WORKSPACE_RETENTION_DAYS)
         self.workspace = operationalinsights.Workspace(
             "logs",
             **common,
@@ -61,13 +65,13 @@ class ServiceTelemetry(Tier):
             tags=placement.tags,
             opts=child,
         )
-        email = placement.settings.alert_email or spec.alarms.email
+        email = args.alert_email
         self.action_group = monitor.ActionGroup(
             "on-call",
             resource_group_name=placement.resource_group_name,
             location="global",
             # At most 12 characters; shown in SMS and e-mail subjects.
-            group_short_name=f"svc-{spec.name}"[:12],
+            group_short_name=f"svc-{placement.environment}"[:12],
             enabled=True,
             email_receivers=[{"name": "on-call", "email_address": email, "use_common_alert_schema": True}]
             if email
