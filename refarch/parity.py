@@ -227,7 +227,7 @@ PARITY: dict[str, dict[str, Entry]] = {
     "service.store_timeout_ms": {"aws": Uses(_SERVICE), "azure": Uses(_SERVICE), "gcp": Uses(_SERVICE)},
     "service.shutdown_grace_seconds": {
         "aws": Uses("stacks/load_balancer.py"),
-        "azure": Uses(f"{AZURE}/load_balancer.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
         "gcp": Uses(f"{GCP}/load_balancer.py"),
     },
     "tls.certificate_arn": {

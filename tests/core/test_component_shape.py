@@ -77,7 +77,7 @@ def test_every_args_class_is_keyword_only(cloud):
     assert all(cls.__dataclass_params__.frozen for cls in found)
 
 
-# Args that still take the whole spec (directly, or through Azure's Placement, which carries it): each is to
+# Args that still take the whole spec (directly, or through a dataclass that holds it): each is to
 # declare the values its tier needs instead (issue 13). The list may only shrink.
 NOT_YET_NARROW = {
     "azure": set(),

@@ -76,7 +76,7 @@ class PublicApiArgs:
     throttling: Api
     # `[<env>.azure]`'s API Management tier and units, and the share of requests Application Insights keeps.
     sku: str
-    capacity: int
+    units: int
     sampling_percent: float
     # Who publishes the API (`refarch-azure:publisherName`, `publisherEmail`).
     publisher_name: str
@@ -104,7 +104,7 @@ class PublicApi(Tier):
             "api",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
-            sku={"name": args.sku, "capacity": args.capacity},
+            sku={"name": args.sku, "capacity": args.units},
             zones=zones,
             publisher_email=args.publisher_email,
             publisher_name=args.publisher_name,

@@ -17,7 +17,6 @@ from azure_stack.network import GATEWAY_LISTENER_PORT, gateway_private_ip
 from azure_stack.placement import Placement
 from azure_stack.tier import Tier
 from refarch.health_check import HEALTH_CHECK
-from refarch.spec import Service
 from sample_service.paths import HEALTH_PATH
 
 BACKEND_POOL = "fleet"
@@ -43,8 +42,9 @@ class ServiceLoadBalancerArgs:
     subnet_id: pulumi.Input[str]
     # The spec's VNet range: the private frontend has a fixed address in the gateway's subnet.
     vnet_cidr: str
-    # The service behind the gateway (the spec's `service`): its port, and the shutdown grace drained for.
-    service: Service
+    # The service behind the gateway: its port, and its shutdown grace, which the gateway drains for.
+    service_port: int
+    shutdown_grace_seconds: int
     # `[<env>.azure]`'s gateway autoscale bounds (instances) and WAF mode.
     min_capacity: int
     max_capacity: int
@@ -93,7 +93,6 @@ class ServiceLoadBalancer(Tier):
             opts=child,
         )
         self.private_ip = gateway_private_ip(args.vnet_cidr)
-        service = args.service
         self.gateway = network.ApplicationGateway(
             "agw",
             **common,
@@ -147,12 +146,12 @@ class ServiceLoadBalancer(Tier):
                 {
                     "name": "service",
                     "protocol": "Http",
-                    "port": service.port,
+                    "port": args.service_port,
                     "cookie_based_affinity": "Disabled",
                     # In-flight requests get the service's whole shutdown grace when an instance leaves.
                     "connection_draining": {
                         "enabled": True,
-                        "drain_timeout_in_sec": service.shutdown_grace_seconds,
+                        "drain_timeout_in_sec": args.shutdown_grace_seconds,
                     },
                     "request_timeout": BACKEND_TIMEOUT_SECONDS,
                     "probe": part("probes", "health"),
