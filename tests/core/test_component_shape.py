@@ -92,13 +92,7 @@ NOT_YET_NARROW = {
         "SessionCacheArgs",
         "StatelessFleetArgs",
     },
-    "gcp": {
-        "ApiArgs",
-        "FleetArgs",
-        "LoadBalancerArgs",
-        "MonitoringArgs",
-        "SessionCacheArgs",
-    },
+    "gcp": set(),
 }
 
 
