@@ -77,32 +77,31 @@ def test_every_args_class_is_keyword_only(cloud):
     assert all(cls.__dataclass_params__.frozen for cls in found)
 
 
-# Args that still take the whole spec (directly, or through a dataclass that holds it): each is to
-# declare the values its tier needs instead (issue 13). The list may only shrink.
-NOT_YET_NARROW = {
-    "azure": set(),
-    "gcp": {
-        "ApiArgs",
-        "FleetArgs",
-        "LoadBalancerArgs",
-        "MonitoringArgs",
-        "SessionCacheArgs",
-    },
+# What no tier's Args may hold: the whole spec, or a whole stack's configuration (each tier declares
+# the values it reads; program.py wires them).
+WHOLE = {
+    "azure": ("AzureSettings", "ProviderSettings"),
+    "gcp": ("StackSettings", "GcpSettings", "Provider"),
 }
 
 
-def carries_whole_spec(cls: type, seen: frozenset = frozenset()) -> bool:
-    """Whether a field of `cls` is the spec, or a dataclass that holds it (annotations are strings here)."""
+def whole_types(cloud: str) -> set[type]:
+    settings = project(cloud).module("settings")
+    return {EnvironmentSpec, *(getattr(settings, name) for name in WHOLE[cloud])}
+
+
+def carries_whole(cls: type, whole: set[type], seen: frozenset = frozenset()) -> bool:
+    """Whether a field of `cls` is one of `whole`, or a dataclass holding one (annotations are strings)."""
     names = vars(sys.modules[cls.__module__])
     for field in dataclasses.fields(cls):
         for word in re.findall(r"\w+", str(field.type)):
             named = names.get(word)
-            if named is EnvironmentSpec:
+            if named in whole:
                 return True
             if (
                 dataclasses.is_dataclass(named)
                 and named not in seen
-                and carries_whole_spec(named, seen | {cls})
+                and carries_whole(named, whole, seen | {cls})
             ):
                 return True
     return False
@@ -110,10 +109,26 @@ def carries_whole_spec(cls: type, seen: frozenset = frozenset()) -> bool:
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_args_declare_what_their_tier_needs_not_the_whole_spec(cloud):
-    wide = {cls.__name__ for cls in args_classes(cloud) if carries_whole_spec(cls)}
-    assert wide <= NOT_YET_NARROW[cloud], (
-        f"new Args taking the whole spec: {sorted(wide - NOT_YET_NARROW[cloud])}"
-    )
-    assert wide == NOT_YET_NARROW[cloud], (
-        f"narrowed, drop from NOT_YET_NARROW: {sorted(NOT_YET_NARROW[cloud] - wide)}"
-    )
+    whole = whole_types(cloud)
+    assert [cls.__name__ for cls in args_classes(cloud) if carries_whole(cls, whole)] == []
+
+
+def dataclass_in(module: ModuleType, name: str, field_type: str) -> type:
+    cls = dataclasses.make_dataclass(name, [("value", field_type)])
+    cls.__module__ = module.__name__
+    setattr(module, name, cls)
+    return cls
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_the_whole_spec_check_sees_a_wide_args(cloud, monkeypatch):
+    """The guard above on mutated Args: each whole type held directly, and through a nested dataclass."""
+    whole = whole_types(cloud)
+    for held in whole:
+        module = ModuleType(f"mutated_{held.__name__}")
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        setattr(module, held.__name__, held)
+        dataclass_in(module, "Held", held.__name__)
+        assert carries_whole(dataclass_in(module, "DirectArgs", held.__name__), whole), held.__name__
+        assert carries_whole(dataclass_in(module, "NestedArgs", "Held"), whole), held.__name__
+        assert not carries_whole(dataclass_in(module, "NarrowArgs", "int"), whole)

@@ -165,8 +165,8 @@ def _destinations(cloud: str) -> dict[str, str]:
         return stacks.boot.BOOT_DESTINATIONS
     if cloud == "azure":
         return project("azure").module("boot").BOOT_DESTINATIONS
-    fleet = project("gcp").module("fleet")
-    return {**fleet.BOOT_DESTINATIONS, **fleet.AGENT_DESTINATIONS}
+    gcp = project("gcp")
+    return {**gcp.module("boot").BOOT_DESTINATIONS, **gcp.module("fleet").AGENT_DESTINATIONS}
 
 
 @pytest.mark.parametrize("cloud", sorted(RENDERER_READMES))

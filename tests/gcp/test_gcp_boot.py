@@ -112,6 +112,16 @@ def test_the_service_journal_reaches_cloud_logging_through_the_ops_agent_extensi
         assert selector["labelSelector"]["inclusionLabels"] == template.get("labels")
 
 
+def test_the_startup_script_is_rendered_in_the_boot_module_alone(gcp):
+    """Generators have one recognisable home (issue 13): boot.py renders the script (as Azure's boot.py and
+    AWS's stacks/boot.py do), the fleet only wires it into the instance template."""
+    from refarch import boot
+
+    modules = [path.stem for path in (gcp.directory / gcp.package).glob("*.py")]
+    renderers = [name for name in modules if vars(gcp.module(name)).get("render_boot") is boot.render_boot]
+    assert "fleet" in modules and renderers == ["boot"]
+
+
 def test_the_image_matches_the_bundles_architecture():
     from gcp_stack.fleet import image
 

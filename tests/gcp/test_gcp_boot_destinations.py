@@ -1,4 +1,4 @@
-"""The startup script reaches only the destinations in gcp_stack.fleet's table (each with how the instance
+"""The startup script reaches only the destinations in gcp_stack.boot's table (each with how the instance
 reaches it privately) and runs no package command at all: a boot that would reach PyPI, a package mirror or
 any host outside Google Cloud fails here."""
 
@@ -14,7 +14,7 @@ def _script(inventory) -> str:
 
 
 def _unexpected(script: str) -> list[str]:
-    from gcp_stack.fleet import BOOT_DESTINATIONS, PACKAGE_COMMANDS
+    from gcp_stack.boot import BOOT_DESTINATIONS, PACKAGE_COMMANDS
 
     return unexpected(script, BOOT_DESTINATIONS, PACKAGE_COMMANDS)
 

@@ -85,7 +85,7 @@ def test_the_autoscaler_ignores_a_new_instance_for_the_whole_boot_budget(invento
 
 
 def test_every_download_on_the_boot_path_retries_every_error_within_the_boot_budget(inventory):
-    from gcp_stack.fleet import BOOT_BUDGET
+    from gcp_stack.boot import BOOT_BUDGET
 
     script = _script(inventory)
     assert f"DOWNLOAD_DEADLINE=$((SECONDS + {BOOT_BUDGET.download_seconds}))" in script

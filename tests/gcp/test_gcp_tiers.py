@@ -105,7 +105,7 @@ def test_fleet_follows_the_spec_heals_and_replaces_without_losing_capacity(inven
     zones = stack_config["refarch-gcp:zones"][: spec.zones]
     assert group.get("distributionPolicyZones") == zones
     assert group.get("versions.0.instanceTemplate").endswith("/template?uniqueId=1234")  # the template's link
-    from gcp_stack.fleet import BOOT_BUDGET
+    from gcp_stack.boot import BOOT_BUDGET
 
     assert group.get("autoHealingPolicies") == {
         "healthCheck": ref(health),

@@ -13,21 +13,23 @@ import pulumi_gcp.apigateway as apigateway
 import pulumi_gcp.projects as projects
 
 from gcp_stack.openapi import openapi_document
-from gcp_stack.settings import StackSettings
-from gcp_stack.tier import Tier, labels
-from refarch.spec import EnvironmentSpec
+from gcp_stack.tier import Tier, environment_labels
 
 
-def backend_audience(settings: StackSettings) -> str:
+def backend_audience(backend_domain: str) -> str:
     """The audience of the gateway's ID tokens: the backend's own URL, as Google's convention has it."""
-    return f"https://{settings.gcp.backend_domain}"
+    return f"https://{backend_domain}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    region: str
+    # The per-consumer quota (openapi.requests_per_minute).
+    requests_per_minute: int
     backend_address: str
+    # The audience of the gateway's ID tokens for the backend (backend_audience).
+    backend_audience: str
     gateway_account: pulumi.Input[str]
     client_account: pulumi.Input[str]
 
@@ -35,12 +37,13 @@ class ApiArgs:
 class PublicApi(Tier):
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("PublicApi", name, opts)
-        spec, settings = args.spec, args.settings
+        environment = args.environment
+        labels = environment_labels(environment)
         self.api = apigateway.Api(
             "definition",
-            api_id=f"{spec.name}-service",
-            display_name=f"Stateless service ({spec.name})",
-            labels=labels(spec),
+            api_id=f"{environment}-service",
+            display_name=f"Stateless service ({environment})",
+            labels=labels,
             opts=self.child(),
         )
         # Clients sign their JWTs for the API's managed service name: unique to this API.
@@ -48,9 +51,10 @@ class PublicApi(Tier):
         document = pulumi.Output.all(args.client_account, self.client_audience).apply(
             lambda values: json.dumps(
                 openapi_document(
-                    spec,
+                    environment,
+                    requests_per_minute=args.requests_per_minute,
                     backend_address=args.backend_address,
-                    backend_audience=backend_audience(settings),
+                    backend_audience=args.backend_audience,
                     client_email=values[0],
                     client_audience=values[1],
                 ),
@@ -62,7 +66,7 @@ class PublicApi(Tier):
             "config",
             api=self.api.api_id,
             # Configs are immutable: each change creates a new one before the gateway moves to it.
-            api_config_id_prefix=f"{spec.name}-",
+            api_config_id_prefix=f"{environment}-",
             openapi_documents=[
                 apigateway.ApiConfigOpenapiDocumentArgs(
                     document=apigateway.ApiConfigOpenapiDocumentDocumentArgs(
@@ -76,15 +80,15 @@ class PublicApi(Tier):
                     google_service_account=args.gateway_account
                 )
             ),
-            labels=labels(spec),
+            labels=labels,
             opts=self.child(),
         )
         self.gateway = apigateway.Gateway(
             "gateway",
-            gateway_id=f"{spec.name}-service",
+            gateway_id=f"{environment}-service",
             api_config=self.config.id,
-            region=settings.region,
-            labels=labels(spec),
+            region=args.region,
+            labels=labels,
             opts=self.child(),
         )
         # API keys only work for a managed service enabled in the key's project. Google enables it once a
@@ -98,7 +102,7 @@ class PublicApi(Tier):
         )
         self.api_key = projects.ApiKey(
             "first-consumer",
-            display_name=f"Stateless service API ({spec.name})",
+            display_name=f"Stateless service API ({environment})",
             restrictions=projects.ApiKeyRestrictionsArgs(
                 api_targets=[projects.ApiKeyRestrictionsApiTargetArgs(service=self.api.managed_service)]
             ),

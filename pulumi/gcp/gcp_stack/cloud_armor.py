@@ -22,9 +22,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp.compute as compute
 
-from gcp_stack.edge_rate import THROTTLED_STATUS, edge_rate, edge_rate_problems
-from refarch.errors import SpecError
-from refarch.spec import EnvironmentSpec
+from gcp_stack.edge_rate import THROTTLED_STATUS, EdgeRate
 from sample_service.defaults import MAX_BODY_BYTES
 
 DEFAULT_RULE_PRIORITY = 2147483647
@@ -71,10 +69,7 @@ def _rule(
     )
 
 
-def _per_address_limit(spec: EnvironmentSpec) -> compute.SecurityPolicyRuleRateLimitOptionsArgs:
-    rate = edge_rate(spec)
-    if rate is None:  # the stack settings refuse such a spec first; this keeps the module safe on its own
-        raise SpecError(spec.name, edge_rate_problems(spec))
+def _per_address_limit(rate: EdgeRate) -> compute.SecurityPolicyRuleRateLimitOptionsArgs:
     return compute.SecurityPolicyRuleRateLimitOptionsArgs(
         conform_action="allow",
         exceed_action=f"deny({THROTTLED_STATUS})",
@@ -85,7 +80,11 @@ def _per_address_limit(spec: EnvironmentSpec) -> compute.SecurityPolicyRuleRateL
     )
 
 
-def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> compute.SecurityPolicy:
+def security_policy(
+    environment: str, *, production: bool, rate: EdgeRate, opts: pulumi.ResourceOptions
+) -> compute.SecurityPolicy:
+    """The edge policy; `rate` is the per-address throttle (edge_rate), `production` turns on Adaptive
+    Protection's layer-7 DDoS defense."""
     rules = [
         _rule(
             WAF_PRIORITY + offset,
@@ -101,7 +100,7 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
             "throttle",
             GATEWAY_TOKEN_EXPRESSION,
             "Bearer token: allowed up to the whole API's budget per source IP",
-            rate_limit_options=_per_address_limit(spec),
+            rate_limit_options=_per_address_limit(rate),
         )
     )
     rules.append(
@@ -117,7 +116,7 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
     )
     return compute.SecurityPolicy(
         "edge",
-        description=f"Stateless service edge policy ({spec.name})",
+        description=f"Stateless service edge policy ({environment})",
         type="CLOUD_ARMOR",
         rules=rules,
         # JSON bodies are parsed: the rule sets read values, not JSON syntax (fewer false positives).
@@ -126,7 +125,7 @@ def security_policy(spec: EnvironmentSpec, opts: pulumi.ResourceOptions) -> comp
         ),
         adaptive_protection_config=compute.SecurityPolicyAdaptiveProtectionConfigArgs(
             layer7_ddos_defense_config=compute.SecurityPolicyAdaptiveProtectionConfigLayer7DdosDefenseConfigArgs(
-                enable=spec.production
+                enable=production
             )
         ),
         opts=opts,

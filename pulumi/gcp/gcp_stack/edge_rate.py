@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from refarch.errors import Problem
+from refarch.errors import Problem, SpecError
 from refarch.spec import EnvironmentSpec
 
 ALLOWED_INTERVALS_SECONDS = (10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600)
@@ -42,6 +42,14 @@ def edge_rate(spec: EnvironmentSpec) -> EdgeRate | None:
     interval = ALLOWED_INTERVALS_SECONDS[0]
     count = api_budget(spec, interval)
     return EdgeRate(count, interval) if 1 <= count <= THROTTLE_MAX_COUNT else None
+
+
+def checked_edge_rate(spec: EnvironmentSpec) -> EdgeRate:
+    """The edge rate of a spec the stack's checks passed (they refuse one whose budget does not fit)."""
+    rate = edge_rate(spec)
+    if rate is None:  # the stack's checks refuse such a spec first; this keeps the module safe on its own
+        raise SpecError(spec.name, edge_rate_problems(spec))
+    return rate
 
 
 def edge_rate_problems(spec: EnvironmentSpec) -> list[Problem]:

@@ -7,32 +7,22 @@ import math
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_gcp.compute as compute
 import pulumi_gcp.storage as storage
 
+from gcp_stack.boot import BOOT_BUDGET, startup_script
 from gcp_stack.object_storage import OBJECT_VIEWER, private_bucket
-from gcp_stack.service_environment import CACHE_CA_FILE
 from gcp_stack.settings import StackSettings
-from gcp_stack.tier import Tier, labels
-from refarch.boot import render_boot
-from refarch.boot_budget import BootBudget
+from gcp_stack.tier import Tier, environment_labels
 from refarch.bundle import Bundle
 from refarch.health_check import HEALTH_CHECK
 from refarch.platforms import IMAGES
-from refarch.spec import EnvironmentSpec, Service
+from refarch.spec import Capacity, EnvironmentSpec, Service
 from refarch_pulumi.release import bundle_archive
 from sample_service.paths import HEALTH_PATH
 
-BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
-# Launch to in service, the one figure autohealing's initial delay, the autoscaler's initialization period
-# and the rollout timeout are derived from. The image boots and runs its startup script within about a
-# minute (an estimate: Debian 12 images on Compute Engine, guest agent included); IAM grants take "typically
-# 2 minutes, can take 7 minutes or longer" to propagate ("Access change propagation", IAM docs), which is
-# what the downloads' share (7 minutes) waits out; the install, start and slack are refarch.boot_budget's.
-BOOT_BUDGET = BootBudget(seconds=600, os_seconds=60)
 PORT_NAME = "http"
 
 
@@ -41,17 +31,7 @@ def fleet_zones(spec: EnvironmentSpec, settings: StackSettings) -> list[str]:
     return list(settings.gcp.zones[: spec.zones])
 
 
-# Every host the startup script reaches, and how (refarch.boot_destinations checks the rendered script).
-# No package command: the script installs nothing from any repository.
-BOOT_DESTINATIONS = {
-    r"metadata\.google\.internal": "the metadata server (the service account's token): on the host",
-    r"storage\.googleapis\.com": (
-        "Cloud Storage's JSON API (the release object): Private Google Access, *.googleapis.com resolves to"
-        " the restricted VIP (google_apis.py)"
-    ),
-}
-PACKAGE_COMMANDS: dict[str, str] = {}
-# Hosts the instances' agents reach after boot (not the startup script's, so not in the check above).
+# Hosts the instances' agents reach after boot (not the startup script's: those are boot.py's).
 AGENT_DESTINATIONS = {
     r"[a-z0-9-]+-agentcommunication\.googleapis\.com": (
         "the guest agent's Agent Communication Service for its zone and region (VM Extension Manager installs"
@@ -85,38 +65,25 @@ def image(arch: str) -> tuple[str, str]:
     return project, family
 
 
-def rollout_timeout_seconds(spec: EnvironmentSpec, surge: int) -> int:
+def rollout_timeout_seconds(capacity: Capacity, service: Service, surge: int) -> int:
     """How long `pulumi up` waits for a release to be everywhere: the group replaces `surge` instances at a
     time; each wave is in service within the boot budget (the health check's passes included) and drains
     the old instances. One wave more leaves room for autohealing to replace an instance once."""
-    per_wave = BOOT_BUDGET.seconds + spec.service.shutdown_grace_seconds
-    return (math.ceil(spec.capacity.max / surge) + 1) * per_wave
-
-
-def render_boot_script(
-    service: Service,
-    *,
-    release: str,
-    bundle_url: str,
-    cache_ca: str,
-    environment: dict[str, str],
-) -> str:
-    return render_boot(
-        BOOT_SCRIPT,
-        service,
-        environment,
-        download_seconds=BOOT_BUDGET.download_seconds,
-        release=release,
-        bundle_url=bundle_url,
-        cache_ca=cache_ca.strip(),
-        cache_ca_file=CACHE_CA_FILE,
-    )
+    per_wave = BOOT_BUDGET.seconds + service.shutdown_grace_seconds
+    return (math.ceil(capacity.max / surge) + 1) * per_wave
 
 
 @dataclass(frozen=True, kw_only=True)
 class FleetArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    region: str
+    # The zones the group spreads over (fleet_zones).
+    zones: Sequence[str]
+    machine_type: str
+    # The group's bounds, scaling target and disk: the spec's capacity section.
+    capacity: Capacity
+    # The service's section: its port, its shutdown grace, and the boot script's unit.
+    service: Service
     subnet: pulumi.Input[str]
     service_account: pulumi.Input[str]
     service_account_member: pulumi.Input[str]
@@ -132,11 +99,10 @@ class FleetArgs:
 class StatelessFleet(Tier):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("StatelessFleet", name, opts)
-        spec, settings = args.spec, args.settings
-        capacity = spec.capacity
-        zones = fleet_zones(spec, settings)
+        capacity, service, zones = args.capacity, args.service, list(args.zones)
+        labels = environment_labels(args.environment)
 
-        self.releases = private_bucket("releases", spec.name, settings.region, self.child())
+        self.releases = private_bucket("releases", args.environment, args.region, self.child())
         release = args.bundle.id
         self.bundle = storage.BucketObject(
             "service-bundle",
@@ -162,22 +128,19 @@ class StatelessFleet(Tier):
                 f"{parts[0]}/o/{urllib.parse.quote(parts[1], safe='')}?alt=media"
             )
         )
-        environment = pulumi.Output.all(**args.service_environment)
-        startup_script = pulumi.Output.all(bundle_url, args.cache_ca, environment).apply(
-            lambda values: render_boot_script(
-                spec.service,
-                release=release,
-                bundle_url=values[0],
-                cache_ca=values[1],
-                environment=values[2],
-            )
+        script = startup_script(
+            service,
+            release=release,
+            bundle_url=bundle_url,
+            cache_ca=args.cache_ca,
+            environment=args.service_environment,
         )
 
         self.health_check = compute.HealthCheck(
             "health",
             description="Shallow: the process is up and serving (a cache or store outage must not fail it)",
             http_health_check=compute.HealthCheckHttpHealthCheckArgs(
-                port=spec.service.port, request_path=HEALTH_PATH
+                port=service.port, request_path=HEALTH_PATH
             ),
             check_interval_sec=HEALTH_CHECK.interval_seconds,
             timeout_sec=HEALTH_CHECK.timeout_seconds,
@@ -190,9 +153,9 @@ class StatelessFleet(Tier):
         boot_image = compute.get_image_output(family=image_family, project=image_project)
         self.template = compute.InstanceTemplate(
             "template",
-            name_prefix=f"{spec.name}-service-",
+            name_prefix=f"{args.environment}-service-",
             description=f"Stateless sample service, release {release}",
-            machine_type=spec.gcp.machine_type,
+            machine_type=args.machine_type,
             disks=[
                 compute.InstanceTemplateDiskArgs(
                     source_image=boot_image.self_link,
@@ -217,19 +180,19 @@ class StatelessFleet(Tier):
             metadata={
                 "enable-oslogin": "TRUE",
                 "block-project-ssh-keys": "TRUE",
-                "startup-script": startup_script,
+                "startup-script": script,
             },
             scheduling=compute.InstanceTemplateSchedulingArgs(
                 automatic_restart=True, on_host_maintenance="MIGRATE", preemptible=False
             ),
-            labels=labels(spec) | FLEET_LABEL,
+            labels=labels | FLEET_LABEL,
             opts=self.child(),
         )
         max_surge = len(zones)  # a regional group surges by at least one instance per zone
         self.group = compute.RegionInstanceGroupManager(
             "group",
-            base_instance_name=f"{spec.name}-service",
-            region=settings.region,
+            base_instance_name=f"{args.environment}-service",
+            region=args.region,
             distribution_policy_zones=zones,
             distribution_policy_target_shape="EVEN",
             versions=[
@@ -237,9 +200,7 @@ class StatelessFleet(Tier):
                     name=release, instance_template=self.template.self_link_unique
                 )
             ],
-            named_ports=[
-                compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=spec.service.port)
-            ],
+            named_ports=[compute.RegionInstanceGroupManagerNamedPortArgs(name=PORT_NAME, port=service.port)],
             auto_healing_policies=compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
                 health_check=self.health_check.id, initial_delay_sec=BOOT_BUDGET.seconds
             ),
@@ -264,8 +225,8 @@ class StatelessFleet(Tier):
                 ignore_changes=["targetSize"],
                 depends_on=[reads_releases, *args.prerequisites],
                 custom_timeouts=pulumi.CustomTimeouts(
-                    create=f"{rollout_timeout_seconds(spec, max_surge)}s",
-                    update=f"{rollout_timeout_seconds(spec, max_surge)}s",
+                    create=f"{rollout_timeout_seconds(capacity, service, max_surge)}s",
+                    update=f"{rollout_timeout_seconds(capacity, service, max_surge)}s",
                 ),
             ),
         )
@@ -284,7 +245,7 @@ class StatelessFleet(Tier):
                 instance_selectors=[
                     compute.ZoneVmExtensionPolicyInstanceSelectorArgs(
                         label_selector=compute.ZoneVmExtensionPolicyInstanceSelectorLabelSelectorArgs(
-                            inclusion_labels=labels(spec) | FLEET_LABEL
+                            inclusion_labels=labels | FLEET_LABEL
                         )
                     )
                 ],
@@ -294,7 +255,7 @@ class StatelessFleet(Tier):
         ]
         self.autoscaler = compute.RegionAutoscaler(
             "autoscaler",
-            region=settings.region,
+            region=args.region,
             target=self.group.id,
             autoscaling_policy=compute.RegionAutoscalerAutoscalingPolicyArgs(
                 min_replicas=capacity.min,

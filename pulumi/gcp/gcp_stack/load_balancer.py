@@ -10,11 +10,11 @@ import pulumi_gcp.compute as compute
 
 from gcp_stack.api_gateway import backend_audience
 from gcp_stack.cloud_armor import security_policy
+from gcp_stack.edge_rate import EdgeRate
 from gcp_stack.fleet import PORT_NAME
 from gcp_stack.openapi import BACKEND_DEADLINE_SECONDS
-from gcp_stack.settings import StackSettings
 from gcp_stack.tier import Tier
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Service
 
 SCHEME = "EXTERNAL_MANAGED"
 # API Gateway never waits longer than its deadline; the backend gets one second more.
@@ -24,10 +24,22 @@ BACKEND_TIMEOUT_SECONDS = int(BACKEND_DEADLINE_SECONDS) + 1
 PRODUCTION_REQUEST_LOG_SAMPLE_RATE = 0.1
 
 
+def draining_seconds(service: Service) -> int:
+    """In-flight requests get the service's whole shutdown grace before an instance is gone."""
+    return service.shutdown_grace_seconds
+
+
 @dataclass(frozen=True, kw_only=True)
 class LoadBalancerArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    # Production samples its request logs and turns on Cloud Armor's layer-7 DDoS defense.
+    production: bool
+    # Cloud Armor's per-address throttle (edge_rate).
+    edge_rate: EdgeRate
+    # How long an instance leaving the backend keeps its in-flight requests (draining_seconds).
+    draining_seconds: int
+    # The name the Google-managed certificate is issued for.
+    backend_domain: str
     instance_group: pulumi.Input[str]
     health_check: pulumi.Input[str]
 
@@ -35,8 +47,9 @@ class LoadBalancerArgs:
 class ServiceLoadBalancer(Tier):
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ServiceLoadBalancer", name, opts)
-        spec = args.spec
-        self.armor = security_policy(spec, self.child())
+        self.armor = security_policy(
+            args.environment, production=args.production, rate=args.edge_rate, opts=self.child()
+        )
         self.backend = compute.BackendService(
             "backend",
             description="The fleet: any instance serves any request",
@@ -45,8 +58,7 @@ class ServiceLoadBalancer(Tier):
             port_name=PORT_NAME,
             session_affinity="NONE",
             locality_lb_policy="ROUND_ROBIN",
-            # In-flight requests get the service's whole shutdown grace before an instance is gone.
-            connection_draining_timeout_sec=spec.service.shutdown_grace_seconds,
+            connection_draining_timeout_sec=args.draining_seconds,
             timeout_sec=BACKEND_TIMEOUT_SECONDS,
             health_checks=args.health_check,
             backends=[
@@ -58,7 +70,7 @@ class ServiceLoadBalancer(Tier):
                 )
             ],
             log_config=compute.BackendServiceLogConfigArgs(
-                enable=True, sample_rate=PRODUCTION_REQUEST_LOG_SAMPLE_RATE if spec.production else 1.0
+                enable=True, sample_rate=PRODUCTION_REQUEST_LOG_SAMPLE_RATE if args.production else 1.0
             ),
             security_policy=self.armor.self_link,
             opts=self.child(),
@@ -66,7 +78,7 @@ class ServiceLoadBalancer(Tier):
         url_map = compute.URLMap("routes", default_service=self.backend.id, opts=self.child())
         certificate = compute.ManagedSslCertificate(
             "certificate",
-            managed=compute.ManagedSslCertificateManagedArgs(domains=[args.settings.gcp.backend_domain]),
+            managed=compute.ManagedSslCertificateManagedArgs(domains=[args.backend_domain]),
             opts=self.child(),
         )
         tls = compute.SSLPolicy("tls", profile="RESTRICTED", min_tls_version="TLS_1_2", opts=self.child())
@@ -88,5 +100,5 @@ class ServiceLoadBalancer(Tier):
             load_balancing_scheme=SCHEME,
             opts=self.child(),
         )
-        self.url = backend_audience(args.settings)
+        self.url = backend_audience(args.backend_domain)
         self.register_outputs({"address": self.address.address, "url": self.url})

@@ -5,6 +5,7 @@ document that handles it; and the logs, kept as long as the spec says."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,10 +13,9 @@ import pulumi_gcp.monitoring as monitoring
 
 from gcp_stack.edge_rate import THROTTLED_STATUS
 from gcp_stack.service_logs import retained_logs
-from gcp_stack.settings import StackSettings
-from gcp_stack.tier import Tier, labels
+from gcp_stack.tier import Tier, environment_labels
 from refarch.alarm_policy import WINDOW
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Alarms, Retention
 from sample_service.paths import HEALTH_PATH
 
 # How long a condition must hold (every aligned point of the policy's window: the closest a threshold
@@ -138,8 +138,17 @@ def at_least(count: int) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    project: str
+    # The thresholds and the spec's on-call address: the spec's alarms section.
+    alarms: Alarms
+    # How long the tier's logs are kept (service_logs reads it).
+    retention: Retention
+    # The stack's own notification channels and address (the address before the spec's alarms.email).
+    alert_channels: Sequence[str]
+    alert_email: str | None
+    # Where the runbooks are published: each alert links its document there when set.
+    runbook_base_url: str | None
     gateway_host: pulumi.Input[str]
     backend_service: pulumi.Input[str]
     instance_group: pulumi.Input[str]
@@ -168,24 +177,23 @@ def _quoted(values: tuple[str, ...]) -> str:
 class ServiceMonitoring(Tier):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ServiceMonitoring", name, opts)
-        spec, settings = args.spec, args.settings
-        thresholds = spec.alarms
-        self._environment = spec.name
-        self._base_url = settings.gcp.runbook_base_url
-        self.channels: list[pulumi.Input[str]] = list(settings.gcp.alert_channels)
-        email = settings.gcp.alert_email or thresholds.email
+        thresholds, labels = args.alarms, environment_labels(args.environment)
+        self._environment = args.environment
+        self._base_url = args.runbook_base_url
+        self.channels: list[pulumi.Input[str]] = list(args.alert_channels)
+        email = args.alert_email or thresholds.email
         if email:
             channel = monitoring.NotificationChannel(
                 "on-call",
-                display_name=f"On call ({spec.name})",
+                display_name=f"On call ({args.environment})",
                 type="email",
                 labels={"email_address": email},
-                user_labels=labels(spec),
+                user_labels=labels,
                 opts=self.child(),
             )
             self.channels.append(channel.name)
         self.policies: list[monitoring.AlertPolicy] = []
-        self.logs = retained_logs(spec, settings.project, self.child())
+        self.logs = retained_logs(args.environment, args.retention, args.project, self.child())
 
         backend = pulumi.Output.from_input(args.backend_service)
         requests = backend.apply(
@@ -321,7 +329,7 @@ class ServiceMonitoring(Tier):
         )
         self.uptime = monitoring.UptimeCheckConfig(
             "through-gateway",
-            display_name=f"Service through the API gateway ({spec.name})",
+            display_name=f"Service through the API gateway ({args.environment})",
             timeout="10s",
             period=UPTIME_PERIOD,
             http_check=monitoring.UptimeCheckConfigHttpCheckArgs(
@@ -335,9 +343,9 @@ class ServiceMonitoring(Tier):
                 ],
             ),
             monitored_resource=monitoring.UptimeCheckConfigMonitoredResourceArgs(
-                type="uptime_url", labels={"project_id": settings.project, "host": args.gateway_host}
+                type="uptime_url", labels={"project_id": args.project, "host": args.gateway_host}
             ),
-            user_labels=labels(spec),
+            user_labels=labels,
             opts=self.child(),
         )
         self._threshold(

@@ -64,8 +64,9 @@ def _operation(path: str, method: str, operation_id: str) -> dict[str, Any]:
 
 
 def openapi_document(
-    spec: EnvironmentSpec,
+    environment: str,
     *,
+    requests_per_minute: int,
     backend_address: str,
     backend_audience: str,
     client_email: str,
@@ -76,7 +77,7 @@ def openapi_document(
         paths.setdefault(path, {})[method] = _operation(path, method, operation_id)
     return {
         "swagger": "2.0",
-        "info": {"title": f"Stateless service API ({spec.name})", "version": "1.0.0"},
+        "info": {"title": f"Stateless service API ({environment})", "version": "1.0.0"},
         "schemes": ["https"],
         "produces": ["application/json"],
         "x-google-backend": {
@@ -95,7 +96,7 @@ def openapi_document(
                         "name": QUOTA_LIMIT,
                         "metric": QUOTA_METRIC,
                         "unit": "1/min/{project}",
-                        "values": {"STANDARD": requests_per_minute(spec)},
+                        "values": {"STANDARD": requests_per_minute},
                     }
                 ]
             },

@@ -9,14 +9,15 @@ from __future__ import annotations
 import pulumi
 
 from gcp_stack.api_gateway import ApiArgs, PublicApi, backend_audience
-from gcp_stack.edge_rate import edge_rate_problems
+from gcp_stack.edge_rate import checked_edge_rate, edge_rate_problems
 from gcp_stack.fleet import FleetArgs, StatelessFleet, fleet_zones
 from gcp_stack.identity import IdentityArgs, ServiceIdentities
 from gcp_stack.item_store import ItemStore, ItemStoreArgs
-from gcp_stack.load_balancer import LoadBalancerArgs, ServiceLoadBalancer
+from gcp_stack.load_balancer import LoadBalancerArgs, ServiceLoadBalancer, draining_seconds
 from gcp_stack.monitoring import MonitoringArgs, ServiceMonitoring
 from gcp_stack.network import NetworkArgs, ServiceNetwork
 from gcp_stack.object_storage import ObjectStorage, ObjectStorageArgs
+from gcp_stack.openapi import requests_per_minute
 from gcp_stack.service_environment import service_environment
 from gcp_stack.session_cache import CACHE_TLS_PORT, SessionCache, SessionCacheArgs
 from gcp_stack.settings import GcpSettings, Provider, StackSettings, cross_checks
@@ -52,6 +53,8 @@ class StatelessService(Root):
         super().__init__(name)
         # Where each tier was before this component existed (the stack's root): its previous URN.
         tier = self.child(aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        zones = fleet_zones(spec, settings)
+        audience = backend_audience(settings.gcp.backend_domain)
 
         identities = ServiceIdentities(
             "identity",
@@ -70,7 +73,7 @@ class StatelessService(Root):
                 fleet_service_account=identities.fleet.email,
                 service_port=spec.service.port,
                 cache_port=CACHE_TLS_PORT,
-                zones=fleet_zones(spec, settings),
+                zones=zones,
             ),
             tier,
         )
@@ -97,8 +100,13 @@ class StatelessService(Root):
         cache = SessionCache(
             "session-cache",
             SessionCacheArgs(
-                spec=spec,
-                settings=settings,
+                environment=spec.name,
+                production=spec.production,
+                cache=spec.cache,
+                memory_gb=spec.gcp.cache_memory_gb,
+                redis_version=spec.gcp.redis_version,
+                region=settings.region,
+                zones=settings.gcp.zones,
                 network=network.vpc.id,
                 reserved_range=network.cache_range,
                 reader=fleet_member,
@@ -112,14 +120,18 @@ class StatelessService(Root):
             cache_port=CACHE_TLS_PORT,
             cache_auth_secret=cache.auth_secret_version,
             database=store.serving,
-            gateway_audience=backend_audience(settings),
+            gateway_audience=audience,
             gateway_account_id=identities.gateway.unique_id,
         )
         fleet = StatelessFleet(
             "fleet",
             FleetArgs(
-                spec=spec,
-                settings=settings,
+                environment=spec.name,
+                region=settings.region,
+                zones=zones,
+                machine_type=spec.gcp.machine_type,
+                capacity=spec.capacity,
+                service=spec.service,
                 subnet=network.subnet.id,
                 service_account=identities.fleet.email,
                 service_account_member=fleet_member,
@@ -138,8 +150,11 @@ class StatelessService(Root):
         load_balancer = ServiceLoadBalancer(
             "load-balancer",
             LoadBalancerArgs(
-                spec=spec,
-                settings=settings,
+                environment=spec.name,
+                production=spec.production,
+                edge_rate=checked_edge_rate(spec),
+                draining_seconds=draining_seconds(spec.service),
+                backend_domain=settings.gcp.backend_domain,
                 instance_group=fleet.instance_group,
                 health_check=fleet.health_check.id,
             ),
@@ -148,9 +163,11 @@ class StatelessService(Root):
         api = PublicApi(
             "api",
             ApiArgs(
-                spec=spec,
-                settings=settings,
+                environment=spec.name,
+                region=settings.region,
+                requests_per_minute=requests_per_minute(spec),
                 backend_address=load_balancer.url,
+                backend_audience=audience,
                 gateway_account=identities.gateway.email,
                 client_account=identities.api_client.email,
             ),
@@ -159,8 +176,13 @@ class StatelessService(Root):
         ServiceMonitoring(
             "monitoring",
             MonitoringArgs(
-                spec=spec,
-                settings=settings,
+                environment=spec.name,
+                project=settings.project,
+                alarms=spec.alarms,
+                retention=spec.retention,
+                alert_channels=settings.gcp.alert_channels,
+                alert_email=settings.gcp.alert_email,
+                runbook_base_url=settings.gcp.runbook_base_url,
                 gateway_host=api.host,
                 backend_service=load_balancer.backend.name,
                 instance_group=fleet.instance_group,

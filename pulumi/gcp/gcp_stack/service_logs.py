@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp.logging as logging
 
-from refarch.spec import EnvironmentSpec
+from refarch.spec import Retention
 
 # The resource types of this architecture's logs (load balancer, health checks, gateway, instances, cache).
 LOGGED_RESOURCES = ("http_load_balancer", "gce_instance_group", "api", "gce_instance", "redis_instance")
@@ -24,15 +24,16 @@ def log_filter(resources: tuple[str, ...] = LOGGED_RESOURCES) -> str:
 
 
 def retained_logs(
-    spec: EnvironmentSpec, project: str, opts: pulumi.ResourceOptions
+    environment: str, retention: Retention, project: str, opts: pulumi.ResourceOptions
 ) -> logging.ProjectBucketConfig:
+    """The bucket that keeps the logs the spec's `retention.log_days`."""
     bucket = logging.ProjectBucketConfig(
         "service-logs",
         project=project,
         location="global",
-        bucket_id=f"{spec.name}-service-logs",
-        retention_days=spec.retention.log_days,
-        description=f"Stateless service logs ({spec.name}), kept {spec.retention.log_days} days",
+        bucket_id=f"{environment}-service-logs",
+        retention_days=retention.log_days,
+        description=f"Stateless service logs ({environment}), kept {retention.log_days} days",
         opts=opts,
     )
     # A sink into a log bucket of the same project needs no grant to its writer identity.
@@ -48,8 +49,8 @@ def retained_logs(
     logging.ProjectExclusion(
         "copied-to-service-logs",
         project=project,
-        name=f"{spec.name}-copied-to-service-logs",
-        description=f"Kept {spec.retention.log_days} days in the service-logs bucket instead",
+        name=f"{environment}-copied-to-service-logs",
+        description=f"Kept {retention.log_days} days in the service-logs bucket instead",
         filter=log_filter(KEPT_ONLY_IN_BUCKET),
         opts=opts,
     )

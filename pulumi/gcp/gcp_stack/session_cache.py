@@ -3,15 +3,15 @@ replicas; its AUTH string lives only in Secret Manager, readable by the fleet's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp.redis as redis
 import pulumi_gcp.secretmanager as secretmanager
 
-from gcp_stack.settings import StackSettings
-from gcp_stack.tier import Tier, labels
-from refarch.spec import EnvironmentSpec
+from gcp_stack.tier import Tier, environment_labels
+from refarch.spec import Cache
 
 # Memorystore serves TLS on 6378 when transit encryption is on (6379 stays closed).
 CACHE_TLS_PORT = 6378
@@ -20,8 +20,16 @@ SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 
 @dataclass(frozen=True, kw_only=True)
 class SessionCacheArgs:
-    spec: EnvironmentSpec
-    settings: StackSettings
+    environment: str
+    # Production keeps the instance and its secret from being deleted.
+    production: bool
+    # Replicas and snapshots: the spec's cache section.
+    cache: Cache
+    memory_gb: int
+    redis_version: str
+    region: str
+    # The stack's zones: the primary runs in the first, a failover replica in the second.
+    zones: Sequence[str]
     network: pulumi.Input[str]
     reserved_range: str
     reader: pulumi.Input[str]
@@ -30,17 +38,17 @@ class SessionCacheArgs:
 class SessionCache(Tier):
     def __init__(self, name: str, args: SessionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("SessionCache", name, opts)
-        spec, settings = args.spec, args.settings
-        replicas = spec.cache.replicas
+        environment, labels = args.environment, environment_labels(args.environment)
+        replicas = args.cache.replicas
         high_availability = replicas > 0
-        zones = settings.gcp.zones
+        zones = args.zones
         self.instance = redis.Instance(
             "sessions",
-            display_name=f"Session cache ({spec.name})",
+            display_name=f"Session cache ({environment})",
             tier="STANDARD_HA" if high_availability else "BASIC",
-            memory_size_gb=spec.gcp.cache_memory_gb,
-            redis_version=spec.gcp.redis_version,
-            region=settings.region,
+            memory_size_gb=args.memory_gb,
+            redis_version=args.redis_version,
+            region=args.region,
             location_id=zones[0],
             alternative_location_id=zones[1] if high_availability and len(zones) > 1 else None,
             # More than one replica needs read-replicas mode; one replica is the plain failover pair.
@@ -51,7 +59,7 @@ class SessionCache(Tier):
             reserved_ip_range=args.reserved_range,
             auth_enabled=True,
             transit_encryption_mode="SERVER_AUTHENTICATION",
-            persistence_config=self._persistence(spec),
+            persistence_config=self._persistence(args.cache),
             maintenance_policy=redis.InstanceMaintenancePolicyArgs(
                 weekly_maintenance_windows=[
                     redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
@@ -62,20 +70,20 @@ class SessionCache(Tier):
                     )
                 ]
             ),
-            deletion_protection=spec.production,
-            labels=labels(spec),
+            deletion_protection=args.production,
+            labels=labels,
             opts=self.child(),
         )
         self.auth_secret = secretmanager.Secret(
             "cache-auth",
-            secret_id=f"{spec.name}-cache-auth",
+            secret_id=f"{environment}-cache-auth",
             replication=secretmanager.SecretReplicationArgs(
                 user_managed=secretmanager.SecretReplicationUserManagedArgs(
-                    replicas=[secretmanager.SecretReplicationUserManagedReplicaArgs(location=settings.region)]
+                    replicas=[secretmanager.SecretReplicationUserManagedReplicaArgs(location=args.region)]
                 )
             ),
-            deletion_protection=spec.production,
-            labels=labels(spec),
+            deletion_protection=args.production,
+            labels=labels,
             opts=self.child(),
         )
         self.auth_secret_value = secretmanager.SecretVersion(
@@ -102,7 +110,7 @@ class SessionCache(Tier):
         self.register_outputs({"host": self.host, "authSecret": self.auth_secret.name})
 
     @staticmethod
-    def _persistence(spec: EnvironmentSpec) -> redis.InstancePersistenceConfigArgs:
-        if spec.cache.snapshot_retention_days == 0:
+    def _persistence(cache: Cache) -> redis.InstancePersistenceConfigArgs:
+        if cache.snapshot_retention_days == 0:
             return redis.InstancePersistenceConfigArgs(persistence_mode="DISABLED")
         return redis.InstancePersistenceConfigArgs(persistence_mode="RDB", rdb_snapshot_period="TWELVE_HOURS")

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from refarch.spec import EnvironmentSpec
 from refarch_pulumi import component
-
-
-def labels(spec: EnvironmentSpec) -> dict[str, str]:
-    return environment_labels(spec.name)
 
 
 def environment_labels(environment: str) -> dict[str, str]:
