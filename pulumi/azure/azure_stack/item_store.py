@@ -143,8 +143,8 @@ class ItemStore(Tier):
         grant, endpoint = self._keep_reaching(name, found.id, args)
         reached = [endpoint, self._metrics("items-restored", found.id, args)]
         if placement.spec.store.deletion_protection:
-            # Created after, so deleted before, what it would block: `config rm` (a rollback) then removes the
-            # lock first and the grant, endpoint and diagnostics after it.
+            # Created after, so deleted before, what it would block: switching back removes the lock first,
+            # then the diagnostics; the grant and endpoint stay while the account drains, and go after it.
             authorization.ManagementLockByScope(
                 "items-restored-lock",
                 scope=found.id,
