@@ -148,3 +148,91 @@ def test_a_value_that_is_not_an_account_name_is_refused(azure, value):
     [problem] = refusal.problems
     assert (problem.field, problem.value) == (f"{NS}:itemsAccount", value)
     assert "name (not the resource ID) of a Cosmos DB account" in problem.rule
+
+
+# Switching back (restore-store.md, Rollback): `itemsAccountDraining` names the account the fleet served, so
+# the instances the rolling upgrade has not replaced yet keep reaching it until the upgrade has finished.
+KEPT_WHILE_DRAINING = ("fleet-writes-items-restored", "items-restored-endpoint", "items-restored-dns")
+
+
+@pytest.fixture(scope="module")
+def draining(azure) -> tuple[Inventory, dict[str, Any]]:
+    return _preview(azure, **{f"{NS}:itemsAccountDraining": RESTORED})
+
+
+def test_a_draining_account_keeps_its_endpoint_dns_record_and_grant_unchanged(restored, draining):
+    # Unchanged inputs under the same names: moving the account from itemsAccount to itemsAccountDraining
+    # (Rollback step 1) neither replaces nor deletes what the instances not yet replaced use.
+    (served, _), (kept, _) = restored, draining
+    for name in KEPT_WHILE_DRAINING:
+        assert kept.named(name).inputs == served.named(name).inputs, name
+
+
+def test_a_draining_account_keeps_nothing_more(azure, restored, draining, inventories):
+    (served, _), (kept, outputs) = restored, draining
+    default = inventories["prod"]
+    names = {r.name for r in kept.resources}
+    assert names - {r.name for r in default.resources} == set(KEPT_WHILE_DRAINING)
+    # The lock and the metrics go: the fleet is served from the stack's own account again.
+    assert {"items-restored-lock", "items-restored-diagnostics"} <= {r.name for r in served.resources} - names
+    own = default.only(ACCOUNT)
+    assert kept.named("store-throttles").inputs == default.named("store-throttles").inputs
+    assert (
+        service_variables(boot_script(kept))["COSMOS_ENDPOINT"]
+        == (service_variables(boot_script(default))["COSMOS_ENDPOINT"])
+    )
+    assert outputs["cosmosAccount"] == own.name
+
+
+def test_without_the_draining_key_its_endpoint_and_grant_go(azure):
+    # Rollback step 3: removing the key deletes them (the account itself is no resource of the stack).
+    inventory, _ = _preview(azure)
+    assert not {r.name for r in inventory.resources} & set(KEPT_WHILE_DRAINING)
+
+
+def _problems(azure, **config: str) -> dict[str, tuple[Any, str]]:
+    refusal = azure.refusal("prod", {**azure.config("prod"), **config})
+    assert refusal.environment == "prod"
+    return {problem.field: (problem.value, problem.rule) for problem in refusal.problems}
+
+
+@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 45])
+def test_a_draining_value_that_is_not_an_account_name_is_refused_with_the_served_one(azure, value):
+    # Every problem at once: both keys' formats in one refusal.
+    problems = _problems(azure, **{f"{NS}:itemsAccountDraining": value, f"{NS}:itemsAccount": "-bad"})
+    assert set(problems) == {f"{NS}:itemsAccountDraining", f"{NS}:itemsAccount"}
+    draining_value, rule = problems[f"{NS}:itemsAccountDraining"]
+    assert draining_value == value
+    assert "name (not the resource ID) of a Cosmos DB account" in rule
+
+
+def test_a_draining_account_that_the_fleet_serves_is_refused(azure):
+    problems = _problems(azure, **{f"{NS}:itemsAccountDraining": RESTORED, f"{NS}:itemsAccount": RESTORED})
+    assert problems[f"{NS}:itemsAccountDraining"][0] == RESTORED
+    assert "another account than itemsAccount" in problems[f"{NS}:itemsAccountDraining"][1]
+
+
+def test_draining_while_serving_another_restored_account_is_refused(azure):
+    # Both would take the `items-restored-*` names (the draining account keeps those it had while served).
+    problems = _problems(
+        azure, **{f"{NS}:itemsAccountDraining": RESTORED, f"{NS}:itemsAccount": f"{RESTORED}-2"}
+    )
+    assert problems == {f"{NS}:itemsAccountDraining": (RESTORED, problems[f"{NS}:itemsAccountDraining"][1])}
+    assert "must not be set while itemsAccount is" in problems[f"{NS}:itemsAccountDraining"][1]
+
+
+def test_a_draining_account_is_looked_up_like_the_served_one(azure):
+    # Read the way `itemsAccount` is read: a missing account fails the preview (getDatabaseAccount).
+    class Recording(azure.module("offline").Mocks):
+        calls: list[tuple[str, str]] = []
+
+        def invoke(self, token, args):
+            if token == "azure-native:cosmosdb:getDatabaseAccount":
+                self.calls.append((args["accountName"], args["resourceGroupName"]))
+            return super().invoke(token, args)
+
+    mocks = Recording()
+    azure.preview(
+        "prod", {**azure.config("prod"), f"{NS}:itemsAccountDraining": RESTORED}, RecordingMonitor(mocks)
+    )
+    assert [name for name, _ in mocks.calls] == [RESTORED]

@@ -162,10 +162,8 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_beh
     key = project("azure").module("settings").AzureSettings.model_fields["items_account"].alias
     inventory = inventories()["prod"]
     runbook = _runbook(_facts(inventory), "restore-store")
-    switch = next(step for step in runbook.steps if step.command.startswith("pulumi config set"))
-    assert switch.command.startswith(
-        f'pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/azure && '
-    )
+    switch = next(step for step in runbook.steps if f"pulumi config set {key} " in step.command)
+    assert f'&& pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/azure && ' in switch.command
     assert "pulumi up --stack prod" in switch.command
     retire = next(step for step in runbook.steps if step.title.startswith("Retire the old account"))
     assert retire.command.startswith("az lock list") and retire.expected == "`CanNotDelete`"
@@ -186,7 +184,7 @@ def test_restore_runbook_waits_for_the_upgrade_and_keeps_the_old_grant():
     kept, and says unreplaced instances keep writing to the old account."""
     runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
     titles = [step.title for step in runbook.steps]
-    switch = next(i for i, step in enumerate(runbook.steps) if step.command.startswith("pulumi config set"))
+    switch = next(i for i, step in enumerate(runbook.steps) if "pulumi config set" in step.command)
     wait = runbook.steps[switch + 1]
     assert "rolling-upgrade get-latest" in wait.command and "runningStatus.code" in wait.command
     assert "Completed" in wait.expected
@@ -220,3 +218,55 @@ def test_restore_runbook_restores_the_originals_consistency_and_zone_redundancy(
         if step.command.startswith("az cosmosdb update")
     )
     assert "--default-consistency-level BoundedStaleness" in update.command
+
+
+def _settings_key(field: str) -> str:
+    from refarch.offline import project
+
+    return project("azure").module("settings").AzureSettings.model_fields[field].alias
+
+
+def test_restore_rollback_drains_the_restored_account_until_the_upgrade_has_completed():
+    """Switching back in one update (`config rm itemsAccount && pulumi up`) would delete the restored
+    account's endpoint and data role while the rolling upgrade, which goes on after `pulumi up` returns,
+    has not replaced the instances that use it. The rollback: (1) draining = restored, served key removed, up;
+    (2) the forward path's wait; (3) draining removed, up; (4) delete the account."""
+    served, draining = _settings_key("items_account"), _settings_key("items_account_draining")
+    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
+    first, wait, undrain, delete = runbook.rollback
+    stack = "--stack prod --cwd pulumi/azure"
+    # One update moves the account from served to draining: set before removed, both before `up`.
+    order = [
+        first.command.index(f'pulumi config set {draining} "$RESTORED" {stack}'),
+        first.command.index(f"pulumi config rm {served} {stack}"),
+        first.command.index(f"pulumi up {stack} --yes"),
+    ]
+    assert order == sorted(order)
+    assert first.command.index("RESTORED=$(pulumi config get") < order[0]
+    assert "endpoint, DNS zone group and role assignment unchanged" in first.expected
+    # The same wait as the forward path's, its start time compared with this update's.
+    switch = next(i for i, step in enumerate(runbook.steps) if f"pulumi config set {served} " in step.command)
+    assert (wait.command, wait.expected) == (
+        runbook.steps[switch + 1].command,
+        runbook.steps[switch + 1].expected,
+    )
+    assert "STARTED=" in first.command.split("pulumi up")[0]
+    assert undrain.command == f"pulumi config rm {draining} {stack} && pulumi up {stack} --yes"
+    assert "deleted, nothing else" in undrain.expected and "account itself stays" in undrain.expected
+    assert delete.command.startswith("az cosmosdb delete") and "after step 3" in delete.title
+
+
+def test_restore_waits_compare_the_upgrades_start_with_the_updates():
+    """`Completed` alone may be an earlier upgrade's: the wait shows the latest upgrade's start time next to
+    the time recorded just before the switch's `pulumi up`; and the switch refuses the stack's own account,
+    which the program cannot (its name is generated at the first deployment)."""
+    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
+    served = _settings_key("items_account")
+    index = next(i for i, step in enumerate(runbook.steps) if f"pulumi config set {served} " in step.command)
+    switch, wait = runbook.steps[index], runbook.steps[index + 1]
+    assert switch.command.index("STARTED=$(date -u") < switch.command.index("pulumi up")
+    assert switch.command.index('test "$RESTORED" != "$ACCOUNT" && ') < switch.command.index("pulumi config")
+    account = next(lookup for lookup in runbook.lookups if lookup.variable == "ACCOUNT")
+    assert "cosmosAccount" in account.command
+    assert "runningStatus.startTime" in wait.command and 'echo "$STARTED"' in wait.command
+    assert "start time later than" in wait.expected

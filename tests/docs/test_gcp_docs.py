@@ -159,3 +159,52 @@ def test_restore_runbook_expects_the_grant_on_both_databases(docs_inputs):
     assert f'`/databases/{own}"` ||' in check.expected and f'/databases/{own}-restored"`' in check.expected
     switch = next(step for step in book.steps if step.command.startswith("pulumi config set"))
     assert "fails the preview" in switch.title and "misspelt" in switch.stop_if
+
+
+def test_restore_rollback_drains_the_clone_until_every_instance_runs_the_new_template(docs_inputs):
+    """Switching back in one update (`config rm itemsDatabase && pulumi up`) would take the clone out of the
+    grant's condition while the group's rollout, which goes on after `pulumi up` returns, has not replaced
+    the instances that use it. The rollback: (1) draining = clone, served key removed, up; (2) the forward
+    path's wait; (3) draining removed, up; (4) delete the clone."""
+    settings = project("gcp").module("settings").GcpSettings.model_fields
+    served, draining = settings["items_database"].alias, settings["items_database_draining"].alias
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
+    first, wait, undrain, delete = book.rollback
+    stack = "--stack prod --cwd pulumi/gcp"
+    order = [
+        first.command.index(f"RESTORED=$(pulumi config get {served} {stack})"),
+        first.command.index(f'pulumi config set {draining} "$RESTORED" {stack}'),
+        first.command.index(f"pulumi config rm {served} {stack}"),
+        first.command.index(f"pulumi up {stack} --yes"),
+    ]
+    assert order == sorted(order)
+    assert "`fleet-uses-items` unchanged" in first.expected
+    switch = next(i for i, step in enumerate(book.steps) if f"pulumi config set {served} " in step.command)
+    forward_wait = book.steps[switch + 1]
+    assert (wait.command, wait.expected) == (forward_wait.command, forward_wait.expected)
+    assert "--version-target-reached" in wait.command and draining in wait.stop_if
+    assert undrain.command == f"pulumi config rm {draining} {stack} && pulumi up {stack} --yes"
+    own = model.only("gcp:firestore/database:Database").get("name")
+    assert (
+        f"(`only-{own}`) names `{own}` only" in undrain.expected and "clone itself stays" in undrain.expected
+    )
+    assert "after step 3" in delete.title
+
+
+def test_restore_switch_says_the_binding_is_replaced_as_the_stack_renders_it(docs_inputs):
+    """The switch's text names the binding's condition as the stack renders it for a clone (title and
+    expression, read from a preview with the setting), and says it is replaced, not extended."""
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
+    switch = next(step for step in book.steps if "pulumi config set itemsDatabase " in step.command)
+    gcp, clone = project("gcp"), "the-clone"
+    config = {**gcp.config("prod"), "refarch-gcp:itemsDatabase": clone}
+    grant = gcp.preview("prod", config).named("fleet-uses-items")
+    project_id = gcp.config("prod")["gcp:project"]
+    title = grant.get("condition.title").replace(clone, "<clone>")
+    expression = grant.get("condition.expression").replace(clone, "<clone>")
+    assert f"`{title}`" in switch.title
+    assert f"`{expression.replace(f'projects/{project_id}', '...')}`" in switch.title
+    assert "replaces the fleet's conditioned binding" in switch.title and "extends" not in switch.title
+    assert "`fleet-uses-items` replaced" in switch.expected

@@ -154,3 +154,81 @@ def test_the_stacks_own_database_is_refused(gcp):
     [problem] = refusal.problems
     assert (problem.field, problem.value) == (f"{NS}:itemsDatabase", own)
     assert "another database than the stack's own" in problem.rule
+
+
+# Switching back (restore-store.md, Rollback): `itemsDatabaseDraining` names the clone the fleet served, so
+# the instances the rollout has not replaced yet keep their grant on it until the rollout has finished.
+@pytest.fixture(scope="module")
+def draining(gcp) -> tuple[Inventory, dict[str, Any]]:
+    return _preview(gcp, **{f"{NS}:itemsDatabaseDraining": RESTORED})
+
+
+def test_a_draining_database_keeps_its_place_in_the_grant_unchanged(restored, draining):
+    # The same condition (title and expression) as while it was served: Rollback step 1 leaves the binding
+    # as it was (a changed condition would replace it).
+    (served, _), (kept, _) = restored, draining
+    assert kept.named(GRANT).inputs == served.named(GRANT).inputs
+
+
+def test_a_draining_database_keeps_nothing_more(restored, draining, inventories):
+    (served, _), (kept, outputs) = restored, draining
+    default = inventories["prod"]
+    own = default.only(DATABASE).get("name")
+    assert outputs["firestoreDatabase"] == own
+    assert service_environment(kept)["FIRESTORE_DATABASE"] == own
+    assert kept.named("store-errors").inputs == default.named("store-errors").inputs
+    # Its backup schedule goes with the switch; only the read of it (no resource in the project) is added.
+    assert "weekly-restored" in {r.name for r in served.resources}
+    custom = {r.name: r.inputs for r in kept.resources if r.custom and r.name != GRANT}
+    assert custom == {r.name: r.inputs for r in default.resources if r.custom and r.name != GRANT}
+
+
+def test_without_the_draining_key_its_name_leaves_the_grant(gcp, draining, inventories):
+    # Rollback step 3: the binding is replaced by one naming the stack's own database only.
+    kept, _ = draining
+    assert f"/databases/{RESTORED}" in kept.named(GRANT).get("condition.expression")
+    assert f"/databases/{RESTORED}" not in inventories["prod"].named(GRANT).get("condition.expression")
+
+
+def test_serving_one_clone_while_another_drains_grants_all_three(gcp, inventories):
+    inventory, _ = _preview(
+        gcp, **{f"{NS}:itemsDatabase": f"{RESTORED}-2", f"{NS}:itemsDatabaseDraining": RESTORED}
+    )
+    own = inventories["prod"].only(DATABASE).get("name")
+    assert inventory.named(GRANT).get("condition.expression") == " || ".join(
+        f'resource.name == "projects/{_project(gcp)}/databases/{db}"'
+        for db in (own, f"{RESTORED}-2", RESTORED)
+    )
+    assert service_environment(inventory)["FIRESTORE_DATABASE"] == f"{RESTORED}-2"
+
+
+def test_a_draining_database_is_read_like_the_served_one(gcp):
+    mocks = _ReadingMocks(gcp)
+    gcp.preview(
+        "prod", {**gcp.config("prod"), f"{NS}:itemsDatabaseDraining": RESTORED}, RecordingMonitor(mocks)
+    )
+    assert (DATABASE, f"projects/{_project(gcp)}/databases/{RESTORED}") in mocks.reads
+
+
+def _problems(gcp, **config: str) -> dict[str, tuple[Any, str]]:
+    refusal = gcp.refusal("prod", {**gcp.config("prod"), **config})
+    assert refusal.environment == "prod"
+    return {problem.field: (problem.value, problem.rule) for problem in refusal.problems}
+
+
+@pytest.mark.parametrize("value", [f"projects/p/databases/{RESTORED}", "Restored", "abc", "restored-"])
+def test_a_draining_value_that_is_not_a_database_id_is_refused_with_the_served_one(gcp, value):
+    problems = _problems(gcp, **{f"{NS}:itemsDatabaseDraining": value, f"{NS}:itemsDatabase": "-bad"})
+    assert set(problems) == {f"{NS}:itemsDatabaseDraining", f"{NS}:itemsDatabase"}
+    assert problems[f"{NS}:itemsDatabaseDraining"][0] == value
+    assert "ID (not the full name) of a Firestore database" in problems[f"{NS}:itemsDatabaseDraining"][1]
+
+
+@pytest.mark.parametrize("served", [True, False])
+def test_a_draining_database_the_fleet_serves_or_owns_is_refused(gcp, served):
+    value = RESTORED if served else gcp.module("item_store").database_name("prod")
+    config = {f"{NS}:itemsDatabaseDraining": value, **({f"{NS}:itemsDatabase": RESTORED} if served else {})}
+    problems = _problems(gcp, **config)
+    assert set(problems) == {f"{NS}:itemsDatabaseDraining"}
+    assert problems[f"{NS}:itemsDatabaseDraining"][0] == value
+    assert "neither the stack's own" in problems[f"{NS}:itemsDatabaseDraining"][1]

@@ -37,6 +37,8 @@ class ItemStoreArgs:
     max_throughput: int
     # An account of the resource group to serve from instead of this stack's own (config `itemsAccount`).
     restored_account: str | None = None
+    # An account the fleet served before and instances not yet replaced still use (`itemsAccountDraining`).
+    draining_account: str | None = None
 
 
 class ItemStore(Tier):
@@ -124,6 +126,8 @@ class ItemStore(Tier):
             )
         else:
             account_id = self._restored(args)
+        if args.draining_account is not None:
+            self._draining(args)
         # The account the fleet uses: the alerts watch it.
         self.serving_id: pulumi.Output[str] = pulumi.Output.from_input(account_id)
         self.register_outputs(
@@ -140,19 +144,14 @@ class ItemStore(Tier):
         copies neither data-plane role assignments nor private endpoints, so it gets both here, with its
         metrics and, like the stack's own, its lock. The stack's own account stays as it is (data, backups,
         lock, private endpoint, the fleet's grant)."""
-        placement, name = args.placement, args.restored_account
-        # Looked up, not composed: `pulumi up` stops at the preview if the account does not exist.
-        found = cosmosdb.get_database_account_output(
-            account_name=name,
-            resource_group_name=placement.resource_group_name,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        name = args.restored_account
+        found = self._look_up(name, args)
         self.endpoint, self.serving_name = found.document_endpoint, name
-        grant = self._grant("fleet-writes-items-restored", name, name, found.id, args, [])
-        reached = self._reach("items-restored", found.id, args)
+        grant, endpoint = self._keep_reaching(name, found.id, args)
+        reached = [endpoint, self._metrics("items-restored", found.id, args)]
         if args.store.deletion_protection:
-            # Created after, so deleted before, what it would block: `config rm` (a rollback) then removes the
-            # lock first and the grant, endpoint and diagnostics after it.
+            # Created after, so deleted before, what it would block: switching back removes the lock first,
+            # then the diagnostics; the grant and endpoint stay while the account drains, and go after it.
             authorization.ManagementLockByScope(
                 "items-restored-lock",
                 scope=found.id,
@@ -161,6 +160,31 @@ class ItemStore(Tier):
                 opts=self.child(depends_on=[grant, *reached]),
             )
         return found.id
+
+    def _draining(self, args: ItemStoreArgs) -> None:
+        """An account the fleet served before (switching back from a restored one): the instances the rolling
+        upgrade has not replaced yet still use it, so it keeps what they need, its private endpoint (with
+        its DNS record) and the fleet's data role, under the names it had while served, so that the switch
+        back changes neither; its lock, metrics and alerts go with the switch."""
+        name = args.draining_account
+        self._keep_reaching(name, self._look_up(name, args).id, args)
+
+    def _look_up(self, name: str, args: ItemStoreArgs) -> pulumi.Output[cosmosdb.GetDatabaseAccountResult]:
+        # Looked up, not composed: `pulumi up` stops at the preview if the account does not exist.
+        return cosmosdb.get_database_account_output(
+            account_name=name,
+            resource_group_name=args.placement.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+
+    def _keep_reaching(
+        self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs
+    ) -> tuple[cosmosdb.SqlResourceSqlRoleAssignment, pulumi.Resource]:
+        """What an instance needs to use another account of the resource group: the fleet's data role on
+        its container and a private endpoint. Named for the role `itemsAccount` gives it, which the draining
+        account had before (`itemsAccountDraining` may not be set with it, settings.py)."""
+        grant = self._grant("fleet-writes-items-restored", name, name, account_id, args, [])
+        return grant, self._endpoint("items-restored", account_id, args)
 
     def _grant(
         self,
@@ -186,7 +210,10 @@ class ItemStore(Tier):
 
     def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> list[pulumi.Resource]:
         """A private endpoint into the data subnet (public access is off) and the account's metrics."""
-        endpoint = private_endpoint(
+        return [self._endpoint(name, account_id, args), self._metrics(name, account_id, args)]
+
+    def _endpoint(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> pulumi.Resource:
+        return private_endpoint(
             name,
             placement=args.placement,
             resource_id=account_id,
@@ -195,8 +222,9 @@ class ItemStore(Tier):
             dns_zone_id=args.dns_zone_id,
             parent=self,
         )
+
+    def _metrics(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> pulumi.Resource:
         # A Cosmos DB account exports its metrics under the Requests category.
-        diagnostics = send_diagnostics(
+        return send_diagnostics(
             name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
-        return [endpoint, diagnostics]

@@ -18,7 +18,7 @@ from azure_stack.object_storage import ObjectStorage, ObjectStorageArgs
 from azure_stack.placement import Placement, zone_names
 from azure_stack.service_settings import service_environment
 from azure_stack.session_cache import SessionCache, SessionCacheArgs
-from azure_stack.settings import AzureSettings, ProviderSettings, production_problems
+from azure_stack.settings import AzureSettings, ProviderSettings, settings_problems
 from azure_stack.telemetry import ServiceTelemetry, ServiceTelemetryArgs
 from azure_stack.tier import Root
 from refarch.bundle import Bundle
@@ -30,7 +30,7 @@ PIPELINE = StackPipeline(
     provider_namespace="azure-native",
     provider_model=ProviderSettings,
     settings_model=AzureSettings,
-    settings_checks=production_problems,
+    settings_checks=settings_problems,
     instance_type=lambda spec, settings, namespace: ("azure.vm_size", spec.azure.vm_size),
 )
 
@@ -127,6 +127,7 @@ class StatelessService(Root):
                 production=spec.production,
                 max_throughput=spec.azure.cosmos_max_throughput,
                 restored_account=settings.items_account,
+                draining_account=settings.items_account_draining,
             ),
             child,
         )

@@ -55,8 +55,12 @@ class AzureSettings(_Settings):
     # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
     # restore-store.md). Account names: 3-44 lower-case letters, digits and hyphens, no hyphen at either end.
     items_account: str | None = None
+    # An account the fleet no longer serves but instances not yet replaced still use (switching back from a
+    # restored account): it keeps its private endpoint and the fleet's data role, nothing else, until the
+    # rolling upgrade has replaced every instance and the key is removed. Same naming rules.
+    items_account_draining: str | None = None
 
-    @field_validator("items_account")
+    @field_validator("items_account", "items_account_draining")
     @classmethod
     def _account_name(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,42}[a-z0-9]", value):
@@ -85,6 +89,36 @@ class AzureSettings(_Settings):
                     f"{value!r}: give a single address without a prefix, or a CIDR of /30 or wider"
                 )
         return ranges
+
+
+def settings_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
+    """Rules across the spec and this config, every one of them."""
+    return production_problems(spec, settings, namespace) + draining_problems(settings, namespace)
+
+
+def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
+    """A draining account is one the fleet has stopped serving. (That it exists is read like `itemsAccount`'s:
+    the preview looks it up. That it is not the stack's own account cannot be checked here: that name is
+    generated at the first deployment; pulumi/azure/README.md, known limits.)"""
+    draining = settings.items_account_draining
+    if draining is None:
+        return []
+    if draining == settings.items_account:
+        rule = (
+            "must name another account than itemsAccount, the one the fleet serves: draining is for the "
+            "account it served before"
+        )
+    elif settings.items_account is not None:
+        # Both set: the draining account's endpoint and grant are the ones it got while served
+        # (`items-restored-*`); a second restored account would take those names, and replacing them would
+        # delete the draining account's endpoint and grant while instances still use it.
+        rule = (
+            "must not be set while itemsAccount is: switch back to the stack's own account first "
+            f"(`pulumi config rm {namespace}:itemsAccount`, runbooks/azure/<env>/restore-store.md, Rollback)"
+        )
+    else:
+        return []
+    return [Problem(f"{namespace}:itemsAccountDraining", draining, rule)]
 
 
 def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:

@@ -33,6 +33,8 @@ class ItemStoreArgs:
     user: pulumi.Input[str]
     # A database of the project to serve from instead of this stack's own (config `itemsDatabase`).
     restored_database: str | None = None
+    # A database the fleet served before and instances not yet replaced still use (`itemsDatabaseDraining`).
+    draining_database: str | None = None
 
 
 class ItemStore(Tier):
@@ -69,14 +71,17 @@ class ItemStore(Tier):
             index_config=firestore.FieldIndexConfigArgs(),
             opts=self.child(),
         )
-        own, restored = database_name(args.environment), args.restored_database
+        own, restored, draining = (
+            database_name(args.environment),
+            args.restored_database,
+            args.draining_database,
+        )
         # Read, not composed: `pulumi up` stops at the preview if the clone is misspelt or absent.
-        clone = (
-            firestore.Database.get(
-                "items-restored", id=f"projects/{project}/databases/{restored}", opts=self.child()
-            )
-            if restored
+        clone, drained = (
+            firestore.Database.get(name, id=f"projects/{project}/databases/{db}", opts=self.child())
+            if db
             else None
+            for name, db in (("items-restored", restored), ("items-draining", draining))
         )
         # What the fleet waits for before instances boot: its grant and, on a clone, the clone's schedule.
         self.prerequisites: list[pulumi.Resource] = []
@@ -98,9 +103,12 @@ class ItemStore(Tier):
         # new database, so the instances' FIRESTORE_DATABASE, the alert and the output follow it; the stack's
         # own database stays, with its data, backups and protection.
         self.serving: pulumi.Output[str] = clone.name if clone else self.database.name
-        # During a switch the grant covers both databases: instances not yet replaced keep using the stack's
-        # own, and new ones are not refused while a changed condition propagates through IAM.
-        names = [self.database.name, *([clone.name] if clone else [])]
+        # During a switch the grant covers both databases: instances not yet replaced keep using the one they
+        # started with, and new ones are not refused while a changed condition propagates through IAM. A
+        # draining database (switching back) keeps its place in the condition, so setting it as the clone's
+        # setting is removed leaves the binding as it was; removing it later replaces the binding.
+        names = [self.database.name, *(db.name for db in (clone, drained) if db)]
+        others = [db for db in (restored, draining) if db]
         self.user_grant = projects.IAMMember(
             "fleet-uses-items",
             project=project,
@@ -108,7 +116,7 @@ class ItemStore(Tier):
             member=args.user,
             # Only these databases, though the role is granted on the project.
             condition=projects.IAMMemberConditionArgs(
-                title=f"only-{own}" + (f"-and-{restored}" if restored else ""),
+                title="-and-".join([f"only-{own}", *others]),
                 expression=pulumi.Output.all(*names).apply(
                     lambda dbs: " || ".join(
                         f'resource.name == "projects/{project}/databases/{db}"' for db in dbs

@@ -94,6 +94,7 @@ class StatelessService(Root):
                 region=settings.region,
                 user=fleet_member,
                 restored_database=settings.gcp.items_database,
+                draining_database=settings.gcp.items_database_draining,
             ),
             tier,
         )

@@ -70,6 +70,10 @@ class GcpSettings(_Config):
     # The Firestore database the fleet uses instead of the stack's own: one of this project, such as a
     # point-in-time clone of it (`gcloud firestore databases clone`, runbooks/gcp/<env>/restore-store.md).
     items_database: str | None = Field(None, alias="itemsDatabase")
+    # A database the fleet no longer serves but instances not yet replaced still use (switching back from a
+    # clone): the fleet's grant keeps naming it, nothing else, until the rollout has finished and the key is
+    # removed. Read like itemsDatabase (a misspelt or absent one fails the preview).
+    items_database_draining: str | None = Field(None, alias="itemsDatabaseDraining")
 
     @field_validator("zones")
     @classmethod
@@ -89,7 +93,7 @@ class GcpSettings(_Config):
                 raise ValueError("must be names such as projects/my-project/notificationChannels/123")
         return value
 
-    @field_validator("items_database")
+    @field_validator("items_database", "items_database_draining")
     @classmethod
     def _database_id(cls, value: str | None) -> str | None:
         # Firestore's database ID rules (cloud.google.com/firestore/docs/manage-databases, "Database ID").
@@ -135,13 +139,24 @@ def cross_checks(
 ) -> list[Problem]:
     """Rules across the spec and both namespaces."""
     problems = []
-    if gcp.items_database == database_name(spec.name):
+    own = database_name(spec.name)
+    if gcp.items_database == own:
         problems.append(
             Problem(
                 f"{namespace}:itemsDatabase",
                 gcp.items_database,
                 "must name another database than the stack's own (a clone of it); "
                 f"`pulumi config rm {namespace}:itemsDatabase` serves the stack's own",
+            )
+        )
+    draining = gcp.items_database_draining
+    if draining is not None and draining in (own, gcp.items_database):
+        problems.append(
+            Problem(
+                f"{namespace}:itemsDatabaseDraining",
+                draining,
+                "must name a database the fleet served before, neither the stack's own (always granted) nor "
+                "itemsDatabase (the one it serves)",
             )
         )
     outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]

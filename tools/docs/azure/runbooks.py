@@ -709,6 +709,27 @@ def cache_failure(facts: StackFacts) -> Runbook:
     )
 
 
+# The time a switch's `pulumi up` starts (UTC, as the rolling upgrade reports it): the upgrade it starts is
+# the first one to start after it.
+_NOW = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+
+def _upgrade_wait(why: str, stop_if: str) -> Step:
+    """Wait for the rolling upgrade a switch's `pulumi up` started (its time is $STARTED): `Completed` alone
+    could be an earlier upgrade's."""
+    return Step(
+        title="Wait for the rolling upgrade, every minute: `pulumi up` returns before it finishes, and "
+        + why,
+        command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
+        '--query "[runningStatus.code, runningStatus.startTime]" -o tsv\n'
+        'echo "$STARTED"',
+        expected="`RollingForward`, then `Completed`, with a start time later than the time on the "
+        "second line (when `pulumi up` started)",
+        stop_if=stop_if + "; a start time earlier than that still after five minutes: no upgrade has "
+        "started for this change: escalate",
+    )
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     stack = f"--stack {facts.environment} --cwd {PROJECT}"
     locked = facts.details.get("store_locked", False)
@@ -837,21 +858,23 @@ def restore_store(facts: StackFacts) -> Runbook:
                     + "; the scale set's rolling upgrade then replaces every instance. The setting is "
                     f"written to Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it"
                 ),
-                command=f'pulumi config set itemsAccount "$RESTORED" {stack} && pulumi up {stack} --yes',
+                command=(
+                    # The stack's own account is named at its first deployment (pulumi/azure/README.md, known
+                    # limits): the program cannot refuse it, so the command does.
+                    f"STARTED={_NOW}\n"
+                    'test "$RESTORED" != "$ACCOUNT" && '
+                    f'pulumi config set itemsAccount "$RESTORED" {stack} && pulumi up {stack} --yes'
+                ),
                 expected="the update completes: the restored account's endpoint, DNS zone group, role "
                 "assignment and diagnostics created, the old role assignment kept, the scale set updated",
-                stop_if="the preview fails to read the account: RESTORED is misspelt or the restore has not "
-                "finished; the rolling upgrade stops on unhealthy instances: Rollback step 1, then escalate",
+                stop_if="nothing runs (exit status 1): RESTORED is the stack's own account ($ACCOUNT): set "
+                "it to the restored account's name; the preview fails to read the account: RESTORED is "
+                "misspelt or the restore has not finished; the rolling upgrade stops on unhealthy instances: "
+                "Rollback step 1, then escalate",
             ),
-            Step(
-                title=(
-                    "Wait for the rolling upgrade, every minute: `pulumi up` returns before it finishes, and "
-                    "until then instances not yet replaced still write to the old account"
-                ),
-                command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
-                "--query runningStatus.code -o tsv",
-                expected="`RollingForward`, then `Completed`",
-                stop_if="`Faulted` or `Cancelled`: Rollback step 1, then escalate",
+            _upgrade_wait(
+                "until then instances not yet replaced still write to the old account",
+                "`Faulted` or `Cancelled`: Rollback step 1, then escalate",
             ),
             Step(
                 title="The fleet now uses the restored account",
@@ -892,15 +915,41 @@ def restore_store(facts: StackFacts) -> Runbook:
         verification=_verification(facts),
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own account: remove the setting and deploy",
-                command=f"pulumi config rm itemsAccount {stack} && pulumi up {stack} --yes",
+                title="Put the fleet back on the stack's own account, in two updates, because the rolling "
+                "upgrade goes on after `pulumi up` returns and the instances it has not replaced yet still "
+                "use the restored account. First name the restored account as draining and remove "
+                "`itemsAccount`: its private endpoint, DNS zone group and the fleet's data role stay, "
+                "unchanged; the scale set's model goes back to the stack's own account",
+                command=(
+                    f"RESTORED=$(pulumi config get itemsAccount {stack})\n"
+                    f"STARTED={_NOW}\n"
+                    ': "${RESTORED:?itemsAccount is not set}" && '
+                    f'pulumi config set itemsAccountDraining "$RESTORED" {stack} && \\\n'
+                    f"  pulumi config rm itemsAccount {stack} && pulumi up {stack} --yes"
+                ),
                 expected="the update completes; `cosmosAccount` names the stack's own account again; the "
-                "restored account's endpoint, role assignment"
-                + (" and lock" if locked else "")
-                + " are deleted (the account itself stays)",
+                "restored account's "
+                + ("lock and " if locked else "")
+                + "diagnostics deleted, its endpoint, DNS zone group and role assignment unchanged; the "
+                "scale set updated",
+                stop_if="`itemsAccount is not set`: the fleet is on the stack's own account already (check "
+                "`pulumi config get itemsAccountDraining`); the update fails: escalate (whichever account an "
+                "instance uses, it stays reachable: the restored account's endpoint and role are kept)",
+            ),
+            _upgrade_wait(
+                "until then instances not yet replaced still use the restored account",
+                "`Faulted` or `Cancelled`: keep `itemsAccountDraining` set (the restored account stays "
+                "reachable) and escalate",
             ),
             Step(
-                title="Delete the restored account once it is no longer needed (after step 1)",
+                title="Only once that upgrade has completed: stop reaching the restored account",
+                command=f"pulumi config rm itemsAccountDraining {stack} && pulumi up {stack} --yes",
+                expected="the update completes: the restored account's endpoint, DNS zone group and role "
+                "assignment deleted, nothing else (the scale set's model does not change, no instance is "
+                "replaced); the account itself stays",
+            ),
+            Step(
+                title="Delete the restored account once it is no longer needed (after step 3)",
                 command='az cosmosdb delete -g "$RG" -n "$RESTORED" --yes',
             ),
         ),

@@ -736,25 +736,25 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title="Switch the fleet to the clone. The database reaches the instances through their "
                 "template's startup script (FIRESTORE_DATABASE) and the fleet's `roles/datastore.user` grant "
                 "is conditioned on database names: `pulumi up` reads the clone (a misspelt or absent one "
-                "fails the preview), extends the grant to the clone while keeping the old database "
-                "(instances not yet replaced still use it), points the store alert at it"
+                "fails the preview), replaces the fleet's conditioned binding (`only-"
+                + database
+                + "`) by one whose condition names both databases (`only-"
+                + database
+                + '-and-<clone>`: `resource.name == ".../databases/'
+                + database
+                + '" || resource.name == ".../databases/<clone>"`; a condition cannot be changed in place, '
+                "so Pulumi creates the new binding before it deletes the old one, and instances not yet "
+                "replaced keep using the old database), points the store alert at it"
                 + (", gives it the weekly backup schedule" if scheduled else "")
                 + " and rolls out a new template. The setting is written to "
                 f"Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it",
                 command=f'pulumi config set itemsDatabase "$RESTORED" {stack} && pulumi up {stack} --yes',
-                expected="the update completes: the grant updated, a new instance template, the group's "
-                "version updated",
+                expected="the update completes: the grant `fleet-uses-items` replaced, a new instance "
+                "template, the group's version updated",
                 stop_if="the preview fails to read the clone: RESTORED is misspelt or the clone has not "
                 "finished; the update fails: the fleet stays on the old database; escalate",
             ),
-            Step(
-                title="Wait until every instance runs the new template",
-                command='gcloud compute instance-groups managed wait-until "$GROUP" '
-                "--version-target-reached "
-                f"--timeout={timeout} {WHERE}",
-                expected="“Version target is reached”",
-                stop_if=f"it times out after {timeout} s: Rollback step 1, then escalate",
-            ),
+            _rollout_wait(timeout, f"it times out after {timeout} s: Rollback step 1, then escalate"),
             Step(
                 title="The fleet now uses the clone, and its grant names the clone and the old database",
                 command=f"pulumi stack output firestoreDatabase {stack}\n"
@@ -783,17 +783,55 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own database: remove the setting and deploy",
-                command=f"pulumi config rm itemsDatabase {stack} && pulumi up {stack} --yes",
-                expected=f"the update completes; `firestoreDatabase` is `{database}` again and the grant "
-                "names it",
+                title="Put the fleet back on the stack's own database, in two updates, because the group's "
+                "rollout goes on after `pulumi up` returns and the instances it has not replaced yet still "
+                "use the clone. First name the clone as draining and remove `itemsDatabase`: the grant's "
+                "condition keeps naming it (the binding is unchanged); the instance template goes back to "
+                "the stack's own database",
+                command=(
+                    f"RESTORED=$(pulumi config get itemsDatabase {stack})\n"
+                    ': "${RESTORED:?itemsDatabase is not set}" && '
+                    f'pulumi config set itemsDatabaseDraining "$RESTORED" {stack} && \\\n'
+                    f"  pulumi config rm itemsDatabase {stack} && pulumi up {stack} --yes"
+                ),
+                expected=f"the update completes; `firestoreDatabase` is `{database}` again; the grant "
+                "`fleet-uses-items` unchanged"
+                + (", the clone's weekly backup schedule deleted" if scheduled else "")
+                + "; a new instance template, the group's version updated",
+                stop_if="`itemsDatabase is not set`: the fleet is on the stack's own database already (check "
+                "`pulumi config get itemsDatabaseDraining`); the update fails: escalate (both databases stay "
+                "granted)",
+            ),
+            _rollout_wait(
+                timeout,
+                f"it times out after {timeout} s: keep `itemsDatabaseDraining` set (both databases stay "
+                "granted) and escalate",
             ),
             Step(
-                title="Delete the clone once it is no longer needed (after step 1)",
+                title="Only once every instance runs the new template: stop granting the clone",
+                command=f"pulumi config rm itemsDatabaseDraining {stack} && pulumi up {stack} --yes",
+                expected="the update completes: the grant `fleet-uses-items` replaced by one whose "
+                f"condition (`only-{database}`) names `{database}` only, nothing else (the instance template "
+                "does not change); the clone itself stays",
+            ),
+            Step(
+                title="Delete the clone once it is no longer needed (after step 3)",
                 expected=f"from the console: turn off the delete protection of `{database}-restored`, then "
                 "delete it",
             ),
         ),
+    )
+
+
+def _rollout_wait(timeout: int, stop_if: str) -> Step:
+    """Wait for the rollout a switch's `pulumi up` started: it returns before the group has replaced every
+    instance."""
+    return Step(
+        title="Wait until every instance runs the new template",
+        command=f'gcloud compute instance-groups managed wait-until "$GROUP" --version-target-reached '
+        f"--timeout={timeout} {WHERE}",
+        expected="“Version target is reached”",
+        stop_if=stop_if,
     )
 
 
