@@ -87,7 +87,9 @@ class AzureSettings(_Settings):
         return ranges
 
 
-def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
+def production_problems(
+    spec: EnvironmentSpec, provider: ProviderSettings, settings: AzureSettings, namespace: str
+) -> list[Problem]:
     """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
     zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
     if spec.production and not (settings.alert_email or spec.alarms.email):
