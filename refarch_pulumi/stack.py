@@ -157,9 +157,11 @@ class StackPipeline(Generic[ProviderModel, SettingsModel]):
     instance_field: str
     # Rules on the spec alone that only this cloud has.
     spec_checks: Callable[[EnvironmentSpec], list[Problem]] = lambda spec: []
-    # Rules across the spec and both validated config namespaces (production needs someone to alert, zones
-    # inside the region ...), given the project's `<namespace>`; they run once both namespaces are valid.
-    config_checks: Callable[[EnvironmentSpec, ProviderModel, SettingsModel, str], list[Problem]] = (
+    # Rules across the spec and the validated config (production needs someone to alert, zones inside the
+    # region ...), given the project's `<namespace>`. They run once the project's settings are valid; the
+    # provider's settings are None when invalid (their problems are reported already), so the rules that need
+    # no provider setting still report theirs in the same error.
+    config_checks: Callable[[EnvironmentSpec, ProviderModel | None, SettingsModel, str], list[Problem]] = (
         lambda spec, provider, settings, namespace: []
     )
 
@@ -199,7 +201,7 @@ def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> Va
         )
     except SpecError as exc:
         problems += exc.problems
-    if provider is not None and settings is not None:
+    if settings is not None:
         problems += pipeline.config_checks(spec, provider, settings, config.name)
     if problems or provider is None or settings is None:
         raise SpecError(spec.name, problems)

@@ -88,7 +88,7 @@ class AzureSettings(_Settings):
 
 
 def production_problems(
-    spec: EnvironmentSpec, provider: ProviderSettings, settings: AzureSettings, namespace: str
+    spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
 ) -> list[Problem]:
     """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
     zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
