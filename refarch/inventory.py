@@ -1,7 +1,8 @@
 """The inventory of a Pulumi program: every resource it registered, as plain data.
 
-An offline preview (`refarch.offline`) records it; tests and the reviewed snapshots read it. Secrets
-are masked when recorded, so an inventory is safe to write to disk and to print.
+An offline preview (`refarch_pulumi.offline`) records it; tests, the reviewed snapshots and the
+statelessness rules read it. Plain data, no Pulumi SDK: the rules and the policy pack load it without one.
+Secrets are masked when recorded, so an inventory is safe to write to disk and to print.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from refarch import ROOT
 from refarch.platforms import CLOUDS
 from refarch.spec import EnvironmentSpec
-from refarch.spec_reads import Reads, field_paths
+from refarch.spec_reads import Reads, leaf_paths
 
 COMMAND = "python -m refarch.parity"
 AZURE = "pulumi/azure/azure_stack"
@@ -51,19 +51,7 @@ def _table_fields(model: type[BaseModel], prefix: str) -> list[str]:
 def shared_fields() -> list[str]:
     """Every leaf of the spec that is not a cloud's own table (and not the environment's name)."""
     clouds = tuple(f"{cloud}." for cloud in CLOUDS)
-    sections = {
-        path for (model, name), path in field_paths(EnvironmentSpec).items() if _is_section(model, name)
-    }
-    return [
-        path
-        for path in field_paths(EnvironmentSpec).values()
-        if path != "name" and path not in sections and path not in CLOUDS and not path.startswith(clouds)
-    ]
-
-
-def _is_section(model: type[BaseModel], name: str) -> bool:
-    annotation = model.model_fields[name].annotation
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return [path for path in leaf_paths(EnvironmentSpec) if path != "name" and not path.startswith(clouds)]
 
 
 def cloud_fields(cloud: str) -> list[str]:

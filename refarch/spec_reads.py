@@ -34,16 +34,26 @@ _stack: list[Reads] = []
 _paths: dict[tuple[type, str], str] = {}
 
 
+def _section(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    """The section (a model of its own) that field `name` of `model` holds, or None for a value."""
+    annotation = model.model_fields[name].annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
 def field_paths(model: type[BaseModel], prefix: str = "") -> dict[tuple[type, str], str]:
     """(section class, field name) -> dotted path, for every field of `model` and its sections."""
     paths: dict[tuple[type, str], str] = {}
-    for name, field in model.model_fields.items():
+    for name in model.model_fields:
         path = f"{prefix}{name}"
         paths[(model, name)] = path
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            paths.update(field_paths(annotation, f"{path}."))
+        if section := _section(model, name):
+            paths.update(field_paths(section, f"{path}."))
     return paths
+
+
+def leaf_paths(model: type[BaseModel]) -> list[str]:
+    """The dotted paths of `model`'s fields that hold values (`capacity.min`), not sections (`capacity`)."""
+    return [path for (section, name), path in field_paths(model).items() if not _section(section, name)]
 
 
 def _recording_getattribute(self: BaseModel, name: str):

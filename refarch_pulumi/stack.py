@@ -19,6 +19,7 @@ from refarch.bundle import Bundle, build_bundle
 from refarch.errors import Problem, SpecError
 from refarch.platforms import CLOUDS, PlatformError
 from refarch.spec import EnvironmentSpec, load_environment, problems_from
+from refarch.spec_reads import leaf_paths
 from refarch.wheelhouse import WheelhouseError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -145,25 +146,36 @@ class ValidatedStack(Generic[ProviderModel, SettingsModel]):
 @dataclass(frozen=True, kw_only=True)
 class StackPipeline(Generic[ProviderModel, SettingsModel]):
     """How one Pulumi project reads its config: the provider namespace's model, its own namespace's model,
-    the checks that need the spec as well, and which setting names the instances' size."""
+    the checks that need the spec as well, and which spec field names the instances' size."""
 
     cloud: str
     provider_namespace: str
     provider_model: type[ProviderModel]
     settings_model: type[SettingsModel]
-    # The field (as errors name it) and value of the instance size the release bundle is built for, given the
-    # project's config namespace.
-    instance_type: Callable[[EnvironmentSpec, SettingsModel, str], tuple[str, str]]
+    # The spec field (dotted, as errors name it: `azure.vm_size`) holding the instance size the release
+    # bundle is built for.
+    instance_field: str
     # Rules on the spec alone that only this cloud has.
     spec_checks: Callable[[EnvironmentSpec], list[Problem]] = lambda spec: []
-    # Rules across the spec and the project's settings (production needs ...), given `<namespace>`.
-    settings_checks: Callable[[EnvironmentSpec, SettingsModel, str], list[Problem]] = (
-        lambda spec, settings, namespace: []
-    )
-    # Rules that need the provider's settings too (zones inside the region ...).
-    cross_checks: Callable[[EnvironmentSpec, ProviderModel, SettingsModel, str], list[Problem]] = (
+    # Rules across the spec and the validated config (production needs someone to alert, zones inside the
+    # region ...), given the project's `<namespace>`. They run once the project's settings are valid; the
+    # provider's settings are None when invalid (their problems are reported already), so the rules that need
+    # no provider setting still report theirs in the same error.
+    config_checks: Callable[[EnvironmentSpec, ProviderModel | None, SettingsModel, str], list[Problem]] = (
         lambda spec, provider, settings, namespace: []
     )
+
+    def __post_init__(self) -> None:
+        # A misspelt field would otherwise surface only as an AttributeError half way through a preview.
+        if self.instance_field not in leaf_paths(EnvironmentSpec):
+            field = self.instance_field
+            raise ValueError(f"{self.cloud}: instance_field {field!r} is not a field of the spec")
+
+    def instance_type(self, spec: EnvironmentSpec) -> str:
+        value: Any = spec
+        for name in self.instance_field.split("."):
+            value = getattr(value, name)
+        return value
 
 
 def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> ValidatedStack:
@@ -190,11 +202,8 @@ def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> Va
     except SpecError as exc:
         problems += exc.problems
     if settings is not None:
-        problems += pipeline.settings_checks(spec, settings, config.name)
-        if provider is not None:
-            problems += pipeline.cross_checks(spec, provider, settings, config.name)
+        problems += pipeline.config_checks(spec, provider, settings, config.name)
     if problems or provider is None or settings is None:
         raise SpecError(spec.name, problems)
-    field, instance_type = pipeline.instance_type(spec, settings, config.name)
-    bundle = release_bundle(spec.name, pipeline.cloud, field, instance_type)
+    bundle = release_bundle(spec.name, pipeline.cloud, pipeline.instance_field, pipeline.instance_type(spec))
     return ValidatedStack(spec=spec, provider=provider, settings=settings, bundle=bundle)

@@ -16,7 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_synthetics as synthetics
 from constructs import Construct
 
-from refarch.alarm_policy import WINDOW
+from refarch.alarm_policy import WINDOW, EvaluationWindow
 from refarch.spec import EnvironmentSpec
 from sample_service.dynamodb_layout import OPERATIONS as STORE_OPERATIONS
 from stacks.acknowledgments import acknowledge_checkov, acknowledge_control
@@ -37,8 +37,11 @@ POLICY_ALARMS = {
 }
 AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
-# One synthetic check per period: its schedule.
+# One synthetic check per period: its schedule. Two failed runs in a row fire its alarm.
 SYNTHETIC_PERIOD = SCHEDULE
+SYNTHETIC_WINDOW = EvaluationWindow(
+    period_seconds=int(SYNTHETIC_PERIOD.to_seconds()), periods=2, breaching_periods=2
+)
 # After an alarm's window ends, its last datapoint is published and then evaluated: a rollout pause waits
 # this many more periods so a failure in the window's last period can still stop the refresh.
 ROLLOUT_MARGIN_PERIODS = 2
@@ -127,9 +130,8 @@ class ServiceMonitoring(Construct):
         self.spec = spec
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
-        # How long each alarm looks back before it can fire, and its period.
-        self.windows: dict[cloudwatch.Alarm, Duration] = {}
-        self.periods: dict[cloudwatch.Alarm, Duration] = {}
+        # Each alarm's evaluation window: its period, and how many periods it looks back before it can fire.
+        self.windows: dict[cloudwatch.Alarm, EvaluationWindow] = {}
 
         thresholds = spec.alarms
         lb_metrics = load_balancer.metrics
@@ -183,9 +185,7 @@ class ServiceMonitoring(Construct):
             "The synthetic client's write-and-read through the API failed",
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             missing=cloudwatch.TreatMissingData.BREACHING,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            period=SYNTHETIC_PERIOD,
+            window=SYNTHETIC_WINDOW,
         )
 
         cache_cpu, cache_memory = [], []
@@ -244,17 +244,18 @@ class ServiceMonitoring(Construct):
         *,
         comparison: cloudwatch.ComparisonOperator = AT_OR_ABOVE,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        evaluation_periods: int = WINDOW.periods,
-        datapoints_to_alarm: int = WINDOW.breaching_periods,
-        period: Duration = PERIOD,
+        window: EvaluationWindow = WINDOW,
     ) -> cloudwatch.Alarm:
+        # The metric sets the period CloudWatch evaluates: the window, and the rollout pause, must agree.
+        if metric.period.to_seconds() != window.period_seconds:
+            raise ValueError(f"{name}: the metric's period is not its window's ({window.period_seconds} s)")
         alarm = metric.create_alarm(
             self,
             name,
             alarm_description=f"{description} ({self.spec.name})",
             threshold=threshold,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm,
+            evaluation_periods=window.periods,
+            datapoints_to_alarm=window.breaching_periods,
             comparison_operator=comparison,
             treat_missing_data=missing,
         )
@@ -262,8 +263,7 @@ class ServiceMonitoring(Construct):
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
-        self.windows[alarm] = Duration.seconds(period.to_seconds() * evaluation_periods)
-        self.periods[alarm] = period
+        self.windows[alarm] = window
         return alarm
 
     @property
@@ -277,7 +277,7 @@ class ServiceMonitoring(Construct):
         for that window's last datapoint to be published and evaluated."""
         return Duration.seconds(
             max(
-                self.windows[alarm].to_seconds() + ROLLOUT_MARGIN_PERIODS * self.periods[alarm].to_seconds()
+                self.windows[alarm].seconds + ROLLOUT_MARGIN_PERIODS * self.windows[alarm].period_seconds
                 for alarm in self.rollout_alarms
             )
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from refarch import parity
 from refarch.inventory import Inventory
-from refarch.offline import PulumiProject
 from refarch.spec import EnvironmentSpec
 from refarch.spec_reads import Reads, recording
+from refarch_pulumi.offline import PulumiProject
 
 
 def preview_all(project: PulumiProject) -> tuple[dict[str, Inventory], Reads]:

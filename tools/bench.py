@@ -24,9 +24,9 @@ from pathlib import Path
 from refarch import ROOT
 from refarch.boot import INSTALL_RELEASE, render_fragment
 from refarch.bundle import build_platform_bundle
-from refarch.offline import projects
 from refarch.platforms import ARCHITECTURES, CLOUDS, image_platform
 from refarch.wheelhouse import WheelStore
+from refarch_pulumi.offline import projects
 from stacks.app_builder import DEFAULT_REGION
 
 RUNS = 3
@@ -71,7 +71,7 @@ for module in {modules!r}:
 """
 
 PREVIEW_STACK = """
-from refarch.offline import project
+from refarch_pulumi.offline import project
 project({cloud!r}).preview({stack!r})
 """
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from refarch.errors import SpecError
-from refarch.offline import StackConfigError, projects
+from refarch_pulumi.offline import StackConfigError, projects
 from tools.reviewed import normalised_template, reviewed_view, snapshot_path
 
 MISSING = object()

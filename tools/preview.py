@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from refarch import ROOT
 from refarch.errors import SpecError
 from refarch.inventory import masked_secrets
-from refarch.offline import ROOT, PulumiProject, StackConfigError, project, projects
+from refarch_pulumi.offline import PulumiProject, StackConfigError, project, projects
 from tools import stateless_evidence
 
 

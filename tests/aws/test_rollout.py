@@ -7,9 +7,12 @@ part of the CloudFormation policy (and does not support launch templates that re
 
 from __future__ import annotations
 
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
 from cfn_queries import of_type, only
 
-from stacks.monitoring import ROLLOUT_MARGIN_PERIODS
+from refarch.alarm_policy import WINDOW
+from stacks.monitoring import ROLLOUT_MARGIN_PERIODS, SYNTHETIC_PERIOD, ServiceMonitoring
 
 
 def _preferences(resources: dict) -> dict:
@@ -46,6 +49,15 @@ def test_the_refresh_pauses_long_enough_for_its_alarms_to_judge(resources):
     )
     assert ROLLOUT_MARGIN_PERIODS >= 2
     assert preferences["CheckpointDelay"] >= longest and preferences["BakeTime"] >= longest
+
+
+def test_an_alarm_whose_window_has_another_period_than_its_metric_is_refused():
+    # The pause is computed from each alarm's window (ServiceMonitoring.windows), CloudWatch evaluates the
+    # metric's period: the two must agree, or the pause would be too short. Refused before anything is built.
+    metric = cloudwatch.Metric(namespace="Probe", metric_name="Probe", period=SYNTHETIC_PERIOD)
+    assert SYNTHETIC_PERIOD.to_seconds() != WINDOW.period_seconds
+    with pytest.raises(ValueError, match="SyntheticCheck: the metric's period is not its window's"):
+        ServiceMonitoring._alarm(None, "SyntheticCheck", metric, 100, "probe", window=WINDOW)
 
 
 def test_the_refresh_pauses_early_and_ends_with_the_bake(resources):

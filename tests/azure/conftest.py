@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from refarch.inventory import Inventory
-from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
 from refarch.spec_reads import Reads
+from refarch_pulumi.offline import PulumiProject, project
 from tests.pulumi_previews import preview_all
 
 ENVIRONMENTS = tuple(project("azure").stacks())

@@ -84,6 +84,10 @@ def test_every_problem_is_reported_at_once(azure):
     config = _with(azure, "prod", **{"azure-native:location": None, "vmSise": "x"})
     refusal = azure.refusal("prod", config)
     assert sorted(p.field for p in refusal.problems) == ["azure-native:location", f"{NS}:vmSise"]
+    # A rule across spec and config (production alerts) is reported beside an invalid provider namespace.
+    config = _with(azure, "prod", **{"azure-native:location": None, "alertEmail": None})
+    refusal = azure.refusal("prod", config)
+    assert sorted(p.field for p in refusal.problems) == ["azure-native:location", f"{NS}:alertEmail"]
     spec_refusal = azure.refusal("prod", _with(azure, "prod", **_spec(apim_sku="Developer", vm_size="x")))
     assert sorted(p.field for p in spec_refusal.problems) == ["azure.apim_sku", "azure.vm_size"]
 

@@ -17,8 +17,8 @@ import pytest
 from azure_queries import boot_script, service_variables
 
 from refarch.inventory import Inventory
-from refarch.offline import RecordingMonitor
 from refarch.spec import load_environment
+from refarch_pulumi.offline import RecordingMonitor
 
 NS = "refarch-azure"
 RESTORED = "refarch-prod-items-restored"

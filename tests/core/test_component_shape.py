@@ -13,9 +13,9 @@ from types import ModuleType
 import pulumi
 import pytest
 
-from refarch.offline import project
 from refarch.spec import EnvironmentSpec
 from refarch_pulumi.component import Root, Tier
+from refarch_pulumi.offline import project
 
 CLOUDS = ("azure", "gcp")
 

@@ -44,6 +44,41 @@ def test_entry_point_loads_no_sdk_of_another_layer(module: str) -> None:
     assert not loaded & FORBIDDEN[module], f"{module} loads {sorted(loaded & FORBIDDEN[module])}"
 
 
+# Every module of the core package, imported one after another in one fresh interpreter: the top-level
+# packages each import added to those already loaded (so an SDK is charged to the first module that loads it).
+_CORE_PROBE = """
+import importlib, json, pkgutil, sys
+import refarch
+def packages():
+    return {name.split(".")[0] for name in sys.modules}
+added = {}
+for name in ["refarch", *(info.name for info in pkgutil.walk_packages(refarch.__path__, "refarch."))]:
+    before = packages()
+    importlib.import_module(name)
+    added[name] = sorted(packages() - before)
+print(json.dumps(added))
+"""
+
+
+def core_module_names() -> set[str]:
+    """The core package's modules, from its files (so the probe's walk cannot skip one unseen)."""
+    package = ROOT / "refarch"
+    names = set()
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_no_module_of_the_core_package_loads_an_iac_sdk() -> None:
+    command = [sys.executable, "-c", _CORE_PROBE]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
+    added = {module: set(packages) for module, packages in json.loads(result.stdout).items()}
+    assert set(added) == core_module_names()
+    loading = {module: sorted(packages & (CDK | PULUMI)) for module, packages in added.items()}
+    assert not {module: sdks for module, sdks in loading.items() if sdks}, "core modules load an IaC SDK"
+
+
 def test_the_probe_sees_an_sdk_when_one_is_loaded() -> None:
     # The CDK entry point does load the CDK: the probe is not blind.
     assert loaded_packages("stacks.app_builder") >= CDK

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from refarch.inventory import MASK, Inventory, InventoryError, masked_secrets, reviewed
-from refarch.offline import PulumiProject, StackConfigError
+from refarch_pulumi.offline import PulumiProject, StackConfigError
 
 PROGRAM = """
 import pulumi
@@ -64,7 +64,7 @@ def main():
 """
 
 OFFLINE = """
-from refarch.offline import CloudMocks
+from refarch_pulumi.offline import CloudMocks
 
 SDK_MODULES = ("pulumi",)
 
@@ -222,10 +222,10 @@ def test_inventory_round_trips_through_json(dev, tmp_path):
 
 
 def test_preview_command_writes_the_inventory_and_one_line(fake_project, monkeypatch, tmp_path, capsys):
-    import refarch.offline
+    import refarch_pulumi.offline
     from tools import preview
 
-    monkeypatch.setattr(refarch.offline, "INVENTORY_DIR", tmp_path)
+    monkeypatch.setattr(refarch_pulumi.offline, "INVENTORY_DIR", tmp_path)
     assert preview.preview_stack(fake_project, "dev") is True
     written = tmp_path / "fake-dev.json"
     assert capsys.readouterr().out == (
@@ -278,7 +278,7 @@ def test_stack_settings_errors_name_the_config_key_users_set():
 
 
 def test_references_are_the_mock_id_of_the_resource_referred_to(dev):
-    from refarch.offline import mock_id
+    from refarch_pulumi.offline import mock_id
 
     assert dev.named("reader").get("storeId") == mock_id("store")
 

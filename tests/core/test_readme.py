@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from refarch.offline import ROOT, PulumiProject, project, projects
+from refarch import ROOT
+from refarch_pulumi.offline import PulumiProject, project, projects
 
 ROOT_README = ROOT / "README.md"
 LOCK = (ROOT / "requirements.lock").read_text()

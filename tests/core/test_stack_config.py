@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from refarch.offline import project
 from refarch.stack_config import config_problems, provider_keys
+from refarch_pulumi.offline import project
 
 
 @pytest.mark.parametrize(("cloud", "stray"), [("azure", "refarch:cacheSku"), ("gcp", "refarch-azure:vmSize")])

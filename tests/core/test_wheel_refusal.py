@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from refarch.locks import Lock, Pin, read_lock, render_lock
-from refarch.offline import PulumiProject, project
 from refarch.platforms import AARCH64, X86_64, image_platform, platform_for
 from refarch.wheelhouse import WHEEL_STORE, WheelStore
+from refarch_pulumi.offline import PulumiProject, project
 from tools.preview import preview_stack
 
 PACKAGE = "hiredis"  # a compiled wheel: one per architecture

@@ -8,8 +8,8 @@ from dataclasses import replace
 from functools import cache
 
 from refarch.inventory import Inventory
-from refarch.offline import project
 from refarch.spec import load_all
+from refarch_pulumi.offline import project
 from tools.docs import azure as azure_docs
 from tools.docs.model import Runbook, StackFacts
 

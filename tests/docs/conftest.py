@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from refarch.offline import project
 from refarch.spec import load_all
+from refarch_pulumi.offline import project
 from tests.aws.conftest import Synthesized, synthesize
 from tools.docs import registry, render
 from tools.docs.inputs import Inputs, read_drill

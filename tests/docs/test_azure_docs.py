@@ -157,7 +157,7 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_beh
     """The switch sets the settings model's key for the restored account; the retire step expects the lock
     only where the stack locks the store (the spec's deletion protection): a lock removed from the
     inventory changes what it expects."""
-    from refarch.offline import project
+    from refarch_pulumi.offline import project
 
     key = project("azure").module("settings").AzureSettings.model_fields["items_account"].alias
     inventory = inventories()["prod"]
@@ -221,7 +221,7 @@ def test_restore_runbook_restores_the_originals_consistency_and_zone_redundancy(
 
 
 def _settings_key(field: str) -> str:
-    from refarch.offline import project
+    from refarch_pulumi.offline import project
 
     return project("azure").module("settings").AzureSettings.model_fields[field].alias
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from refarch.inventory import Inventory
-from refarch.offline import project
+from refarch_pulumi.offline import project
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
 from tools.docs.gcp.runbooks import runbooks

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from refarch.inventory import Inventory
-from refarch.offline import PulumiProject, project
 from refarch.spec import EnvironmentSpec, load_environment
 from refarch.spec_reads import Reads
+from refarch_pulumi.offline import PulumiProject, project
 from tests.pulumi_previews import preview_all
 
 ENVIRONMENTS = tuple(project("gcp").stacks())

@@ -8,7 +8,7 @@ import json
 
 from refarch.boot import written_environment
 from refarch.inventory import Inventory, Resource
-from refarch.offline import mock_id
+from refarch_pulumi.offline import mock_id
 from sample_service.app import create_app
 from sample_service.config import ServiceConfig
 

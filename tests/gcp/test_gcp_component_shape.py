@@ -22,9 +22,9 @@ def test_tiers_keep_their_urns_from_before_the_root(gcp, monkeypatch):
     import pulumi
     from google.protobuf import json_format
 
-    import refarch.offline as offline
+    import refarch_pulumi.offline as offline
 
-    # Offline runs drop aliases to save time (refarch.offline._without_aliases); this run keeps them.
+    # Offline runs drop aliases to save time (refarch_pulumi.offline._without_aliases); this run keeps them.
     monkeypatch.setattr(
         offline, "_without_aliases", lambda args: pulumi.ResourceTransformationResult(args.props, args.opts)
     )

@@ -177,7 +177,7 @@ def test_the_agent_destinations_table_names_every_host_the_agents_call(inventory
 def test_the_readme_says_what_offline_instances_and_the_preview_agent_install_cost():
     """No in-place security updates (no internet route), VM Extension Manager is Preview, and logs may lag
     boot by the guest agent's ~8-minute policy poll ("About VM Extension Manager")."""
-    from refarch.offline import project
+    from refarch_pulumi.offline import project
 
     gcp = (project("gcp").directory / "README.md").read_text()
     assert "unattended-upgrades" in gcp and "rolling a new image" in gcp

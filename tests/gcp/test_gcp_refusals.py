@@ -83,6 +83,9 @@ def test_read_replicas_need_the_memory_memorystore_requires(gcp):
 def test_every_problem_is_reported_at_once(gcp):
     config = {**gcp.config("dev"), "gcp:project": "X", f"{NS}:backendDomain": "huge"}
     assert [p.field for p in gcp.refusal("dev", config).problems] == ["gcp:project", f"{NS}:backendDomain"]
+    # A rule across spec and config (production alerts) is reported beside an invalid `gcp:` namespace.
+    config = {k: v for k, v in gcp.config("prod").items() if k != f"{NS}:alertEmail"} | {"gcp:project": "X"}
+    assert [p.field for p in gcp.refusal("prod", config).problems] == ["gcp:project", f"{NS}:alertEmail"]
     spec_config = _spec_override(gcp, "dev", machine_type="huge", cache_memory_gb=0)
     fields = [p.field for p in gcp.refusal("dev", spec_config).problems]
     assert fields == ["gcp.machine_type", "gcp.cache_memory_gb"]

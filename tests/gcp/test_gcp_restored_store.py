@@ -16,8 +16,8 @@ import pytest
 from gcp_queries import service_environment
 
 from refarch.inventory import Inventory
-from refarch.offline import RecordingMonitor
 from refarch.spec import load_environment
+from refarch_pulumi.offline import RecordingMonitor
 
 NS = "refarch-gcp"
 RESTORED = "prod-items-restored"

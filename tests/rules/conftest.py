@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from refarch.inventory import Inventory
-from refarch.offline import project
 from refarch.spec import load_all
+from refarch_pulumi.offline import project
 from tests.aws.conftest import Synthesized, synthesize
 
 SPECS = load_all()

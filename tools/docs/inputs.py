@@ -63,7 +63,7 @@ def synthesize_aws(directory: Path, region: str | None = None) -> dict[str, dict
 
 
 def preview(cloud: str, environments: Iterable[str]) -> dict[str, Any]:
-    from refarch.offline import project
+    from refarch_pulumi.offline import project
 
     pulumi_project = project(cloud)
     stacks = pulumi_project.stacks()

@@ -1,4 +1,4 @@
-"""How the Azure program runs offline (refarch.offline): what the provider would compute, and the SDK
+"""How the Azure program runs offline (refarch_pulumi.offline): what the provider would compute, and the SDK
 modules the program imports."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 
-from refarch.offline import CloudMocks
+from refarch_pulumi.offline import CloudMocks
 
 SDK_MODULES = (
     "pulumi",

@@ -30,8 +30,8 @@ PIPELINE = StackPipeline(
     provider_namespace="azure-native",
     provider_model=ProviderSettings,
     settings_model=AzureSettings,
-    settings_checks=settings_problems,
-    instance_type=lambda spec, settings, namespace: ("azure.vm_size", spec.azure.vm_size),
+    config_checks=settings_problems,
+    instance_field="azure.vm_size",
 )
 
 

@@ -91,9 +91,11 @@ class AzureSettings(_Settings):
         return ranges
 
 
-def settings_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
+def settings_problems(
+    spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
+) -> list[Problem]:
     """Rules across the spec and this config, every one of them."""
-    return production_problems(spec, settings, namespace) + draining_problems(settings, namespace)
+    return production_problems(spec, provider, settings, namespace) + draining_problems(settings, namespace)
 
 
 def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
@@ -121,7 +123,9 @@ def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
     return [Problem(f"{namespace}:itemsAccountDraining", draining, rule)]
 
 
-def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
+def production_problems(
+    spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
+) -> list[Problem]:
     """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
     zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
     if spec.production and not (settings.alert_email or spec.alarms.email):

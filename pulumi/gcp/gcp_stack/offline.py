@@ -1,4 +1,4 @@
-"""What Google Cloud would compute, for running the program offline (refarch.offline)."""
+"""What Google Cloud would compute, for running the program offline (refarch_pulumi.offline)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from refarch.offline import CloudMocks
+from refarch_pulumi.offline import CloudMocks
 
 # The SDK modules the program imports; `make bench` times importing exactly these.
 SDK_MODULES = (

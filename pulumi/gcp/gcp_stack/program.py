@@ -31,8 +31,8 @@ PIPELINE = StackPipeline(
     provider_namespace="gcp",
     provider_model=Provider,
     settings_model=GcpSettings,
-    cross_checks=cross_checks,
-    instance_type=lambda spec, settings, namespace: ("gcp.machine_type", spec.gcp.machine_type),
+    config_checks=cross_checks,
+    instance_field="gcp.machine_type",
     spec_checks=edge_rate_problems,
 )
 

@@ -135,9 +135,9 @@ class StackSettings(BaseModel):
 
 
 def cross_checks(
-    spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str
+    spec: EnvironmentSpec, provider: Provider | None, gcp: GcpSettings, namespace: str
 ) -> list[Problem]:
-    """Rules across the spec and both namespaces."""
+    """Rules across the spec and both namespaces; those on the region wait for a valid `gcp:` namespace."""
     problems = []
     own = database_name(spec.name)
     if gcp.items_database == own:
@@ -159,6 +159,24 @@ def cross_checks(
                 "itemsDatabase (the one it serves)",
             )
         )
+    if provider is not None:
+        problems += _region_problems(spec, provider, gcp, namespace)
+    if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
+        problems.append(
+            Problem(
+                f"{namespace}:alertEmail",
+                None,
+                "must be set in production (or alertChannels, or the spec's alarms.email): "
+                "alerts must reach someone",
+            )
+        )
+    return problems
+
+
+def _region_problems(
+    spec: EnvironmentSpec, provider: Provider, gcp: GcpSettings, namespace: str
+) -> list[Problem]:
+    problems = []
     outside = [zone for zone in gcp.zones if not zone.startswith(f"{provider.region}-")]
     if outside:
         problems.append(
@@ -176,15 +194,6 @@ def cross_checks(
                 "gcp:region",
                 provider.region,
                 f"must be a region API Gateway runs in: {', '.join(GATEWAY_REGIONS)}",
-            )
-        )
-    if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
-        problems.append(
-            Problem(
-                f"{namespace}:alertEmail",
-                None,
-                "must be set in production (or alertChannels, or the spec's alarms.email): "
-                "alerts must reach someone",
             )
         )
     return problems

@@ -39,7 +39,7 @@ CONFIG_ARGUMENTS = {("config", "set"): 2, ("config", "rm"): 1, ("config", "get")
 def config_keys(project: Path) -> frozenset[str]:
     """The config keys a project's program reads, fully named: its own namespace's (the settings model's
     keys and the shared `environment` and `spec`) and the provider namespace's it validates."""
-    from refarch.offline import PulumiProject
+    from refarch_pulumi.offline import PulumiProject
     from refarch_pulumi.stack import SHARED_KEYS
 
     pulumi_project = PulumiProject(project.name, project)
@@ -136,6 +136,6 @@ def _full_key(project: Path, key: str, *, path: bool) -> str:
         key = f"{namespace}{colon}{rest.split('.')[0].split('[')[0]}"
     if ":" in key:
         return key
-    from refarch.offline import PulumiProject
+    from refarch_pulumi.offline import PulumiProject
 
     return f"{PulumiProject(project.name, project).name}:{key}"

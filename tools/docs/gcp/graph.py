@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 from refarch.inventory import Inventory, Resource
-from refarch.offline import mock_id
+from refarch_pulumi.offline import mock_id
 from tools.docs.model import Edge, Graph, Node
 
 # Google's ranges for load balancer proxies and health checks ("Firewall rules", Cloud Load Balancing docs:

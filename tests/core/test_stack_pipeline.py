@@ -1,0 +1,38 @@
+"""The one Pulumi pipeline's description (refarch_pulumi.stack.StackPipeline) is checked when it is made, so a
+project that names a field the spec lacks fails on import, not half way through a preview."""
+
+from __future__ import annotations
+
+import pytest
+
+from refarch.spec import load_environment
+from refarch.spec_reads import leaf_paths
+from refarch_pulumi.offline import projects
+from refarch_pulumi.stack import StackPipeline
+
+
+def _pipeline(instance_field: str) -> StackPipeline:
+    pipeline = projects()[0].module("program").PIPELINE
+    return StackPipeline(
+        cloud=pipeline.cloud,
+        provider_namespace=pipeline.provider_namespace,
+        provider_model=pipeline.provider_model,
+        settings_model=pipeline.settings_model,
+        instance_field=instance_field,
+    )
+
+
+@pytest.mark.parametrize("field", ["azure.vm_sise", "azure", "capacity"])
+def test_an_instance_field_that_is_no_value_of_the_spec_is_refused(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"instance_field '{field}' is not a field of the spec"):
+        _pipeline(field)
+
+
+@pytest.mark.parametrize("project", projects(), ids=lambda project: project.cloud)
+def test_each_project_builds_its_bundle_for_a_size_in_its_own_spec_table(project) -> None:
+    pipeline = project.module("program").PIPELINE
+    spec = load_environment("dev")
+    assert pipeline.instance_field in leaf_paths(type(spec))
+    assert pipeline.instance_field.split(".")[0] == project.cloud
+    table, field = pipeline.instance_field.split(".")
+    assert pipeline.instance_type(spec) == getattr(getattr(spec, table), field)
