@@ -25,6 +25,15 @@ class Price:
     date: str
     # How the price was checked, offline (a corroborating page, or that it is the maintainer's reading).
     checked: str = ""
+    # The machine-readable dataset the price was read from (generated from the provider's price API), pinned
+    # to a commit; "" when it was read from `source` itself.
+    dataset: str = ""
+
+    @property
+    def cited(self) -> str:
+        """Where the report says the price comes from."""
+        read = f"; read from {self.dataset}" if self.dataset else ""
+        return f"{self.source} ({self.date}){read}"
 
 
 @dataclass(frozen=True)
@@ -35,9 +44,12 @@ class PriceTable:
     # (cloud, type) -> why it is not priced
     not_priced: dict[tuple[str, str], str]
 
-    def find(self, cloud: str, type_: str, item: str = "") -> Price | None:
+    def find(self, cloud: str, type_: str, item: str = "", region: str | None = None) -> Price | None:
+        """The price of a type and item; in `region` when given (a price read for another region is none)."""
         for price in self.prices:
-            if (price.cloud, price.type, price.item) == (cloud, type_, item):
+            if (price.cloud, price.type, price.item) != (cloud, type_, item):
+                continue
+            if region in (None, price.region):
                 return price
         return None
 
