@@ -5,7 +5,7 @@ priced. The reliability report's monthly estimate reads nothing else."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PRICES = Path(__file__).resolve().parent / "prices.toml"
@@ -44,14 +44,15 @@ class PriceTable:
     # (cloud, type) -> why it is not priced
     not_priced: dict[tuple[str, str], str]
 
-    def find(self, cloud: str, type_: str, item: str = "", region: str | None = None) -> Price | None:
-        """The price of a type and item; in `region` when given (a price read for another region is none)."""
+    def find(self, cloud: str, type_: str, item: str = "") -> Price | None:
         for price in self.prices:
-            if (price.cloud, price.type, price.item) != (cloud, type_, item):
-                continue
-            if region in (None, price.region):
+            if (price.cloud, price.type, price.item) == (cloud, type_, item):
                 return price
         return None
+
+    def in_region(self, region: str) -> PriceTable:
+        """The prices read for one region: a stack is priced only from these."""
+        return replace(self, prices=tuple(price for price in self.prices if price.region == region))
 
     def covers(self, cloud: str, type_: str) -> bool:
         """Whether a resource type has a price or a reason it has none (the coverage test asks this)."""

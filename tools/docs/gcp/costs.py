@@ -42,6 +42,7 @@ QUANTITIES: dict[str, Callable[[Inventory], tuple[str, float, str]]] = {
 
 
 def lines(model: Inventory, table: prices.PriceTable, region: str) -> tuple[CostLine, ...]:
+    table = table.in_region(region)
     counts = Counter(resource.type for resource in model if resource.custom)
     found = []
     for type_, count in sorted(counts.items()):
@@ -60,7 +61,7 @@ def lines(model: Inventory, table: prices.PriceTable, region: str) -> tuple[Cost
             )
             continue
         item, quantity, unit = QUANTITIES[type_](model)
-        price = table.find("gcp", type_, item, region)
+        price = table.find("gcp", type_, item)
         resource = f"{type_.rsplit(':', 1)[-1]} ({item})" if item else type_.rsplit(":", 1)[-1]
         found.append(
             CostLine(
