@@ -41,7 +41,7 @@ def _line(
         unit=f"{price.unit} {unit}".strip(),
         unit_price=price.price,
         monthly=round(monthly, 2),
-        source=f"{price.source} ({price.date})",
+        source=price.cited,
         note=price.checked,
     )
 

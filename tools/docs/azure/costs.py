@@ -80,7 +80,7 @@ def lines(model: Inventory, table: prices.PriceTable | None = None) -> tuple[Cos
                 unit=unit,
                 unit_price=price.price,
                 monthly=round(quantity * price.price, 2),
-                source=f"{price.source} ({price.date})",
+                source=price.cited,
             )
         )
     return tuple(found)
