@@ -3,9 +3,16 @@ reason it has none; each price names its source and date."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 
+import yaml
+
+from refarch import ROOT
+from refarch.spec import load_all
 from tools.docs import prices
+from tools.docs.gcp import costs as gcp_costs
 
 
 def resource_types(stack) -> set[str]:
@@ -44,3 +51,87 @@ def test_every_price_is_dated_and_sourced():
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", price.date), price
         assert price.price > 0, price
     assert all(reason.strip() for reason in table.not_priced.values())
+
+
+# Where each Pulumi stack is deployed, from its own stack config (what the price must be read for).
+REGION_KEYS = {"gcp": "gcp:region", "azure": "azure-native:location"}
+
+
+def stack_region(cloud: str, environment: str) -> str:
+    if cloud == "aws":
+        return json.loads((ROOT / "cdk.json").read_text())["context"]["region"]
+    config = yaml.safe_load((ROOT / "pulumi" / cloud / f"Pulumi.{environment}.yaml").read_text())["config"]
+    return config[REGION_KEYS[cloud]]
+
+
+def line_of(stack, type_: str):
+    (line,) = [line for line in stack.facts.cost_lines if line.type == type_]
+    return line
+
+
+def test_every_gcp_fleet_line_is_priced_at_the_specs_machine_type_and_minimum(generated):
+    table = prices.load()
+    specs = load_all()
+    gcp = [stack for stack in generated if stack.facts.cloud == "gcp"]
+    assert gcp
+    for stack in gcp:
+        spec = specs[stack.facts.environment]
+        region = stack_region("gcp", stack.facts.environment)
+        price = table.in_region(region).find("gcp", gcp_costs.GROUP, spec.gcp.machine_type)
+        assert price is not None, f"no price for {spec.gcp.machine_type} in {region}"
+        line = line_of(stack, gcp_costs.GROUP)
+        hours = spec.capacity.min * prices.HOURS_PER_MONTH
+        assert (line.quantity, line.unit_price) == (hours, price.price), stack.facts.environment
+        assert line.monthly == round(hours * price.price, 2)
+        assert spec.gcp.machine_type in line.resource and price.dataset in line.source
+
+
+def test_every_gcp_nat_line_bills_the_vms_it_serves(generated):
+    table = prices.load()
+    specs = load_all()
+    for stack in (stack for stack in generated if stack.facts.cloud == "gcp"):
+        spec = specs[stack.facts.environment]
+        region = stack_region("gcp", stack.facts.environment)
+        price = table.in_region(region).find("gcp", gcp_costs.NAT)
+        served = min(spec.capacity.min, gcp_costs.NAT_BILLED_VMS) * prices.HOURS_PER_MONTH
+        line = line_of(stack, gcp_costs.NAT)
+        assert (line.quantity, line.monthly) == (served, round(served * price.price, 2))
+
+
+def test_every_priced_line_is_the_tables_price_for_the_stacks_region_times_its_quantity(generated):
+    table = prices.load()
+    checked = set()
+    for stack in generated:
+        region = stack_region(stack.facts.cloud, stack.facts.environment)
+        for line in stack.facts.cost_lines:
+            if line.unit_price is None:
+                continue
+            assert any(
+                (price.cloud, price.type, price.region, price.price)
+                == (stack.facts.cloud, line.type, region, line.unit_price)
+                for price in table.prices
+            ), line
+            # AWS lines count units and say "x 730 h" when the price is hourly; the others count hours.
+            hours = prices.HOURS_PER_MONTH if line.unit.endswith(f"x {prices.HOURS_PER_MONTH} h") else 1
+            assert line.monthly == round(line.quantity * line.unit_price * hours, 2), line
+            checked.add(stack.facts.cloud)
+    assert checked == {"aws", "gcp"}, checked
+
+
+def test_a_price_read_for_another_region_prices_nothing(docs_inputs):
+    table = prices.load()
+    for environment, model in docs_inputs.models["gcp"].items():
+        region = stack_region("gcp", environment)
+        moved = tuple(replace(price, region=f"not-{region}") for price in table.prices)
+        elsewhere = replace(table, prices=moved)
+        assert any(line.monthly for line in gcp_costs.lines(model, table, region))
+        assert not any(line.monthly for line in gcp_costs.lines(model, elsewhere, region))
+
+
+PINNED = r"https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{40}/\S+"
+
+
+def test_every_dataset_is_pinned_to_a_commit():
+    for price in prices.load().prices:
+        if price.dataset:
+            assert re.fullmatch(PINNED, price.dataset), price

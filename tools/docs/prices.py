@@ -5,7 +5,7 @@ priced. The reliability report's monthly estimate reads nothing else."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PRICES = Path(__file__).resolve().parent / "prices.toml"
@@ -25,6 +25,15 @@ class Price:
     date: str
     # How the price was checked, offline (a corroborating page, or that it is the maintainer's reading).
     checked: str = ""
+    # The machine-readable dataset the price was read from (generated from the provider's price API), pinned
+    # to a commit; "" when it was read from `source` itself.
+    dataset: str = ""
+
+    @property
+    def cited(self) -> str:
+        """Where the report says the price comes from."""
+        read = f"; read from {self.dataset}" if self.dataset else ""
+        return f"{self.source} ({self.date}){read}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,10 @@ class PriceTable:
             if (price.cloud, price.type, price.item) == (cloud, type_, item):
                 return price
         return None
+
+    def in_region(self, region: str) -> PriceTable:
+        """The prices read for one region: a stack is priced only from these."""
+        return replace(self, prices=tuple(price for price in self.prices if price.region == region))
 
     def covers(self, cloud: str, type_: str) -> bool:
         """Whether a resource type has a price or a reason it has none (the coverage test asks this)."""

@@ -41,7 +41,7 @@ def _line(
         unit=f"{price.unit} {unit}".strip(),
         unit_price=price.price,
         monthly=round(monthly, 2),
-        source=f"{price.source} ({price.date})",
+        source=price.cited,
         note=price.checked,
     )
 
@@ -57,7 +57,8 @@ def _canary_runs(body: dict) -> float:
     return MINUTES_PER_MONTH / int(match.group(1)) if match else 0
 
 
-def cost_lines(template: Template, table: PriceTable, minimum: int) -> tuple[CostLine, ...]:
+def cost_lines(template: Template, table: PriceTable, minimum: int, region: str) -> tuple[CostLine, ...]:
+    table = table.in_region(region)
     lines: list[CostLine] = []
     counted = Counter(body["Type"] for body in template.resources.values())
     handled = set()

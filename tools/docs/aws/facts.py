@@ -139,7 +139,7 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
     return replace(
         stack_facts,
         failure_modes=failure_modes(stack_facts),
-        cost_lines=cost_lines(template, prices.load(), minimum),
+        cost_lines=cost_lines(template, prices.load(), minimum, region),
     )
 
 

@@ -49,7 +49,8 @@ QUANTITIES: dict[str, Callable[[Inventory, Resource], tuple[str, float, str]]] =
 
 
 def lines(model: Inventory, table: prices.PriceTable | None = None) -> tuple[CostLine, ...]:
-    table = table or prices.load()
+    # Priced only from prices read for the stack's location (Pulumi.<env>.yaml azure-native:location).
+    table = (table or prices.load()).in_region(model.only(inv.SCALE_SET).get("location"))
     found = []
     for resource in model:
         if not resource.custom or resource.type not in QUANTITIES:
@@ -79,7 +80,7 @@ def lines(model: Inventory, table: prices.PriceTable | None = None) -> tuple[Cos
                 unit=unit,
                 unit_price=price.price,
                 monthly=round(quantity * price.price, 2),
-                source=f"{price.source} ({price.date})",
+                source=price.cited,
             )
         )
     return tuple(found)

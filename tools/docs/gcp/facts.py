@@ -18,8 +18,8 @@ from refarch.inventory import Inventory, Resource
 from refarch.spec import EnvironmentSpec
 from tools.docs import prices
 from tools.docs.commands.pulumi_cli import exports
-from tools.docs.gcp import graph, state
-from tools.docs.model import CostLine, FailureMode, HealthCheck, Output, ResourceFact, StackFacts
+from tools.docs.gcp import costs, graph, state
+from tools.docs.model import FailureMode, HealthCheck, Output, ResourceFact, StackFacts
 
 GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
@@ -114,35 +114,11 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         ),
         graph=graph.build(model),
         state_places=state.places(model, env),
-        cost_lines=cost_lines(model, prices.load()),
+        cost_lines=costs.lines(model, prices.load(), group.get("region")),
         extra=extra(group, cache, env),
         details=details(model, group, cache, database, env),
     )
     return replace(built, failure_modes=failure_modes(built))
-
-
-def cost_lines(model: Inventory, table: prices.PriceTable) -> tuple[CostLine, ...]:
-    """One line per resource type, priced from the table or marked not priced with the table's reason."""
-    counts: dict[str, int] = {}
-    for resource in model:
-        if resource.custom:
-            counts[resource.type] = counts.get(resource.type, 0) + 1
-    lines = []
-    for type_, count in sorted(counts.items()):
-        price = table.find("gcp", type_)
-        lines.append(
-            CostLine(
-                resource=type_.rsplit(":", 1)[-1],
-                type=type_,
-                quantity=count,
-                unit=price.unit if price else "each",
-                unit_price=price.price if price else None,
-                monthly=round(count * price.price * prices.HOURS_PER_MONTH, 2) if price else None,
-                source=f"{price.source} ({price.date})" if price else "tools/docs/prices.toml",
-                note="" if price else table.not_priced.get(("gcp", type_), "no entry in the price table"),
-            )
-        )
-    return tuple(lines)
 
 
 def extra(group: Resource, cache: Resource, env: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -1,0 +1,80 @@
+"""The reliability report's monthly cost lines for a GCP stack: one line per resource type. Billed types with
+a quantity rule (QUANTITIES: the fleet's machine type and minimum size from the inventory) are priced from
+tools/docs/prices.toml in the stack's region; every other type shows the table's reason it has no price."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from refarch.inventory import Inventory
+from tools.docs import prices
+from tools.docs.model import CostLine
+
+HOURS = prices.HOURS_PER_MONTH
+GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
+TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
+NAT = "gcp:compute/routerNat:RouterNat"
+# Cloud NAT bills each VM it serves per hour up to this many VMs, then a flat gateway rate
+# (https://cloud.google.com/nat/pricing; the dataset's generator, build/pricing.pl, applies the same cap).
+NAT_BILLED_VMS = 32
+
+
+def _minimum(model: Inventory) -> int:
+    return int(model.only(AUTOSCALER).get("autoscalingPolicy.minReplicas"))
+
+
+def _instances(model: Inventory) -> tuple[str, float, str]:
+    return model.only(TEMPLATE).get("machineType"), _minimum(model) * HOURS, "instance-hours (minimum size)"
+
+
+def _nat(model: Inventory) -> tuple[str, float, str]:
+    served = min(_minimum(model), NAT_BILLED_VMS)
+    return "", served * HOURS, "VM-hours served (the fleet's minimum size)"
+
+
+# Billed resource types and (item, quantity a month, unit) for this stack.
+QUANTITIES: dict[str, Callable[[Inventory], tuple[str, float, str]]] = {
+    GROUP: _instances,
+    NAT: _nat,
+}
+
+
+def lines(model: Inventory, table: prices.PriceTable, region: str) -> tuple[CostLine, ...]:
+    table = table.in_region(region)
+    counts = Counter(resource.type for resource in model if resource.custom)
+    found = []
+    for type_, count in sorted(counts.items()):
+        if type_ not in QUANTITIES:
+            found.append(
+                CostLine(
+                    resource=type_.rsplit(":", 1)[-1],
+                    type=type_,
+                    quantity=count,
+                    unit="each",
+                    unit_price=None,
+                    monthly=None,
+                    source="tools/docs/prices.toml",
+                    note=table.not_priced.get(("gcp", type_), "no quantity rule in tools/docs/gcp/costs.py"),
+                )
+            )
+            continue
+        item, quantity, unit = QUANTITIES[type_](model)
+        price = table.find("gcp", type_, item)
+        resource = f"{type_.rsplit(':', 1)[-1]} ({item})" if item else type_.rsplit(":", 1)[-1]
+        found.append(
+            CostLine(
+                resource=resource,
+                type=type_,
+                quantity=round(quantity, 2),
+                unit=unit,
+                unit_price=price.price if price else None,
+                monthly=round(quantity * price.price, 2) if price else None,
+                source=price.cited if price else "tools/docs/prices.toml",
+                note=price.checked
+                if price
+                else table.not_priced.get(("gcp", type_), f"no price for {item or type_} in {region}"),
+            )
+        )
+    return tuple(found)
