@@ -157,8 +157,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             "replacement may be in another zone than the instance it replaced; the group then balances its "
             f"zones ({facts.per_zone} at the minimum size) with a launch and a termination of its own: step "
             "6 lists them; let them finish.",
-            stop_if="a zone of step 1 has no instance left and launches there fail (step 6: `Failed`, its "
-            "message names the zone) or the AWS Health Dashboard shows an event for it: follow "
+            stop_if="fewer lines than in step 1, or launches in a zone fail (step 6: `Failed`, its message "
+            "names the zone), or the AWS Health Dashboard shows an event for a zone of the group: follow "
             f"{runbook_path(facts, 'evacuate-zone')}.",
         ),
     )
