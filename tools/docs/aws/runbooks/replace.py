@@ -30,7 +30,7 @@ STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
 RESUME = (
     f'STATE="{STATE_FILE}"  # this procedure\'s state (steps 3, 5 and 7 write it): reloaded here on a re-run',
     'test -f "$STATE" && . "$STATE" && \\\n'
-    '  echo "resumed from $STATE: INSTANCE=$INSTANCE MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
+    '  echo "resumed from $STATE: INSTANCE=${INSTANCE:-} MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
 )
 
 
