@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import re
 
-USE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)\}?")
-SET = re.compile(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
+# A use of a variable; `${NAME:-default}` says the name may be unset (a state file not written yet).
+USE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)(?![A-Z0-9_]|:-)\}?")
+# An assignment at the start of a line or after `&&`, `||` or `;` (`test ... && NOW=$(date ...) && ...`).
+SET = re.compile(r"(?:^|&&|\|\||;)\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
+# Set by the shell itself (a state file under $HOME).
+SHELL = {"HOME"}
 
 
 def undefined(runbook) -> list[str]:
-    defined = {name for name, _ in runbook.exports}
+    defined = {name for name, _ in runbook.exports} | SHELL
     missing = []
+    for line in runbook.before_lookups:
+        missing += [f"before the lookups: ${name}" for name in USE.findall(line) if name not in defined]
+        defined.update(SET.findall(line))
     for lookup in runbook.lookups:
         missing += [
             f"{lookup.variable}: ${name}" for name in USE.findall(lookup.command) if name not in defined
@@ -42,3 +49,13 @@ def test_an_unset_variable_is_caught(generated):
 
     runbook = generated[0].runbooks[0]
     assert undefined(replace(runbook, lookups=runbook.lookups[1:]))
+
+
+def test_a_state_file_never_named_is_caught(generated):
+    """The AWS replace-one-instance steps write $STATE, which the names block sets before the lookups."""
+    from dataclasses import replace
+
+    aws = next(stack for stack in generated if stack.facts.cloud == "aws")
+    (runbook,) = (r for r in aws.runbooks if r.scenario == "replace-one-instance")
+    assert not undefined(runbook)
+    assert any("$STATE" in problem for problem in undefined(replace(runbook, before_lookups=())))

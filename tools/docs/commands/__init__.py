@@ -36,6 +36,8 @@ HELPERS = frozenset(
         "set",
         ":",
         "mv",
+        # `.` reads a runbook's state file back into the shell (values kept for a re-run after a lost shell).
+        ".",
     }
 )
 # Shell keywords that open or close a loop or a condition: the word after one is the program.

@@ -102,18 +102,40 @@ def in_service_count(facts: StackFacts) -> str:
     return f"one line per instance in service (the desired capacity: {facts.min_size} to {facts.max_size})"
 
 
-def list_instances(watch_step: int) -> Step:
+# The group's instances, one line each: id, zone, lifecycle state, health.
+GROUP_INSTANCES = (
+    'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
+    '  --query "AutoScalingGroups[0].Instances[].[InstanceId,AvailabilityZone,LifecycleState,'
+    'HealthStatus]" \\\n'
+    "  --output text"
+)
+
+
+def list_instances(facts: StackFacts, *, watch_step: int, zones_step: int) -> Step:
+    """The group's instances and the targets the load balancer does not find healthy: when the load balancer
+    reports an instance unhealthy the group may still call it `Healthy` (its ELB check waits for the
+    unhealthy threshold), so the group's listing alone may not show the one to replace."""
+    states = session().get_service_model("autoscaling").shape_for("LifecycleState").enum
+    others = ", ".join(f"`{state}`" for state in states if state != "InService")
     return Step(
-        title="List the fleet's instances, their zone, lifecycle state and health",
+        title="List the fleet's instances (zone, lifecycle state, health) and the targets the load balancer "
+        "does not find healthy",
         command=(
-            'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
-            '  --query "AutoScalingGroups[0].Instances[].[InstanceId,AvailabilityZone,'
-            'LifecycleState,HealthStatus]" \\\n'
+            GROUP_INSTANCES + "\n"
+            'aws elbv2 describe-target-health --target-group-arn "$TARGET_GROUP_ARN" \\\n'
+            "  --query \"TargetHealthDescriptions[?TargetHealth.State!='healthy'].[Target.Id,"
+            'TargetHealth.State,TargetHealth.Reason]" \\\n'
             "  --output text"
         ),
-        expected="one line per instance: `InService` and `Healthy` for all but the one you came for.",
-        stop_if="the group shows instances `Pending` or `Terminating` already: a replacement is under way; "
-        f"wait for it (step {watch_step}) instead of starting another, then start again at step 1.",
+        expected="first one line per instance, each `InService`, `Healthy` unless it is the one you came "
+        "for; then the targets that are not `healthy` (none, or the one you came for). The instance to "
+        "replace is the one the second command lists, or the one `Unhealthy` in the first, or the one the "
+        f"alert or the EC2 scheduled event names. Note the zones: step {zones_step} compares them.",
+        stop_if=f"an instance is in any lifecycle state but `InService` ({others}): a replacement or "
+        f"another operator's change is under way; wait for it (step {watch_step}) instead of starting "
+        "another, then start again at step 1. More than one target not `healthy`: not one instance's "
+        "fault (a release, the cache, a zone); replacing one will not help: escalate. The AWS Health "
+        f"Dashboard shows an event for a zone of the group: follow {runbook_path(facts, 'evacuate-zone')}.",
     )
 
 

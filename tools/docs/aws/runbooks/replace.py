@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
-    activities,
+    GROUP_INSTANCES,
     alarm_lookups,
     assemble,
+    drill,
     in_service_count,
     list_instances,
     no_refresh_running,
@@ -15,51 +19,150 @@ from tools.docs.aws.runbooks.common import (
     refresh_status,
     runbook_path,
     timings,
-    wait_in_service,
+    waiter_bound,
 )
-from tools.docs.model import Runbook, StackFacts, Step
+from tools.docs.commands.aws_cli import session
+from tools.docs.model import DrillReference, Runbook, StackFacts, Step
+
+# This procedure's state file: what a re-run after a lost shell must not read again (the instance named in
+# step 3, the time step 5 marked it), reloaded by the names block.
+STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
+RESUME = (
+    f'STATE="{STATE_FILE}"  # this procedure\'s state (steps 3, 5 and 7 write it): reloaded here on a re-run',
+    'test -f "$STATE" && . "$STATE" && \\\n'
+    '  echo "resumed from $STATE: INSTANCE=${INSTANCE:-} MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
+)
+
+
+def watch_replacement(facts: StackFacts, deadline: float) -> Step:
+    """The group's activities since step 5 marked the instance (newest first: "Activities are sorted by
+    start time. Activities still in progress are described first", DescribeScalingActivities, Amazon EC2 Auto
+    Scaling API Reference), all of them: a scaling or rebalancing activity no longer pushes ours off a short
+    list. One deadline from the mark, the duration table's replacement."""
+    codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
+    ending = ("Successful", "Failed", "Cancelled")
+    under_way = ", ".join(f"`{code}`" for code in codes if code not in ending)
+    return Step(
+        title="Watch the group's activities since the mark until the replacement is done (repeat every 30 s)",
+        command=(
+            'aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" \\\n'
+            "  --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,"
+            'StatusMessage]" \\\n'
+            "  --output text"
+        ),
+        expected="newest first: `Terminating EC2 instance: <INSTANCE>` above `Launching a new EC2 instance: "
+        "<new id>`; the replacement is done when both are `Successful` (the termination waits for the "
+        "replacement to pass its health check, then drains the old one). While one is under way its status "
+        f"is one of {under_way}. Other activities (scaling out or in, rebalancing zones) may appear too: "
+        "only ours failing is a stop. After a lost shell: run the names block (it reloads `INSTANCE` and "
+        "`MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating EC2 instance: "
+        "i-...` names the instance.",
+        stop_if="the launch or our termination ends `Failed` or `Cancelled`: its last column "
+        "(`StatusMessage`) says why (capacity, launch template, permissions); escalate. Not both "
+        f"`Successful` {deadline:g} s after `MARKED_AT` (one replacement, the duration table; the same "
+        "bound as verification step 1 plus the deregistration delay): check the targets (verification step "
+        "1), then escalate.",
+    )
+
+
+def _waiter_expected() -> str:
+    delay, attempts = waiter_bound("elbv2", "TargetInService")
+    return (
+        "`done at` and the time (UTC), also in `$STATE`: verification step 5 needs a canary run that "
+        f"started after it. Run after step 6, it returns at its first poll; it gives up after {attempts} "
+        f"polls {delay} s apart = {delay * attempts} s, a ceiling, not a deadline of this procedure."
+    )
 
 
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     refresh = facts.details["refresh"]
+    deadline = t["replace"].seconds
     steps = (
-        list_instances(watch_step=5),
+        list_instances(facts, watch_step=6, zones_step=8),
         no_refresh_running(facts),
         Step(
-            title="Name the instance to replace (an id from step 1) and make sure it is this group's",
+            title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
+            "it to the state file",
             command=(
                 'INSTANCE="<id from step 1>"\n'
                 'GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
                 '  --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
-                'test "$GROUP" = "$ASG" && echo in-group'
+                'test "$GROUP" = "$ASG" && MARKED_AT= && DONE_AT= && \\\n'
+                '  echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group'
             ),
-            expected="`in-group`.",
+            expected="`in-group`; `$STATE` now holds the instance id (a new procedure starts a new state "
+            "file).",
             # set-instance-health takes no group name: it acts on whichever group the instance is in.
             stop_if="anything else: `$GROUP` names the group the instance is in (`None`: in no group; "
-            "another name: another stack's group in this account, which step 4 would replace instead); "
+            "another name: another stack's group in this account, which step 5 would replace instead); "
             "go back to step 1.",
         ),
         Step(
-            title="Mark it unhealthy: the group launches its replacement first, then drains and terminates "
-            "it",
+            title="Keep the evidence: save its console output before the group terminates it",
+            # --latest (the serial console now, not the buffer of the last state change) needs a Nitro
+            # instance type ("GetConsoleOutput", Amazon EC2 API Reference: "This option is supported on
+            # instance types that use the Nitro hypervisor"); the CLI decodes the base64 output itself
+            # (botocore.handlers.decode_console_output).
             command=(
-                'aws autoscaling set-instance-health --instance-id "$INSTANCE" --health-status Unhealthy \\\n'
-                "  --no-should-respect-grace-period"
+                'CONSOLE=$(aws ec2 get-console-output --instance-id "$INSTANCE" --latest \\\n'
+                "  --query Output --output text)\n"
+                'printf \'%s\\n\' "$CONSOLE" > "$HOME/$INSTANCE-console.txt" && \\\n'
+                '  echo "saved $HOME/$INSTANCE-console.txt"'
             ),
-            expected="no output.",
-            stop_if="`ValidationError`: the id is not an instance of any group; go back to step 3. The call "
-            "names no group: only step 3 makes sure it is this one.",
+            expected=f"`saved` and the file's name: the instance's boot and kernel messages. Its service log "
+            f"stays in the stack's CloudWatch Logs log group ({facts.log_retention_days} days) after the "
+            "instance is gone.",
+            stop_if="`UnauthorizedOperation`: your role lacks `ec2:GetConsoleOutput` (the permissions "
+            "above); go on without the file only if the replacement cannot wait.",
         ),
-        activities(
-            facts,
-            "`Launching a new EC2 instance` `Successful`, then `Terminating EC2 instance: <INSTANCE>` "
-            "`Successful` (the termination waits for the replacement to pass its health check).",
-            since="step 4",
+        Step(
+            title="Mark it unhealthy (once: a re-run after it worked changes nothing): the group launches "
+            "its replacement first, then drains and terminates it",
+            # The guard makes a re-run after a lost shell safe: the names block reloaded MARKED_AT from the
+            # state file, so the instance (gone by then: ValidationError) is not marked twice.
+            command=(
+                'test -z "${MARKED_AT:-}" && NOW=$(date -u +%FT%T) && \\\n'
+                '  aws autoscaling set-instance-health --instance-id "$INSTANCE" \\\n'
+                "  --health-status Unhealthy --no-should-respect-grace-period && \\\n"
+                '  MARKED_AT=$NOW && echo "MARKED_AT=$MARKED_AT" >> "$STATE" && \\\n'
+                '  echo "marked at $MARKED_AT" || \\\n'
+                '  echo "not marked now: MARKED_AT=${MARKED_AT:-}"'
+            ),
+            expected="`marked at` and the time (UTC), now also in `$STATE`: steps 6 and 7 count from it.",
+            stop_if="`not marked now: MARKED_AT=` with a time: this step ran already for `$INSTANCE` then "
+            "(the state file says so); do not mark it again, go on at step 6. `ResourceContention` above it: "
+            "the group is busy with another update (scaling); wait 30 s, run step 1 again, then this step. "
+            "`ValidationError`: the id is not an instance of any group (or it is gone already); go back to "
+            "step 3. The call names no group: only step 3 makes sure it is this one.",
         ),
-        wait_in_service(facts),
+        watch_replacement(facts, deadline),
+        Step(
+            title="Only when step 6 shows both activities `Successful`: wait until every registered target "
+            "is healthy, then note the time",
+            command=(
+                'aws elbv2 wait target-in-service --target-group-arn "$TARGET_GROUP_ARN" && \\\n'
+                '  DONE_AT=$(date -u +%FT%T) && echo "DONE_AT=$DONE_AT" >> "$STATE" && \\\n'
+                '  echo "done at $DONE_AT"'
+            ),
+            expected=_waiter_expected(),
+            stop_if="it exits with `Waiter TargetInService failed`: a target stayed unhealthy; see step 1 of "
+            "the verification.",
+        ),
+        Step(
+            title="Check the group once more: the same number of instances as in step 1, all in service, "
+            "across its zones",
+            command=GROUP_INSTANCES,
+            expected=f"as many lines as in step 1, each `InService` and `Healthy`, the old id gone. The "
+            "replacement may be in another zone than the instance it replaced; the group then balances its "
+            f"zones ({facts.per_zone} at the minimum size) with a launch and a termination of its own: step "
+            "6 lists them; let them finish.",
+            stop_if="fewer lines than in step 1, or launches in a zone fail (step 6: `Failed`, its message "
+            "names the zone), or the AWS Health Dashboard shows an event for a zone of the group: follow "
+            f"{runbook_path(facts, 'evacuate-zone')}.",
+        ),
     )
-    return assemble(
+    runbook = assemble(
         facts,
         "replace-one-instance",
         purpose="Take one instance out of service and put a fresh one from the same launch template in its "
@@ -91,8 +194,11 @@ def replace_one(facts: StackFacts) -> Runbook:
             "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
             "and `curl` installed.",
             "The permissions below (attach them to the role you assume for operations).",
+            f"A home directory you can write to: `{STATE_FILE}` keeps this procedure's state (the "
+            "instance and the times it was marked and done) for a re-run after a lost shell.",
         ),
         lookups=c.lookups(facts, "AutoScalingGroupName"),
+        before_lookups=RESUME,
         steps=steps,
         rollback=(
             Step(
@@ -103,6 +209,26 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
         ),
         expected_targets=in_service_count(facts),
+    )
+    rehearsed = drill("replace-one-instance").scenario
+    # What the drill proves and what it does not: the same replacement mechanics, not these commands.
+    note = (
+        "That drill replaces every instance of a local fleet, one at a time under load, on 127.0.0.1 (the "
+        "machine above); it does not run this procedure's commands against AWS, whose group, load balancer "
+        "and permissions only a run in a real account (staging first) exercises."
+    )
+    # Whoever helps needs the instance and when it was marked (the activities since then tell the rest).
+    (tell,) = (step for step in runbook.escalation if step.command.startswith("aws sns publish"))
+    message = (
+        '--message "Runbook step failed: <step number and what it printed>. '
+        'Instance $INSTANCE, marked unhealthy at ${MARKED_AT:-not yet} UTC; state in $STATE"'
+    )
+    told = dataclasses.replace(
+        tell, command=re.sub(r'--message "[^"]*"', lambda _: message, tell.command, count=1)
+    )
+    escalation = tuple(told if step is tell else step for step in runbook.escalation)
+    return dataclasses.replace(
+        runbook, escalation=escalation, drill=DrillReference(scenario=rehearsed, note=note)
     )
 
 
