@@ -11,7 +11,8 @@ SET = re.compile(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
 
 
 def undefined(runbook) -> list[str]:
-    defined = {name for name, _ in runbook.exports}
+    # The shell's own: $HOME (a state file's place), $SECONDS (a wait loop's deadline).
+    defined = {"HOME", "SECONDS"} | {name for name, _ in runbook.exports}
     missing = []
     for lookup in runbook.lookups:
         missing += [

@@ -36,6 +36,10 @@ HELPERS = frozenset(
         "set",
         ":",
         "mv",
+        # `read -rs` takes a secret without echoing it or leaving it in the shell history; `source` reloads
+        # a runbook's state file after a lost shell.
+        "read",
+        "source",
     }
 )
 # Shell keywords that open or close a loop or a condition: the word after one is the program.
