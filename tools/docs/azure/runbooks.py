@@ -355,7 +355,7 @@ def _replace_durations(facts: StackFacts) -> tuple[Duration, ...]:
         Duration(
             name="an instance whose watcher never approves leaves (the delete waits out the terminate "
             "notice)",
-            formula=f"terminate notice timeout (notBeforeTimeout) {notice} s",
+            formula=f"terminate notice timeout = notBeforeTimeout {notice} s",
             seconds=notice,
         ),
         detection,
