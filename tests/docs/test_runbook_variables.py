@@ -10,8 +10,8 @@ import re
 USE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)(?![A-Z0-9_]|:-)\}?")
 # An assignment at the start of a line or after `&&`, `||` or `;` (`test ... && NOW=$(date ...) && ...`).
 SET = re.compile(r"(?:^|&&|\|\||;)\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
-# Set by the shell itself (a state file under $HOME).
-SHELL = {"HOME"}
+# Set by the shell itself: $HOME (a state file's place), $SECONDS (a wait loop's deadline).
+SHELL = {"HOME", "SECONDS"}
 
 
 def undefined(runbook) -> list[str]:

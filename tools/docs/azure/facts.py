@@ -61,6 +61,33 @@ def batch_size(capacity: int, percent: int) -> int:
     return max(1, math.floor(capacity * percent / 100))
 
 
+# What an instance's model links to, and the action Azure checks on the linked resource when a scale-set
+# write creates an instance (403 LinkedAuthorizationFailed without it). "Azure permissions for Networking /
+# Identity" (https://learn.microsoft.com/azure/role-based-access-control/permissions/networking,
+# .../permissions/identity): subnets/join, backendAddressPools/join, userAssignedIdentities/assign.
+_IP_LINKS = {
+    "subnet": "Microsoft.Network/virtualNetworks/subnets/join/action",
+    "applicationGatewayBackendAddressPools": (
+        "Microsoft.Network/applicationGateways/backendAddressPools/join/action"
+    ),
+    "loadBalancerBackendAddressPools": "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+    "applicationSecurityGroups": "Microsoft.Network/applicationSecurityGroups/join/action",
+}
+
+
+def linked_actions(scale_set) -> tuple[str, ...]:
+    """The join/assign actions a scale-set write needs on the resources its instance model references."""
+    found = set()
+    for nic in scale_set.get("virtualMachineProfile.networkProfile.networkInterfaceConfigurations"):
+        if nic.get("networkSecurityGroup"):
+            found.add("Microsoft.Network/networkSecurityGroups/join/action")
+        for ip in nic.get("ipConfigurations", ()):
+            found.update(action for key, action in _IP_LINKS.items() if ip.get(key))
+    if "UserAssigned" in scale_set.get("identity.type", ""):
+        found.add("Microsoft.ManagedIdentity/userAssignedIdentities/assign/action")
+    return tuple(sorted(found))
+
+
 def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFacts:
     scale_set = model.only(inv.SCALE_SET)
     capacity = model.only(inv.AUTOSCALE).get("profiles.0.capacity")
@@ -167,5 +194,9 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
             # A restored account must match its source's consistency and zone redundancy (runbook checks).
             "store_consistency": store.get("consistencyPolicy.defaultConsistencyLevel"),
             "store_zone_redundant": bool(store.get("locations.0.isZoneRedundant")),
+            # How long a delete waits for the instance's approval at most (Terminate scheduled event).
+            "terminate_notice_seconds": inv.iso_seconds(notice["notBeforeTimeout"]),
+            # What adding an instance links (permissions of the runbooks that scale out).
+            "scale_set_links": linked_actions(scale_set),
         },
     )

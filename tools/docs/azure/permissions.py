@@ -33,6 +33,8 @@ ACTIONS = {
         "Microsoft.Network/publicIPAddresses/read",
     ),
     "vm get-instance-view": ("Microsoft.Compute/virtualMachines/instanceView/read",),
+    "vm show": ("Microsoft.Compute/virtualMachines/read",),
+    "group show": ("Microsoft.Resources/subscriptions/resourceGroups/read",),
     "network application-gateway list": ("Microsoft.Network/applicationGateways/read",),
     "network application-gateway show-backend-health": (
         "Microsoft.Network/applicationGateways/backendhealth/action",
@@ -91,14 +93,25 @@ def actions(commands: list[str]) -> list[str]:
     return sorted(found)
 
 
-def role(environment: str, resource_group: str, commands: list[str], scenario: str) -> str:
+def role(
+    environment: str,
+    resource_group: str,
+    commands: list[str],
+    scenario: str,
+    scale_links: tuple[str, ...] = (),
+) -> str:
     """An Azure custom role definition (az role definition create --role-definition @role.json) holding
-    exactly the actions the runbook's commands call, assignable on the stack's resource group only."""
+    exactly the actions the runbook's commands call, assignable on the stack's resource group only.
+    `scale_links`: the join/assign actions on what the scale set's instance model references, which a
+    scale-out (`az vmss scale`) also needs (403 LinkedAuthorizationFailed without them)."""
+    called = actions(commands)
+    if "Microsoft.Compute/virtualMachineScaleSets/write" in called:
+        called = sorted({*called, *scale_links})
     return json.dumps(
         {
             "Name": f"refarch-{environment}-{scenario}",
             "Description": f"What the {scenario} runbook's az commands call (generated from them).",
-            "Actions": actions(commands),
+            "Actions": called,
             "NotActions": [],
             "AssignableScopes": [f"/subscriptions/<subscription-id>/resourceGroups/{resource_group}"],
         },

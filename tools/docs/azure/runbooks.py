@@ -211,7 +211,12 @@ API_KEY = (
 
 
 def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
-    fields["preconditions"] = (*fields["preconditions"], API_KEY)
+    # A runbook that reads the key in its Names block (no echo, not in the shell history) exports none.
+    reads_key = any(
+        step.command.startswith("API_KEY=") for group in ("steps", "verification") for step in fields[group]
+    )
+    if not reads_key:
+        fields["preconditions"] = (*fields["preconditions"], API_KEY)
     commands = [lookup.command for lookup in fields["lookups"]] + [
         step.command
         for group in ("steps", "verification", "rollback", "escalation")
@@ -226,23 +231,161 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         environment=facts.environment,
         scenario=scenario,
         title=title,
-        permissions=permissions.role(facts.environment, resource_group, commands, scenario),
+        permissions=permissions.role(
+            facts.environment, resource_group, commands, scenario, facts.details["scale_set_links"]
+        ),
         permissions_format="json",
         cli_version=cli_version(),
         guards=tuple(lookup.variable for lookup in fields["lookups"]),
-        exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
+        exports=()
+        if reads_key
+        else (("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
 
 
-# How often a reader re-checks a booting instance (a gateway backend-health call itself takes seconds).
+# How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
 POLL_SECONDS = 30
+# Where scenario 1 keeps what it read before changing anything, so a lost shell resumes with those values
+# (re-reading after step 4 would take the raised minimum for the original one).
+REPLACE_STATE = "$HOME/replace-$VMSS.env"
+# A subscription key of the API, read without echo so it is neither shown nor in the shell history; a
+# one-line block of its own, so the prompt cannot swallow the next pasted line.
+_KEY_STEP = Step(
+    title="Type a subscription key of the API at the prompt (portal: the stack's API Management instance, "
+    "APIs > Subscriptions, `...` > Show/hide keys); it is not echoed and not kept in the shell history",
+    command='API_KEY=$(read -rsp "API key: " key && echo "$key")',
+    expected="the prompt, then nothing (an empty key makes the next step answer 401)",
+)
+
+
+def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
+    return _lookups(
+        facts,
+        _autoscale_lookup(facts),
+        Lookup(
+            variable="RG_ID",
+            command='az group show -n "$RG" --query id -o tsv',
+            source="the resource group in the subscription az uses; empty (ResourceGroupNotFound): wrong "
+            "subscription, `az account set --subscription <id>` with the id in stack output `actionGroup` "
+            "(/subscriptions/<id>/...), then run this block again",
+        ),
+        Lookup(
+            variable="STATE",
+            command=f'echo "{REPLACE_STATE}"',
+            source="the state file step 4 writes (what it read before changing anything); this block reloads "
+            "it after a lost shell",
+        ),
+    )
+
+
+# Run after the lookups: show what was found, and reload a run in progress.
+_REPLACE_AFTER_LOOKUPS = (
+    'echo "SUBSCRIPTION=$SUBSCRIPTION RG_ID=$RG_ID VMSS=$VMSS AGW=$AGW AUTOSCALE=$AUTOSCALE STATE=$STATE"',
+    'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=$VM CAP=$CAP MIN=$MIN '
+    'DEFAULT=$DEFAULT TARGET=$TARGET NEW_VM=$NEW_VM"',
+)
+
+
+def _replace_hold(facts: StackFacts) -> Step:
+    """Step 4: read the capacity and the autoscale limits, save them, then raise the minimum; refused when a
+    run is already in progress (its state file exists) or the minimum is not the stack's own."""
+    return Step(
+        title="Save what the procedure restores, then hold the autoscale minimum at the current capacity + 1 "
+        "for the duration (autoscale must not scale in the replacement or a healthy instance)",
+        command='BEFORE=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv)\n'
+        'CAP=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)\n'
+        'MIN=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
+        '"profiles[0].capacity.minimum" -o tsv)\n'
+        'DEFAULT=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
+        '"profiles[0].capacity.default" -o tsv)\n'
+        "TARGET=$((${CAP:-0} + 1))\n"
+        'echo "VM=$VM BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT TARGET=$TARGET"\n'
+        # A pasted block runs every line even after a failed guard: the state file and the change happen
+        # only when every value read is sane and no earlier run is in progress.
+        f'test ! -e "$STATE" && test -n "$VM" && test -n "$BEFORE" && test "$MIN" = {facts.min_size} '
+        '&& test -n "$DEFAULT" \\\n'
+        f'  && test "${{CAP:-0}}" -ge {facts.min_size} && test "$TARGET" -le {facts.max_size} \\\n'
+        "  && printf 'VM=%q\\nBEFORE=%q\\nCAP=%q\\nMIN=%q\\nDEFAULT=%q\\nTARGET=%q\\n' "
+        '"$VM" "$BEFORE" "$CAP" "$MIN" "$DEFAULT" "$TARGET" >"$STATE" \\\n'
+        '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" '
+        '--query "profiles[0].capacity.minimum" -o tsv \\\n'
+        '  || echo "STOP: nothing changed (a run is in progress, or a value above is empty or out of '
+        'range)"\n'
+        # A refused re-run must not leave the values it just re-read (the raised minimum) in the shell.
+        'test -f "$STATE" && source "$STATE"',
+        expected=(
+            f"the echo shows every value set, MIN {facts.min_size} (the stack's minimum), CAP "
+            f"{facts.min_size} or more (autoscale may have scaled out), TARGET = CAP + 1; then the update "
+            "prints $TARGET. $STATE now holds VM, BEFORE, CAP, MIN, DEFAULT and TARGET"
+        ),
+        stop_if=(
+            "it prints STOP and $STATE existed before: a run is in progress; do not start another: continue "
+            "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP otherwise: "
+            "nothing was changed; a read failed (empty value), CAP is below the minimum "
+            f"{facts.min_size}, TARGET is above the autoscale maximum {facts.max_size}, or MIN is not the "
+            f"stack's minimum {facts.min_size} (a previous run left it raised, or someone changed it): go to "
+            "Escalation"
+        ),
+    )
+
+
+def _replace_restore(title: str, retire: bool = True) -> Step:
+    """Give autoscale the minimum and default step 4 saved; `retire`: then retire the state file (the run is
+    over)."""
+    return Step(
+        title=title,
+        command='test -n "$MIN" && test -n "$DEFAULT" \\\n'
+        '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
+        '\\\n  --query "profiles[0].capacity.minimum" -o tsv'
+        + (' \\\n  && mv "$STATE" "$STATE.done"' if retire else ""),
+        expected="$MIN, as before the procedure; autoscale scales any extra instance in by its own rules"
+        + ("; $STATE is renamed $STATE.done (the run is over)" if retire else ""),
+        stop_if="nothing printed: MIN or DEFAULT is empty (lost shell: run the Names block, which reloads "
+        "$STATE, then this step again)",
+    )
+
+
+def _replace_durations(facts: StackFacts) -> tuple[Duration, ...]:
+    detection, boot, leave = _detection(facts), _boot(facts), _leave(facts)
+    notice = facts.details["terminate_notice_seconds"]
+    return (
+        boot,
+        leave,
+        Duration(
+            name="an instance whose watcher never approves leaves (the delete waits out the terminate "
+            "notice)",
+            formula=f"terminate notice timeout = notBeforeTimeout {notice} s",
+            seconds=notice,
+        ),
+        detection,
+        Duration(
+            name="whole procedure",
+            formula=f"boot {boot.seconds} s + leave {leave.seconds} s = {boot.seconds + leave.seconds} s",
+            seconds=boot.seconds + leave.seconds,
+        ),
+        Duration(
+            name="whole procedure, at most (the old instance never approves)",
+            formula=f"boot {boot.seconds} s + terminate notice {notice} s = {boot.seconds + notice} s",
+            seconds=boot.seconds + notice,
+        ),
+    )
 
 
 def replace_one(facts: StackFacts) -> Runbook:
     n = facts.min_size
-    detection, boot, leave = _detection(facts), _boot(facts), _leave(facts)
-    polls = math.ceil(boot.seconds / POLL_SECONDS)
+    boot, leave = _boot(facts), _leave(facts)
+    notice = facts.details["terminate_notice_seconds"]
+    gateway_view = (
+        'az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
+        '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers[].[address, health]" '
+        "-o tsv"
+    )
+    new_health = (
+        'az network application-gateway show-backend-health -g "$RG" -n "$AGW" '
+        "--query \"backendAddressPools[0].backendHttpSettingsCollection[0].servers[?address=='$NEW_IP']"
+        '.health" -o tsv'
+    )
     return _runbook(
         facts,
         "replace-one-instance",
@@ -264,51 +407,58 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"maximum {facts.max_size}; "
             f"{facts.per_zone}",
             "the fleet runs at its current capacity N (at least the minimum): step 4 holds the "
-            "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 deletes the bad "
-            "one (N + 1 -> N), step 9 gives autoscale its minimum back",
+            "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 lowers the minimum "
+            "to N (autoscale would otherwise add an instance back) and deletes the bad one (N + 1 -> N), "
+            "step 9 gives autoscale its own minimum back",
             f"capacity never falls below {n} of {n} during this procedure (the instance being "
             "replaced counts "
             "only while it is healthy)",
         ),
-        durations=(
-            boot,
-            leave,
-            detection,
-            Duration(
-                name="whole procedure",
-                formula=f"boot {boot.seconds} s + leave {leave.seconds} s = {boot.seconds + leave.seconds} s",
-                seconds=boot.seconds + leave.seconds,
-            ),
-        ),
+        durations=_replace_durations(facts),
         preconditions=(
             "a shell at the root of your fork of this repository (the lookups run `pulumi` with "
             f"`--cwd {PROJECT}`)",
             "`pulumi login` to the backend your team keeps the stack in (`pulumi whoami -v` names it); "
             "if the stack's secrets provider is a passphrase, `export PULUMI_CONFIG_PASSPHRASE` first: "
             "`pulumi stack output` asks for it even for plain outputs",
-            "`az login`, `az account set --subscription <the stack's subscription id>`, and the role "
-            "below on the stack's resource group",
+            "`az login`, `az account set --subscription <the stack's subscription id>` (the id is in stack "
+            "output `actionGroup`: /subscriptions/<id>/...), and the role below on the stack's resource "
+            "group",
             f"the autoscale maximum ({facts.max_size}) leaves room for one more instance",
+            "a subscription key of the API (verification step 2 asks for it): portal, the stack's API "
+            "Management instance, APIs > Subscriptions",
+            "Lost shell: open a new one at the same place, run the Names block (it reloads $STATE, which "
+            "step 4 writes and step 6 extends), then continue from the step after the last one whose "
+            "Expected you saw",
         ),
-        lookups=_lookups(facts, _autoscale_lookup(facts)),
+        lookups=_replace_lookups(facts),
+        after_lookups=_REPLACE_AFTER_LOOKUPS,
         steps=(
             Step(
                 title="No rolling upgrade is in progress (it would replace instances under you)",
                 command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
                 "--query runningStatus.code -o tsv",
-                expected="`Completed` or `Cancelled`, or a `NotFound` error: no upgrade ever ran",
-                stop_if="`RollingForward`: wait for it (the `replace-every-instance` runbook watches it)",
+                expected="`Completed` or `Cancelled`; `Faulted`: the last upgrade failed, proceed and tell "
+                "the stack's owner; nothing on stdout and a `NotFound` error: no upgrade ever ran, proceed",
+                stop_if="`RollingForward`: wait for it (the `replace-every-instance` runbook watches it); "
+                "`AuthorizationFailed` (403): the role below is missing on the resource group, escalate",
             ),
             Step(
-                title="List the instances with their zones",
+                title="List the instances with their zones and addresses, and the gateway's view of each "
+                "address",
                 command=(
                     'az vmss list-instances -g "$RG" -n "$VMSS" --query "[].[name, zones[0], '
-                    'provisioningState]" -o tsv'
+                    'provisioningState]" -o tsv\n'
+                    'az vm list-ip-addresses -g "$RG" '
+                    '--query "[].virtualMachine.[name, network.privateIpAddresses[0]]" -o tsv\n'
+                    + gateway_view
                 ),
-                expected=f"{n} or more lines `<name> <zone> Succeeded`",
+                expected=f"{n} or more lines `<name> <zone> Succeeded`; then each name with its address; "
+                "then each address with `Healthy` (the one you came for may show `Unhealthy`)",
                 stop_if=(
-                    "the list is empty: wrong subscription ($SUBSCRIPTION); any state other than "
-                    "`Succeeded` (Creating, Deleting, automatic repair at work): wait a minute and re-run"
+                    "the list is empty: wrong subscription ($SUBSCRIPTION); `Creating`, `Updating` or "
+                    "`Deleting` (automatic repair at work): wait a minute and re-run. `Failed` on the "
+                    "instance you came to replace: proceed (that is why you replace it)"
                 ),
             ),
             Step(
@@ -320,75 +470,106 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "`HealthState/unhealthy` for a broken instance (`HealthState/healthy` for a suspect one)"
                 ),
                 stop_if=(
-                    "no output: the name is not one of step 2's or its health extension has not reported; "
-                    "`HealthState/healthy` and nothing suspect about it: do not replace it"
+                    "`ResourceNotFound`: the name is not one of step 2's, set VM again. No output or "
+                    "`HealthState/unknown`: the extension cannot report (the app or the VM does not "
+                    "answer): replace it if step 2 shows the gateway reports its address `Unhealthy`, "
+                    "otherwise escalate. `HealthState/healthy` and nothing suspect about it: do not "
+                    "replace it"
                 ),
             ),
-            _hold_minimum(facts, 1, "autoscale must not scale in the replacement or a healthy instance"),
+            _replace_hold(facts),
             Step(
-                title="Add one instance first (autoscale may already have added it for the new minimum)",
-                command='az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET"\n'
+                title="Add one instance first, only if autoscale has not already added it for the new "
+                "minimum (a scale set's capacity is absolute: setting it below the current one removes "
+                "instances)",
+                command='CUR=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)\n'
+                'test -n "$CUR" && test "$CUR" -lt "$TARGET" \\\n'
+                '  && az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" \\\n'
+                '  || echo "not scaling: capacity is ${CUR:-unknown}, target $TARGET"\n'
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
-                expected="$TARGET (one more than $CAP)",
+                expected="$TARGET or more (`not scaling` when autoscale already added the instance or "
+                "scaled out for load)",
                 stop_if=(
-                    "the request is refused (quota in the region): restore the minimum (Rollback 2), "
-                    "go to Escalation; do not delete first"
+                    "`not scaling: capacity is unknown`: the read failed, run the step again; the request is "
+                    "refused (quota in the region): give the minimum back (Rollback 1), go to Escalation; do "
+                    "not delete first. `LinkedAuthorizationFailed` (403): the role lacks the action the "
+                    "error names (on the subnet, gateway pool or identity the instances use): escalate"
                 ),
             ),
             Step(
-                title="Name the new instance and its address",
+                title="Name the new instance, its address and its zone; save them to $STATE",
                 command='NEW_VM=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv '
                 '| grep -vxF "$BEFORE")\n'
                 'NEW_IP=$(az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
                 '  --query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
                 ': "${NEW_VM:?no new instance}" "${NEW_IP:?no address yet}"\n'
-                'echo "$NEW_VM $NEW_IP"',
-                expected="one name (not $VM, not in step 4's $BEFORE) and its private address",
+                'printf \'NEW_VM=%q\\nNEW_IP=%q\\n\' "$NEW_VM" "$NEW_IP" >>"$STATE"\n'
+                'echo "$NEW_VM $NEW_IP zone $(az vm show -g "$RG" -n "$NEW_VM" --query "zones[0]" -o tsv), '
+                'old zone $(az vm show -g "$RG" -n "$VM" --query "zones[0]" -o tsv)"',
+                expected="one name (not $VM, not in step 4's $BEFORE), its private address and its zone. "
+                "Another zone than the old instance's is acceptable: zone balance is best effort (at the "
+                f"minimum: {facts.per_zone}) and the service keeps no state on an instance",
                 stop_if=(
                     "no new instance: step 5 did not scale out, run it again; two or more names: autoscale "
-                    "also scaled out for load, set NEW_VM to one of them and re-run the NEW_IP line"
+                    "also scaled out for load, set NEW_VM to one of them and re-run the NEW_IP line and the "
+                    "ones after it"
                 ),
             ),
             Step(
                 title=(
-                    "Wait until the gateway reports the new instance Healthy: run this every "
-                    f"{POLL_SECONDS} s, "
-                    f"at most {polls} times (boot budget {boot.seconds} s)"
+                    "Wait until the gateway reports the new instance Healthy (checks every "
+                    f"{POLL_SECONDS} s, gives up after the boot budget {boot.seconds} s)"
                 ),
-                command='az network application-gateway show-backend-health -g "$RG" -n "$AGW" \\\n'
-                '  --query "backendAddressPools[0].backendHttpSettingsCollection[0].servers'
-                "[?address=='$NEW_IP'].health\" -o tsv",
-                expected="`Healthy`",
+                command=f"DEADLINE=$((SECONDS + {boot.seconds}))\n"
+                f'until test "$({new_health})" = Healthy \\\n'
+                f'  || test "$SECONDS" -ge "$DEADLINE"; do sleep {POLL_SECONDS}; done\n'
+                f'echo "gateway: $({new_health})"',
+                expected="`gateway: Healthy`",
                 stop_if=(
-                    f"still not `Healthy` after {boot.seconds} s: follow Rollback (delete $NEW_VM, restore "
-                    "the minimum) and escalate"
+                    "`gateway: ` with nothing after it: the new address is not in the gateway's pool "
+                    "(the instance's network interface did not join it); any other state: it did not pass "
+                    "its health check within the boot budget. Either way: follow Rollback (give the "
+                    "minimum back, delete $NEW_VM) and escalate"
                 ),
             ),
             Step(
-                title="Delete the instance: Azure raises a Terminate scheduled event; its terminate "
-                "watcher sends the service "
-                "SIGUSR1 (health path fails, the gateway stops routing), waits out the detection, "
-                "stops the service and approves",
-                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
+                title="Lower the autoscale minimum to the capacity before step 5 (at the raised minimum, "
+                "autoscale would add an instance back right after the delete), then delete the instance: "
+                "Azure raises a Terminate scheduled event; its terminate watcher sends the service SIGUSR1 "
+                "(health path fails, the gateway stops routing), waits out the detection, stops the "
+                "service and approves",
+                command='test -n "$CAP" && test -n "$VM" \\\n'
+                '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$CAP" --count "$CAP" '
+                '--query "profiles[0].capacity.minimum" -o tsv \\\n'
+                '  && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
-                    f"returns within about {leave.seconds} s of the event (the terminate notice caps "
-                    "it); prints $CAP (or $TARGET if autoscale already added one back up to the minimum)"
+                    f"$CAP; then the delete returns in about {leave.seconds} s if the instance's watcher "
+                    "approves, otherwise when the terminate notice runs out (notBeforeTimeout "
+                    f"{notice} s): do not interrupt it; then $CAP. A `NotFound` error (a second run, or "
+                    "automatic repair replaced $VM meanwhile): the delete is done"
                 ),
-                stop_if=("errors rise on the alerts or dashboards: keep the minimum raised, escalate"),
+                stop_if=("errors rise on the alerts or dashboards: escalate"),
             ),
-            _restore_minimum("Give the autoscale setting back its minimum and default"),
+            _replace_restore("Give the autoscale setting back its minimum and default"),
         ),
-        verification=_verification(facts),
+        verification=(_verification(facts)[0], _KEY_STEP, *_verification(facts)[1:]),
         rollback=(
+            # The minimum first: deleting below a raised minimum makes autoscale recreate an instance.
+            _replace_restore(
+                "Give the autoscale setting back its minimum and default (step 4 raised it); do this first, "
+                "or autoscale recreates the instance step 2 deletes",
+                retire=False,
+            ),
             Step(
                 title=(
                     "If the new instance never became healthy, remove it and keep the old one (the "
                     "fleet is as before)"
                 ),
-                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"',
+                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM" '
+                '&& mv "$STATE" "$STATE.done"',
+                expected=f"returns within the terminate notice ({notice} s); $STATE is renamed $STATE.done",
             ),
-            _restore_minimum("Give the autoscale setting back its minimum and default (step 4 raised it)"),
         ),
         escalation=_escalation(facts),
         drill=DrillReference(

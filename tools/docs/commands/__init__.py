@@ -36,8 +36,11 @@ HELPERS = frozenset(
         "set",
         ":",
         "mv",
-        # `.` reads a runbook's state file back into the shell (values kept for a re-run after a lost shell).
+        # `read -rs` takes a secret without echoing it or leaving it in the shell history; `.` and `source`
+        # read a runbook's state file back into the shell (values kept for a re-run after a lost shell).
         ".",
+        "read",
+        "source",
     }
 )
 # Shell keywords that open or close a loop or a condition: the word after one is the program.
