@@ -13,12 +13,15 @@ SET = re.compile(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
 def undefined(runbook) -> list[str]:
     defined = {name for name, _ in runbook.exports}
     missing = []
+    for line in runbook.before_lookups:
+        missing += [f"before the lookups: ${name}" for name in USE.findall(line) if name not in defined]
     for lookup in runbook.lookups:
         missing += [
             f"{lookup.variable}: ${name}" for name in USE.findall(lookup.command) if name not in defined
         ]
         defined.add(lookup.variable)
-    missing += [f"lookup check: ${name}" for name in USE.findall(runbook.lookup_check) if name not in defined]
+    for line in runbook.after_lookups:
+        missing += [f"after the lookups: ${name}" for name in USE.findall(line) if name not in defined]
     for step in (*runbook.steps, *runbook.verification, *runbook.rollback, *runbook.escalation):
         for line in step.command.splitlines():
             # An assignment's own value may use what is defined so far; the name is defined after it.

@@ -8,6 +8,7 @@ comes from the model (or, where the model does not carry it, from the spec, said
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,12 @@ class Lookup:
     variable: str
     command: str
     source: str
+
+
+def guard(names: Iterable[str]) -> str:
+    """A shell line that stops at the first empty or unset variable of `names`, naming it (`${NAME:?}`:
+    the shell refuses to expand it); `:` itself does nothing."""
+    return ": " + " ".join(f'"${{{name}:?}}"' for name in names)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,26 +117,22 @@ class Runbook:
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
     # Shell variables every command relies on, set before the lookups (`export NAME=value`).
     exports: tuple[tuple[str, str], ...] = ()
-    # A command ending the lookups that stops when one of them came back empty (wrong account, region or
-    # expired credentials), and what it prints when every name is set.
-    lookup_check: str = ""
-    lookup_check_expected: str = ""
-    # Variables the lookup block checks at its end (`: "${NAME:?}"`): an empty lookup stops the shell there.
-    guards: tuple[str, ...] = ()
-    # Shell lines run before the lookups (`set -o pipefail`) and after them (guards that stop on an empty
-    # name, an echo of what was found).
+    # Shell lines run before the lookups (`set -o pipefail`) and after them: the guard that stops on an
+    # empty name (`guard(lookups)` or an echo of `${NAME:?}`), an echo of what was found. Both are commands
+    # the reader runs, so `commands()` returns them for the validators.
     before_lookups: tuple[str, ...] = ()
     after_lookups: tuple[str, ...] = ()
+    # What the lines after the lookups print when every name was found, and when to stop (shown under the
+    # block).
+    after_lookups_expected: str = ""
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
         steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
-        check = [self.lookup_check] if self.lookup_check else []
         return (
             list(self.before_lookups)
             + [lookup.command for lookup in self.lookups]
             + list(self.after_lookups)
-            + check
             + [step.command for step in steps if step.command]
         )
 

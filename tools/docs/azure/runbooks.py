@@ -12,7 +12,16 @@ from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
-from tools.docs.model import DRILL_SCENARIOS, DrillReference, Duration, Lookup, Runbook, StackFacts, Step
+from tools.docs.model import (
+    DRILL_SCENARIOS,
+    DrillReference,
+    Duration,
+    Lookup,
+    Runbook,
+    StackFacts,
+    Step,
+    guard,
+)
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 
@@ -229,7 +238,7 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         permissions=permissions.role(facts.environment, resource_group, commands, scenario),
         permissions_format="json",
         cli_version=cli_version(),
-        guards=tuple(lookup.variable for lookup in fields["lookups"]),
+        after_lookups=(guard(lookup.variable for lookup in fields["lookups"]),),
         exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )

@@ -21,6 +21,7 @@ from tools.docs.model import (
     Runbook,
     StackFacts,
     Step,
+    guard,
 )
 
 PULUMI = "Pulumi CLI 3 (for the name lookups)"
@@ -62,7 +63,7 @@ def _guards(lookups: tuple[Lookup, ...], region: str) -> tuple[str, ...]:
     was found."""
     names = [lookup.variable for lookup in lookups]
     return (
-        ": " + " ".join(f'"${{{name}:?}}"' for name in names) + "  # stops, naming the empty variable",
+        guard(names) + "  # stops, naming the empty variable",
         "echo " + " ".join(f'"{name}=${name}"' for name in names),
         f"# expect: REGION={region}, GROUP a name with no '/', API_URL an https:// address",
     )
