@@ -7,6 +7,7 @@ every number from the facts; every command is parsed by azure-cli's own parser i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions
@@ -220,28 +221,25 @@ API_KEY = (
 
 
 def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
+    """A runbook with the role its own commands need (every one `Runbook.commands()` returns)."""
     fields["preconditions"] = (*fields["preconditions"], API_KEY)
-    commands = [lookup.command for lookup in fields["lookups"]] + [
-        step.command
-        for group in ("steps", "verification", "rollback", "escalation")
-        for step in fields[group]
-        if step.command
-    ]
     resource_group = next(r for r in facts.resources if r.type == RESOURCE_GROUP).properties[
         "resourceGroupName"
     ]
-    return Runbook(
+    draft = Runbook(
         cloud="azure",
         environment=facts.environment,
         scenario=scenario,
         title=title,
-        permissions=permissions.role(facts.environment, resource_group, commands, scenario),
+        permissions="",
         permissions_format="json",
         cli_version=cli_version(),
         after_lookups=(guard(lookup.variable for lookup in fields["lookups"]),),
         exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
+    role = permissions.role(facts.environment, resource_group, draft.commands(), scenario)
+    return replace(draft, permissions=role)
 
 
 # How often a reader re-checks a booting instance (a gateway backend-health call itself takes seconds).

@@ -8,6 +8,7 @@ themselves through the surface table.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import config_lookup, output_lookup
@@ -146,10 +147,9 @@ def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
     )
 
 
-def _permissions(lookups: tuple[Lookup, ...], steps: tuple[Step, ...]) -> str:
+def permissions(commands: list[str]) -> str:
     """The IAM permissions each gcloud command needs, from the surface table, and who needs Pulumi access."""
     needed: dict[str, set[str]] = {}
-    commands = [lookup.command for lookup in lookups] + [step.command for step in steps if step.command]
     uses_pulumi = False
     for command in commands:
         for argv in simple_commands(command):
@@ -227,30 +227,28 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
 
 
 def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
+    """A runbook with the permissions its own commands need (every one `Runbook.commands()` returns)."""
     lookups = fields.pop("lookups")
-    steps = tuple(fields.pop("steps"))
-    rollback = tuple(fields.pop("rollback"))
-    verification = _verification(facts)
-    escalation = _escalation(facts)
     drill = DRILL_SCENARIOS.get(scenario)
-    return Runbook(
+    draft = Runbook(
         cloud="gcp",
         environment=facts.environment,
         scenario=scenario,
         title=SCENARIO_TITLES[scenario],
-        permissions=_permissions(lookups, steps + verification + rollback),
+        permissions="",
         permissions_format="markdown",
         lookups=lookups,
-        steps=steps,
-        verification=verification,
-        rollback=rollback,
-        escalation=escalation,
+        steps=tuple(fields.pop("steps")),
+        verification=_verification(facts),
+        rollback=tuple(fields.pop("rollback")),
+        escalation=_escalation(facts),
         drill=DrillReference(scenario=drill, note="" if drill else CANNOT_REHEARSE[scenario]),
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
         before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
         after_lookups=_guards(lookups, facts.region),
         **fields,
     )
+    return replace(draft, permissions=permissions(draft.commands()))
 
 
 def _capacity(facts: StackFacts, floor: int, *lines: str) -> tuple[str, ...]:
