@@ -10,12 +10,11 @@ import math
 from dataclasses import replace
 
 from tools.docs.azure import inventory as inv
-from tools.docs.azure import permissions
+from tools.docs.azure import permissions, state
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
 from tools.docs.model import (
-    DRILL_SCENARIOS,
-    DrillReference,
+    REHEARSALS,
     Duration,
     Lookup,
     Runbook,
@@ -113,7 +112,7 @@ def _restore_minimum(title: str) -> Step:
 
 def _detection(facts: StackFacts) -> Duration:
     check = facts.health_check
-    seconds = check.interval_seconds * check.unhealthy_threshold + check.timeout_seconds
+    seconds = state.detection_seconds(check)
     return Duration(
         name="gateway stops routing to a failing instance",
         formula=f"probe interval {check.interval_seconds} s x unhealthy threshold "
@@ -234,6 +233,7 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         permissions="",
         permissions_format="json",
         cli_version=cli_version(),
+        drill=REHEARSALS[scenario],
         after_lookups=(guard(lookup.variable for lookup in fields["lookups"]),),
         exports=(("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
@@ -398,10 +398,6 @@ def replace_one(facts: StackFacts) -> Runbook:
             _restore_minimum("Give the autoscale setting back its minimum and default (step 4 raised it)"),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["replace-one-instance"],
-            note="The drill replaces instances behind haproxy on 127.0.0.1, not a scale set.",
-        ),
     )
 
 
@@ -502,16 +498,12 @@ def replace_every(facts: StackFacts) -> Runbook:
             ),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["replace-every-instance"],
-            note="The drill's rounds replace every instance under load.",
-        ),
     )
 
 
 def evacuate_zone(facts: StackFacts) -> Runbook:
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones) if zones else facts.min_size
+    lost = facts.lost_per_zone
     survivors = facts.min_size - lost
     target = facts.min_size + lost
     single = zones < 2 or survivors == 0
@@ -619,9 +611,6 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             _restore_minimum("If you stopped after step 3, give the autoscale setting back its minimum"),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=None, note="a zone cannot be simulated on 127.0.0.1 (one host, no zones)."
-        ),
     )
 
 
@@ -709,10 +698,6 @@ def cache_failure(facts: StackFacts) -> Runbook:
         verification=_verification(facts),
         rollback=(Step(title="Nothing to roll back: the platform chose the new primary"),),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["cache-primary-failure"],
-            note="The drill fails a Redis primary over to its replica on 127.0.0.1, not Azure Managed Redis.",
-        ),
     )
 
 
@@ -912,7 +897,6 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(scenario=None, note="Cosmos DB point-in-time restore has no local equivalent."),
     )
 
 
@@ -954,11 +938,6 @@ def roll_back(facts: StackFacts) -> Runbook:
         verification=_verification(facts),
         rollback=(Step(title="To undo the rollback, deploy the newer commit again the same way"),),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=None,
-            note="the drill runs one release; rolling back is a replacement onto the previous release, "
-            "which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
-        ),
     )
 
 

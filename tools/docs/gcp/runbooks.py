@@ -14,9 +14,8 @@ from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import config_lookup, output_lookup
 from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
-    DRILL_SCENARIOS,
+    REHEARSALS,
     SCENARIO_TITLES,
-    DrillReference,
     Duration,
     Lookup,
     Runbook,
@@ -27,11 +26,6 @@ from tools.docs.model import (
 
 PULUMI = "Pulumi CLI 3 (for the name lookups)"
 WHERE = '--region="$REGION" --project="$PROJECT"'
-CANNOT_REHEARSE = {
-    "evacuate-zone": "the drill runs every server on one machine, so there is no zone to lose.",
-    "restore-store": "the drill's store is an in-memory stand-in with no point-in-time history.",
-    "roll-back-release": "the drill runs one release; rolling back is `pulumi up` of an earlier commit.",
-}
 
 
 def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
@@ -173,7 +167,7 @@ def permissions(commands: list[str]) -> str:
 
 def _wave_seconds(facts: StackFacts) -> tuple[str, int]:
     hc = facts.health_check
-    total = facts.boot_budget_seconds + hc.healthy_threshold * hc.interval_seconds + facts.draining_seconds
+    total = facts.replacement_seconds
     formula = (
         f"boot budget {facts.boot_budget_seconds} s + healthy threshold {hc.healthy_threshold} x interval "
         f"{hc.interval_seconds} s + draining {facts.draining_seconds} s = {total} s"
@@ -229,7 +223,6 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
 def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
     """A runbook with the permissions its own commands need (every one `Runbook.commands()` returns)."""
     lookups = fields.pop("lookups")
-    drill = DRILL_SCENARIOS.get(scenario)
     draft = Runbook(
         cloud="gcp",
         environment=facts.environment,
@@ -242,7 +235,7 @@ def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
         verification=_verification(facts),
         rollback=tuple(fields.pop("rollback")),
         escalation=_escalation(facts),
-        drill=DrillReference(scenario=drill, note="" if drill else CANNOT_REHEARSE[scenario]),
+        drill=REHEARSALS[scenario],
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
         before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
         after_lookups=_guards(lookups, facts.region),
@@ -264,7 +257,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     hc = facts.health_check
     wave, wave_total = _wave_seconds(facts)
     raised = facts.min_size + 1
-    detect = hc.unhealthy_threshold * hc.interval_seconds
+    detect = hc.detection_seconds
     return _runbook(
         facts,
         "replace-one-instance",
@@ -454,11 +447,11 @@ def replace_every(facts: StackFacts) -> Runbook:
 
 def evacuate_zone(facts: StackFacts) -> Runbook:
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones)
+    lost = facts.lost_per_zone
     raised = min(facts.min_size + lost, facts.max_size)
     wave, wave_total = _wave_seconds(facts)
     hc = facts.health_check
-    detect = hc.unhealthy_threshold * hc.interval_seconds
+    detect = hc.detection_seconds
     return _runbook(
         facts,
         "evacuate-zone",
