@@ -285,8 +285,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             Duration(
                 name="autohealing instead (instance failing its check)",
                 formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
-                f"= {detect} s "
-                f"to notice, then {wave_total} s",
+                f"= {detect} s to notice + {wave_total} s to replace = {detect + wave_total} s",
                 seconds=detect + wave_total,
             ),
         ),
