@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +11,10 @@ from aws_cdk.assertions import Template
 
 from refarch.spec import EnvironmentSpec, load_all
 from refarch.spec_reads import Reads, recording
-from stacks.app_builder import DEFAULT_REGION, build_app, new_app
+from stacks.app_builder import DEFAULT_REGION
 from stacks.findings import NagFinding, nag_findings
-from stacks.service_stack import ServiceStack, stack_name
+from stacks.service_stack import ServiceStack
+from tools.docs.inputs import synthesize_aws
 
 REGION = DEFAULT_REGION
 ENVIRONMENTS = tuple(load_all())
@@ -37,17 +37,8 @@ class Synthesized:
 
 def synthesize(directory: Path, **context) -> Synthesized:
     with recording(EnvironmentSpec) as spec_reads:
-        app = build_app(new_app(outdir=str(directory), context={"region": REGION, **context}))
-        try:
-            app.synth()
-        except RuntimeError as error:
-            # cdk-nag errors stop synthesis after the templates and report are written: tests read both.
-            if "ValidationFailed" not in str(error):
-                raise
+        app, templates = synthesize_aws(directory, **{"region": REGION, **context})
     stacks = {child.spec.name: child for child in app.node.children if isinstance(child, ServiceStack)}
-    templates = {
-        name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in stacks
-    }
     all_stacks = [child for child in app.node.children if isinstance(child, Stack)]
     return Synthesized(directory, stacks, templates, nag_findings(directory), all_stacks, spec_reads)
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from refarch.spec import load_all
-from refarch_pulumi.offline import project
 from tests.aws.conftest import Synthesized, synthesize
-from tools.docs import registry, render
-from tools.docs.inputs import Inputs, read_drill
+from tools.docs import render
+from tools.docs.inputs import Inputs, load
 
 
 @pytest.fixture(scope="session")
@@ -19,15 +17,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def docs_inputs(synthesized: Synthesized) -> Inputs:
-    specs = load_all()
-    models: dict[str, dict] = {}
-    clouds = registry.ready()
-    if "aws" in clouds:
-        models["aws"] = dict(synthesized.templates)
-    for cloud in clouds:
-        if cloud != "aws":
-            models[cloud] = {stack: project(cloud).preview(stack) for stack in specs}
-    return Inputs(specs=specs, models=models, aws_assembly=synthesized.directory, drill=read_drill())
+    return load(synthesized.directory, aws_templates=synthesized.templates)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,11 @@ a runbook that cannot be rehearsed locally says why."""
 
 from __future__ import annotations
 
-from tools.docs.model import DRILL_SCENARIOS
+from dataclasses import replace
+
+from tools.docs.model import DrillReference
 from tools.docs.render import drill_line
+from tools.drill.result import SCENARIOS as DRILL_SCENARIOS
 
 RESULT = {
     "date": "2026-11-30T19:00:00+00:00",
@@ -40,10 +43,33 @@ def test_a_scenario_the_last_drill_did_not_run_is_named():
     assert "did not run it" in drill_line({**RESULT, "scenarios": {}}, "replace-every-instance", "")
 
 
+def problems(runbooks) -> list[str]:
+    """Every runbook of one stack that cites no scenario the drill runs, or calls a scenario the drill runs
+    (under the runbook's own name) not rehearsed; and every drill scenario no runbook cites."""
+    found = []
+    for runbook in runbooks:
+        cited = runbook.drill.scenario
+        if cited is None and (runbook.scenario in DRILL_SCENARIOS or not runbook.drill.note):
+            found.append(f"{runbook.scenario}: not rehearsed ({runbook.drill.note!r}), but the drill runs it")
+        elif cited is not None and cited not in DRILL_SCENARIOS:
+            found.append(f"{runbook.scenario}: cites {cited}, which the drill does not run")
+    cited = {runbook.drill.scenario for runbook in runbooks}
+    found += [f"no runbook cites the drill's {name}" for name in DRILL_SCENARIOS if name not in cited]
+    return found
+
+
 def test_every_runbook_names_its_drill_or_why_it_has_none(generated):
-    for stack in generated:
-        for runbook in stack.runbooks:
-            if runbook.drill.scenario is None:
-                assert runbook.drill.note, (stack.directory, runbook.scenario)
-            else:
-                assert runbook.drill.scenario == DRILL_SCENARIOS[runbook.scenario]
+    found = {stack.directory: problems(stack.runbooks) for stack in generated}
+    assert not any(found.values()), found
+
+
+def test_a_rehearsed_scenario_reported_as_not_rehearsed_is_caught(generated):
+    runbooks = generated[0].runbooks
+    for name in DRILL_SCENARIOS:
+        dropped = [
+            replace(r, drill=DrillReference(scenario=None, note="no drill")) if r.scenario == name else r
+            for r in runbooks
+        ]
+        assert problems(dropped), name
+    renamed = [replace(r, drill=DrillReference(scenario="replace-one")) for r in runbooks]
+    assert problems(renamed)

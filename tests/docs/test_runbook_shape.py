@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from tests.docs import formula
 from tools.docs.model import SCENARIOS
 
 
@@ -21,8 +24,7 @@ def test_every_runbook_has_what_the_issue_asks(generated):
             where = f"{stack.directory}/{runbook.scenario}"
             assert runbook.purpose and runbook.when and runbook.blast_radius, where
             assert any(re.search(r"never falls below \d+ of \d+", line) for line in runbook.capacity), where
-            for duration in runbook.durations:
-                assert "=" in duration.formula or "poll" in duration.formula or duration.seconds == 0, where
+            assert runbook.durations, where
             assert any(step.command for step in runbook.steps), where
             assert any("curl" in step.command for step in runbook.verification), where
             assert runbook.escalation and runbook.cli_version, where
@@ -30,3 +32,29 @@ def test_every_runbook_has_what_the_issue_asks(generated):
                 # An IAM policy document (AWS) or an Azure custom role definition.
                 document = json.loads(runbook.permissions)
                 assert document.get("Statement") or document.get("Actions"), where
+
+
+def test_every_duration_formula_adds_up(generated):
+    found = [
+        f"{stack.directory}/{runbook.scenario}: {problem}"
+        for stack in generated
+        for runbook in stack.runbooks
+        for duration in runbook.durations
+        for problem in formula.problems(duration.formula, duration.seconds)
+    ]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("interval 10 s x unhealthy threshold 3 = 40 s", 40),  # the arithmetic gives 30
+        ("interval 10 s x unhealthy threshold 3 = 30 s", 40),  # the figure is not the duration
+        ("ceil(max 12 / surge 3) = 5 waves x 650 s", 3250),  # 4 waves, not 5
+        ("boot budget 600 s + healthy threshold 2 x interval 10 s", 620),  # no figure stated
+        ("boot budget = grace", 600),  # no number at all
+        ("platform-managed", 0),  # 0 s without saying so
+    ],
+)
+def test_a_formula_that_does_not_add_up_is_caught(text, seconds):
+    assert formula.problems(text, seconds)

@@ -25,7 +25,8 @@ def undefined(runbook) -> list[str]:
             f"{lookup.variable}: ${name}" for name in USE.findall(lookup.command) if name not in defined
         ]
         defined.add(lookup.variable)
-    missing += [f"lookup check: ${name}" for name in USE.findall(runbook.lookup_check) if name not in defined]
+    for line in runbook.after_lookups:
+        missing += [f"after the lookups: ${name}" for name in USE.findall(line) if name not in defined]
     for step in (*runbook.steps, *runbook.verification, *runbook.rollback, *runbook.escalation):
         for line in step.command.splitlines():
             # An assignment's own value may use what is defined so far; the name is defined after it.

@@ -8,13 +8,17 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refarch import ROOT
+from refarch.platforms import CLOUDS
 from refarch.rules import Context, Result, evaluate
 from refarch.rules.accepted import for_cloud
 from refarch.spec import EnvironmentSpec, load_all
 from tools.drill.result import RESULT_FILE
+
+if TYPE_CHECKING:
+    from aws_cdk import App
 
 RUNBOOKS_DIR = ROOT / "runbooks"
 DRILL_RESULT = RESULT_FILE  # where make drill writes it (tools/drill/result.py)
@@ -45,12 +49,13 @@ def read_drill(path: Path = DRILL_RESULT) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def synthesize_aws(directory: Path, region: str | None = None) -> dict[str, dict]:
-    """Every AWS environment's template, synthesized in-process (cdk-nag runs as at `cdk synth`)."""
+def synthesize_aws(directory: Path, **context: object) -> tuple[App, dict[str, dict]]:
+    """The CDK app synthesized in-process into `directory` (cdk-nag runs as at `cdk synth`; `context` as
+    `cdk -c key=value` gives it), and each environment's template. The test suites synthesize through it."""
     from stacks.app_builder import DEFAULT_REGION, build_app, new_app
     from stacks.service_stack import ServiceStack, stack_name
 
-    app = build_app(new_app(outdir=str(directory), context={"region": region or DEFAULT_REGION}))
+    app = build_app(new_app(outdir=str(directory), context={"region": DEFAULT_REGION, **context}))
     try:
         app.synth()
     except RuntimeError as error:
@@ -59,7 +64,9 @@ def synthesize_aws(directory: Path, region: str | None = None) -> dict[str, dict
         if "ValidationFailed" not in str(error):
             raise
     names = [child.spec.name for child in app.node.children if isinstance(child, ServiceStack)]
-    return {name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in names}
+    return app, {
+        name: json.loads((directory / f"{stack_name(name)}.template.json").read_text()) for name in names
+    }
 
 
 def preview(cloud: str, environments: Iterable[str]) -> dict[str, Any]:
@@ -70,16 +77,16 @@ def preview(cloud: str, environments: Iterable[str]) -> dict[str, Any]:
     return {stack: pulumi_project.preview(stack) for stack in environments if stack in stacks}
 
 
-def load(clouds: Iterable[str], assembly: Path) -> Inputs:
-    """Synthesize (into the directory `assembly`) and preview what `clouds` need."""
+def load(assembly: Path, aws_templates: Mapping[str, dict] | None = None) -> Inputs:
+    """Every cloud's models: the AWS templates synthesized into the directory `assembly` (or, given
+    `aws_templates`, those already synthesized there), each Pulumi stack previewed offline."""
     specs = load_all()
-    clouds = tuple(clouds)
     models: dict[str, dict[str, Any]] = {}
-    if "aws" in clouds:
-        models["aws"] = synthesize_aws(assembly)
-    for cloud in clouds:
+    for cloud in CLOUDS:
         if cloud != "aws":
             models[cloud] = preview(cloud, specs)
-    return Inputs(
-        specs=specs, models=models, aws_assembly=assembly if "aws" in clouds else None, drill=read_drill()
-    )
+        elif aws_templates is not None:
+            models[cloud] = dict(aws_templates)
+        else:
+            models[cloud] = synthesize_aws(assembly)[1]
+    return Inputs(specs=specs, models=models, aws_assembly=assembly, drill=read_drill())

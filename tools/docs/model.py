@@ -8,8 +8,12 @@ comes from the model (or, where the model does not carry it, from the spec, said
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.drill.result import CACHE_FAILURE, REPLACE
 
 SCENARIOS = (
     "replace-one-instance",
@@ -27,15 +31,6 @@ SCENARIO_TITLES = {
     "restore-store": "Restore the store to a point in time",
     "roll-back-release": "Roll back a release",
 }
-# The replacement drill's scenario (a key of runbooks/drill-result.json's "scenarios") that rehearses each
-# runbook scenario on 127.0.0.1, the same on every cloud; the others cannot be rehearsed locally and each
-# runbook says why. The drill replaces every instance, one at a time, under load: that rehearses both
-# replacement runbooks.
-DRILL_SCENARIOS = {
-    "replace-one-instance": "replace-every-instance",
-    "replace-every-instance": "replace-every-instance",
-    "cache-primary-failure": "cache-primary-failure",
-}
 # The failure modes every reliability report covers, in this order.
 FAILURE_MODES = ("instance", "zone", "cache primary", "store corruption", "region")
 # Edge kinds a diagram draws differently.
@@ -50,6 +45,12 @@ class Lookup:
     variable: str
     command: str
     source: str
+
+
+def guard(names: Iterable[str]) -> str:
+    """A shell line that stops at the first empty or unset variable of `names`, naming it (`${NAME:?}`:
+    the shell refuses to expand it); `:` itself does nothing."""
+    return ": " + " ".join(f'"${{{name}:?}}"' for name in names)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +83,39 @@ class DrillReference:
     note: str = ""
 
 
+# How the replacement drill (tools/drill) rehearses each runbook scenario on 127.0.0.1, the same on every
+# cloud: the drill scenario that does and what it leaves out, or why it cannot. The drill replaces every
+# instance, one at a time, under load: that rehearses both replacement runbooks.
+REHEARSALS = {
+    "replace-one-instance": DrillReference(
+        scenario=REPLACE,
+        note="The drill replaces every instance of a local fleet behind haproxy on 127.0.0.1, one at a time "
+        "under load; it does not run this procedure's commands against the cloud, whose instance group, load "
+        "balancer and permissions only a run in a real account or project (staging first) exercises.",
+    ),
+    "replace-every-instance": DrillReference(
+        scenario=REPLACE, note="The drill's rounds replace every instance under load."
+    ),
+    "evacuate-zone": DrillReference(
+        scenario=None, note="the drill runs every server on one host, so there is no zone to lose."
+    ),
+    "cache-primary-failure": DrillReference(
+        scenario=CACHE_FAILURE,
+        note="The drill fails a Redis primary over to its replica on 127.0.0.1, not the cloud's managed "
+        "cache.",
+    ),
+    "restore-store": DrillReference(
+        scenario=None,
+        note="the drill's store is a local stand-in with no point-in-time history to restore from.",
+    ),
+    "roll-back-release": DrillReference(
+        scenario=None,
+        note="the drill runs one release; rolling back is a replacement onto the previous release, which "
+        "the replace-every-instance scenario rehearses as far as the fleet is concerned.",
+    ),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Runbook:
     cloud: str
@@ -110,26 +144,22 @@ class Runbook:
     cli_version: str  # e.g. "AWS CLI v2 (2.22 or later)"
     # Shell variables every command relies on, set before the lookups (`export NAME=value`).
     exports: tuple[tuple[str, str], ...] = ()
-    # A command ending the lookups that stops when one of them came back empty (wrong account, region or
-    # expired credentials), and what it prints when every name is set.
-    lookup_check: str = ""
-    lookup_check_expected: str = ""
-    # Variables the lookup block checks at its end (`: "${NAME:?}"`): an empty lookup stops the shell there.
-    guards: tuple[str, ...] = ()
-    # Shell lines run before the lookups (`set -o pipefail`) and after them (guards that stop on an empty
-    # name, an echo of what was found).
+    # Shell lines run before the lookups (`set -o pipefail`) and after them: the guard that stops on an
+    # empty name (`guard(lookups)` or an echo of `${NAME:?}`), an echo of what was found. Both are commands
+    # the reader runs, so `commands()` returns them for the validators.
     before_lookups: tuple[str, ...] = ()
     after_lookups: tuple[str, ...] = ()
+    # What the lines after the lookups print when every name was found, and when to stop (shown under the
+    # block).
+    after_lookups_expected: str = ""
 
     def commands(self) -> list[str]:
         """Every command the runbook asks a reader to run, in order (what the command validators check)."""
         steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
-        check = [self.lookup_check] if self.lookup_check else []
         return (
             list(self.before_lookups)
             + [lookup.command for lookup in self.lookups]
             + list(self.after_lookups)
-            + check
             + [step.command for step in steps if step.command]
         )
 
@@ -141,6 +171,16 @@ class HealthCheck:
     timeout_seconds: int
     healthy_threshold: int
     unhealthy_threshold: int
+
+    @property
+    def detection_seconds(self) -> int:
+        """How long an instance fails its checks before the load balancer stops routing to it."""
+        return self.interval_seconds * self.unhealthy_threshold
+
+    @property
+    def healthy_seconds(self) -> int:
+        """How long a new instance passes its checks before the load balancer routes to it."""
+        return self.interval_seconds * self.healthy_threshold
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,6 +308,23 @@ class StackFacts:
             if output.name == name:
                 return output
         raise KeyError(f"{self.cloud} {self.environment}: no output named {name}")
+
+    @property
+    def lost_per_zone(self) -> int:
+        """The most instances one zone holds at the minimum size (every one without zones)."""
+        return math.ceil(self.min_size / len(self.zones)) if self.zones else self.min_size
+
+    @property
+    def replacement_seconds(self) -> int:
+        """One instance replaced (a wave): it boots within the boot budget, passes the health check, and the
+        old one drains."""
+        return self.boot_budget_seconds + self.health_check.healthy_seconds + self.draining_seconds
+
+    @property
+    def recovery_seconds(self) -> int:
+        """A failed instance noticed and its replacement serving (nothing left to drain)."""
+        check = self.health_check
+        return check.detection_seconds + self.boot_budget_seconds + check.healthy_seconds
 
     @property
     def monthly_cost(self) -> float:

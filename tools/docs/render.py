@@ -121,8 +121,6 @@ def stacks(inputs: Inputs) -> list[Stack]:
     built = []
     for cloud in CLOUDS:
         module = registry.generator(cloud)
-        if module is None or cloud not in inputs.models:
-            continue
         for name, model in inputs.models[cloud].items():
             facts = module.facts(name, model, inputs.specs[name])
             if hasattr(module, "scan_counts"):
@@ -153,11 +151,7 @@ def documents(inputs: Inputs, built: list[Stack] | None = None) -> dict[str, str
             )
         for template, name in EVIDENCE.items():
             out[f"{stack.directory}/{name}"] = env.get_template(f"{template}.md.j2").render(**context)
-    generated = {stack.facts.cloud for stack in built}
-    pending = [cloud for cloud in CLOUDS if cloud not in generated]
-    out["README.md"] = env.get_template("index.md.j2").render(
-        stacks=built, pending=pending, environments=list(inputs.specs), drill=inputs.drill
-    )
+    out["README.md"] = env.get_template("index.md.j2").render(stacks=built, drill=inputs.drill)
     return out
 
 

@@ -27,12 +27,8 @@ from tools.drill.haproxy import CheckTiming, Haproxy
 from tools.drill.load import finish_load, start_load
 from tools.drill.release import Release, ReleaseError, installed_release
 from tools.drill.report import MIN_SERVICE_VS_FLOOR, Window, benchmark, summarize, verdict
-from tools.drill.result import RESULT_FILE, result_document, write_result
+from tools.drill.result import CACHE_FAILURE, REPLACE, RESULT_FILE, SCENARIOS, result_document, write_result
 from tools.drill.servers import MotoServer, RedisServer
-
-REPLACE = "replace-every-instance"
-CACHE_FAILURE = "cache-primary-failure"
-SCENARIOS = (REPLACE, CACHE_FAILURE)
 
 # The load process stops by itself this long after the drill should have stopped it (and after 600 s at most).
 LOAD_SAFETY_SECONDS = 60

@@ -13,6 +13,10 @@ from typing import Any
 from refarch import ROOT
 
 RESULT_FILE = ROOT / "runbooks" / "drill-result.json"
+# The drill's scenarios: the keys of the result file's "scenarios", which the runbooks cite by name.
+REPLACE = "replace-every-instance"
+CACHE_FAILURE = "cache-primary-failure"
+SCENARIOS = (REPLACE, CACHE_FAILURE)
 
 
 def machine() -> dict[str, Any]:

@@ -3,18 +3,14 @@ data loss the stack's own values give, and the runbook that handles each."""
 
 from __future__ import annotations
 
-import math
-
 from tools.docs.model import FailureMode, StackFacts
 
 
 def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
     hc = facts.health_check
-    detect = hc.interval_seconds * hc.unhealthy_threshold
-    healthy = hc.interval_seconds * hc.healthy_threshold
-    recover = detect + facts.boot_budget_seconds + healthy
+    detect, healthy, recover = hc.detection_seconds, hc.healthy_seconds, facts.recovery_seconds
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones)
+    lost = facts.lost_per_zone
     ttl = facts.details["service"]["SESSION_TTL_SECONDS"]
     recovery = (
         f"detect {hc.interval_seconds} s x {hc.unhealthy_threshold} = {detect} s + boot budget "

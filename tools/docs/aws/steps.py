@@ -111,7 +111,7 @@ def lookup_check(facts: StackFacts, found: tuple[Lookup, ...]) -> tuple[str, str
 
 def target_health(facts: StackFacts, expected_count: str) -> Step:
     hc = facts.health_check
-    healthy = hc.interval_seconds * hc.healthy_threshold
+    healthy = hc.healthy_seconds
     return Step(
         title="Every target of the load balancer is healthy",
         command=(

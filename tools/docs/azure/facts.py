@@ -7,6 +7,7 @@ service's setting, rendered into the instances' custom data) and the service's s
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from refarch import ROOT
 from refarch.inventory import Inventory
@@ -139,7 +140,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
             f"{spec.service.session_ttl_seconds} s",
         ),
     )
-    return StackFacts(
+    built = StackFacts(
         cloud="azure",
         environment=environment,
         stack=f"{PROJECT} stack {environment}",
@@ -181,7 +182,6 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         ),
         graph=graph.build(model),
         state_places=state.places(model, spec),
-        failure_modes=state.failure_modes(model, environment),
         cost_lines=costs.lines(model),
         extra=extra,
         # A CanNotDelete lock guards the store (the spec's deletion protection): the restore runbook says so.
@@ -200,3 +200,4 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
             "scale_set_links": linked_actions(scale_set),
         },
     )
+    return replace(built, failure_modes=state.failure_modes(model, built))

@@ -7,12 +7,21 @@ every number from the facts; every command is parsed by azure-cli's own parser i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from tools.docs.azure import inventory as inv
-from tools.docs.azure import permissions
+from tools.docs.azure import permissions, state
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
-from tools.docs.model import DRILL_SCENARIOS, DrillReference, Duration, Lookup, Runbook, StackFacts, Step
+from tools.docs.model import (
+    REHEARSALS,
+    Duration,
+    Lookup,
+    Runbook,
+    StackFacts,
+    Step,
+    guard,
+)
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 
@@ -103,7 +112,7 @@ def _restore_minimum(title: str) -> Step:
 
 def _detection(facts: StackFacts) -> Duration:
     check = facts.health_check
-    seconds = check.interval_seconds * check.unhealthy_threshold + check.timeout_seconds
+    seconds = state.detection_seconds(check)
     return Duration(
         name="gateway stops routing to a failing instance",
         formula=f"probe interval {check.interval_seconds} s x unhealthy threshold "
@@ -211,37 +220,37 @@ API_KEY = (
 
 
 def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
+    """A runbook with the role its own commands need (every one `Runbook.commands()` returns)."""
     # A runbook that reads the key in its Names block (no echo, not in the shell history) exports none.
     reads_key = any(
         step.command.startswith("API_KEY=") for group in ("steps", "verification") for step in fields[group]
     )
     if not reads_key:
         fields["preconditions"] = (*fields["preconditions"], API_KEY)
-    commands = [lookup.command for lookup in fields["lookups"]] + [
-        step.command
-        for group in ("steps", "verification", "rollback", "escalation")
-        for step in fields[group]
-        if step.command
-    ]
+    # What the scenario runs after the lookups (showing them, reloading a state file), then the guard.
+    after_lookups = (*fields.pop("after_lookups", ()), guard(lookup.variable for lookup in fields["lookups"]))
     resource_group = next(r for r in facts.resources if r.type == RESOURCE_GROUP).properties[
         "resourceGroupName"
     ]
-    return Runbook(
+    draft = Runbook(
         cloud="azure",
         environment=facts.environment,
         scenario=scenario,
         title=title,
-        permissions=permissions.role(
-            facts.environment, resource_group, commands, scenario, facts.details["scale_set_links"]
-        ),
+        permissions="",
         permissions_format="json",
         cli_version=cli_version(),
-        guards=tuple(lookup.variable for lookup in fields["lookups"]),
+        drill=REHEARSALS[scenario],
+        after_lookups=after_lookups,
         exports=()
         if reads_key
         else (("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
+    role = permissions.role(
+        facts.environment, resource_group, draft.commands(), scenario, facts.details["scale_set_links"]
+    )
+    return replace(draft, permissions=role)
 
 
 # How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
@@ -282,8 +291,9 @@ def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
 # Run after the lookups: show what was found, and reload a run in progress.
 _REPLACE_AFTER_LOOKUPS = (
     'echo "SUBSCRIPTION=$SUBSCRIPTION RG_ID=$RG_ID VMSS=$VMSS AGW=$AGW AUTOSCALE=$AUTOSCALE STATE=$STATE"',
-    'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=$VM CAP=$CAP MIN=$MIN '
-    'DEFAULT=$DEFAULT TARGET=$TARGET NEW_VM=$NEW_VM"',
+    # What the state file holds is set only when it exists (`:-`: empty otherwise).
+    'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=${VM:-} CAP=${CAP:-} MIN=${MIN:-} '
+    'DEFAULT=${DEFAULT:-} TARGET=${TARGET:-} NEW_VM=${NEW_VM:-}"',
 )
 
 
@@ -572,10 +582,6 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["replace-one-instance"],
-            note="The drill replaces instances behind haproxy on 127.0.0.1, not a scale set.",
-        ),
     )
 
 
@@ -676,16 +682,12 @@ def replace_every(facts: StackFacts) -> Runbook:
             ),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["replace-every-instance"],
-            note="The drill's rounds replace every instance under load.",
-        ),
     )
 
 
 def evacuate_zone(facts: StackFacts) -> Runbook:
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones) if zones else facts.min_size
+    lost = facts.lost_per_zone
     survivors = facts.min_size - lost
     target = facts.min_size + lost
     single = zones < 2 or survivors == 0
@@ -793,9 +795,6 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
             _restore_minimum("If you stopped after step 3, give the autoscale setting back its minimum"),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=None, note="a zone cannot be simulated on 127.0.0.1 (one host, no zones)."
-        ),
     )
 
 
@@ -883,10 +882,6 @@ def cache_failure(facts: StackFacts) -> Runbook:
         verification=_verification(facts),
         rollback=(Step(title="Nothing to roll back: the platform chose the new primary"),),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=DRILL_SCENARIOS["cache-primary-failure"],
-            note="The drill fails a Redis primary over to its replica on 127.0.0.1, not Azure Managed Redis.",
-        ),
     )
 
 
@@ -1135,7 +1130,6 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
         ),
         escalation=_escalation(facts),
-        drill=DrillReference(scenario=None, note="Cosmos DB point-in-time restore has no local equivalent."),
     )
 
 
@@ -1177,11 +1171,6 @@ def roll_back(facts: StackFacts) -> Runbook:
         verification=_verification(facts),
         rollback=(Step(title="To undo the rollback, deploy the newer commit again the same way"),),
         escalation=_escalation(facts),
-        drill=DrillReference(
-            scenario=None,
-            note="the drill runs one release; rolling back is a replacement onto the previous release, "
-            "which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
-        ),
     )
 
 

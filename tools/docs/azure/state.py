@@ -6,7 +6,7 @@ from __future__ import annotations
 from refarch.inventory import Inventory, Resource
 from refarch.spec import EnvironmentSpec
 from tools.docs.azure import inventory as inv
-from tools.docs.model import FailureMode, StatePlace
+from tools.docs.model import FailureMode, HealthCheck, StackFacts, StatePlace
 
 # Continuous backup tiers and the restore window each keeps ("Continuous backup with point-in-time restore
 # in Azure Cosmos DB": Continuous7Days, Continuous30Days).
@@ -132,12 +132,18 @@ def places(model: Inventory, spec: EnvironmentSpec) -> tuple[StatePlace, ...]:
     )
 
 
-def failure_modes(model: Inventory, environment: str) -> tuple[FailureMode, ...]:
+def detection_seconds(check: HealthCheck) -> int:
+    """The gateway stops routing to a failing instance: its unhealthy threshold of probes, the last one
+    failing only when its timeout has passed."""
+    return check.detection_seconds + check.timeout_seconds
+
+
+def failure_modes(model: Inventory, facts: StackFacts) -> tuple[FailureMode, ...]:
     scale_set = model.only(inv.SCALE_SET)
-    probe = model.only(inv.GATEWAY).get("probes.0")
-    detection = probe["interval"] * probe["unhealthyThreshold"] + probe["timeout"]
-    grace = inv.iso_seconds(scale_set.get("automaticRepairsPolicy.gracePeriod"))
-    zones = scale_set.get("zones", [])
+    check = facts.health_check
+    detection = detection_seconds(check)
+    grace = facts.grace_seconds
+    zones = facts.zones
     cache = model.only(inv.CACHE)
     store = model.only(inv.STORE)
     ha = cache.get("highAvailability") == "Enabled"
@@ -146,8 +152,8 @@ def failure_modes(model: Inventory, environment: str) -> tuple[FailureMode, ...]
             mode="instance",
             what_happens=f"the gateway stops routing to it after {detection} s; automatic repair replaces it",
             recovery_time=(
-                f"detection {probe['interval']} s x {probe['unhealthyThreshold']} + "
-                f"{probe['timeout']} s = {detection} s "
+                f"detection {check.interval_seconds} s x {check.unhealthy_threshold} + "
+                f"{check.timeout_seconds} s = {detection} s "
                 f"(no failed requests after); replacement within the repair grace {grace} s"
             ),
             data_loss="none: instances keep no state",

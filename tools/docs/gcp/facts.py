@@ -6,7 +6,6 @@ own `pulumi.export` calls (the inventory records resources, not outputs). Nothin
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -168,10 +167,11 @@ def details(
 def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
     """What each failure does to this stack, with the recovery time from its own values."""
     hc = facts.health_check
-    detect = hc.unhealthy_threshold * hc.interval_seconds
-    replace = facts.boot_budget_seconds + hc.healthy_threshold * hc.interval_seconds
+    detect = hc.detection_seconds
+    # New instances in the other zones: boot and pass the check (nothing to drain).
+    new_capacity = facts.boot_budget_seconds + hc.healthy_seconds
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones)
+    lost = facts.lost_per_zone
     ttl = facts.details["session_ttl"]
     return (
         FailureMode(
@@ -181,7 +181,7 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
             f"its initial delay ({facts.grace_seconds} s) has passed",
             recovery_time=f"unhealthy {hc.unhealthy_threshold} x {hc.interval_seconds} s + boot budget "
             f"{facts.boot_budget_seconds} s + healthy {hc.healthy_threshold} x {hc.interval_seconds} s = "
-            f"{detect + replace} s",
+            f"{facts.recovery_seconds} s",
             data_loss="none: the instance keeps no state; its in-flight requests fail only if it dies "
             "abruptly",
             runbook="replace-one-instance",
@@ -190,7 +190,7 @@ def failure_modes(facts: StackFacts) -> tuple[FailureMode, ...]:
             mode="zone",
             what_happens=f"up to {lost} of {facts.min_size} instances at the minimum stop serving; the other "
             f"{zones - 1} zone(s) carry the load and the autoscaler adds capacity there",
-            recovery_time=f"{detect} s out of rotation, {replace} s for new capacity",
+            recovery_time=f"{detect} s out of rotation, {new_capacity} s for new capacity",
             data_loss="none",
             runbook="evacuate-zone",
         ),

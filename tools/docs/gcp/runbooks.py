@@ -8,28 +8,24 @@ themselves through the surface table.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import config_lookup, output_lookup
 from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
-    DRILL_SCENARIOS,
+    REHEARSALS,
     SCENARIO_TITLES,
-    DrillReference,
     Duration,
     Lookup,
     Runbook,
     StackFacts,
     Step,
+    guard,
 )
 
 PULUMI = "Pulumi CLI 3 (for the name lookups)"
 WHERE = '--region="$REGION" --project="$PROJECT"'
-CANNOT_REHEARSE = {
-    "evacuate-zone": "the drill runs every server on one machine, so there is no zone to lose.",
-    "restore-store": "the drill's store is an in-memory stand-in with no point-in-time history.",
-    "roll-back-release": "the drill runs one release; rolling back is `pulumi up` of an earlier commit.",
-}
 
 
 def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
@@ -62,7 +58,7 @@ def _guards(lookups: tuple[Lookup, ...], region: str) -> tuple[str, ...]:
     was found."""
     names = [lookup.variable for lookup in lookups]
     return (
-        ": " + " ".join(f'"${{{name}:?}}"' for name in names) + "  # stops, naming the empty variable",
+        guard(names) + "  # stops, naming the empty variable",
         "echo " + " ".join(f'"{name}=${name}"' for name in names),
         f"# expect: REGION={region}, GROUP a name with no '/', API_URL an https:// address",
     )
@@ -145,10 +141,9 @@ def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
     )
 
 
-def _permissions(lookups: tuple[Lookup, ...], steps: tuple[Step, ...]) -> str:
+def permissions(commands: list[str]) -> str:
     """The IAM permissions each gcloud command needs, from the surface table, and who needs Pulumi access."""
     needed: dict[str, set[str]] = {}
-    commands = [lookup.command for lookup in lookups] + [step.command for step in steps if step.command]
     uses_pulumi = False
     for command in commands:
         for argv in simple_commands(command):
@@ -172,7 +167,7 @@ def _permissions(lookups: tuple[Lookup, ...], steps: tuple[Step, ...]) -> str:
 
 def _wave_seconds(facts: StackFacts) -> tuple[str, int]:
     hc = facts.health_check
-    total = facts.boot_budget_seconds + hc.healthy_threshold * hc.interval_seconds + facts.draining_seconds
+    total = facts.replacement_seconds
     formula = (
         f"boot budget {facts.boot_budget_seconds} s + healthy threshold {hc.healthy_threshold} x interval "
         f"{hc.interval_seconds} s + draining {facts.draining_seconds} s = {total} s"
@@ -226,30 +221,27 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
 
 
 def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
+    """A runbook with the permissions its own commands need (every one `Runbook.commands()` returns)."""
     lookups = fields.pop("lookups")
-    steps = tuple(fields.pop("steps"))
-    rollback = tuple(fields.pop("rollback"))
-    verification = _verification(facts)
-    escalation = _escalation(facts)
-    drill = DRILL_SCENARIOS.get(scenario)
-    return Runbook(
+    draft = Runbook(
         cloud="gcp",
         environment=facts.environment,
         scenario=scenario,
         title=SCENARIO_TITLES[scenario],
-        permissions=_permissions(lookups, steps + verification + rollback),
+        permissions="",
         permissions_format="markdown",
         lookups=lookups,
-        steps=steps,
-        verification=verification,
-        rollback=rollback,
-        escalation=escalation,
-        drill=DrillReference(scenario=drill, note="" if drill else CANNOT_REHEARSE[scenario]),
+        steps=tuple(fields.pop("steps")),
+        verification=_verification(facts),
+        rollback=tuple(fields.pop("rollback")),
+        escalation=_escalation(facts),
+        drill=REHEARSALS[scenario],
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
         before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
         after_lookups=_guards(lookups, facts.region),
         **fields,
     )
+    return replace(draft, permissions=permissions(draft.commands()))
 
 
 def _capacity(facts: StackFacts, floor: int, *lines: str) -> tuple[str, ...]:
@@ -265,7 +257,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     hc = facts.health_check
     wave, wave_total = _wave_seconds(facts)
     raised = facts.min_size + 1
-    detect = hc.unhealthy_threshold * hc.interval_seconds
+    detect = hc.detection_seconds
     return _runbook(
         facts,
         "replace-one-instance",
@@ -293,8 +285,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             Duration(
                 name="autohealing instead (instance failing its check)",
                 formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
-                f"= {detect} s "
-                f"to notice, then {wave_total} s",
+                f"= {detect} s to notice + {wave_total} s to replace = {detect + wave_total} s",
                 seconds=detect + wave_total,
             ),
         ),
@@ -455,11 +446,11 @@ def replace_every(facts: StackFacts) -> Runbook:
 
 def evacuate_zone(facts: StackFacts) -> Runbook:
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones)
+    lost = facts.lost_per_zone
     raised = min(facts.min_size + lost, facts.max_size)
     wave, wave_total = _wave_seconds(facts)
     hc = facts.health_check
-    detect = hc.unhealthy_threshold * hc.interval_seconds
+    detect = hc.detection_seconds
     return _runbook(
         facts,
         "evacuate-zone",

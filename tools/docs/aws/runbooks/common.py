@@ -7,29 +7,14 @@ from tools.docs.aws import steps as c
 from tools.docs.aws.iam import DATA_KEY_OUTPUT, DATA_KEY_SID, policy
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import (
-    DRILL_SCENARIOS,
+    REHEARSALS,
     SCENARIO_TITLES,
-    DrillReference,
     Duration,
     Lookup,
     Runbook,
     StackFacts,
     Step,
 )
-
-NOT_REHEARSED = {
-    "evacuate-zone": "zones exist only in a cloud region; the drill's instances all run on one host.",
-    "restore-store": "point-in-time recovery is DynamoDB's; the drill's local store has no restore to "
-    "rehearse.",
-    "roll-back-release": "the drill runs one release; rolling back is a second replacement with the previous "
-    "release, which the replace-every-instance scenario rehearses as far as the fleet is concerned.",
-}
-
-
-def drill(scenario: str) -> DrillReference:
-    if scenario in DRILL_SCENARIOS:
-        return DrillReference(scenario=DRILL_SCENARIOS[scenario])
-    return DrillReference(scenario=None, note=NOT_REHEARSED[scenario])
 
 
 def waiter_bound(service: str, waiter: str) -> tuple[int, int]:
@@ -40,9 +25,7 @@ def waiter_bound(service: str, waiter: str) -> tuple[int, int]:
 
 def timings(facts: StackFacts) -> dict[str, Duration]:
     hc = facts.health_check
-    detect = hc.interval_seconds * hc.unhealthy_threshold
-    healthy = hc.interval_seconds * hc.healthy_threshold
-    replace = facts.boot_budget_seconds + healthy + facts.draining_seconds
+    detect, replace = hc.detection_seconds, facts.replacement_seconds
     return {
         "detect": Duration(
             name="the load balancer finds an instance unhealthy",
@@ -71,11 +54,11 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         title=SCENARIO_TITLES[scenario],
         permissions="",
         permissions_format="json",
-        drill=drill(scenario),
+        drill=REHEARSALS[scenario],
         cli_version=c.CLI_VERSION,
         exports=c.exports(facts),
-        lookup_check=check,
-        lookup_check_expected=check_expected,
+        after_lookups=(check,),
+        after_lookups_expected=check_expected,
         verification=c.verification(facts, facts.details["scope"], fields.pop("expected_targets")),
         escalation=c.escalation(facts, f"{SCENARIO_TITLES[scenario].lower()} needs help"),
         **fields,

@@ -10,7 +10,6 @@ from tools.docs.aws.runbooks.common import (
     GROUP_INSTANCES,
     alarm_lookups,
     assemble,
-    drill,
     in_service_count,
     list_instances,
     no_refresh_running,
@@ -22,7 +21,7 @@ from tools.docs.aws.runbooks.common import (
     waiter_bound,
 )
 from tools.docs.commands.aws_cli import session
-from tools.docs.model import DrillReference, Runbook, StackFacts, Step
+from tools.docs.model import Runbook, StackFacts, Step
 
 # This procedure's state file: what a re-run after a lost shell must not read again (the instance named in
 # step 3, the time step 5 marked it), reloaded by the names block.
@@ -210,13 +209,6 @@ def replace_one(facts: StackFacts) -> Runbook:
         ),
         expected_targets=in_service_count(facts),
     )
-    rehearsed = drill("replace-one-instance").scenario
-    # What the drill proves and what it does not: the same replacement mechanics, not these commands.
-    note = (
-        "That drill replaces every instance of a local fleet, one at a time under load, on 127.0.0.1 (the "
-        "machine above); it does not run this procedure's commands against AWS, whose group, load balancer "
-        "and permissions only a run in a real account (staging first) exercises."
-    )
     # Whoever helps needs the instance and when it was marked (the activities since then tell the rest).
     (tell,) = (step for step in runbook.escalation if step.command.startswith("aws sns publish"))
     message = (
@@ -227,9 +219,7 @@ def replace_one(facts: StackFacts) -> Runbook:
         tell, command=re.sub(r'--message "[^"]*"', lambda _: message, tell.command, count=1)
     )
     escalation = tuple(told if step is tell else step for step in runbook.escalation)
-    return dataclasses.replace(
-        runbook, escalation=escalation, drill=DrillReference(scenario=rehearsed, note=note)
-    )
+    return dataclasses.replace(runbook, escalation=escalation)
 
 
 def replace_every(facts: StackFacts) -> Runbook:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import activities, assemble, in_service_count, timings, wait_in_service
 from tools.docs.model import Runbook, StackFacts, Step
@@ -12,7 +10,7 @@ from tools.docs.model import Runbook, StackFacts, Step
 def evacuate_zone(facts: StackFacts) -> Runbook:
     t = timings(facts)
     zones = len(facts.zones)
-    lost = math.ceil(facts.min_size / zones)
+    lost = facts.lost_per_zone
     subnet_filter = (
         f'--filters "Name=tag:aws:cloudformation:stack-name,Values=$STACK" '
         f'"Name=tag:aws-cdk:subnet-name,Values={facts.details["app_subnet_name"]}"'
