@@ -1,8 +1,8 @@
 """The GCP replace-one-instance runbook survives what a reader trial found at 3 a.m.
-(briefs/s18/reports/reader-gcp.md): a lost shell, a recreated instance that still fails, a slow
-deletion, an instance autohealing is already handling, an autoscaler acting mid-procedure, a loop that
-never ends, a mistyped instance name and a deployment running meanwhile. Each check reads the rendered
-runbook of every environment, as the reader gets it.
+(briefs/s18/reports/reader-gcp.md): a lost shell, a recreated instance that still fails, a slow deletion,
+an unreachable Pulumi backend, an instance autohealing is already handling, an autoscaler acting
+mid-procedure, a loop that never ends, a mistyped instance name and a deployment running meanwhile.
+Each check reads the rendered runbook of every environment, as the reader gets it.
 
 Sources: connection draining ends with the VM deleted "up to 60 seconds after your specified timeout
 duration" (cloud.google.com/load-balancing/docs/enabling-connection-draining); a recreated managed instance
@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from tools.docs.commands import validate
 
 SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
@@ -149,6 +151,15 @@ def problems(text: str) -> list[str]:
     # 10. No `${VAR:?}` guard in a step: in a pasted interactive block only that line stops.
     if any(re.match(r': "\$\{\w+:\?\}"', line) for line in lines):
         found.append("a step relies on a ${VAR:?} guard to stop a pasted block")
+    # 4. The group can be found with gcloud alone when the Pulumi backend is unreachable, by a command the
+    # checker accepts.
+    fallback = re.search(
+        r'^test -n "\$GROUP" \|\| (GROUP=\$\(gcloud .*\))', steps[0]["command"], re.MULTILINE
+    )
+    if not fallback:
+        found.append("no gcloud-only way to find the group when Pulumi is unreachable")
+    elif validate(fallback.group(1)):
+        found.append(f"the fallback lookup does not parse: {validate(fallback.group(1))}")
     # 11. No deployment resets the minimum or replaces instances meanwhile.
     if not re.search(r"pause [^\n]*`pulumi up`", _section(text, "Preconditions")):
         found.append("no precondition pauses the stack's deployments")
@@ -176,6 +187,8 @@ MUTATIONS = {
     "no id": (r",id:label=ID", ""),
     "unbounded loop": (r"TRIES=\$\(\(TRIES \+ 1\)\); ", ""),
     "name unchecked": (r'--filter="name=\$VM"', ""),
+    "no fallback": (r'test -n "\$GROUP" \|\| GROUP=[^\n]*\n', ""),
+    "fallback misspelt": (r"managed list --project", "managed list --projects"),
     "no pause": (r"pause the pipeline that runs `pulumi up`", "deploy"),
 }
 

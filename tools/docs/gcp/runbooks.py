@@ -288,6 +288,16 @@ LIST_FORMAT = (
 LIST_INSTANCES = f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} {LIST_FORMAT}'
 
 
+def _fallback_group(facts: StackFacts) -> str:
+    """The group's name from gcloud alone (the Pulumi backend unreachable): the one group in the region with
+    the stack's base instance name (the reference's own example filters on "region:( ... )")."""
+    return (
+        f'GROUP=$(gcloud compute instance-groups managed list --project="$PROJECT" '
+        f'--filter="region:({facts.region}) AND baseInstanceName={facts.details["base_instance_name"]}" '
+        "--format='value(name)')"
+    )
+
+
 def _with_margin(seconds: int) -> int:
     return math.ceil(seconds * TIMEOUT_MARGIN / 10) * 10
 
@@ -457,7 +467,10 @@ def replace_one(facts: StackFacts) -> Runbook:
         preconditions=(
             SETUP,
             "The stack's backend URL and passphrase are your team's (this repository records neither): "
-            "have them before you are on call.",
+            "have them before you are on call. If the backend is unreachable, set the names by hand instead "
+            f"of the Names block: PROJECT is `gcp:project` in pulumi/gcp/Pulumi.{facts.environment}.yaml, "
+            f"`REGION={facts.region}`; step 1 then finds GROUP with gcloud; API_URL (verification only) is "
+            "the `apiUrl` the last deployment printed.",
             "No deployment of this stack runs until step 8: pause the pipeline that runs `pulumi up` for "
             f"{facts.environment} (a release mid-procedure replaces instances, and a refreshing update puts "
             f"the minimum back to {facts.min_size}); resume it after step 8.",
@@ -472,9 +485,11 @@ def replace_one(facts: StackFacts) -> Runbook:
         steps=(
             Step(
                 title="Wait until nothing is changing the group",
-                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                command=f'test -n "$GROUP" || {_fallback_group(facts)}  # Pulumi unreachable\n'
+                'echo "GROUP=$GROUP"\n'
+                'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
                 f"--timeout={recreate_timeout} {WHERE}",
-                expected="“Group is stable”: at once when nothing is changing, within "
+                expected="the group's name; “Group is stable”: at once when nothing is changing, within "
                 f"{recreate_timeout} s while autohealing recreates an instance that fails its check (an "
                 "UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
                 stop_if=f"it times out after {recreate_timeout} s: something is stuck; read LAST_ERROR with "
