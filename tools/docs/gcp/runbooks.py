@@ -58,7 +58,8 @@ def _guards(lookups: tuple[Lookup, ...], region: str) -> tuple[str, ...]:
     was found."""
     names = [lookup.variable for lookup in lookups]
     return (
-        guard(names) + "  # stops, naming the empty variable",
+        # In an interactive shell `:?` aborts only its own line: the reader must stop there by hand.
+        guard(names) + "  # an empty one is named here (parameter null or not set): stop, paste nothing more",
         "echo " + " ".join(f'"{name}=${name}"' for name in names),
         f"# expect: REGION={region}, GROUP a name with no '/', API_URL an https:// address",
     )
@@ -253,11 +254,171 @@ def _capacity(facts: StackFacts, floor: int, *lines: str) -> tuple[str, ...]:
     )
 
 
+# A VM removed from the group's backend is deleted up to this long after its connection draining ends
+# (cloud.google.com/load-balancing/docs/enabling-connection-draining: "It can take up to 60 seconds after
+# your specified timeout duration has passed for the instance to be terminated").
+DELETION_LAG_SECONDS = 60
+# A wait's timeout over its expected duration (API latency, a slow instance creation): a quarter more,
+# rounded up to 10 s, so a timeout means something is wrong rather than slow.
+TIMEOUT_MARGIN = 1.25
+# Step 5 polls the target size this often and this many times (the autoscaler applies a new minimum
+# within its next evaluation, well inside two minutes) before it stops.
+POLL_SECONDS = 10
+POLL_TRIES = 12
+# What replace-one-instance keeps in its state file, so that a re-run after a lost shell reuses the values
+# read before anything changed (a re-read would see the raised minimum).
+REPLACE_STATE = ("N", "MIN", "RAISED", "VM", "OLD_ID")
+# list-instances with the managed instance's id (it changes when the instance is recreated, its name does
+# not) and the last error; columns as gcloud's own list-instances format names them (NAME from
+# instance.basename(), ZONE from instance.scope().segment(0)); id and lastAttempt are fields of the REST
+# ManagedInstance (cloud.google.com/compute/docs/reference/rest/v1/ManagedInstance).
+LIST_FORMAT = (
+    "--format='table(instance.basename():label=NAME,instance.scope().segment(0):label=ZONE,id:label=ID,"
+    "instanceStatus:label=STATUS,instanceHealth[0].detailedHealthState:label=HEALTH_STATE,"
+    'currentAction:label=ACTION,lastAttempt.errors.errors.map().format("Error {0}: {1}",code,message)'
+    ".list():label=LAST_ERROR)'"
+)
+LIST_INSTANCES = f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} {LIST_FORMAT}'
+
+
+def _fallback_group(facts: StackFacts) -> str:
+    """The group's name from gcloud alone (the Pulumi backend unreachable): the one group in the region with
+    the stack's base instance name (the reference's own example filters on "region:( ... )")."""
+    return (
+        f'GROUP=$(gcloud compute instance-groups managed list --project="$PROJECT" '
+        f'--filter="region:({facts.region}) AND baseInstanceName={facts.details["base_instance_name"]}" '
+        "--format='value(name)')"
+    )
+
+
+def _with_margin(seconds: int) -> int:
+    return math.ceil(seconds * TIMEOUT_MARGIN / 10) * 10
+
+
+def _save_state() -> str:
+    keys = "".join(f"{name}=%s\\n" for name in REPLACE_STATE)
+    values = " ".join(f'"${name}"' for name in REPLACE_STATE)
+    return f"printf '{keys}' {values} > \"$STATE\""
+
+
+def _replace_read(facts: StackFacts) -> Step:
+    """Read N and MIN once and keep them (with the choices later steps add) in a state file: after a lost
+    shell, rerunning this step reloads them instead of reading a minimum step 4 already raised."""
+    loads = "\n".join(
+        f"{name}=$(grep -o '^{name}=.*' \"$STATE\" | grep -o '[^=]*$')" for name in REPLACE_STATE
+    )
+    return Step(
+        title="Read the group's target size and the autoscaler's minimum, once: they are saved to a state "
+        "file, and rerunning this step (after a lost shell, after the Names block) reloads them",
+        command='STATE=~/"replace-one-instance.$PROJECT.$GROUP.env"\n'
+        'if test -s "$STATE"; then\n'
+        '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
+        "else\n"
+        f"  N=$({DESCRIBE} --format='value(targetSize)')\n"
+        f"  MIN=$({DESCRIBE} --format='value(autoscaler.autoscalingPolicy.minNumReplicas)')\n"
+        "  RAISED=$((N + 1))\n  VM=\n  OLD_ID=\n"
+        f'  test -n "$N" && test -n "$MIN" && {_save_state()} && echo "saved in $STATE"\n'
+        "fi\n"
+        f"{loads}\n"
+        'echo "target size $N, minimum $MIN, raised minimum $RAISED, suspect ${VM:-not chosen yet} '
+        '${OLD_ID}"\n'
+        'test -n "$N" && test -n "$MIN" || echo "STOP: N or MIN is empty"\n'
+        f'test "$MIN" = {facts.min_size} || echo "WARNING: the minimum is $MIN, not the stack\'s '
+        f'{facts.min_size}"',
+        expected="“saved in” the state file's path (a first run) or “resuming”; a target size of "
+        f"{facts.min_size} or more and at most {facts.max_size - 1}; the minimum {facts.min_size}; "
+        "RAISED = target size + 1",
+        stop_if=f"it prints STOP, or a target size of {facts.max_size} (the max: no room for an extra "
+        "instance): Escalation. It prints WARNING on a first run (no state file): a previous run may have "
+        f"left the minimum raised; do not go on: Escalation, to decide whether {facts.min_size} goes back",
+    )
+
+
+def _replace_raise(facts: StackFacts) -> Step:
+    """Raise the minimum to the target size now plus one (the autoscaler may have grown the group since
+    step 2), at most the max, once: a rerun finds the minimum already at RAISED and changes nothing."""
+    return Step(
+        title="Raise the minimum to the target size now plus one, so capacity never dips",
+        command=f"NOW=$({DESCRIBE} --format='value(targetSize)')\n"
+        f"LIVE_MIN=$({DESCRIBE} --format='value(autoscaler.autoscalingPolicy.minNumReplicas)')\n"
+        'if test -n "$RAISED" && test "${LIVE_MIN:-0}" -ge "$RAISED" && test "$LIVE_MIN" -gt "${MIN:-0}"; '
+        "then\n"
+        '  echo "already raised to $LIVE_MIN by an earlier run of this step: go on with step 5"\n'
+        "else\n"
+        f'  if test -n "$MIN" && test "${{NOW:-0}}" -ge {facts.min_size} '
+        f'&& test "$NOW" -lt {facts.max_size}; then\n'
+        "    RAISED=$((NOW + 1))\n"
+        f"    {_save_state()}\n"
+        f'    gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+        '--min-num-replicas="$RAISED" || echo "STOP: the update failed"\n'
+        "  else\n"
+        '    echo "STOP: nothing changed (target size now $NOW, MIN=$MIN)"\n'
+        "  fi\n"
+        "fi",
+        expected="the autoscaler's autoscalingPolicy.minNumReplicas is $RAISED (or “already raised”)",
+        stop_if="it prints STOP: do not recreate the instance without the extra one; Escalation",
+    )
+
+
+def _replace_wait_extra(timeout: int) -> Step:
+    """The autoscaler applies a new minimum asynchronously: wait (a bounded number of polls) for the target
+    size before `wait-until --stable`, which could otherwise report a group that has not started growing."""
+    poll = POLL_SECONDS * POLL_TRIES
+    return Step(
+        title="Wait for the target size, then for the extra instance to be in service",
+        command="SIZE=0\nTRIES=0\n"
+        f'until test "${{SIZE:-0}}" -ge "$RAISED" || test "$TRIES" -ge {POLL_TRIES}; '
+        f"do sleep {POLL_SECONDS}; "
+        f"TRIES=$((TRIES + 1)); SIZE=$({DESCRIBE} --format='value(targetSize)'); done\n"
+        'if test "${SIZE:-0}" -ge "$RAISED"; then\n'
+        f'  gcloud compute instance-groups managed wait-until "$GROUP" --stable --timeout={timeout} {WHERE}\n'
+        "else\n"
+        f'  echo "STOP: the target size is ${{SIZE:-unknown}}, not $RAISED, after {poll} s"\n'
+        "fi\n"
+        f"{LIST_INSTANCES}",
+        expected="“Group is stable”; $RAISED rows (more if the autoscaler grew the group), each RUNNING, "
+        "ACTION NONE, no LAST_ERROR, and HEALTHY but for the suspect one, which may be UNHEALTHY",
+        stop_if=f"it prints STOP, or wait-until times out after {timeout} s, or the new instance is "
+        "UNHEALTHY or shows a LAST_ERROR: the template does not boot, so do not run step 6 (recreating "
+        "would replace a serving instance with one that fails); Rollback, then Escalation",
+    )
+
+
+def _replace_recreate(facts: StackFacts) -> Step:
+    """Recreate the suspect only when its name is exactly one instance of the group, and only once: its id
+    (which recreating changes) goes to the state file for step 7 to compare."""
+    return Step(
+        title="Recreate the suspect instance",
+        command="VM='<NAME from step 3>'  # replace with the suspect instance's NAME from step 3\n"
+        f'FOUND=$(gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} --filter="name=$VM" '
+        "--format='value(id,instance.scope().segment(0))')\n"
+        'if test -n "$OLD_ID"; then\n'
+        '  echo "already recreated (old id $OLD_ID) by an earlier run of this step: go on with step 7"\n'
+        "else\n"
+        '  if test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" = 1; then\n'
+        "    OLD_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
+        f"    {_save_state()}\n"
+        '    echo "recreating $VM (id and zone: $FOUND)"\n'
+        f'    gcloud compute instance-groups managed recreate-instances "$GROUP" --instances="$VM" {WHERE}\n'
+        "  else\n"
+        '    echo "STOP: $VM is not one instance of the group (found: $FOUND)"\n'
+        "  fi\n"
+        "fi",
+        expected="“recreating” with the suspect's id and zone, then one row, status SUCCESS",
+        stop_if="it prints STOP (a mistyped name: check it against step 3's NAME column); FAIL; the other "
+        "instances in the suspect's ZONE misbehave too: a zone problem, use "
+        f"runbooks/gcp/{facts.environment}/evacuate-zone.md instead",
+    )
+
+
 def replace_one(facts: StackFacts) -> Runbook:
     hc = facts.health_check
     wave, wave_total = _wave_seconds(facts)
     raised = facts.min_size + 1
     detect = hc.detection_seconds
+    recreate_total = wave_total + DELETION_LAG_SECONDS
+    extra_timeout, recreate_timeout = _with_margin(wave_total), _with_margin(recreate_total)
+    evacuate = f"runbooks/gcp/{facts.environment}/evacuate-zone.md"
     return _runbook(
         facts,
         "replace-one-instance",
@@ -275,87 +436,103 @@ def replace_one(facts: StackFacts) -> Runbook:
         capacity=_capacity(
             facts,
             facts.min_size,
-            "Step 4 raises the autoscaler's minimum to the group's target size read in step 2 plus one "
+            "Step 4 raises the autoscaler's minimum to the group's target size plus one "
             f"(at the minimum: {raised}), so a new instance is serving before the suspect one is recreated; "
-            "step 8 puts back the minimum read in step 2.",
+            "step 8 puts back the minimum read in step 2. If the recreated instance fails, the minimum "
+            "stays raised (step 7): putting it back would let the autoscaler remove a healthy instance.",
         ),
         durations=(
             Duration(name="extra instance in service", formula=wave, seconds=wave_total),
-            Duration(name="the suspect instance recreated", formula=wave, seconds=wave_total),
+            Duration(
+                name="the suspect instance recreated",
+                formula=f"{wave.rsplit(' = ', 1)[0]} + deletion after draining up to "
+                f"{DELETION_LAG_SECONDS} s = {recreate_total} s",
+                seconds=recreate_total,
+            ),
             Duration(
                 name="autohealing instead (instance failing its check)",
                 formula=f"unhealthy threshold {hc.unhealthy_threshold} x interval {hc.interval_seconds} s "
-                f"= {detect} s to notice + {wave_total} s to replace = {detect + wave_total} s",
-                seconds=detect + wave_total,
+                f"= {detect} s to notice + {recreate_total} s to replace = {detect + recreate_total} s",
+                seconds=detect + recreate_total,
             ),
         ),
         preconditions=(
             SETUP,
-            "The group is stable: no update or repair in progress (step 1 checks it).",
+            "The stack's backend URL and passphrase are your team's (this repository records neither): "
+            "have them before you are on call. If the backend is unreachable, set the names by hand instead "
+            f"of the Names block: PROJECT is `gcp:project` in pulumi/gcp/Pulumi.{facts.environment}.yaml, "
+            f"`REGION={facts.region}`; step 1 then finds GROUP with gcloud; API_URL (verification only) is "
+            "the `apiUrl` the last deployment printed.",
+            "No deployment of this stack runs until step 8: pause the pipeline that runs `pulumi up` for "
+            f"{facts.environment} (a release mid-procedure replaces instances, and a refreshing update puts "
+            f"the minimum back to {facts.min_size}); resume it after step 8.",
+            "The group is stable: no update or repair in progress (step 1 waits for one to finish).",
             f"The group's target size is below the autoscaler's max ({facts.max_size}), so one more instance "
-            "fits (step 2 checks it).",
+            "fits (steps 2 and 4 check it).",
+            "A lost shell: rerun the Names block, then step 2: it reloads what it saved in "
+            "~/replace-one-instance.<project>.<group>.env (steps 4 and 6 add to it; step 8 moves it "
+            "aside); then go on from the step you were at.",
         ),
         lookups=_lookups(facts),
         steps=(
-            _check_stable(),
-            _read_size_and_minimum(
-                expected=f"a target size of {facts.min_size} or more (the stack's minimum) and at most "
-                f"{facts.max_size - 1}; the minimum ({facts.min_size} as the stack sets it); "
-                "RAISED = target size + 1",
-                stop_if=f"an error about an empty N or MIN, or a target size of {facts.max_size} (the max): "
-                "no room for an extra instance: Escalation",
-                raise_by="$((N + 1))",
-            ),
             Step(
-                title="Find the instance (name, zone, health)",
-                command=f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
-                expected="$N rows with the columns NAME, ZONE, STATUS, HEALTH_STATE, ACTION, "
-                "INSTANCE_TEMPLATE; note the suspect one's NAME",
-                stop_if="any ACTION other than NONE: the group is changing, go back to step 1; fewer rows "
-                "than $MIN: treat it as a zone problem with "
-                f"runbooks/gcp/{facts.environment}/evacuate-zone.md",
+                title="Wait until nothing is changing the group",
+                command=f'test -n "$GROUP" || {_fallback_group(facts)}  # Pulumi unreachable\n'
+                'echo "GROUP=$GROUP"\n'
+                'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+                f"--timeout={recreate_timeout} {WHERE}",
+                expected="the group's name; “Group is stable”: at once when nothing is changing, within "
+                f"{recreate_timeout} s while autohealing recreates an instance that fails its check (an "
+                "UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
+                stop_if=f"it times out after {recreate_timeout} s: something is stuck; read LAST_ERROR with "
+                "step 3's command, then Escalation. If autohealing just recreated the instance you were "
+                "paged for and step 3 shows it HEALTHY, autohealing has handled it: go to Verification; "
+                "if it goes UNHEALTHY again, do not use this runbook: Escalation",
             ),
+            _replace_read(facts),
             Step(
-                title="Raise the minimum by one so capacity never dips",
-                command=_raise_minimum(facts),
-                expected="the autoscaler's autoscalingPolicy.minNumReplicas is $RAISED",
-                stop_if="it prints STOP (nothing changed: N, MIN or RAISED empty or out of range) or the "
-                "command fails: do not recreate the instance without the extra one; Escalation",
+                title="Find the instance (name, zone, id, health)",
+                command=LIST_INSTANCES,
+                expected="$N rows with the columns NAME, ZONE, ID, STATUS, HEALTH_STATE, ACTION, LAST_ERROR; "
+                "note the suspect one's NAME",
+                stop_if="any ACTION other than NONE: the group is changing, rerun step 1 (it waits) once, "
+                f"then Escalation; fewer rows than $MIN, or several instances in one ZONE misbehaving: a "
+                f"zone problem, use {evacuate}",
             ),
-            _wait_for_raised(
-                wave_total,
-                expected="the loop returns once the target size is $RAISED; “Group is stable”; $RAISED rows, "
-                "each RUNNING, HEALTHY, ACTION NONE",
-                stop_if=f"the target size stays below $RAISED for 2 minutes (interrupt the loop) or "
-                f"wait-until times out after {wave_total} s: Rollback, then Escalation",
-            ),
-            Step(
-                title="Recreate the suspect instance",
-                command="VM='<name from step 3>'  # replace with the suspect instance's NAME from step 3\n"
-                'gcloud compute instance-groups managed recreate-instances "$GROUP" '
-                f'--instances="$VM" {WHERE}',
-                expected="one row, status SUCCESS",
-                stop_if="FAIL or MEMBER_NOT_FOUND (check the name from step 3)",
-            ),
+            _replace_raise(facts),
+            _replace_wait_extra(extra_timeout),
+            _replace_recreate(facts),
             Step(
                 title="Wait for the group to be stable again",
                 command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={wave_total} {WHERE}\n"
-                f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE}',
-                expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, the suspect "
-                "name gone or with a new creation time",
-                stop_if=f"it times out after {wave_total} s: Rollback, then Escalation",
+                f"--timeout={recreate_timeout} {WHERE}\n"
+                f"{LIST_INSTANCES}\n"
+                'echo "suspect $VM, id before step 6: $OLD_ID"',
+                expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, no "
+                "LAST_ERROR; the row named $VM with an ID other than $OLD_ID",
+                stop_if=f"it times out after {recreate_timeout} s, or a row is UNHEALTHY or shows a "
+                "LAST_ERROR: do NOT put the minimum back (the raised minimum is what keeps the healthy "
+                "instances: putting it back lets the autoscaler remove one of them); read LAST_ERROR; if "
+                f"every failing instance is in one ZONE, use {evacuate}; otherwise Escalation. Run Rollback "
+                "only once the group is stable and every instance HEALTHY",
             ),
-            _restore_minimum(
-                "Put back the minimum read in step 2",
-                expected="minNumReplicas $MIN; the autoscaler removes the extra instance when load allows",
+            Step(
+                title="Put back the minimum read in step 2, and move the state file aside",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                '--min-num-replicas="$MIN" && mv "$STATE" "$STATE.done"',
+                expected="minNumReplicas $MIN; the autoscaler removes the extra instance when load allows; "
+                "resume the stack's deployments",
             ),
         ),
         rollback=(
-            _restore_minimum(
-                "Put back the minimum read in step 2 (if you stopped part-way)",
-                expected=f"minNumReplicas $MIN (if this shell is gone, the value step 2 printed; the stack "
-                f"sets {facts.min_size})",
+            Step(
+                title="Put back the minimum read in step 2 (if you stopped part-way), only once the group is "
+                "stable and every instance HEALTHY (step 7's list): never while an instance fails",
+                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+                '--min-num-replicas="$MIN" && mv "$STATE" "$STATE.done"',
+                expected="minNumReplicas $MIN (after a lost shell, rerun the Names block and step 2 first: "
+                f"it reloads MIN from the state file; the stack sets {facts.min_size}); resume the stack's "
+                "deployments",
             ),
         ),
     )
