@@ -16,7 +16,7 @@ from pathlib import Path
 
 from refarch.health_check import HealthCheckPolicy
 from sample_service.paths import HEALTH_PATH
-from tools.drill.servers import die_with_parent, free_port, listening, stop_process, wait_until
+from tools.drill.servers import dying_with_parent, free_port, listening, stop_process, wait_until
 
 BACKEND = "fleet"
 
@@ -90,10 +90,9 @@ class Haproxy:
         with open(self._log_path, "ab") as log:
             # -db: stay in the foreground, so stopping this process stops HAProxy.
             self._proc = subprocess.Popen(
-                [haproxy, "-db", "-f", str(self._config)],
+                dying_with_parent([haproxy, "-db", "-f", str(self._config)]),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
             )
         wait_until(self._ready, 10, f"haproxy on port {self.port}")
 

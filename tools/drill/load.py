@@ -25,7 +25,7 @@ from typing import Any
 from refarch import ROOT
 from sample_service.paths import HEALTH_PATH
 from tools.drill.http import HttpConnection
-from tools.drill.servers import die_with_parent
+from tools.drill.servers import dying_with_parent
 
 REQUEST_TIMEOUT_SECONDS = 10
 # Hard bounds on any run, whatever its arguments and whether or not anyone stops it.
@@ -242,7 +242,7 @@ def start_load(
     args += ["--clients", str(clients), "--seconds", f"{min(seconds, MAX_SECONDS):.1f}"]
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, preexec_fn=die_with_parent)
+    return subprocess.Popen(dying_with_parent(args), cwd=ROOT, stdout=subprocess.PIPE)
 
 
 def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:

@@ -4,7 +4,6 @@ server and the sample service itself, each a subprocess that can be stopped and 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import json
 import os
@@ -28,7 +27,6 @@ from sample_service.paths import HEALTH_PATH
 
 # The service runs from the checkout, as `python -m sample_service` with this as working directory.
 REDIS_SERVER = "/usr/bin/redis-server"
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ITEMS_TABLE = "sample-service-items"
 REGION = "us-east-1"
 # Dummy credentials and no shared config, so neither boto3 here nor the service can reach real AWS
@@ -63,14 +61,16 @@ def listening(port: int) -> bool:
     return False
 
 
-# Resolved here, in the parent: between fork and exec a child may only do the bare minimum.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
+# util-linux's setpriv sets the parent-death signal and then execs the command in the same process.
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 
 
-def die_with_parent() -> None:
-    """preexec_fn: the kernel sends the child SIGTERM if the process that started it dies, so a drill or
-    test run that is killed outright leaves no servers behind."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def dying_with_parent(args: list[str]) -> list[str]:
+    """`args` run so that the kernel sends them SIGTERM if the process that started them dies, so a drill or
+    test run that is killed outright leaves no servers behind. Not a `preexec_fn`: one makes Python fork()
+    instead of vfork(), and the fork handlers of gRPC (loaded by the Pulumi SDK in the same test process)
+    can abort the child before it execs ("epoll_wait error: Bad file descriptor", grpc/grpc#43055)."""
+    return [SETPRIV, "--pdeathsig", "TERM", "--", *args]
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 5) -> None:
@@ -100,11 +100,10 @@ class RedisServer:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         with open(Path(self._dir) / "redis.log", "ab") as log:
             self._proc = subprocess.Popen(
-                [REDIS_SERVER, *args, *self._extra_args],
+                dying_with_parent([REDIS_SERVER, *args, *self._extra_args]),
                 cwd=self._dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
             )
         wait_until(self._listening, 5, f"redis-server on port {self.port}")
 
@@ -179,11 +178,12 @@ class MotoServer:
     def start(self) -> None:
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                dying_with_parent(
+                    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+                ),
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **AWS_TEST_ENV},
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
             )
         wait_until(self._listening, 30, f"moto server on port {self.port}")
         create_items_table(self.endpoint)
@@ -210,12 +210,11 @@ class ServiceProcess:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [python, "-m", "sample_service"],
+                dying_with_parent([python, "-m", "sample_service"]),
                 cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
             )
 
     def healthy(self) -> bool:
