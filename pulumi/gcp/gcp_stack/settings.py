@@ -11,9 +11,14 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gcp_stack.item_store import database_name
+from gcp_stack.item_store import database_name, grant_title
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
+
+# IAM's limits on a binding's condition (cloud.google.com/iam/quotas, "Limits"; IAM Conditions overview):
+# a title of at most 100 characters and at most 12 logical operators in the expression. The fleet's grant
+# names at most three databases (2 operators), so only the title can exceed its limit.
+CONDITION_TITLE_MAX = 100
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
 GATEWAY_REGIONS = (
@@ -159,6 +164,22 @@ def cross_checks(
                 "itemsDatabase (the one it serves)",
             )
         )
+    named = [db for db in (gcp.items_database, draining) if db and db != own]
+    title = grant_title(own, named)
+    if len(title) > CONDITION_TITLE_MAX:
+        budget = CONDITION_TITLE_MAX - len(grant_title(own, [""] * len(named)))
+        problems += [
+            Problem(
+                f"{namespace}:{key}",
+                value,
+                f"makes the fleet's grant condition title `{title}` {len(title)} characters long, over IAM's "
+                f"{CONDITION_TITLE_MAX}: choose shorter database IDs for itemsDatabase and "
+                "itemsDatabaseDraining "
+                f"(together at most {budget} characters)",
+            )
+            for key, value in (("itemsDatabase", gcp.items_database), ("itemsDatabaseDraining", draining))
+            if value
+        ]
     if provider is not None:
         problems += _region_problems(spec, provider, gcp, namespace)
     if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):
