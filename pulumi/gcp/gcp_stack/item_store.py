@@ -38,7 +38,8 @@ class ItemStoreArgs:
     user: pulumi.Input[str]
     # A database of the project to serve from instead of this stack's own (config `itemsDatabase`).
     restored_database: str | None = None
-    # A database the fleet served before and instances not yet replaced still use (`itemsDatabaseDraining`).
+    # A database the fleet is granted but does not serve (`itemsDatabaseDraining`): about to be served, or
+    # served before and still used by instances not yet replaced.
     draining_database: str | None = None
 
 

@@ -75,9 +75,10 @@ class GcpSettings(_Config):
     # The Firestore database the fleet uses instead of the stack's own: one of this project, such as a
     # point-in-time clone of it (`gcloud firestore databases clone`, runbooks/gcp/<env>/restore-store.md).
     items_database: str | None = Field(None, alias="itemsDatabase")
-    # A database the fleet no longer serves but instances not yet replaced still use (switching back from a
-    # clone): the fleet's grant keeps naming it, nothing else, until the rollout has finished and the key is
-    # removed. Read like itemsDatabase (a misspelt or absent one fails the preview).
+    # A database the fleet is granted but does not serve: a clone about to be served (granted first, so IAM
+    # has propagated the grant before any instance uses it), or the one served before while instances not
+    # yet replaced still use it. It gets the grant, nothing else; set together with itemsDatabase when they
+    # name different databases. Read like itemsDatabase (a misspelt or absent one fails the preview).
     items_database_draining: str | None = Field(None, alias="itemsDatabaseDraining")
 
     @field_validator("zones")
