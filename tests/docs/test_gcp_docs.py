@@ -212,6 +212,8 @@ def test_restore_records_what_the_fleet_served_before_in_a_state_file(docs_input
         grant.index(f"pulumi up {STACK} --yes"),
     ]
     assert order == sorted(order)
+    # A refused re-run (a restore in progress) must not leave the PREVIOUS it just re-read in the shell.
+    assert grant.splitlines()[-1] == 'test -f "$STATE" && . "$STATE"'
     state = next(lookup for lookup in book.lookups if lookup.variable == "STATE")
     assert '. "$STATE"' in " ".join(book.after_lookups) and "restore-store-prod" in state.command
     drop = steps[_step(steps, 'if test -n "$PREVIOUS"; then \\\n')]

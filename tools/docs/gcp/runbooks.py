@@ -827,11 +827,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {_commit(env, 'grant the fleet the restored database $RESTORED')} \\\n"
                 f"  && {up} \\\n"
                 '  || echo "STOP (STATE=$STATE RESTORED=$RESTORED PREVIOUS=$PREVIOUS '
-                'IN_PROGRESS=$IN_PROGRESS)"',
+                'IN_PROGRESS=$IN_PROGRESS)"\n'
+                # A refused re-run must not leave the values it just re-read in the shell.
+                'test -f "$STATE" && . "$STATE"',
                 expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
                 f"empty when the fleet serves `{database}`); then the update completes: the grant "
                 "`fleet-uses-items` replaced, nothing else (no instance template, no group update); "
-                "$STATE holds RESTORED and PREVIOUS",
+                "$STATE holds RESTORED and PREVIOUS (the last line reloads them: on a refused re-run, those "
+                "of the run in progress)",
                 stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
                 "progress: finish it (its state file names it) or roll it back first; RESTORED empty: run "
                 "step 1's `RESTORED=` line again. STOP after `pulumi up` failed: the fleet still serves "
@@ -866,7 +869,12 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {up}",
                 expected="the update completes: the grant `fleet-uses-items` unchanged, a new instance "
                 "template, the group's version updated"
-                + (", the schedule `weekly-restored` created" if scheduled else ""),
+                + (
+                    ", the schedule `weekly-restored` created (replaced, with PREVIOUS a clone: that clone's "
+                    "schedule goes)"
+                    if scheduled
+                    else ""
+                ),
                 stop_if="the preview fails: nothing changed; fix the cause, rerun the `pulumi up`. The "
                 "update fails before the group was updated: no instance uses the clone yet; fix the cause "
                 "and rerun the `pulumi up`. The update fails after the group was updated (most likely its "
@@ -941,10 +949,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
                 + (", the clone's weekly backup schedule deleted" if scheduled else "")
                 + "; a new instance template, the group's version updated",
-                stop_if=f"`nothing to commit`: the settings already were so (the switch, step {switch_step}, "
-                "had not run); go to step 3. The update fails before the group was updated: fix the cause "
-                "and rerun the `pulumi up`; after it: some instances use each database, both stay granted: "
-                "keep `itemsDatabaseDraining` set and escalate",
+                stop_if="`nothing to commit` (no change): the settings already were so (the switch, step "
+                f"{switch_step}, had not run); go to step 3. The update fails before the group was "
+                "updated: fix the cause and rerun the `pulumi up`; after it: some instances use each "
+                "database, both stay granted: keep `itemsDatabaseDraining` set and escalate",
             ),
             _rollout_wait(
                 timeout,
