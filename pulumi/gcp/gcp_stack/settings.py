@@ -15,9 +15,10 @@ from gcp_stack.item_store import database_name, grant_title
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
-# IAM's limits on a binding's condition (cloud.google.com/iam/quotas, "Limits"; IAM Conditions overview):
-# a title of at most 100 characters and at most 12 logical operators in the expression. The fleet's grant
-# names at most three databases (2 operators), so only the title can exceed its limit.
+# IAM's limit on a binding's condition title: 100 characters (the architect review's figure; IAM's limits are
+# listed at cloud.google.com/iam/quotas, "Limits", whose condition rows could not be read offline). A title
+# over it fails at `pulumi up`, after the preview. The expression's limit (at most 12 logical operators) is
+# not reached: the fleet's grant names at most three databases (2 operators).
 CONDITION_TITLE_MAX = 100
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
