@@ -12,7 +12,7 @@ from refarch.inventory import Inventory
 from refarch_pulumi.offline import project
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
-from tools.docs.gcp.runbooks import runbooks
+from tools.docs.gcp.runbooks import IAM_PROPAGATION_SECONDS, runbooks
 
 monitoring = project("gcp").module("monitoring")
 
@@ -120,20 +120,38 @@ def test_the_surface_table_lists_only_what_the_runbooks_use(generated):
     assert {surface.command for surface in gcloud.load().surfaces} == used
 
 
+GROUP_MANAGER = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+STACK = "--stack prod --cwd pulumi/gcp"
+
+
+def _keys() -> tuple[str, str]:
+    """The served and draining keys, as the settings model reads them."""
+    fields = project("gcp").module("settings").GcpSettings.model_fields
+    return fields["items_database"].alias, fields["items_database_draining"].alias
+
+
+def _restore(model: Inventory, spec):
+    return next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
+
+
+def _step(steps, text: str) -> int:
+    """The index of the only step whose command holds `text`."""
+    [index] = [i for i, step in enumerate(steps) if text in step.command]
+    return index
+
+
 def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a_clone_lacks(docs_inputs):
     """The switch sets the settings model's key for the clone; the clone gets the point-in-time recovery and
     delete protection the stack's own database has, and only those: a database without them asks neither."""
-    key = project("gcp").module("settings").GcpSettings.model_fields["items_database"].alias
+    served, _ = _keys()
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
     database = "gcp:firestore/database:Database"
-
-    def steps(inventory: Inventory):
-        book = next(b for b in runbooks(facts("prod", inventory, spec)) if b.scenario == "restore-store")
-        return book.steps
-
-    switch = next(step for step in steps(model) if step.command.startswith("pulumi config set"))
-    assert switch.command.startswith(f'pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/gcp && ')
-    update = [step.command for step in steps(model) if "databases update" in step.command]
+    steps = _restore(model, spec).steps
+    switch = steps[_step(steps, f'pulumi config set {served} "$RESTORED"')]
+    assert switch.command.startswith(
+        f': "${{RESTORED:?}}" && pulumi config set {served} "$RESTORED" {STACK} '
+    )
+    update = [step.command for step in steps if "databases update" in step.command]
     assert update == [
         'gcloud firestore databases update --database="$RESTORED" --enable-pitr '
         '--delete-protection --project="$PROJECT"'
@@ -144,67 +162,164 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a
         "pointInTimeRecoveryEnablement",
         "POINT_IN_TIME_RECOVERY_DISABLED",
     )
-    assert not [step for step in steps(bare) if "databases update" in step.command]
-    retire = next(step for step in steps(bare) if step.title.startswith("Retire the old database"))
-    assert retire.expected == "`DELETE_PROTECTION_DISABLED`"
+    bare_steps = _restore(bare, spec).steps
+    assert not [step for step in bare_steps if "databases update" in step.command]
+    retire = next(step for step in bare_steps if step.title.startswith("Retire the old database"))
+    assert retire.expected.startswith("`DELETE_PROTECTION_DISABLED`")
+    # Step numbers in the text follow the steps actually rendered (no settings step here).
+    grant = _step(bare_steps, f'pulumi config set {_keys()[1]} "$RESTORED"')
+    assert f"step {grant + 1} refuses" in " ".join(_restore(bare, spec).preconditions)
 
 
-def test_restore_runbook_expects_the_grant_on_both_databases(docs_inputs):
-    """During a switch the fleet's grant names the clone and the stack's own database (instances not yet
-    replaced still use it): the check step expects both, and the switch says a misspelt clone fails."""
+def test_restore_grants_the_clone_and_waits_out_iam_propagation_before_switching(docs_inputs):
+    """Review finding 2: the clone is granted (as draining) in an update of its own, then the runbook waits
+    IAM's documented propagation time, then switches; the switch leaves the binding as it was (the stack
+    renders the same condition for a database served or draining: tests/gcp/test_gcp_restored_store.py)."""
+    served, draining = _keys()
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
-    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
-    own = model.only("gcp:firestore/database:Database").get("name")
-    check = next(step for step in book.steps if "get-iam-policy" in step.command)
-    assert f'`/databases/{own}"` ||' in check.expected and f'/databases/{own}-restored"`' in check.expected
-    switch = next(step for step in book.steps if step.command.startswith("pulumi config set"))
-    assert "fails the preview" in switch.title and "misspelt" in switch.stop_if
+    book = _restore(model, spec)
+    steps = book.steps
+    grant = _step(steps, f'pulumi config set {draining} "$RESTORED"')
+    wait = _step(steps, "sleep ")
+    switch = _step(steps, f'pulumi config set {served} "$RESTORED"')
+    assert grant < wait < switch
+    propagation = IAM_PROPAGATION_SECONDS
+    assert f"sleep {propagation}\n" in steps[wait].command
+    assert any(
+        d.seconds == propagation and "iam/docs/access-change-propagation" in d.formula for d in book.durations
+    )
+    assert "`fleet-uses-items` replaced" in steps[grant].expected
+    assert "`fleet-uses-items` unchanged" in steps[switch].expected
+    # The switch lets the database served before drain (or, with none, removes the draining key).
+    assert f'pulumi config set {draining} "$PREVIOUS" {STACK}' in steps[switch].command
+    assert f"pulumi config rm {draining} {STACK}" in steps[switch].command
 
 
-def test_restore_rollback_drains_the_clone_until_every_instance_runs_the_new_template(docs_inputs):
-    """Switching back in one update (`config rm itemsDatabase && pulumi up`) would take the clone out of the
-    grant's condition while the group's rollout, which goes on after `pulumi up` returns, has not replaced
-    the instances that use it. The rollback: (1) draining = clone, served key removed, up; (2) the forward
-    path's wait; (3) draining removed, up; (4) delete the clone."""
-    settings = project("gcp").module("settings").GcpSettings.model_fields
-    served, draining = settings["items_database"].alias, settings["items_database_draining"].alias
+def test_restore_records_what_the_fleet_served_before_in_a_state_file(docs_inputs):
+    """Review finding 3: started while the fleet serves a clone, the restore keeps that clone granted while it
+    drains (PREVIOUS), drops it only afterwards, and the retire step names the stack's own database, not the
+    `$DATABASE` looked up (a clone then). The state file survives a lost shell."""
+    served, draining = _keys()
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
-    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
-    first, wait, undrain, delete = book.rollback
-    stack = "--stack prod --cwd pulumi/gcp"
+    book = _restore(model, spec)
+    steps = book.steps
+    grant = steps[_step(steps, f'pulumi config set {draining} "$RESTORED"')].command
     order = [
-        first.command.index(f"RESTORED=$(pulumi config get {served} {stack})"),
-        first.command.index(f'pulumi config set {draining} "$RESTORED" {stack}'),
-        first.command.index(f"pulumi config rm {served} {stack}"),
-        first.command.index(f"pulumi up {stack} --yes"),
+        grant.index(f"PREVIOUS=$(pulumi config get {served} {STACK} || true)"),
+        grant.index('test ! -e "$STATE"'),
+        grant.index('"$RESTORED" "$PREVIOUS" >"$STATE"'),
+        grant.index(f'pulumi config set {draining} "$RESTORED"'),
+        grant.index(f"pulumi up {STACK} --yes"),
     ]
     assert order == sorted(order)
-    assert "`fleet-uses-items` unchanged" in first.expected
-    switch = next(i for i, step in enumerate(book.steps) if f"pulumi config set {served} " in step.command)
-    forward_wait = book.steps[switch + 1]
-    assert (wait.command, wait.expected) == (forward_wait.command, forward_wait.expected)
-    assert "--version-target-reached" in wait.command and draining in wait.stop_if
-    assert undrain.command == f"pulumi config rm {draining} {stack} && pulumi up {stack} --yes"
+    # A refused re-run (a restore in progress) must not leave the PREVIOUS it just re-read in the shell.
+    assert grant.splitlines()[-1] == 'test -f "$STATE" && . "$STATE"'
+    state = next(lookup for lookup in book.lookups if lookup.variable == "STATE")
+    assert '. "$STATE"' in " ".join(book.after_lookups) and "restore-store-prod" in state.command
+    drop = steps[_step(steps, 'if test -n "$PREVIOUS"; then \\\n')]
+    assert f"pulumi config rm {draining} {STACK}" in drop.command
     own = model.only("gcp:firestore/database:Database").get("name")
-    assert (
-        f"(`only-{own}`) names `{own}` only" in undrain.expected and "clone itself stays" in undrain.expected
-    )
-    assert "after step 3" in delete.title
+    retire = steps[-1]
+    assert retire.title.startswith("Retire the old database")
+    assert f'--database="{own}"' in retire.command and "$DATABASE" not in retire.command
+    assert 'mv "$STATE" "$STATE.done"' in retire.command
 
 
-def test_restore_switch_says_the_binding_is_replaced_as_the_stack_renders_it(docs_inputs):
-    """The switch's text names the binding's condition as the stack renders it for a clone (title and
-    expression, read from a preview with the setting), and says it is replaced, not extended."""
+def test_restore_commits_every_setting_before_deploying_it(docs_inputs):
+    """Review: a setting left out of pulumi/gcp/Pulumi.<env>.yaml in git is undone by the next deployment
+    from another checkout. Every command that changes a setting commits that file before `pulumi up`."""
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
-    book = next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
-    switch = next(step for step in book.steps if "pulumi config set itemsDatabase " in step.command)
+    book = _restore(model, spec)
+    changing = [
+        step.command
+        for step in (*book.steps, *book.rollback)
+        if re.search(r"pulumi config (set|rm) ", step.command)
+    ]
+    assert len(changing) == 5  # grant, switch, drop the previous clone; rollback: switch back, drop the clone
+    for command in changing:
+        last_change = max(m.end() for m in re.finditer(r"pulumi config (set|rm) [^\n;]*", command))
+        commit = command.index("git commit -m ")
+        assert last_change < commit < command.index(f"pulumi up {STACK} --yes"), command
+        assert command[commit:].split("&&")[0].rstrip(" \\\n").endswith("pulumi/gcp/Pulumi.prod.yaml")
+
+
+def test_restore_says_pulumi_up_waits_for_the_group_and_where_a_failed_update_leaves_the_fleet(docs_inputs):
+    """Review finding 1: the group waits for its instances (`waitForInstances`, status UPDATED), so `pulumi
+    up` returns after the rollout and the wait steps are confirmations; the likeliest failure of the switch
+    is that wait timing out, with instances already on the clone: Rollback step 1, which keeps both
+    granted."""
+    served, _ = _keys()
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    group = model.only(GROUP_MANAGER)
+    assert group.get("waitForInstances") is True and group.get("waitForInstancesStatus") == "UPDATED"
+    book = _restore(model, spec)
+    steps = book.steps
+    switch = _step(steps, f'pulumi config set {served} "$RESTORED"')
+    assert "returns once every instance runs it" in steps[switch].title
+    assert "after the group was updated" in steps[switch].stop_if
+    assert "some instances already use the clone" in steps[switch].stop_if
+    assert "Rollback step 1" in steps[switch].stop_if
+    confirm = steps[switch + 1]
+    assert "--version-target-reached" in confirm.command
+    assert "returns at once after a successful `pulumi up`" in confirm.title
+    assert "never drops the clone while instances still use it" in book.rollback[0].title
+
+
+def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
+    """(1) served = PREVIOUS (or removed), draining = the clone, commit, up; (2) the forward path's
+    confirmation; (3) draining removed, commit, up; (4) the clone and its backups deleted (review finding
+    5: they outlive the database); (5) the state file closed."""
+    served, draining = _keys()
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = _restore(model, spec)
+    back, wait, undrain, delete, close = book.rollback
+    order = [
+        back.command.index(f'pulumi config set {served} "$PREVIOUS" {STACK}'),
+        back.command.index(f"else pulumi config rm {served} {STACK}"),
+        back.command.index(f'pulumi config set {draining} "$RESTORED" {STACK}'),
+        back.command.index(f"pulumi up {STACK} --yes"),
+    ]
+    assert order == sorted(order)
+    assert "`fleet-uses-items` unchanged" in back.expected
+    switch = _step(book.steps, f'pulumi config set {served} "$RESTORED"')
+    forward_wait = book.steps[switch + 1]
+    assert (wait.command, wait.title) == (forward_wait.command, forward_wait.title)
+    assert draining in wait.stop_if
+    assert undrain.command.startswith(f"pulumi config rm {draining} {STACK}")
+    own = model.only("gcp:firestore/database:Database").get("name")
+    assert f"(`only-{own}`" in undrain.expected and "clone itself stays" in undrain.expected
+    assert (
+        '--filter="database=projects/$PROJECT/databases/$RESTORED"' in delete.command
+        and 'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION"' in delete.command
+    )
+    assert close.command == 'mv "$STATE" "$STATE.done"'
+
+
+def test_restore_reads_the_fleets_binding_only(docs_inputs):
+    """Review finding 6: the grant check filters on the fleet's binding (its condition title, as the stack
+    renders it), not every roles/datastore.user binding (empty lines for unconditioned ones)."""
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    title = model.named("fleet-uses-items").get("condition.title")
+    checks = [step for step in _restore(model, spec).steps if "get-iam-policy" in step.command]
+    assert len(checks) == 2
+    for check in checks:
+        assert f"bindings.role=roles/datastore.user AND bindings.condition.title~^{title}" in check.command
+
+
+def test_restore_grant_step_says_the_binding_is_replaced_as_the_stack_renders_it(docs_inputs):
+    """The grant step's text names the binding's condition as the stack renders it for a clone (title and
+    expression, read from a preview with the setting), and says it is replaced, not extended."""
+    _, draining = _keys()
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    steps = _restore(model, spec).steps
+    grant = steps[_step(steps, f'pulumi config set {draining} "$RESTORED"')]
     gcp, clone = project("gcp"), "the-clone"
-    config = {**gcp.config("prod"), "refarch-gcp:itemsDatabase": clone}
-    grant = gcp.preview("prod", config).named("fleet-uses-items")
+    config = {**gcp.config("prod"), f"refarch-gcp:{draining}": clone}
+    rendered = gcp.preview("prod", config).named("fleet-uses-items")
     project_id = gcp.config("prod")["gcp:project"]
-    title = grant.get("condition.title").replace(clone, "<clone>")
-    expression = grant.get("condition.expression").replace(clone, "<clone>")
-    assert f"`{title}`" in switch.title
-    assert f"`{expression.replace(f'projects/{project_id}', '...')}`" in switch.title
-    assert "replaces the fleet's conditioned binding" in switch.title and "extends" not in switch.title
-    assert "`fleet-uses-items` replaced" in switch.expected
+    title = rendered.get("condition.title").replace(clone, "<clone>")
+    expression = rendered.get("condition.expression").replace(clone, "<clone>")
+    assert f"`{title}`" in grant.title
+    assert f"`{expression.replace(f'projects/{project_id}', '...')}`" in grant.title
+    assert "replaces the fleet's conditioned binding" in grant.title and "extends" not in grant.title
+    assert "fails the preview" in grant.title and "misspelt" in grant.title

@@ -195,11 +195,50 @@ def test_serving_one_clone_while_another_drains_grants_all_three(gcp, inventorie
         gcp, **{f"{NS}:itemsDatabase": f"{RESTORED}-2", f"{NS}:itemsDatabaseDraining": RESTORED}
     )
     own = inventories["prod"].only(DATABASE).get("name")
+    # The stack's own database first, then the others sorted (not by role: see the next test).
     assert inventory.named(GRANT).get("condition.expression") == " || ".join(
         f'resource.name == "projects/{_project(gcp)}/databases/{db}"'
-        for db in (own, f"{RESTORED}-2", RESTORED)
+        for db in (own, RESTORED, f"{RESTORED}-2")
     )
+    assert inventory.named(GRANT).get("condition.title") == f"only-{own}-and-{RESTORED}-and-{RESTORED}-2"
     assert service_environment(inventory)["FIRESTORE_DATABASE"] == f"{RESTORED}-2"
+
+
+@pytest.mark.parametrize("second", [f"{RESTORED}-2", "a-restored"])
+def test_two_databases_swapping_served_and_draining_leave_the_grant_unchanged(gcp, second):
+    # The switch of the forward path when the fleet is already on a clone (served = the new clone, draining =
+    # the previous one) and its rollback (the mirror) keep the binding: a changed condition would replace it,
+    # and the new binding would wait out IAM propagation while instances use both databases. Both orders of
+    # the names (the second sorting after and before RESTORED) are checked.
+    grants = [
+        _preview(gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained})[0].named(
+            GRANT
+        )
+        for served, drained in ((RESTORED, second), (second, RESTORED))
+    ]
+    assert grants[0].inputs == grants[1].inputs
+    title = grants[0].get("condition.title")
+    assert RESTORED in title and second in title
+
+
+def test_a_grant_title_over_iams_limit_is_refused_naming_both_keys(gcp):
+    # IAM refuses a condition title over its limit (settings.CONDITION_TITLE_MAX) at `pulumi up`, after the
+    # preview; the settings refuse it before anything is built, naming both keys that make it long.
+    settings, item_store = gcp.module("settings"), gcp.module("item_store")
+    own = item_store.database_name("prod")
+    budget = settings.CONDITION_TITLE_MAX - len(item_store.grant_title(own, ["", ""]))
+    served, drained = "a" * 40, "b" * (budget - 40 + 1)
+    problems = _problems(gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained})
+    assert problems.keys() == {f"{NS}:itemsDatabase", f"{NS}:itemsDatabaseDraining"}
+    assert problems[f"{NS}:itemsDatabase"][0] == served
+    assert problems[f"{NS}:itemsDatabaseDraining"][0] == drained
+    rule = problems[f"{NS}:itemsDatabase"][1]
+    assert f"{settings.CONDITION_TITLE_MAX + 1} characters long" in rule and f"at most {budget}" in rule
+    # One character less is exactly at the limit, and previews.
+    inventory, _ = _preview(
+        gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained[:-1]}
+    )
+    assert len(inventory.named(GRANT).get("condition.title")) == settings.CONDITION_TITLE_MAX
 
 
 def test_a_draining_database_is_read_like_the_served_one(gcp):

@@ -22,6 +22,11 @@ def database_name(environment: str) -> str:
     return f"{environment}-items"
 
 
+def grant_title(own: str, others: list[str]) -> str:
+    """The fleet's grant condition's title: the stack's own database, then the others it names, sorted."""
+    return "-and-".join([f"only-{own}", *sorted(others)])
+
+
 @dataclass(frozen=True, kw_only=True)
 class ItemStoreArgs:
     environment: str
@@ -33,7 +38,8 @@ class ItemStoreArgs:
     user: pulumi.Input[str]
     # A database of the project to serve from instead of this stack's own (config `itemsDatabase`).
     restored_database: str | None = None
-    # A database the fleet served before and instances not yet replaced still use (`itemsDatabaseDraining`).
+    # A database the fleet is granted but does not serve (`itemsDatabaseDraining`): about to be served, or
+    # served before and still used by instances not yet replaced.
     draining_database: str | None = None
 
 
@@ -104,11 +110,14 @@ class ItemStore(Tier):
         # own database stays, with its data, backups and protection.
         self.serving: pulumi.Output[str] = clone.name if clone else self.database.name
         # During a switch the grant covers both databases: instances not yet replaced keep using the one they
-        # started with, and new ones are not refused while a changed condition propagates through IAM. A
-        # draining database (switching back) keeps its place in the condition, so setting it as the clone's
-        # setting is removed leaves the binding as it was; removing it later replaces the binding.
-        names = [self.database.name, *(db.name for db in (clone, drained) if db)]
-        others = [db for db in (restored, draining) if db]
+        # started with. Granted first (as draining), a clone is in the condition before any instance serves
+        # it, so a switch never waits on IAM propagation. The condition names the other databases sorted, not
+        # by role, so a database moving between served and draining leaves the binding as it was (a changed
+        # condition replaces the binding).
+        others = sorted(
+            ((name, db) for name, db in ((restored, clone), (draining, drained)) if db), key=lambda p: p[0]
+        )
+        names = [self.database.name, *(db.name for _, db in others)]
         self.user_grant = projects.IAMMember(
             "fleet-uses-items",
             project=project,
@@ -116,7 +125,7 @@ class ItemStore(Tier):
             member=args.user,
             # Only these databases, though the role is granted on the project.
             condition=projects.IAMMemberConditionArgs(
-                title="-and-".join([f"only-{own}", *others]),
+                title=grant_title(own, [name for name, _ in others]),
                 expression=pulumi.Output.all(*names).apply(
                     lambda dbs: " || ".join(
                         f'resource.name == "projects/{project}/databases/{db}"' for db in dbs

@@ -11,9 +11,15 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gcp_stack.item_store import database_name
+from gcp_stack.item_store import database_name, grant_title
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
+
+# IAM's limit on a binding's condition title: 100 characters (the architect review's figure; IAM's limits are
+# listed at cloud.google.com/iam/quotas, "Limits", whose condition rows could not be read offline). A title
+# over it fails at `pulumi up`, after the preview. The expression's limit (at most 12 logical operators) is
+# not reached: the fleet's grant names at most three databases (2 operators).
+CONDITION_TITLE_MAX = 100
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
 GATEWAY_REGIONS = (
@@ -70,9 +76,10 @@ class GcpSettings(_Config):
     # The Firestore database the fleet uses instead of the stack's own: one of this project, such as a
     # point-in-time clone of it (`gcloud firestore databases clone`, runbooks/gcp/<env>/restore-store.md).
     items_database: str | None = Field(None, alias="itemsDatabase")
-    # A database the fleet no longer serves but instances not yet replaced still use (switching back from a
-    # clone): the fleet's grant keeps naming it, nothing else, until the rollout has finished and the key is
-    # removed. Read like itemsDatabase (a misspelt or absent one fails the preview).
+    # A database the fleet is granted but does not serve: a clone about to be served (granted first, so IAM
+    # has propagated the grant before any instance uses it), or the one served before while instances not
+    # yet replaced still use it. It gets the grant, nothing else; set together with itemsDatabase when they
+    # name different databases. Read like itemsDatabase (a misspelt or absent one fails the preview).
     items_database_draining: str | None = Field(None, alias="itemsDatabaseDraining")
 
     @field_validator("zones")
@@ -159,6 +166,22 @@ def cross_checks(
                 "itemsDatabase (the one it serves)",
             )
         )
+    named = [db for db in (gcp.items_database, draining) if db and db != own]
+    title = grant_title(own, named)
+    if len(title) > CONDITION_TITLE_MAX:
+        budget = CONDITION_TITLE_MAX - len(grant_title(own, [""] * len(named)))
+        problems += [
+            Problem(
+                f"{namespace}:{key}",
+                value,
+                f"makes the fleet's grant condition title `{title}` {len(title)} characters long, over IAM's "
+                f"{CONDITION_TITLE_MAX}: choose shorter database IDs for itemsDatabase and "
+                "itemsDatabaseDraining "
+                f"(together at most {budget} characters)",
+            )
+            for key, value in (("itemsDatabase", gcp.items_database), ("itemsDatabaseDraining", draining))
+            if value
+        ]
     if provider is not None:
         problems += _region_problems(spec, provider, gcp, namespace)
     if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):

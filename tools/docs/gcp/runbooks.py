@@ -221,8 +221,9 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     )
 
 
-def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
-    """A runbook with the permissions its own commands need (every one `Runbook.commands()` returns)."""
+def _runbook(facts: StackFacts, scenario: str, resume: tuple[str, ...] = (), **fields) -> Runbook:
+    """A runbook with the permissions its own commands need (every one `Runbook.commands()` returns).
+    `resume`: shell lines after the lookups' guards that reload a run in progress (its state file)."""
     lookups = fields.pop("lookups")
     draft = Runbook(
         cloud="gcp",
@@ -239,7 +240,7 @@ def _runbook(facts: StackFacts, scenario: str, **fields) -> Runbook:
         drill=REHEARSALS[scenario],
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
         before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
-        after_lookups=_guards(lookups, facts.region),
+        after_lookups=_guards(lookups, facts.region) + resume,
         **fields,
     )
     return replace(draft, permissions=permissions(draft.commands()))
@@ -795,12 +796,59 @@ CLONE_SETTINGS = {
     ),
     "--delete-protection": ("delete protection", "`deleteProtectionState: DELETE_PROTECTION_ENABLED`"),
 }
+# A changed allow policy "typically 2 minutes, potentially 7 minutes or longer" to propagate ("Access change
+# propagation", https://cloud.google.com/iam/docs/access-change-propagation): how long the restore waits
+# between granting the clone and serving it.
+IAM_PROPAGATION_SECONDS = 7 * 60
+SERVED, DRAINING = "itemsDatabase", "itemsDatabaseDraining"
+
+
+def _restore_state(environment: str) -> str:
+    """The restore's state file: the clone and the database the fleet served before (the grant step writes
+    it)."""
+    return f"$HOME/restore-store-{environment}.env"
+
+
+def _commit(environment: str, message: str) -> str:
+    """Keep a changed setting with the code: a later `pulumi up` from another checkout must not undo it."""
+    return f'git commit -m "{environment}: {message}" pulumi/gcp/Pulumi.{environment}.yaml'
+
+
+def _grant_check(title: str, before: str, database: str, expected: str) -> Step:
+    """The fleet's conditioned binding only (its title starts `only-<own database>`), not every member's."""
+    return Step(
+        title=title,
+        command=before + 'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
+        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^only-{database}" '
+        '--format="value(bindings.condition.title,bindings.condition.expression)"',
+        expected=expected,
+    )
+
+
+def _delete_clone(variable: str, protected: bool, scheduled: bool) -> Step:
+    """A clone no instance uses any more: its weekly backups outlive it ("Deleting the source database does
+    not automatically delete related backups", cloud.google.com/firestore/docs/backups), so list and delete
+    them too."""
+    return Step(
+        title=f"Delete the database `${variable}` once it is no longer needed, with its backups (they "
+        "outlive it and are billed until they expire)",
+        command='gcloud firestore backups list --location="$REGION" --project="$PROJECT" '
+        f'--filter="database=projects/$PROJECT/databases/${variable}" --format="value(name.basename())"\n'
+        "BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with a name listed above; repeat for each\n"
+        'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"',
+        expected="the list: one ID per backup of that database"
+        + (" (its weekly schedule's, while it was served)" if scheduled else "")
+        + ", or nothing; each delete asks to confirm, then deletes. Then, from the console: "
+        + (f"turn off the delete protection of `${variable}`, then delete it" if protected else "delete it")
+        + "; or keep it, or a backup, on purpose as evidence",
+    )
 
 
 def restore_store(facts: StackFacts) -> Runbook:
     database = facts.details["database"]
     protected = facts.details["delete_protection"]
-    stack = f"--stack {facts.environment} --cwd pulumi/gcp"
+    env = facts.environment
+    stack = f"--stack {env} --cwd pulumi/gcp"
     update = facts.details["update"]
     _, wave_total = _wave_seconds(facts)
     waves = math.ceil(facts.max_size / facts.surge)
@@ -809,11 +857,17 @@ def restore_store(facts: StackFacts) -> Runbook:
     # What a clone does not take from its source and the spec asks for this environment.
     wanted = (("--enable-pitr", facts.store_pitr), ("--delete-protection", protected))
     settings = [flag for flag, on in wanted if on]
+    up = f"pulumi up {stack} --yes"
+    # Step numbers the text refers to: clone, wait, [settings], verify, then the grant.
+    grant_step = 4 + bool(settings)
+    switch_step, drop_step = grant_step + 2, grant_step + 5
+    previous_or_own = f"`$PREVIOUS` (empty: the stack's own database `{database}`)"
     return _runbook(
         facts,
         "restore-store",
-        purpose="Recover the item store as it was at a past minute, into a new database, switch the fleet "
-        "to it with the stack's `itemsDatabase` setting, and retire the old database.",
+        purpose="Recover the item store as it was at a past minute, into a new database; grant the fleet "
+        "that database, then switch the fleet to it with the stack's `itemsDatabase` setting, and retire "
+        "the old database.",
         when=(
             "Items were corrupted or deleted by a bad release or an operator.",
             "Not for a Firestore outage: Firestore replicates across the region's zones; wait for it.",
@@ -825,8 +879,8 @@ def restore_store(facts: StackFacts) -> Runbook:
         capacity=_capacity(
             facts,
             facts.minimum_healthy,
-            "No instance is replaced while cloning; the switch is a release: a new instance template "
-            f"rolled out by the group's proactive update ({update['minimalAction']}, surge "
+            "No instance is replaced while cloning or granting; the switch is a release: a new instance "
+            f"template rolled out by the group's proactive update ({update['minimalAction']}, surge "
             f"{update['maxSurgeFixed']}, unavailable {update['maxUnavailableFixed']}).",
         ),
         durations=(
@@ -839,6 +893,12 @@ def restore_store(facts: StackFacts) -> Runbook:
                 seconds=PITR_DAYS * 86400 if facts.store_pitr else 0,
             ),
             Duration(
+                name=f"the grant reaching every IAM check (step {grant_step + 1})",
+                formula="IAM allow-policy change: typically 2 min, potentially 7 min or longer "
+                f"(cloud.google.com/iam/docs/access-change-propagation) = {IAM_PROPAGATION_SECONDS} s",
+                seconds=IAM_PROPAGATION_SECONDS,
+            ),
+            Duration(
                 name="the switch: the whole fleet at its largest",
                 formula=f"ceil(max {facts.max_size} / surge {facts.surge}) = {waves} waves x {wave_total} s",
                 seconds=waves * wave_total,
@@ -846,18 +906,31 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         preconditions=(
             "`gcloud` is authenticated, the repository is checked out at the deployed release and `pulumi` "
-            "is logged in to the stack's backend (the switch is a deployment).",
+            "is logged in to the stack's backend (the switch is a deployment); `git` can commit there (each "
+            f"setting is committed in pulumi/gcp/Pulumi.{env}.yaml).",
             "You know the minute to restore to, in UTC, within the recovery window.",
             "Point-in-time recovery is "
             f"{'on' if facts.store_pitr else 'OFF: only the weekly backups can be restored'}.",
+            f"No restore is in progress: `{config_lookup(env, DRAINING)}` prints an error (not set), and "
+            f"{_restore_state(env)} does not exist (step {grant_step} refuses otherwise).",
         ),
         lookups=_lookups(
             facts,
             Lookup(
                 variable="DATABASE",
-                command=output_lookup(facts.environment, "firestoreDatabase"),
+                command=output_lookup(env, "firestoreDatabase"),
                 source="stack output firestoreDatabase (the database the fleet uses)",
             ),
+            Lookup(
+                variable="STATE",
+                command=f'echo "{_restore_state(env)}"',
+                source=f"the state file step {grant_step} writes (RESTORED, and PREVIOUS: the database "
+                "served before); this block reloads it after a lost shell",
+            ),
+        ),
+        resume=(
+            'test -f "$STATE" && . "$STATE" && echo "resumed from $STATE: RESTORED=$RESTORED '
+            'PREVIOUS=$PREVIOUS"',
         ),
         steps=(
             Step(
@@ -901,41 +974,114 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "switching",
             ),
             Step(
-                title="Switch the fleet to the clone. The database reaches the instances through their "
-                "template's startup script (FIRESTORE_DATABASE) and the fleet's `roles/datastore.user` grant "
-                "is conditioned on database names: `pulumi up` reads the clone (a misspelt or absent one "
-                "fails the preview), replaces the fleet's conditioned binding (`only-"
+                title="Grant first: record the database the fleet serves now (PREVIOUS; empty: the stack's "
+                "own) in the state file, then name the clone as draining, which grants it and nothing else "
+                "(no instance uses it yet). The fleet's `roles/datastore.user` grant is conditioned on "
+                "database names: `pulumi up` reads the clone (a misspelt or absent one fails the preview) "
+                "and replaces the fleet's conditioned binding (`only-"
                 + database
                 + "`) by one whose condition names both databases (`only-"
                 + database
                 + '-and-<clone>`: `resource.name == ".../databases/'
                 + database
-                + '" || resource.name == ".../databases/<clone>"`; a condition cannot be changed in place, '
-                "so Pulumi creates the new binding before it deletes the old one, and instances not yet "
-                "replaced keep using the old database), points the store alert at it"
+                + '" || resource.name == ".../databases/<clone>"`; with PREVIOUS a clone, it too); a '
+                "condition cannot be changed in place, so Pulumi creates the new binding before it deletes "
+                "the old one. Nothing else changes",
+                command=f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
+                f"IN_PROGRESS=$({config_lookup(env, DRAINING)} || true)\n"
+                'test ! -e "$STATE" && test -n "$RESTORED" && test -z "$IN_PROGRESS" \\\n'
+                '  && printf \'RESTORED=%q\\nPREVIOUS=%q\\n\' "$RESTORED" "$PREVIOUS" >"$STATE" \\\n'
+                f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
+                f"  && {_commit(env, 'grant the fleet the restored database $RESTORED')} \\\n"
+                f"  && {up} \\\n"
+                '  || echo "STOP (STATE=$STATE RESTORED=$RESTORED PREVIOUS=$PREVIOUS '
+                'IN_PROGRESS=$IN_PROGRESS)"\n'
+                # A refused re-run must not leave the values it just re-read in the shell.
+                'test -f "$STATE" && . "$STATE"',
+                expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
+                f"empty when the fleet serves `{database}`); then the update completes: the grant "
+                "`fleet-uses-items` replaced, nothing else (no instance template, no group update); "
+                "$STATE holds RESTORED and PREVIOUS (the last line reloads them: on a refused re-run, those "
+                "of the run in progress)",
+                stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
+                "progress: finish it (its state file names it) or roll it back first; RESTORED empty: run "
+                "step 1's `RESTORED=` line again. STOP after `pulumi up` failed: the fleet still serves "
+                f"{previous_or_own} and keeps its grant on it (the new binding is created before the old "
+                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 3",
+            ),
+            _grant_check(
+                f"Wait {IAM_PROPAGATION_SECONDS // 60} minutes for the grant to reach every IAM check (an "
+                "allow-policy change typically propagates in 2 minutes, potentially 7 or longer: "
+                "cloud.google.com/iam/docs/access-change-propagation), so that no new instance is refused "
+                "the clone after the switch; then read the fleet's grant as IAM has it",
+                f"sleep {IAM_PROPAGATION_SECONDS}\n",
+                database,
+                f"after the wait, one line: the title `only-{database}-and-...` naming $RESTORED, and the "
+                f'expression naming `/databases/{database}"` || ... `/databases/{database}-restored"` (and '
+                "$PREVIOUS's when set)",
+            ),
+            Step(
+                title="Switch the fleet to the clone: serve RESTORED and let PREVIOUS drain (or, when "
+                "PREVIOUS is empty, no draining database: the stack's own is always granted). The database "
+                "reaches the instances through their template's startup script (FIRESTORE_DATABASE); the "
+                f"grant's condition names the same databases as after step {grant_step}, so the binding is "
+                "unchanged. "
+                "`pulumi up` points the store alert at the clone"
                 + (", gives it the weekly backup schedule" if scheduled else "")
-                + " and rolls out a new template. The setting is written to "
-                f"Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it",
-                command=f'pulumi config set itemsDatabase "$RESTORED" {stack} && pulumi up {stack} --yes',
-                expected="the update completes: the grant `fleet-uses-items` replaced, a new instance "
-                "template, the group's version updated",
-                stop_if="the preview fails to read the clone: RESTORED is misspelt or the clone has not "
-                "finished; the update fails: the fleet stays on the old database; escalate",
+                + " and rolls out a new template; it returns once every instance runs it and is healthy "
+                "(the group's `wait_for_instances`)",
+                command=f': "${{RESTORED:?}}" && pulumi config set {SERVED} "$RESTORED" {stack} \\\n'
+                f'  && if test -n "$PREVIOUS"; then pulumi config set {DRAINING} "$PREVIOUS" {stack}; \\\n'
+                f"  else pulumi config rm {DRAINING} {stack}; fi \\\n"
+                f"  && {_commit(env, 'serve the restored database $RESTORED')} \\\n"
+                f"  && {up}",
+                expected="the update completes: the grant `fleet-uses-items` unchanged, a new instance "
+                "template, the group's version updated"
+                + (
+                    ", the schedule `weekly-restored` created (replaced, with PREVIOUS a clone: that clone's "
+                    "schedule goes)"
+                    if scheduled
+                    else ""
+                ),
+                stop_if="the preview fails: nothing changed; fix the cause, rerun the `pulumi up`. The "
+                "update fails before the group was updated: no instance uses the clone yet; fix the cause "
+                "and rerun the `pulumi up`. The update fails after the group was updated (most likely its "
+                f"wait timing out after {timeout} s): some instances already use the clone; both databases "
+                "stay granted: do Rollback step 1, then escalate (that `pulumi up` first finishes the failed "
+                "update's pending deletes)",
             ),
             _rollout_wait(timeout, f"it times out after {timeout} s: Rollback step 1, then escalate"),
             Step(
-                title="The fleet now uses the clone, and its grant names the clone and the old database",
-                command=f"pulumi stack output firestoreDatabase {stack}\n"
-                'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
-                '--filter="bindings.role=roles/datastore.user" '
-                '--format="value(bindings.condition.expression)"',
-                expected=f"`{database}-restored`; then one line per member, the fleet's naming "
-                f'`/databases/{database}"` || ... `/databases/{database}-restored"`',
+                title="The fleet now serves the clone",
+                command=output_lookup(env, "firestoreDatabase"),
+                expected=f"`{database}-restored` ($RESTORED)",
             ),
             Step(
-                title="Retire the old database: keep it, untouched, as the evidence of what went wrong. No "
-                "instance uses it once every instance runs the new template (the grant still names it "
-                "until a code change removes the database); it stays the stack's resource"
+                title="Only when PREVIOUS names a clone (the fleet served one before this restore): stop "
+                "granting it, now that no instance uses it. With PREVIOUS empty there is nothing to do: the "
+                "stack's own database keeps its grant",
+                command='if test -n "$PREVIOUS"; then \\\n'
+                f"  pulumi config rm {DRAINING} {stack} \\\n"
+                f"  && {_commit(env, 'stop granting the fleet $PREVIOUS')} \\\n"
+                f"  && {up}; \\\n"
+                'else echo "nothing to do: PREVIOUS is empty"; fi',
+                expected="`nothing to do: PREVIOUS is empty`; or the update completes: the grant "
+                "`fleet-uses-items` replaced by one naming the stack's own database and the clone only, "
+                "nothing else (the instance template does not change)",
+                stop_if=f"the update fails: the new binding is created before the old one is deleted, so the "
+                f"fleet keeps its grant on the clone; rerun `{up}`",
+            ),
+            _grant_check(
+                "Read the fleet's grant as IAM has it",
+                "",
+                database,
+                f'one line naming `/databases/{database}"` || ... `/databases/{database}-restored"` and '
+                "no other database",
+            ),
+            Step(
+                title=f"Retire the old database. With PREVIOUS empty it is the stack's own `{database}`: "
+                "keep it, untouched, as the evidence of what went wrong. No instance uses it (the grant "
+                "still names it, always); it stays the stack's resource"
                 + (
                     " (protected in the stack's state, with Firestore's delete protection"
                     + (" and its weekly backups" if scheduled else "")
@@ -943,32 +1089,38 @@ def restore_store(facts: StackFacts) -> Runbook:
                     if protected
                     else " (this environment's spec asks no delete protection)"
                 )
-                + "; only a code change removes it. Keep `itemsDatabase` set until then",
-                command='gcloud firestore databases describe --database="$DATABASE" --project="$PROJECT" '
-                '--format="value(deleteProtectionState)"',
-                expected="`DELETE_PROTECTION_ENABLED`" if protected else "`DELETE_PROTECTION_DISABLED`",
+                + "; only a code change removes it. Keep `itemsDatabase` set until then. With PREVIOUS a "
+                "clone: it is no longer granted; delete it with Rollback step 4 (`RESTORED=$PREVIOUS`) once "
+                "no longer needed. Then close the state file",
+                command=f'gcloud firestore databases describe --database="{database}" --project="$PROJECT" '
+                '--format="value(deleteProtectionState)"\n'
+                'mv "$STATE" "$STATE.done"',
+                expected=("`DELETE_PROTECTION_ENABLED`" if protected else "`DELETE_PROTECTION_DISABLED`")
+                + "; $STATE renamed $STATE.done (the restore is over)",
             ),
         ),
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own database, in two updates, because the group's "
-                "rollout goes on after `pulumi up` returns and the instances it has not replaced yet still "
-                "use the clone. First name the clone as draining and remove `itemsDatabase`: the grant's "
-                "condition keeps naming it (the binding is unchanged); the instance template goes back to "
-                "the stack's own database",
-                command=(
-                    f"RESTORED=$(pulumi config get itemsDatabase {stack})\n"
-                    ': "${RESTORED:?itemsDatabase is not set}" && '
-                    f'pulumi config set itemsDatabaseDraining "$RESTORED" {stack} && \\\n'
-                    f"  pulumi config rm itemsDatabase {stack} && pulumi up {stack} --yes"
-                ),
-                expected=f"the update completes; `firestoreDatabase` is `{database}` again; the grant "
-                "`fleet-uses-items` unchanged"
+                title="Put the fleet back on the database it served before, "
+                f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
+                "unchanged, so that a failed or interrupted update never drops the clone while instances "
+                f"still use it. Only until step {drop_step} has run with PREVIOUS a clone (that clone is no "
+                "longer granted then: serving it again is a new restore, from step "
+                f"{grant_step} with RESTORED=$PREVIOUS)",
+                command=f': "${{RESTORED:?}}" && if test -n "$PREVIOUS"; then \\\n'
+                f'  pulumi config set {SERVED} "$PREVIOUS" {stack}; else pulumi config rm {SERVED} {stack}; '
+                "fi \\\n"
+                f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
+                f"  && {_commit(env, 'serve the database served before the restore again')} \\\n"
+                f"  && {up}",
+                expected=f"the update completes; `firestoreDatabase` is $PREVIOUS, or `{database}` when "
+                "PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
                 + (", the clone's weekly backup schedule deleted" if scheduled else "")
                 + "; a new instance template, the group's version updated",
-                stop_if="`itemsDatabase is not set`: the fleet is on the stack's own database already (check "
-                "`pulumi config get itemsDatabaseDraining`); the update fails: escalate (both databases stay "
-                "granted)",
+                stop_if="`nothing to commit` (no change): the settings already were so (the switch, step "
+                f"{switch_step}, had not run); go to step 3. The update fails before the group was "
+                "updated: fix the cause and rerun the `pulumi up`; after it: some instances use each "
+                "database, both stay granted: keep `itemsDatabaseDraining` set and escalate",
             ),
             _rollout_wait(
                 timeout,
@@ -977,25 +1129,32 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Only once every instance runs the new template: stop granting the clone",
-                command=f"pulumi config rm itemsDatabaseDraining {stack} && pulumi up {stack} --yes",
+                command=f"pulumi config rm {DRAINING} {stack} \\\n"
+                f"  && {_commit(env, 'stop granting the fleet $RESTORED')} \\\n"
+                f"  && {up}",
                 expected="the update completes: the grant `fleet-uses-items` replaced by one whose "
-                f"condition (`only-{database}`) names `{database}` only, nothing else (the instance template "
-                "does not change); the clone itself stays",
+                f"condition (`only-{database}`, with PREVIOUS a clone `only-{database}-and-<PREVIOUS>`) "
+                f"names `{database}` (and PREVIOUS) only, nothing else (the instance template does not "
+                "change); the clone itself stays",
+                stop_if="the update fails: the new binding is created before the old one is deleted, so the "
+                f"fleet keeps its grants; rerun `{up}`",
             ),
+            _delete_clone("RESTORED", protected, scheduled),
             Step(
-                title="Delete the clone once it is no longer needed (after step 3)",
-                expected=f"from the console: turn off the delete protection of `{database}-restored`, then "
-                "delete it",
+                title="Close the state file (after step 3)",
+                command='mv "$STATE" "$STATE.done"',
+                expected="$STATE renamed $STATE.done (the restore is over)",
             ),
         ),
     )
 
 
 def _rollout_wait(timeout: int, stop_if: str) -> Step:
-    """Wait for the rollout a switch's `pulumi up` started: it returns before the group has replaced every
-    instance."""
+    """Confirm the rollout a switch's `pulumi up` made: the group waits for its instances
+    (fleet.py: wait_for_instances, status UPDATED), so after a successful update this returns at once."""
     return Step(
-        title="Wait until every instance runs the new template",
+        title="Confirm every instance runs the new template (returns at once after a successful `pulumi up`, "
+        "which waited for the group)",
         command=f'gcloud compute instance-groups managed wait-until "$GROUP" --version-target-reached '
         f"--timeout={timeout} {WHERE}",
         expected="“Version target is reached”",
