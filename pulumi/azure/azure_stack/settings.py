@@ -55,9 +55,10 @@ class AzureSettings(_Settings):
     # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
     # restore-store.md). Account names: 3-44 lower-case letters, digits and hyphens, no hyphen at either end.
     items_account: str | None = None
-    # An account the fleet no longer serves but instances not yet replaced still use (switching back from a
-    # restored account): it keeps its private endpoint and the fleet's data role, nothing else, until the
-    # rolling upgrade has replaced every instance and the key is removed. Same naming rules.
+    # An account the fleet is not served from but instances may use: the one it served before, which instances
+    # not yet replaced by the rolling upgrade still use, or a restored one about to be served, whose grant and
+    # DNS record must take effect first. It keeps its private endpoint and the fleet's data role, nothing
+    # else, until the key is removed. Same naming rules; another account than `itemsAccount`.
     items_account_draining: str | None = None
 
     @field_validator("items_account", "items_account_draining")
@@ -99,28 +100,22 @@ def settings_problems(
 
 
 def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
-    """A draining account is one the fleet has stopped serving. (That it exists is read like `itemsAccount`'s:
-    the preview looks it up. That it is not the stack's own account cannot be checked here: that name is
-    generated at the first deployment; pulumi/azure/README.md, known limits.)"""
+    """A draining account is one the fleet is not served from: it may be set beside `itemsAccount` when it
+    names another account (switching from one restored account to the next, or granting a restored account
+    before serving it). (That it exists is read like `itemsAccount`'s: the preview looks it up. That it is not
+    the stack's own account cannot be checked here: that name is generated at the first deployment;
+    pulumi/azure/README.md, known limits.)"""
     draining = settings.items_account_draining
-    if draining is None:
+    if draining is None or draining != settings.items_account:
         return []
-    if draining == settings.items_account:
-        rule = (
-            "must name another account than itemsAccount, the one the fleet serves: draining is for the "
-            "account it served before"
+    return [
+        Problem(
+            f"{namespace}:itemsAccountDraining",
+            draining,
+            "must name another account than itemsAccount, the one the fleet serves: an account is either "
+            "served or draining",
         )
-    elif settings.items_account is not None:
-        # Both set: the draining account's endpoint and grant are the ones it got while served
-        # (`items-restored-*`); a second restored account would take those names, and replacing them would
-        # delete the draining account's endpoint and grant while instances still use it.
-        rule = (
-            "must not be set while itemsAccount is: switch back to the stack's own account first "
-            f"(`pulumi config rm {namespace}:itemsAccount`, runbooks/azure/<env>/restore-store.md, Rollback)"
-        )
-    else:
-        return []
-    return [Problem(f"{namespace}:itemsAccountDraining", draining, rule)]
+    ]
 
 
 def production_problems(
