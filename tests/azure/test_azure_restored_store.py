@@ -155,6 +155,8 @@ def test_without_the_key_the_outputs_name_the_stacks_own_account(azure, inventor
         "ab",
         "restored-",
         "a" * 45,
+        # Cosmos DB takes 44, but `items-<account>-endpoint` plus azure-native's suffix would pass 64.
+        "a" * 42,
     ],
 )
 def test_a_value_that_is_not_an_account_name_is_refused(azure, value):
@@ -211,7 +213,7 @@ def _problems(azure, **config: str) -> dict[str, tuple[Any, str]]:
     return {problem.field: (problem.value, problem.rule) for problem in refusal.problems}
 
 
-@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 45])
+@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 42])
 def test_a_draining_value_that_is_not_an_account_name_is_refused_with_the_served_one(azure, value):
     # Every problem at once: both keys' formats in one refusal.
     problems = _problems(azure, **{f"{NS}:itemsAccountDraining": value, f"{NS}:itemsAccount": "-bad"})
@@ -330,3 +332,13 @@ def test_a_draining_account_is_looked_up_like_the_served_one(azure):
         "prod", {**azure.config("prod"), f"{NS}:itemsAccountDraining": RESTORED}, RecordingMonitor(mocks)
     )
     assert [name for name, _ in mocks.calls] == [RESTORED]
+
+
+def test_the_longest_account_name_taken_keeps_its_private_endpoints_name_within_azures_limit(azure):
+    # azure-native names a resource without an explicit name after it, plus 8 random characters
+    # (pulumi-azure-native#3406), and does not shorten it (#4294); a private endpoint's name has at most 64
+    # ("Naming rules and restrictions for Azure resources", Microsoft.Network/privateEndpoints).
+    longest = "a" * azure.module("settings").OTHER_ACCOUNT_MAX
+    inventory, _ = _preview(azure, **_settings(longest, None))
+    endpoint = inventory.named(reach(longest)[1])
+    assert endpoint.type == ENDPOINT and len(endpoint.name) + 8 == 64

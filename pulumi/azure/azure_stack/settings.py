@@ -32,6 +32,14 @@ NOT_ROUTABLE = tuple(
 )
 
 
+# The longest account name `itemsAccount` / `itemsAccountDraining` take: the stack names the private
+# endpoint it makes for the account `items-<account>-endpoint` (item_store.py), azure-native appends 8
+# random characters to it (and does not shorten a name past the type's limit, pulumi-azure-native#4294),
+# and a private endpoint's name has at most 64 ("Naming rules and restrictions for Azure resources",
+# Microsoft.Network/privateEndpoints). Shorter than Cosmos DB's own 44 for an account name.
+OTHER_ACCOUNT_MAX = 64 - len("items-") - len("-endpoint") - 8
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
@@ -64,11 +72,12 @@ class AzureSettings(_Settings):
     @field_validator("items_account", "items_account_draining")
     @classmethod
     def _account_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,42}[a-z0-9]", value):
+        longest = OTHER_ACCOUNT_MAX - 2
+        if value is not None and not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{1,{longest}}}[a-z0-9]", value):
             raise ValueError(
                 "must be the name (not the resource ID) of a Cosmos DB account in the stack's resource "
-                "group: 3-44 lower-case letters, digits and hyphens, starting and ending with a letter or "
-                "digit"
+                f"group: 3-{OTHER_ACCOUNT_MAX} lower-case letters, digits and hyphens (the stack names its "
+                "private endpoint for it after it), starting and ending with a letter or digit"
             )
         return value
 

@@ -1089,8 +1089,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 '--restore-timestamp "$RESTORE_TIME"',
                 expected="returns when the new account exists (`provisioningState` Succeeded)",
                 stop_if="`restore timestamp` refused: pick a time inside the window of step 1; the name is "
-                "taken (a restore of an earlier incident): set RESTORED to another name (3-44 lower-case "
-                "letters, digits, hyphens) and run the `az cosmosdb restore` line again",
+                "taken (a restore of an earlier incident): set RESTORED to another name (lower-case letters, "
+                "digits, hyphens; step 5's preview refuses one too long for the stack) and run the "
+                "`az cosmosdb restore` line again",
             ),
             Step(
                 title="Verify the restored account: private, no keys, restored to the moment you chose, "
