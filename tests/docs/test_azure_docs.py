@@ -212,6 +212,12 @@ def test_restore_grants_first_then_switches_then_stops_reaching_the_previous_acc
     )
     assert first.index('"$RESTORED" "$PREVIOUS" "$ACCOUNT" >"$STATE"') < first.index("pulumi config set")
     assert 'test "$RESTORED" != "$ACCOUNT"' in first and first.index("pulumi up") > first.index("set")
+    # An unfinished earlier switch (its draining setting still set) stops the grant before any change.
+    assert (
+        first.index(f"DRAINING=$(pulumi config get {draining} {STACK} || true)")
+        < first.index('test -z "$DRAINING"')
+        < first.index("pulumi config set")
+    )
     assert any('source "$STATE"' in line for line in runbook.after_lookups)
     # The documented role assignment delay lies between the grant and the switch.
     assert (

@@ -1058,9 +1058,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             Lookup(
                 variable="STATE",
                 command=f'echo "{RESTORE_STATE}"',
-                source="the state file step 5 writes (RESTORED, PREVIOUS); this block reloads it "
-                "after a lost "
-                "shell",
+                source="the state file step 5 writes (RESTORED, PREVIOUS, ACCOUNT); this block reloads it "
+                "after a lost shell",
             ),
         ),
         after_lookups=(
@@ -1137,10 +1136,12 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 command=(
                     f"PREVIOUS=$(pulumi config get itemsAccount {stack} || true)\n"
-                    'echo "RESTORED=$RESTORED ACCOUNT=$ACCOUNT PREVIOUS=$PREVIOUS"\n'
+                    f"DRAINING=$(pulumi config get itemsAccountDraining {stack} || true)\n"
+                    'echo "RESTORED=$RESTORED ACCOUNT=$ACCOUNT PREVIOUS=$PREVIOUS DRAINING=$DRAINING"\n'
                     # The stack's own account is named at its first deployment (pulumi/azure/README.md, known
                     # limits): the program cannot refuse it, so the command does.
-                    'test ! -e "$STATE" && test -n "$RESTORED" && test "$RESTORED" != "$ACCOUNT" \\\n'
+                    'test ! -e "$STATE" && test -z "$DRAINING" && test -n "$RESTORED" '
+                    '&& test "$RESTORED" != "$ACCOUNT" \\\n'
                     "  && printf 'RESTORED=%q\\nPREVIOUS=%q\\nACCOUNT=%q\\n' "
                     '"$RESTORED" "$PREVIOUS" "$ACCOUNT" >"$STATE" \\\n'
                     f'  && pulumi config set itemsAccountDraining "$RESTORED" {stack} \\\n'
@@ -1152,13 +1153,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the echo shows RESTORED, ACCOUNT (the account served now) and PREVIOUS (empty, or "
                 "ACCOUNT's name); the update completes: the restored account's endpoint, DNS zone group and "
                 "role assignment created, nothing else (the scale set's model does not change)",
-                stop_if="STOP before anything changed ($STATE existed, RESTORED empty or equal to ACCOUNT): "
-                "a run is in progress (continue it after the Names block) or RESTORED is wrong: set "
-                "it to the "
-                "restored account's name. STOP after the commit: the update failed with the setting "
-                "committed and the fleet untouched (it is not served from RESTORED yet); the preview fails "
-                "to read the account: RESTORED is misspelt or the restore has not finished; fix the cause "
-                f"and run `pulumi up {stack} --yes` again, or go to Rollback (step 1)",
+                stop_if="STOP before anything changed: DRAINING set: an earlier switch is not finished "
+                "(finish it first: its forward step 9 or Rollback step 6); $STATE existed, RESTORED empty or "
+                "equal to ACCOUNT: a run is in progress (continue it after the Names block) or RESTORED is "
+                "wrong: set it to the restored account's name. STOP after the commit: the update failed "
+                "with the setting committed and the fleet untouched (it is not served from RESTORED yet); "
+                "the preview fails to read the account: RESTORED is misspelt or the restore has not "
+                f"finished; fix the cause and run `pulumi up {stack} --yes` again, or go to Rollback "
+                "(step 1)",
             ),
             _propagation_wait("$RESTORED"),
             Step(
@@ -1272,7 +1274,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="SERVED = PREVIOUS: the fleet was not switched: step 6 if DRAINING = RESTORED, else "
                 "step 7. SERVED = RESTORED and DRAINING = PREVIOUS (both empty for the stack's own account): "
                 "step 4. SERVED = RESTORED, DRAINING empty, PREVIOUS not empty (forward step 9 ran): step 2",
-                stop_if="RESTORED empty: $STATE is missing (lost shell: run the Names block): escalate",
+                stop_if="RESTORED empty: $STATE was not reloaded: run the Names block (after forward step "
+                '12, `mv "$STATE.done" "$STATE"` first); no $STATE at all: escalate',
             ),
             Step(
                 title="Only when forward step 9 ran: grant PREVIOUS first again (draining), committed",
