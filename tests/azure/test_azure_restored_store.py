@@ -11,6 +11,7 @@ stack must give the restored account both before the fleet can use it.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -25,6 +26,17 @@ RESTORED = "refarch-prod-items-restored"
 ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 ROLE = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
 ENDPOINT = "azure-native:network:PrivateEndpoint"
+
+
+def reach(account: str) -> tuple[str, ...]:
+    """What the stack makes for an instance to use another account: the fleet's data role, a private endpoint
+    and its DNS zone group, named by the account (item_store.py), whether it is served or draining."""
+    return (f"fleet-writes-items-{account}", f"items-{account}-endpoint", f"items-{account}-dns")
+
+
+def serving(account: str) -> tuple[str, ...]:
+    """What serving adds: the lock (the spec's deletion protection) and the metrics."""
+    return (f"items-{account}-lock", f"items-{account}-diagnostics")
 
 
 def _preview(azure, **config: str) -> tuple[Inventory, dict[str, Any]]:
@@ -65,15 +77,17 @@ def test_the_fleet_keeps_its_grant_on_the_stacks_own_account(restored, inventori
 def test_the_restored_lock_goes_first_on_a_rollback(restored):
     # Pulumi deletes a resource before those it depends on: `config rm` removes the lock, then what it covers.
     inventory, _ = restored
-    lock = inventory.named("items-restored-lock")
-    for covered in ("fleet-writes-items-restored", "items-restored-endpoint", "items-restored-diagnostics"):
+    lock_name, diagnostics = serving(RESTORED)
+    lock = inventory.named(lock_name)
+    grant, endpoint, _ = reach(RESTORED)
+    for covered in (grant, endpoint, diagnostics):
         assert covered in lock.depends_on
 
 
 def test_the_fleet_may_write_the_restored_container(azure, restored):
     inventory, _ = restored
     item_store = azure.module("item_store")
-    role = inventory.named("fleet-writes-items-restored")
+    role = inventory.named(reach(RESTORED)[0])
     identity = inventory.only("azure-native:managedidentity:UserAssignedIdentity")
     account_id = _restored_id(azure)
     assert role.get("accountName") == RESTORED
@@ -89,9 +103,9 @@ def test_the_fleet_reaches_the_restored_account_privately(azure, restored):
     inventory, _ = restored
     account_id = _restored_id(azure)
     own = inventory.named("items-endpoint")
-    endpoint = inventory.named("items-restored-endpoint")
+    endpoint = inventory.named(reach(RESTORED)[1])
     assert endpoint.get("privateLinkServiceConnections") == [
-        {"name": "items-restored", "privateLinkServiceId": account_id, "groupIds": ["Sql"]}
+        {"name": f"items-{RESTORED}", "privateLinkServiceId": account_id, "groupIds": ["Sql"]}
     ]
     # The same data subnet and private DNS zone as the stack's own account.
     assert endpoint.get("subnet") == own.get("subnet")
@@ -99,16 +113,17 @@ def test_the_fleet_reaches_the_restored_account_privately(azure, restored):
         r.name: r.get("privateDnsZoneConfigs")
         for r in inventory.of_type("azure-native:network:PrivateDnsZoneGroup")
     }
-    assert zones["items-restored-dns"] == zones["items-dns"]
+    assert zones[reach(RESTORED)[2]] == zones["items-dns"]
 
 
 def test_alerts_metrics_and_lock_follow_the_restored_account(azure, restored):
     inventory, _ = restored
     account_id = _restored_id(azure)
     assert inventory.named("store-throttles").get("scopes") == [account_id]
-    assert inventory.named("items-restored-diagnostics").get("resourceUri") == account_id
+    lock, diagnostics = serving(RESTORED)
+    assert inventory.named(diagnostics).get("resourceUri") == account_id
     assert load_environment("prod").store.deletion_protection
-    assert inventory.named("items-restored-lock").get("scope") == account_id
+    assert inventory.named(lock).get("scope") == account_id
 
 
 def test_the_stack_keeps_its_own_account(restored, inventories):
@@ -129,7 +144,7 @@ def test_without_the_key_the_outputs_name_the_stacks_own_account(azure, inventor
     account = inventory.only(ACCOUNT)
     assert outputs["cosmosAccount"] == account.name
     assert outputs["cosmosEndpoint"] == f"https://{account.name}.documents.azure.com:443/"
-    assert not [r.name for r in inventory.resources if "restored" in r.name]
+    assert not [r.name for r in inventory.resources if RESTORED in r.name]
 
 
 @pytest.mark.parametrize(
@@ -140,6 +155,8 @@ def test_without_the_key_the_outputs_name_the_stacks_own_account(azure, inventor
         "ab",
         "restored-",
         "a" * 45,
+        # Cosmos DB takes 44, but `items-<account>-endpoint` plus azure-native's suffix would pass 64.
+        "a" * 42,
     ],
 )
 def test_a_value_that_is_not_an_account_name_is_refused(azure, value):
@@ -152,7 +169,7 @@ def test_a_value_that_is_not_an_account_name_is_refused(azure, value):
 
 # Switching back (restore-store.md, Rollback): `itemsAccountDraining` names the account the fleet served, so
 # the instances the rolling upgrade has not replaced yet keep reaching it until the upgrade has finished.
-KEPT_WHILE_DRAINING = ("fleet-writes-items-restored", "items-restored-endpoint", "items-restored-dns")
+KEPT_WHILE_DRAINING = reach(RESTORED)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +191,7 @@ def test_a_draining_account_keeps_nothing_more(azure, restored, draining, invent
     names = {r.name for r in kept.resources}
     assert names - {r.name for r in default.resources} == set(KEPT_WHILE_DRAINING)
     # The lock and the metrics go: the fleet is served from the stack's own account again.
-    assert {"items-restored-lock", "items-restored-diagnostics"} <= {r.name for r in served.resources} - names
+    assert set(serving(RESTORED)) <= {r.name for r in served.resources} - names
     own = default.only(ACCOUNT)
     assert kept.named("store-throttles").inputs == default.named("store-throttles").inputs
     assert (
@@ -196,7 +213,7 @@ def _problems(azure, **config: str) -> dict[str, tuple[Any, str]]:
     return {problem.field: (problem.value, problem.rule) for problem in refusal.problems}
 
 
-@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 45])
+@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 42])
 def test_a_draining_value_that_is_not_an_account_name_is_refused_with_the_served_one(azure, value):
     # Every problem at once: both keys' formats in one refusal.
     problems = _problems(azure, **{f"{NS}:itemsAccountDraining": value, f"{NS}:itemsAccount": "-bad"})
@@ -212,13 +229,92 @@ def test_a_draining_account_that_the_fleet_serves_is_refused(azure):
     assert "another account than itemsAccount" in problems[f"{NS}:itemsAccountDraining"][1]
 
 
-def test_draining_while_serving_another_restored_account_is_refused(azure):
-    # Both would take the `items-restored-*` names (the draining account keeps those it had while served).
-    problems = _problems(
-        azure, **{f"{NS}:itemsAccountDraining": RESTORED, f"{NS}:itemsAccount": f"{RESTORED}-2"}
+# The restore runbook's settings, in its order (restore-store.md): the stack's own account served (empty
+# value), then R1 restored and served, then a second incident's R2 restored and served, and the way back.
+SECOND = f"{RESTORED}-2"
+SERVED, DRAINING = f"{NS}:itemsAccount", f"{NS}:itemsAccountDraining"
+
+
+def _settings(served: str | None, draining: str | None) -> dict[str, str]:
+    return {key: value for key, value in ((SERVED, served), (DRAINING, draining)) if value is not None}
+
+
+# Each state the forward path and the rollback pass through: (served, draining).
+FORWARD = (
+    (None, None),  # the stack's own account
+    (None, RESTORED),  # (2) grant first
+    (RESTORED, None),  # (3) switch, then (4) draining removed (the own account's grant always stays)
+    (RESTORED, SECOND),  # the second restore: (2) grant first
+    (SECOND, RESTORED),  # (3) switch: the account served before drains
+    (SECOND, None),  # (4) draining removed
+)
+ROLLBACK = (
+    (SECOND, RESTORED),  # forward (3) done
+    (RESTORED, SECOND),  # rollback: served = PREVIOUS, draining = RESTORED
+    (RESTORED, None),  # rollback: draining removed
+)
+
+
+@pytest.fixture(scope="module")
+def states(azure) -> dict[tuple[str | None, str | None], Inventory]:
+    return {state: _preview(azure, **_settings(*state))[0] for state in {*FORWARD, *ROLLBACK}}
+
+
+def _used(state: tuple[str | None, str | None]) -> set[str]:
+    """Restored accounts an instance may use in this state: the served one, and the draining one."""
+    return {account for account in state if account is not None}
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [*pairwise(FORWARD), *pairwise(ROLLBACK)],
+    ids=lambda state: f"{state[0]}/{state[1]}",
+)
+def test_no_update_of_the_restore_path_changes_what_an_instance_uses(states, before, after):
+    """Every `pulumi up` of the runbook: an account instances use before or after it keeps its data role,
+    endpoint and DNS record with unchanged inputs under unchanged names (a changed input would replace them:
+    Pulumi creates the replacement and deletes the original at the end of the update, while unreplaced
+    instances still use it; https://www.pulumi.com/docs/iac/concepts/how-pulumi-works/). Fails on the old
+    program, which named them `items-restored-*` whatever the account, and refused both settings at once."""
+    old, new = states[before], states[after]
+    for account in _used(before) & _used(after):
+        for name in reach(account):
+            assert new.named(name).inputs == old.named(name).inputs, (account, name)
+    # What serving adds stays unchanged for an account served before and after.
+    for account in {before[0]} & {after[0]} - {None}:
+        for name in serving(account):
+            assert new.named(name).inputs == old.named(name).inputs, (account, name)
+
+
+@pytest.mark.parametrize("state", sorted({*FORWARD, *ROLLBACK}, key=str), ids=str)
+def test_each_account_gets_what_its_role_needs_and_nothing_more(states, inventories, state):
+    """A served restored account: reach, lock and metrics, and the alert watches it; a draining one: reach
+    only; the stack's own account keeps its grant, endpoint and lock in every state."""
+    inventory, default = states[state], inventories["prod"]
+    served, draining = state
+    expected = set()
+    if served is not None:
+        expected |= {*reach(served), *serving(served)}
+    if draining is not None:
+        expected |= set(reach(draining))
+    added = {r.name for r in inventory.resources} - {r.name for r in default.resources}
+    assert added == expected
+    for name in ("fleet-writes-items", "items-endpoint", "items-lock"):
+        assert inventory.named(name).inputs == default.named(name).inputs
+    scope = inventory.named("store-throttles").get("scopes")
+    if served is None:
+        assert scope == default.named("store-throttles").get("scopes")
+    else:
+        assert scope[0].endswith(f"/databaseAccounts/{served}")
+
+
+def test_serving_a_second_restored_account_beside_the_draining_first_is_allowed(azure):
+    # Both set, different accounts: the second restore's switch (the old program refused it).
+    inventory, outputs = _preview(azure, **_settings(SECOND, RESTORED))
+    assert outputs["cosmosAccount"] == SECOND
+    assert service_variables(boot_script(inventory))["COSMOS_ENDPOINT"] == (
+        f"https://{SECOND}.documents.azure.com:443/"
     )
-    assert problems == {f"{NS}:itemsAccountDraining": (RESTORED, problems[f"{NS}:itemsAccountDraining"][1])}
-    assert "must not be set while itemsAccount is" in problems[f"{NS}:itemsAccountDraining"][1]
 
 
 def test_a_draining_account_is_looked_up_like_the_served_one(azure):
@@ -236,3 +332,13 @@ def test_a_draining_account_is_looked_up_like_the_served_one(azure):
         "prod", {**azure.config("prod"), f"{NS}:itemsAccountDraining": RESTORED}, RecordingMonitor(mocks)
     )
     assert [name for name, _ in mocks.calls] == [RESTORED]
+
+
+def test_the_longest_account_name_taken_keeps_its_private_endpoints_name_within_azures_limit(azure):
+    # azure-native names a resource without an explicit name after it, plus 8 random characters
+    # (pulumi-azure-native#3406), and does not shorten it (#4294); a private endpoint's name has at most 64
+    # ("Naming rules and restrictions for Azure resources", Microsoft.Network/privateEndpoints).
+    longest = "a" * azure.module("settings").OTHER_ACCOUNT_MAX
+    inventory, _ = _preview(azure, **_settings(longest, None))
+    endpoint = inventory.named(reach(longest)[1])
+    assert endpoint.type == ENDPOINT and len(endpoint.name) + 8 == 64

@@ -153,120 +153,201 @@ def test_diagram_edges_follow_the_nsg_rules():
     assert not gateway_to_fleet(closed)
 
 
-def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_behind_the_lock():
-    """The switch sets the settings model's key for the restored account; the retire step expects the lock
-    only where the stack locks the store (the spec's deletion protection): a lock removed from the
-    inventory changes what it expects."""
-    from refarch_pulumi.offline import project
-
-    key = project("azure").module("settings").AzureSettings.model_fields["items_account"].alias
-    inventory = inventories()["prod"]
-    runbook = _runbook(_facts(inventory), "restore-store")
-    switch = next(step for step in runbook.steps if f"pulumi config set {key} " in step.command)
-    assert f'&& pulumi config set {key} "$RESTORED" --stack prod --cwd pulumi/azure && ' in switch.command
-    assert "pulumi up --stack prod" in switch.command
-    retire = next(step for step in runbook.steps if step.title.startswith("Retire the old account"))
-    assert retire.command.startswith("az lock list") and retire.expected == "`CanNotDelete`"
-    unlocked = Inventory(
-        [r for r in inventory if r.type != "azure-native:authorization:ManagementLockByScope"]
-    )
-    retire = next(
-        step
-        for step in _runbook(_facts(unlocked), "restore-store").steps
-        if step.title.startswith("Retire the old account")
-    )
-    assert retire.expected == "no output" and "no lock guards it" in retire.title
-
-
-def test_restore_runbook_waits_for_the_upgrade_and_keeps_the_old_grant():
-    """`pulumi up` returns before the scale set's rolling upgrade finishes and the stack keeps the fleet's
-    grant on the old account (its lock covers it): the runbook waits for `Completed`, expects the old grant
-    kept, and says unreplaced instances keep writing to the old account."""
-    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
-    titles = [step.title for step in runbook.steps]
-    switch = next(i for i, step in enumerate(runbook.steps) if "pulumi config set" in step.command)
-    wait = runbook.steps[switch + 1]
-    assert "rolling-upgrade get-latest" in wait.command and "runningStatus.code" in wait.command
-    assert "Completed" in wait.expected
-    grants = next(step for step in runbook.steps if "sql role assignment list" in step.command)
-    assert (
-        grants.expected.endswith("then `1`") and "old role assignment kept" in runbook.steps[switch].expected
-    )
-    assert "not yet replaced keep writing to the old account" in runbook.blast_radius
-    assert any("never while the account is locked" in title for title in titles)
-
-
-def test_restore_runbook_restores_the_originals_consistency_and_zone_redundancy():
-    """A restored account may come back with Session consistency: the runbook sets the original's level, read
-    from the inventory, and checks zone redundancy; a changed inventory changes both."""
-    inventory = inventories()["prod"]
-    store = inventory.only(inv.STORE)
-    level = store.get("consistencyPolicy.defaultConsistencyLevel")
-    runbook = _runbook(_facts(inventory), "restore-store")
-    update = next(step for step in runbook.steps if step.command.startswith("az cosmosdb update"))
-    assert f"--default-consistency-level {level}" in update.command
-    check = next(
-        step
-        for step in runbook.steps
-        if "consistencyPolicy" in step.command and "isZoneRedundant" in step.command
-    )
-    assert f"`{store.get('locations.0.isZoneRedundant')}`" in check.expected
-    changed = mutated(inventory, store.type, "consistencyPolicy.defaultConsistencyLevel", "BoundedStaleness")
-    update = next(
-        step
-        for step in _runbook(_facts(changed), "restore-store").steps
-        if step.command.startswith("az cosmosdb update")
-    )
-    assert "--default-consistency-level BoundedStaleness" in update.command
-
-
 def _settings_key(field: str) -> str:
     from refarch_pulumi.offline import project
 
     return project("azure").module("settings").AzureSettings.model_fields[field].alias
 
 
-def test_restore_rollback_drains_the_restored_account_until_the_upgrade_has_completed():
-    """Switching back in one update (`config rm itemsAccount && pulumi up`) would delete the restored
-    account's endpoint and data role while the rolling upgrade, which goes on after `pulumi up` returns,
-    has not replaced the instances that use it. The rollback: (1) draining = restored, served key removed, up;
-    (2) the forward path's wait; (3) draining removed, up; (4) delete the account."""
+STACK = "--stack prod --cwd pulumi/azure"
+
+
+def _restore(inventory=None):
+    return _runbook(_facts(inventory or inventories()["prod"]), "restore-store")
+
+
+def _index(steps, text: str) -> int:
+    return next(i for i, step in enumerate(steps) if text in step.command)
+
+
+def test_restore_runbook_switches_with_the_key_the_program_reads_and_retires_behind_the_lock():
+    """The switch sets the settings model's key for the restored account; the retire step expects the lock
+    only where the stack locks the store (the spec's deletion protection): a lock removed from the
+    inventory changes what it expects."""
+    key = _settings_key("items_account")
+    inventory = inventories()["prod"]
+    runbook = _restore(inventory)
+    switch = runbook.steps[_index(runbook.steps, f'pulumi config set {key} "$RESTORED"')]
+    assert f'pulumi config set {key} "$RESTORED" {STACK}' in switch.command
+    assert f"pulumi up {STACK} --yes" in switch.command
+    retire = next(step for step in runbook.steps if step.title.startswith("Retire the old account"))
+    assert retire.command.startswith("az lock list") and retire.expected.startswith("`CanNotDelete`")
+    unlocked = Inventory(
+        [r for r in inventory if r.type != "azure-native:authorization:ManagementLockByScope"]
+    )
+    retire = next(
+        step for step in _restore(unlocked).steps if step.title.startswith("Retire the old account")
+    )
+    assert retire.expected == "no output" and "no lock guards it" in retire.title
+
+
+def test_restore_grants_first_then_switches_then_stops_reaching_the_previous_account():
+    """Review finding 1 (second restore): (5) PREVIOUS = the served setting (empty: the stack's own account)
+    saved with RESTORED to a state file the Names block reloads, draining = RESTORED, up; (6) the role's
+    documented propagation time; (7) served = RESTORED, draining = PREVIOUS or removed, up; (8) the upgrade;
+    (9) draining removed only when PREVIOUS is a restored account. The old runbook set served = RESTORED in
+    one update and never recorded PREVIOUS."""
+    from tools.docs.azure.runbooks import PROPAGATION_SECONDS
+
     served, draining = _settings_key("items_account"), _settings_key("items_account_draining")
-    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
-    first, wait, undrain, delete = runbook.rollback
-    stack = "--stack prod --cwd pulumi/azure"
-    # One update moves the account from served to draining: set before removed, both before `up`.
+    runbook = _restore()
+    steps = runbook.steps
+    grant = _index(steps, f'pulumi config set {draining} "$RESTORED"')
+    switch = _index(steps, f'pulumi config set {served} "$RESTORED"')
+    undrain = _index(steps, f"pulumi config rm {draining} {STACK} \\")
+    assert grant < switch < undrain
+    first = steps[grant].command
+    assert first.index(f"PREVIOUS=$(pulumi config get {served} {STACK} || true)") < first.index(
+        "pulumi config set"
+    )
+    assert first.index('"$RESTORED" "$PREVIOUS" "$ACCOUNT" >"$STATE"') < first.index("pulumi config set")
+    assert 'test "$RESTORED" != "$ACCOUNT"' in first and first.index("pulumi up") > first.index("set")
+    # An unfinished earlier switch (its draining setting still set) stops the grant before any change.
+    assert (
+        first.index(f"DRAINING=$(pulumi config get {draining} {STACK} || true)")
+        < first.index('test -z "$DRAINING"')
+        < first.index("pulumi config set")
+    )
+    assert any('source "$STATE"' in line for line in runbook.after_lookups)
+    # The documented role assignment delay lies between the grant and the switch.
+    assert (
+        any(f"sleep {PROPAGATION_SECONDS}" in step.command for step in steps[grant + 1 : switch])
+        and PROPAGATION_SECONDS >= 600
+    )
+    command = steps[switch].command
+    assert f'if test -n "$PREVIOUS"; then pulumi config set {draining} "$PREVIOUS" {STACK}' in command
+    assert f"else pulumi config rm {draining} {STACK}; fi" in command
+    assert "rolling-upgrade get-latest" in steps[switch + 1].command
+    assert steps[undrain].command.startswith('test -n "$PREVIOUS" && ')
+
+
+def test_every_config_change_is_committed_before_its_update():
+    """Review finding 2: a change left out of Pulumi.prod.yaml's history comes back with the next deployment
+    from the repository (https://www.pulumi.com/docs/iac/concepts/config/). Every `pulumi config set/rm` of
+    the runbook is followed, in its command, by the commit of that file, a `git diff --exit-code` of it, and
+    only then `pulumi up`. The old rollback committed nothing."""
+    config = "pulumi/azure/Pulumi.prod.yaml"
+    runbook = _restore()
+    changes = [
+        step.command
+        for step in (*runbook.steps, *runbook.rollback)
+        if "pulumi config set" in step.command or "pulumi config rm" in step.command
+    ]
+    assert len(changes) == 6
+    for command in changes:
+        last_change = max(command.rfind("pulumi config set"), command.rfind("pulumi config rm"))
+        commit = command.index("git commit -m ")
+        assert (
+            last_change
+            < commit
+            < command.index(f"git diff --exit-code {config}")
+            < command.index("pulumi up")
+        ), command
+        assert command[commit:].split("\n")[0].split(" && ")[0].endswith(config)
+
+
+def test_restore_runbook_waits_for_the_upgrade_and_keeps_the_old_grant():
+    """`pulumi up` returns before the scale set's rolling upgrade finishes and the stack keeps the fleet's
+    grant on its own account (its lock covers it): the runbook waits for `Completed`, expects the own
+    account's grant kept (1), a previous restored account's removed (0), and says unreplaced instances keep
+    writing to the old account."""
+    runbook = _restore()
+    switch = _index(runbook.steps, f'pulumi config set {_settings_key("items_account")} "$RESTORED"')
+    wait = runbook.steps[switch + 1]
+    assert "rolling-upgrade get-latest" in wait.command and "runningStatus.code" in wait.command
+    assert "Completed" in wait.expected
+    grants = next(step for step in runbook.steps if '-a "$ACCOUNT" --query "length(@)"' in step.command)
+    assert "then `1` when PREVIOUS is empty" in grants.expected and "`0` when it is not" in grants.expected
+    assert "own account's role assignment kept" in runbook.steps[switch].expected
+    assert "not yet replaced keep writing to the old account" in runbook.blast_radius
+    retire = next(step for step in runbook.steps if step.title.startswith("Retire the old account"))
+    # Review finding 6: the fleet's grant and endpoint on the own account outlive the switch.
+    assert "keeps its data role and a private endpoint on it for as long as it exists" in retire.title
+
+
+def test_restore_runbook_gives_the_restored_account_the_originals_settings():
+    """A restore sends neither the consistency, nor the key-based metadata write switch, nor the minimum TLS
+    version, nor a backup policy (azure-cli 2.91.0 cli_cosmosdb_restore): step 4 sets each to the stack's own
+    account's value, read from the inventory, and step 3 checks continuous backup survived (review findings
+    4, 5). The restore cannot make the account zone-redundant (finding 3): step 3 expects `False` and the
+    blast radius says so; a changed inventory changes every value."""
+    inventory = inventories()["prod"]
+    store = inventory.only(inv.STORE)
+    runbook = _restore(inventory)
+    update = next(step for step in runbook.steps if step.command.startswith("az cosmosdb update"))
+    tier = store.get("backupPolicy.continuousModeProperties.tier")
+    for flag in (
+        f"--default-consistency-level {store.get('consistencyPolicy.defaultConsistencyLevel')}",
+        f"--minimal-tls-version {store.get('minimalTlsVersion')}",
+        "--disable-key-based-metadata-write-access "
+        + str(store.get("disableKeyBasedMetadataWriteAccess")).lower(),
+        f"--backup-policy-type Continuous --continuous-tier {tier}",
+    ):
+        assert flag in update.command.replace("\\\n  ", ""), flag
+    assert update.expected.endswith(f"Continuous {tier}`")
+    check = next(step for step in runbook.steps if "isZoneRedundant" in step.command)
+    assert "backupPolicy.type" in check.command and "`Continuous`" in check.expected
+    assert "`False`" in check.expected and "Continuous" in check.stop_if
+    assert store.get("locations.0.isZoneRedundant") and "not zone-redundant" in runbook.blast_radius
+    changed = mutated(inventory, store.type, "minimalTlsVersion", "Tls13")
+    changed = mutated(changed, store.type, "consistencyPolicy.defaultConsistencyLevel", "BoundedStaleness")
+    update = next(step for step in _restore(changed).steps if step.command.startswith("az cosmosdb update"))
+    assert "--minimal-tls-version Tls13" in update.command
+    assert "--default-consistency-level BoundedStaleness" in update.command
+
+
+def test_restore_rollback_is_the_forward_paths_mirror():
+    """Rollback: (1) read where the forward path stopped; (2) grant PREVIOUS again only if forward step 9
+    removed it, (3) its propagation; (4) served = PREVIOUS (or removed), draining = RESTORED, up; (5) the
+    forward path's wait; (6) draining removed, up; (7) delete the restored account. The old rollback went to
+    the stack's own account whatever the fleet had served before."""
+    served, draining = _settings_key("items_account"), _settings_key("items_account_draining")
+    runbook = _restore()
+    where, regrant, propagation, back, wait, undrain, delete = runbook.rollback
+    assert f"SERVED=$(pulumi config get {served} {STACK} || true)" in where.command
+    assert f'pulumi config set {draining} "$PREVIOUS" {STACK}' in regrant.command
+    forward = next(step for step in runbook.steps if "sleep" in step.command)
+    assert propagation.command == forward.command.replace('"$RESTORED"', '"$PREVIOUS"')
     order = [
-        first.command.index(f'pulumi config set {draining} "$RESTORED" {stack}'),
-        first.command.index(f"pulumi config rm {served} {stack}"),
-        first.command.index(f"pulumi up {stack} --yes"),
+        back.command.index(f'pulumi config set {draining} "$RESTORED" {STACK}'),
+        back.command.index(f'then pulumi config set {served} "$PREVIOUS" {STACK}'),
+        back.command.index(f"else pulumi config rm {served} {STACK}; fi"),
+        back.command.index(f"pulumi up {STACK} --yes"),
     ]
     assert order == sorted(order)
-    assert first.command.index("RESTORED=$(pulumi config get") < order[0]
-    assert "endpoint, DNS zone group and role assignment unchanged" in first.expected
-    # The same wait as the forward path's, its start time compared with this update's.
-    switch = next(i for i, step in enumerate(runbook.steps) if f"pulumi config set {served} " in step.command)
+    assert "endpoint, DNS zone group and role assignment unchanged" in back.expected
+    switch = _index(runbook.steps, f'pulumi config set {served} "$RESTORED"')
     assert (wait.command, wait.expected) == (
         runbook.steps[switch + 1].command,
         runbook.steps[switch + 1].expected,
     )
-    assert "STARTED=" in first.command.split("pulumi up")[0]
-    assert undrain.command == f"pulumi config rm {draining} {stack} && pulumi up {stack} --yes"
+    assert f"pulumi config rm {draining} {STACK}" in undrain.command
     assert "deleted, nothing else" in undrain.expected and "account itself stays" in undrain.expected
-    assert delete.command.startswith("az cosmosdb delete") and "after step 3" in delete.title
+    assert delete.command.startswith('az cosmosdb delete -g "$RG" -n "$RESTORED"')
 
 
-def test_restore_waits_compare_the_upgrades_start_with_the_updates():
-    """`Completed` alone may be an earlier upgrade's: the wait shows the latest upgrade's start time next to
-    the time recorded just before the switch's `pulumi up`; and the switch refuses the stack's own account,
-    which the program cannot (its name is generated at the first deployment)."""
-    runbook = _runbook(_facts(inventories()["prod"]), "restore-store")
-    served = _settings_key("items_account")
-    index = next(i for i, step in enumerate(runbook.steps) if f"pulumi config set {served} " in step.command)
-    switch, wait = runbook.steps[index], runbook.steps[index + 1]
-    assert switch.command.index("STARTED=$(date -u") < switch.command.index("pulumi up")
-    assert switch.command.index('test "$RESTORED" != "$ACCOUNT" && ') < switch.command.index("pulumi config")
-    account = next(lookup for lookup in runbook.lookups if lookup.variable == "ACCOUNT")
-    assert "cosmosAccount" in account.command
-    assert "runningStatus.startTime" in wait.command and 'echo "$STARTED"' in wait.command
-    assert "start time later than" in wait.expected
+def test_restore_waits_compare_the_upgrades_start_times_read_from_azure():
+    """Review finding 7: `Completed` alone may be an earlier upgrade's, and the operator's clock may be off:
+    both switches read the latest upgrade's start time from Azure just before their `pulumi up`, and the
+    wait compares the new upgrade's with it. No local clock is read."""
+    runbook = _restore()
+    served, draining = _settings_key("items_account"), _settings_key("items_account_draining")
+    for steps, switch in (
+        (runbook.steps, _index(runbook.steps, f'pulumi config set {served} "$RESTORED"')),
+        (runbook.rollback, _index(runbook.rollback, f'pulumi config set {draining} "$RESTORED"')),
+    ):
+        command, wait = steps[switch].command, steps[switch + 1]
+        assert command.index("LAST_UPGRADE=$(az vmss rolling-upgrade get-latest") < command.index("pulumi up")
+        assert "runningStatus.startTime" in wait.command and 'echo "$LAST_UPGRADE"' in wait.command
+        assert "start time other than" in wait.expected
+    assert "date -u" not in "\n".join(runbook.commands())

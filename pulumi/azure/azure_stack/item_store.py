@@ -148,12 +148,12 @@ class ItemStore(Tier):
         found = self._look_up(name, args)
         self.endpoint, self.serving_name = found.document_endpoint, name
         grant, endpoint = self._keep_reaching(name, found.id, args)
-        reached = [endpoint, self._metrics("items-restored", found.id, args)]
+        reached = [endpoint, self._metrics(_restored_name(name), found.id, args)]
         if args.store.deletion_protection:
-            # Created after, so deleted before, what it would block: switching back removes the lock first,
-            # then the diagnostics; the grant and endpoint stay while the account drains, and go after it.
+            # Created after, so deleted before, what it would block: when the account stops being served the
+            # lock goes first, then the diagnostics; the grant and endpoint stay while it drains.
             authorization.ManagementLockByScope(
-                "items-restored-lock",
+                f"{_restored_name(name)}-lock",
                 scope=found.id,
                 level="CanNotDelete",
                 notes="Deletion protection from the environment spec (store.deletion_protection)",
@@ -162,10 +162,11 @@ class ItemStore(Tier):
         return found.id
 
     def _draining(self, args: ItemStoreArgs) -> None:
-        """An account the fleet served before (switching back from a restored one): the instances the rolling
-        upgrade has not replaced yet still use it, so it keeps what they need, its private endpoint (with
-        its DNS record) and the fleet's data role, under the names it had while served, so that the switch
-        back changes neither; its lock, metrics and alerts go with the switch."""
+        """An account the fleet served before (the previous restored account, after a switch to another one
+        or back to the stack's own): the instances the rolling upgrade has not replaced yet still use it, so
+        it keeps what they need, its private endpoint (with its DNS record) and the fleet's data role, and
+        nothing more; a restored account about to be served gets the same first, so that its grant and DNS
+        record have taken effect before any instance uses it (runbooks/azure/<env>/restore-store.md)."""
         name = args.draining_account
         self._keep_reaching(name, self._look_up(name, args).id, args)
 
@@ -181,10 +182,10 @@ class ItemStore(Tier):
         self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs
     ) -> tuple[cosmosdb.SqlResourceSqlRoleAssignment, pulumi.Resource]:
         """What an instance needs to use another account of the resource group: the fleet's data role on
-        its container and a private endpoint. Named for the role `itemsAccount` gives it, which the draining
-        account had before (`itemsAccountDraining` may not be set with it, settings.py)."""
-        grant = self._grant("fleet-writes-items-restored", name, name, account_id, args, [])
-        return grant, self._endpoint("items-restored", account_id, args)
+        its container and a private endpoint. Named by the account, the same whether it is served or
+        draining, so moving it from one setting to the other changes neither (nothing replaced)."""
+        grant = self._grant(f"fleet-writes-{_restored_name(name)}", name, name, account_id, args, [])
+        return grant, self._endpoint(_restored_name(name), account_id, args)
 
     def _grant(
         self,
@@ -228,3 +229,11 @@ class ItemStore(Tier):
         return send_diagnostics(
             name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
+
+
+def _restored_name(account: str) -> str:
+    """The prefix of every resource the stack makes for another account (`items-<account>`): keyed by the
+    account, never by its role, so the same account keeps its resources when it moves between `itemsAccount`
+    and `itemsAccountDraining`; and never the stack's own `items-*` names (an account name has no empty
+    part)."""
+    return f"items-{account}"

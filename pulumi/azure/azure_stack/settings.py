@@ -32,6 +32,14 @@ NOT_ROUTABLE = tuple(
 )
 
 
+# The longest account name `itemsAccount` / `itemsAccountDraining` take: the stack names the private
+# endpoint it makes for the account `items-<account>-endpoint` (item_store.py), azure-native appends 8
+# random characters to it (and does not shorten a name past the type's limit, pulumi-azure-native#4294),
+# and a private endpoint's name has at most 64 ("Naming rules and restrictions for Azure resources",
+# Microsoft.Network/privateEndpoints). Shorter than Cosmos DB's own 44 for an account name.
+OTHER_ACCOUNT_MAX = 64 - len("items-") - len("-endpoint") - 8
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
@@ -55,19 +63,21 @@ class AzureSettings(_Settings):
     # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
     # restore-store.md). Account names: 3-44 lower-case letters, digits and hyphens, no hyphen at either end.
     items_account: str | None = None
-    # An account the fleet no longer serves but instances not yet replaced still use (switching back from a
-    # restored account): it keeps its private endpoint and the fleet's data role, nothing else, until the
-    # rolling upgrade has replaced every instance and the key is removed. Same naming rules.
+    # An account the fleet is not served from but instances may use: the one it served before, which instances
+    # not yet replaced by the rolling upgrade still use, or a restored one about to be served, whose grant and
+    # DNS record must take effect first. It keeps its private endpoint and the fleet's data role, nothing
+    # else, until the key is removed. Same naming rules; another account than `itemsAccount`.
     items_account_draining: str | None = None
 
     @field_validator("items_account", "items_account_draining")
     @classmethod
     def _account_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,42}[a-z0-9]", value):
+        longest = OTHER_ACCOUNT_MAX - 2
+        if value is not None and not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{1,{longest}}}[a-z0-9]", value):
             raise ValueError(
                 "must be the name (not the resource ID) of a Cosmos DB account in the stack's resource "
-                "group: 3-44 lower-case letters, digits and hyphens, starting and ending with a letter or "
-                "digit"
+                f"group: 3-{OTHER_ACCOUNT_MAX} lower-case letters, digits and hyphens (the stack names its "
+                "private endpoint for it after it), starting and ending with a letter or digit"
             )
         return value
 
@@ -99,28 +109,22 @@ def settings_problems(
 
 
 def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
-    """A draining account is one the fleet has stopped serving. (That it exists is read like `itemsAccount`'s:
-    the preview looks it up. That it is not the stack's own account cannot be checked here: that name is
-    generated at the first deployment; pulumi/azure/README.md, known limits.)"""
+    """A draining account is one the fleet is not served from: it may be set beside `itemsAccount` when it
+    names another account (switching from one restored account to the next, or granting a restored account
+    before serving it). (That it exists is read like `itemsAccount`'s: the preview looks it up. That it is not
+    the stack's own account cannot be checked here: that name is generated at the first deployment;
+    pulumi/azure/README.md, known limits.)"""
     draining = settings.items_account_draining
-    if draining is None:
+    if draining is None or draining != settings.items_account:
         return []
-    if draining == settings.items_account:
-        rule = (
-            "must name another account than itemsAccount, the one the fleet serves: draining is for the "
-            "account it served before"
+    return [
+        Problem(
+            f"{namespace}:itemsAccountDraining",
+            draining,
+            "must name another account than itemsAccount, the one the fleet serves: an account is either "
+            "served or draining",
         )
-    elif settings.items_account is not None:
-        # Both set: the draining account's endpoint and grant are the ones it got while served
-        # (`items-restored-*`); a second restored account would take those names, and replacing them would
-        # delete the draining account's endpoint and grant while instances still use it.
-        rule = (
-            "must not be set while itemsAccount is: switch back to the stack's own account first "
-            f"(`pulumi config rm {namespace}:itemsAccount`, runbooks/azure/<env>/restore-store.md, Rollback)"
-        )
-    else:
-        return []
-    return [Problem(f"{namespace}:itemsAccountDraining", draining, rule)]
+    ]
 
 
 def production_problems(

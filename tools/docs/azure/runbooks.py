@@ -885,25 +885,86 @@ def cache_failure(facts: StackFacts) -> Runbook:
     )
 
 
-# The time a switch's `pulumi up` starts (UTC, as the rolling upgrade reports it): the upgrade it starts is
-# the first one to start after it.
-_NOW = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# Where the restore keeps the accounts it moves between (RESTORED; PREVIOUS: the `itemsAccount` it found,
+# empty for the own account): a lost shell and the Rollback use the values read before any change.
+RESTORE_STATE = "$HOME/restore-$RG.env"
+# How long a new data-plane role assignment may take before the fleet's identity is allowed: Azure documents
+# "up to 10 minutes" for role assignment changes ("Troubleshoot Azure RBAC", Symptom - Role assignment
+# changes are not being detected, learn.microsoft.com/azure/role-based-access-control/troubleshooting); the
+# Cosmos DB data-plane RBAC page (how-to-setup-rbac) gives no figure of its own. The private endpoint's DNS
+# record exists when `pulumi up` returns (its zone group is created in the update) and no instance has looked
+# the new account's name up before, so no cached answer has to expire.
+PROPAGATION_SECONDS = 600
+# The latest rolling upgrade's start time, read from Azure before an update that changes the scale set's
+# model: the upgrade that update starts is the one with another start time (both times are Azure's, so the
+# operator's clock plays no part).
+_LAST_UPGRADE = (
+    'LAST_UPGRADE=$(az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
+    "--query runningStatus.startTime -o tsv)"
+)
 
 
 def _upgrade_wait(why: str, stop_if: str) -> Step:
-    """Wait for the rolling upgrade a switch's `pulumi up` started (its time is $STARTED): `Completed` alone
-    could be an earlier upgrade's."""
+    """Wait for the rolling upgrade a switch's `pulumi up` started: `Completed` alone could be an earlier
+    upgrade's, so its start time is compared with the one read before the update ($LAST_UPGRADE)."""
     return Step(
         title="Wait for the rolling upgrade, every minute: `pulumi up` returns before it finishes, and "
         + why,
         command='az vmss rolling-upgrade get-latest -g "$RG" -n "$VMSS" '
         '--query "[runningStatus.code, runningStatus.startTime]" -o tsv\n'
-        'echo "$STARTED"',
-        expected="`RollingForward`, then `Completed`, with a start time later than the time on the "
-        "second line (when `pulumi up` started)",
-        stop_if=stop_if + "; a start time earlier than that still after five minutes: no upgrade has "
+        'echo "$LAST_UPGRADE"',
+        expected="`RollingForward`, then `Completed`, with a start time other than the one on the "
+        "second line "
+        "(the latest upgrade before the update; empty if the scale set had none). Both times are Azure's",
+        stop_if=stop_if + "; still the start time of the second line after five minutes: no upgrade has "
         "started for this change: escalate",
     )
+
+
+def _propagation_wait(account: str) -> Step:
+    minutes = PROPAGATION_SECONDS // 60
+    return Step(
+        title=f"Wait until the fleet's data role on {account} has taken effect: Azure documents up to "
+        f"{minutes} minutes for a role assignment (Troubleshoot Azure RBAC); the private endpoint's "
+        "DNS record "
+        "already exists",
+        command=f'az cosmosdb sql role assignment list -g "$RG" -a "{account}" --query "[].scope" -o tsv\n'
+        f"sleep {PROPAGATION_SECONDS}",
+        expected=f"one scope ending in `/dbs/service/colls/items`, then the prompt after {minutes} minutes",
+        stop_if="no scope: the update did not grant the role: run its `pulumi up` again",
+    )
+
+
+def _committed(facts: StackFacts, message: str) -> str:
+    """Commit the stack's config right after changing it: a later deployment from the repository must not
+    bring back the setting this change replaced (https://www.pulumi.com/docs/iac/concepts/config/: `pulumi
+    config set/rm` write Pulumi.<stack>.yaml); `git diff --exit-code` proves nothing of it stayed out."""
+    config = f"{PROJECT}/Pulumi.{facts.environment}.yaml"
+    return f'git commit -m "{facts.environment}: {message}" {config} && git diff --exit-code {config}'
+
+
+def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
+    """What the restored account must have like the stack's own (read from the inventory): a restore sends
+    none of these but public access and local auth (azure-cli 2.91.0 `cli_cosmosdb_restore`), so step 4 sets
+    them. Returns the `az cosmosdb update` flags, the show query's fields and their expected values."""
+    store = next(r for r in facts.resources if r.type == inv.STORE).properties
+    consistency, tls = facts.details["store_consistency"], store["minimalTlsVersion"]
+    metadata = str(bool(store["disableKeyBasedMetadataWriteAccess"])).lower()
+    flags = (
+        f"--default-consistency-level {consistency} "
+        f"--disable-key-based-metadata-write-access {metadata} \\\n  --minimal-tls-version {tls}"
+    )
+    fields = (
+        "consistencyPolicy.defaultConsistencyLevel, disableKeyBasedMetadataWriteAccess, minimalTlsVersion"
+    )
+    expected = f"{consistency} {metadata.capitalize()} {tls}"
+    if facts.store_pitr:
+        # The restore point of a later incident: the restored account keeps the original's backup window.
+        tier = store["backupPolicy"]["continuousModeProperties"]["tier"]
+        flags += f" --backup-policy-type Continuous --continuous-tier {tier}"
+        fields += ", backupPolicy.type, backupPolicy.continuousModeProperties.tier"
+        expected += f" Continuous {tier}"
+    return flags, f"[{fields}]", f"`{expected}`"
 
 
 def restore_store(facts: StackFacts) -> Runbook:
@@ -912,13 +973,16 @@ def restore_store(facts: StackFacts) -> Runbook:
     consistency = facts.details["store_consistency"]
     zone_redundant = facts.details["store_zone_redundant"]
     replace = replace_every(facts)
+    flags, query, matching = _restored_account_checks(facts)
+    lock_and = " lock and" if locked else ""
     return _runbook(
         facts,
         "restore-store",
         "Restore the store to a point in time",
         purpose=(
-            "Restore the Cosmos DB account to a point in time before the damage, into a new account, verify "
-            "it, switch the fleet to it with the stack's `itemsAccount` setting, and retire the old account. "
+            "Restore the Cosmos DB account the fleet uses to a point in time before the damage, into a new "
+            "account, verify it, grant the fleet access to it, switch the fleet to it with the stack's "
+            "`itemsAccount` setting, then stop reaching the account it used before. "
         )
         + facts.store_backup
         + ".",
@@ -931,7 +995,16 @@ def restore_store(facts: StackFacts) -> Runbook:
         "changes the instances' custom data (COSMOS_ENDPOINT), so the scale set's rolling upgrade replaces "
         "every instance, as a release does. `pulumi up` returns before that upgrade finishes: instances not "
         "yet replaced keep writing to the old account until they are replaced, and those writes are not in "
-        "the restored account either (the fleet keeps its grant on both accounts, so none is refused).",
+        "the restored account either (the fleet keeps its grant on both accounts, so none is refused). "
+        + (
+            "The restored account is not zone-redundant, unlike the stack's own: `az cosmosdb restore` "
+            "(azure-cli 2.91.0) sends its one region without zone redundancy and has no flag for it, and a "
+            "restore does not carry the source's regions over (Continuous backup with point-in-time restore, "
+            "What isn't restored); a zone outage can stop it while the fleet is served from it "
+            "(pulumi/azure/README.md, known limits)."
+            if zone_redundant
+            else ""
+        ),
         capacity=(
             f"the restore does not touch the fleet: {facts.desired} of {facts.desired}",
             *replace.capacity,
@@ -941,6 +1014,11 @@ def restore_store(facts: StackFacts) -> Runbook:
                 name="restore",
                 formula="proportional to the account's data; Azure gives no bound (0 = not estimated)",
                 seconds=0,
+            ),
+            Duration(
+                name="a new data-plane role takes effect (at most)",
+                formula=f"documented role assignment delay = {PROPAGATION_SECONDS} s",
+                seconds=PROPAGATION_SECONDS,
             ),
             *replace.durations,
         ),
@@ -955,7 +1033,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "open a support request"
             ),
             "`pulumi login` and deployer rights on the stack (the deployment identity, not the role below), "
-            "in a checkout of this repository at the deployed release",
+            "in a checkout of this repository at the deployed release, on the branch its deployments are "
+            "made from: every config change below is committed there (push it as your team ships changes)",
+            "Lost shell: open a new one at the same place and run the Names block: it reloads $STATE "
+            "(RESTORED, PREVIOUS, ACCOUNT) once step 5 has written it; before step 5, set RESTORED again",
         ),
         lookups=_lookups(
             facts,
@@ -969,6 +1050,17 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command='echo "<time before the damage, e.g. 2026-11-30T02:00:00+00:00>"',
                 source="your incident timeline",
             ),
+            Lookup(
+                variable="STATE",
+                command=f'echo "{RESTORE_STATE}"',
+                source="the state file step 5 writes (RESTORED, PREVIOUS, ACCOUNT); this block reloads it "
+                "after a lost shell",
+            ),
+        ),
+        after_lookups=(
+            # After the switch `cosmosAccount` names RESTORED: the saved ACCOUNT is the one used before.
+            'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: RESTORED=$RESTORED '
+            'PREVIOUS=$PREVIOUS ACCOUNT=$ACCOUNT"',
         ),
         steps=(
             Step(
@@ -991,66 +1083,134 @@ def restore_store(facts: StackFacts) -> Runbook:
                 '--restore-timestamp "$RESTORE_TIME"',
                 expected="returns when the new account exists (`provisioningState` Succeeded)",
                 stop_if="`restore timestamp` refused: pick a time inside the window of step 1; the name is "
-                "taken: choose another RESTORED (3-44 lower-case letters, digits, hyphens)",
+                "taken (a restore of an earlier incident): set RESTORED to another name (lower-case letters, "
+                "digits, hyphens; step 5's preview refuses one too long for the stack) and run the "
+                "`az cosmosdb restore` line again",
             ),
             Step(
                 title="Verify the restored account: private, no keys, restored to the moment you chose, "
-                "with the service's container",
+                "continuous backup kept, with the service's container",
                 command=(
                     'az cosmosdb show -g "$RG" -n "$RESTORED" \\\n'
                     '  --query "[provisioningState, publicNetworkAccess, disableLocalAuth, '
-                    "restoreParameters.restoreTimestampInUtc, consistencyPolicy.defaultConsistencyLevel, "
+                    "restoreParameters.restoreTimestampInUtc, backupPolicy.type, "
                     'locations[0].isZoneRedundant]" -o tsv\n'
                     'az cosmosdb sql container show -g "$RG" -a "$RESTORED" -d service -n '
                     'items --query "resource.id" -o tsv'
                 ),
-                expected="`Succeeded Disabled True`, the moment of $RESTORE_TIME (in UTC), the consistency "
-                f"level (a restore may come back with `Session`; the next step sets `{consistency}`) and "
-                f"`{zone_redundant}` (zone redundancy as the original's); then `items`",
-                stop_if="public access `Enabled` or local auth not disabled, or zone redundancy not as "
-                "expected: delete it (Rollback step 2) and restore again with the flags above",
+                expected="`Succeeded Disabled True`, the moment of $RESTORE_TIME (in UTC), `Continuous` and "
+                "`False` (the restore sets no zone redundancy"
+                + (": the stack's own account has it, see Blast radius" if zone_redundant else "")
+                + "); then `items`",
+                stop_if="public access `Enabled` or local auth not disabled: delete it (Rollback step 7) and "
+                "restore again with the flags above; backup not `Continuous`: the restored account cannot be "
+                "restored to a point in time itself: escalate before switching to it",
             ),
             Step(
                 title=(
-                    f"Give the restored account the original's consistency ({consistency}): any instance may "
-                    "serve a client's next request, so a read must see every earlier write"
+                    f"Give the restored account the original's settings: consistency {consistency} (any "
+                    "instance may serve a client's next request, so a read must see every earlier write), "
+                    "no key-based metadata writes, its minimum TLS version and its continuous backup tier "
+                    "(a restore sends none of them)"
                 ),
                 command=(
-                    f'az cosmosdb update -g "$RG" -n "$RESTORED" --default-consistency-level {consistency}\n'
-                    'az cosmosdb show -g "$RG" -n "$RESTORED" '
-                    '--query "consistencyPolicy.defaultConsistencyLevel" -o tsv'
+                    f'az cosmosdb update -g "$RG" -n "$RESTORED" {flags}\n'
+                    f'az cosmosdb show -g "$RG" -n "$RESTORED" --query "{query}" -o tsv'
                 ),
-                expected=f"`{consistency}`",
+                expected=matching,
             ),
             Step(
                 title=(
-                    "Switch the fleet to the restored account. The account reaches the instances through "
-                    "their custom data (COSMOS_ENDPOINT) and the identity may write only that account's "
-                    "container: `pulumi up` gives the restored account a private endpoint in the data "
-                    "subnet (a restore copies no private endpoint and no data-plane role), the fleet's "
-                    "Cosmos DB Built-in Data Contributor role on its container (keeping the old account's: "
-                    "instances not yet replaced still write there), diagnostics and the throttling alert"
-                    + (", and a CanNotDelete lock" if locked else "")
-                    + "; the scale set's rolling upgrade then replaces every instance. The setting is "
-                    f"written to Pulumi.{facts.environment}.yaml: commit it, so later deployments keep it"
+                    "Grant first: save RESTORED, the account the fleet uses now (ACCOUNT) and its setting "
+                    "(PREVIOUS: `itemsAccount`, empty for the stack's own account) to $STATE, then name the "
+                    "restored account as draining: `pulumi up` gives it a private endpoint in the "
+                    "data subnet "
+                    "with its DNS record and the fleet's Cosmos DB Built-in Data Contributor role on its "
+                    "container (a restore copies neither), and nothing else: no instance uses it yet. The "
+                    f"setting is written to Pulumi.{facts.environment}.yaml and committed"
                 ),
                 command=(
+                    f"PREVIOUS=$(pulumi config get itemsAccount {stack} || true)\n"
+                    f"DRAINING=$(pulumi config get itemsAccountDraining {stack} || true)\n"
+                    'echo "RESTORED=$RESTORED ACCOUNT=$ACCOUNT PREVIOUS=$PREVIOUS DRAINING=$DRAINING"\n'
                     # The stack's own account is named at its first deployment (pulumi/azure/README.md, known
                     # limits): the program cannot refuse it, so the command does.
-                    f"STARTED={_NOW}\n"
-                    'test "$RESTORED" != "$ACCOUNT" && '
-                    f'pulumi config set itemsAccount "$RESTORED" {stack} && pulumi up {stack} --yes'
+                    'test ! -e "$STATE" && test -z "$DRAINING" && test -n "$RESTORED" '
+                    '&& test "$RESTORED" != "$ACCOUNT" \\\n'
+                    "  && printf 'RESTORED=%q\\nPREVIOUS=%q\\nACCOUNT=%q\\n' "
+                    '"$RESTORED" "$PREVIOUS" "$ACCOUNT" >"$STATE" \\\n'
+                    f'  && pulumi config set itemsAccountDraining "$RESTORED" {stack} \\\n'
+                    f"  && {_committed(facts, 'grant the restored account $RESTORED')} \\\n"
+                    f"  && pulumi up {stack} --yes \\\n"
+                    '  || echo "STOP: see Stop if"\n'
+                    'test -f "$STATE" && source "$STATE"'
                 ),
-                expected="the update completes: the restored account's endpoint, DNS zone group, role "
-                "assignment and diagnostics created, the old role assignment kept, the scale set updated",
-                stop_if="nothing runs (exit status 1): RESTORED is the stack's own account ($ACCOUNT): set "
-                "it to the restored account's name; the preview fails to read the account: RESTORED is "
-                "misspelt or the restore has not finished; the rolling upgrade stops on unhealthy instances: "
-                "Rollback step 1, then escalate",
+                expected="the echo shows RESTORED, ACCOUNT (the account served now) and PREVIOUS (empty, or "
+                "ACCOUNT's name); the update completes: the restored account's endpoint, DNS zone group and "
+                "role assignment created, nothing else (the scale set's model does not change)",
+                stop_if="STOP before anything changed: DRAINING set: an earlier switch is not finished "
+                "(finish it first: its forward step 9 or Rollback step 6); $STATE existed, RESTORED empty or "
+                "equal to ACCOUNT: a run is in progress (continue it after the Names block) or RESTORED is "
+                "wrong: set it to the restored account's name. STOP after the commit: the update failed "
+                "with the setting committed and the fleet untouched (it is not served from RESTORED yet); "
+                "the preview fails to read the account: RESTORED is misspelt or the restore has not "
+                f"finished; fix the cause and run `pulumi up {stack} --yes` again, or go to Rollback "
+                "(step 1)",
+            ),
+            _propagation_wait("$RESTORED"),
+            Step(
+                title=(
+                    "Switch: serve the restored account and keep PREVIOUS reachable as draining "
+                    "(instances not "
+                    "yet replaced still use it); for the stack's own account (PREVIOUS empty) the draining "
+                    "setting is removed: its grant and endpoint always stay. `pulumi up` gives the restored "
+                    "account its diagnostics, the throttling alert"
+                    + (" and a CanNotDelete lock" if locked else "")
+                    + ", takes PREVIOUS's"
+                    + lock_and
+                    + " diagnostics away when it is a restored account, and changes the scale set's "
+                    "model; its rolling upgrade then replaces every instance. Committed like every config "
+                    "change"
+                ),
+                command=(
+                    _LAST_UPGRADE + "\n"
+                    f'test -n "$RESTORED" && pulumi config set itemsAccount "$RESTORED" {stack} \\\n'
+                    f'  && if test -n "$PREVIOUS"; then pulumi config set itemsAccountDraining "$PREVIOUS" '
+                    f"{stack}; \\\n"
+                    f"     else pulumi config rm itemsAccountDraining {stack}; fi \\\n"
+                    f"  && {_committed(facts, 'serve the restored account $RESTORED')} \\\n"
+                    f"  && pulumi up {stack} --yes"
+                ),
+                expected="the update completes: the restored account's diagnostics"
+                + (" and lock" if locked else "")
+                + " created, its endpoint, DNS zone group and role assignment unchanged, the stack's own "
+                "account's role assignment kept, the scale set updated",
+                stop_if="nothing runs: RESTORED is empty (lost shell: run the Names block); the update "
+                "fails: the settings are committed; whichever account an instance uses stays reachable (the "
+                "restored account and PREVIOUS keep their endpoint and role, the stack's own account keeps "
+                f"its own): fix the cause and run `pulumi up {stack} --yes` again, or go to Rollback "
+                "(step 1)",
             ),
             _upgrade_wait(
-                "until then instances not yet replaced still write to the old account",
-                "`Faulted` or `Cancelled`: Rollback step 1, then escalate",
+                "until then instances not yet replaced still use PREVIOUS (or the stack's own account)",
+                "`Faulted` or `Cancelled`: Rollback (step 1), then escalate",
+            ),
+            Step(
+                title="Only once that upgrade has completed, and only when PREVIOUS is a restored "
+                "account: stop "
+                "reaching it (no instance uses it any more). Nothing runs when PREVIOUS is empty: the "
+                "switch removed the draining setting, and the fleet keeps its grant on the stack's "
+                "own account",
+                command=(
+                    f'test -n "$PREVIOUS" && pulumi config rm itemsAccountDraining {stack} \\\n'
+                    f"  && {_committed(facts, 'stop reaching $PREVIOUS')} \\\n"
+                    f"  && pulumi up {stack} --yes"
+                ),
+                expected="PREVIOUS empty: nothing runs (exit status 1). Otherwise the update completes: "
+                "PREVIOUS's endpoint, DNS zone group and role assignment deleted, nothing else (the scale "
+                "set's model does not change); the account itself stays",
+                stop_if="the update fails: the setting is committed and no instance uses PREVIOUS any more: "
+                f"fix the cause and run `pulumi up {stack} --yes` again",
             ),
             Step(
                 title="The fleet now uses the restored account",
@@ -1058,59 +1218,96 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the restored account's name ($RESTORED)",
             ),
             Step(
-                title="The fleet's data role is on the restored account's container, and kept on the old "
-                "account's (its lock covers it; it goes with the account)",
+                title="The fleet's data role is on the restored account's container; on the account it used "
+                "before only when that is the stack's own (its grant stays, under its lock)",
                 command=(
                     'az cosmosdb sql role assignment list -g "$RG" -a "$RESTORED" --query "[].scope" -o tsv\n'
                     'az cosmosdb sql role assignment list -g "$RG" -a "$ACCOUNT" --query "length(@)" -o tsv'
                 ),
-                expected="one scope ending in `/dbs/service/colls/items`; then `1`",
+                expected="one scope ending in `/dbs/service/colls/items`; then `1` when PREVIOUS is empty "
+                "($ACCOUNT is the stack's own account), `0` when it is not (step 9 removed the grant)",
             ),
             Step(
                 title=(
-                    "Retire the old account: keep it, untouched, as the evidence of what went wrong. No "
-                    "instance uses it once the upgrade has completed; it stays the stack's resource, with "
-                    "its backup "
+                    "Retire the old account: keep it, untouched, as the evidence of what went wrong. The "
+                    "stack's own account stays the stack's resource, with its backup "
                     f"({facts.store_backup})"
                     + (
                         " and its CanNotDelete lock (deletion protection from the spec)"
                         if locked
                         else " (this environment's spec asks no deletion protection, so no lock guards it)"
                     )
-                    + "; only a code change removes it from the stack. The fleet's grant on it goes with "
-                    "the account, never while the account is locked (the lock covers it). Keep "
-                    "`itemsAccount` set until then"
+                    + "; only a code change removes it from the stack. The fleet keeps its data role and a "
+                    "private endpoint on it for as long as it exists (its lock covers them; "
+                    "pulumi/azure/README.md, known limits). A restored account the fleet used before "
+                    "(PREVIOUS) is reached no more: delete it (`az cosmosdb delete`) once it is not needed. "
+                    "Keep `itemsAccount` set; then close the run: $STATE becomes $STATE.done"
                 ),
                 command=(
                     'az lock list -g "$RG" --resource-name "$ACCOUNT" '
-                    '--resource-type Microsoft.DocumentDB/databaseAccounts --query "[].level" -o tsv'
+                    '--resource-type Microsoft.DocumentDB/databaseAccounts --query "[].level" -o tsv\n'
+                    'mv "$STATE" "$STATE.done"'
                 ),
-                expected="`CanNotDelete`" if locked else "no output",
+                expected=(
+                    "`CanNotDelete` when $ACCOUNT is the stack's own account, nothing for a restored one"
+                    if locked
+                    else "no output"
+                ),
             ),
         ),
         verification=_verification(facts),
         rollback=(
             Step(
-                title="Put the fleet back on the stack's own account, in two updates, because the rolling "
-                "upgrade goes on after `pulumi up` returns and the instances it has not replaced yet still "
-                "use the restored account. First name the restored account as draining and remove "
-                "`itemsAccount`: its private endpoint, DNS zone group and the fleet's data role stay, "
-                "unchanged; the scale set's model goes back to the stack's own account",
+                title="Where the forward path stopped: the settings in the stack's config (run the "
+                "Names block "
+                "first: RESTORED and PREVIOUS come from $STATE)",
                 command=(
-                    f"RESTORED=$(pulumi config get itemsAccount {stack})\n"
-                    f"STARTED={_NOW}\n"
-                    ': "${RESTORED:?itemsAccount is not set}" && '
-                    f'pulumi config set itemsAccountDraining "$RESTORED" {stack} && \\\n'
-                    f"  pulumi config rm itemsAccount {stack} && pulumi up {stack} --yes"
+                    f"SERVED=$(pulumi config get itemsAccount {stack} || true)\n"
+                    f"DRAINING=$(pulumi config get itemsAccountDraining {stack} || true)\n"
+                    'echo "SERVED=$SERVED DRAINING=$DRAINING RESTORED=$RESTORED PREVIOUS=$PREVIOUS"'
                 ),
-                expected="the update completes; `cosmosAccount` names the stack's own account again; the "
-                "restored account's "
+                expected="SERVED = PREVIOUS: the fleet was not switched: step 6 if DRAINING = RESTORED, else "
+                "step 7. SERVED = RESTORED and DRAINING = PREVIOUS (both empty for the stack's own account): "
+                "step 4. SERVED = RESTORED, DRAINING empty, PREVIOUS not empty (forward step 9 ran): step 2",
+                stop_if="RESTORED empty: $STATE was not reloaded: run the Names block (after forward step "
+                '12, `mv "$STATE.done" "$STATE"` first); no $STATE at all: escalate',
+            ),
+            Step(
+                title="Only when forward step 9 ran: grant PREVIOUS first again (draining), committed",
+                command=(
+                    f'test -n "$PREVIOUS" && pulumi config set itemsAccountDraining "$PREVIOUS" {stack} \\\n'
+                    f"  && {_committed(facts, 'grant $PREVIOUS again')} \\\n"
+                    f"  && pulumi up {stack} --yes"
+                ),
+                expected="the update completes: PREVIOUS's endpoint, DNS zone group and role assignment "
+                "created, nothing else",
+                stop_if="the update fails: the fleet is still served from RESTORED, which keeps its reach: "
+                f"fix the cause and run `pulumi up {stack} --yes` again, or escalate",
+            ),
+            _propagation_wait("$PREVIOUS"),
+            Step(
+                title="Switch back: serve PREVIOUS again (remove `itemsAccount` for the stack's own account) "
+                "and keep the restored account reachable as draining: instances not yet replaced still use "
+                "it. Its"
+                + lock_and
+                + " diagnostics go; its endpoint, DNS zone group and role assignment stay, unchanged",
+                command=(
+                    _LAST_UPGRADE + "\n"
+                    f'test -n "$RESTORED" && pulumi config set itemsAccountDraining "$RESTORED" {stack} \\\n'
+                    f'  && if test -n "$PREVIOUS"; then pulumi config set itemsAccount "$PREVIOUS" {stack}; '
+                    "\\\n"
+                    f"     else pulumi config rm itemsAccount {stack}; fi \\\n"
+                    f"  && {_committed(facts, 'serve $PREVIOUS again, drain $RESTORED')} \\\n"
+                    f"  && pulumi up {stack} --yes"
+                ),
+                expected="the update completes; `cosmosAccount` names PREVIOUS (or the stack's own account) "
+                "again; the restored account's "
                 + ("lock and " if locked else "")
                 + "diagnostics deleted, its endpoint, DNS zone group and role assignment unchanged; the "
                 "scale set updated",
-                stop_if="`itemsAccount is not set`: the fleet is on the stack's own account already (check "
-                "`pulumi config get itemsAccountDraining`); the update fails: escalate (whichever account an "
-                "instance uses, it stays reachable: the restored account's endpoint and role are kept)",
+                stop_if="nothing runs: RESTORED is empty (run the Names block); the update fails: the "
+                "settings are committed and whichever account an instance uses stays reachable: fix the "
+                f"cause and run `pulumi up {stack} --yes` again, or escalate",
             ),
             _upgrade_wait(
                 "until then instances not yet replaced still use the restored account",
@@ -1118,15 +1315,24 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "reachable) and escalate",
             ),
             Step(
-                title="Only once that upgrade has completed: stop reaching the restored account",
-                command=f"pulumi config rm itemsAccountDraining {stack} && pulumi up {stack} --yes",
+                title="Only once that upgrade has completed (or when the fleet was never switched): stop "
+                "reaching the restored account, committed",
+                command=(
+                    f'test -n "$RESTORED" && pulumi config rm itemsAccountDraining {stack} \\\n'
+                    f"  && {_committed(facts, 'stop reaching $RESTORED')} \\\n"
+                    f"  && pulumi up {stack} --yes"
+                ),
                 expected="the update completes: the restored account's endpoint, DNS zone group and role "
                 "assignment deleted, nothing else (the scale set's model does not change, no instance is "
                 "replaced); the account itself stays",
+                stop_if="the update fails: the setting is committed and no instance uses the "
+                "restored account "
+                f"any more: fix the cause and run `pulumi up {stack} --yes` again",
             ),
             Step(
-                title="Delete the restored account once it is no longer needed (after step 3)",
-                command='az cosmosdb delete -g "$RG" -n "$RESTORED" --yes',
+                title="Delete the restored account once it is no longer needed (after step 6, or when the "
+                "stack never reached it), then close the run",
+                command='az cosmosdb delete -g "$RG" -n "$RESTORED" --yes && mv "$STATE" "$STATE.done"',
             ),
         ),
         escalation=_escalation(facts),
