@@ -1059,8 +1059,8 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         after_lookups=(
             # After the switch `cosmosAccount` names RESTORED: the saved ACCOUNT is the one used before.
-            'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: RESTORED=$RESTORED '
-            'PREVIOUS=$PREVIOUS ACCOUNT=$ACCOUNT"',
+            'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: RESTORED=${RESTORED:-} '
+            'PREVIOUS=${PREVIOUS:-} ACCOUNT=${ACCOUNT:-}"',
         ),
         steps=(
             Step(

@@ -894,8 +894,9 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
             Duration(
                 name=f"the grant reaching every IAM check (step {grant_step + 1})",
-                formula="IAM allow-policy change: typically 2 min, potentially 7 min or longer "
-                f"(cloud.google.com/iam/docs/access-change-propagation) = {IAM_PROPAGATION_SECONDS} s",
+                formula="IAM allow-policy change (typically 2 min, potentially 7 min or longer: "
+                "cloud.google.com/iam/docs/access-change-propagation): "
+                f"{IAM_PROPAGATION_SECONDS // 60} min x 60 s = {IAM_PROPAGATION_SECONDS} s",
                 seconds=IAM_PROPAGATION_SECONDS,
             ),
             Duration(
@@ -929,8 +930,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
         ),
         resume=(
-            'test -f "$STATE" && . "$STATE" && echo "resumed from $STATE: RESTORED=$RESTORED '
-            'PREVIOUS=$PREVIOUS"',
+            'test -f "$STATE" && . "$STATE" && echo "resumed from $STATE: RESTORED=${RESTORED:-} '
+            'PREVIOUS=${PREVIOUS:-}"',
         ),
         steps=(
             Step(
