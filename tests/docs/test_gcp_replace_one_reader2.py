@@ -2,9 +2,9 @@
 a state file left by an earlier run, a shell lost between saving the suspect's id and recreating it, a
 deployment putting the minimum back mid-procedure, an extra instance that does not boot, trailing comments
 that zsh runs as commands, a hand-over to another machine, a zone left without an instance, an autoscaler
-slower than the poll, the extra instance leaving after step 8. Each check reads the rendered runbook of
-every environment, as the reader gets it; `test_the_old_runbook_fails` runs them on the committed output
-from before the fixes.
+slower than the poll, the extra instance leaving after step 8, a suspect's boot disk deleted with it.
+Each check reads the rendered runbook of every environment, as the reader gets it;
+`test_the_old_runbook_fails_every_check` runs them on the committed output from before the fixes.
 
 Sources: a recreated managed instance keeps its name and gets a new `id`; scale-in ("resizing down") picks
 the VMs to delete "arbitrarily", weighing status and health among others
@@ -106,6 +106,10 @@ def problems(text: str) -> list[str]:
         found.append("step 2 does not print the state file to post for a hand-over")
     if "Taking over" not in _section(text, "Preconditions"):
         found.append("the preconditions do not say how to take over from a colleague")
+    # 5. A leaked credential: the reader learns the disk goes with the recreate and the credential stays.
+    when = _section(text, "When to use it")
+    if "deletes its boot disk" not in when or "rotated" not in when:
+        found.append("a suspect instance's evidence and credential are not mentioned before the recreate")
     # 9. Pulumi unreachable: the escalation address from the stack's config file; an empty group stops.
     escalation = _steps(text, "Escalation")[0]["command"]
     if not re.search(r"\|\| grep '[^']*alertEmail' pulumi/gcp/Pulumi\.\w+\.yaml", escalation):
@@ -143,7 +147,7 @@ def test_the_old_runbook_fails_every_check(environment):
         pytest.skip("no git history here")
     found = problems(old)
     # Every check above finds its stumble on the old output (four trailing comments among them).
-    assert len(found) == 21, found
+    assert len(found) == 22, found
 
 
 MUTATIONS = {
@@ -155,6 +159,7 @@ MUTATIONS = {
     "no zone note": (r"zone may have no serving instance", "zone is fine"),
     "mv twice": (r'test ! -e "\$STATE" \|\| mv', "mv"),
     "no hand-over": (r"Taking over", "Handing"),
+    "no evidence note": (r" Recreating it deletes its boot disk", " Recreating it"),
     "no grep fallback": (r" \\\n\s+\|\| grep [^\n]*", ""),
 }
 

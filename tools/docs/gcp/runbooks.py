@@ -11,7 +11,7 @@ import math
 from dataclasses import replace
 
 from tools.docs.commands import gcloud, simple_commands
-from tools.docs.gcp.facts import config_lookup, output_lookup
+from tools.docs.gcp.facts import TEMPLATE, config_lookup, output_lookup
 from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
     REHEARSALS,
@@ -467,6 +467,20 @@ def _replace_recreate(facts: StackFacts) -> Step:
     )
 
 
+def _evidence(facts: StackFacts) -> str:
+    """What recreating destroys, for a suspect instance: the template's boot disk is deleted with the VM
+    (`autoDelete`), and the new VM boots from the same template, service account included."""
+    (template,) = (r for r in facts.resources if r.type == TEMPLATE)
+    disks = template.properties.get("disks", [])
+    if not any(disk.get("boot") and disk.get("autoDelete") for disk in disks):
+        return ""
+    return (
+        " Recreating it deletes its boot disk (the template's autoDelete), the evidence, and the new "
+        "instance boots from the same template with the same service account: for a leaked credential, "
+        "page security before step 6 (they may want the disk kept) and have the credential rotated."
+    )
+
+
 def _remove_failed_extra() -> Step:
     """Step 5 stopped: the extra instance does not boot, and nothing was recreated. Put the minimum back and
     delete that instance by name: left to the autoscaler's scale-in, the group picks which VM goes
@@ -527,7 +541,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             "An instance misbehaves but still passes its health check (autohealing replaces one that fails "
             "it "
             f"after {hc.unhealthy_threshold} failed checks {hc.interval_seconds} s apart, on its own).",
-            "An instance is suspect (a leaked credential on it, odd traffic).",
+            "An instance is suspect (a leaked credential on it, odd traffic)." + _evidence(facts),
             "Google schedules the instance's host for retirement.",
         ),
         blast_radius="One instance. Its in-flight requests finish during connection draining "
