@@ -17,7 +17,7 @@ import re
 import pytest
 
 RAISING = ("replace-one-instance", "evacuate-zone")
-MIN_FLAG = re.compile(r"--min-num-replicas=(\S+)")
+MIN_FLAG = re.compile(r"--min-num-replicas=([^\s;]+)")
 SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 

@@ -145,7 +145,7 @@ def problems(text: str) -> list[str]:
             found.append(f"a loop that never ends if its read fails: until {condition}")
     # 9. The suspect's name is checked against the group (one instance) before it is recreated.
     command = steps[recreate]["command"]
-    check = re.search(r'list-instances [^\n]*--filter="name=\$VM"', command)
+    check = re.search(r'list-instances [^\n]*--filter="name=\$(VM|SUSPECT)"', command)
     if not check or check.start() > command.index("recreate-instances"):
         found.append("the instance name is not checked before the recreate")
     # 10. No `${VAR:?}` guard in a step: in a pasted interactive block only that line stops.
@@ -186,7 +186,7 @@ MUTATIONS = {
     "no margin": (r"(wait-until [^\n]*--timeout=)\d+", r"\g<1>650"),
     "no id": (r",id:label=ID", ""),
     "unbounded loop": (r"TRIES=\$\(\(TRIES \+ 1\)\); ", ""),
-    "name unchecked": (r'--filter="name=\$VM"', ""),
+    "name unchecked": (r'--filter="name=\$SUSPECT"', ""),
     "no fallback": (r'test -n "\$GROUP" \|\| GROUP=[^\n]*\n', ""),
     "fallback misspelt": (r"managed list --project", "managed list --projects"),
     "no pause": (r"pause the pipeline that runs `pulumi up`", "deploy"),

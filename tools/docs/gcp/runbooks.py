@@ -11,7 +11,7 @@ import math
 from dataclasses import replace
 
 from tools.docs.commands import gcloud, simple_commands
-from tools.docs.gcp.facts import config_lookup, output_lookup
+from tools.docs.gcp.facts import TEMPLATE, config_lookup, output_lookup
 from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
     REHEARSALS,
@@ -58,8 +58,11 @@ def _guards(lookups: tuple[Lookup, ...], region: str) -> tuple[str, ...]:
     was found."""
     names = [lookup.variable for lookup in lookups]
     return (
-        # In an interactive shell `:?` aborts only its own line: the reader must stop there by hand.
-        guard(names) + "  # an empty one is named here (parameter null or not set): stop, paste nothing more",
+        # In an interactive shell `:?` aborts only its own line: the reader must stop there by hand. The
+        # comment goes on a line of its own (a trailing one breaks the line in zsh without
+        # interactivecomments).
+        "# an empty one is named on the next line (parameter null or not set): stop, paste nothing more",
+        guard(names),
         "echo " + " ".join(f'"{name}=${name}"' for name in names),
         f"# expect: REGION={region}, GROUP a name with no '/', API_URL an https:// address",
     )
@@ -207,10 +210,12 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     return (
         Step(
             title="Page the owner of the stack",
-            command=config_lookup(facts.environment, "refarch-gcp:alertEmail"),
-            expected="the address the alert policies notify (stack config refarch-gcp:alertEmail): page "
-            "it through your on-call tool, or mail it with the runbook, the step that stopped and its "
-            "output",
+            # The stack's config file in this checkout answers when the Pulumi backend does not.
+            command=f"{config_lookup(facts.environment, 'refarch-gcp:alertEmail')} \\\n"
+            f"  || grep 'refarch-gcp:alertEmail' pulumi/gcp/Pulumi.{facts.environment}.yaml",
+            expected="the address the alert policies notify (stack config refarch-gcp:alertEmail, read from "
+            f"pulumi/gcp/Pulumi.{facts.environment}.yaml when the backend is unreachable): page it through "
+            "your on-call tool, or mail it with the runbook, the step that stopped and its output",
         ),
         Step(
             title="Open a Google Cloud support case for a platform fault",
@@ -234,12 +239,15 @@ def _runbook(facts: StackFacts, scenario: str, resume: tuple[str, ...] = (), **f
         permissions_format="markdown",
         lookups=lookups,
         steps=tuple(fields.pop("steps")),
-        verification=_verification(facts),
+        verification=fields.pop("verification", None) or _verification(facts),
         rollback=tuple(fields.pop("rollback")),
         escalation=_escalation(facts),
         drill=REHEARSALS[scenario],
         cli_version=f"{gcloud.table().cli}; {PULUMI}",
-        before_lookups=("set -o pipefail  # a failed `pulumi` inside a pipe leaves its variable empty",),
+        before_lookups=(
+            "set -o pipefail",
+            "# (so that a failed `pulumi` inside a pipe leaves its variable empty)",
+        ),
         after_lookups=_guards(lookups, facts.region) + resume,
         **fields,
     )
@@ -268,7 +276,7 @@ POLL_SECONDS = 10
 POLL_TRIES = 12
 # What replace-one-instance keeps in its state file, so that a re-run after a lost shell reuses the values
 # read before anything changed (a re-read would see the raised minimum).
-REPLACE_STATE = ("N", "MIN", "RAISED", "VM", "OLD_ID")
+REPLACE_STATE = ("STARTED", "N", "MIN", "RAISED", "VM", "OLD_ID")
 # list-instances with the managed instance's id (it changes when the instance is recreated, its name does
 # not) and the last error; columns as gcloud's own list-instances format names them (NAME from
 # instance.basename(), ZONE from instance.scope().segment(0)); id and lastAttempt are fields of the REST
@@ -280,6 +288,11 @@ LIST_FORMAT = (
     ".list():label=LAST_ERROR)'"
 )
 LIST_INSTANCES = f'gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} {LIST_FORMAT}'
+MIN_FORMAT = "value(autoscaler.autoscalingPolicy.minNumReplicas)"
+# After the minimum goes back, the autoscaler removes the extra instance once load has stayed low for its
+# stabilization period: 10 minutes, or the group's initialization period if that is longer
+# (cloud.google.com/compute/docs/autoscaler#stabilization_period).
+STABILIZATION_SECONDS = 600
 
 
 def _fallback_group(facts: StackFacts) -> str:
@@ -316,22 +329,45 @@ def _replace_read(facts: StackFacts) -> Step:
         '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
         "else\n"
         f"  N=$({DESCRIBE} --format='value(targetSize)')\n"
-        f"  MIN=$({DESCRIBE} --format='value(autoscaler.autoscalingPolicy.minNumReplicas)')\n"
-        "  RAISED=$((N + 1))\n  VM=\n  OLD_ID=\n"
+        f"  MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
+        "  STARTED=$(date -u +%Y-%m-%dT%H:%MZ)\n  RAISED=$((N + 1))\n  VM=\n  OLD_ID=\n"
         f'  test -n "$N" && test -n "$MIN" && {_save_state()} && echo "saved in $STATE"\n'
         "fi\n"
         f"{loads}\n"
-        'echo "target size $N, minimum $MIN, raised minimum $RAISED, suspect ${VM:-not chosen yet} '
-        '${OLD_ID}"\n'
+        'echo "started $STARTED: target size $N, minimum $MIN, raised minimum $RAISED, suspect '
+        '${VM:-not chosen yet} ${OLD_ID}"\n'
         'test -n "$N" && test -n "$MIN" || echo "STOP: N or MIN is empty"\n'
         f'test "$MIN" = {facts.min_size} || echo "WARNING: the minimum is $MIN, not the stack\'s '
-        f'{facts.min_size}"',
-        expected="“saved in” the state file's path (a first run) or “resuming”; a target size of "
-        f"{facts.min_size} or more and at most {facts.max_size - 1}; the minimum {facts.min_size}; "
-        "RAISED = target size + 1",
+        f'{facts.min_size}"\n'
+        'grep . "$STATE"',
+        expected="“saved in” the state file's path (a first run) or “resuming”; when step 2 first ran "
+        f"(STARTED); a target size of {facts.min_size} or more and at most {facts.max_size - 1}; the minimum "
+        f"{facts.min_size}; RAISED = target size + 1; then the file's lines: post them in the incident "
+        "channel (whoever takes over writes the same file from them, see Preconditions)",
         stop_if=f"it prints STOP, or a target size of {facts.max_size} (the max: no room for an extra "
         "instance): Escalation. It prints WARNING on a first run (no state file): a previous run may have "
-        f"left the minimum raised; do not go on: Escalation, to decide whether {facts.min_size} goes back",
+        f"left the minimum raised; do not go on: Escalation, to decide whether {facts.min_size} goes back. "
+        "It prints “resuming” but the file is not from tonight's procedure (STARTED is missing or older, "
+        "or its VM is set and is not the instance you were paged for): it is left by an earlier, "
+        'unfinished run; move it aside with `mv "$STATE" "$STATE.stale"` and rerun this step (its '
+        "WARNING then says whether that run left the minimum raised)",
+    )
+
+
+def _show_minimum() -> str:
+    """The autoscaler's minimum as it is now: what "Expected: the minimum is ..." is checked against."""
+    return f"echo \"minimum now: $({DESCRIBE} --format='{MIN_FORMAT}')\""
+
+
+def _put_back_minimum() -> str:
+    """Put back the minimum step 2 read, then move the state file aside once (a second run, or the
+    Rollback after step 8, finds it gone and says nothing)."""
+    return (
+        f'if gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+        '--min-num-replicas="$MIN"; then\n'
+        '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
+        "fi\n"
+        f"{_show_minimum()}"
     )
 
 
@@ -341,7 +377,7 @@ def _replace_raise(facts: StackFacts) -> Step:
     return Step(
         title="Raise the minimum to the target size now plus one, so capacity never dips",
         command=f"NOW=$({DESCRIBE} --format='value(targetSize)')\n"
-        f"LIVE_MIN=$({DESCRIBE} --format='value(autoscaler.autoscalingPolicy.minNumReplicas)')\n"
+        f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         'if test -n "$RAISED" && test "${LIVE_MIN:-0}" -ge "$RAISED" && test "$LIVE_MIN" -gt "${MIN:-0}"; '
         "then\n"
         '  echo "already raised to $LIVE_MIN by an earlier run of this step: go on with step 5"\n'
@@ -355,8 +391,9 @@ def _replace_raise(facts: StackFacts) -> Step:
         "  else\n"
         '    echo "STOP: nothing changed (target size now $NOW, MIN=$MIN)"\n'
         "  fi\n"
-        "fi",
-        expected="the autoscaler's autoscalingPolicy.minNumReplicas is $RAISED (or “already raised”)",
+        "fi\n"
+        f"{_show_minimum()}",
+        expected="“minimum now: $RAISED” (after “already raised” on a rerun)",
         stop_if="it prints STOP: do not recreate the instance without the extra one; Escalation",
     )
 
@@ -374,41 +411,104 @@ def _replace_wait_extra(timeout: int) -> Step:
         'if test "${SIZE:-0}" -ge "$RAISED"; then\n'
         f'  gcloud compute instance-groups managed wait-until "$GROUP" --stable --timeout={timeout} {WHERE}\n'
         "else\n"
-        f'  echo "STOP: the target size is ${{SIZE:-unknown}}, not $RAISED, after {poll} s"\n'
+        f'  echo "STOP: the target size is ${{SIZE:-unknown}}, not $RAISED, after {poll} s; the autoscaler '
+        'says:"\n'
+        f"  {DESCRIBE} --format='value(autoscaler.status,autoscaler.statusDetails)'\n"
         "fi\n"
         f"{LIST_INSTANCES}",
         expected="“Group is stable”; $RAISED rows (more if the autoscaler grew the group), each RUNNING, "
-        "ACTION NONE, no LAST_ERROR, and HEALTHY but for the suspect one, which may be UNHEALTHY",
-        stop_if=f"it prints STOP, or wait-until times out after {timeout} s, or the new instance is "
-        "UNHEALTHY or shows a LAST_ERROR: the template does not boot, so do not run step 6 (recreating "
-        "would replace a serving instance with one that fails); Rollback, then Escalation",
+        "ACTION NONE, no LAST_ERROR, and HEALTHY but for the suspect one, which may be UNHEALTHY. Note the "
+        "new instance's NAME and ZONE (the row not in step 3's list): it may be in another zone than the "
+        "suspect's (see Capacity)",
+        stop_if=f"it prints STOP (the autoscaler's status and messages follow it): rerun this step once; a "
+        f"second STOP, or wait-until timing out after {timeout} s, or the new instance UNHEALTHY or showing "
+        "a LAST_ERROR: the template does not boot, so do not run step 6 (recreating would replace a "
+        "serving instance with one that fails); Rollback 2 (it removes that instance), then Escalation",
     )
 
 
 def _replace_recreate(facts: StackFacts) -> Step:
-    """Recreate the suspect only when its name is exactly one instance of the group, and only once: its id
-    (which recreating changes) goes to the state file for step 7 to compare."""
+    """Recreate the suspect once, and only while the raised minimum holds (a deployment may have put it
+    back) and its name is exactly one instance of the group. The name typed tonight is compared with the
+    one in the state file (a file left by another run names another instance), and "already recreated"
+    needs the live id to differ from the saved one or a recreate in progress (the shell may have been lost
+    between saving the id and the recreate call)."""
     return Step(
         title="Recreate the suspect instance",
-        command="VM='<NAME from step 3>'  # replace with the suspect instance's NAME from step 3\n"
-        f'FOUND=$(gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} --filter="name=$VM" '
-        "--format='value(id,instance.scope().segment(0))')\n"
-        'if test -n "$OLD_ID"; then\n'
-        '  echo "already recreated (old id $OLD_ID) by an earlier run of this step: go on with step 7"\n'
+        command="# put the suspect instance's NAME from step 3 between the quotes\n"
+        "SUSPECT='<NAME from step 3>'\n"
+        f'FOUND=$(gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} '
+        "--filter=\"name=$SUSPECT\" --format='value(id,instance.scope().segment(0),currentAction)')\n"
+        "LIVE_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
+        "ACTION=$(printf '%s\\n' \"$FOUND\" | grep -o '[A-Z_]*$')\n"
+        f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
+        'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test -n "$LIVE_ID" '
+        '&& test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; then\n'
+        '  echo "already recreated: $VM had id $OLD_ID, now $LIVE_ID ($ACTION): go on with step 7"\n'
+        'elif test -n "$VM" && test "$VM" != "$SUSPECT"; then\n'
+        '  echo "STOP: $STATE is for $VM, not $SUSPECT"\n'
+        'elif test -z "$RAISED" || test "${LIVE_MIN:-0}" -lt "$RAISED"; then\n'
+        '  echo "STOP: the minimum is ${LIVE_MIN:-unknown}, not $RAISED: something put it back"\n'
+        'elif test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1; then\n'
+        '  echo "STOP: $SUSPECT is not one instance of the group (found: $FOUND)"\n'
         "else\n"
-        '  if test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" = 1; then\n'
-        "    OLD_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
-        f"    {_save_state()}\n"
-        '    echo "recreating $VM (id and zone: $FOUND)"\n'
-        f'    gcloud compute instance-groups managed recreate-instances "$GROUP" --instances="$VM" {WHERE}\n'
-        "  else\n"
-        '    echo "STOP: $VM is not one instance of the group (found: $FOUND)"\n'
-        "  fi\n"
+        "  VM=$SUSPECT\n"
+        "  OLD_ID=$LIVE_ID\n"
+        f"  {_save_state()}\n"
+        '  echo "recreating $VM (id, zone, action: $FOUND)"\n'
+        f'  gcloud compute instance-groups managed recreate-instances "$GROUP" --instances="$VM" {WHERE}\n'
         "fi",
-        expected="“recreating” with the suspect's id and zone, then one row, status SUCCESS",
-        stop_if="it prints STOP (a mistyped name: check it against step 3's NAME column); FAIL; the other "
-        "instances in the suspect's ZONE misbehave too: a zone problem, use "
-        f"runbooks/gcp/{facts.environment}/evacuate-zone.md instead",
+        expected="“recreating” with the suspect's id, zone and ACTION NONE, then one row, status SUCCESS "
+        "(“already recreated” on a rerun after the recreate ran)",
+        stop_if="it prints STOP: “is for” another instance: the state file is left by another run, see step "
+        "2's Stop if; “the minimum is”: a deployment or someone put the minimum back (pause deployments, "
+        "Preconditions), rerun step 4, then step 5, then this step; “not one instance” (a mistyped name: "
+        "check it against step 3's NAME column). FAIL; the other instances in the suspect's ZONE "
+        f"misbehave too: a zone problem, use runbooks/gcp/{facts.environment}/evacuate-zone.md instead",
+    )
+
+
+def _evidence(facts: StackFacts) -> str:
+    """What recreating destroys, for a suspect instance: the template's boot disk is deleted with the VM
+    (`autoDelete`), and the new VM boots from the same template, service account included."""
+    (template,) = (r for r in facts.resources if r.type == TEMPLATE)
+    disks = template.properties.get("disks", [])
+    if not any(disk.get("boot") and disk.get("autoDelete") for disk in disks):
+        return ""
+    return (
+        " Recreating it deletes its boot disk (the template's autoDelete), the evidence, and the new "
+        "instance boots from the same template with the same service account: for a leaked credential, "
+        "page security before step 6 (they may want the disk kept) and have the credential rotated."
+    )
+
+
+def _remove_failed_extra() -> Step:
+    """Step 5 stopped: the extra instance does not boot, and nothing was recreated. Put the minimum back and
+    delete that instance by name: left to the autoscaler's scale-in, the group picks which VM goes
+    "arbitrarily", weighing status and health among other things
+    (cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/resize), and could take a
+    healthy one. delete-instances lowers the target size by the instances it deletes
+    (cloud.google.com/sdk/gcloud/reference/compute/instance-groups/managed/delete-instances)."""
+    return Step(
+        title="If you stopped at step 5 (step 6 not run: the extra instance does not boot): put the minimum "
+        "back and delete that instance yourself",
+        command="# put the failing new instance's NAME from step 5 (the row not in step 3's list) between "
+        "the quotes\n"
+        "FAILED='<new NAME from step 5>'\n"
+        'if test -n "$OLD_ID"; then\n'
+        '  echo "STOP: step 6 recreated $VM: this is not the step-5 rollback; use Rollback 1"\n'
+        f'elif gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
+        '--min-num-replicas="$MIN"; then\n'
+        f'  gcloud compute instance-groups managed delete-instances "$GROUP" --instances="$FAILED" {WHERE}\n'
+        '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
+        "else\n"
+        '  echo "STOP: the minimum was not put back, so nothing was deleted"\n'
+        "fi\n"
+        f"{_show_minimum()}\n"
+        f"{LIST_INSTANCES}",
+        expected="“minimum now: $MIN”; the delete's row for the failing instance, status SUCCESS; the list "
+        "shows it DELETING, then gone, and $N rows as in step 3",
+        stop_if="it prints STOP, or the delete fails: Escalation",
     )
 
 
@@ -420,16 +520,29 @@ def replace_one(facts: StackFacts) -> Runbook:
     recreate_total = wave_total + DELETION_LAG_SECONDS
     extra_timeout, recreate_timeout = _with_margin(wave_total), _with_margin(recreate_total)
     evacuate = f"runbooks/gcp/{facts.environment}/evacuate-zone.md"
+    scale_in = max(STABILIZATION_SECONDS, facts.warmup_seconds)
+    # Verification 1 runs while the autoscaler may be removing the extra instance.
+    listed, *checks = _verification(facts)
+    leaving = scale_in + facts.draining_seconds + DELETION_LAG_SECONDS
+    verification = (
+        replace(
+            listed,
+            expected=f"{listed.expected}; within {leaving} s of step 8 (the autoscaler's stabilization "
+            "period, draining and deletion) one row may show ACTION DELETING: the extra instance leaving",
+        ),
+        *checks,
+    )
     return _runbook(
         facts,
         "replace-one-instance",
+        verification=verification,
         purpose="Replace one instance with a fresh one from the group's current template, keeping full "
         "capacity.",
         when=(
             "An instance misbehaves but still passes its health check (autohealing replaces one that fails "
             "it "
             f"after {hc.unhealthy_threshold} failed checks {hc.interval_seconds} s apart, on its own).",
-            "An instance is suspect (a leaked credential on it, odd traffic).",
+            "An instance is suspect (a leaked credential on it, odd traffic)." + _evidence(facts),
             "Google schedules the instance's host for retirement.",
         ),
         blast_radius="One instance. Its in-flight requests finish during connection draining "
@@ -441,6 +554,10 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"(at the minimum: {raised}), so a new instance is serving before the suspect one is recreated; "
             "step 8 puts back the minimum read in step 2. If the recreated instance fails, the minimum "
             "stays raised (step 7): putting it back would let the autoscaler remove a healthy instance.",
+            "The count holds, not the spread: the group places the extra instance in any zone (step 5 "
+            "shows which), so while the suspect is recreated (up to "
+            f"{recreate_total} s) its zone may have no serving instance; the load balancer sends its "
+            "traffic to the other zones.",
         ),
         durations=(
             Duration(name="extra instance in service", formula=wave, seconds=wave_total),
@@ -473,18 +590,23 @@ def replace_one(facts: StackFacts) -> Runbook:
             "A lost shell: rerun the Names block, then step 2: it reloads what it saved in "
             "~/replace-one-instance.<project>.<group>.env (steps 4 and 6 add to it; step 8 moves it "
             "aside); then go on from the step you were at.",
+            "Taking over from a colleague (another machine): run the Names block, write the lines they "
+            "posted from step 2 (or later steps) into that file, the same path on your machine, then run "
+            "step 2: it resumes from them.",
         ),
         lookups=_lookups(facts),
         steps=(
             Step(
                 title="Wait until nothing is changing the group",
-                command=f'test -n "$GROUP" || {_fallback_group(facts)}  # Pulumi unreachable\n'
+                command="# only when the Pulumi backend is unreachable does the next line look GROUP up\n"
+                f'test -n "$GROUP" || {_fallback_group(facts)}\n'
                 'echo "GROUP=$GROUP"\n'
+                'test -n "$GROUP" || echo "STOP: no group found: paste nothing more"\n'
                 'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
                 f"--timeout={recreate_timeout} {WHERE}",
-                expected="the group's name; “Group is stable”: at once when nothing is changing, within "
-                f"{recreate_timeout} s while autohealing recreates an instance that fails its check (an "
-                "UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
+                expected="the group's name (no STOP); “Group is stable”: at once when nothing is changing, "
+                f"within {recreate_timeout} s while autohealing recreates an instance that fails its check "
+                "(an UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
                 stop_if=f"it times out after {recreate_timeout} s: something is stuck; read LAST_ERROR with "
                 "step 3's command, then Escalation. If autohealing just recreated the instance you were "
                 "paged for and step 3 shows it HEALTHY, autohealing has handled it: go to Verification; "
@@ -515,26 +637,28 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "LAST_ERROR: do NOT put the minimum back (the raised minimum is what keeps the healthy "
                 "instances: putting it back lets the autoscaler remove one of them); read LAST_ERROR; if "
                 f"every failing instance is in one ZONE, use {evacuate}; otherwise Escalation. Run Rollback "
-                "only once the group is stable and every instance HEALTHY",
+                "only once the group is stable and every instance HEALTHY. The row $VM still shows ID "
+                "$OLD_ID with ACTION NONE: the recreate never ran (a shell lost before it); run step 6 "
+                "again",
             ),
             Step(
                 title="Put back the minimum read in step 2, and move the state file aside",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                '--min-num-replicas="$MIN" && mv "$STATE" "$STATE.done"',
-                expected="minNumReplicas $MIN; the autoscaler removes the extra instance when load allows; "
-                "resume the stack's deployments",
+                command=_put_back_minimum(),
+                expected="“minimum now: $MIN”; the autoscaler removes the extra instance when load allows "
+                f"(after its stabilization period, {scale_in} s); resume the stack's deployments",
             ),
         ),
         rollback=(
             Step(
                 title="Put back the minimum read in step 2 (if you stopped part-way), only once the group is "
-                "stable and every instance HEALTHY (step 7's list): never while an instance fails",
-                command=f'gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
-                '--min-num-replicas="$MIN" && mv "$STATE" "$STATE.done"',
-                expected="minNumReplicas $MIN (after a lost shell, rerun the Names block and step 2 first: "
+                "stable and every instance HEALTHY (step 7's list): never while an instance fails "
+                "(Rollback 2 is for step 5's failing extra instance)",
+                command=_put_back_minimum(),
+                expected="“minimum now: $MIN” (after a lost shell, rerun the Names block and step 2 first: "
                 f"it reloads MIN from the state file; the stack sets {facts.min_size}); resume the stack's "
                 "deployments",
             ),
+            _remove_failed_extra(),
         ),
     )
 
