@@ -12,6 +12,8 @@ from tools.docs.commands import simple_commands
 ACTIONS = {
     # Reads az's own login profile, no Azure call.
     "account show": (),
+    # Picks a subscription of az's login profile (the list `az login` cached), no Azure call.
+    "account set": (),
     "vmss list-instances": (
         "Microsoft.Compute/virtualMachineScaleSets/read",
         "Microsoft.Compute/virtualMachines/read",

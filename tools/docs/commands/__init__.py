@@ -44,7 +44,7 @@ HELPERS = frozenset(
     }
 )
 # Shell keywords that open or close a loop or a condition: the word after one is the program.
-_KEYWORDS = frozenset({"until", "while", "do", "done", "if", "then", "else", "fi", "!"})
+_KEYWORDS = frozenset({"until", "while", "do", "done", "if", "then", "elif", "else", "fi", "!"})
 # Infrastructure-as-code tools a runbook may run from a checkout of this repository (the stack's own
 # commands, not a cloud API: `cdk deploy`, `pulumi up`); their arguments are the project's own.
 IAC_TOOLS = frozenset({"cdk", "pulumi"})
