@@ -529,7 +529,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                 '  echo "STOP: the autoscale minimum is $HELD, not $TARGET: step 4\'s update did not take"\n'
                 'elif test "$CUR" -ge "$TARGET"; then\n'
                 '  echo "not scaling: capacity is $CUR, target $TARGET"\n'
-                'else\n'
+                "else\n"
                 '  az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" \\\n'
                 '    || echo "STOP: the scale failed (the error above)"\n'
                 "fi\n"
@@ -537,8 +537,10 @@ def replace_one(facts: StackFacts) -> Runbook:
                 expected="$TARGET or more (`not scaling` when autoscale already added the instance or "
                 "scaled out for load)",
                 stop_if=(
-                    "`STOP: a read failed`: run the step again (lost shell: the Names block first). `STOP: the "
-                    "autoscale minimum is ...`: nothing was scaled; if $STATE does not exist, step 4's update "
+                    "`STOP: a read failed`: run the step again (lost shell: the Names block first). "
+                    "`STOP: the autoscale minimum is ...`: nothing was scaled; if $STATE does not exist, "
+                    "step "
+                    "4's update "
                     "failed: run step 4 again; if it does, go to Escalation. The final capacity below "
                     "$TARGET without a STOP: the scale set is still adding it, wait a minute and run the "
                     "step again. `STOP: the scale failed`: a quota error (cores in the region): Rollback, "
@@ -553,7 +555,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                 # what it found, and only exactly one new name is saved.
                 command='NEW_VM=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv '
                 '| grep -vxF "$BEFORE")\n'
-                'COUNT=$(printf \'%s\' "$NEW_VM" | grep -c .)\n'
+                "COUNT=$(printf '%s' \"$NEW_VM\" | grep -c .)\n"
                 'NEW_IP=$(test "$COUNT" = 1 && az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
                 '  --query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
                 'OLD_ZONE=$(az vm show -g "$RG" -n "$VM" --query "zones[0]" -o tsv)\n'
@@ -563,15 +565,18 @@ def replace_one(facts: StackFacts) -> Runbook:
                 '  echo "STOP: $COUNT new instances, not 1: $(echo $NEW_VM)"\n'
                 'elif test -z "$NEW_IP"; then\n'
                 f'  echo "STOP: $NEW_VM has no address yet: wait {POLL_SECONDS} s, run this step again"\n'
-                'else\n'
+                "else\n"
                 '  printf \'NEW_VM=%q\\nNEW_IP=%q\\n\' "$NEW_VM" "$NEW_IP" >>"$STATE"\n'
                 '  echo "$NEW_VM $NEW_IP zone $(az vm show -g "$RG" -n "$NEW_VM" --query "zones[0]" -o tsv);'
                 ' old zone $OLD_ZONE keeps $LEFT other instance(s)"\n'
-                'fi\n'
-                'test "$LEFT" = 0 && echo "WARNING: zone $OLD_ZONE is left with no instance: tell the stack\'s '
-                'owner after the procedure"',
+                "fi\n"
+                'test "$LEFT" = 0 \\\n'
+                "  && echo \"WARNING: zone $OLD_ZONE is left with no instance: tell the stack's owner "
+                "after the "
+                'procedure"',
                 expected="one name (not $VM, not in step 4's $BEFORE), its private address, its zone and "
-                "how many other instances (the new one included) stay in the old instance's zone. Another zone than the old "
+                "how many other instances (the new one included) stay in the old instance's zone. Another "
+                "zone than the old "
                 "instance's is acceptable: zone balance is best effort (at the "
                 f"minimum: {facts.per_zone}) and the service keeps no state on an instance",
                 stop_if=(
@@ -579,8 +584,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "instances` (or more): autoscale scaled out for load or automatic repair replaced one "
                     "meanwhile; the one step 7 should wait for is ambiguous: go to Escalation (or, if you "
                     "know which is yours, `NEW_VM=<it>` and run the step from the COUNT line). `no address "
-                    "yet`: wait a minute and run it again. `WARNING`: proceed (the service keeps serving from the "
-                    "other zones), and tell the stack's owner"
+                    "yet`: wait a minute and run it again. `WARNING`: proceed (the service keeps "
+                    "serving from "
+                    "the other zones), and tell the stack's owner"
                 ),
             ),
             Step(
@@ -590,9 +596,11 @@ def replace_one(facts: StackFacts) -> Runbook:
                 ),
                 # Each pass prints the time and the state, so a quiet shell is never mistaken for a hung one.
                 command=f"DEADLINE=$((SECONDS + {boot.seconds}))\n"
-                f"until H=$({new_health}); \\\n"
-                '  echo "$(date +%T) ${H:-absent from the pool}"; \\\n'
-                f'  test "$H" = Healthy || test "$SECONDS" -ge "$DEADLINE"; do sleep {POLL_SECONDS}; done\n'
+                "H=\n"
+                'until test "$H" = Healthy || test "$SECONDS" -ge "$DEADLINE"; do\n'
+                f"  H=$({new_health})\n"
+                '  echo "$(date +%T) ${H:-absent from the pool}"\n'
+                f'  test "$H" = Healthy || sleep {POLL_SECONDS}; done\n'
                 'echo "gateway: $H"',
                 expected=f"a line every {POLL_SECONDS} s with the time and the new address's state, then "
                 "`gateway: Healthy`",
@@ -604,23 +612,25 @@ def replace_one(facts: StackFacts) -> Runbook:
                 ),
             ),
             Step(
-                title="Check the new instance is still Healthy, pause autoscale (the minimum stays raised, so "
-                "no instance can be scaled in meanwhile), then delete the instance: "
+                title="Check the new instance is still Healthy, pause autoscale (the minimum stays raised, "
+                "so no instance can be scaled in meanwhile), then delete the instance: "
                 "Azure raises a Terminate scheduled event; its terminate watcher sends the service SIGUSR1 "
                 "(health path fails, the gateway stops routing), waits out the detection, stops the "
                 "service and approves",
                 # Lowering the minimum before the delete would leave CAP + 1 instances at a minimum of CAP:
                 # a scale-in during the delete would take a second, healthy instance. Paused, autoscale
                 # neither scales in nor adds the deleted one back; step 9 resumes it.
-                command=f'H=$({new_health})\n'
+                command=f"H=$({new_health})\n"
                 'echo "new instance ${NEW_VM:-unset} (${NEW_IP:-unset}): ${H:-absent from the pool}"\n'
                 'test "$H" = Healthy && test -n "$VM" \\\n'
                 '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
-                '-o tsv \\\n'
+                "-o tsv \\\n"
                 '  && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
-                    f"`new instance ... Healthy`; `false` (autoscale paused); then the delete returns in about {leave.seconds} s if the instance's watcher "
+                    "`new instance ... Healthy`; `false` (autoscale paused); then the delete returns in "
+                    "about "
+                    f"{leave.seconds} s if the instance's watcher "
                     "approves, otherwise when the terminate notice runs out (notBeforeTimeout "
                     f"{notice} s): do not interrupt it; then $CAP. A `NotFound` error (a second run, or "
                     "automatic repair replaced $VM meanwhile): the delete is done"
@@ -644,18 +654,19 @@ def replace_one(facts: StackFacts) -> Runbook:
                 ),
                 command='if test -n "$NEW_VM"; then\n'
                 '  az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
-                '-o tsv \\\n'
+                "-o tsv \\\n"
                 '    && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"\n'
                 "else\n"
                 '  echo "no new instance named (stopped before step 6): nothing to delete"\n'
                 "fi",
                 expected=f"`false`, then the delete returns within the terminate notice ({notice} s); or "
                 "`nothing to delete`",
-                stop_if="the delete fails other than `NotFound`: still run Rollback 2 (autoscale must not stay "
-                "paused), then escalate",
+                stop_if="the delete fails other than `NotFound`: still run Rollback 2 (autoscale must not "
+                "stay paused), then escalate",
             ),
-            _replace_restore("Give the autoscale setting back its minimum and default (step 4 raised it), and "
-                             "resume it"),
+            _replace_restore(
+                "Give the autoscale setting back its minimum and default (step 4 raised it), and resume it"
+            ),
         ),
         escalation=_escalation(facts),
     )
