@@ -6,8 +6,10 @@ text the reader walked through (`problems(old text)` lists them all) and passes 
 Sources:
 - `az monitor autoscale update --enabled {false, true}`: "Autoscale settings enabled status", azure-cli's
   monitor module (_params.py, `monitor autoscale`), parsed by the tests' azure-cli parser; an autoscale
-  setting's `enabled` property: "Specifies whether automatic scaling is enabled for the resource"
-  (learn.microsoft.com/rest/api/monitor/autoscale-settings/create-or-update).
+  setting's enabled flag "Specifies whether automatic scaling is enabled for the resource"
+  (learn.microsoft.com/dotnet/api/azure.resourcemanager.monitor.models.autoscalesettingpatch.isenabled).
+- `az account set` switches among the subscriptions `az login` cached, no Azure call (azure-cli
+  azure/cli/core/_profile.py, Profile.set_active_subscription).
 - `-o tsv` prints a list's boolean as Python's str (`True`), a lone boolean lower-case: knack's
   output.py `_TsvOutput._dump_row`.
 """
