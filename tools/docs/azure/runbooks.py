@@ -440,8 +440,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 pauses autoscale "
             "(with the minimum still N + 1 it can neither scale in a healthy instance during the delete nor "
             "add the deleted one back) and deletes the bad one (N + 1 -> N), step 9 gives autoscale its own "
-            f"minimum back and resumes it (paused for the delete: at most the terminate notice, {notice} s, "
-            "no scale-out for load meanwhile)",
+            f"minimum back and resumes it (paused from step 8 to step 9, the delete taking at most the "
+            f"terminate notice, {notice} s: no scale-out for load meanwhile)",
             f"capacity never falls below {n} of {n} during this procedure (the instance being "
             "replaced counts "
             "only while it is healthy)",
