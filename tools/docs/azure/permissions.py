@@ -12,6 +12,9 @@ from tools.docs.commands import simple_commands
 ACTIONS = {
     # Reads az's own login profile, no Azure call.
     "account show": (),
+    # Picks a subscription of az's login profile (the list `az login` cached), no Azure call: azure-cli's
+    # azure/cli/core/_profile.py Profile.set_active_subscription reads and writes only that cache.
+    "account set": (),
     "vmss list-instances": (
         "Microsoft.Compute/virtualMachineScaleSets/read",
         "Microsoft.Compute/virtualMachines/read",

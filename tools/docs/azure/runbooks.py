@@ -269,15 +269,29 @@ _KEY_STEP = Step(
 
 
 def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
-    return _lookups(
+    # az is pointed at the stack's own subscription (the one in its action group's id) before any lookup.
+    subscription = (
+        Lookup(
+            variable="SUB_ID",
+            command=f"{facts.output('actionGroup').lookup} | grep -oE '^/subscriptions/[^/]+'",
+            source="the stack's subscription: the start of stack output `actionGroup` (/subscriptions/<id>)",
+        ),
+        Lookup(
+            variable="SUBSCRIPTION",
+            command='az account set --subscription "${SUB_ID#/subscriptions/}" '
+            "&& az account show --query name -o tsv",
+            source="az set to that subscription, and its name (empty: your login cannot see it, `az login` "
+            "with the account that can)",
+        ),
+    )
+    common = _lookups(
         facts,
         _autoscale_lookup(facts),
         Lookup(
             variable="RG_ID",
             command='az group show -n "$RG" --query id -o tsv',
-            source="the resource group in the subscription az uses; empty (ResourceGroupNotFound): wrong "
-            "subscription, `az account set --subscription <id>` with the id in stack output `actionGroup` "
-            "(/subscriptions/<id>/...), then run this block again",
+            source="the resource group in the stack's subscription; empty (ResourceGroupNotFound): the "
+            "stack's outputs and its subscription disagree, go to Escalation",
         ),
         Lookup(
             variable="STATE",
@@ -286,6 +300,7 @@ def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
             "it after a lost shell",
         ),
     )
+    return (*subscription, *(lookup for lookup in common if lookup.variable != "SUBSCRIPTION"))
 
 
 # Run after the lookups: show what was found, and reload a run in progress.
@@ -313,15 +328,18 @@ def _replace_hold(facts: StackFacts) -> Step:
         'echo "VM=$VM BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT TARGET=$TARGET"\n'
         # A pasted block runs every line even after a failed guard: the state file and the change happen
         # only when every value read is sane and no earlier run is in progress.
-        f'test ! -e "$STATE" && test -n "$VM" && test -n "$BEFORE" && test "$MIN" = {facts.min_size} '
-        '&& test -n "$DEFAULT" \\\n'
+        # $VM must be one of the scale set's instances (step 2's address list shows every VM of the group).
+        f'test ! -e "$STATE" && test -n "$VM" && printf \'%s\\n\' "$BEFORE" | grep -qxF "$VM" '
+        f'&& test "$MIN" = {facts.min_size} && test -n "$DEFAULT" \\\n'
         f'  && test "${{CAP:-0}}" -ge {facts.min_size} && test "$TARGET" -le {facts.max_size} \\\n'
         "  && printf 'VM=%q\\nBEFORE=%q\\nCAP=%q\\nMIN=%q\\nDEFAULT=%q\\nTARGET=%q\\n' "
-        '"$VM" "$BEFORE" "$CAP" "$MIN" "$DEFAULT" "$TARGET" >"$STATE" \\\n'
+        '"$VM" "$BEFORE" "$CAP" "$MIN" "$DEFAULT" "$TARGET" >"$STATE.tmp" \\\n'
         '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" '
         '--query "profiles[0].capacity.minimum" -o tsv \\\n'
-        '  || echo "STOP: nothing changed (a run is in progress, or a value above is empty or out of '
-        'range)"\n'
+        # In place only once the minimum is raised: a failed update leaves no run in progress behind.
+        '  && mv "$STATE.tmp" "$STATE" \\\n'
+        '  || echo "STOP: nothing changed (a run is in progress, $VM is not an instance of the scale set, '
+        'or a value above is empty or out of range)"\n'
         # A refused re-run must not leave the values it just re-read (the raised minimum) in the shell.
         'test -f "$STATE" && source "$STATE"',
         expected=(
@@ -332,7 +350,8 @@ def _replace_hold(facts: StackFacts) -> Step:
         stop_if=(
             "it prints STOP and $STATE existed before: a run is in progress; do not start another: continue "
             "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP otherwise: "
-            "nothing was changed; a read failed (empty value), CAP is below the minimum "
+            "nothing was changed; $VM is not an instance of the scale set (set VM again from step 2's first "
+            "list), a read failed (empty value), CAP is below the minimum "
             f"{facts.min_size}, TARGET is above the autoscale maximum {facts.max_size}, or MIN is not the "
             f"stack's minimum {facts.min_size} (a previous run left it raised, or someone changed it): go to "
             "Escalation"
@@ -340,17 +359,18 @@ def _replace_hold(facts: StackFacts) -> Step:
     )
 
 
-def _replace_restore(title: str, retire: bool = True) -> Step:
-    """Give autoscale the minimum and default step 4 saved; `retire`: then retire the state file (the run is
-    over)."""
+def _replace_restore(title: str) -> Step:
+    """Give autoscale the minimum and default step 4 saved and resume it (step 8 or Rollback paused it), then
+    retire the state file (the run is over)."""
     return Step(
         title=title,
         command='test -n "$MIN" && test -n "$DEFAULT" \\\n'
         '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
-        '\\\n  --query "profiles[0].capacity.minimum" -o tsv'
-        + (' \\\n  && mv "$STATE" "$STATE.done"' if retire else ""),
-        expected="$MIN, as before the procedure; autoscale scales any extra instance in by its own rules"
-        + ("; $STATE is renamed $STATE.done (the run is over)" if retire else ""),
+        '--enabled true \\\n  --query "[profiles[0].capacity.minimum, enabled]" -o tsv'
+        ' \\\n  && mv "$STATE" "$STATE.done"',
+        # tsv prints a list's boolean as Python's str (knack's _TsvOutput._dump_row): `True`.
+        expected="$MIN and `True` (the minimum as before the procedure, autoscale running); autoscale "
+        "scales any extra instance in by its own rules; $STATE is renamed $STATE.done (the run is over)",
         stop_if="nothing printed: MIN or DEFAULT is empty (lost shell: run the Names block, which reloads "
         "$STATE, then this step again)",
     )
@@ -417,9 +437,11 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"maximum {facts.max_size}; "
             f"{facts.per_zone}",
             "the fleet runs at its current capacity N (at least the minimum): step 4 holds the "
-            "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 lowers the minimum "
-            "to N (autoscale would otherwise add an instance back) and deletes the bad one (N + 1 -> N), "
-            "step 9 gives autoscale its own minimum back",
+            "autoscale minimum at N + 1, step 5 adds one instance (N -> N + 1), step 8 pauses autoscale "
+            "(with the minimum still N + 1 it can neither scale in a healthy instance during the delete nor "
+            "add the deleted one back) and deletes the bad one (N + 1 -> N), step 9 gives autoscale its own "
+            f"minimum back and resumes it (paused from step 8 to step 9, the delete taking at most the "
+            f"terminate notice, {notice} s: no scale-out for load meanwhile)",
             f"capacity never falls below {n} of {n} during this procedure (the instance being "
             "replaced counts "
             "only while it is healthy)",
@@ -432,8 +454,11 @@ def replace_one(facts: StackFacts) -> Runbook:
             "if the stack's secrets provider is a passphrase, `export PULUMI_CONFIG_PASSPHRASE` first: "
             "`pulumi stack output` asks for it even for plain outputs",
             "`az login`, `az account set --subscription <the stack's subscription id>` (the id is in stack "
-            "output `actionGroup`: /subscriptions/<id>/...), and the role below on the stack's resource "
-            "group",
+            "output `actionGroup`: /subscriptions/<id>/...; the Names block sets it), and the role below on "
+            "the stack's resource group",
+            "the role below has been exercised: it is derived from these commands and not yet run against "
+            "Azure (see Rehearsal), so run this runbook once in staging with exactly this role before "
+            "relying on it in prod",
             f"the autoscale maximum ({facts.max_size}) leaves room for one more instance",
             "a subscription key of the API (verification step 2 asks for it): portal, the stack's API "
             "Management instance, APIs > Subscriptions",
@@ -451,7 +476,8 @@ def replace_one(facts: StackFacts) -> Runbook:
                 expected="`Completed` or `Cancelled`; `Faulted`: the last upgrade failed, proceed and tell "
                 "the stack's owner; nothing on stdout and a `NotFound` error: no upgrade ever ran, proceed",
                 stop_if="`RollingForward`: wait for it (the `replace-every-instance` runbook watches it); "
-                "`AuthorizationFailed` (403): the role below is missing on the resource group, escalate",
+                "`AuthorizationFailed` (403): the role in Preconditions is missing on the resource group, "
+                "escalate",
             ),
             Step(
                 title="List the instances with their zones and addresses, and the gateway's view of each "
@@ -492,37 +518,75 @@ def replace_one(facts: StackFacts) -> Runbook:
                 title="Add one instance first, only if autoscale has not already added it for the new "
                 "minimum (a scale set's capacity is absolute: setting it below the current one removes "
                 "instances)",
+                # One branch per outcome, so a failed read or a refused scale never prints the benign
+                # `not scaling`; the live minimum proves step 4's update took effect.
                 command='CUR=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)\n'
-                'test -n "$CUR" && test "$CUR" -lt "$TARGET" \\\n'
-                '  && az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" \\\n'
-                '  || echo "not scaling: capacity is ${CUR:-unknown}, target $TARGET"\n'
+                'HELD=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" '
+                '--query "profiles[0].capacity.minimum" -o tsv)\n'
+                'if test -z "$CUR" || test -z "$HELD" || test -z "$TARGET"; then\n'
+                '  echo "STOP: a read failed (capacity ${CUR:-?}, minimum ${HELD:-?}, target ${TARGET:-?})"\n'
+                'elif test "$HELD" != "$TARGET"; then\n'
+                '  echo "STOP: the autoscale minimum is $HELD, not $TARGET: step 4\'s update did not take"\n'
+                'elif test "$CUR" -ge "$TARGET"; then\n'
+                '  echo "not scaling: capacity is $CUR, target $TARGET"\n'
+                "else\n"
+                '  az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" \\\n'
+                '    || echo "STOP: the scale failed (the error above)"\n'
+                "fi\n"
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected="$TARGET or more (`not scaling` when autoscale already added the instance or "
                 "scaled out for load)",
                 stop_if=(
-                    "`not scaling: capacity is unknown`: the read failed, run the step again; the request is "
-                    "refused (quota in the region): give the minimum back (Rollback 1), go to Escalation; do "
-                    "not delete first. `LinkedAuthorizationFailed` (403): the role lacks the action the "
-                    "error names (on the subnet, gateway pool or identity the instances use): escalate"
+                    "`STOP: a read failed`: run the step again (lost shell: the Names block first). "
+                    "`STOP: the autoscale minimum is ...`: nothing was scaled; if $STATE does not exist, "
+                    "step "
+                    "4's update "
+                    "failed: run step 4 again; if it does, go to Escalation. The final capacity below "
+                    "$TARGET without a STOP: the scale set is still adding it, wait a minute and run the "
+                    "step again. `STOP: the scale failed`: a quota error (cores in the region): Rollback, "
+                    "then Escalation; do not delete first. `LinkedAuthorizationFailed` (403): the role lacks "
+                    "the action the error names (on the subnet, gateway pool or identity the instances use): "
+                    "Rollback, then escalate"
                 ),
             ),
             Step(
                 title="Name the new instance, its address and its zone; save them to $STATE",
+                # A pasted block does not stop at a failed `${NAME:?}`: each outcome is a branch that says
+                # what it found, and only exactly one new name is saved.
                 command='NEW_VM=$(az vmss list-instances -g "$RG" -n "$VMSS" --query "[].name" -o tsv '
                 '| grep -vxF "$BEFORE")\n'
-                'NEW_IP=$(az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
+                "COUNT=$(printf '%s' \"$NEW_VM\" | grep -c .)\n"
+                'NEW_IP=$(test "$COUNT" = 1 && az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
                 '  --query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
-                ': "${NEW_VM:?no new instance}" "${NEW_IP:?no address yet}"\n'
-                'printf \'NEW_VM=%q\\nNEW_IP=%q\\n\' "$NEW_VM" "$NEW_IP" >>"$STATE"\n'
-                'echo "$NEW_VM $NEW_IP zone $(az vm show -g "$RG" -n "$NEW_VM" --query "zones[0]" -o tsv), '
-                'old zone $(az vm show -g "$RG" -n "$VM" --query "zones[0]" -o tsv)"',
-                expected="one name (not $VM, not in step 4's $BEFORE), its private address and its zone. "
-                "Another zone than the old instance's is acceptable: zone balance is best effort (at the "
+                'OLD_ZONE=$(az vm show -g "$RG" -n "$VM" --query "zones[0]" -o tsv)\n'
+                'LEFT=$(az vmss list-instances -g "$RG" -n "$VMSS" '
+                "--query \"length([?zones[0]=='$OLD_ZONE' && name!='$VM'])\" -o tsv)\n"
+                'if test "$COUNT" != 1; then\n'
+                '  echo "STOP: $COUNT new instances, not 1: $(echo $NEW_VM)"\n'
+                'elif test -z "$NEW_IP"; then\n'
+                f'  echo "STOP: $NEW_VM has no address yet: wait {POLL_SECONDS} s, run this step again"\n'
+                "else\n"
+                '  printf \'NEW_VM=%q\\nNEW_IP=%q\\n\' "$NEW_VM" "$NEW_IP" >>"$STATE"\n'
+                '  echo "$NEW_VM $NEW_IP zone $(az vm show -g "$RG" -n "$NEW_VM" --query "zones[0]" -o tsv);'
+                ' old zone $OLD_ZONE keeps $LEFT other instance(s)"\n'
+                "fi\n"
+                'test "$LEFT" = 0 \\\n'
+                "  && echo \"WARNING: zone $OLD_ZONE is left with no instance: tell the stack's owner "
+                "after the "
+                'procedure"',
+                expected="one name (not $VM, not in step 4's $BEFORE), its private address, its zone and "
+                "how many other instances (the new one included) stay in the old instance's zone. Another "
+                "zone than the old "
+                "instance's is acceptable: zone balance is best effort (at the "
                 f"minimum: {facts.per_zone}) and the service keeps no state on an instance",
                 stop_if=(
-                    "no new instance: step 5 did not scale out, run it again; two or more names: autoscale "
-                    "also scaled out for load, set NEW_VM to one of them and re-run the NEW_IP line and the "
-                    "ones after it"
+                    "`STOP: 0 new instances`: step 5 did not scale out, run it again. `STOP: 2 new "
+                    "instances` (or more): autoscale scaled out for load or automatic repair replaced one "
+                    "meanwhile; the one step 7 should wait for is ambiguous: go to Escalation (or, if you "
+                    "know which is yours, `NEW_VM=<it>` and run the step from the COUNT line). `no address "
+                    "yet`: wait a minute and run it again. `WARNING`: proceed (the service keeps "
+                    "serving from "
+                    "the other zones), and tell the stack's owner"
                 ),
             ),
             Step(
@@ -530,55 +594,78 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "Wait until the gateway reports the new instance Healthy (checks every "
                     f"{POLL_SECONDS} s, gives up after the boot budget {boot.seconds} s)"
                 ),
+                # Each pass prints the time and the state, so a quiet shell is never mistaken for a hung one.
                 command=f"DEADLINE=$((SECONDS + {boot.seconds}))\n"
-                f'until test "$({new_health})" = Healthy \\\n'
-                f'  || test "$SECONDS" -ge "$DEADLINE"; do sleep {POLL_SECONDS}; done\n'
-                f'echo "gateway: $({new_health})"',
-                expected="`gateway: Healthy`",
+                "H=\n"
+                'until test "$H" = Healthy || test "$SECONDS" -ge "$DEADLINE"; do\n'
+                f"  H=$({new_health})\n"
+                '  echo "$(date +%T) ${H:-absent from the pool}"\n'
+                f'  test "$H" = Healthy || sleep {POLL_SECONDS}; done\n'
+                'echo "gateway: $H"',
+                expected=f"a line every {POLL_SECONDS} s with the time and the new address's state, then "
+                "`gateway: Healthy`",
                 stop_if=(
                     "`gateway: ` with nothing after it: the new address is not in the gateway's pool "
                     "(the instance's network interface did not join it); any other state: it did not pass "
-                    "its health check within the boot budget. Either way: follow Rollback (give the "
-                    "minimum back, delete $NEW_VM) and escalate"
+                    "its health check within the boot budget. Either way: follow Rollback (delete "
+                    "$NEW_VM with autoscale paused, then give the minimum back and resume it) and escalate"
                 ),
             ),
             Step(
-                title="Lower the autoscale minimum to the capacity before step 5 (at the raised minimum, "
-                "autoscale would add an instance back right after the delete), then delete the instance: "
+                title="Check the new instance is still Healthy, pause autoscale (the minimum stays raised, "
+                "so no instance can be scaled in meanwhile), then delete the instance: "
                 "Azure raises a Terminate scheduled event; its terminate watcher sends the service SIGUSR1 "
                 "(health path fails, the gateway stops routing), waits out the detection, stops the "
                 "service and approves",
-                command='test -n "$CAP" && test -n "$VM" \\\n'
-                '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$CAP" --count "$CAP" '
-                '--query "profiles[0].capacity.minimum" -o tsv \\\n'
+                # Lowering the minimum before the delete would leave CAP + 1 instances at a minimum of CAP:
+                # a scale-in during the delete would take a second, healthy instance. Paused, autoscale
+                # neither scales in nor adds the deleted one back; step 9 resumes it.
+                command=f"H=$({new_health})\n"
+                'echo "new instance ${NEW_VM:-unset} (${NEW_IP:-unset}): ${H:-absent from the pool}"\n'
+                'test "$H" = Healthy && test -n "$VM" \\\n'
+                '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
+                "-o tsv \\\n"
                 '  && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
-                    f"$CAP; then the delete returns in about {leave.seconds} s if the instance's watcher "
+                    "`new instance ... Healthy`; `false` (autoscale paused); then the delete returns in "
+                    "about "
+                    f"{leave.seconds} s if the instance's watcher "
                     "approves, otherwise when the terminate notice runs out (notBeforeTimeout "
                     f"{notice} s): do not interrupt it; then $CAP. A `NotFound` error (a second run, or "
                     "automatic repair replaced $VM meanwhile): the delete is done"
                 ),
-                stop_if=("errors rise on the alerts or dashboards: escalate"),
+                stop_if=(
+                    "the new instance is not `Healthy` (or `unset`: lost shell, run the Names block first): "
+                    "nothing was changed; run step 7 again, or Rollback. Errors rise on the alerts or "
+                    "dashboards: run step 9 (autoscale must not stay paused), then escalate"
+                ),
             ),
-            _replace_restore("Give the autoscale setting back its minimum and default"),
+            _replace_restore("Give the autoscale setting back its minimum and default, and resume it"),
         ),
         verification=(_verification(facts)[0], _KEY_STEP, *_verification(facts)[1:]),
         rollback=(
-            # The minimum first: deleting below a raised minimum makes autoscale recreate an instance.
-            _replace_restore(
-                "Give the autoscale setting back its minimum and default (step 4 raised it); do this first, "
-                "or autoscale recreates the instance step 2 deletes",
-                retire=False,
-            ),
+            # As in step 8: paused with the minimum still raised, autoscale can neither scale in a healthy
+            # instance during the delete nor add the deleted one back; Rollback 2 resumes it.
             Step(
                 title=(
-                    "If the new instance never became healthy, remove it and keep the old one (the "
-                    "fleet is as before)"
+                    "If step 6 named a new instance, pause autoscale and remove it, keeping the old one "
+                    "(the fleet is as before)"
                 ),
-                command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM" '
-                '&& mv "$STATE" "$STATE.done"',
-                expected=f"returns within the terminate notice ({notice} s); $STATE is renamed $STATE.done",
+                command='if test -n "$NEW_VM"; then\n'
+                '  az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
+                "-o tsv \\\n"
+                '    && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"\n'
+                "else\n"
+                '  echo "no new instance named (stopped before step 6): nothing to delete"\n'
+                "fi",
+                expected=f"`false`, then the delete returns within the terminate notice ({notice} s); or "
+                "`nothing to delete`",
+                stop_if="the delete fails other than `NotFound`: still run Rollback 2 (autoscale must not "
+                "stay paused), then escalate",
+            ),
+            _replace_restore(
+                "Give the autoscale setting back its minimum and default (step 4 raised it), and resume it"
             ),
         ),
         escalation=_escalation(facts),
