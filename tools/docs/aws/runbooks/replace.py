@@ -211,7 +211,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             command=(
                 GROUP_INSTANCES + "\n"
                 'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
-                '  --query "AutoScalingGroups[0].[DesiredCapacity,length(Instances[?LifecycleState==\''
+                "  --query \"AutoScalingGroups[0].[DesiredCapacity,length(Instances[?LifecycleState=='"
                 "InService' && HealthStatus=='Healthy'])]\" \\\n"
                 "  --output text"
             ),
