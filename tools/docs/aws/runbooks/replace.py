@@ -161,15 +161,26 @@ def replace_one(facts: StackFacts) -> Runbook:
                 'CONSOLE=$(aws ec2 get-console-output --instance-id "$INSTANCE" --latest \\\n'
                 "  --query Output --output text) && \\\n"
                 '  printf \'%s\\n\' "$CONSOLE" > "$HOME/$INSTANCE-console.txt" && \\\n'
-                '  echo "saved $HOME/$INSTANCE-console.txt"'
+                '  echo "saved $HOME/$INSTANCE-console.txt"\n'
+                # The CloudWatch agent ships the journal (via /var/log/messages) to the stack's log group,
+                # one stream per instance id (stacks/boot.sh): the last hour of this one, one event a line.
+                "SINCE=$(( ($(date +%s) - 3600) * 1000 ))\n"
+                'aws logs filter-log-events --log-group-name "$LOG_GROUP" --log-stream-names "$INSTANCE" \\\n'
+                '  --start-time "$SINCE" --query "events[].[message]" --output text \\\n'
+                '  > "$HOME/$INSTANCE-log.txt" && echo "saved $HOME/$INSTANCE-log.txt"'
             ),
-            expected=f"`saved` and the file's name: the instance's boot and kernel messages. Its service log "
-            f"stays in the stack's CloudWatch Logs log group ({facts.log_retention_days} days) after the "
-            "instance is gone.",
-            stop_if="no `saved`: the error above it says why. `UnauthorizedOperation`: your role lacks "
-            "`ec2:GetConsoleOutput` (the permissions above). Any other error naming `--latest` or the "
-            "instance type: an older (Xen) instance type takes no `--latest`; run the command again "
-            "without `--latest`. Go on without the file only if the replacement cannot wait.",
+            expected="`saved` and a file's name, twice: the instance's boot and kernel messages, then the "
+            "last hour of its log (the service's journal). The log stays in the stack's log group "
+            f"`$LOG_GROUP` ({facts.log_retention_days} days) after the instance is gone: the same command "
+            "with another instance id (`--log-stream-names`) reads any instance's.",
+            stop_if="a `saved` missing: the error above it says why. `UnauthorizedOperation` or "
+            "`AccessDeniedException`: your role lacks `ec2:GetConsoleOutput` or `logs:FilterLogEvents` (the "
+            "permissions above). Any other error of the console command naming `--latest` or the instance "
+            "type: an older (Xen) instance type takes no `--latest`; run that command again without "
+            "`--latest`. `ResourceNotFoundException` from the log command, or an empty log file: the "
+            "instance shipped no log (it did not boot that far): the console output is the evidence. Go on "
+            "without a file only "
+            "if the replacement cannot wait.",
         ),
         Step(
             title="Mark it unhealthy (once: a re-run after it worked changes nothing): the group launches "
@@ -271,7 +282,18 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"A home directory you can write to: `{STATE_FILE}` keeps this procedure's state (the "
             "instance and the times it was marked and done) for a re-run after a lost shell.",
         ),
-        lookups=c.lookups(facts, "AutoScalingGroupName"),
+        lookups=c.lookups(
+            facts,
+            "AutoScalingGroupName",
+            extra=(
+                c.resource(
+                    facts,
+                    "LOG_GROUP",
+                    facts.details["service_log_group"],
+                    "the service's log group, one stream per instance id",
+                ),
+            ),
+        ),
         before_lookups=RESUME,
         steps=steps,
         rollback=(
@@ -294,13 +316,25 @@ def replace_one(facts: StackFacts) -> Runbook:
         tell, command=re.sub(r'--message "[^"]*"', lambda _: message, tell.command, count=1)
     )
     escalation = tuple(told if step is tell else step for step in runbook.escalation)
+    # The service log without Session Manager: step 4's command reads any instance's stream.
+    (targets, *checks) = runbook.verification
+    targets = dataclasses.replace(
+        targets,
+        stop_if=targets.stop_if.replace(
+            "(`journalctl -u sample-service` through Session Manager)",
+            "(step 4's `aws logs filter-log-events` with that instance's id in `--log-stream-names`)",
+        ),
+    )
     resumed = (
         " A `resumed from` line (under the state file's `ls -l` line, with its date): the names block "
         "reloaded an earlier run's state. If that `MARKED_AT` is not from the procedure you are running now "
         "(an earlier one left its file), start at step 1: step 3 overwrites the file."
     )
     return dataclasses.replace(
-        runbook, escalation=escalation, after_lookups_expected=runbook.after_lookups_expected + resumed
+        runbook,
+        escalation=escalation,
+        verification=(targets, *checks),
+        after_lookups_expected=runbook.after_lookups_expected + resumed,
     )
 
 
