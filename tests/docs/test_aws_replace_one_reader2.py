@@ -316,7 +316,7 @@ def log_problems(text: str, template: dict) -> list[str]:
     evidence = steps(text)[step_with(text, "get-console-output")]["command"].replace("\\\n", " ")
     wanted = {"{instance_id}": '--log-stream-names "$INSTANCE"'}[stream]
     if not re.search(
-        rf'aws logs filter-log-events --log-group-name "\$LOG_GROUP" {re.escape(wanted)}', evidence
+        rf'LOG=\$\(aws logs filter-log-events --log-group-name "\$LOG_GROUP" {re.escape(wanted)}', evidence
     ):
         problems.append("the evidence step does not read the instance's log stream")
     if "Session Manager" in section(text, "Verification"):

@@ -151,7 +151,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             "go back to step 1.",
         ),
         Step(
-            title="Keep the evidence: save its console output before the group terminates it",
+            title="Keep the evidence: save its console output and its last hour of log before the group "
+            "terminates it",
             # --latest (the serial console now, not the buffer of the last state change) needs a Nitro
             # instance type ("GetConsoleOutput", Amazon EC2 API Reference: "This option is supported on
             # instance types that use the Nitro hypervisor"); the CLI decodes the base64 output itself
@@ -165,9 +166,11 @@ def replace_one(facts: StackFacts) -> Runbook:
                 # The CloudWatch agent ships the journal (via /var/log/messages) to the stack's log group,
                 # one stream per instance id (stacks/boot.sh): the last hour of this one, one event a line.
                 "SINCE=$(( ($(date +%s) - 3600) * 1000 ))\n"
-                'aws logs filter-log-events --log-group-name "$LOG_GROUP" --log-stream-names "$INSTANCE" \\\n'
-                '  --start-time "$SINCE" --query "events[].[message]" --output text \\\n'
-                '  > "$HOME/$INSTANCE-log.txt" && echo "saved $HOME/$INSTANCE-log.txt"'
+                'LOG=$(aws logs filter-log-events --log-group-name "$LOG_GROUP" \\\n'
+                '  --log-stream-names "$INSTANCE" --start-time "$SINCE" \\\n'
+                '  --query "events[].[message]" --output text) && \\\n'
+                '  printf \'%s\\n\' "$LOG" > "$HOME/$INSTANCE-log.txt" && \\\n'
+                '  echo "saved $HOME/$INSTANCE-log.txt"'
             ),
             expected="`saved` and a file's name, twice: the instance's boot and kernel messages, then the "
             "last hour of its log (the service's journal). The log stays in the stack's log group "
