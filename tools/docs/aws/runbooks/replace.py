@@ -26,14 +26,15 @@ from tools.docs.model import Runbook, StackFacts, Step
 # This procedure's state file: what a re-run after a lost shell must not read again (the instance named in
 # step 3, the time step 5 marked it), reloaded by the names block.
 STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
+# CLI v2 pipes output through a pager by default (AWS CLI User Guide, "Using the output pager": AWS_PAGER=""
+# turns it off): the watch loop of step 6 must not stop in `less`.
+NO_PAGER = ("AWS_PAGER", '""')
 RESUME = (
-    # CLI v2 pipes output through a pager by default ("Using AWS CLI pagination options", AWS CLI User
-    # Guide: AWS_PAGER="" turns it off): the watch loop of step 6 must not stop in `less`.
-    'export AWS_PAGER=""',
     "# this procedure's state (steps 3, 5 and 7 write it, step 9 archives it): reloaded here on a re-run",
     f'STATE="{STATE_FILE}"',
-    'test -f "$STATE" && . "$STATE" && ls -l "$STATE" && \\\n'
-    '  echo "resumed from $STATE: INSTANCE=${INSTANCE:-} MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
+    'test -f "$STATE" && . "$STATE" && \\\n'
+    '  echo "resumed from $STATE (written $(date -u -r "$STATE" +%FT%TZ)): INSTANCE=${INSTANCE:-}" \\\n'
+    '  "MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
 )
 # A finished procedure's state file is moved aside: left in place, weeks later its old MARKED_AT would pass
 # for a procedure in progress (step 6 still lists those activities).
@@ -329,12 +330,13 @@ def replace_one(facts: StackFacts) -> Runbook:
         ),
     )
     resumed = (
-        " A `resumed from` line (under the state file's `ls -l` line, with its date): the names block "
+        " A `resumed from` line (with the time the state file was last written): the names block "
         "reloaded an earlier run's state. If that `MARKED_AT` is not from the procedure you are running now "
         "(an earlier one left its file), start at step 1: step 3 overwrites the file."
     )
     return dataclasses.replace(
         runbook,
+        exports=(NO_PAGER, *runbook.exports),
         escalation=escalation,
         verification=(targets, *checks),
         after_lookups_expected=runbook.after_lookups_expected + resumed,
