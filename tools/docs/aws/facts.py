@@ -169,6 +169,10 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "alarm_count": stack_alarms(template),
         "alarm_limits": alarm_limits(template),
         "canary_schedule_seconds": schedule_seconds(template.prop(CANARY, "Schedule.Expression")),
+        # What replacing one instance relies on, checked on the live group before it starts.
+        "maintenance": template.prop(ASG, "InstanceMaintenancePolicy"),
+        "health_check_type": template.prop(ASG, "HealthCheckType"),
+        "service_log_group": service_log_group(template),
     }
 
 

@@ -190,16 +190,19 @@ def alarms_ok(facts: StackFacts) -> Step:
 
 def canary_passes(facts: StackFacts) -> Step:
     every = facts.details["canary_schedule_seconds"]
+    # Synthetics answers epoch seconds, which botocore turns into the local time zone
+    # (botocore.utils._parse_timestamp_with_tzinfo, first tzinfo option tzlocal); TZ=UTC prints the start
+    # in UTC, the zone of the times the runbooks note (`date -u`).
     return Step(
         title="The synthetic check passes again",
         command=(
-            'aws synthetics describe-canaries-last-run --names "$CANARY" \\\n'
+            'TZ=UTC aws synthetics describe-canaries-last-run --names "$CANARY" \\\n'
             '  --query "CanariesLastRun[0].LastRun.[Timeline.Started,Status.State,Status.StateReason]" '
             "--output text"
         ),
-        expected=f"the canary's newest run, started after the procedure's last step, `PASSED`. It runs "
-        f"every {every} s (its schedule): repeat the command until the start time is later than that step, "
-        f"at most {2 * every} s.",
+        expected=f"the canary's newest run, started (UTC, `+00:00`) after the procedure's last step, "
+        f"`PASSED`. It runs every {every} s (its schedule): repeat the command until the start time is later "
+        f"than that step, at most {2 * every} s; `RUNNING`: the run is not over, repeat in 60 s.",
         stop_if="`FAILED` (the last column says why), or no run started within that time: escalate.",
     )
 

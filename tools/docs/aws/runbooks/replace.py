@@ -26,41 +26,60 @@ from tools.docs.model import Runbook, StackFacts, Step
 # This procedure's state file: what a re-run after a lost shell must not read again (the instance named in
 # step 3, the time step 5 marked it), reloaded by the names block.
 STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
+# CLI v2 pipes output through a pager by default (AWS CLI User Guide, "Using the output pager": AWS_PAGER=""
+# turns it off): the watch loop of step 6 must not stop in `less`.
+NO_PAGER = ("AWS_PAGER", '""')
 RESUME = (
-    f'STATE="{STATE_FILE}"  # this procedure\'s state (steps 3, 5 and 7 write it): reloaded here on a re-run',
+    "# this procedure's state (steps 3, 5 and 7 write it, step 9 archives it): reloaded here on a re-run",
+    f'STATE="{STATE_FILE}"',
     'test -f "$STATE" && . "$STATE" && \\\n'
-    '  echo "resumed from $STATE: INSTANCE=${INSTANCE:-} MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
+    '  echo "resumed from $STATE (written $(date -u -r "$STATE" +%FT%TZ)): INSTANCE=${INSTANCE:-}" \\\n'
+    '  "MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
 )
+# A finished procedure's state file is moved aside: left in place, weeks later its old MARKED_AT would pass
+# for a procedure in progress (step 6 still lists those activities).
+ARCHIVE = 'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE"'
 
 
 def watch_replacement(facts: StackFacts, deadline: float) -> Step:
     """The group's activities since step 5 marked the instance (newest first: "Activities are sorted by
     start time. Activities still in progress are described first", DescribeScalingActivities, Amazon EC2 Auto
-    Scaling API Reference), all of them: a scaling or rebalancing activity no longer pushes ours off a short
-    list. One deadline from the mark, the duration table's replacement."""
+    Scaling API Reference), all of them, with their cause: ours is the termination "taken out of service in
+    response to a user health-check" (the Cause column's example in "Troubleshoot unhealthy instances",
+    Amazon EC2 Auto Scaling User Guide). Polled in a loop; past one replacement's duration the targets are
+    looked at, and only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
     codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
     ending = ("Successful", "Failed", "Cancelled")
     under_way = ", ".join(f"`{code}`" for code in codes if code not in ending)
+    delay, attempts = waiter_bound("elbv2", "TargetInService")
     return Step(
-        title="Watch the group's activities since the mark until the replacement is done (repeat every 30 s)",
+        title="Watch the group's activities since the mark until the replacement is done (every 30 s; "
+        "Ctrl-C stops the loop)",
         command=(
-            'aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" \\\n'
-            "  --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,"
+            "while :; do\n"
+            "  date -u +%T\n"
+            '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" \\\n'
+            "    --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,Cause,"
             'StatusMessage]" \\\n'
-            "  --output text"
+            "    --output text\n"
+            "  sleep 30\n"
+            "done"
         ),
-        expected="newest first: `Terminating EC2 instance: <INSTANCE>` above `Launching a new EC2 instance: "
-        "<new id>`; the replacement is done when both are `Successful` (the termination waits for the "
-        "replacement to pass its health check, then drains the old one). While one is under way its status "
-        f"is one of {under_way}. Other activities (scaling out or in, rebalancing zones) may appear too: "
-        "only ours failing is a stop. After a lost shell: run the names block (it reloads `INSTANCE` and "
-        "`MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating EC2 instance: "
-        "i-...` names the instance.",
+        expected="every 30 s the time, then the activities newest first: `Terminating EC2 instance: "
+        "<INSTANCE>` (its cause: `... taken out of service in response to a user health-check`: ours) "
+        "above `Launching a new EC2 instance: <new id>`; the replacement is done when both are `Successful` "
+        "(the termination waits for the replacement to pass its health check, then drains the old one): "
+        "stop the loop with Ctrl-C. While one is under way its status is one of "
+        f"{under_way}. Other activities (their cause says scaling out or in, or rebalancing zones) may "
+        "appear too: only ours failing is a stop. After a lost shell: run the names block (it reloads "
+        "`INSTANCE` and `MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating "
+        "EC2 instance: i-...` with a user health-check cause names the instance.",
         stop_if="the launch or our termination ends `Failed` or `Cancelled`: its last column "
-        "(`StatusMessage`) says why (capacity, launch template, permissions); escalate. Not both "
-        f"`Successful` {deadline:g} s after `MARKED_AT` (one replacement, the duration table; the same "
-        "bound as verification step 1 plus the deregistration delay): check the targets (verification step "
-        "1), then escalate.",
+        "(`StatusMessage`) says why (capacity, launch template, permissions); escalate at once. Not both "
+        f"`Successful` {deadline:g} s after `MARKED_AT` (one replacement, the duration table): look at the "
+        "targets (verification step 1: a new one `Elb.InitialHealthChecking` is still booting) and keep "
+        f"watching; still not both `Successful` {delay * attempts} s after `MARKED_AT` (the ceiling of "
+        f"step 7's waiter, {attempts} polls {delay} s apart): escalate.",
     )
 
 
@@ -73,13 +92,48 @@ def _waiter_expected() -> str:
     )
 
 
+def group_replaces_first(facts: StackFacts) -> Step:
+    """No refresh running, and the live group launches before it terminates as the template says: its
+    instance maintenance policy, its ELB health check, and none of the processes a marking relies on
+    suspended (a suspended process is not run: "Suspend and resume processes", Amazon EC2 Auto Scaling User
+    Guide; process names from botocore's model documentation of SuspendProcesses)."""
+    maintenance = facts.details["maintenance"]
+    refresh = no_refresh_running(facts)
+    expected_settings = (
+        f"`<desired> <max> {facts.details['health_check_type']} {maintenance['MinHealthyPercentage']} "
+        f"{maintenance['MaxHealthyPercentage']}` and nothing after them"
+    )
+    return Step(
+        title="Make sure no instance refresh is running and the group launches before it terminates",
+        command=(
+            refresh.command + "\n"
+            'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
+            '  --query "AutoScalingGroups[0].[DesiredCapacity,MaxSize,HealthCheckType,'
+            "InstanceMaintenancePolicy.MinHealthyPercentage,InstanceMaintenancePolicy.MaxHealthyPercentage,"
+            "join(',',SuspendedProcesses[].ProcessName)]\" \\\n"
+            "  --output text"
+        ),
+        expected=f"first {refresh.expected.rstrip('.')}; then {expected_settings} (the stack's health "
+        "check type and instance maintenance policy; the last column lists suspended processes: none). "
+        f"The desired capacity is below the maximum ({facts.max_size}): the replacement is an extra "
+        "instance.",
+        stop_if=f"{refresh.stop_if} Other percentages or health check type: the group was changed by hand "
+        "since the last deployment and may terminate before it launches; escalate. Any process listed in "
+        "the last column (`HealthCheck`, `ReplaceUnhealthy`, `Launch`, `Terminate`, ...): someone suspended "
+        "it and marking the instance would do nothing or leave it half replaced; find out who and why "
+        "before going on. The desired capacity equals the maximum: the documentation does not say the "
+        "extra instance may exceed the maximum size, so do not count on launch before terminate; escalate "
+        "(or wait for the group to scale in).",
+    )
+
+
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
-    refresh = facts.details["refresh"]
+    maintenance = facts.details["maintenance"]
     deadline = t["replace"].seconds
     steps = (
         list_instances(facts, watch_step=6, zones_step=8),
-        no_refresh_running(facts),
+        group_replaces_first(facts),
         Step(
             title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
             "it to the state file",
@@ -98,22 +152,39 @@ def replace_one(facts: StackFacts) -> Runbook:
             "go back to step 1.",
         ),
         Step(
-            title="Keep the evidence: save its console output before the group terminates it",
+            title="Keep the evidence: save its console output and its last hour of log before the group "
+            "terminates it",
             # --latest (the serial console now, not the buffer of the last state change) needs a Nitro
             # instance type ("GetConsoleOutput", Amazon EC2 API Reference: "This option is supported on
             # instance types that use the Nitro hypervisor"); the CLI decodes the base64 output itself
             # (botocore.handlers.decode_console_output).
+            # One && chain: `saved` only when the output was read and written.
             command=(
                 'CONSOLE=$(aws ec2 get-console-output --instance-id "$INSTANCE" --latest \\\n'
-                "  --query Output --output text)\n"
-                'printf \'%s\\n\' "$CONSOLE" > "$HOME/$INSTANCE-console.txt" && \\\n'
-                '  echo "saved $HOME/$INSTANCE-console.txt"'
+                "  --query Output --output text) && \\\n"
+                '  printf \'%s\\n\' "$CONSOLE" > "$HOME/$INSTANCE-console.txt" && \\\n'
+                '  echo "saved $HOME/$INSTANCE-console.txt"\n'
+                # The CloudWatch agent ships the journal (via /var/log/messages) to the stack's log group,
+                # one stream per instance id (stacks/boot.sh): the last hour of this one, one event a line.
+                "SINCE=$(( ($(date +%s) - 3600) * 1000 ))\n"
+                'LOG=$(aws logs filter-log-events --log-group-name "$LOG_GROUP" \\\n'
+                '  --log-stream-names "$INSTANCE" --start-time "$SINCE" \\\n'
+                '  --query "events[].[message]" --output text) && \\\n'
+                '  printf \'%s\\n\' "$LOG" > "$HOME/$INSTANCE-log.txt" && \\\n'
+                '  echo "saved $HOME/$INSTANCE-log.txt"'
             ),
-            expected=f"`saved` and the file's name: the instance's boot and kernel messages. Its service log "
-            f"stays in the stack's CloudWatch Logs log group ({facts.log_retention_days} days) after the "
-            "instance is gone.",
-            stop_if="`UnauthorizedOperation`: your role lacks `ec2:GetConsoleOutput` (the permissions "
-            "above); go on without the file only if the replacement cannot wait.",
+            expected="`saved` and a file's name, twice: the instance's boot and kernel messages, then the "
+            "last hour of its log (the service's journal). The log stays in the stack's log group "
+            f"`$LOG_GROUP` ({facts.log_retention_days} days) after the instance is gone: the same command "
+            "with another instance id (`--log-stream-names`) reads any instance's.",
+            stop_if="a `saved` missing: the error above it says why. `UnauthorizedOperation` or "
+            "`AccessDeniedException`: your role lacks `ec2:GetConsoleOutput` or `logs:FilterLogEvents` (the "
+            "permissions above). Any other error of the console command naming `--latest` or the instance "
+            "type: an older (Xen) instance type takes no `--latest`; run that command again without "
+            "`--latest`. `ResourceNotFoundException` from the log command, or an empty log file: the "
+            "instance shipped no log (it did not boot that far): the console output is the evidence. Go on "
+            "without a file only "
+            "if the replacement cannot wait.",
         ),
         Step(
             title="Mark it unhealthy (once: a re-run after it worked changes nothing): the group launches "
@@ -149,16 +220,33 @@ def replace_one(facts: StackFacts) -> Runbook:
             "the verification.",
         ),
         Step(
-            title="Check the group once more: the same number of instances as in step 1, all in service, "
-            "across its zones",
-            command=GROUP_INSTANCES,
-            expected=f"as many lines as in step 1, each `InService` and `Healthy`, the old id gone. The "
-            "replacement may be in another zone than the instance it replaced; the group then balances its "
-            f"zones ({facts.per_zone} at the minimum size) with a launch and a termination of its own: step "
-            "6 lists them; let them finish.",
-            stop_if="fewer lines than in step 1, or launches in a zone fail (step 6: `Failed`, its message "
-            "names the zone), or the AWS Health Dashboard shows an event for a zone of the group: follow "
-            f"{runbook_path(facts, 'evacuate-zone')}.",
+            title="Check the group once more: as many healthy instances in service as it wants, across its "
+            "zones",
+            # The group's own target, not step 1's count: a scaling activity in between changes both.
+            command=(
+                GROUP_INSTANCES + "\n"
+                'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
+                "  --query \"AutoScalingGroups[0].[DesiredCapacity,length(Instances[?LifecycleState=='"
+                "InService' && HealthStatus=='Healthy'])]\" \\\n"
+                "  --output text"
+            ),
+            expected="first one line per instance, each `InService` and `Healthy`, the old id gone; then two "
+            "equal numbers: the desired capacity and the instances in service and healthy. The replacement "
+            "may be in another zone than the instance it replaced; the group then balances its zones "
+            f"({facts.per_zone} at the minimum size) with a launch and a termination of its own: step 6 "
+            "lists them; let them finish.",
+            stop_if="the second number is below the first once step 6 shows no activity under way, or "
+            "launches in a zone fail (step 6: `Failed`, its message names the zone), or the AWS Health "
+            "Dashboard (https://health.aws.amazon.com/health/home) shows an event for a zone of the group: "
+            f"follow {runbook_path(facts, 'evacuate-zone')}.",
+        ),
+        Step(
+            title="After the verification below: archive the state file, so that a later run does not resume "
+            "this one",
+            command=ARCHIVE,
+            expected="`archived` and the file's name; the archive (`$STATE.done-<time>`) keeps the instance "
+            "and its times for the record.",
+            stop_if="`No such file or directory`: it was archived already (or never written: step 3).",
         ),
     )
     runbook = assemble(
@@ -179,10 +267,10 @@ def replace_one(facts: StackFacts) -> Runbook:
         capacity=(
             f"The group keeps {facts.min_size}-{facts.max_size} instances in {len(facts.zones)} zone(s) "
             f"({facts.per_zone} at the minimum).",
-            f"The instance maintenance policy keeps at least {refresh['MinHealthyPercentage']} % of the "
-            "desired "
-            f"capacity healthy and allows up to {refresh['MaxHealthyPercentage']} %: the replacement is "
-            "launched and healthy before the old instance is terminated.",
+            f"The instance maintenance policy keeps at least {maintenance['MinHealthyPercentage']} % of the "
+            f"desired capacity healthy and allows up to {maintenance['MaxHealthyPercentage']} %: the "
+            "replacement is launched and healthy before the old instance is terminated (step 2 checks the "
+            "live group).",
             f"Capacity never falls below {facts.minimum_healthy} of {facts.min_size} at the minimum size (N "
             "of N at any desired capacity N) during this procedure; it peaks at N + 1. An instance that was "
             "already "
@@ -191,12 +279,25 @@ def replace_one(facts: StackFacts) -> Runbook:
         durations=(t["detect"], t["replace"]),
         preconditions=(
             "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
-            "and `curl` installed.",
+            "and `curl` installed. With named profiles: `export AWS_PROFILE=<your profile for that "
+            "account>` before the names block (the project names no account or profile: the stack goes to "
+            "whichever account it was deployed to).",
             "The permissions below (attach them to the role you assume for operations).",
             f"A home directory you can write to: `{STATE_FILE}` keeps this procedure's state (the "
             "instance and the times it was marked and done) for a re-run after a lost shell.",
         ),
-        lookups=c.lookups(facts, "AutoScalingGroupName"),
+        lookups=c.lookups(
+            facts,
+            "AutoScalingGroupName",
+            extra=(
+                c.resource(
+                    facts,
+                    "LOG_GROUP",
+                    facts.details["service_log_group"],
+                    "the service's log group, one stream per instance id",
+                ),
+            ),
+        ),
         before_lookups=RESUME,
         steps=steps,
         rollback=(
@@ -219,7 +320,27 @@ def replace_one(facts: StackFacts) -> Runbook:
         tell, command=re.sub(r'--message "[^"]*"', lambda _: message, tell.command, count=1)
     )
     escalation = tuple(told if step is tell else step for step in runbook.escalation)
-    return dataclasses.replace(runbook, escalation=escalation)
+    # The service log without Session Manager: step 4's command reads any instance's stream.
+    (targets, *checks) = runbook.verification
+    targets = dataclasses.replace(
+        targets,
+        stop_if=targets.stop_if.replace(
+            "(`journalctl -u sample-service` through Session Manager)",
+            "(step 4's `aws logs filter-log-events` with that instance's id in `--log-stream-names`)",
+        ),
+    )
+    resumed = (
+        " A `resumed from` line (with the time the state file was last written): the names block "
+        "reloaded an earlier run's state. If that `MARKED_AT` is not from the procedure you are running now "
+        "(an earlier one left its file), start at step 1: step 3 overwrites the file."
+    )
+    return dataclasses.replace(
+        runbook,
+        exports=(NO_PAGER, *runbook.exports),
+        escalation=escalation,
+        verification=(targets, *checks),
+        after_lookups_expected=runbook.after_lookups_expected + resumed,
+    )
 
 
 def replace_every(facts: StackFacts) -> Runbook:
