@@ -58,7 +58,9 @@ def problems(text: str, minimum: int, boot_budget: int, notice: int) -> list[str
     # 1. autoscale cannot add an instance back after the delete: it is paused (the minimum still raised)
     # in the delete's guarded chain (round 2, test_azure_replace_one_reader2: lowering the minimum first
     # let autoscale scale in a healthy instance during the delete)
-    if delete < 0 or not re.search(r"--enabled false.*&& az vmss delete-instances", _code(steps[delete])):
+    # (chained with `&&`, or, since round 3, the delete in the `then` of the pause)
+    paused_delete = r"--enabled false.*(&&|; then\n)\s*az vmss delete-instances"
+    if delete < 0 or not re.search(paused_delete, _code(steps[delete])):
         found.append("1: the delete runs while autoscale may add the instance back")
     paused = _first(rollback, r"--enabled false")
     if not 0 <= paused <= _first(rollback, r'--instance-ids "\$NEW_VM"'):
@@ -87,7 +89,7 @@ def problems(text: str, minimum: int, boot_budget: int, notice: int) -> list[str
         found.append("4: the new instance is not saved to the state file")
     # 5. the absolute capacity is set only when it is below the target
     if not re.search(
-        r'elif test "\$CUR" -ge "\$TARGET"; then\n.*\nelse\n\s*az vmss scale',
+        r'elif test "\$CUR" -ge "\$TARGET"; then\n.*\n(else\n\s*|elif ! )az vmss scale',
         _code(steps[_first(steps, "vmss scale")]).replace("\n   ", "\n"),
     ):
         found.append("5: step 5 may set a capacity below the current one")

@@ -65,7 +65,8 @@ def problems(text: str, minimum: int) -> list[str]:
     restore = _code(steps[_first(steps, r'--min-count "\$MIN"')])
     capacity = f'  *"vmss show"*) echo {minimum} ;;\n'
     limits = f'  *"capacity.minimum"*) echo {minimum} ;;\n  *"capacity.default"*) echo {minimum} ;;\n'
-    healthy = '  *"show-backend-health"*) echo Healthy ;;\n'
+    # Step 8 also counts the other Healthy instances (round 3, test_azure_replace_one_reader3): enough.
+    healthy = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = str(directory / "replace.env")
@@ -74,7 +75,16 @@ def problems(text: str, minimum: int) -> list[str]:
 
         # 1. Step 8: the minimum stays raised and autoscale is paused before the delete (a lowered minimum
         # with one instance too many lets autoscale scale in a healthy one meanwhile); step 9 resumes it.
-        out, calls = _run(delete, healthy, directory, **common, VM=VM, CAP=str(minimum), NEW_IP="10.0.0.9")
+        out, calls = _run(
+            delete,
+            healthy,
+            directory,
+            **common,
+            VM=VM,
+            OLD_IP="10.0.0.5",
+            CAP=str(minimum),
+            NEW_IP="10.0.0.9",
+        )
         paused, deleted = _called(calls, "--enabled false"), _called(calls, "delete-instances")
         if not 0 <= paused < deleted or _called(calls, "--min-count") >= 0:
             found.append("1: step 8 lowers the minimum instead of pausing autoscale around the delete")
@@ -96,6 +106,7 @@ def problems(text: str, minimum: int) -> list[str]:
         Path(state).unlink(missing_ok=True)
         refused = '  *"autoscale update"*) echo "AuthorizationFailed" >&2; return 1 ;;\n'
         refused += capacity + limits + f'  *"vmss list-instances"*) printf "{BEFORE}\\n" ;;\n'
+        refused += '  *"list-ip-addresses"*) echo 10.0.0.5 ;;\n'
         out, calls = _run(hold, refused, directory, **common, VM=VM)
         if _called(calls, "autoscale update") < 0:
             found.append("2: step 4 never reached its update (check the stub)")
@@ -144,7 +155,16 @@ def problems(text: str, minimum: int) -> list[str]:
 
         # 4. Step 8: a new instance that is not Healthy stops the delete.
         unhealthy = '  *"show-backend-health"*) echo Unhealthy ;;\n'
-        _, calls = _run(delete, unhealthy, directory, **common, VM=VM, CAP=str(minimum), NEW_IP="10.0.0.9")
+        _, calls = _run(
+            delete,
+            unhealthy,
+            directory,
+            **common,
+            VM=VM,
+            OLD_IP="10.0.0.5",
+            CAP=str(minimum),
+            NEW_IP="10.0.0.9",
+        )
         if _called(calls, "delete-instances") >= 0:
             found.append("4: step 8 deletes while the new instance is not Healthy")
 

@@ -255,6 +255,8 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
 
 # How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
 POLL_SECONDS = 30
+# How long step 5 waits after a failed scale before it re-reads the capacity (autoscale may be adding it).
+SCALE_RECHECK_SECONDS = 60
 # Where scenario 1 keeps what it read before changing anything, so a lost shell resumes with those values
 # (re-reading after step 4 would take the raised minimum for the original one).
 REPLACE_STATE = "$HOME/replace-$VMSS.env"
@@ -308,7 +310,7 @@ _REPLACE_AFTER_LOOKUPS = (
     'echo "SUBSCRIPTION=$SUBSCRIPTION RG_ID=$RG_ID VMSS=$VMSS AGW=$AGW AUTOSCALE=$AUTOSCALE STATE=$STATE"',
     # What the state file holds is set only when it exists (`:-`: empty otherwise).
     'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=${VM:-} CAP=${CAP:-} MIN=${MIN:-} '
-    'DEFAULT=${DEFAULT:-} TARGET=${TARGET:-} NEW_VM=${NEW_VM:-}"',
+    'OLD_IP=${OLD_IP:-} DEFAULT=${DEFAULT:-} TARGET=${TARGET:-} NEW_VM=${NEW_VM:-}"',
 )
 
 
@@ -325,15 +327,20 @@ def _replace_hold(facts: StackFacts) -> Step:
         'DEFAULT=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
         '"profiles[0].capacity.default" -o tsv)\n'
         "TARGET=$((${CAP:-0} + 1))\n"
-        'echo "VM=$VM BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT TARGET=$TARGET"\n'
+        # Step 8 counts the Healthy gateway servers other than this address before it deletes $VM.
+        'OLD_IP=$(az vm list-ip-addresses -g "$RG" -n "$VM" '
+        '--query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
+        'echo "VM=$VM OLD_IP=$OLD_IP BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT '
+        'TARGET=$TARGET"\n'
         # A pasted block runs every line even after a failed guard: the state file and the change happen
         # only when every value read is sane and no earlier run is in progress.
         # $VM must be one of the scale set's instances (step 2's address list shows every VM of the group).
-        f'test ! -e "$STATE" && test -n "$VM" && printf \'%s\\n\' "$BEFORE" | grep -qxF "$VM" '
+        'test ! -e "$STATE" && test -n "$VM" && test -n "$OLD_IP" '
+        f'&& printf \'%s\\n\' "$BEFORE" | grep -qxF "$VM" '
         f'&& test "$MIN" = {facts.min_size} && test -n "$DEFAULT" \\\n'
         f'  && test "${{CAP:-0}}" -ge {facts.min_size} && test "$TARGET" -le {facts.max_size} \\\n'
-        "  && printf 'VM=%q\\nBEFORE=%q\\nCAP=%q\\nMIN=%q\\nDEFAULT=%q\\nTARGET=%q\\n' "
-        '"$VM" "$BEFORE" "$CAP" "$MIN" "$DEFAULT" "$TARGET" >"$STATE.tmp" \\\n'
+        "  && printf 'VM=%q\\nOLD_IP=%q\\nBEFORE=%q\\nCAP=%q\\nMIN=%q\\nDEFAULT=%q\\nTARGET=%q\\n' "
+        '"$VM" "$OLD_IP" "$BEFORE" "$CAP" "$MIN" "$DEFAULT" "$TARGET" >"$STATE.tmp" \\\n'
         '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$TARGET" --count "$TARGET" '
         '--query "profiles[0].capacity.minimum" -o tsv \\\n'
         # In place only once the minimum is raised: a failed update leaves no run in progress behind.
@@ -345,13 +352,14 @@ def _replace_hold(facts: StackFacts) -> Step:
         expected=(
             f"the echo shows every value set, MIN {facts.min_size} (the stack's minimum), CAP "
             f"{facts.min_size} or more (autoscale may have scaled out), TARGET = CAP + 1; then the update "
-            "prints $TARGET. $STATE now holds VM, BEFORE, CAP, MIN, DEFAULT and TARGET"
+            "prints $TARGET. $STATE now holds VM, OLD_IP (its address), BEFORE, CAP, MIN, DEFAULT and TARGET"
         ),
         stop_if=(
             "it prints STOP and $STATE existed before: a run is in progress; do not start another: continue "
             "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP otherwise: "
             "nothing was changed; $VM is not an instance of the scale set (set VM again from step 2's first "
-            "list), a read failed (empty value), CAP is below the minimum "
+            "list), a read failed (empty value; OLD_IP empty: $VM has no address, go to Escalation), CAP "
+            "is below the minimum "
             f"{facts.min_size}, TARGET is above the autoscale maximum {facts.max_size}, or MIN is not the "
             f"stack's minimum {facts.min_size} (a previous run left it raised, or someone changed it): go to "
             "Escalation"
@@ -368,8 +376,10 @@ def _replace_restore(title: str) -> Step:
         '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
         '--enabled true \\\n  --query "[profiles[0].capacity.minimum, enabled]" -o tsv'
         ' \\\n  && mv "$STATE" "$STATE.done"',
-        # tsv prints a list's boolean as Python's str (knack's _TsvOutput._dump_row): `True`.
-        expected="$MIN and `True` (the minimum as before the procedure, autoscale running); autoscale "
+        # tsv prints each element of a top-level list as its own row and a bare boolean row lower-case
+        # (knack output.py, format_tsv / _TsvOutput._dump_row): `3` then `true` on two lines.
+        expected="two lines: $MIN, then `true` (the minimum as before the procedure, autoscale running); "
+        "autoscale "
         "scales any extra instance in by its own rules; $STATE is renamed $STATE.done (the run is over)",
         stop_if="nothing printed: MIN or DEFAULT is empty (lost shell: run the Names block, which reloads "
         "$STATE, then this step again)",
@@ -415,6 +425,13 @@ def replace_one(facts: StackFacts) -> Runbook:
         'az network application-gateway show-backend-health -g "$RG" -n "$AGW" '
         "--query \"backendAddressPools[0].backendHttpSettingsCollection[0].servers[?address=='$NEW_IP']"
         '.health" -o tsv'
+    )
+    # JMESPath raw string literals ('...'): a backtick literal inside the double-quoted argument would be
+    # bash command substitution.
+    others_healthy = (
+        'az network application-gateway show-backend-health -g "$RG" -n "$AGW" '
+        '--query "length(backendAddressPools[0].backendHttpSettingsCollection[0].servers'
+        "[?health=='Healthy' && address!='$OLD_IP'])\" -o tsv"
     )
     return _runbook(
         facts,
@@ -529,13 +546,23 @@ def replace_one(facts: StackFacts) -> Runbook:
                 '  echo "STOP: the autoscale minimum is $HELD, not $TARGET: step 4\'s update did not take"\n'
                 'elif test "$CUR" -ge "$TARGET"; then\n'
                 '  echo "not scaling: capacity is $CUR, target $TARGET"\n'
-                "else\n"
-                '  az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" \\\n'
-                '    || echo "STOP: the scale failed (the error above)"\n'
+                # A failed scale is not always quota: autoscale (its minimum now raised) may be adding the
+                # instance itself, and the scale then fails with a conflict; the capacity re-read tells.
+                # (The reader reads the error: the command checker takes no redirection to capture it.)
+                'elif ! az vmss scale -g "$RG" -n "$VMSS" --new-capacity "$TARGET" -o none; then\n'
+                f"  sleep {SCALE_RECHECK_SECONDS}\n"
+                '  NOW=$(az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv)\n'
+                '  if test "${NOW:-0}" -ge "$TARGET"; then\n'
+                '    echo "autoscale added it: capacity is $NOW"\n'
+                "  else\n"
+                '    echo "STOP: the scale failed, capacity ${NOW:-?}: read the error above"\n'
+                "  fi\n"
                 "fi\n"
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
-                expected="$TARGET or more (`not scaling` when autoscale already added the instance or "
-                "scaled out for load)",
+                expected="the scale blocks until the instance is created (minutes; it prints nothing): do "
+                "not interrupt it; then $TARGET or more (`not scaling` when autoscale already added the "
+                f"instance or scaled out for load; `autoscale added it` when the scale failed, for example "
+                f"with a conflict, and the capacity read {SCALE_RECHECK_SECONDS} s later reached $TARGET)",
                 stop_if=(
                     "`STOP: a read failed`: run the step again (lost shell: the Names block first). "
                     "`STOP: the autoscale minimum is ...`: nothing was scaled; if $STATE does not exist, "
@@ -543,8 +570,11 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "4's update "
                     "failed: run step 4 again; if it does, go to Escalation. The final capacity below "
                     "$TARGET without a STOP: the scale set is still adding it, wait a minute and run the "
-                    "step again. `STOP: the scale failed`: a quota error (cores in the region): Rollback, "
-                    "then Escalation; do not delete first. `LinkedAuthorizationFailed` (403): the role lacks "
+                    "step again. `STOP: the scale failed`: an error above that names a quota (`... exceeding "
+                    "approved ... Cores quota`: cores in the region): Rollback, then Escalation; do not "
+                    "delete first. Any other error (`Conflict`: another operation on the scale set, or a "
+                    "transient one): run the step again (it re-reads the capacity first), Escalation if it "
+                    "fails again. `LinkedAuthorizationFailed` (403): the role lacks "
                     "the action the error names (on the subnet, gateway pool or identity the instances use): "
                     "Rollback, then escalate"
                 ),
@@ -621,23 +651,43 @@ def replace_one(facts: StackFacts) -> Runbook:
                 # a scale-in during the delete would take a second, healthy instance. Paused, autoscale
                 # neither scales in nor adds the deleted one back; step 9 resumes it.
                 command=f"H=$({new_health})\n"
-                'echo "new instance ${NEW_VM:-unset} (${NEW_IP:-unset}): ${H:-absent from the pool}"\n'
-                'test "$H" = Healthy && test -n "$VM" \\\n'
-                '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
-                "-o tsv \\\n"
-                '  && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM"\n'
+                # Every serving instance but the one deleted, in one read of the gateway: the delete must
+                # leave at least the stack's minimum Healthy.
+                f"OTHERS=$({others_healthy})\n"
+                'echo "new instance ${NEW_VM:-unset} (${NEW_IP:-unset}): ${H:-absent from the pool}; '
+                f'Healthy other than $VM (${{OLD_IP:-unset}}): ${{OTHERS:-?}}, at least {n} needed"\n'
+                'if test "$H" = Healthy && test -n "$VM" && test -n "$OLD_IP" '
+                f'&& test "${{OTHERS:-0}}" -ge {n}; then\n'
+                '  if az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
+                "-o tsv; then\n"
+                '    az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM" \\\n'
+                # A re-run while the first delete still runs fails with other errors than NotFound.
+                '      || echo "the delete failed; $VM is now: '
+                '$(az vm show -g "$RG" -n "$VM" --query provisioningState -o tsv)"\n'
+                "  fi\n"
+                "else\n"
+                '  echo "STOP: nothing changed"\n'
+                "fi\n"
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
-                    "`new instance ... Healthy`; `false` (autoscale paused); then the delete returns in "
+                    f"`new instance ... Healthy; Healthy other than ...: N, at least {n} needed` with N "
+                    f"= $CAP or more ({n} or more); `false` (autoscale paused); then the delete returns in "
                     "about "
                     f"{leave.seconds} s if the instance's watcher "
                     "approves, otherwise when the terminate notice runs out (notBeforeTimeout "
                     f"{notice} s): do not interrupt it; then $CAP. A `NotFound` error (a second run, or "
-                    "automatic repair replaced $VM meanwhile): the delete is done"
+                    "automatic repair replaced $VM meanwhile): the delete is done. `the delete failed; $VM "
+                    "is now: Deleting` (a re-run while the first delete still runs): wait, re-running only "
+                    'the `az vm show -g "$RG" -n "$VM" --query provisioningState -o tsv` until it fails with '
+                    "`ResourceNotFound`, then step 9; `now: ` with nothing after it: $VM is gone, step 9"
                 ),
                 stop_if=(
-                    "the new instance is not `Healthy` (or `unset`: lost shell, run the Names block first): "
-                    "nothing was changed; run step 7 again, or Rollback. Errors rise on the alerts or "
+                    "`STOP: nothing changed`: the new instance is not `Healthy`, or fewer than "
+                    f"{n} others are (deleting $VM would drop the serving capacity below the minimum), or "
+                    "`unset` (lost shell: run the Names block first): run step 7 again, or step 2 to see "
+                    "which are not Healthy and wait for them, or Rollback. `the delete failed; $VM is now: "
+                    "Succeeded` or `Failed`: the delete was refused (the error above): run step 9, then "
+                    "escalate. Errors rise on the alerts or "
                     "dashboards: run step 9 (autoscale must not stay paused), then escalate"
                 ),
             ),
