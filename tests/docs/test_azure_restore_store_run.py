@@ -68,7 +68,10 @@ def test_first_restore_grants_then_switches_and_keeps_the_own_accounts_grant(tmp
     ups = _run(tmp_path, _changes(_runbook().steps), served=None, restored=FIRST, account=OWN)
     # Grant first (draining), then serve it with nothing draining: the own account's grant always stays.
     assert ups == [f"|{FIRST}", f"{FIRST}|"]
-    assert (tmp_path / "restore-rg.env").read_text() == f"RESTORED={FIRST}\nPREVIOUS=''\nACCOUNT={OWN}\n"
+    # The switch adds its stage and the upgrade before it (review round 2, findings 1 and 2).
+    assert (tmp_path / "restore-rg.env").read_text() == (
+        f"RESTORED={FIRST}\nPREVIOUS=''\nACCOUNT={OWN}\nSTAGE=switching\nLAST_UPGRADE=2026-11-30T00:00:00Z\n"
+    )
 
 
 def test_second_restore_drains_the_first_until_the_switch_is_done(tmp_path):

@@ -61,7 +61,8 @@ class AzureSettings(_Settings):
     alert_email: str | None = Field(None, pattern=EMAIL_PATTERN)
     # The Cosmos DB account the fleet uses instead of the stack's own: the name of an account in the stack's
     # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
-    # restore-store.md). Account names: 3-44 lower-case letters, digits and hyphens, no hyphen at either end.
+    # restore-store.md). Account names: 3-41 (OTHER_ACCOUNT_MAX) lower-case letters, digits and hyphens,
+    # no hyphen at either end.
     items_account: str | None = None
     # An account the fleet is not served from but instances may use: the one it served before, which instances
     # not yet replaced by the rolling upgrade still use, or a restored one about to be served, whose grant and

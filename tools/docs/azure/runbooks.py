@@ -1041,6 +1041,36 @@ _LAST_UPGRADE = (
 )
 
 
+def _progress(stage: str) -> str:
+    """Record, before a switch's config change, which step started (STAGE) and the latest upgrade's start
+    time (LAST_UPGRADE) in $STATE: the config alone reads the same before a switch's update and during its
+    rolling upgrade, and a lost shell must not lose the start time the wait compares against."""
+    return f'printf \'STAGE={stage}\\nLAST_UPGRADE=%q\\n\' "$LAST_UPGRADE" >>"$STATE"'
+
+
+def _restored_name_max() -> int:
+    """The longest account name the stack accepts for `itemsAccount` (pulumi/azure settings.py)."""
+    from refarch_pulumi.offline import project
+
+    return project("azure").module("settings").OTHER_ACCOUNT_MAX
+
+
+def _interrupted(stack: str) -> str:
+    """What to do when a `pulumi up` is interrupted: its creates stay pending in the state and the next
+    update creates them again (pulumi/pulumi#11599); the role assignment's fixed id is then refused as
+    existing (pulumi-azure-native#1123) and the auto-named lock is made twice. `pulumi refresh` resolves
+    pending creates only when run interactively ("Recovering from an interrupted update",
+    https://www.pulumi.com/docs/support/troubleshooting/common-issues/interrupted-updates)."""
+    return (
+        "; the update was interrupted (lost shell, Ctrl-C): run `pulumi refresh "
+        + stack
+        + "` first, without `--yes` (it asks, for each pending create, to import what Azure created or to "
+        'clear it), then `az lock list -g "$RG" --resource-type Microsoft.DocumentDB/databaseAccounts '
+        '--query "[].id" -o tsv` shows at most one lock per account (a second one is orphaned and would '
+        "block deletes: escalate), then run only its `pulumi up` again"
+    )
+
+
 def _upgrade_wait(why: str, stop_if: str) -> Step:
     """Wait for the rolling upgrade a switch's `pulumi up` started: `Completed` alone could be an earlier
     upgrade's, so its start time is compared with the one read before the update ($LAST_UPGRADE)."""
@@ -1112,6 +1142,9 @@ def restore_store(facts: StackFacts) -> Runbook:
     replace = replace_every(facts)
     flags, query, matching = _restored_account_checks(facts)
     lock_and = " lock and" if locked else ""
+    interrupted = _interrupted(stack)
+    name_max = _restored_name_max()
+    config = f"{PROJECT}/Pulumi.{facts.environment}.yaml"
     return _runbook(
         facts,
         "restore-store",
@@ -1173,7 +1206,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             "in a checkout of this repository at the deployed release, on the branch its deployments are "
             "made from: every config change below is committed there (push it as your team ships changes)",
             "Lost shell: open a new one at the same place and run the Names block: it reloads $STATE "
-            "(RESTORED, PREVIOUS, ACCOUNT) once step 5 has written it; before step 5, set RESTORED again",
+            "(RESTORED, PREVIOUS, ACCOUNT; from step 7 also STAGE and LAST_UPGRADE) once step 5 has "
+            "written it; before step 5, set RESTORED again",
         ),
         lookups=_lookups(
             facts,
@@ -1190,14 +1224,14 @@ def restore_store(facts: StackFacts) -> Runbook:
             Lookup(
                 variable="STATE",
                 command=f'echo "{RESTORE_STATE}"',
-                source="the state file step 5 writes (RESTORED, PREVIOUS, ACCOUNT); this block reloads it "
-                "after a lost shell",
+                source="the state file step 5 writes (RESTORED, PREVIOUS, ACCOUNT) and each switch adds to "
+                "(STAGE: the switch that started, LAST_UPGRADE); this block reloads it after a lost shell",
             ),
         ),
         after_lookups=(
             # After the switch `cosmosAccount` names RESTORED: the saved ACCOUNT is the one used before.
             'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: RESTORED=${RESTORED:-} '
-            'PREVIOUS=${PREVIOUS:-} ACCOUNT=${ACCOUNT:-}"',
+            'PREVIOUS=${PREVIOUS:-} ACCOUNT=${ACCOUNT:-} STAGE=${STAGE:-} LAST_UPGRADE=${LAST_UPGRADE:-}"',
         ),
         steps=(
             Step(
@@ -1214,15 +1248,18 @@ def restore_store(facts: StackFacts) -> Runbook:
                     "original (the source keeps serving meanwhile)"
                 ),
                 command='RESTORED="$ACCOUNT-restored"\n'
-                'az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
+                f'test "${{#RESTORED}}" -le {name_max} \\\n'
+                '  && az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
                 '--target-database-account-name "$RESTORED" \\\n'
                 f"  --location {facts.region} --public-network-access Disabled --disable-local-auth true "
                 '--restore-timestamp "$RESTORE_TIME"',
                 expected="returns when the new account exists (`provisioningState` Succeeded)",
-                stop_if="`restore timestamp` refused: pick a time inside the window of step 1; the name is "
+                stop_if="nothing runs: RESTORED is longer than the stack accepts for `itemsAccount` "
+                f"({name_max} characters: the stack names the account's private endpoint after it; each "
+                "restore of a restored account adds 9): set RESTORED to a shorter name; "
+                "`restore timestamp` refused: pick a time inside the window of step 1; the name is "
                 "taken (a restore of an earlier incident): set RESTORED to another name (lower-case letters, "
-                "digits, hyphens; step 5's preview refuses one too long for the stack) and run the "
-                "`az cosmosdb restore` line again",
+                f"digits, hyphens, at most {name_max}) and run the `az cosmosdb restore` line again",
             ),
             Step(
                 title="Verify the restored account: private, no keys, restored to the moment you chose, "
@@ -1292,7 +1329,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "with the setting committed and the fleet untouched (it is not served from RESTORED yet); "
                 "the preview fails to read the account: RESTORED is misspelt or the restore has not "
                 f"finished; fix the cause and run `pulumi up {stack} --yes` again, or go to Rollback "
-                "(step 1)",
+                "(step 1)" + interrupted,
             ),
             _propagation_wait("$RESTORED"),
             Step(
@@ -1311,7 +1348,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 command=(
                     _LAST_UPGRADE + "\n"
-                    f'test -n "$RESTORED" && pulumi config set itemsAccount "$RESTORED" {stack} \\\n'
+                    f'test -n "$RESTORED" && {_progress("switching")} \\\n'
+                    f'  && pulumi config set itemsAccount "$RESTORED" {stack} \\\n'
                     f'  && if test -n "$PREVIOUS"; then pulumi config set itemsAccountDraining "$PREVIOUS" '
                     f"{stack}; \\\n"
                     f"     else pulumi config rm itemsAccountDraining {stack}; fi \\\n"
@@ -1320,13 +1358,16 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 expected="the update completes: the restored account's diagnostics"
                 + (" and lock" if locked else "")
-                + " created, its endpoint, DNS zone group and role assignment unchanged, the stack's own "
-                "account's role assignment kept, the scale set updated",
+                + " created, the throttling alert's scope moved to it, its endpoint, DNS zone group and role "
+                "assignment unchanged, the stack's own account's role assignment kept, the scale set "
+                "updated; when PREVIOUS is a restored account (a second restore) also PREVIOUS's "
+                + ("lock and " if locked else "")
+                + "diagnostics deleted, its endpoint, DNS zone group and role assignment unchanged",
                 stop_if="nothing runs: RESTORED is empty (lost shell: run the Names block); the update "
                 "fails: the settings are committed; whichever account an instance uses stays reachable (the "
                 "restored account and PREVIOUS keep their endpoint and role, the stack's own account keeps "
-                f"its own): fix the cause and run `pulumi up {stack} --yes` again, or go to Rollback "
-                "(step 1)",
+                f"its own): fix the cause and run `pulumi up {stack} --yes` again (only it: the whole "
+                "command would record another LAST_UPGRADE), or go to Rollback (step 1)" + interrupted,
             ),
             _upgrade_wait(
                 "until then instances not yet replaced still use PREVIOUS (or the stack's own account)",
@@ -1347,7 +1388,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "PREVIOUS's endpoint, DNS zone group and role assignment deleted, nothing else (the scale "
                 "set's model does not change); the account itself stays",
                 stop_if="the update fails: the setting is committed and no instance uses PREVIOUS any more: "
-                f"fix the cause and run `pulumi up {stack} --yes` again",
+                f"fix the cause and run `pulumi up {stack} --yes` again" + interrupted,
             ),
             Step(
                 title="The fleet now uses the restored account",
@@ -1399,27 +1440,44 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "Names block "
                 "first: RESTORED and PREVIOUS come from $STATE)",
                 command=(
+                    # The shell that ran a switch holds no STAGE: only $STATE has it.
+                    'test -f "$STATE" && source "$STATE"\n'
+                    f"git diff --exit-code {config}\n"
                     f"SERVED=$(pulumi config get itemsAccount {stack} || true)\n"
                     f"DRAINING=$(pulumi config get itemsAccountDraining {stack} || true)\n"
-                    'echo "SERVED=$SERVED DRAINING=$DRAINING RESTORED=$RESTORED PREVIOUS=$PREVIOUS"'
+                    'echo "STAGE=${STAGE:-} SERVED=$SERVED DRAINING=$DRAINING RESTORED=$RESTORED '
+                    'PREVIOUS=$PREVIOUS"'
                 ),
-                expected="SERVED = PREVIOUS: the fleet was not switched: step 6 if DRAINING = RESTORED, else "
-                "step 7. SERVED = RESTORED and DRAINING = PREVIOUS (both empty for the stack's own account): "
-                "step 4. SERVED = RESTORED, DRAINING empty, PREVIOUS not empty (forward step 9 ran): step 2",
-                stop_if="RESTORED empty: $STATE was not reloaded: run the Names block (after forward step "
-                '12, `mv "$STATE.done" "$STATE"` first); no $STATE at all: escalate',
+                # STAGE first: after Rollback step 4 the config reads as before the forward switch, but
+                # instances not yet replaced still use RESTORED.
+                expected="no diff; then, by STAGE first. STAGE = switching-back (Rollback step 4 started): "
+                "DRAINING empty: step 7 (step 6 done); SERVED = PREVIOUS: its update may have run and "
+                f"instances not yet replaced may still use RESTORED: run `pulumi up {stack} --yes` again "
+                "(nothing changes if it completed), then step 5; otherwise step 4. STAGE = granting-back "
+                "(Rollback step 2 started): DRAINING = PREVIOUS: run that `pulumi up` again, then step 3; "
+                "otherwise step 2. STAGE empty or `switching`: SERVED = PREVIOUS: the fleet was not "
+                "switched: step 6 if DRAINING = RESTORED, else step 7. SERVED = RESTORED and DRAINING = "
+                "PREVIOUS (both empty for the stack's own account): step 4. SERVED = RESTORED, DRAINING "
+                "empty, PREVIOUS not empty (forward step 9 ran): step 2",
+                stop_if=f"a diff of {config}: a step was interrupted between its config change and its "
+                "commit: commit the file with that step's message, then read this step again; RESTORED "
+                "empty: $STATE was not reloaded: run the Names block (after forward step "
+                '12, `mv "$STATE.done" "$STATE"` first); no $STATE at all: forward step 5 never ran, no '
+                'instance reached RESTORED: only delete it when it exists (`az cosmosdb delete -g "$RG" '
+                '-n "<restored account>" --yes`, step 7 without its `mv`)',
             ),
             Step(
                 title="Only when forward step 9 ran: grant PREVIOUS first again (draining), committed",
                 command=(
-                    f'test -n "$PREVIOUS" && pulumi config set itemsAccountDraining "$PREVIOUS" {stack} \\\n'
+                    f'test -n "$PREVIOUS" && printf \'STAGE=granting-back\\n\' >>"$STATE" \\\n'
+                    f'  && pulumi config set itemsAccountDraining "$PREVIOUS" {stack} \\\n'
                     f"  && {_committed(facts, 'grant $PREVIOUS again')} \\\n"
                     f"  && pulumi up {stack} --yes"
                 ),
                 expected="the update completes: PREVIOUS's endpoint, DNS zone group and role assignment "
                 "created, nothing else",
                 stop_if="the update fails: the fleet is still served from RESTORED, which keeps its reach: "
-                f"fix the cause and run `pulumi up {stack} --yes` again, or escalate",
+                f"fix the cause and run `pulumi up {stack} --yes` again, or escalate" + interrupted,
             ),
             _propagation_wait("$PREVIOUS"),
             Step(
@@ -1430,7 +1488,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 + " diagnostics go; its endpoint, DNS zone group and role assignment stay, unchanged",
                 command=(
                     _LAST_UPGRADE + "\n"
-                    f'test -n "$RESTORED" && pulumi config set itemsAccountDraining "$RESTORED" {stack} \\\n'
+                    f'test -n "$RESTORED" && {_progress("switching-back")} \\\n'
+                    f'  && pulumi config set itemsAccountDraining "$RESTORED" {stack} \\\n'
                     f'  && if test -n "$PREVIOUS"; then pulumi config set itemsAccount "$PREVIOUS" {stack}; '
                     "\\\n"
                     f"     else pulumi config rm itemsAccount {stack}; fi \\\n"
@@ -1444,7 +1503,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "scale set updated",
                 stop_if="nothing runs: RESTORED is empty (run the Names block); the update fails: the "
                 "settings are committed and whichever account an instance uses stays reachable: fix the "
-                f"cause and run `pulumi up {stack} --yes` again, or escalate",
+                f"cause and run `pulumi up {stack} --yes` again (only it), or escalate" + interrupted,
             ),
             _upgrade_wait(
                 "until then instances not yet replaced still use the restored account",
@@ -1464,7 +1523,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "replaced); the account itself stays",
                 stop_if="the update fails: the setting is committed and no instance uses the "
                 "restored account "
-                f"any more: fix the cause and run `pulumi up {stack} --yes` again",
+                f"any more: fix the cause and run `pulumi up {stack} --yes` again" + interrupted,
             ),
             Step(
                 title="Delete the restored account once it is no longer needed (after step 6, or when the "
