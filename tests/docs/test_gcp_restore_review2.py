@@ -167,6 +167,11 @@ def test_the_rollback_reopens_a_closed_restore(docs_inputs, tmp_path):
     assert f"pulumi config set itemsDatabaseDraining prod-items-restored {STACK}" in calls
     assert f"pulumi up {STACK} --yes" in calls
     assert "close the state file" in back.title
+    # The shell kept RESTORED (not lost): the closed run is reopened too, for Rollback's last step to close.
+    Path(f"{state}.done").write_text(state.read_text())
+    state.unlink()
+    _run(tmp_path, _pulumi_stub("return 0"), back.command, STATE=str(state), RESTORED="prod-items-restored")
+    assert state.exists()
     # Finding 8b: with PREVIOUS a clone the schedule moves to it rather than going.
     assert "replaced, for PREVIOUS" in back.expected
 

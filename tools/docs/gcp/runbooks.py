@@ -1129,8 +1129,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                     if settings
                     else ""
                 ),
-                expected=f"the TTL policy on `{ttl_field}` of `{collection}` becomes active (the command "
-                "waits for it; already active: no change)"
+                expected=f"the field `{ttl_field}` of `{collection}` shown with its `ttlConfig` (state "
+                "`CREATING`, then `ACTIVE` once Firestore has applied it; already there: no change)"
                 + "".join(f"; the database with {CLONE_SETTINGS[flag][1]}" for flag in settings),
             ),
             Step(
@@ -1282,12 +1282,12 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
                 "unchanged, so that a failed or interrupted update never drops the clone while instances "
                 "still use it. After the restore was closed (step "
-                f"{retire_step} renamed $STATE to $STATE.done) the first line reopens it, when the shell "
-                f"holds no RESTORED. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
+                f"{retire_step} renamed $STATE to $STATE.done, the latest closed run) the first line reopens "
+                f"it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
                 "is no longer granted then: serving it again is a new restore: close the state file "
                 f'(`mv "$STATE" "$STATE.done"`, as step {retire_step} does) first, then step '
                 f"{grant_step} with RESTORED=$PREVIOUS)",
-                command='test -z "${RESTORED:-}" && test ! -e "$STATE" && test -f "$STATE.done" \\\n'
+                command='test ! -e "$STATE" && test -f "$STATE.done" \\\n'
                 '  && mv "$STATE.done" "$STATE" && . "$STATE" \\\n'
                 '  && echo "reopened $STATE: RESTORED=$RESTORED PREVIOUS=$PREVIOUS"\n'
                 f': "${{RESTORED:?}}" && if test -n "$PREVIOUS"; then \\\n'
