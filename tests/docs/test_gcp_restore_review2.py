@@ -74,6 +74,17 @@ def test_the_clone_is_deleted_by_a_command_whose_permission_is_listed(docs_input
     assert any("gcloud firestore databases clone --help" in line for line in book.preconditions)
 
 
+def test_the_database_the_fleet_serves_is_never_deleted(docs_inputs, tmp_path):
+    _, book = _book(docs_inputs)
+    delete = _step(book.rollback, "backups delete")
+    gcloud_stub = 'gcloud() { echo "gcloud $*" >>"$LOG"; }'
+    served = {"RESTORED": "prod-items-restored", "DATABASE": "prod-items-restored", "PROJECT": "p"}
+    out, calls = _run(tmp_path, gcloud_stub, delete.command, **served)
+    assert "STOP" in out and "databases delete" not in calls and "databases update" not in calls
+    out, calls = _run(tmp_path, gcloud_stub, delete.command, **{**served, "DATABASE": "prod-items"})
+    assert "STOP" not in out and "databases delete --database=prod-items-restored" in calls
+
+
 def _pulumi_stub(config_get: str) -> str:
     """`pulumi config get` behaves as `config_get` says; every other call is logged and succeeds."""
     return (

@@ -975,20 +975,25 @@ def _delete_clone(variable: str, protected: bool, scheduled: bool) -> Step:
         '--format="value(name.basename(),database)"\n'
         "BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with an ID listed above; repeat for each\n"
         'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"\n'
+        # Never the database the fleet serves ($DATABASE, the stack's output), whatever the variable holds.
+        + f'test "${variable}" != "$DATABASE" \\\n'
         + (
-            f'gcloud firestore databases update --database="${variable}" --no-delete-protection '
-            '--project="$PROJECT"\n'
+            f'  && gcloud firestore databases update --database="${variable}" --no-delete-protection '
+            '--project="$PROJECT" \\\n'
             if protected
             else ""
         )
-        + f'gcloud firestore databases delete --database="${variable}" --project="$PROJECT"',
+        + f'  && gcloud firestore databases delete --database="${variable}" --project="$PROJECT" \\\n'
+        + f'  || echo "STOP: ${variable} is the database the fleet serves, or the delete failed"',
         expected="the list: one line per backup of that database"
         + (" (its weekly schedule's, while it was served)" if scheduled else "")
         + f", its ID then its database, which ends in `/databases/${variable}` (delete no other), or "
         "nothing; each backup delete deletes at once, without a prompt"
         + ("; the delete protection turned off" if protected else "")
         + "; then the database deleted",
-        stop_if=f"a listed database does not end in `/databases/${variable}`: do not delete that backup",
+        stop_if=f"a listed database does not end in `/databases/${variable}`: do not delete that backup. "
+        f"STOP: ${variable} is $DATABASE, which the fleet serves: nothing deleted; finish the switch away "
+        "from it first",
     )
 
 
