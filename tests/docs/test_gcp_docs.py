@@ -151,7 +151,8 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a
     assert switch.command.startswith(
         f': "${{RESTORED:?}}" && pulumi config set {served} "$RESTORED" {STACK} '
     )
-    update = [step.command for step in steps if "databases update" in step.command]
+    update = [line for step in steps for line in step.command.splitlines() if "databases update" in line]
+    # The rollback's delete turns protection off again: only the forward steps give the clone settings.
     assert update == [
         'gcloud firestore databases update --database="$RESTORED" --enable-pitr '
         '--delete-protection --project="$PROJECT"'
@@ -164,6 +165,7 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a
     )
     bare_steps = _restore(bare, spec).steps
     assert not [step for step in bare_steps if "databases update" in step.command]
+    assert not [step for step in _restore(bare, spec).rollback if "--no-delete-protection" in step.command]
     retire = next(step for step in bare_steps if step.title.startswith("Retire the old database"))
     assert retire.expected.startswith("`DELETE_PROTECTION_DISABLED`")
     # Step numbers in the text follow the steps actually rendered (no settings step here).
@@ -180,7 +182,7 @@ def test_restore_grants_the_clone_and_waits_out_iam_propagation_before_switching
     book = _restore(model, spec)
     steps = book.steps
     grant = _step(steps, f'pulumi config set {draining} "$RESTORED"')
-    wait = _step(steps, "sleep ")
+    wait = _step(steps, f"sleep {IAM_PROPAGATION_SECONDS}\n")  # not the clone wait's polling sleep
     switch = _step(steps, f'pulumi config set {served} "$RESTORED"')
     assert grant < wait < switch
     propagation = IAM_PROPAGATION_SECONDS
@@ -289,7 +291,7 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
     own = model.only("gcp:firestore/database:Database").get("name")
     assert f"(`only-{own}`" in undrain.expected and "clone itself stays" in undrain.expected
     assert (
-        '--filter="database=projects/$PROJECT/databases/$RESTORED"' in delete.command
+        "--filter=\"database~'/databases/$RESTORED\\$'\"" in delete.command
         and 'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION"' in delete.command
     )
     assert close.command == 'mv "$STATE" "$STATE.done"'

@@ -270,4 +270,7 @@ def test_a_draining_database_the_fleet_serves_or_owns_is_refused(gcp, served):
     problems = _problems(gcp, **config)
     assert set(problems) == {f"{NS}:itemsDatabaseDraining"}
     assert problems[f"{NS}:itemsDatabaseDraining"][0] == value
-    assert "neither the stack's own" in problems[f"{NS}:itemsDatabaseDraining"][1]
+    rule = problems[f"{NS}:itemsDatabaseDraining"][1]
+    assert "neither the stack's own" in rule
+    # Review 2, finding 8a: draining also means "about to be served" (the grant step).
+    assert "granted but not served (a clone about to be served, or the one served before)" in rule

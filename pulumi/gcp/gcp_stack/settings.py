@@ -162,8 +162,8 @@ def cross_checks(
             Problem(
                 f"{namespace}:itemsDatabaseDraining",
                 draining,
-                "must name a database the fleet served before, neither the stack's own (always granted) nor "
-                "itemsDatabase (the one it serves)",
+                "must name a database granted but not served (a clone about to be served, or the one served "
+                "before), neither the stack's own (always granted) nor itemsDatabase (the one it serves)",
             )
         )
     named = [db for db in (gcp.items_database, draining) if db and db != own]

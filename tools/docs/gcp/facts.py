@@ -28,6 +28,7 @@ TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 CACHE = "gcp:redis/instance:Instance"
 DATABASE = "gcp:firestore/database:Database"
 BACKUPS = "gcp:firestore/backupSchedule:BackupSchedule"
+TTL_FIELD = "gcp:firestore/field:Field"
 LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
 PROGRAM = ROOT / "pulumi" / "gcp" / "gcp_stack" / "program.py"
 PROJECT_DIR = "pulumi/gcp"
@@ -154,6 +155,8 @@ def details(
         "cache_alternative": cache.get("alternativeLocationId", None),
         "database": database.get("name"),
         "delete_protection": database.get("deleteProtectionState") == "DELETE_PROTECTION_ENABLED",
+        # The TTL policy the stack gives its own database (a clone does not copy it): collection, field.
+        "ttl_field": tuple(model.only(TTL_FIELD).get(key) for key in ("collection", "field")),
         "shutdown_grace": int(env["SHUTDOWN_GRACE_SECONDS"]),
         "session_ttl": int(env["SESSION_TTL_SECONDS"]),
         "uptime_path": model.only("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig").get("httpCheck.path"),

@@ -933,6 +933,18 @@ def _restore_state(environment: str) -> str:
     return f"$HOME/restore-store-{environment}.env"
 
 
+def _interrupted(stack: str) -> str:
+    """Where an interrupted `pulumi up` (lost session, Ctrl-C) leaves the stack, and how to resume it
+    (pulumi.com/docs/iac/troubleshooting/common-issues/interrupted-updates; pulumi.com/docs/iac/cli/commands/
+    pulumi_cancel)."""
+    return (
+        "`pulumi up` interrupted (lost session, Ctrl-C): the next one says the stack is locked by an update "
+        f"in progress: when no one else runs one, `pulumi cancel {stack}` first; or it warns of pending "
+        f"operations: check those resources in the console, then `pulumi refresh {stack}` (interactively: "
+        "it asks what to do with a pending create); then rerun this step's `pulumi up`"
+    )
+
+
 def _commit(environment: str, message: str) -> str:
     """Keep a changed setting with the code: a later `pulumi up` from another checkout must not undo it."""
     return f'git commit -m "{environment}: {message}" pulumi/gcp/Pulumi.{environment}.yaml'
@@ -952,19 +964,36 @@ def _grant_check(title: str, before: str, database: str, expected: str) -> Step:
 def _delete_clone(variable: str, protected: bool, scheduled: bool) -> Step:
     """A clone no instance uses any more: its weekly backups outlive it ("Deleting the source database does
     not automatically delete related backups", cloud.google.com/firestore/docs/backups), so list and delete
-    them too."""
+    them too. The filter is anchored: `database=...` also matches a longer name (`x-restored-2` for
+    `x-restored`: cloud.google.com/sdk/gcloud/reference/topic/filters), and `backups delete` does not ask
+    (gcloud reference firestore/backups/delete), so the list prints each backup's database to check."""
     return Step(
         title=f"Delete the database `${variable}` once it is no longer needed, with its backups (they "
-        "outlive it and are billed until they expire)",
-        command='gcloud firestore backups list --location="$REGION" --project="$PROJECT" '
-        f'--filter="database=projects/$PROJECT/databases/${variable}" --format="value(name.basename())"\n'
-        "BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with a name listed above; repeat for each\n"
-        'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"',
-        expected="the list: one ID per backup of that database"
+        "outlive it and are billed until they expire); or keep it, or a backup, on purpose as evidence",
+        command=f': "${{{variable}:?}}" && gcloud firestore backups list --location="$REGION" '
+        f'--project="$PROJECT" --filter="database~\'/databases/${variable}\\$\'" '
+        '--format="value(name.basename(),database)"\n'
+        "BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with an ID listed above; repeat for each\n"
+        'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"\n'
+        # Never the database the fleet serves ($DATABASE, the stack's output), whatever the variable holds.
+        + f'test "${variable}" != "$DATABASE" \\\n'
+        + (
+            f'  && gcloud firestore databases update --database="${variable}" --no-delete-protection '
+            '--project="$PROJECT" \\\n'
+            if protected
+            else ""
+        )
+        + f'  && gcloud firestore databases delete --database="${variable}" --project="$PROJECT" \\\n'
+        + f'  || echo "STOP: ${variable} is the database the fleet serves, or the delete failed"',
+        expected="the list: one line per backup of that database"
         + (" (its weekly schedule's, while it was served)" if scheduled else "")
-        + ", or nothing; each delete asks to confirm, then deletes. Then, from the console: "
-        + (f"turn off the delete protection of `${variable}`, then delete it" if protected else "delete it")
-        + "; or keep it, or a backup, on purpose as evidence",
+        + f", its ID then its database, which ends in `/databases/${variable}` (delete no other), or "
+        "nothing; each backup delete deletes at once, without a prompt"
+        + ("; the delete protection turned off" if protected else "")
+        + "; then the database deleted",
+        stop_if=f"a listed database does not end in `/databases/${variable}`: do not delete that backup. "
+        f"STOP: ${variable} is $DATABASE, which the fleet serves: nothing deleted; finish the switch away "
+        "from it first",
     )
 
 
@@ -981,9 +1010,13 @@ def restore_store(facts: StackFacts) -> Runbook:
     # What a clone does not take from its source and the spec asks for this environment.
     wanted = (("--enable-pitr", facts.store_pitr), ("--delete-protection", protected))
     settings = [flag for flag, on in wanted if on]
+    # The TTL policy the stack gives its own database (item_store.py's firestore.Field): a clone lacks it.
+    collection, ttl_field = facts.details["ttl_field"]
     up = f"pulumi up {stack} --yes"
-    # Step numbers the text refers to: clone, wait, [settings], verify, then the grant.
-    grant_step = 4 + bool(settings)
+    interrupted = _interrupted(stack)
+    # Step numbers the text refers to: clone, wait, what the clone lacks, verify, then the grant.
+    grant_step = 5
+    retire_step = grant_step + 7
     switch_step, drop_step = grant_step + 2, grant_step + 5
     previous_or_own = f"`$PREVIOUS` (empty: the stack's own database `{database}`)"
     return _runbook(
@@ -1033,6 +1066,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             "`gcloud` is authenticated, the repository is checked out at the deployed release and `pulumi` "
             "is logged in to the stack's backend (the switch is a deployment); `git` can commit there (each "
             f"setting is committed in pulumi/gcp/Pulumi.{env}.yaml).",
+            "`gcloud firestore databases clone --help` prints the command's help (older Google Cloud CLI "
+            "releases have `restore` only, from a backup: update the CLI first).",
             "You know the minute to restore to, in UTC, within the recovery window.",
             "Point-in-time recovery is "
             f"{'on' if facts.store_pitr else 'OFF: only the weekly backups can be restored'}.",
@@ -1072,24 +1107,36 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "is taken: choose another RESTORED",
             ),
             Step(
-                title="Wait for the clone",
-                command='gcloud firestore databases describe --database="$RESTORED" --project="$PROJECT"',
-                expected=f"the database `{database}-restored` in {facts.region}",
-                stop_if="NOT_FOUND after an hour: escalate",
+                title="Wait for the clone: the database exists while its clone runs, but is unreadable "
+                "until the clone's long-running operation is done (REST projects.databases.clone)",
+                command='OP=$(gcloud firestore databases describe --database="$RESTORED" '
+                '--project="$PROJECT" --format="value(sourceInfo.operation)") \\\n'
+                '  && until test -z "$OP" || test "$(gcloud firestore operations describe "$OP" '
+                '--database="$RESTORED" --project="$PROJECT" --format="value(done)")" = True; do \\\n'
+                '  echo "cloning: $OP"; sleep 60; done \\\n'
+                '  && echo "clone done: $RESTORED"',
+                expected=f"`cloning: ...` once a minute, then `clone done: {database}-restored`",
+                stop_if="NOT_FOUND (describe fails: no `clone done`): the clone did not start; go back to "
+                "step 1. Still cloning after an hour: escalate; the operation's `error`, if it "
+                'failed, says why (`gcloud firestore operations describe "$OP" --database="$RESTORED"`)',
             ),
-            *(
-                (
-                    Step(
-                        title="Give the clone what a clone does not take from its source and the spec asks "
-                        "for: " + " and ".join(CLONE_SETTINGS[flag][0] for flag in settings),
-                        command='gcloud firestore databases update --database="$RESTORED" '
-                        f'{" ".join(settings)} --project="$PROJECT"',
-                        expected="the database with "
-                        + " and ".join(CLONE_SETTINGS[flag][1] for flag in settings),
-                    ),
-                )
-                if settings
-                else ()
+            Step(
+                title="Give the clone what a clone does not take from its source (only the type, index "
+                'configuration and documents: REST projects.databases.clone; "A backup does not contain '
+                'TTL policies": cloud.google.com/firestore/docs/backups) and the stack gives its own: the '
+                f"TTL policy on `{collection}.{ttl_field}`"
+                + "".join(f" and {CLONE_SETTINGS[flag][0]}" for flag in settings),
+                command=f"gcloud firestore fields ttls update {ttl_field} --collection-group={collection} "
+                '--enable-ttl --database="$RESTORED" --project="$PROJECT"'
+                + (
+                    '\ngcloud firestore databases update --database="$RESTORED" '
+                    f'{" ".join(settings)} --project="$PROJECT"'
+                    if settings
+                    else ""
+                ),
+                expected=f"the field `{ttl_field}` of `{collection}` shown with its `ttlConfig` (state "
+                "`CREATING`, then `ACTIVE` once Firestore has applied it; already there: no change)"
+                + "".join(f"; the database with {CLONE_SETTINGS[flag][1]}" for flag in settings),
             ),
             Step(
                 title="Verify the restored items",
@@ -1115,12 +1162,15 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command=f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
                 f"IN_PROGRESS=$({config_lookup(env, DRAINING)} || true)\n"
                 'test ! -e "$STATE" && test -n "$RESTORED" && test -z "$IN_PROGRESS" \\\n'
+                # A failed `config get` (backend, login, passphrase) reads as "not set": the stack's
+                # output says which database the fleet serves; PREVIOUS (or the own) must be that one.
+                f'  && test "${{PREVIOUS:-{database}}}" = "$DATABASE" \\\n'
                 '  && printf \'RESTORED=%q\\nPREVIOUS=%q\\n\' "$RESTORED" "$PREVIOUS" >"$STATE" \\\n'
                 f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
                 f"  && {_commit(env, 'grant the fleet the restored database $RESTORED')} \\\n"
                 f"  && {up} \\\n"
                 '  || echo "STOP (STATE=$STATE RESTORED=$RESTORED PREVIOUS=$PREVIOUS '
-                'IN_PROGRESS=$IN_PROGRESS)"\n'
+                'IN_PROGRESS=$IN_PROGRESS DATABASE=$DATABASE)"\n'
                 # A refused re-run must not leave the values it just re-read in the shell.
                 'test -f "$STATE" && . "$STATE"',
                 expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
@@ -1130,9 +1180,16 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "of the run in progress)",
                 stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
                 "progress: finish it (its state file names it) or roll it back first; RESTORED empty: run "
-                "step 1's `RESTORED=` line again. STOP after `pulumi up` failed: the fleet still serves "
+                "step 1's `RESTORED=` line again. STOP with PREVIOUS (or, when empty, "
+                f"`{database}`) not $DATABASE, nothing written: `pulumi config get` failed for another "
+                "reason than a key not set (its error says: backend, login, passphrase), or the served "
+                "setting is not deployed; fix that and rerun this step. STOP after the state file was "
+                "written and the setting set but the `git commit` failed (it printed why): $STATE exists, "
+                "so a rerun of this step refuses; fix git, then run the commit and "
+                f"`{up}` by hand. STOP after `pulumi up` failed: the fleet still serves "
                 f"{previous_or_own} and keeps its grant on it (the new binding is created before the old "
-                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 3",
+                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 3. "
+                + interrupted,
             ),
             _grant_check(
                 f"Wait {IAM_PROPAGATION_SECONDS // 60} minutes for the grant to reach every IAM check (an "
@@ -1173,7 +1230,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "and rerun the `pulumi up`. The update fails after the group was updated (most likely its "
                 f"wait timing out after {timeout} s): some instances already use the clone; both databases "
                 "stay granted: do Rollback step 1, then escalate (that `pulumi up` first finishes the failed "
-                "update's pending deletes)",
+                "update's pending deletes). " + interrupted,
             ),
             _rollout_wait(timeout, f"it times out after {timeout} s: Rollback step 1, then escalate"),
             Step(
@@ -1194,7 +1251,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "`fleet-uses-items` replaced by one naming the stack's own database and the clone only, "
                 "nothing else (the instance template does not change)",
                 stop_if=f"the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grant on the clone; rerun `{up}`",
+                f"fleet keeps its grant on the clone; rerun `{up}`. " + interrupted,
             ),
             _grant_check(
                 "Read the fleet's grant as IAM has it",
@@ -1229,23 +1286,37 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title="Put the fleet back on the database it served before, "
                 f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
                 "unchanged, so that a failed or interrupted update never drops the clone while instances "
-                f"still use it. Only until step {drop_step} has run with PREVIOUS a clone (that clone is no "
-                "longer granted then: serving it again is a new restore, from step "
+                "still use it. After the restore was closed (step "
+                f"{retire_step} renamed $STATE to $STATE.done, the latest closed run) the first line reopens "
+                f"it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
+                "is no longer granted then: serving it again is a new restore: close the state file "
+                f'(`mv "$STATE" "$STATE.done"`, as step {retire_step} does) first, then step '
                 f"{grant_step} with RESTORED=$PREVIOUS)",
-                command=f': "${{RESTORED:?}}" && if test -n "$PREVIOUS"; then \\\n'
+                command='test ! -e "$STATE" && test -f "$STATE.done" \\\n'
+                '  && mv "$STATE.done" "$STATE" && . "$STATE" \\\n'
+                '  && echo "reopened $STATE: RESTORED=$RESTORED PREVIOUS=$PREVIOUS"\n'
+                f': "${{RESTORED:?}}" && if test -n "$PREVIOUS"; then \\\n'
                 f'  pulumi config set {SERVED} "$PREVIOUS" {stack}; else pulumi config rm {SERVED} {stack}; '
                 "fi \\\n"
                 f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
                 f"  && {_commit(env, 'serve the database served before the restore again')} \\\n"
                 f"  && {up}",
-                expected=f"the update completes; `firestoreDatabase` is $PREVIOUS, or `{database}` when "
+                expected="`reopened ...` only after a closed restore: check it names this restore's "
+                f"RESTORED; the update completes; `firestoreDatabase` is $PREVIOUS, or `{database}` when "
                 "PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
-                + (", the clone's weekly backup schedule deleted" if scheduled else "")
+                + (
+                    ", the weekly backup schedule `weekly-restored` deleted (with PREVIOUS a clone: "
+                    "replaced, for PREVIOUS)"
+                    if scheduled
+                    else ""
+                )
                 + "; a new instance template, the group's version updated",
                 stop_if="`nothing to commit` (no change): the settings already were so (the switch, step "
                 f"{switch_step}, had not run); go to step 3. The update fails before the group was "
                 "updated: fix the cause and rerun the `pulumi up`; after it: some instances use each "
-                "database, both stay granted: keep `itemsDatabaseDraining` set and escalate",
+                "database, both stay granted: keep `itemsDatabaseDraining` set and escalate. "
+                "RESTORED empty (`RESTORED: parameter null or not set`): no open state file, and no closed "
+                "one to reopen. " + interrupted,
             ),
             _rollout_wait(
                 timeout,
@@ -1262,7 +1333,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"names `{database}` (and PREVIOUS) only, nothing else (the instance template does not "
                 "change); the clone itself stays",
                 stop_if="the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grants; rerun `{up}`",
+                f"fleet keeps its grants; rerun `{up}`. " + interrupted,
             ),
             _delete_clone("RESTORED", protected, scheduled),
             Step(
