@@ -7,9 +7,9 @@ committed output from before these fixes.
 
 Sources: a managed instance's `id` is "empty when instance does not exist" and `currentAction` is what the
 group is doing to it (NONE when nothing), fields of the REST ManagedInstance
-(cloud.google.com/compute/docs/reference/rest/v1/ManagedInstance); recreate-instances and delete-instances
-print one row per instance with its status (gcloud compute instance-groups managed recreate-instances,
-delete-instances references).
+(cloud.google.com/compute/docs/reference/rest/v1/ManagedInstance); recreate-instances "returns the
+operation status per instance, which might be MEMBER_NOT_FOUND, FAIL, or SUCCESS"
+(cloud.google.com/sdk/gcloud/reference/compute/instance-groups/managed/recreate-instances).
 """
 
 from __future__ import annotations
@@ -139,10 +139,11 @@ def test_the_old_runbook_fails_every_check(environment, tmp_path):
 
 
 MUTATIONS = {
-    "rerun trusts the id only": (
-        r'\{ test "\$LIVE_ID" != "\$OLD_ID" \|\| test "\$ACTION" != NONE; \}',
-        "false",
+    "rerun needs a live id": (
+        r'test "\$LIVE_ID\$ACTION" !=',
+        'test -n "$LIVE_ID" && test "$LIVE_ID$ACTION" !=',
     ),
+    "rerun never already": (r'test "\$LIVE_ID\$ACTION" != "\$\{OLD_ID\}NONE"', "false"),
     "no acting branch": (r'elif test "\$ACTION" != NONE; then', "elif false; then"),
     "leftover saved": (r'elif test "\$MIN" != \d+; then', "elif false; then"),
     "no new row to Rollback 2": (r"Rollback 1 \(it puts the minimum back\)", "Rollback 2"),

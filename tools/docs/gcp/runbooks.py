@@ -443,8 +443,9 @@ def _replace_recreate(facts: StackFacts) -> Step:
     back) and its name is exactly one instance of the group. The name typed tonight is compared with the
     one in the state file (a file left by another run names another instance), and "already recreated"
     needs the live id to differ from the saved one (it is empty while the group recreates the instance) or
-    a recreate in progress (the shell may have been lost between saving the id and the recreate call). An
-    instance the group is already acting on (autohealing) is never recreated on top, and a saved id is
+    an action other than NONE (the shell may have been lost between saving the id and the recreate call);
+    id and action are compared as one string, digits then capitals, so neither can stand for the other.
+    An instance the group is already acting on (autohealing) is never recreated on top, and a saved id is
     never replaced."""
     return Step(
         title="Recreate the suspect instance",
@@ -455,8 +456,8 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "LIVE_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
         "ACTION=$(printf '%s\\n' \"$FOUND\" | grep -o '[A-Z_]*$')\n"
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
-        'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" '
-        '&& { test "$LIVE_ID" != "$OLD_ID" || test "$ACTION" != NONE; }; then\n'
+        'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
+        "then\n"
         '  echo "already recreated or under way: $VM had id $OLD_ID, now ${LIVE_ID:-none yet} '
         '($ACTION): go on with step 7"\n'
         'elif test -n "$VM" && test "$VM" != "$SUSPECT"; then\n'
