@@ -317,9 +317,10 @@ def _save_state() -> str:
 
 def _replace_read(facts: StackFacts) -> Step:
     """Read N and MIN once and keep them (with the choices later steps add) in a state file: after a lost
-    shell, rerunning this step reloads them instead of reading a minimum step 4 already raised."""
+    shell, rerunning this step reloads them instead of reading a minimum step 4 already raised. Only the
+    stack's minimum is saved: a leftover raised one would make step 8 "put back" the leftover."""
     loads = "\n".join(
-        f"{name}=$(grep -o '^{name}=.*' \"$STATE\" | grep -o '[^=]*$')" for name in REPLACE_STATE
+        f"  {name}=$(grep -o '^{name}=.*' \"$STATE\" | grep -o '[^=]*$')" for name in REPLACE_STATE
     )
     return Step(
         title="Read the group's target size and the autoscaler's minimum, once: they are saved to a state "
@@ -327,18 +328,24 @@ def _replace_read(facts: StackFacts) -> Step:
         command='STATE=~/"replace-one-instance.$PROJECT.$GROUP.env"\n'
         'if test -s "$STATE"; then\n'
         '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
+        f"{loads}\n"
+        f'  test "$MIN" = {facts.min_size} || echo "STOP: $STATE holds the minimum $MIN, not the stack\'s '
+        f'{facts.min_size}: Escalation"\n'
         "else\n"
         f"  N=$({DESCRIBE} --format='value(targetSize)')\n"
         f"  MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         "  STARTED=$(date -u +%Y-%m-%dT%H:%MZ)\n  RAISED=$((N + 1))\n  VM=\n  OLD_ID=\n"
-        f'  test -n "$N" && test -n "$MIN" && {_save_state()} && echo "saved in $STATE"\n'
+        '  if test -z "$N" || test -z "$MIN"; then\n'
+        '    echo "STOP: N or MIN is empty; nothing saved"\n'
+        f'  elif test "$MIN" != {facts.min_size}; then\n'
+        f'    echo "WARNING: the minimum is $MIN, not the stack\'s {facts.min_size}; nothing saved"\n'
+        "  else\n"
+        f'    {_save_state()} && echo "saved in $STATE"\n'
+        "  fi\n"
         "fi\n"
-        f"{loads}\n"
         'echo "started $STARTED: target size $N, minimum $MIN, raised minimum $RAISED, suspect '
         '${VM:-not chosen yet} ${OLD_ID}"\n'
         'test -n "$N" && test -n "$MIN" || echo "STOP: N or MIN is empty"\n'
-        f'test "$MIN" = {facts.min_size} || echo "WARNING: the minimum is $MIN, not the stack\'s '
-        f'{facts.min_size}"\n'
         'grep . "$STATE"',
         expected="“saved in” the state file's path (a first run) or “resuming”; when step 2 first ran "
         f"(STARTED); a target size of {facts.min_size} or more and at most {facts.max_size - 1}; the minimum "
@@ -346,7 +353,9 @@ def _replace_read(facts: StackFacts) -> Step:
         "channel (whoever takes over writes the same file from them, see Preconditions)",
         stop_if=f"it prints STOP, or a target size of {facts.max_size} (the max: no room for an extra "
         "instance): Escalation. It prints WARNING on a first run (no state file): a previous run may have "
-        f"left the minimum raised; do not go on: Escalation, to decide whether {facts.min_size} goes back. "
+        f"left the minimum raised; nothing is saved (the state file keeps only the stack's minimum, so "
+        f"step 8 never puts back a leftover); do not go on: Escalation, to decide whether "
+        f"{facts.min_size} goes back, then rerun this step. "
         "It prints “resuming” but the file is not from tonight's procedure (STARTED is missing or older, "
         "or its VM is set and is not the instance you were paged for): it is left by an earlier, "
         'unfinished run; move it aside with `mv "$STATE" "$STATE.stale"` and rerun this step (its '
@@ -421,8 +430,10 @@ def _replace_wait_extra(timeout: int) -> Step:
         "new instance's NAME and ZONE (the row not in step 3's list): it may be in another zone than the "
         "suspect's (see Capacity)",
         stop_if=f"it prints STOP (the autoscaler's status and messages follow it): rerun this step once; a "
-        f"second STOP, or wait-until timing out after {timeout} s, or the new instance UNHEALTHY or showing "
-        "a LAST_ERROR: the template does not boot, so do not run step 6 (recreating would replace a "
+        "second STOP and no new row (the target size never rose: no new instance, the group is "
+        "unchanged): do not run step 6; Rollback 1 (it puts the minimum back), then Escalation. A new row "
+        f"(after wait-until, or wait-until timing out after {timeout} s) that is UNHEALTHY or shows a "
+        "LAST_ERROR: the template does not boot, so do not run step 6 (recreating would replace a "
         "serving instance with one that fails); Rollback 2 (it removes that instance), then Escalation",
     )
 
@@ -431,8 +442,11 @@ def _replace_recreate(facts: StackFacts) -> Step:
     """Recreate the suspect once, and only while the raised minimum holds (a deployment may have put it
     back) and its name is exactly one instance of the group. The name typed tonight is compared with the
     one in the state file (a file left by another run names another instance), and "already recreated"
-    needs the live id to differ from the saved one or a recreate in progress (the shell may have been lost
-    between saving the id and the recreate call)."""
+    needs the live id to differ from the saved one (it is empty while the group recreates the instance) or
+    an action other than NONE (the shell may have been lost between saving the id and the recreate call);
+    id and action are compared as one string, digits then capitals, so neither can stand for the other.
+    An instance the group is already acting on (autohealing) is never recreated on top, and a saved id is
+    never replaced."""
     return Step(
         title="Recreate the suspect instance",
         command="# put the suspect instance's NAME from step 3 between the quotes\n"
@@ -442,29 +456,37 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "LIVE_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
         "ACTION=$(printf '%s\\n' \"$FOUND\" | grep -o '[A-Z_]*$')\n"
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
-        'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test -n "$LIVE_ID" '
-        '&& test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; then\n'
-        '  echo "already recreated: $VM had id $OLD_ID, now $LIVE_ID ($ACTION): go on with step 7"\n'
+        'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
+        "then\n"
+        '  echo "already recreated or under way: $VM had id $OLD_ID, now ${LIVE_ID:-none yet} '
+        '($ACTION): go on with step 7"\n'
         'elif test -n "$VM" && test "$VM" != "$SUSPECT"; then\n'
         '  echo "STOP: $STATE is for $VM, not $SUSPECT"\n'
         'elif test -z "$RAISED" || test "${LIVE_MIN:-0}" -lt "$RAISED"; then\n'
         '  echo "STOP: the minimum is ${LIVE_MIN:-unknown}, not $RAISED: something put it back"\n'
         'elif test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1; then\n'
         '  echo "STOP: $SUSPECT is not one instance of the group (found: $FOUND)"\n'
+        'elif test "$ACTION" != NONE; then\n'
+        '  echo "STOP: $SUSPECT is $ACTION: the group is already acting on it; rerun step 1, '
+        'then this step"\n'
         "else\n"
         "  VM=$SUSPECT\n"
-        "  OLD_ID=$LIVE_ID\n"
+        "  OLD_ID=${OLD_ID:-$LIVE_ID}\n"
         f"  {_save_state()}\n"
         '  echo "recreating $VM (id, zone, action: $FOUND)"\n'
         f'  gcloud compute instance-groups managed recreate-instances "$GROUP" --instances="$VM" {WHERE}\n'
         "fi",
         expected="“recreating” with the suspect's id, zone and ACTION NONE, then one row, status SUCCESS "
-        "(“already recreated” on a rerun after the recreate ran)",
+        "(“already recreated or under way” on a rerun after the recreate ran: the id may be empty while "
+        "the group recreates it)",
         stop_if="it prints STOP: “is for” another instance: the state file is left by another run, see step "
         "2's Stop if; “the minimum is”: a deployment or someone put the minimum back (pause deployments, "
         "Preconditions), rerun step 4, then step 5, then this step; “not one instance” (a mistyped name: "
-        "check it against step 3's NAME column). FAIL; the other instances in the suspect's ZONE "
-        f"misbehave too: a zone problem, use runbooks/gcp/{facts.environment}/evacuate-zone.md instead",
+        "check it against step 3's NAME column); “already acting on it” (autohealing or an update is "
+        "recreating it): rerun step 1, then this step. The row's status is FAIL or MEMBER_NOT_FOUND: "
+        "nothing was scheduled; check the NAME against step 3 and rerun this step once (it resumes); "
+        "still failing: Escalation. Other instances in the suspect's ZONE misbehave too: "
+        f"runbooks/gcp/{facts.environment}/evacuate-zone.md",
     )
 
 
@@ -507,8 +529,11 @@ def _remove_failed_extra() -> Step:
         f"{_show_minimum()}\n"
         f"{LIST_INSTANCES}",
         expected="“minimum now: $MIN”; the delete's row for the failing instance, status SUCCESS; the list "
-        "shows it DELETING, then gone, and $N rows as in step 3",
-        stop_if="it prints STOP, or the delete fails: Escalation",
+        "shows it DELETING, then gone, and $N rows as in step 3. Run a second time, the delete fails for "
+        "that instance (already DELETING or gone): that is success, as long as the list shows its NAME "
+        "DELETING or not at all",
+        stop_if="it prints STOP, or the delete fails and the list still shows the failing NAME with an "
+        "ACTION other than DELETING: Escalation",
     )
 
 
