@@ -67,7 +67,8 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
             f'{ceiling} s)"\n'
             # In progress first, then newest (DescribeScalingActivities): ours are among the first 20; without
             # --max-items the CLI fetches all six weeks of activities, page by page, before --query filters.
-            '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" --max-items 20 \\\n'
+            '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" '
+            "--max-items 20 \\\n"
             "    --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,Cause,"
             'StatusMessage]" \\\n'
             "    --output text\n"
@@ -145,7 +146,7 @@ ALREADY_REPLACING = (
     "The group is already replacing the instance you came for (a `Pending` instance beside it, or it "
     "`Terminating`: the load balancer's health check started it): do not mark it; run "
     "`MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T); "
-    "MARKED_EPOCH=$(date +%s); printf 'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n' \"$MARKED_AT\" \"$MARKED_EPOCH\" "
+    'MARKED_EPOCH=$(date +%s); printf \'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n\' "$MARKED_AT" "$MARKED_EPOCH" '
     '>> "$STATE"` (activities of the last 30 min, from before the page; seconds counted from now) and go '
     "to step 6. Another change"
 )
@@ -157,8 +158,9 @@ def _group_may_be_replacing(step: Step) -> Step:
     return dataclasses.replace(
         step,
         stop_if=step.stop_if.replace(
-            old, "a replacement or another operator's change is under way. " + ALREADY_REPLACING + " under "
-            "way (no instance of yours in it): wait for it (step 6) instead of starting "
+            old,
+            "a replacement or another operator's change is under way. " + ALREADY_REPLACING + " under "
+            "way (no instance of yours in it): wait for it (step 6) instead of starting ",
         ),
     )
 
@@ -176,10 +178,11 @@ def replace_one(facts: StackFacts) -> Runbook:
         Step(
             title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
             "it to the state file",
-            # A re-run while a replacement is under way (MARKED_AT reloaded or set) must not overwrite its state.
+            # A re-run while a replacement is under way (MARKED_AT reloaded or set) keeps its state.
             command=(
                 'if test -n "${MARKED_AT:-}"; then\n'
-                '  echo "replacement of ${INSTANCE:-an instance} already under way since $MARKED_AT: go to step 6"\n'
+                '  echo "replacement of ${INSTANCE:-an instance} already under way since $MARKED_AT: '
+                'go to step 6"\n'
                 "else\n"
                 '  INSTANCE="<id from step 1>"\n'
                 '  GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
@@ -236,9 +239,10 @@ def replace_one(facts: StackFacts) -> Runbook:
             "its replacement first, then drains and terminates it",
             # The guard makes a re-run after a lost shell safe: the names block reloaded MARKED_AT from the
             # state file, so the instance (gone by then: ValidationError) is not marked twice.
-            # MARKED_AT, which step 6 compares with the servers' activity times, is a minute before the mark: a
-            # laptop clock ahead of AWS's would otherwise hide our own activities. GNU date takes -d @epoch,
-            # BSD (macOS) date -r epoch. MARKED_EPOCH is the mark on this clock, for step 6's elapsed seconds.
+            # MARKED_AT, which step 6 compares with the servers' activity times, is a minute before the
+            # mark: a laptop clock ahead of AWS's would otherwise hide our own activities. GNU date takes
+            # -d @epoch, BSD (macOS) date -r epoch. MARKED_EPOCH is the mark on this clock, for step 6's
+            # elapsed seconds.
             command=(
                 'if test -n "${MARKED_AT:-}"; then\n'
                 '  echo "already marked at $MARKED_AT"\n'
@@ -312,9 +316,9 @@ def replace_one(facts: StackFacts) -> Runbook:
         purpose="Take one instance out of service and put a fresh one from the same launch template in its "
         "place, without losing capacity or a request.",
         when=(
-            "The load balancer or the group reports it unhealthy and it has not been replaced on its own. The "
-            "group replaces an instance the load balancer finds unhealthy by itself: allow it health-check "
-            f"grace {facts.boot_budget_seconds} s (an instance that just launched) + interval "
+            "The load balancer or the group reports it unhealthy and it has not been replaced on its own. "
+            "The group replaces an instance the load balancer finds unhealthy by itself: allow it "
+            f"health-check grace {facts.boot_budget_seconds} s (an instance that just launched) + interval "
             f"{facts.health_check.interval_seconds} s x unhealthy threshold "
             f"{facts.health_check.unhealthy_threshold} = {acts_within} s after the instance turned "
             "unhealthy; step 1 shows whether it is replacing it already.",
