@@ -181,7 +181,7 @@ def test_the_watch_is_bounded_and_counts_from_the_mark(documents, tmp_path):
     ("find", "replace"),
     [
         ("--max-items 20 ", ""),
-        ("MARKED_EPOCH - 60", "MARKED_EPOCH"),
+        ("NOW - 60", "NOW"),
         ("s since the mark (escalate at", "s (escalate at"),
     ],
 )
@@ -232,7 +232,7 @@ def test_reruns_and_refusals_say_what_happened(documents, tmp_path):
     ("find", "replace"),
     [
         ('echo "MARK FAILED: read the error above"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
-        ('echo "already marked at $MARKED_AT"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
+        ('echo "already marked at ${MARKED_AT:-}"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
         (
             'if test -n "${MARKED_AT:-}"; then\n     echo "replacement',
             'if false; then\n     echo "replacement',

@@ -41,7 +41,7 @@ RESUME = (
 ARCHIVE = (
     'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE" && \\\n'
     # this shell forgets them too: step 3 refuses to start another replacement while MARKED_AT is set
-    "  unset INSTANCE MARKED_AT MARKED_EPOCH DONE_AT"
+    "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT="
 )
 
 
@@ -181,7 +181,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             # A re-run while a replacement is under way (MARKED_AT reloaded or set) keeps its state.
             command=(
                 'if test -n "${MARKED_AT:-}"; then\n'
-                '  echo "replacement of ${INSTANCE:-an instance} already under way since $MARKED_AT: '
+                '  echo "replacement of ${INSTANCE:-an instance} already under way since ${MARKED_AT:-}: '
                 'go to step 6"\n'
                 "else\n"
                 '  INSTANCE="<id from step 1>"\n'
@@ -244,13 +244,14 @@ def replace_one(facts: StackFacts) -> Runbook:
             # -d @epoch, BSD (macOS) date -r epoch. MARKED_EPOCH is the mark on this clock, for step 6's
             # elapsed seconds.
             command=(
+                "NOW=$(date +%s)\n"
                 'if test -n "${MARKED_AT:-}"; then\n'
-                '  echo "already marked at $MARKED_AT"\n'
-                "elif MARKED_EPOCH=$(date +%s) && \\\n"
-                '  aws autoscaling set-instance-health --instance-id "$INSTANCE" \\\n'
+                '  echo "already marked at ${MARKED_AT:-}"\n'
+                'elif aws autoscaling set-instance-health --instance-id "$INSTANCE" \\\n'
                 "  --health-status Unhealthy --no-should-respect-grace-period; then\n"
-                '  MARKED_AT=$(date -u -d "@$((MARKED_EPOCH - 60))" +%FT%T 2>/dev/null || \\\n'
-                '    date -u -r "$((MARKED_EPOCH - 60))" +%FT%T)\n'
+                "  MARKED_EPOCH=$NOW\n"
+                '  MARKED_AT=$(date -u -d "@$((NOW - 60))" +%FT%T 2>/dev/null || \\\n'
+                '    date -u -r "$((NOW - 60))" +%FT%T)\n'
                 '  printf \'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n\' "$MARKED_AT" "$MARKED_EPOCH" >> "$STATE"\n'
                 '  echo "marked; activities counted from $MARKED_AT UTC (a minute early, for clock skew)"\n'
                 "else\n"
