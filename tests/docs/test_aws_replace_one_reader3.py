@@ -67,6 +67,9 @@ def _calls(tmp_path: Path) -> list[str]:
 # AWS-1. The group replaces the instance on its own (ELB health check): step 1 sets MARKED_AT to before the
 # page and sends the reader to step 6, which names the ELB cause too; "When to use it" says how long the group
 # takes to act (its grace + the load balancer's detection, from the template).
+# The Cause of the group's own replacement: "At 2022-05-14T20:11:53Z an instance was taken out of service in
+# response to an ELB system health check failure" (Amazon EC2 Auto Scaling User Guide, "Health checks for
+# instances in an Auto Scaling group", its example of the Cause column).
 ELB_CAUSE = "in response to an ELB system health check failure"
 USER_CAUSE = "in response to a user health-check"
 

@@ -50,7 +50,9 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
     start time. Activities still in progress are described first", DescribeScalingActivities, Amazon EC2 Auto
     Scaling API Reference), all of them, with their cause: ours is the termination "taken out of service in
     response to a user health-check" (the Cause column's example in "Troubleshoot unhealthy instances",
-    Amazon EC2 Auto Scaling User Guide). Polled in a loop; past one replacement's duration the targets are
+    Amazon EC2 Auto Scaling User Guide); the group's own replacement's is "... in response to an ELB system
+    health check failure" (the same column's example in "Health checks for instances in an Auto Scaling
+    group"). Polled in a loop; past one replacement's duration the targets are
     looked at, and only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
     codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
     ending = ("Successful", "Failed", "Cancelled")
