@@ -139,7 +139,10 @@ def test_a_reloaded_state_file_shows_its_date_and_what_to_do(documents, tmp_path
     assert re.search(
         r"^resumed from \S+ \(written \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): INSTANCE=i-1", output, re.M
     )
-    assert "start at step 1: step 3 overwrites the file" in section(text, "Names, looked up from the stack")
+    assert (
+        "run step 9's command (it archives the file and forgets its values), then start at step 1"
+        in section(text, "Names, looked up from the stack")
+    )
 
 
 def test_a_reload_without_the_date_is_caught(documents, tmp_path):
@@ -208,7 +211,7 @@ def watch_problems(text: str) -> list[str]:
         problems.append("the cause is not shown")
     if not re.search(r'^export (\S+ )*AWS_PAGER="" ', names_block(text), re.MULTILINE):
         problems.append("the CLI's pager is not turned off")
-    if f"{waiter.delay * waiter.max_attempts} s after `MARKED_AT`" not in watch["text"]:
+    if f"{waiter.delay * waiter.max_attempts} s since the mark" not in watch["text"]:
         problems.append("no escalation at the waiter's ceiling")
     if "escalate at once" not in watch["text"]:
         problems.append("a failure is not escalated at once")

@@ -38,7 +38,11 @@ RESUME = (
 )
 # A finished procedure's state file is moved aside: left in place, weeks later its old MARKED_AT would pass
 # for a procedure in progress (step 6 still lists those activities).
-ARCHIVE = 'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE"'
+ARCHIVE = (
+    'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE" && \\\n'
+    # this shell forgets them too: step 3 refuses to start another replacement while MARKED_AT is set
+    "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT="
+)
 
 
 def watch_replacement(facts: StackFacts, deadline: float) -> Step:
@@ -46,19 +50,27 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
     start time. Activities still in progress are described first", DescribeScalingActivities, Amazon EC2 Auto
     Scaling API Reference), all of them, with their cause: ours is the termination "taken out of service in
     response to a user health-check" (the Cause column's example in "Troubleshoot unhealthy instances",
-    Amazon EC2 Auto Scaling User Guide). Polled in a loop; past one replacement's duration the targets are
+    Amazon EC2 Auto Scaling User Guide); the group's own replacement's is "... in response to an ELB system
+    health check failure" (the same column's example in "Health checks for instances in an Auto Scaling
+    group"). Polled in a loop; past one replacement's duration the targets are
     looked at, and only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
     codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
     ending = ("Successful", "Failed", "Cancelled")
     under_way = ", ".join(f"`{code}`" for code in codes if code not in ending)
     delay, attempts = waiter_bound("elbv2", "TargetInService")
+    ceiling = delay * attempts
     return Step(
         title="Watch the group's activities since the mark until the replacement is done (every 30 s; "
         "Ctrl-C stops the loop)",
         command=(
             "while :; do\n"
-            "  date -u +%T\n"
-            '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" \\\n'
+            # Seconds from step 5's own clock, not the server's: the limits below count from the mark.
+            f'  echo "$(date -u +%T) UTC: $(( $(date +%s) - MARKED_EPOCH )) s since the mark (escalate at '
+            f'{ceiling} s)"\n'
+            # In progress first, then newest (DescribeScalingActivities): ours are among the first 20; without
+            # --max-items the CLI fetches all six weeks of activities, page by page, before --query filters.
+            '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" '
+            "--max-items 20 \\\n"
             "    --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,Cause,"
             'StatusMessage]" \\\n'
             "    --output text\n"
@@ -66,19 +78,22 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
             "done"
         ),
         expected="every 30 s the time, then the activities newest first: `Terminating EC2 instance: "
-        "<INSTANCE>` (its cause: `... taken out of service in response to a user health-check`: ours) "
+        "<INSTANCE>` (its cause: `... taken out of service in response to a user health-check` after "
+        "step 5, or `... in response to an ELB system health check failure` when the group replaced it on "
+        "its own before you marked it: step 1) "
         "above `Launching a new EC2 instance: <new id>`; the replacement is done when both are `Successful` "
         "(the termination waits for the replacement to pass its health check, then drains the old one): "
         "stop the loop with Ctrl-C. While one is under way its status is one of "
         f"{under_way}. Other activities (their cause says scaling out or in, or rebalancing zones) may "
         "appear too: only ours failing is a stop. After a lost shell: run the names block (it reloads "
         "`INSTANCE` and `MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating "
-        "EC2 instance: i-...` with a user health-check cause names the instance.",
+        "EC2 instance: i-...` with either cause names the instance.",
         stop_if="the launch or our termination ends `Failed` or `Cancelled`: its last column "
         "(`StatusMessage`) says why (capacity, launch template, permissions); escalate at once. Not both "
-        f"`Successful` {deadline:g} s after `MARKED_AT` (one replacement, the duration table): look at the "
+        f"`Successful` at {deadline:g} s since the mark (the loop prints the seconds; one replacement, the "
+        "duration table): look at the "
         "targets (verification step 1: a new one `Elb.InitialHealthChecking` is still booting) and keep "
-        f"watching; still not both `Successful` {delay * attempts} s after `MARKED_AT` (the ceiling of "
+        f"watching; still not both `Successful` at {ceiling} s since the mark (the ceiling of "
         f"step 7's waiter, {attempts} polls {delay} s apart): escalate.",
     )
 
@@ -127,25 +142,60 @@ def group_replaces_first(facts: StackFacts) -> Step:
     )
 
 
+# The group often replaces an instance on its own (ELB health check) before the on-call arrives: step 6 then
+# watches from a time before the page. GNU date takes -d '-30 min', BSD (macOS) date -v-30M.
+ALREADY_REPLACING = (
+    "The group is already replacing the instance you came for (a `Pending` instance beside it, or it "
+    "`Terminating`: the load balancer's health check started it): do not mark it; run "
+    "`MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T); "
+    'MARKED_EPOCH=$(date +%s); printf \'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n\' "$MARKED_AT" "$MARKED_EPOCH" '
+    '>> "$STATE"` (activities of the last 30 min, from before the page; seconds counted from now) and go '
+    "to step 6. Another change"
+)
+
+
+def _group_may_be_replacing(step: Step) -> Step:
+    old = "a replacement or another operator's change is under way; wait for it (step 6) instead of starting "
+    assert old in step.stop_if
+    return dataclasses.replace(
+        step,
+        stop_if=step.stop_if.replace(
+            old,
+            "a replacement or another operator's change is under way. " + ALREADY_REPLACING + " under "
+            "way (no instance of yours in it): wait for it (step 6) instead of starting ",
+        ),
+    )
+
+
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     maintenance = facts.details["maintenance"]
     deadline = t["replace"].seconds
+    # How long the group takes to act on the load balancer's verdict by itself: a new instance's grace, then
+    # the failed checks.
+    acts_within = facts.boot_budget_seconds + facts.health_check.detection_seconds
     steps = (
-        list_instances(facts, watch_step=6, zones_step=8),
+        _group_may_be_replacing(list_instances(facts, watch_step=6, zones_step=8)),
         group_replaces_first(facts),
         Step(
             title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
             "it to the state file",
+            # A re-run while a replacement is under way (MARKED_AT reloaded or set) keeps its state.
             command=(
-                'INSTANCE="<id from step 1>"\n'
-                'GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
-                '  --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
-                'test "$GROUP" = "$ASG" && MARKED_AT= && DONE_AT= && \\\n'
-                '  echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group'
+                'if test -n "${MARKED_AT:-}"; then\n'
+                '  echo "replacement of ${INSTANCE:-an instance} already under way since ${MARKED_AT:-}: '
+                'go to step 6"\n'
+                "else\n"
+                '  INSTANCE="<id from step 1>"\n'
+                '  GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
+                '    --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
+                '  test "$GROUP" = "$ASG" && DONE_AT= && \\\n'
+                '    echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group\n'
+                "fi"
             ),
             expected="`in-group`; `$STATE` now holds the instance id (a new procedure starts a new state "
-            "file).",
+            "file). `already under way since` a time: this procedure marked it already (or step 1 found the "
+            "group replacing it); nothing was written: go to step 6.",
             # set-instance-health takes no group name: it acts on whichever group the instance is in.
             stop_if="anything else: `$GROUP` names the group the instance is in (`None`: in no group; "
             "another name: another stack's group in this account, which step 5 would replace instead); "
@@ -191,17 +241,31 @@ def replace_one(facts: StackFacts) -> Runbook:
             "its replacement first, then drains and terminates it",
             # The guard makes a re-run after a lost shell safe: the names block reloaded MARKED_AT from the
             # state file, so the instance (gone by then: ValidationError) is not marked twice.
+            # MARKED_AT, which step 6 compares with the servers' activity times, is a minute before the
+            # mark: a laptop clock ahead of AWS's would otherwise hide our own activities. GNU date takes
+            # -d @epoch, BSD (macOS) date -r epoch. MARKED_EPOCH is the mark on this clock, for step 6's
+            # elapsed seconds.
             command=(
-                'test -z "${MARKED_AT:-}" && NOW=$(date -u +%FT%T) && \\\n'
-                '  aws autoscaling set-instance-health --instance-id "$INSTANCE" \\\n'
-                "  --health-status Unhealthy --no-should-respect-grace-period && \\\n"
-                '  MARKED_AT=$NOW && echo "MARKED_AT=$MARKED_AT" >> "$STATE" && \\\n'
-                '  echo "marked at $MARKED_AT" || \\\n'
-                '  echo "not marked now: MARKED_AT=${MARKED_AT:-}"'
+                "NOW=$(date +%s)\n"
+                'if test -n "${MARKED_AT:-}"; then\n'
+                '  echo "already marked at ${MARKED_AT:-}"\n'
+                'elif aws autoscaling set-instance-health --instance-id "$INSTANCE" \\\n'
+                "  --health-status Unhealthy --no-should-respect-grace-period; then\n"
+                "  MARKED_EPOCH=$NOW\n"
+                '  MARKED_AT=$(date -u -d "@$((NOW - 60))" +%FT%T 2>/dev/null || \\\n'
+                '    date -u -r "$((NOW - 60))" +%FT%T)\n'
+                '  printf \'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n\' "$MARKED_AT" "$MARKED_EPOCH" >> "$STATE"\n'
+                '  echo "marked; activities counted from $MARKED_AT UTC (a minute early, for clock skew)"\n'
+                "else\n"
+                '  echo "MARK FAILED: read the error above"\n'
+                "fi"
             ),
-            expected="`marked at` and the time (UTC), now also in `$STATE`: steps 6 and 7 count from it.",
-            stop_if="`not marked now: MARKED_AT=` with a time: this step ran already for `$INSTANCE` then "
-            "(the state file says so); do not mark it again, go on at step 6. `ResourceContention` above it: "
+            expected="`marked; activities counted from` and a time (UTC, a minute before the mark), now "
+            "also in `$STATE` with the mark's own time: steps 6 and 7 count from them.",
+            stop_if="`already marked at` a time: this step ran already for `$INSTANCE` then (the state "
+            "file says so); do not mark it again, go on at step 6. `MARK FAILED`: the error above it says "
+            "why. `AccessDenied` (`not authorized to perform: autoscaling:SetInstanceHealth`): nothing was "
+            "changed; escalate. `ResourceContention` above it: "
             "the group is busy with another update (scaling); wait 30 s, run step 1 again, then this step. "
             "`ValidationError`: the id is not an instance of any group (or it is gone already); go back to "
             "step 3. The call names no group: only step 3 makes sure it is this one.",
@@ -255,7 +319,12 @@ def replace_one(facts: StackFacts) -> Runbook:
         purpose="Take one instance out of service and put a fresh one from the same launch template in its "
         "place, without losing capacity or a request.",
         when=(
-            "The load balancer or the group reports it unhealthy and it has not been replaced on its own.",
+            "The load balancer or the group reports it unhealthy and it has not been replaced on its own. "
+            "The group replaces an instance the load balancer finds unhealthy by itself: allow it "
+            f"health-check grace {facts.boot_budget_seconds} s (an instance that just launched) + interval "
+            f"{facts.health_check.interval_seconds} s x unhealthy threshold "
+            f"{facts.health_check.unhealthy_threshold} = {acts_within} s after the instance turned "
+            "unhealthy; step 1 shows whether it is replacing it already.",
             "It behaves oddly (latency, errors in its log) though its health check passes.",
             "EC2 scheduled it for retirement or maintenance (an EC2 scheduled event in the AWS Health "
             "Dashboard).",
@@ -332,7 +401,8 @@ def replace_one(facts: StackFacts) -> Runbook:
     resumed = (
         " A `resumed from` line (with the time the state file was last written): the names block "
         "reloaded an earlier run's state. If that `MARKED_AT` is not from the procedure you are running now "
-        "(an earlier one left its file), start at step 1: step 3 overwrites the file."
+        "(an earlier one left its file), run step 9's command (it archives the file and forgets its "
+        "values), then start at step 1."
     )
     return dataclasses.replace(
         runbook,
