@@ -5,29 +5,23 @@ mutated back the way the old output was; the state-file steps are run in bash ag
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.docs import runbook_harness as harness
+from tests.docs.runbook_harness import SH_BLOCK as SH
+from tests.docs.runbook_harness import section
 from tools.docs.commands.aws_cli import session
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 STEP = re.compile(r"^(\d+)\. \*\*(.*?)\*\*$", re.MULTILINE)
-SH = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 
 def runbook(documents: dict[str, str], environment: str = "prod") -> str:
-    return documents[f"aws/{environment}/replace-one-instance.md"]
-
-
-def section(text: str, title: str) -> str:
-    start = text.index(f"## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else None]
+    return harness.runbook(documents, "aws", environment)
 
 
 def steps(text: str) -> list[dict[str, str]]:
@@ -102,13 +96,8 @@ esac
 
 
 def _shell(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    stub = tmp_path / "bin" / "aws"
-    stub.parent.mkdir(exist_ok=True)
-    stub.write_text(STUB)
-    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    stubs = harness.stub_executable(tmp_path / "bin", "aws", STUB)
     environment = {
-        **os.environ,
-        "PATH": f"{stub.parent}:{os.environ['PATH']}",
         "HOME": str(tmp_path),
         "AWS_CALLS": str(tmp_path / "calls"),
         "STACK": "StatelessService-prod",
@@ -116,9 +105,7 @@ def _shell(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProce
         "STUB_GROUP": "the-group",
         **env,
     }
-    return subprocess.run(
-        ["bash", "-c", script], env=environment, capture_output=True, text=True, check=False
-    )
+    return harness.run_bash(script, environment, first_on_path=stubs, inherit=True)
 
 
 def reload_lines(text: str) -> str:

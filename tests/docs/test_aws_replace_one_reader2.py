@@ -14,13 +14,14 @@ from pathlib import Path
 import jmespath
 import pytest
 
+from tests.docs import runbook_harness as harness
+from tests.docs.runbook_harness import section
 from tests.docs.test_aws_replace_one_reader import (
     ENVIRONMENTS,
     _shell,
     names_block,
     reload_lines,
     runbook,
-    section,
     step_with,
     steps,
 )
@@ -248,10 +249,7 @@ FAILING_CONSOLE = (
 
 def console_run(text: str, tmp_path: Path) -> str:
     console = steps(text)[step_with(text, "get-console-output")]["command"]
-    bin_dir = tmp_path / "failing"
-    bin_dir.mkdir()
-    (bin_dir / "aws").write_text(FAILING_CONSOLE)
-    (bin_dir / "aws").chmod(0o755)
+    bin_dir = harness.stub_executable(tmp_path / "failing", "aws", FAILING_CONSOLE)
     return _shell(tmp_path, f'export PATH="{bin_dir}:$PATH"\nINSTANCE=i-1\n{console}').stdout
 
 

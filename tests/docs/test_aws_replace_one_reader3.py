@@ -6,7 +6,6 @@ failing on the runbook mutated back the way the old output was."""
 from __future__ import annotations
 
 import re
-import stat
 import subprocess
 import time
 from pathlib import Path
@@ -14,11 +13,12 @@ from pathlib import Path
 import jmespath
 import pytest
 
+from tests.docs import runbook_harness as harness
+from tests.docs.runbook_harness import section
 from tests.docs.test_aws_replace_one_reader import (
     ENVIRONMENTS,
     reload_lines,
     runbook,
-    section,
     step_with,
     steps,
 )
@@ -38,21 +38,15 @@ esac
 
 
 def _bash(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    stub = tmp_path / "bin" / "aws"
-    stub.parent.mkdir(exist_ok=True)
-    stub.write_text(STUB)
-    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    stubs = harness.stub_executable(tmp_path / "bin", "aws", STUB)
     environment = {
-        "PATH": f"{stub.parent}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "AWS_CALLS": str(tmp_path / "calls"),
         "STACK": "StatelessService-prod",
         "ASG": "the-group",
         **env,
     }
-    return subprocess.run(
-        ["bash", "-c", script], env=environment, capture_output=True, text=True, check=False
-    )
+    return harness.run_bash(script, environment, first_on_path=stubs)
 
 
 def _command(text: str, needle: str) -> str:
@@ -60,8 +54,7 @@ def _command(text: str, needle: str) -> str:
 
 
 def _calls(tmp_path: Path) -> list[str]:
-    calls = tmp_path / "calls"
-    return calls.read_text().splitlines() if calls.exists() else []
+    return harness.logged_calls(tmp_path / "calls")
 
 
 # AWS-1. The group replaces the instance on its own (ELB health check): step 1 sets MARKED_AT to before the

@@ -21,19 +21,15 @@ from __future__ import annotations
 import json
 import re
 
-from refarch import ROOT
 from refarch.spec import load_all
 from tests.docs.azure_fixtures import generated, inventories, mutated
+from tests.docs.runbook_harness import SH_BLOCK, committed
+from tests.docs.runbook_harness import section as _section
 from tools.docs import azure as azure_docs
 from tools.docs import render
 from tools.docs.azure import inventory as inv
 
-SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 STEP = re.compile(r"^\d+\. \*\*", re.MULTILINE)
-
-
-def _section(text: str, title: str) -> str:
-    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _steps(text: str, title: str) -> list[str]:
@@ -145,7 +141,7 @@ def _prod(inventory=None):
 def test_every_environment_runs_without_the_readers_stumbles():
     # The committed runbooks, which the drift test keeps equal to a fresh generation.
     for environment, (facts, _) in generated().items():
-        text = (ROOT / "runbooks" / "azure" / environment / "replace-one-instance.md").read_text()
+        text = committed("azure", environment)
         notice = facts.details["terminate_notice_seconds"]
         found = problems(text, facts.min_size, facts.boot_budget_seconds, notice)
         assert not found, (environment, found)

@@ -17,13 +17,13 @@ Sources:
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
-from refarch import ROOT
 from tests.docs.azure_fixtures import generated
-from tests.docs.test_azure_replace_one_reader import _code, _first, _section, _steps
+from tests.docs.runbook_harness import assignments, committed, frozen, logged_calls, run_bash, stub_function
+from tests.docs.runbook_harness import section as _section
+from tests.docs.test_azure_replace_one_reader import _code, _first, _steps
 
 # The instances before the procedure (step 4's $BEFORE) and the one being replaced.
 BEFORE = "vm-a\nvm-b\nvm-c"
@@ -35,17 +35,9 @@ def _run(code: str, az: str, directory: Path, **variables: str) -> tuple[str, li
     what it printed (stdout and stderr) and the az calls it made, in order."""
     calls = directory / "calls"
     calls.write_text("")
-    assignments = "".join(f"{name}={_quote(value)}\n" for name, value in variables.items())
-    script = (
-        f'az() {{ echo "$*" >>{_quote(str(calls))}\ncase "$*" in\n{az}\nesac\n}}\n'
-        "sleep() { :; }\n" + assignments + code
-    )
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=directory)
-    return result.stdout + result.stderr, calls.read_text().splitlines()
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "'\\''") + "'"
+    script = stub_function("az", az, log=calls) + "sleep() { :; }\n" + assignments(variables) + code
+    result = run_bash(script, timeout=60, cwd=directory)
+    return result.stdout + result.stderr, logged_calls(calls)
 
 
 def _called(calls: list[str], pattern: str) -> int:
@@ -199,13 +191,13 @@ def problems(text: str, minimum: int) -> list[str]:
 def test_every_environment_runs_without_the_second_readers_stumbles():
     # The committed runbooks, which the drift test keeps equal to a fresh generation.
     for environment, (facts, _) in generated().items():
-        text = (ROOT / "runbooks" / "azure" / environment / "replace-one-instance.md").read_text()
+        text = committed("azure", environment)
         assert not problems(text, facts.min_size), environment
 
 
 def test_the_checks_fail_on_the_runbook_the_reader_walked_through():
     # The prod runbook as the second reader read it (main before this round), kept beside this test.
-    old = (Path(__file__).parent / "data" / "azure-prod-replace-one-instance.reader2.md").read_text()
+    old = frozen("azure-prod-replace-one-instance.reader2.md")
     facts, _ = generated()["prod"]
     found = {problem.split(":", 1)[0] for problem in problems(old, facts.min_size)}
     assert found == {"1", "2", "3", "4", "5", "6", "7", "8", "10", "11", "12"}, found

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from refarch import ROOT
 from tests.docs.azure_fixtures import generated
+from tests.docs.runbook_harness import committed, frozen
 from tests.docs.test_azure_replace_one_reader import _code, _first, _steps
 from tests.docs.test_azure_replace_one_reader2 import BEFORE, VM, _called, _run
 
@@ -142,13 +143,13 @@ def problems(text: str, minimum: int) -> list[str]:
 def test_every_environment_runs_without_the_third_readers_stumbles():
     # The committed runbooks, which the drift test keeps equal to a fresh generation.
     for environment, (facts, _) in generated().items():
-        text = (ROOT / "runbooks" / "azure" / environment / "replace-one-instance.md").read_text()
+        text = committed("azure", environment)
         assert not problems(text, facts.min_size), environment
 
 
 def test_the_checks_fail_on_the_runbook_the_reader_walked_through():
     # The prod runbook as the third reader read it (main before this round), kept beside this test.
-    old = (Path(__file__).parent / "data" / "azure-prod-replace-one-instance.reader3.md").read_text()
+    old = frozen("azure-prod-replace-one-instance.reader3.md")
     facts, _ = generated()["prod"]
     found = {problem.split(":", 1)[0] for problem in problems(old, facts.min_size)}
     assert found == {"AZ-1", "AZ-5", "AZ-7", "AZ-10", "AZ-11"}, found

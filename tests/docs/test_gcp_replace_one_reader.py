@@ -17,17 +17,14 @@ import re
 
 import pytest
 
+from tests.docs.runbook_harness import SH_BLOCK, mutants, runbooks
+from tests.docs.runbook_harness import section as _section
 from tools.docs.commands import validate
 
-SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
 TIMEOUT = re.compile(r"wait-until .*--timeout=(\d+)")
 ROW = re.compile(r"^\| (.+?) \| (.+?) \| .+? \|$", re.MULTILINE)
 LOOP = re.compile(r"^\s*(?:until|while) (.*?); do (.*?); done", re.MULTILINE)
-
-
-def _section(text: str, title: str) -> str:
-    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _steps(text: str, title: str = "Steps") -> list[dict[str, str]]:
@@ -167,11 +164,7 @@ def problems(text: str) -> list[str]:
 
 
 def _replace_one(documents: dict[str, str]) -> dict[str, str]:
-    chosen = {
-        p: t for p, t in documents.items() if p.startswith("gcp/") and p.endswith("/replace-one-instance.md")
-    }
-    assert chosen
-    return chosen
+    return runbooks(documents, "gcp")
 
 
 def test_replace_one_survives_the_reader_trial(documents):
@@ -195,8 +188,6 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_stumble_is_caught(documents, mutation):
-    pattern, replacement = MUTATIONS[mutation]
-    for path, text in _replace_one(documents).items():
-        broken = re.sub(pattern, replacement, text)
+    for path, text, broken in mutants(_replace_one(documents), *MUTATIONS[mutation]):
         assert broken != text, (mutation, path)
         assert problems(broken), (mutation, path)

@@ -19,11 +19,12 @@ target size); the autoscaler removes instances after its stabilization period
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
-from tests.docs.test_gcp_replace_one_reader import SH_BLOCK, _index, _section, _steps
+from tests.docs.runbook_harness import SH_BLOCK, from_history, mutants
+from tests.docs.runbook_harness import section as _section
+from tests.docs.test_gcp_replace_one_reader import _index, _replace_one, _steps
 
 QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
 
@@ -119,14 +120,6 @@ def problems(text: str) -> list[str]:
     return found
 
 
-def _replace_one(documents: dict[str, str]) -> dict[str, str]:
-    chosen = {
-        p: t for p, t in documents.items() if p.startswith("gcp/") and p.endswith("/replace-one-instance.md")
-    }
-    assert chosen
-    return chosen
-
-
 def test_replace_one_survives_the_second_reader_trial(documents):
     found = {path: problems(text) for path, text in _replace_one(documents).items()}
     assert not any(found.values()), found
@@ -138,13 +131,7 @@ TRIAL_COMMIT = "dc2b841"
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_old_runbook_fails_every_check(environment):
-    path = f"runbooks/gcp/{environment}/replace-one-instance.md"
-    try:
-        old = subprocess.run(
-            ["git", "show", f"{TRIAL_COMMIT}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("no git history here")
+    old = from_history(TRIAL_COMMIT, "gcp", environment)
     found = problems(old)
     # Every check above finds its stumble on the old output (four trailing comments among them).
     assert len(found) == 22, found
@@ -166,8 +153,6 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_stumble_is_caught(documents, mutation):
-    pattern, replacement = MUTATIONS[mutation]
-    for path, text in _replace_one(documents).items():
-        broken = re.sub(pattern, replacement, text)
+    for path, text, broken in mutants(_replace_one(documents), *MUTATIONS[mutation]):
         assert broken != text, (mutation, path)
         assert problems(broken), (mutation, path)

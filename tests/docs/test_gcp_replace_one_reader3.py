@@ -16,32 +16,33 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from refarch import spec
-from tests.docs.test_gcp_replace_one_reader import _index, _steps
+from tests.docs.runbook_harness import (
+    SYSTEM_PATH,
+    assignments,
+    from_history,
+    mutants,
+    run_bash,
+    stub_function,
+)
+from tests.docs.test_gcp_replace_one_reader import _index, _replace_one, _steps
 
 # A stand-in gcloud: list-instances prints $ROW, describe $TARGET or $LIVE_MIN; the others say they ran.
-STUB = """gcloud() {
-  case "$*" in
-    *list-instances*) printf '%b\\n' "$ROW" ;;
+STUB = stub_function(
+    "gcloud",
+    """    *list-instances*) printf '%b\\n' "$ROW" ;;
     *targetSize*) echo "$TARGET" ;;
     *minNumReplicas*) echo "$LIVE_MIN" ;;
-    *) echo "CALLED gcloud $3" ;;
-  esac
-}
-"""
+    *) echo "CALLED gcloud $3" ;;""",
+)
 
 
 def _run(command: str, home: str, **env: str) -> str:
-    script = STUB + "".join(f"{name}='{value}'\n" for name, value in env.items()) + command
-    done = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, env={"HOME": home, "PATH": "/usr/bin:/bin"}
-    )
-    return done.stdout
+    return run_bash(STUB + assignments(env) + command, {"HOME": home, "PATH": SYSTEM_PATH}).stdout
 
 
 def _stack_minimum(text: str) -> int:
@@ -101,14 +102,6 @@ def problems(text: str, home: str) -> list[str]:
     return found
 
 
-def _replace_one(documents: dict[str, str]) -> dict[str, str]:
-    chosen = {
-        p: t for p, t in documents.items() if p.startswith("gcp/") and p.endswith("/replace-one-instance.md")
-    }
-    assert chosen
-    return chosen
-
-
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the runbook's commands need bash")
 
 
@@ -127,13 +120,7 @@ TRIAL_COMMIT = "d59a2c2"
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_old_runbook_fails_every_check(environment, tmp_path):
-    path = f"runbooks/gcp/{environment}/replace-one-instance.md"
-    try:
-        old = subprocess.run(
-            ["git", "show", f"{TRIAL_COMMIT}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("no git history here")
+    old = from_history(TRIAL_COMMIT, "gcp", environment)
     found = problems(old, str(tmp_path))
     assert len(found) == 7, found
 
@@ -154,9 +141,7 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_stumble_is_caught(documents, mutation, tmp_path):
-    pattern, replacement = MUTATIONS[mutation]
-    for path, text in _replace_one(documents).items():
-        broken = re.sub(pattern, replacement, text)
+    for path, text, broken in mutants(_replace_one(documents), *MUTATIONS[mutation]):
         assert broken != text, (mutation, path)
         home = tmp_path / f"{mutation}-{path.replace('/', '-')}"
         home.mkdir()

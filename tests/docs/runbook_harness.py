@@ -1,0 +1,115 @@
+"""The reader-trial tests' harness: a rendered replace-one-instance runbook (generated, committed, frozen or
+from git history), its sections, mutations of it, and its commands run in bash against stub CLIs that answer
+as the cloud would and log their calls."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from refarch import ROOT
+
+SCENARIO = "replace-one-instance"
+SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
+# What a stubbed shell sees of the machine when it does not inherit the test's environment.
+SYSTEM_PATH = "/usr/bin:/bin"
+
+
+def section(text: str, title: str) -> str:
+    """The body of a runbook's `## title` section, up to the next section."""
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def runbook(documents: dict[str, str], cloud: str, environment: str) -> str:
+    return documents[f"{cloud}/{environment}/{SCENARIO}.md"]
+
+
+def runbooks(documents: dict[str, str], cloud: str) -> dict[str, str]:
+    """Every environment's rendered runbook of the cloud, by document path."""
+    chosen = {
+        p: t for p, t in documents.items() if p.startswith(f"{cloud}/") and p.endswith(f"/{SCENARIO}.md")
+    }
+    assert chosen
+    return chosen
+
+
+def committed(cloud: str, environment: str) -> str:
+    """The runbook as committed (the drift test keeps it equal to a fresh generation)."""
+    return (ROOT / "runbooks" / cloud / environment / f"{SCENARIO}.md").read_text()
+
+
+def frozen(name: str) -> str:
+    """A runbook as a reader got it in an earlier round, kept beside the tests in data/."""
+    return (Path(__file__).parent / "data" / name).read_text()
+
+
+def from_history(commit: str, cloud: str, environment: str) -> str:
+    """The runbook as rendered at `commit`; the test is skipped where there is no git history."""
+    path = f"runbooks/{cloud}/{environment}/{SCENARIO}.md"
+    try:
+        return subprocess.run(
+            ["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no git history here")
+
+
+def mutants(texts: dict[str, str], pattern: str, replacement: str) -> Iterator[tuple[str, str, str]]:
+    """Each text with `pattern` substituted: (path, original, mutated)."""
+    for path, text in texts.items():
+        yield path, text, re.sub(pattern, replacement, text)
+
+
+def quote(value: object) -> str:
+    """`value` as one single-quoted bash word."""
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
+def assignments(variables: dict[str, object]) -> str:
+    """Shell variable assignments, one a line, as the names block would leave them."""
+    return "".join(f"{name}={quote(value)}\n" for name, value in variables.items())
+
+
+def stub_function(name: str, cases: str, log: Path | None = None) -> str:
+    """A bash function standing in for the CLI `name`: it answers per `cases` (a `case "$*"` body) and,
+    given `log`, appends each call's arguments to it first."""
+    record = f'echo "$*" >>{quote(log)}\n' if log else ""
+    return f'{name}() {{ {record}case "$*" in\n{cases}\nesac\n}}\n'
+
+
+def stub_executable(directory: Path, name: str, script: str) -> Path:
+    """An executable `name` in `directory` running `script`; returns the directory, to put first on PATH."""
+    directory.mkdir(exist_ok=True)
+    stub = directory / name
+    stub.write_text(script)
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    return directory
+
+
+def run_bash(
+    script: str,
+    env: dict[str, str] | None = None,
+    *,
+    first_on_path: Path | None = None,
+    inherit: bool = False,
+    **options,
+) -> subprocess.CompletedProcess:
+    """`script` in a fresh bash. With `first_on_path` (stub executables), PATH is that directory, then the
+    test's PATH (`inherit`, with the rest of the test's environment) or the system's; `env` goes last."""
+    if first_on_path is not None:
+        rest = os.environ["PATH"] if inherit else SYSTEM_PATH
+        env = {**(os.environ if inherit else {}), "PATH": f"{first_on_path}:{rest}", **(env or {})}
+    return subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, check=False, **options
+    )
+
+
+def logged_calls(log: Path) -> list[str]:
+    """The calls a stub logged, one a line, in order (none when it was never called)."""
+    return log.read_text().splitlines() if log.exists() else []
