@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+from tests.docs.runbook_harness import section
+
 ASSIGNED = re.compile(r"^([A-Z_][A-Z0-9_]*)=\$\(")
 
 
 def lookup_block(markdown: str) -> list[str]:
     """The block's lines, continuation lines joined to the line they continue."""
-    section = markdown.split("## Names, looked up from the stack\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    block = section(markdown, "Names, looked up from the stack").split("```sh\n", 1)[1].split("```", 1)[0]
     return block.replace("\\\n", " ").splitlines()
 
 

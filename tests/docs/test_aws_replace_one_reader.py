@@ -95,17 +95,23 @@ esac
 """
 
 
-def _shell(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    stubs = harness.stub_executable(tmp_path / "bin", "aws", STUB)
-    environment = {
+def aws_shell(
+    tmp_path: Path, stub: str, script: str, *, inherit: bool, **env: str
+) -> subprocess.CompletedProcess:
+    """`script` in bash with `stub` as `aws` (logging to tmp_path/calls), HOME (the state file's directory)
+    at tmp_path and the names the block's lookups would set."""
+    stubs = harness.stub_executable(tmp_path / "bin", "aws", stub)
+    names = {
         "HOME": str(tmp_path),
         "AWS_CALLS": str(tmp_path / "calls"),
         "STACK": "StatelessService-prod",
         "ASG": "the-group",
-        "STUB_GROUP": "the-group",
-        **env,
     }
-    return harness.run_bash(script, environment, first_on_path=stubs, inherit=True)
+    return harness.run_bash(script, {**names, **env}, first_on_path=stubs, inherit=inherit)
+
+
+def _shell(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
+    return aws_shell(tmp_path, STUB, script, inherit=True, STUB_GROUP="the-group")
 
 
 def reload_lines(text: str) -> str:

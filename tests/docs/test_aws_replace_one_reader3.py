@@ -17,6 +17,7 @@ from tests.docs import runbook_harness as harness
 from tests.docs.runbook_harness import section
 from tests.docs.test_aws_replace_one_reader import (
     ENVIRONMENTS,
+    aws_shell,
     reload_lines,
     runbook,
     step_with,
@@ -38,15 +39,7 @@ esac
 
 
 def _bash(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    stubs = harness.stub_executable(tmp_path / "bin", "aws", STUB)
-    environment = {
-        "HOME": str(tmp_path),
-        "AWS_CALLS": str(tmp_path / "calls"),
-        "STACK": "StatelessService-prod",
-        "ASG": "the-group",
-        **env,
-    }
-    return harness.run_bash(script, environment, first_on_path=stubs)
+    return aws_shell(tmp_path, STUB, script, inherit=False, **env)
 
 
 def _command(text: str, needle: str) -> str:

@@ -16,13 +16,11 @@ import re
 
 import pytest
 
+from tests.docs.runbook_harness import SH_BLOCK
+from tests.docs.runbook_harness import section as _section
+
 RAISING = ("replace-one-instance", "evacuate-zone")
 MIN_FLAG = re.compile(r"--min-num-replicas=([^\s;]+)")
-SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
-
-
-def _section(text: str, title: str) -> str:
-    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _lines(text: str) -> list[str]:
