@@ -260,21 +260,22 @@ def test_restore_says_pulumi_up_waits_for_the_group_and_where_a_failed_update_le
     assert "returns once every instance runs it" in steps[switch].title
     assert "after the group was updated" in steps[switch].stop_if
     assert "some instances already use the clone" in steps[switch].stop_if
-    assert "Rollback step 1" in steps[switch].stop_if
+    assert "Rollback step 2" in steps[switch].stop_if
     confirm = steps[switch + 1]
     assert "--version-target-reached" in confirm.command
     assert "returns at once after a successful `pulumi up`" in confirm.title
-    assert "never drops the clone while instances still use it" in book.rollback[0].title
+    assert "never drops the clone while instances still use it" in book.rollback[1].title
 
 
 def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
-    """(1) served = PREVIOUS (or removed), draining = the clone, commit, up; (2) the forward path's
-    confirmation; (3) draining removed, commit, up; (4) the clone and its backups deleted (review finding
-    5: they outlive the database); (5) the state file closed."""
+    """(1) a closed run reopened, on its own; (2) served = PREVIOUS (or removed), draining = the clone,
+    commit, up; (3) the forward path's confirmation; (4) draining removed, commit, up; (5-7) the clone's
+    backups listed and deleted (review finding 5: they outlive the database), then the clone; (8) the state
+    file closed."""
     served, draining = _keys()
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
     book = _restore(model, spec)
-    back, wait, undrain, delete, close = book.rollback
+    _, back, wait, undrain, listing, delete, _, close = book.rollback
     order = [
         back.command.index(f'pulumi config set {served} "$PREVIOUS" {STACK}'),
         back.command.index(f"else pulumi config rm {served} {STACK}"),
@@ -291,7 +292,7 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
     own = model.only("gcp:firestore/database:Database").get("name")
     assert f"(`only-{own}`" in undrain.expected and "clone itself stays" in undrain.expected
     assert (
-        "--filter=\"database~'/databases/$RESTORED\\$'\"" in delete.command
+        "--filter=\"database~'/databases/$RESTORED\\$'\"" in listing.command
         and 'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION"' in delete.command
     )
     assert close.command == 'mv "$STATE" "$STATE.done"'

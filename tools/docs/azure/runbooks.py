@@ -1055,6 +1055,16 @@ def _restored_name_max() -> int:
     return project("azure").module("settings").OTHER_ACCOUNT_MAX
 
 
+# The resource group's locks on Cosmos DB accounts: a lock's id is its resource's id followed by
+# /providers/Microsoft.Authorization/locks/<name>. `--resource-type` alone is refused by azure-cli
+# ("--resource-type is ignored if --resource is not given.", resource/_validators.py
+# internal_validate_lock_parameters), so the accounts' locks are picked by id. Quoted in prose:
+# tests/docs/test_commands.py parses the commands quoted in prose too.
+LOCK_LIST = (
+    'az lock list -g "$RG" --query "[?contains(id, \'/Microsoft.DocumentDB/databaseAccounts/\')].id" -o tsv'
+)
+
+
 def _interrupted(stack: str) -> str:
     """What to do when a `pulumi up` is interrupted: its creates stay pending in the state and the next
     update creates them again (pulumi/pulumi#11599); the role assignment's fixed id is then refused as
@@ -1065,9 +1075,8 @@ def _interrupted(stack: str) -> str:
         "; the update was interrupted (lost shell, Ctrl-C): run `pulumi refresh "
         + stack
         + "` first, without `--yes` (it asks, for each pending create, to import what Azure created or to "
-        'clear it), then `az lock list -g "$RG" --resource-type Microsoft.DocumentDB/databaseAccounts '
-        '--query "[].id" -o tsv` shows at most one lock per account (a second one is orphaned and would '
-        "block deletes: escalate), then run only its `pulumi up` again"
+        f"clear it), then `{LOCK_LIST}` shows at most one lock per account (a second one is orphaned and "
+        "would block deletes: escalate), then run only its `pulumi up` again"
     )
 
 
@@ -1456,7 +1465,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "(nothing changes if it completed), then step 5; otherwise step 4. STAGE = granting-back "
                 "(Rollback step 2 started): DRAINING = PREVIOUS: run that `pulumi up` again, then step 3; "
                 "otherwise step 2. STAGE empty or `switching`: SERVED = PREVIOUS: the fleet was not "
-                "switched: step 6 if DRAINING = RESTORED, else step 7. SERVED = RESTORED and DRAINING = "
+                "switched: step 6 if DRAINING = RESTORED, else step 7. SERVED = DRAINING = RESTORED "
+                "(forward step 7 interrupted between its two config commands; the stack refuses a `pulumi "
+                "up` with both the same): step 4 (it sets both), or run forward step 7's config commands "
+                "and commit again. SERVED = RESTORED and DRAINING = "
                 "PREVIOUS (both empty for the stack's own account): step 4. SERVED = RESTORED, DRAINING "
                 "empty, PREVIOUS not empty (forward step 9 ran): step 2",
                 stop_if=f"a diff of {config}: a step was interrupted between its config change and its "
@@ -1508,7 +1520,9 @@ def restore_store(facts: StackFacts) -> Runbook:
             _upgrade_wait(
                 "until then instances not yet replaced still use the restored account",
                 "`Faulted` or `Cancelled`: keep `itemsAccountDraining` set (the restored account stays "
-                "reachable) and escalate",
+                "reachable) and escalate. Step 4's update showed no change to the scale set (forward step "
+                "7's update had failed before updating it, so the model is already PREVIOUS's): no upgrade "
+                "is due, no instance uses the restored account: go to step 6",
             ),
             Step(
                 title="Only once that upgrade has completed (or when the fleet was never switched): stop "

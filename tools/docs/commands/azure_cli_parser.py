@@ -5,7 +5,9 @@ azure-cli's own parser accepts the command, else {"problem": "<what azure-cli sa
 Each command goes through what `az` does before it runs anything (azure.cli.core.commands.AzCliCommandInvoker
 .execute): load the command table for the words given, load that command's arguments, build the argparse
 parser from them and parse. Nothing after that runs: no argument validators (some resolve names in the
-subscription), no credentials, no request. The parser's error paths are replaced by ones that raise, so a
+subscription), no credentials, no request: only the argument validators in OFFLINE_VALIDATORS, which read
+the parsed values alone (`az lock list -g RG --resource-type T` is refused by one of them, not by the parser).
+The parser's error paths are replaced by ones that raise, so a
 refusal is reported instead of printed with recommendations (which would ask a web service) and exited on.
 """
 
@@ -26,6 +28,23 @@ from knack.util import CLIError
 
 class Refused(Exception):
     pass
+
+
+# Argument validators (module, function) that check the parsed values against each other and nothing else:
+# azure-cli's resource module, _validators.py: validate_lock_parameters raises "--resource-type is ignored
+# if --resource is not given." and the like (internal_validate_lock_parameters).
+OFFLINE_VALIDATORS = {("azure.cli.command_modules.resource._validators", "validate_lock_parameters")}
+
+
+def _offline_validators(command):
+    """The command's argument validators that are in OFFLINE_VALIDATORS, each once."""
+    found = []
+    for argument in command.arguments.values() if command is not None else ():
+        validator = argument.type.settings.get("validator")
+        key = (getattr(validator, "__module__", None), getattr(validator, "__name__", None))
+        if key in OFFLINE_VALIDATORS and validator not in found:
+            found.append(validator)
+    return found
 
 
 def _error(self, message):
@@ -79,6 +98,8 @@ def parse(cli, args):
         parsed = invocation.parser.parse_args(args)
         # Its handlers check what argparse cannot: `--ids`, the `--query` expression.
         cli.raise_event(EVENT_INVOKER_POST_PARSE_ARGS, command=parsed.command, args=parsed)
+        for validator in _offline_validators(loader.command_table.get(command)):
+            validator(parsed)
     except Refused as refused:
         return str(refused)
     except CLIError as refused:

@@ -148,11 +148,13 @@ def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
 def permissions(commands: list[str]) -> str:
     """The IAM permissions each gcloud command needs, from the surface table, and who needs Pulumi access."""
     needed: dict[str, set[str]] = {}
-    uses_pulumi = False
+    uses_pulumi = deploys = False
     for command in commands:
         for argv in simple_commands(command):
             if argv[0] == "pulumi":
                 uses_pulumi = True
+                # `pulumi up` and a config change write the stack: a deployment, not a read.
+                deploys = deploys or argv[1:2] == ["up"] or argv[1:3] in (["config", "set"], ["config", "rm"])
             surface = gcloud.surface_of(argv) if argv[0] == "gcloud" else None
             if surface is not None:
                 for permission in surface.permissions:
@@ -161,7 +163,13 @@ def permissions(commands: list[str]) -> str:
         f"- `{permission}` (for `gcloud {'`, `gcloud '.join(sorted(used))}`)"
         for permission, used in sorted(needed.items())
     ]
-    if uses_pulumi:
+    if deploys:
+        lines.append(
+            "- write access to the Pulumi stack's state backend and the deployer's Google Cloud permissions "
+            "(for `pulumi up` and `pulumi config set`/`rm`: a deployment of the stack, made with the "
+            "identity that deploys it, not with the permissions above)"
+        )
+    elif uses_pulumi:
         lines.append(
             "- read access to the Pulumi stack's state backend (for `pulumi stack output` and `pulumi "
             "config get`)"
@@ -986,40 +994,80 @@ def _grant_check(title: str, before: str, database: str, expected: str) -> Step:
     )
 
 
-def _delete_clone(variable: str, protected: bool, scheduled: bool) -> Step:
+def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -> tuple[Step, ...]:
     """A clone no instance uses any more: its weekly backups outlive it ("Deleting the source database does
     not automatically delete related backups", cloud.google.com/firestore/docs/backups), so list and delete
-    them too. The filter is anchored: `database=...` also matches a longer name (`x-restored-2` for
-    `x-restored`: cloud.google.com/sdk/gcloud/reference/topic/filters), and `backups delete` does not ask
-    (gcloud reference firestore/backups/delete), so the list prints each backup's database to check."""
-    return Step(
-        title=f"Delete the database `${variable}` once it is no longer needed, with its backups (they "
-        "outlive it and are billed until they expire); or keep it, or a backup, on purpose as evidence",
-        command=f': "${{{variable}:?}}" && gcloud firestore backups list --location="$REGION" '
-        f'--project="$PROJECT" --filter="database~\'/databases/${variable}\\$\'" '
-        '--format="value(name.basename(),database)"\n'
-        "BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with an ID listed above; repeat for each\n"
-        'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"\n'
-        # Never the database the fleet serves ($DATABASE, the stack's output), whatever the variable holds.
-        + f'test "${variable}" != "$DATABASE" \\\n'
-        + (
-            f'  && gcloud firestore databases update --database="${variable}" --no-delete-protection '
-            '--project="$PROJECT" \\\n'
-            if protected
-            else ""
-        )
-        + f'  && gcloud firestore databases delete --database="${variable}" --project="$PROJECT" \\\n'
-        + f'  || echo "STOP: ${variable} is the database the fleet serves, or the delete failed"',
-        expected="the list: one line per backup of that database"
-        + (" (its weekly schedule's, while it was served)" if scheduled else "")
-        + f", its ID then its database, which ends in `/databases/${variable}` (delete no other), or "
-        "nothing; each backup delete deletes at once, without a prompt"
-        + ("; the delete protection turned off" if protected else "")
-        + "; then the database deleted",
-        stop_if=f"a listed database does not end in `/databases/${variable}`: do not delete that backup. "
-        f"STOP: ${variable} is $DATABASE, which the fleet serves: nothing deleted; finish the switch away "
-        "from it first",
+    them too, each command its own block (a placeholder pasted with the others would run). The filter is
+    anchored: `database=...` also matches a longer name (`x-restored-2` for `x-restored`:
+    cloud.google.com/sdk/gcloud/reference/topic/filters), and `backups delete` does not ask (gcloud reference
+    firestore/backups/delete), so the list prints each backup's database to check. The database's delete is
+    guarded by what the stack serves and drains now, read inside the block: the Names block's $DATABASE may be
+    from before a switch or a rollback."""
+    served = f"pulumi stack output firestoreDatabase {stack}"
+    draining = f"pulumi config get {DRAINING} {stack}"
+    return (
+        Step(
+            title=f"List the backups of `${variable}` (they outlive the database and are billed until they "
+            "expire); keep the database, or a backup, on purpose as evidence if it is needed",
+            command=f': "${{{variable}:?}}" && gcloud firestore backups list --location="$REGION" '
+            f'--project="$PROJECT" --filter="database~\'/databases/${variable}\\$\'" '
+            '--format="value(name.basename(),database)"',
+            expected="one line per backup of that database"
+            + (" (its weekly schedule's, while it was served)" if scheduled else "")
+            + f", its ID then its database, which ends in `/databases/${variable}`; or nothing (go to the "
+            "database's delete)",
+            stop_if=f"a listed database does not end in `/databases/${variable}`: do not delete that backup",
+        ),
+        Step(
+            title="Delete one listed backup: set BACKUP to its ID; repeat this block for each",
+            command="BACKUP=0a1b2c3d-0000-0000-0000-000000000000  # replace with an ID listed above\n"
+            'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION" --project="$PROJECT"',
+            expected="the backup deleted at once, without a prompt (gcloud reference firestore/backups/"
+            "delete): check the ID before pressing Enter",
+            stop_if="NOT_FOUND: the ID is not one listed (or already deleted); list again",
+        ),
+        Step(
+            title=f"Delete the database `${variable}`, never one the stack serves or drains now (read here: "
+            "the Names block's $DATABASE may predate a switch or a rollback)",
+            command=f"SERVED=$({served})\n"
+            f'test -n "$SERVED" && test "${variable}" != "$SERVED" \\\n'
+            f'  && test "${variable}" != "$({draining})" \\\n'
+            + (
+                f'  && gcloud firestore databases update --database="${variable}" --no-delete-protection '
+                '--project="$PROJECT" \\\n'
+                if protected
+                else ""
+            )
+            + f'  && gcloud firestore databases delete --database="${variable}" --project="$PROJECT" \\\n'
+            + f'  || echo "STOP: ${variable} is served (firestoreDatabase: ${{SERVED:-unread}}) or draining, '
+            'or a command failed"',
+            expected=f"`error: configuration key ... not found` ({DRAINING} not set); "
+            + ("the delete protection turned off; " if protected else "")
+            + "then `The database 'projects/.../databases/...' will be deleted.` and `Do you want to "
+            "continue (Y/n)?` (gcloud's prompt, SDK surface firestore/databases/delete): answer y only if "
+            f"the database named is ${variable}; then the database deleted",
+            stop_if=f"STOP: ${variable} is the database the stack serves (`firestoreDatabase`) or drains "
+            f"(`{DRAINING}`), or the stack output could not be read (`unread`): nothing changed; finish the "
+            "switch away from it and stop granting it first, or fix the `pulumi` login. "
+            "Answered n: nothing deleted"
+            + (
+                " (its delete protection is off: turn it on again with `--delete-protection` to keep it)"
+                if protected
+                else ""
+            ),
+        ),
     )
+
+
+def _title_budget(own: str) -> tuple[int, int, int]:
+    """IAM's limit on the fleet's grant condition title, the length of its fixed part (`only-<own>-and-`)
+    and of each further joint (`-and-`): the stack's own code (settings.py, item_store.grant_title)."""
+    from refarch_pulumi.offline import project
+
+    gcp = project("gcp")
+    title = gcp.module("item_store").grant_title
+    one, two = len(title(own, [""])), len(title(own, ["", ""]))
+    return gcp.module("settings").CONDITION_TITLE_MAX, one, two - one
 
 
 def restore_store(facts: StackFacts) -> Runbook:
@@ -1044,6 +1092,7 @@ def restore_store(facts: StackFacts) -> Runbook:
     retire_step = grant_step + 7
     switch_step, drop_step = grant_step + 2, grant_step + 5
     previous_or_own = f"`$PREVIOUS` (empty: the stack's own database `{database}`)"
+    title_max, title_own, title_joint = _title_budget(database)
     return _runbook(
         facts,
         "restore-store",
@@ -1119,17 +1168,31 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         steps=(
             Step(
-                title="Clone the database at that minute into a new one (the source keeps serving meanwhile)",
+                title="Clone the database at that minute into a new one (the source keeps serving "
+                "meanwhile), under a name the fleet's grant condition can hold: its title (`only-"
+                + database
+                + "-and-` and the granted names, sorted, joined by `-and-`) is at most "
+                f"{title_max} characters (IAM's limit, settings.CONDITION_TITLE_MAX)",
                 command="SNAPSHOT_TIME=2026-01-31T09:30:00Z  # replace with the minute before the damage "
                 "(UTC)\n"
                 f"RESTORED={database}-restored\n"
-                "gcloud firestore databases clone "
+                f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
+                f"BUDGET=$(({title_max} - {title_own} "
+                f"- (${{#PREVIOUS}} > 0 ? {title_joint} + ${{#PREVIOUS}} : 0)))\n"
+                'echo "RESTORED is ${#RESTORED} characters, at most $BUDGET"\n'
+                'test "${#RESTORED}" -le "$BUDGET" \\\n'
+                "  && gcloud firestore databases clone "
                 '--source-database="projects/$PROJECT/databases/$DATABASE" '
                 f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="$RESTORED" '
-                '--project="$PROJECT"',
-                expected="a long-running operation starts; the new database is unreadable until it completes",
-                stop_if="the snapshot time is refused (outside the window, or not a whole minute); the name "
-                "is taken: choose another RESTORED",
+                '--project="$PROJECT" \\\n'
+                '  || echo "STOP: RESTORED too long, or the clone refused"',
+                expected="`error: configuration key ... not found` when the fleet serves the stack's own "
+                "database (PREVIOUS empty); `RESTORED is ... characters, at most ...`; a long-running "
+                "operation starts; the new database is unreadable until it completes",
+                stop_if="STOP with RESTORED longer than the budget printed: nothing cloned; choose a shorter "
+                "RESTORED (the budget counts PREVIOUS, which stays granted while the fleet drains it). The "
+                "snapshot time is refused (outside the window, or not a whole minute); the name is taken: "
+                "choose another RESTORED",
             ),
             Step(
                 title="Wait for the clone: the database exists while its clone runs, but is unreadable "
@@ -1213,7 +1276,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "so a rerun of this step refuses; fix git, then run the commit and "
                 f"`{up}` by hand. STOP after `pulumi up` failed: the fleet still serves "
                 f"{previous_or_own} and keeps its grant on it (the new binding is created before the old "
-                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 3. "
+                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 4. "
                 + interrupted,
             ),
             _grant_check(
@@ -1254,10 +1317,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "update fails before the group was updated: no instance uses the clone yet; fix the cause "
                 "and rerun the `pulumi up`. The update fails after the group was updated (most likely its "
                 f"wait timing out after {timeout} s): some instances already use the clone; both databases "
-                "stay granted: do Rollback step 1, then escalate (that `pulumi up` first finishes the failed "
+                "stay granted: do Rollback step 2, then escalate (that `pulumi up` first finishes the failed "
                 "update's pending deletes). " + interrupted,
             ),
-            _rollout_wait(timeout, f"it times out after {timeout} s: Rollback step 1, then escalate"),
+            _rollout_wait(timeout, f"it times out after {timeout} s: Rollback step 2, then escalate"),
             Step(
                 title="The fleet now serves the clone",
                 command=output_lookup(env, "firestoreDatabase"),
@@ -1297,8 +1360,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                     else " (this environment's spec asks no delete protection)"
                 )
                 + "; only a code change removes it. Keep `itemsDatabase` set until then. With PREVIOUS a "
-                "clone: it is no longer granted; delete it with Rollback step 4 (`RESTORED=$PREVIOUS`) once "
-                "no longer needed. Then close the state file",
+                "clone: it is no longer granted; delete it with Rollback steps 5-7 (`RESTORED=$PREVIOUS`) "
+                "once no longer needed. Then close the state file",
                 command=f'gcloud firestore databases describe --database="{database}" --project="$PROJECT" '
                 '--format="value(deleteProtectionState)"\n'
                 'mv "$STATE" "$STATE.done"',
@@ -1308,27 +1371,37 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         rollback=(
             Step(
+                title=f"Only after the restore was closed (step {retire_step} renamed $STATE to $STATE.done, "
+                "the latest closed run) and the shell lost: reopen it, on its own, to check what it names "
+                "before anything changes",
+                command='test ! -e "$STATE" && test -f "$STATE.done" \\\n'
+                '  && mv "$STATE.done" "$STATE" && . "$STATE" \\\n'
+                '  && echo "reopened $STATE: RESTORED=$RESTORED PREVIOUS=$PREVIOUS"',
+                expected="`reopened ...`: check it names this restore's RESTORED (the clone to roll back "
+                "from) and PREVIOUS; nothing printed when $STATE is open (nothing to reopen)",
+                stop_if="it names another restore (an earlier one, or one already rolled back): put it back "
+                '(`mv "$STATE" "$STATE.done"`) and escalate: the state of this restore is lost',
+            ),
+            Step(
                 title="Put the fleet back on the database it served before, "
                 f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
                 "unchanged, so that a failed or interrupted update never drops the clone while instances "
-                "still use it. After the restore was closed (step "
-                f"{retire_step} renamed $STATE to $STATE.done, the latest closed run) the first line reopens "
-                f"it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
+                f"still use it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
                 "is no longer granted then: serving it again is a new restore: close the state file "
                 f'(`mv "$STATE" "$STATE.done"`, as step {retire_step} does) first, then step '
                 f"{grant_step} with RESTORED=$PREVIOUS)",
-                command='test ! -e "$STATE" && test -f "$STATE.done" \\\n'
-                '  && mv "$STATE.done" "$STATE" && . "$STATE" \\\n'
-                '  && echo "reopened $STATE: RESTORED=$RESTORED PREVIOUS=$PREVIOUS"\n'
-                f': "${{RESTORED:?}}" && if test -n "$PREVIOUS"; then \\\n'
+                # The served setting must be this run's RESTORED (the switch set it): a state file of
+                # another run, or a switch that never ran, changes nothing.
+                command=f': "${{RESTORED:?}}" && test "$RESTORED" = "$({config_lookup(env, SERVED)})" \\\n'
+                '  && if test -n "$PREVIOUS"; then \\\n'
                 f'  pulumi config set {SERVED} "$PREVIOUS" {stack}; else pulumi config rm {SERVED} {stack}; '
                 "fi \\\n"
                 f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
                 f"  && {_commit(env, 'serve the database served before the restore again')} \\\n"
-                f"  && {up}",
-                expected="`reopened ...` only after a closed restore: check it names this restore's "
-                f"RESTORED; the update completes; `firestoreDatabase` is $PREVIOUS, or `{database}` when "
-                "PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
+                f"  && {up} \\\n"
+                '  || echo "STOP (RESTORED=$RESTORED PREVIOUS=$PREVIOUS)"',
+                expected="the update completes; `firestoreDatabase` is $PREVIOUS, or "
+                f"`{database}` when PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
                 + (
                     ", the weekly backup schedule `weekly-restored` deleted (with PREVIOUS a clone: "
                     "replaced, for PREVIOUS)"
@@ -1336,12 +1409,13 @@ def restore_store(facts: StackFacts) -> Runbook:
                     else ""
                 )
                 + "; a new instance template, the group's version updated",
-                stop_if="`nothing to commit` (no change): the settings already were so (the switch, step "
-                f"{switch_step}, had not run); go to step 3. The update fails before the group was "
-                "updated: fix the cause and rerun the `pulumi up`; after it: some instances use each "
-                "database, both stay granted: keep `itemsDatabaseDraining` set and escalate. "
-                "RESTORED empty (`RESTORED: parameter null or not set`): no open state file, and no closed "
-                "one to reopen. " + interrupted,
+                stop_if=f"STOP with `{SERVED}` (`{config_lookup(env, SERVED)}`) not $RESTORED: nothing "
+                f"changed: the switch (step {switch_step}) had not set it, or this step already ran: go to "
+                "step 3; or the state file is another restore's (step 1): escalate. The update fails "
+                "before the group was updated: fix the cause and rerun the `pulumi up`; after it: some "
+                "instances use each database, both stay granted: keep `itemsDatabaseDraining` set and "
+                "escalate. RESTORED empty (`RESTORED: parameter null or not set`): no open state file, and "
+                "no closed one to reopen (step 1). " + interrupted,
             ),
             _rollout_wait(
                 timeout,
@@ -1360,9 +1434,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 stop_if="the update fails: the new binding is created before the old one is deleted, so the "
                 f"fleet keeps its grants; rerun `{up}`. " + interrupted,
             ),
-            _delete_clone("RESTORED", protected, scheduled),
+            *_delete_clone("RESTORED", protected, scheduled, stack),
             Step(
-                title="Close the state file (after step 3)",
+                title="Close the state file (after step 4)",
                 command='mv "$STATE" "$STATE.done"',
                 expected="$STATE renamed $STATE.done (the restore is over)",
             ),
