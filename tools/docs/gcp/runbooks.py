@@ -26,6 +26,8 @@ from tools.docs.model import (
 
 PULUMI = "Pulumi CLI 3 (for the name lookups)"
 WHERE = '--region="$REGION" --project="$PROJECT"'
+# The title of each of the fleet's per-database store bindings starts so (item_store.py's grant_title).
+GRANT_TITLE_PREFIX = "only-"
 
 
 def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
@@ -975,12 +977,13 @@ def _commit(environment: str, message: str) -> str:
     return f'git commit -m "{environment}: {message}" pulumi/gcp/Pulumi.{environment}.yaml'
 
 
-def _grant_check(title: str, before: str, database: str, expected: str) -> Step:
-    """The fleet's conditioned binding only (its title starts `only-<own database>`), not every member's."""
+def _grant_check(title: str, before: str, expected: str) -> Step:
+    """The fleet's conditioned bindings only (one per database, titled `only-<database>`: item_store.py), not
+    every member's unconditioned one."""
     return Step(
         title=title,
         command=before + 'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
-        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^only-{database}" '
+        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^{GRANT_TITLE_PREFIX}" '
         '--format="value(bindings.condition.title,bindings.condition.expression)"',
         expected=expected,
     )
@@ -1173,17 +1176,13 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title="Grant first: record the database the fleet serves now (PREVIOUS; empty: the stack's "
                 "own) in the state file, then name the clone as draining, which grants it and nothing else "
-                "(no instance uses it yet). The fleet's `roles/datastore.user` grant is conditioned on "
-                "database names: `pulumi up` reads the clone (a misspelt or absent one fails the preview) "
-                "and replaces the fleet's conditioned binding (`only-"
-                + database
-                + "`) by one whose condition names both databases (`only-"
-                + database
-                + '-and-<clone>`: `resource.name == ".../databases/'
-                + database
-                + '" || resource.name == ".../databases/<clone>"`; with PREVIOUS a clone, it too); a '
-                "condition cannot be changed in place, so Pulumi creates the new binding before it deletes "
-                "the old one. Nothing else changes",
+                "(no instance uses it yet). The fleet holds `roles/datastore.user` in one binding per "
+                "database, each conditioned on that database only: `pulumi up` reads the clone (a misspelt "
+                "or absent one fails the preview) and creates the clone's binding (`fleet-uses-database-"
+                '<clone>`, condition `only-<clone>`: `resource.name == ".../databases/<clone>"`). The '
+                f"binding on `{database}` (`fleet-uses-items`) and, with PREVIOUS a clone, PREVIOUS's stay "
+                "as they are: a changed condition would replace a binding, and the provider deletes it "
+                "before it creates the new one. Nothing else changes",
                 command=f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
                 f"IN_PROGRESS=$({config_lookup(env, DRAINING)} || true)\n"
                 'test ! -e "$STATE" && test -n "$RESTORED" && test -z "$IN_PROGRESS" \\\n'
@@ -1199,8 +1198,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 # A refused re-run must not leave the values it just re-read in the shell.
                 'test -f "$STATE" && . "$STATE"',
                 expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
-                f"empty when the fleet serves `{database}`); then the update completes: the grant "
-                "`fleet-uses-items` replaced, nothing else (no instance template, no group update); "
+                f"empty when the fleet serves `{database}`); then the update completes: the binding "
+                "`fleet-uses-database-$RESTORED` created, nothing else (no other binding, no instance "
+                "template, no group update); "
                 "$STATE holds RESTORED and PREVIOUS (the last line reloads them: on a refused re-run, those "
                 "of the run in progress)",
                 stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
@@ -1212,27 +1212,26 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "written and the setting set but the `git commit` failed (it printed why): $STATE exists, "
                 "so a rerun of this step refuses; fix git, then run the commit and "
                 f"`{up}` by hand. STOP after `pulumi up` failed: the fleet still serves "
-                f"{previous_or_own} and keeps its grant on it (the new binding is created before the old "
-                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 3. "
+                f"{previous_or_own} and keeps its grant on it (no existing binding changes; at most the "
+                f"clone's is missing): fix the cause and rerun `{up}`, or give up with Rollback step 3. "
                 + interrupted,
             ),
             _grant_check(
                 f"Wait {IAM_PROPAGATION_SECONDS // 60} minutes for the grant to reach every IAM check (an "
                 "allow-policy change typically propagates in 2 minutes, potentially 7 or longer: "
                 "cloud.google.com/iam/docs/access-change-propagation), so that no new instance is refused "
-                "the clone after the switch; then read the fleet's grant as IAM has it",
+                "the clone after the switch; then read the fleet's bindings as IAM has them",
                 f"sleep {IAM_PROPAGATION_SECONDS}\n",
-                database,
-                f"after the wait, one line: the title `only-{database}-and-...` naming $RESTORED, and the "
-                f'expression naming `/databases/{database}"` || ... `/databases/{database}-restored"` (and '
-                "$PREVIOUS's when set)",
+                f"after the wait, one line per database granted: `only-{database}` with "
+                f'`resource.name == ".../databases/{database}"`, `only-$RESTORED` with '
+                '`.../databases/$RESTORED"` (and `only-$PREVIOUS` when PREVIOUS is set)',
             ),
             Step(
                 title="Switch the fleet to the clone: serve RESTORED and let PREVIOUS drain (or, when "
                 "PREVIOUS is empty, no draining database: the stack's own is always granted). The database "
                 "reaches the instances through their template's startup script (FIRESTORE_DATABASE); the "
-                f"grant's condition names the same databases as after step {grant_step}, so the binding is "
-                "unchanged. "
+                f"databases it serves and drains have their bindings since step {grant_step}, so no binding "
+                "changes. "
                 "`pulumi up` points the store alert at the clone"
                 + (", gives it the weekly backup schedule" if scheduled else "")
                 + " and rolls out a new template; it returns once every instance runs it and is healthy "
@@ -1242,8 +1241,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  else pulumi config rm {DRAINING} {stack}; fi \\\n"
                 f"  && {_commit(env, 'serve the restored database $RESTORED')} \\\n"
                 f"  && {up}",
-                expected="the update completes: the grant `fleet-uses-items` unchanged, a new instance "
-                "template, the group's version updated"
+                expected="the update completes: no binding changed (`fleet-uses-items`, "
+                "`fleet-uses-database-$RESTORED`), a new instance template, the group's version updated"
                 + (
                     ", the schedule `weekly-restored` created (replaced, with PREVIOUS a clone: that clone's "
                     "schedule goes)"
@@ -1272,18 +1271,17 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {_commit(env, 'stop granting the fleet $PREVIOUS')} \\\n"
                 f"  && {up}; \\\n"
                 'else echo "nothing to do: PREVIOUS is empty"; fi',
-                expected="`nothing to do: PREVIOUS is empty`; or the update completes: the grant "
-                "`fleet-uses-items` replaced by one naming the stack's own database and the clone only, "
-                "nothing else (the instance template does not change)",
-                stop_if=f"the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grant on the clone; rerun `{up}`. " + interrupted,
+                expected="`nothing to do: PREVIOUS is empty`; or the update completes: the binding "
+                "`fleet-uses-database-$PREVIOUS` deleted, nothing else (the other bindings and the instance "
+                "template do not change)",
+                stop_if=f"the update fails: at most PREVIOUS's binding is gone, the fleet keeps its grants "
+                f"on `{database}` and the clone; rerun `{up}`. " + interrupted,
             ),
             _grant_check(
-                "Read the fleet's grant as IAM has it",
+                "Read the fleet's bindings as IAM has them",
                 "",
-                database,
-                f'one line naming `/databases/{database}"` || ... `/databases/{database}-restored"` and '
-                "no other database",
+                f'two lines: `only-{database}` naming `/databases/{database}"` and `only-$RESTORED` naming '
+                '`/databases/$RESTORED"`; no other database',
             ),
             Step(
                 title=f"Retire the old database. With PREVIOUS empty it is the stack's own `{database}`: "
@@ -1309,8 +1307,8 @@ def restore_store(facts: StackFacts) -> Runbook:
         rollback=(
             Step(
                 title="Put the fleet back on the database it served before, "
-                f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
-                "unchanged, so that a failed or interrupted update never drops the clone while instances "
+                f"{previous_or_own}, and let the clone drain: both stay granted, and no binding "
+                "changes, so that a failed or interrupted update never drops the clone while instances "
                 "still use it. After the restore was closed (step "
                 f"{retire_step} renamed $STATE to $STATE.done, the latest closed run) the first line reopens "
                 f"it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
@@ -1328,7 +1326,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {up}",
                 expected="`reopened ...` only after a closed restore: check it names this restore's "
                 f"RESTORED; the update completes; `firestoreDatabase` is $PREVIOUS, or `{database}` when "
-                "PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
+                "PREVIOUS is empty; no binding changed"
                 + (
                     ", the weekly backup schedule `weekly-restored` deleted (with PREVIOUS a clone: "
                     "replaced, for PREVIOUS)"
@@ -1353,12 +1351,11 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command=f"pulumi config rm {DRAINING} {stack} \\\n"
                 f"  && {_commit(env, 'stop granting the fleet $RESTORED')} \\\n"
                 f"  && {up}",
-                expected="the update completes: the grant `fleet-uses-items` replaced by one whose "
-                f"condition (`only-{database}`, with PREVIOUS a clone `only-{database}-and-<PREVIOUS>`) "
-                f"names `{database}` (and PREVIOUS) only, nothing else (the instance template does not "
-                "change); the clone itself stays",
-                stop_if="the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grants; rerun `{up}`. " + interrupted,
+                expected="the update completes: the binding `fleet-uses-database-$RESTORED` deleted, "
+                f"nothing else (`fleet-uses-items` on `{database}` and, with PREVIOUS a clone, PREVIOUS's "
+                "stay; the instance template does not change); the clone itself stays",
+                stop_if="the update fails: at most the clone's binding is gone, the others stay; rerun "
+                f"`{up}`. " + interrupted,
             ),
             _delete_clone("RESTORED", protected, scheduled),
             Step(
