@@ -194,7 +194,7 @@ def test_restore_grants_the_clone_and_waits_out_iam_propagation_before_switching
     )
     # One binding per database (final GCP review, finding 1): granting creates the clone's, a switch
     # changes none.
-    assert "`fleet-uses-database-$RESTORED` created, nothing else (no other binding" in steps[grant].expected
+    assert "`fleet-uses-database-$RESTORED` created" in steps[grant].expected
     assert "replaced" not in steps[grant].expected
     assert "no binding changed" in steps[switch].expected and "binding replaced" not in steps[switch].expected
     # The switch lets the database served before drain (or, with none, removes the draining key).
@@ -345,3 +345,29 @@ def test_restore_grant_step_names_the_clones_own_binding_as_the_stack_renders_it
     assert f"binding on `{own}` (`{kept.name}`)" in grant.title and "stay as they are" in grant.title
     assert "replaces the fleet's conditioned binding" not in grant.title
     assert "fails the preview" in grant.title and "misspelt" in grant.title
+
+
+def _changed(before: Inventory, after: Inventory) -> set[str]:
+    """Custom resources created, deleted or with other inputs between two previews."""
+    old = {r.name: r.inputs for r in before.resources if r.custom}
+    new = {r.name: r.inputs for r in after.resources if r.custom}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_restore_grant_and_drop_steps_name_everything_their_update_changes(docs_inputs):
+    """The grant step (draining set) and the step that stops granting the clone (draining removed) name every
+    resource their `pulumi up` changes, read from previews with and without the setting: the clone's binding
+    and the store alert (final GCP review, findings 1 and 3), and say nothing else changes."""
+    _, draining = _keys()
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = _restore(model, spec)
+    grant = book.steps[_step(book.steps, f'pulumi config set {draining} "$RESTORED"')]
+    undrain = book.rollback[2]
+    gcp = project("gcp")
+    default = gcp.preview("prod", gcp.config("prod"))
+    granted = gcp.preview("prod", {**gcp.config("prod"), f"refarch-gcp:{draining}": "the-clone"})
+    changed = {name.replace("the-clone", "$RESTORED") for name in _changed(default, granted)}
+    assert len(changed) == 2
+    for step in (grant, undrain):
+        assert all(f"`{name}`" in step.expected for name in changed), (changed, step.expected)
+        assert "nothing else" in step.expected

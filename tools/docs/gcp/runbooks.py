@@ -1182,7 +1182,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 '<clone>`, condition `only-<clone>`: `resource.name == ".../databases/<clone>"`). The '
                 f"binding on `{database}` (`fleet-uses-items`) and, with PREVIOUS a clone, PREVIOUS's stay "
                 "as they are: a changed condition would replace a binding, and the provider deletes it "
-                "before it creates the new one. Nothing else changes",
+                "before it creates the new one. The store alert watches the clone too; nothing else changes",
                 command=f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
                 f"IN_PROGRESS=$({config_lookup(env, DRAINING)} || true)\n"
                 'test ! -e "$STATE" && test -n "$RESTORED" && test -z "$IN_PROGRESS" \\\n'
@@ -1199,8 +1199,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 'test -f "$STATE" && . "$STATE"',
                 expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
                 f"empty when the fleet serves `{database}`); then the update completes: the binding "
-                "`fleet-uses-database-$RESTORED` created, nothing else (no other binding, no instance "
-                "template, no group update); "
+                "`fleet-uses-database-$RESTORED` created and the alert policy `store-errors` updated (it "
+                "watches the clone too), nothing else (no other binding, no instance template, no group "
+                "update); "
                 "$STATE holds RESTORED and PREVIOUS (the last line reloads them: on a refused re-run, those "
                 "of the run in progress)",
                 stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
@@ -1232,7 +1233,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "reaches the instances through their template's startup script (FIRESTORE_DATABASE); the "
                 f"databases it serves and drains have their bindings since step {grant_step}, so no binding "
                 "changes. "
-                "`pulumi up` points the store alert at the clone"
+                "`pulumi up` points the store alert at the clone (and PREVIOUS while it drains)"
                 + (", gives it the weekly backup schedule" if scheduled else "")
                 + " and rolls out a new template; it returns once every instance runs it and is healthy "
                 "(the group's `wait_for_instances`)",
@@ -1272,8 +1273,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {up}; \\\n"
                 'else echo "nothing to do: PREVIOUS is empty"; fi',
                 expected="`nothing to do: PREVIOUS is empty`; or the update completes: the binding "
-                "`fleet-uses-database-$PREVIOUS` deleted, nothing else (the other bindings and the instance "
-                "template do not change)",
+                "`fleet-uses-database-$PREVIOUS` deleted and the alert policy `store-errors` updated (it "
+                "no longer watches PREVIOUS), nothing else (the other bindings and the instance template do "
+                "not change)",
                 stop_if=f"the update fails: at most PREVIOUS's binding is gone, the fleet keeps its grants "
                 f"on `{database}` and the clone; rerun `{up}`. " + interrupted,
             ),
@@ -1351,7 +1353,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command=f"pulumi config rm {DRAINING} {stack} \\\n"
                 f"  && {_commit(env, 'stop granting the fleet $RESTORED')} \\\n"
                 f"  && {up}",
-                expected="the update completes: the binding `fleet-uses-database-$RESTORED` deleted, "
+                expected="the update completes: the binding `fleet-uses-database-$RESTORED` deleted and the "
+                "alert policy `store-errors` updated (it no longer watches the clone), "
                 f"nothing else (`fleet-uses-items` on `{database}` and, with PREVIOUS a clone, PREVIOUS's "
                 "stay; the instance template does not change); the clone itself stays",
                 stop_if="the update fails: at most the clone's binding is gone, the others stay; rerun "
