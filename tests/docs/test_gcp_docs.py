@@ -12,9 +12,11 @@ from refarch.inventory import Inventory
 from refarch_pulumi.offline import project
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
-from tools.docs.gcp.runbooks import IAM_PROPAGATION_SECONDS, runbooks
+from tools.docs.gcp.runbooks import GRANT_TITLE_PREFIX, IAM_PROPAGATION_SECONDS, runbooks
 
 monitoring = project("gcp").module("monitoring")
+
+IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 
 
 def gcp_stacks(generated):
@@ -190,8 +192,11 @@ def test_restore_grants_the_clone_and_waits_out_iam_propagation_before_switching
     assert any(
         d.seconds == propagation and "iam/docs/access-change-propagation" in d.formula for d in book.durations
     )
-    assert "`fleet-uses-items` replaced" in steps[grant].expected
-    assert "`fleet-uses-items` unchanged" in steps[switch].expected
+    # One binding per database (final GCP review, finding 1): granting creates the clone's, a switch
+    # changes none.
+    assert "`fleet-uses-database-$RESTORED` created" in steps[grant].expected
+    assert "replaced" not in steps[grant].expected
+    assert "no binding changed" in steps[switch].expected and "binding replaced" not in steps[switch].expected
     # The switch lets the database served before drain (or, with none, removes the draining key).
     assert f'pulumi config set {draining} "$PREVIOUS" {STACK}' in steps[switch].command
     assert f"pulumi config rm {draining} {STACK}" in steps[switch].command
@@ -283,14 +288,15 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
         back.command.index(f"pulumi up {STACK} --yes"),
     ]
     assert order == sorted(order)
-    assert "`fleet-uses-items` unchanged" in back.expected
+    assert "no binding changed" in back.expected
     switch = _step(book.steps, f'pulumi config set {served} "$RESTORED"')
     forward_wait = book.steps[switch + 1]
     assert (wait.command, wait.title) == (forward_wait.command, forward_wait.title)
     assert draining in wait.stop_if
     assert undrain.command.startswith(f"pulumi config rm {draining} {STACK}")
     own = model.only("gcp:firestore/database:Database").get("name")
-    assert f"(`only-{own}`" in undrain.expected and "clone itself stays" in undrain.expected
+    assert "`fleet-uses-database-$RESTORED` deleted" in undrain.expected
+    assert f"`fleet-uses-items` on `{own}`" in undrain.expected and "clone itself stays" in undrain.expected
     assert (
         "--filter=\"database~'/databases/$RESTORED\\$'\"" in listing.command
         and 'gcloud firestore backups delete --backup="$BACKUP" --location="$REGION"' in delete.command
@@ -298,31 +304,71 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
     assert close.command == 'mv "$STATE" "$STATE.done"'
 
 
-def test_restore_reads_the_fleets_binding_only(docs_inputs):
-    """Review finding 6: the grant check filters on the fleet's binding (its condition title, as the stack
-    renders it), not every roles/datastore.user binding (empty lines for unconditioned ones)."""
+def test_restore_reads_the_fleets_bindings_only(docs_inputs):
+    """Review finding 6: the grant check filters on the fleet's bindings (their condition titles' prefix, as
+    the stack renders them for the own database and a clone), not every roles/datastore.user binding (empty
+    lines for unconditioned ones)."""
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
-    title = model.named("fleet-uses-items").get("condition.title")
+    gcp = project("gcp")
+    clone = gcp.preview("prod", {**gcp.config("prod"), "refarch-gcp:itemsDatabaseDraining": "the-clone"})
+    titles = [g.get("condition.title") for g in clone.of_type(IAM_MEMBER) if g.get("condition", None)]
+    assert len(titles) == 2 and all(title.startswith(GRANT_TITLE_PREFIX) for title in titles)
     checks = [step for step in _restore(model, spec).steps if "get-iam-policy" in step.command]
     assert len(checks) == 2
     for check in checks:
-        assert f"bindings.role=roles/datastore.user AND bindings.condition.title~^{title}" in check.command
+        assert f'bindings.role=roles/datastore.user AND bindings.condition.title~^{GRANT_TITLE_PREFIX}" ' in (
+            check.command
+        )
 
 
-def test_restore_grant_step_says_the_binding_is_replaced_as_the_stack_renders_it(docs_inputs):
-    """The grant step's text names the binding's condition as the stack renders it for a clone (title and
-    expression, read from a preview with the setting), and says it is replaced, not extended."""
+def test_restore_grant_step_names_the_clones_own_binding_as_the_stack_renders_it(docs_inputs):
+    """The grant step's text names the clone's binding as the stack renders it (resource name, title and
+    expression, read from a preview with the setting) and says the others stay as they are (final GCP review,
+    finding 1: a changed condition is delete-replaced)."""
     _, draining = _keys()
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
     steps = _restore(model, spec).steps
     grant = steps[_step(steps, f'pulumi config set {draining} "$RESTORED"')]
     gcp, clone = project("gcp"), "the-clone"
     config = {**gcp.config("prod"), f"refarch-gcp:{draining}": clone}
-    rendered = gcp.preview("prod", config).named("fleet-uses-items")
+    bindings = [g for g in gcp.preview("prod", config).of_type(IAM_MEMBER) if g.get("condition", None)]
+    own = model.only("gcp:firestore/database:Database").get("name")
+    (rendered,) = [g for g in bindings if clone in g.get("condition.expression")]
+    (kept,) = [g for g in bindings if g is not rendered]
     project_id = gcp.config("prod")["gcp:project"]
-    title = rendered.get("condition.title").replace(clone, "<clone>")
+    name, title = (
+        rendered.name.replace(clone, "<clone>"),
+        rendered.get("condition.title").replace(clone, "<clone>"),
+    )
     expression = rendered.get("condition.expression").replace(clone, "<clone>")
-    assert f"`{title}`" in grant.title
+    assert f"`{name}`" in grant.title and f"`{title}`" in grant.title
     assert f"`{expression.replace(f'projects/{project_id}', '...')}`" in grant.title
-    assert "replaces the fleet's conditioned binding" in grant.title and "extends" not in grant.title
+    assert f"binding on `{own}` (`{kept.name}`)" in grant.title and "stay as they are" in grant.title
+    assert "replaces the fleet's conditioned binding" not in grant.title
     assert "fails the preview" in grant.title and "misspelt" in grant.title
+
+
+def _changed(before: Inventory, after: Inventory) -> set[str]:
+    """Custom resources created, deleted or with other inputs between two previews."""
+    old = {r.name: r.inputs for r in before.resources if r.custom}
+    new = {r.name: r.inputs for r in after.resources if r.custom}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_restore_grant_and_drop_steps_name_everything_their_update_changes(docs_inputs):
+    """The grant step (draining set) and the step that stops granting the clone (draining removed) name every
+    resource their `pulumi up` changes, read from previews with and without the setting: the clone's binding
+    and the store alert (final GCP review, findings 1 and 3), and say nothing else changes."""
+    _, draining = _keys()
+    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
+    book = _restore(model, spec)
+    grant = book.steps[_step(book.steps, f'pulumi config set {draining} "$RESTORED"')]
+    undrain = book.rollback[_step(book.rollback, f"pulumi config rm {draining}")]
+    gcp = project("gcp")
+    default = gcp.preview("prod", gcp.config("prod"))
+    granted = gcp.preview("prod", {**gcp.config("prod"), f"refarch-gcp:{draining}": "the-clone"})
+    changed = {name.replace("the-clone", "$RESTORED") for name in _changed(default, granted)}
+    assert len(changed) == 2
+    for step in (grant, undrain):
+        assert all(f"`{name}`" in step.expected for name in changed), (changed, step.expected)
+        assert "nothing else" in step.expected

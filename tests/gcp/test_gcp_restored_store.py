@@ -10,6 +10,7 @@ conditions on Firestore databases, cloud.google.com/firestore/docs/security/iam#
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ NS = "refarch-gcp"
 RESTORED = "prod-items-restored"
 DATABASE = "gcp:firestore/database:Database"
 GRANT = "fleet-uses-items"
+IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 
 
 def _preview(gcp, **config: str) -> tuple[Inventory, dict[str, Any]]:
@@ -46,19 +48,74 @@ def test_the_instances_use_the_restored_database(restored):
     assert service_environment(inventory)["FIRESTORE_DATABASE"] == RESTORED
 
 
+def _grants(inventory: Inventory) -> dict[str, Any]:
+    """The fleet's store bindings (the project-wide ones with a condition) by resource name."""
+    return {g.name: g for g in inventory.of_type(IAM_MEMBER) if g.get("condition", None) is not None}
+
+
+def _clone_grant(gcp, database: str) -> str:
+    return gcp.module("item_store").grant_name(gcp.module("item_store").database_name("prod"), database)
+
+
 def test_the_fleet_may_use_both_databases_during_a_switch(gcp, restored, inventories):
-    # Instances not yet replaced keep using the stack's own database, and new ones are not refused while the
-    # changed condition propagates through IAM.
+    # Instances not yet replaced keep using the stack's own database: its binding stays as it was, and the
+    # clone gets a binding of its own, conditioned on the clone only.
     inventory, _ = restored
-    grant, own = inventory.named(GRANT), inventories["prod"].named(GRANT)
-    assert grant.get("role") == own.get("role") == gcp.module("item_store").DATASTORE_USER
-    assert grant.get("member") == own.get("member")
-    own_name = inventories["prod"].only(DATABASE).get("name")
-    assert grant.get("condition.expression") == (
-        f'resource.name == "projects/{_project(gcp)}/databases/{own_name}" || '
-        f'resource.name == "projects/{_project(gcp)}/databases/{RESTORED}"'
+    grants, own = _grants(inventory), inventories["prod"].named(GRANT)
+    assert grants.keys() == {GRANT, _clone_grant(gcp, RESTORED)}
+    assert grants[GRANT].inputs == own.inputs
+    clone = grants[_clone_grant(gcp, RESTORED)]
+    assert (clone.get("role"), clone.get("member")) == (own.get("role"), own.get("member"))
+    assert (
+        clone.get("condition.expression")
+        == f'resource.name == "projects/{_project(gcp)}/databases/{RESTORED}"'
     )
-    assert grant.get("condition.title") == f"only-{own_name}-and-{RESTORED}"
+    assert clone.get("condition.title") == f"only-{RESTORED}"
+
+
+# Every setting of the restore switch: default, granted first (draining), served, served with the own draining
+# away, a clone served while another drains, and the swap of the two.
+SECOND = f"{RESTORED}-2"
+SETTINGS = {
+    "default": {},
+    "draining": {"itemsDatabaseDraining": RESTORED},
+    "served": {"itemsDatabase": RESTORED},
+    "served+draining": {"itemsDatabase": SECOND, "itemsDatabaseDraining": RESTORED},
+    "swapped": {"itemsDatabase": RESTORED, "itemsDatabaseDraining": SECOND},
+}
+
+
+@pytest.fixture(scope="module")
+def switch_grants(gcp) -> dict[str, dict[str, Any]]:
+    return {
+        label: _grants(_preview(gcp, **{f"{NS}:{k}": v for k, v in config.items()})[0])
+        for label, config in SETTINGS.items()
+    }
+
+
+def test_granting_draining_or_serving_a_database_changes_no_other_databases_binding(switch_grants):
+    # pulumi-gcp marks projects.IAMMember DeleteBeforeReplace (github.com/pulumi/pulumi-gcp/pull/2650,
+    # provider/resources.go) and the upstream condition is ForceNew: a binding whose inputs change is
+    # deleted before its replacement exists, and the fleet loses that database until IAM propagates the new
+    # one. So between any two settings of the switch, a binding present in both has the same inputs: every
+    # step only creates or deletes the binding of the database it grants or drops.
+    for before, after in itertools.permutations(switch_grants.values(), 2):
+        for name in before.keys() & after.keys():
+            assert before[name].inputs == after[name].inputs, name
+    # The stack's own database is granted in every setting, the clones exactly where named.
+    assert all(GRANT in grants for grants in switch_grants.values())
+    assert [len(grants) for grants in switch_grants.values()] == [1, 2, 2, 3, 3]
+
+
+def test_the_served_databases_binding_is_the_same_served_or_draining(gcp, switch_grants):
+    # A switch (served <-> draining) leaves the binding as it was; the stack's own binding is the default's.
+    clone = _clone_grant(gcp, RESTORED)
+    inputs = [
+        switch_grants[label][clone].inputs for label in ("draining", "served", "served+draining", "swapped")
+    ]
+    assert all(i == inputs[0] for i in inputs)
+    own = [grants[GRANT].inputs for grants in switch_grants.values()]
+    assert all(i == own[0] for i in own)
 
 
 class _ReadingMocks:
@@ -90,10 +147,11 @@ def test_the_clone_is_read_so_a_misspelt_one_fails_the_preview(gcp):
     assert service_environment(inventory)["FIRESTORE_DATABASE"] == "as-read"
 
 
-def test_the_fleet_waits_for_the_clones_backup_schedule(restored):
-    inventory, _ = restored
+def test_the_fleet_waits_for_the_clones_backup_schedule_and_every_binding(gcp):
+    inventory, _ = _preview(gcp, **{f"{NS}:itemsDatabase": SECOND, f"{NS}:itemsDatabaseDraining": RESTORED})
     (group,) = inventory.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
-    assert {"weekly-restored", GRANT} <= set(group.depends_on)
+    assert {"weekly-restored", *_grants(inventory)} <= set(group.depends_on)
+    assert len(_grants(inventory)) == 3
 
 
 def test_the_store_alert_watches_the_restored_database(restored):
@@ -133,6 +191,7 @@ def test_without_the_key_the_fleet_and_output_use_the_stacks_own_database(gcp, i
     assert outputs["firestoreDatabase"] == own
     assert service_environment(inventory)["FIRESTORE_DATABASE"] == own
     assert inventory.named(GRANT).get("condition.expression").endswith(f'/databases/{own}"')
+    assert _grants(inventory).keys() == {GRANT}
 
 
 @pytest.mark.parametrize(
@@ -163,82 +222,70 @@ def draining(gcp) -> tuple[Inventory, dict[str, Any]]:
     return _preview(gcp, **{f"{NS}:itemsDatabaseDraining": RESTORED})
 
 
-def test_a_draining_database_keeps_its_place_in_the_grant_unchanged(restored, draining):
-    # The same condition (title and expression) as while it was served: Rollback step 1 leaves the binding
-    # as it was (a changed condition would replace it).
+def test_a_draining_database_keeps_its_binding_unchanged(gcp, restored, draining):
+    # Rollback step 1 leaves the clone's binding as it was while it was served.
     (served, _), (kept, _) = restored, draining
-    assert kept.named(GRANT).inputs == served.named(GRANT).inputs
+    assert _grants(kept).keys() == _grants(served).keys()
+    assert kept.named(_clone_grant(gcp, RESTORED)).inputs == served.named(_clone_grant(gcp, RESTORED)).inputs
 
 
-def test_a_draining_database_keeps_nothing_more(restored, draining, inventories):
+def test_a_draining_database_keeps_its_grant_and_alert_only(gcp, restored, draining, inventories):
     (served, _), (kept, outputs) = restored, draining
     default = inventories["prod"]
     own = default.only(DATABASE).get("name")
     assert outputs["firestoreDatabase"] == own
     assert service_environment(kept)["FIRESTORE_DATABASE"] == own
-    assert kept.named("store-errors").inputs == default.named("store-errors").inputs
     # Its backup schedule goes with the switch; only the read of it (no resource in the project) is added.
     assert "weekly-restored" in {r.name for r in served.resources}
-    custom = {r.name: r.inputs for r in kept.resources if r.custom and r.name != GRANT}
-    assert custom == {r.name: r.inputs for r in default.resources if r.custom and r.name != GRANT}
+    watched = {GRANT, _clone_grant(gcp, RESTORED), "store-errors"}
+    custom = {r.name: r.inputs for r in kept.resources if r.custom and r.name not in watched}
+    assert custom == {r.name: r.inputs for r in default.resources if r.custom and r.name not in watched}
 
 
-def test_without_the_draining_key_its_name_leaves_the_grant(gcp, draining, inventories):
-    # Rollback step 3: the binding is replaced by one naming the stack's own database only.
+@pytest.mark.parametrize(
+    "config, watched",
+    [
+        ({"itemsDatabaseDraining": RESTORED}, ("<own>", RESTORED)),
+        ({"itemsDatabase": SECOND, "itemsDatabaseDraining": RESTORED}, (SECOND, RESTORED)),
+    ],
+)
+def test_while_a_database_drains_the_store_alert_watches_it_with_the_served_one(
+    gcp, inventories, config, watched
+):
+    # Instances not yet replaced call the draining database until the rollout ends: their errors count too
+    # (`one_of` on a label: cloud.google.com/monitoring/api/v3/filters).
+    own = inventories["prod"].only(DATABASE).get("name")
+    inventory, _ = _preview(gcp, **{f"{NS}:{k}": v for k, v in config.items()})
+    text = inventory.named("store-errors").get("conditions.0.conditionThreshold.filter")
+    served, drained = (own if db == "<own>" else db for db in watched)
+    assert f'resource.label.database_id = one_of("{served}", "{drained}") AND ' in text
+    default = inventories["prod"].named("store-errors").get("conditions.0.conditionThreshold.filter")
+    assert text == default.replace(f'database_id = "{own}"', f'database_id = one_of("{served}", "{drained}")')
+
+
+def test_without_the_draining_key_its_binding_goes(gcp, draining, inventories):
+    # Rollback step 3 deletes the clone's binding; the stack's own stays as it was.
     kept, _ = draining
-    assert f"/databases/{RESTORED}" in kept.named(GRANT).get("condition.expression")
-    assert f"/databases/{RESTORED}" not in inventories["prod"].named(GRANT).get("condition.expression")
+    assert _clone_grant(gcp, RESTORED) in _grants(kept)
+    assert _grants(inventories["prod"]).keys() == {GRANT}
+    assert kept.named(GRANT).inputs == inventories["prod"].named(GRANT).inputs
 
 
 def test_serving_one_clone_while_another_drains_grants_all_three(gcp, inventories):
-    inventory, _ = _preview(
-        gcp, **{f"{NS}:itemsDatabase": f"{RESTORED}-2", f"{NS}:itemsDatabaseDraining": RESTORED}
-    )
+    inventory, _ = _preview(gcp, **{f"{NS}:itemsDatabase": SECOND, f"{NS}:itemsDatabaseDraining": RESTORED})
     own = inventories["prod"].only(DATABASE).get("name")
-    # The stack's own database first, then the others sorted (not by role: see the next test).
-    assert inventory.named(GRANT).get("condition.expression") == " || ".join(
-        f'resource.name == "projects/{_project(gcp)}/databases/{db}"'
-        for db in (own, RESTORED, f"{RESTORED}-2")
-    )
-    assert inventory.named(GRANT).get("condition.title") == f"only-{own}-and-{RESTORED}-and-{RESTORED}-2"
-    assert service_environment(inventory)["FIRESTORE_DATABASE"] == f"{RESTORED}-2"
+    expressions = {g.get("condition.expression") for g in _grants(inventory).values()}
+    assert expressions == {
+        f'resource.name == "projects/{_project(gcp)}/databases/{db}"' for db in (own, RESTORED, SECOND)
+    }
+    assert service_environment(inventory)["FIRESTORE_DATABASE"] == SECOND
 
 
-@pytest.mark.parametrize("second", [f"{RESTORED}-2", "a-restored"])
-def test_two_databases_swapping_served_and_draining_leave_the_grant_unchanged(gcp, second):
-    # The switch of the forward path when the fleet is already on a clone (served = the new clone, draining =
-    # the previous one) and its rollback (the mirror) keep the binding: a changed condition would replace it,
-    # and the new binding would wait out IAM propagation while instances use both databases. Both orders of
-    # the names (the second sorting after and before RESTORED) are checked.
-    grants = [
-        _preview(gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained})[0].named(
-            GRANT
-        )
-        for served, drained in ((RESTORED, second), (second, RESTORED))
-    ]
-    assert grants[0].inputs == grants[1].inputs
-    title = grants[0].get("condition.title")
-    assert RESTORED in title and second in title
-
-
-def test_a_grant_title_over_iams_limit_is_refused_naming_both_keys(gcp):
-    # IAM refuses a condition title over its limit (settings.CONDITION_TITLE_MAX) at `pulumi up`, after the
-    # preview; the settings refuse it before anything is built, naming both keys that make it long.
-    settings, item_store = gcp.module("settings"), gcp.module("item_store")
-    own = item_store.database_name("prod")
-    budget = settings.CONDITION_TITLE_MAX - len(item_store.grant_title(own, ["", ""]))
-    served, drained = "a" * 40, "b" * (budget - 40 + 1)
-    problems = _problems(gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained})
-    assert problems.keys() == {f"{NS}:itemsDatabase", f"{NS}:itemsDatabaseDraining"}
-    assert problems[f"{NS}:itemsDatabase"][0] == served
-    assert problems[f"{NS}:itemsDatabaseDraining"][0] == drained
-    rule = problems[f"{NS}:itemsDatabase"][1]
-    assert f"{settings.CONDITION_TITLE_MAX + 1} characters long" in rule and f"at most {budget}" in rule
-    # One character less is exactly at the limit, and previews.
-    inventory, _ = _preview(
-        gcp, **{f"{NS}:itemsDatabase": served, f"{NS}:itemsDatabaseDraining": drained[:-1]}
-    )
-    assert len(inventory.named(GRANT).get("condition.title")) == settings.CONDITION_TITLE_MAX
+def test_the_longest_database_id_is_a_valid_resource_name_and_title(gcp):
+    # A database ID has at most 63 characters (settings.py): its binding previews, named after it.
+    longest = "a" * 63
+    inventory, _ = _preview(gcp, **{f"{NS}:itemsDatabase": longest})
+    assert _grants(inventory)[_clone_grant(gcp, longest)].get("condition.title") == f"only-{longest}"
 
 
 def test_a_draining_database_is_read_like_the_served_one(gcp):

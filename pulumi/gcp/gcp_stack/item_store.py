@@ -22,9 +22,15 @@ def database_name(environment: str) -> str:
     return f"{environment}-items"
 
 
-def grant_title(own: str, others: list[str]) -> str:
-    """The fleet's grant condition's title: the stack's own database, then the others it names, sorted."""
-    return "-and-".join([f"only-{own}", *sorted(others)])
+def grant_name(own: str, database: str) -> str:
+    """The fleet's binding on one database: `fleet-uses-items` on the stack's own, `fleet-uses-database-<id>`
+    on another (keyed by the database, not its role, so serving or draining it keeps the same resource)."""
+    return "fleet-uses-items" if database == own else f"fleet-uses-database-{database}"
+
+
+def grant_title(database: str) -> str:
+    # At most 68 characters (a database ID has at most 63), within IAM's limit on a condition's title.
+    return f"only-{database}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,30 +115,29 @@ class ItemStore(Tier):
         # new database, so the instances' FIRESTORE_DATABASE, the alert and the output follow it; the stack's
         # own database stays, with its data, backups and protection.
         self.serving: pulumi.Output[str] = clone.name if clone else self.database.name
-        # During a switch the grant covers both databases: instances not yet replaced keep using the one they
-        # started with. Granted first (as draining), a clone is in the condition before any instance serves
-        # it, so a switch never waits on IAM propagation. The condition names the other databases sorted, not
-        # by role, so a database moving between served and draining leaves the binding as it was (a changed
-        # condition replaces the binding).
-        others = sorted(
-            ((name, db) for name, db in ((restored, clone), (draining, drained)) if db), key=lambda p: p[0]
-        )
-        names = [self.database.name, *(db.name for _, db in others)]
-        self.user_grant = projects.IAMMember(
-            "fleet-uses-items",
-            project=project,
-            role=DATASTORE_USER,
-            member=args.user,
-            # Only these databases, though the role is granted on the project.
-            condition=projects.IAMMemberConditionArgs(
-                title=grant_title(own, [name for name, _ in others]),
-                expression=pulumi.Output.all(*names).apply(
-                    lambda dbs: " || ".join(
-                        f'resource.name == "projects/{project}/databases/{db}"' for db in dbs
-                    )
+        # A database instances not yet replaced may still call (or, granted first, about to be served).
+        self.draining: pulumi.Output[str] | None = drained.name if drained else None
+        # One binding per database the fleet may use, each with a condition naming that database only, though
+        # the role is granted on the project. A changed condition replaces a binding, and the provider deletes
+        # a projects.IAMMember before it creates its replacement (pulumi-gcp PR #2650, DeleteBeforeReplace);
+        # so no condition ever changes: granting or draining a database creates or deletes its own binding,
+        # and a switch leaves every binding as it was. Instances not yet replaced keep their database's grant.
+        self.grants = [
+            projects.IAMMember(
+                grant_name(own, name),
+                project=project,
+                role=DATASTORE_USER,
+                member=args.user,
+                condition=projects.IAMMemberConditionArgs(
+                    title=grant_title(name),
+                    expression=database.name.apply(
+                        lambda db: f'resource.name == "projects/{project}/databases/{db}"'
+                    ),
                 ),
-            ),
-            opts=self.child(),
-        )
-        self.prerequisites.insert(0, self.user_grant)
+                opts=self.child(),
+            )
+            for name, database in ((own, self.database), (restored, clone), (draining, drained))
+            if name and database is not None
+        ]
+        self.prerequisites[:0] = self.grants
         self.register_outputs({"database": self.serving})

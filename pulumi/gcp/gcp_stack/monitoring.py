@@ -157,6 +157,8 @@ class MonitoringArgs:
     # The instance's full id (projects/P/locations/R/instances/NAME): redis_instance's instance_id label.
     cache_instance_id: pulumi.Input[str]
     database: pulumi.Input[str]
+    # During a switch, the database instances not yet replaced still call: watched with the served one.
+    draining_database: pulumi.Input[str] | None = None
 
 
 def _aggregation(
@@ -172,6 +174,11 @@ def _aggregation(
 
 def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f'"{value}"' for value in values)
+
+
+def _database_ids(served: str, draining: str | None) -> str:
+    """The served database, or it and the draining one (`one_of`: monitoring/api/v3/filters)."""
+    return f"one_of({_quoted((served, draining))})" if draining else f'"{served}"'
 
 
 class ServiceMonitoring(Tier):
@@ -315,10 +322,10 @@ class ServiceMonitoring(Tier):
         self._threshold(
             "store-errors",
             "Item store calls failing or throttled",
-            pulumi.Output.from_input(args.database).apply(
-                lambda db: (
+            pulumi.Output.all(args.database, args.draining_database).apply(
+                lambda dbs: (
                     'resource.type = "firestore.googleapis.com/Database" AND '
-                    f'resource.label.database_id = "{db}" AND '
+                    f"resource.label.database_id = {_database_ids(*dbs)} AND "
                     'metric.type = "firestore.googleapis.com/api/request_count" AND '
                     f"metric.label.response_code = one_of({_quoted(STORE_FAILURE_CODES)})"
                 )

@@ -190,6 +190,7 @@ class StatelessService(Root):
                 gateway_id=api.gateway.gateway_id,
                 cache_instance_id=cache.instance.id,
                 database=store.serving,
+                draining_database=store.draining,
             ),
             tier,
         )

@@ -11,15 +11,9 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gcp_stack.item_store import database_name, grant_title
+from gcp_stack.item_store import database_name
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
-
-# IAM's limit on a binding's condition title: 100 characters (the architect review's figure; IAM's limits are
-# listed at cloud.google.com/iam/quotas, "Limits", whose condition rows could not be read offline). A title
-# over it fails at `pulumi up`, after the preview. The expression's limit (at most 12 logical operators) is
-# not reached: the fleet's grant names at most three databases (2 operators).
-CONDITION_TITLE_MAX = 100
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
 GATEWAY_REGIONS = (
@@ -166,22 +160,6 @@ def cross_checks(
                 "before), neither the stack's own (always granted) nor itemsDatabase (the one it serves)",
             )
         )
-    named = [db for db in (gcp.items_database, draining) if db and db != own]
-    title = grant_title(own, named)
-    if len(title) > CONDITION_TITLE_MAX:
-        budget = CONDITION_TITLE_MAX - len(grant_title(own, [""] * len(named)))
-        problems += [
-            Problem(
-                f"{namespace}:{key}",
-                value,
-                f"makes the fleet's grant condition title `{title}` {len(title)} characters long, over IAM's "
-                f"{CONDITION_TITLE_MAX}: choose shorter database IDs for itemsDatabase and "
-                "itemsDatabaseDraining "
-                f"(together at most {budget} characters)",
-            )
-            for key, value in (("itemsDatabase", gcp.items_database), ("itemsDatabaseDraining", draining))
-            if value
-        ]
     if provider is not None:
         problems += _region_problems(spec, provider, gcp, namespace)
     if spec.production and not (gcp.alert_email or gcp.alert_channels or spec.alarms.email):

@@ -26,6 +26,8 @@ from tools.docs.model import (
 
 PULUMI = "Pulumi CLI 3 (for the name lookups)"
 WHERE = '--region="$REGION" --project="$PROJECT"'
+# The title of each of the fleet's per-database store bindings starts so (item_store.py's grant_title).
+GRANT_TITLE_PREFIX = "only-"
 
 
 def _lookups(facts: StackFacts, *extra: Lookup) -> tuple[Lookup, ...]:
@@ -983,12 +985,13 @@ def _commit(environment: str, message: str) -> str:
     return f'git commit -m "{environment}: {message}" pulumi/gcp/Pulumi.{environment}.yaml'
 
 
-def _grant_check(title: str, before: str, database: str, expected: str) -> Step:
-    """The fleet's conditioned binding only (its title starts `only-<own database>`), not every member's."""
+def _grant_check(title: str, before: str, expected: str) -> Step:
+    """The fleet's conditioned bindings only (one per database, titled `only-<database>`: item_store.py), not
+    every member's unconditioned one."""
     return Step(
         title=title,
         command=before + 'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
-        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^only-{database}" '
+        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^{GRANT_TITLE_PREFIX}" '
         '--format="value(bindings.condition.title,bindings.condition.expression)"',
         expected=expected,
     )
@@ -1059,17 +1062,6 @@ def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -
     )
 
 
-def _title_budget(own: str) -> tuple[int, int, int]:
-    """IAM's limit on the fleet's grant condition title, the length of its fixed part (`only-<own>-and-`)
-    and of each further joint (`-and-`): the stack's own code (settings.py, item_store.grant_title)."""
-    from refarch_pulumi.offline import project
-
-    gcp = project("gcp")
-    title = gcp.module("item_store").grant_title
-    one, two = len(title(own, [""])), len(title(own, ["", ""]))
-    return gcp.module("settings").CONDITION_TITLE_MAX, one, two - one
-
-
 def restore_store(facts: StackFacts) -> Runbook:
     database = facts.details["database"]
     protected = facts.details["delete_protection"]
@@ -1092,7 +1084,6 @@ def restore_store(facts: StackFacts) -> Runbook:
     retire_step = grant_step + 7
     switch_step, drop_step = grant_step + 2, grant_step + 5
     previous_or_own = f"`$PREVIOUS` (empty: the stack's own database `{database}`)"
-    title_max, title_own, title_joint = _title_budget(database)
     return _runbook(
         facts,
         "restore-store",
@@ -1168,31 +1159,17 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         steps=(
             Step(
-                title="Clone the database at that minute into a new one (the source keeps serving "
-                "meanwhile), under a name the fleet's grant condition can hold: its title (`only-"
-                + database
-                + "-and-` and the granted names, sorted, joined by `-and-`) is at most "
-                f"{title_max} characters (IAM's limit, settings.CONDITION_TITLE_MAX)",
+                title="Clone the database at that minute into a new one (the source keeps serving meanwhile)",
                 command="SNAPSHOT_TIME=2026-01-31T09:30:00Z  # replace with the minute before the damage "
                 "(UTC)\n"
                 f"RESTORED={database}-restored\n"
-                f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
-                f"BUDGET=$(({title_max} - {title_own} "
-                f"- (${{#PREVIOUS}} > 0 ? {title_joint} + ${{#PREVIOUS}} : 0)))\n"
-                'echo "RESTORED is ${#RESTORED} characters, at most $BUDGET"\n'
-                'test "${#RESTORED}" -le "$BUDGET" \\\n'
-                "  && gcloud firestore databases clone "
+                "gcloud firestore databases clone "
                 '--source-database="projects/$PROJECT/databases/$DATABASE" '
                 f'--snapshot-time="$SNAPSHOT_TIME" --destination-database="$RESTORED" '
-                '--project="$PROJECT" \\\n'
-                '  || echo "STOP: RESTORED too long, or the clone refused"',
-                expected="`error: configuration key ... not found` when the fleet serves the stack's own "
-                "database (PREVIOUS empty); `RESTORED is ... characters, at most ...`; a long-running "
-                "operation starts; the new database is unreadable until it completes",
-                stop_if="STOP with RESTORED longer than the budget printed: nothing cloned; choose a shorter "
-                "RESTORED (the budget counts PREVIOUS, which stays granted while the fleet drains it). The "
-                "snapshot time is refused (outside the window, or not a whole minute); the name is taken: "
-                "choose another RESTORED",
+                '--project="$PROJECT"',
+                expected="a long-running operation starts; the new database is unreadable until it completes",
+                stop_if="the snapshot time is refused (outside the window, or not a whole minute); the name "
+                "is taken: choose another RESTORED",
             ),
             Step(
                 title="Wait for the clone: the database exists while its clone runs, but is unreadable "
@@ -1236,17 +1213,13 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title="Grant first: record the database the fleet serves now (PREVIOUS; empty: the stack's "
                 "own) in the state file, then name the clone as draining, which grants it and nothing else "
-                "(no instance uses it yet). The fleet's `roles/datastore.user` grant is conditioned on "
-                "database names: `pulumi up` reads the clone (a misspelt or absent one fails the preview) "
-                "and replaces the fleet's conditioned binding (`only-"
-                + database
-                + "`) by one whose condition names both databases (`only-"
-                + database
-                + '-and-<clone>`: `resource.name == ".../databases/'
-                + database
-                + '" || resource.name == ".../databases/<clone>"`; with PREVIOUS a clone, it too); a '
-                "condition cannot be changed in place, so Pulumi creates the new binding before it deletes "
-                "the old one. Nothing else changes",
+                "(no instance uses it yet). The fleet holds `roles/datastore.user` in one binding per "
+                "database, each conditioned on that database only: `pulumi up` reads the clone (a misspelt "
+                "or absent one fails the preview) and creates the clone's binding (`fleet-uses-database-"
+                '<clone>`, condition `only-<clone>`: `resource.name == ".../databases/<clone>"`). The '
+                f"binding on `{database}` (`fleet-uses-items`) and, with PREVIOUS a clone, PREVIOUS's stay "
+                "as they are: a changed condition would replace a binding, and the provider deletes it "
+                "before it creates the new one. The store alert watches the clone too; nothing else changes",
                 command=f"PREVIOUS=$({config_lookup(env, SERVED)} || true)  # empty: the stack's own\n"
                 f"IN_PROGRESS=$({config_lookup(env, DRAINING)} || true)\n"
                 'test ! -e "$STATE" && test -n "$RESTORED" && test -z "$IN_PROGRESS" \\\n'
@@ -1262,8 +1235,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 # A refused re-run must not leave the values it just re-read in the shell.
                 'test -f "$STATE" && . "$STATE"',
                 expected="`error: configuration key ... not found` for each key that is not set (PREVIOUS "
-                f"empty when the fleet serves `{database}`); then the update completes: the grant "
-                "`fleet-uses-items` replaced, nothing else (no instance template, no group update); "
+                f"empty when the fleet serves `{database}`); then the update completes: the binding "
+                "`fleet-uses-database-$RESTORED` created and the alert policy `store-errors` updated (it "
+                "watches the clone too), nothing else (no other binding, no instance template, no group "
+                "update); "
                 "$STATE holds RESTORED and PREVIOUS (the last line reloads them: on a refused re-run, those "
                 "of the run in progress)",
                 stop_if="STOP with $STATE existing before this step or IN_PROGRESS set: a restore is in "
@@ -1275,28 +1250,27 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "written and the setting set but the `git commit` failed (it printed why): $STATE exists, "
                 "so a rerun of this step refuses; fix git, then run the commit and "
                 f"`{up}` by hand. STOP after `pulumi up` failed: the fleet still serves "
-                f"{previous_or_own} and keeps its grant on it (the new binding is created before the old "
-                f"one is deleted): fix the cause and rerun `{up}`, or give up with Rollback step 4. "
+                f"{previous_or_own} and keeps its grant on it (no existing binding changes; at most the "
+                f"clone's is missing): fix the cause and rerun `{up}`, or give up with Rollback step 4. "
                 + interrupted,
             ),
             _grant_check(
                 f"Wait {IAM_PROPAGATION_SECONDS // 60} minutes for the grant to reach every IAM check (an "
                 "allow-policy change typically propagates in 2 minutes, potentially 7 or longer: "
                 "cloud.google.com/iam/docs/access-change-propagation), so that no new instance is refused "
-                "the clone after the switch; then read the fleet's grant as IAM has it",
+                "the clone after the switch; then read the fleet's bindings as IAM has them",
                 f"sleep {IAM_PROPAGATION_SECONDS}\n",
-                database,
-                f"after the wait, one line: the title `only-{database}-and-...` naming $RESTORED, and the "
-                f'expression naming `/databases/{database}"` || ... `/databases/{database}-restored"` (and '
-                "$PREVIOUS's when set)",
+                f"after the wait, one line per database granted: `only-{database}` with "
+                f'`resource.name == ".../databases/{database}"`, `only-$RESTORED` with '
+                '`.../databases/$RESTORED"` (and `only-$PREVIOUS` when PREVIOUS is set)',
             ),
             Step(
                 title="Switch the fleet to the clone: serve RESTORED and let PREVIOUS drain (or, when "
                 "PREVIOUS is empty, no draining database: the stack's own is always granted). The database "
                 "reaches the instances through their template's startup script (FIRESTORE_DATABASE); the "
-                f"grant's condition names the same databases as after step {grant_step}, so the binding is "
-                "unchanged. "
-                "`pulumi up` points the store alert at the clone"
+                f"databases it serves and drains have their bindings since step {grant_step}, so no binding "
+                "changes. "
+                "`pulumi up` points the store alert at the clone (and PREVIOUS while it drains)"
                 + (", gives it the weekly backup schedule" if scheduled else "")
                 + " and rolls out a new template; it returns once every instance runs it and is healthy "
                 "(the group's `wait_for_instances`)",
@@ -1305,8 +1279,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  else pulumi config rm {DRAINING} {stack}; fi \\\n"
                 f"  && {_commit(env, 'serve the restored database $RESTORED')} \\\n"
                 f"  && {up}",
-                expected="the update completes: the grant `fleet-uses-items` unchanged, a new instance "
-                "template, the group's version updated"
+                expected="the update completes: no binding changed (`fleet-uses-items`, "
+                "`fleet-uses-database-$RESTORED`), a new instance template, the group's version updated"
                 + (
                     ", the schedule `weekly-restored` created (replaced, with PREVIOUS a clone: that clone's "
                     "schedule goes)"
@@ -1335,18 +1309,18 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {_commit(env, 'stop granting the fleet $PREVIOUS')} \\\n"
                 f"  && {up}; \\\n"
                 'else echo "nothing to do: PREVIOUS is empty"; fi',
-                expected="`nothing to do: PREVIOUS is empty`; or the update completes: the grant "
-                "`fleet-uses-items` replaced by one naming the stack's own database and the clone only, "
-                "nothing else (the instance template does not change)",
-                stop_if=f"the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grant on the clone; rerun `{up}`. " + interrupted,
+                expected="`nothing to do: PREVIOUS is empty`; or the update completes: the binding "
+                "`fleet-uses-database-$PREVIOUS` deleted and the alert policy `store-errors` updated (it "
+                "no longer watches PREVIOUS), nothing else (the other bindings and the instance template do "
+                "not change)",
+                stop_if=f"the update fails: at most PREVIOUS's binding is gone, the fleet keeps its grants "
+                f"on `{database}` and the clone; rerun `{up}`. " + interrupted,
             ),
             _grant_check(
-                "Read the fleet's grant as IAM has it",
+                "Read the fleet's bindings as IAM has them",
                 "",
-                database,
-                f'one line naming `/databases/{database}"` || ... `/databases/{database}-restored"` and '
-                "no other database",
+                f'two lines: `only-{database}` naming `/databases/{database}"` and `only-$RESTORED` naming '
+                '`/databases/$RESTORED"`; no other database',
             ),
             Step(
                 title=f"Retire the old database. With PREVIOUS empty it is the stack's own `{database}`: "
@@ -1384,8 +1358,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             ),
             Step(
                 title="Put the fleet back on the database it served before, "
-                f"{previous_or_own}, and let the clone drain: both stay granted, and the binding is "
-                "unchanged, so that a failed or interrupted update never drops the clone while instances "
+                f"{previous_or_own}, and let the clone drain: both stay granted, and no binding "
+                "changes, so that a failed or interrupted update never drops the clone while instances "
                 f"still use it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
                 "is no longer granted then: serving it again is a new restore: close the state file "
                 f'(`mv "$STATE" "$STATE.done"`, as step {retire_step} does) first, then step '
@@ -1401,7 +1375,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {up} \\\n"
                 '  || echo "STOP (RESTORED=$RESTORED PREVIOUS=$PREVIOUS)"',
                 expected="the update completes; `firestoreDatabase` is $PREVIOUS, or "
-                f"`{database}` when PREVIOUS is empty; the grant `fleet-uses-items` unchanged"
+                f"`{database}` when PREVIOUS is empty; no binding changed"
                 + (
                     ", the weekly backup schedule `weekly-restored` deleted (with PREVIOUS a clone: "
                     "replaced, for PREVIOUS)"
@@ -1427,12 +1401,12 @@ def restore_store(facts: StackFacts) -> Runbook:
                 command=f"pulumi config rm {DRAINING} {stack} \\\n"
                 f"  && {_commit(env, 'stop granting the fleet $RESTORED')} \\\n"
                 f"  && {up}",
-                expected="the update completes: the grant `fleet-uses-items` replaced by one whose "
-                f"condition (`only-{database}`, with PREVIOUS a clone `only-{database}-and-<PREVIOUS>`) "
-                f"names `{database}` (and PREVIOUS) only, nothing else (the instance template does not "
-                "change); the clone itself stays",
-                stop_if="the update fails: the new binding is created before the old one is deleted, so the "
-                f"fleet keeps its grants; rerun `{up}`. " + interrupted,
+                expected="the update completes: the binding `fleet-uses-database-$RESTORED` deleted and the "
+                "alert policy `store-errors` updated (it no longer watches the clone), "
+                f"nothing else (`fleet-uses-items` on `{database}` and, with PREVIOUS a clone, PREVIOUS's "
+                "stay; the instance template does not change); the clone itself stays",
+                stop_if="the update fails: at most the clone's binding is gone, the others stay; rerun "
+                f"`{up}`. " + interrupted,
             ),
             *_delete_clone("RESTORED", protected, scheduled, stack),
             Step(
