@@ -106,7 +106,7 @@ def settings_problems(
     spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
 ) -> list[Problem]:
     """Rules across the spec and this config, every one of them."""
-    return production_problems(spec, provider, settings, namespace) + draining_problems(settings, namespace)
+    return production_problems(spec, settings, namespace) + draining_problems(settings, namespace)
 
 
 def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
@@ -128,9 +128,7 @@ def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
     ]
 
 
-def production_problems(
-    spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
-) -> list[Problem]:
+def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
     """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
     zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
     if spec.production and not (settings.alert_email or spec.alarms.email):
