@@ -335,10 +335,11 @@ def test_a_draining_account_is_looked_up_like_the_served_one(azure):
 
 
 def test_the_longest_account_name_taken_keeps_its_private_endpoints_name_within_azures_limit(azure):
-    # azure-native names a resource without an explicit name after it, plus 8 random characters
+    # azure-native names a resource without an explicit name after it, plus a random suffix
     # (pulumi-azure-native#3406), and does not shorten it (#4294); a private endpoint's name has at most 64
     # ("Naming rules and restrictions for Azure resources", Microsoft.Network/privateEndpoints).
     longest = "a" * azure.module("settings").OTHER_ACCOUNT_MAX
     inventory, _ = _preview(azure, **_settings(longest, None))
     endpoint = inventory.named(reach(longest)[1])
-    assert endpoint.type == ENDPOINT and len(endpoint.name) + 8 == 64
+    assert endpoint.type == ENDPOINT and "privateEndpointName" not in endpoint.inputs
+    assert len(endpoint.name) + azure.module("names").AUTONAME_SUFFIX_LENGTH == 64
