@@ -107,7 +107,9 @@ class ItemStore(Tier):
             options={"autoscale_settings": {"max_throughput": args.max_throughput}},
             opts=child,
         )
-        self._reach("items", self.account.id, args)
+        # A private endpoint into the data subnet (public access is off) and the account's metrics.
+        self._endpoint("items", self.account.id, args)
+        self._metrics("items", self.account.id, args)
         # The fleet keeps its grant on the stack's own account also while it serves a restored one: the
         # account's lock covers its children, so deleting the grant would fail (and every later `up` with
         # it), and instances not yet replaced by the rolling upgrade keep writing here until they are.
@@ -209,10 +211,6 @@ class ItemStore(Tier):
             principal_id=args.writer_principal_id,
             opts=self.child(depends_on=ready),
         )
-
-    def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> list[pulumi.Resource]:
-        """A private endpoint into the data subnet (public access is off) and the account's metrics."""
-        return [self._endpoint(name, account_id, args), self._metrics(name, account_id, args)]
 
     def _endpoint(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> pulumi.Resource:
         return private_endpoint(
