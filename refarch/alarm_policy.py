@@ -28,6 +28,12 @@ class EvaluationWindow:
     periods: int
     breaching_periods: int
 
+    def __post_init__(self) -> None:
+        # Azure counts an alert's window and frequency in whole minutes (`PT5M`, `PT1M`): refused here, once,
+        # so no form of the window is ever truncated.
+        if self.period_seconds % 60:
+            raise ValueError(f"a period of {self.period_seconds}s is not whole minutes, as Azure counts them")
+
     @property
     def seconds(self) -> int:
         return self.period_seconds * self.periods
@@ -42,8 +48,6 @@ class EvaluationWindow:
 
     def period_iso8601(self) -> str:
         """One period in Azure's form (`PT1M`): how often Azure evaluates an alert over the window."""
-        if self.period_seconds % 60:
-            raise ValueError(f"a period of {self.period_seconds}s is not whole minutes, as Azure counts them")
         return f"PT{self.period_seconds // 60}M"
 
     def gcp_duration(self) -> str:

@@ -15,8 +15,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from refarch import ROOT
 from refarch.platforms import CLOUDS
 from refarch.spec import EnvironmentSpec
@@ -44,10 +42,6 @@ class OptOut:
 Entry = Uses | OptOut
 
 
-def _table_fields(model: type[BaseModel], prefix: str) -> list[str]:
-    return [f"{prefix}.{name}" for name in model.model_fields]
-
-
 def shared_fields() -> list[str]:
     """Every leaf of the spec that is not a cloud's own table (and not the environment's name)."""
     clouds = tuple(f"{cloud}." for cloud in CLOUDS)
@@ -55,7 +49,8 @@ def shared_fields() -> list[str]:
 
 
 def cloud_fields(cloud: str) -> list[str]:
-    return _table_fields(EnvironmentSpec.model_fields[cloud].annotation, cloud)
+    """Every leaf of the cloud's own table (`[<env>.<cloud>]`)."""
+    return [path for path in leaf_paths(EnvironmentSpec) if path.startswith(f"{cloud}.")]
 
 
 _SERVICE = "refarch/service_settings.py"

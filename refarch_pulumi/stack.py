@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import pulumi
@@ -172,10 +173,7 @@ class StackPipeline(Generic[ProviderModel, SettingsModel]):
             raise ValueError(f"{self.cloud}: instance_field {field!r} is not a field of the spec")
 
     def instance_type(self, spec: EnvironmentSpec) -> str:
-        value: Any = spec
-        for name in self.instance_field.split("."):
-            value = getattr(value, name)
-        return value
+        return attrgetter(self.instance_field)(spec)
 
 
 def validated_stack(pipeline: StackPipeline[ProviderModel, SettingsModel]) -> ValidatedStack:

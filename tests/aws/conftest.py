@@ -37,7 +37,7 @@ class Synthesized:
 
 def synthesize(directory: Path, **context) -> Synthesized:
     with recording(EnvironmentSpec) as spec_reads:
-        app, templates = synthesize_aws(directory, **{"region": REGION, **context})
+        app, templates = synthesize_aws(directory, **context)
     stacks = {child.spec.name: child for child in app.node.children if isinstance(child, ServiceStack)}
     all_stacks = [child for child in app.node.children if isinstance(child, Stack)]
     return Synthesized(directory, stacks, templates, nag_findings(directory), all_stacks, spec_reads)

@@ -12,10 +12,11 @@ import pytest
 from provider_facts import ARM_TYPES, DEFINITIONS, DIAGNOSTICS, METRICS, NAMES
 
 from refarch.inventory import Inventory, Resource
+from refarch_pulumi.offline import project
 
 AZ = "azure-native:"
 # azure-native auto-names a resource without an explicit name: its logical name plus a random suffix.
-AUTONAME_SUFFIX = "a1b2c3d4"
+AUTONAME_SUFFIX = "a1" * (project("azure").module("names").AUTONAME_SUFFIX_LENGTH // 2)
 
 
 def physical_name(resource: Resource) -> str:

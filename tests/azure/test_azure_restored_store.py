@@ -201,10 +201,22 @@ def test_a_draining_account_keeps_nothing_more(azure, restored, draining, invent
     assert outputs["cosmosAccount"] == own.name
 
 
-def test_without_the_draining_key_its_endpoint_and_grant_go(azure):
-    # Rollback step 3: removing the key deletes them (the account itself is no resource of the stack).
-    inventory, _ = _preview(azure)
-    assert not {r.name for r in inventory.resources} & set(KEPT_WHILE_DRAINING)
+@pytest.fixture(scope="module")
+def drained(azure) -> Inventory:
+    """Rollback step 3: the stack previewed with the draining key, then with the key removed from that config
+    (`pulumi config rm`), in this order."""
+    key = f"{NS}:itemsAccountDraining"
+    with_key = {**azure.config("prod"), key: RESTORED}
+    kept = azure.preview("prod", with_key)
+    assert set(KEPT_WHILE_DRAINING) <= {r.name for r in kept.resources}
+    return azure.preview("prod", {name: value for name, value in with_key.items() if name != key})
+
+
+def test_without_the_draining_key_its_endpoint_and_grant_go(drained, inventories):
+    # Removing the key deletes them (the account itself is no resource of the stack) and leaves the stack as
+    # it is without ever having drained: every resource and input of the default inventory, nothing more.
+    assert not {r.name for r in drained.resources} & set(KEPT_WHILE_DRAINING)
+    assert drained.to_json() == inventories["prod"].to_json()
 
 
 def _problems(azure, **config: str) -> dict[str, tuple[Any, str]]:
@@ -240,8 +252,9 @@ def _settings(served: str | None, draining: str | None) -> dict[str, str]:
 
 
 # Each state the forward path and the rollback pass through: (served, draining).
+NEITHER = (None, None)
 FORWARD = (
-    (None, None),  # the stack's own account
+    NEITHER,  # the stack's own account
     (None, RESTORED),  # (2) grant first
     (RESTORED, None),  # (3) switch, then (4) draining removed (the own account's grant always stays)
     (RESTORED, SECOND),  # the second restore: (2) grant first
@@ -256,8 +269,10 @@ ROLLBACK = (
 
 
 @pytest.fixture(scope="module")
-def states(azure) -> dict[tuple[str | None, str | None], Inventory]:
-    return {state: _preview(azure, **_settings(*state))[0] for state in {*FORWARD, *ROLLBACK}}
+def states(azure, drained) -> dict[tuple[str | None, str | None], Inventory]:
+    # The stack's own account, once the draining key is removed: previewed with the key, then without it.
+    others = {*FORWARD, *ROLLBACK} - {NEITHER}
+    return {**{state: _preview(azure, **_settings(*state))[0] for state in others}, NEITHER: drained}
 
 
 def _used(state: tuple[str | None, str | None]) -> set[str]:
@@ -299,6 +314,8 @@ def test_each_account_gets_what_its_role_needs_and_nothing_more(states, inventor
         expected |= set(reach(draining))
     added = {r.name for r in inventory.resources} - {r.name for r in default.resources}
     assert added == expected
+    if state == NEITHER:
+        assert inventory.to_json() == default.to_json()
     for name in ("fleet-writes-items", "items-endpoint", "items-lock"):
         assert inventory.named(name).inputs == default.named(name).inputs
     scope = inventory.named("store-throttles").get("scopes")
@@ -335,10 +352,11 @@ def test_a_draining_account_is_looked_up_like_the_served_one(azure):
 
 
 def test_the_longest_account_name_taken_keeps_its_private_endpoints_name_within_azures_limit(azure):
-    # azure-native names a resource without an explicit name after it, plus 8 random characters
+    # azure-native names a resource without an explicit name after it, plus a random suffix
     # (pulumi-azure-native#3406), and does not shorten it (#4294); a private endpoint's name has at most 64
     # ("Naming rules and restrictions for Azure resources", Microsoft.Network/privateEndpoints).
     longest = "a" * azure.module("settings").OTHER_ACCOUNT_MAX
     inventory, _ = _preview(azure, **_settings(longest, None))
     endpoint = inventory.named(reach(longest)[1])
-    assert endpoint.type == ENDPOINT and len(endpoint.name) + 8 == 64
+    assert endpoint.type == ENDPOINT and "privateEndpointName" not in endpoint.inputs
+    assert len(endpoint.name) + azure.module("names").AUTONAME_SUFFIX_LENGTH == 64

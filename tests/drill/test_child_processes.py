@@ -60,11 +60,58 @@ def test_without_the_prefix_the_child_outlives_its_parent():
         os.kill(pid, 9)
 
 
+DRILL = ROOT / "tools" / "drill"
+
+
+def _calls(source: str) -> list[ast.Call]:
+    return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]
+
+
+def _named(call: ast.Call, name: str) -> bool:
+    """`name(...)` or `module.name(...)`."""
+    func = call.func
+    return (isinstance(func, ast.Name) and func.id == name) or (
+        isinstance(func, ast.Attribute) and func.attr == name
+    )
+
+
+def unguarded_starts(source: str) -> list[int]:
+    """Lines of the Popen calls whose first argument is not a `dying_with_parent(...)` call."""
+    lines = []
+    for call in _calls(source):
+        if not _named(call, "Popen"):
+            continue
+        keyword = next((k.value for k in call.keywords if k.arg == "args"), None)
+        command = call.args[0] if call.args else keyword
+        if not (isinstance(command, ast.Call) and _named(command, dying_with_parent.__name__)):
+            lines.append(call.lineno)
+    return lines
+
+
+def _drill_sources() -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(DRILL.glob("*.py"))}
+
+
+def test_every_drill_process_is_started_to_die_with_its_parent():
+    sources = _drill_sources()
+    popens = [call for source in sources.values() for call in _calls(source) if _named(call, "Popen")]
+    assert popens, "no Popen call found in tools/drill: the check would be vacuous"
+    assert {name: lines for name, source in sources.items() if (lines := unguarded_starts(source))} == {}
+
+
+def test_a_bare_popen_is_found():
+    """The check above on the broken form: the parent above started plainly, and with `args=`."""
+    assert unguarded_starts(PARENT) == []
+    bare = PARENT.replace('dying_with_parent(["sleep", "60"])', '["sleep", "60"]')
+    assert unguarded_starts(bare) == [4]
+    assert unguarded_starts("import subprocess\nsubprocess.Popen(args=['sleep', '60'])\n") == [2]
+
+
 def test_no_drill_process_is_started_with_a_preexec_fn():
-    starts = []
-    for path in sorted((ROOT / "tools" / "drill").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and any(k.arg == "preexec_fn" for k in node.keywords):
-                starts.append(f"{path.name}:{node.lineno}")
+    starts = [
+        f"{name}:{call.lineno}"
+        for name, source in _drill_sources().items()
+        for call in _calls(source)
+        if any(k.arg == "preexec_fn" for k in call.keywords)
+    ]
     assert starts == []
-    assert dying_with_parent(["x"])[-1] == "x"

@@ -10,6 +10,7 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.cosmosdb as cosmosdb
 
 from azure_stack.diagnostics import send_diagnostics
+from azure_stack.names import other_account_prefix
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
 from azure_stack.tier import Tier
@@ -106,7 +107,9 @@ class ItemStore(Tier):
             options={"autoscale_settings": {"max_throughput": args.max_throughput}},
             opts=child,
         )
-        self._reach("items", self.account.id, args)
+        # A private endpoint into the data subnet (public access is off) and the account's metrics.
+        self._endpoint("items", self.account.id, args)
+        self._metrics("items", self.account.id, args)
         # The fleet keeps its grant on the stack's own account also while it serves a restored one: the
         # account's lock covers its children, so deleting the grant would fail (and every later `up` with
         # it), and instances not yet replaced by the rolling upgrade keep writing here until they are.
@@ -148,12 +151,12 @@ class ItemStore(Tier):
         found = self._look_up(name, args)
         self.endpoint, self.serving_name = found.document_endpoint, name
         grant, endpoint = self._keep_reaching(name, found.id, args)
-        reached = [endpoint, self._metrics(_restored_name(name), found.id, args)]
+        reached = [endpoint, self._metrics(other_account_prefix(name), found.id, args)]
         if args.store.deletion_protection:
             # Created after, so deleted before, what it would block: when the account stops being served the
             # lock goes first, then the diagnostics; the grant and endpoint stay while it drains.
             authorization.ManagementLockByScope(
-                f"{_restored_name(name)}-lock",
+                f"{other_account_prefix(name)}-lock",
                 scope=found.id,
                 level="CanNotDelete",
                 notes="Deletion protection from the environment spec (store.deletion_protection)",
@@ -184,8 +187,8 @@ class ItemStore(Tier):
         """What an instance needs to use another account of the resource group: the fleet's data role on
         its container and a private endpoint. Named by the account, the same whether it is served or
         draining, so moving it from one setting to the other changes neither (nothing replaced)."""
-        grant = self._grant(f"fleet-writes-{_restored_name(name)}", name, name, account_id, args, [])
-        return grant, self._endpoint(_restored_name(name), account_id, args)
+        grant = self._grant(f"fleet-writes-{other_account_prefix(name)}", name, name, account_id, args, [])
+        return grant, self._endpoint(other_account_prefix(name), account_id, args)
 
     def _grant(
         self,
@@ -209,10 +212,6 @@ class ItemStore(Tier):
             opts=self.child(depends_on=ready),
         )
 
-    def _reach(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> list[pulumi.Resource]:
-        """A private endpoint into the data subnet (public access is off) and the account's metrics."""
-        return [self._endpoint(name, account_id, args), self._metrics(name, account_id, args)]
-
     def _endpoint(self, name: str, account_id: pulumi.Input[str], args: ItemStoreArgs) -> pulumi.Resource:
         return private_endpoint(
             name,
@@ -229,11 +228,3 @@ class ItemStore(Tier):
         return send_diagnostics(
             name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
-
-
-def _restored_name(account: str) -> str:
-    """The prefix of every resource the stack makes for another account (`items-<account>`): keyed by the
-    account, never by its role, so the same account keeps its resources when it moves between `itemsAccount`
-    and `itemsAccountDraining`; and never the stack's own `items-*` names (an account name has no empty
-    part)."""
-    return f"items-{account}"

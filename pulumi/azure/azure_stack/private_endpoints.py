@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native.network as network
 
+from azure_stack.names import endpoint_name
 from azure_stack.placement import Placement
 
 
@@ -21,7 +22,7 @@ def private_endpoint(
 ) -> network.PrivateEndpoint:
     child = pulumi.ResourceOptions(parent=parent)
     endpoint = network.PrivateEndpoint(
-        f"{name}-endpoint",
+        endpoint_name(name),
         resource_group_name=placement.resource_group_name,
         location=placement.location,
         subnet={"id": subnet_id},

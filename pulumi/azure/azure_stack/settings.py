@@ -13,6 +13,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from azure_stack.names import AUTONAME_SUFFIX_LENGTH, endpoint_name, other_account_prefix
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
 
@@ -32,12 +33,14 @@ NOT_ROUTABLE = tuple(
 )
 
 
-# The longest account name `itemsAccount` / `itemsAccountDraining` take: the stack names the private
-# endpoint it makes for the account `items-<account>-endpoint` (item_store.py), azure-native appends 8
-# random characters to it (and does not shorten a name past the type's limit, pulumi-azure-native#4294),
-# and a private endpoint's name has at most 64 ("Naming rules and restrictions for Azure resources",
+# The longest account name `itemsAccount` / `itemsAccountDraining` take: the private endpoint the stack makes
+# for the account is named after it (names.py), azure-native appends its random suffix, and a private
+# endpoint's name has at most 64 ("Naming rules and restrictions for Azure resources",
 # Microsoft.Network/privateEndpoints). Shorter than Cosmos DB's own 44 for an account name.
-OTHER_ACCOUNT_MAX = 64 - len("items-") - len("-endpoint") - 8
+PRIVATE_ENDPOINT_NAME_MAX = 64
+OTHER_ACCOUNT_MAX = (
+    PRIVATE_ENDPOINT_NAME_MAX - AUTONAME_SUFFIX_LENGTH - len(endpoint_name(other_account_prefix("")))
+)
 
 
 class _Settings(BaseModel):
@@ -61,7 +64,7 @@ class AzureSettings(_Settings):
     alert_email: str | None = Field(None, pattern=EMAIL_PATTERN)
     # The Cosmos DB account the fleet uses instead of the stack's own: the name of an account in the stack's
     # resource group, such as a point-in-time restore of it (`az cosmosdb restore`, runbooks/azure/<env>/
-    # restore-store.md). Account names: 3-41 (OTHER_ACCOUNT_MAX) lower-case letters, digits and hyphens,
+    # restore-store.md). Account names: 3 to OTHER_ACCOUNT_MAX lower-case letters, digits and hyphens,
     # no hyphen at either end.
     items_account: str | None = None
     # An account the fleet is not served from but instances may use: the one it served before, which instances
@@ -106,7 +109,7 @@ def settings_problems(
     spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
 ) -> list[Problem]:
     """Rules across the spec and this config, every one of them."""
-    return production_problems(spec, provider, settings, namespace) + draining_problems(settings, namespace)
+    return production_problems(spec, settings, namespace) + draining_problems(settings, namespace)
 
 
 def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
@@ -128,9 +131,7 @@ def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
     ]
 
 
-def production_problems(
-    spec: EnvironmentSpec, provider: ProviderSettings | None, settings: AzureSettings, namespace: str
-) -> list[Problem]:
+def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
     """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
     zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
     if spec.production and not (settings.alert_email or spec.alarms.email):
