@@ -1149,7 +1149,7 @@ def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
         f"az cosmosdb sql container throughput update {name} --max-throughput {ceiling} \\\n"
         '  --query "resource.autoscaleSettings.maxThroughput" -o tsv\n'
         f"az cosmosdb sql container update {name} --ttl={ttl} \\\n"
-        f"  --idx '{json.dumps(indexing, separators=(',', ':'))}' \\\n"
+        f"  --idx '{json.dumps(indexing, separators=(',', ':'), sort_keys=True)}' \\\n"
         '  --query "[resource.defaultTtl, resource.indexingPolicy.indexingMode]" -o tsv'
     )
     return commands, f"`{ceiling}`, then `{ttl}` and `{indexing['indexingMode']}`"
