@@ -107,6 +107,7 @@ AZURE = {
     ],
     AZ + "cosmosdb:SqlResourceSqlContainer": ["resource", "options"],
     AZ + "cosmosdb:SqlResourceSqlRoleAssignment": ["roleDefinitionId", "scope"],
+    AZ + "cosmosdb:SqlResourceSqlRoleDefinition": ["permissions", "assignableScopes"],
     AZ + "authorization:RoleAssignment": ["roleDefinitionId", "scope"],
     AZ + "authorization:ManagementLockByScope": ["level", "scope"],
     AZ + "storage:StorageAccount": [

@@ -29,9 +29,15 @@ ENDPOINT = "azure-native:network:PrivateEndpoint"
 
 
 def reach(account: str) -> tuple[str, ...]:
-    """What the stack makes for an instance to use another account: the fleet's data role, a private endpoint
-    and its DNS zone group, named by the account (item_store.py), whether it is served or draining."""
-    return (f"fleet-writes-items-{account}", f"items-{account}-endpoint", f"items-{account}-dns")
+    """What the stack makes for an instance to use another account: the fleet's data role (assignment, then
+    the account's own definition), a private endpoint and its DNS zone group, named by the account
+    (item_store.py), whether it is served or draining."""
+    return (
+        f"fleet-writes-items-{account}",
+        f"items-{account}-endpoint",
+        f"items-{account}-dns",
+        f"fleet-role-items-{account}",
+    )
 
 
 def serving(account: str) -> tuple[str, ...]:
@@ -79,7 +85,7 @@ def test_the_restored_lock_goes_first_on_a_rollback(restored):
     inventory, _ = restored
     lock_name, diagnostics = serving(RESTORED)
     lock = inventory.named(lock_name)
-    grant, endpoint, _ = reach(RESTORED)
+    grant, endpoint, _, _ = reach(RESTORED)
     for covered in (grant, endpoint, diagnostics):
         assert covered in lock.depends_on
 
@@ -92,8 +98,13 @@ def test_the_fleet_may_write_the_restored_container(azure, restored):
     account_id = _restored_id(azure)
     assert role.get("accountName") == RESTORED
     assert role.get("scope") == f"{account_id}/dbs/{item_store.DATABASE}/colls/{item_store.CONTAINER}"
-    # The same least role the stack's own account grants: the built-in data contributor, defined per account.
-    assert role.get("roleDefinitionId") == f"{account_id}/sqlRoleDefinitions/{item_store.DATA_CONTRIBUTOR}"
+    # The same least role the stack's own account grants, defined on the restored account itself.
+    definition = inventory.named(reach(RESTORED)[3])
+    assert definition.get("accountName") == RESTORED
+    assert definition.get("assignableScopes") == [role.get("scope")]
+    assert role.get("roleDefinitionId") == (
+        f"{account_id}/sqlRoleDefinitions/{definition.get('roleDefinitionId')}"
+    )
     from azure_stack.offline import mock_guid
 
     assert role.get("principalId") == mock_guid(f"{identity.name}/principal")
@@ -154,6 +165,8 @@ def test_without_the_key_the_outputs_name_the_stacks_own_account(azure, inventor
         "Refarch-Restored",
         "ab",
         "restored-",
+        # Two hyphens in a row: outside the account-name pattern (review finding 4).
+        "refarch--restored",
         "a" * 45,
         # Cosmos DB takes 44, but `items-<account>-endpoint` plus azure-native's suffix would pass 64.
         "a" * 42,
@@ -225,7 +238,7 @@ def _problems(azure, **config: str) -> dict[str, tuple[Any, str]]:
     return {problem.field: (problem.value, problem.rule) for problem in refusal.problems}
 
 
-@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a" * 42])
+@pytest.mark.parametrize("value", ["Refarch-Restored", "ab", "restored-", "a--b", "a" * 42])
 def test_a_draining_value_that_is_not_an_account_name_is_refused_with_the_served_one(azure, value):
     # Every problem at once: both keys' formats in one refusal.
     problems = _problems(azure, **{f"{NS}:itemsAccountDraining": value, f"{NS}:itemsAccount": "-bad"})
@@ -316,7 +329,7 @@ def test_each_account_gets_what_its_role_needs_and_nothing_more(states, inventor
     assert added == expected
     if state == NEITHER:
         assert inventory.to_json() == default.to_json()
-    for name in ("fleet-writes-items", "items-endpoint", "items-lock"):
+    for name in ("fleet-writes-items", "fleet-role-items", "items-endpoint", "items-lock"):
         assert inventory.named(name).inputs == default.named(name).inputs
     scope = inventory.named("store-throttles").get("scopes")
     if served is None:

@@ -421,7 +421,9 @@ def test_item_store_is_keyless_private_backed_up_with_ttl(inventory: Inventory, 
     assert container.get("resource.defaultTtl") == -1
     role = inventory.only("azure-native:cosmosdb:SqlResourceSqlRoleAssignment")
     assert role.get("scope").endswith("/dbs/service/colls/items")
-    assert role.get("roleDefinitionId").endswith("/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002")
+    # The fleet's own role on the account, not the built-in Data Contributor (test_azure_final_review.py).
+    definition = inventory.only("azure-native:cosmosdb:SqlResourceSqlRoleDefinition")
+    assert role.get("roleDefinitionId").endswith(f"/sqlRoleDefinitions/{definition.get('roleDefinitionId')}")
 
 
 def test_storage_is_private_tls12_versioned_with_soft_delete(inventory: Inventory):

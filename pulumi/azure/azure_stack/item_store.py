@@ -14,13 +14,33 @@ from azure_stack.names import other_account_prefix
 from azure_stack.placement import Placement
 from azure_stack.private_endpoints import private_endpoint
 from azure_stack.tier import Tier
+from refarch.errors import Problem, SpecError
 from refarch.spec import Store
 from sample_service.cosmos_layout import CONTAINER_DEFAULT_TTL, PARTITION_KEY_PATH
 
 DATABASE = "service"
 CONTAINER = "items"
-# Cosmos DB Built-in Data Contributor: read and write items, nothing on the account's control plane.
-DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
+# What the service calls and nothing more (sample_service/stores/cosmos.py: read_item, upsert_item; the SDK
+# reads the account's metadata first): not the built-in Data Contributor, which adds create, replace,
+# delete, query, change feed and stored procedures. Action names from "Azure Cosmos DB for NoSQL data plane
+# actions reference" (learn.microsoft.com/azure/cosmos-db/nosql/security/reference-data-plane-actions).
+FLEET_DATA_ACTIONS = (
+    "Microsoft.DocumentDB/databaseAccounts/readMetadata",
+    "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read",
+    "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert",
+)
+# What the spec sets on the stack's own account and its container that a restored account served instead
+# does not get from the stack (`_restored`): pulumi/azure/README.md, known limits.
+NOT_FOLLOWING_A_RESTORED_ACCOUNT = (
+    "azure.cosmos_max_throughput (the container's autoscale ceiling)",
+    "the container's TTL and indexing policy",
+    "store.point_in_time_recovery (backup tier)",
+    "zone redundancy",
+    "consistency",
+    "minimum TLS version",
+    "local auth",
+    "public network access",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +134,7 @@ class ItemStore(Tier):
         # account's lock covers its children, so deleting the grant would fail (and every later `up` with
         # it), and instances not yet replaced by the rolling upgrade keep writing here until they are.
         self._grant(
-            "fleet-writes-items",
+            "items",
             placement.name("items"),
             self.account.name,
             self.account.id,
@@ -148,7 +168,15 @@ class ItemStore(Tier):
         metrics and, like the stack's own, its lock. The stack's own account stays as it is (data, backups,
         lock, private endpoint, the fleet's grant)."""
         name = args.restored_account
-        found = self._look_up(name, args)
+        pulumi.log.warn(
+            f"itemsAccount: the fleet is served from {name}, which gets the fleet's grant, a private "
+            "endpoint, diagnostics and the lock, but not the spec's store settings; these change only the "
+            f"stack's own account: {'; '.join(NOT_FOLLOWING_A_RESTORED_ACCOUNT)} (runbooks/azure/"
+            f"{args.placement.environment}/restore-store.md sets them once, step 4; pulumi/azure/README.md, "
+            "known limits)",
+            resource=self,
+        )
+        found = self._look_up(name, "itemsAccount", args)
         self.endpoint, self.serving_name = found.document_endpoint, name
         grant, endpoint = self._keep_reaching(name, found.id, args)
         reached = [endpoint, self._metrics(other_account_prefix(name), found.id, args)]
@@ -171,14 +199,20 @@ class ItemStore(Tier):
         nothing more; a restored account about to be served gets the same first, so that its grant and DNS
         record have taken effect before any instance uses it (runbooks/azure/<env>/restore-store.md)."""
         name = args.draining_account
-        self._keep_reaching(name, self._look_up(name, args).id, args)
+        self._keep_reaching(name, self._look_up(name, "itemsAccountDraining", args).id, args)
 
-    def _look_up(self, name: str, args: ItemStoreArgs) -> pulumi.Output[cosmosdb.GetDatabaseAccountResult]:
-        # Looked up, not composed: `pulumi up` stops at the preview if the account does not exist.
-        return cosmosdb.get_database_account_output(
+    def _look_up(
+        self, name: str, key: str, args: ItemStoreArgs
+    ) -> pulumi.Output[cosmosdb.GetDatabaseAccountResult]:
+        """Looked up, not composed: `pulumi up` stops at the preview if the account does not exist, and once
+        the stack's own account exists (from the first deployment on), if `key` names that one."""
+        found = cosmosdb.get_database_account_output(
             account_name=name,
             resource_group_name=args.placement.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return pulumi.Output.all(found, self.account.id).apply(
+            lambda both: _not_own(both[0], both[1], name, key, args.placement.environment)
         )
 
     def _keep_reaching(
@@ -187,27 +221,41 @@ class ItemStore(Tier):
         """What an instance needs to use another account of the resource group: the fleet's data role on
         its container and a private endpoint. Named by the account, the same whether it is served or
         draining, so moving it from one setting to the other changes neither (nothing replaced)."""
-        grant = self._grant(f"fleet-writes-{other_account_prefix(name)}", name, name, account_id, args, [])
+        grant = self._grant(other_account_prefix(name), name, name, account_id, args, [])
         return grant, self._endpoint(other_account_prefix(name), account_id, args)
 
     def _grant(
         self,
-        name: str,
+        what: str,
         seed: str,
         account_name: pulumi.Input[str],
         account_id: pulumi.Input[str],
         args: ItemStoreArgs,
         ready: list[pulumi.Resource],
     ) -> cosmosdb.SqlResourceSqlRoleAssignment:
-        """The fleet's identity may read and write the account's container, nothing else."""
+        """The fleet's identity may read and upsert items of the account's container, nothing else: a role of
+        the account's own (data-plane role definitions are per account, and a restore copies none), assigned
+        on the container (`fleet-role-<what>`, `fleet-writes-<what>`)."""
+        common = {"resource_group_name": args.placement.resource_group_name, "account_name": account_name}
+        container = pulumi.Output.concat(account_id, f"/dbs/{DATABASE}/colls/{CONTAINER}")
+        role = cosmosdb.SqlResourceSqlRoleDefinition(
+            f"fleet-role-{what}",
+            **common,
+            # Stable names, so a re-run finds the same definition and assignment.
+            role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/fleet-role")),
+            role_name=f"fleet read and upsert {DATABASE}/{CONTAINER}",
+            type="CustomRole",
+            assignable_scopes=[container],
+            permissions=[{"data_actions": list(FLEET_DATA_ACTIONS)}],
+            opts=self.child(depends_on=ready),
+        )
         return cosmosdb.SqlResourceSqlRoleAssignment(
-            name,
-            resource_group_name=args.placement.resource_group_name,
-            account_name=account_name,
-            # A stable name, so a re-run finds the same assignment.
+            f"fleet-writes-{what}",
+            **common,
             role_assignment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/fleet")),
-            role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", DATA_CONTRIBUTOR),
-            scope=pulumi.Output.concat(account_id, f"/dbs/{DATABASE}/colls/{CONTAINER}"),
+            # The definition's ARM ID (its name is the GUID given above).
+            role_definition_id=pulumi.Output.concat(account_id, "/sqlRoleDefinitions/", role.name),
+            scope=container,
             principal_id=args.writer_principal_id,
             opts=self.child(depends_on=ready),
         )
@@ -228,3 +276,29 @@ class ItemStore(Tier):
         return send_diagnostics(
             name, resource_id=account_id, workspace_id=args.workspace_id, parent=self, metrics="Requests"
         )
+
+
+def _not_own(
+    found: cosmosdb.GetDatabaseAccountResult, own_id: str | None, name: str, key: str, environment: str
+) -> cosmosdb.GetDatabaseAccountResult:
+    """The account `key` names, unless it is the stack's own (ARM IDs compare case-insensitively): serving it
+    through the setting would make a second grant, endpoint and lock on it, under other names, that a later
+    removal of the setting deletes under the fleet. Unknown before the first deployment (no own account yet).
+    A RunError: Pulumi prints its message without a traceback."""
+    if own_id is not None and found.id.lower() == own_id.lower():
+        raise pulumi.RunError(
+            str(
+                SpecError(
+                    environment,
+                    [
+                        Problem(
+                            f"{pulumi.get_project()}:{key}",
+                            name,
+                            f"must name another account than the stack's own ({own_id.rsplit('/', 1)[-1]}): "
+                            "to serve that one, remove the setting",
+                        )
+                    ],
+                )
+            )
+        )
+    return found

@@ -111,6 +111,7 @@ _NAME_INPUTS = {
     "azure-native:privatedns:PrivateZone": "privateZoneName",
     "azure-native:cosmosdb:SqlResourceSqlDatabase": "databaseName",
     "azure-native:cosmosdb:SqlResourceSqlContainer": "containerName",
+    "azure-native:cosmosdb:SqlResourceSqlRoleDefinition": "roleDefinitionId",
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:redisenterprise:Database": "databaseName",
     "azure-native:apimanagement:Api": "apiId",

@@ -76,12 +76,16 @@ class AzureSettings(_Settings):
     @field_validator("items_account", "items_account_draining")
     @classmethod
     def _account_name(cls, value: str | None) -> str | None:
-        longest = OTHER_ACCOUNT_MAX - 2
-        if value is not None and not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{1,{longest}}}[a-z0-9]", value):
+        # Hyphen-separated runs of letters and digits, the resource provider's account-name pattern as the
+        # final review cites it (^[a-z0-9]+(-[a-z0-9]+)*$): no hyphen at either end nor two in a row. The
+        # length is the stack's own limit.
+        pattern = rf"(?=.{{3,{OTHER_ACCOUNT_MAX}}}$)[a-z0-9]+(-[a-z0-9]+)*"
+        if value is not None and not re.fullmatch(pattern, value):
             raise ValueError(
                 "must be the name (not the resource ID) of a Cosmos DB account in the stack's resource "
                 f"group: 3-{OTHER_ACCOUNT_MAX} lower-case letters, digits and hyphens (the stack names its "
-                "private endpoint for it after it), starting and ending with a letter or digit"
+                "private endpoint for it after it), starting and ending with a letter or digit, no two "
+                "hyphens in a row"
             )
         return value
 
@@ -116,8 +120,8 @@ def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
     """A draining account is one the fleet is not served from: it may be set beside `itemsAccount` when it
     names another account (switching from one restored account to the next, or granting a restored account
     before serving it). (That it exists is read like `itemsAccount`'s: the preview looks it up. That it is not
-    the stack's own account cannot be checked here: that name is generated at the first deployment;
-    pulumi/azure/README.md, known limits.)"""
+    the stack's own account cannot be checked here: that name is generated at the first deployment; the
+    preview checks it from then on, item_store.py `_not_own`; pulumi/azure/README.md, known limits.)"""
     draining = settings.items_account_draining
     if draining is None or draining != settings.items_account:
         return []

@@ -127,6 +127,15 @@ def _endpoint_edges(inventory: Inventory) -> list[Edge]:
     return edges
 
 
+def _data_actions(role) -> list[str]:
+    """A role's data actions, short (`readMetadata`, `items/read`): the edge names account and container."""
+    return [
+        action.removeprefix("Microsoft.DocumentDB/databaseAccounts/").removeprefix("sqlDatabases/containers/")
+        for permission in role.get("permissions")
+        for action in permission["dataActions"]
+    ]
+
+
 def _grant_edges(inventory: Inventory) -> list[Edge]:
     edges = []
     for grant in inventory.of_type(inv.ROLE_ASSIGNMENT):
@@ -134,16 +143,18 @@ def _grant_edges(inventory: Inventory) -> list[Edge]:
         principal = "identity" if grant.name.startswith("fleet") else "api"
         node = {inv.VAULT: "vault"}.get(target.type, target.name) if target else "resource-group"
         edges.append(Edge(source=principal, target=node, kind="role grant", label=grant.get("description")))
+    # The stack's own data-plane roles by their GUID: a grant is labelled with the role's name and actions.
+    defined = {role.get("roleDefinitionId"): role for role in inventory.of_type(inv.COSMOS_ROLE_DEFINITION)}
     for grant in inventory.of_type(inv.COSMOS_ROLE):
+        guid = inv.name_in_id(grant.get("roleDefinitionId"))
+        role = defined.get(guid)
+        what = f"{role.get('roleName')} ({', '.join(_data_actions(role))})" if role else guid
         edges.append(
             Edge(
                 source="identity",
                 target="items",
                 kind="role grant",
-                label=(
-                    f"Cosmos DB data role {inv.name_in_id(grant.get('roleDefinitionId'))} on "
-                    f"{grant.get('scope').split('/dbs/')[-1]}"
-                ),
+                label=f"Cosmos DB data role {what} on {grant.get('scope').split('/dbs/')[-1]}",
             )
         )
     for grant in inventory.of_type(inv.CACHE_ACCESS):

@@ -64,6 +64,15 @@ ACTIONS = {
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
     ),
     "cosmosdb sql container show": ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",),
+    # `az cosmosdb sql container update` reads the container, then writes it whole (azure-cli custom.py
+    # cli_cosmosdb_sql_container_update); the throughput update writes its throughputSettings.
+    "cosmosdb sql container update": (
+        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",
+        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/write",
+    ),
+    "cosmosdb sql container throughput update": (
+        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/throughputSettings/write",
+    ),
     "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
     # `az cosmosdb update` reads the account, then writes it (PATCH).
     "cosmosdb update": (

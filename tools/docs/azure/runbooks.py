@@ -6,6 +6,7 @@ every number from the facts; every command is parsed by azure-cli's own parser i
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -1143,6 +1144,26 @@ def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     return flags, f"[{fields}]", f"`{expected}`"
 
 
+def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
+    """The container settings the stack gives its own account's container and never the restored one's
+    (while `itemsAccount` is set the spec reaches only the stack's own account: pulumi/azure/README.md, known
+    limits): the autoscale ceiling (azure.cosmos_max_throughput), the default TTL and the indexing policy,
+    read from the inventory. Returns the commands that set them (each prints what it set) and what they
+    print."""
+    container = next(r for r in facts.resources if r.type == inv.CONTAINER).properties
+    name = f'-g "$RG" -a "$RESTORED" -d {container["databaseName"]} -n {container["containerName"]}'
+    ceiling = container["options"]["autoscaleSettings"]["maxThroughput"]
+    ttl, indexing = container["resource"]["defaultTtl"], container["resource"]["indexingPolicy"]
+    commands = (
+        f"az cosmosdb sql container throughput update {name} --max-throughput {ceiling} \\\n"
+        '  --query "resource.autoscaleSettings.maxThroughput" -o tsv\n'
+        f"az cosmosdb sql container update {name} --ttl={ttl} \\\n"
+        f"  --idx '{json.dumps(indexing, separators=(',', ':'), sort_keys=True)}' \\\n"
+        '  --query "[resource.defaultTtl, resource.indexingPolicy.indexingMode]" -o tsv'
+    )
+    return commands, f"`{ceiling}`, then `{ttl}` and `{indexing['indexingMode']}`"
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     stack = f"--stack {facts.environment} --cwd {PROJECT}"
     locked = facts.details.get("store_locked", False)
@@ -1150,6 +1171,7 @@ def restore_store(facts: StackFacts) -> Runbook:
     zone_redundant = facts.details["store_zone_redundant"]
     replace = replace_every(facts)
     flags, query, matching = _restored_account_checks(facts)
+    container_commands, container_expected = _restored_container_settings(facts)
     lock_and = " lock and" if locked else ""
     interrupted = _interrupted(stack)
     name_max = _restored_name_max()
@@ -1294,13 +1316,17 @@ def restore_store(facts: StackFacts) -> Runbook:
                     f"Give the restored account the original's settings: consistency {consistency} (any "
                     "instance may serve a client's next request, so a read must see every earlier write), "
                     "no key-based metadata writes, its minimum TLS version and its continuous backup tier "
-                    "(a restore sends none of them)"
+                    "(a restore sends none of them); and its container the spec's autoscale ceiling, TTL "
+                    "and indexing (`pulumi up` never sets them on a restored account)"
                 ),
                 command=(
                     f'az cosmosdb update -g "$RG" -n "$RESTORED" {flags}\n'
-                    f'az cosmosdb show -g "$RG" -n "$RESTORED" --query "{query}" -o tsv'
+                    f'az cosmosdb show -g "$RG" -n "$RESTORED" --query "{query}" -o tsv\n'
+                    + container_commands
                 ),
-                expected=matching,
+                expected=f"{matching}; then {container_expected}",
+                stop_if="the throughput update is refused as not autoscale: run `az cosmosdb sql container "
+                "throughput migrate` with `-t autoscale` on the same container, then this step again",
             ),
             Step(
                 title=(
@@ -1308,7 +1334,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                     "(PREVIOUS: `itemsAccount`, empty for the stack's own account) to $STATE, then name the "
                     "restored account as draining: `pulumi up` gives it a private endpoint in the "
                     "data subnet "
-                    "with its DNS record and the fleet's Cosmos DB Built-in Data Contributor role on its "
+                    "with its DNS record and the fleet's data role (defined on that account) on its "
                     "container (a restore copies neither), and nothing else: no instance uses it yet. The "
                     f"setting is written to Pulumi.{facts.environment}.yaml and committed"
                 ),
