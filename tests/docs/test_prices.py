@@ -7,11 +7,17 @@ import json
 import re
 from dataclasses import replace
 
+import pytest
 import yaml
 
 from refarch import ROOT
 from refarch.spec import load_all
 from tools.docs import prices
+from tools.docs.aws import costs as aws_costs
+from tools.docs.aws import template as aws_template
+from tools.docs.aws.facts import ASG as AWS_GROUP
+from tools.docs.azure import costs as azure_costs
+from tools.docs.azure import inventory as azure_inventory
 from tools.docs.gcp import costs as gcp_costs
 
 
@@ -118,14 +124,47 @@ def test_every_priced_line_is_the_tables_price_for_the_stacks_region_times_its_q
     assert checked == {"aws", "gcp"}, checked
 
 
-def test_a_price_read_for_another_region_prices_nothing(docs_inputs):
-    table = prices.load()
-    for environment, model in docs_inputs.models["gcp"].items():
-        region = stack_region("gcp", environment)
+def _priced_lines(cloud: str, environment: str, model, table: prices.PriceTable):
+    """The cost lines of one stack as its facts compute them, from `table`."""
+    if cloud == "aws":
+        template = aws_template.Template(environment, model)
+        minimum = int(template.prop(AWS_GROUP, "MinSize"))
+        return aws_costs.cost_lines(template, table, minimum, stack_region(cloud, environment))
+    if cloud == "azure":
+        return azure_costs.lines(model, table)
+    return gcp_costs.lines(model, table, stack_region(cloud, environment))
+
+
+def _with_azure_price(table: prices.PriceTable, model, region: str) -> prices.PriceTable:
+    """`table` with a price for the scale set's VM size in `region`: the table has no Azure price (each
+    type says why), so without one the filter has nothing to drop. The figure only needs to be non-zero."""
+    size = model.only(azure_inventory.SCALE_SET).get("sku.name")
+    price = prices.Price(
+        cloud="azure",
+        type=azure_inventory.SCALE_SET,
+        item=size,
+        region=region,
+        unit="per hour",
+        price=1.0,
+        source="the test",
+        date=table.date,
+    )
+    return replace(table, prices=(*table.prices, price))
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_a_price_read_for_another_region_prices_nothing(docs_inputs, cloud):
+    for environment, model in docs_inputs.models[cloud].items():
+        region = stack_region(cloud, environment)
+        table = prices.load()
+        if cloud == "azure":
+            table = _with_azure_price(table, model, region)
         moved = tuple(replace(price, region=f"not-{region}") for price in table.prices)
         elsewhere = replace(table, prices=moved)
-        assert any(line.monthly for line in gcp_costs.lines(model, table, region))
-        assert not any(line.monthly for line in gcp_costs.lines(model, elsewhere, region))
+        assert any(line.monthly for line in _priced_lines(cloud, environment, model, table)), environment
+        assert not any(line.monthly for line in _priced_lines(cloud, environment, model, elsewhere)), (
+            environment
+        )
 
 
 PINNED = r"https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{40}/\S+"
