@@ -92,6 +92,32 @@ def test_every_gcp_fleet_line_is_priced_at_the_specs_machine_type_and_minimum(ge
         assert spec.gcp.machine_type in line.resource and price.dataset in line.source
 
 
+def nat_cap_problems(price: prices.Price, cap: int) -> list[str]:
+    """The NAT price's words about the per-VM cap that do not say `cap` (the code's NAT_BILLED_VMS)."""
+    said = {
+        "unit": re.findall(r"up to (\d+) VMs", price.unit),
+        "checked": re.findall(r"rate x (\d+), the cap; [\d.]+ / (\d+) =", price.checked),
+    }
+    found = [f"{field}: no cap stated" for field, numbers in said.items() if not numbers]
+    flat = {
+        field: {int(n) for match in numbers for n in (match if isinstance(match, tuple) else (match,))}
+        for field, numbers in said.items()
+    }
+    return found + [
+        f"{field} says {sorted(numbers)}, the code {cap}"
+        for field, numbers in flat.items()
+        if numbers and numbers != {cap}
+    ]
+
+
+def test_the_nat_price_states_the_codes_cap():
+    price = prices.load().find("gcp", gcp_costs.NAT)
+    assert price is not None
+    assert not nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS)
+    assert nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS + 1)
+    assert nat_cap_problems(replace(price, unit="VM-hour served"), gcp_costs.NAT_BILLED_VMS)
+
+
 def test_every_gcp_nat_line_bills_the_vms_it_serves(generated):
     table = prices.load()
     specs = load_all()
