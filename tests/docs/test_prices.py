@@ -19,6 +19,7 @@ from tools.docs.aws.facts import ASG as AWS_GROUP
 from tools.docs.azure import costs as azure_costs
 from tools.docs.azure import inventory as azure_inventory
 from tools.docs.gcp import costs as gcp_costs
+from tools.docs.gcp import inventory as gcp_inventory
 
 
 def resource_types(stack) -> set[str]:
@@ -83,9 +84,9 @@ def test_every_gcp_fleet_line_is_priced_at_the_specs_machine_type_and_minimum(ge
     for stack in gcp:
         spec = specs[stack.facts.environment]
         region = stack_region("gcp", stack.facts.environment)
-        price = table.in_region(region).find("gcp", gcp_costs.GROUP, spec.gcp.machine_type)
+        price = table.in_region(region).find("gcp", gcp_inventory.GROUP, spec.gcp.machine_type)
         assert price is not None, f"no price for {spec.gcp.machine_type} in {region}"
-        line = line_of(stack, gcp_costs.GROUP)
+        line = line_of(stack, gcp_inventory.GROUP)
         hours = spec.capacity.min * prices.HOURS_PER_MONTH
         assert (line.quantity, line.unit_price) == (hours, price.price), stack.facts.environment
         assert line.monthly == round(hours * price.price, 2)
@@ -111,7 +112,7 @@ def nat_cap_problems(price: prices.Price, cap: int) -> list[str]:
 
 
 def test_the_nat_price_states_the_codes_cap():
-    price = prices.load().find("gcp", gcp_costs.NAT)
+    price = prices.load().find("gcp", gcp_inventory.NAT)
     assert price is not None
     assert not nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS)
     assert nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS + 1)
@@ -124,9 +125,9 @@ def test_every_gcp_nat_line_bills_the_vms_it_serves(generated):
     for stack in (stack for stack in generated if stack.facts.cloud == "gcp"):
         spec = specs[stack.facts.environment]
         region = stack_region("gcp", stack.facts.environment)
-        price = table.in_region(region).find("gcp", gcp_costs.NAT)
+        price = table.in_region(region).find("gcp", gcp_inventory.NAT)
         served = min(spec.capacity.min, gcp_costs.NAT_BILLED_VMS) * prices.HOURS_PER_MONTH
-        line = line_of(stack, gcp_costs.NAT)
+        line = line_of(stack, gcp_inventory.NAT)
         assert (line.quantity, line.monthly) == (served, round(served * price.price, 2))
 
 
@@ -158,7 +159,8 @@ def _priced_lines(cloud: str, environment: str, model, table: prices.PriceTable)
         return aws_costs.cost_lines(template, table, minimum, stack_region(cloud, environment))
     if cloud == "azure":
         return azure_costs.lines(model, table)
-    return gcp_costs.lines(model, table, stack_region(cloud, environment))
+    minimum = int(model.only(gcp_inventory.AUTOSCALER).get("autoscalingPolicy.minReplicas"))
+    return gcp_costs.lines(model, table, stack_region(cloud, environment), minimum)
 
 
 def _with_azure_price(table: prices.PriceTable, model, region: str) -> prices.PriceTable:
