@@ -55,20 +55,16 @@ def lines(model: Inventory, table: prices.PriceTable, region: str, minimum: int)
             )
             continue
         item, quantity, unit = QUANTITIES[type_](model, minimum)
-        price = table.find("gcp", type_, item)
-        resource = f"{type_.rsplit(':', 1)[-1]} ({item})" if item else type_.rsplit(":", 1)[-1]
+        name = type_.rsplit(":", 1)[-1]
         found.append(
-            CostLine(
-                resource=resource,
-                type=type_,
+            table.line(
+                "gcp",
+                type_,
+                item,
+                resource=f"{name} ({item})" if item else name,
                 quantity=round(quantity, 2),
                 unit=unit,
-                unit_price=price.price if price else None,
-                monthly=round(quantity * price.price, 2) if price else None,
-                source=price.cited if price else "tools/docs/prices.toml",
-                note=price.checked
-                if price
-                else table.not_priced.get(("gcp", type_), f"no price for {item or type_} in {region}"),
+                missing=f"no price for {item or type_} in {region}",
             )
         )
     return tuple(found)
