@@ -97,17 +97,15 @@ def nat_cap_problems(price: prices.Price, cap: int) -> list[str]:
     """The NAT price's words about the per-VM cap that do not say `cap` (the code's NAT_BILLED_VMS)."""
     said = {
         "unit": re.findall(r"up to (\d+) VMs", price.unit),
-        "checked": re.findall(r"rate x (\d+), the cap; [\d.]+ / (\d+) =", price.checked),
+        "checked": re.findall(r"rate x (\d+), the cap", price.checked)
+        + re.findall(r"/ (\d+) = [\d.]+ per VM-hour", price.checked),
     }
     found = [f"{field}: no cap stated" for field, numbers in said.items() if not numbers]
-    flat = {
-        field: {int(n) for match in numbers for n in (match if isinstance(match, tuple) else (match,))}
-        for field, numbers in said.items()
-    }
     return found + [
-        f"{field} says {sorted(numbers)}, the code {cap}"
-        for field, numbers in flat.items()
-        if numbers and numbers != {cap}
+        f"{field} says {n}, the code {cap}"
+        for field, numbers in said.items()
+        for n in numbers
+        if int(n) != cap
     ]
 
 
