@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import replace
 
-from refarch import ROOT
 from refarch.spec import load_all
 from tests.docs.azure_fixtures import generated, inventories, mutated
-from tests.docs.lookup_block import unguarded
 from tools.docs import azure as azure_docs
-from tools.docs import render
 from tools.docs.azure import inventory as inv
 
 # The module, not the function the package re-exports under the same name.
@@ -83,27 +79,6 @@ def test_the_autoscale_setting_is_the_one_targeting_the_stacks_scale_set():
         assert "targetResourceUri, '/$VMSS'" in lookup.command
         setting = inventories()[environment].only(inv.AUTOSCALE)
         assert f"`{setting.name}`" in lookup.source
-
-
-def test_every_lookup_is_guarded_in_the_rendered_block():
-    template = render.environment().get_template("runbook.md.j2")
-    for environment, (facts, runbooks) in generated().items():
-        for runbook in runbooks:
-            text = template.render(runbook=runbook, facts=facts, drill=None)
-            assert not unguarded(text), (environment, runbook.scenario)
-            dropped = tuple(line for line in runbook.after_lookups if not line.startswith(": "))
-            assert len(dropped) == len(runbook.after_lookups) - 1
-            without = replace(runbook, after_lookups=dropped)
-            assert unguarded(template.render(runbook=without, facts=facts, drill=None))
-
-
-def test_the_guard_line_is_rendered_after_the_lookups():
-    # The committed runbooks, which the drift test keeps equal to a fresh generation.
-    for path in sorted((ROOT / "runbooks" / "azure").glob("*/replace-one-instance.md")):
-        text = path.read_text()
-        block = text.split("## Names, looked up from the stack", 1)[1].split("```", 2)[1]
-        guard = block.strip().splitlines()[-1]
-        assert guard.startswith(": ") and '"${RG:?}"' in guard and '"${AUTOSCALE:?}"' in guard, path
 
 
 def test_the_new_instance_is_named_and_watched_by_its_address():

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tools.docs.model import DrillReference
+from tools.docs.model import SCENARIOS, DrillReference
 from tools.docs.render import drill_line
+from tools.drill.result import CACHE_FAILURE, REPLACE
 from tools.drill.result import SCENARIOS as DRILL_SCENARIOS
 
 RESULT = {
@@ -43,19 +44,40 @@ def test_a_scenario_the_last_drill_did_not_run_is_named():
     assert "did not run it" in drill_line({**RESULT, "scenarios": {}}, "replace-every-instance", "")
 
 
+# Which drill scenario rehearses each runbook, read off what the drill does (tools/drill), kept here apart
+# from tools/docs/model.REHEARSALS so that a wrong entry there is caught: the drill replaces every instance
+# one at a time under load (both replacement runbooks) and fails a Redis primary over; it has no zone, no
+# point-in-time store and one release.
+REHEARSED_BY = {
+    "replace-one-instance": REPLACE,
+    "replace-every-instance": REPLACE,
+    "evacuate-zone": None,
+    "cache-primary-failure": CACHE_FAILURE,
+    "restore-store": None,
+    "roll-back-release": None,
+}
+
+
 def problems(runbooks) -> list[str]:
-    """Every runbook of one stack that cites no scenario the drill runs, or calls a scenario the drill runs
-    (under the runbook's own name) not rehearsed; and every drill scenario no runbook cites."""
+    """Every runbook of one stack whose drill reference differs from REHEARSED_BY (or, not rehearsed, says
+    not why), every scenario REHEARSED_BY knows that the stack has no runbook for, and every drill scenario
+    no runbook cites."""
     found = []
     for runbook in runbooks:
-        cited = runbook.drill.scenario
-        if cited is None and (runbook.scenario in DRILL_SCENARIOS or not runbook.drill.note):
-            found.append(f"{runbook.scenario}: not rehearsed ({runbook.drill.note!r}), but the drill runs it")
-        elif cited is not None and cited not in DRILL_SCENARIOS:
-            found.append(f"{runbook.scenario}: cites {cited}, which the drill does not run")
+        expected = REHEARSED_BY.get(runbook.scenario, "(no entry in REHEARSED_BY)")
+        if runbook.drill.scenario != expected:
+            found.append(f"{runbook.scenario}: cites {runbook.drill.scenario}, expected {expected}")
+        elif expected is None and not runbook.drill.note:
+            found.append(f"{runbook.scenario}: not rehearsed, and does not say why")
+    found += [f"no {name} runbook" for name in REHEARSED_BY if name not in {r.scenario for r in runbooks}]
     cited = {runbook.drill.scenario for runbook in runbooks}
     found += [f"no runbook cites the drill's {name}" for name in DRILL_SCENARIOS if name not in cited]
     return found
+
+
+def test_the_table_names_only_scenarios_the_drill_runs():
+    assert set(REHEARSED_BY) == set(SCENARIOS)
+    assert {name for name in REHEARSED_BY.values() if name} == set(DRILL_SCENARIOS)
 
 
 def test_every_runbook_names_its_drill_or_why_it_has_none(generated):
@@ -63,13 +85,24 @@ def test_every_runbook_names_its_drill_or_why_it_has_none(generated):
     assert not any(found.values()), found
 
 
-def test_a_rehearsed_scenario_reported_as_not_rehearsed_is_caught(generated):
-    runbooks = generated[0].runbooks
-    for name in DRILL_SCENARIOS:
-        dropped = [
-            replace(r, drill=DrillReference(scenario=None, note="no drill")) if r.scenario == name else r
-            for r in runbooks
-        ]
-        assert problems(dropped), name
-    renamed = [replace(r, drill=DrillReference(scenario="replace-one")) for r in runbooks]
-    assert problems(renamed)
+def _with(runbooks, scenario, drill):
+    return [replace(r, drill=drill) if r.scenario == scenario else r for r in runbooks]
+
+
+def test_a_wrong_rehearsal_is_caught(generated):
+    for stack in generated:
+        runbooks = stack.runbooks
+        for scenario, name in REHEARSED_BY.items():
+            if name is not None:
+                assert problems(_with(runbooks, scenario, DrillReference(scenario=None, note="no drill"))), (
+                    stack.directory,
+                    scenario,
+                )
+            for other in DRILL_SCENARIOS:
+                if other != name:
+                    cited = DrillReference(scenario=other, note="rehearsed")
+                    assert problems(_with(runbooks, scenario, cited)), (stack.directory, scenario, other)
+            if name is None:
+                assert problems(_with(runbooks, scenario, DrillReference(scenario=None))), scenario
+        renamed = [replace(r, drill=DrillReference(scenario="replace-one")) for r in runbooks]
+        assert problems(renamed)

@@ -48,7 +48,9 @@ def test_a_command_only_in_the_escalation_is_validated_and_granted(cloud, genera
     module = importlib.import_module(where)
     original = getattr(module, name)
     monkeypatch.setattr(
-        module, name, lambda *args: (*original(*args), Step(title="Look further", command=command))
+        module,
+        name,
+        lambda *args, **kwargs: (*original(*args, **kwargs), Step(title="Look further", command=command)),
     )
     after = next(r for r in generator.runbooks(facts) if r.scenario == "replace-one-instance")
     assert command in after.commands() and not validate(command)

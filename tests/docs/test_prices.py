@@ -7,12 +7,19 @@ import json
 import re
 from dataclasses import replace
 
+import pytest
 import yaml
 
 from refarch import ROOT
 from refarch.spec import load_all
 from tools.docs import prices
+from tools.docs.aws import costs as aws_costs
+from tools.docs.aws import template as aws_template
+from tools.docs.aws.facts import ASG as AWS_GROUP
+from tools.docs.azure import costs as azure_costs
+from tools.docs.azure import inventory as azure_inventory
 from tools.docs.gcp import costs as gcp_costs
+from tools.docs.gcp import inventory as gcp_inventory
 
 
 def resource_types(stack) -> set[str]:
@@ -77,13 +84,37 @@ def test_every_gcp_fleet_line_is_priced_at_the_specs_machine_type_and_minimum(ge
     for stack in gcp:
         spec = specs[stack.facts.environment]
         region = stack_region("gcp", stack.facts.environment)
-        price = table.in_region(region).find("gcp", gcp_costs.GROUP, spec.gcp.machine_type)
+        price = table.in_region(region).find("gcp", gcp_inventory.GROUP, spec.gcp.machine_type)
         assert price is not None, f"no price for {spec.gcp.machine_type} in {region}"
-        line = line_of(stack, gcp_costs.GROUP)
+        line = line_of(stack, gcp_inventory.GROUP)
         hours = spec.capacity.min * prices.HOURS_PER_MONTH
         assert (line.quantity, line.unit_price) == (hours, price.price), stack.facts.environment
         assert line.monthly == round(hours * price.price, 2)
         assert spec.gcp.machine_type in line.resource and price.dataset in line.source
+
+
+def nat_cap_problems(price: prices.Price, cap: int) -> list[str]:
+    """The NAT price's words about the per-VM cap that do not say `cap` (the code's NAT_BILLED_VMS)."""
+    said = {
+        "unit": re.findall(r"up to (\d+) VMs", price.unit),
+        "checked": re.findall(r"rate x (\d+), the cap", price.checked)
+        + re.findall(r"/ (\d+) = [\d.]+ per VM-hour", price.checked),
+    }
+    found = [f"{field}: no cap stated" for field, numbers in said.items() if not numbers]
+    return found + [
+        f"{field} says {n}, the code {cap}"
+        for field, numbers in said.items()
+        for n in numbers
+        if int(n) != cap
+    ]
+
+
+def test_the_nat_price_states_the_codes_cap():
+    price = prices.load().find("gcp", gcp_inventory.NAT)
+    assert price is not None
+    assert not nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS)
+    assert nat_cap_problems(price, gcp_costs.NAT_BILLED_VMS + 1)
+    assert nat_cap_problems(replace(price, unit="VM-hour served"), gcp_costs.NAT_BILLED_VMS)
 
 
 def test_every_gcp_nat_line_bills_the_vms_it_serves(generated):
@@ -92,9 +123,9 @@ def test_every_gcp_nat_line_bills_the_vms_it_serves(generated):
     for stack in (stack for stack in generated if stack.facts.cloud == "gcp"):
         spec = specs[stack.facts.environment]
         region = stack_region("gcp", stack.facts.environment)
-        price = table.in_region(region).find("gcp", gcp_costs.NAT)
+        price = table.in_region(region).find("gcp", gcp_inventory.NAT)
         served = min(spec.capacity.min, gcp_costs.NAT_BILLED_VMS) * prices.HOURS_PER_MONTH
-        line = line_of(stack, gcp_costs.NAT)
+        line = line_of(stack, gcp_inventory.NAT)
         assert (line.quantity, line.monthly) == (served, round(served * price.price, 2))
 
 
@@ -118,14 +149,48 @@ def test_every_priced_line_is_the_tables_price_for_the_stacks_region_times_its_q
     assert checked == {"aws", "gcp"}, checked
 
 
-def test_a_price_read_for_another_region_prices_nothing(docs_inputs):
-    table = prices.load()
-    for environment, model in docs_inputs.models["gcp"].items():
-        region = stack_region("gcp", environment)
+def _priced_lines(cloud: str, environment: str, model, table: prices.PriceTable):
+    """The cost lines of one stack as its facts compute them, from `table`."""
+    if cloud == "aws":
+        template = aws_template.Template(environment, model)
+        minimum = int(template.prop(AWS_GROUP, "MinSize"))
+        return aws_costs.cost_lines(template, table, minimum, stack_region(cloud, environment))
+    if cloud == "azure":
+        return azure_costs.lines(model, table)
+    minimum = int(model.only(gcp_inventory.AUTOSCALER).get("autoscalingPolicy.minReplicas"))
+    return gcp_costs.lines(model, table, stack_region(cloud, environment), minimum)
+
+
+def _with_azure_price(table: prices.PriceTable, model, region: str) -> prices.PriceTable:
+    """`table` with a price for the scale set's VM size in `region`: the table has no Azure price (each
+    type says why), so without one the filter has nothing to drop. The figure only needs to be non-zero."""
+    size = model.only(azure_inventory.SCALE_SET).get("sku.name")
+    price = prices.Price(
+        cloud="azure",
+        type=azure_inventory.SCALE_SET,
+        item=size,
+        region=region,
+        unit="per hour",
+        price=1.0,
+        source="the test",
+        date=table.date,
+    )
+    return replace(table, prices=(*table.prices, price))
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_a_price_read_for_another_region_prices_nothing(docs_inputs, cloud):
+    for environment, model in docs_inputs.models[cloud].items():
+        region = stack_region(cloud, environment)
+        table = prices.load()
+        if cloud == "azure":
+            table = _with_azure_price(table, model, region)
         moved = tuple(replace(price, region=f"not-{region}") for price in table.prices)
         elsewhere = replace(table, prices=moved)
-        assert any(line.monthly for line in gcp_costs.lines(model, table, region))
-        assert not any(line.monthly for line in gcp_costs.lines(model, elsewhere, region))
+        assert any(line.monthly for line in _priced_lines(cloud, environment, model, table)), environment
+        assert not any(line.monthly for line in _priced_lines(cloud, environment, model, elsewhere)), (
+            environment
+        )
 
 
 PINNED = r"https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{40}/\S+"

@@ -24,6 +24,34 @@ def _failure(facts, mode):
     return next(failure for failure in facts.failure_modes if failure.mode == mode)
 
 
+def _lost_per_zone_sentence(cloud: str, lost: int, min_size: int) -> str:
+    """The words in which each cloud's evacuate-zone runbook states how many instances one zone holds."""
+    return {
+        "aws": f"losing a zone suddenly takes up to {lost} of them away",
+        "azure": f"a zone holds at most {lost} of the {min_size} minimum instances",
+        "gcp": f"The instances in one zone: at most {lost} at the minimum.",
+    }[cloud]
+
+
+def _zone_text(stack) -> str:
+    zone = next(runbook for runbook in stack.runbooks if runbook.scenario == "evacuate-zone")
+    return " ".join((zone.blast_radius, *zone.capacity))
+
+
+def test_the_zone_runbook_states_one_zones_share(generated):
+    for stack in generated:
+        facts, text = stack.facts, _zone_text(stack)
+        sentence = _lost_per_zone_sentence(facts.cloud, facts.lost_per_zone, facts.min_size)
+        assert sentence in text, (stack.directory, sentence)
+
+
+def test_a_wrong_share_is_caught(generated):
+    for stack in generated:
+        facts, text = stack.facts, _zone_text(stack)
+        for wrong in {facts.lost_per_zone - 1, facts.lost_per_zone + 1}:
+            assert _lost_per_zone_sentence(facts.cloud, wrong, facts.min_size) not in text, stack.directory
+
+
 def test_the_documents_quote_the_shared_figures(generated):
     for stack in generated:
         facts, where = stack.facts, stack.directory
@@ -33,8 +61,6 @@ def test_the_documents_quote_the_shared_figures(generated):
             assert f"= {azure_state.detection_seconds(facts.health_check)} s" in instance, where
         else:
             assert f"{facts.recovery_seconds} s" in instance, where
-        zone = next(runbook for runbook in stack.runbooks if runbook.scenario == "evacuate-zone")
-        assert f"{facts.lost_per_zone}" in " ".join((zone.blast_radius, *zone.capacity)), where
         replacement = [
             d for r in stack.runbooks for d in r.durations if d.seconds == facts.replacement_seconds
         ]

@@ -8,6 +8,8 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tools.docs.model import CostLine
+
 PRICES = Path(__file__).resolve().parent / "prices.toml"
 # Hours in an average month (8760 / 12), the figure the providers' calculators use.
 HOURS_PER_MONTH = 730
@@ -49,6 +51,46 @@ class PriceTable:
             if (price.cloud, price.type, price.item) == (cloud, type_, item):
                 return price
         return None
+
+    def line(
+        self,
+        cloud: str,
+        type_: str,
+        item: str = "",
+        *,
+        resource: str,
+        quantity: float,
+        missing: str,
+        unit: str | None = None,
+        hourly: bool = False,
+    ) -> CostLine:
+        """One cost line: `quantity` of `type_` (and `item`) at the table's price, or not priced with the
+        table's reason (`missing` when it has none). `unit` says what `quantity` counts; None: the price's
+        own unit (or the item, "each", when not priced). `hourly`: `quantity` counts units kept all month,
+        at a price per hour."""
+        price = self.find(cloud, type_, item)
+        if price is None:
+            return CostLine(
+                resource=resource,
+                type=type_,
+                quantity=quantity,
+                unit=unit if unit is not None else item or "each",
+                unit_price=None,
+                monthly=None,
+                source="tools/docs/prices.toml",
+                note=self.not_priced.get((cloud, type_), missing),
+            )
+        hours = f"x {HOURS_PER_MONTH} h" if hourly else ""
+        return CostLine(
+            resource=resource,
+            type=type_,
+            quantity=quantity,
+            unit=unit if unit is not None else f"{price.unit} {hours}".strip(),
+            unit_price=price.price,
+            monthly=round(quantity * price.price * (HOURS_PER_MONTH if hourly else 1), 2),
+            source=price.cited,
+            note=price.checked,
+        )
 
     def in_region(self, region: str) -> PriceTable:
         """The prices read for one region: a stack is priced only from these."""

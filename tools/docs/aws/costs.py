@@ -17,32 +17,16 @@ MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
 def _line(
     table: PriceTable, resource: str, type_: str, item: str, quantity: float, *, hours: bool
 ) -> CostLine:
-    price = table.find("aws", type_, item)
-    if price is None:
-        similar = next((p for p in table.prices if (p.cloud, p.type) == ("aws", type_)), None)
-        missing = f"{item}: not verified offline on {table.date}; see {similar.source}" if similar else ""
-        reason = table.not_priced.get(("aws", type_), missing or f"no price for {item or type_} in the table")
-        return CostLine(
-            resource=resource,
-            type=type_,
-            quantity=quantity,
-            unit=item or "each",
-            unit_price=None,
-            monthly=None,
-            source="tools/docs/prices.toml",
-            note=reason,
-        )
-    monthly = quantity * price.price * (HOURS_PER_MONTH if hours else 1)
-    unit = f"x {HOURS_PER_MONTH} h" if hours else ""
-    return CostLine(
+    similar = next((p for p in table.prices if (p.cloud, p.type) == ("aws", type_)), None)
+    missing = f"{item}: not verified offline on {table.date}; see {similar.source}" if similar else ""
+    return table.line(
+        "aws",
+        type_,
+        item,
         resource=resource,
-        type=type_,
         quantity=quantity,
-        unit=f"{price.unit} {unit}".strip(),
-        unit_price=price.price,
-        monthly=round(monthly, 2),
-        source=price.cited,
-        note=price.checked,
+        missing=missing or f"no price for {item or type_} in the table",
+        hourly=hours,
     )
 
 

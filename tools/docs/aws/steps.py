@@ -109,7 +109,11 @@ def lookup_check(facts: StackFacts, found: tuple[Lookup, ...]) -> tuple[str, str
     return command, expected
 
 
-def target_health(facts: StackFacts, expected_count: str) -> Step:
+# Where a target's failure is explained in the service's own log (a runbook may name another way in).
+SERVICE_LOG = "(`journalctl -u sample-service` through Session Manager)"
+
+
+def target_health(facts: StackFacts, expected_count: str, *, log_hint: str = SERVICE_LOG) -> Step:
     hc = facts.health_check
     healthy = hc.healthy_seconds
     return Step(
@@ -127,8 +131,7 @@ def target_health(facts: StackFacts, expected_count: str) -> Step:
         stop_if=f"a target is not `healthy` {facts.boot_budget_seconds} s (boot budget) + "
         f"{hc.interval_seconds} s x {hc.healthy_threshold} (healthy threshold) = "
         f"{facts.boot_budget_seconds + healthy} s after its launch activity started: its reason and "
-        "description (last two columns) and the service log (`journalctl -u sample-service` through "
-        "Session Manager) say why; escalate.",
+        f"description (last two columns) and the service log {log_hint} say why; escalate.",
     )
 
 
@@ -224,9 +227,11 @@ def dashboard(facts: StackFacts) -> Step:
     )
 
 
-def verification(facts: StackFacts, scope: str, expected_count: str) -> tuple[Step, ...]:
+def verification(
+    facts: StackFacts, scope: str, expected_count: str, *, log_hint: str = SERVICE_LOG
+) -> tuple[Step, ...]:
     return (
-        target_health(facts, expected_count),
+        target_health(facts, expected_count, log_hint=log_hint),
         *request_through_gateway(scope),
         alarms_ok(facts),
         canary_passes(facts),
@@ -234,7 +239,12 @@ def verification(facts: StackFacts, scope: str, expected_count: str) -> tuple[St
     )
 
 
-def escalation(facts: StackFacts, what: str) -> tuple[Step, ...]:
+FAILED_STEP = "Runbook step failed: <step number and what it printed>"
+
+
+def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> tuple[Step, ...]:
+    """Who the alarms reach, and telling them through the alarm topic: `message` is what the on-call
+    sends (a runbook adds what whoever helps needs to know)."""
     return (
         Step(
             title="Who the stack's alarms reach (the on-call subscriptions of its alarm topic)",
@@ -249,7 +259,7 @@ def escalation(facts: StackFacts, what: str) -> tuple[Step, ...]:
             title="Tell them what is happening, through the same topic",
             command=(
                 f'aws sns publish --topic-arn "$TOPIC_ARN" \\\n  --subject "{facts.stack}: {what}" \\\n'
-                '  --message "Runbook step failed: <step number and what it printed>"'
+                f'  --message "{message}"'
             ),
             expected="a MessageId.",
         ),

@@ -56,31 +56,15 @@ def lines(model: Inventory, table: prices.PriceTable | None = None) -> tuple[Cos
         if not resource.custom or resource.type not in QUANTITIES:
             continue
         item, quantity, unit = QUANTITIES[resource.type](model, resource)
-        price = table.find("azure", resource.type, item)
-        if price is None:
-            reason = table.not_priced.get(("azure", resource.type), f"no price entry for {item or 'it'}")
-            found.append(
-                CostLine(
-                    resource=resource.name,
-                    type=resource.type,
-                    quantity=round(quantity, 2),
-                    unit=unit,
-                    unit_price=None,
-                    monthly=None,
-                    source="tools/docs/prices.toml",
-                    note=reason,
-                )
-            )
-            continue
         found.append(
-            CostLine(
+            table.line(
+                "azure",
+                resource.type,
+                item,
                 resource=resource.name,
-                type=resource.type,
                 quantity=round(quantity, 2),
                 unit=unit,
-                unit_price=price.price,
-                monthly=round(quantity * price.price, 2),
-                source=price.cited,
+                missing=f"no price entry for {item or 'it'}",
             )
         )
     return tuple(found)

@@ -9,39 +9,33 @@ from collections.abc import Callable
 
 from refarch.inventory import Inventory
 from tools.docs import prices
+from tools.docs.gcp import inventory as inv
 from tools.docs.model import CostLine
 
 HOURS = prices.HOURS_PER_MONTH
-GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
-AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
-TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
-NAT = "gcp:compute/routerNat:RouterNat"
 # Cloud NAT bills each VM it serves per hour up to this many VMs, then a flat gateway rate
 # (https://cloud.google.com/nat/pricing; the dataset's generator, build/pricing.pl, applies the same cap).
 NAT_BILLED_VMS = 32
 
 
-def _minimum(model: Inventory) -> int:
-    return int(model.only(AUTOSCALER).get("autoscalingPolicy.minReplicas"))
+def _instances(model: Inventory, minimum: int) -> tuple[str, float, str]:
+    return model.only(inv.TEMPLATE).get("machineType"), minimum * HOURS, "instance-hours (minimum size)"
 
 
-def _instances(model: Inventory) -> tuple[str, float, str]:
-    return model.only(TEMPLATE).get("machineType"), _minimum(model) * HOURS, "instance-hours (minimum size)"
-
-
-def _nat(model: Inventory) -> tuple[str, float, str]:
-    served = min(_minimum(model), NAT_BILLED_VMS)
+def _nat(model: Inventory, minimum: int) -> tuple[str, float, str]:
+    served = min(minimum, NAT_BILLED_VMS)
     return "", served * HOURS, "VM-hours served (the fleet's minimum size)"
 
 
-# Billed resource types and (item, quantity a month, unit) for this stack.
-QUANTITIES: dict[str, Callable[[Inventory], tuple[str, float, str]]] = {
-    GROUP: _instances,
-    NAT: _nat,
+# Billed resource types and (item, quantity a month, unit) for this stack at its minimum size.
+QUANTITIES: dict[str, Callable[[Inventory, int], tuple[str, float, str]]] = {
+    inv.GROUP: _instances,
+    inv.NAT: _nat,
 }
 
 
-def lines(model: Inventory, table: prices.PriceTable, region: str) -> tuple[CostLine, ...]:
+def lines(model: Inventory, table: prices.PriceTable, region: str, minimum: int) -> tuple[CostLine, ...]:
+    """`minimum`: the autoscaler's minReplicas, as the stack's facts read it."""
     table = table.in_region(region)
     counts = Counter(resource.type for resource in model if resource.custom)
     found = []
@@ -60,21 +54,17 @@ def lines(model: Inventory, table: prices.PriceTable, region: str) -> tuple[Cost
                 )
             )
             continue
-        item, quantity, unit = QUANTITIES[type_](model)
-        price = table.find("gcp", type_, item)
-        resource = f"{type_.rsplit(':', 1)[-1]} ({item})" if item else type_.rsplit(":", 1)[-1]
+        item, quantity, unit = QUANTITIES[type_](model, minimum)
+        name = type_.rsplit(":", 1)[-1]
         found.append(
-            CostLine(
-                resource=resource,
-                type=type_,
+            table.line(
+                "gcp",
+                type_,
+                item,
+                resource=f"{name} ({item})" if item else name,
                 quantity=round(quantity, 2),
                 unit=unit,
-                unit_price=price.price if price else None,
-                monthly=round(quantity * price.price, 2) if price else None,
-                source=price.cited if price else "tools/docs/prices.toml",
-                note=price.checked
-                if price
-                else table.not_priced.get(("gcp", type_), f"no price for {item or type_} in {region}"),
+                missing=f"no price for {item or type_} in {region}",
             )
         )
     return tuple(found)

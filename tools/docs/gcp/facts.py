@@ -18,18 +18,20 @@ from refarch.spec import EnvironmentSpec
 from tools.docs import prices
 from tools.docs.commands.pulumi_cli import exports
 from tools.docs.gcp import costs, graph, state
+from tools.docs.gcp import inventory as inv
+from tools.docs.gcp.inventory import (
+    AUTOSCALER,
+    BACKEND,
+    CACHE,
+    DATABASE,
+    GROUP,
+    HEALTH_CHECK,
+    LOG_BUCKET,
+    TEMPLATE,
+    TTL_FIELD,
+)
 from tools.docs.model import FailureMode, HealthCheck, Output, ResourceFact, StackFacts
 
-GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
-AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
-HEALTH_CHECK = "gcp:compute/healthCheck:HealthCheck"
-BACKEND = "gcp:compute/backendService:BackendService"
-TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
-CACHE = "gcp:redis/instance:Instance"
-DATABASE = "gcp:firestore/database:Database"
-BACKUPS = "gcp:firestore/backupSchedule:BackupSchedule"
-TTL_FIELD = "gcp:firestore/field:Field"
-LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
 PROGRAM = ROOT / "pulumi" / "gcp" / "gcp_stack" / "program.py"
 PROJECT_DIR = "pulumi/gcp"
 
@@ -114,7 +116,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         ),
         graph=graph.build(model),
         state_places=state.places(model, env),
-        cost_lines=costs.lines(model, prices.load(), group.get("region")),
+        cost_lines=costs.lines(model, prices.load(), group.get("region"), minimum),
         extra=extra(group, cache, env),
         details=details(model, group, cache, database, env),
     )
@@ -159,11 +161,8 @@ def details(
         "ttl_field": tuple(model.only(TTL_FIELD).get(key) for key in ("collection", "field")),
         "shutdown_grace": int(env["SHUTDOWN_GRACE_SECONDS"]),
         "session_ttl": int(env["SESSION_TTL_SECONDS"]),
-        "uptime_path": model.only("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig").get("httpCheck.path"),
-        "alerts": [
-            (policy.name, policy.get("displayName"))
-            for policy in model.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
-        ],
+        "uptime_path": model.only(inv.UPTIME_CHECK).get("httpCheck.path"),
+        "alerts": [(policy.name, policy.get("displayName")) for policy in model.of_type(inv.ALERT_POLICY)],
     }
 
 

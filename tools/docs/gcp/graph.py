@@ -8,6 +8,7 @@ import ipaddress
 
 from refarch.inventory import Inventory, Resource
 from refarch_pulumi.offline import mock_id
+from tools.docs.gcp import inventory as inv
 from tools.docs.model import Edge, Graph, Node
 
 # Google's ranges for load balancer proxies and health checks ("Firewall rules", Cloud Load Balancing docs:
@@ -26,20 +27,20 @@ def _inside(ranges: list[str], network: str) -> bool:
 
 
 def build(model: Inventory) -> Graph:
-    group = model.only("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
-    cache = model.only("gcp:redis/instance:Instance")
-    database = model.only("gcp:firestore/database:Database")
-    fleet_account = model.only("gcp:compute/instanceTemplate:InstanceTemplate").get("serviceAccount.email")
+    group = model.only(inv.GROUP)
+    cache = model.only(inv.CACHE)
+    database = model.only(inv.DATABASE)
+    fleet_account = model.only(inv.TEMPLATE).get("serviceAccount.email")
     zones = group.get("distributionPolicyZones")
     replicas = cache.get("replicaCount", 0)
     nodes = [
         Node(id="clients", label="Clients", tier="edge"),
-        Node(id="gateway", label="API Gateway", tier="edge", type="gcp:apigateway/gateway:Gateway"),
+        Node(id="gateway", label="API Gateway", tier="edge", type=inv.GATEWAY),
         Node(
             id="load_balancer",
             label="External Application Load Balancer + Cloud Armor",
             tier="edge",
-            type="gcp:compute/globalForwardingRule:GlobalForwardingRule",
+            type=inv.FORWARDING_RULE,
         ),
         Node(
             id="fleet",
@@ -60,11 +61,11 @@ def build(model: Inventory) -> Graph:
         Node(id="google_apis", label="Google APIs (restricted VIP)", tier="network"),
         Node(id="alerting", label="Cloud Monitoring alert policies", tier="monitoring"),
     ]
-    for bucket in model.of_type("gcp:storage/bucket:Bucket"):
+    for bucket in model.of_type(inv.BUCKET):
         nodes.append(
             Node(id=f"bucket_{bucket.name}", label=f"Bucket {bucket.name}", tier="state", type=bucket.type)
         )
-    secret = model.only("gcp:secretmanager/secret:Secret")
+    secret = model.only(inv.SECRET)
     nodes.append(
         Node(id="secret", label=f"Secret {secret.get('secretId')}", tier="identity", type=secret.type)
     )
@@ -77,7 +78,7 @@ def build(model: Inventory) -> Graph:
             label="OpenAPI backend address, ID token signed by the gateway's account",
         ),
     ]
-    for rule in model.of_type("gcp:compute/firewall:Firewall"):
+    for rule in model.of_type(inv.FIREWALL):
         if fleet_account not in rule.get("targetServiceAccounts", []):
             continue
         label = f"{_ports(rule)} (firewall {rule.name})"
@@ -90,7 +91,7 @@ def build(model: Inventory) -> Graph:
         elif rule.get("direction") == "EGRESS":
             edges.append(Edge(source="fleet", target="google_apis", kind="network rule", label=label))
     member = f"serviceAccount:{fleet_account}"
-    for grant in model.of_type("gcp:projects/iAMMember:IAMMember"):
+    for grant in model.of_type(inv.PROJECT_GRANT):
         if grant.get("member") != member:
             continue
         role = grant.get("role")
@@ -104,17 +105,15 @@ def build(model: Inventory) -> Graph:
                 label=role + (f" (condition {condition})" if condition else ""),
             )
         )
-    for grant in model.of_type("gcp:storage/bucketIAMMember:BucketIAMMember"):
-        bucket = next(
-            b for b in model.of_type("gcp:storage/bucket:Bucket") if _refers(grant.get("bucket"), b)
-        )
+    for grant in model.of_type(inv.BUCKET_GRANT):
+        bucket = next(b for b in model.of_type(inv.BUCKET) if _refers(grant.get("bucket"), b))
         if grant.get("member") == member:
             edges.append(
                 Edge(
                     source="fleet", target=f"bucket_{bucket.name}", kind="role grant", label=grant.get("role")
                 )
             )
-    for grant in model.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"):
+    for grant in model.of_type(inv.SECRET_GRANT):
         if grant.get("member") == member:
             edges.append(Edge(source="fleet", target="secret", kind="role grant", label=grant.get("role")))
     edges.append(

@@ -287,6 +287,9 @@ POLL_TRIES = 12
 # What replace-one-instance keeps in its state file, so that a re-run after a lost shell reuses the values
 # read before anything changed (a re-read would see the raised minimum).
 REPLACE_STATE = ("STARTED", "N", "MIN", "RAISED", "VM", "OLD_ID")
+# Its path, in the reader's home, one per project and group: step 2's command fills in the shell variables,
+# the preconditions name it with placeholders.
+REPLACE_STATE_FILE = "replace-one-instance.{project}.{group}.env"
 # list-instances with the managed instance's id (it changes when the instance is recreated, its name does
 # not) and the last error; columns as gcloud's own list-instances format names them (NAME from
 # instance.basename(), ZONE from instance.scope().segment(0)); id and lastAttempt are fields of the REST
@@ -335,7 +338,7 @@ def _replace_read(facts: StackFacts) -> Step:
     return Step(
         title="Read the group's target size and the autoscaler's minimum, once: they are saved to a state "
         "file, and rerunning this step (after a lost shell, after the Names block) reloads them",
-        command='STATE=~/"replace-one-instance.$PROJECT.$GROUP.env"\n'
+        command=f'STATE=~/"{REPLACE_STATE_FILE.format(project="$PROJECT", group="$GROUP")}"\n'
         'if test -s "$STATE"; then\n'
         '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
         f"{loads}\n"
@@ -623,7 +626,8 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"The group's target size is below the autoscaler's max ({facts.max_size}), so one more instance "
             "fits (steps 2 and 4 check it).",
             "A lost shell: rerun the Names block, then step 2: it reloads what it saved in "
-            "~/replace-one-instance.<project>.<group>.env (steps 4 and 6 add to it; step 8 moves it "
+            f"~/{REPLACE_STATE_FILE.format(project='<project>', group='<group>')} (steps 4 and 6 add to it; "
+            "step 8 moves it "
             "aside); then go on from the step you were at.",
             "Taking over from a colleague (another machine): run the Names block, write the lines they "
             "posted from step 2 (or later steps) into that file, the same path on your machine, then run "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from refarch.inventory import Inventory
 from refarch.rules import PACK
+from tools.docs.gcp import inventory as inv
 from tools.docs.model import StatePlace
 
 # Firestore keeps point-in-time recovery versions for 7 days when PITR is on ("Point-in-time recovery
@@ -21,11 +22,11 @@ def _days(value: str) -> int:
 
 
 def store_backup(model: Inventory) -> str:
-    database = model.only("gcp:firestore/database:Database")
+    database = model.only(inv.DATABASE)
     parts = []
     if database.get("pointInTimeRecoveryEnablement") == "POINT_IN_TIME_RECOVERY_ENABLED":
         parts.append(f"point-in-time recovery to any minute of the last {PITR_DAYS} days")
-    for schedule in (r for r in model if r.type == "gcp:firestore/backupSchedule:BackupSchedule"):
+    for schedule in (r for r in model if r.type == inv.BACKUPS):
         when = (
             f"weekly backups (on {schedule.get('weeklyRecurrence.day').capitalize()}s)"
             if schedule.get("weeklyRecurrence", None) is not None
@@ -36,13 +37,13 @@ def store_backup(model: Inventory) -> str:
 
 
 def places(model: Inventory, env: dict[str, str]) -> tuple[StatePlace, ...]:
-    cache = model.only("gcp:redis/instance:Instance")
-    database = model.only("gcp:firestore/database:Database")
-    buckets = {bucket.name: bucket for bucket in model.of_type("gcp:storage/bucket:Bucket")}
+    cache = model.only(inv.CACHE)
+    database = model.only(inv.DATABASE)
+    buckets = {bucket.name: bucket for bucket in model.of_type(inv.BUCKET)}
     files, releases = buckets["files"], buckets["releases"]
-    logs = model.only("gcp:logging/projectBucketConfig:ProjectBucketConfig")
-    secret = model.only("gcp:secretmanager/secret:Secret")
-    template = model.only("gcp:compute/instanceTemplate:InstanceTemplate")
+    logs = model.only(inv.LOG_BUCKET)
+    secret = model.only(inv.SECRET)
+    template = model.only(inv.TEMPLATE)
     standard_ha = cache.get("tier") == "STANDARD_HA"
     persistence = cache.get("persistenceConfig", None) or {}
     noncurrent = [
@@ -75,7 +76,7 @@ def places(model: Inventory, env: dict[str, str]) -> tuple[StatePlace, ...]:
             + "".join(
                 f"; items of `{ttl.get('collection')}` expire at their `{ttl.get('field')}` (TTL policy)"
                 for ttl in model
-                if ttl.type == "gcp:firestore/field:Field" and ttl.get("ttlConfig", None) is not None
+                if ttl.type == inv.TTL_FIELD and ttl.get("ttlConfig", None) is not None
             ),
             backup=store_backup(model),
             failover="regional database: Google replicates it across zones of the region",

@@ -59,8 +59,17 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         exports=c.exports(facts),
         after_lookups=(check,),
         after_lookups_expected=check_expected,
-        verification=c.verification(facts, facts.details["scope"], fields.pop("expected_targets")),
-        escalation=c.escalation(facts, f"{SCENARIO_TITLES[scenario].lower()} needs help"),
+        verification=c.verification(
+            facts,
+            facts.details["scope"],
+            fields.pop("expected_targets"),
+            log_hint=fields.pop("log_hint", c.SERVICE_LOG),
+        ),
+        escalation=c.escalation(
+            facts,
+            f"{SCENARIO_TITLES[scenario].lower()} needs help",
+            message=fields.pop("escalation_message", c.FAILED_STEP),
+        ),
         **fields,
     )
     document = policy(
@@ -94,10 +103,19 @@ GROUP_INSTANCES = (
 )
 
 
-def list_instances(facts: StackFacts, *, watch_step: int, zones_step: int) -> Step:
+def list_instances(
+    facts: StackFacts, *, watch_step: int, zones_step: int, already_replacing: str = ""
+) -> Step:
     """The group's instances and the targets the load balancer does not find healthy: when the load balancer
     reports an instance unhealthy the group may still call it `Healthy` (its ELB check waits for the
-    unhealthy threshold), so the group's listing alone may not show the one to replace."""
+    unhealthy threshold), so the group's listing alone may not show the one to replace. `already_replacing`:
+    what to do when the change under way is the group replacing the instance you came for ("" when the
+    runbook has nothing else to do)."""
+    under_way = (
+        f"under way. {already_replacing} under way (no instance of yours in it):"
+        if already_replacing
+        else "under way;"
+    )
     states = session().get_service_model("autoscaling").shape_for("LifecycleState").enum
     others = ", ".join(f"`{state}`" for state in states if state != "InService")
     return Step(
@@ -115,7 +133,7 @@ def list_instances(facts: StackFacts, *, watch_step: int, zones_step: int) -> St
         "replace is the one the second command lists, or the one `Unhealthy` in the first, or the one the "
         f"alert or the EC2 scheduled event names. Note the zones: step {zones_step} compares them.",
         stop_if=f"an instance is in any lifecycle state but `InService` ({others}): a replacement or "
-        f"another operator's change is under way; wait for it (step {watch_step}) instead of starting "
+        f"another operator's change is {under_way} wait for it (step {watch_step}) instead of starting "
         "another, then start again at step 1. More than one target not `healthy`: not one instance's "
         "fault (a release, the cache, a zone); replacing one will not help: escalate. The AWS Health "
         f"Dashboard shows an event for a zone of the group: follow {runbook_path(facts, 'evacuate-zone')}.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
@@ -154,19 +153,6 @@ ALREADY_REPLACING = (
 )
 
 
-def _group_may_be_replacing(step: Step) -> Step:
-    old = "a replacement or another operator's change is under way; wait for it (step 6) instead of starting "
-    assert old in step.stop_if
-    return dataclasses.replace(
-        step,
-        stop_if=step.stop_if.replace(
-            old,
-            "a replacement or another operator's change is under way. " + ALREADY_REPLACING + " under "
-            "way (no instance of yours in it): wait for it (step 6) instead of starting ",
-        ),
-    )
-
-
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     maintenance = facts.details["maintenance"]
@@ -175,7 +161,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     # the failed checks.
     acts_within = facts.boot_budget_seconds + facts.health_check.detection_seconds
     steps = (
-        _group_may_be_replacing(list_instances(facts, watch_step=6, zones_step=8)),
+        list_instances(facts, watch_step=6, zones_step=8, already_replacing=ALREADY_REPLACING),
         group_replaces_first(facts),
         Step(
             title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
@@ -378,25 +364,11 @@ def replace_one(facts: StackFacts) -> Runbook:
             ),
         ),
         expected_targets=in_service_count(facts),
-    )
-    # Whoever helps needs the instance and when it was marked (the activities since then tell the rest).
-    (tell,) = (step for step in runbook.escalation if step.command.startswith("aws sns publish"))
-    message = (
-        '--message "Runbook step failed: <step number and what it printed>. '
-        'Instance $INSTANCE, marked unhealthy at ${MARKED_AT:-not yet} UTC; state in $STATE"'
-    )
-    told = dataclasses.replace(
-        tell, command=re.sub(r'--message "[^"]*"', lambda _: message, tell.command, count=1)
-    )
-    escalation = tuple(told if step is tell else step for step in runbook.escalation)
-    # The service log without Session Manager: step 4's command reads any instance's stream.
-    (targets, *checks) = runbook.verification
-    targets = dataclasses.replace(
-        targets,
-        stop_if=targets.stop_if.replace(
-            "(`journalctl -u sample-service` through Session Manager)",
-            "(step 4's `aws logs filter-log-events` with that instance's id in `--log-stream-names`)",
-        ),
+        # The service log without Session Manager: step 4's command reads any instance's stream.
+        log_hint="(step 4's `aws logs filter-log-events` with that instance's id in `--log-stream-names`)",
+        # Whoever helps needs the instance and when it was marked (the activities since then tell the rest).
+        escalation_message=f"{c.FAILED_STEP}. Instance $INSTANCE, marked unhealthy at "
+        "${MARKED_AT:-not yet} UTC; state in $STATE",
     )
     resumed = (
         " A `resumed from` line (with the time the state file was last written): the names block "
@@ -407,8 +379,6 @@ def replace_one(facts: StackFacts) -> Runbook:
     return dataclasses.replace(
         runbook,
         exports=(NO_PAGER, *runbook.exports),
-        escalation=escalation,
-        verification=(targets, *checks),
         after_lookups_expected=runbook.after_lookups_expected + resumed,
     )
 
