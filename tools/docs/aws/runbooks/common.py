@@ -4,7 +4,15 @@ several of them use, and assembling a runbook with the IAM policy its own comman
 from __future__ import annotations
 
 from tools.docs.aws import steps as c
-from tools.docs.aws.iam import DATA_KEY_OUTPUT, DATA_KEY_SID, policy
+from tools.docs.aws.iam import (
+    DATA_KEY_OUTPUT,
+    DATA_KEY_SID,
+    TOPIC_KEY_OUTPUT,
+    TOPIC_KEY_SID,
+    USER_POOL_OUTPUT,
+    policy,
+    stack_scopes,
+)
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import (
     REHEARSALS,
@@ -64,15 +72,24 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         **fields,
     )
     document = policy(
-        draft.commands(), stack=facts.stack, region=facts.region, data_key=facts.details["data_key"]
+        draft.commands(),
+        stack=facts.stack,
+        region=facts.region,
+        data_key=facts.details["data_key"],
+        topic_key=facts.details["topic_key"],
+        scopes=stack_scopes(facts.details["names"], region=facts.region),
     )
-    note = ""
-    if DATA_KEY_SID in document:
-        lookup = facts.output(DATA_KEY_OUTPUT).lookup
-        note = (
-            f"{DATA_KEY_SID}'s Resource: the stack's {DATA_KEY_OUTPUT} output, the ARN of its customer "
-            f"managed key: `{lookup}`."
-        )
+    # Only a deployment knows these: each placeholder names the stack output that prints it.
+    placeholders = (
+        (DATA_KEY_SID, DATA_KEY_OUTPUT, "the ARN of its customer managed key"),
+        (TOPIC_KEY_SID, TOPIC_KEY_OUTPUT, "the ARN of its alarm topic's customer managed key"),
+        ("CognitoIdpUserPool", USER_POOL_OUTPUT, "the id of its user pool (in the Resource's ARN)"),
+    )
+    note = " ".join(
+        f"{sid}'s Resource: the stack's {output} output, {what}: `{facts.output(output).lookup}`."
+        for sid, output, what in placeholders
+        if f"<the stack's {output} output" in document
+    )
     return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 
