@@ -52,6 +52,25 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
     }
 
 
+def warmed_replacement(facts: StackFacts) -> Duration:
+    """One instance replaced by the group under its instance maintenance policy: a new instance counts as
+    healthy only once it passed its health check and finished its warm-up, and only then is the old one
+    terminated and drained ("Instance maintenance policy for Auto Scaling group", Instance warmup; "Set the
+    default instance warmup for an Auto Scaling group", Amazon EC2 Auto Scaling User Guide). An upper bound:
+    the warm-up may overlap the boot."""
+    hc = facts.health_check
+    ready = max(facts.warmup_seconds, hc.healthy_seconds)
+    total = facts.boot_budget_seconds + ready + facts.draining_seconds
+    return Duration(
+        name="one replacement: launch and boot, pass the health check and warm up, drain the old one",
+        formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + the longer of the default "
+        f"instance warm-up {facts.warmup_seconds} s and interval {hc.interval_seconds} s x healthy threshold "
+        f"{hc.healthy_threshold} = {hc.healthy_seconds} s + deregistration delay {facts.draining_seconds} s "
+        f"= {total} s (at most; a boot that waits for nothing is faster)",
+        seconds=total,
+    )
+
+
 def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
     """A runbook with its permissions derived from every command it contains."""
     check, check_expected = c.lookup_check(facts, fields["lookups"])
@@ -139,7 +158,33 @@ def list_instances(facts: StackFacts, *, watch_step: int, zones_step: int) -> St
     )
 
 
+# Instance-refresh statuses (the SDK's InstanceRefreshStatus enum) after which the fleet is the group's own
+# again; a failed rollback leaves it part old, part new: a person decides. Any other status, including one a
+# later SDK adds, is a refresh under way.
+REFRESH_ENDED = ("Successful", "Cancelled", "Failed", "RollbackSuccessful")
+REFRESH_ESCALATE = ("RollbackFailed",)
+
+
+def refresh_statuses() -> tuple[list[str], list[str], list[str]]:
+    """(ended, escalate, under way) from the SDK's enum; a status named here that the SDK lacks raises."""
+    statuses = session().get_service_model("autoscaling").shape_for("InstanceRefreshStatus").enum
+    unknown = set(REFRESH_ENDED + REFRESH_ESCALATE) - set(statuses)
+    if unknown:
+        raise ValueError(f"InstanceRefreshStatus has no {sorted(unknown)}: known {statuses}")
+    return (
+        [s for s in statuses if s in REFRESH_ENDED],
+        [s for s in statuses if s in REFRESH_ESCALATE],
+        [s for s in statuses if s not in REFRESH_ENDED + REFRESH_ESCALATE],
+    )
+
+
+def _either(statuses: list[str]) -> str:
+    quoted = [f"`{status}`" for status in statuses]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
 def no_refresh_running(facts: StackFacts) -> Step:
+    ended, escalate, under_way = refresh_statuses()
     return Step(
         title="Make sure no instance refresh is running",
         command=(
@@ -147,9 +192,11 @@ def no_refresh_running(facts: StackFacts) -> Step:
             "\\\n"
             '  --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text'
         ),
-        expected="`Successful`, `Cancelled`, `Failed`, `RollbackSuccessful` or `None` (no refresh ever ran).",
-        stop_if="`Pending`, `InProgress`, `Baking`, `Cancelling` or `RollbackInProgress`: a refresh owns the "
-        f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first.",
+        expected=f"{_either([*ended, 'None'])} (`None`: no refresh ever ran).",
+        stop_if=f"{_either(under_way)}: a refresh owns the "
+        f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first. "
+        f"{_either(escalate)}: a rollback failed and the fleet may be part old, part new configuration; "
+        "escalate.",
     )
 
 
