@@ -195,8 +195,8 @@ def watch_problems(text: str, deadline: int) -> list[str]:
 
 
 def template_deadline(template: dict) -> int:
-    """Launch to healthy (the group's grace, the boot budget) + the longer of the healthy checks and the
-    warm-up + the drain."""
+    """The longer of launch to healthy (the group's grace, the boot budget, + the healthy checks) and the
+    warm-up, + the drain."""
     resources = template["Resources"].values()
     (group,) = (b["Properties"] for b in resources if b["Type"] == "AWS::AutoScaling::AutoScalingGroup")
     (target,) = (
@@ -210,7 +210,7 @@ def template_deadline(template: dict) -> int:
     checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
     # The new instance counts as healthy only after its warm-up too (final AWS review, item 5:
     # tests/docs/test_aws_replace_one_review_final.py).
-    return int(group["HealthCheckGracePeriod"]) + max(checks, int(group["DefaultInstanceWarmup"])) + drain
+    return max(int(group["HealthCheckGracePeriod"]) + checks, int(group["DefaultInstanceWarmup"])) + drain
 
 
 def test_the_watch_covers_the_activities_since_the_mark(documents, synthesized):

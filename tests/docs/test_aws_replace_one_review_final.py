@@ -10,11 +10,13 @@ instance counts as healthy only after its warm-up; botocore's InstanceRefreshSta
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 
 import pytest
 
+from tests.docs import formula
 from tests.docs.test_aws_replace_one_reader import ENVIRONMENTS, runbook, steps
 from tools.docs.aws.runbooks import common
 from tools.docs.commands.aws_cli import session
@@ -53,18 +55,19 @@ def test_one_replacement_waits_for_the_warm_up_before_the_old_one_goes(generated
     attributes = {a["Key"]: a["Value"] for a in target["TargetGroupAttributes"]}
     healthy = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
     warmup = int(group["DefaultInstanceWarmup"])
-    expected = (
-        int(group["HealthCheckGracePeriod"])
-        + max(warmup, healthy)
-        + int(attributes["deregistration_delay.timeout_seconds"])
-    )
-    _, found = _replace_one(generated, environment)
+    booted = int(group["HealthCheckGracePeriod"]) + healthy
+    expected = max(booted, warmup) + int(attributes["deregistration_delay.timeout_seconds"])
+    facts, found = _replace_one(generated, environment)
     replacement = next(d for d in found.durations if d.name.startswith("one replacement"))
     assert replacement.seconds == expected
     assert f"warm-up {warmup} s" in replacement.formula
     watch = next(s for s in found.steps if "describe-scaling-activities" in s.command)
     assert f"`Successful` at {expected:g} s since the mark" in watch.stop_if
     assert f"`WaitingForInstanceWarmup` for about {warmup} s" in watch.expected
+    # A warm-up longer than boot and checks is what the old one waits for.
+    longer = common.warmed_replacement(dataclasses.replace(facts, warmup_seconds=booted + 100))
+    assert longer.seconds == booted + 100 + facts.draining_seconds
+    assert formula.problems(longer.formula, longer.seconds) == []
 
 
 def test_step_two_classes_every_refresh_status_and_escalates_a_failed_rollback(generated):

@@ -55,18 +55,32 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
 def warmed_replacement(facts: StackFacts) -> Duration:
     """One instance replaced by the group under its instance maintenance policy: a new instance counts as
     healthy only once it passed its health check and finished its warm-up, and only then is the old one
-    terminated and drained ("Instance maintenance policy for Auto Scaling group", Instance warmup; "Set the
-    default instance warmup for an Auto Scaling group", Amazon EC2 Auto Scaling User Guide). An upper bound:
-    the warm-up may overlap the boot."""
+    terminated and drained ("Instance maintenance policy for Auto Scaling group", Instance warmup, Amazon EC2
+    Auto Scaling User Guide). The warm-up runs from the moment the instance enters InService
+    (DefaultInstanceWarmup: "until a new instance is considered to have finished initializing ... after it
+    enters the InService state", CreateAutoScalingGroup, Amazon EC2 Auto Scaling API Reference), as the
+    boot budget (the health-check grace) does: the two overlap, the longer one counts."""
     hc = facts.health_check
-    ready = max(facts.warmup_seconds, hc.healthy_seconds)
-    total = facts.boot_budget_seconds + ready + facts.draining_seconds
+    booted = facts.boot_budget_seconds + hc.healthy_seconds
+    boot = (
+        f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval {hc.interval_seconds} "
+        f"s x healthy threshold {hc.healthy_threshold} = {booted} s"
+    )
+    warmup = f"default instance warm-up {facts.warmup_seconds} s"
+    # Whichever is longer leads; the other, running alongside from launch, stays an aside.
+    ready, waits = (
+        (boot, f"longer than the {warmup}")
+        if booted >= facts.warmup_seconds
+        else (
+            warmup,
+            f"longer than the {boot.replace(' (health-check grace)', '')}",
+        )
+    )
+    total = max(booted, facts.warmup_seconds) + facts.draining_seconds
     return Duration(
         name="one replacement: launch and boot, pass the health check and warm up, drain the old one",
-        formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + the longer of the default "
-        f"instance warm-up {facts.warmup_seconds} s and interval {hc.interval_seconds} s x healthy threshold "
-        f"{hc.healthy_threshold} = {hc.healthy_seconds} s + deregistration delay {facts.draining_seconds} s "
-        f"= {total} s (at most; a boot that waits for nothing is faster)",
+        formula=f"{ready} ({waits}, both from launch) + deregistration delay {facts.draining_seconds} s = "
+        f"{total} s (at most; a boot that waits for nothing is faster)",
         seconds=total,
     )
 
