@@ -106,6 +106,7 @@ class OperatorNotifications(Construct):
         )
         acknowledge_checkov(key.node.default_child, "CKV_AWS_33")
         acknowledge_control(key.node.default_child, "CT.KMS.PR.3")
+        self.key = key
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         if spec.alarms.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(spec.alarms.email))

@@ -161,6 +161,8 @@ class ServiceStack(Stack):
             "ItemsTableName": (self.store.serving.table_name, "Durable item store"),
             "FilesBucketName": (self.storage.files.bucket_name, "Object storage for files"),
             "AlarmTopicArn": (self.notifications.topic.topic_arn, "Subscribe on-call here"),
+            # What an operator's KMS permission names to publish to the encrypted topic (the escalation).
+            "TopicKeyArn": (self.notifications.key.key_arn, "Customer managed key of the alarm topic"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "Operator dashboard"),
         }
         if key := self.node.try_find_child(encryption.KEY_ID):

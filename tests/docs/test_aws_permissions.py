@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 
-from tools.docs.aws.iam import actions, data_key_statement, policy
+from tools.docs.aws.iam import DATA_KEY_SID, TOPIC_KEY_SID, actions, policy
 
 
 def allowed(runbook) -> set[str]:
-    """The actions the runbook's policy allows, but those on the table's key (tests/docs/
-    test_aws_restore_store.py checks that statement): they follow from the table, not from one command."""
+    """The actions the runbook's policy allows, but those on the table's and the topic's keys (tests/docs/
+    test_aws_restore_store.py and test_aws_scoped_permissions.py check those statements): they follow from
+    the stack's encryption, not from one command."""
     document = json.loads(runbook.permissions)
     return {
         action
         for statement in document["Statement"]
-        if statement["Sid"] != data_key_statement("", region="")["Sid"]
+        if statement["Sid"] not in (DATA_KEY_SID, TOPIC_KEY_SID)
         for action in statement["Action"]
     }
 

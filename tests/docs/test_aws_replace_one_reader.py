@@ -188,7 +188,8 @@ def watch_problems(text: str, deadline: int) -> list[str]:
 
 
 def template_deadline(template: dict) -> int:
-    """Launch to healthy (the group's grace, the boot budget) + the healthy checks + the drain."""
+    """The longer of launch to healthy (the group's grace, the boot budget, + the healthy checks) and the
+    warm-up, + the drain."""
     resources = template["Resources"].values()
     (group,) = (b["Properties"] for b in resources if b["Type"] == "AWS::AutoScaling::AutoScalingGroup")
     (target,) = (
@@ -200,7 +201,9 @@ def template_deadline(template: dict) -> int:
         if a["Key"] == "deregistration_delay.timeout_seconds"
     )
     checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
-    return int(group["HealthCheckGracePeriod"]) + checks + drain
+    # The new instance counts as healthy only after its warm-up too (final AWS review, item 5:
+    # tests/docs/test_aws_replace_one_review_final.py).
+    return max(int(group["HealthCheckGracePeriod"]) + checks, int(group["DefaultInstanceWarmup"])) + drain
 
 
 def test_the_watch_covers_the_activities_since_the_mark(documents, synthesized):

@@ -31,6 +31,9 @@ LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 LOG_GROUP = "AWS::Logs::LogGroup"
 ALARM = "AWS::CloudWatch::Alarm"
 CANARY = "AWS::Synthetics::Canary"
+TOPIC = "AWS::SNS::Topic"
+# The property that names a resource of each type, where the stack may set one.
+NAME_PROPERTY = {ASG: "AutoScalingGroupName", TOPIC: "TopicName", LOG_GROUP: "LogGroupName"}
 
 
 def region_of(template: Template) -> str:
@@ -173,7 +176,39 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
         "maintenance": template.prop(ASG, "InstanceMaintenancePolicy"),
         "health_check_type": template.prop(ASG, "HealthCheckType"),
         "service_log_group": service_log_group(template),
+        # Names (or name patterns) an operator's policy scopes its calls to.
+        "names": {
+            "group": physical_name(template, template.only(ASG)[0]),
+            "topic": physical_name(template, template.only(TOPIC)[0]),
+            "service_log_group": physical_name(template, service_log_group(template)),
+        },
+        "topic_key": topic_key(template),
     }
+
+
+def physical_name(template: Template, logical_id: str) -> str:
+    """A resource's name: the one the template gives it, else the pattern of the one CloudFormation generates,
+    "<stack name>-<logical id>-<random suffix>" (as stack_alarms relies on), e.g. for the alarm topic,
+    the service's log group and the group's own instances' aws:autoscaling:groupName tag."""
+    body = template.resources[logical_id]
+    name = body.get("Properties", {}).get(NAME_PROPERTY[body["Type"]])
+    if name is None:
+        return f"{stack_name(template.environment)}-{logical_id}-*"
+    if not isinstance(name, str):
+        raise TemplateError(f"aws {template.environment}: {logical_id}'s name is no literal: {name!r}")
+    return name
+
+
+def topic_key(template: Template) -> str | None:
+    """The logical id of the stack's own KMS key the alarm topic is encrypted with; None without one."""
+    key = (
+        ref_id(template.prop(TOPIC, "KmsMasterKeyId"))
+        if "KmsMasterKeyId" in template.only(TOPIC)[1]
+        else None
+    )
+    if key is not None and template.type_of(key) != "AWS::KMS::Key":
+        raise TemplateError(f"aws {template.environment}: the alarm topic's key {key} is no AWS::KMS::Key")
+    return key
 
 
 def mixed_instances(template: Template) -> dict[str, Any] | None:

@@ -4,7 +4,15 @@ several of them use, and assembling a runbook with the IAM policy its own comman
 from __future__ import annotations
 
 from tools.docs.aws import steps as c
-from tools.docs.aws.iam import DATA_KEY_OUTPUT, DATA_KEY_SID, policy
+from tools.docs.aws.iam import (
+    DATA_KEY_OUTPUT,
+    DATA_KEY_SID,
+    TOPIC_KEY_OUTPUT,
+    TOPIC_KEY_SID,
+    USER_POOL_OUTPUT,
+    policy,
+    stack_scopes,
+)
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import (
     REHEARSALS,
@@ -44,6 +52,39 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
     }
 
 
+def warmed_replacement(facts: StackFacts) -> Duration:
+    """One instance replaced by the group under its instance maintenance policy: a new instance counts as
+    healthy only once it passed its health check and finished its warm-up, and only then is the old one
+    terminated and drained ("Instance maintenance policy for Auto Scaling group", Instance warmup, Amazon EC2
+    Auto Scaling User Guide). The warm-up runs from the moment the instance enters InService
+    (DefaultInstanceWarmup: "until a new instance is considered to have finished initializing ... after it
+    enters the InService state", CreateAutoScalingGroup, Amazon EC2 Auto Scaling API Reference), as the
+    boot budget (the health-check grace) does: the two overlap, the longer one counts."""
+    hc = facts.health_check
+    booted = facts.boot_budget_seconds + hc.healthy_seconds
+    boot = (
+        f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval {hc.interval_seconds} "
+        f"s x healthy threshold {hc.healthy_threshold} = {booted} s"
+    )
+    warmup = f"default instance warm-up {facts.warmup_seconds} s"
+    # Whichever is longer leads; the other, running alongside from launch, stays an aside.
+    ready, waits = (
+        (boot, f"longer than the {warmup}")
+        if booted >= facts.warmup_seconds
+        else (
+            warmup,
+            f"longer than the {boot.replace(' (health-check grace)', '')}",
+        )
+    )
+    total = max(booted, facts.warmup_seconds) + facts.draining_seconds
+    return Duration(
+        name="one replacement: launch and boot, pass the health check and warm up, drain the old one",
+        formula=f"{ready} ({waits}, both from launch) + deregistration delay {facts.draining_seconds} s = "
+        f"{total} s (at most; a boot that waits for nothing is faster)",
+        seconds=total,
+    )
+
+
 def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
     """A runbook with its permissions derived from every command it contains."""
     check, check_expected = c.lookup_check(facts, fields["lookups"])
@@ -73,15 +114,24 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         **fields,
     )
     document = policy(
-        draft.commands(), stack=facts.stack, region=facts.region, data_key=facts.details["data_key"]
+        draft.commands(),
+        stack=facts.stack,
+        region=facts.region,
+        data_key=facts.details["data_key"],
+        topic_key=facts.details["topic_key"],
+        scopes=stack_scopes(facts.details["names"], region=facts.region),
     )
-    note = ""
-    if DATA_KEY_SID in document:
-        lookup = facts.output(DATA_KEY_OUTPUT).lookup
-        note = (
-            f"{DATA_KEY_SID}'s Resource: the stack's {DATA_KEY_OUTPUT} output, the ARN of its customer "
-            f"managed key: `{lookup}`."
-        )
+    # Only a deployment knows these: each placeholder names the stack output that prints it.
+    placeholders = (
+        (DATA_KEY_SID, DATA_KEY_OUTPUT, "the ARN of its customer managed key"),
+        (TOPIC_KEY_SID, TOPIC_KEY_OUTPUT, "the ARN of its alarm topic's customer managed key"),
+        ("CognitoIdpUserPool", USER_POOL_OUTPUT, "the id of its user pool (in the Resource's ARN)"),
+    )
+    note = " ".join(
+        f"{sid}'s Resource: the stack's {output} output, {what}: `{facts.output(output).lookup}`."
+        for sid, output, what in placeholders
+        if f"<the stack's {output} output" in document
+    )
     return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 
@@ -140,7 +190,33 @@ def list_instances(
     )
 
 
+# Instance-refresh statuses (the SDK's InstanceRefreshStatus enum) after which the fleet is the group's own
+# again; a failed rollback leaves it part old, part new: a person decides. Any other status, including one a
+# later SDK adds, is a refresh under way.
+REFRESH_ENDED = ("Successful", "Cancelled", "Failed", "RollbackSuccessful")
+REFRESH_ESCALATE = ("RollbackFailed",)
+
+
+def refresh_statuses() -> tuple[list[str], list[str], list[str]]:
+    """(ended, escalate, under way) from the SDK's enum; a status named here that the SDK lacks raises."""
+    statuses = session().get_service_model("autoscaling").shape_for("InstanceRefreshStatus").enum
+    unknown = set(REFRESH_ENDED + REFRESH_ESCALATE) - set(statuses)
+    if unknown:
+        raise ValueError(f"InstanceRefreshStatus has no {sorted(unknown)}: known {statuses}")
+    return (
+        [s for s in statuses if s in REFRESH_ENDED],
+        [s for s in statuses if s in REFRESH_ESCALATE],
+        [s for s in statuses if s not in REFRESH_ENDED + REFRESH_ESCALATE],
+    )
+
+
+def _either(statuses: list[str]) -> str:
+    quoted = [f"`{status}`" for status in statuses]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
 def no_refresh_running(facts: StackFacts) -> Step:
+    ended, escalate, under_way = refresh_statuses()
     return Step(
         title="Make sure no instance refresh is running",
         command=(
@@ -148,9 +224,11 @@ def no_refresh_running(facts: StackFacts) -> Step:
             "\\\n"
             '  --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text'
         ),
-        expected="`Successful`, `Cancelled`, `Failed`, `RollbackSuccessful` or `None` (no refresh ever ran).",
-        stop_if="`Pending`, `InProgress`, `Baking`, `Cancelling` or `RollbackInProgress`: a refresh owns the "
-        f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first.",
+        expected=f"{_either([*ended, 'None'])} (`None`: no refresh ever ran).",
+        stop_if=f"{_either(under_way)}: a refresh owns the "
+        f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first. "
+        f"{_either(escalate)}: a rollback failed and the fleet may be part old, part new configuration; "
+        "escalate.",
     )
 
 

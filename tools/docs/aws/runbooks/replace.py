@@ -18,6 +18,7 @@ from tools.docs.aws.runbooks.common import (
     runbook_path,
     timings,
     waiter_bound,
+    warmed_replacement,
 )
 from tools.docs.commands.aws_cli import session
 from tools.docs.model import Runbook, StackFacts, Step
@@ -83,7 +84,9 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
         "above `Launching a new EC2 instance: <new id>`; the replacement is done when both are `Successful` "
         "(the termination waits for the replacement to pass its health check, then drains the old one): "
         "stop the loop with Ctrl-C. While one is under way its status is one of "
-        f"{under_way}. Other activities (their cause says scaling out or in, or rebalancing zones) may "
+        f"{under_way}; `WaitingForInstanceWarmup` for about {facts.warmup_seconds} s (the group's "
+        "default instance warm-up) is expected before the old one is terminated. Other activities (their "
+        "cause says scaling out or in, or rebalancing zones) may "
         "appear too: only ours failing is a stop. After a lost shell: run the names block (it reloads "
         "`INSTANCE` and `MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating "
         "EC2 instance: i-...` with either cause names the instance.",
@@ -147,8 +150,10 @@ ALREADY_REPLACING = (
     "The group is already replacing the instance you came for (a `Pending` instance beside it, or it "
     "`Terminating`: the load balancer's health check started it): do not mark it; run "
     "`MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T); "
-    'MARKED_EPOCH=$(date +%s); printf \'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n\' "$MARKED_AT" "$MARKED_EPOCH" '
-    '>> "$STATE"` (activities of the last 30 min, from before the page; seconds counted from now) and go '
+    'MARKED_EPOCH=$(date +%s); INSTANCE="<its id>"; '
+    "printf 'INSTANCE=%s\\nMARKED_AT=%s\\nMARKED_EPOCH=%s\\n' "
+    '"$INSTANCE" "$MARKED_AT" "$MARKED_EPOCH" >> "$STATE"` (the instance, for step 6 and a re-run; '
+    "activities of the last 30 min, from before the page; seconds counted from now) and go "
     "to step 6. Another change"
 )
 
@@ -156,7 +161,7 @@ ALREADY_REPLACING = (
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     maintenance = facts.details["maintenance"]
-    deadline = t["replace"].seconds
+    deadline = warmed_replacement(facts).seconds
     # How long the group takes to act on the load balancer's verdict by itself: a new instance's grace, then
     # the failed checks.
     acts_within = facts.boot_budget_seconds + facts.health_check.detection_seconds
@@ -331,7 +336,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             "already "
             "unhealthy was out of service before you started: N - 1 serve until its replacement is healthy.",
         ),
-        durations=(t["detect"], t["replace"]),
+        durations=(t["detect"], warmed_replacement(facts)),
         preconditions=(
             "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
             "and `curl` installed. With named profiles: `export AWS_PROFILE=<your profile for that "
