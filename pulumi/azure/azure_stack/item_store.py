@@ -29,8 +29,10 @@ FLEET_DATA_ACTIONS = (
     "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read",
     "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert",
 )
-# What the spec sets on the stack's own account and its container that a restored account served instead
-# does not get from the stack (`_restored`): pulumi/azure/README.md, known limits.
+# What the stack sets on its own account and its container that a restored account served instead does not
+# get from the stack (`_restored`): pulumi/azure/README.md, known limits. The restore-store runbook's steps 2
+# to 4 set each on the restored account but zone redundancy, which no restore can set (Blast radius);
+# tests/docs/test_azure_review_last.py holds the runbook to this list.
 NOT_FOLLOWING_A_RESTORED_ACCOUNT = (
     "azure.cosmos_max_throughput (the container's autoscale ceiling)",
     "the container's TTL and indexing policy",
@@ -38,9 +40,12 @@ NOT_FOLLOWING_A_RESTORED_ACCOUNT = (
     "zone redundancy",
     "consistency",
     "minimum TLS version",
+    "key-based metadata write access",
     "local auth",
     "public network access",
+    "tags",
 )
+NEVER_ON_A_RESTORED_ACCOUNT = "zone redundancy"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,9 +176,10 @@ class ItemStore(Tier):
         pulumi.log.warn(
             f"itemsAccount: the fleet is served from {name}, which gets the fleet's grant, a private "
             "endpoint, diagnostics and the lock, but not the spec's store settings; these change only the "
-            f"stack's own account: {'; '.join(NOT_FOLLOWING_A_RESTORED_ACCOUNT)} (runbooks/azure/"
-            f"{args.placement.environment}/restore-store.md sets them once, step 4; pulumi/azure/README.md, "
-            "known limits)",
+            f"stack's own account: {'; '.join(NOT_FOLLOWING_A_RESTORED_ACCOUNT)}. runbooks/azure/"
+            f"{args.placement.environment}/restore-store.md, steps 2-4, set each on the restored account "
+            f"once, all but {NEVER_ON_A_RESTORED_ACCOUNT}, which stays off (its Blast radius); a later "
+            "change of the spec needs `az` (pulumi/azure/README.md, known limits)",
             resource=self,
         )
         found = self._look_up(name, "itemsAccount", args)

@@ -41,6 +41,13 @@ PRIVATE_ENDPOINT_NAME_MAX = 64
 OTHER_ACCOUNT_MAX = (
     PRIVATE_ENDPOINT_NAME_MAX - AUTONAME_SUFFIX_LENGTH - len(endpoint_name(other_account_prefix("")))
 )
+# Hyphen-separated runs of lower-case letters and digits: no hyphen at either end nor two in a row.
+# Stricter on purpose than the resource provider's pattern, `^[a-z0-9]+(-[a-z0-9]+)*` with no `$`,
+# minLength 3, maxLength 50 (Microsoft.DocumentDB.json 2025-10-15, databaseAccounts name; vendored in
+# tests/azure/arm_schema/names.json), which admits anything after a valid start. Written for Python's
+# re.fullmatch and POSIX `grep -Ex` alike: the restore-store runbook checks a name with it before
+# restoring into it.
+OTHER_ACCOUNT_PATTERN = "[a-z0-9]+(-[a-z0-9]+)*"
 
 
 class _Settings(BaseModel):
@@ -76,10 +83,8 @@ class AzureSettings(_Settings):
     @field_validator("items_account", "items_account_draining")
     @classmethod
     def _account_name(cls, value: str | None) -> str | None:
-        # Hyphen-separated runs of letters and digits, the resource provider's account-name pattern as the
-        # final review cites it (^[a-z0-9]+(-[a-z0-9]+)*$): no hyphen at either end nor two in a row. The
-        # length is the stack's own limit.
-        pattern = rf"(?=.{{3,{OTHER_ACCOUNT_MAX}}}$)[a-z0-9]+(-[a-z0-9]+)*"
+        # The length is the stack's own limit (OTHER_ACCOUNT_MAX), the form OTHER_ACCOUNT_PATTERN.
+        pattern = rf"(?=.{{3,{OTHER_ACCOUNT_MAX}}}$){OTHER_ACCOUNT_PATTERN}"
         if value is not None and not re.fullmatch(pattern, value):
             raise ValueError(
                 "must be the name (not the resource ID) of a Cosmos DB account in the stack's resource "

@@ -9,6 +9,24 @@ import shlex
 
 from tools.docs.commands import simple_commands
 
+# A Cosmos DB write is long-running: the provider answers 202 and azure-cli (azure-core ARMPolling) polls
+# the status URL of its Azure-AsyncOperation header, or the resource's operationResults URL of its Location
+# header, until the change completes, then GETs the resource after a PUT or PATCH (azure-core
+# base_polling.py, OperationResourcePolling.get_final_get_url). A role without the polling read fails the
+# command after the change was made (Azure/azure-cli#17418: a sql database delete refused on reading the
+# operation status "over scope '/subscriptions/...'"; Azure/bicep#14976: sqlRoleAssignments/operationResults/
+# read). The status is read under the subscription (/subscriptions/<id>/providers/Microsoft.DocumentDB/
+# locations/<region>/operationsStatus/<id>), so a runbook running such a command assigns its role there.
+# Names from "Azure permissions for Databases", Microsoft.DocumentDB ("Reads Status of Asynchronous
+# Operations"; "Read status of the asynchronous operation"): https://learn.microsoft.com/azure/
+# role-based-access-control/permissions/databases#microsoftdocumentdb
+OPERATION_STATUS = "Microsoft.DocumentDB/locations/operationsStatus/read"
+ACCOUNT_POLLING = (OPERATION_STATUS, "Microsoft.DocumentDB/databaseAccounts/operationResults/read")
+CONTAINER = "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"
+# Actions on a provider's locations are checked under the subscription (/subscriptions/<id>/providers/
+# Microsoft.DocumentDB/locations/...: restorable accounts, operation status), not under a resource group.
+SUBSCRIPTION_SCOPED = ("Microsoft.DocumentDB/locations/",)
+
 ACTIONS = {
     # Reads az's own login profile, no Azure call.
     "account show": (),
@@ -55,29 +73,39 @@ ACTIONS = {
     "monitor action-group show": ("Microsoft.Insights/actionGroups/read",),
     "cosmosdb list": ("Microsoft.DocumentDB/databaseAccounts/read",),
     "cosmosdb show": ("Microsoft.DocumentDB/databaseAccounts/read",),
+    # Creates the account (PUT, createMode Restore), waits for it (polling, below), then reads it.
     "cosmosdb restore": (
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/restore/action",
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
+        "Microsoft.DocumentDB/databaseAccounts/read",
+        *ACCOUNT_POLLING,
     ),
     "cosmosdb restorable-database-account list": (
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
     ),
     "cosmosdb sql container show": ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",),
     # `az cosmosdb sql container update` reads the container, then writes it whole (azure-cli custom.py
-    # cli_cosmosdb_sql_container_update); the throughput update writes its throughputSettings.
+    # cli_cosmosdb_sql_container_update), waits and reads it back; the throughput update writes the
+    # container's throughputSettings, waits and reads them back (what its --query prints).
     "cosmosdb sql container update": (
-        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/read",
-        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/write",
+        f"{CONTAINER}/read",
+        f"{CONTAINER}/write",
+        f"{CONTAINER}/operationResults/read",
+        OPERATION_STATUS,
     ),
     "cosmosdb sql container throughput update": (
-        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/throughputSettings/write",
+        f"{CONTAINER}/throughputSettings/write",
+        f"{CONTAINER}/throughputSettings/read",
+        f"{CONTAINER}/throughputSettings/operationResults/read",
+        OPERATION_STATUS,
     ),
-    "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
-    # `az cosmosdb update` reads the account, then writes it (PATCH).
+    "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete", *ACCOUNT_POLLING),
+    # `az cosmosdb update` reads the account, then writes it (PATCH), waits and reads it back.
     "cosmosdb update": (
         "Microsoft.DocumentDB/databaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
+        *ACCOUNT_POLLING,
     ),
     "cosmosdb sql role assignment list": ("Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/read",),
     "lock list": ("Microsoft.Authorization/locks/read",),
@@ -105,6 +133,10 @@ def actions(commands: list[str]) -> list[str]:
     return sorted(found)
 
 
+def needs_subscription_scope(called: list[str]) -> bool:
+    return any(action.startswith(SUBSCRIPTION_SCOPED) for action in called)
+
+
 def role(
     environment: str,
     resource_group: str,
@@ -113,19 +145,23 @@ def role(
     scale_links: tuple[str, ...] = (),
 ) -> str:
     """An Azure custom role definition (az role definition create --role-definition @role.json) holding
-    exactly the actions the runbook's commands call, assignable on the stack's resource group only.
+    exactly the actions the runbook's commands call, assignable on the stack's resource group only, or on
+    the subscription when an action is checked there (SUBSCRIPTION_SCOPED).
     `scale_links`: the join/assign actions on what the scale set's instance model references, which a
     scale-out (`az vmss scale`) also needs (403 LinkedAuthorizationFailed without them)."""
     called = actions(commands)
     if "Microsoft.Compute/virtualMachineScaleSets/write" in called:
         called = sorted({*called, *scale_links})
+    scope = "/subscriptions/<subscription-id>"
+    if not needs_subscription_scope(called):
+        scope += f"/resourceGroups/{resource_group}"
     return json.dumps(
         {
             "Name": f"refarch-{environment}-{scenario}",
             "Description": f"What the {scenario} runbook's az commands call (generated from them).",
             "Actions": called,
             "NotActions": [],
-            "AssignableScopes": [f"/subscriptions/<subscription-id>/resourceGroups/{resource_group}"],
+            "AssignableScopes": [scope],
         },
         indent=2,
     )

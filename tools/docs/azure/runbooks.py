@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import replace
 
 from tools.docs.azure import inventory as inv
@@ -1049,11 +1050,13 @@ def _progress(stage: str) -> str:
     return f'printf \'STAGE={stage}\\nLAST_UPGRADE=%q\\n\' "$LAST_UPGRADE" >>"$STATE"'
 
 
-def _restored_name_max() -> int:
-    """The longest account name the stack accepts for `itemsAccount` (pulumi/azure settings.py)."""
+def _restored_name_rule() -> tuple[int, str]:
+    """The longest account name the stack accepts for `itemsAccount` and the form it takes (pulumi/azure
+    settings.py: OTHER_ACCOUNT_MAX, OTHER_ACCOUNT_PATTERN, a POSIX extended regular expression)."""
     from refarch_pulumi.offline import project
 
-    return project("azure").module("settings").OTHER_ACCOUNT_MAX
+    settings = project("azure").module("settings")
+    return settings.OTHER_ACCOUNT_MAX, settings.OTHER_ACCOUNT_PATTERN
 
 
 # The resource group's locks on Cosmos DB accounts: a lock's id is its resource's id followed by
@@ -1123,13 +1126,16 @@ def _committed(facts: StackFacts, message: str) -> str:
 def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     """What the restored account must have like the stack's own (read from the inventory): a restore sends
     none of these but public access and local auth (azure-cli 2.91.0 `cli_cosmosdb_restore`), so step 4 sets
-    them. Returns the `az cosmosdb update` flags, the show query's fields and their expected values."""
+    them, and the stack's tags. Returns the `az cosmosdb update` flags, the show query's fields and their
+    expected values."""
     store = next(r for r in facts.resources if r.type == inv.STORE).properties
     consistency, tls = facts.details["store_consistency"], store["minimalTlsVersion"]
     metadata = str(bool(store["disableKeyBasedMetadataWriteAccess"])).lower()
+    tags = " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(store.get("tags", {}).items()))
     flags = (
         f"--default-consistency-level {consistency} "
         f"--disable-key-based-metadata-write-access {metadata} \\\n  --minimal-tls-version {tls}"
+        + (f" --tags {tags}" if tags else "")
     )
     fields = (
         "consistencyPolicy.defaultConsistencyLevel, disableKeyBasedMetadataWriteAccess, minimalTlsVersion"
@@ -1174,7 +1180,7 @@ def restore_store(facts: StackFacts) -> Runbook:
     container_commands, container_expected = _restored_container_settings(facts)
     lock_and = " lock and" if locked else ""
     interrupted = _interrupted(stack)
-    name_max = _restored_name_max()
+    name_max, name_pattern = _restored_name_rule()
     config = f"{PROJECT}/Pulumi.{facts.environment}.yaml"
     return _runbook(
         facts,
@@ -1224,9 +1230,11 @@ def restore_store(facts: StackFacts) -> Runbook:
             *replace.durations,
         ),
         preconditions=(
-            "`az login`; the restore reads restorable accounts at subscription scope, so assign "
-            "the role below on the "
-            "subscription (or add `/subscriptions/<subscription-id>` to its AssignableScopes)",
+            "`az login`, and the role below assigned on the subscription (its AssignableScopes): azure-cli "
+            "reads the restorable accounts there and waits for each Cosmos DB change (steps 2 and 4, "
+            "Rollback) by reading its status there (`Microsoft.DocumentDB/locations/operationsStatus`). "
+            "Confirm the role once in dev: run steps 2 and 4 there with az's `--debug` flag and check that "
+            "every polled status URL (`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
             "the restore point is within the continuous backup window"
             if facts.store_pitr
             else (
@@ -1280,17 +1288,20 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 command='RESTORED="$ACCOUNT-restored"\n'
                 f'test "${{#RESTORED}}" -le {name_max} \\\n'
+                f"  && printf '%s' \"$RESTORED\" | grep -Eqx '{name_pattern}' \\\n"
                 '  && az cosmosdb restore -g "$RG" --account-name "$ACCOUNT" '
                 '--target-database-account-name "$RESTORED" \\\n'
                 f"  --location {facts.region} --public-network-access Disabled --disable-local-auth true "
                 '--restore-timestamp "$RESTORE_TIME"',
                 expected="returns when the new account exists (`provisioningState` Succeeded)",
-                stop_if="nothing runs: RESTORED is longer than the stack accepts for `itemsAccount` "
-                f"({name_max} characters: the stack names the account's private endpoint after it; each "
-                "restore of a restored account adds 9): set RESTORED to a shorter name; "
+                stop_if="nothing runs: RESTORED is a name the stack refuses for `itemsAccount` (step 5 would "
+                f"fail after the restore): longer than {name_max} characters (the stack names the account's "
+                "private endpoint after it; each restore of a restored account adds 9) or not runs of "
+                "lower-case letters and digits joined by single hyphens "
+                f"(`{name_pattern}`, the whole name): set RESTORED to such a name; "
                 "`restore timestamp` refused: pick a time inside the window of step 1; the name is "
-                "taken (a restore of an earlier incident): set RESTORED to another name (lower-case letters, "
-                f"digits, hyphens, at most {name_max}) and run the `az cosmosdb restore` line again",
+                "taken (a restore of an earlier incident): set RESTORED to another name (at most "
+                f"{name_max} characters, `{name_pattern}`) and run the lines from `test` again",
             ),
             Step(
                 title="Verify the restored account: private, no keys, restored to the moment you chose, "
@@ -1315,9 +1326,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title=(
                     f"Give the restored account the original's settings: consistency {consistency} (any "
                     "instance may serve a client's next request, so a read must see every earlier write), "
-                    "no key-based metadata writes, its minimum TLS version and its continuous backup tier "
-                    "(a restore sends none of them); and its container the spec's autoscale ceiling, TTL "
-                    "and indexing (`pulumi up` never sets them on a restored account)"
+                    "no key-based metadata writes, its minimum TLS version, its continuous backup tier and "
+                    "its tags (a restore sends none of them); and its container the spec's autoscale "
+                    "ceiling, TTL and indexing (`pulumi up` never sets them on a restored account)"
                 ),
                 command=(
                     f'az cosmosdb update -g "$RG" -n "$RESTORED" {flags}\n'
@@ -1326,7 +1337,10 @@ def restore_store(facts: StackFacts) -> Runbook:
                 ),
                 expected=f"{matching}; then {container_expected}",
                 stop_if="the throughput update is refused as not autoscale: run `az cosmosdb sql container "
-                "throughput migrate` with `-t autoscale` on the same container, then this step again",
+                "throughput migrate` with `-t autoscale` on the same container, then this step again; "
+                "AuthorizationFailed on an `operationsStatus/read` or `operationResults/read` action: the "
+                "change was sent but az could not wait for it: the role lacks that action or is not "
+                "assigned on the subscription (Preconditions): fix the role, then run this step again",
             ),
             Step(
                 title=(
