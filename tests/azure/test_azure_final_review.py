@@ -97,6 +97,25 @@ def test_serving_a_restored_account_warns_what_the_spec_no_longer_reaches(azure,
     assert "restore-store.md" in warning and "known limits" in warning
 
 
+def test_the_warning_says_which_runbook_steps_set_what_and_what_stays_off(azure, caplog):
+    """Last review, finding 3: the warning said step 4 "sets them once", for a list holding zone redundancy
+    (no restore sets it) and local auth and public access (step 2's restore flags), and leaving out key-based
+    metadata writes and tags. It names every setting of the module's list, says steps 2-4 set all but zone
+    redundancy, and no longer says step 4 sets them. Fails on the old warning."""
+    item_store = azure.module("item_store")
+    with caplog.at_level(logging.WARNING):
+        _preview(azure, **{f"{NS}:itemsAccount": RESTORED})
+    [warning] = [r.getMessage() for r in caplog.records if "itemsAccount" in r.getMessage()]
+    for setting in item_store.NOT_FOLLOWING_A_RESTORED_ACCOUNT:
+        assert setting in warning, setting
+    for setting in ("key-based metadata write access", "tags"):
+        assert setting in item_store.NOT_FOLLOWING_A_RESTORED_ACCOUNT, setting
+    never = item_store.NEVER_ON_A_RESTORED_ACCOUNT
+    assert f"steps 2-4, set each on the restored account once, all but {never}" in warning
+    assert "which stays off (its Blast radius)" in warning
+    assert "sets them once, step 4" not in warning
+
+
 def test_without_a_restored_account_nothing_is_warned(azure, caplog):
     with caplog.at_level(logging.WARNING):
         _preview(azure, **{f"{NS}:itemsAccountDraining": RESTORED})
