@@ -129,7 +129,7 @@ def test_a_restored_name_the_stack_would_refuse_is_refused_before_the_restore(tm
     assert f"--target-database-account-name {fits}-restored" in calls
     calls, _ = _run(restore.command, tmp_path, ACCOUNT=fits + "a", RESTORE_TIME="t", RG="rg")
     assert "az cosmosdb restore" not in calls
-    assert f"({longest} characters" in restore.stop_if
+    assert f"longer than {longest} characters" in restore.stop_if
 
 
 def test_the_switch_lists_every_change_and_a_run_without_state_only_deletes():
