@@ -16,7 +16,8 @@ from refarch.spec import ENVIRONMENT_NAME
 ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 # The permission each document call needs ("Required permissions for API methods",
 # https://cloud.google.com/firestore/docs/security/iam): get is a BatchGetDocuments (datastore.entities.get);
-# set is a commit of an update without a precondition (datastore.entities.create and datastore.entities.update).
+# set is a commit of an update without a precondition (datastore.entities.create and
+# datastore.entities.update).
 # Names as listed under "Firestore roles" (docs.cloud.google.com/iam/docs/roles-permissions/firestore).
 PERMISSIONS_OF_CALL = {
     "get": {"datastore.entities.get"},

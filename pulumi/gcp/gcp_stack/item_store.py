@@ -27,10 +27,10 @@ def database_name(environment: str) -> str:
 
 
 def fleet_role_id(environment: str) -> str:
-    """The fleet's custom role: project-scoped, so one per environment sharing a project. A role ID is letters,
-    digits, `_` and `.`, at most 64 characters (cloud.google.com/iam/docs/creating-custom-roles#naming_the_role,
-    REST projects.roles.create): an environment name (at most 16 of lower-case letters, digits and `-`) with `_`
-    for `-` fits, and stays distinct (no name has `_`)."""
+    """The fleet's custom role: project-scoped, so one per environment sharing a project. A role ID is
+    letters, digits, `_` and `.`, at most 64 characters (cloud.google.com/iam/docs/creating-custom-roles,
+    REST projects.roles.create): an environment name (at most 16 of lower-case letters, digits and `-`)
+    with `_` for `-` fits, and stays distinct (no name has `_`)."""
     return f"fleetItems_{environment.replace('-', '_')}"
 
 
