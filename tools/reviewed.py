@@ -149,6 +149,7 @@ GCP = {
     ],
     "gcp:serviceaccount/account:Account": ["accountId"],
     "gcp:projects/iAMMember:IAMMember": ["role", "member", "condition.expression"],
+    "gcp:projects/iAMCustomRole:IAMCustomRole": ["roleId", "permissions"],
     "gcp:compute/instanceTemplate:InstanceTemplate": [
         "machineType",
         "disks.0.sourceImage",

@@ -244,8 +244,9 @@ def test_item_store_is_native_firestore_with_ttl_recovery_and_scoped_access(inve
     )
     assert ttl.get("ttlConfig") == {}
     grant = inventory.named("fleet-uses-items")
-    assert grant.get("role") == "roles/datastore.user"
     project = stack_config["gcp:project"]
+    role = inventory.only("gcp:projects/iAMCustomRole:IAMCustomRole")
+    assert grant.get("role") == f"projects/{project}/roles/{role.get('roleId')}"
     assert grant.get("condition.expression") == (
         f'resource.name == "projects/{project}/databases/{database.get("name")}"'
     )

@@ -13,13 +13,25 @@ from gcp_stack.tier import Tier
 from refarch.spec import Store
 from sample_service.firestore_layout import COLLECTION, TTL_FIELD
 
-DATASTORE_USER = "roles/datastore.user"
+# What the service does to items (sample_service/stores/firestore.py): a document's get (BatchGetDocuments:
+# datastore.entities.get) and its set, a commit without a precondition (datastore.entities.create and
+# datastore.entities.update): "Required permissions for API methods", cloud.google.com/firestore/docs/
+# security/iam. Not roles/datastore.user, which adds delete, list, queries and transactions.
+FLEET_ITEM_PERMISSIONS = ("datastore.entities.create", "datastore.entities.get", "datastore.entities.update")
 # Weekly backups kept 14 weeks (Firestore's maximum for weekly schedules), beyond PITR's 7 days.
 BACKUP_RETENTION = f"{14 * 7 * 24 * 3600}s"
 
 
 def database_name(environment: str) -> str:
     return f"{environment}-items"
+
+
+def fleet_role_id(environment: str) -> str:
+    """The fleet's custom role: project-scoped, so one per environment sharing a project. A role ID is
+    letters, digits, `_` and `.`, at most 64 characters (cloud.google.com/iam/docs/creating-custom-roles,
+    REST projects.roles.create): an environment name (at most 16 of lower-case letters, digits and `-`)
+    with `_` for `-` fits, and stays distinct (no name has `_`)."""
+    return f"fleetItems_{environment.replace('-', '_')}"
 
 
 def grant_name(own: str, database: str) -> str:
@@ -122,11 +134,23 @@ class ItemStore(Tier):
         # a projects.IAMMember before it creates its replacement (pulumi-gcp PR #2650, DeleteBeforeReplace);
         # so no condition ever changes: granting or draining a database creates or deletes its own binding,
         # and a switch leaves every binding as it was. Instances not yet replaced keep their database's grant.
+        # Defined before the first deployment: changing a binding's `role` later replaces it, delete first.
+        # A deleted custom role is kept 7 days and its ID is not reusable for up to 37; the provider undeletes
+        # one of the same ID on create (pulumi_gcp projects.IAMCustomRole's notes).
+        self.role = projects.IAMCustomRole(
+            "fleet-items-role",
+            project=project,
+            role_id=fleet_role_id(args.environment),
+            title=f"Fleet items ({args.environment})",
+            description="Get and set the service's item documents; granted per database by a condition",
+            permissions=list(FLEET_ITEM_PERMISSIONS),
+            opts=self.child(),
+        )
         self.grants = [
             projects.IAMMember(
                 grant_name(own, name),
                 project=project,
-                role=DATASTORE_USER,
+                role=self.role.name,
                 member=args.user,
                 condition=projects.IAMMemberConditionArgs(
                     title=grant_title(name),

@@ -159,6 +159,9 @@ class MonitoringArgs:
     database: pulumi.Input[str]
     # During a switch, the database instances not yet replaced still call: watched with the served one.
     draining_database: pulumi.Input[str] | None = None
+    # The stack's own database: while a clone is served, instances not yet replaced by the forward switch
+    # (no draining database then: the own one is always granted) still call it, so it stays watched.
+    own_database: pulumi.Input[str] | None = None
 
 
 def _aggregation(
@@ -176,9 +179,11 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f'"{value}"' for value in values)
 
 
-def _database_ids(served: str, draining: str | None) -> str:
-    """The served database, or it and the draining one (`one_of`: monitoring/api/v3/filters)."""
-    return f"one_of({_quoted((served, draining))})" if draining else f'"{served}"'
+def _database_ids(served: str, draining: str | None, own: str | None) -> str:
+    """The served database, and the draining and the stack's own one when other than it, once each (`one_of`:
+    monitoring/api/v3/filters)."""
+    ids = tuple(dict.fromkeys(db for db in (served, draining, own) if db))
+    return f"one_of({_quoted(ids)})" if len(ids) > 1 else f'"{served}"'
 
 
 class ServiceMonitoring(Tier):
@@ -322,7 +327,7 @@ class ServiceMonitoring(Tier):
         self._threshold(
             "store-errors",
             "Item store calls failing or throttled",
-            pulumi.Output.all(args.database, args.draining_database).apply(
+            pulumi.Output.all(args.database, args.draining_database, args.own_database).apply(
                 lambda dbs: (
                     'resource.type = "firestore.googleapis.com/Database" AND '
                     f"resource.label.database_id = {_database_ids(*dbs)} AND "

@@ -70,6 +70,9 @@ class Mocks(CloudMocks):
                 "name": f"projects/{project}/serviceAccounts/{email}",
                 "uniqueId": unique_id(inputs["accountId"]),
             }
+        elif args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+            # The provider's `name`: projects/{{project}}/roles/{{role_id}} (what a binding's `role` takes).
+            outputs["name"] = f"projects/{inputs.get('project', project)}/roles/{inputs['roleId']}"
         elif args.typ == "gcp:redis/instance:Instance":
             outputs |= {
                 "host": MOCK_CACHE_HOST,

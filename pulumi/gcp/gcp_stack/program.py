@@ -191,6 +191,7 @@ class StatelessService(Root):
                 cache_instance_id=cache.instance.id,
                 database=store.serving,
                 draining_database=store.draining,
+                own_database=store.database.name,
             ),
             tier,
         )

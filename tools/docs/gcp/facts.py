@@ -156,6 +156,13 @@ def details(
         "cache_location": cache.get("locationId"),
         "cache_alternative": cache.get("alternativeLocationId", None),
         "database": database.get("name"),
+        # The fleet's binding on its own database (the only conditioned one without a clone): its role (the
+        # custom role's full name) and member (the fleet's service account), for reading its bindings back.
+        "fleet_grant": next(
+            (g.get("role"), g.get("member"))
+            for g in model.of_type("gcp:projects/iAMMember:IAMMember")
+            if g.get("condition", None) is not None
+        ),
         "delete_protection": database.get("deleteProtectionState") == "DELETE_PROTECTION_ENABLED",
         # The TTL policy the stack gives its own database (a clone does not copy it): collection, field.
         "ttl_field": tuple(model.only(TTL_FIELD).get(key) for key in ("collection", "field")),

@@ -95,7 +95,7 @@ def build(model: Inventory) -> Graph:
         if grant.get("member") != member:
             continue
         role = grant.get("role")
-        target = "store" if role.startswith("roles/datastore.") else "alerting"
+        target = "store" if _on_the_store(model, role) else "alerting"
         condition = grant.get("condition.title", None)
         edges.append(
             Edge(
@@ -132,4 +132,16 @@ def _refers(value: str, bucket: Resource) -> bool:
     name and a random suffix)."""
     return value in {mock_id(bucket.name), bucket.get("name", bucket.name)} or value.startswith(
         f"{bucket.name}-"
+    )
+
+
+def _on_the_store(model: Inventory, role: str) -> bool:
+    """A Firestore role: a predefined `roles/datastore.*` one, or one of the stack's custom roles (by its full
+    name, `projects/<project>/roles/<id>`) with Firestore permissions only (the fleet's item role)."""
+    if role.startswith("roles/datastore."):
+        return True
+    return any(
+        role == f"projects/{custom.get('project')}/roles/{custom.get('roleId')}"
+        and all(permission.startswith("datastore.") for permission in custom.get("permissions"))
+        for custom in model.of_type(inv.CUSTOM_ROLE)
     )

@@ -147,16 +147,20 @@ def _cache_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
     )
 
 
+# The Pulumi commands that deploy the stack (or, for a preview, act with the deployer's identity).
+DEPLOYING = ("pulumi preview", "pulumi up", "pulumi config set", "pulumi config rm")
+
+
 def permissions(commands: list[str]) -> str:
     """The IAM permissions each gcloud command needs, from the surface table, and who needs Pulumi access."""
     needed: dict[str, set[str]] = {}
-    uses_pulumi = deploys = False
+    # The runbook's own Pulumi commands (`pulumi up`, `pulumi config get`: `config` and `stack` take a verb).
+    pulumi: list[str] = []
     for command in commands:
         for argv in simple_commands(command):
             if argv[0] == "pulumi":
-                uses_pulumi = True
-                # `pulumi up` and a config change write the stack: a deployment, not a read.
-                deploys = deploys or argv[1:2] == ["up"] or argv[1:3] in (["config", "set"], ["config", "rm"])
+                words = argv[: 3 if argv[1:2] in (["config"], ["stack"]) else 2]
+                pulumi += [" ".join(words)] if " ".join(words) not in pulumi else []
             surface = gcloud.surface_of(argv) if argv[0] == "gcloud" else None
             if surface is not None:
                 for permission in surface.permissions:
@@ -165,18 +169,24 @@ def permissions(commands: list[str]) -> str:
         f"- `{permission}` (for `gcloud {'`, `gcloud '.join(sorted(used))}`)"
         for permission, used in sorted(needed.items())
     ]
-    if deploys:
+    # `pulumi up` and a config change write the stack: a deployment, not a read; a preview is the deployer's
+    # too (it reads the stack's state and resources with the deployer's identity).
+    writes = [c for c in pulumi if c in DEPLOYING]
+    if writes:
         lines.append(
             "- write access to the Pulumi stack's state backend and the deployer's Google Cloud permissions "
-            "(for `pulumi up` and `pulumi config set`/`rm`: a deployment of the stack, made with the "
-            "identity that deploys it, not with the permissions above)"
+            f"(for {_listed(writes)}: a deployment of the stack, made with the identity that deploys it, not "
+            "with the permissions above)"
         )
-    elif uses_pulumi:
-        lines.append(
-            "- read access to the Pulumi stack's state backend (for `pulumi stack output` and `pulumi "
-            "config get`)"
-        )
+    elif pulumi:
+        lines.append(f"- read access to the Pulumi stack's state backend (for {_listed(pulumi)})")
     return "\n".join(lines)
+
+
+def _listed(commands: list[str]) -> str:
+    """`a`, `b` and `c`, in the order the runbook first runs them."""
+    quoted = [f"`{command}`" for command in commands]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _wave_seconds(facts: StackFacts) -> tuple[str, int]:
@@ -989,19 +999,44 @@ def _commit(environment: str, message: str) -> str:
     return f'git commit -m "{environment}: {message}" pulumi/gcp/Pulumi.{environment}.yaml'
 
 
-def _grant_check(title: str, before: str, expected: str) -> Step:
-    """The fleet's conditioned bindings only (one per database, titled `only-<database>`: item_store.py), not
-    every member's unconditioned one."""
+def _fleet_bindings(facts: StackFacts, fields: str) -> str:
+    """The fleet's bindings of its item role, one line each with `fields` (flattened to members: a binding
+    with several members gives a line per member; the filter keeps the fleet's). Anchored patterns: `=` is a
+    word/prefix match (cloud.google.com/sdk/gcloud/reference/topic/filters)."""
+    role, member = _fleet_grant(facts)
+    return (
+        'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[].members" '
+        f"--filter=\"bindings.role~'^{_pattern(role)}\\$' AND bindings.members~'^{_pattern(member)}\\$'\" "
+        f'--format="value({fields})"'
+    )
+
+
+def _fleet_grant(facts: StackFacts) -> tuple[str, str]:
+    """The fleet's item role (`projects/<project>/roles/<id>`) and member (`serviceAccount:<name>@<project>
+    .iam.gserviceaccount.com`), with the project as the Names block's `$PROJECT`."""
+    role, member = facts.details["fleet_grant"]
+    project = role.split("/")[1]
+    return tuple(value.replace(project, "$PROJECT") for value in (role, member))
+
+
+def _pattern(literal: str) -> str:
+    """A literal for a gcloud filter's regular expression (role names and emails have `.` only; `$PROJECT`
+    is expanded by the shell: a project ID is lower-case letters, digits and `-`)."""
+    return literal.replace(".", "\\.")
+
+
+def _grant_check(facts: StackFacts, title: str, before: str, expected: str) -> Step:
+    """The fleet's bindings of its item role (one per database, titled `only-<database>`: item_store.py), each
+    with its member, not every member's."""
     return Step(
         title=title,
-        command=before + 'gcloud projects get-iam-policy "$PROJECT" --flatten="bindings[]" '
-        f'--filter="bindings.role=roles/datastore.user AND bindings.condition.title~^{GRANT_TITLE_PREFIX}" '
-        '--format="value(bindings.condition.title,bindings.condition.expression)"',
+        command=before
+        + _fleet_bindings(facts, "bindings.members,bindings.condition.title,bindings.condition.expression"),
         expected=expected,
     )
 
 
-def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -> tuple[Step, ...]:
+def _delete_clone(variable: str, own: str, protected: bool, scheduled: bool, stack: str) -> tuple[Step, ...]:
     """A clone no instance uses any more: its weekly backups outlive it ("Deleting the source database does
     not automatically delete related backups", cloud.google.com/firestore/docs/backups), so list and delete
     them too, each command its own block (a placeholder pasted with the others would run). The filter is
@@ -1009,7 +1044,8 @@ def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -
     cloud.google.com/sdk/gcloud/reference/topic/filters), and `backups delete` does not ask (gcloud reference
     firestore/backups/delete), so the list prints each backup's database to check. The database's delete is
     guarded by what the stack serves and drains now, read inside the block: the Names block's $DATABASE may be
-    from before a switch or a rollback."""
+    from before a switch or a rollback; and never the stack's own database `own`, which the stack keeps (and
+    always grants) while a clone is served."""
     served = f"pulumi stack output firestoreDatabase {stack}"
     draining = f"pulumi config get {DRAINING} {stack}"
     return (
@@ -1034,10 +1070,11 @@ def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -
             stop_if="NOT_FOUND: the ID is not one listed (or already deleted); list again",
         ),
         Step(
-            title=f"Delete the database `${variable}`, never one the stack serves or drains now (read here: "
-            "the Names block's $DATABASE may predate a switch or a rollback)",
+            title=f"Delete the database `${variable}`, never the stack's own `{own}` nor one the stack "
+            "serves or drains now (read here: the Names block's $DATABASE may predate a switch or a "
+            "rollback)",
             command=f"SERVED=$({served})\n"
-            f'test -n "$SERVED" && test "${variable}" != "$SERVED" \\\n'
+            f'test -n "$SERVED" && test "${variable}" != "{own}" && test "${variable}" != "$SERVED" \\\n'
             f'  && test "${variable}" != "$({draining})" \\\n'
             + (
                 f'  && gcloud firestore databases update --database="${variable}" --no-delete-protection '
@@ -1046,14 +1083,15 @@ def _delete_clone(variable: str, protected: bool, scheduled: bool, stack: str) -
                 else ""
             )
             + f'  && gcloud firestore databases delete --database="${variable}" --project="$PROJECT" \\\n'
-            + f'  || echo "STOP: ${variable} is served (firestoreDatabase: ${{SERVED:-unread}}) or draining, '
-            'or a command failed"',
+            + f"  || echo \"STOP: ${variable} is the stack's own, served (firestoreDatabase: "
+            '${SERVED:-unread}) or draining, or a command failed"',
             expected=f"`error: configuration key ... not found` ({DRAINING} not set); "
             + ("the delete protection turned off; " if protected else "")
             + "then `The database 'projects/.../databases/...' will be deleted.` and `Do you want to "
             "continue (Y/n)?` (gcloud's prompt, SDK surface firestore/databases/delete): answer y only if "
             f"the database named is ${variable}; then the database deleted",
-            stop_if=f"STOP: ${variable} is the database the stack serves (`firestoreDatabase`) or drains "
+            stop_if=f"STOP: ${variable} is the stack's own database `{own}` (the stack keeps it: only a code "
+            "change removes it), or the database the stack serves (`firestoreDatabase`) or drains "
             f"(`{DRAINING}`), or the stack output could not be read (`unread`): nothing changed; finish the "
             "switch away from it and stop granting it first, or fix the `pulumi` login. "
             "Answered n: nothing deleted"
@@ -1088,6 +1126,7 @@ def restore_store(facts: StackFacts) -> Runbook:
     retire_step = grant_step + 7
     switch_step, drop_step = grant_step + 2, grant_step + 5
     previous_or_own = f"`$PREVIOUS` (empty: the stack's own database `{database}`)"
+    role, member = _fleet_grant(facts)
     return _runbook(
         facts,
         "restore-store",
@@ -1217,7 +1256,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             Step(
                 title="Grant first: record the database the fleet serves now (PREVIOUS; empty: the stack's "
                 "own) in the state file, then name the clone as draining, which grants it and nothing else "
-                "(no instance uses it yet). The fleet holds `roles/datastore.user` in one binding per "
+                f"(no instance uses it yet). The fleet holds its item role `{role}` (a custom role with "
+                "only what the service does to items) in one binding per "
                 "database, each conditioned on that database only: `pulumi up` reads the clone (a misspelt "
                 "or absent one fails the preview) and creates the clone's binding (`fleet-uses-database-"
                 '<clone>`, condition `only-<clone>`: `resource.name == ".../databases/<clone>"`). The '
@@ -1259,12 +1299,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                 + interrupted,
             ),
             _grant_check(
+                facts,
                 f"Wait {IAM_PROPAGATION_SECONDS // 60} minutes for the grant to reach every IAM check (an "
                 "allow-policy change typically propagates in 2 minutes, potentially 7 or longer: "
                 "cloud.google.com/iam/docs/access-change-propagation), so that no new instance is refused "
                 "the clone after the switch; then read the fleet's bindings as IAM has them",
                 f"sleep {IAM_PROPAGATION_SECONDS}\n",
-                f"after the wait, one line per database granted: `only-{database}` with "
+                f"after the wait, one line per database granted, each beginning `{member}`: "
+                f"`only-{database}` with "
                 f'`resource.name == ".../databases/{database}"`, `only-$RESTORED` with '
                 '`.../databases/$RESTORED"` (and `only-$PREVIOUS` when PREVIOUS is set)',
             ),
@@ -1274,24 +1316,40 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "reaches the instances through their template's startup script (FIRESTORE_DATABASE); the "
                 f"databases it serves and drains have their bindings since step {grant_step}, so no binding "
                 "changes. "
-                "`pulumi up` points the store alert at the clone (and PREVIOUS while it drains)"
-                + (", gives it the weekly backup schedule" if scheduled else "")
-                + " and rolls out a new template; it returns once every instance runs it and is healthy "
+                f"The block first checks step {grant_step}'s grant is deployed (`{DRAINING}` is RESTORED and "
+                f"IAM has the fleet's `{GRANT_TITLE_PREFIX}$RESTORED` binding). "
+                "`pulumi up` "
+                + ("gives the clone the weekly backup schedule, " if scheduled else "")
+                + "puts the clone first in the store alert, which keeps watching "
+                f"`{database}` (instances not yet replaced still call it) and PREVIOUS while it drains, "
+                "and rolls out a new template; it returns once every instance runs it and is healthy "
                 "(the group's `wait_for_instances`)",
-                command=f': "${{RESTORED:?}}" && pulumi config set {SERVED} "$RESTORED" {stack} \\\n'
+                # Grant first: the clone's binding deployed (the draining setting, and IAM's policy).
+                command=f': "${{RESTORED:?}}" && test "$RESTORED" = "$({config_lookup(env, DRAINING)})" \\\n'
+                f"  && {_fleet_bindings(facts, 'bindings.condition.title')} "
+                f'| grep -xF "{GRANT_TITLE_PREFIX}$RESTORED" \\\n'
+                f'  && pulumi config set {SERVED} "$RESTORED" {stack} \\\n'
                 f'  && if test -n "$PREVIOUS"; then pulumi config set {DRAINING} "$PREVIOUS" {stack}; \\\n'
                 f"  else pulumi config rm {DRAINING} {stack}; fi \\\n"
                 f"  && {_commit(env, 'serve the restored database $RESTORED')} \\\n"
-                f"  && {up}",
-                expected="the update completes: no binding changed (`fleet-uses-items`, "
-                "`fleet-uses-database-$RESTORED`), a new instance template, the group's version updated"
+                f"  && {up} \\\n"
+                '  || echo "STOP (RESTORED=$RESTORED PREVIOUS=$PREVIOUS)"',
+                expected=f"`{GRANT_TITLE_PREFIX}$RESTORED` (the grant found); then the update completes: no "
+                "binding changed (`fleet-uses-items`, `fleet-uses-database-$RESTORED`), the alert policy "
+                f"`store-errors` updated (the clone first, then PREVIOUS if set and `{database}`), a new "
+                "instance template, the group's version updated"
                 + (
                     ", the schedule `weekly-restored` created (replaced, with PREVIOUS a clone: that clone's "
                     "schedule goes)"
                     if scheduled
                     else ""
                 ),
-                stop_if="the preview fails: nothing changed; fix the cause, rerun the `pulumi up`. The "
+                stop_if=f"STOP with no `{GRANT_TITLE_PREFIX}$RESTORED` line before it: nothing changed: "
+                f"`{DRAINING}` (`{config_lookup(env, DRAINING)}`) is not $RESTORED or IAM has no such "
+                f"binding of the fleet: step {grant_step}'s grant is not deployed: do step {grant_step} "
+                f"(its `pulumi up`) and step {grant_step + 1} first; or this step already set its settings "
+                f"(`{SERVED}` is $RESTORED): rerun only its `pulumi up`. "
+                "The preview fails: nothing changed; fix the cause, rerun the `pulumi up`. The "
                 "update fails before the group was updated: no instance uses the clone yet; fix the cause "
                 "and rerun the `pulumi up`. The update fails after the group was updated (most likely its "
                 f"wait timing out after {timeout} s): some instances already use the clone; both databases "
@@ -1315,16 +1373,18 @@ def restore_store(facts: StackFacts) -> Runbook:
                 'else echo "nothing to do: PREVIOUS is empty"; fi',
                 expected="`nothing to do: PREVIOUS is empty`; or the update completes: the binding "
                 "`fleet-uses-database-$PREVIOUS` deleted and the alert policy `store-errors` updated (it "
-                "no longer watches PREVIOUS), nothing else (the other bindings and the instance template do "
-                "not change)",
+                f"no longer watches PREVIOUS; it watches the clone and `{database}`), nothing else (the "
+                "other bindings and the instance template do not change)",
                 stop_if=f"the update fails: at most PREVIOUS's binding is gone, the fleet keeps its grants "
                 f"on `{database}` and the clone; rerun `{up}`. " + interrupted,
             ),
             _grant_check(
+                facts,
                 "Read the fleet's bindings as IAM has them",
                 "",
-                f'two lines: `only-{database}` naming `/databases/{database}"` and `only-$RESTORED` naming '
-                '`/databases/$RESTORED"`; no other database',
+                f"two lines, each beginning `{member}`: `only-{database}` naming "
+                f'`/databases/{database}"` and `only-$RESTORED` naming `/databases/$RESTORED"`; no other '
+                "database",
             ),
             Step(
                 title=f"Retire the old database. With PREVIOUS empty it is the stack's own `{database}`: "
@@ -1367,13 +1427,17 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"still use it. Only until step {drop_step} has run with PREVIOUS a clone (that clone "
                 "is no longer granted then: serving it again is a new restore: close the state file "
                 f'(`mv "$STATE" "$STATE.done"`, as step {retire_step} does) first, then step '
-                f"{grant_step} with RESTORED=$PREVIOUS)",
+                f"{grant_step} with RESTORED=$PREVIOUS); the block checks it: with PREVIOUS set, "
+                f"`{DRAINING}` must still be PREVIOUS",
                 # The served setting must be this run's RESTORED (the switch set it): a state file of
                 # another run, or a switch that never ran, changes nothing.
+                # And PREVIOUS, a clone, still granted (draining): the drop step deletes its binding, and
+                # serving it again in the same update as a new binding would race IAM's propagation.
                 command=f': "${{RESTORED:?}}" && test "$RESTORED" = "$({config_lookup(env, SERVED)})" \\\n'
                 '  && if test -n "$PREVIOUS"; then \\\n'
-                f'  pulumi config set {SERVED} "$PREVIOUS" {stack}; else pulumi config rm {SERVED} {stack}; '
-                "fi \\\n"
+                f'  test "$PREVIOUS" = "$({config_lookup(env, DRAINING)})" \\\n'
+                f'  && pulumi config set {SERVED} "$PREVIOUS" {stack}; '
+                f"else pulumi config rm {SERVED} {stack}; fi \\\n"
                 f'  && pulumi config set {DRAINING} "$RESTORED" {stack} \\\n'
                 f"  && {_commit(env, 'serve the database served before the restore again')} \\\n"
                 f"  && {up} \\\n"
@@ -1386,8 +1450,13 @@ def restore_store(facts: StackFacts) -> Runbook:
                     if scheduled
                     else ""
                 )
-                + "; a new instance template, the group's version updated",
-                stop_if=f"STOP with `{SERVED}` (`{config_lookup(env, SERVED)}`) not $RESTORED: nothing "
+                + "; the alert policy `store-errors` updated (the database served first; it watches the same "
+                "databases); a new instance template, the group's version updated",
+                stop_if=f"STOP with PREVIOUS set and `{DRAINING}` (`{config_lookup(env, DRAINING)}`) not "
+                f"$PREVIOUS: nothing changed: step {drop_step} has run, PREVIOUS is no longer granted: "
+                f'serving it again is a new restore: close the state file (`mv "$STATE" "$STATE.done"`), set '
+                f"`RESTORED=$PREVIOUS` and go on from step {grant_step}. "
+                f"STOP with `{SERVED}` (`{config_lookup(env, SERVED)}`) not $RESTORED: nothing "
                 f"changed: the switch (step {switch_step}) had not set it, or this step already ran: go to "
                 "step 3; or the state file is another restore's (step 1): escalate. The update fails "
                 "before the group was updated: fix the cause and rerun the `pulumi up`; after it: some "
@@ -1406,13 +1475,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"  && {_commit(env, 'stop granting the fleet $RESTORED')} \\\n"
                 f"  && {up}",
                 expected="the update completes: the binding `fleet-uses-database-$RESTORED` deleted and the "
-                "alert policy `store-errors` updated (it no longer watches the clone), "
+                "alert policy `store-errors` updated (it no longer watches the clone; it watches "
+                f"`{database}` and, with PREVIOUS a clone, PREVIOUS), "
                 f"nothing else (`fleet-uses-items` on `{database}` and, with PREVIOUS a clone, PREVIOUS's "
                 "stay; the instance template does not change); the clone itself stays",
                 stop_if="the update fails: at most the clone's binding is gone, the others stay; rerun "
                 f"`{up}`. " + interrupted,
             ),
-            *_delete_clone("RESTORED", protected, scheduled, stack),
+            *_delete_clone("RESTORED", database, protected, scheduled, stack),
             Step(
                 title="Close the state file (after step 4)",
                 command='mv "$STATE" "$STATE.done"',
