@@ -10,7 +10,9 @@ from tools.docs.aws.iam import (
     TOPIC_KEY_OUTPUT,
     TOPIC_KEY_SID,
     USER_POOL_OUTPUT,
+    FleetLaunch,
     policy,
+    stack_resource,
     stack_scopes,
 )
 from tools.docs.commands.aws_cli import session
@@ -119,7 +121,14 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         region=facts.region,
         data_key=facts.details["data_key"],
         topic_key=facts.details["topic_key"],
-        scopes=stack_scopes(facts.details["names"], region=facts.region),
+        scopes=stack_scopes(
+            facts.details["names"], region=facts.region, cache_group=facts.details["cache_group"]
+        ),
+        launch=FleetLaunch(
+            template=facts.details["launch_template"],
+            role=facts.details["names"]["instance_role"],
+            tagged=facts.details["launch_tags"],
+        ),
     )
     # Only a deployment knows these: each placeholder names the stack output that prints it.
     placeholders = (
@@ -132,6 +141,16 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         for sid, output, what in placeholders
         if f"<the stack's {output} output" in document
     )
+    # Ids CloudFormation generates and the stack does not output: each placeholder names the stack resource.
+    resources = ("launch_template", "cache_group")
+    note = " ".join(
+        [note]
+        + [
+            f"`{stack_resource(logical_id)}`: `{c.resource(facts, 'ID', logical_id, '').command}`."
+            for logical_id in (facts.details[key] for key in resources)
+            if stack_resource(logical_id) in document
+        ]
+    ).strip()
     return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 
