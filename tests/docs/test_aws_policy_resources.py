@@ -195,3 +195,34 @@ def test_a_role_name_cloudformation_may_shorten_is_refused(docs_inputs):
     # A longer stack name: the generated name would pass IAM's 64 characters, CloudFormation shortens it.
     with pytest.raises(TemplateError, match=f"{role}'s generated name may be shortened"):
         physical_name(Template("production-eu-central", model), role)
+
+
+def test_a_replacement_s_figure_counts_from_in_service_and_says_what_it_leaves_out(generated):
+    # The grace and the warm-up start when the new instance enters InService ("waits before checking the
+    # health status of an EC2 instance that has come into service", HealthCheckGracePeriod); launch (Pending)
+    # and the old instance's termination are outside the figure, so it is no upper bound ("Set the health
+    # check grace period", https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
+    for stack in _aws(generated):
+        for runbook in stack.runbooks:
+            for duration in runbook.durations:
+                if not duration.name.startswith("one replacement"):
+                    continue
+                assert "at most" not in duration.formula, runbook.scenario
+                assert "from launch" not in duration.formula, runbook.scenario
+                assert "from InService" in duration.formula and "`Pending`" in duration.formula
+
+
+def test_a_cancelled_or_failed_refresh_is_said_to_leave_replaced_instances(generated):
+    # "Canceling an instance refresh does not roll back any instances that were already replaced"
+    # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/cancel-instance-refresh.html).
+    checked = 0
+    for stack in _aws(generated):
+        for runbook in stack.runbooks:
+            for step in runbook.steps:
+                if step.title != "Make sure no instance refresh is running":
+                    continue
+                checked += 1
+                assert "After `Cancelled` or `Failed` the instances that refresh already replaced stay" in (
+                    step.expected
+                )
+    assert checked
