@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 
-from tools.docs.aws.iam import DATA_KEY_SID, TOPIC_KEY_SID, actions, policy
+from tools.docs.aws.iam import DATA_KEY_SID, LAUNCH_SIDS, TOPIC_KEY_SID, actions, policy
 
 
 def allowed(runbook) -> set[str]:
     """The actions the runbook's policy allows, but those on the table's and the topic's keys (tests/docs/
     test_aws_restore_store.py and test_aws_scoped_permissions.py check those statements): they follow from
-    the stack's encryption, not from one command."""
+    the stack's encryption, not from one command; and launching from the fleet's template, which a call
+    naming it needs (test_aws_policy_resources.py)."""
     document = json.loads(runbook.permissions)
     return {
         action
         for statement in document["Statement"]
-        if statement["Sid"] not in (DATA_KEY_SID, TOPIC_KEY_SID)
+        if statement["Sid"] not in (DATA_KEY_SID, TOPIC_KEY_SID, *LAUNCH_SIDS)
         for action in statement["Action"]
     }
 

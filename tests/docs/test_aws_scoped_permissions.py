@@ -132,7 +132,8 @@ def test_publishing_names_the_alarm_topic_and_console_reads_the_group_s_instance
 
 def test_no_scopable_action_is_granted_on_everything(generated, docs_inputs):
     for facts, runbook in _runbooks(generated):
-        scopable = set(stack_scopes(facts.details["names"], region=facts.region))
+        cache_group = facts.details["cache_group"]
+        scopable = set(stack_scopes(facts.details["names"], region=facts.region, cache_group=cache_group))
         for statement in json.loads(runbook.permissions)["Statement"]:
             if statement["Resource"] == "*":
                 assert not scopable & set(statement["Action"]), (facts.environment, runbook.scenario)

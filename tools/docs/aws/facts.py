@@ -32,8 +32,21 @@ LOG_GROUP = "AWS::Logs::LogGroup"
 ALARM = "AWS::CloudWatch::Alarm"
 CANARY = "AWS::Synthetics::Canary"
 TOPIC = "AWS::SNS::Topic"
+ROLE = "AWS::IAM::Role"
+INSTANCE_PROFILE = "AWS::IAM::InstanceProfile"
 # The property that names a resource of each type, where the stack may set one.
-NAME_PROPERTY = {ASG: "AutoScalingGroupName", TOPIC: "TopicName", LOG_GROUP: "LogGroupName"}
+NAME_PROPERTY = {
+    ASG: "AutoScalingGroupName",
+    TOPIC: "TopicName",
+    LOG_GROUP: "LogGroupName",
+    TABLE: "TableName",
+    ROLE: "RoleName",
+}
+# A role's name has at most 64 characters (IAM User Guide, "IAM and AWS STS quotas"); CloudFormation cuts the
+# stack name and logical id of a generated one that would not fit, so a pattern of the full
+# "<stack>-<logical id>-" would miss it. The random suffix it appends is 12 or 13 characters (observed, not
+# documented): a prefix that leaves it less room is refused, the stack must name the role.
+ROLE_NAME_LIMIT, GENERATED_SUFFIX = 64, 13
 
 
 def region_of(template: Template) -> str:
@@ -181,9 +194,25 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
             "group": physical_name(template, template.only(ASG)[0]),
             "topic": physical_name(template, template.only(TOPIC)[0]),
             "service_log_group": physical_name(template, service_log_group(template)),
+            "table": physical_name(template, template.only(TABLE)[0]),
+            "instance_role": physical_name(template, instance_role(template)),
         },
+        # The resource types the launch template tags at launch (its TagSpecifications).
+        "launch_tags": tuple(
+            spec["ResourceType"]
+            for spec in template.prop(LAUNCH_TEMPLATE, "LaunchTemplateData").get("TagSpecifications", ())
+        ),
         "topic_key": topic_key(template),
     }
+
+
+def instance_role(template: Template) -> str:
+    """The role the launch template's instance profile carries: what launching from the template passes."""
+    profile = ref_id(template.prop(LAUNCH_TEMPLATE, "LaunchTemplateData.IamInstanceProfile.Arn"))
+    if template.type_of(profile) != INSTANCE_PROFILE:
+        raise TemplateError(f"aws {template.environment}: {profile} is no {INSTANCE_PROFILE}")
+    (role,) = template.resources[profile]["Properties"]["Roles"]
+    return ref_id(role)
 
 
 def physical_name(template: Template, logical_id: str) -> str:
@@ -193,7 +222,13 @@ def physical_name(template: Template, logical_id: str) -> str:
     body = template.resources[logical_id]
     name = body.get("Properties", {}).get(NAME_PROPERTY[body["Type"]])
     if name is None:
-        return f"{stack_name(template.environment)}-{logical_id}-*"
+        prefix = f"{stack_name(template.environment)}-{logical_id}-"
+        if body["Type"] == ROLE and len(prefix) + GENERATED_SUFFIX > ROLE_NAME_LIMIT:
+            raise TemplateError(
+                f"aws {template.environment}: {logical_id}'s generated name may be shortened past "
+                f"{prefix}*; give it a RoleName"
+            )
+        return prefix + "*"
     if not isinstance(name, str):
         raise TemplateError(f"aws {template.environment}: {logical_id}'s name is no literal: {name!r}")
     return name

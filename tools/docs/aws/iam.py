@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from stacks.monitoring import TOPIC_KEY_ACTIONS
 from tools.docs.commands import simple_commands
-from tools.docs.commands.aws_cli import parse, session
+from tools.docs.commands.aws_cli import Invocation, parse, session
 
 # Signing name / endpoint prefix -> IAM service prefix, where they differ. CloudWatch's endpoint prefix
 # is `monitoring`, its IAM prefix `cloudwatch` ("Actions, resources, and condition keys for Amazon
@@ -100,6 +100,77 @@ def topic_key_statement(topic_key: str, *, region: str) -> dict:
     }
 
 
+def stack_resource(logical_id: str) -> str:
+    """A placeholder for what only a deployment knows: the physical id of one of the stack's resources (the
+    runbook's note says how to look it up)."""
+    return f"<the physical id of stack resource {logical_id}>"
+
+
+# An Auto Scaling call that names a launch template (StartInstanceRefresh with a desired configuration,
+# Create/UpdateAutoScalingGroup) is checked as launching from it: "ec2:RunInstances are checked when an
+# Auto Scaling group is created or updated using a launch template"; a template with an instance profile
+# also needs iam:PassRole, one with tag specifications ec2:CreateTags with ec2:CreateAction = RunInstances
+# ("Control Amazon EC2 launch template usage in Auto Scaling groups", Amazon EC2 Auto Scaling User Guide:
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-launch-template-permissions.html;
+# "Amazon EC2 Auto Scaling API permissions", Required permissions from other AWS APIs). Without them the call
+# fails "You are not authorized to use launch template". A refresh without a desired configuration names no
+# template. ImageId is no SSM parameter in the template (CloudFormation resolves it at deploy), so no
+# ssm:GetParameters.
+LAUNCH_TEMPLATE_OPTIONS = {"--launch-template", "--mixed-instances-policy"}
+LAUNCH_SIDS = ("Ec2RunFromTheFleetTemplate", "IamPassTheFleetRole", "Ec2TagAtLaunch")
+
+
+@dataclass(frozen=True)
+class FleetLaunch:
+    """What launching from the fleet's launch template involves (facts.details): the template's logical id,
+    the name (pattern) of the role its instance profile carries, the resource types it tags at launch."""
+
+    template: str
+    role: str
+    tagged: tuple[str, ...]
+
+
+def launch_statements(launch: FleetLaunch, *, region: str) -> list[dict]:
+    """Launching from the stack's own template only. Keys and ARN formats from the Service Authorization
+    Reference: list_amazonec2.html, RunInstances takes condition key ec2:LaunchTemplate (an ARN,
+    `arn:${Partition}:ec2:${Region}:${Account}:launch-template/${LaunchTemplateId}`) on each of its resources,
+    as "Example: Work with launch templates" in the Amazon EC2 User Guide scopes it (Resource "*" with ArnLike
+    ec2:LaunchTemplate); no ec2:IsLaunchTemplateResource: the group supplies the subnets and instance types
+    itself. CreateTags on `instance/*`, `volume/*` with ec2:CreateAction;
+    list_awsidentityandaccessmanagementiam.html: PassRole on role
+    `arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}` with iam:PassedToService (the instance profile
+    hands the role to EC2)."""
+    tagged = [f"arn:aws:ec2:{region}:*:{kind}/*" for kind in launch.tagged]
+    template_arn = f"arn:aws:ec2:{region}:*:launch-template/{stack_resource(launch.template)}"
+    statements = [
+        {
+            "Sid": LAUNCH_SIDS[0],
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"ec2:LaunchTemplate": template_arn}},
+        },
+        {
+            "Sid": LAUNCH_SIDS[1],
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": f"arn:aws:iam::*:role/{launch.role}",
+            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        },
+    ]
+    if tagged:
+        statements.append(
+            {
+                "Sid": LAUNCH_SIDS[2],
+                "Effect": "Allow",
+                "Action": ["ec2:CreateTags"],
+                "Resource": tagged,
+                "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}},
+            }
+        )
+    return statements
+
+
 @dataclass(frozen=True, eq=False)  # grouped by identity: one statement per Scope object
 class Scope:
     """Where an action may act: its own statement `<service prefix><name>` on `resource`, with
@@ -111,9 +182,27 @@ class Scope:
 
 
 USER_POOL_OUTPUT = "UserPoolId"
+# The DynamoDB actions that take no resource type (list_amazondynamodb.html, Resource types column empty):
+# they stay on "*" while every other DynamoDB action is scoped to the stack's table.
+DYNAMODB_UNSCOPED = frozenset(
+    {
+        "dynamodb:DescribeEndpoints",
+        "dynamodb:DescribeLimits",
+        "dynamodb:DescribeReservedCapacity",
+        "dynamodb:DescribeReservedCapacityOfferings",
+        "dynamodb:ListBackups",
+        "dynamodb:ListContributorInsights",
+        "dynamodb:ListExports",
+        "dynamodb:ListGlobalTables",
+        "dynamodb:ListImports",
+        "dynamodb:ListStreams",
+        "dynamodb:ListTables",
+        "dynamodb:PurchaseReservedCapacityOfferings",
+    }
+)
 
 
-def stack_scopes(names: Mapping[str, str], *, region: str) -> dict[str, Scope]:
+def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> dict[str, Scope]:
     """The actions the runbooks call that take resource-level permissions, each scoped to the stack's own
     resource (names: facts.details["names"]). ARN formats and resource types from the Service Authorization
     Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/):
@@ -129,7 +218,16 @@ def stack_scopes(names: Mapping[str, str], *, region: str) -> dict[str, Scope]:
     - list_amazonec2.html: GetConsoleOutput on instance `arn:${Partition}:ec2:${Region}:${Account}:
       instance/${InstanceId}` with aws:ResourceTag/${TagKey}; the group tags its instances
       aws:autoscaling:groupName with its name, a tag no caller may set ("Tag Auto Scaling groups and
-      instances", Amazon EC2 Auto Scaling User Guide)."""
+      instances", Amazon EC2 Auto Scaling User Guide);
+    - list_amazondynamodb.html: every table call the runbooks make (item reads and writes, DescribeTable,
+      the backup, restore, TTL, tag and table updates) takes table `arn:${Partition}:dynamodb:${Region}:
+      ${Account}:table/${TableName}`; a backup is `table/${TableName}/backup/${BackupName}`, an index
+      `table/${TableName}/index/${IndexName}`. The pattern of the stack's table name also covers its
+      restored copy (`$TABLE-restored`), backups and indexes: `*` matches `/` too;
+    - list_amazonelasticache.html: TestFailover and DescribeReplicationGroups take replicationgroup
+      `arn:${Partition}:elasticache:${Region}:${Account}:replicationgroup:${ReplicationGroupId}`
+      (CloudFormation generates the id: only the stack resource's physical id knows it); DescribeEvents
+      takes no resource type and stays on "*"."""
     group = Scope(
         "ThisGroup",
         f"arn:aws:autoscaling:{region}:*:autoScalingGroup:*:autoScalingGroupName/{names['group']}",
@@ -149,6 +247,15 @@ def stack_scopes(names: Mapping[str, str], *, region: str) -> dict[str, Scope]:
         f"arn:aws:ec2:{region}:*:instance/*",
         {"StringLike": {"aws:ResourceTag/aws:autoscaling:groupName": names["group"]}},
     )
+    table_name = names["table"]
+    table = Scope(
+        "ItemsTable",
+        f"arn:aws:dynamodb:{region}:*:table/{table_name}"
+        + ("" if table_name.endswith("*") else "*"),  # a literal name: its restored copy too
+    )
+    cache = Scope(
+        "CacheGroup", f"arn:aws:elasticache:{region}:*:replicationgroup:{stack_resource(cache_group)}"
+    )
     return {
         **dict.fromkeys(
             (
@@ -164,6 +271,8 @@ def stack_scopes(names: Mapping[str, str], *, region: str) -> dict[str, Scope]:
         "logs:FilterLogEvents": logs,
         "cognito-idp:DescribeUserPoolClient": pool,
         "ec2:GetConsoleOutput": instances,
+        "dynamodb:*": table,
+        **dict.fromkeys(("elasticache:TestFailover", "elasticache:DescribeReplicationGroups"), cache),
     }
 
 
@@ -173,9 +282,8 @@ def iam_prefix(service: str) -> str:
     return IAM_PREFIXES.get(prefix, prefix)
 
 
-def actions(snippets: Iterable[str]) -> list[str]:
-    """Every IAM action the snippets' `aws` commands need, sorted; a command that does not parse raises."""
-    found: set[str] = set()
+def _invocations(snippets: Iterable[str]) -> Iterable[Invocation]:
+    """Each `aws` command of the snippets, parsed; a command that does not parse raises."""
     for snippet in snippets:
         for argv in simple_commands(snippet):
             if argv[0] != "aws":
@@ -183,12 +291,29 @@ def actions(snippets: Iterable[str]) -> list[str]:
             invocation, problems = parse(argv)
             if invocation is None:
                 raise ValueError(f"`{' '.join(argv)}`: {'; '.join(problems)}")
-            action = f"{iam_prefix(invocation.service)}:{invocation.operation}"
-            if action in UNAUTHORIZED:
-                continue
-            found.add(action)
-            found.update(DEPENDENT_ACTIONS.get(action, ()))
+            yield invocation
+
+
+def actions(snippets: Iterable[str]) -> list[str]:
+    """Every IAM action the snippets' `aws` commands need, sorted; a command that does not parse raises."""
+    found: set[str] = set()
+    for invocation in _invocations(snippets):
+        action = f"{iam_prefix(invocation.service)}:{invocation.operation}"
+        if action in UNAUTHORIZED:
+            continue
+        found.add(action)
+        found.update(DEPENDENT_ACTIONS.get(action, ()))
     return sorted(found)
+
+
+def names_launch_template(invocation: Invocation) -> bool:
+    """Whether an Auto Scaling call gives the group a launch template (a refresh's desired configuration, a
+    group's launch template or mixed instances policy): such a call is checked as launching from it."""
+    if invocation.service != "autoscaling":
+        return False
+    options = invocation.options
+    desired = " ".join(options.get("--desired-configuration", ()))
+    return "LaunchTemplate" in desired or bool(LAUNCH_TEMPLATE_OPTIONS & set(options))
 
 
 def policy(
@@ -199,19 +324,25 @@ def policy(
     data_key: str | None = None,
     topic_key: str | None = None,
     scopes: Mapping[str, Scope] | None = None,
+    launch: FleetLaunch | None = None,
 ) -> str:
-    """An identity policy allowing exactly those actions, in this region only: CloudFormation reads scoped to
+    """An identity policy allowing exactly those actions, in this region only: CloudFormation calls scoped to
     this stack, each action of `scopes` to the resources it names (the stack's group, topic, log group,
-    user pool, instances), the rest (Describe* and calls that take no resource-level permission) on "*"
-    in one statement per service. With `data_key` (the logical id of the table's customer managed key),
-    item reads and writes get that key; with `topic_key` (the alarm topic's key), publishing gets it."""
+    user pool, instances, table, cache), the rest on "*" in one statement per service: the reads the
+    Service Authorization Reference lists without a resource type (Describe*, List*, GetMetricData...);
+    tests/docs/test_aws_scoped_permissions.py fails on any write left there. With `data_key` (the logical id
+    of the table's customer managed key), item reads and writes get that key; with `topic_key` (the alarm
+    topic's key), publishing gets it; with `launch`, a call that names a launch template gets launching
+    from the fleet's own."""
+    snippets = list(snippets)  # read twice: for the actions, for the launch template
     scopes = dict(scopes or {})
     scopes.setdefault("cloudformation:*", Scope("", f"arn:aws:cloudformation:{region}:*:stack/{stack}/*"))
     grouped: dict[tuple[str, Scope | None], list[str]] = defaultdict(list)
     found = actions(snippets)
     for action in found:
         service = action.split(":")[0]
-        grouped[service, scopes.get(action) or scopes.get(f"{service}:*")].append(action)
+        scope = scopes.get(action) or (None if action in DYNAMODB_UNSCOPED else scopes.get(f"{service}:*"))
+        grouped[service, scope].append(action)
     region_only = {"StringEquals": {"aws:RequestedRegion": region}}
     statements = []
     for (service, scope), granted in sorted(
@@ -231,6 +362,8 @@ def policy(
         statements.append(data_key_statement(data_key, region=region))
     if topic_key and PUBLISH in found:
         statements.append(topic_key_statement(topic_key, region=region))
+    if launch and any(names_launch_template(call) for call in _invocations(snippets)):
+        statements.extend(launch_statements(launch, region=region))
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
 
 

@@ -10,7 +10,9 @@ from tools.docs.aws.iam import (
     TOPIC_KEY_OUTPUT,
     TOPIC_KEY_SID,
     USER_POOL_OUTPUT,
+    FleetLaunch,
     policy,
+    stack_resource,
     stack_scopes,
 )
 from tools.docs.commands.aws_cli import session
@@ -31,6 +33,17 @@ def waiter_bound(service: str, waiter: str) -> tuple[int, int]:
     return config.delay, config.max_attempts
 
 
+# What a replacement's figure leaves out, so it is no upper bound: the health-check grace and the warm-up run
+# from the moment the new instance enters InService ("waits before checking the health status of an EC2
+# instance that has come into service", HealthCheckGracePeriod, Amazon EC2 Auto Scaling API Reference;
+# "Set the health check grace period", https://docs.aws.amazon.com/autoscaling/ec2/userguide/
+# health-check-grace-period.html), not from launch; and the old instance is terminated after its drain.
+NOT_COUNTED = (
+    "from InService; not counted: the launch before it (`Pending`) and the old instance's termination after "
+    "the drain"
+)
+
+
 def timings(facts: StackFacts) -> dict[str, Duration]:
     hc = facts.health_check
     detect, replace = hc.detection_seconds, facts.replacement_seconds
@@ -46,7 +59,7 @@ def timings(facts: StackFacts) -> dict[str, Duration]:
             formula=f"boot budget (health-check grace) {facts.boot_budget_seconds} s + interval "
             f"{hc.interval_seconds} s "
             f"x healthy threshold {hc.healthy_threshold} + deregistration delay {facts.draining_seconds} s "
-            f"= {replace} s (at most; a boot that waits for nothing is faster)",
+            f"= {replace} s ({NOT_COUNTED})",
             seconds=replace,
         ),
     }
@@ -59,7 +72,8 @@ def warmed_replacement(facts: StackFacts) -> Duration:
     Auto Scaling User Guide). The warm-up runs from the moment the instance enters InService
     (DefaultInstanceWarmup: "until a new instance is considered to have finished initializing ... after it
     enters the InService state", CreateAutoScalingGroup, Amazon EC2 Auto Scaling API Reference), as the
-    boot budget (the health-check grace) does: the two overlap, the longer one counts."""
+    health-check grace does: the two overlap, the longer one counts. Neither starts at launch
+    (NOT_COUNTED)."""
     hc = facts.health_check
     booted = facts.boot_budget_seconds + hc.healthy_seconds
     boot = (
@@ -67,7 +81,7 @@ def warmed_replacement(facts: StackFacts) -> Duration:
         f"s x healthy threshold {hc.healthy_threshold} = {booted} s"
     )
     warmup = f"default instance warm-up {facts.warmup_seconds} s"
-    # Whichever is longer leads; the other, running alongside from launch, stays an aside.
+    # Whichever is longer leads; the other, running alongside from InService, stays an aside.
     ready, waits = (
         (boot, f"longer than the {warmup}")
         if booted >= facts.warmup_seconds
@@ -79,8 +93,8 @@ def warmed_replacement(facts: StackFacts) -> Duration:
     total = max(booted, facts.warmup_seconds) + facts.draining_seconds
     return Duration(
         name="one replacement: launch and boot, pass the health check and warm up, drain the old one",
-        formula=f"{ready} ({waits}, both from launch) + deregistration delay {facts.draining_seconds} s = "
-        f"{total} s (at most; a boot that waits for nothing is faster)",
+        formula=f"{ready} ({waits}, both from InService) + deregistration delay {facts.draining_seconds} s = "
+        f"{total} s ({NOT_COUNTED})",
         seconds=total,
     )
 
@@ -119,7 +133,14 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         region=facts.region,
         data_key=facts.details["data_key"],
         topic_key=facts.details["topic_key"],
-        scopes=stack_scopes(facts.details["names"], region=facts.region),
+        scopes=stack_scopes(
+            facts.details["names"], region=facts.region, cache_group=facts.details["cache_group"]
+        ),
+        launch=FleetLaunch(
+            template=facts.details["launch_template"],
+            role=facts.details["names"]["instance_role"],
+            tagged=facts.details["launch_tags"],
+        ),
     )
     # Only a deployment knows these: each placeholder names the stack output that prints it.
     placeholders = (
@@ -132,6 +153,16 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         for sid, output, what in placeholders
         if f"<the stack's {output} output" in document
     )
+    # Ids CloudFormation generates and the stack does not output: each placeholder names the stack resource.
+    resources = ("launch_template", "cache_group")
+    note = " ".join(
+        [note]
+        + [
+            f"`{stack_resource(logical_id)}`: `{c.resource(facts, 'ID', logical_id, '').command}`."
+            for logical_id in (facts.details[key] for key in resources)
+            if stack_resource(logical_id) in document
+        ]
+    ).strip()
     return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 
@@ -190,11 +221,16 @@ def list_instances(
     )
 
 
-# Instance-refresh statuses (the SDK's InstanceRefreshStatus enum) after which the fleet is the group's own
-# again; a failed rollback leaves it part old, part new: a person decides. Any other status, including one a
-# later SDK adds, is a refresh under way.
+# Instance-refresh statuses (the SDK's InstanceRefreshStatus enum) after which no refresh owns the fleet. A
+# cancelled or failed refresh keeps the instances it already replaced ("Canceling an instance refresh does
+# not roll back any instances that were already replaced", cancel-instance-refresh.html; "If the rolling
+# update process fails, any instances that were already replaced are not rolled back", StartInstanceRefresh
+# Strategy, Amazon EC2 Auto Scaling API Reference): the fleet may run two configurations (PARTLY_REPLACED).
+# A failed rollback leaves it part old, part new with no refresh to finish it: a person decides. Any other
+# status, including one a later SDK adds, is a refresh under way.
 REFRESH_ENDED = ("Successful", "Cancelled", "Failed", "RollbackSuccessful")
 REFRESH_ESCALATE = ("RollbackFailed",)
+PARTLY_REPLACED = ("Cancelled", "Failed")
 
 
 def refresh_statuses() -> tuple[list[str], list[str], list[str]]:
@@ -224,7 +260,9 @@ def no_refresh_running(facts: StackFacts) -> Step:
             "\\\n"
             '  --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text'
         ),
-        expected=f"{_either([*ended, 'None'])} (`None`: no refresh ever ran).",
+        expected=f"{_either([*ended, 'None'])} (`None`: no refresh ever ran). After "
+        f"{_either(list(PARTLY_REPLACED))} the instances that refresh already replaced stay: the fleet may "
+        "run two launch template versions until the next refresh or deploy replaces them.",
         stop_if=f"{_either(under_way)}: a refresh owns the "
         f"fleet; follow {runbook_path(facts, 'replace-every-instance')} to watch or cancel it first. "
         f"{_either(escalate)}: a rollback failed and the fleet may be part old, part new configuration; "
