@@ -250,7 +250,7 @@ def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> t
     page = escalation_contact(
         facts.escalation,
         f"stack output `{ESCALATION_OUTPUT}`",
-        f"`-c {SPEC_OVERRIDE_PREFIX}{facts.environment}.alarms.escalation=...` or cdk.json context, or "
+        f"`-c {SPEC_OVERRIDE_PREFIX}{facts.environment}.alarms.escalation='<text>'` or cdk.json context, or "
         f"environments.toml `[{facts.environment}.alarms]`",
     )
     nobody = f"page {facts.escalation} (step 1)" if facts.escalation else "page whoever owns this environment"
