@@ -73,6 +73,8 @@ class InventoryError(AssertionError):
 @dataclass
 class Inventory:
     resources: list[Resource] = field(default_factory=list)
+    # The stack's outputs (what its top component exports), by name; facts for the runbooks, in no resource.
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
@@ -116,7 +118,7 @@ class Inventory:
         return [resource for resource in self.resources if resource.custom and resource.parent is None]
 
     def to_json(self) -> dict[str, Any]:
-        return {"resources": [resource.to_json() for resource in self.resources]}
+        return {"resources": [resource.to_json() for resource in self.resources], "outputs": self.outputs}
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +127,7 @@ class Inventory:
     @classmethod
     def read(cls, path: Path) -> Inventory:
         data = json.loads(path.read_text())
-        return cls([Resource(**item) for item in data["resources"]])
+        return cls([Resource(**item) for item in data["resources"]], data.get("outputs", {}))
 
 
 def masked_secrets(inventory: Inventory) -> list[str]:

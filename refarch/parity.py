@@ -194,6 +194,12 @@ PARITY: dict[str, dict[str, Entry]] = {
         "azure": Uses(f"{AZURE}/program.py", when_unset="alertEmail"),
         "gcp": Uses(f"{GCP}/monitoring.py", when_unset="alertEmail"),
     },
+    "alarms.escalation": {
+        # Recorded as a stack output the runbooks' Escalation quotes; no resource reads it.
+        "aws": Uses("stacks/service_stack.py"),
+        "azure": Uses(f"{AZURE}/program.py"),
+        "gcp": Uses(f"{GCP}/program.py"),
+    },
     "retention.log_days": {
         "aws": Uses("stacks/retention.py"),
         "azure": Uses(f"{AZURE}/program.py"),

@@ -27,6 +27,14 @@ SPEC_FILE = ROOT / "environments.toml"
 # An e-mail address for alerts, in the spec and in every cloud's stack config.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
+# Who to page when a runbook says Escalation, and how: one line of plain text the runbooks quote as written.
+ESCALATION_MAX_LENGTH = 200
+# Letters, digits, spaces and the punctuation of names, URLs and phone numbers; no backtick, quote, `$`, `\\`,
+# `<>`, `[]`, `*` or `|`, which would end a Markdown code span or table cell, start a link or emphasis, or
+# break shell quoting where a reader pastes it.
+ESCALATION_ALLOWED = "letters, digits, spaces and . , : ; / + - ( ) @ # & ? = % ~ ! _"
+ESCALATION_PATTERN = re.compile(r"[A-Za-z0-9 .,:;/+\-()@#&?=%~!_]+")
+
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 
 # CloudWatch Logs accepts only these retention periods; Azure and GCP accept any of them too.
@@ -111,6 +119,24 @@ class Alarms(_Section):
     store_throttled_requests: int = Field(1, ge=1)
     # Optional e-mail subscription for the alarm topic; without one, subscribe the topic yourself.
     email: str | None = Field(None, pattern=EMAIL_PATTERN)
+    # Who to page when a runbook says Escalation, and how (a rota or pager service, a phone, a URL); each
+    # stack records it as an output the runbooks quote. Production requires it (each cloud's config check).
+    escalation: str | None = None
+
+    @field_validator("escalation")
+    @classmethod
+    def _one_plain_line(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        text = value.strip()
+        if not text:
+            raise ValueError("must name who to page and how, not be blank")
+        if len(text) > ESCALATION_MAX_LENGTH:
+            raise ValueError(f"must be at most {ESCALATION_MAX_LENGTH} characters (it is {len(text)})")
+        if not ESCALATION_PATTERN.fullmatch(text):
+            bad = sorted({char for char in text if not ESCALATION_PATTERN.fullmatch(char)})
+            raise ValueError(f"must be one line of {ESCALATION_ALLOWED} (not {' '.join(map(repr, bad))})")
+        return text
 
 
 class Retention(_Section):
@@ -257,6 +283,22 @@ def _production_deletion_protection(spec: EnvironmentSpec) -> list[Problem]:
 def _production_point_in_time_recovery(spec: EnvironmentSpec) -> list[Problem]:
     if spec.production and not spec.store.point_in_time_recovery:
         return [Problem("store.point_in_time_recovery", False, "must be true in production")]
+    return []
+
+
+def escalation_problems(spec: EnvironmentSpec, how_to_set: str) -> list[Problem]:
+    """Production names who to page when a runbook says Escalation. Each cloud checks it where it checks the
+    alarm e-mail (its tool's overrides can set it; `how_to_set` says how), not the spec file alone."""
+    if spec.production and not spec.alarms.escalation:
+        return [
+            Problem(
+                "alarms.escalation",
+                None,
+                "must be set in production: who to page when a runbook says Escalation, and how (a rota or "
+                f"pager service, a phone, a URL; one line of {ESCALATION_ALLOWED}, at most "
+                f"{ESCALATION_MAX_LENGTH}): {how_to_set}",
+            )
+        ]
     return []
 
 

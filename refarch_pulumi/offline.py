@@ -203,7 +203,10 @@ def run_offline(
         program()
 
     _sync_await(run_pulumi_func(stateless_program))
-    return Inventory(sorted(monitor.recorded, key=lambda r: (r.type, r.parent or "", r.name)))
+    # The top component's outputs are the stack's (refarch_pulumi.component `export`).
+    roots = [r.name for r in monitor.recorded if r.parent is None and not r.custom]
+    outputs = {key: value for root in roots for key, value in monitor.outputs.get(root, {}).items()}
+    return Inventory(sorted(monitor.recorded, key=lambda r: (r.type, r.parent or "", r.name)), outputs)
 
 
 class StackConfigError(ValueError):

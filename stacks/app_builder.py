@@ -12,7 +12,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from refarch.errors import Problem, SpecError
-from refarch.spec import EnvironmentSpec, load_all
+from refarch.spec import EnvironmentSpec, escalation_problems, load_all
 from stacks.account import AccountSettingsStack
 from stacks.boot import boot_problems
 from stacks.item_store import table_context_problems
@@ -68,6 +68,11 @@ def aws_problems(spec: EnvironmentSpec, context: Mapping[str, Any] | None = None
                 f"`-c {SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.email=<address>` / cdk.json context)",
             )
         )
+    problems += escalation_problems(
+        spec,
+        f"environments.toml, or `-c {SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.escalation=<text>` / cdk.json "
+        "context",
+    )
     # One architecture for the group, a boot budget that fits its downloads, and a release bundle for it.
     return problems + boot_problems(spec)
 

@@ -22,6 +22,10 @@ from stacks.object_storage import ObjectStorage
 from stacks.session_cache import CACHE_PORT, SessionCache
 from stacks.synthetic_check import SyntheticCheck
 
+# The output holding the spec's alarms.escalation (who to page, and how); tools/docs/aws reads it.
+ESCALATION_OUTPUT = "Escalation"
+ESCALATION_DESCRIPTION = "Who to page when a runbook says Escalation, and how (spec alarms.escalation)"
+
 
 def stack_name(environment: str) -> str:
     return f"StatelessService-{environment}"
@@ -168,5 +172,8 @@ class ServiceStack(Stack):
         if key := self.node.try_find_child(encryption.KEY_ID):
             # Its ARN is what an operator's KMS permission names (the restore runbook's policy).
             outputs["DataKeyArn"] = (key.key_arn, "Customer managed key of the data at rest")
+        if escalation := self.spec.alarms.escalation:
+            # A fact for the runbooks (their Escalation section quotes it), not a resource setting.
+            outputs[ESCALATION_OUTPUT] = (escalation, ESCALATION_DESCRIPTION)
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -27,6 +27,8 @@ def _changes(spec) -> dict[str, object]:
     return {
         f"{ENVIRONMENT}.capacity.max": spec.capacity.max + 3,
         f"{ENVIRONMENT}.capacity.health_check_grace_seconds": spec.capacity.health_check_grace_seconds + 60,
+        # Unset in the spec file: the stack's `Escalation` output appears and the runbooks page it.
+        f"{ENVIRONMENT}.alarms.escalation": f"{ENVIRONMENT.title()} rota: https://oncall.example.com/{ENVIRONMENT}",
     }
 
 
@@ -74,6 +76,12 @@ def test_a_changed_spec_changes_the_documents(changed, docs_inputs):
         f"boot budget (health-check grace) {new.health_check_grace_seconds} s"
         not in before["replace-one-instance"]
     )
+    destination = specs[ENVIRONMENT].alarms.escalation
+    assert original.alarms.escalation is None and destination
+    for scenario, text in after.items():
+        assert f"## Escalation\n\n1. **Page {destination}**" in text, scenario
+        assert destination not in before[scenario]
+        assert "1. **No escalation destination is set for this environment**" in before[scenario]
 
 
 def test_the_restored_table_reaches_the_fleet_every_way(changed):

@@ -112,7 +112,8 @@ def problems(text: str) -> list[str]:
     if "deletes its boot disk" not in when or "rotated" not in when:
         found.append("a suspect instance's evidence and credential are not mentioned before the recreate")
     # 9. Pulumi unreachable: the escalation address from the stack's config file; an empty group stops.
-    escalation = _steps(text, "Escalation")[0]["command"]
+    # (The first step names the escalation destination the stack records, without a command.)
+    escalation = "\n".join(step["command"] for step in _steps(text, "Escalation"))
     if not re.search(r"\|\| grep '[^']*alertEmail' pulumi/gcp/Pulumi\.\w+\.yaml", escalation):
         found.append("no escalation address when the Pulumi backend is unreachable")
     if not re.search(r'^test -n "\$GROUP" \|\| echo "STOP', steps[0]["command"], re.MULTILINE):

@@ -47,6 +47,25 @@ class Lookup:
     source: str
 
 
+def escalation_contact(escalation: str | None, source: str, how_to_set: str) -> Step:
+    """The first step of every Escalation: whom to page and how, as the stack records it (`source`, its
+    output), or plainly that it records nothing and how to set it; no contact is made up."""
+    if escalation:
+        return Step(
+            title=f"Page {escalation}",
+            expected=f"who to page and how, as the stack records it ({source}, the spec's "
+            "`alarms.escalation`); tell them the runbook, the step that stopped and what it printed. The "
+            "steps below reach the alarms' on-call too.",
+        )
+    return Step(
+        title="No escalation destination is set for this environment",
+        expected=f"the stack records none ({source} is absent): the spec's `alarms.escalation` is unset "
+        "(only production requires it). Page whoever owns this environment through your own on-call "
+        f"process; to name them here, set it ({how_to_set}), deploy, and regenerate the runbooks "
+        "(`python -m tools.docs`).",
+    )
+
+
 def guard(names: Iterable[str]) -> str:
     """A shell line that stops at the first empty or unset variable of `names`, naming it (`${NAME:?}`:
     the shell refuses to expand it); `:` itself does nothing."""
@@ -300,6 +319,9 @@ class StackFacts:
     cost_lines: tuple[CostLine, ...] = ()
     # Cloud-specific figures a template may show under "other facts": label -> value text.
     extra: tuple[tuple[str, str], ...] = ()
+    # Who to page when a runbook says Escalation, and how: the stack's output recording the spec's
+    # alarms.escalation; None when the stack records none (dev and staging may leave it unset).
+    escalation: str | None = None
     # Cloud-specific values the cloud's own runbooks read (rollout preferences, logical ids); not rendered.
     details: dict[str, Any] = field(default_factory=dict)
 

@@ -235,6 +235,9 @@ class StatelessService(Root):
                 "filesAccount": storage.files.name,
                 "vaultUri": identity.vault.properties.vault_uri,
                 "actionGroup": telemetry.action_group.id,
+                # Who to page when a runbook says Escalation, and how (the spec's; null when unset): a fact
+                # the runbooks quote, in no resource.
+                "escalation": spec.alarms.escalation,
             }
         )
 

@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from azure_stack.names import AUTONAME_SUFFIX_LENGTH, endpoint_name, other_account_prefix
 from refarch.errors import Problem
-from refarch.spec import EMAIL_PATTERN, EnvironmentSpec
+from refarch.spec import EMAIL_PATTERN, EnvironmentSpec, escalation_problems
 
 # Ranges a storage account's IP rules cannot hold (RFC 1918, shared, loopback, link-local, multicast, "this").
 NOT_ROUTABLE = tuple(
@@ -48,6 +48,10 @@ OTHER_ACCOUNT_MAX = (
 # re.fullmatch and POSIX `grep -Ex` alike: the restore-store runbook checks a name with it before
 # restoring into it.
 OTHER_ACCOUNT_PATTERN = "[a-z0-9]+(-[a-z0-9]+)*"
+
+
+# How a stack sets the spec's alarms.escalation (the error's hint; pulumi/azure/README.md, Configuration).
+HOW_TO_SET_ESCALATION = "environments.toml, or `pulumi config set --path spec.alarms.escalation '<text>'`"
 
 
 class _Settings(BaseModel):
@@ -141,14 +145,17 @@ def draining_problems(settings: AzureSettings, namespace: str) -> list[Problem]:
 
 
 def production_problems(spec: EnvironmentSpec, settings: AzureSettings, namespace: str) -> list[Problem]:
-    """What production adds to this config: alerts must reach someone. (The spec's `[<env>.azure]` rules,
-    zone-redundant gateway tiers among them, are refarch/cloud_tables.py's.)"""
+    """What production adds to this config: alerts must reach someone, and the runbooks name whom to
+    page. (The spec's `[<env>.azure]` rules, zone-redundant gateway tiers among them, are
+    refarch/cloud_tables.py's.)"""
+    problems = []
     if spec.production and not (settings.alert_email or spec.alarms.email):
-        return [
+        problems.append(
             Problem(
                 f"{namespace}:alertEmail",
                 None,
                 "must be set in production (or the spec's alarms.email): alerts must reach someone",
             )
-        ]
-    return []
+        )
+    # The spec's, set per stack through its `spec` config object (refarch_pulumi/stack.py).
+    return problems + escalation_problems(spec, HOW_TO_SET_ESCALATION)

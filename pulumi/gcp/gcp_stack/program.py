@@ -210,5 +210,8 @@ class StatelessService(Root):
                 "firestoreDatabase": store.serving,
                 "filesBucket": storage.files.name,
                 "releasesBucket": fleet.releases.name,
+                # Who to page when a runbook says Escalation, and how (the spec's; null when unset): a fact
+                # the runbooks quote, in no resource.
+                "escalation": spec.alarms.escalation,
             }
         )

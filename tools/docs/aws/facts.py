@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from refarch.spec import EnvironmentSpec
-from stacks.service_stack import stack_name
+from stacks.service_stack import ESCALATION_OUTPUT, stack_name
 from tools.docs import prices
 from tools.docs.aws import graph, state
 from tools.docs.aws.costs import cost_lines
@@ -150,6 +150,7 @@ def facts(environment: str, model: dict[str, Any], spec: EnvironmentSpec) -> Sta
         graph=graph.build(template),
         state_places=state.places(template),
         extra=extra,
+        escalation=template.outputs.get(ESCALATION_OUTPUT, {}).get("Value"),
         details=details(template, refresh),
     )
     return replace(

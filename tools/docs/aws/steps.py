@@ -4,8 +4,10 @@ and escalating to the people the stack's alarm topic reaches. Every name comes f
 
 from __future__ import annotations
 
+from stacks.app_builder import SPEC_OVERRIDE_PREFIX
+from stacks.service_stack import ESCALATION_OUTPUT
 from tools.docs.aws.template import Template
-from tools.docs.model import Lookup, StackFacts, Step
+from tools.docs.model import Lookup, StackFacts, Step, escalation_contact
 
 # AWS CLI v2 2.13.36 (November 2023) could not pass MaxHealthyPercentage in an instance refresh's preferences
 # (https://github.com/aws/aws-cli/issues/8338); 2.15 and later can, and have rollback-instance-refresh. The
@@ -243,9 +245,17 @@ FAILED_STEP = "Runbook step failed: <step number and what it printed>"
 
 
 def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> tuple[Step, ...]:
-    """Who the alarms reach, and telling them through the alarm topic: `message` is what the on-call
-    sends (a runbook adds what whoever helps needs to know)."""
+    """Whom to page (the stack's `Escalation` output), who the alarms reach, and telling them through the
+    alarm topic: `message` is what the on-call sends (a runbook adds what whoever helps needs to know)."""
+    page = escalation_contact(
+        facts.escalation,
+        f"stack output `{ESCALATION_OUTPUT}`",
+        f"`-c {SPEC_OVERRIDE_PREFIX}{facts.environment}.alarms.escalation='<text>'` or cdk.json context, or "
+        f"environments.toml `[{facts.environment}.alarms]`",
+    )
+    nobody = f"page {facts.escalation} (step 1)" if facts.escalation else "page whoever owns this environment"
     return (
+        page,
         Step(
             title="Who the stack's alarms reach (the on-call subscriptions of its alarm topic)",
             command=(
@@ -253,7 +263,7 @@ def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> t
                 '  --query "Subscriptions[].[Protocol,Endpoint]" --output text'
             ),
             expected="at least one subscription; these people see every alarm of this stack.",
-            stop_if="no subscription: nobody receives the alarms; page the platform team directly.",
+            stop_if=f"no subscription: nobody receives the alarms; {nobody}.",
         ),
         Step(
             title="Tell them what is happening, through the same topic",

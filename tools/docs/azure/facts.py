@@ -184,6 +184,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         state_places=state.places(model, spec),
         cost_lines=costs.lines(model),
         extra=extra,
+        escalation=inv.escalation(model),
         # A CanNotDelete lock guards the store (the spec's deletion protection): the restore runbook says so.
         details={
             "store_locked": any(

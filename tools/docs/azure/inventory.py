@@ -33,6 +33,15 @@ QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
 
 
+# The stack output recording the spec's alarms.escalation (azure_stack/program.py exports it).
+ESCALATION_OUTPUT = "escalation"
+
+
+def escalation(inventory: Inventory) -> str | None:
+    """Who to page when a runbook says Escalation, as the stack's output records it; None when unset."""
+    return inventory.outputs.get(ESCALATION_OUTPUT)
+
+
 def iso_seconds(duration: str) -> int:
     """Seconds in an ISO 8601 duration as ARM writes them (PT14M, PT120S, PT1H30M)."""
     match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", duration)

@@ -22,6 +22,7 @@ from tools.docs.model import (
     Runbook,
     StackFacts,
     Step,
+    escalation_contact,
     guard,
 )
 
@@ -197,9 +198,17 @@ def _verification(facts: StackFacts) -> tuple[Step, ...]:
 
 
 def _escalation(facts: StackFacts) -> tuple[Step, ...]:
+    page = escalation_contact(
+        facts.escalation,
+        f"stack output `{inv.ESCALATION_OUTPUT}`",
+        f"`pulumi config set --path spec.alarms.escalation '<text>' --stack {facts.environment} "
+        f"--cwd {PROJECT}`, or environments.toml `[{facts.environment}.alarms]`",
+    )
     return (
+        page,
         Step(
-            title="Who the stack's alerts page (its action group, stack output `actionGroup`): page them",
+            title="Who the stack's alerts e-mail (its action group, stack output `actionGroup`): tell them "
+            "too",
             command=f"ACTION_GROUP=$({facts.output('actionGroup').lookup})\n"
             'az monitor action-group show --ids "$ACTION_GROUP" \\\n'
             '  --query "emailReceivers[].emailAddress" -o tsv',

@@ -118,6 +118,7 @@ def facts(environment: str, model: Inventory, spec: EnvironmentSpec) -> StackFac
         state_places=state.places(model, env),
         cost_lines=costs.lines(model, prices.load(), group.get("region"), minimum),
         extra=extra(group, cache, env),
+        escalation=inv.escalation(model),
         details=details(model, group, cache, database, env),
     )
     return replace(built, failure_modes=failure_modes(built))

@@ -3,6 +3,8 @@ once for the fact, cost, graph and state readers (Pulumi type tokens, as the pre
 
 from __future__ import annotations
 
+from refarch.inventory import Inventory
+
 GROUP = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
 HEALTH_CHECK = "gcp:compute/healthCheck:HealthCheck"
@@ -25,3 +27,11 @@ CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 GATEWAY = "gcp:apigateway/gateway:Gateway"
 UPTIME_CHECK = "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig"
 ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+
+# The stack output recording the spec's alarms.escalation (gcp_stack/program.py exports it).
+ESCALATION_OUTPUT = "escalation"
+
+
+def escalation(inventory: Inventory) -> str | None:
+    """Who to page when a runbook says Escalation, as the stack's output records it; None when unset."""
+    return inventory.outputs.get(ESCALATION_OUTPUT)

@@ -11,7 +11,8 @@ import math
 from dataclasses import replace
 
 from tools.docs.commands import gcloud, simple_commands
-from tools.docs.gcp.facts import TEMPLATE, config_lookup, output_lookup
+from tools.docs.gcp.facts import PROJECT_DIR, TEMPLATE, config_lookup, output_lookup
+from tools.docs.gcp.inventory import ESCALATION_OUTPUT
 from tools.docs.gcp.state import PITR_DAYS
 from tools.docs.model import (
     REHEARSALS,
@@ -21,6 +22,7 @@ from tools.docs.model import (
     Runbook,
     StackFacts,
     Step,
+    escalation_contact,
     guard,
 )
 
@@ -227,9 +229,16 @@ def _verification(facts: StackFacts) -> tuple[Step, ...]:
 
 
 def _escalation(facts: StackFacts) -> tuple[Step, ...]:
+    page = escalation_contact(
+        facts.escalation,
+        f"stack output `{ESCALATION_OUTPUT}`",
+        f"`pulumi config set --path spec.alarms.escalation '<text>' --stack {facts.environment} "
+        f"--cwd {PROJECT_DIR}`, or environments.toml `[{facts.environment}.alarms]`",
+    )
     return (
+        page,
         Step(
-            title="Page the owner of the stack",
+            title="Who the stack's alerts e-mail: tell them too",
             # The stack's config file in this checkout answers when the Pulumi backend does not.
             command=f"{config_lookup(facts.environment, 'refarch-gcp:alertEmail')} \\\n"
             f"  || grep 'refarch-gcp:alertEmail' pulumi/gcp/Pulumi.{facts.environment}.yaml",
