@@ -258,10 +258,12 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         else (("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
+    commands = draft.commands()
     role = permissions.role(
-        facts.environment, resource_group, draft.commands(), scenario, facts.details["scale_set_links"]
+        facts.environment, resource_group, commands, scenario, facts.details["scale_set_links"]
     )
-    return replace(draft, permissions=role)
+    note = permissions.locations_note(facts.environment, commands, scenario, resource_group)
+    return replace(draft, permissions=role, permissions_note=note)
 
 
 # How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
@@ -1135,16 +1137,25 @@ def _committed(facts: StackFacts, message: str) -> str:
 def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     """What the restored account must have like the stack's own (read from the inventory): a restore sends
     none of these but public access and local auth (azure-cli 2.91.0 `cli_cosmosdb_restore`), so step 4 sets
-    them, and the stack's tags. Returns the `az cosmosdb update` flags, the show query's fields and their
-    expected values."""
+    them, and the stack's tags. Returns the `az cosmosdb update` commands, the show query's fields and their
+    expected values.
+
+    The backup tier goes in an update of its own, first: the provider refuses a change of the continuous
+    backup mode sent with any other property ("Cannot update continuous backup mode and other properties at
+    the same time": Azure/bicep#12403, Azure/bicep-types-az#1940), and azure-cli's `cli_cosmosdb_update`
+    sends only the properties given. A restored account gets Continuous30Days whatever the source's tier
+    ("Resource model for point in time restore": with no tier given, Continuous30Days applies;
+    https://learn.microsoft.com/azure/cosmos-db/continuous-backup-restore-resource-model), so the tier
+    update changes it wherever the stack's own account has Continuous7Days."""
     store = next(r for r in facts.resources if r.type == inv.STORE).properties
     consistency, tls = facts.details["store_consistency"], store["minimalTlsVersion"]
     metadata = str(bool(store["disableKeyBasedMetadataWriteAccess"])).lower()
-    tags = " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(store.get("tags", {}).items()))
-    flags = (
-        f"--default-consistency-level {consistency} "
+    tags = sorted(store.get("tags", {}).items())
+    update = 'az cosmosdb update -g "$RG" -n "$RESTORED" '
+    commands = (
+        f"{update}--default-consistency-level {consistency} "
         f"--disable-key-based-metadata-write-access {metadata} \\\n  --minimal-tls-version {tls}"
-        + (f" --tags {tags}" if tags else "")
+        + (f" --tags {' '.join(shlex.quote(f'{key}={value}') for key, value in tags)}" if tags else "")
     )
     fields = (
         "consistencyPolicy.defaultConsistencyLevel, disableKeyBasedMetadataWriteAccess, minimalTlsVersion"
@@ -1153,10 +1164,17 @@ def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     if facts.store_pitr:
         # The restore point of a later incident: the restored account keeps the original's backup window.
         tier = store["backupPolicy"]["continuousModeProperties"]["tier"]
-        flags += f" --backup-policy-type Continuous --continuous-tier {tier}"
+        commands = f"{update}--backup-policy-type Continuous --continuous-tier {tier}\n" + commands
         fields += ", backupPolicy.type, backupPolicy.continuousModeProperties.tier"
         expected += f" Continuous {tier}"
-    return flags, f"[{fields}]", f"`{expected}`"
+    if tags:
+        # az's tsv output prints a map's values in the order of their keys.
+        fields += ", tags"
+        expected += " " + " ".join(value for _, value in tags)
+    expected = f"`{expected}`"
+    if tags:
+        expected += f" (the tags' values, by name: {', '.join(key for key, _ in tags)})"
+    return commands, f"[{fields}]", expected
 
 
 def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
@@ -1179,18 +1197,24 @@ def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
     return commands, f"`{ceiling}`, then `{ttl}` and `{indexing['indexingMode']}`"
 
 
+# Whether a restore az stopped waiting for has finished (the account's provisioningState), quoted in prose.
+RESTORED_STATE = 'az cosmosdb show -g "$RG" -n "$RESTORED" --query provisioningState -o tsv'
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     stack = f"--stack {facts.environment} --cwd {PROJECT}"
     locked = facts.details.get("store_locked", False)
     consistency = facts.details["store_consistency"]
     zone_redundant = facts.details["store_zone_redundant"]
     replace = replace_every(facts)
-    flags, query, matching = _restored_account_checks(facts)
+    updates, query, matching = _restored_account_checks(facts)
     container_commands, container_expected = _restored_container_settings(facts)
     lock_and = " lock and" if locked else ""
     interrupted = _interrupted(stack)
     name_max, name_pattern = _restored_name_rule()
     config = f"{PROJECT}/Pulumi.{facts.environment}.yaml"
+    own_role = permissions.role_name(facts.environment, "restore-store")
+    locations_role = permissions.locations_role_name(facts.environment, "restore-store")
     return _runbook(
         facts,
         "restore-store",
@@ -1239,18 +1263,20 @@ def restore_store(facts: StackFacts) -> Runbook:
             *replace.durations,
         ),
         preconditions=(
-            "`az login`, and the role below assigned on the subscription (its AssignableScopes): azure-cli "
-            "reads the restorable accounts there and waits for each Cosmos DB change (steps 2 and 4, "
-            "Rollback) by reading its status there (`Microsoft.DocumentDB/locations/operationsStatus`). "
-            "Confirm the role once in dev: run steps 2 and 4 there with az's `--debug` flag and check that "
-            "every polled status URL (`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
+            f"`az login`, with the two roles below assigned: `{own_role}` on the resource group (every "
+            f"change, on this stack's accounts only) and `{locations_role}` on the subscription (their "
+            "AssignableScopes): azure-cli reads the restorable accounts and restores under the subscription, "
+            "and waits for each Cosmos DB change (steps 2 and 4, Rollback) by reading its status there "
+            "(`Microsoft.DocumentDB/locations/operationsStatus`). Confirm the roles once in dev: run steps 2 "
+            "and 4 there with az's `--debug` flag and check that every polled status URL "
+            "(`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
             "the restore point is within the continuous backup window"
             if facts.store_pitr
             else (
                 "continuous backup is OFF for this account: point-in-time restore is not possible; "
                 "open a support request"
             ),
-            "`pulumi login` and deployer rights on the stack (the deployment identity, not the role below), "
+            "`pulumi login` and deployer rights on the stack (the deployment identity, not the roles below), "
             "in a checkout of this repository at the deployed release, on the branch its deployments are "
             "made from: every config change below is committed there (push it as your team ships changes)",
             "Lost shell: open a new one at the same place and run the Names block: it reloads $STATE "
@@ -1308,8 +1334,13 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "private endpoint after it; each restore of a restored account adds 9) or not runs of "
                 "lower-case letters and digits joined by single hyphens "
                 f"(`{name_pattern}`, the whole name): set RESTORED to such a name; "
-                "`restore timestamp` refused: pick a time inside the window of step 1; the name is "
-                "taken (a restore of an earlier incident): set RESTORED to another name (at most "
+                "`restore timestamp` refused: pick a time inside the window of step 1; AuthorizationFailed "
+                "on an `operationsStatus/read` or `operationResults/read` action: the restore was sent and "
+                "goes on, az only could not wait for it: do not restore again (a second restore, into "
+                "another name); fix the role (Preconditions), then run "
+                f"`{RESTORED_STATE}` every few minutes until it prints `Succeeded`, and go to step 3; "
+                "the name is taken by an account of an earlier incident (not this run's restore: see "
+                "AuthorizationFailed): set RESTORED to another name (at most "
                 f"{name_max} characters, `{name_pattern}`) and run the lines from `test` again",
             ),
             Step(
@@ -1335,21 +1366,26 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title=(
                     f"Give the restored account the original's settings: consistency {consistency} (any "
                     "instance may serve a client's next request, so a read must see every earlier write), "
-                    "no key-based metadata writes, its minimum TLS version, its continuous backup tier and "
-                    "its tags (a restore sends none of them); and its container the spec's autoscale "
+                    "no key-based metadata writes, its minimum TLS version, its continuous backup tier (sent "
+                    "alone: the provider refuses it with other settings) and its tags (a restore sends "
+                    "none of them); and its container the spec's autoscale "
                     "ceiling, TTL and indexing (`pulumi up` never sets them on a restored account)"
                 ),
                 command=(
-                    f'az cosmosdb update -g "$RG" -n "$RESTORED" {flags}\n'
+                    f"{updates}\n"
                     f'az cosmosdb show -g "$RG" -n "$RESTORED" --query "{query}" -o tsv\n'
                     + container_commands
                 ),
                 expected=f"{matching}; then {container_expected}",
-                stop_if="the throughput update is refused as not autoscale: run `az cosmosdb sql container "
+                stop_if="`Cannot update continuous backup mode and other properties at the same time`: "
+                "the backup tier was sent with another setting (the provider takes it only alone): run "
+                "each `az cosmosdb update` line on its own, as written, the tier first; "
+                "the throughput update is refused as not autoscale: run `az cosmosdb sql container "
                 "throughput migrate` with `-t autoscale` on the same container, then this step again; "
                 "AuthorizationFailed on an `operationsStatus/read` or `operationResults/read` action: the "
-                "change was sent but az could not wait for it: the role lacks that action or is not "
-                "assigned on the subscription (Preconditions): fix the role, then run this step again",
+                "change was sent but az could not wait for it: the roles lack that action, or "
+                f"`{locations_role}` is not assigned on the subscription (Preconditions): fix that, then run "
+                "this step again",
             ),
             Step(
                 title=(
