@@ -21,7 +21,6 @@ health-check-logging); curl --max-time bounds the whole request (curl.se/docs/ma
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import time
@@ -198,27 +197,26 @@ def problems(text: str, home: Path) -> list[str]:
     if f"\nVM={SUSPECT}\n" not in out or f"\nOLD_ID={SUSPECT_ID}\n" not in out:
         found.append(f"step {recreate + 1} does not print the state file it wrote")
 
-    # 9. A shell lost during Verification: step 2 does not start again from a run closed minutes ago.
+    # 9. A shell lost during Verification: step 2 does not start again from a run the last step closed
+    # minutes ago (within the Verification's window: the extra instance leaving, then the alerts closing).
     leaving = int(re.search(r"within (\d+) s of step", section(text, "Verification")).group(1))
     alerts = int(re.search(r"stays open (\d+) minutes", section(text, "Verification")).group(1))
-    state.unlink(missing_ok=True)
+    state.write_text(f"N={low}\nMIN={low}\n")
     done = Path(f"{state}.done")
-    done.write_text(f"N={low}\n")
+    _run(steps[-1]["command"], home, **raised)
     out = _run(steps[read]["command"], home, **group, TARGET=low, LIVE_MIN=low)
     if state.exists() or "STOP" not in out:
-        found.append("step 2 starts a new run right after one closed")
+        found.append("step 2 starts a new run right after the last step closed one")
     else:
-        bound = int(re.search(r"-mmin -(\d+)", steps[read]["command"]).group(1))
-        if bound < math.ceil(leaving / 60) + alerts:
-            found.append(
-                f"step 2's {bound} min is shorter than Verification ({leaving} s, then {alerts} min)"
-            )
-        old = time.time() - (bound + 1) * 60
-        os.utime(done, (old, old))
+        bound = int(re.search(r"-lt (\d+); then\n", steps[read]["command"]).group(1))
+        if bound < leaving + alerts * 60:
+            found.append(f"step 2's {bound} s is shorter than Verification ({leaving} s, then {alerts} min)")
+        long_ago = int(time.time()) - bound - 60
+        done.write_text(re.sub(r"DONE=\d+", f"DONE={long_ago}", done.read_text()))
         _run(steps[read]["command"], home, **group, TARGET=low, LIVE_MIN=low)
         if not state.exists():
             found.append("step 2 refuses to start after a run closed long ago")
-    done.unlink()
+    done.unlink(missing_ok=True)
 
     # 10. The fallback lookup finding two groups stops, and no command gets a two-line name.
     out = _run(steps[0]["command"], home, **group | {"GROUP": ""}, GROUPS_FOUND="web-a\\nweb-b\\n")
@@ -279,7 +277,7 @@ MUTATIONS = {
     "no alert link": (r"`instance_id`", "id"),
     "minimum unchecked": (r'test "\$\{LIVE_MIN:-0\}" -ge "\$\{RAISED:-1\}" \|\| ', ""),
     "raise not posted": (r'(echo "minimum now: [^\n]*\n) *grep \. "\$STATE"\n', r"\1"),
-    "closed run restarted": (r'elif test -n "\$\(find [^\n]*\n[^\n]*\n', ""),
+    "closed run restarted": (r'elif test "\$\(\(\$\(date [^\n]*\n[^\n]*\n', ""),
     "two groups": (r"-gt 1; then", "-gt 2; then"),
     "curl unbounded": (r" --max-time \d+", ""),
 }

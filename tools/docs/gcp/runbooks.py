@@ -379,6 +379,11 @@ def _save_state() -> str:
     return f"printf '{keys}' {values} > \"$STATE\""
 
 
+# A run closes by moving its state file aside, stamped with when (seconds since the epoch), so that step 2
+# can tell a run closed minutes ago (a shell lost during Verification) from an old one.
+CLOSE_STATE = 'test ! -e "$STATE" || echo "DONE=$(date -u +%s)" >> "$STATE"'
+
+
 # Each step that adds to the state file prints it, for the incident channel (a hand-over writes the file
 # from the lines posted last).
 POST_STATE = 'grep . "$STATE"'
@@ -414,7 +419,7 @@ def _replace_settle(facts: StackFacts, timeout: int) -> Step:
     )
 
 
-def _replace_read(facts: StackFacts, recent_minutes: int) -> Step:
+def _replace_read(facts: StackFacts, recent_seconds: int) -> Step:
     """Read N and MIN once and keep them (with the choices later steps add) in a state file: after a lost
     shell, rerunning this step reloads them instead of reading a minimum step 5 already raised. Only the
     stack's minimum is saved: a leftover raised one would make the last step "put back" the leftover. A run
@@ -427,13 +432,14 @@ def _replace_read(facts: StackFacts, recent_minutes: int) -> Step:
         title="Read the group's target size and the autoscaler's minimum, once: they are saved to a state "
         "file, and rerunning this step (after a lost shell, after the Names block) reloads them",
         command=f'STATE=~/"{REPLACE_STATE_FILE.format(project="$PROJECT", group="$GROUP")}"\n'
+        "DONE=$(grep -s -o '^DONE=[0-9]*' \"$STATE.done\" | grep -o '[0-9]*$')\n"
         'if test -s "$STATE"; then\n'
         '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
         f"{loads}\n"
         f'  test "$MIN" = {facts.min_size} || echo "STOP: $STATE holds the minimum $MIN, not the stack\'s '
         f'{facts.min_size}: Escalation"\n'
-        f'elif test -n "$(find "$STATE.done" -mmin -{recent_minutes} 2>/dev/null)"; then\n'
-        f'  echo "STOP: $STATE.done: a run of this procedure ended less than {recent_minutes} min ago; '
+        f'elif test "$(($(date -u +%s) - ${{DONE:-0}}))" -lt {recent_seconds}; then\n'
+        f'  echo "STOP: $STATE.done: a run of this procedure ended less than {recent_seconds} s ago; '
         'nothing read or saved"\n'
         "else\n"
         f"  N=$({DESCRIBE} --format='value(targetSize)')\n"
@@ -457,7 +463,7 @@ def _replace_read(facts: StackFacts, recent_minutes: int) -> Step:
         "channel (whoever takes over writes the same file from them, see Preconditions)",
         stop_if=f"it prints STOP, or a target size of {facts.max_size} (the max: no room for an extra "
         "instance): Escalation; but STOP with “.done: a run of this procedure ended”: step "
-        f"{restore} (or a Rollback) closed a run less than {recent_minutes} min ago (the Verification's "
+        f"{restore} (or a Rollback) closed a run less than {recent_seconds} s ago (the Verification's "
         "window): after a shell lost during Verification, rerun the Names block only and go on with "
         "Verification; to replace another instance now, move it aside with "
         '`mv "$STATE.done" "$STATE.old"` and rerun this step. '
@@ -537,6 +543,7 @@ def _put_back_minimum() -> str:
     return (
         f'if gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
         '--min-num-replicas="$MIN"; then\n'
+        f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
         "fi\n"
         f"{_show_minimum()}"
@@ -748,6 +755,7 @@ def _remove_failed_extra() -> Step:
         f'elif gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
         '--min-num-replicas="$MIN"; then\n'
         f'  gcloud compute instance-groups managed delete-instances "$GROUP" --instances="$FAILED" {WHERE}\n'
+        f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
         "else\n"
         '  echo "STOP: the minimum was not put back, so nothing was deleted"\n'
@@ -777,7 +785,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     leaving = scale_in + facts.draining_seconds + DELETION_LAG_SECONDS
     # A run closed this recently is still in its Verification (the extra instance leaving, then the alerts
     # closing): step 2 does not start a new one from a shell lost there.
-    recent_minutes = math.ceil((leaving + ALERTS_CLEAR_SECONDS) / 60)
+    recent_seconds = leaving + ALERTS_CLEAR_SECONDS
     verification = (
         replace(
             listed,
@@ -789,7 +797,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     )
     steps = {
         "settle": _replace_settle(facts, recreate_timeout),
-        "read": _replace_read(facts, recent_minutes),
+        "read": _replace_read(facts, recent_seconds),
         "find": _replace_find(facts, evacuate),
         "keep": _replace_keep(),
         "raise": _replace_raise(facts),
