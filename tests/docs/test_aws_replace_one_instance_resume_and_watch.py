@@ -215,7 +215,7 @@ def since_mark_problems(text: str, template: dict) -> list[str]:
         problems.append(f"step 6 does not expect {expected} s since the mark")
     if not expected < _ceiling():
         problems.append(f"the escalation at {_ceiling()} s comes before the expected {expected} s")
-    rows = [r for r in section(text, "Expected duration").splitlines() if "counted from the mark" in r]
+    rows = [r for r in section(text, "Expected duration").splitlines() if "from the mark" in r]
     if not rows:
         return [*problems, "the duration table has no row counted from the mark"]
     _, _, formula_text, _, _ = rows[0].split("|")

@@ -110,7 +110,7 @@ def test_a_runbook_without_the_group_check_is_caught(documents, synthesized):
 def close_command(text: str) -> str:
     """The block that archives the state file (round 4: the last verification step)."""
     blocks = [b.group(1) for b in harness.SH_BLOCK.finditer(text) if 'mv "$STATE"' in b.group(1)]
-    return "\n".join(line.removeprefix("   ") for line in blocks[0].splitlines())
+    return "\n".join(line.removeprefix("   ") for line in blocks[0].splitlines()) if blocks else ""
 
 
 def leftover_state(text: str, tmp_path: Path) -> str:

@@ -225,8 +225,8 @@ def test_reruns_and_refusals_say_what_happened(documents, tmp_path):
         ('echo "MARK FAILED: read the error above"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
         ('echo "already marked at ${MARKED_AT:-}"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
         (
-            'elif test -n "${MARKED_AT:-}"; then\n         echo "replacement',
-            'elif false; then\n         echo "replacement',
+            'elif test -n "${MARKED_AT:-}"; then\n     echo "replacement',
+            'elif false; then\n     echo "replacement',
         ),
         ("`AccessDenied`", "`Denied`"),
     ],

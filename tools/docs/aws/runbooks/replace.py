@@ -96,7 +96,7 @@ def since_the_mark(facts: StackFacts) -> Duration:
     replacement = warmed_replacement(facts).seconds
     total = OS_SECONDS + replacement
     return Duration(
-        name="one replacement, counted from the mark (step 6's clock)",
+        name="the replacement as step 6 counts it, from the mark",
         formula=f"launch until in service (`Pending`, within the boot budget's estimate for the OS) "
         f"{OS_SECONDS} s + one replacement {replacement} s = {total} s (not counted: the old instance's "
         "shutdown after the drain, which EC2 gives no figure for)",
@@ -127,8 +127,10 @@ def watch_replacement(facts: StackFacts) -> Step:
         command=(
             # Reached without a mark in this shell (step 1's wait for another change, a lost shell without
             # the state file): bash would count an empty MARKED_EPOCH as 0, seconds since 1970.
-            'test -n "${MARKED_EPOCH:-}" || { MARKED_EPOCH=$(date +%s) && '
-            'echo "no mark in this shell: seconds counted from now"; }\n'
+            'if test -z "${MARKED_EPOCH:-}"; then\n'
+            "  MARKED_EPOCH=$(date +%s)\n"
+            '  echo "no mark in this shell: seconds counted from now"\n'
+            "fi\n"
             "while :; do\n"
             # Seconds from step 5's own clock, not the server's: the limits below count from the mark.
             f'  echo "$(date -u +%T) UTC: $(( $(date +%s) - MARKED_EPOCH )) s since the mark (expected '
@@ -263,24 +265,22 @@ def replace_one(facts: StackFacts) -> Runbook:
             # instance than the state file's is refused.
             command=(
                 'CHOSEN="<id from step 1>"\n'
-                'case "$CHOSEN" in\n'
-                "  i-*)\n"
-                '    if test -n "${MARKED_AT:-}" && test "$CHOSEN" != "${INSTANCE:-}"; then\n'
-                '      echo "ANOTHER INSTANCE UNDER WAY: ${INSTANCE:-?}, marked at $MARKED_AT"\n'
-                '    elif test -n "${MARKED_AT:-}"; then\n'
-                '      echo "replacement of $INSTANCE already under way since $MARKED_AT: go to step 6"\n'
-                "    else\n"
-                '      GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$CHOSEN" \\\n'
-                '        --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
-                '      if test "$GROUP" = "$ASG"; then\n'
-                '        INSTANCE=$CHOSEN && DONE_AT= && echo "INSTANCE=$INSTANCE" > "$STATE" && \\\n'
-                "          echo in-group\n"
-                "      else\n"
-                '        echo "NOT IN GROUP: $GROUP"\n'
-                "      fi\n"
-                "    fi ;;\n"
-                '  *) echo "set CHOSEN first: the first line, an instance id from step 1 (i-...)" ;;\n'
-                "esac"
+                # Unedited (or no instance id), nothing is asked of AWS.
+                'if test "${CHOSEN#i-}" = "$CHOSEN"; then\n'
+                '  echo "set CHOSEN first: the first line, an instance id from step 1 (i-...)"\n'
+                'elif test -n "${MARKED_AT:-}" && test "$CHOSEN" != "${INSTANCE:-}"; then\n'
+                '  echo "ANOTHER INSTANCE UNDER WAY: ${INSTANCE:-?}, marked at $MARKED_AT"\n'
+                'elif test -n "${MARKED_AT:-}"; then\n'
+                '  echo "replacement of $INSTANCE already under way since $MARKED_AT: go to step 6"\n'
+                "else\n"
+                '  GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$CHOSEN" \\\n'
+                '    --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
+                '  if test "$GROUP" = "$ASG"; then\n'
+                '    INSTANCE=$CHOSEN && DONE_AT= && echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group\n'
+                "  else\n"
+                '    echo "NOT IN GROUP: $GROUP"\n'
+                "  fi\n"
+                "fi"
             ),
             expected="`in-group`; `$STATE` now holds the instance id (a new procedure starts a new state "
             "file). `already under way since` a time: this procedure marked it already (or step 1 found the "
