@@ -7,9 +7,11 @@ and step 1 prints only the exceptions with an outcome each. Held on every AWS en
 stacks/boot.py; each check also fails on the runbook as the fourth reader got it (git history).
 
 Sources: DescribeAutoScalingInstances lists no instance for an id in no group, and the CLI's text output
-prints a null as `None` (step 3 relies on it too); the Cause of a scale-in's termination, "an instance was
-taken out of service in response to a difference between desired and actual capacity" (Amazon EC2 Auto
-Scaling User Guide, "Verify a scaling activity for an Auto Scaling group"); Pending:Wait and Terminating:Wait
+prints a null as `None` (step 3 relies on it too); the Cause the group gives a change of its size, "an
+instance was started in response to a difference between desired and actual capacity" (AWS CLI Command
+Reference, describe-scaling-activities, its example), a scale-in's "... taken out of service in response to a
+difference between desired and actual capacity, shrinking the capacity from 4 to 1" (the group's activity
+notifications); Pending:Wait and Terminating:Wait
 hold an instance until its lifecycle action completes or times out ("How lifecycle hooks work in Amazon EC2
 Auto Scaling groups", https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html).
 """

@@ -111,8 +111,11 @@ def watch_replacement(facts: StackFacts) -> Step:
     response to a user health-check" (the Cause column's example in "Troubleshoot unhealthy instances",
     Amazon EC2 Auto Scaling User Guide); the group's own replacement's is "... in response to an ELB system
     health check failure" (the same column's example in "Health checks for instances in an Auto Scaling
-    group"). Polled in a loop until the old instance has left the group: DescribeAutoScalingInstances lists
-    no instance for an id that is in no group (--output text prints its null as `None`), whether our
+    group"); a scale-in's "... taken out of service in response to a difference between desired and actual
+    capacity, shrinking the capacity ..." (the Cause of a size change: "an instance was started in response to
+    a difference between desired and actual capacity", AWS CLI Command Reference, describe-scaling-activities,
+    its example). Polled in a loop until the old instance has left the group: DescribeAutoScalingInstances
+    lists no instance for an id that is in no group (--output text prints its null as `None`), whether our
     replacement or a scale-in terminated it. Past the expected time since the mark the targets are looked at;
     only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
     codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
