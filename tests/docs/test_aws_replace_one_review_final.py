@@ -16,6 +16,7 @@ import subprocess
 
 import pytest
 
+from stacks.boot import OS_SECONDS
 from tests.docs import formula
 from tests.docs.test_aws_replace_one_reader import ENVIRONMENTS, runbook, steps
 from tools.docs.aws.runbooks import common
@@ -62,7 +63,8 @@ def test_one_replacement_waits_for_the_warm_up_before_the_old_one_goes(generated
     assert replacement.seconds == expected
     assert f"warm-up {warmup} s" in replacement.formula
     watch = next(s for s in found.steps if "describe-scaling-activities" in s.command)
-    assert f"`Successful` at {expected:g} s since the mark" in watch.stop_if
+    # Round 4: step 6 counts from the mark, the launch (`Pending`, the OS's boot estimate) first.
+    assert f"No `GONE` at {expected + OS_SECONDS:g} s since the mark" in watch.stop_if
     assert f"`WaitingForInstanceWarmup` for about {warmup} s" in watch.expected
     # A warm-up longer than boot and checks is what the old one waits for.
     longer = common.warmed_replacement(dataclasses.replace(facts, warmup_seconds=booted + 100))
