@@ -24,6 +24,7 @@ from tests.docs.azure_fixtures import generated
 from tests.docs.runbook_harness import assignments, committed, frozen, logged_calls, run_bash, stub_function
 from tests.docs.runbook_harness import section as _section
 from tests.docs.test_azure_replace_one_reader import _code, _first, _steps
+from tools.docs.azure.backend_health import DOWN, UP
 
 # The instances before the procedure (step 4's $BEFORE) and the one being replaced.
 BEFORE = "vm-a\nvm-b\nvm-c"
@@ -31,11 +32,13 @@ VM = "vm-b"
 
 
 def _run(code: str, az: str, directory: Path, **variables: str) -> tuple[str, list[str]]:
-    """Run `code` in bash with `az` answering per `az` (a `case "$*"` body) and `sleep` a no-op; return
+    """Run `code` in bash with `az` answering per `az` (a `case "$*"` body) and `sleep` advancing bash's
+    clock instead of waiting (a wait loop for a state the stub never gives ends at its deadline); return
     what it printed (stdout and stderr) and the az calls it made, in order."""
     calls = directory / "calls"
     calls.write_text("")
-    script = stub_function("az", az, log=calls) + "sleep() { :; }\n" + assignments(variables) + code
+    sleep = "sleep() { SECONDS=$((SECONDS + $1)); }\n"
+    script = stub_function("az", az, log=calls) + sleep + assignments(variables) + code
     result = run_bash(script, timeout=60, cwd=directory)
     return result.stdout + result.stderr, logged_calls(calls)
 
@@ -57,8 +60,9 @@ def problems(text: str, minimum: int) -> list[str]:
     restore = _code(steps[_first(steps, r'--min-count "\$MIN"')])
     capacity = f'  *"vmss show"*) echo {minimum} ;;\n'
     limits = f'  *"capacity.minimum"*) echo {minimum} ;;\n  *"capacity.default"*) echo {minimum} ;;\n'
-    # Step 8 also counts the other Healthy instances (round 3, test_azure_replace_one_reader3): enough.
-    healthy = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
+    # Step 8 also counts the other Up instances (round 3, test_azure_replace_one_reader3): enough. The
+    # gateway says Up, not the portal's Healthy (round 4, tools/docs/azure/backend_health.py).
+    healthy = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = str(directory / "replace.env")
@@ -140,13 +144,13 @@ def problems(text: str, minimum: int) -> list[str]:
             found.append("6: the old instance's zone left without an instance is not warned about")
 
         # 10. Step 7: every pass prints the time and the state.
-        booting = '  *"show-backend-health"*) test -s n && echo Healthy; echo . >>n ;;\n'
+        booting = f'  *"show-backend-health"*) test -s n && echo {UP}; echo . >>n ;;\n'
         out, _ = _run(wait, booting, directory, **common, NEW_IP="10.0.0.9")
         if not re.search(r"^\d\d:\d\d:\d\d ", out, re.MULTILINE):
             found.append("10: the wait loop prints nothing while it waits")
 
         # 4. Step 8: a new instance that is not Healthy stops the delete.
-        unhealthy = '  *"show-backend-health"*) echo Unhealthy ;;\n'
+        unhealthy = f'  *"show-backend-health"*) echo {DOWN} ;;\n'
         _, calls = _run(
             delete,
             unhealthy,

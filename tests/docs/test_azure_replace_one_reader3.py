@@ -33,6 +33,7 @@ from tests.docs.azure_fixtures import generated
 from tests.docs.runbook_harness import committed, frozen
 from tests.docs.test_azure_replace_one_reader import _code, _first, _steps
 from tests.docs.test_azure_replace_one_reader2 import BEFORE, VM, _called, _run
+from tools.docs.azure.backend_health import UP
 
 AZURE_CLI_PYTHON = ROOT / "build" / "azure-cli-venv" / "bin" / "python"
 OLD_IP = "10.0.0.5"
@@ -85,9 +86,7 @@ def problems(text: str, minimum: int) -> list[str]:
             found.append("AZ-1: step 4 does not save the old instance's address to $STATE")
         variables = {**common, "VM": VM, "OLD_IP": OLD_IP, "CAP": str(minimum), "NEW_IP": NEW_IP}
         for others, deletes in ((minimum - 1, False), (minimum, True)):
-            health = (
-                f'  *"length("*"{OLD_IP}"*) echo {others} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
-            )
+            health = f'  *"length("*"{OLD_IP}"*) echo {others} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
             _, calls = _run(delete, health, directory, **variables)
             if (_called(calls, "delete-instances") >= 0) != deletes:
                 found.append(
@@ -116,7 +115,7 @@ def problems(text: str, minimum: int) -> list[str]:
             found.append("AZ-5: the stop does not tell a quota error (Rollback) from a conflict (re-run)")
 
         # AZ-7. Step 8 re-run while the first delete runs: any delete error shows the VM's provisioning state.
-        deleting = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
+        deleting = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
         deleting += '  *"delete-instances"*) echo "Conflict" >&2; return 1 ;;\n'
         deleting += '  *"vm show"*"provisioningState"*) echo Deleting ;;\n'
         out, calls = _run(delete, deleting, directory, **variables)
