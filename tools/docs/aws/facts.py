@@ -204,7 +204,39 @@ def details(template: Template, refresh: dict[str, Any]) -> dict[str, Any]:
             for spec in template.prop(LAUNCH_TEMPLATE, "LaunchTemplateData").get("TagSpecifications", ())
         ),
         "topic_key": topic_key(template),
+        # Where a launch from the fleet's template goes: the group's subnets, the template's security groups.
+        "app_subnets": app_subnets(template),
+        "fleet_security_groups": launch_security_groups(template),
     }
+
+
+def app_subnets(template: Template) -> tuple[str, ...]:
+    """The logical ids of the group's subnets (VPCZoneIdentifier); one the stack does not own is refused."""
+    subnets = template.prop(ASG, "VPCZoneIdentifier")
+    ids = tuple(ref_id(subnet) for subnet in subnets)
+    if None in ids or any(template.type_of(subnet) != "AWS::EC2::Subnet" for subnet in ids):
+        raise TemplateError(
+            f"aws {template.environment}: the group's subnets {subnets!r} are not all the stack's own"
+        )
+    return ids
+
+
+def launch_security_groups(template: Template) -> tuple[str, ...]:
+    """The logical ids of the security groups the launch template gives an instance (SecurityGroupIds, or
+    its network interfaces' Groups); one the stack does not own (no Ref or GetAtt) is refused: only a stack
+    resource's physical id can be looked up."""
+    data = template.prop(LAUNCH_TEMPLATE, "LaunchTemplateData")
+    groups = [
+        *data.get("SecurityGroupIds", ()),
+        *(group for interface in data.get("NetworkInterfaces", ()) for group in interface.get("Groups", ())),
+    ]
+    ids = tuple(dict.fromkeys(ref_id(group) for group in groups))
+    if not ids or None in ids:
+        raise TemplateError(
+            f"aws {template.environment}: the launch template's security groups {groups!r} are not all "
+            "the stack's own"
+        )
+    return ids
 
 
 def instance_role(template: Template) -> str:

@@ -10,6 +10,7 @@ with the documentation that says so.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -100,10 +101,19 @@ def topic_key_statement(topic_key: str, *, region: str) -> dict:
     }
 
 
+STACK_RESOURCE = "<the physical id of stack resource {}>"
+
+
 def stack_resource(logical_id: str) -> str:
     """A placeholder for what only a deployment knows: the physical id of one of the stack's resources (the
     runbook's note says how to look it up)."""
-    return f"<the physical id of stack resource {logical_id}>"
+    return STACK_RESOURCE.format(logical_id)
+
+
+def stack_resources(document: str) -> list[str]:
+    """The logical ids of the stack_resource placeholders in `document`, in their first order."""
+    pattern = re.escape(STACK_RESOURCE).replace(r"\{\}", r"(\w+)")
+    return list(dict.fromkeys(re.findall(pattern, document)))
 
 
 # An Auto Scaling call that names a launch template (StartInstanceRefresh with a desired configuration,
@@ -117,38 +127,87 @@ def stack_resource(logical_id: str) -> str:
 # template. ImageId is no SSM parameter in the template (CloudFormation resolves it at deploy), so no
 # ssm:GetParameters.
 LAUNCH_TEMPLATE_OPTIONS = {"--launch-template", "--mixed-instances-policy"}
-LAUNCH_SIDS = ("Ec2RunFromTheFleetTemplate", "IamPassTheFleetRole", "Ec2TagAtLaunch")
+LAUNCH_SIDS = (
+    "Ec2RunFromTheFleetTemplate",
+    "IamPassTheFleetRole",
+    "Ec2TagAtLaunch",
+    "Ec2RunInTheFleetSubnetsAndGroup",
+    "Ec2RunWithInterfacesInTheFleetSubnets",
+)
+# The resource types of RunInstances that say where an instance's network goes: pinned to the fleet's own
+# subnets and security group, every other resource type of the call left to the launch template condition.
+NETWORK_TYPES = ("subnet", "security-group", "network-interface")
+# What the permissions note says of a policy that may launch from the fleet's template: RunInstances may
+# override the template's parameters ("When you launch an instance using a launch template, you can override
+# parameters that are specified in the launch template", "Use launch templates to control launching
+# instances", Amazon EC2 User Guide), user data among them, and no condition key names user data.
+LAUNCH_NOTE = (
+    f"{LAUNCH_SIDS[0]} and {LAUNCH_SIDS[1]} let whoever holds this policy launch an instance of their own "
+    "(their user data, in the fleet's subnets and security group) that runs as the fleet's role: the check "
+    "Auto Scaling makes when a refresh names a launch template needs them. Grant this policy just in time, "
+    "for this procedure, and remove it afterwards."
+)
 
 
 @dataclass(frozen=True)
 class FleetLaunch:
     """What launching from the fleet's launch template involves (facts.details): the template's logical id,
-    the name (pattern) of the role its instance profile carries, the resource types it tags at launch."""
+    the name (pattern) of the role its instance profile carries, the resource types it tags at launch, the
+    logical ids of the group's subnets and of the template's security groups."""
 
     template: str
     role: str
     tagged: tuple[str, ...]
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
 
 
 def launch_statements(launch: FleetLaunch, *, region: str) -> list[dict]:
-    """Launching from the stack's own template only. Keys and ARN formats from the Service Authorization
-    Reference: list_amazonec2.html, RunInstances takes condition key ec2:LaunchTemplate (an ARN,
-    `arn:${Partition}:ec2:${Region}:${Account}:launch-template/${LaunchTemplateId}`) on each of its resources,
-    as "Example: Work with launch templates" in the Amazon EC2 User Guide scopes it (Resource "*" with ArnLike
-    ec2:LaunchTemplate); no ec2:IsLaunchTemplateResource: the group supplies the subnets and instance types
-    itself. CreateTags on `instance/*`, `volume/*` with ec2:CreateAction;
-    list_awsidentityandaccessmanagementiam.html: PassRole on role
+    """Launching from the stack's own template only, into the group's own subnets with the template's own
+    security groups. Keys and ARN formats from the Service Authorization Reference (list_amazonec2.html;
+    the copy cfn-lint carries, cfnlint/data/AdditionalSpecs/Policies.json, agrees): RunInstances takes
+    condition key ec2:LaunchTemplate (an ARN, `arn:${Partition}:ec2:${Region}:${Account}:launch-template/
+    ${LaunchTemplateId}`) on each of its resource types, as "Example: Work with launch templates" in the
+    Amazon EC2 User Guide scopes it (ArnLike ec2:LaunchTemplate). A caller may override the template's
+    subnet and security groups, so those resources are pinned by ARN: subnet `arn:${Partition}:ec2:${Region}:
+    ${Account}:subnet/${SubnetId}`, security-group `...:security-group/${SecurityGroupId}`; a network
+    interface (`...:network-interface/${NetworkInterfaceId}`, created at launch or an existing one) by its
+    subnet, condition key ec2:Subnet ("Filters access by the ARN of the subnet"), which subnet and security
+    group do not carry: its own statement. The first statement leaves those three types out (NotResource):
+    the rest of the call (instance, volume, image, ...) as before. No ec2:IsLaunchTemplateResource: the group
+    supplies its subnets itself, not the template. CreateTags on `instance/*`, `volume/*` with
+    ec2:CreateAction; list_awsidentityandaccessmanagementiam.html: PassRole on role
     `arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}` with iam:PassedToService (the instance profile
     hands the role to EC2)."""
     tagged = [f"arn:aws:ec2:{region}:*:{kind}/*" for kind in launch.tagged]
     template_arn = f"arn:aws:ec2:{region}:*:launch-template/{stack_resource(launch.template)}"
+    from_template = {"ArnLike": {"ec2:LaunchTemplate": template_arn}}
+    subnets = [f"arn:aws:ec2:{region}:*:subnet/{stack_resource(subnet)}" for subnet in launch.subnets]
+    groups = [
+        f"arn:aws:ec2:{region}:*:security-group/{stack_resource(group)}" for group in launch.security_groups
+    ]
     statements = [
         {
             "Sid": LAUNCH_SIDS[0],
             "Effect": "Allow",
             "Action": ["ec2:RunInstances"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"ec2:LaunchTemplate": template_arn}},
+            "NotResource": [f"arn:aws:ec2:*:*:{kind}/*" for kind in NETWORK_TYPES],
+            "Condition": from_template,
+        },
+        {
+            "Sid": LAUNCH_SIDS[3],
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances"],
+            "Resource": subnets + groups,
+            "Condition": from_template,
+        },
+        {
+            "Sid": LAUNCH_SIDS[4],
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances"],
+            "Resource": f"arn:aws:ec2:{region}:*:network-interface/*",
+            # Keys of one operator must all match; the values of one key, any of them.
+            "Condition": {"ArnLike": {"ec2:LaunchTemplate": template_arn, "ec2:Subnet": subnets}},
         },
         {
             "Sid": LAUNCH_SIDS[1],
@@ -182,6 +241,26 @@ class Scope:
 
 
 USER_POOL_OUTPUT = "UserPoolId"
+# The restore-store runbook names the table it restores into "$TABLE" + RESTORED_SUFFIX.
+RESTORED_SUFFIX = "-restored"
+# What only the table a restore creates may undergo: the item writes a restore makes with the caller's
+# permissions ("DynamoDB read and write permissions on the target table", DEPENDENT_ACTIONS) and what the
+# runbook gives it afterwards (TTL, point-in-time recovery, deletion protection, tags). Never the table the
+# fleet serves: the holder could delete its items or turn its recovery and protection off.
+RESTORED_ONLY = frozenset(
+    {
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:TagResource",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:UpdateItem",
+        "dynamodb:UpdateTable",
+        "dynamodb:UpdateTimeToLive",
+    }
+)
+ITEMS_TABLE_OUTPUT = "ItemsTableName"
+SERVED_TABLE_SID = "DynamodbNeverTheServedTable"
 # The DynamoDB actions that take no resource type (list_amazondynamodb.html, Resource types column empty):
 # they stay on "*" while every other DynamoDB action is scoped to the stack's table.
 DYNAMODB_UNSCOPED = frozenset(
@@ -222,8 +301,10 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
     - list_amazondynamodb.html: every table call the runbooks make (item reads and writes, DescribeTable,
       the backup, restore, TTL, tag and table updates) takes table `arn:${Partition}:dynamodb:${Region}:
       ${Account}:table/${TableName}`; a backup is `table/${TableName}/backup/${BackupName}`, an index
-      `table/${TableName}/index/${IndexName}`. The pattern of the stack's table name also covers its
-      restored copy (`$TABLE-restored`), backups and indexes: `*` matches `/` too;
+      `table/${TableName}/index/${IndexName}`. The reads, the backup and RestoreTableToPointInTime (on the
+      source table, "Using IAM with DynamoDB backup and restore") get the pattern of the stack's table name,
+      which also covers its restored copy (`$TABLE-restored`), backups and indexes (`*` matches `/` too);
+      RESTORED_ONLY gets the restored copy's name only (served_table_statement keeps it off the served one);
     - list_amazonelasticache.html: TestFailover and DescribeReplicationGroups take replicationgroup
       `arn:${Partition}:elasticache:${Region}:${Account}:replicationgroup:${ReplicationGroupId}`
       (CloudFormation generates the id: only the stack resource's physical id knows it); DescribeEvents
@@ -253,6 +334,7 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
         f"arn:aws:dynamodb:{region}:*:table/{table_name}"
         + ("" if table_name.endswith("*") else "*"),  # a literal name: its restored copy too
     )
+    restored = Scope("RestoredTable", f"arn:aws:dynamodb:{region}:*:table/{table_name}{RESTORED_SUFFIX}")
     cache = Scope(
         "CacheGroup", f"arn:aws:elasticache:{region}:*:replicationgroup:{stack_resource(cache_group)}"
     )
@@ -272,7 +354,22 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
         "cognito-idp:DescribeUserPoolClient": pool,
         "ec2:GetConsoleOutput": instances,
         "dynamodb:*": table,
+        **dict.fromkeys(RESTORED_ONLY, restored),
         **dict.fromkeys(("elasticache:TestFailover", "elasticache:DescribeReplicationGroups"), cache),
+    }
+
+
+def served_table_statement(granted: Iterable[str], *, region: str) -> dict:
+    """The table the fleet serves (the stack's ItemsTableName output) never undergoes RESTORED_ONLY: after a
+    switch it is itself a restored table, `<table>-restored`, whose name the pattern of the next restore's
+    target (`<table>*-restored`) matches too; a per-restore suffix would not help, any pattern matching the
+    next target matches the served one. An explicit deny overrides any allow ("Policy evaluation logic",
+    IAM User Guide)."""
+    return {
+        "Sid": SERVED_TABLE_SID,
+        "Effect": "Deny",
+        "Action": sorted(granted),
+        "Resource": f"arn:aws:dynamodb:{region}:*:table/<the stack's {ITEMS_TABLE_OUTPUT} output>",
     }
 
 
@@ -358,6 +455,9 @@ def policy(
         if condition:
             statement["Condition"] = condition
         statements.append(statement)
+    # Only where those actions were scoped to the restored copy (stack_scopes).
+    if restored_only := RESTORED_ONLY & set(found) & set(scopes):
+        statements.append(served_table_statement(restored_only, region=region))
     if data_key and ITEM_DATA & set(found):
         statements.append(data_key_statement(data_key, region=region))
     if topic_key and PUBLISH in found:

@@ -244,15 +244,22 @@ def verification(
 FAILED_STEP = "Runbook step failed: <step number and what it printed>"
 
 
+def escalation_hint(facts: StackFacts) -> str:
+    """Where to set the escalation destination so that it reaches the runbooks as well as the stack: the
+    runbooks are synthesized from cdk.json's context and environments.toml (tools/docs/inputs.py, new_app),
+    never from a deploy's `-c`, which would change the stack's output but not this text."""
+    env = facts.environment
+    return (
+        f"cdk.json context `{SPEC_OVERRIDE_PREFIX}{env}.alarms.escalation`, or environments.toml "
+        f"`[{env}.alarms]`; not `cdk deploy -c`, which `python -m tools.docs` does not see: the stack would "
+        "page one destination, the runbooks name another"
+    )
+
+
 def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> tuple[Step, ...]:
     """Whom to page (the stack's `Escalation` output), who the alarms reach, and telling them through the
     alarm topic: `message` is what the on-call sends (a runbook adds what whoever helps needs to know)."""
-    page = escalation_contact(
-        facts.escalation,
-        f"stack output `{ESCALATION_OUTPUT}`",
-        f"`-c {SPEC_OVERRIDE_PREFIX}{facts.environment}.alarms.escalation='<text>'` or cdk.json context, or "
-        f"environments.toml `[{facts.environment}.alarms]`",
-    )
+    page = escalation_contact(facts.escalation, f"stack output `{ESCALATION_OUTPUT}`", escalation_hint(facts))
     nobody = (
         f"page `{facts.escalation}` (step 1)" if facts.escalation else "page whoever owns this environment"
     )

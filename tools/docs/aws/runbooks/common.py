@@ -7,12 +7,17 @@ from tools.docs.aws import steps as c
 from tools.docs.aws.iam import (
     DATA_KEY_OUTPUT,
     DATA_KEY_SID,
+    ITEMS_TABLE_OUTPUT,
+    LAUNCH_NOTE,
+    LAUNCH_SIDS,
+    SERVED_TABLE_SID,
     TOPIC_KEY_OUTPUT,
     TOPIC_KEY_SID,
     USER_POOL_OUTPUT,
     FleetLaunch,
     policy,
     stack_resource,
+    stack_resources,
     stack_scopes,
 )
 from tools.docs.commands.aws_cli import session
@@ -140,6 +145,8 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
             template=facts.details["launch_template"],
             role=facts.details["names"]["instance_role"],
             tagged=facts.details["launch_tags"],
+            subnets=facts.details["app_subnets"],
+            security_groups=facts.details["fleet_security_groups"],
         ),
     )
     # Only a deployment knows these: each placeholder names the stack output that prints it.
@@ -147,6 +154,7 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         (DATA_KEY_SID, DATA_KEY_OUTPUT, "the ARN of its customer managed key"),
         (TOPIC_KEY_SID, TOPIC_KEY_OUTPUT, "the ARN of its alarm topic's customer managed key"),
         ("CognitoIdpUserPool", USER_POOL_OUTPUT, "the id of its user pool (in the Resource's ARN)"),
+        (SERVED_TABLE_SID, ITEMS_TABLE_OUTPUT, "the name of the table the fleet serves (in the ARN)"),
     )
     note = " ".join(
         f"{sid}'s Resource: the stack's {output} output, {what}: `{facts.output(output).lookup}`."
@@ -154,15 +162,16 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         if f"<the stack's {output} output" in document
     )
     # Ids CloudFormation generates and the stack does not output: each placeholder names the stack resource.
-    resources = ("launch_template", "cache_group")
-    note = " ".join(
-        [note]
-        + [
+    # What launching from the fleet's template allows comes first: whoever grants the policy reads it.
+    parts = [
+        LAUNCH_NOTE if LAUNCH_SIDS[0] in document else "",
+        note,
+        *(
             f"`{stack_resource(logical_id)}`: `{c.resource(facts, 'ID', logical_id, '').command}`."
-            for logical_id in (facts.details[key] for key in resources)
-            if stack_resource(logical_id) in document
-        ]
-    ).strip()
+            for logical_id in stack_resources(document)
+        ),
+    ]
+    note = " ".join(part for part in parts if part)
     return Runbook(**{**draft.__dict__, "permissions": document, "permissions_note": note})
 
 

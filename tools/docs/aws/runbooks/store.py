@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from tools.docs.aws import steps as c
-from tools.docs.aws.iam import DATA_KEY_OUTPUT
+from tools.docs.aws.iam import DATA_KEY_OUTPUT, RESTORED_SUFFIX
 from tools.docs.aws.runbooks.common import assemble, in_service_count, refresh_duration, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
 
@@ -80,7 +80,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title="Choose the moment to restore (UTC, inside the window, just before the damage) and the "
                 "new table's name",
                 command="RESTORE_TO=2026-01-01T03:00:00Z  # replace with the moment before the damage\n"
-                'RESTORED="$TABLE-restored"',
+                f'RESTORED="$TABLE{RESTORED_SUFFIX}"',
             ),
             Step(
                 title="Restore into a new table (the source keeps serving meanwhile)",
