@@ -70,8 +70,9 @@ def aws_problems(spec: EnvironmentSpec, context: Mapping[str, Any] | None = None
         )
     problems += escalation_problems(
         spec,
-        f"environments.toml, or `-c {SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.escalation=<text>` / cdk.json "
-        "context",
+        # Not `-c`: the runbooks (python -m tools.docs) are built from cdk.json's context, so a value given
+        # only on the command line would reach the stack's output but never its runbooks.
+        f"cdk.json context `{SPEC_OVERRIDE_PREFIX}{spec.name}.alarms.escalation`, or environments.toml",
     )
     # One architecture for the group, a boot budget that fits its downloads, and a release bundle for it.
     return problems + boot_problems(spec)

@@ -73,7 +73,9 @@ def test_aws_production_refuses_to_build_without_a_destination(tmp_path):
     assert set(problems) >= {"alarms.email", FIELD}
     assert problems[FIELD].value is None
     assert "must be set in production" in problems[FIELD].rule
-    assert "-c spec.prod.alarms.escalation=" in problems[FIELD].rule
+    # cdk.json, not `-c`: the runbooks are built from cdk.json context only.
+    assert "cdk.json context `spec.prod.alarms.escalation`" in problems[FIELD].rule
+    assert "-c " not in problems[FIELD].rule
 
 
 def test_aws_production_builds_with_the_shipped_destination(tmp_path):
