@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from tests.docs import formula
-from tests.docs.test_aws_replace_one_reader import ENVIRONMENTS, runbook, steps
+from tests.docs.aws.test_aws_replace_one_instance_procedure import ENVIRONMENTS, runbook, steps
 from tools.docs.aws.runbooks import common
 from tools.docs.commands.aws_cli import session
 

@@ -14,8 +14,7 @@ import jmespath
 import pytest
 
 from tests.docs import runbook_harness as harness
-from tests.docs.runbook_harness import section
-from tests.docs.test_aws_replace_one_reader import (
+from tests.docs.aws.test_aws_replace_one_instance_procedure import (
     ENVIRONMENTS,
     aws_shell,
     reload_lines,
@@ -23,7 +22,8 @@ from tests.docs.test_aws_replace_one_reader import (
     step_with,
     steps,
 )
-from tests.docs.test_aws_replace_one_reader2 import _group, _query
+from tests.docs.aws.test_aws_replace_one_instance_resume_and_output import _group, _query
+from tests.docs.runbook_harness import section
 from tools.docs.commands.aws_cli import session
 
 STATE = "replace-one-instance-StatelessService-prod.env"

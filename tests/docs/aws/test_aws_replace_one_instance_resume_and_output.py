@@ -15,8 +15,7 @@ import jmespath
 import pytest
 
 from tests.docs import runbook_harness as harness
-from tests.docs.runbook_harness import section
-from tests.docs.test_aws_replace_one_reader import (
+from tests.docs.aws.test_aws_replace_one_instance_procedure import (
     ENVIRONMENTS,
     _shell,
     names_block,
@@ -25,6 +24,7 @@ from tests.docs.test_aws_replace_one_reader import (
     step_with,
     steps,
 )
+from tests.docs.runbook_harness import section
 from tools.docs.commands.aws_cli import session
 
 

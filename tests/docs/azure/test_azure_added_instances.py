@@ -9,7 +9,7 @@ import importlib
 import re
 
 from refarch.spec import load_all
-from tests.docs.azure_fixtures import generated, inventories, mutated
+from tests.docs.azure.azure_fixtures import generated, inventories, mutated
 from tools.docs import azure as azure_docs
 from tools.docs.azure import inventory as inv
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.azure_fixtures import generated
+from tests.docs.azure.azure_fixtures import generated
 from tools.docs.commands import azure_cli, pulumi_cli, validate
 
 GOOD = ["az", "vmss", "rolling-upgrade", "start", "-g", "refarch-prod", "-n", "refarch-prod-vmss"]

@@ -7,7 +7,7 @@ import pytest
 
 from refarch.inventory import Inventory
 from refarch.spec import load_all
-from tests.docs.azure_fixtures import generated, inventories, mutated
+from tests.docs.azure.azure_fixtures import generated, inventories, mutated
 from tools.docs import azure as azure_docs
 from tools.docs import prices
 from tools.docs.azure import inventory as inv

@@ -22,7 +22,7 @@ import json
 import re
 
 from refarch.spec import load_all
-from tests.docs.azure_fixtures import generated, inventories, mutated
+from tests.docs.azure.azure_fixtures import generated, inventories, mutated
 from tests.docs.runbook_harness import SH_BLOCK, committed
 from tests.docs.runbook_harness import section as _section
 from tools.docs import azure as azure_docs

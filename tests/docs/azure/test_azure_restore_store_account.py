@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from refarch import ROOT
 from refarch.spec import load_all
 from refarch_pulumi.offline import project
-from tests.docs.azure_fixtures import inventories
-from tests.docs.test_azure_restore_resume import _restore, _run
+from tests.docs.azure.azure_fixtures import inventories
+from tests.docs.azure.test_azure_restore_store_resume import _restore, _run
 from tools.docs import azure as azure_docs
 from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions
 from tools.docs.commands import simple_commands
 
-ROOT = Path(__file__).parents[2]
 COSMOS_SDK = next(
     (ROOT / "build" / "azure-cli-venv" / "lib").glob("python*/site-packages/azure/mgmt/cosmosdb")
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 
 from refarch.spec import load_all
-from tests.docs.azure_fixtures import inventories
+from tests.docs.azure.azure_fixtures import inventories
 from tools.docs import azure as azure_docs
 
 STACK = "--stack prod --cwd pulumi/azure"

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from refarch.spec import load_all
-from tests.docs.azure_fixtures import inventories
+from tests.docs.azure.azure_fixtures import inventories
 from tools.docs import azure as azure_docs
 
 OWN, FIRST, SECOND = "itemsabc12345", "itemsabc12345-restored", "itemsabc12345-restored-restored"

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from tests.docs.runbook_harness import SH_BLOCK
+from tests.docs.runbook_harness import SH_BLOCK, assert_each_mutant_caught
 from tests.docs.runbook_harness import section as _section
 
 RAISING = ("replace-one-instance", "evacuate-zone")
@@ -94,8 +94,6 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_unsafe_form_is_caught(documents, mutation):
-    pattern, replacement = MUTATIONS[mutation]
-    for path, text in _raising(documents).items():
-        broken = re.sub(pattern, replacement, text)
-        assert broken != text, (mutation, path)
-        assert problems(broken), (mutation, path)
+    assert_each_mutant_caught(
+        _raising(documents), mutation, *MUTATIONS[mutation], lambda text, _: problems(text)
+    )

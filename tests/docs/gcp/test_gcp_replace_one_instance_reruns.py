@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 
 from refarch import spec
+from tests.docs.gcp.test_gcp_replace_one_instance_failures import _index, _replace_one, _steps
 from tests.docs.runbook_harness import (
     SYSTEM_PATH,
+    assert_each_mutant_caught,
     assignments,
-    from_history,
-    mutants,
+    rendered_at,
     run_bash,
     stub_function,
 )
-from tests.docs.test_gcp_replace_one_reader import _index, _replace_one, _steps
 
 # A stand-in gcloud: list-instances prints $ROW, describe $TARGET or $LIVE_MIN; the others say they ran.
 STUB = stub_function(
@@ -114,13 +114,13 @@ def test_replace_one_survives_the_third_reader_trial(documents, tmp_path):
     assert not any(found.values()), found
 
 
-# The runbooks as the third reader got them (before these fixes), from the commit they were rendered in.
-TRIAL_COMMIT = "d59a2c2"
+# The runbooks as the third reader got them (before these fixes), frozen in data/ (rendered at RENDERED_AT).
+RENDERED_AT = "d59a2c2"
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_old_runbook_fails_every_check(environment, tmp_path):
-    old = from_history(TRIAL_COMMIT, "gcp", environment)
+    old = rendered_at(RENDERED_AT, "gcp", environment)
     found = problems(old, str(tmp_path))
     assert len(found) == 7, found
 
@@ -141,8 +141,11 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_stumble_is_caught(documents, mutation, tmp_path):
-    for path, text, broken in mutants(_replace_one(documents), *MUTATIONS[mutation]):
-        assert broken != text, (mutation, path)
+    def problems_in_a_home_of_its_own(text: str, path: str) -> list[str]:
         home = tmp_path / f"{mutation}-{path.replace('/', '-')}"
         home.mkdir()
-        assert problems(broken, str(home)), (mutation, path)
+        return problems(text, str(home))
+
+    assert_each_mutant_caught(
+        _replace_one(documents), mutation, *MUTATIONS[mutation], problems_in_a_home_of_its_own
+    )

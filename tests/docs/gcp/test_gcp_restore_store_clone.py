@@ -1,42 +1,29 @@
-"""GCP restore-store runbook after the second architect review (review2-gcp-restore): the rendered commands
-are run in bash against stand-in `gcloud`, `pulumi` and `git` functions where the finding is about what the
-shell does, and read where it is about what the text says."""
+"""The GCP restore-store runbook's clone, from restore to deletion: the restore waits until the clone
+operation is done and gives the clone the stack's TTL policy before the grant; the grant refuses when the
+served setting cannot be read; the rollback reopens a closed restore in a block of its own and the switch
+back checks the served setting; the clone is deleted by a command whose permission is listed, only after
+reading what the stack serves and drains, and in a block apart from its backups, which are that database's
+only and deleted at once; every update says how to resume an interrupted one. The rendered commands are run
+in bash against stand-in `gcloud`, `pulumi` and `git` functions (gcp_restore_store.py) where the behaviour
+is what the shell does, and read where it is what the text says."""
 
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
 from pathlib import Path
 
+from tests.docs.gcp.gcp_restore_store import (
+    PREVIOUS,
+    RESTORED,
+    STACK,
+    _book,
+    _own,
+    _run,
+    _stack,
+    _step,
+)
 from tools.docs.gcp.facts import TTL_FIELD, facts
 from tools.docs.gcp.runbooks import runbooks
-
-STACK = "--stack prod --cwd pulumi/gcp"
-
-
-def _book(docs_inputs):
-    model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
-    return model, next(b for b in runbooks(facts("prod", model, spec)) if b.scenario == "restore-store")
-
-
-def _own(model) -> str:
-    return model.only("gcp:firestore/database:Database").get("name")
-
-
-def _run(tmp_path: Path, stubs: str, command: str, **env: str) -> tuple[str, str]:
-    """Run a rendered command in bash with stand-in programs; returns (stdout, the stand-ins' call log)."""
-    log = tmp_path / "calls.log"
-    log.touch()
-    assignments = "".join(f"{name}={shlex.quote(value)}\n" for name, value in env.items())
-    script = f"LOG={shlex.quote(str(log))}\nsleep() {{ :; }}\n{stubs}\n{assignments}{command}\n"
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
-    return result.stdout, log.read_text()
-
-
-def _step(steps, text: str):
-    [step] = [step for step in steps if text in step.command]
-    return step
 
 
 # Finding 1: `database=.../x-restored` also matches `.../x-restored-2` (gcloud topic filters: `=` is a
@@ -190,3 +177,89 @@ def test_every_update_says_how_to_resume_an_interrupted_one(docs_inputs):
     for step in updates:
         assert f"`pulumi cancel {STACK}`" in step.stop_if, step.title
         assert f"`pulumi refresh {STACK}`" in step.stop_if, step.title
+
+
+# Finding 1 (major): the delete's guard compared RESTORED with $DATABASE, the Names block's output read once:
+# stale after a switch or a rollback. It now reads what the stack serves and drains inside the block. Each
+# case below sets a stale $DATABASE that would let the old guard through, or stop it, the wrong way.
+def test_the_clone_delete_reads_what_the_stack_serves_and_drains_now(docs_inputs, tmp_path):
+    model, book = _book(docs_inputs)
+    delete = _step(book.rollback, "databases delete")
+    own = _own(model)
+    cases = [
+        # (the database to delete, served now, draining now, the Names block's stale $DATABASE, deleted?)
+        (RESTORED, RESTORED, None, own, False),  # forward shell after the switch, RESTORED=R by mistake
+        (RESTORED, own, RESTORED, RESTORED, False),  # Rollback steps 2-3 done, step 4 not yet
+        (RESTORED, own, None, RESTORED, True),  # a fresh shell after the switch, then a whole rollback
+        (PREVIOUS, RESTORED, None, PREVIOUS, True),  # forward step 12: PREVIOUS, a clone, no longer used
+        (RESTORED, None, None, own, False),  # the stack output cannot be read
+    ]
+    for target, served, draining, database, deleted in cases:
+        (tmp_path / "calls.log").write_text("")
+        out, calls = _run(
+            tmp_path,
+            _stack(served, draining),
+            delete.command,
+            RESTORED=target,
+            DATABASE=database,
+            PROJECT="p",
+        )
+        if deleted:
+            assert "STOP" not in out and f"databases delete --database={target}" in calls, (served, draining)
+            assert calls.index("--no-delete-protection") < calls.index("databases delete")
+        else:
+            assert "STOP" in out and "gcloud firestore databases" not in calls, (served, draining)
+    assert "`itemsDatabaseDraining`" in delete.stop_if and "`firestoreDatabase`" in delete.stop_if
+
+
+# Finding 2: the closed run's reopen shared a block with the switch back's `pulumi up`; it is a block of its
+# own now, and the switch back runs only when the served setting is this run's RESTORED.
+def test_the_reopen_is_its_own_block_and_the_switch_back_checks_the_served_setting(docs_inputs, tmp_path):
+    _, book = _book(docs_inputs)
+    reopen, back = book.rollback[0], book.rollback[1]
+    assert "reopened" in reopen.command and "pulumi" not in reopen.command
+    state = tmp_path / "restore.env"
+    state.write_text(f"RESTORED={RESTORED}\nPREVIOUS=''\n")
+    for served, switched in ((RESTORED, True), ("prod-items-restored-0", False), (None, False)):
+        (tmp_path / "calls.log").write_text("")
+        config_get = f"echo {served}" if served else "return 255"
+        stub = (
+            'pulumi() { echo "pulumi $*" >>"$LOG"; '
+            f'if test "$1 $2" = "config get"; then {config_get}; fi; }}\n'
+            'git() { echo "git $*" >>"$LOG"; }'
+        )
+        out, calls = _run(tmp_path, stub, f'. "$STATE"\n{back.command}', STATE=str(state))
+        assert ("config set" in calls and f"pulumi up {STACK} --yes" in calls) is switched, served
+        assert ("STOP" in out) is not switched
+    assert "not $RESTORED: nothing changed" in back.stop_if
+
+
+# Finding 3: `gcloud firestore databases delete` asks "Do you want to continue (Y/n)?" (console_io.
+# PromptContinue with cancel_on_no=True, Google Cloud SDK 528 surface/firestore/databases/delete.py); the
+# list, a backup's delete (with its placeholder ID) and the database's delete are three blocks, so pasting
+# one never runs a placeholder.
+def test_the_backups_and_the_database_are_deleted_in_separate_blocks(docs_inputs):
+    _, book = _book(docs_inputs)
+    listing = _step(book.rollback, "backups list")
+    backup = _step(book.rollback, "backups delete")
+    database = _step(book.rollback, "databases delete")
+    assert len({listing.title, backup.title, database.title}) == 3
+    assert "BACKUP=" not in listing.command + database.command and "BACKUP=" in backup.command
+    assert "Do you want to continue (Y/n)?" in database.expected and "answer y only if" in database.expected
+    order = [book.rollback.index(step) for step in (listing, backup, database)]
+    assert order == sorted(order)
+
+
+# Finding 4 (the condition title's budget checked only after the clone) is moot: each database has its own
+# binding titled `only-<id>`, at most 68 characters (tests/gcp/test_gcp_restored_store.py, the longest ID).
+
+
+# Finding 5: the steps run `pulumi up` and change the stack's settings: a deployment, not a read of the
+# backend. Runbooks that only read the stack keep the read wording.
+def test_the_permissions_say_the_restore_deploys_the_stack(docs_inputs):
+    model, book = _book(docs_inputs)
+    assert "read access to the Pulumi" not in book.permissions
+    assert "write access to the Pulumi stack's state backend and the deployer's" in book.permissions
+    every = runbooks(facts("prod", model, docs_inputs.specs["prod"]))
+    readers = [b for b in every if "pulumi up" not in "\n".join(b.commands()) and "pulumi " in b.permissions]
+    assert readers and all("read access to the Pulumi" in b.permissions for b in readers)

@@ -1,23 +1,21 @@
 """GCP restore-store runbook after the last GCP architect review (review-last-gcp): the rendered commands are
 run in bash against stand-in `gcloud`, `pulumi` and `git` functions where the finding is about what the shell
 does, and read where it is about what the text says. Findings 2 and 4 on the stack itself are guarded in
-tests/gcp/test_gcp_last_review.py."""
+tests/gcp/test_gcp_item_role.py and tests/gcp/test_gcp_restored_store.py."""
 
 from __future__ import annotations
 
 import re
 
 from refarch_pulumi.offline import project
-from tests.docs.test_gcp_docs import mutated
-from tests.docs.test_gcp_restore_review2 import STACK, _book, _own, _run, _step
-from tests.docs.test_gcp_restore_review3 import _stack
+from tests.docs.gcp.gcp_restore_store import PREVIOUS, RESTORED, STACK, _book, _own, _run, _stack, _step
+from tests.docs.gcp.test_gcp_documents import mutated
 from tools.docs.commands import simple_commands
 from tools.docs.gcp import graph
 from tools.docs.gcp.facts import facts
 from tools.docs.gcp.inventory import CUSTOM_ROLE
 from tools.docs.gcp.runbooks import DEPLOYING, runbooks
 
-RESTORED, PREVIOUS = "prod-items-restored", "prod-items-restored-2"
 IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 NS = "refarch-gcp"
 
