@@ -159,7 +159,7 @@ def test_the_store_alert_watches_the_restored_database(restored):
     inventory, _ = restored
     policy = inventory.named("store-errors")
     text = policy.get("conditions.0.conditionThreshold.filter")
-    # With the stack's own, which instances not yet replaced still call (tests/gcp/test_gcp_last_review.py).
+    # With the stack's own, which instances not yet replaced still call (the store-alert tests below).
     assert f'resource.label.database_id = one_of("{RESTORED}", ' in text
 
 
@@ -248,7 +248,7 @@ def test_a_draining_database_keeps_its_grant_and_alert_only(gcp, restored, drain
     "config, watched",
     [
         ({"itemsDatabaseDraining": RESTORED}, ("<own>", RESTORED)),
-        # The stack's own too, while a clone is served (tests/gcp/test_gcp_last_review.py).
+        # The stack's own too, while a clone is served (the store-alert tests below).
         ({"itemsDatabase": SECOND, "itemsDatabaseDraining": RESTORED}, (SECOND, RESTORED, "<own>")),
     ],
 )

@@ -16,7 +16,7 @@ from tools.docs.aws.iam import DATA_KEY_SID, LAUNCH_SIDS, TOPIC_KEY_SID, actions
 
 def allowed(runbook) -> set[str]:
     """The actions the runbook's policy allows, but those on the table's and the topic's keys (tests/docs/
-    test_aws_restore_store.py and test_aws_scoped_permissions.py check those statements): they follow from
+    test_aws_restore_store.py and test_aws_permission_scopes.py check those statements): they follow from
     the stack's encryption, not from one command; and launching from the fleet's template, which a call
     naming it needs (test_aws_policy_resources.py)."""
     document = json.loads(runbook.permissions)

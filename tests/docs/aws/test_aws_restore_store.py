@@ -59,7 +59,7 @@ def test_the_policy_grants_the_stack_s_table_key_through_dynamodb_only(generated
         sse = table.get("SSESpecification", {})
         key = sse["KMSMasterKeyId"]["Fn::GetAtt"][0] if sse.get("SSEType") == "KMS" else None
         statements = json.loads(runbook.permissions)["Statement"]
-        # The topic key's statement (the escalation publishes) is test_aws_scoped_permissions.py's.
+        # The topic key's statement (the escalation publishes) is test_aws_permission_scopes.py's.
         on_keys = [
             s
             for s in statements

@@ -52,7 +52,7 @@ def problems(text: str, minimum: int, boot_budget: int, notice: int) -> list[str
     names = _code(_section(text, "Names, looked up from the stack"))
     delete = _first(steps, r'--instance-ids "\$VM"')
     # 1. autoscale cannot add an instance back after the delete: it is paused (the minimum still raised)
-    # in the delete's guarded chain (round 2, test_azure_replace_one_reader2: lowering the minimum first
+    # in the delete's guarded chain (test_azure_replace_one_instance_in_bash.py: lowering the minimum first
     # let autoscale scale in a healthy instance during the delete)
     # (chained with `&&`, or, since round 3, the delete in the `then` of the pause)
     paused_delete = r"--enabled false.*(&&|; then\n)\s*az vmss delete-instances"
@@ -138,7 +138,7 @@ def _prod(inventory=None):
     return facts, runbook, text
 
 
-def test_every_environment_runs_without_the_readers_stumbles():
+def test_every_environment_passes_the_text_checks():
     # The committed runbooks, which the drift test keeps equal to a fresh generation.
     for environment, (facts, _) in generated().items():
         text = committed("azure", environment)

@@ -150,7 +150,7 @@ def test_restore_runbook_switches_with_the_key_the_program_reads_and_sets_what_a
     database = "gcp:firestore/database:Database"
     steps = _restore(model, spec).steps
     switch = steps[_step(steps, f'pulumi config set {served} "$RESTORED"')]
-    # After the grant-first check (tests/docs/test_gcp_last_review.py).
+    # After the grant-first check (test_gcp_restore_store_switch.py).
     assert switch.command.startswith(': "${RESTORED:?}" && ')
     assert f'  && pulumi config set {served} "$RESTORED" {STACK} ' in switch.command
     update = [line for step in steps for line in step.command.splitlines() if "databases update" in line]
@@ -307,13 +307,14 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
 def test_restore_reads_the_fleets_bindings_only(docs_inputs):
     """Review finding 6: the grant check filters on the fleet's bindings (their condition titles' prefix, as
     the stack renders them for the own database and a clone): the fleet's item role and member only (last
-    GCP review, finding 6: tests/docs/test_gcp_restore_last_review.py)."""
+    GCP review, finding 6: test_gcp_restore_store_switch.py)."""
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
     gcp = project("gcp")
     clone = gcp.preview("prod", {**gcp.config("prod"), "refarch-gcp:itemsDatabaseDraining": "the-clone"})
     titles = [g.get("condition.title") for g in clone.of_type(IAM_MEMBER) if g.get("condition", None)]
     assert len(titles) == 2 and all(title.startswith(GRANT_TITLE_PREFIX) for title in titles)
-    # Steps 6 and 11 read them; the switch (step 7) checks the clone's is there (test_gcp_last_review.py).
+    # Steps 6 and 11 read them; the switch (step 7) checks the clone's is there
+    # (test_gcp_restore_store_switch.py).
     checks = [step for step in _restore(model, spec).steps if "get-iam-policy" in step.command]
     assert len(checks) == 3
     for check in checks:

@@ -167,7 +167,7 @@ def _replace_one(documents: dict[str, str]) -> dict[str, str]:
     return runbooks(documents, "gcp")
 
 
-def test_replace_one_survives_the_reader_trial(documents):
+def test_replace_one_survives_failures_mid_procedure(documents):
     found = {path: problems(text) for path, text in _replace_one(documents).items()}
     assert not any(found.values()), found
 

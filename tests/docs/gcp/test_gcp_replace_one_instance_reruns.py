@@ -105,7 +105,7 @@ def problems(text: str, home: str) -> list[str]:
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the runbook's commands need bash")
 
 
-def test_replace_one_survives_the_third_reader_trial(documents, tmp_path):
+def test_replace_one_survives_reruns_of_any_step(documents, tmp_path):
     found = {}
     for path, text in _replace_one(documents).items():
         home = tmp_path / path.replace("/", "-")

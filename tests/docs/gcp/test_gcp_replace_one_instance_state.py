@@ -121,7 +121,7 @@ def problems(text: str) -> list[str]:
     return found
 
 
-def test_replace_one_survives_the_second_reader_trial(documents):
+def test_replace_one_keeps_its_state_across_shells_and_hand_overs(documents):
     found = {path: problems(text) for path, text in _replace_one(documents).items()}
     assert not any(found.values()), found
 
