@@ -1,234 +1,35 @@
-"""What the second reader trial of the AWS replace-one-instance runbook found (briefs s18, reader-aws.md),
-held on the rendered runbook of every AWS environment: figures and names are read from the synthesized
-template or botocore's models, never from the generator. Each check is also shown failing on the runbook
-mutated back the way the old output was; the state-file steps are run in bash against a stub `aws`."""
+"""AWS replace-one-instance, evidence and escalation: the evidence (console output) is kept before the
+instance is marked, with the permission for it, and `saved` is said only when something was saved (run in
+bash against a stub `aws`); the service log is read by command from the log group the instances ship to;
+the canary's start prints in UTC; every error SetInstanceHealth documents has its stop; the rehearsal says
+what the drill does not prove; the message to the helpers names the instance and when it was marked.
+
+Held on the rendered runbook of every AWS environment: figures and names are read from the synthesized
+template or botocore's models (installed SDK), never from the generator; each check is also shown failing on
+the runbook mutated back the way an older output was."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-
 from tests.docs import runbook_harness as harness
-from tests.docs.runbook_harness import SH_BLOCK as SH
+from tests.docs.aws.aws_replace_one import (
+    ENVIRONMENTS,
+    _shell,
+    names_block,
+    runbook,
+    step_with,
+    steps,
+)
 from tests.docs.runbook_harness import section
 from tools.docs.commands.aws_cli import session
 
-ENVIRONMENTS = ("dev", "staging", "prod")
-STEP = re.compile(r"^(\d+)\. \*\*(.*?)\*\*$", re.MULTILINE)
 
-
-def runbook(documents: dict[str, str], environment: str = "prod") -> str:
-    return harness.runbook(documents, "aws", environment)
-
-
-def steps(text: str) -> list[dict[str, str]]:
-    """The procedure's steps in order: title, command (the sh block, indentation removed) and prose."""
-    body = section(text, "Steps")
-    marks = list(STEP.finditer(body))
-    found = []
-    for mark, following in zip(marks, [*marks[1:], None], strict=True):
-        chunk = body[mark.end() : following.start() if following else None]
-        block = SH.search(chunk)
-        command = "\n".join(line.removeprefix("   ") for line in block.group(1).splitlines()) if block else ""
-        found.append({"title": mark.group(2), "command": command, "text": chunk})
-    return found
-
-
-def step_with(text: str, needle: str) -> int:
-    """The index of the first step whose command contains `needle` (-1: none)."""
-    return next((i for i, step in enumerate(steps(text)) if needle in step["command"]), -1)
-
-
-def names_block(text: str) -> str:
-    return SH.search(section(text, "Names, looked up from the stack")).group(1)
-
-
-# 1. The load balancer's view in step 1: the group may still call the failing instance Healthy.
-def lb_view_problems(text: str) -> list[str]:
-    first = steps(text)[0]["command"]
-    if not re.search(r"aws elbv2 describe-target-health .*State!='healthy'", first.replace("\\\n", " ")):
-        return ["step 1 does not list the targets the load balancer finds not healthy"]
-    return []
-
-
-def test_step_one_shows_the_load_balancers_view(documents):
-    for environment in ENVIRONMENTS:
-        assert lb_view_problems(runbook(documents, environment)) == [], environment
-
-
-def test_a_step_one_without_the_load_balancer_is_caught(documents):
-    text = runbook(documents)
-    first = steps(text)[0]["command"]
-    group_only = first[: first.index("aws elbv2")].rstrip("\n")
-    assert lb_view_problems(text.replace(first.replace("\n", "\n   "), group_only.replace("\n", "\n   ")))
-
-
-# 8. Any lifecycle state but InService stops the procedure, every one of botocore's states named.
-def lifecycle_problems(text: str) -> list[str]:
-    states = session().get_service_model("autoscaling").shape_for("LifecycleState").enum
-    stop = steps(text)[0]["text"].split("Stop if:", 1)[1]
-    return [state for state in states if state != "InService" and f"`{state}`" not in stop]
-
-
-def test_step_one_stops_on_every_state_but_in_service(documents):
-    for environment in ENVIRONMENTS:
-        assert lifecycle_problems(runbook(documents, environment)) == [], environment
-
-
-def test_a_stop_on_pending_or_terminating_only_is_caught(documents):
-    text = runbook(documents)
-    stop = steps(text)[0]["text"].split("Stop if:", 1)[1]
-    mutated = text.replace(stop, " the group shows instances `Pending` or `Terminating` already.\n")
-    assert "Standby" in lifecycle_problems(mutated)
-
-
-# 3, 11. State that must survive a lost shell: run the rendered commands in bash with a stub `aws`.
-STUB = """#!/bin/sh
-echo "$*" >> "$AWS_CALLS"
-case "$2" in
-  describe-auto-scaling-instances) echo "$STUB_GROUP" ;;
-  get-console-output) echo "console of $4" ;;
-esac
-"""
-
-
-def aws_shell(
-    tmp_path: Path, stub: str, script: str, *, inherit: bool, **env: str
-) -> subprocess.CompletedProcess:
-    """`script` in bash with `stub` as `aws` (logging to tmp_path/calls), HOME (the state file's directory)
-    at tmp_path and the names the block's lookups would set."""
-    stubs = harness.stub_executable(tmp_path / "bin", "aws", stub)
-    names = {
-        "HOME": str(tmp_path),
-        "AWS_CALLS": str(tmp_path / "calls"),
-        "STACK": "StatelessService-prod",
-        "ASG": "the-group",
-    }
-    return harness.run_bash(script, {**names, **env}, first_on_path=stubs, inherit=inherit)
-
-
-def _shell(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
-    return aws_shell(tmp_path, STUB, script, inherit=True, STUB_GROUP="the-group")
-
-
-def reload_lines(text: str) -> str:
-    """The names block's lines that set and reload the state file (the lookups need AWS; left out)."""
-    lines = names_block(text).replace("\\\n", " ").splitlines()
-    return "\n".join(line for line in lines if "STATE" in line)
-
-
-def marking_runs(text: str, tmp_path: Path) -> tuple[int, str]:
-    """Step 3 and the marking step in one shell, then the shell is lost: a new one runs the names block's
-    reload and the marking step again. Returns how many times set-instance-health ran, and the second
-    shell's output."""
-    all_steps = steps(text)
-    name = next(s["command"] for s in all_steps if "describe-auto-scaling-instances" in s["command"])
-    mark = next(s["command"] for s in all_steps if "set-instance-health" in s["command"])
-    name = name.replace("<id from step 1>", "i-0123456789abcdef0")
-    first = _shell(tmp_path, "\n".join([reload_lines(text), name, mark]))
-    assert first.returncode == 0 or "marked at" in first.stdout, first.stderr
-    second = _shell(tmp_path, "\n".join([reload_lines(text), mark]))
-    calls = (tmp_path / "calls").read_text().splitlines()
-    return sum("set-instance-health" in call for call in calls), second.stdout
-
-
-def test_a_lost_shell_does_not_mark_twice(documents, tmp_path):
-    for environment in ENVIRONMENTS:
-        run = tmp_path / environment
-        run.mkdir()
-        count, output = marking_runs(runbook(documents, environment), run)
-        assert count == 1, environment
-        assert re.search(r"already marked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", output), output
-        state = (run / "replace-one-instance-StatelessService-prod.env").read_text()
-        assert re.fullmatch(r"INSTANCE=i-0123456789abcdef0\nMARKED_AT=\S+\nMARKED_EPOCH=\d+\n", state), state
-
-
-def test_an_unguarded_marking_is_caught(documents, tmp_path):
-    """The old step: set-instance-health alone, run again after a lost shell on an instance already
-    marked (gone by then: ValidationError, step 3 prints None, back to step 1)."""
-    text = runbook(documents)
-    mark = next(s["command"] for s in steps(text) if "set-instance-health" in s["command"])
-    old = 'aws autoscaling set-instance-health --instance-id "$INSTANCE" --health-status Unhealthy'
-    count, _ = marking_runs(text.replace(mark.replace("\n", "\n   "), old), tmp_path)
-    assert count == 2
-
-
-def test_the_end_of_the_procedure_is_recorded_for_the_canary_check(documents):
-    for environment in ENVIRONMENTS:
-        wait = steps(runbook(documents, environment))[
-            step_with(runbook(documents, environment), "wait target")
-        ]
-        assert re.search(
-            r'DONE_AT=\$\(date -u \+%FT%T\) && echo "DONE_AT=\$DONE_AT" >> "\$STATE"', wait["command"]
-        )
-        assert "verification step 5" in wait["text"]
-
-
-# 2, 12. Activities since the mark (the API lists newest first), all of them, one deadline from the template.
-def watch_problems(text: str, deadline: int) -> list[str]:
-    index = step_with(text, "describe-scaling-activities")
-    watch = steps(text)[index]
-    problems = []
-    # Round 3: a bounded list (in progress first, then newest) instead of six weeks of pages every 30 s.
-    if "--max-items 20 " not in watch["command"]:
-        problems.append("every activity of six weeks is fetched")
-    if "[?StartTime>='$MARKED_AT']" not in watch["command"]:
-        problems.append("not filtered to the activities since the mark")
-    if "newest first" not in watch["text"]:
-        problems.append("the order is not said")
-    if f"{deadline} s since the mark" not in watch["text"]:
-        problems.append(f"no deadline of {deadline} s from the mark")
-    wait = steps(text)[step_with(text, "wait target-in-service")]
-    if not wait["title"].startswith(f"Only when step {index + 1} shows both activities `Successful`"):
-        problems.append("the waiter may run before the old target has drained")
-    return problems
-
-
-def template_deadline(template: dict) -> int:
-    """The longer of launch to healthy (the group's grace, the boot budget, + the healthy checks) and the
-    warm-up, + the drain."""
-    resources = template["Resources"].values()
-    (group,) = (b["Properties"] for b in resources if b["Type"] == "AWS::AutoScaling::AutoScalingGroup")
-    (target,) = (
-        b["Properties"] for b in resources if b["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup"
-    )
-    drain = next(
-        int(a["Value"])
-        for a in target["TargetGroupAttributes"]
-        if a["Key"] == "deregistration_delay.timeout_seconds"
-    )
-    checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
-    # The new instance counts as healthy only after its warm-up too (final AWS review, item 5:
-    # tests/docs/test_aws_replace_one_review_final.py).
-    return max(int(group["HealthCheckGracePeriod"]) + checks, int(group["DefaultInstanceWarmup"])) + drain
-
-
-def test_the_watch_covers_the_activities_since_the_mark(documents, synthesized):
-    for environment in ENVIRONMENTS:
-        deadline = template_deadline(synthesized.templates[environment])
-        assert watch_problems(runbook(documents, environment), deadline) == [], environment
-
-
-@pytest.mark.parametrize(
-    ("find", "replace"),
-    [
-        ("[?StartTime>='$MARKED_AT']", "[]"),
-        ("--max-items 20 ", ""),
-        ("newest first", "in order"),
-        ("s since the mark", "s after step 4"),
-        ("Only when step", "When step"),
-    ],
-)
-def test_an_old_watch_is_caught(documents, synthesized, find, replace):
-    text = runbook(documents)
-    assert find in text
-    assert watch_problems(text.replace(find, replace), template_deadline(synthesized.templates["prod"]))
-
-
-# 4. The evidence is kept before the instance is terminated, with the permission for it.
+# The evidence is kept before the instance is terminated, with the permission for it.
 def evidence_problems(text: str) -> list[str]:
     problems = []
     console, mark = step_with(text, "aws ec2 get-console-output"), step_with(text, "set-instance-health")
@@ -250,7 +51,7 @@ def test_a_runbook_that_destroys_the_evidence_is_caught(documents):
     assert len(evidence_problems(mutated)) == 2
 
 
-# 5. Every error SetInstanceHealth documents has its stop.
+# Every error SetInstanceHealth documents has its stop.
 def error_stop_problems(text: str) -> list[str]:
     operation = session().get_service_model("autoscaling").operation_model("SetInstanceHealth")
     codes = [shape.metadata["error"]["code"] for shape in operation.error_shapes]
@@ -268,18 +69,7 @@ def test_a_missing_contention_stop_is_caught(documents):
     assert error_stop_problems(text.replace("`ResourceContention`", "busy")) == ["ResourceContention"]
 
 
-# 9. The zones are checked once the replacement is done.
-def test_the_zones_are_checked_after_the_waiter(documents):
-    for environment in ENVIRONMENTS:
-        text = runbook(documents, environment)
-        wait = step_with(text, "wait target-in-service")
-        after = [s["command"] for s in steps(text)[wait + 1 :]]
-        assert any("describe-auto-scaling-groups" in c and "AvailabilityZone" in c for c in after), (
-            environment
-        )
-
-
-# 10. The rehearsal says what the drill does not prove.
+# The rehearsal says what the drill does not prove.
 def test_the_rehearsal_says_it_is_not_this_procedure_on_aws(documents):
     for environment in ENVIRONMENTS:
         rehearsal = section(runbook(documents, environment), "Rehearsal")
@@ -287,9 +77,127 @@ def test_the_rehearsal_says_it_is_not_this_procedure_on_aws(documents):
         assert "does not run this procedure's commands against the cloud" in rehearsal
 
 
-# 6 (in part). The message to the helpers names the instance and when it was marked.
+# The message to the helpers names the instance and when it was marked.
 def test_the_escalation_names_the_instance_and_the_mark(documents):
     for environment in ENVIRONMENTS:
         escalation = section(runbook(documents, environment), "Escalation")
         publish = re.search(r'aws sns publish.*?--message "([^"]*)"', escalation, re.DOTALL).group(1)
         assert "$INSTANCE" in publish and "${MARKED_AT" in publish
+
+
+# The console output step says `saved` only when it saved something.
+FAILING_CONSOLE = (
+    "#!/bin/sh\n"
+    'echo "An error occurred (UnsupportedOperation) when calling the GetConsoleOutput operation" >&2\n'
+    "exit 254\n"
+)
+
+
+def console_run(text: str, tmp_path: Path) -> str:
+    console = steps(text)[step_with(text, "get-console-output")]["command"]
+    bin_dir = harness.stub_executable(tmp_path / "failing", "aws", FAILING_CONSOLE)
+    return _shell(tmp_path, f'export PATH="{bin_dir}:$PATH"\nINSTANCE=i-1\n{console}').stdout
+
+
+def test_a_failed_console_read_is_not_reported_saved(documents, tmp_path):
+    for environment in ENVIRONMENTS:
+        run = tmp_path / environment
+        run.mkdir()
+        assert "saved" not in console_run(runbook(documents, environment), run), environment
+
+
+def test_a_console_step_that_reports_saved_anyway_is_caught(documents, tmp_path):
+    text = runbook(documents)
+    old = "--query Output --output text)\n   printf"
+    assert "saved" in console_run(
+        text.replace("--query Output --output text) && \\\n     printf", old), tmp_path
+    )
+
+
+# The service log by command: the log group the instances ship to, looked up from the stack, read by the
+# stream the agent names after the instance id (both read from the launch template's user data).
+def shipped_log(template: dict) -> tuple[str, str]:
+    """(logical id of the log group, stream name) the CloudWatch agent configuration in the user data uses."""
+    (data,) = (
+        body["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::EC2::LaunchTemplate"
+    )
+    index = next(i for i, part in enumerate(data) if isinstance(part, str) and '"log_group_name": "' in part)
+    stream = re.search(r'"log_stream_name": "([^"]*)"', data[index + 2]).group(1)
+    return data[index + 1]["Ref"], stream
+
+
+def log_problems(text: str, template: dict) -> list[str]:
+    group, stream = shipped_log(template)
+    problems = []
+    if not re.search(
+        rf"^LOG_GROUP=\$\(aws cloudformation describe-stack-resource .*--logical-resource-id "
+        rf"{group} ",
+        names_block(text),
+        re.MULTILINE,
+    ):
+        problems.append(f"LOG_GROUP is not looked up from {group}")
+    evidence = steps(text)[step_with(text, "get-console-output")]["command"].replace("\\\n", " ")
+    wanted = {"{instance_id}": '--log-stream-names "$INSTANCE"'}[stream]
+    if not re.search(
+        rf'LOG=\$\(aws logs filter-log-events --log-group-name "\$LOG_GROUP"\s+{re.escape(wanted)}', evidence
+    ):
+        problems.append("the evidence step does not read the instance's log stream")
+    if "Session Manager" in section(text, "Verification"):
+        problems.append(
+            "the verification sends the reader to Session Manager, which the runbook does not cover"
+        )
+    if '"logs:FilterLogEvents"' not in section(text, "Preconditions"):
+        problems.append("the policy lacks logs:FilterLogEvents")
+    return problems
+
+
+def test_the_service_log_is_read_by_command(documents, synthesized):
+    for environment in ENVIRONMENTS:
+        text = runbook(documents, environment)
+        assert log_problems(text, synthesized.templates[environment]) == [], environment
+
+
+def test_a_log_only_through_session_manager_is_caught(documents, synthesized):
+    text = runbook(documents)
+    template = synthesized.templates["prod"]
+    group, _ = shipped_log(template)
+    assert log_problems(
+        text.replace(f"--logical-resource-id {group} ", "--logical-resource-id Other "), template
+    )
+    assert log_problems(text.replace("aws logs filter-log-events", "aws logs describe-log-streams"), template)
+    assert log_problems(text.replace("the service log (", "the service log (Session Manager, "), template)
+
+
+# The canary's start time in UTC, like the times the runbook notes: Synthetics answers epoch seconds and
+# botocore renders them in the local zone (what the AWS CLI prints); TZ=UTC makes that zone UTC.
+def started_iso(zone: str) -> str:
+    code = "from botocore.utils import parse_timestamp; print(parse_timestamp(1764547200).isoformat())"
+    environment = {**os.environ, "TZ": zone}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def canary_problems(text: str) -> list[str]:
+    verification = section(text, "Verification")
+    problems = []
+    if not re.search(r"^\s*TZ=UTC aws synthetics describe-canaries-last-run ", verification, re.MULTILINE):
+        problems.append("the canary's start time prints in the local zone")
+    states = session().get_service_model("synthetics").shape_for("CanaryRunState").enum
+    problems += [f"{state} not covered" for state in states if f"`{state}`" not in verification]
+    return problems
+
+
+def test_the_canary_start_prints_in_utc(documents):
+    assert started_iso("America/New_York").endswith("-05:00")  # why: the local zone otherwise
+    assert started_iso("UTC").endswith("+00:00")
+    for environment in ENVIRONMENTS:
+        assert canary_problems(runbook(documents, environment)) == [], environment
+
+
+def test_a_local_time_canary_check_is_caught(documents):
+    text = runbook(documents)
+    assert canary_problems(text.replace("TZ=UTC aws synthetics", "aws synthetics"))
+    assert canary_problems(text.replace("`RUNNING`", "running")) == ["RUNNING not covered"]

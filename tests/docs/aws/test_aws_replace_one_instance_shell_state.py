@@ -1,111 +1,84 @@
-"""What the second reader trial of the AWS replace-one-instance runbook found (briefs s18, reader2-aws.md),
-held on the rendered runbook of every AWS environment: expected figures are read from the synthesized
-template and botocore, queries are evaluated with jmespath (the CLI's --query language), the state-file
-and evidence steps run in bash against a stub `aws`. Each check is also shown failing on the old output."""
+"""AWS replace-one-instance across shells: the state file lets a lost shell resume without marking twice,
+records the end for the canary check, is archived at the end so a finished procedure is not resumed, shows
+its date when reloaded, and a re-run or refusal says what happened (run in bash against a stub `aws`); a
+replacement already under way saves the instance too; every runbook asks for bash and no command line ends
+in a comment (zsh without interactivecomments runs `#`).
+
+Held on the rendered runbook of every AWS environment: figures and names are read from the synthesized
+template or botocore's models (installed SDK), never from the generator; each check is also shown failing on
+the runbook mutated back the way an older output was."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-import jmespath
 import pytest
 
-from tests.docs import runbook_harness as harness
-from tests.docs.aws.test_aws_replace_one_instance_procedure import (
+from tests.docs.aws.aws_replace_one import (
     ENVIRONMENTS,
+    STATE,
+    _bash,
+    _command,
+    _indent,
     _shell,
-    names_block,
     reload_lines,
     runbook,
     step_with,
     steps,
 )
 from tests.docs.runbook_harness import section
-from tools.docs.commands.aws_cli import session
 
 
-def _query(command: str) -> str:
-    """The --query of a one-command block (line continuations joined)."""
-    return re.search(r'--query "([^"]*)"', command.replace("\\\n", " ")).group(1)
+def marking_runs(text: str, tmp_path: Path) -> tuple[int, str]:
+    """Step 3 and the marking step in one shell, then the shell is lost: a new one runs the names block's
+    reload and the marking step again. Returns how many times set-instance-health ran, and the second
+    shell's output."""
+    all_steps = steps(text)
+    name = next(s["command"] for s in all_steps if "describe-auto-scaling-instances" in s["command"])
+    mark = next(s["command"] for s in all_steps if "set-instance-health" in s["command"])
+    name = name.replace("<id from step 1>", "i-0123456789abcdef0")
+    first = _shell(tmp_path, "\n".join([reload_lines(text), name, mark]))
+    assert first.returncode == 0 or "marked at" in first.stdout, first.stderr
+    second = _shell(tmp_path, "\n".join([reload_lines(text), mark]))
+    calls = (tmp_path / "calls").read_text().splitlines()
+    return sum("set-instance-health" in call for call in calls), second.stdout
 
 
-def _group(template: dict) -> dict:
-    (group,) = (
-        body["Properties"]
-        for body in template["Resources"].values()
-        if body["Type"] == "AWS::AutoScaling::AutoScalingGroup"
-    )
-    return group
-
-
-def _indent(command: str) -> str:
-    return command.replace("\n", "\n   ")
-
-
-# 1. Before marking, the live group is checked for launch before terminate: its maintenance policy, health
-# check type, suspended processes and room below the maximum, against the template.
-def group_check_problems(text: str, template: dict) -> list[str]:
-    name = step_with(text, "describe-auto-scaling-instances")
-    before = [s for s in steps(text)[:name] if "InstanceMaintenancePolicy" in s["command"]]
-    if not before:
-        return ["no step before naming the instance checks the group's maintenance policy"]
-    step = before[0]
-    command = next(line for line in step["command"].split("\naws ") if "InstanceMaintenancePolicy" in line)
-    group = _group(template)
-    policy = group["InstanceMaintenancePolicy"]
-    live = {  # a group as DescribeAutoScalingGroups returns it, deployed from this template, one suspension
-        "AutoScalingGroups": [
-            {
-                "DesiredCapacity": group["MinSize"],
-                "MaxSize": group["MaxSize"],
-                "HealthCheckType": group["HealthCheckType"],
-                "InstanceMaintenancePolicy": policy,
-                "SuspendedProcesses": [{"ProcessName": "ReplaceUnhealthy"}],
-            }
-        ]
-    }
-    try:
-        row = jmespath.search(_query(command), live)
-        live["AutoScalingGroups"][0]["SuspendedProcesses"] = []
-        quiet = jmespath.search(_query(command), live)
-    except jmespath.exceptions.JMESPathError as error:
-        return [f"the query fails on the group: {error}"]
-    problems = []
-    if quiet[5] != "":
-        problems.append("no suspended process does not print an empty last column")
-    wanted = [group["HealthCheckType"], policy["MinHealthyPercentage"], policy["MaxHealthyPercentage"]]
-    if row[2:5] != wanted:
-        problems.append(f"the query prints {row[2:5]}, not the health check type and the policy")
-    if row[5] != "ReplaceUnhealthy":
-        problems.append("a suspended process is not printed")
-    expected = f"`<desired> <max> {' '.join(map(str, wanted))}`"
-    if expected not in step["text"]:
-        problems.append(f"the expected line {expected} (the template's values) is not said")
-    stop = step["text"].split("Stop if:", 1)[1]
-    if "`ReplaceUnhealthy`" not in stop or "equals the maximum" not in stop:
-        problems.append("no stop on a suspended process or a group at its maximum")
-    return problems
-
-
-def test_the_live_group_is_checked_before_the_marking(documents, synthesized):
+def test_a_lost_shell_does_not_mark_twice(documents, tmp_path):
     for environment in ENVIRONMENTS:
-        template = synthesized.templates[environment]
-        assert group_check_problems(runbook(documents, environment), template) == [], environment
+        run = tmp_path / environment
+        run.mkdir()
+        count, output = marking_runs(runbook(documents, environment), run)
+        assert count == 1, environment
+        assert re.search(r"already marked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", output), output
+        state = (run / "replace-one-instance-StatelessService-prod.env").read_text()
+        assert re.fullmatch(r"INSTANCE=i-0123456789abcdef0\nMARKED_AT=\S+\nMARKED_EPOCH=\d+\n", state), state
 
 
-def test_a_runbook_without_the_group_check_is_caught(documents, synthesized):
+def test_an_unguarded_marking_is_caught(documents, tmp_path):
+    """The old step: set-instance-health alone, run again after a lost shell on an instance already
+    marked (gone by then: ValidationError, step 3 prints None, back to step 1)."""
     text = runbook(documents)
-    template = synthesized.templates["prod"]
-    assert group_check_problems(text.replace("InstanceMaintenancePolicy", "Policy"), template)
-    assert group_check_problems(text.replace("join(',',SuspendedProcesses", "join(',',Suspended"), template)
-    assert group_check_problems(text.replace("200` and nothing", "100` and nothing"), template)
+    mark = next(s["command"] for s in steps(text) if "set-instance-health" in s["command"])
+    old = 'aws autoscaling set-instance-health --instance-id "$INSTANCE" --health-status Unhealthy'
+    count, _ = marking_runs(text.replace(mark.replace("\n", "\n   "), old), tmp_path)
+    assert count == 2
 
 
-# 2. The state file is archived at the end, so a later run does not resume a finished procedure; the names
+def test_the_end_of_the_procedure_is_recorded_for_the_canary_check(documents):
+    for environment in ENVIRONMENTS:
+        wait = steps(runbook(documents, environment))[
+            step_with(runbook(documents, environment), "wait target")
+        ]
+        assert re.search(
+            r'DONE_AT=\$\(date -u \+%FT%T\) && echo "DONE_AT=\$DONE_AT" >> "\$STATE"', wait["command"]
+        )
+        assert "verification step 5" in wait["text"]
+
+
+# The state file is archived at the end, so a later run does not resume a finished procedure; the names
 # block shows the file's date when it reloads one.
 def leftover_state(text: str, tmp_path: Path) -> str:
     """Steps 3 and 5, then the last step; a new shell weeks later runs the names block's reload: what it
@@ -153,121 +126,6 @@ def test_a_reload_without_the_date_is_caught(documents, tmp_path):
     assert "(written " not in _shell(tmp_path, script).stdout
 
 
-# 3. The last group check compares with the group's own target, not step 1's count.
-def final_count(text: str, instances: list[tuple[str, str]], desired: int) -> list:
-    """What the group check after the waiter prints for a group that wants `desired` and has `instances`
-    (lifecycle state, health), each of its queries evaluated."""
-    wait = step_with(text, "wait target-in-service")
-    after = [s["command"] for s in steps(text)[wait + 1 :] if "describe-auto-scaling-groups" in s["command"]]
-    group = {
-        "AutoScalingGroups": [
-            {
-                "DesiredCapacity": desired,
-                "Instances": [
-                    {"InstanceId": f"i-{n}", "AvailabilityZone": "z", "LifecycleState": s, "HealthStatus": h}
-                    for n, (s, h) in enumerate(instances)
-                ],
-            }
-        ]
-    }
-    commands = after[0].replace("\\\n", " ").split("\n")
-    return [jmespath.search(_query(command), group) for command in commands if "--query" in command]
-
-
-def test_the_last_check_compares_with_the_desired_capacity(documents, synthesized):
-    for environment in ENVIRONMENTS:
-        size = int(_group(synthesized.templates[environment])["MinSize"])
-        text = runbook(documents, environment)
-        healthy = [("InService", "Healthy")] * size
-        assert [size, size] in final_count(text, healthy, size), environment
-        one_lost = [*healthy[:-1], ("InService", "Unhealthy")]
-        assert [size, size - 1] in final_count(text, one_lost, size), environment
-
-
-def test_a_count_against_step_one_is_caught(documents, synthesized):
-    text = runbook(documents)
-    wait = step_with(text, "wait target-in-service")
-    (check,) = [
-        s["command"] for s in steps(text)[wait + 1 :] if "describe-auto-scaling-groups" in s["command"]
-    ]
-    old = check.split("\naws ")[0]
-    size = int(_group(synthesized.templates["prod"])["MinSize"])
-    healthy = [("InService", "Healthy")] * size
-    assert [size, size] not in final_count(text.replace(_indent(check), _indent(old)), healthy, size)
-
-
-# 4. The watch is a loop, shows each activity's cause, runs without a pager, and escalates at the waiter's
-# ceiling (botocore's waiter model), at once on a failure.
-def watch_problems(text: str) -> list[str]:
-    watch = steps(text)[step_with(text, "describe-scaling-activities")]
-    waiter = session().get_waiter_model("elbv2").get_waiter("TargetInService")
-    problems = []
-    if not re.match(r"while :; do\n.*\n\s*sleep 30\ndone$", watch["command"], re.DOTALL):
-        problems.append("not a loop")
-    activity = {"StartTime": "2026-12-01T00:00:00Z", "Cause": "in response to a user health-check"}
-    row = jmespath.search(
-        _query(watch["command"]).replace("$MARKED_AT", "2026-11-30"), {"Activities": [activity]}
-    )
-    if "in response to a user health-check" not in row[0]:
-        problems.append("the cause is not shown")
-    if not re.search(r'^export (\S+ )*AWS_PAGER="" ', names_block(text), re.MULTILINE):
-        problems.append("the CLI's pager is not turned off")
-    if f"{waiter.delay * waiter.max_attempts} s since the mark" not in watch["text"]:
-        problems.append("no escalation at the waiter's ceiling")
-    if "escalate at once" not in watch["text"]:
-        problems.append("a failure is not escalated at once")
-    return problems
-
-
-def test_the_watch_loops_with_the_cause_and_no_pager(documents):
-    for environment in ENVIRONMENTS:
-        assert watch_problems(runbook(documents, environment)) == [], environment
-
-
-@pytest.mark.parametrize(
-    ("find", "replace"),
-    [
-        ("while :; do", "if :; then"),
-        ("Description,Cause,StatusMessage", "Description,StatusMessage"),
-        ('AWS_PAGER="" ', ""),
-        ("escalate at once", "escalate"),
-    ],
-)
-def test_an_old_watch_is_caught(documents, find, replace):
-    text = runbook(documents)
-    assert find in text
-    assert watch_problems(text.replace(find, replace))
-
-
-# 5. The console output step says `saved` only when it saved something.
-FAILING_CONSOLE = (
-    "#!/bin/sh\n"
-    'echo "An error occurred (UnsupportedOperation) when calling the GetConsoleOutput operation" >&2\n'
-    "exit 254\n"
-)
-
-
-def console_run(text: str, tmp_path: Path) -> str:
-    console = steps(text)[step_with(text, "get-console-output")]["command"]
-    bin_dir = harness.stub_executable(tmp_path / "failing", "aws", FAILING_CONSOLE)
-    return _shell(tmp_path, f'export PATH="{bin_dir}:$PATH"\nINSTANCE=i-1\n{console}').stdout
-
-
-def test_a_failed_console_read_is_not_reported_saved(documents, tmp_path):
-    for environment in ENVIRONMENTS:
-        run = tmp_path / environment
-        run.mkdir()
-        assert "saved" not in console_run(runbook(documents, environment), run), environment
-
-
-def test_a_console_step_that_reports_saved_anyway_is_caught(documents, tmp_path):
-    text = runbook(documents)
-    old = "--query Output --output text)\n   printf"
-    assert "saved" in console_run(
-        text.replace("--query Output --output text) && \\\n     printf", old), tmp_path
-    )
-
-
 # Paste into bash: one shared precondition for every runbook of every cloud, and no `# comment` trailing a
 # command in this runbook (zsh without interactive comments runs it as words; bash ignores it).
 def test_every_runbook_asks_for_bash(documents):
@@ -292,90 +150,75 @@ def test_a_trailing_comment_is_caught(documents):
     assert trailing_comments(text)
 
 
-# 8. The service log by command: the log group the instances ship to, looked up from the stack, read by the
-# stream the agent names after the instance id (both read from the launch template's user data).
-def shipped_log(template: dict) -> tuple[str, str]:
-    """(logical id of the log group, stream name) the CloudWatch agent configuration in the user data uses."""
-    (data,) = (
-        body["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
-        for body in template["Resources"].values()
-        if body["Type"] == "AWS::EC2::LaunchTemplate"
-    )
-    index = next(i for i, part in enumerate(data) if isinstance(part, str) and '"log_group_name": "' in part)
-    stream = re.search(r'"log_stream_name": "([^"]*)"', data[index + 2]).group(1)
-    return data[index + 1]["Ref"], stream
-
-
-def log_problems(text: str, template: dict) -> list[str]:
-    group, stream = shipped_log(template)
+# AWS-6. A failed mark and an earlier mark print different lines; an AccessDenied is a stop that says nothing
+# changed. AWS-7. Step 3 run again during a replacement leaves its state alone.
+def rerun_problems(text: str, tmp_path: Path) -> list[str]:
     problems = []
-    if not re.search(
-        rf"^LOG_GROUP=\$\(aws cloudformation describe-stack-resource .*--logical-resource-id "
-        rf"{group} ",
-        names_block(text),
-        re.MULTILINE,
+    reload = reload_lines(text)
+    name = _command(text, "describe-auto-scaling-instances").replace("<id from step 1>", "i-1")
+    mark = _command(text, "set-instance-health")
+    denied = _bash(tmp_path / "denied", f"{reload}\n{name}\n{mark}", STUB_DENY="1")
+    if (
+        "MARK FAILED: read the error above" not in denied.stdout
+        or "MARKED_AT" in (tmp_path / "denied" / STATE).read_text()
     ):
-        problems.append(f"LOG_GROUP is not looked up from {group}")
-    evidence = steps(text)[step_with(text, "get-console-output")]["command"].replace("\\\n", " ")
-    wanted = {"{instance_id}": '--log-stream-names "$INSTANCE"'}[stream]
+        problems.append(f"a refused mark is not reported as failed: {denied.stdout!r}")
+    _bash(tmp_path / "twice", f"{reload}\n{name}\n{mark}")
+    state = (tmp_path / "twice" / STATE).read_text()
+    again = _bash(tmp_path / "twice", f"{reload}\n{mark}\n{name}")
+    if not re.search(r"^already marked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", again.stdout, re.M):
+        problems.append(f"an earlier mark is not told apart: {again.stdout!r}")
+    if (tmp_path / "twice" / STATE).read_text() != state:
+        problems.append("step 3 run again overwrote the state of a replacement under way")
+    if not re.search(r"^replacement of i-1 already under way since \S+: go to step 6$", again.stdout, re.M):
+        problems.append("step 3 run again does not send the reader to step 6")
+    stop = steps(text)[step_with(text, "set-instance-health")]["text"].split("Stop if:", 1)[1]
     if not re.search(
-        rf'LOG=\$\(aws logs filter-log-events --log-group-name "\$LOG_GROUP"\s+{re.escape(wanted)}', evidence
+        r"`AccessDenied` \([^)]*autoscaling:SetInstanceHealth[^)]*\): nothing was changed; escalate", stop
     ):
-        problems.append("the evidence step does not read the instance's log stream")
-    if "Session Manager" in section(text, "Verification"):
-        problems.append(
-            "the verification sends the reader to Session Manager, which the runbook does not cover"
-        )
-    if '"logs:FilterLogEvents"' not in section(text, "Preconditions"):
-        problems.append("the policy lacks logs:FilterLogEvents")
+        problems.append("no stop for AccessDenied")
     return problems
 
 
-def test_the_service_log_is_read_by_command(documents, synthesized):
+def test_reruns_and_refusals_say_what_happened(documents, tmp_path):
     for environment in ENVIRONMENTS:
-        text = runbook(documents, environment)
-        assert log_problems(text, synthesized.templates[environment]) == [], environment
+        for case in ("denied", "twice"):
+            (tmp_path / environment / case).mkdir(parents=True)
+        assert rerun_problems(runbook(documents, environment), tmp_path / environment) == [], environment
 
 
-def test_a_log_only_through_session_manager_is_caught(documents, synthesized):
+@pytest.mark.parametrize(
+    ("find", "replace"),
+    [
+        ('echo "MARK FAILED: read the error above"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
+        ('echo "already marked at ${MARKED_AT:-}"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
+        (
+            'if test -n "${MARKED_AT:-}"; then\n     echo "replacement',
+            'if false; then\n     echo "replacement',
+        ),
+        ("`AccessDenied`", "`Denied`"),
+    ],
+)
+def test_a_rerun_that_wipes_or_confuses_is_caught(documents, tmp_path, find, replace):
+    for case in ("denied", "twice"):
+        (tmp_path / case).mkdir()
     text = runbook(documents)
-    template = synthesized.templates["prod"]
-    group, _ = shipped_log(template)
-    assert log_problems(
-        text.replace(f"--logical-resource-id {group} ", "--logical-resource-id Other "), template
+    assert find in text
+    assert rerun_problems(text.replace(find, replace), tmp_path)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_already_replacing_saves_the_instance_too(documents, tmp_path, environment):
+    first = steps(runbook(documents, environment))[0]["text"].split("Stop if:", 1)[1]
+    command = re.search(r"`(MARKED_AT=\$\(date [^`]*)`", first).group(1)
+    assert '"<its id>"' in command
+    state = tmp_path / "state.env"
+    script = (
+        f'STATE="{state}"\n{command.replace("<its id>", "i-0123456789abcdef0")}\nunset INSTANCE\n. "$STATE"\n'
     )
-    assert log_problems(text.replace("aws logs filter-log-events", "aws logs describe-log-streams"), template)
-    assert log_problems(text.replace("the service log (", "the service log (Session Manager, "), template)
-
-
-# 6. The canary's start time in UTC, like the times the runbook notes: Synthetics answers epoch seconds and
-# botocore renders them in the local zone (what the AWS CLI prints); TZ=UTC makes that zone UTC.
-def started_iso(zone: str) -> str:
-    code = "from botocore.utils import parse_timestamp; print(parse_timestamp(1764547200).isoformat())"
-    environment = {**os.environ, "TZ": zone}
-    return subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def canary_problems(text: str) -> list[str]:
-    verification = section(text, "Verification")
-    problems = []
-    if not re.search(r"^\s*TZ=UTC aws synthetics describe-canaries-last-run ", verification, re.MULTILINE):
-        problems.append("the canary's start time prints in the local zone")
-    states = session().get_service_model("synthetics").shape_for("CanaryRunState").enum
-    problems += [f"{state} not covered" for state in states if f"`{state}`" not in verification]
-    return problems
-
-
-def test_the_canary_start_prints_in_utc(documents):
-    assert started_iso("America/New_York").endswith("-05:00")  # why: the local zone otherwise
-    assert started_iso("UTC").endswith("+00:00")
-    for environment in ENVIRONMENTS:
-        assert canary_problems(runbook(documents, environment)) == [], environment
-
-
-def test_a_local_time_canary_check_is_caught(documents):
-    text = runbook(documents)
-    assert canary_problems(text.replace("TZ=UTC aws synthetics", "aws synthetics"))
-    assert canary_problems(text.replace("`RUNNING`", "running")) == ["RUNNING not covered"]
+    run = subprocess.run(
+        ["bash", "-c", script + 'echo "$INSTANCE"'], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "i-0123456789abcdef0"
+    assert re.fullmatch(r"INSTANCE=i-0123456789abcdef0\nMARKED_AT=\S+\nMARKED_EPOCH=\d+\n", state.read_text())

@@ -1,53 +1,136 @@
-"""What the third reader trial of the AWS replace-one-instance runbook found (briefs s18, readerfix3-aws.md),
-held on the rendered runbook of every AWS environment: figures are read from the synthesized template and
-botocore, the state-file steps and the watch loop run in bash against a stub `aws`. Each check is also shown
-failing on the runbook mutated back the way the old output was."""
+"""AWS replace-one-instance, step 1 and the checks before the marking: step 1 shows the load balancer's view
+(the group may still call the failing instance Healthy) and stops on every lifecycle state but InService;
+the live group is checked for launch-before-terminate (maintenance policy, health check, suspended
+processes) before the instance is marked; a replacement already under way is watched from before the page,
+not waited on with an empty mark (run in bash against a stub `aws`).
+
+Held on the rendered runbook of every AWS environment: figures and names are read from the synthesized
+template or botocore's models (installed SDK), never from the generator; each check is also shown failing on
+the runbook mutated back the way an older output was.
+
+Sources: botocore's autoscaling model (the LifecycleState enum); the CLI's --query language is JMESPath,
+evaluated here with jmespath."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import jmespath
 import pytest
 
-from tests.docs import runbook_harness as harness
-from tests.docs.aws.test_aws_replace_one_instance_procedure import (
+from tests.docs.aws.aws_replace_one import (
     ENVIRONMENTS,
-    aws_shell,
-    reload_lines,
+    STATE,
+    _bash,
+    _command,
+    _group,
+    _query,
     runbook,
     step_with,
     steps,
 )
-from tests.docs.aws.test_aws_replace_one_instance_resume_and_output import _group, _query
 from tests.docs.runbook_harness import section
 from tools.docs.commands.aws_cli import session
 
-STATE = "replace-one-instance-StatelessService-prod.env"
-# A stub `aws`: records its calls; set-instance-health fails the way IAM refuses it when STUB_DENY is set.
-STUB = """#!/bin/sh
-echo "$*" >> "$AWS_CALLS"
-case "$2" in
-  describe-auto-scaling-instances) echo "the-group" ;;
-  set-instance-health) if [ -n "$STUB_DENY" ]; then
-    echo "An error occurred (AccessDenied) when calling the SetInstanceHealth operation" >&2; exit 254; fi ;;
-esac
-"""
+
+# The load balancer's view in step 1: the group may still call the failing instance Healthy.
+def lb_view_problems(text: str) -> list[str]:
+    first = steps(text)[0]["command"]
+    if not re.search(r"aws elbv2 describe-target-health .*State!='healthy'", first.replace("\\\n", " ")):
+        return ["step 1 does not list the targets the load balancer finds not healthy"]
+    return []
 
 
-def _bash(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    return aws_shell(tmp_path, STUB, script, inherit=False, **env)
+def test_step_one_shows_the_load_balancers_view(documents):
+    for environment in ENVIRONMENTS:
+        assert lb_view_problems(runbook(documents, environment)) == [], environment
 
 
-def _command(text: str, needle: str) -> str:
-    return steps(text)[step_with(text, needle)]["command"]
+def test_a_step_one_without_the_load_balancer_is_caught(documents):
+    text = runbook(documents)
+    first = steps(text)[0]["command"]
+    group_only = first[: first.index("aws elbv2")].rstrip("\n")
+    assert lb_view_problems(text.replace(first.replace("\n", "\n   "), group_only.replace("\n", "\n   ")))
 
 
-def _calls(tmp_path: Path) -> list[str]:
-    return harness.logged_calls(tmp_path / "calls")
+# Any lifecycle state but InService stops the procedure, every one of botocore's states named.
+def lifecycle_problems(text: str) -> list[str]:
+    states = session().get_service_model("autoscaling").shape_for("LifecycleState").enum
+    stop = steps(text)[0]["text"].split("Stop if:", 1)[1]
+    return [state for state in states if state != "InService" and f"`{state}`" not in stop]
+
+
+def test_step_one_stops_on_every_state_but_in_service(documents):
+    for environment in ENVIRONMENTS:
+        assert lifecycle_problems(runbook(documents, environment)) == [], environment
+
+
+def test_a_stop_on_pending_or_terminating_only_is_caught(documents):
+    text = runbook(documents)
+    stop = steps(text)[0]["text"].split("Stop if:", 1)[1]
+    mutated = text.replace(stop, " the group shows instances `Pending` or `Terminating` already.\n")
+    assert "Standby" in lifecycle_problems(mutated)
+
+
+# Before marking, the live group is checked for launch before terminate: its maintenance policy, health
+# check type, suspended processes and room below the maximum, against the template.
+def group_check_problems(text: str, template: dict) -> list[str]:
+    name = step_with(text, "describe-auto-scaling-instances")
+    before = [s for s in steps(text)[:name] if "InstanceMaintenancePolicy" in s["command"]]
+    if not before:
+        return ["no step before naming the instance checks the group's maintenance policy"]
+    step = before[0]
+    command = next(line for line in step["command"].split("\naws ") if "InstanceMaintenancePolicy" in line)
+    group = _group(template)
+    policy = group["InstanceMaintenancePolicy"]
+    live = {  # a group as DescribeAutoScalingGroups returns it, deployed from this template, one suspension
+        "AutoScalingGroups": [
+            {
+                "DesiredCapacity": group["MinSize"],
+                "MaxSize": group["MaxSize"],
+                "HealthCheckType": group["HealthCheckType"],
+                "InstanceMaintenancePolicy": policy,
+                "SuspendedProcesses": [{"ProcessName": "ReplaceUnhealthy"}],
+            }
+        ]
+    }
+    try:
+        row = jmespath.search(_query(command), live)
+        live["AutoScalingGroups"][0]["SuspendedProcesses"] = []
+        quiet = jmespath.search(_query(command), live)
+    except jmespath.exceptions.JMESPathError as error:
+        return [f"the query fails on the group: {error}"]
+    problems = []
+    if quiet[5] != "":
+        problems.append("no suspended process does not print an empty last column")
+    wanted = [group["HealthCheckType"], policy["MinHealthyPercentage"], policy["MaxHealthyPercentage"]]
+    if row[2:5] != wanted:
+        problems.append(f"the query prints {row[2:5]}, not the health check type and the policy")
+    if row[5] != "ReplaceUnhealthy":
+        problems.append("a suspended process is not printed")
+    expected = f"`<desired> <max> {' '.join(map(str, wanted))}`"
+    if expected not in step["text"]:
+        problems.append(f"the expected line {expected} (the template's values) is not said")
+    stop = step["text"].split("Stop if:", 1)[1]
+    if "`ReplaceUnhealthy`" not in stop or "equals the maximum" not in stop:
+        problems.append("no stop on a suspended process or a group at its maximum")
+    return problems
+
+
+def test_the_live_group_is_checked_before_the_marking(documents, synthesized):
+    for environment in ENVIRONMENTS:
+        template = synthesized.templates[environment]
+        assert group_check_problems(runbook(documents, environment), template) == [], environment
+
+
+def test_a_runbook_without_the_group_check_is_caught(documents, synthesized):
+    text = runbook(documents)
+    template = synthesized.templates["prod"]
+    assert group_check_problems(text.replace("InstanceMaintenancePolicy", "Policy"), template)
+    assert group_check_problems(text.replace("join(',',SuspendedProcesses", "join(',',Suspended"), template)
+    assert group_check_problems(text.replace("200` and nothing", "100` and nothing"), template)
 
 
 # AWS-1. The group replaces the instance on its own (ELB health check): step 1 sets MARKED_AT to before the
@@ -57,6 +140,8 @@ def _calls(tmp_path: Path) -> list[str]:
 # response to an ELB system health check failure" (Amazon EC2 Auto Scaling User Guide, "Health checks for
 # instances in an Auto Scaling group", its example of the Cause column).
 ELB_CAUSE = "in response to an ELB system health check failure"
+
+
 USER_CAUSE = "in response to a user health-check"
 
 
@@ -125,113 +210,3 @@ def test_a_step_one_that_waits_on_an_empty_mark_is_caught(documents, synthesized
         text.replace(find, replace), synthesized.templates["prod"], tmp_path
     )
     assert problems
-
-
-# AWS-3, AWS-8. The watch fetches a bounded list (in progress first, then newest: DescribeScalingActivities,
-# Amazon EC2 Auto Scaling API Reference) from a minute before the mark (a laptop clock ahead of AWS's would
-# hide our activities) and prints the seconds since the mark with the waiter's ceiling (botocore's model).
-def watch_problems(text: str, tmp_path: Path) -> list[str]:
-    problems = []
-    watch = _command(text, "describe-scaling-activities")
-    items = re.search(r"--max-items (\d+)", watch)
-    if not items or int(items.group(1)) > 100:
-        problems.append("the watch fetches every activity of six weeks")
-    mark = _command(text, "set-instance-health")
-    reload = reload_lines(text)
-    run = _bash(tmp_path, f'{reload}\nINSTANCE=i-1\n{mark}\n. "$STATE"\necho "$MARKED_AT $MARKED_EPOCH"')
-    marked = re.search(r"^(\S+) (\d+)$", run.stdout, re.M)
-    if not marked:
-        problems.append(f"the mark's own time (MARKED_EPOCH) is not kept: {run.stdout!r}")
-    elif (
-        int(marked.group(2))
-        - (time.mktime(time.strptime(marked.group(1), "%Y-%m-%dT%H:%M:%S")) - time.timezone)
-        < 60
-    ):
-        problems.append(f"MARKED_AT {marked.group(1)} is not a minute before the mark ({marked.group(2)})")
-    waiter = session().get_waiter_model("elbv2").get_waiter("TargetInService")
-    ceiling = waiter.delay * waiter.max_attempts
-    once = watch.replace("while :; do", "for once in 1; do").replace("sleep 30", "true")
-    loop = _bash(tmp_path, f"{reload}\nMARKED_EPOCH=$(( $(date +%s) - 42 ))\n{once}")
-    if not re.search(rf"\b4[23] s since the mark \(escalate at {ceiling} s\)", loop.stdout):
-        problems.append(
-            f"the loop does not print the seconds since the mark and {ceiling} s: {loop.stdout!r}"
-        )
-    return problems
-
-
-def test_the_watch_is_bounded_and_counts_from_the_mark(documents, tmp_path):
-    for environment in ENVIRONMENTS:
-        run = tmp_path / environment
-        run.mkdir()
-        assert watch_problems(runbook(documents, environment), run) == [], environment
-
-
-@pytest.mark.parametrize(
-    ("find", "replace"),
-    [
-        ("--max-items 20 ", ""),
-        ("NOW - 60", "NOW"),
-        ("s since the mark (escalate at", "s (escalate at"),
-    ],
-)
-def test_an_unbounded_or_skewed_watch_is_caught(documents, tmp_path, find, replace):
-    text = runbook(documents)
-    assert find in text
-    assert watch_problems(text.replace(find, replace), tmp_path)
-
-
-# AWS-6. A failed mark and an earlier mark print different lines; an AccessDenied is a stop that says nothing
-# changed. AWS-7. Step 3 run again during a replacement leaves its state alone.
-def rerun_problems(text: str, tmp_path: Path) -> list[str]:
-    problems = []
-    reload = reload_lines(text)
-    name = _command(text, "describe-auto-scaling-instances").replace("<id from step 1>", "i-1")
-    mark = _command(text, "set-instance-health")
-    denied = _bash(tmp_path / "denied", f"{reload}\n{name}\n{mark}", STUB_DENY="1")
-    if (
-        "MARK FAILED: read the error above" not in denied.stdout
-        or "MARKED_AT" in (tmp_path / "denied" / STATE).read_text()
-    ):
-        problems.append(f"a refused mark is not reported as failed: {denied.stdout!r}")
-    _bash(tmp_path / "twice", f"{reload}\n{name}\n{mark}")
-    state = (tmp_path / "twice" / STATE).read_text()
-    again = _bash(tmp_path / "twice", f"{reload}\n{mark}\n{name}")
-    if not re.search(r"^already marked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", again.stdout, re.M):
-        problems.append(f"an earlier mark is not told apart: {again.stdout!r}")
-    if (tmp_path / "twice" / STATE).read_text() != state:
-        problems.append("step 3 run again overwrote the state of a replacement under way")
-    if not re.search(r"^replacement of i-1 already under way since \S+: go to step 6$", again.stdout, re.M):
-        problems.append("step 3 run again does not send the reader to step 6")
-    stop = steps(text)[step_with(text, "set-instance-health")]["text"].split("Stop if:", 1)[1]
-    if not re.search(
-        r"`AccessDenied` \([^)]*autoscaling:SetInstanceHealth[^)]*\): nothing was changed; escalate", stop
-    ):
-        problems.append("no stop for AccessDenied")
-    return problems
-
-
-def test_reruns_and_refusals_say_what_happened(documents, tmp_path):
-    for environment in ENVIRONMENTS:
-        for case in ("denied", "twice"):
-            (tmp_path / environment / case).mkdir(parents=True)
-        assert rerun_problems(runbook(documents, environment), tmp_path / environment) == [], environment
-
-
-@pytest.mark.parametrize(
-    ("find", "replace"),
-    [
-        ('echo "MARK FAILED: read the error above"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
-        ('echo "already marked at ${MARKED_AT:-}"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
-        (
-            'if test -n "${MARKED_AT:-}"; then\n     echo "replacement',
-            'if false; then\n     echo "replacement',
-        ),
-        ("`AccessDenied`", "`Denied`"),
-    ],
-)
-def test_a_rerun_that_wipes_or_confuses_is_caught(documents, tmp_path, find, replace):
-    for case in ("denied", "twice"):
-        (tmp_path / case).mkdir()
-    text = runbook(documents)
-    assert find in text
-    assert rerun_problems(text.replace(find, replace), tmp_path)

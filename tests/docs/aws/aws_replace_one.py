@@ -1,0 +1,120 @@
+"""The AWS replace-one-instance runbook as its tests read and run it: the rendered runbook of an environment,
+its steps and names block, the state file's reload lines, the group in the synthesized template, and its
+commands run in bash with a stub `aws` (an executable that logs its calls) and HOME as the state file's
+directory."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.docs import runbook_harness as harness
+from tests.docs.runbook_harness import SH_BLOCK as SH
+from tests.docs.runbook_harness import section
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+STEP = re.compile(r"^(\d+)\. \*\*(.*?)\*\*$", re.MULTILINE)
+
+
+def runbook(documents: dict[str, str], environment: str = "prod") -> str:
+    return harness.runbook(documents, "aws", environment)
+
+
+def steps(text: str) -> list[dict[str, str]]:
+    """The procedure's steps in order: title, command (the sh block, indentation removed) and prose."""
+    body = section(text, "Steps")
+    marks = list(STEP.finditer(body))
+    found = []
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        chunk = body[mark.end() : following.start() if following else None]
+        block = SH.search(chunk)
+        command = "\n".join(line.removeprefix("   ") for line in block.group(1).splitlines()) if block else ""
+        found.append({"title": mark.group(2), "command": command, "text": chunk})
+    return found
+
+
+def step_with(text: str, needle: str) -> int:
+    """The index of the first step whose command contains `needle` (-1: none)."""
+    return next((i for i, step in enumerate(steps(text)) if needle in step["command"]), -1)
+
+
+def names_block(text: str) -> str:
+    return SH.search(section(text, "Names, looked up from the stack")).group(1)
+
+
+# State that must survive a lost shell: run the rendered commands in bash with a stub `aws`.
+STUB = """#!/bin/sh
+echo "$*" >> "$AWS_CALLS"
+case "$2" in
+  describe-auto-scaling-instances) echo "$STUB_GROUP" ;;
+  get-console-output) echo "console of $4" ;;
+esac
+"""
+
+
+def aws_shell(
+    tmp_path: Path, stub: str, script: str, *, inherit: bool, **env: str
+) -> subprocess.CompletedProcess:
+    """`script` in bash with `stub` as `aws` (logging to tmp_path/calls), HOME (the state file's directory)
+    at tmp_path and the names the block's lookups would set."""
+    stubs = harness.stub_executable(tmp_path / "bin", "aws", stub)
+    names = {
+        "HOME": str(tmp_path),
+        "AWS_CALLS": str(tmp_path / "calls"),
+        "STACK": "StatelessService-prod",
+        "ASG": "the-group",
+    }
+    return harness.run_bash(script, {**names, **env}, first_on_path=stubs, inherit=inherit)
+
+
+def _shell(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
+    return aws_shell(tmp_path, STUB, script, inherit=True, STUB_GROUP="the-group")
+
+
+def reload_lines(text: str) -> str:
+    """The names block's lines that set and reload the state file (the lookups need AWS; left out)."""
+    lines = names_block(text).replace("\\\n", " ").splitlines()
+    return "\n".join(line for line in lines if "STATE" in line)
+
+
+def _query(command: str) -> str:
+    """The --query of a one-command block (line continuations joined)."""
+    return re.search(r'--query "([^"]*)"', command.replace("\\\n", " ")).group(1)
+
+
+def _group(template: dict) -> dict:
+    (group,) = (
+        body["Properties"]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+    )
+    return group
+
+
+def _indent(command: str) -> str:
+    return command.replace("\n", "\n   ")
+
+
+STATE = "replace-one-instance-StatelessService-prod.env"
+
+
+# A stub `aws`: records its calls; set-instance-health fails the way IAM refuses it when STUB_DENY is set.
+RERUN_STUB = """#!/bin/sh
+echo "$*" >> "$AWS_CALLS"
+case "$2" in
+  describe-auto-scaling-instances) echo "the-group" ;;
+  set-instance-health) if [ -n "$STUB_DENY" ]; then
+    echo "An error occurred (AccessDenied) when calling the SetInstanceHealth operation" >&2; exit 254; fi ;;
+esac
+"""
+
+
+def _bash(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
+    return aws_shell(tmp_path, RERUN_STUB, script, inherit=False, **env)
+
+
+def _command(text: str, needle: str) -> str:
+    return steps(text)[step_with(text, needle)]["command"]
