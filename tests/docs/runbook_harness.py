@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from refarch import ROOT
@@ -51,6 +51,23 @@ def frozen(name: str) -> str:
 def rendered_at(commit: str, cloud: str, environment: str) -> str:
     """The frozen replace-one-instance runbook of `cloud`/`environment` as rendered at `commit`."""
     return frozen(f"{cloud}-{environment}-{SCENARIO}.at-{commit}.md")
+
+
+def every_runbook(generated, problems_of: Callable[[object], Iterable[str]]) -> list[str]:
+    """What `problems_of(runbook)` finds in each runbook of each generated stack, one
+    `stack/scenario: problem` a finding."""
+    return [
+        f"{stack.directory}/{runbook.scenario}: {problem}"
+        for stack in generated
+        for runbook in stack.runbooks
+        for problem in problems_of(runbook)
+    ]
+
+
+def in_order(text: str, *parts: str) -> bool:
+    """Each of `parts` is in `text` (ValueError for one that is not) and they stand in this order."""
+    found = [text.index(part) for part in parts]
+    return found == sorted(found)
 
 
 def mutants(texts: dict[str, str], pattern: str, replacement: str) -> Iterator[tuple[str, str, str]]:

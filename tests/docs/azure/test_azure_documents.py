@@ -8,6 +8,7 @@ import pytest
 from refarch.inventory import Inventory
 from refarch.spec import load_all
 from tests.docs.azure.azure_fixtures import generated, inventories, mutated
+from tests.docs.runbook_harness import in_order
 from tools.docs import azure as azure_docs
 from tools.docs import prices
 from tools.docs.azure import inventory as inv
@@ -320,13 +321,13 @@ def test_restore_rollback_is_the_forward_paths_mirror():
     assert f'pulumi config set {draining} "$PREVIOUS" {STACK}' in regrant.command
     forward = next(step for step in runbook.steps if "sleep" in step.command)
     assert propagation.command == forward.command.replace('"$RESTORED"', '"$PREVIOUS"')
-    order = [
-        back.command.index(f'pulumi config set {draining} "$RESTORED" {STACK}'),
-        back.command.index(f'then pulumi config set {served} "$PREVIOUS" {STACK}'),
-        back.command.index(f"else pulumi config rm {served} {STACK}; fi"),
-        back.command.index(f"pulumi up {STACK} --yes"),
-    ]
-    assert order == sorted(order)
+    assert in_order(
+        back.command,
+        f'pulumi config set {draining} "$RESTORED" {STACK}',
+        f'then pulumi config set {served} "$PREVIOUS" {STACK}',
+        f"else pulumi config rm {served} {STACK}; fi",
+        f"pulumi up {STACK} --yes",
+    )
     assert "endpoint, DNS zone group and role assignment unchanged" in back.expected
     switch = _index(runbook.steps, f'pulumi config set {served} "$RESTORED"')
     assert (wait.command, wait.expected) == (

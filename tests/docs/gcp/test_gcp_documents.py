@@ -10,6 +10,7 @@ import pytest
 
 from refarch.inventory import Inventory
 from refarch_pulumi.offline import project
+from tests.docs.runbook_harness import in_order
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
 from tools.docs.gcp.runbooks import GRANT_TITLE_PREFIX, IAM_PROPAGATION_SECONDS, runbooks
@@ -211,14 +212,14 @@ def test_restore_records_what_the_fleet_served_before_in_a_state_file(docs_input
     book = _restore(model, spec)
     steps = book.steps
     grant = steps[_step(steps, f'pulumi config set {draining} "$RESTORED"')].command
-    order = [
-        grant.index(f"PREVIOUS=$(pulumi config get {served} {STACK} || true)"),
-        grant.index('test ! -e "$STATE"'),
-        grant.index('"$RESTORED" "$PREVIOUS" >"$STATE"'),
-        grant.index(f'pulumi config set {draining} "$RESTORED"'),
-        grant.index(f"pulumi up {STACK} --yes"),
-    ]
-    assert order == sorted(order)
+    assert in_order(
+        grant,
+        f"PREVIOUS=$(pulumi config get {served} {STACK} || true)",
+        'test ! -e "$STATE"',
+        '"$RESTORED" "$PREVIOUS" >"$STATE"',
+        f'pulumi config set {draining} "$RESTORED"',
+        f"pulumi up {STACK} --yes",
+    )
     # A refused re-run (a restore in progress) must not leave the PREVIOUS it just re-read in the shell.
     assert grant.splitlines()[-1] == 'test -f "$STATE" && . "$STATE"'
     state = next(lookup for lookup in book.lookups if lookup.variable == "STATE")
@@ -281,13 +282,13 @@ def test_restore_rollback_is_the_mirror_of_the_switch(docs_inputs):
     model, spec = docs_inputs.models["gcp"]["prod"], docs_inputs.specs["prod"]
     book = _restore(model, spec)
     _, back, wait, undrain, listing, delete, _, close = book.rollback
-    order = [
-        back.command.index(f'pulumi config set {served} "$PREVIOUS" {STACK}'),
-        back.command.index(f"else pulumi config rm {served} {STACK}"),
-        back.command.index(f'pulumi config set {draining} "$RESTORED" {STACK}'),
-        back.command.index(f"pulumi up {STACK} --yes"),
-    ]
-    assert order == sorted(order)
+    assert in_order(
+        back.command,
+        f'pulumi config set {served} "$PREVIOUS" {STACK}',
+        f"else pulumi config rm {served} {STACK}",
+        f'pulumi config set {draining} "$RESTORED" {STACK}',
+        f"pulumi up {STACK} --yes",
+    )
     assert "no binding changed" in back.expected
     switch = _step(book.steps, f'pulumi config set {served} "$RESTORED"')
     forward_wait = book.steps[switch + 1]
