@@ -23,26 +23,12 @@ import re
 
 from refarch.spec import load_all
 from tests.docs.azure.azure_fixtures import generated, inventories, mutated
+from tests.docs.azure.azure_replace_one import _code, _first, _steps
 from tests.docs.runbook_harness import SH_BLOCK, committed
 from tests.docs.runbook_harness import section as _section
 from tools.docs import azure as azure_docs
 from tools.docs import render
 from tools.docs.azure import inventory as inv
-
-STEP = re.compile(r"^\d+\. \*\*", re.MULTILINE)
-
-
-def _steps(text: str, title: str) -> list[str]:
-    """The numbered items of a section, each with its title, commands, Expected and Stop if."""
-    return STEP.split(_section(text, title))[1:]
-
-
-def _code(step: str) -> str:
-    return "\n".join(SH_BLOCK.findall(step)).replace("\\\n", " ")
-
-
-def _first(steps: list[str], pattern: str) -> int:
-    return next((i for i, step in enumerate(steps) if re.search(pattern, _code(step))), -1)
 
 
 def problems(text: str, minimum: int, boot_budget: int, notice: int) -> list[str]:

@@ -42,7 +42,7 @@ import pytest
 
 from refarch import ROOT
 from tests.docs.azure.azure_fixtures import generated
-from tests.docs.azure.test_azure_replace_one_instance import _code, _first, _steps
+from tests.docs.azure.azure_replace_one import _code, _first, _steps
 from tests.docs.runbook_harness import assignments, committed, frozen, logged_calls, run_bash, stub_function
 from tests.docs.runbook_harness import section as _section
 

@@ -14,7 +14,7 @@ from refarch import ROOT
 from refarch.spec import load_all
 from refarch_pulumi.offline import project
 from tests.docs.azure.azure_fixtures import inventories
-from tests.docs.azure.test_azure_restore_store_resume import _restore, _run
+from tests.docs.azure.azure_restore_store import _restore, _run
 from tools.docs import azure as azure_docs
 from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions

@@ -1,11 +1,13 @@
 """The GCP restore-store runbook as the restore tests read and run it: the prod runbook rendered from the
 offline inventory, its steps, and its commands run in bash against stand-in `gcloud`, `pulumi` and `git`
-functions that log their calls."""
+functions that log their calls; an inventory with one input changed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from refarch.inventory import Inventory
 from tests.docs.runbook_harness import assignments, quote, run_bash
 from tools.docs.gcp.facts import facts
 from tools.docs.gcp.runbooks import runbooks
@@ -52,3 +54,16 @@ def _stack(served: str | None, draining: str | None) -> str:
         "esac; }\n"
         'git() { echo "git $*" >>"$LOG"; }\n' + GCLOUD
     )
+
+
+def mutated(model: Inventory, type_: str, path: str, value) -> Inventory:
+    """The inventory with one input of the only resource of `type_` changed (a dotted path)."""
+    resources = []
+    for resource in model:
+        if resource.type == type_:
+            inputs = dict(resource.inputs)
+            head, _, tail = path.partition(".")
+            inputs[head] = {**inputs[head], tail: value} if tail else value
+            resource = replace(resource, inputs=inputs)
+        resources.append(resource)
+    return Inventory(resources)

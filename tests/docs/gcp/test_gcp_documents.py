@@ -4,12 +4,12 @@ inventory does, permissions derived from the commands, and alert policies that l
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 
 from refarch.inventory import Inventory
 from refarch_pulumi.offline import project
+from tests.docs.gcp.gcp_restore_store import mutated
 from tests.docs.runbook_harness import in_order
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import AUTOSCALER, BACKEND, GROUP, HEALTH_CHECK, facts
@@ -24,19 +24,6 @@ def gcp_stacks(generated):
     stacks = [stack for stack in generated if stack.facts.cloud == "gcp"]
     assert {stack.facts.environment for stack in stacks} == set(project("gcp").stacks())
     return stacks
-
-
-def mutated(model: Inventory, type_: str, path: str, value) -> Inventory:
-    """The inventory with one input of the only resource of `type_` changed (a dotted path)."""
-    resources = []
-    for resource in model:
-        if resource.type == type_:
-            inputs = dict(resource.inputs)
-            head, _, tail = path.partition(".")
-            inputs[head] = {**inputs[head], tail: value} if tail else value
-            resource = replace(resource, inputs=inputs)
-        resources.append(resource)
-    return Inventory(resources)
 
 
 def test_facts_are_the_inventory_values(docs_inputs, generated):

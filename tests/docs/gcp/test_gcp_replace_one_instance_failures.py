@@ -17,33 +17,14 @@ import re
 
 import pytest
 
-from tests.docs.runbook_harness import SH_BLOCK, assert_each_mutant_caught, runbooks
+from tests.docs.gcp.gcp_replace_one import _index, _replace_one, _steps
+from tests.docs.runbook_harness import assert_each_mutant_caught
 from tests.docs.runbook_harness import section as _section
 from tools.docs.commands import validate
 
-STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
 TIMEOUT = re.compile(r"wait-until .*--timeout=(\d+)")
 ROW = re.compile(r"^\| (.+?) \| (.+?) \| .+? \|$", re.MULTILINE)
 LOOP = re.compile(r"^\s*(?:until|while) (.*?); do (.*?); done", re.MULTILINE)
-
-
-def _steps(text: str, title: str = "Steps") -> list[dict[str, str]]:
-    """Each step of a section: its title, command, expected and stop-if text."""
-    parts = STEP.split(_section(text, title))[1:]
-    steps = []
-    for name, body in zip(parts[::2], parts[1::2], strict=True):
-        command = "\n".join(line.strip() for block in SH_BLOCK.findall(body) for line in block.splitlines())
-        expected = re.search(r"Expected: (.*)", body)
-        stop_if = re.search(r"Stop if: (.*)", body)
-        steps.append(
-            {
-                "title": name,
-                "command": command,
-                "expected": expected.group(1) if expected else "",
-                "stop_if": stop_if.group(1) if stop_if else "",
-            }
-        )
-    return steps
 
 
 def _durations(text: str) -> dict[str, int]:
@@ -54,10 +35,6 @@ def _durations(text: str) -> dict[str, int]:
         if total:
             rows[name] = int(total.group(1))
     return rows
-
-
-def _index(steps: list[dict[str, str]], needle: str) -> int:
-    return next((i for i, step in enumerate(steps) if needle in step["command"]), -1)
 
 
 def problems(text: str) -> list[str]:
@@ -161,10 +138,6 @@ def problems(text: str) -> list[str]:
     if not re.search(r"pause [^\n]*`pulumi up`", _section(text, "Preconditions")):
         found.append("no precondition pauses the stack's deployments")
     return found
-
-
-def _replace_one(documents: dict[str, str]) -> dict[str, str]:
-    return runbooks(documents, "gcp")
 
 
 def test_replace_one_survives_failures_mid_procedure(documents):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from refarch import spec
-from tests.docs.gcp.test_gcp_replace_one_instance_failures import _index, _replace_one, _steps
+from tests.docs.gcp.gcp_replace_one import _index, _replace_one, _steps
 from tests.docs.runbook_harness import (
     SYSTEM_PATH,
     assert_each_mutant_caught,

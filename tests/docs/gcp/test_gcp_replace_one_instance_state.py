@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from tests.docs.gcp.test_gcp_replace_one_instance_failures import _index, _replace_one, _steps
+from tests.docs.gcp.gcp_replace_one import _index, _replace_one, _steps
 from tests.docs.runbook_harness import SH_BLOCK, assert_each_mutant_caught, rendered_at
 from tests.docs.runbook_harness import section as _section
 

@@ -8,8 +8,17 @@ from __future__ import annotations
 import re
 
 from refarch_pulumi.offline import project
-from tests.docs.gcp.gcp_restore_store import PREVIOUS, RESTORED, STACK, _book, _own, _run, _stack, _step
-from tests.docs.gcp.test_gcp_documents import mutated
+from tests.docs.gcp.gcp_restore_store import (
+    PREVIOUS,
+    RESTORED,
+    STACK,
+    _book,
+    _own,
+    _run,
+    _stack,
+    _step,
+    mutated,
+)
 from tools.docs.commands import simple_commands
 from tools.docs.gcp import graph
 from tools.docs.gcp.facts import facts

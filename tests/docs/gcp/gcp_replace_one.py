@@ -1,0 +1,38 @@
+"""The GCP replace-one-instance runbook's markdown as its tests read it: every environment's rendered runbook,
+its steps (title, command, expected, stop-if) and the first step holding a command."""
+
+from __future__ import annotations
+
+import re
+
+from tests.docs.runbook_harness import SH_BLOCK, runbooks
+from tests.docs.runbook_harness import section as _section
+
+STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
+
+
+def _steps(text: str, title: str = "Steps") -> list[dict[str, str]]:
+    """Each step of a section: its title, command, expected and stop-if text."""
+    parts = STEP.split(_section(text, title))[1:]
+    steps = []
+    for name, body in zip(parts[::2], parts[1::2], strict=True):
+        command = "\n".join(line.strip() for block in SH_BLOCK.findall(body) for line in block.splitlines())
+        expected = re.search(r"Expected: (.*)", body)
+        stop_if = re.search(r"Stop if: (.*)", body)
+        steps.append(
+            {
+                "title": name,
+                "command": command,
+                "expected": expected.group(1) if expected else "",
+                "stop_if": stop_if.group(1) if stop_if else "",
+            }
+        )
+    return steps
+
+
+def _index(steps: list[dict[str, str]], needle: str) -> int:
+    return next((i for i, step in enumerate(steps) if needle in step["command"]), -1)
+
+
+def _replace_one(documents: dict[str, str]) -> dict[str, str]:
+    return runbooks(documents, "gcp")
