@@ -1,6 +1,8 @@
-"""What a reader trial of the AWS replace-one-instance runbook found missing (briefs s17), held on the
-rendered markdown of every AWS runbook; each figure is read from the synthesized template, not from the
-generator's facts. Each check is also shown failing on a document mutated the way the old output was."""
+"""AWS replace-one-instance, its lookups and figures: every lookup is guarded, the instance is proved to be
+the group's, API calls show their status, the alarm count and the waits are the template's, the dashboard
+says what usual is (found missing by a reader trial, briefs s17). Held on the rendered markdown of every
+AWS runbook; each figure is read from the synthesized template, not from the generator's facts. Each check
+is also shown failing on a document mutated the way the old output was."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Azure `replace-one-instance` as a reader on call runs it (reader trial s18, briefs/s18/reports/
-reader-azure.md): each check reads a generated runbook's markdown, so each fails on the text the reader
-stumbled on (`problems(old text)` lists them all) and passes on the fixed one.
+"""Azure `replace-one-instance` as text a reader on call follows: each check reads a generated runbook's
+markdown (`problems(text)` lists every failure), so each fails on the text a reader trial stumbled on
+(briefs/s18/reports/reader-azure.md) and passes on the fixed one.
 
 Sources:
 - Manual scaling outside the autoscale limits is reset: "Best practices for Autoscale", section "Manual

@@ -1,6 +1,6 @@
-"""The last Azure architect review (s18) of the restore-store runbook: its role lets azure-cli wait for each
-long-running Cosmos DB command, step 2 refuses a name the stack would refuse before restoring into it, and
-steps 2-4 set on the restored account everything the stack sets on its own but zone redundancy."""
+"""Azure restore-store, the restored account: the runbook's role lets azure-cli wait for each long-running
+Cosmos DB command, step 2 refuses a name the stack would refuse before restoring into it, and steps 2-4 set
+on the restored account everything the stack sets on its own but zone redundancy (architect review, s18)."""
 
 from __future__ import annotations
 

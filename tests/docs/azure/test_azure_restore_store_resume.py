@@ -1,7 +1,7 @@
-"""Azure restore-store after a lost shell or an interrupted update (architect review round 2): the runbook's
-own commands, run by bash against stand-ins for `az`, `pulumi` and `git`, record the procedure's progress in
-$STATE; Rollback step 1 branches on it before the config, which reads the same before a switch's update
-and during its rolling upgrade."""
+"""Azure restore-store after a lost shell or an interrupted update: the runbook's own commands, run by bash
+against stand-ins for `az`, `pulumi` and `git`, record the procedure's progress in $STATE; Rollback step 1
+branches on it before the config, which reads the same before a switch's update and during its rolling
+upgrade (architect review round 2)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The GCP replace-one-instance runbook survives what a reader trial found at 3 a.m.
-(briefs/s18/reports/reader-gcp.md): a lost shell, a recreated instance that still fails, a slow deletion,
-an unreachable Pulumi backend, an instance autohealing is already handling, an autoscaler acting
-mid-procedure, a loop that never ends, a mistyped instance name and a deployment running meanwhile.
-Each check reads the rendered runbook of every environment, as the reader gets it.
+"""The GCP replace-one-instance runbook survives failures mid-procedure (found by a reader trial at 3 a.m.,
+briefs/s18/reports/reader-gcp.md): a lost shell, a recreated instance that still fails, a slow deletion, an
+unreachable Pulumi backend, an instance autohealing is already handling, an autoscaler acting
+mid-procedure, a loop that never ends, a mistyped instance name and a deployment running meanwhile. Each
+check reads the rendered runbook of every environment, as the reader gets it.
 
 Sources: connection draining ends with the VM deleted "up to 60 seconds after your specified timeout
 duration" (cloud.google.com/load-balancing/docs/enabling-connection-draining); a recreated managed instance

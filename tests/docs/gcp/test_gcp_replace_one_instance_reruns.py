@@ -1,9 +1,9 @@
-"""The GCP replace-one-instance runbook survives the third reader trial (brief s18/readerfix3-gcp.md):
-step 6 rerun while the group recreates the suspect, step 2 run on a leftover raised minimum, step 5
-stopping with no new instance, step 6's stop-if, Rollback 2 run twice.
-Steps 2 and 6 are run in bash against a stand-in `gcloud` (canned rows), so the check is what the reader's
-shell does, not how the text reads; `test_the_old_runbook_fails_every_check` runs every check on the
-committed output from before these fixes.
+"""The GCP replace-one-instance runbook survives re-runs of any step (brief s18/readerfix3-gcp.md): step 6
+rerun while the group recreates the suspect, step 2 run on a leftover raised minimum, step 5 stopping with
+no new instance, step 6's stop-if, Rollback 2 run twice. Steps 2 and 6 are run in bash against a stand-in
+`gcloud` (canned rows), so the check is what the reader's shell does, not how the text reads;
+`test_the_old_runbook_fails_every_check` runs every check on the runbooks as rendered before these fixes
+(frozen in data/).
 
 Sources: a managed instance's `id` is "empty when instance does not exist" and `currentAction` is what the
 group is doing to it (NONE when nothing), fields of the REST ManagedInstance

@@ -1,10 +1,11 @@
-"""The GCP replace-one-instance runbook survives the second reader trial (briefs/s18/reports/reader2-gcp.md):
-a state file left by an earlier run, a shell lost between saving the suspect's id and recreating it, a
-deployment putting the minimum back mid-procedure, an extra instance that does not boot, trailing comments
-that zsh runs as commands, a hand-over to another machine, a zone left without an instance, an autoscaler
-slower than the poll, the extra instance leaving after step 8, a suspect's boot disk deleted with it.
-Each check reads the rendered runbook of every environment, as the reader gets it;
-`test_the_old_runbook_fails_every_check` runs them on the committed output from before the fixes.
+"""The GCP replace-one-instance runbook keeps its state across shells and hand-overs (briefs/s18/reports/
+reader2-gcp.md): a state file left by an earlier run, a shell lost between saving the suspect's id and
+recreating it, a deployment putting the minimum back mid-procedure, an extra instance that does not boot,
+trailing comments that zsh runs as commands, a hand-over to another machine, a zone left without an
+instance, an autoscaler slower than the poll, the extra instance leaving after step 8, a suspect's boot
+disk deleted with it. Each check reads the rendered runbook of every environment, as the reader gets it;
+`test_the_old_runbook_fails_every_check` runs them on the runbooks as rendered before the fixes (frozen in
+data/).
 
 Sources: a recreated managed instance keeps its name and gets a new `id`; scale-in ("resizing down") picks
 the VMs to delete "arbitrarily", weighing status and health among others

@@ -1,6 +1,10 @@
-"""GCP restore-store runbook after the last GCP architect review (review-last-gcp): the rendered commands are
-run in bash against stand-in `gcloud`, `pulumi` and `git` functions where the finding is about what the shell
-does, and read where it is about what the text says. Findings 2 and 4 on the stack itself are guarded in
+"""GCP restore-store, the switch and the switch back: the switch checks the grant is deployed first, the
+bindings read-back shows the fleet's role and members, the switch back refuses a previous clone that lost
+its binding, the clone delete refuses the stack's own database, the steps say the store alert keeps the own
+database, each permission line names the pulumi commands its runbook runs, and the architecture graph draws
+the item role to the store (last GCP architect review). The rendered commands are run in bash against
+stand-in `gcloud`, `pulumi` and `git` functions where the behaviour is what the shell does, and read where
+it is what the text says. The stack side (the item role, the store alert) is guarded in
 tests/gcp/test_gcp_item_role.py and tests/gcp/test_gcp_restored_store.py."""
 
 from __future__ import annotations
