@@ -32,7 +32,7 @@ ESCALATION_MAX_LENGTH = 200
 # Letters, digits, spaces and the punctuation of names, URLs and phone numbers; no backtick, quote, `$`, `\\`,
 # `<>`, `[]`, `*` or `|`, which would end a Markdown code span or table cell, start a link or emphasis, or
 # break shell quoting where a reader pastes it.
-ESCALATION_ALLOWED = "letters, digits, spaces and . , : ; / + - ( ) @ # & ? = % ~ ! _"
+ESCALATION_ALLOWED = "ASCII letters, digits, spaces and . , : ; / + - ( ) @ # & ? = % ~ ! _"
 ESCALATION_PATTERN = re.compile(r"[A-Za-z0-9 .,:;/+\-()@#&?=%~!_]+")
 
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")

@@ -48,9 +48,10 @@ def frozen(name: str) -> str:
     return (Path(__file__).parent / "data" / name).read_text()
 
 
-def rendered_at(commit: str, cloud: str, environment: str) -> str:
-    """The frozen replace-one-instance runbook of `cloud`/`environment` as rendered at `commit`."""
-    return frozen(f"{cloud}-{environment}-{SCENARIO}.at-{commit}.md")
+def rendered_at(commit: str, cloud: str, environment: str, scenario: str = SCENARIO) -> str:
+    """The frozen runbook `scenario` (replace-one-instance unless named) of `cloud`/`environment` as rendered
+    at `commit`."""
+    return frozen(f"{cloud}-{environment}-{scenario}.at-{commit}.md")
 
 
 def every_runbook(generated, problems_of: Callable[[object], Iterable[str]]) -> list[str]:

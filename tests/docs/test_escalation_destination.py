@@ -18,7 +18,7 @@ from stacks.service_stack import ESCALATION_DESCRIPTION, ESCALATION_OUTPUT
 from tools.docs import registry, render
 from tools.docs.azure import inventory as azure_inventory
 from tools.docs.gcp import inventory as gcp_inventory
-from tools.docs.model import SCENARIOS
+from tools.docs.model import DOCUMENTATION_EXAMPLES, SCENARIOS
 
 PULUMI_OUTPUT = {"azure": azure_inventory.ESCALATION_OUTPUT, "gcp": gcp_inventory.ESCALATION_OUTPUT}
 UNSET = "No escalation destination is set for this environment"
@@ -73,7 +73,7 @@ def test_every_runbook_pages_what_its_stack_records_first(cloud, docs_inputs, do
             section = escalation(documents[f"{cloud}/{environment}/{scenario}.md"])
             first = section.split("\n2. ")[0]
             if destination:
-                assert first.startswith(f"1. **Page {destination}**"), (environment, scenario, first)
+                assert first.startswith(f"1. **Page `{destination}`**"), (environment, scenario, first)
             else:
                 assert first.startswith(f"1. **{UNSET}**"), (environment, scenario, first)
                 assert "alarms.escalation" in first
@@ -90,7 +90,7 @@ def test_a_changed_record_changes_every_runbook(cloud, docs_inputs):
     assert sorted(after) == sorted(SCENARIOS)
     for scenario in SCENARIOS:
         assert shipped in before[scenario] and CHANGED not in before[scenario]
-        assert after[scenario].startswith(f"1. **Page {CHANGED}**")
+        assert after[scenario].startswith(f"1. **Page `{CHANGED}`**")
         assert shipped not in after[scenario]
 
 
@@ -120,4 +120,43 @@ def test_the_spec_reaches_the_runbook_through_the_pulumi_export(cloud, docs_inpu
     model = pulumi_project.preview(environment, config | {key: json.dumps(tree)})
     assert recorded(cloud, model) == CHANGED
     sections = regenerated(cloud, environment, model, docs_inputs.specs[environment])
-    assert all(section.startswith(f"1. **Page {CHANGED}**") for section in sections.values())
+    assert all(section.startswith(f"1. **Page `{CHANGED}`**") for section in sections.values())
+
+
+SAMPLE = "Platform on-call rota: https://oncall.example.com/platform (pager), then +1 555 0100"
+REAL_LOOKING = "Payments on-call: https://pagerduty.acme.io/payments, then +44 20 7946 1234"
+# Characters spec.py lets through that Markdown would otherwise read as emphasis, strikethrough or an entity.
+MARKUP = "Ops_team_ on-call ~~rota~~ & call &copy; _now_"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_the_destination_reads_as_written(cloud, docs_inputs):
+    """A code span: `_x_`, `~~x~~` and `&copy;` stay as typed in the rendered Markdown."""
+    model, spec = docs_inputs.models[cloud]["prod"], docs_inputs.specs["prod"]
+    for section in regenerated(cloud, "prod", recording(cloud, model, MARKUP), spec).values():
+        assert section.startswith(f"1. **Page `{MARKUP}`**")
+        assert MARKUP not in section.replace(f"`{MARKUP}`", "")
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_documentation_example_is_called_a_sample_that_reaches_nobody(cloud, docs_inputs):
+    model, spec = docs_inputs.models[cloud]["prod"], docs_inputs.specs["prod"]
+    sample = regenerated(cloud, "prod", recording(cloud, model, SAMPLE), spec)
+    real = regenerated(cloud, "prod", recording(cloud, model, REAL_LOOKING), spec)
+    for scenario in SCENARIOS:
+        first = sample[scenario].split("\n2. ")[0]
+        assert "sample value that reaches nobody" in first and "alarms.escalation" in first
+        assert "reaches nobody" not in real[scenario]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ops@example.com", "https://example.org/x", "pager.example", "oncall.test", "+1 555-0199", "555.0142"],
+)
+def test_each_reserved_form_is_recognised(text):
+    assert DOCUMENTATION_EXAMPLES.search(f"Call {text} now")
+
+
+@pytest.mark.parametrize("text", ["ops@myexample.com", "examples.org.uk", "+1 555 0200", "+1 415 555 1234"])
+def test_real_addresses_are_not_taken_for_examples(text):
+    assert not DOCUMENTATION_EXAMPLES.search(f"Call {text} now")

@@ -9,6 +9,7 @@ comes from the model (or, where the model does not carry it, from the spec, said
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,15 +48,32 @@ class Lookup:
     source: str
 
 
+# Addresses and numbers reserved for documentation, which never reach anyone: the example domains and
+# top-level names of RFC 2606 (sections 2 and 3), and the North American 555-0100 to 555-0199 range kept for
+# fictional use (NANPA, "555 NXX assignment guidelines").
+DOCUMENTATION_EXAMPLES = re.compile(
+    r"(?i)\bexample\.(?:com|net|org)\b|\.(?:example|test|invalid|localhost)\b|\b555[ .-]?01\d\d\b"
+)
+
+
 def escalation_contact(escalation: str | None, source: str, how_to_set: str) -> Step:
     """The first step of every Escalation: whom to page and how, as the stack records it (`source`, its
-    output), or plainly that it records nothing and how to set it; no contact is made up."""
+    output), or plainly that it records nothing and how to set it; no contact is made up. The destination
+    is a code span, so it reads as written (spec.py's pattern keeps backticks out of it)."""
     if escalation:
+        example = DOCUMENTATION_EXAMPLES.search(escalation)
+        warning = (
+            f" It names `{example.group(0)}`, reserved for documentation: this is a sample value that "
+            f"reaches nobody; set your own ({how_to_set}), deploy, and regenerate the runbooks "
+            "(`python -m tools.docs`) before anyone relies on this runbook."
+            if example
+            else ""
+        )
         return Step(
-            title=f"Page {escalation}",
+            title=f"Page `{escalation}`",
             expected=f"who to page and how, as the stack records it ({source}, the spec's "
             "`alarms.escalation`); tell them the runbook, the step that stopped and what it printed. The "
-            "steps below reach the alarms' on-call too.",
+            f"steps below reach the alarms' on-call too.{warning}",
         )
     return Step(
         title="No escalation destination is set for this environment",

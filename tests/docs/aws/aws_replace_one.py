@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.docs import runbook_harness as harness
 from tests.docs.runbook_harness import SH_BLOCK as SH
 from tests.docs.runbook_harness import section
+from tools.docs.commands.aws_cli import session
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -75,9 +76,11 @@ def _shell(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
 
 
 def reload_lines(text: str) -> str:
-    """The names block's lines that set and reload the state file (the lookups need AWS; left out)."""
-    lines = names_block(text).replace("\\\n", " ").splitlines()
-    return "\n".join(line for line in lines if "STATE" in line)
+    """The names block's lines that set and reload the state file: those before its first lookup (the
+    lookups need AWS; left out), the exports apart."""
+    lines = names_block(text).splitlines()
+    first_lookup = next(i for i, line in enumerate(lines) if re.match(r"\w+=\$\(aws ", line))
+    return "\n".join(line for line in lines[:first_lookup] if not line.startswith(("export ", "# ")))
 
 
 def _query(command: str) -> str:
@@ -112,9 +115,36 @@ esac
 """
 
 
-def _bash(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    return aws_shell(tmp_path, RERUN_STUB, script, inherit=False, **env)
+def _bash(tmp_path: Path, script: str, *, stub: str = RERUN_STUB, **env: str) -> subprocess.CompletedProcess:
+    """`script` in bash with `stub` as `aws` and nothing of the test's environment; `tmp_path` is created."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return aws_shell(tmp_path, stub, script, inherit=False, **env)
 
 
 def _command(text: str, needle: str) -> str:
     return steps(text)[step_with(text, needle)]["command"]
+
+
+def template_deadline(template: dict) -> int:
+    """The longer of launch to healthy (the group's grace, the boot budget, + the healthy checks) and the
+    warm-up, + the drain."""
+    resources = template["Resources"].values()
+    (group,) = (b["Properties"] for b in resources if b["Type"] == "AWS::AutoScaling::AutoScalingGroup")
+    (target,) = (
+        b["Properties"] for b in resources if b["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup"
+    )
+    drain = next(
+        int(a["Value"])
+        for a in target["TargetGroupAttributes"]
+        if a["Key"] == "deregistration_delay.timeout_seconds"
+    )
+    checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
+    # The new instance counts as healthy only after its warm-up too (final AWS review, item 5:
+    # test_aws_replace_one_instance_refresh.py).
+    return max(int(group["HealthCheckGracePeriod"]) + checks, int(group["DefaultInstanceWarmup"])) + drain
+
+
+def waiter_ceiling() -> int:
+    """How long the aws CLI's target-in-service waiter waits at most (botocore's elbv2 waiter model)."""
+    waiter = session().get_waiter_model("elbv2").get_waiter("TargetInService")
+    return waiter.delay * waiter.max_attempts

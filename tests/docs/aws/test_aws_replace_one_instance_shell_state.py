@@ -28,7 +28,7 @@ from tests.docs.aws.aws_replace_one import (
     step_with,
     steps,
 )
-from tests.docs.runbook_harness import section
+from tests.docs.runbook_harness import SH_BLOCK, section
 
 
 def marking_runs(text: str, tmp_path: Path) -> tuple[int, str]:
@@ -80,6 +80,12 @@ def test_the_end_of_the_procedure_is_recorded_for_the_canary_check(documents):
 
 # The state file is archived at the end, so a later run does not resume a finished procedure; the names
 # block shows the file's date when it reloads one.
+def close_command(text: str) -> str:
+    """The block that archives the state file (round 4: the last verification step)."""
+    blocks = [b.group(1) for b in SH_BLOCK.finditer(text) if 'mv "$STATE"' in b.group(1)]
+    return "\n".join(line.removeprefix("   ") for line in blocks[0].splitlines()) if blocks else ""
+
+
 def leftover_state(text: str, tmp_path: Path) -> str:
     """Steps 3 and 5, then the last step; a new shell weeks later runs the names block's reload: what it
     prints."""
@@ -87,7 +93,7 @@ def leftover_state(text: str, tmp_path: Path) -> str:
     name = all_steps[step_with(text, "describe-auto-scaling-instances")]["command"]
     mark = all_steps[step_with(text, "set-instance-health")]["command"]
     name = name.replace("<id from step 1>", "i-0123456789abcdef0")
-    _shell(tmp_path, "\n".join([reload_lines(text), name, mark, all_steps[-1]["command"]]))
+    _shell(tmp_path, "\n".join([reload_lines(text), name, mark, close_command(text)]))
     return _shell(tmp_path, reload_lines(text)).stdout
 
 
@@ -101,7 +107,7 @@ def test_a_finished_procedure_is_not_resumed(documents, tmp_path):
 
 def test_a_state_file_left_behind_is_caught(documents, tmp_path):
     text = runbook(documents)
-    last = steps(text)[-1]["command"]
+    last = close_command(text)
     assert "resumed from" in leftover_state(text.replace(_indent(last), "true"), tmp_path)
 
 
@@ -113,9 +119,8 @@ def test_a_reloaded_state_file_shows_its_date_and_what_to_do(documents, tmp_path
     assert re.search(
         r"^resumed from \S+ \(written \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): INSTANCE=i-1", output, re.M
     )
-    assert (
-        "run step 9's command (it archives the file and forgets its values), then start at step 1"
-        in section(text, "Names, looked up from the stack")
+    assert "Close it (the last verification step: it archives the file), then start at step 1" in section(
+        text, "Names, looked up from the stack"
     )
 
 
@@ -193,8 +198,8 @@ def test_reruns_and_refusals_say_what_happened(documents, tmp_path):
         ('echo "MARK FAILED: read the error above"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
         ('echo "already marked at ${MARKED_AT:-}"', 'echo "not marked now: MARKED_AT=${MARKED_AT:-}"'),
         (
-            'if test -n "${MARKED_AT:-}"; then\n     echo "replacement',
-            'if false; then\n     echo "replacement',
+            'elif test -n "${MARKED_AT:-}"; then\n     echo "replacement',
+            'elif false; then\n     echo "replacement',
         ),
         ("`AccessDenied`", "`Denied`"),
     ],

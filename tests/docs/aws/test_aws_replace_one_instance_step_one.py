@@ -149,7 +149,9 @@ def already_replacing_problems(text: str, template: dict, tmp_path: Path) -> lis
     problems = []
     first = steps(text)[0]["text"].split("Stop if:", 1)[1]
     command = re.search(r"`(MARKED_AT=\$\(date [^`]*)`", first)
-    if not command or not re.match(r" \([^)]*\) and go to step 6\.", first[command.end() :]):
+    if not command or not re.match(
+        r" \([^)]*\), run step 4 \([^)]*\), then go to step 6\.", first[command.end() :]
+    ):
         return ["step 1 does not set MARKED_AT and send the reader to step 6 when the group is replacing"]
     before = time.time()
     run = _bash(tmp_path, f'STATE="$HOME/{STATE}"\n{command.group(1)}\necho "$MARKED_AT $MARKED_EPOCH"')
@@ -198,7 +200,7 @@ def test_a_replacement_already_under_way_is_watched_from_before_the_page(documen
     ("find", "replace"),
     [
         ("`MARKED_AT=$(date", "`MARKED_AT=$(true"),
-        ("go to step 6. Another change", "go on. Another change"),
+        ("then go to step 6.", "then go on."),
         (f"`... {ELB_CAUSE}`", "`...`"),
         ("330 s after the instance", "some time after the instance"),
     ],

@@ -4,10 +4,14 @@ commands run in bash against stand-ins for `az`, `pulumi` and `git` that log the
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from refarch.spec import load_all
 from tests.docs.azure.azure_fixtures import inventories
 from tools.docs import azure as azure_docs
+from tools.docs.commands import azure_cli
 
 STACK = "--stack prod --cwd pulumi/azure"
 
@@ -40,3 +44,12 @@ def _run(command: str, tmp_path, **variables: str) -> tuple[str, str]:
         check=False,
     )
     return log.read_text(), state.read_text()
+
+
+def cosmos_sdk() -> Path:
+    """azure-mgmt-cosmosdb as installed in azure-cli's venv; the test fails, not the collection, when the venv
+    is missing, with azure_cli's own message (run `make azure-cli`)."""
+    try:
+        return azure_cli.package("azure/mgmt/cosmosdb")
+    except azure_cli.AzureCliMissing as missing:
+        pytest.fail(str(missing), pytrace=False)

@@ -12,6 +12,7 @@ from refarch.spec import load_all
 from tests.docs.azure.azure_fixtures import generated, inventories, mutated
 from tools.docs import azure as azure_docs
 from tools.docs.azure import inventory as inv
+from tools.docs.azure.backend_health import UP
 
 # The module, not the function the package re-exports under the same name.
 RUNBOOKS = importlib.import_module("tools.docs.azure.runbooks")
@@ -110,4 +111,4 @@ def test_the_boot_budget_follows_the_repair_grace():
 def test_verification_stops_when_any_backend_is_not_healthy():
     for environment, _, runbook in _runbooks("replace-one-instance"):
         check = runbook.verification[0]
-        assert check.stop_if.startswith("any line is not `Healthy`"), environment
+        assert check.stop_if.startswith(f"any line is not `{UP}`"), environment

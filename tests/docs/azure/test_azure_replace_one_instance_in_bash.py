@@ -40,30 +40,33 @@ from pathlib import Path
 
 import pytest
 
-from refarch import ROOT
 from tests.docs.azure.azure_fixtures import generated
-from tests.docs.azure.azure_replace_one import _code, _first, _steps
+from tests.docs.azure.azure_replace_one import (
+    AZURE_CLI_PYTHON,
+    BEFORE,
+    NEW_IP,
+    OLD_IP,
+    SLEEP,
+    VM,
+    _called,
+    _code,
+    _first,
+    _steps,
+)
 from tests.docs.runbook_harness import assignments, committed, frozen, logged_calls, run_bash, stub_function
 from tests.docs.runbook_harness import section as _section
-
-# The instances before the procedure (step 4's $BEFORE) and the one being replaced.
-BEFORE = "vm-a\nvm-b\nvm-c"
-VM = "vm-b"
+from tools.docs.azure.backend_health import DOWN, UP
 
 
 def _run(code: str, az: str, directory: Path, **variables: str) -> tuple[str, list[str]]:
-    """Run `code` in bash with `az` answering per `az` (a `case "$*"` body) and `sleep` a no-op; return
+    """Run `code` in bash with `az` answering per `az` (a `case "$*"` body) and `sleep` advancing bash's
+    clock instead of waiting (a wait loop for a state the stub never gives ends at its deadline); return
     what it printed (stdout and stderr) and the az calls it made, in order."""
     calls = directory / "calls"
     calls.write_text("")
-    script = stub_function("az", az, log=calls) + "sleep() { :; }\n" + assignments(variables) + code
+    script = stub_function("az", az, log=calls) + SLEEP + assignments(variables) + code
     result = run_bash(script, timeout=60, cwd=directory)
     return result.stdout + result.stderr, logged_calls(calls)
-
-
-def _called(calls: list[str], pattern: str) -> int:
-    """The index of the first call matching `pattern`, -1 when none does."""
-    return next((i for i, call in enumerate(calls) if re.search(pattern, call)), -1)
 
 
 def step_problems(text: str, minimum: int) -> list[str]:
@@ -79,8 +82,9 @@ def step_problems(text: str, minimum: int) -> list[str]:
     restore = _code(steps[_first(steps, r'--min-count "\$MIN"')])
     capacity = f'  *"vmss show"*) echo {minimum} ;;\n'
     limits = f'  *"capacity.minimum"*) echo {minimum} ;;\n  *"capacity.default"*) echo {minimum} ;;\n'
-    # Step 8 also counts the other Healthy instances (retry_and_output_problems): enough.
-    healthy = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
+    # Step 8 also counts the other Up instances (retry_and_output_problems): enough. The gateway says Up,
+    # not the portal's Healthy (tools/docs/azure/backend_health.py).
+    healthy = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = str(directory / "replace.env")
@@ -162,13 +166,13 @@ def step_problems(text: str, minimum: int) -> list[str]:
             found.append("6: the old instance's zone left without an instance is not warned about")
 
         # 10. Step 7: every pass prints the time and the state.
-        booting = '  *"show-backend-health"*) test -s n && echo Healthy; echo . >>n ;;\n'
+        booting = f'  *"show-backend-health"*) test -s n && echo {UP}; echo . >>n ;;\n'
         out, _ = _run(wait, booting, directory, **common, NEW_IP="10.0.0.9")
         if not re.search(r"^\d\d:\d\d:\d\d ", out, re.MULTILINE):
             found.append("10: the wait loop prints nothing while it waits")
 
         # 4. Step 8: a new instance that is not Healthy stops the delete.
-        unhealthy = '  *"show-backend-health"*) echo Unhealthy ;;\n'
+        unhealthy = f'  *"show-backend-health"*) echo {DOWN} ;;\n'
         _, calls = _run(
             delete,
             unhealthy,
@@ -208,11 +212,6 @@ def step_problems(text: str, minimum: int) -> list[str]:
     if "staging with exactly this role" not in _section(text, "Preconditions"):
         found.append("12: nothing says to exercise the role in staging first")
     return found
-
-
-AZURE_CLI_PYTHON = ROOT / "build" / "azure-cli-venv" / "bin" / "python"
-OLD_IP = "10.0.0.5"
-NEW_IP = "10.0.0.9"
 
 
 def _expected(step: str) -> str:
@@ -262,9 +261,7 @@ def retry_and_output_problems(text: str, minimum: int) -> list[str]:
             found.append("AZ-1: step 4 does not save the old instance's address to $STATE")
         variables = {**common, "VM": VM, "OLD_IP": OLD_IP, "CAP": str(minimum), "NEW_IP": NEW_IP}
         for others, deletes in ((minimum - 1, False), (minimum, True)):
-            health = (
-                f'  *"length("*"{OLD_IP}"*) echo {others} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
-            )
+            health = f'  *"length("*"{OLD_IP}"*) echo {others} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
             _, calls = _run(delete, health, directory, **variables)
             if (_called(calls, "delete-instances") >= 0) != deletes:
                 found.append(
@@ -293,7 +290,7 @@ def retry_and_output_problems(text: str, minimum: int) -> list[str]:
             found.append("AZ-5: the stop does not tell a quota error (Rollback) from a conflict (re-run)")
 
         # AZ-7. Step 8 re-run while the first delete runs: any delete error shows the VM's provisioning state.
-        deleting = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo Healthy ;;\n'
+        deleting = f'  *"length("*) echo {minimum} ;;\n  *"show-backend-health"*) echo {UP} ;;\n'
         deleting += '  *"delete-instances"*) echo "Conflict" >&2; return 1 ;;\n'
         deleting += '  *"vm show"*"provisioningState"*) echo Deleting ;;\n'
         out, calls = _run(delete, deleting, directory, **variables)

@@ -30,8 +30,9 @@ def _steps(text: str, title: str = "Steps") -> list[dict[str, str]]:
     return steps
 
 
-def _index(steps: list[dict[str, str]], needle: str) -> int:
-    return next((i for i, step in enumerate(steps) if needle in step["command"]), -1)
+def _index(steps: list[dict[str, str]], needle: str, start: int = 0) -> int:
+    """The first step from `start` whose command holds `needle` (-1: none)."""
+    return next((i for i in range(start, len(steps)) if needle in steps[i]["command"]), -1)
 
 
 def _replace_one(documents: dict[str, str]) -> dict[str, str]:

@@ -59,7 +59,10 @@ def problems(text: str, home: str) -> list[str]:
         return ["no read or recreate step"]
     minimum = _stack_minimum(text)
     suspect = "web-abcd"
-    recreating = steps[recreate]["command"].replace("<NAME from step 3>", suspect)
+    # (Since the fourth trial step 6 also asks for the suspect's ID from step 3: 222 below.)
+    recreating = (
+        steps[recreate]["command"].replace("<NAME from step 3>", suspect).replace("<ID from step 3>", "222")
+    )
     state = {"GROUP": "web", "PROJECT": "p", "REGION": "r", "LIVE_MIN": minimum + 1, "RAISED": minimum + 1}
     # GCP-1: a rerun while the group recreates the suspect (its id empty): no second recreate, OLD_ID kept.
     out = _run(
@@ -76,9 +79,10 @@ def problems(text: str, home: str) -> list[str]:
     out = _run(recreating, home, **state, VM=suspect, OLD_ID="111", ROW="333\\teurope-west1-b\\tNONE")
     if "CALLED gcloud recreate-instances" in out:
         found.append("step 6 rerun after the recreate recreates again")
-    # GCP-1: autohealing already acting on the suspect (nothing saved yet): stop, do not recreate.
+    # GCP-1: autohealing already recreating the suspect (nothing saved yet): do not recreate. (Since the
+    # fourth trial: it says so and sends the reader on to the wait, not back to step 1.)
     out = _run(recreating, home, **state, VM="", OLD_ID="", ROW="222\\teurope-west1-b\\tRECREATING")
-    if "CALLED gcloud recreate-instances" in out or "already acting on it" not in out:
+    if "CALLED gcloud recreate-instances" in out or not re.search("already acting on it|is recreating", out):
         found.append("step 6 recreates an instance the group is already acting on")
     # GCP-3: a leftover raised minimum (LIVE_MIN, one above the stack's) is not saved: step 8 would put
     # the leftover back.
@@ -131,7 +135,10 @@ MUTATIONS = {
         'test -n "$LIVE_ID" && test "$LIVE_ID$ACTION" !=',
     ),
     "rerun never already": (r'test "\$LIVE_ID\$ACTION" != "\$\{OLD_ID\}NONE"', "false"),
-    "no acting branch": (r'elif test "\$ACTION" != NONE; then', "elif false; then"),
+    "no acting branch": (
+        r'elif (test "\$ACTION" = RECREATING [^\n]*|test "\$ACTION" != NONE); then',
+        "elif false; then",
+    ),
     "leftover saved": (r'elif test "\$MIN" != \d+; then', "elif false; then"),
     "no new row to Rollback 2": (r"Rollback 1 \(it puts the minimum back\)", "Rollback 2"),
     "garbled stop": (r"FAIL or MEMBER_NOT_FOUND", "FAIL;"),

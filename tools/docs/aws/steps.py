@@ -253,7 +253,9 @@ def escalation(facts: StackFacts, what: str, *, message: str = FAILED_STEP) -> t
         f"`-c {SPEC_OVERRIDE_PREFIX}{facts.environment}.alarms.escalation='<text>'` or cdk.json context, or "
         f"environments.toml `[{facts.environment}.alarms]`",
     )
-    nobody = f"page {facts.escalation} (step 1)" if facts.escalation else "page whoever owns this environment"
+    nobody = (
+        f"page `{facts.escalation}` (step 1)" if facts.escalation else "page whoever owns this environment"
+    )
     return (
         page,
         Step(

@@ -13,10 +13,12 @@ from tools.docs.commands import simple_commands
 # the status URL of its Azure-AsyncOperation header, or the resource's operationResults URL of its Location
 # header, until the change completes, then GETs the resource after a PUT or PATCH (azure-core
 # base_polling.py, OperationResourcePolling.get_final_get_url). A role without the polling read fails the
-# command after the change was made (Azure/azure-cli#17418: a sql database delete refused on reading the
-# operation status "over scope '/subscriptions/...'"; Azure/bicep#14976: sqlRoleAssignments/operationResults/
-# read). The status is read under the subscription (/subscriptions/<id>/providers/Microsoft.DocumentDB/
-# locations/<region>/operationsStatus/<id>), so a runbook running such a command assigns its role there.
+# command after the change was made (Azure/bicep#14976: sqlRoleAssignments/operationResults/read). The
+# status is read under the subscription: Azure/azure-sdk-for-js#25623 records a Cosmos DB account write
+# answering `Azure-AsyncOperation: .../subscriptions/<id>/providers/Microsoft.DocumentDB/locations/<region>/
+# operationsStatus/<id>` (and `Location: .../resourceGroups/<rg>/providers/Microsoft.DocumentDB/
+# databaseAccounts/<name>/operationResults/<id>`), so that read goes to the role assigned there
+# (`locations_role`).
 # Names from "Azure permissions for Databases", Microsoft.DocumentDB ("Reads Status of Asynchronous
 # Operations"; "Read status of the asynchronous operation"): https://learn.microsoft.com/azure/
 # role-based-access-control/permissions/databases#microsoftdocumentdb
@@ -24,8 +26,16 @@ OPERATION_STATUS = "Microsoft.DocumentDB/locations/operationsStatus/read"
 ACCOUNT_POLLING = (OPERATION_STATUS, "Microsoft.DocumentDB/databaseAccounts/operationResults/read")
 CONTAINER = "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"
 # Actions on a provider's locations are checked under the subscription (/subscriptions/<id>/providers/
-# Microsoft.DocumentDB/locations/...: restorable accounts, operation status), not under a resource group.
+# Microsoft.DocumentDB/locations/...: restorable accounts, the restore itself, operation status), not under a
+# resource group; every other action of a runbook is on the stack's resource group. "Manage permissions to
+# restore an Azure Cosmos DB account" (https://learn.microsoft.com/azure/cosmos-db/
+# continuous-backup-restore-permissions, "Permissions on the source account": restorableDatabaseAccounts
+# read and restore/action, minimum scope the restorable account, maximum the subscription; the account
+# write on "the destination resource group"). So a runbook needing them gets two roles: its own, assignable
+# on the resource group, and a second one holding only these actions, assignable on the subscription, so
+# that no write on any Cosmos DB account outside the resource group (another environment's) is granted.
 SUBSCRIPTION_SCOPED = ("Microsoft.DocumentDB/locations/",)
+SUBSCRIPTION = "/subscriptions/<subscription-id>"
 
 ACTIONS = {
     # Reads az's own login profile, no Azure call.
@@ -133,8 +143,31 @@ def actions(commands: list[str]) -> list[str]:
     return sorted(found)
 
 
-def needs_subscription_scope(called: list[str]) -> bool:
-    return any(action.startswith(SUBSCRIPTION_SCOPED) for action in called)
+def subscription_scoped(action: str) -> bool:
+    return action.startswith(SUBSCRIPTION_SCOPED)
+
+
+def role_name(environment: str, scenario: str) -> str:
+    return f"refarch-{environment}-{scenario}"
+
+
+def locations_role_name(environment: str, scenario: str) -> str:
+    """The second role of a runbook whose commands call actions checked under the subscription."""
+    return f"{role_name(environment, scenario)}-locations"
+
+
+def _definition(name: str, description: str, called: list[str], scope: str) -> str:
+    """An Azure custom role definition (az role definition create --role-definition @role.json)."""
+    return json.dumps(
+        {
+            "Name": name,
+            "Description": description,
+            "Actions": called,
+            "NotActions": [],
+            "AssignableScopes": [scope],
+        },
+        indent=2,
+    )
 
 
 def role(
@@ -144,24 +177,47 @@ def role(
     scenario: str,
     scale_links: tuple[str, ...] = (),
 ) -> str:
-    """An Azure custom role definition (az role definition create --role-definition @role.json) holding
-    exactly the actions the runbook's commands call, assignable on the stack's resource group only, or on
-    the subscription when an action is checked there (SUBSCRIPTION_SCOPED).
+    """The runbook's role: every action its commands call but those checked under the subscription
+    (`locations_role` holds them), assignable on the stack's resource group only.
     `scale_links`: the join/assign actions on what the scale set's instance model references, which a
     scale-out (`az vmss scale`) also needs (403 LinkedAuthorizationFailed without them)."""
     called = actions(commands)
     if "Microsoft.Compute/virtualMachineScaleSets/write" in called:
         called = sorted({*called, *scale_links})
-    scope = "/subscriptions/<subscription-id>"
-    if not needs_subscription_scope(called):
-        scope += f"/resourceGroups/{resource_group}"
-    return json.dumps(
-        {
-            "Name": f"refarch-{environment}-{scenario}",
-            "Description": f"What the {scenario} runbook's az commands call (generated from them).",
-            "Actions": called,
-            "NotActions": [],
-            "AssignableScopes": [scope],
-        },
-        indent=2,
+    return _definition(
+        role_name(environment, scenario),
+        f"What the {scenario} runbook's az commands call (generated from them).",
+        [action for action in called if not subscription_scoped(action)],
+        f"{SUBSCRIPTION}/resourceGroups/{resource_group}",
+    )
+
+
+def locations_role(environment: str, commands: list[str], scenario: str) -> str | None:
+    """The role holding only the actions the runbook's commands call under the subscription (SUBSCRIPTION_
+    SCOPED), assignable there; None when they call none."""
+    called = [action for action in actions(commands) if subscription_scoped(action)]
+    if not called:
+        return None
+    return _definition(
+        locations_role_name(environment, scenario),
+        f"What the {scenario} runbook's az commands call under the subscription's Microsoft.DocumentDB "
+        "locations (generated from them); nothing on any account.",
+        called,
+        SUBSCRIPTION,
+    )
+
+
+def locations_note(environment: str, commands: list[str], scenario: str, resource_group: str) -> str:
+    """The permissions note of a runbook with a locations role: where each role is assigned, and the second
+    role's definition ("" when the runbook needs none)."""
+    second = locations_role(environment, commands, scenario)
+    if second is None:
+        return ""
+    return (
+        f"Assign `{role_name(environment, scenario)}` (above) on the resource group `{resource_group}`. "
+        "Its commands also call actions Azure checks under the subscription (`Microsoft.DocumentDB/"
+        "locations/...`: the restorable accounts, the restore, the status of each Cosmos DB change), so "
+        f"assign this second role, `{locations_role_name(environment, scenario)}`, on the subscription; it "
+        "holds those actions only, so no Cosmos DB account outside the resource group can be changed:\n\n"
+        f"```json\n{second}\n```"
     )

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions, state
+from tools.docs.azure.backend_health import DOWN, DRAINING, LEGEND, UNKNOWN, UP
 from tools.docs.azure.facts import PROJECT
 from tools.docs.commands import azure_cli
 from tools.docs.model import (
@@ -144,8 +145,8 @@ def _leave(facts: StackFacts) -> Duration:
 
 
 NOT_ALL_HEALTHY = (
-    "any line is not `Healthy`: that instance is not serving (wait out the boot budget for a new one); "
-    "none `Healthy`: the service is down, go to Escalation"
+    f"any line is not `{UP}`: that instance is not serving (wait out the boot budget for a new one); "
+    f"none `{UP}`: the service is down, go to Escalation ({LEGEND})"
 )
 
 
@@ -185,7 +186,7 @@ def _alerts() -> Step:
 
 def _verification(facts: StackFacts) -> tuple[Step, ...]:
     return (
-        _backend_health(f"{facts.min_size} or more lines, each `Healthy`"),
+        _backend_health(f"{facts.min_size} or more lines, each `{UP}`"),
         _request(),
         _alerts(),
         Step(
@@ -258,10 +259,12 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         else (("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
+    commands = draft.commands()
     role = permissions.role(
-        facts.environment, resource_group, draft.commands(), scenario, facts.details["scale_set_links"]
+        facts.environment, resource_group, commands, scenario, facts.details["scale_set_links"]
     )
-    return replace(draft, permissions=role)
+    note = permissions.locations_note(facts.environment, commands, scenario, resource_group)
+    return replace(draft, permissions=role, permissions_note=note)
 
 
 # How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
@@ -307,6 +310,11 @@ def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
             "stack's outputs and its subscription disagree, go to Escalation",
         ),
         Lookup(
+            variable="PROFILES",
+            command='az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query "length(profiles)" -o tsv',
+            source="how many profiles the autoscale setting has (steps 4, 5 and 9 read the first)",
+        ),
+        Lookup(
             variable="STATE",
             command=f'echo "{REPLACE_STATE}"',
             source="the state file step 4 writes (what it read before changing anything); this block reloads "
@@ -316,13 +324,52 @@ def _replace_lookups(facts: StackFacts) -> tuple[Lookup, ...]:
     return (*subscription, *(lookup for lookup in common if lookup.variable != "SUBSCRIPTION"))
 
 
-# Run after the lookups: show what was found, and reload a run in progress.
-_REPLACE_AFTER_LOOKUPS = (
-    'echo "SUBSCRIPTION=$SUBSCRIPTION RG_ID=$RG_ID VMSS=$VMSS AGW=$AGW AUTOSCALE=$AUTOSCALE STATE=$STATE"',
-    # What the state file holds is set only when it exists (`:-`: empty otherwise).
-    'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=${VM:-} CAP=${CAP:-} MIN=${MIN:-} '
-    'OLD_IP=${OLD_IP:-} DEFAULT=${DEFAULT:-} TARGET=${TARGET:-} NEW_VM=${NEW_VM:-}"',
-)
+def _autoscale_profiles(facts: StackFacts) -> int:
+    """How many profiles the stack's autoscale setting has: the steps read and hold `profiles[0]` only, and
+    `az monitor autoscale update --min-count/--count` changes every profile that has no schedule (azure-cli
+    monitor operations/latest/monitor/autoscale/_update.py: "There may be multiple 'default' profiles. All
+    need to updated.", skipping those with fixedDate or recurrence), so a second profile is not this runbook's
+    case."""
+    setting = next(r for r in facts.resources if r.type == inv.AUTOSCALE)
+    profiles = len(setting.properties["profiles"])
+    if profiles != 1:
+        raise ValueError(
+            f"azure {facts.environment}: the autoscale setting `{setting.name}` has {profiles} profiles; "
+            "replace-one-instance holds the minimum of exactly 1"
+        )
+    return profiles
+
+
+def _replace_after_lookups(facts: StackFacts) -> tuple[str, ...]:
+    """Run after the lookups: show what was found, refuse an autoscale setting with other profiles than the
+    stack's, finish a step 4 cut off between its update and saving $STATE, reload a run in progress, and say
+    when the last run finished."""
+    profiles = _autoscale_profiles(facts)
+    held = 'az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query "profiles[0].capacity.minimum" -o tsv'
+    return (
+        'echo "SUBSCRIPTION=$SUBSCRIPTION RG_ID=$RG_ID VMSS=$VMSS AGW=$AGW AUTOSCALE=$AUTOSCALE '
+        'PROFILES=$PROFILES STATE=$STATE"',
+        f'test "$PROFILES" = {profiles} || echo "STOP: the autoscale setting has ${{PROFILES:-?}} profiles, '
+        f'the stack makes {profiles}: steps 4, 5 and 9 would hold the wrong minimum; go to Escalation"',
+        # Step 4 writes $STATE.tmp, raises the minimum, then renames it: a shell lost between the two leaves
+        # the values only in $STATE.tmp. The live minimum tells whether the update took (step 4's rename is
+        # then all that is left) or not (step 4 runs again and rewrites $STATE.tmp).
+        'if test -f "$STATE.tmp" && test ! -e "$STATE"; then\n'
+        '  echo "step 4 was cut off: $STATE.tmp holds $(grep -oxE \'TARGET=[0-9]+\' "$STATE.tmp"), the '
+        f'autoscale minimum is $({held})"\n'
+        f'  if grep -qxF "TARGET=$({held})" "$STATE.tmp"; then\n'
+        '    mv "$STATE.tmp" "$STATE" && echo "FINISHED step 4: its update took; $STATE saved"\n'
+        "  else\n"
+        '    echo "step 4\'s update did not take: run step 4 again"\n'
+        "  fi\n"
+        "fi",
+        # What the state file holds is set only when it exists (`:-`: empty otherwise).
+        'test -f "$STATE" && source "$STATE" && echo "RESUMING from $STATE: VM=${VM:-} CAP=${CAP:-} '
+        'MIN=${MIN:-} OLD_IP=${OLD_IP:-} DEFAULT=${DEFAULT:-} TARGET=${TARGET:-} NEW_VM=${NEW_VM:-}"',
+        # Step 9 (or Rollback 2) renames $STATE when the run is over: a re-run after it has nothing to load.
+        'test ! -e "$STATE" && test -f "$STATE.done" && echo "the last run finished ($STATE.done): step 9 is '
+        'done; a new run starts at step 1"',
+    )
 
 
 def _replace_hold(facts: StackFacts) -> Step:
@@ -338,7 +385,7 @@ def _replace_hold(facts: StackFacts) -> Step:
         'DEFAULT=$(az monitor autoscale show -g "$RG" -n "$AUTOSCALE" --query '
         '"profiles[0].capacity.default" -o tsv)\n'
         "TARGET=$((${CAP:-0} + 1))\n"
-        # Step 8 counts the Healthy gateway servers other than this address before it deletes $VM.
+        # Step 8 counts the Up gateway servers other than this address before it deletes $VM.
         'OLD_IP=$(az vm list-ip-addresses -g "$RG" -n "$VM" '
         '--query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
         'echo "VM=$VM OLD_IP=$OLD_IP BEFORE=$(echo $BEFORE) CAP=$CAP MIN=$MIN DEFAULT=$DEFAULT '
@@ -367,7 +414,9 @@ def _replace_hold(facts: StackFacts) -> Step:
         ),
         stop_if=(
             "it prints STOP and $STATE existed before: a run is in progress; do not start another: continue "
-            "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP otherwise: "
+            "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP, $STATE does not "
+            "exist but $STATE.tmp does: a shell lost before step 4 saved it; run the Names block, which "
+            "finishes it or says to run step 4 again. It prints STOP otherwise: "
             "nothing was changed; $VM is not an instance of the scale set (set VM again from step 2's first "
             "list), a read failed (empty value; OLD_IP empty: $VM has no address, go to Escalation), CAP "
             "is below the minimum "
@@ -378,22 +427,37 @@ def _replace_hold(facts: StackFacts) -> Step:
     )
 
 
-def _replace_restore(title: str) -> Step:
+def _replace_restore(facts: StackFacts, title: str) -> Step:
     """Give autoscale the minimum and default step 4 saved and resume it (step 8 or Rollback paused it), then
-    retire the state file (the run is over)."""
+    retire the state file (the run is over). Run again once it is over ($STATE renamed, nothing to reload),
+    it shows the setting as it is instead of nothing."""
+    live = (
+        'az monitor autoscale show -g "$RG" -n "$AUTOSCALE" '
+        '--query "[profiles[0].capacity.minimum, enabled]" -o tsv'
+    )
     return Step(
         title=title,
-        command='test -n "$MIN" && test -n "$DEFAULT" \\\n'
-        '  && az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
-        '--enabled true \\\n  --query "[profiles[0].capacity.minimum, enabled]" -o tsv'
-        ' \\\n  && mv "$STATE" "$STATE.done"',
+        command='if test -n "$MIN" && test -n "$DEFAULT"; then\n'
+        '  az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --min-count "$MIN" --count "$DEFAULT" '
+        '--enabled true \\\n    --query "[profiles[0].capacity.minimum, enabled]" -o tsv'
+        ' \\\n    && mv "$STATE" "$STATE.done"\n'
+        'elif test ! -e "$STATE" && test -f "$STATE.done"; then\n'
+        '  echo "the last run finished ($STATE.done); autoscale now:"\n'
+        f"  {live}\n"
+        "else\n"
+        '  echo "STOP: MIN or DEFAULT is empty"\n'
+        "fi",
         # tsv prints each element of a top-level list as its own row and a bare boolean row lower-case
         # (knack output.py, format_tsv / _TsvOutput._dump_row): `3` then `true` on two lines.
         expected="two lines: $MIN, then `true` (the minimum as before the procedure, autoscale running); "
         "autoscale "
-        "scales any extra instance in by its own rules; $STATE is renamed $STATE.done (the run is over)",
-        stop_if="nothing printed: MIN or DEFAULT is empty (lost shell: run the Names block, which reloads "
-        "$STATE, then this step again)",
+        "scales any extra instance in by its own rules; $STATE is renamed $STATE.done (the run is over). "
+        "Run again in the same shell: the two lines again and `mv: cannot stat`: it was over already. Run "
+        "again after a lost shell once it had run: `the last run finished`, then "
+        f"{facts.min_size} and `true`: the minimum and autoscale are back, the run is over",
+        stop_if="`STOP: MIN or DEFAULT is empty`: lost shell, run the Names block (it reloads $STATE), then "
+        "this step again. `the last run finished` with another minimum than "
+        f"{facts.min_size} or `false`: someone changed the setting since: go to Escalation",
     )
 
 
@@ -442,7 +506,7 @@ def replace_one(facts: StackFacts) -> Runbook:
     others_healthy = (
         'az network application-gateway show-backend-health -g "$RG" -n "$AGW" '
         '--query "length(backendAddressPools[0].backendHttpSettingsCollection[0].servers'
-        "[?health=='Healthy' && address!='$OLD_IP'])\" -o tsv"
+        f"[?health=='{UP}' && address!='$OLD_IP'])\" -o tsv"
     )
     return _runbook(
         facts,
@@ -491,11 +555,12 @@ def replace_one(facts: StackFacts) -> Runbook:
             "a subscription key of the API (verification step 2 asks for it): portal, the stack's API "
             "Management instance, APIs > Subscriptions",
             "Lost shell: open a new one at the same place, run the Names block (it reloads $STATE, which "
-            "step 4 writes and step 6 extends), then continue from the step after the last one whose "
+            "step 4 writes and step 6 extends; finishes a step 4 cut off before it saved $STATE; says when "
+            "the last run finished), then continue from the step after the last one whose "
             "Expected you saw",
         ),
         lookups=_replace_lookups(facts),
-        after_lookups=_REPLACE_AFTER_LOOKUPS,
+        after_lookups=_replace_after_lookups(facts),
         steps=(
             Step(
                 title="No rolling upgrade is in progress (it would replace instances under you)",
@@ -505,7 +570,8 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "the stack's owner; nothing on stdout and a `NotFound` error: no upgrade ever ran, proceed",
                 stop_if="`RollingForward`: wait for it (the `replace-every-instance` runbook watches it); "
                 "`AuthorizationFailed` (403): the role in Preconditions is missing on the resource group, "
-                "escalate",
+                "escalate; any other error (throttling, a timeout): run it again, Escalation if it fails "
+                "again (it changes nothing)",
             ),
             Step(
                 title="List the instances with their zones and addresses, and the gateway's view of each "
@@ -518,7 +584,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                     + gateway_view
                 ),
                 expected=f"{n} or more lines `<name> <zone> Succeeded`; then each name with its address; "
-                "then each address with `Healthy` (the one you came for may show `Unhealthy`)",
+                f"then each address with `{UP}` (the one you came for may show `{DOWN}`); {LEGEND}",
                 stop_if=(
                     "the list is empty: wrong subscription ($SUBSCRIPTION); `Creating`, `Updating` or "
                     "`Deleting` (automatic repair at work): wait a minute and re-run. `Failed` on the "
@@ -536,7 +602,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                 stop_if=(
                     "`ResourceNotFound`: the name is not one of step 2's, set VM again. No output or "
                     "`HealthState/unknown`: the extension cannot report (the app or the VM does not "
-                    "answer): replace it if step 2 shows the gateway reports its address `Unhealthy`, "
+                    f"answer): replace it if step 2 shows the gateway reports its address `{DOWN}`, "
                     "otherwise escalate. `HealthState/healthy` and nothing suspect about it: do not "
                     "replace it"
                 ),
@@ -599,8 +665,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "COUNT=$(printf '%s' \"$NEW_VM\" | grep -c .)\n"
                 'NEW_IP=$(test "$COUNT" = 1 && az vm list-ip-addresses -g "$RG" -n "$NEW_VM" \\\n'
                 '  --query "[0].virtualMachine.network.privateIpAddresses[0]" -o tsv)\n'
+                # Empty once step 8 deleted $VM (a re-run after it): then there is no old zone to count.
                 'OLD_ZONE=$(az vm show -g "$RG" -n "$VM" --query "zones[0]" -o tsv)\n'
-                'LEFT=$(az vmss list-instances -g "$RG" -n "$VMSS" '
+                'LEFT=$(test -n "$OLD_ZONE" && az vmss list-instances -g "$RG" -n "$VMSS" '
                 "--query \"length([?zones[0]=='$OLD_ZONE' && name!='$VM'])\" -o tsv)\n"
                 'if test "$COUNT" != 1; then\n'
                 '  echo "STOP: $COUNT new instances, not 1: $(echo $NEW_VM)"\n'
@@ -609,9 +676,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "else\n"
                 '  printf \'NEW_VM=%q\\nNEW_IP=%q\\n\' "$NEW_VM" "$NEW_IP" >>"$STATE"\n'
                 '  echo "$NEW_VM $NEW_IP zone $(az vm show -g "$RG" -n "$NEW_VM" --query "zones[0]" -o tsv);'
-                ' old zone $OLD_ZONE keeps $LEFT other instance(s)"\n'
+                ' old zone ${OLD_ZONE:-? ($VM is gone)} keeps ${LEFT:-?} other instance(s)"\n'
                 "fi\n"
-                'test "$LEFT" = 0 \\\n'
+                'test -n "$OLD_ZONE" && test "$LEFT" = 0 \\\n'
                 "  && echo \"WARNING: zone $OLD_ZONE is left with no instance: tell the stack's owner "
                 "after the "
                 'procedure"',
@@ -619,41 +686,55 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "how many other instances (the new one included) stay in the old instance's zone. Another "
                 "zone than the old "
                 "instance's is acceptable: zone balance is best effort (at the "
-                f"minimum: {facts.per_zone}) and the service keeps no state on an instance",
+                f"minimum: {facts.per_zone}) and the service keeps no state on an instance. The count is of "
+                f"instances, not of serving ones: one that step 2 showed `{DOWN}` counts as none. Run again "
+                "after step 8: `old zone ? ($VM is gone)` and no WARNING",
                 stop_if=(
                     "`STOP: 0 new instances`: step 5 did not scale out, run it again. `STOP: 2 new "
                     "instances` (or more): autoscale scaled out for load or automatic repair replaced one "
                     "meanwhile; the one step 7 should wait for is ambiguous: go to Escalation (or, if you "
                     "know which is yours, `NEW_VM=<it>` and run the step from the COUNT line). `no address "
-                    "yet`: wait a minute and run it again. `WARNING`: proceed (the service keeps "
-                    "serving from "
-                    "the other zones), and tell the stack's owner"
+                    "yet`: wait a minute and run it again. `WARNING` (or every other instance of the old "
+                    f"zone `{DOWN}` in step 2): proceed (the service keeps serving from the other zones), "
+                    "and tell the stack's owner"
                 ),
             ),
             Step(
                 title=(
-                    "Wait until the gateway reports the new instance Healthy (checks every "
+                    f"Wait until the gateway reports the new instance `{UP}` (checks every "
                     f"{POLL_SECONDS} s, gives up after the boot budget {boot.seconds} s)"
                 ),
                 # Each pass prints the time and the state, so a quiet shell is never mistaken for a hung one.
+                # An address absent from the pool whose VM is gone (autoscale scaled it in: the capacity was
+                # above $TARGET) ends the wait at once, with az's ResourceNotFound error.
                 command=f"DEADLINE=$((SECONDS + {boot.seconds}))\n"
                 "H=\n"
-                'until test "$H" = Healthy || test "$SECONDS" -ge "$DEADLINE"; do\n'
+                "GONE=\n"
+                f'until test "$H" = {UP} || test -n "$GONE" || test "$SECONDS" -ge "$DEADLINE"; do\n'
                 f"  H=$({new_health})\n"
                 '  echo "$(date +%T) ${H:-absent from the pool}"\n'
-                f'  test "$H" = Healthy || sleep {POLL_SECONDS}; done\n'
+                '  test -n "$H" || az vm show -g "$RG" -n "$NEW_VM" -o none || GONE=yes\n'
+                f'  test "$H" = {UP} || test -n "$GONE" || sleep {POLL_SECONDS}; done\n'
                 'echo "gateway: $H"',
-                expected=f"a line every {POLL_SECONDS} s with the time and the new address's state, then "
-                "`gateway: Healthy`",
+                # The backend health operation is long-running (202 Accepted, then polled: "Application
+                # Gateways - Backend Health", learn.microsoft.com/rest/api/application-gateway/
+                # application-gateways/backend-health).
+                expected=f"a line every {POLL_SECONDS} s or more with the time and the new address's state "
+                "(each check of the gateway can itself take tens of seconds: do not interrupt it), then "
+                f"`gateway: {UP}`. While it boots: `{DOWN}`, or `{UNKNOWN}` (not determined yet): keep "
+                "waiting",
                 stop_if=(
-                    "`gateway: ` with nothing after it: the new address is not in the gateway's pool "
-                    "(the instance's network interface did not join it); any other state: it did not pass "
-                    "its health check within the boot budget. Either way: follow Rollback (delete "
+                    "`gateway: ` with nothing after it and a `ResourceNotFound` error above: autoscale "
+                    "removed $NEW_VM (a scale-in: the capacity was above $TARGET): run step 5 again, then "
+                    "steps 6 and 7. `gateway: ` with nothing after it otherwise: the new address is not in "
+                    "the gateway's pool (the instance's network interface did not join it); any other state "
+                    f"(`{DOWN}`, `{UNKNOWN}`, `{DRAINING}`: being removed): it did not pass its health check "
+                    "within the boot budget. Either way: follow Rollback (delete "
                     "$NEW_VM with autoscale paused, then give the minimum back and resume it) and escalate"
                 ),
             ),
             Step(
-                title="Check the new instance is still Healthy, pause autoscale (the minimum stays raised, "
+                title=f"Check the new instance is still `{UP}`, pause autoscale (the minimum stays raised, "
                 "so no instance can be scaled in meanwhile), then delete the instance: "
                 "Azure raises a Terminate scheduled event; its terminate watcher sends the service SIGUSR1 "
                 "(health path fails, the gateway stops routing), waits out the detection, stops the "
@@ -663,25 +744,28 @@ def replace_one(facts: StackFacts) -> Runbook:
                 # neither scales in nor adds the deleted one back; step 9 resumes it.
                 command=f"H=$({new_health})\n"
                 # Every serving instance but the one deleted, in one read of the gateway: the delete must
-                # leave at least the stack's minimum Healthy.
+                # leave at least the stack's minimum Up.
                 f"OTHERS=$({others_healthy})\n"
                 'echo "new instance ${NEW_VM:-unset} (${NEW_IP:-unset}): ${H:-absent from the pool}; '
-                f'Healthy other than $VM (${{OLD_IP:-unset}}): ${{OTHERS:-?}}, at least {n} needed"\n'
-                'if test "$H" = Healthy && test -n "$VM" && test -n "$OLD_IP" '
-                f'&& test "${{OTHERS:-0}}" -ge {n}; then\n'
-                '  if az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
+                f'{UP} other than $VM (${{OLD_IP:-unset}}): ${{OTHERS:-?}}, at least {n} needed"\n'
+                # One branch per outcome, each saying what to do: only the last deletes.
+                'if test -z "$VM" || test -z "$OLD_IP" || test -z "$NEW_IP"; then\n'
+                '  echo "STOP: nothing changed: unset (lost shell)"\n'
+                f'elif test "$H" != {UP}; then\n'
+                f'  echo "STOP: nothing changed: the new instance is not {UP}"\n'
+                f'elif test "${{OTHERS:-0}}" -lt {n}; then\n'
+                f'  echo "STOP: nothing changed: another instance is not {UP}; '
+                'do not delete $VM, do not roll back"\n'
+                'elif az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
                 "-o tsv; then\n"
-                '    az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM" \\\n'
+                '  az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$VM" \\\n'
                 # A re-run while the first delete still runs fails with other errors than NotFound.
-                '      || echo "the delete failed; $VM is now: '
+                '    || echo "the delete failed; $VM is now: '
                 '$(az vm show -g "$RG" -n "$VM" --query provisioningState -o tsv)"\n'
-                "  fi\n"
-                "else\n"
-                '  echo "STOP: nothing changed"\n'
                 "fi\n"
                 'az vmss show -g "$RG" -n "$VMSS" --query sku.capacity -o tsv',
                 expected=(
-                    f"`new instance ... Healthy; Healthy other than ...: N, at least {n} needed` with N "
+                    f"`new instance ... {UP}; {UP} other than ...: N, at least {n} needed` with N "
                     f"= $CAP or more ({n} or more); `false` (autoscale paused); then the delete returns in "
                     "about "
                     f"{leave.seconds} s if the instance's watcher "
@@ -693,16 +777,19 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "`ResourceNotFound`, then step 9; `now: ` with nothing after it: $VM is gone, step 9"
                 ),
                 stop_if=(
-                    "`STOP: nothing changed`: the new instance is not `Healthy`, or fewer than "
-                    f"{n} others are (deleting $VM would drop the serving capacity below the minimum), or "
-                    "`unset` (lost shell: run the Names block first): run step 7 again, or step 2 to see "
-                    "which are not Healthy and wait for them, or Rollback. `the delete failed; $VM is now: "
+                    "`STOP: nothing changed: unset`: run the Names block, then this step again. "
+                    f"`STOP: nothing changed: the new instance is not {UP}`: run step 7 again (it waits); if "
+                    "step 7 gives up, Rollback. "
+                    f"`STOP: nothing changed: another instance is not {UP}` (the new one is {UP}, but "
+                    f"deleting $VM would leave fewer than {n} serving): do not delete $VM and do not roll "
+                    "back (the new instance is serving); leave autoscale held at $TARGET as it is and go to "
+                    "Escalation with step 2's output. `the delete failed; $VM is now: "
                     "Succeeded` or `Failed`: the delete was refused (the error above): run step 9, then "
                     "escalate. Errors rise on the alerts or "
                     "dashboards: run step 9 (autoscale must not stay paused), then escalate"
                 ),
             ),
-            _replace_restore("Give the autoscale setting back its minimum and default, and resume it"),
+            _replace_restore(facts, "Give the autoscale setting back its minimum and default, and resume it"),
         ),
         verification=(_verification(facts)[0], _KEY_STEP, *_verification(facts)[1:]),
         rollback=(
@@ -726,7 +813,8 @@ def replace_one(facts: StackFacts) -> Runbook:
                 "stay paused), then escalate",
             ),
             _replace_restore(
-                "Give the autoscale setting back its minimum and default (step 4 raised it), and resume it"
+                facts,
+                "Give the autoscale setting back its minimum and default (step 4 raised it), and resume it",
             ),
         ),
         escalation=_escalation(facts),
@@ -819,7 +907,7 @@ def replace_every(facts: StackFacts) -> Runbook:
                 command='az vmss rolling-upgrade cancel -g "$RG" -n "$VMSS"',
                 expected="`get-latest` says `Cancelled`",
             ),
-            _backend_health(f"{facts.desired} or more lines, each `Healthy`"),
+            _backend_health(f"{facts.desired} or more lines, each `{UP}`"),
         ),
         verification=_verification(facts),
         rollback=(
@@ -904,8 +992,8 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                 expected=f"at most {lost} name(s)",
             ),
             _backend_health(
-                "the instances of the impaired zone `Unhealthy` or slow, the others `Healthy`",
-                "none `Healthy`: the service is down, go to Escalation (and carry on: capacity comes first)",
+                f"the instances of the impaired zone `{DOWN}` or slow, the others `{UP}`",
+                f"none `{UP}`: the service is down, go to Escalation (and carry on: capacity comes first)",
             ),
             _hold_minimum(facts, lost, "autoscale must not scale the added capacity back in"),
             Step(
@@ -922,7 +1010,7 @@ def evacuate_zone(facts: StackFacts) -> Runbook:
                 ),
                 command='az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids $EVACUEES',
                 expected="the instances are gone; autoscale refills to the held minimum in the other zones",
-                stop_if="the remaining instances are not Healthy at the gateway",
+                stop_if=f"the remaining instances are not `{UP}` at the gateway",
             ),
             _restore_minimum("Give the autoscale setting back its minimum and default (step 3 raised it)"),
             Step(
@@ -1024,7 +1112,7 @@ def cache_failure(facts: StackFacts) -> Runbook:
                 expected="values back to where they were before the failure",
             ),
             _backend_health(
-                f"{facts.desired} lines `Healthy`: the shallow health path does not depend on the cache"
+                f"{facts.desired} lines `{UP}`: the shallow health path does not depend on the cache"
             ),
         ),
         verification=_verification(facts),
@@ -1135,16 +1223,25 @@ def _committed(facts: StackFacts, message: str) -> str:
 def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     """What the restored account must have like the stack's own (read from the inventory): a restore sends
     none of these but public access and local auth (azure-cli 2.91.0 `cli_cosmosdb_restore`), so step 4 sets
-    them, and the stack's tags. Returns the `az cosmosdb update` flags, the show query's fields and their
-    expected values."""
+    them, and the stack's tags. Returns the `az cosmosdb update` commands, the show query's fields and their
+    expected values.
+
+    The backup tier goes in an update of its own, first: the provider refuses a change of the continuous
+    backup mode sent with any other property ("Cannot update continuous backup mode and other properties at
+    the same time": Azure/bicep#12403, Azure/bicep-types-az#1940), and azure-cli's `cli_cosmosdb_update`
+    sends only the properties given. A restored account gets Continuous30Days whatever the source's tier
+    ("Resource model for point in time restore": with no tier given, Continuous30Days applies;
+    https://learn.microsoft.com/azure/cosmos-db/continuous-backup-restore-resource-model), so the tier
+    update changes it wherever the stack's own account has Continuous7Days."""
     store = next(r for r in facts.resources if r.type == inv.STORE).properties
     consistency, tls = facts.details["store_consistency"], store["minimalTlsVersion"]
     metadata = str(bool(store["disableKeyBasedMetadataWriteAccess"])).lower()
-    tags = " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(store.get("tags", {}).items()))
-    flags = (
-        f"--default-consistency-level {consistency} "
+    tags = sorted(store.get("tags", {}).items())
+    update = 'az cosmosdb update -g "$RG" -n "$RESTORED" '
+    commands = (
+        f"{update}--default-consistency-level {consistency} "
         f"--disable-key-based-metadata-write-access {metadata} \\\n  --minimal-tls-version {tls}"
-        + (f" --tags {tags}" if tags else "")
+        + (f" --tags {' '.join(shlex.quote(f'{key}={value}') for key, value in tags)}" if tags else "")
     )
     fields = (
         "consistencyPolicy.defaultConsistencyLevel, disableKeyBasedMetadataWriteAccess, minimalTlsVersion"
@@ -1153,10 +1250,17 @@ def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     if facts.store_pitr:
         # The restore point of a later incident: the restored account keeps the original's backup window.
         tier = store["backupPolicy"]["continuousModeProperties"]["tier"]
-        flags += f" --backup-policy-type Continuous --continuous-tier {tier}"
+        commands = f"{update}--backup-policy-type Continuous --continuous-tier {tier}\n" + commands
         fields += ", backupPolicy.type, backupPolicy.continuousModeProperties.tier"
         expected += f" Continuous {tier}"
-    return flags, f"[{fields}]", f"`{expected}`"
+    if tags:
+        # az's tsv output prints a map's values in the order of their keys.
+        fields += ", tags"
+        expected += " " + " ".join(value for _, value in tags)
+    expected = f"`{expected}`"
+    if tags:
+        expected += f" (the tags' values, by name: {', '.join(key for key, _ in tags)})"
+    return commands, f"[{fields}]", expected
 
 
 def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
@@ -1179,18 +1283,24 @@ def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
     return commands, f"`{ceiling}`, then `{ttl}` and `{indexing['indexingMode']}`"
 
 
+# Whether a restore az stopped waiting for has finished (the account's provisioningState), quoted in prose.
+RESTORED_STATE = 'az cosmosdb show -g "$RG" -n "$RESTORED" --query provisioningState -o tsv'
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     stack = f"--stack {facts.environment} --cwd {PROJECT}"
     locked = facts.details.get("store_locked", False)
     consistency = facts.details["store_consistency"]
     zone_redundant = facts.details["store_zone_redundant"]
     replace = replace_every(facts)
-    flags, query, matching = _restored_account_checks(facts)
+    updates, query, matching = _restored_account_checks(facts)
     container_commands, container_expected = _restored_container_settings(facts)
     lock_and = " lock and" if locked else ""
     interrupted = _interrupted(stack)
     name_max, name_pattern = _restored_name_rule()
     config = f"{PROJECT}/Pulumi.{facts.environment}.yaml"
+    own_role = permissions.role_name(facts.environment, "restore-store")
+    locations_role = permissions.locations_role_name(facts.environment, "restore-store")
     return _runbook(
         facts,
         "restore-store",
@@ -1239,18 +1349,20 @@ def restore_store(facts: StackFacts) -> Runbook:
             *replace.durations,
         ),
         preconditions=(
-            "`az login`, and the role below assigned on the subscription (its AssignableScopes): azure-cli "
-            "reads the restorable accounts there and waits for each Cosmos DB change (steps 2 and 4, "
-            "Rollback) by reading its status there (`Microsoft.DocumentDB/locations/operationsStatus`). "
-            "Confirm the role once in dev: run steps 2 and 4 there with az's `--debug` flag and check that "
-            "every polled status URL (`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
+            f"`az login`, with the two roles below assigned: `{own_role}` on the resource group (every "
+            f"change, on this stack's accounts only) and `{locations_role}` on the subscription (their "
+            "AssignableScopes): azure-cli reads the restorable accounts and restores under the subscription, "
+            "and waits for each Cosmos DB change (steps 2 and 4, Rollback) by reading its status there "
+            "(`Microsoft.DocumentDB/locations/operationsStatus`). Confirm the roles once in dev: run steps 2 "
+            "and 4 there with az's `--debug` flag and check that every polled status URL "
+            "(`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
             "the restore point is within the continuous backup window"
             if facts.store_pitr
             else (
                 "continuous backup is OFF for this account: point-in-time restore is not possible; "
                 "open a support request"
             ),
-            "`pulumi login` and deployer rights on the stack (the deployment identity, not the role below), "
+            "`pulumi login` and deployer rights on the stack (the deployment identity, not the roles below), "
             "in a checkout of this repository at the deployed release, on the branch its deployments are "
             "made from: every config change below is committed there (push it as your team ships changes)",
             "Lost shell: open a new one at the same place and run the Names block: it reloads $STATE "
@@ -1308,8 +1420,13 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "private endpoint after it; each restore of a restored account adds 9) or not runs of "
                 "lower-case letters and digits joined by single hyphens "
                 f"(`{name_pattern}`, the whole name): set RESTORED to such a name; "
-                "`restore timestamp` refused: pick a time inside the window of step 1; the name is "
-                "taken (a restore of an earlier incident): set RESTORED to another name (at most "
+                "`restore timestamp` refused: pick a time inside the window of step 1; AuthorizationFailed "
+                "on an `operationsStatus/read` or `operationResults/read` action: the restore was sent and "
+                "goes on, az only could not wait for it: do not restore again (a second restore, into "
+                "another name); fix the role (Preconditions), then run "
+                f"`{RESTORED_STATE}` every few minutes until it prints `Succeeded`, and go to step 3; "
+                "the name is taken by an account of an earlier incident (not this run's restore: see "
+                "AuthorizationFailed): set RESTORED to another name (at most "
                 f"{name_max} characters, `{name_pattern}`) and run the lines from `test` again",
             ),
             Step(
@@ -1335,21 +1452,26 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title=(
                     f"Give the restored account the original's settings: consistency {consistency} (any "
                     "instance may serve a client's next request, so a read must see every earlier write), "
-                    "no key-based metadata writes, its minimum TLS version, its continuous backup tier and "
-                    "its tags (a restore sends none of them); and its container the spec's autoscale "
+                    "no key-based metadata writes, its minimum TLS version, its continuous backup tier (sent "
+                    "alone: the provider refuses it with other settings) and its tags (a restore sends "
+                    "none of them); and its container the spec's autoscale "
                     "ceiling, TTL and indexing (`pulumi up` never sets them on a restored account)"
                 ),
                 command=(
-                    f'az cosmosdb update -g "$RG" -n "$RESTORED" {flags}\n'
+                    f"{updates}\n"
                     f'az cosmosdb show -g "$RG" -n "$RESTORED" --query "{query}" -o tsv\n'
                     + container_commands
                 ),
                 expected=f"{matching}; then {container_expected}",
-                stop_if="the throughput update is refused as not autoscale: run `az cosmosdb sql container "
+                stop_if="`Cannot update continuous backup mode and other properties at the same time`: "
+                "the backup tier was sent with another setting (the provider takes it only alone): run "
+                "each `az cosmosdb update` line on its own, as written, the tier first; "
+                "the throughput update is refused as not autoscale: run `az cosmosdb sql container "
                 "throughput migrate` with `-t autoscale` on the same container, then this step again; "
                 "AuthorizationFailed on an `operationsStatus/read` or `operationResults/read` action: the "
-                "change was sent but az could not wait for it: the role lacks that action or is not "
-                "assigned on the subscription (Preconditions): fix the role, then run this step again",
+                "change was sent but az could not wait for it: the roles lack that action, or "
+                f"`{locations_role}` is not assigned on the subscription (Preconditions): fix that, then run "
+                "this step again",
             ),
             Step(
                 title=(

@@ -36,6 +36,8 @@ HELPERS = frozenset(
         "set",
         ":",
         "mv",
+        # leaves a watch loop once what it waits for has happened (the loop prints why)
+        "break",
         # `read -rs` takes a secret without echoing it or leaving it in the shell history; `.` and `source`
         # read a runbook's state file back into the shell (values kept for a re-run after a lost shell).
         ".",

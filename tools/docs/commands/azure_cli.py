@@ -37,11 +37,27 @@ def version() -> str:
     raise ValueError(f"{LOCK} pins no azure-cli")
 
 
+def _python() -> Path:
+    """azure-cli's venv's python, or AzureCliMissing saying how to make the venv."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        raise AzureCliMissing(f"{python} is missing: run `make azure-cli` (azure-cli's own venv)")
+    return python
+
+
+def package(path: str) -> Path:
+    """The directory of a package installed in azure-cli's venv (e.g. `azure/mgmt/cosmosdb`, the SDK its
+    commands call), or AzureCliMissing: the venv or the package is missing."""
+    _python()
+    found = sorted((VENV / "lib").glob(f"python*/site-packages/{path}"))
+    if not found:
+        raise AzureCliMissing(f"{VENV} has no {path}: run `make azure-cli` (azure-cli's own venv)")
+    return found[0]
+
+
 class _Parser:
     def __init__(self) -> None:
-        python = VENV / "bin" / "python"
-        if not python.exists():
-            raise AzureCliMissing(f"{python} is missing: run `make azure-cli` (azure-cli's own venv)")
+        python = _python()
         self.config = tempfile.mkdtemp(prefix="azure-cli-config-")
         environment = {
             **os.environ,

@@ -170,6 +170,8 @@ def details(
         "shutdown_grace": int(env["SHUTDOWN_GRACE_SECONDS"]),
         "session_ttl": int(env["SESSION_TTL_SECONDS"]),
         "uptime_path": model.only(inv.UPTIME_CHECK).get("httpCheck.path"),
+        # How long the uptime check waits for an answer ("10s"): Verification's curl waits as long.
+        "uptime_timeout": model.only(inv.UPTIME_CHECK).get("timeout"),
         "alerts": [(policy.name, policy.get("displayName")) for policy in model.of_type(inv.ALERT_POLICY)],
     }
 

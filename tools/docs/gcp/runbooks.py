@@ -201,6 +201,11 @@ def _wave_seconds(facts: StackFacts) -> tuple[str, int]:
     return formula, total
 
 
+def _seconds(duration: str) -> int:
+    """A protobuf Duration as the Monitoring API gives it ("10s") in whole seconds."""
+    return math.ceil(float(duration.removesuffix("s")))
+
+
 def _verification(facts: StackFacts) -> tuple[Step, ...]:
     alerts = ", ".join(f"“{display}”" for _, display in facts.details["alerts"])
     return (
@@ -214,16 +219,21 @@ def _verification(facts: StackFacts) -> tuple[Step, ...]:
         ),
         Step(
             title="A real request through the API gateway (unauthenticated, as the uptime check makes it)",
-            command='curl -sS -o /dev/null -w "%{http_code}\\n" '
+            # Bounded as the uptime check is (curl --max-time: "Maximum time in seconds that you allow
+            # the whole operation to take", curl.se/docs/manpage.html): a hung gateway is an answer too.
+            command=f"curl -sS --max-time {_seconds(facts.details['uptime_timeout'])} -o /dev/null "
+            '-w "%{http_code}\\n" '
             f'"${{API_URL%/}}{facts.details["uptime_path"]}"',
             expected="200",
-            stop_if="anything else twice in a row, 30 s apart: Escalation",
+            stop_if="anything else (000: no answer within the time limit) twice in a row, 30 s apart: "
+            "Escalation",
         ),
         Step(
             title="Alerts back to OK",
             command='echo "https://console.cloud.google.com/monitoring/alerting?project=$PROJECT"',
             expected=f"at that address (Cloud Monitoring > Alerting), no open incident for {alerts}",
-            stop_if="an incident stays open 10 minutes after the last step: Escalation",
+            stop_if=f"an incident stays open {ALERTS_CLEAR_SECONDS // 60} minutes after the last step: "
+            "Escalation",
         ),
     )
 
@@ -299,10 +309,22 @@ DELETION_LAG_SECONDS = 60
 # A wait's timeout over its expected duration (API latency, a slow instance creation): a quarter more,
 # rounded up to 10 s, so a timeout means something is wrong rather than slow.
 TIMEOUT_MARGIN = 1.25
-# Step 5 polls the target size this often and this many times (the autoscaler applies a new minimum
-# within its next evaluation, well inside two minutes) before it stops.
+# Step 6 polls the target size this often, for up to this long, before it stops: changes to an autoscaler's
+# settings "may take a couple of minutes" to take effect (cloud.google.com/compute/docs/autoscaler/
+# managing-autoscalers), so five minutes leaves room over two.
 POLL_SECONDS = 10
-POLL_TRIES = 12
+AUTOSCALER_APPLY_SECONDS = 300
+POLL_TRIES = AUTOSCALER_APPLY_SECONDS // POLL_SECONDS
+# An open incident is expected to close within this long after the last step (Verification 3).
+ALERTS_CLEAR_SECONDS = 600
+# replace-one-instance's steps in order, by what they do: every "step N" of its text is numbered from here.
+REPLACE_STEPS = ("settle", "read", "find", "keep", "raise", "extra", "recreate", "stable", "restore")
+
+
+def _n(step: str) -> int:
+    return REPLACE_STEPS.index(step) + 1
+
+
 # What replace-one-instance keeps in its state file, so that a re-run after a lost shell reuses the values
 # read before anything changed (a re-read would see the raised minimum).
 REPLACE_STATE = ("STARTED", "N", "MIN", "RAISED", "VM", "OLD_ID")
@@ -312,7 +334,8 @@ REPLACE_STATE_FILE = "replace-one-instance.{project}.{group}.env"
 # list-instances with the managed instance's id (it changes when the instance is recreated, its name does
 # not) and the last error; columns as gcloud's own list-instances format names them (NAME from
 # instance.basename(), ZONE from instance.scope().segment(0)); id and lastAttempt are fields of the REST
-# ManagedInstance (cloud.google.com/compute/docs/reference/rest/v1/ManagedInstance).
+# ManagedInstance (cloud.google.com/compute/docs/reference/rest/v1/ManagedInstance), as is `name`, which the
+# steps filter on ("The name always exists even if the instance has not yet been created").
 LIST_FORMAT = (
     "--format='table(instance.basename():label=NAME,instance.scope().segment(0):label=ZONE,id:label=ID,"
     "instanceStatus:label=STATUS,instanceHealth[0].detailedHealthState:label=HEALTH_STATE,"
@@ -325,6 +348,15 @@ MIN_FORMAT = "value(autoscaler.autoscalingPolicy.minNumReplicas)"
 # stabilization period: 10 minutes, or the group's initialization period if that is longer
 # (cloud.google.com/compute/docs/autoscaler#stabilization_period).
 STABILIZATION_SECONDS = 600
+# The alert policy that pages for one instance (gcp_stack/monitoring.py's log-match "unhealthy-backends"):
+# its incident shows the health-check log entry, which names the instance by its internal IP
+# (jsonPayload.healthCheckProbeResult.ipAddress, cloud.google.com/load-balancing/docs/health-check-logging);
+# an incident on a gce_instance resource names it by its instance_id label, the managed instance's id.
+INSTANCE_ALERT = "unhealthy-backends"
+PROBE_IP_FIELD = "jsonPayload.healthCheckProbeResult.ipAddress"
+# The actions of a group recreating an instance: RECREATING, then CREATING and VERIFYING the new one
+# (ManagedInstance.currentAction; VERIFYING lasts until the autohealing health check reports HEALTHY).
+RECREATE_ACTIONS = ("RECREATING", "CREATING", "VERIFYING")
 
 
 def _fallback_group(facts: StackFacts) -> str:
@@ -347,22 +379,68 @@ def _save_state() -> str:
     return f"printf '{keys}' {values} > \"$STATE\""
 
 
-def _replace_read(facts: StackFacts) -> Step:
+# A run closes by moving its state file aside, stamped with when (seconds since the epoch), so that step 2
+# can tell a run closed minutes ago (a shell lost during Verification) from an old one.
+CLOSE_STATE = 'test ! -e "$STATE" || echo "DONE=$(date -u +%s)" >> "$STATE"'
+
+
+# Each step that adds to the state file prints it, for the incident channel (a hand-over writes the file
+# from the lines posted last).
+POST_STATE = 'grep . "$STATE"'
+POSTED = (
+    "then the state file's lines: post them in the incident channel (they replace the ones posted before)"
+)
+
+
+def _replace_settle(facts: StackFacts, timeout: int) -> Step:
+    """Wait out whatever is changing the group; with the Pulumi backend unreachable, find the group first:
+    exactly one line, or nothing (two groups matching would put a newline in every later command)."""
+    return Step(
+        title="Wait until nothing is changing the group",
+        command="# only when the Pulumi backend is unreachable does the next line look GROUP up\n"
+        f'test -n "$GROUP" || {_fallback_group(facts)}\n'
+        'if test "$(printf \'%s\\n\' "$GROUP" | grep -c .)" -gt 1; then\n'
+        '  echo "STOP: several groups found: $GROUP: paste nothing more"\n'
+        "  GROUP=\n"
+        "fi\n"
+        'echo "GROUP=$GROUP"\n'
+        'test -n "$GROUP" || echo "STOP: no group found: paste nothing more"\n'
+        'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+        f"--timeout={timeout} {WHERE}",
+        expected="the group's name (no STOP); “Group is stable”: at once when nothing is changing, "
+        f"within {timeout} s while autohealing recreates an instance that fails its check "
+        "(an UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
+        stop_if="it prints STOP: no group, or several (their names follow “several groups found”): set "
+        "GROUP by hand only to the stack's (stack output instanceGroup), otherwise Escalation. "
+        f"It times out after {timeout} s: something is stuck; read LAST_ERROR with "
+        f"step {_n('find')}'s command, then Escalation. If autohealing just recreated the instance you were "
+        f"paged for and step {_n('find')} shows it HEALTHY, autohealing has handled it: go to Verification; "
+        "if it goes UNHEALTHY again, do not use this runbook: Escalation",
+    )
+
+
+def _replace_read(facts: StackFacts, recent_seconds: int) -> Step:
     """Read N and MIN once and keep them (with the choices later steps add) in a state file: after a lost
-    shell, rerunning this step reloads them instead of reading a minimum step 4 already raised. Only the
-    stack's minimum is saved: a leftover raised one would make step 8 "put back" the leftover."""
+    shell, rerunning this step reloads them instead of reading a minimum step 5 already raised. Only the
+    stack's minimum is saved: a leftover raised one would make the last step "put back" the leftover. A run
+    that ended minutes ago (its file moved to .done) is not started again by a shell lost in Verification."""
     loads = "\n".join(
         f"  {name}=$(grep -o '^{name}=.*' \"$STATE\" | grep -o '[^=]*$')" for name in REPLACE_STATE
     )
+    restore = _n("restore")
     return Step(
         title="Read the group's target size and the autoscaler's minimum, once: they are saved to a state "
         "file, and rerunning this step (after a lost shell, after the Names block) reloads them",
         command=f'STATE=~/"{REPLACE_STATE_FILE.format(project="$PROJECT", group="$GROUP")}"\n'
+        "DONE=$(grep -s -o '^DONE=[0-9]*' \"$STATE.done\" | grep -o '[0-9]*$')\n"
         'if test -s "$STATE"; then\n'
         '  echo "resuming: values saved by an earlier step 2 in $STATE"\n'
         f"{loads}\n"
         f'  test "$MIN" = {facts.min_size} || echo "STOP: $STATE holds the minimum $MIN, not the stack\'s '
         f'{facts.min_size}: Escalation"\n'
+        f'elif test "$(($(date -u +%s) - ${{DONE:-0}}))" -lt {recent_seconds}; then\n'
+        f'  echo "STOP: $STATE.done: a run of this procedure ended less than {recent_seconds} s ago; '
+        'nothing read or saved"\n'
         "else\n"
         f"  N=$({DESCRIBE} --format='value(targetSize)')\n"
         f"  MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
@@ -378,20 +456,79 @@ def _replace_read(facts: StackFacts) -> Step:
         'echo "started $STARTED: target size $N, minimum $MIN, raised minimum $RAISED, suspect '
         '${VM:-not chosen yet} ${OLD_ID}"\n'
         'test -n "$N" && test -n "$MIN" || echo "STOP: N or MIN is empty"\n'
-        'grep . "$STATE"',
+        f"{POST_STATE}",
         expected="“saved in” the state file's path (a first run) or “resuming”; when step 2 first ran "
         f"(STARTED); a target size of {facts.min_size} or more and at most {facts.max_size - 1}; the minimum "
         f"{facts.min_size}; RAISED = target size + 1; then the file's lines: post them in the incident "
         "channel (whoever takes over writes the same file from them, see Preconditions)",
         stop_if=f"it prints STOP, or a target size of {facts.max_size} (the max: no room for an extra "
-        "instance): Escalation. It prints WARNING on a first run (no state file): a previous run may have "
+        "instance): Escalation; but STOP with “.done: a run of this procedure ended”: step "
+        f"{restore} (or a Rollback) closed a run less than {recent_seconds} s ago (the Verification's "
+        "window): after a shell lost during Verification, rerun the Names block only and go on with "
+        "Verification; to replace another instance now, move it aside with "
+        '`mv "$STATE.done" "$STATE.old"` and rerun this step. '
+        "It prints WARNING on a first run (no state file): a previous run may have "
         f"left the minimum raised; nothing is saved (the state file keeps only the stack's minimum, so "
-        f"step 8 never puts back a leftover); do not go on: Escalation, to decide whether "
+        f"step {restore} never puts back a leftover); do not go on: Escalation, to decide whether "
         f"{facts.min_size} goes back, then rerun this step. "
         "It prints “resuming” but the file is not from tonight's procedure (STARTED is missing or older, "
         "or its VM is set and is not the instance you were paged for): it is left by an earlier, "
         'unfinished run; move it aside with `mv "$STATE" "$STATE.stale"` and rerun this step (its '
         "WARNING then says whether that run left the minimum raised)",
+    )
+
+
+def _replace_find(facts: StackFacts, evacuate: str) -> Step:
+    """The group's instances, then its VMs with their internal IP: the alert names the instance by its id
+    (a gce_instance incident's instance_id label) or by its IP (the health-check log entry), never by name."""
+    (alert,) = (display for name, display in facts.details["alerts"] if name == INSTANCE_ALERT)
+    return Step(
+        title="Find the instance (name, zone, id, health)",
+        command=f"{LIST_INSTANCES}\n"
+        f'gcloud compute instances list --project="$PROJECT" '
+        f'--filter="name~^{facts.details["base_instance_name"]}-" '
+        "--format='table(name,zone.basename():label=ZONE,id:label=ID,"
+        "networkInterfaces[0].networkIP:label=INTERNAL_IP)'",
+        expected="$N rows with the columns NAME, ZONE, ID, STATUS, HEALTH_STATE, ACTION, LAST_ERROR; then "
+        "the same instances with their INTERNAL_IP. The suspect is the row whose ID is the alert's "
+        f"`instance_id` label (an incident on a gce_instance), or, for “{alert}”, whose INTERNAL_IP is "
+        f"the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID (steps {_n('keep')} and "
+        f"{_n('recreate')} ask for them)",
+        stop_if="no row's ID or INTERNAL_IP is the alert's: the instance is not in this group (or was "
+        "already replaced: a recreated instance gets a new ID): Escalation. Any ACTION other than NONE: "
+        f"the group is changing, rerun step {_n('settle')} (it waits) once, then Escalation; fewer rows "
+        f"than $MIN, or several instances in one ZONE misbehaving: a zone problem, use {evacuate}",
+    )
+
+
+def _replace_keep() -> Step:
+    """A suspect's boot disk is deleted with it on the recreate (the template's autoDelete): snapshot it
+    first when security asks. The disk is the instance's first (the boot disk), in the instance's zone;
+    `snapshots create` waits for the snapshot unless --async."""
+    return Step(
+        title="Only when security wants the suspect's disk kept (a leaked credential): snapshot its boot "
+        "disk; otherwise skip this step",
+        command="# put the suspect instance's NAME from step 3 between the quotes\n"
+        "SUSPECT='<NAME from step 3>'\n"
+        f'ZONE=$(gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} '
+        "--filter=\"name=$SUSPECT\" --format='value(instance.scope().segment(0))')\n"
+        "DISK=\n"
+        'test -z "$ZONE" || DISK=$(gcloud compute instances describe "$SUSPECT" --zone="$ZONE" '
+        "--project=\"$PROJECT\" --format='value(disks[0].source.basename())')\n"
+        'if test "$(printf \'%s\\n\' "$ZONE" | grep -c .)" != 1 || test -z "$DISK"; then\n'
+        '  echo "STOP: no one instance $SUSPECT with a disk (zone: ${ZONE:-none}, disk: ${DISK:-none})"\n'
+        "else\n"
+        '  SNAPSHOT="$SUSPECT-$(date -u +%Y%m%d%H%M)"\n'
+        '  echo "snapshot $SNAPSHOT of $DISK in $ZONE"\n'
+        '  gcloud compute snapshots create "$SNAPSHOT" --source-disk="$DISK" --source-disk-zone="$ZONE" '
+        '--project="$PROJECT" --description="boot disk of $SUSPECT, kept before replace-one-instance"\n'
+        "fi",
+        expected="“snapshot” with the suspect's boot disk and zone, then the create finishing without an "
+        "error (gcloud waits for it): give security the snapshot's name (it outlives the instance and is "
+        "billed until they delete it)",
+        stop_if="it prints STOP: the NAME is mistyped (check it against step 3), or the instance is gone "
+        "already; the create fails: do not go on to the recreate: ask security whether to go on without the "
+        "disk; Escalation if unsure",
     )
 
 
@@ -402,10 +539,11 @@ def _show_minimum() -> str:
 
 def _put_back_minimum() -> str:
     """Put back the minimum step 2 read, then move the state file aside once (a second run, or the
-    Rollback after step 8, finds it gone and says nothing)."""
+    Rollback after the last step, finds it gone and says nothing)."""
     return (
         f'if gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
         '--min-num-replicas="$MIN"; then\n'
+        f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
         "fi\n"
         f"{_show_minimum()}"
@@ -421,7 +559,8 @@ def _replace_raise(facts: StackFacts) -> Step:
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         'if test -n "$RAISED" && test "${LIVE_MIN:-0}" -ge "$RAISED" && test "$LIVE_MIN" -gt "${MIN:-0}"; '
         "then\n"
-        '  echo "already raised to $LIVE_MIN by an earlier run of this step: go on with step 5"\n'
+        '  echo "already raised to $LIVE_MIN by an earlier run of this step: '
+        f'go on with step {_n("extra")}"\n'
         "else\n"
         f'  if test -n "$MIN" && test "${{NOW:-0}}" -ge {facts.min_size} '
         f'&& test "$NOW" -lt {facts.max_size}; then\n'
@@ -433,16 +572,21 @@ def _replace_raise(facts: StackFacts) -> Step:
         '    echo "STOP: nothing changed (target size now $NOW, MIN=$MIN)"\n'
         "  fi\n"
         "fi\n"
-        f"{_show_minimum()}",
-        expected="“minimum now: $RAISED” (after “already raised” on a rerun)",
+        f"{_show_minimum()}\n"
+        f"{POST_STATE}",
+        expected=f"“minimum now: $RAISED” (after “already raised” on a rerun); {POSTED}",
         stop_if="it prints STOP: do not recreate the instance without the extra one; Escalation",
     )
 
 
-def _replace_wait_extra(timeout: int) -> Step:
+def _replace_wait_extra(timeout: int, evacuate: str) -> Step:
     """The autoscaler applies a new minimum asynchronously: wait (a bounded number of polls) for the target
-    size before `wait-until --stable`, which could otherwise report a group that has not started growing."""
+    size before `wait-until --stable`, which could otherwise report a group that has not started growing.
+    wait-until exits non-zero on its timeout (gcloud raises "Timeout while waiting for group to become
+    stable.", googlecloudsdk's managed instance groups wait_until), which the block says in words: after it,
+    a slow new instance (CREATING or VERIFYING, no error) is told from a failing one."""
     poll = POLL_SECONDS * POLL_TRIES
+    recreate = _n("recreate")
     return Step(
         title="Wait for the target size, then for the extra instance to be in service",
         command="SIZE=0\nTRIES=0\n"
@@ -450,23 +594,30 @@ def _replace_wait_extra(timeout: int) -> Step:
         f"do sleep {POLL_SECONDS}; "
         f"TRIES=$((TRIES + 1)); SIZE=$({DESCRIBE} --format='value(targetSize)'); done\n"
         'if test "${SIZE:-0}" -ge "$RAISED"; then\n'
-        f'  gcloud compute instance-groups managed wait-until "$GROUP" --stable --timeout={timeout} {WHERE}\n'
+        f'  gcloud compute instance-groups managed wait-until "$GROUP" --stable --timeout={timeout} {WHERE} '
+        f'|| echo "NOT STABLE after {timeout} s: read the rows below"\n'
         "else\n"
         f'  echo "STOP: the target size is ${{SIZE:-unknown}}, not $RAISED, after {poll} s; the autoscaler '
         'says:"\n'
         f"  {DESCRIBE} --format='value(autoscaler.status,autoscaler.statusDetails)'\n"
         "fi\n"
         f"{LIST_INSTANCES}",
-        expected="“Group is stable”; $RAISED rows (more if the autoscaler grew the group), each RUNNING, "
-        "ACTION NONE, no LAST_ERROR, and HEALTHY but for the suspect one, which may be UNHEALTHY. Note the "
-        "new instance's NAME and ZONE (the row not in step 3's list): it may be in another zone than the "
-        "suspect's (see Capacity)",
+        expected="“Group is stable”; $RAISED rows (more if the autoscaler grew the group), every row but the "
+        "suspect's STATUS RUNNING, HEALTH_STATE HEALTHY, ACTION NONE and no LAST_ERROR; the suspect may be "
+        f"UNHEALTHY, or already {' or '.join(RECREATE_ACTIONS)} (autohealing is replacing it: step "
+        f"{recreate} then skips the recreate). Note the new instance's NAME and ZONE (the row not in step "
+        f"{_n('find')}'s list): it may be in another zone than the suspect's (see Capacity)",
         stop_if=f"it prints STOP (the autoscaler's status and messages follow it): rerun this step once; a "
         "second STOP and no new row (the target size never rose: no new instance, the group is "
-        "unchanged): do not run step 6; Rollback 1 (it puts the minimum back), then Escalation. A new row "
-        f"(after wait-until, or wait-until timing out after {timeout} s) that is UNHEALTHY or shows a "
-        "LAST_ERROR: the template does not boot, so do not run step 6 (recreating would replace a "
-        "serving instance with one that fails); Rollback 2 (it removes that instance), then Escalation",
+        f"unchanged): do not run step {recreate}; Rollback 1 (it puts the minimum back), then Escalation. "
+        f"It prints NOT STABLE (wait-until exits non-zero when it gives up after {timeout} s), or any row "
+        "other than the suspect's is not RUNNING, HEALTHY and ACTION NONE: do not run step "
+        f"{recreate}. The new row still CREATING or VERIFYING (HEALTH_STATE empty, UNKNOWN or TIMEOUT) with "
+        "no LAST_ERROR: it is slow, not failed (VERIFYING lasts until the autohealing health check reports "
+        "it HEALTHY): rerun this step once; still so, or UNHEALTHY, or a LAST_ERROR: the template does not "
+        f"boot (recreating would replace a serving instance with one that fails): Rollback 2 (it removes "
+        "that instance), then Escalation. A row that is neither the new one nor the suspect's misbehaves: "
+        f"keep the minimum raised; several in one ZONE: {evacuate}; otherwise Escalation",
     )
 
 
@@ -477,12 +628,16 @@ def _replace_recreate(facts: StackFacts) -> Step:
     needs the live id to differ from the saved one (it is empty while the group recreates the instance) or
     an action other than NONE (the shell may have been lost between saving the id and the recreate call);
     id and action are compared as one string, digits then capitals, so neither can stand for the other.
-    An instance the group is already acting on (autohealing) is never recreated on top, and a saved id is
-    never replaced."""
+    An instance the group is already recreating, or has recreated since step 3 (autohealing: a new id), is
+    not recreated again: its name and step 3's id are saved, as if this step had recreated it. A name the
+    group no longer has (a scale-in removed it) leaves nothing to recreate."""
+    settle, stable, restore = _n("settle"), _n("stable"), _n("restore")
+    recreating = " || ".join(f'test "$ACTION" = {action}' for action in RECREATE_ACTIONS)
     return Step(
         title="Recreate the suspect instance",
-        command="# put the suspect instance's NAME from step 3 between the quotes\n"
+        command="# put the suspect instance's NAME and ID from step 3 between the quotes\n"
         "SUSPECT='<NAME from step 3>'\n"
+        "SUSPECT_ID='<ID from step 3>'\n"
         f'FOUND=$(gcloud compute instance-groups managed list-instances "$GROUP" {WHERE} '
         "--filter=\"name=$SUSPECT\" --format='value(id,instance.scope().segment(0),currentAction)')\n"
         "LIVE_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
@@ -491,15 +646,25 @@ def _replace_recreate(facts: StackFacts) -> Step:
         'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
         "then\n"
         '  echo "already recreated or under way: $VM had id $OLD_ID, now ${LIVE_ID:-none yet} '
-        '($ACTION): go on with step 7"\n'
+        f'($ACTION): go on with step {stable}"\n'
         'elif test -n "$VM" && test "$VM" != "$SUSPECT"; then\n'
         '  echo "STOP: $STATE is for $VM, not $SUSPECT"\n'
+        "elif ! printf '%s\\n' \"$SUSPECT_ID\" | grep -qx '[0-9][0-9]*'; then\n"
+        '  echo "STOP: SUSPECT_ID is $SUSPECT_ID, not an ID from step 3"\n'
         'elif test -z "$RAISED" || test "${LIVE_MIN:-0}" -lt "$RAISED"; then\n'
         '  echo "STOP: the minimum is ${LIVE_MIN:-unknown}, not $RAISED: something put it back"\n'
+        'elif test -z "$FOUND"; then\n'
+        '  echo "STOP: the group has no instance $SUSPECT"\n'
         'elif test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1; then\n'
         '  echo "STOP: $SUSPECT is not one instance of the group (found: $FOUND)"\n'
+        f'elif {recreating} || test "$LIVE_ID" != "$SUSPECT_ID"; then\n'
+        "  VM=$SUSPECT\n"
+        "  OLD_ID=$SUSPECT_ID\n"
+        f"  {_save_state()}\n"
+        '  echo "the group is recreating $VM or has recreated it (id $OLD_ID in step 3, now '
+        f'${{LIVE_ID:-none yet}}, $ACTION): nothing to do here, go on with step {stable}"\n'
         'elif test "$ACTION" != NONE; then\n'
-        '  echo "STOP: $SUSPECT is $ACTION: the group is already acting on it; rerun step 1, '
+        f'  echo "STOP: $SUSPECT is $ACTION: the group is acting on it; rerun step {settle}, '
         'then this step"\n'
         "else\n"
         "  VM=$SUSPECT\n"
@@ -507,18 +672,51 @@ def _replace_recreate(facts: StackFacts) -> Step:
         f"  {_save_state()}\n"
         '  echo "recreating $VM (id, zone, action: $FOUND)"\n'
         f'  gcloud compute instance-groups managed recreate-instances "$GROUP" --instances="$VM" {WHERE}\n'
-        "fi",
-        expected="“recreating” with the suspect's id, zone and ACTION NONE, then one row, status SUCCESS "
-        "(“already recreated or under way” on a rerun after the recreate ran: the id may be empty while "
-        "the group recreates it)",
+        "fi\n"
+        f"{POST_STATE}",
+        expected="“recreating” with the suspect's id, zone and ACTION NONE, then one row, status SUCCESS; "
+        "“the group is recreating” when autohealing got there first (the suspect "
+        f"{', '.join(RECREATE_ACTIONS)} or with another ID than step 3's): go on with step {stable}; "
+        "“already recreated or under way” on a rerun after the recreate ran (the id may be empty while "
+        f"the group recreates it); {POSTED}",
         stop_if="it prints STOP: “is for” another instance: the state file is left by another run, see step "
-        "2's Stop if; “the minimum is”: a deployment or someone put the minimum back (pause deployments, "
-        "Preconditions), rerun step 4, then step 5, then this step; “not one instance” (a mistyped name: "
-        "check it against step 3's NAME column); “already acting on it” (autohealing or an update is "
-        "recreating it): rerun step 1, then this step. The row's status is FAIL or MEMBER_NOT_FOUND: "
-        "nothing was scheduled; check the NAME against step 3 and rerun this step once (it resumes); "
-        "still failing: Escalation. Other instances in the suspect's ZONE misbehave too: "
+        f"2's Stop if; “not an ID”: put the suspect's ID from step {_n('find')} between the quotes; “the "
+        "minimum is”: a deployment or someone put the minimum back (pause deployments, "
+        f"Preconditions), rerun step {_n('raise')}, then step {_n('extra')}, then this step; “has no "
+        f"instance”: check the NAME against step {_n('find')}'s NAME column; spelt right, and absent from "
+        f"a fresh list too (step {_n('find')}'s command): the group removed it (a scale-in), nothing is "
+        f"left to recreate: go to step {restore}; “not one instance”: check the NAME against step "
+        f"{_n('find')}'s NAME column; “acting on it” (a restart, a deletion): rerun step {settle}, then "
+        "this step. The row's status is FAIL or MEMBER_NOT_FOUND: "
+        f"nothing was scheduled; check the NAME against step {_n('find')} and rerun this step once (it "
+        "resumes); still failing: Escalation. Other instances in the suspect's ZONE misbehave too: "
         f"runbooks/gcp/{facts.environment}/evacuate-zone.md",
+    )
+
+
+def _replace_stable(timeout: int, evacuate: str) -> Step:
+    """The recreate done, and the raised minimum still in place: a deployment meanwhile could have put the
+    stack's back, and the autoscaler would then remove an instance."""
+    return Step(
+        title="Wait for the group to be stable again",
+        command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
+        f"--timeout={timeout} {WHERE}\n"
+        f"{LIST_INSTANCES}\n"
+        f'echo "suspect $VM, id before step {_n("recreate")}: $OLD_ID"\n'
+        f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
+        f'echo "minimum now: ${{LIVE_MIN:-unknown}}, raised in step {_n("raise")}: $RAISED"\n'
+        'test "${LIVE_MIN:-0}" -ge "${RAISED:-1}" || echo "STOP: the minimum is no longer raised"',
+        expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, no "
+        "LAST_ERROR; the row named $VM with an ID other than $OLD_ID; “minimum now” $RAISED",
+        stop_if=f"it times out after {timeout} s, or a row is UNHEALTHY or shows a "
+        "LAST_ERROR: do NOT put the minimum back (the raised minimum is what keeps the healthy "
+        "instances: putting it back lets the autoscaler remove one of them); read LAST_ERROR; if "
+        f"every failing instance is in one ZONE, use {evacuate}; otherwise Escalation. Run Rollback "
+        "only once the group is stable and every instance HEALTHY. The row $VM still shows ID "
+        "$OLD_ID with ACTION NONE: the recreate never ran (a shell lost before it); run step "
+        f"{_n('recreate')} again. It prints STOP (the minimum is no longer raised): a deployment or someone "
+        f"put it back; pause deployments (Preconditions), rerun step {_n('raise')} and step {_n('extra')}, "
+        "then this step",
     )
 
 
@@ -532,28 +730,32 @@ def _evidence(facts: StackFacts) -> str:
     return (
         " Recreating it deletes its boot disk (the template's autoDelete), the evidence, and the new "
         "instance boots from the same template with the same service account: for a leaked credential, "
-        "page security before step 6 (they may want the disk kept) and have the credential rotated."
+        f"page security before step {_n('recreate')}; if they want the disk kept, step {_n('keep')} "
+        "snapshots it; and have the credential rotated."
     )
 
 
 def _remove_failed_extra() -> Step:
-    """Step 5 stopped: the extra instance does not boot, and nothing was recreated. Put the minimum back and
-    delete that instance by name: left to the autoscaler's scale-in, the group picks which VM goes
-    "arbitrarily", weighing status and health among other things
+    """The extra-instance wait stopped: the extra instance does not boot, and nothing was recreated. Put the
+    minimum back and delete that instance by name: left to the autoscaler's scale-in, the group picks which
+    VM goes "arbitrarily", weighing status and health among other things
     (cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/resize), and could take a
     healthy one. delete-instances lowers the target size by the instances it deletes
     (cloud.google.com/sdk/gcloud/reference/compute/instance-groups/managed/delete-instances)."""
+    extra, recreate = _n("extra"), _n("recreate")
     return Step(
-        title="If you stopped at step 5 (step 6 not run: the extra instance does not boot): put the minimum "
-        "back and delete that instance yourself",
-        command="# put the failing new instance's NAME from step 5 (the row not in step 3's list) between "
-        "the quotes\n"
-        "FAILED='<new NAME from step 5>'\n"
+        title=f"If you stopped at step {extra} (step {recreate} not run: the extra instance does not boot): "
+        "put the minimum back and delete that instance yourself",
+        command=f"# put the failing new instance's NAME from step {extra} (the row not in step "
+        f"{_n('find')}'s list) between the quotes\n"
+        f"FAILED='<new NAME from step {extra}>'\n"
         'if test -n "$OLD_ID"; then\n'
-        '  echo "STOP: step 6 recreated $VM: this is not the step-5 rollback; use Rollback 1"\n'
+        f'  echo "STOP: step {recreate} recreated $VM: this is not the step-{extra} rollback; '
+        'use Rollback 1"\n'
         f'elif gcloud compute instance-groups managed update-autoscaling "$GROUP" {WHERE} '
         '--min-num-replicas="$MIN"; then\n'
         f'  gcloud compute instance-groups managed delete-instances "$GROUP" --instances="$FAILED" {WHERE}\n'
+        f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
         "else\n"
         '  echo "STOP: the minimum was not put back, so nothing was deleted"\n'
@@ -561,9 +763,9 @@ def _remove_failed_extra() -> Step:
         f"{_show_minimum()}\n"
         f"{LIST_INSTANCES}",
         expected="“minimum now: $MIN”; the delete's row for the failing instance, status SUCCESS; the list "
-        "shows it DELETING, then gone, and $N rows as in step 3. Run a second time, the delete fails for "
-        "that instance (already DELETING or gone): that is success, as long as the list shows its NAME "
-        "DELETING or not at all",
+        f"shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a second time, the delete "
+        "fails for that instance (already DELETING or gone): that is success, as long as the list shows its "
+        "NAME DELETING or not at all",
         stop_if="it prints STOP, or the delete fails and the list still shows the failing NAME with an "
         "ACTION other than DELETING: Escalation",
     )
@@ -581,14 +783,35 @@ def replace_one(facts: StackFacts) -> Runbook:
     # Verification 1 runs while the autoscaler may be removing the extra instance.
     listed, *checks = _verification(facts)
     leaving = scale_in + facts.draining_seconds + DELETION_LAG_SECONDS
+    # A run closed this recently is still in its Verification (the extra instance leaving, then the alerts
+    # closing): step 2 does not start a new one from a shell lost there.
+    recent_seconds = leaving + ALERTS_CLEAR_SECONDS
     verification = (
         replace(
             listed,
-            expected=f"{listed.expected}; within {leaving} s of step 8 (the autoscaler's stabilization "
-            "period, draining and deletion) one row may show ACTION DELETING: the extra instance leaving",
+            expected=f"{listed.expected}; within {leaving} s of step {_n('restore')} (the autoscaler's "
+            "stabilization period, draining and deletion) one row may show ACTION DELETING: the extra "
+            "instance leaving",
         ),
         *checks,
     )
+    steps = {
+        "settle": _replace_settle(facts, recreate_timeout),
+        "read": _replace_read(facts, recent_seconds),
+        "find": _replace_find(facts, evacuate),
+        "keep": _replace_keep(),
+        "raise": _replace_raise(facts),
+        "extra": _replace_wait_extra(extra_timeout, evacuate),
+        "recreate": _replace_recreate(facts),
+        "stable": _replace_stable(recreate_timeout, evacuate),
+        "restore": Step(
+            title="Put back the minimum read in step 2, and move the state file aside",
+            command=_put_back_minimum(),
+            expected="“minimum now: $MIN”; the autoscaler removes the extra instance when load allows "
+            f"(after its stabilization period, {scale_in} s); resume the stack's deployments",
+        ),
+    }
+    raise_, extra, restore = _n("raise"), _n("extra"), _n("restore")
     return _runbook(
         facts,
         "replace-one-instance",
@@ -607,11 +830,12 @@ def replace_one(facts: StackFacts) -> Runbook:
         capacity=_capacity(
             facts,
             facts.min_size,
-            "Step 4 raises the autoscaler's minimum to the group's target size plus one "
+            f"Step {raise_} raises the autoscaler's minimum to the group's target size plus one "
             f"(at the minimum: {raised}), so a new instance is serving before the suspect one is recreated; "
-            "step 8 puts back the minimum read in step 2. If the recreated instance fails, the minimum "
-            "stays raised (step 7): putting it back would let the autoscaler remove a healthy instance.",
-            "The count holds, not the spread: the group places the extra instance in any zone (step 5 "
+            f"step {restore} puts back the minimum read in step 2. If the recreated instance fails, the "
+            f"minimum stays raised (step {_n('stable')}): putting it back would let the autoscaler remove a "
+            "healthy instance.",
+            f"The count holds, not the spread: the group places the extra instance in any zone (step {extra} "
             "shows which), so while the suspect is recreated (up to "
             f"{recreate_total} s) its zone may have no serving instance; the load balancer sends its "
             "traffic to the other zones.",
@@ -638,79 +862,29 @@ def replace_one(facts: StackFacts) -> Runbook:
             f"of the Names block: PROJECT is `gcp:project` in pulumi/gcp/Pulumi.{facts.environment}.yaml, "
             f"`REGION={facts.region}`; step 1 then finds GROUP with gcloud; API_URL (verification only) is "
             "the `apiUrl` the last deployment printed.",
-            "No deployment of this stack runs until step 8: pause the pipeline that runs `pulumi up` for "
-            f"{facts.environment} (a release mid-procedure replaces instances, and a refreshing update puts "
-            f"the minimum back to {facts.min_size}); resume it after step 8.",
-            "The group is stable: no update or repair in progress (step 1 waits for one to finish).",
+            f"No deployment of this stack runs until step {restore}: pause the pipeline that runs "
+            f"`pulumi up` for {facts.environment} (a release mid-procedure replaces instances, and a "
+            f"refreshing update puts the minimum back to {facts.min_size}); resume it after step {restore} "
+            f"(step {_n('stable')} checks the minimum is still raised).",
+            f"The group is stable: no update or repair in progress (step {_n('settle')} waits for one to "
+            "finish).",
             f"The group's target size is below the autoscaler's max ({facts.max_size}), so one more instance "
-            "fits (steps 2 and 4 check it).",
+            f"fits (steps 2 and {raise_} check it).",
             "A lost shell: rerun the Names block, then step 2: it reloads what it saved in "
-            f"~/{REPLACE_STATE_FILE.format(project='<project>', group='<group>')} (steps 4 and 6 add to it; "
-            "step 8 moves it "
-            "aside); then go on from the step you were at.",
+            f"~/{REPLACE_STATE_FILE.format(project='<project>', group='<group>')} (steps {raise_} and "
+            f"{_n('recreate')} add to it; step {restore} moves it aside); then go on from the step you were "
+            "at.",
             "Taking over from a colleague (another machine): run the Names block, write the lines they "
-            "posted from step 2 (or later steps) into that file, the same path on your machine, then run "
-            "step 2: it resumes from them.",
+            f"posted last (steps 2, {raise_} and {_n('recreate')} print them) into that file, the same path "
+            "on your machine, then run step 2: it resumes from them.",
         ),
         lookups=_lookups(facts),
-        steps=(
-            Step(
-                title="Wait until nothing is changing the group",
-                command="# only when the Pulumi backend is unreachable does the next line look GROUP up\n"
-                f'test -n "$GROUP" || {_fallback_group(facts)}\n'
-                'echo "GROUP=$GROUP"\n'
-                'test -n "$GROUP" || echo "STOP: no group found: paste nothing more"\n'
-                'gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={recreate_timeout} {WHERE}",
-                expected="the group's name (no STOP); “Group is stable”: at once when nothing is changing, "
-                f"within {recreate_timeout} s while autohealing recreates an instance that fails its check "
-                "(an UNHEALTHY instance with ACTION RECREATING or VERIFYING) or a scaling finishes",
-                stop_if=f"it times out after {recreate_timeout} s: something is stuck; read LAST_ERROR with "
-                "step 3's command, then Escalation. If autohealing just recreated the instance you were "
-                "paged for and step 3 shows it HEALTHY, autohealing has handled it: go to Verification; "
-                "if it goes UNHEALTHY again, do not use this runbook: Escalation",
-            ),
-            _replace_read(facts),
-            Step(
-                title="Find the instance (name, zone, id, health)",
-                command=LIST_INSTANCES,
-                expected="$N rows with the columns NAME, ZONE, ID, STATUS, HEALTH_STATE, ACTION, LAST_ERROR; "
-                "note the suspect one's NAME",
-                stop_if="any ACTION other than NONE: the group is changing, rerun step 1 (it waits) once, "
-                f"then Escalation; fewer rows than $MIN, or several instances in one ZONE misbehaving: a "
-                f"zone problem, use {evacuate}",
-            ),
-            _replace_raise(facts),
-            _replace_wait_extra(extra_timeout),
-            _replace_recreate(facts),
-            Step(
-                title="Wait for the group to be stable again",
-                command='gcloud compute instance-groups managed wait-until "$GROUP" --stable '
-                f"--timeout={recreate_timeout} {WHERE}\n"
-                f"{LIST_INSTANCES}\n"
-                'echo "suspect $VM, id before step 6: $OLD_ID"',
-                expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, no "
-                "LAST_ERROR; the row named $VM with an ID other than $OLD_ID",
-                stop_if=f"it times out after {recreate_timeout} s, or a row is UNHEALTHY or shows a "
-                "LAST_ERROR: do NOT put the minimum back (the raised minimum is what keeps the healthy "
-                "instances: putting it back lets the autoscaler remove one of them); read LAST_ERROR; if "
-                f"every failing instance is in one ZONE, use {evacuate}; otherwise Escalation. Run Rollback "
-                "only once the group is stable and every instance HEALTHY. The row $VM still shows ID "
-                "$OLD_ID with ACTION NONE: the recreate never ran (a shell lost before it); run step 6 "
-                "again",
-            ),
-            Step(
-                title="Put back the minimum read in step 2, and move the state file aside",
-                command=_put_back_minimum(),
-                expected="“minimum now: $MIN”; the autoscaler removes the extra instance when load allows "
-                f"(after its stabilization period, {scale_in} s); resume the stack's deployments",
-            ),
-        ),
+        steps=tuple(steps[name] for name in REPLACE_STEPS),
         rollback=(
             Step(
                 title="Put back the minimum read in step 2 (if you stopped part-way), only once the group is "
-                "stable and every instance HEALTHY (step 7's list): never while an instance fails "
-                "(Rollback 2 is for step 5's failing extra instance)",
+                f"stable and every instance HEALTHY (step {_n('stable')}'s list): never while an instance "
+                f"fails (Rollback 2 is for step {extra}'s failing extra instance)",
                 command=_put_back_minimum(),
                 expected="“minimum now: $MIN” (after a lost shell, rerun the Names block and step 2 first: "
                 f"it reloads MIN from the state file; the stack sets {facts.min_size}); resume the stack's "

@@ -184,40 +184,88 @@ GROUP_INSTANCES = (
 )
 
 
-def list_instances(
-    facts: StackFacts, *, watch_step: int, zones_step: int, already_replacing: str = ""
-) -> Step:
-    """The group's instances and the targets the load balancer does not find healthy: when the load balancer
-    reports an instance unhealthy the group may still call it `Healthy` (its ELB check waits for the
-    unhealthy threshold), so the group's listing alone may not show the one to replace. `already_replacing`:
-    what to do when the change under way is the group replacing the instance you came for ("" when the
-    runbook has nothing else to do)."""
-    under_way = (
-        f"under way. {already_replacing} under way (no instance of yours in it):"
-        if already_replacing
-        else "under way;"
-    )
+# Lifecycle states (the SDK's LifecycleState enum) the group leaves by itself: a launch, a termination, a root
+# volume replacement, a warm pool's own moves, each with its activity in step 6's watch. Any other state but
+# InService is held until someone acts: Standby until exit-standby, Detaching/Detached (detach-instances), a
+# `:Wait` lifecycle hook (the stack defines none; it holds the instance until its action completes or its
+# heartbeat timeout, an hour by default: "How lifecycle hooks work", Amazon EC2 Auto Scaling User Guide), a
+# `:Retained` instance (kept after a failed termination until someone terminates it), a warm pool's resting
+# states (the stack defines no warm pool), Quarantined ("not used", LifecycleState, API Reference), and any
+# state a later SDK adds.
+SELF_FINISHING = (
+    "Pending",
+    "Pending:Proceed",
+    "Terminating",
+    "Terminating:Proceed",
+    "Terminated",
+    "EnteringStandby",
+    "ReplacingRootVolume",
+    "ReplacingRootVolume:Proceed",
+    "RootVolumeReplaced",
+    "Warmed:Pending",
+    "Warmed:Pending:Proceed",
+    "Warmed:Terminating",
+    "Warmed:Terminating:Proceed",
+    "Warmed:Terminated",
+)
+
+
+def lifecycle_states() -> tuple[list[str], list[str]]:
+    """(self-finishing, held) from the SDK's enum, InService left out; a name here the SDK lacks raises."""
     states = session().get_service_model("autoscaling").shape_for("LifecycleState").enum
-    others = ", ".join(f"`{state}`" for state in states if state != "InService")
+    unknown = set(SELF_FINISHING) - set(states)
+    if unknown:
+        raise ValueError(f"LifecycleState has no {sorted(unknown)}: known {states}")
+    others = [state for state in states if state != "InService"]
+    return [s for s in others if s in SELF_FINISHING], [s for s in others if s not in SELF_FINISHING]
+
+
+def list_instances(
+    facts: StackFacts, *, watch_step: int, zones_step: int, watch_bound: int, already_replacing: str = ""
+) -> Step:
+    """The group's instances that are not in service and healthy, and the targets the load balancer does not
+    find healthy: when the load balancer reports an instance unhealthy the group may still call it `Healthy`
+    (its ELB check waits for the unhealthy threshold), so the group's listing alone may not show the one to
+    replace. Only the exceptions print, each outcome with its own action. `already_replacing`: what to do
+    when the change under way is the group replacing the instance you came for ("" when the runbook has
+    nothing else to do); `watch_bound`: the seconds step `watch_step` escalates at."""
+    finishing, held = lifecycle_states()
+    quoted = ", ".join
+    # Step 1's items are indented by "1. " (3): a nested list stays inside the step.
+    outcomes = [
+        "any other lifecycle state of those the group leaves by itself "
+        f"({quoted(f'`{s}`' for s in finishing)}), no instance of yours in it: another change is under "
+        f"way; watch it end (step {watch_step}, `Successful` within its {watch_bound} s), then start "
+        "again at step 1",
+        f"a state someone holds ({quoted(f'`{s}`' for s in held)}): it does not end by itself and step "
+        f"{watch_step} has nothing to watch; find who holds it (the group's activities, your team) or "
+        "escalate; do not replace another instance meanwhile",
+        "more than one target not `healthy`: not one instance's fault (a release, the cache, a zone); "
+        "replacing one will not help: escalate",
+        "the AWS Health Dashboard shows an event for a zone of the group: follow "
+        f"{runbook_path(facts, 'evacuate-zone')}",
+    ]
+    if already_replacing:
+        outcomes.insert(0, already_replacing)
     return Step(
-        title="List the fleet's instances (zone, lifecycle state, health) and the targets the load balancer "
-        "does not find healthy",
+        title="List the fleet's instances that are not in service and healthy, and the targets the load "
+        "balancer does not find healthy",
         command=(
-            GROUP_INSTANCES + "\n"
+            'aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$ASG" \\\n'
+            "  --query \"AutoScalingGroups[0].Instances[?LifecycleState!='InService' || "
+            "HealthStatus!='Healthy'].[InstanceId,AvailabilityZone,LifecycleState,HealthStatus]\" \\\n"
+            "  --output text\n"
             'aws elbv2 describe-target-health --target-group-arn "$TARGET_GROUP_ARN" \\\n'
             "  --query \"TargetHealthDescriptions[?TargetHealth.State!='healthy'].[Target.Id,"
             'TargetHealth.State,TargetHealth.Reason]" \\\n'
             "  --output text"
         ),
-        expected="first one line per instance, each `InService`, `Healthy` unless it is the one you came "
-        "for; then the targets that are not `healthy` (none, or the one you came for). The instance to "
-        "replace is the one the second command lists, or the one `Unhealthy` in the first, or the one the "
-        f"alert or the EC2 scheduled event names. Note the zones: step {zones_step} compares them.",
-        stop_if=f"an instance is in any lifecycle state but `InService` ({others}): a replacement or "
-        f"another operator's change is {under_way} wait for it (step {watch_step}) instead of starting "
-        "another, then start again at step 1. More than one target not `healthy`: not one instance's "
-        "fault (a release, the cache, a zone); replacing one will not help: escalate. The AWS Health "
-        f"Dashboard shows an event for a zone of the group: follow {runbook_path(facts, 'evacuate-zone')}.",
+        expected="nothing, or only the instance you came for: first the group's instances not `InService` "
+        "and `Healthy` (id, zone, lifecycle state, health), then the targets that are not `healthy`. The "
+        "instance to replace is the one either command lists, or the one the alert or the EC2 scheduled "
+        f"event names. Step {zones_step} lists every instance with its zone.",
+        stop_if="by what the commands show, the instance you came for apart:\n\n"
+        + "\n".join(f"   - {outcome}." for outcome in outcomes),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from stacks.boot import OS_SECONDS
 from tools.docs.aws import steps as c
 from tools.docs.aws.runbooks.common import (
     GROUP_INSTANCES,
@@ -21,7 +22,7 @@ from tools.docs.aws.runbooks.common import (
     warmed_replacement,
 )
 from tools.docs.commands.aws_cli import session
-from tools.docs.model import Runbook, StackFacts, Step
+from tools.docs.model import Duration, Runbook, StackFacts, Step
 
 # This procedure's state file: what a re-run after a lost shell must not read again (the instance named in
 # step 3, the time step 5 marked it), reloaded by the names block.
@@ -29,44 +30,114 @@ STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
 # CLI v2 pipes output through a pager by default (AWS CLI User Guide, "Using the output pager": AWS_PAGER=""
 # turns it off): the watch loop of step 6 must not stop in `less`.
 NO_PAGER = ("AWS_PAGER", '""')
-RESUME = (
-    "# this procedure's state (steps 3, 5 and 7 write it, step 9 archives it): reloaded here on a re-run",
-    f'STATE="{STATE_FILE}"',
-    'test -f "$STATE" && . "$STATE" && \\\n'
-    '  echo "resumed from $STATE (written $(date -u -r "$STATE" +%FT%TZ)): INSTANCE=${INSTANCE:-}" \\\n'
-    '  "MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"',
-)
-# A finished procedure's state file is moved aside: left in place, weeks later its old MARKED_AT would pass
-# for a procedure in progress (step 6 still lists those activities).
-ARCHIVE = (
-    'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE" && \\\n'
-    # this shell forgets them too: step 3 refuses to start another replacement while MARKED_AT is set
-    "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT="
+
+
+def stale_after(facts: StackFacts) -> tuple[int, str]:
+    """(seconds, why) after which a state file nobody wrote to is an earlier procedure's: the longest a
+    procedure under way goes without writing it. Step 5 writes the mark, step 7 the end; between them step 6
+    escalates at the waiter's ceiling and step 7's waiter gives up at it; after step 7 the verification
+    waits at most two canary runs (its step 5)."""
+    delay, attempts = waiter_bound("elbv2", "TargetInService")
+    ceiling = delay * attempts
+    canary = 2 * facts.details["canary_schedule_seconds"]
+    seconds = max(2 * ceiling, canary)
+    return seconds, (
+        f"the longest this procedure goes without writing it: step 6 escalates at {ceiling} s, step 7's "
+        f"waiter gives up after {ceiling} s; the verification waits at most {canary} s for the canary"
+    )
+
+
+def resume(facts: StackFacts) -> tuple[str, ...]:
+    """The names block's first lines: the state file, reloaded unless nobody wrote to it for longer than a
+    procedure under way would (a file last week's run left would pass for a replacement in progress)."""
+    seconds, _ = stale_after(facts)
+    return (
+        "# this procedure's state (steps 3, 5 and 7 write it, the last verification step archives it): "
+        "reloaded here on a re-run",
+        f'STATE="{STATE_FILE}"',
+        # GNU and BSD (macOS) date both take -r FILE: its modification time.
+        f'if test -f "$STATE" && test $(( $(date +%s) - $(date -r "$STATE" +%s) )) -gt {seconds}; then\n'
+        "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT=\n"
+        '  echo "NOT RESUMED: $STATE was last written $(date -u -r "$STATE" +%FT%TZ), over '
+        f'{seconds} s ago:" \\\n'
+        '    "an earlier procedure\'s; close it (the last verification step), then start at step 1"\n'
+        'elif test -f "$STATE"; then\n'
+        '  . "$STATE" && \\\n'
+        '    echo "resumed from $STATE (written $(date -u -r "$STATE" +%FT%TZ)): INSTANCE=${INSTANCE:-}" \\\n'
+        '    "MARKED_AT=${MARKED_AT:-} DONE_AT=${DONE_AT:-}"\n'
+        "fi",
+    )
+
+
+# A finished procedure's state file is moved aside: left in place, its old MARKED_AT would pass for a
+# procedure in progress (step 6 still lists those activities). The last step of all: the verification and an
+# escalation's message still read INSTANCE and MARKED_AT.
+ARCHIVE = Step(
+    title="Close the procedure (every check above passed, or the escalation is over): archive the state "
+    "file, so that a later run does not resume this one",
+    command=(
+        'mv "$STATE" "$STATE.done-$(date -u +%FT%H%M%SZ)" && echo "archived $STATE" && \\\n'
+        # this shell forgets them too: step 3 refuses to start another replacement while MARKED_AT is set
+        "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT="
+    ),
+    expected="`archived` and the file's name; the archive (`$STATE.done-<time>`) keeps the instance and "
+    "its times for the record.",
+    stop_if="`No such file or directory`: it was archived already (or never written: step 3).",
 )
 
 
-def watch_replacement(facts: StackFacts, deadline: float) -> Step:
+def since_the_mark(facts: StackFacts) -> Duration:
+    """One replacement as step 6 counts it, from the mark: the group launches at once, the new instance is
+    `Pending` until it runs (within the boot budget's estimate for the OS to boot, stacks/boot.py: running
+    comes before the boot script), then the replacement proper, counted from InService. Left out: the old
+    instance's shutdown after its drain, for which EC2 gives no figure ("If your instance remains in the
+    shutting-down state longer than a few minutes, it might be delayed", Troubleshoot instance termination,
+    Amazon EC2 User Guide)."""
+    replacement = warmed_replacement(facts).seconds
+    total = OS_SECONDS + replacement
+    return Duration(
+        name="the replacement as step 6 counts it, from the mark",
+        formula=f"launch until in service (`Pending`, within the boot budget's estimate for the OS) "
+        f"{OS_SECONDS} s + one replacement {replacement} s = {total} s (not counted: the old instance's "
+        "shutdown after the drain, which EC2 gives no figure for)",
+        seconds=total,
+    )
+
+
+def watch_replacement(facts: StackFacts) -> Step:
     """The group's activities since step 5 marked the instance (newest first: "Activities are sorted by
     start time. Activities still in progress are described first", DescribeScalingActivities, Amazon EC2 Auto
     Scaling API Reference), all of them, with their cause: ours is the termination "taken out of service in
     response to a user health-check" (the Cause column's example in "Troubleshoot unhealthy instances",
     Amazon EC2 Auto Scaling User Guide); the group's own replacement's is "... in response to an ELB system
     health check failure" (the same column's example in "Health checks for instances in an Auto Scaling
-    group"). Polled in a loop; past one replacement's duration the targets are
-    looked at, and only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
+    group"); a scale-in's "... taken out of service in response to a difference between desired and actual
+    capacity, shrinking the capacity ..." (the Cause of a size change: "an instance was started in response to
+    a difference between desired and actual capacity", AWS CLI Command Reference, describe-scaling-activities,
+    its example). Polled in a loop until the old instance has left the group: DescribeAutoScalingInstances
+    lists no instance for an id that is in no group (--output text prints its null as `None`), whether our
+    replacement or a scale-in terminated it. Past the expected time since the mark the targets are looked at;
+    only the waiter's ceiling (step 7) is a reason to escalate without a failure."""
     codes = session().get_service_model("autoscaling").shape_for("ScalingActivityStatusCode").enum
     ending = ("Successful", "Failed", "Cancelled")
     under_way = ", ".join(f"`{code}`" for code in codes if code not in ending)
     delay, attempts = waiter_bound("elbv2", "TargetInService")
     ceiling = delay * attempts
+    expected = since_the_mark(facts)
     return Step(
-        title="Watch the group's activities since the mark until the replacement is done (every 30 s; "
-        "Ctrl-C stops the loop)",
+        title="Watch the group's activities since the mark until the old instance has left the group (every "
+        "30 s; it stops by itself, Ctrl-C stops it earlier)",
         command=(
+            # Reached without a mark in this shell (step 1's wait for another change, a lost shell without
+            # the state file): bash would count an empty MARKED_EPOCH as 0, seconds since 1970.
+            'if test -z "${MARKED_EPOCH:-}"; then\n'
+            "  MARKED_EPOCH=$(date +%s)\n"
+            '  echo "no mark in this shell: seconds counted from now"\n'
+            "fi\n"
             "while :; do\n"
             # Seconds from step 5's own clock, not the server's: the limits below count from the mark.
-            f'  echo "$(date -u +%T) UTC: $(( $(date +%s) - MARKED_EPOCH )) s since the mark (escalate at '
-            f'{ceiling} s)"\n'
+            f'  echo "$(date -u +%T) UTC: $(( $(date +%s) - MARKED_EPOCH )) s since the mark (expected '
+            f'{expected.seconds:g} s, escalate at {ceiling} s)"\n'
             # In progress first, then newest (DescribeScalingActivities): ours are among the first 20; without
             # --max-items the CLI fetches all six weeks of activities, page by page, before --query filters.
             '  aws autoscaling describe-scaling-activities --auto-scaling-group-name "$ASG" '
@@ -74,28 +145,41 @@ def watch_replacement(facts: StackFacts, deadline: float) -> Step:
             "    --query \"Activities[?StartTime>='$MARKED_AT'].[StartTime,StatusCode,Description,Cause,"
             'StatusMessage]" \\\n'
             "    --output text\n"
+            '  if test -n "${INSTANCE:-}"; then\n'
+            '    OLD=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
+            '      --query "AutoScalingInstances[0].LifecycleState" --output text)\n'
+            '    echo "$INSTANCE: $OLD"\n'
+            '    if test "$OLD" = None; then\n'
+            '      echo "GONE: $INSTANCE has left the group: go on at step 7" && break\n'
+            "    fi\n"
+            "  fi\n"
             "  sleep 30\n"
             "done"
         ),
-        expected="every 30 s the time, then the activities newest first: `Terminating EC2 instance: "
-        "<INSTANCE>` (its cause: `... taken out of service in response to a user health-check` after "
-        "step 5, or `... in response to an ELB system health check failure` when the group replaced it on "
-        "its own before you marked it: step 1) "
-        "above `Launching a new EC2 instance: <new id>`; the replacement is done when both are `Successful` "
-        "(the termination waits for the replacement to pass its health check, then drains the old one): "
-        "stop the loop with Ctrl-C. While one is under way its status is one of "
+        expected="every 30 s the time and the seconds since the mark, the activities newest first, then "
+        "`$INSTANCE` and its lifecycle state: `Terminating EC2 instance: <INSTANCE>` (its cause: `... taken "
+        "out of service in response to a user health-check` after step 5, or `... in response to an ELB "
+        "system health check failure` when the group replaced it on its own before you marked it: step 1) "
+        "above `Launching a new EC2 instance: <new id>`; the termination waits for the replacement to pass "
+        "its health check, then drains the old one. While one is under way its status is one of "
         f"{under_way}; `WaitingForInstanceWarmup` for about {facts.warmup_seconds} s (the group's "
-        "default instance warm-up) is expected before the old one is terminated. Other activities (their "
-        "cause says scaling out or in, or rebalancing zones) may "
-        "appear too: only ours failing is a stop. After a lost shell: run the names block (it reloads "
-        "`INSTANCE` and `MARKED_AT` from `$STATE`), then this step; without the state file, `Terminating "
-        "EC2 instance: i-...` with either cause names the instance.",
+        "default instance warm-up) is expected before the old one is terminated. The loop ends with `GONE` "
+        "once the old instance has left the group (its lifecycle state `None`), about "
+        f"{expected.seconds:g} s since the mark (the duration table's last row) plus its shutdown: go on at "
+        "step 7. Other activities (their cause says scaling out or in, or "
+        "rebalancing zones) may appear too: only ours failing is a stop. A scale-in may terminate "
+        "`$INSTANCE` itself (its termination's cause: `... a difference between desired and actual "
+        "capacity`) with no launch: `GONE` all the same, and step 8 checks the count. No mark in this "
+        "shell (`no mark in this shell`: step 1's wait for another change, or a lost shell without the "
+        "state file): the seconds count from now, the 20 newest activities print, and nothing ends the "
+        "loop: stop it with Ctrl-C when the change is `Successful`. After a lost shell: run the names "
+        "block (it reloads `INSTANCE`, `MARKED_AT` and `MARKED_EPOCH` from `$STATE`), then this step; "
+        "without the state file, `Terminating EC2 instance: i-...` with either cause names the instance.",
         stop_if="the launch or our termination ends `Failed` or `Cancelled`: its last column "
-        "(`StatusMessage`) says why (capacity, launch template, permissions); escalate at once. Not both "
-        f"`Successful` at {deadline:g} s since the mark (the loop prints the seconds; one replacement, the "
-        "duration table): look at the "
+        "(`StatusMessage`) says why (capacity, launch template, permissions); escalate at once. No `GONE` at "
+        f"{expected.seconds:g} s since the mark (the loop prints the seconds): look at the "
         "targets (verification step 1: a new one `Elb.InitialHealthChecking` is still booting) and keep "
-        f"watching; still not both `Successful` at {ceiling} s since the mark (the ceiling of "
+        f"watching; still no `GONE` at {ceiling} s since the mark (the ceiling of "
         f"step 7's waiter, {attempts} polls {delay} s apart): escalate.",
     )
 
@@ -145,52 +229,72 @@ def group_replaces_first(facts: StackFacts) -> Step:
 
 
 # The group often replaces an instance on its own (ELB health check) before the on-call arrives: step 6 then
-# watches from a time before the page. GNU date takes -d '-30 min', BSD (macOS) date -v-30M.
+# watches from a time before the page. GNU date takes -d '-30 min', BSD (macOS) date -v-30M. The evidence
+# (step 4) first: the console output is gone once the instance is terminated. It starts this procedure's state
+# file afresh, as step 3 does.
 ALREADY_REPLACING = (
-    "The group is already replacing the instance you came for (a `Pending` instance beside it, or it "
+    "the group is already replacing the instance you came for (a `Pending` instance beside it, or it "
     "`Terminating`: the load balancer's health check started it): do not mark it; run "
     "`MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T); "
     'MARKED_EPOCH=$(date +%s); INSTANCE="<its id>"; '
     "printf 'INSTANCE=%s\\nMARKED_AT=%s\\nMARKED_EPOCH=%s\\n' "
-    '"$INSTANCE" "$MARKED_AT" "$MARKED_EPOCH" >> "$STATE"` (the instance, for step 6 and a re-run; '
-    "activities of the last 30 min, from before the page; seconds counted from now) and go "
-    "to step 6. Another change"
+    '"$INSTANCE" "$MARKED_AT" "$MARKED_EPOCH" > "$STATE"` (the instance, for step 6 and a re-run; '
+    "activities of the last 30 min, from before the page; seconds counted from now), run step 4 (its "
+    "console output and log, before the group terminates it), then go to step 6"
 )
 
 
 def replace_one(facts: StackFacts) -> Runbook:
     t = timings(facts)
     maintenance = facts.details["maintenance"]
-    deadline = warmed_replacement(facts).seconds
     # How long the group takes to act on the load balancer's verdict by itself: a new instance's grace, then
     # the failed checks.
     acts_within = facts.boot_budget_seconds + facts.health_check.detection_seconds
     steps = (
-        list_instances(facts, watch_step=6, zones_step=8, already_replacing=ALREADY_REPLACING),
+        list_instances(
+            facts,
+            watch_step=6,
+            zones_step=8,
+            watch_bound=waiter_bound("elbv2", "TargetInService")[0]
+            * waiter_bound("elbv2", "TargetInService")[1],
+            already_replacing=ALREADY_REPLACING,
+        ),
         group_replaces_first(facts),
         Step(
-            title="Name the instance to replace (an id from step 1), make sure it is this group's and write "
-            "it to the state file",
-            # A re-run while a replacement is under way (MARKED_AT reloaded or set) keeps its state.
+            title="Name the instance to replace (edit the first line: an id from step 1), make sure it is "
+            "this group's and write it to the state file",
+            # CHOSEN, not INSTANCE: the state file's INSTANCE (reloaded by the names block) stays to compare.
+            # A re-run while a replacement is under way (MARKED_AT reloaded or set) keeps its state; another
+            # instance than the state file's is refused.
             command=(
-                'if test -n "${MARKED_AT:-}"; then\n'
-                '  echo "replacement of ${INSTANCE:-an instance} already under way since ${MARKED_AT:-}: '
-                'go to step 6"\n'
+                'CHOSEN="<id from step 1>"\n'
+                # Unedited (or no instance id), nothing is asked of AWS.
+                'if test "${CHOSEN#i-}" = "$CHOSEN"; then\n'
+                '  echo "set CHOSEN first: the first line, an instance id from step 1 (i-...)"\n'
+                'elif test -n "${MARKED_AT:-}" && test "$CHOSEN" != "${INSTANCE:-}"; then\n'
+                '  echo "ANOTHER INSTANCE UNDER WAY: ${INSTANCE:-?}, marked at $MARKED_AT"\n'
+                'elif test -n "${MARKED_AT:-}"; then\n'
+                '  echo "replacement of $INSTANCE already under way since $MARKED_AT: go to step 6"\n'
                 "else\n"
-                '  INSTANCE="<id from step 1>"\n'
-                '  GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE" \\\n'
+                '  GROUP=$(aws autoscaling describe-auto-scaling-instances --instance-ids "$CHOSEN" \\\n'
                 '    --query "AutoScalingInstances[0].AutoScalingGroupName" --output text)\n'
-                '  test "$GROUP" = "$ASG" && DONE_AT= && \\\n'
-                '    echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group\n'
+                '  if test "$GROUP" = "$ASG"; then\n'
+                '    INSTANCE=$CHOSEN && DONE_AT= && echo "INSTANCE=$INSTANCE" > "$STATE" && echo in-group\n'
+                "  else\n"
+                '    echo "NOT IN GROUP: $GROUP"\n'
+                "  fi\n"
                 "fi"
             ),
             expected="`in-group`; `$STATE` now holds the instance id (a new procedure starts a new state "
             "file). `already under way since` a time: this procedure marked it already (or step 1 found the "
             "group replacing it); nothing was written: go to step 6.",
             # set-instance-health takes no group name: it acts on whichever group the instance is in.
-            stop_if="anything else: `$GROUP` names the group the instance is in (`None`: in no group; "
-            "another name: another stack's group in this account, which step 5 would replace instead); "
-            "go back to step 1.",
+            stop_if="`set CHOSEN first`: the first line still says `<id from step 1>` (or no `i-` id); edit "
+            "it and run the block again. `NOT IN GROUP` and a name: the group the instance is in (`None`: in "
+            "no group; another name: another stack's group in this account, which step 5 would replace "
+            "instead); go back to step 1. `ANOTHER INSTANCE UNDER WAY`: the state file (written within the "
+            "names block's bound) holds a replacement of another instance: watch it to its end (step 6), "
+            "close it (the last verification step), then start again at step 1.",
         ),
         Step(
             title="Keep the evidence: save its console output and its last hour of log before the group "
@@ -261,10 +365,10 @@ def replace_one(facts: StackFacts) -> Runbook:
             "`ValidationError`: the id is not an instance of any group (or it is gone already); go back to "
             "step 3. The call names no group: only step 3 makes sure it is this one.",
         ),
-        watch_replacement(facts, deadline),
+        watch_replacement(facts),
         Step(
-            title="Only when step 6 shows both activities `Successful`: wait until every registered target "
-            "is healthy, then note the time",
+            title="Only when step 6 shows both activities `Successful` or printed `GONE`: wait until every "
+            "registered target is healthy, then note the time",
             command=(
                 'aws elbv2 wait target-in-service --target-group-arn "$TARGET_GROUP_ARN" && \\\n'
                 '  DONE_AT=$(date -u +%FT%T) && echo "DONE_AT=$DONE_AT" >> "$STATE" && \\\n'
@@ -294,14 +398,6 @@ def replace_one(facts: StackFacts) -> Runbook:
             "launches in a zone fail (step 6: `Failed`, its message names the zone), or the AWS Health "
             "Dashboard (https://health.aws.amazon.com/health/home) shows an event for a zone of the group: "
             f"follow {runbook_path(facts, 'evacuate-zone')}.",
-        ),
-        Step(
-            title="After the verification below: archive the state file, so that a later run does not resume "
-            "this one",
-            command=ARCHIVE,
-            expected="`archived` and the file's name; the archive (`$STATE.done-<time>`) keeps the instance "
-            "and its times for the record.",
-            stop_if="`No such file or directory`: it was archived already (or never written: step 3).",
         ),
     )
     runbook = assemble(
@@ -336,7 +432,7 @@ def replace_one(facts: StackFacts) -> Runbook:
             "already "
             "unhealthy was out of service before you started: N - 1 serve until its replacement is healthy.",
         ),
-        durations=(t["detect"], warmed_replacement(facts)),
+        durations=(t["detect"], warmed_replacement(facts), since_the_mark(facts)),
         preconditions=(
             "AWS CLI v2 configured for the stack's account (`aws sts get-caller-identity` names it), `jq` "
             "and `curl` installed. With named profiles: `export AWS_PROFILE=<your profile for that "
@@ -358,7 +454,7 @@ def replace_one(facts: StackFacts) -> Runbook:
                 ),
             ),
         ),
-        before_lookups=RESUME,
+        before_lookups=resume(facts),
         steps=steps,
         rollback=(
             Step(
@@ -375,15 +471,18 @@ def replace_one(facts: StackFacts) -> Runbook:
         escalation_message=f"{c.FAILED_STEP}. Instance $INSTANCE, marked unhealthy at "
         "${MARKED_AT:-not yet} UTC; state in $STATE",
     )
+    seconds, why = stale_after(facts)
     resumed = (
         " A `resumed from` line (with the time the state file was last written): the names block "
-        "reloaded an earlier run's state. If that `MARKED_AT` is not from the procedure you are running now "
-        "(an earlier one left its file), run step 9's command (it archives the file and forgets its "
-        "values), then start at step 1."
+        "reloaded the state of a procedure under way (steps 3, 5 and 7 wrote it within the last "
+        f"{seconds} s). `NOT RESUMED`: the state file was last written over {seconds} s ago ({why}): an "
+        "earlier procedure left it; nothing of it was loaded. Close it (the last verification step: it "
+        "archives the file), then start at step 1."
     )
     return dataclasses.replace(
         runbook,
         exports=(NO_PAGER, *runbook.exports),
+        verification=(*runbook.verification, ARCHIVE),
         after_lookups_expected=runbook.after_lookups_expected + resumed,
     )
 
