@@ -79,7 +79,8 @@ def test_a_changed_spec_changes_the_documents(changed, docs_inputs):
     destination = specs[ENVIRONMENT].alarms.escalation
     assert original.alarms.escalation is None and destination
     for scenario, text in after.items():
-        assert f"## Escalation\n\n1. **Page {destination}**" in text, scenario
+        # A code span since 4c3d3fe: the destination reads as written (tools/docs/model.py).
+        assert f"## Escalation\n\n1. **Page `{destination}`**" in text, scenario
         assert destination not in before[scenario]
         assert "1. **No escalation destination is set for this environment**" in before[scenario]
 
