@@ -140,7 +140,7 @@ def template_deadline(template: dict) -> int:
     )
     checks = int(target["HealthCheckIntervalSeconds"]) * int(target["HealthyThresholdCount"])
     # The new instance counts as healthy only after its warm-up too (final AWS review, item 5:
-    # test_aws_replace_one_instance_refresh.py).
+    # test_aws_replace_one_instance_watch.py).
     return max(int(group["HealthCheckGracePeriod"]) + checks, int(group["DefaultInstanceWarmup"])) + drain
 
 
