@@ -44,6 +44,7 @@ from tests.docs.azure.azure_fixtures import generated
 from tests.docs.azure.azure_replace_one import (
     AZURE_CLI_PYTHON,
     BEFORE,
+    NAMES,
     NEW_IP,
     OLD_IP,
     SLEEP,
@@ -88,7 +89,7 @@ def step_problems(text: str, minimum: int) -> list[str]:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = str(directory / "replace.env")
-        common = {"RG": "rg", "VMSS": "fleet", "AGW": "agw", "AUTOSCALE": "fleet-autoscale", "STATE": state}
+        common = {**NAMES, "STATE": state}
         target = str(minimum + 1)
 
         # 1. Step 8: the minimum stays raised and autoscale is paused before the delete (a lowered minimum
@@ -243,13 +244,7 @@ def retry_and_output_problems(text: str, minimum: int) -> list[str]:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = directory / "replace.env"
-        common = {
-            "RG": "rg",
-            "VMSS": "fleet",
-            "AGW": "agw",
-            "AUTOSCALE": "fleet-autoscale",
-            "STATE": str(state),
-        }
+        common = {**NAMES, "STATE": str(state)}
 
         # AZ-1. Step 4 saves the old instance's address; step 8 deletes only with the stack's minimum of
         # other instances Healthy (the new one Healthy too).

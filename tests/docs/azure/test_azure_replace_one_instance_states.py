@@ -33,6 +33,7 @@ from tests.docs.azure.azure_fixtures import generated, inventories, mutated
 from tests.docs.azure.azure_replace_one import (
     AZURE_CLI_PYTHON,
     BEFORE,
+    NAMES,
     NEW_IP,
     NEW_VM,
     OLD_IP,
@@ -143,13 +144,7 @@ def problems(text: str, minimum: int) -> list[str]:
     with tempfile.TemporaryDirectory() as temporary:
         azure = Azure(Path(temporary))
         state = Path(temporary) / "replace-fleet.env"
-        common = {
-            "RG": "rg",
-            "VMSS": "fleet",
-            "AGW": "agw",
-            "AUTOSCALE": "fleet-autoscale",
-            "STATE": str(state),
-        }
+        common = {**NAMES, "STATE": str(state)}
         placed = {
             **common,
             "VM": VM,

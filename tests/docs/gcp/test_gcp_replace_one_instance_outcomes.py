@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.docs.gcp.gcp_replace_one import _index, _replace_one, _steps
+from tests.docs.gcp.gcp_replace_one import NEEDS_BASH, _index, _replace_one, _steps, problems_in_each
 from tests.docs.runbook_harness import (
     SYSTEM_PATH,
     assignments,
@@ -206,15 +205,11 @@ def problems(text: str, home: Path) -> list[str]:
     return found
 
 
-pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the runbook's commands need bash")
+pytestmark = NEEDS_BASH
 
 
 def test_replace_one_has_a_next_step_for_each_outcome(documents, tmp_path):
-    found = {}
-    for path, text in _replace_one(documents).items():
-        home = tmp_path / path.replace("/", "-")
-        home.mkdir()
-        found[path] = problems(text, home)
+    found = problems_in_each(documents, tmp_path, problems)
     assert not any(found.values()), found
 
 

@@ -15,13 +15,12 @@ operation status per instance, which might be MEMBER_NOT_FOUND, FAIL, or SUCCESS
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from refarch import spec
-from tests.docs.gcp.gcp_replace_one import _index, _replace_one, _steps
+from tests.docs.gcp.gcp_replace_one import NEEDS_BASH, _index, _replace_one, _steps, problems_in_each
 from tests.docs.runbook_harness import (
     SYSTEM_PATH,
     assert_each_mutant_caught,
@@ -106,15 +105,11 @@ def problems(text: str, home: str) -> list[str]:
     return found
 
 
-pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the runbook's commands need bash")
+pytestmark = NEEDS_BASH
 
 
 def test_replace_one_survives_reruns_of_any_step(documents, tmp_path):
-    found = {}
-    for path, text in _replace_one(documents).items():
-        home = tmp_path / path.replace("/", "-")
-        home.mkdir()
-        found[path] = problems(text, str(home))
+    found = problems_in_each(documents, tmp_path, lambda text, home: problems(text, str(home)))
     assert not any(found.values()), found
 
 
