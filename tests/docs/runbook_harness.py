@@ -1,6 +1,6 @@
-"""The reader-trial tests' harness: a rendered replace-one-instance runbook (generated, committed, frozen or
-from git history), its sections, mutations of it, and its commands run in bash against stub CLIs that answer
-as the cloud would and log their calls."""
+"""The runbook tests' harness: a rendered replace-one-instance runbook (generated, committed or frozen in
+data/), its sections, mutations of it and the check that each is caught, and its commands run in bash
+against stub CLIs that answer as the cloud would and log their calls."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-
-import pytest
 
 from refarch import ROOT
 
@@ -45,25 +43,47 @@ def committed(cloud: str, environment: str) -> str:
 
 
 def frozen(name: str) -> str:
-    """A runbook as a reader got it in an earlier round, kept beside the tests in data/."""
+    """A runbook as it was rendered before a round of fixes, kept beside the tests in data/ (data/README.md
+    names the commit each was rendered at)."""
     return (Path(__file__).parent / "data" / name).read_text()
 
 
-def from_history(commit: str, cloud: str, environment: str) -> str:
-    """The runbook as rendered at `commit`; the test is skipped where there is no git history."""
-    path = f"runbooks/{cloud}/{environment}/{SCENARIO}.md"
-    try:
-        return subprocess.run(
-            ["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("no git history here")
+def rendered_at(commit: str, cloud: str, environment: str, scenario: str = SCENARIO) -> str:
+    """The frozen runbook `scenario` (replace-one-instance unless named) of `cloud`/`environment` as rendered
+    at `commit`."""
+    return frozen(f"{cloud}-{environment}-{scenario}.at-{commit}.md")
+
+
+def every_runbook(generated, problems_of: Callable[[object], Iterable[str]]) -> list[str]:
+    """What `problems_of(runbook)` finds in each runbook of each generated stack, one
+    `stack/scenario: problem` a finding."""
+    return [
+        f"{stack.directory}/{runbook.scenario}: {problem}"
+        for stack in generated
+        for runbook in stack.runbooks
+        for problem in problems_of(runbook)
+    ]
+
+
+def in_order(text: str, *parts: str) -> bool:
+    """Each of `parts` is in `text` (ValueError for one that is not) and they stand in this order."""
+    found = [text.index(part) for part in parts]
+    return found == sorted(found)
 
 
 def mutants(texts: dict[str, str], pattern: str, replacement: str) -> Iterator[tuple[str, str, str]]:
     """Each text with `pattern` substituted: (path, original, mutated)."""
     for path, text in texts.items():
         yield path, text, re.sub(pattern, replacement, text)
+
+
+def assert_each_mutant_caught(
+    texts: dict[str, str], mutation: str, pattern: str, replacement: str, problems: Callable[[str, str], list]
+) -> None:
+    """Each text mutated by `pattern` -> `replacement` changes and `problems(mutated, path)` finds it."""
+    for path, text, broken in mutants(texts, pattern, replacement):
+        assert broken != text, (mutation, path)
+        assert problems(broken, path), (mutation, path)
 
 
 def quote(value: object) -> str:

@@ -6,17 +6,15 @@ import re
 
 import pytest
 
+from tests.docs.runbook_harness import every_runbook
 from tools.docs.commands import VALIDATORS, azure_cli, simple_commands, validate
 
 
 def test_every_runbook_command_parses(generated):
-    problems = [
-        f"{stack.directory}/{runbook.scenario}: {problem}"
-        for stack in generated
-        for runbook in stack.runbooks
-        for command in runbook.commands()
-        for problem in validate(command)
-    ]
+    problems = every_runbook(
+        generated,
+        lambda runbook: [problem for command in runbook.commands() for problem in validate(command)],
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -54,13 +52,10 @@ def quoted_commands(runbook) -> list[str]:
 
 
 def test_every_command_quoted_in_prose_parses(generated):
-    problems = [
-        f"{stack.directory}/{runbook.scenario}: {problem}"
-        for stack in generated
-        for runbook in stack.runbooks
-        for command in quoted_commands(runbook)
-        for problem in validate(command)
-    ]
+    problems = every_runbook(
+        generated,
+        lambda runbook: [problem for command in quoted_commands(runbook) for problem in validate(command)],
+    )
     assert not problems, "\n".join(problems)
     # The interrupted-update check of the Azure restore is among them.
     azure = next(stack for stack in generated if stack.facts.cloud == "azure")

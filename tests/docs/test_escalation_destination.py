@@ -109,7 +109,7 @@ def test_a_stack_without_the_record_says_it_is_unset_and_names_nobody(cloud, doc
 @pytest.mark.parametrize("cloud", ["azure", "gcp"])
 def test_the_spec_reaches_the_runbook_through_the_pulumi_export(cloud, docs_inputs):
     """End to end: the stack's `spec` config sets the destination, the preview's inventory records the
-    export, the runbooks quote it (AWS's end to end: test_documents_follow_the_stacks.py)."""
+    export, the runbooks quote it (AWS's end to end: aws/test_aws_documents_follow_the_stack.py)."""
     pulumi_project = project(cloud)
     environment = "staging"
     assert recorded(cloud, docs_inputs.models[cloud][environment]) is None

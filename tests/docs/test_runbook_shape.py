@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests.docs import formula
+from tests.docs.runbook_harness import every_runbook
 from tools.docs.model import SCENARIOS
 
 
@@ -35,13 +36,10 @@ def test_every_runbook_has_what_the_issue_asks(generated):
 
 
 def test_every_duration_formula_adds_up(generated):
-    found = [
-        f"{stack.directory}/{runbook.scenario}: {problem}"
-        for stack in generated
-        for runbook in stack.runbooks
-        for duration in runbook.durations
-        for problem in formula.problems(duration.formula, duration.seconds)
-    ]
+    found = every_runbook(
+        generated,
+        lambda runbook: [p for d in runbook.durations for p in formula.problems(d.formula, d.seconds)],
+    )
     assert not found, "\n".join(found)
 
 

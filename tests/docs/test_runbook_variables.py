@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from tests.docs.runbook_harness import every_runbook
+
 # A use of a variable; `${NAME:-default}` says the name may be unset (a state file not written yet).
 USE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)(?![A-Z0-9_]|:-)\}?")
 # An assignment at the start of a line or after `&&`, `||` or `;` (`test ... && NOW=$(date ...) && ...`).
@@ -36,12 +38,7 @@ def undefined(runbook) -> list[str]:
 
 
 def test_every_variable_is_set_before_it_is_used(generated):
-    problems = [
-        f"{stack.directory}/{runbook.scenario}: {problem}"
-        for stack in generated
-        for runbook in stack.runbooks
-        for problem in undefined(runbook)
-    ]
+    problems = every_runbook(generated, undefined)
     assert not problems, "\n".join(problems)
 
 

@@ -11,6 +11,7 @@ conditions on Firestore databases, cloud.google.com/firestore/docs/security/iam#
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
@@ -158,7 +159,7 @@ def test_the_store_alert_watches_the_restored_database(restored):
     inventory, _ = restored
     policy = inventory.named("store-errors")
     text = policy.get("conditions.0.conditionThreshold.filter")
-    # With the stack's own, which instances not yet replaced still call (tests/gcp/test_gcp_last_review.py).
+    # With the stack's own, which instances not yet replaced still call (the store-alert tests below).
     assert f'resource.label.database_id = one_of("{RESTORED}", ' in text
 
 
@@ -247,7 +248,7 @@ def test_a_draining_database_keeps_its_grant_and_alert_only(gcp, restored, drain
     "config, watched",
     [
         ({"itemsDatabaseDraining": RESTORED}, ("<own>", RESTORED)),
-        # The stack's own too, while a clone is served (tests/gcp/test_gcp_last_review.py).
+        # The stack's own too, while a clone is served (the store-alert tests below).
         ({"itemsDatabase": SECOND, "itemsDatabaseDraining": RESTORED}, (SECOND, RESTORED, "<own>")),
     ],
 )
@@ -323,3 +324,25 @@ def test_a_draining_database_the_fleet_serves_or_owns_is_refused(gcp, served):
     assert "neither the stack's own" in rule
     # Review 2, finding 8a: draining also means "about to be served" (the grant step).
     assert "granted but not served (a clone about to be served, or the one served before)" in rule
+
+
+# The store alert watches the stack's own database while a clone is served or drains, each database once.
+@pytest.mark.parametrize("label", ["served", "served+draining", "swapped"])
+def test_the_store_alert_watches_the_own_database_while_a_clone_is_served(gcp, inventories, label):
+    config = SETTINGS[label]
+    inventory, _ = _preview(gcp, **{f"{NS}:{k}": v for k, v in config.items()})
+    own = inventories["prod"].only("gcp:firestore/database:Database").get("name")
+    text = inventory.named("store-errors").get("conditions.0.conditionThreshold.filter")
+    [ids] = re.findall(r"resource\.label\.database_id = one_of\(([^)]*)\)", text)
+    watched = re.findall(r'"([^"]+)"', ids)
+    assert watched[0] == config["itemsDatabase"]
+    assert sorted(watched) == sorted({own, *config.values()})
+
+
+def test_the_store_alert_names_each_database_once(gcp, inventories):
+    # Serving the own database while a clone drains (Rollback step 2): the own one is the served one.
+    inventory, _ = _preview(gcp, **{f"{NS}:itemsDatabaseDraining": RESTORED})
+    own = inventories["prod"].only("gcp:firestore/database:Database").get("name")
+    text = inventory.named("store-errors").get("conditions.0.conditionThreshold.filter")
+    assert f'database_id = one_of("{own}", "{RESTORED}")' in text
+    assert SECOND not in text

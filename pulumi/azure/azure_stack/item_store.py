@@ -32,7 +32,7 @@ FLEET_DATA_ACTIONS = (
 # What the stack sets on its own account and its container that a restored account served instead does not
 # get from the stack (`_restored`): pulumi/azure/README.md, known limits. The restore-store runbook's steps 2
 # to 4 set each on the restored account but zone redundancy, which no restore can set (Blast radius);
-# tests/docs/test_azure_review_last.py holds the runbook to this list.
+# tests/docs/azure/test_azure_restore_store_account.py holds the runbook to this list.
 NOT_FOLLOWING_A_RESTORED_ACCOUNT = (
     "azure.cosmos_max_throughput (the container's autoscale ceiling)",
     "the container's TTL and indexing policy",

@@ -427,8 +427,8 @@ def policy(
     this stack, each action of `scopes` to the resources it names (the stack's group, topic, log group,
     user pool, instances, table, cache), the rest on "*" in one statement per service: the reads the
     Service Authorization Reference lists without a resource type (Describe*, List*, GetMetricData...);
-    tests/docs/test_aws_scoped_permissions.py fails on any write left there. With `data_key` (the logical id
-    of the table's customer managed key), item reads and writes get that key; with `topic_key` (the alarm
+    tests/docs/aws/test_aws_permission_scopes.py fails on any write left there. With `data_key` (the logical
+    id of the table's customer managed key), item reads and writes get that key; with `topic_key` (the alarm
     topic's key), publishing gets it; with `launch`, a call that names a launch template gets launching
     from the fleet's own."""
     snippets = list(snippets)  # read twice: for the actions, for the launch template
