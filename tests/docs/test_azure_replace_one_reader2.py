@@ -66,7 +66,9 @@ def problems(text: str, minimum: int) -> list[str]:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         state = str(directory / "replace.env")
+        # PROFILES as the Names block sets it (step 4 checks it since review 2).
         common = {"RG": "rg", "VMSS": "fleet", "AGW": "agw", "AUTOSCALE": "fleet-autoscale", "STATE": state}
+        common["PROFILES"] = "1"
         target = str(minimum + 1)
 
         # 1. Step 8: the minimum stays raised and autoscale is paused before the delete (a lowered minimum

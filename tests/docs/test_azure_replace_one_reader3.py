@@ -69,6 +69,7 @@ def problems(text: str, minimum: int) -> list[str]:
         directory = Path(temporary)
         state = directory / "replace.env"
         common = {
+            "PROFILES": "1",  # as the Names block sets it (step 4 checks it since review 2)
             "RG": "rg",
             "VMSS": "fleet",
             "AGW": "agw",

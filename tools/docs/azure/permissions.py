@@ -107,7 +107,9 @@ ACTIONS = {
     ),
     # Step 4's remedy when the container is on manual throughput (POST .../throughputSettings/default/
     # migrateToAutoscale; "Azure permissions for Databases").
-    "cosmosdb sql container throughput migrate": (f"{CONTAINER}/throughputSettings/migrateToAutoscale/action",),
+    "cosmosdb sql container throughput migrate": (
+        f"{CONTAINER}/throughputSettings/migrateToAutoscale/action",
+    ),
     "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
     # `az cosmosdb update` reads the account, then writes it (PATCH), waits and reads it back.
     "cosmosdb update": (

@@ -806,7 +806,8 @@ def replace_one(facts: StackFacts) -> Runbook:
                 stop_if=(
                     "`STOP: nothing changed: unset`: run the Names block, then this step again. "
                     f"`STOP: nothing changed: the new instance is not {UP}`: run step 7 again (it waits); if "
-                    "step 7 gives up, Rollback, unless $VM is already gone (a re-run after this step's delete: "
+                    "step 7 gives up, Rollback, unless $VM is already gone (a re-run after this step's "
+                    "delete: "
                     '`az vm show -g "$RG" -n "$VM" -o none` fails with `ResourceNotFound`): then do not '
                     "delete $NEW_VM, run step 9 and escalate (Rollback 1 checks this itself). "
                     f"`STOP: nothing changed: another instance is not {UP}` (the new one is {UP}, but "
