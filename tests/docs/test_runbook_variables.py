@@ -27,8 +27,10 @@ def undefined(runbook) -> list[str]:
             f"{lookup.variable}: ${name}" for name in USE.findall(lookup.command) if name not in defined
         ]
         defined.add(lookup.variable)
-    for line in runbook.after_lookups:
-        missing += [f"after the lookups: ${name}" for name in USE.findall(line) if name not in defined]
+    for block in runbook.after_lookups:
+        for line in block.splitlines():
+            missing += [f"after the lookups: ${name}" for name in USE.findall(line) if name not in defined]
+            defined.update(SET.findall(line))
     for step in (*runbook.steps, *runbook.verification, *runbook.rollback, *runbook.escalation):
         for line in step.command.splitlines():
             # An assignment's own value may use what is defined so far; the name is defined after it.

@@ -200,6 +200,19 @@ class Runbook:
             + [step.command for step in steps if step.command]
         )
 
+    def quoted_commands(self, program: str) -> list[str]:
+        """The `program` commands quoted whole, with an option, between backticks in the steps' titles,
+        expectations and stop-ifs (`az cosmosdb show -g ...` in a remedy): the reader runs them too, so a
+        role derived from the commands includes them. A bare name (`az cosmosdb delete`) names a step's."""
+        quoted = re.compile(rf"`({re.escape(program)} [^`]* -[^`]+)`")
+        steps = (*self.steps, *self.verification, *self.rollback, *self.escalation)
+        return [
+            command
+            for step in steps
+            for text in (step.title, step.expected, step.stop_if)
+            for command in quoted.findall(text)
+        ]
+
 
 @dataclass(frozen=True, kw_only=True)
 class HealthCheck:

@@ -28,10 +28,10 @@ from __future__ import annotations
 import json
 import re
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 import pytest
 
+from refarch import ROOT
 from stacks.service_stack import stack_name
 from tools.docs.aws.facts import app_subnets, launch_security_groups
 from tools.docs.aws.iam import RESTORED_SUFFIX, SERVED_TABLE_SID
@@ -41,7 +41,7 @@ from tools.docs.commands.aws_cli import parse
 
 ACCOUNT = "111122223333"
 PLACEHOLDER = re.compile(r"<the physical id of stack resource (\w+)>")
-README = Path(__file__).resolve().parents[2] / "stacks" / "README.md"
+README = ROOT / "stacks" / "README.md"
 
 
 def _aws(generated):

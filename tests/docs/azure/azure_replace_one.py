@@ -15,8 +15,9 @@ STEP = re.compile(r"^\d+\. \*\*", re.MULTILINE)
 # The instances before the procedure (step 4's $BEFORE), the one being replaced and the one added, addresses.
 BEFORE, VM, NEW_VM = "vm-a\nvm-b\nvm-c", "vm-b", "vm-d"
 OLD_IP, NEW_IP = "10.0.0.5", "10.0.0.9"
-# What the Names block's lookups set: resource group, scale set, gateway, autoscale setting.
-NAMES = {"RG": "rg", "VMSS": "fleet", "AGW": "agw", "AUTOSCALE": "fleet-autoscale"}
+# What the Names block's lookups set: resource group, scale set, gateway, autoscale setting, and its count of
+# autoscale profiles (step 4 checks it is 1 since the second Azure review).
+NAMES = {"RG": "rg", "VMSS": "fleet", "AGW": "agw", "AUTOSCALE": "fleet-autoscale", "PROFILES": "1"}
 # The python of the azure-cli tool venv (make azure-cli): jmespath and knack as az uses them.
 AZURE_CLI_PYTHON = ROOT / "build" / "azure-cli-venv" / "bin" / "python"
 # A stubbed `sleep`: a wait loop for a state the stub never gives ends at its deadline, at once.

@@ -296,11 +296,14 @@ def test_restore_runbook_gives_the_restored_account_the_originals_settings():
     ):
         assert flag in update.command.replace("\\\n  ", ""), flag
     # The account's values first; the container's follow them (test_restore_step_4_gives_...).
-    assert update.expected.startswith(f"`{store.get('consistencyPolicy.defaultConsistencyLevel')} ")
-    assert f"Continuous {tier} " in update.expected
+    # One value a line, as az's tsv prints a flat list (azure/test_azure_polling_and_rollback_guards.py).
+    assert update.expected.startswith(
+        f"one value per line: `{store.get('consistencyPolicy.defaultConsistencyLevel')}`, "
+    )
+    assert f"`Continuous`, `{tier}`" in update.expected
     check = next(step for step in runbook.steps if "isZoneRedundant" in step.command)
     assert "backupPolicy.type" in check.command and "`Continuous`" in check.expected
-    assert "`False`" in check.expected and "Continuous" in check.stop_if
+    assert "`false`" in check.expected and "Continuous" in check.stop_if
     assert store.get("locations.0.isZoneRedundant") and "not zone-redundant" in runbook.blast_radius
     changed = mutated(inventory, store.type, "minimalTlsVersion", "Tls13")
     changed = mutated(changed, store.type, "consistencyPolicy.defaultConsistencyLevel", "BoundedStaleness")

@@ -89,7 +89,6 @@ ACTIONS = {
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
         "Microsoft.DocumentDB/databaseAccounts/read",
-        *ACCOUNT_POLLING,
     ),
     "cosmosdb restorable-database-account list": (
         "Microsoft.DocumentDB/locations/restorableDatabaseAccounts/read",
@@ -101,24 +100,68 @@ ACTIONS = {
     "cosmosdb sql container update": (
         f"{CONTAINER}/read",
         f"{CONTAINER}/write",
-        f"{CONTAINER}/operationResults/read",
-        OPERATION_STATUS,
     ),
     "cosmosdb sql container throughput update": (
         f"{CONTAINER}/throughputSettings/write",
         f"{CONTAINER}/throughputSettings/read",
-        f"{CONTAINER}/throughputSettings/operationResults/read",
-        OPERATION_STATUS,
     ),
-    "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete", *ACCOUNT_POLLING),
+    # Step 4's remedy when the container is on manual throughput (POST .../throughputSettings/default/
+    # migrateToAutoscale; "Azure permissions for Databases").
+    "cosmosdb sql container throughput migrate": (
+        f"{CONTAINER}/throughputSettings/migrateToAutoscale/action",
+    ),
+    "cosmosdb delete": ("Microsoft.DocumentDB/databaseAccounts/delete",),
     # `az cosmosdb update` reads the account, then writes it (PATCH), waits and reads it back.
     "cosmosdb update": (
         "Microsoft.DocumentDB/databaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
-        *ACCOUNT_POLLING,
     ),
     "cosmosdb sql role assignment list": ("Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/read",),
     "lock list": ("Microsoft.Authorization/locks/read",),
+}
+
+# The long-running commands among them: azure-cli (build/azure-cli-venv, 2.91.0) waits on each with an
+# LRO poller, reading the status URL the first answer names (Azure-AsyncOperation, else Location) until the
+# operation ends, so each also needs the read of that URL: without it the command fails after Azure took
+# the change ("A role without the polling read", above). Checked in the venv's code (tests/docs/
+# test_azure_polling_and_rollback_guards.py reads it): aaz `build_lro_poller` in vm/aaz/latest/vmss/
+# _create.py (`vmss scale`: custom.py scale_vmss sends VMSSCreate), _delete_instances.py, rolling_upgrade/
+# _start.py and _cancel.py, network/aaz/latest/network/application_gateway/_health.py (`show-backend-health`:
+# 202, final-state-via location); cosmosdb/custom.py's `begin_*` SDK calls (the throughput migrate
+# too: begin_migrate_sql_container_to_autoscale). Not long-running: every read and
+# `monitor autoscale update` (its aaz _update.py has no poller: a plain PUT).
+# Compute and Network name a status URL under the subscription's provider locations (/subscriptions/<id>/
+# providers/Microsoft.Compute/locations/<region>/operations/<id>; Microsoft.Network/locations/<region>/
+# operations/<id>, or .../operationResults/<id> in a Location header). "Track asynchronous Azure
+# operations", "Permission for tracking async status" (https://learn.microsoft.com/azure/azure-resource-
+# manager/management/async-operations): tracking needs the permission at the resource group level (the URL
+# is not scoped to the resource), so these reads go to the resource group's role. Names from "Azure
+# permissions for Compute" (Microsoft.Compute/locations/operations/read, "Gets the status of an
+# asynchronous operation") and "... for Networking" (Microsoft.Network/locations/operations/read and
+# operationResults/read).
+COMPUTE_POLLING = ("Microsoft.Compute/locations/operations/read",)
+NETWORK_POLLING = (
+    "Microsoft.Network/locations/operations/read",
+    "Microsoft.Network/locations/operationResults/read",
+)
+LONG_RUNNING = {
+    "vmss scale": COMPUTE_POLLING,
+    "vmss delete-instances": COMPUTE_POLLING,
+    "vmss rolling-upgrade start": COMPUTE_POLLING,
+    "vmss rolling-upgrade cancel": COMPUTE_POLLING,
+    "network application-gateway show-backend-health": NETWORK_POLLING,
+    "cosmosdb restore": ACCOUNT_POLLING,
+    "cosmosdb update": ACCOUNT_POLLING,
+    "cosmosdb delete": ACCOUNT_POLLING,
+    "cosmosdb sql container update": (f"{CONTAINER}/operationResults/read", OPERATION_STATUS),
+    "cosmosdb sql container throughput update": (
+        f"{CONTAINER}/throughputSettings/operationResults/read",
+        OPERATION_STATUS,
+    ),
+    "cosmosdb sql container throughput migrate": (
+        f"{CONTAINER}/throughputSettings/operationResults/read",
+        OPERATION_STATUS,
+    ),
 }
 
 
@@ -134,13 +177,19 @@ def _command(argv: list[str]) -> str:
     raise KeyError(f"no RBAC actions known for `{shlex.join(argv)}` (tools/docs/azure/permissions.py)")
 
 
+def _az_commands(commands: list[str]) -> set[str]:
+    return {_command(argv) for snippet in commands for argv in simple_commands(snippet) if argv[0] == "az"}
+
+
 def actions(commands: list[str]) -> list[str]:
-    found = set()
-    for snippet in commands:
-        for argv in simple_commands(snippet):
-            if argv[0] == "az":
-                found.update(ACTIONS[_command(argv)])
-    return sorted(found)
+    """Every action the commands call, the status reads of the long-running ones included."""
+    called = _az_commands(commands)
+    return sorted({action for name in called for action in (*ACTIONS[name], *LONG_RUNNING.get(name, ()))})
+
+
+def long_running(commands: list[str]) -> list[str]:
+    """The long-running az commands among them (`az <name>`): each waits by polling a status URL."""
+    return sorted(name for name in _az_commands(commands) if name in LONG_RUNNING)
 
 
 def subscription_scoped(action: str) -> bool:

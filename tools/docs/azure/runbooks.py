@@ -259,12 +259,29 @@ def _runbook(facts: StackFacts, scenario: str, title: str, **fields) -> Runbook:
         else (("API_KEY", '"<a subscription key of the API: API Management, Subscriptions>"'),),
         **fields,
     )
-    commands = draft.commands()
+    # The commands a stop-if tells the reader to run (a remedy) need their actions as much as the steps'.
+    commands = [*draft.commands(), *draft.quoted_commands("az")]
+    draft = replace(draft, preconditions=(*draft.preconditions, *_polling_check(draft, commands)))
     role = permissions.role(
         facts.environment, resource_group, commands, scenario, facts.details["scale_set_links"]
     )
     note = permissions.locations_note(facts.environment, commands, scenario, resource_group)
     return replace(draft, permissions=role, permissions_note=note)
+
+
+def _polling_check(draft: Runbook, commands: list[str]) -> tuple[str, ...]:
+    """The dev check that the role lets az wait on the runbook's long-running commands (a role without a
+    status read fails them after Azure took the change: permissions.LONG_RUNNING); none when the runbook
+    has none. Restore-store's own check of its second role's status reads stays: this one lists them all."""
+    waiting = permissions.long_running(commands)
+    if not waiting:
+        return ()
+    return (
+        "the role lets az wait: these commands are long-running and az polls their status "
+        f"({'; '.join(f'az {name}' for name in waiting)}). Confirm it once in dev: run them there with "
+        "az's `--debug` flag and check that every polled status URL (`Azure-AsyncOperation`, `Location` "
+        "headers) answers 200, not 403 (a 403 there fails the command after Azure made the change)",
+    )
 
 
 # How often a reader's wait loop re-checks a booting instance (a gateway backend-health call takes seconds).
@@ -354,10 +371,14 @@ def _replace_after_lookups(facts: StackFacts) -> tuple[str, ...]:
         # Step 4 writes $STATE.tmp, raises the minimum, then renames it: a shell lost between the two leaves
         # the values only in $STATE.tmp. The live minimum tells whether the update took (step 4's rename is
         # then all that is left) or not (step 4 runs again and rewrites $STATE.tmp).
+        # The minimum is read once: a failed (empty) read is said to be one, not taken for "did not take".
         'if test -f "$STATE.tmp" && test ! -e "$STATE"; then\n'
+        f"  HELD=$({held})\n"
         '  echo "step 4 was cut off: $STATE.tmp holds $(grep -oxE \'TARGET=[0-9]+\' "$STATE.tmp"), the '
-        f'autoscale minimum is $({held})"\n'
-        f'  if grep -qxF "TARGET=$({held})" "$STATE.tmp"; then\n'
+        'autoscale minimum is ${HELD:-?}"\n'
+        '  if test -z "$HELD"; then\n'
+        '    echo "STOP: the minimum read failed (the error above): run the Names block again"\n'
+        '  elif grep -qxF "TARGET=$HELD" "$STATE.tmp"; then\n'
         '    mv "$STATE.tmp" "$STATE" && echo "FINISHED step 4: its update took; $STATE saved"\n'
         "  else\n"
         '    echo "step 4\'s update did not take: run step 4 again"\n'
@@ -393,7 +414,9 @@ def _replace_hold(facts: StackFacts) -> Step:
         # A pasted block runs every line even after a failed guard: the state file and the change happen
         # only when every value read is sane and no earlier run is in progress.
         # $VM must be one of the scale set's instances (step 2's address list shows every VM of the group).
-        'test ! -e "$STATE" && test -n "$VM" && test -n "$OLD_IP" '
+        # PROFILES (Names block): the stack's one profile, the only one `--min-count` may change.
+        f'test ! -e "$STATE" && test "$PROFILES" = {_autoscale_profiles(facts)} && test -n "$VM" '
+        '&& test -n "$OLD_IP" '
         f'&& printf \'%s\\n\' "$BEFORE" | grep -qxF "$VM" '
         f'&& test "$MIN" = {facts.min_size} && test -n "$DEFAULT" \\\n'
         f'  && test "${{CAP:-0}}" -ge {facts.min_size} && test "$TARGET" -le {facts.max_size} \\\n'
@@ -403,8 +426,8 @@ def _replace_hold(facts: StackFacts) -> Step:
         '--query "profiles[0].capacity.minimum" -o tsv \\\n'
         # In place only once the minimum is raised: a failed update leaves no run in progress behind.
         '  && mv "$STATE.tmp" "$STATE" \\\n'
-        '  || echo "STOP: nothing changed (a run is in progress, $VM is not an instance of the scale set, '
-        'or a value above is empty or out of range)"\n'
+        '  || echo "STOP: nothing changed (a run is in progress, the autoscale setting has ${PROFILES:-?} '
+        'profiles, $VM is not an instance of the scale set, or a value above is empty or out of range)"\n'
         # A refused re-run must not leave the values it just re-read (the raised minimum) in the shell.
         'test -f "$STATE" && source "$STATE"',
         expected=(
@@ -417,7 +440,9 @@ def _replace_hold(facts: StackFacts) -> Step:
             "it (Preconditions, Lost shell) or finish it with Rollback. It prints STOP, $STATE does not "
             "exist but $STATE.tmp does: a shell lost before step 4 saved it; run the Names block, which "
             "finishes it or says to run step 4 again. It prints STOP otherwise: "
-            "nothing was changed; $VM is not an instance of the scale set (set VM again from step 2's first "
+            "nothing was changed; the setting has another number of profiles than the stack's "
+            f"{_autoscale_profiles(facts)} (PROFILES empty: run the Names block; otherwise Escalation); "
+            "$VM is not an instance of the scale set (set VM again from step 2's first "
             "list), a read failed (empty value; OLD_IP empty: $VM has no address, go to Escalation), CAP "
             "is below the minimum "
             f"{facts.min_size}, TARGET is above the autoscale maximum {facts.max_size}, or MIN is not the "
@@ -713,7 +738,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                 f'until test "$H" = {UP} || test -n "$GONE" || test "$SECONDS" -ge "$DEADLINE"; do\n'
                 f"  H=$({new_health})\n"
                 '  echo "$(date +%T) ${H:-absent from the pool}"\n'
-                '  test -n "$H" || az vm show -g "$RG" -n "$NEW_VM" -o none || GONE=yes\n'
+                # Only a deleted VM ends the wait: a throttled or timed-out read (429, 5xx) keeps waiting.
+                '  if test -z "$H" && az vm show -g "$RG" -n "$NEW_VM" -o none 2>&1 >/dev/null '
+                "| grep -q ResourceNotFound; then GONE=yes; fi\n"
                 f'  test "$H" = {UP} || test -n "$GONE" || sleep {POLL_SECONDS}; done\n'
                 'echo "gateway: $H"',
                 # The backend health operation is long-running (202 Accepted, then polled: "Application
@@ -779,7 +806,10 @@ def replace_one(facts: StackFacts) -> Runbook:
                 stop_if=(
                     "`STOP: nothing changed: unset`: run the Names block, then this step again. "
                     f"`STOP: nothing changed: the new instance is not {UP}`: run step 7 again (it waits); if "
-                    "step 7 gives up, Rollback. "
+                    "step 7 gives up, Rollback, unless $VM is already gone (a re-run after this step's "
+                    "delete: "
+                    '`az vm show -g "$RG" -n "$VM" -o none` fails with `ResourceNotFound`): then do not '
+                    "delete $NEW_VM, run step 9 and escalate (Rollback 1 checks this itself). "
                     f"`STOP: nothing changed: another instance is not {UP}` (the new one is {UP}, but "
                     f"deleting $VM would leave fewer than {n} serving): do not delete $VM and do not roll "
                     "back (the new instance is serving); leave autoscale held at $TARGET as it is and go to "
@@ -800,16 +830,26 @@ def replace_one(facts: StackFacts) -> Runbook:
                     "If step 6 named a new instance, pause autoscale and remove it, keeping the old one "
                     "(the fleet is as before)"
                 ),
-                command='if test -n "$NEW_VM"; then\n'
-                '  az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
-                "-o tsv \\\n"
-                '    && az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"\n'
-                "else\n"
+                # The old instance must still exist: after step 8 deleted it (a lost shell, a re-run, a
+                # new instance briefly not Up), deleting the new one would leave the fleet one short with
+                # autoscale paused. Any other failure to read it deletes nothing either.
+                command='if test -z "$NEW_VM"; then\n'
                 '  echo "no new instance named (stopped before step 6): nothing to delete"\n'
+                'elif az vm show -g "$RG" -n "$VM" -o none 2>&1 >/dev/null | grep -q ResourceNotFound; then\n'
+                '  echo "STOP: $VM is gone (step 8 deleted it): do not delete $NEW_VM, the replacement"\n'
+                'elif ! az vm show -g "$RG" -n "$VM" -o none; then\n'
+                '  echo "STOP: could not read $VM (the error above): nothing deleted, run this step again"\n'
+                'elif az monitor autoscale update -g "$RG" -n "$AUTOSCALE" --enabled false --query enabled '
+                "-o tsv; then\n"
+                '  az vmss delete-instances -g "$RG" -n "$VMSS" --instance-ids "$NEW_VM"\n'
                 "fi",
                 expected=f"`false`, then the delete returns within the terminate notice ({notice} s); or "
                 "`nothing to delete`",
-                stop_if="the delete fails other than `NotFound`: still run Rollback 2 (autoscale must not "
+                stop_if="`STOP: $VM is gone`: the old instance was deleted (step 8 ran), so $NEW_VM is the "
+                "fleet's replacement: nothing was deleted; run step 9 (minimum back, autoscale resumed), "
+                "then escalate with step 7's output. `STOP: could not read $VM`: run this step again, "
+                "Escalation if it fails again. "
+                "The delete fails other than `NotFound`: still run Rollback 2 (autoscale must not "
                 "stay paused), then escalate",
             ),
             _replace_restore(
@@ -1246,21 +1286,29 @@ def _restored_account_checks(facts: StackFacts) -> tuple[str, str, str]:
     fields = (
         "consistencyPolicy.defaultConsistencyLevel, disableKeyBasedMetadataWriteAccess, minimalTlsVersion"
     )
-    expected = f"{consistency} {metadata.capitalize()} {tls}"
+    # az's tsv prints each item of a flat list on a line of its own, a boolean as `true`/`false` and a map
+    # as one line of its values in the order of their keys (knack output.py, _TsvOutput._dump_row).
+    expected = [consistency, metadata, tls]
     if facts.store_pitr:
         # The restore point of a later incident: the restored account keeps the original's backup window.
         tier = store["backupPolicy"]["continuousModeProperties"]["tier"]
         commands = f"{update}--backup-policy-type Continuous --continuous-tier {tier}\n" + commands
         fields += ", backupPolicy.type, backupPolicy.continuousModeProperties.tier"
-        expected += f" Continuous {tier}"
+        expected += ["Continuous", tier]
+    lines = "one value per line: " + ", ".join(f"`{value}`" for value in expected)
     if tags:
-        # az's tsv output prints a map's values in the order of their keys.
         fields += ", tags"
-        expected += " " + " ".join(value for _, value in tags)
-    expected = f"`{expected}`"
-    if tags:
-        expected += f" (the tags' values, by name: {', '.join(key for key, _ in tags)})"
-    return commands, f"[{fields}]", expected
+        lines += (
+            f", then the tags' values on one line, tab-separated, by name ({', '.join(k for k, _ in tags)}): "
+            f"`{' '.join(value for _, value in tags)}`"
+        )
+    return commands, f"[{fields}]", lines
+
+
+def _restored_container(facts: StackFacts) -> str:
+    """The az arguments naming the service's container (the inventory's) in the restored account."""
+    container = next(r for r in facts.resources if r.type == inv.CONTAINER).properties
+    return f'-g "$RG" -a "$RESTORED" -d {container["databaseName"]} -n {container["containerName"]}'
 
 
 def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
@@ -1270,7 +1318,7 @@ def _restored_container_settings(facts: StackFacts) -> tuple[str, str]:
     read from the inventory. Returns the commands that set them (each prints what it set) and what they
     print."""
     container = next(r for r in facts.resources if r.type == inv.CONTAINER).properties
-    name = f'-g "$RG" -a "$RESTORED" -d {container["databaseName"]} -n {container["containerName"]}'
+    name = _restored_container(facts)
     ceiling = container["options"]["autoscaleSettings"]["maxThroughput"]
     ttl, indexing = container["resource"]["defaultTtl"], container["resource"]["indexingPolicy"]
     commands = (
@@ -1295,6 +1343,7 @@ def restore_store(facts: StackFacts) -> Runbook:
     replace = replace_every(facts)
     updates, query, matching = _restored_account_checks(facts)
     container_commands, container_expected = _restored_container_settings(facts)
+    migrate = f"az cosmosdb sql container throughput migrate {_restored_container(facts)} -t autoscale"
     lock_and = " lock and" if locked else ""
     interrupted = _interrupted(stack)
     name_max, name_pattern = _restored_name_rule()
@@ -1440,8 +1489,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                     'az cosmosdb sql container show -g "$RG" -a "$RESTORED" -d service -n '
                     'items --query "resource.id" -o tsv'
                 ),
-                expected="`Succeeded Disabled True`, the moment of $RESTORE_TIME (in UTC), `Continuous` and "
-                "`False` (the restore sets no zone redundancy"
+                # One line per value, booleans in lower case (knack output.py, _TsvOutput._dump_row).
+                expected="one value per line: `Succeeded`, `Disabled`, `true`, the moment of $RESTORE_TIME "
+                "(in UTC), `Continuous` and `false` (the restore sets no zone redundancy"
                 + (": the stack's own account has it, see Blast radius" if zone_redundant else "")
                 + "); then `items`",
                 stop_if="public access `Enabled` or local auth not disabled: delete it (Rollback step 7) and "
@@ -1466,8 +1516,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 stop_if="`Cannot update continuous backup mode and other properties at the same time`: "
                 "the backup tier was sent with another setting (the provider takes it only alone): run "
                 "each `az cosmosdb update` line on its own, as written, the tier first; "
-                "the throughput update is refused as not autoscale: run `az cosmosdb sql container "
-                "throughput migrate` with `-t autoscale` on the same container, then this step again; "
+                f"the throughput update is refused as not autoscale: run `{migrate}`, then this step "
+                "again; "
                 "AuthorizationFailed on an `operationsStatus/read` or `operationResults/read` action: the "
                 "change was sent but az could not wait for it: the roles lack that action, or "
                 f"`{locations_role}` is not assigned on the subscription (Preconditions): fix that, then run "

@@ -16,6 +16,7 @@ import re
 import shlex
 
 _SUBSTITUTION = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=\$\((?!\()(.*)\)\s*(?:#.*)?$")
+_REDIRECTION = re.compile(r"(?<!\S)[0-9]?>(?:&[0-9]|\s*/dev/null)(?!\S)")
 # CLI program -> validator module under tools/docs/commands/.
 VALIDATORS = {"aws": "aws_cli", "az": "azure_cli", "gcloud": "gcloud", "pulumi": "pulumi_cli"}
 # Programs runbooks may use besides the cloud CLIs.
@@ -64,6 +65,8 @@ def simple_commands(snippet: str) -> list[list[str]]:
             continue
         # A command substitution inside a line (`until test "$(gcloud ...)" -ge 4`) runs too.
         line, inner = _substitutions(line)
+        # Redirections (`2>&1 >/dev/null`: only the error goes down the pipe) are not arguments.
+        line = _REDIRECTION.sub(" ", line)
         for snippet in inner:
             commands += simple_commands(snippet)
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;")
