@@ -496,8 +496,8 @@ def _replace_find(facts: StackFacts, evacuate: str) -> Step:
         "networkInterfaces[0].networkIP:label=INTERNAL_IP)'",
         expected="$N rows with the columns NAME, ZONE, ID, STATUS, HEALTH_STATE, ACTION, LAST_ERROR; then "
         f"the same instances with their INTERNAL_IP. For “{alert}”, the suspect is the row whose "
-        f"INTERNAL_IP is the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID (steps {_n('keep')} and "
-        f"{_n('recreate')} ask for them)",
+        f"INTERNAL_IP is the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID "
+        f"(steps {_n('keep')} and {_n('recreate')} ask for them)",
         stop_if="no row's ID or INTERNAL_IP is the alert's: the instance is not in this group (or was "
         "already replaced: a recreated instance gets a new ID): Escalation. Any ACTION other than NONE: "
         f"the group is changing, rerun step {_n('settle')} (it waits) once, then Escalation; fewer rows "
@@ -536,8 +536,8 @@ def _replace_keep() -> Step:
         "fi",
         expected="“snapshot” with its name (the suspect's NAME and step 2's STARTED, so a rerun finds the "
         "same one), the suspect's boot disk and zone, then the create finishing without an error (gcloud "
-        "waits for it), or “already kept” on a rerun: give security the snapshot's name (it outlives the instance and is "
-        "billed until they delete it)",
+        "waits for it), or “already kept” on a rerun: give security the snapshot's name (it outlives the "
+        "instance and is billed until they delete it)",
         stop_if="it prints STOP: the NAME is mistyped (check it against step 3), or the instance is gone "
         "already; the create fails: do not go on to the recreate: ask security whether to go on without the "
         "disk; Escalation if unsure",
@@ -657,8 +657,8 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "ACTION=$(printf '%s\\n' \"$FOUND\" | grep -o '[A-Z_]*$')\n"
         "ZONE=$(printf '%s\\n' \"$FOUND\" | grep -o '[a-z][a-z0-9-]*-[a-z]')\n"
         "CREATED=\n"
-        'test -z "$LIVE_ID" || test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1 || CREATED=$(gcloud compute '
-        'instances describe "$SUSPECT" --zone="$ZONE" --project="$PROJECT" '
+        'test -z "$LIVE_ID" || test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1 || '
+        'CREATED=$(gcloud compute instances describe "$SUSPECT" --zone="$ZONE" --project="$PROJECT" '
         "--format='value(creationTimestamp)')\n"
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
@@ -789,9 +789,9 @@ def _remove_failed_extra() -> Step:
         "fi\n"
         f"{_show_minimum()}\n"
         f"{LIST_INSTANCES}",
-        expected=f"{CLOSED}; “minimum now: $MIN”; the delete's row for the failing instance, status SUCCESS; the list "
-        f"shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a second time, the delete "
-        "fails for that instance (already DELETING or gone): that is success, as long as the list shows its "
+        expected=f"{CLOSED}; “minimum now: $MIN”; the delete's row for the failing instance, status "
+        f"SUCCESS; the list shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a "
+        "second time, the delete fails for that instance (already DELETING or gone): that is success, as long as the list shows its "
         "NAME DELETING or not at all",
         stop_if="it prints STOP, or the delete fails and the list still shows the failing NAME with an "
         "ACTION other than DELETING: Escalation",
@@ -915,9 +915,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                 f"stable and every instance HEALTHY (step {_n('stable')}'s list): never while an instance "
                 f"fails (Rollback 2 is for step {extra}'s failing extra instance)",
                 command=_put_back_minimum(),
-                expected=f"{CLOSED}; “minimum now: $MIN” (after a lost shell, rerun the Names block and step 2 first: "
-                f"it reloads MIN from the state file; the stack sets {facts.min_size}); resume the stack's "
-                "deployments",
+                expected=f"{CLOSED}; “minimum now: $MIN” (after a lost shell, rerun the Names block and "
+                f"step 2 first: it reloads MIN from the state file; the stack sets {facts.min_size}); resume "
+                "the stack's deployments",
             ),
             _remove_failed_extra(),
         ),
