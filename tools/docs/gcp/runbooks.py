@@ -527,7 +527,7 @@ def _replace_keep() -> Step:
         '  SNAPSHOT="$SUSPECT-${STARTED//[!0-9]/}"\n'
         '  echo "snapshot $SNAPSHOT of $DISK in $ZONE: give security this name"\n'
         '  if test "$(gcloud compute snapshots describe "$SNAPSHOT" --project="$PROJECT" '
-        "--format='value(status)' 2>/dev/null)\" = READY; then\n"
+        "--format='value(status)')\" = READY; then\n"
         '    echo "already kept: $SNAPSHOT is READY (an earlier run of this step)"\n'
         "  else\n"
         '    gcloud compute snapshots create "$SNAPSHOT" --source-disk="$DISK" --source-disk-zone="$ZONE" '
@@ -535,7 +535,8 @@ def _replace_keep() -> Step:
         "  fi\n"
         "fi",
         expected="“snapshot” with its name (the suspect's NAME and step 2's STARTED, so a rerun finds the "
-        "same one), the suspect's boot disk and zone, then the create finishing without an error (gcloud "
+        "same one), the suspect's boot disk and zone, on a first run a “not found” error (the check for an "
+        "earlier snapshot), then the create finishing without an error (gcloud "
         "waits for it), or “already kept” on a rerun: give security the snapshot's name (it outlives the "
         "instance and is billed until they delete it)",
         stop_if="it prints STOP: the NAME is mistyped (check it against step 3), or the instance is gone "
@@ -791,8 +792,8 @@ def _remove_failed_extra() -> Step:
         f"{LIST_INSTANCES}",
         expected=f"{CLOSED}; “minimum now: $MIN”; the delete's row for the failing instance, status "
         f"SUCCESS; the list shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a "
-        "second time, the delete fails for that instance (already DELETING or gone): that is success, as long as the list shows its "
-        "NAME DELETING or not at all",
+        "second time, the delete fails for that instance (already DELETING or gone): that is success, "
+        "as long as the list shows its NAME DELETING or not at all",
         stop_if="it prints STOP, or the delete fails and the list still shows the failing NAME with an "
         "ACTION other than DELETING: Escalation",
     )
