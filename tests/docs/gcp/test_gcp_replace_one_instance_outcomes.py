@@ -49,6 +49,7 @@ return "${WAIT_RC:-0}" ;;
     *"managed list "*) printf '%b' "$GROUPS_FOUND" ;;
     *"value(instance.scope().segment(0))"*) printf '%b' "$ZONE_FOUND" ;;
     *list-instances*) printf '%b\\n' "$ROW" ;;
+    *creationTimestamp*) echo "$CREATED_AT" ;;
     *"instances describe"*) echo "$DISK_FOUND" ;;
     *targetSize*) echo "$TARGET" ;;
     *minNumReplicas*) echo "$LIVE_MIN" ;;
@@ -85,10 +86,20 @@ def problems(text: str, home: Path) -> list[str]:
     raised = {**group, "N": low, "MIN": low, "RAISED": high, "LIVE_MIN": high, "STARTED": "2026-12-01T03:00Z"}
 
     # 7. Autohealing got there first: the suspect VERIFYING (a new VM), or NONE with a new id. No second
-    # recreate; go on with the wait, the suspect and step 3's id saved for it.
+    # recreate; go on with the wait, the suspect and step 3's id saved for it. The new VM was created after
+    # step 2 (a NONE row with another id on an older VM is a mistyped id: see
+    # test_gcp_replace_one_instance_review).
     for row in ("222\\teurope-west1-b\\tVERIFYING", "333\\teurope-west1-b\\tNONE"):
         state.unlink(missing_ok=True)
-        out = _run(_filled(steps[recreate]["command"]), home, **raised, VM="", OLD_ID="", ROW=row)
+        out = _run(
+            _filled(steps[recreate]["command"]),
+            home,
+            **raised,
+            VM="",
+            OLD_ID="",
+            ROW=row,
+            CREATED_AT="2026-12-01T03:30:00.000-00:00",
+        )
         saved = state.read_text() if state.exists() else ""
         if "CALLED gcloud compute instance-groups managed recreate-instances" in out:
             found.append(f"step {recreate + 1} recreates a suspect autohealing already replaced ({row})")
@@ -129,12 +140,17 @@ def problems(text: str, home: Path) -> list[str]:
         found.append("no step snapshots the suspect's boot disk before the recreate")
     else:
         command = _filled(steps[keep]["command"])
-        out = _run(command, home, **group, ZONE_FOUND="europe-west1-b", DISK_FOUND=SUSPECT)
+        # The snapshot's name comes from step 2's STARTED (test_gcp_replace_one_instance_review).
+        out = _run(
+            command, home, **group, STARTED=raised["STARTED"], ZONE_FOUND="europe-west1-b", DISK_FOUND=SUSPECT
+        )
         if not re.search(
             rf"CALLED gcloud compute snapshots create {SUSPECT}-\d+ --source-disk={SUSPECT}", out
         ):
             found.append(f"step {keep + 1} does not snapshot the suspect's disk")
-        out = _run(command, home, **group, ZONE_FOUND="europe-west1-b", DISK_FOUND="")
+        out = _run(
+            command, home, **group, STARTED=raised["STARTED"], ZONE_FOUND="europe-west1-b", DISK_FOUND=""
+        )
         if "snapshots create" in out or "STOP" not in out:
             found.append(f"step {keep + 1} snapshots without the suspect's disk")
     create = gcloud.surface_of(["gcloud", "compute", "snapshots", "create", "s"])
@@ -142,11 +158,12 @@ def problems(text: str, home: Path) -> list[str]:
     if create is None or not all(f"`{p}`" in permissions for p in create.permissions):
         found.append("the snapshot's permissions are not listed")
 
-    # 4. The alert linked to a row: its instance_id to ID, the health-check entry's IP to INTERNAL_IP.
+    # 4. The alert linked to a row: the health-check entry's IP to INTERNAL_IP (no alert policy of the stack
+    # is on gce_instance, so no instance_id label: test_gcp_replace_one_instance_review).
     find = steps[read + 1]
-    if "INTERNAL_IP" not in find["command"] or "`instance_id`" not in find["expected"]:
+    if "INTERNAL_IP" not in find["command"] or f"`{PROBE_IP_FIELD}`" not in find["expected"]:
         found.append(f"step {read + 2} does not link the alert's instance to a row")
-    elif PROBE_IP_FIELD not in find["expected"] or not re.search(r"^no row[^.]*Escalation", find["stop_if"]):
+    elif not re.search(r"^no row[^.]*Escalation", find["stop_if"]):
         found.append(f"step {read + 2} does not say what to do when no row is the alert's")
 
     # 5. After the recreate, the minimum is still the raised one (a deployment could have put it back).
@@ -241,7 +258,7 @@ MUTATIONS = {
     "short poll": (r'test "\$TRIES" -ge \d+', 'test "$TRIES" -ge 12'),
     "no snapshot": (r"gcloud compute snapshots create [^\n]*\n", "true\n"),
     "snapshot of nothing": (r'\|\| test -z "\$DISK"; then', "; then"),
-    "no alert link": (r"`instance_id`", "id"),
+    "no alert link": (r"`jsonPayload\.healthCheckProbeResult\.ipAddress`", "IP"),
     "minimum unchecked": (r'test "\$\{LIVE_MIN:-0\}" -ge "\$\{RAISED:-1\}" \|\| ', ""),
     "raise not posted": (r'(echo "minimum now: [^\n]*\n) *grep \. "\$STATE"\n', r"\1"),
     "closed run restarted": (r'elif test "\$\(\(\$\(date [^\n]*\n[^\n]*\n', ""),

@@ -350,8 +350,7 @@ MIN_FORMAT = "value(autoscaler.autoscalingPolicy.minNumReplicas)"
 STABILIZATION_SECONDS = 600
 # The alert policy that pages for one instance (gcp_stack/monitoring.py's log-match "unhealthy-backends"):
 # its incident shows the health-check log entry, which names the instance by its internal IP
-# (jsonPayload.healthCheckProbeResult.ipAddress, cloud.google.com/load-balancing/docs/health-check-logging);
-# an incident on a gce_instance resource names it by its instance_id label, the managed instance's id.
+# (jsonPayload.healthCheckProbeResult.ipAddress, cloud.google.com/load-balancing/docs/health-check-logging).
 INSTANCE_ALERT = "unhealthy-backends"
 PROBE_IP_FIELD = "jsonPayload.healthCheckProbeResult.ipAddress"
 # The actions of a group recreating an instance: RECREATING, then CREATING and VERIFYING the new one
@@ -382,6 +381,12 @@ def _save_state() -> str:
 # A run closes by moving its state file aside, stamped with when (seconds since the epoch), so that step 2
 # can tell a run closed minutes ago (a shell lost during Verification) from an old one.
 CLOSE_STATE = 'test ! -e "$STATE" || echo "DONE=$(date -u +%s)" >> "$STATE"'
+
+
+# A closed run's last line, for the incident channel: a colleague on another machine has no $STATE.done, so
+# step 2's guard there needs the line posted (see the hand-over precondition).
+POST_DONE = "grep -s '^DONE=' \"$STATE.done\""
+CLOSED = "the DONE= line: post it in the incident channel (the run is closed)"
 
 
 # Each step that adds to the state file prints it, for the incident channel (a hand-over writes the file
@@ -479,8 +484,8 @@ def _replace_read(facts: StackFacts, recent_seconds: int) -> Step:
 
 
 def _replace_find(facts: StackFacts, evacuate: str) -> Step:
-    """The group's instances, then its VMs with their internal IP: the alert names the instance by its id
-    (a gce_instance incident's instance_id label) or by its IP (the health-check log entry), never by name."""
+    """The group's instances, then its VMs with their internal IP: the one-instance alert names the instance
+    by its IP (the health-check log entry), never by name; no alert policy of the stack is on gce_instance."""
     (alert,) = (display for name, display in facts.details["alerts"] if name == INSTANCE_ALERT)
     return Step(
         title="Find the instance (name, zone, id, health)",
@@ -490,10 +495,9 @@ def _replace_find(facts: StackFacts, evacuate: str) -> Step:
         "--format='table(name,zone.basename():label=ZONE,id:label=ID,"
         "networkInterfaces[0].networkIP:label=INTERNAL_IP)'",
         expected="$N rows with the columns NAME, ZONE, ID, STATUS, HEALTH_STATE, ACTION, LAST_ERROR; then "
-        "the same instances with their INTERNAL_IP. The suspect is the row whose ID is the alert's "
-        f"`instance_id` label (an incident on a gce_instance), or, for “{alert}”, whose INTERNAL_IP is "
-        f"the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID (steps {_n('keep')} and "
-        f"{_n('recreate')} ask for them)",
+        f"the same instances with their INTERNAL_IP. For “{alert}”, the suspect is the row whose "
+        f"INTERNAL_IP is the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID "
+        f"(steps {_n('keep')} and {_n('recreate')} ask for them)",
         stop_if="no row's ID or INTERNAL_IP is the alert's: the instance is not in this group (or was "
         "already replaced: a recreated instance gets a new ID): Escalation. Any ACTION other than NONE: "
         f"the group is changing, rerun step {_n('settle')} (it waits) once, then Escalation; fewer rows "
@@ -517,15 +521,24 @@ def _replace_keep() -> Step:
         "--project=\"$PROJECT\" --format='value(disks[0].source.basename())')\n"
         'if test "$(printf \'%s\\n\' "$ZONE" | grep -c .)" != 1 || test -z "$DISK"; then\n'
         '  echo "STOP: no one instance $SUSPECT with a disk (zone: ${ZONE:-none}, disk: ${DISK:-none})"\n'
+        'elif test -z "$STARTED"; then\n'
+        '  echo "STOP: STARTED is empty: rerun the Names block and step 2 first"\n'
         "else\n"
-        '  SNAPSHOT="$SUSPECT-$(date -u +%Y%m%d%H%M)"\n'
-        '  echo "snapshot $SNAPSHOT of $DISK in $ZONE"\n'
-        '  gcloud compute snapshots create "$SNAPSHOT" --source-disk="$DISK" --source-disk-zone="$ZONE" '
+        '  SNAPSHOT="$SUSPECT-${STARTED//[!0-9]/}"\n'
+        '  echo "snapshot $SNAPSHOT of $DISK in $ZONE: give security this name"\n'
+        '  if test "$(gcloud compute snapshots describe "$SNAPSHOT" --project="$PROJECT" '
+        "--format='value(status)')\" = READY; then\n"
+        '    echo "already kept: $SNAPSHOT is READY (an earlier run of this step)"\n'
+        "  else\n"
+        '    gcloud compute snapshots create "$SNAPSHOT" --source-disk="$DISK" --source-disk-zone="$ZONE" '
         '--project="$PROJECT" --description="boot disk of $SUSPECT, kept before replace-one-instance"\n'
+        "  fi\n"
         "fi",
-        expected="“snapshot” with the suspect's boot disk and zone, then the create finishing without an "
-        "error (gcloud waits for it): give security the snapshot's name (it outlives the instance and is "
-        "billed until they delete it)",
+        expected="“snapshot” with its name (the suspect's NAME and step 2's STARTED, so a rerun finds the "
+        "same one), the suspect's boot disk and zone, on a first run a “not found” error (the check for an "
+        "earlier snapshot), then the create finishing without an error (gcloud "
+        "waits for it), or “already kept” on a rerun: give security the snapshot's name (it outlives the "
+        "instance and is billed until they delete it)",
         stop_if="it prints STOP: the NAME is mistyped (check it against step 3), or the instance is gone "
         "already; the create fails: do not go on to the recreate: ask security whether to go on without the "
         "disk; Escalation if unsure",
@@ -545,6 +558,7 @@ def _put_back_minimum() -> str:
         '--min-num-replicas="$MIN"; then\n'
         f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
+        f"  {POST_DONE}\n"
         "fi\n"
         f"{_show_minimum()}"
     )
@@ -642,6 +656,11 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "--filter=\"name=$SUSPECT\" --format='value(id,instance.scope().segment(0),currentAction)')\n"
         "LIVE_ID=$(printf '%s\\n' \"$FOUND\" | grep -o '^[0-9]*')\n"
         "ACTION=$(printf '%s\\n' \"$FOUND\" | grep -o '[A-Z_]*$')\n"
+        "ZONE=$(printf '%s\\n' \"$FOUND\" | grep -o '[a-z][a-z0-9-]*-[a-z]')\n"
+        "CREATED=\n"
+        'test -z "$LIVE_ID" || test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1 || '
+        'CREATED=$(gcloud compute instances describe "$SUSPECT" --zone="$ZONE" --project="$PROJECT" '
+        "--format='value(creationTimestamp)')\n"
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
         "then\n"
@@ -657,12 +676,17 @@ def _replace_recreate(facts: StackFacts) -> Step:
         '  echo "STOP: the group has no instance $SUSPECT"\n'
         'elif test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1; then\n'
         '  echo "STOP: $SUSPECT is not one instance of the group (found: $FOUND)"\n'
+        'elif test "$LIVE_ID" != "$SUSPECT_ID" && test "$ACTION" = NONE && ! test "$(date -u -d '
+        '"${CREATED:-1970-01-01T00:00Z}" +%s)" -ge "$(date -u -d "${STARTED:-9999-12-31}" +%s)"; then\n'
+        '  echo "STOP: $SUSPECT has id $LIVE_ID, not $SUSPECT_ID, and was created ${CREATED:-at an unknown '
+        'time}, before step 2 ($STARTED): the ID is mistyped; nothing recreated"\n'
         f'elif {recreating} || test "$LIVE_ID" != "$SUSPECT_ID"; then\n'
         "  VM=$SUSPECT\n"
         "  OLD_ID=$SUSPECT_ID\n"
         f"  {_save_state()}\n"
         '  echo "the group is recreating $VM or has recreated it (id $OLD_ID in step 3, now '
-        f'${{LIVE_ID:-none yet}}, $ACTION): nothing to do here, go on with step {stable}"\n'
+        f"${{LIVE_ID:-none yet}}, $ACTION, created ${{CREATED:-not yet}}): nothing to do here, go on with "
+        f'step {stable}"\n'
         'elif test "$ACTION" != NONE; then\n'
         f'  echo "STOP: $SUSPECT is $ACTION: the group is acting on it; rerun step {settle}, '
         'then this step"\n'
@@ -680,7 +704,9 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "“already recreated or under way” on a rerun after the recreate ran (the id may be empty while "
         f"the group recreates it); {POSTED}",
         stop_if="it prints STOP: “is for” another instance: the state file is left by another run, see step "
-        f"2's Stop if; “not an ID”: put the suspect's ID from step {_n('find')} between the quotes; “the "
+        f"2's Stop if; “not an ID”: put the suspect's ID from step {_n('find')} between the quotes; “the ID "
+        f"is mistyped” (the instance is older than this run, so its id cannot have changed since step "
+        f"{_n('find')}): copy the ID from step {_n('find')}'s row for NAME again and rerun this step; “the "
         "minimum is”: a deployment or someone put the minimum back (pause deployments, "
         f"Preconditions), rerun step {_n('raise')}, then step {_n('extra')}, then this step; “has no "
         f"instance”: check the NAME against step {_n('find')}'s NAME column; spelt right, and absent from "
@@ -705,7 +731,8 @@ def _replace_stable(timeout: int, evacuate: str) -> Step:
         f'echo "suspect $VM, id before step {_n("recreate")}: $OLD_ID"\n'
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         f'echo "minimum now: ${{LIVE_MIN:-unknown}}, raised in step {_n("raise")}: $RAISED"\n'
-        'test "${LIVE_MIN:-0}" -ge "${RAISED:-1}" || echo "STOP: the minimum is no longer raised"',
+        'test -n "$RAISED" && test "${LIVE_MIN:-0}" -ge "${RAISED:-1}" || echo "STOP: the minimum is no '
+        'longer raised (or RAISED is empty: rerun the Names block and step 2)"',
         expected="“Group is stable”; $RAISED rows, each RUNNING, HEALTHY, ACTION NONE, no "
         "LAST_ERROR; the row named $VM with an ID other than $OLD_ID; “minimum now” $RAISED",
         stop_if=f"it times out after {timeout} s, or a row is UNHEALTHY or shows a "
@@ -757,15 +784,16 @@ def _remove_failed_extra() -> Step:
         f'  gcloud compute instance-groups managed delete-instances "$GROUP" --instances="$FAILED" {WHERE}\n'
         f"  {CLOSE_STATE}\n"
         '  test ! -e "$STATE" || mv "$STATE" "$STATE.done"\n'
+        f"  {POST_DONE}\n"
         "else\n"
         '  echo "STOP: the minimum was not put back, so nothing was deleted"\n'
         "fi\n"
         f"{_show_minimum()}\n"
         f"{LIST_INSTANCES}",
-        expected="“minimum now: $MIN”; the delete's row for the failing instance, status SUCCESS; the list "
-        f"shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a second time, the delete "
-        "fails for that instance (already DELETING or gone): that is success, as long as the list shows its "
-        "NAME DELETING or not at all",
+        expected=f"{CLOSED}; “minimum now: $MIN”; the delete's row for the failing instance, status "
+        f"SUCCESS; the list shows it DELETING, then gone, and $N rows as in step {_n('find')}. Run a "
+        "second time, the delete fails for that instance (already DELETING or gone): that is success, "
+        "as long as the list shows its NAME DELETING or not at all",
         stop_if="it prints STOP, or the delete fails and the list still shows the failing NAME with an "
         "ACTION other than DELETING: Escalation",
     )
@@ -807,8 +835,8 @@ def replace_one(facts: StackFacts) -> Runbook:
         "restore": Step(
             title="Put back the minimum read in step 2, and move the state file aside",
             command=_put_back_minimum(),
-            expected="“minimum now: $MIN”; the autoscaler removes the extra instance when load allows "
-            f"(after its stabilization period, {scale_in} s); resume the stack's deployments",
+            expected=f"{CLOSED}; “minimum now: $MIN”; the autoscaler removes the extra instance when load "
+            f"allows (after its stabilization period, {scale_in} s); resume the stack's deployments",
         ),
     }
     raise_, extra, restore = _n("raise"), _n("extra"), _n("restore")
@@ -876,7 +904,9 @@ def replace_one(facts: StackFacts) -> Runbook:
             "at.",
             "Taking over from a colleague (another machine): run the Names block, write the lines they "
             f"posted last (steps 2, {raise_} and {_n('recreate')} print them) into that file, the same path "
-            "on your machine, then run step 2: it resumes from them.",
+            "on your machine, then run step 2: it resumes from them. If they posted a DONE= line (step "
+            f"{restore} or a Rollback closed the run), write their lines into that path with `.done` added "
+            "instead: step 2 then refuses to start the closed run again.",
         ),
         lookups=_lookups(facts),
         steps=tuple(steps[name] for name in REPLACE_STEPS),
@@ -886,9 +916,9 @@ def replace_one(facts: StackFacts) -> Runbook:
                 f"stable and every instance HEALTHY (step {_n('stable')}'s list): never while an instance "
                 f"fails (Rollback 2 is for step {extra}'s failing extra instance)",
                 command=_put_back_minimum(),
-                expected="“minimum now: $MIN” (after a lost shell, rerun the Names block and step 2 first: "
-                f"it reloads MIN from the state file; the stack sets {facts.min_size}); resume the stack's "
-                "deployments",
+                expected=f"{CLOSED}; “minimum now: $MIN” (after a lost shell, rerun the Names block and "
+                f"step 2 first: it reloads MIN from the state file; the stack sets {facts.min_size}); resume "
+                "the stack's deployments",
             ),
             _remove_failed_extra(),
         ),

@@ -1,0 +1,180 @@
+"""The GCP architect's review of replace-one-instance, each finding run in bash against a stand-in `gcloud`
+on the rendered runbook, and on the runbook as reviewed (git history) where every check must fail.
+
+Sources: ManagedInstance.id / currentAction (cloud.google.com/compute/docs/reference/rest/v1/
+instanceGroupManagers/listManagedInstances); Instance.creationTimestamp, RFC 3339 (cloud.google.com/compute/
+docs/reference/rest/v1/instances); the IAM Permissions sections of regionOperations.get/wait,
+globalOperations.get/wait and snapshots.get (cloud.google.com/compute/docs/reference/rest/v1/...): gcloud
+waits for the operation it starts (googlecloudsdk request_helper.py, waiters.py; snapshots create polls
+with poller.Poller(client.snapshots)); health-check log entries name the probe IP
+(cloud.google.com/load-balancing/docs/health-check-logging).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.docs.runbook_harness import (
+    SH_BLOCK,
+    SYSTEM_PATH,
+    assignments,
+    from_history,
+    run_bash,
+    runbooks,
+    section,
+    stub_function,
+)
+from tools.docs.commands import gcloud
+
+STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
+SUSPECT, TYPED_ID = "web-abcd", "1234567890123456789"
+STARTED = "2026-12-01T03:00Z"
+LOG = "gcloud.log"
+STUB = stub_function(
+    "gcloud",
+    """    *creationTimestamp*) echo "$CREATED_AT" ;;
+    *"snapshots describe"*) echo "$SNAPSHOT_STATUS" ;;
+    *"value(instance.scope().segment(0))"*) echo europe-west1-b ;;
+    *list-instances*) printf '%b\\n' "$ROW" ;;
+    *"instances describe"*) echo "$SUSPECT-disk" ;;
+    *minNumReplicas*) echo "$LIVE_MIN" ;;
+    *) echo "CALLED gcloud $*" ;;""",
+)
+
+
+def _steps(text: str) -> list[dict[str, str]]:
+    """Each step: its command (lines unindented) and its Expected text."""
+    parts = STEP.split(section(text, "Steps"))[1:]
+    found = []
+    for body in parts[1::2]:
+        expected = re.search(r"Expected: (.*)", body)
+        command = "\n".join(line.strip() for b in SH_BLOCK.findall(body) for line in b.splitlines())
+        found.append({"command": command, "expected": expected.group(1) if expected else ""})
+    return found
+
+
+def _with(steps: list[dict[str, str]], needle: str) -> dict[str, str]:
+    return next(s for s in steps if needle in s["command"])
+
+
+def _run(command: str, home: Path, **env: object) -> str:
+    filled = command.replace("<NAME from step 3>", SUSPECT).replace("<ID from step 3>", TYPED_ID)
+    return run_bash(STUB + assignments(env) + filled, {"HOME": str(home), "PATH": SYSTEM_PATH}).stdout
+
+
+def problems(text: str, home: Path) -> list[str]:
+    found = []
+    steps = _steps(text)
+    state = home / "replace-one-instance.p.web.env"
+    base = {"GROUP": "web", "PROJECT": "p", "REGION": "r", "STATE": state, "SUSPECT": SUSPECT}
+    run = {**base, "N": 2, "MIN": 2, "RAISED": 3, "LIVE_MIN": 3, "STARTED": STARTED, "VM": "", "OLD_ID": ""}
+
+    # 1. A mistyped ID (one digit off), ACTION NONE, an instance older than the run: STOP, nothing saved;
+    # the same with an instance created after step 2 (autohealing recreated it): skip to the wait.
+    recreate = _with(steps, "recreate-instances")["command"]
+    row = "1234567890123456780\\teurope-west1-b\\tNONE"
+    out = _run(recreate, home, **run, ROW=row, CREATED_AT="2026-11-20T10:00:00.000-08:00")
+    if "STOP" not in out or "go on with step" in out or state.exists():
+        found.append("step 7 goes on with a mistyped ID")
+    state.unlink(missing_ok=True)
+    out = _run(recreate, home, **run, ROW=row, CREATED_AT="2026-11-30T19:05:00.000-08:00")
+    if "go on with step" not in out or "CALLED gcloud compute instance-groups managed recreate" in out:
+        found.append("step 7 does not skip an instance autohealing recreated after step 2")
+    state.unlink(missing_ok=True)
+
+    # 2. The permissions listed include the operation polling of every call that waits for one.
+    waits = {
+        ("compute", "instance-groups", "managed", "update-autoscaling", "g"): {
+            "compute.regionOperations.get"
+        },
+        ("compute", "instance-groups", "managed", "recreate-instances", "g"): {
+            "compute.regionOperations.get"
+        },
+        ("compute", "instance-groups", "managed", "delete-instances", "g"): {"compute.regionOperations.get"},
+        ("compute", "snapshots", "create", "s"): {"compute.globalOperations.get", "compute.snapshots.get"},
+    }
+    listed = section(text, "Preconditions")
+    for words, needed in waits.items():
+        surface = gcloud.surface_of(["gcloud", *words])
+        missing = needed - set(surface.permissions if surface else ())
+        missing |= {p for p in needed if f"`{p}`" not in listed}
+        if missing:
+            found.append(f"{' '.join(words[:-1])} lacks {sorted(missing)}")
+
+    # 3. The snapshot's name is the same on a rerun (from STARTED), printed, and a READY one is not remade.
+    keep = _with(steps, "snapshots create")["command"]
+    first = _run(keep, home, **run, SNAPSHOT_STATUS="")
+    again = _run(keep, home, **run, SNAPSHOT_STATUS="READY")
+    name = f"{SUSPECT}-{re.sub(r'[^0-9]', '', STARTED)}"
+    if f"snapshots create {name} " not in first or "snapshots create" in again or name not in again:
+        found.append("step 4 makes another snapshot on a rerun, or does not print its name")
+
+    # 4. Step 8 with RAISED empty (the state file not reloaded) stops.
+    stable = _with(steps, "raised in step")["command"]
+    if "STOP" not in _run(stable, home, **run | {"RAISED": ""}, ROW=""):
+        found.append("step 8 passes with RAISED empty")
+
+    # 5. No alert policy of the stack is on gce_instance: step 3 does not send the reader to its label.
+    if re.search(r"instance_id|gce_instance", steps[2]["expected"]):
+        found.append("step 3 matches an instance_id label no alert has")
+
+    # 6. Closing the run prints the DONE= line, and the hand-over says to post and write it.
+    state.write_text("N=2\nMIN=2\n")
+    out = _run(steps[-1]["command"], home, **run)
+    if not re.search(r"^DONE=\d+$", out, re.MULTILINE) or "DONE=" not in steps[-1]["expected"]:
+        found.append("step 9 does not print the DONE= line to post")
+    if not re.search(r"Taking over[^\n]*DONE=[^\n]*\.done", listed):
+        found.append("the hand-over does not say what to do with a posted DONE= line")
+    Path(f"{state}.done").unlink(missing_ok=True)
+    return found
+
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the runbook's commands need bash")
+
+
+def test_the_review_is_fixed(documents, tmp_path):
+    found = {}
+    for path, text in runbooks(documents, "gcp").items():
+        home = tmp_path / path.replace("/", "-")
+        home.mkdir()
+        found[path] = problems(text, home)
+    assert not any(found.values()), found
+
+
+# The runbook as the architect reviewed it (main before this fix).
+REVIEWED_COMMIT = "75afa70"
+CHECKS = 10
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_the_reviewed_runbook_fails_every_check(environment, tmp_path):
+    found = problems(from_history(REVIEWED_COMMIT, "gcp", environment), tmp_path)
+    assert len(found) == CHECKS, found
+
+
+MUTATIONS = {
+    "typed ID trusted": (
+        r'elif test "\$LIVE_ID" != "\$SUSPECT_ID" && test "\$ACTION" = NONE && ',
+        "elif false && ",
+    ),
+    "no operation polling": (r"- `compute\.regionOperations\.get`[^\n]*\n", ""),
+    "snapshot named by the clock": (r"\$\{STARTED//\[!0-9\]/\}", "$(date -u +%Y%m%d%H%M)"),
+    "RAISED may be empty": (r'test -n "\$RAISED" && test "\$\{LIVE_MIN', 'test "${LIVE_MIN'),
+    "gce_instance label": (r"For “", "Match the `instance_id` label, or for “"),
+    "DONE= not printed": (r'  grep -s \'\^DONE=\' "\$STATE\.done"\n', ""),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_each_mutation_is_caught(documents, mutation, tmp_path):
+    pattern, replacement = MUTATIONS[mutation]
+    for path, text in runbooks(documents, "gcp").items():
+        broken = re.sub(pattern, replacement, text)
+        assert broken != text, (mutation, path)
+        home = tmp_path / path.replace("/", "-")
+        home.mkdir()
+        assert problems(broken, home), (mutation, path)
