@@ -1,5 +1,5 @@
 """The GCP architect's review of replace-one-instance, each finding run in bash against a stand-in `gcloud`
-on the rendered runbook, and on the runbook as reviewed (git history) where every check must fail.
+on the rendered runbook, and on the runbook as reviewed (frozen in data/) where every check must fail.
 
 Sources: ManagedInstance.id / currentAction (cloud.google.com/compute/docs/reference/rest/v1/
 instanceGroupManagers/listManagedInstances); Instance.creationTimestamp, RFC 3339 (cloud.google.com/compute/
@@ -22,7 +22,7 @@ from tests.docs.runbook_harness import (
     SH_BLOCK,
     SYSTEM_PATH,
     assignments,
-    from_history,
+    rendered_at,
     run_bash,
     runbooks,
     section,
@@ -152,7 +152,7 @@ CHECKS = 10
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_reviewed_runbook_fails_every_check(environment, tmp_path):
-    found = problems(from_history(REVIEWED_COMMIT, "gcp", environment), tmp_path)
+    found = problems(rendered_at(REVIEWED_COMMIT, "gcp", environment), tmp_path)
     assert len(found) == CHECKS, found
 
 
