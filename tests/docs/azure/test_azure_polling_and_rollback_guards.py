@@ -207,6 +207,33 @@ def test_compute_and_network_polling_reads_go_to_the_resource_group_role():
     assert f"{permissions.CONTAINER}/throughputSettings/migrateToAutoscale/action" in _granted(restore)
 
 
+def test_the_migrate_remedy_may_read_its_own_operation_result():
+    """A migrate's Location is .../throughputSettings/default/migrateToAutoscale/operationResults/<id>, read
+    by azure-core's final GET: its own action, not the throughput update's (final Azure review 1)."""
+    own = f"{permissions.CONTAINER}/throughputSettings/migrateToAutoscale/operationResults/read"
+    assert own in _granted(_committed("prod", "restore-store"))
+    assert own not in _granted(frozen(REVIEWED_RESTORE))
+
+
+def test_a_no_wait_run_is_not_listed_for_the_debug_check():
+    """`--no-wait` returns at once and polls nothing: the dev `--debug` check lists only commands that wait
+    (final Azure review 2); the role keeps the reads for the runs that do wait."""
+    start = 'az vmss rolling-upgrade start -g "$RG" -n "$VMSS" --no-wait'
+    cancel = 'az vmss rolling-upgrade cancel -g "$RG" -n "$VMSS"'
+    assert permissions.long_running([start]) == []
+    assert permissions.long_running([start, cancel]) == ["vmss rolling-upgrade cancel"]
+    assert set(permissions.COMPUTE_POLLING) <= set(permissions.actions([start]))
+
+
+def test_the_debug_check_allows_202_while_an_operation_runs():
+    # "Track asynchronous Azure operations": a Location URL answers 202 while the operation runs.
+    for path in RUNBOOKS:
+        for line in section(path.read_text(), "Preconditions").splitlines():
+            if "`--debug`" in line:
+                assert "202 while the operation still runs" in line and "never 403" in line, path
+    assert "answers 200, not 403" in section(frozen(REVIEWED_RESTORE), "Preconditions")
+
+
 # --- 2, 5, 6. replace-one-instance in bash --------------------------------------------------------------
 
 VM, NEW_VM, OLD_IP, NEW_IP = "vm-b", "vm-d", "10.0.0.5", "10.0.0.9"
@@ -398,3 +425,24 @@ def test_the_readme_says_the_autoscale_update_writes_a_notification():
     assert notification_problems(readme) == []
     without = re.sub(r"- `az monitor autoscale update` \(azure-cli.*?\n(?=- )", "", readme, flags=re.S)
     assert without != readme and notification_problems(without)
+
+
+WAIT_TITLE = "Wait until the gateway reports the new instance"
+
+
+def test_a_failed_health_read_is_not_taken_for_an_absent_instance():
+    """An empty `gateway:` line under an az error is a failed read (a 403 on the polling reads, throttling):
+    step 7's stop-if says to fix it and run the step again, not to roll back a possibly healthy instance
+    (final Azure review 3)."""
+    for environment in ("dev", "staging", "prod"):
+        steps = _steps(_committed(environment, "replace-one-instance"), "Steps")
+        (wait,) = [
+            step for step in steps if step.startswith("Wait until the gateway reports the new instance")
+        ]
+        assert re.search(r"az error above the last line .*the read failed, not the instance", wait), (
+            environment
+        )
+        assert "do not roll back for it" in wait
+    old = _steps(frozen(REVIEWED_REPLACE), "Steps")
+    (old_wait,) = [step for step in old if step.startswith(WAIT_TITLE)]
+    assert "the read failed" not in old_wait

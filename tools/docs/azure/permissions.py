@@ -158,8 +158,12 @@ LONG_RUNNING = {
         f"{CONTAINER}/throughputSettings/operationResults/read",
         OPERATION_STATUS,
     ),
+    # A migrate's Location header is .../throughputSettings/default/migrateToAutoscale/operationResults/<id>,
+    # read by the final GET of azure-core's OperationResourcePolling; its own action ("Read status of the
+    # asynchronous operation", "Azure permissions for Databases", learn.microsoft.com/azure/
+    # role-based-access-control/permissions/databases).
     "cosmosdb sql container throughput migrate": (
-        f"{CONTAINER}/throughputSettings/operationResults/read",
+        f"{CONTAINER}/throughputSettings/migrateToAutoscale/operationResults/read",
         OPERATION_STATUS,
     ),
 }
@@ -188,8 +192,15 @@ def actions(commands: list[str]) -> list[str]:
 
 
 def long_running(commands: list[str]) -> list[str]:
-    """The long-running az commands among them (`az <name>`): each waits by polling a status URL."""
-    return sorted(name for name in _az_commands(commands) if name in LONG_RUNNING)
+    """The long-running az commands among them (`az <name>`) that wait by polling a status URL: one run with
+    `--no-wait` returns at once and polls nothing (its role still holds the reads, for the runs that wait)."""
+    waiting = [
+        argv
+        for snippet in commands
+        for argv in simple_commands(snippet)
+        if argv[0] == "az" and "--no-wait" not in argv
+    ]
+    return sorted({name for name in map(_command, waiting) if name in LONG_RUNNING})
 
 
 def subscription_scoped(action: str) -> bool:

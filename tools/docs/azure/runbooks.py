@@ -280,7 +280,8 @@ def _polling_check(draft: Runbook, commands: list[str]) -> tuple[str, ...]:
         "the role lets az wait: these commands are long-running and az polls their status "
         f"({'; '.join(f'az {name}' for name in waiting)}). Confirm it once in dev: run them there with "
         "az's `--debug` flag and check that every polled status URL (`Azure-AsyncOperation`, `Location` "
-        "headers) answers 200, not 403 (a 403 there fails the command after Azure made the change)",
+        "headers) answers 200, or 202 while the operation still runs, and never 403 (a 403 there fails the "
+        "command after Azure made the change)",
     )
 
 
@@ -753,8 +754,12 @@ def replace_one(facts: StackFacts) -> Runbook:
                 stop_if=(
                     "`gateway: ` with nothing after it and a `ResourceNotFound` error above: autoscale "
                     "removed $NEW_VM (a scale-in: the capacity was above $TARGET): run step 5 again, then "
-                    "steps 6 and 7. `gateway: ` with nothing after it otherwise: the new address is not in "
-                    "the gateway's pool (the instance's network interface did not join it); any other state "
+                    "steps 6 and 7. `gateway: ` with nothing after it and an az error above the last "
+                    "line (AuthorizationFailed, TooManyRequests, a timeout): the read failed, not the "
+                    "instance: fix the cause (the role's polling reads, see Preconditions) and run this step "
+                    "again; do not roll back for it. `gateway: ` with nothing after it and no error: the new "
+                    "address is not in the gateway's pool (the instance's network interface did not join "
+                    "it); any other state "
                     f"(`{DOWN}`, `{UNKNOWN}`, `{DRAINING}`: being removed): it did not pass its health check "
                     "within the boot budget. Either way: follow Rollback (delete "
                     "$NEW_VM with autoscale paused, then give the minimum back and resume it) and escalate"
@@ -1404,7 +1409,8 @@ def restore_store(facts: StackFacts) -> Runbook:
             "and waits for each Cosmos DB change (steps 2 and 4, Rollback) by reading its status there "
             "(`Microsoft.DocumentDB/locations/operationsStatus`). Confirm the roles once in dev: run steps 2 "
             "and 4 there with az's `--debug` flag and check that every polled status URL "
-            "(`Azure-AsyncOperation`, `Location` headers) answers 200, not 403",
+            "(`Azure-AsyncOperation`, `Location` headers) answers 200, or 202 while the operation still "
+            "runs, and never 403",
             "the restore point is within the continuous backup window"
             if facts.store_pitr
             else (
