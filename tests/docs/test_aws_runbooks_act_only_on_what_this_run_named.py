@@ -156,7 +156,7 @@ def test_a_new_name_of_any_form_is_caught():
 def rerun_problems(text: str) -> list[str]:
     """Step 3's TableAlreadyExistsException: the table's RestoreSummary says whether it is this run's."""
     stop = steps(text)[2]["text"].split("Stop if:", 1)[-1]
-    command = re.search(r"`(aws dynamodb describe-table [^`]*)`", stop)
+    command = re.search(r"`(?:TZ=UTC )?(aws dynamodb describe-table [^`]*)`", stop)
     if not command or "go on at step 4" not in stop:
         return ["TableAlreadyExistsException does not check the table before going on"]
     invocation, problems = parse(re.findall(r'"[^"]*"|\S+', command.group(1)))

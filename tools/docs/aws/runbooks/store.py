@@ -131,8 +131,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 expected="the new table's description, `TableStatus` `CREATING`.",
                 stop_if="`TableAlreadyExistsException`: after a lost shell it is usually this run's own "
                 "table; "
-                f'`aws dynamodb describe-table --table-name "$RESTORED" --query "{RESTORE_SUMMARY}" '
-                "--output text` prints the ARN of `$TABLE`, `$RESTORE_TO` and `True` or `False`: it is, go "
+                f'`TZ=UTC aws dynamodb describe-table --table-name "$RESTORED" --query "{RESTORE_SUMMARY}" '
+                "--output text` prints the ARN of `$TABLE`, the moment of `$RESTORE_TO` (UTC, written "
+                "`+00:00`) and `True` or `False`: it is, go "
                 f"on at step 4; anything else: another table has the name, start again at step {NAME_STEP} "
                 "(a new name, its policy attached in place of this one). `InvalidRestoreTimeException`: the "
                 "moment is outside the window.",
