@@ -43,6 +43,7 @@ from tests.docs.aws.aws_replace_one import (
     waiter_ceiling,
 )
 from tests.docs.runbook_harness import section
+from tools.docs.aws.runbooks.replace import SESSION_SECONDS
 from tools.docs.commands.aws_cli import session
 
 # main when the fourth reader trial read the runbook (frozen in data/).
@@ -101,13 +102,15 @@ def test_the_watch_from_1970_is_caught(tmp_path):
 # to close it); step 3 refuses to name another instance than the state file's.
 def stale_bound(template: dict) -> int:
     """The longest a procedure goes without writing its state: step 6's escalation and step 7's waiter, each
-    the waiter's ceiling (botocore), or the verification's two canary runs (the template's schedule)."""
+    the waiter's ceiling (botocore), or the verification's two canary runs (the template's schedule), plus
+    an assumed role's default session for an escalation (test_aws_runbooks_act_only_on_what_this_run_named.py
+    pins it to botocore's STS model)."""
     (canary,) = (
         b["Properties"] for b in template["Resources"].values() if b["Type"] == "AWS::Synthetics::Canary"
     )
     every = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", canary["Schedule"]["Expression"])
     seconds = int(every.group(1)) * {"minute": 60, "hour": 3600}[every.group(2)]
-    return max(2 * waiter_ceiling(), 2 * seconds)
+    return max(2 * waiter_ceiling(), 2 * seconds) + SESSION_SECONDS
 
 
 def stale_state_problems(text: str, template: dict, tmp_path: Path) -> list[str]:
@@ -267,7 +270,8 @@ def test_a_watch_waiting_for_a_launch_that_never_comes_is_caught(tmp_path):
 # 7, 8, 12. Step 1 prints only the instances not in service and healthy; its outcomes are a list, one action
 # each: the group's own replacement saves the evidence (step 4) before watching (step 6); a state the group
 # leaves by itself is watched, one someone holds is not (botocore's LifecycleState enum).
-HELD = ("Standby", "Detaching", "Detached", "Quarantined")
+# Detaching ends by itself in Detached ("Amazon EC2 Auto Scaling instance lifecycle"): watched, not held.
+HELD = ("Standby", "Detached", "Quarantined")
 
 
 def step_one_problems(text: str) -> list[str]:

@@ -215,15 +215,17 @@ def test_a_rerun_that_wipes_or_confuses_is_caught(documents, tmp_path, find, rep
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_already_replacing_saves_the_instance_too(documents, tmp_path, environment):
     first = steps(runbook(documents, environment))[0]["text"].split("Stop if:", 1)[1]
-    command = re.search(r"`(MARKED_AT=\$\(date [^`]*)`", first).group(1)
-    assert '"<its id>"' in command
+    # Step 3 named the instance (its checks: test_aws_runbooks_act_only_on_what_this_run_named.py).
+    command = re.search(r"`(test \"\$\{INSTANCE:-\}\" = \"\$CHOSEN\" && MARKED_AT=[^`]*)`", first).group(1)
     state = tmp_path / "state.env"
+    state.write_text("INSTANCE=i-0123456789abcdef0\n")
     script = (
-        f'STATE="{state}"\n{command.replace("<its id>", "i-0123456789abcdef0")}\nunset INSTANCE\n. "$STATE"\n'
+        f'STATE="{state}"\nINSTANCE=i-0123456789abcdef0 CHOSEN=i-0123456789abcdef0\n{command}\n'
+        'unset INSTANCE\n. "$STATE"\n'
     )
     run = subprocess.run(
         ["bash", "-c", script + 'echo "$INSTANCE"'], capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "i-0123456789abcdef0"
+    assert run.stdout.split() == ["marked", "i-0123456789abcdef0"]
     assert re.fullmatch(r"INSTANCE=i-0123456789abcdef0\nMARKED_AT=\S+\nMARKED_EPOCH=\d+\n", state.read_text())

@@ -148,14 +148,16 @@ USER_CAUSE = "in response to a user health-check"
 def already_replacing_problems(text: str, template: dict, tmp_path: Path) -> list[str]:
     problems = []
     first = steps(text)[0]["text"].split("Stop if:", 1)[1]
-    command = re.search(r"`(MARKED_AT=\$\(date [^`]*)`", first)
+    # After step 3 named the instance (`in-group`): INSTANCE and CHOSEN the same.
+    command = re.search(r"`((?:test [^`]*&& )?MARKED_AT=\$\(date [^`]*)`", first)
     if not command or not re.match(
         r" \([^)]*\), run step 4 \([^)]*\), then go to step 6\.", first[command.end() :]
     ):
         return ["step 1 does not set MARKED_AT and send the reader to step 6 when the group is replacing"]
     before = time.time()
-    run = _bash(tmp_path, f'STATE="$HOME/{STATE}"\n{command.group(1)}\necho "$MARKED_AT $MARKED_EPOCH"')
-    marked_at, epoch = run.stdout.split()
+    named = f'STATE="$HOME/{STATE}"\nINSTANCE=i-0abc CHOSEN=i-0abc'
+    run = _bash(tmp_path, f'{named}\n{command.group(1)}\necho "$MARKED_AT $MARKED_EPOCH"')
+    marked_at, epoch = run.stdout.split()[-2:]
     since = time.mktime(time.strptime(marked_at, "%Y-%m-%dT%H:%M:%S")) - time.timezone
     if not before - 3600 < since < before - 60:
         problems.append(f"MARKED_AT {marked_at} is not shortly before now")
@@ -199,7 +201,7 @@ def test_a_replacement_already_under_way_is_watched_from_before_the_page(documen
 @pytest.mark.parametrize(
     ("find", "replace"),
     [
-        ("`MARKED_AT=$(date", "`MARKED_AT=$(true"),
+        ("&& MARKED_AT=$(date", "&& MARKED_AT=$(true"),
         ("then go to step 6.", "then go on."),
         (f"`... {ELB_CAUSE}`", "`...`"),
         ("330 s after the instance", "some time after the instance"),

@@ -241,7 +241,7 @@ class Scope:
 
 
 USER_POOL_OUTPUT = "UserPoolId"
-# The restore-store runbook names the table it restores into "$TABLE" + RESTORED_SUFFIX.
+# The restore-store runbook names the table it restores into "$TABLE-<UTC minute>" + RESTORED_SUFFIX.
 RESTORED_SUFFIX = "-restored"
 # What only the table a restore creates may undergo: the item writes a restore makes with the caller's
 # permissions ("DynamoDB read and write permissions on the target table", DEPENDENT_ACTIONS) and what the
@@ -259,8 +259,11 @@ RESTORED_ONLY = frozenset(
         "dynamodb:UpdateTimeToLive",
     }
 )
-ITEMS_TABLE_OUTPUT = "ItemsTableName"
-SERVED_TABLE_SID = "DynamodbNeverTheServedTable"
+# Only the run knows its restored table's name (restore-store step 1 sets RESTORED): RESTORED_ONLY names that
+# one table, never a pattern. A pattern matching the next restore's target also matches an earlier restored
+# copy the fleet may serve by then; an exact name matches only this run's table, and the policy is attached
+# for the procedure only (after the switch that table is the served one).
+RESTORED_TABLE = "<this run's restored table: RESTORED>"
 # The DynamoDB actions that take no resource type (list_amazondynamodb.html, Resource types column empty):
 # they stay on "*" while every other DynamoDB action is scoped to the stack's table.
 DYNAMODB_UNSCOPED = frozenset(
@@ -304,7 +307,7 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
       `table/${TableName}/index/${IndexName}`. The reads, the backup and RestoreTableToPointInTime (on the
       source table, "Using IAM with DynamoDB backup and restore") get the pattern of the stack's table name,
       which also covers its restored copy (`$TABLE-restored`), backups and indexes (`*` matches `/` too);
-      RESTORED_ONLY gets the restored copy's name only (served_table_statement keeps it off the served one);
+      RESTORED_ONLY gets this run's restored table only, by its exact name (RESTORED_TABLE);
     - list_amazonelasticache.html: TestFailover and DescribeReplicationGroups take replicationgroup
       `arn:${Partition}:elasticache:${Region}:${Account}:replicationgroup:${ReplicationGroupId}`
       (CloudFormation generates the id: only the stack resource's physical id knows it); DescribeEvents
@@ -334,7 +337,7 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
         f"arn:aws:dynamodb:{region}:*:table/{table_name}"
         + ("" if table_name.endswith("*") else "*"),  # a literal name: its restored copy too
     )
-    restored = Scope("RestoredTable", f"arn:aws:dynamodb:{region}:*:table/{table_name}{RESTORED_SUFFIX}")
+    restored = Scope("RestoredTable", f"arn:aws:dynamodb:{region}:*:table/{RESTORED_TABLE}")
     cache = Scope(
         "CacheGroup", f"arn:aws:elasticache:{region}:*:replicationgroup:{stack_resource(cache_group)}"
     )
@@ -356,20 +359,6 @@ def stack_scopes(names: Mapping[str, str], *, region: str, cache_group: str) -> 
         "dynamodb:*": table,
         **dict.fromkeys(RESTORED_ONLY, restored),
         **dict.fromkeys(("elasticache:TestFailover", "elasticache:DescribeReplicationGroups"), cache),
-    }
-
-
-def served_table_statement(granted: Iterable[str], *, region: str) -> dict:
-    """The table the fleet serves (the stack's ItemsTableName output) never undergoes RESTORED_ONLY: after a
-    switch it is itself a restored table, `<table>-restored`, whose name the pattern of the next restore's
-    target (`<table>*-restored`) matches too; a per-restore suffix would not help, any pattern matching the
-    next target matches the served one. An explicit deny overrides any allow ("Policy evaluation logic",
-    IAM User Guide)."""
-    return {
-        "Sid": SERVED_TABLE_SID,
-        "Effect": "Deny",
-        "Action": sorted(granted),
-        "Resource": f"arn:aws:dynamodb:{region}:*:table/<the stack's {ITEMS_TABLE_OUTPUT} output>",
     }
 
 
@@ -455,9 +444,6 @@ def policy(
         if condition:
             statement["Condition"] = condition
         statements.append(statement)
-    # Only where those actions were scoped to the restored copy (stack_scopes).
-    if restored_only := RESTORED_ONLY & set(found) & set(scopes):
-        statements.append(served_table_statement(restored_only, region=region))
     if data_key and ITEM_DATA & set(found):
         statements.append(data_key_statement(data_key, region=region))
     if topic_key and PUBLISH in found:
@@ -469,3 +455,20 @@ def policy(
 
 def _name(scope: Scope | None) -> str:
     return scope.name if scope else ""
+
+
+# A policy printed by the shell: a here-document expands $NAME, `...` and backslashes, so the document may
+# hold none of them before the fills go in; jq refuses any `<...>` left (a placeholder nobody filled).
+UNFILLED = 'if tostring | test("[<>]") then error("a placeholder is left unfilled: fill it first") else . end'
+
+
+def filled_policy_command(document: str, fills: Mapping[str, str]) -> str:
+    """One shell command printing `document` with each placeholder of `fills` (a regex) replaced by a shell
+    variable's value; it stops, printing nothing, when a variable is unset or empty, and refuses to print
+    when any `<...>` is left."""
+    if found := set(re.findall(r"[$`\\]", document)):
+        raise ValueError(f"the policy holds {sorted(found)}, which a here-document would expand")
+    for placeholder, variable in fills.items():
+        document = re.sub(placeholder, lambda _, variable=variable: f"${{{variable}}}", document)
+    variables = " ".join(f'"${{{variable}:?}}"' for variable in dict.fromkeys(fills.values()))
+    return f": {variables} && jq -e '{UNFILLED}' <<EOF\n{document}\nEOF"

@@ -28,6 +28,7 @@ VARIABLES = {
     "CacheEndpoint": "CACHE_ENDPOINT",
     "SyntheticCheckName": "CANARY",
     "DataKeyArn": "DATA_KEY_ARN",
+    "TopicKeyArn": "TOPIC_KEY_ARN",
 }
 
 

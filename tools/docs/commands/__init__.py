@@ -56,7 +56,7 @@ IAC_TOOLS = frozenset({"cdk", "pulumi"})
 def simple_commands(snippet: str) -> list[list[str]]:
     """The snippet's simple commands as argument lists (quotes removed, variables left as written)."""
     commands: list[list[str]] = []
-    for line in snippet.replace("\\\n", " ").splitlines():
+    for line in _without_here_documents(snippet.replace("\\\n", " ").splitlines()):
         # NAME=$(command): the command inside is what runs.
         if substitution := _SUBSTITUTION.match(line):
             # NAME=$((arithmetic)) runs nothing.
@@ -79,6 +79,23 @@ def simple_commands(snippet: str) -> list[list[str]]:
                 commands[-1].append(token)
     # A leading VAR=value assignment is not the program.
     return [command[_assignments(command) :] for command in commands if command[_assignments(command) :]]
+
+
+# `<<EOF` (or `<<'EOF'`): the lines up to the one holding only EOF are the command's input, not commands.
+_HERE_DOCUMENT = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+
+
+def _without_here_documents(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    ending = None
+    for line in lines:
+        if ending is not None:
+            ending = None if line.strip() == ending else ending
+            continue
+        kept.append(line)
+        if here := _HERE_DOCUMENT.search(line):
+            ending = here.group(1)
+    return kept
 
 
 def _substitutions(line: str) -> tuple[str, list[str]]:

@@ -7,10 +7,8 @@ from tools.docs.aws import steps as c
 from tools.docs.aws.iam import (
     DATA_KEY_OUTPUT,
     DATA_KEY_SID,
-    ITEMS_TABLE_OUTPUT,
     LAUNCH_NOTE,
     LAUNCH_SIDS,
-    SERVED_TABLE_SID,
     TOPIC_KEY_OUTPUT,
     TOPIC_KEY_SID,
     USER_POOL_OUTPUT,
@@ -154,7 +152,6 @@ def assemble(facts: StackFacts, scenario: str, **fields) -> Runbook:
         (DATA_KEY_SID, DATA_KEY_OUTPUT, "the ARN of its customer managed key"),
         (TOPIC_KEY_SID, TOPIC_KEY_OUTPUT, "the ARN of its alarm topic's customer managed key"),
         ("CognitoIdpUserPool", USER_POOL_OUTPUT, "the id of its user pool (in the Resource's ARN)"),
-        (SERVED_TABLE_SID, ITEMS_TABLE_OUTPUT, "the name of the table the fleet serves (in the ARN)"),
     )
     note = " ".join(
         f"{sid}'s Resource: the stack's {output} output, {what}: `{facts.output(output).lookup}`."
@@ -194,8 +191,10 @@ GROUP_INSTANCES = (
 
 
 # Lifecycle states (the SDK's LifecycleState enum) the group leaves by itself: a launch, a termination, a root
-# volume replacement, a warm pool's own moves, each with its activity in step 6's watch. Any other state but
-# InService is held until someone acts: Standby until exit-standby, Detaching/Detached (detach-instances), a
+# volume replacement, a warm pool's own moves, each with its activity in step 6's watch, and a detachment
+# someone started (DetachInstances: Detaching ends in Detached by itself, "Amazon EC2 Auto Scaling instance
+# lifecycle", Amazon EC2 Auto Scaling User Guide). Any other state but InService is held until someone
+# acts: Standby until exit-standby, Detached (out of the group, until someone attaches it again), a
 # `:Wait` lifecycle hook (the stack defines none; it holds the instance until its action completes or its
 # heartbeat timeout, an hour by default: "How lifecycle hooks work", Amazon EC2 Auto Scaling User Guide), a
 # `:Retained` instance (kept after a failed termination until someone terminates it), a warm pool's resting
@@ -208,6 +207,7 @@ SELF_FINISHING = (
     "Terminating:Proceed",
     "Terminated",
     "EnteringStandby",
+    "Detaching",
     "ReplacingRootVolume",
     "ReplacingRootVolume:Proceed",
     "RootVolumeReplaced",

@@ -32,18 +32,27 @@ STATE_FILE = "$HOME/replace-one-instance-$STACK.env"
 NO_PAGER = ("AWS_PAGER", '""')
 
 
+# The slack a procedure under way may take beyond its own waits without writing its state file: an escalation
+# or an expired session renewed; an assumed role's session lasts an hour by default ("DurationSeconds ... By
+# default, the value is set to 3600 seconds", AssumeRole, AWS STS API Reference).
+SESSION_SECONDS = 3600
+
+
 def stale_after(facts: StackFacts) -> tuple[int, str]:
     """(seconds, why) after which a state file nobody wrote to is an earlier procedure's: the longest a
-    procedure under way goes without writing it. Step 5 writes the mark, step 7 the end; between them step 6
-    escalates at the waiter's ceiling and step 7's waiter gives up at it; after step 7 the verification
-    waits at most two canary runs (its step 5)."""
+    procedure under way goes without writing it, plus SESSION_SECONDS of slack. Step 5 writes the mark, step 7
+    the end; between them step 6 escalates at the waiter's ceiling and step 7's waiter gives up at it; after
+    step 7 the verification waits at most two canary runs (its step 5). A shell that still holds the file's
+    INSTANCE is this procedure's, however old the file (resume)."""
     delay, attempts = waiter_bound("elbv2", "TargetInService")
     ceiling = delay * attempts
     canary = 2 * facts.details["canary_schedule_seconds"]
-    seconds = max(2 * ceiling, canary)
-    return seconds, (
-        f"the longest this procedure goes without writing it: step 6 escalates at {ceiling} s, step 7's "
-        f"waiter gives up after {ceiling} s; the verification waits at most {canary} s for the canary"
+    longest = max(2 * ceiling, canary)
+    return longest + SESSION_SECONDS, (
+        f"the longest this procedure goes without writing it ({longest} s: step 6 escalates at {ceiling} s, "
+        f"step 7's waiter gives up after {ceiling} s; the verification waits at most {canary} s for the "
+        f"canary), plus an hour for an escalation or a renewed session ({SESSION_SECONDS} s, an assumed "
+        "role's default session)"
     )
 
 
@@ -56,7 +65,9 @@ def resume(facts: StackFacts) -> tuple[str, ...]:
         "reloaded here on a re-run",
         f'STATE="{STATE_FILE}"',
         # GNU and BSD (macOS) date both take -r FILE: its modification time.
-        f'if test -f "$STATE" && test $(( $(date +%s) - $(date -r "$STATE" +%s) )) -gt {seconds}; then\n'
+        # A shell still holding the file's INSTANCE is this procedure's, however long since it last wrote.
+        'if test -f "$STATE" && ! grep -qxF "INSTANCE=${INSTANCE:-none}" "$STATE" && \\\n'
+        f'  test $(( $(date +%s) - $(date -r "$STATE" +%s) )) -gt {seconds}; then\n'
         "  INSTANCE= && MARKED_AT= && MARKED_EPOCH= && DONE_AT=\n"
         '  echo "NOT RESUMED: $STATE was last written $(date -u -r "$STATE" +%FT%TZ), over '
         f'{seconds} s ago:" \\\n'
@@ -229,18 +240,21 @@ def group_replaces_first(facts: StackFacts) -> Step:
 
 
 # The group often replaces an instance on its own (ELB health check) before the on-call arrives: step 6 then
-# watches from a time before the page. GNU date takes -d '-30 min', BSD (macOS) date -v-30M. The evidence
-# (step 4) first: the console output is gone once the instance is terminated. It starts this procedure's state
-# file afresh, as step 3 does.
+# watches from a time before the page. Step 3 names the instance first: its checks (an `i-` id, this
+# group's) keep a typo or another group's instance (in no group: step 6 would print GONE at once) out of the
+# state file. GNU date takes -d '-30 min', BSD (macOS) date -v-30M. The evidence (step 4) first: the console
+# output is gone once the instance is terminated.
 ALREADY_REPLACING = (
     "the group is already replacing the instance you came for (a `Pending` instance beside it, or it "
-    "`Terminating`: the load balancer's health check started it): do not mark it; run "
-    "`MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T); "
-    'MARKED_EPOCH=$(date +%s); INSTANCE="<its id>"; '
-    "printf 'INSTANCE=%s\\nMARKED_AT=%s\\nMARKED_EPOCH=%s\\n' "
-    '"$INSTANCE" "$MARKED_AT" "$MARKED_EPOCH" > "$STATE"` (the instance, for step 6 and a re-run; '
-    "activities of the last 30 min, from before the page; seconds counted from now), run step 4 (its "
-    "console output and log, before the group terminates it), then go to step 6"
+    "`Terminating`: the load balancer's health check started it): do not mark it; run step 3 with its id "
+    "(it checks the id is this group's and starts the state file: `in-group`), then "
+    '`test "${INSTANCE:-}" = "$CHOSEN" && '
+    "MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T) && "
+    "MARKED_EPOCH=$(date +%s) && "
+    "printf 'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n' "
+    '"$MARKED_AT" "$MARKED_EPOCH" >> "$STATE" && echo marked` (activities of the last 30 min, from before '
+    "the page; seconds counted from now; nothing is written unless step 3 printed `in-group`), run step 4 "
+    "(its console output and log, before the group terminates it), then go to step 6"
 )
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
 from tools.docs.aws import steps as c
-from tools.docs.aws.iam import DATA_KEY_OUTPUT, RESTORED_SUFFIX
+from tools.docs.aws.iam import (
+    DATA_KEY_OUTPUT,
+    RESTORED_SUFFIX,
+    RESTORED_TABLE,
+    TOPIC_KEY_OUTPUT,
+    filled_policy_command,
+)
 from tools.docs.aws.runbooks.common import assemble, in_service_count, refresh_duration, waiter_bound
 from tools.docs.model import Duration, Runbook, StackFacts, Step
 
@@ -38,6 +47,30 @@ def _sse_update(details: dict) -> str:
     )
 
 
+# A new name each run, in the one form the policy's writes allow once filled in: the run's minute keeps a
+# second restore (another moment, another key) from colliding with the first.
+NEW_NAME = f'RESTORED="$TABLE-$(date -u +%Y%m%d%H%M){RESTORED_SUFFIX}"'
+NAME_STEP = 1
+# What a restore records on the table it created (RestoreSummary in botocore's DynamoDB model:
+# SourceTableArn, RestoreDateTime, RestoreInProgress): it says whether an existing RESTORED is this run's.
+RESTORE_SUMMARY = "Table.RestoreSummary.[SourceTableArn,RestoreDateTime,RestoreInProgress]"
+
+
+def _with_policy(runbook: Runbook) -> Runbook:
+    """Step NAME_STEP prints the runbook's own policy filled in for this run: the restored table's exact name
+    and the stack outputs the names block looked up."""
+    fills = {re.escape(RESTORED_TABLE): "RESTORED"}
+    for lookup in runbook.lookups:
+        output = next((name for name, variable in c.VARIABLES.items() if variable == lookup.variable), None)
+        if output and f"<the stack's {output} output" in runbook.permissions:
+            fills[rf"<the stack's {output} output[^>]*>"] = lookup.variable
+    step = runbook.steps[NAME_STEP - 1]
+    command = f"{step.command}\n{filled_policy_command(runbook.permissions, fills)}"
+    steps = list(runbook.steps)
+    steps[NAME_STEP - 1] = dataclasses.replace(step, command=command)
+    return dataclasses.replace(runbook, steps=tuple(steps))
+
+
 def restore_store(facts: StackFacts) -> Runbook:
     details = facts.details
     key, ttl = details["partition_key"], details["ttl_attribute"]
@@ -66,21 +99,28 @@ def restore_store(facts: StackFacts) -> Runbook:
     else:
         steps = (
             Step(
-                title="The restore window",
+                title="Name this run's new table and print the permissions of this procedure for it, every "
+                "name filled in; have them attached to your identity now, for this procedure only (the last "
+                "step has them removed)",
+                command=f'{NEW_NAME}\necho "RESTORED=$RESTORED"',
+                expected="`RESTORED=` and the new table's name, then the policy with no `<...>` left. Write "
+                "the name down: after a lost shell set `RESTORED=` to it (do not run the first line again: "
+                "a new name is not in the attached policy) and `RESTORE_TO=` to the same moment.",
+                stop_if="`parameter null or not set`, or `a placeholder is left unfilled`: nothing was "
+                "printed; run the names block again (in this shell) and this step.",
+            ),
+            Step(
+                title="The restore window; choose the moment to restore (UTC, inside the window, just before "
+                "the damage)",
                 command=(
                     'aws dynamodb describe-continuous-backups --table-name "$TABLE" \\\n'
                     '  --query "ContinuousBackupsDescription.PointInTimeRecoveryDescription.'
                     '[PointInTimeRecoveryStatus,EarliestRestorableDateTime,LatestRestorableDateTime]" \\\n'
-                    "  --output text"
+                    "  --output text\n"
+                    "RESTORE_TO=2026-01-01T03:00:00Z  # replace with the moment before the damage"
                 ),
                 expected="`ENABLED` and the earliest and latest restorable times.",
                 stop_if="`DISABLED`: there is nothing to restore from.",
-            ),
-            Step(
-                title="Choose the moment to restore (UTC, inside the window, just before the damage) and the "
-                "new table's name",
-                command="RESTORE_TO=2026-01-01T03:00:00Z  # replace with the moment before the damage\n"
-                f'RESTORED="$TABLE{RESTORED_SUFFIX}"',
             ),
             Step(
                 title="Restore into a new table (the source keeps serving meanwhile)",
@@ -89,8 +129,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                     '  --target-table-name "$RESTORED" --restore-date-time "$RESTORE_TO"'
                 ),
                 expected="the new table's description, `TableStatus` `CREATING`.",
-                stop_if="`TableAlreadyExistsException`: choose another name for RESTORED; "
-                "`InvalidRestoreTimeException`: the moment is outside the window.",
+                stop_if="`TableAlreadyExistsException`: after a lost shell it is usually this run's own "
+                "table; "
+                f'`TZ=UTC aws dynamodb describe-table --table-name "$RESTORED" --query "{RESTORE_SUMMARY}" '
+                "--output text` prints the ARN of `$TABLE`, the moment of `$RESTORE_TO` (UTC, written "
+                "`+00:00`) and `True` or `False`: it is, go "
+                f"on at step 4; anything else: another table has the name, start again at step {NAME_STEP} "
+                "(a new name, its policy attached in place of this one). `InvalidRestoreTimeException`: the "
+                "moment is outside the window.",
             ),
             Step(
                 title="Wait until it is active (repeat until it returns: large tables take longer)",
@@ -129,8 +175,9 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "one of "
                 "yours that the damage changed); `ACTIVE` and a size like the source's (the counts are "
                 "refreshed about every six hours).",
-                stop_if="the item is not as it was: restore again to another moment (new name) before "
-                "switching.",
+                stop_if=f"the item is not as it was: restore again to another moment before switching: step "
+                f"{NAME_STEP} (a new name of the same form, its policy attached in place of this one), then "
+                "steps 2 and 3.",
             ),
             Step(
                 title="Check the restored table is ready to serve like the stack's own: active, the same "
@@ -146,7 +193,8 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"`{details['deletion_protection']}`; then the tags {tag_text}.",
                 stop_if="the lines differ: a table that is not `ACTIVE` is not ready (wait, step 4). A "
                 "missing tag or protection: redo step 5 before switching. Another key: restore again "
-                "(step 3, new name) adding "
+                f"(step {NAME_STEP}: a new name of the same form, its policy attached in place of this one; "
+                "then step 3) adding "
                 f"{_sse_override(details)}, or re-encrypt this table: {_sse_update(details)}.",
             ),
             Step(
@@ -195,8 +243,13 @@ def restore_store(facts: StackFacts) -> Runbook:
                 '"$TABLE-before-restore"',
                 expected="`BackupStatus` `CREATING`.",
             ),
+            Step(
+                title=f"Have this procedure's policy (step {NAME_STEP}) removed from your identity: it lets "
+                "its holder delete the items of $RESTORED, or turn its recovery and protection off, and "
+                "$RESTORED is now the table the fleet serves",
+            ),
         )
-    return assemble(
+    runbook = assemble(
         facts,
         "restore-store",
         purpose="Bring the item store back to a moment before bad writes or deletes, in a new table, then "
@@ -226,7 +279,9 @@ def restore_store(facts: StackFacts) -> Runbook:
             "AWS CLI v2 configured for the stack's account, `jq` and `curl`.",
             "A checkout of this repository at the deployed release with `make setup` done (for `cdk "
             "deploy`).",
-            "The permissions below, and those `cdk deploy` needs (its bootstrap roles).",
+            f"The permissions below, filled in for this run by step {NAME_STEP} (which prints them) and "
+            "attached to your identity for this procedure only: they name the table this run creates, "
+            "and the last step has them removed. Also those `cdk deploy` needs (its bootstrap roles).",
             f"Point-in-time recovery: {facts.store_backup}.",
         ),
         lookups=c.lookups(
@@ -234,6 +289,7 @@ def restore_store(facts: StackFacts) -> Runbook:
             "ItemsTableName",
             "AutoScalingGroupName",
             *((DATA_KEY_OUTPUT,) if details["data_key"] else ()),
+            *((TOPIC_KEY_OUTPUT,) if details["topic_key"] else ()),
         ),
         steps=steps,
         rollback=(
@@ -272,3 +328,4 @@ def restore_store(facts: StackFacts) -> Runbook:
         ),
         expected_targets=in_service_count(facts),
     )
+    return _with_policy(runbook) if facts.store_pitr else runbook
