@@ -49,7 +49,9 @@ return "${WAIT_RC:-0}" ;;
     *"managed list "*) printf '%b' "$GROUPS_FOUND" ;;
     *"value(instance.scope().segment(0))"*) printf '%b' "$ZONE_FOUND" ;;
     *list-instances*) printf '%b\\n' "$ROW" ;;
+    *'creationTimestamp.date("%Y%m%d%H%M", tz=UTC)'*) echo "$CREATED_UTC" ;;
     *creationTimestamp*) echo "$CREATED_AT" ;;
+    *"snapshots describe"*) ;;
     *"instances describe"*) echo "$DISK_FOUND" ;;
     *targetSize*) echo "$TARGET" ;;
     *minNumReplicas*) echo "$LIVE_MIN" ;;
@@ -99,6 +101,7 @@ def problems(text: str, home: Path) -> list[str]:
             OLD_ID="",
             ROW=row,
             CREATED_AT="2026-12-01T03:30:00.000-00:00",
+            CREATED_UTC="202612010330",
         )
         saved = state.read_text() if state.exists() else ""
         if "CALLED gcloud compute instance-groups managed recreate-instances" in out:

@@ -34,9 +34,13 @@ STEP = re.compile(r"^\d+\. \*\*(.*?)\*\*\n", re.MULTILINE)
 SUSPECT, TYPED_ID = "web-abcd", "1234567890123456789"
 STARTED = "2026-12-01T03:00Z"
 LOG = "gcloud.log"
+# gcloud's date() projection (cloud.google.com/sdk/gcloud/reference/topic/projections) as the stand-in
+# answers it: the UTC creation time as YYYYmmddHHMM digits; the raw field is RFC 3339 with an offset.
+UTC_MINUTES = 'creationTimestamp.date("%Y%m%d%H%M", tz=UTC)'
 STUB = stub_function(
     "gcloud",
-    """    *creationTimestamp*) echo "$CREATED_AT" ;;
+    f"""    *'{UTC_MINUTES}'*) echo "$CREATED_UTC" ;;
+    *creationTimestamp*) echo "$CREATED_AT" ;;
     *"snapshots describe"*) echo "$SNAPSHOT_STATUS" ;;
     *"value(instance.scope().segment(0))"*) echo europe-west1-b ;;
     *list-instances*) printf '%b\\n' "$ROW" ;;
@@ -77,11 +81,15 @@ def problems(text: str, home: Path) -> list[str]:
     # the same with an instance created after step 2 (autohealing recreated it): skip to the wait.
     recreate = _with(steps, "recreate-instances")["command"]
     row = "1234567890123456780\\teurope-west1-b\\tNONE"
-    out = _run(recreate, home, **run, ROW=row, CREATED_AT="2026-11-20T10:00:00.000-08:00")
+    out = _run(
+        recreate, home, **run, ROW=row, CREATED_AT="2026-11-20T10:00:00.000-08:00", CREATED_UTC="202611201800"
+    )
     if "STOP" not in out or "go on with step" in out or state.exists():
         found.append("step 7 goes on with a mistyped ID")
     state.unlink(missing_ok=True)
-    out = _run(recreate, home, **run, ROW=row, CREATED_AT="2026-11-30T19:05:00.000-08:00")
+    out = _run(
+        recreate, home, **run, ROW=row, CREATED_AT="2026-11-30T19:05:00.000-08:00", CREATED_UTC="202612010305"
+    )
     if "go on with step" not in out or "CALLED gcloud compute instance-groups managed recreate" in out:
         found.append("step 7 does not skip an instance autohealing recreated after step 2")
     state.unlink(missing_ok=True)
@@ -178,3 +186,180 @@ def test_each_mutation_is_caught(documents, mutation, tmp_path):
         home = tmp_path / path.replace("/", "-")
         home.mkdir()
         assert problems(broken, home), (mutation, path)
+
+
+# The final review (after gcpfix6), each finding run against the runbook as rendered then (frozen at cae4ff8).
+# ManagedInstance.currentAction, every documented value (cloud.google.com/compute/docs/reference/rest/v1/
+# instanceGroupManagers/listManagedInstances): only a recreate's own actions may stand for "recreated".
+ACTIONS = (
+    *("NONE", "CREATING", "CREATING_WITHOUT_RETRIES", "RECREATING", "DELETING", "ABANDONING", "RESTARTING"),
+    *("REFRESHING", "VERIFYING", "STARTING", "STOPPING", "SUSPENDING", "RESUMING"),
+)
+RECREATES = ("RECREATING", "CREATING", "VERIFYING")
+FINAL_STUB = stub_function(
+    "gcloud",
+    f"""    *'{UTC_MINUTES}'*) echo "$CREATED_UTC" ;;
+    *creationTimestamp*) echo "$CREATED_AT" ;;
+    *"snapshots describe"*) read -r s <"$STATUSES"; tail -n +2 "$STATUSES" >"$STATUSES.t"
+      test ! -s "$STATUSES.t" || mv "$STATUSES.t" "$STATUSES"; echo "$s" ;;
+    *"value(instance.scope().segment(0))"*) echo europe-west1-b ;;
+    *list-instances*) printf '%b\\n' "$ROW" ;;
+    *"instances describe"*) echo "$SUSPECT-disk" ;;
+    *minNumReplicas*) echo "$LIVE_MIN" ;;
+    *) echo "CALLED gcloud $*" ;;""",
+)
+# macOS: BSD date has no -d; sleep skipped so a wait loop runs at once.
+MACOS = (
+    'date() { case " $* " in *" -d "*) echo "date: illegal option -- d" >&2; return 1 ;; esac; '
+    'command date "$@"; }\nsleep() { :; }\n'
+)
+FINAL_REVIEWED_COMMIT = "cae4ff8"
+FINAL_CHECKS = 5
+
+
+def _final_run(command: str, home: Path, statuses: str = "", **env: object) -> str:
+    filled = command.replace("<NAME from step 3>", SUSPECT).replace("<ID from step 3>", TYPED_ID)
+    (home / "statuses").write_text(statuses.replace(" ", "\n") + "\n")
+    script = FINAL_STUB + MACOS + assignments({**env, "STATUSES": home / "statuses"}) + filled
+    return run_bash(script, {"HOME": str(home), "PATH": SYSTEM_PATH}, timeout=60).stdout
+
+
+def final_review_problems(text: str, home: Path) -> list[str]:
+    found = []
+    steps = _steps(text)
+    state = home / "replace-one-instance.p.web.env"
+    base = {"GROUP": "web", "PROJECT": "p", "REGION": "r", "STATE": state, "SUSPECT": SUSPECT}
+    run = {**base, "N": 2, "MIN": 2, "RAISED": 3, "LIVE_MIN": 3, "STARTED": STARTED, "VM": "", "OLD_ID": ""}
+    recreate = _with(steps, "recreate-instances")["command"]
+    mistyped = "1234567890123456780\\teurope-west1-b\\t"
+    # Created after step 2 (03:00Z): 03:05 UTC, as gcloud converts it and as the API gives it.
+    after = {"CREATED_UTC": "202612010305", "CREATED_AT": "2026-11-30T19:05:00.000-08:00"}
+    before = {"CREATED_UTC": "202611201800", "CREATED_AT": "2026-11-20T10:00:00.000-08:00"}
+
+    # 1. A mistyped ID with any action but NONE (check 2) or a recreate's stops (the group is acting on it),
+    # nothing saved; with a recreate's action it skips to the wait.
+    wrong = []
+    for action in (a for a in ACTIONS if a != "NONE"):
+        state.unlink(missing_ok=True)
+        out = _final_run(recreate, home, **run, ROW=mistyped + action, **after)
+        skipped = (
+            "go on with step" in out and "CALLED gcloud compute instance-groups managed recreate" not in out
+        )
+        stopped = "acting on it" in out and not state.exists()
+        if not (skipped if action in RECREATES else stopped):
+            wrong.append(action)
+    state.unlink(missing_ok=True)
+    if wrong:
+        found.append(f"step 7 with a mistyped ID and ACTION {wrong}: skip and stop the wrong way round")
+
+    # 2. On macOS (no date -d) the creation time still decides: after step 2 skips, before stops as mistyped;
+    # an unread time says so, not "mistyped".
+    skip = _final_run(recreate, home, **run, ROW=mistyped + "NONE", **after)
+    state.unlink(missing_ok=True)
+    stop = _final_run(recreate, home, **run, ROW=mistyped + "NONE", **before)
+    unread = _final_run(recreate, home, **run, ROW=mistyped + "NONE", CREATED_UTC="", CREATED_AT="")
+    if (
+        "go on with step" not in skip
+        or "mistyped" not in stop
+        or state.exists()
+        or "could not be read" not in unread
+        or "mistyped" in unread
+    ):
+        found.append("step 7 needs GNU date -d, or calls an unread creation time mistyped")
+    state.unlink(missing_ok=True)
+
+    # 3. A rerun of step 4 while the snapshot is being made waits for it; FAILED, or never READY, stops.
+    keep = _with(steps, "snapshots create")["command"]
+    create = "CALLED gcloud compute snapshots create"
+    outs = {s: _final_run(keep, home, s, **run) for s in ("CREATING CREATING READY", "UPLOADING READY")}
+    failed = _final_run(keep, home, "FAILED", **run)
+    endless = _final_run(keep, home, "CREATING", **run)
+    if (
+        any(create in o or "already kept" not in o for o in outs.values())
+        or create in failed
+        or "STOP" not in failed
+        or create in endless
+        or "STOP" not in endless
+    ):
+        found.append(
+            "step 4 creates the snapshot again while an earlier one is being made, or keeps a FAILED one"
+        )
+
+    # 5. The alert names only the probe IP: step 3's stop-if asks for no ID.
+    stop_if = section(text, "Steps").split("\n3. ", 1)[1].split("\n4. ", 1)[0]
+    if "no row's INTERNAL_IP is the alert's" not in stop_if:
+        found.append("step 3's stop-if asks for the alert's ID")
+
+    # 4. Commands that wait read back what they waited on (waiters.WaitForOperations gets the target of an
+    # operation that is not a delete; firestore ttls update.yaml polls firestore...databases.operations).
+    reads = {
+        (
+            "compute",
+            "instance-groups",
+            "managed",
+            "recreate-instances",
+            "g",
+        ): "compute.instanceGroupManagers.get",
+        (
+            "compute",
+            "instance-groups",
+            "managed",
+            "delete-instances",
+            "g",
+        ): "compute.instanceGroupManagers.get",
+        ("compute", "instance-groups", "managed", "rolling-action", "stop-proactive-update", "g"): (
+            "compute.instanceGroupManagers.get"
+        ),
+        ("firestore", "fields", "ttls", "update", "f"): "datastore.operations.get",
+    }
+    listed = section(text, "Preconditions")
+    line = re.search(r"- `compute\.instanceGroupManagers\.get` \(for ([^\n]*)\)", listed)
+    missing = [
+        " ".join(w[:-1]) for w, p in reads.items() if p not in gcloud.surface_of(["gcloud", *w]).permissions
+    ]
+    missing += [c for c in ("recreate-instances", "delete-instances") if not line or c not in line.group(1)]
+    if missing:
+        found.append(f"no read-back permission for {missing}")
+    return found
+
+
+def test_the_final_review_is_fixed(documents, tmp_path):
+    found = {}
+    for path, text in runbooks(documents, "gcp").items():
+        home = tmp_path / path.replace("/", "-")
+        home.mkdir()
+        found[path] = final_review_problems(text, home)
+    assert not any(found.values()), found
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_the_finally_reviewed_runbook_fails_every_check(environment, tmp_path):
+    found = final_review_problems(rendered_at(FINAL_REVIEWED_COMMIT, "gcp", environment), tmp_path)
+    assert len(found) == FINAL_CHECKS, found
+
+
+FINAL_MUTATIONS = {
+    "any action may skip": (
+        r"elif ! printf '%s\\n' \"\$ACTION\" \| grep -qxE [^\n]*\n",
+        "elif false; then\n",
+    ),
+    "GNU date": (
+        r'! test "\$CREATED" -ge "\$\{STARTED//\[!0-9\]/\}"',
+        '! test "$(date -u -d "$CREATED" +%s)" -ge "$(date -u -d "$STARTED" +%s)"',
+    ),
+    "unread time called mistyped": (r"could not be read", "is mistyped"),
+    "no snapshot wait": (r"grep -qxE 'CREATING\|UPLOADING'", "grep -qxE 'NOTHING'"),
+    "FAILED snapshot remade": (r'elif test -n "\$STATUS"; then', "elif false; then"),
+    "ID in step 3": (r"no row's INTERNAL_IP", "no row's ID or INTERNAL_IP"),
+}
+
+
+@pytest.mark.parametrize("mutation", FINAL_MUTATIONS)
+def test_each_final_mutation_is_caught(documents, mutation, tmp_path):
+    pattern, replacement = FINAL_MUTATIONS[mutation]
+    for path, text in runbooks(documents, "gcp").items():
+        broken = re.sub(pattern, replacement, text)
+        assert broken != text, (mutation, path)
+        home = tmp_path / path.replace("/", "-")
+        home.mkdir()
+        assert final_review_problems(broken, home), (mutation, path)

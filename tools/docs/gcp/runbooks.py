@@ -498,17 +498,26 @@ def _replace_find(facts: StackFacts, evacuate: str) -> Step:
         f"the same instances with their INTERNAL_IP. For “{alert}”, the suspect is the row whose "
         f"INTERNAL_IP is the `{PROBE_IP_FIELD}` of the incident's log entry; note its NAME and ID "
         f"(steps {_n('keep')} and {_n('recreate')} ask for them)",
-        stop_if="no row's ID or INTERNAL_IP is the alert's: the instance is not in this group (or was "
+        stop_if="no row's INTERNAL_IP is the alert's: the instance is not in this group (or was "
         "already replaced: a recreated instance gets a new ID): Escalation. Any ACTION other than NONE: "
         f"the group is changing, rerun step {_n('settle')} (it waits) once, then Escalation; fewer rows "
         f"than $MIN, or several instances in one ZONE misbehaving: a zone problem, use {evacuate}",
     )
 
 
+# Snapshot.status (cloud.google.com/compute/docs/reference/rest/v1/snapshots): CREATING and UPLOADING are
+# an earlier run's snapshot still being made; READY kept; FAILED or DELETING not kept. Empty: not found.
+SNAPSHOT_STATUS = (
+    'STATUS=$(gcloud compute snapshots describe "$SNAPSHOT" --project="$PROJECT" --format=\'value(status)\')'
+)
+SNAPSHOT_POLLS, SNAPSHOT_POLL_S = 60, 10
+
+
 def _replace_keep() -> Step:
     """A suspect's boot disk is deleted with it on the recreate (the template's autoDelete): snapshot it
     first when security asks. The disk is the instance's first (the boot disk), in the instance's zone;
-    `snapshots create` waits for the snapshot unless --async."""
+    `snapshots create` waits for the snapshot unless --async. A rerun (the shell lost during the create)
+    finds the snapshot by its name and waits for it rather than creating it again ("already exists")."""
     return Step(
         title="Only when security wants the suspect's disk kept (a leaked credential): snapshot its boot "
         "disk; otherwise skip this step",
@@ -526,9 +535,18 @@ def _replace_keep() -> Step:
         "else\n"
         '  SNAPSHOT="$SUSPECT-${STARTED//[!0-9]/}"\n'
         '  echo "snapshot $SNAPSHOT of $DISK in $ZONE: give security this name"\n'
-        '  if test "$(gcloud compute snapshots describe "$SNAPSHOT" --project="$PROJECT" '
-        "--format='value(status)')\" = READY; then\n"
+        f"  {SNAPSHOT_STATUS}\n"
+        "  TRIES=0\n"
+        "  while printf '%s\\n' \"$STATUS\" | grep -qxE 'CREATING|UPLOADING' && "
+        f'test "$TRIES" -lt {SNAPSHOT_POLLS}; do\n'
+        f'    echo "$SNAPSHOT is $STATUS (an earlier run of this step): waiting"; sleep {SNAPSHOT_POLL_S}\n'
+        "    TRIES=$((TRIES + 1))\n"
+        f"    {SNAPSHOT_STATUS}\n"
+        "  done\n"
+        '  if test "$STATUS" = READY; then\n'
         '    echo "already kept: $SNAPSHOT is READY (an earlier run of this step)"\n'
+        '  elif test -n "$STATUS"; then\n'
+        '    echo "STOP: $SNAPSHOT is $STATUS, not READY: not kept"\n'
         "  else\n"
         '    gcloud compute snapshots create "$SNAPSHOT" --source-disk="$DISK" --source-disk-zone="$ZONE" '
         '--project="$PROJECT" --description="boot disk of $SUSPECT, kept before replace-one-instance"\n'
@@ -536,12 +554,14 @@ def _replace_keep() -> Step:
         "fi",
         expected="“snapshot” with its name (the suspect's NAME and step 2's STARTED, so a rerun finds the "
         "same one), the suspect's boot disk and zone, on a first run a “not found” error (the check for an "
-        "earlier snapshot), then the create finishing without an error (gcloud "
-        "waits for it), or “already kept” on a rerun: give security the snapshot's name (it outlives the "
-        "instance and is billed until they delete it)",
+        "earlier snapshot), then the create finishing without an error (gcloud waits for it), or on a "
+        "rerun “waiting” while an earlier run's snapshot is being made (up to "
+        f"{SNAPSHOT_POLLS * SNAPSHOT_POLL_S} s), then “already kept”: give security the snapshot's name (it "
+        "outlives the instance and is billed until they delete it)",
         stop_if="it prints STOP: the NAME is mistyped (check it against step 3), or the instance is gone "
-        "already; the create fails: do not go on to the recreate: ask security whether to go on without the "
-        "disk; Escalation if unsure",
+        "already; STOP “not READY” (FAILED, DELETING, or still being made after the wait): Escalation, do "
+        "not go on to the recreate; the create fails: do not go on to the recreate: ask security whether to "
+        "go on without the disk; Escalation if unsure",
     )
 
 
@@ -642,9 +662,12 @@ def _replace_recreate(facts: StackFacts) -> Step:
     needs the live id to differ from the saved one (it is empty while the group recreates the instance) or
     an action other than NONE (the shell may have been lost between saving the id and the recreate call);
     id and action are compared as one string, digits then capitals, so neither can stand for the other.
-    An instance the group is already recreating, or has recreated since step 3 (autohealing: a new id), is
-    not recreated again: its name and step 3's id are saved, as if this step had recreated it. A name the
-    group no longer has (a scale-in removed it) leaves nothing to recreate."""
+    Any action but NONE or a recreate's (ManagedInstance.currentAction: a restart, refresh, deletion...)
+    stops whatever ID was typed. An instance the group is already recreating, or has recreated since step
+    3 (autohealing: a new id, created at or after STARTED; gcloud's date() projection gives both as UTC
+    YYYYmmddHHMM digits, so no GNU `date -d`), is not recreated again: its name and step 3's id are saved,
+    as if this step had recreated it. A name the group no longer has (a scale-in removed it) leaves nothing
+    to recreate."""
     settle, stable, restore = _n("settle"), _n("stable"), _n("restore")
     recreating = " || ".join(f'test "$ACTION" = {action}' for action in RECREATE_ACTIONS)
     return Step(
@@ -660,7 +683,7 @@ def _replace_recreate(facts: StackFacts) -> Step:
         "CREATED=\n"
         'test -z "$LIVE_ID" || test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1 || '
         'CREATED=$(gcloud compute instances describe "$SUSPECT" --zone="$ZONE" --project="$PROJECT" '
-        "--format='value(creationTimestamp)')\n"
+        "--format='value(creationTimestamp.date(\"%Y%m%d%H%M\", tz=UTC))')\n"
         f"LIVE_MIN=$({DESCRIBE} --format='{MIN_FORMAT}')\n"
         'if test -n "$OLD_ID" && test "$VM" = "$SUSPECT" && test "$LIVE_ID$ACTION" != "${OLD_ID}NONE"; '
         "then\n"
@@ -676,10 +699,18 @@ def _replace_recreate(facts: StackFacts) -> Step:
         '  echo "STOP: the group has no instance $SUSPECT"\n'
         'elif test "$(printf \'%s\\n\' "$FOUND" | grep -c .)" != 1; then\n'
         '  echo "STOP: $SUSPECT is not one instance of the group (found: $FOUND)"\n'
-        'elif test "$LIVE_ID" != "$SUSPECT_ID" && test "$ACTION" = NONE && ! test "$(date -u -d '
-        '"${CREATED:-1970-01-01T00:00Z}" +%s)" -ge "$(date -u -d "${STARTED:-9999-12-31}" +%s)"; then\n'
-        '  echo "STOP: $SUSPECT has id $LIVE_ID, not $SUSPECT_ID, and was created ${CREATED:-at an unknown '
-        'time}, before step 2 ($STARTED): the ID is mistyped; nothing recreated"\n'
+        "elif ! printf '%s\\n' \"$ACTION\" | "
+        f"grep -qxE '{'|'.join(('NONE', *RECREATE_ACTIONS))}'; then\n"
+        f'  echo "STOP: the group is acting on it ($ACTION): $SUSPECT is not recreated; rerun step {settle}, '
+        'then this step"\n'
+        'elif test "$LIVE_ID" != "$SUSPECT_ID" && test "$ACTION" = NONE && '
+        "! printf '%s\\n' \"$CREATED\" | grep -qx '[0-9]\\{12\\}'; then\n"
+        '  echo "STOP: $SUSPECT has id $LIVE_ID, not $SUSPECT_ID, and its creation time could not be read '
+        '(${CREATED:-empty}): nothing recreated"\n'
+        'elif test "$LIVE_ID" != "$SUSPECT_ID" && test "$ACTION" = NONE && '
+        '! test "$CREATED" -ge "${STARTED//[!0-9]/}"; then\n'
+        '  echo "STOP: $SUSPECT has id $LIVE_ID, not $SUSPECT_ID, and was created $CREATED (UTC), before '
+        'step 2 ($STARTED): the ID is mistyped; nothing recreated"\n'
         f'elif {recreating} || test "$LIVE_ID" != "$SUSPECT_ID"; then\n'
         "  VM=$SUSPECT\n"
         "  OLD_ID=$SUSPECT_ID\n"
@@ -687,9 +718,6 @@ def _replace_recreate(facts: StackFacts) -> Step:
         '  echo "the group is recreating $VM or has recreated it (id $OLD_ID in step 3, now '
         f"${{LIVE_ID:-none yet}}, $ACTION, created ${{CREATED:-not yet}}): nothing to do here, go on with "
         f'step {stable}"\n'
-        'elif test "$ACTION" != NONE; then\n'
-        f'  echo "STOP: $SUSPECT is $ACTION: the group is acting on it; rerun step {settle}, '
-        'then this step"\n'
         "else\n"
         "  VM=$SUSPECT\n"
         "  OLD_ID=${OLD_ID:-$LIVE_ID}\n"
@@ -706,14 +734,15 @@ def _replace_recreate(facts: StackFacts) -> Step:
         stop_if="it prints STOP: “is for” another instance: the state file is left by another run, see step "
         f"2's Stop if; “not an ID”: put the suspect's ID from step {_n('find')} between the quotes; “the ID "
         f"is mistyped” (the instance is older than this run, so its id cannot have changed since step "
-        f"{_n('find')}): copy the ID from step {_n('find')}'s row for NAME again and rerun this step; “the "
-        "minimum is”: a deployment or someone put the minimum back (pause deployments, "
+        f"{_n('find')}): copy the ID from step {_n('find')}'s row for NAME again and rerun this step; “could "
+        "not be read”: rerun this step once, then Escalation; “the minimum is”: a deployment or someone "
+        "put the minimum back (pause deployments, "
         f"Preconditions), rerun step {_n('raise')}, then step {_n('extra')}, then this step; “has no "
         f"instance”: check the NAME against step {_n('find')}'s NAME column; spelt right, and absent from "
         f"a fresh list too (step {_n('find')}'s command): the group removed it (a scale-in), nothing is "
         f"left to recreate: go to step {restore}; “not one instance”: check the NAME against step "
-        f"{_n('find')}'s NAME column; “acting on it” (a restart, a deletion): rerun step {settle}, then "
-        "this step. The row's status is FAIL or MEMBER_NOT_FOUND: "
+        f"{_n('find')}'s NAME column; “acting on it” (a restart, a refresh, a deletion: whatever the ID "
+        f"typed): rerun step {settle}, then this step. The row's status is FAIL or MEMBER_NOT_FOUND: "
         f"nothing was scheduled; check the NAME against step {_n('find')} and rerun this step once (it "
         "resumes); still failing: Escalation. Other instances in the suspect's ZONE misbehave too: "
         f"runbooks/gcp/{facts.environment}/evacuate-zone.md",
