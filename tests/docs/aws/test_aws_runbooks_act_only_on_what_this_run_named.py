@@ -29,7 +29,7 @@ import pytest
 
 from tests.docs import runbook_harness as harness
 from tests.docs.aws.aws_replace_one import ENVIRONMENTS, aws_shell, reload_lines, runbook, steps
-from tests.docs.aws.test_aws_runbook_policies_spare_the_live_stack import allowed
+from tests.docs.aws.test_aws_runbook_policies_spare_the_live_stack import CHANGES, allowed
 from tools.docs.aws.runbooks.replace import SESSION_SECONDS
 from tools.docs.commands.aws_cli import parse, session
 
@@ -43,17 +43,6 @@ NAMES = {
     "TOPIC_KEY_ARN": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/topic",
     "USER_POOL_ID": "eu-west-1_abc",
 }
-# What would damage a table: its items, its recovery, its protection, its tags.
-CHANGES = (
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-    "UpdateTable",
-    "UpdateTimeToLive",
-    "UpdateContinuousBackups",
-    "TagResource",
-)
 
 
 def _restore(documents: dict[str, str], environment: str) -> str:

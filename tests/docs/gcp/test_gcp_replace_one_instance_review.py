@@ -21,6 +21,7 @@ import pytest
 from tests.docs.runbook_harness import (
     SH_BLOCK,
     SYSTEM_PATH,
+    assert_each_mutant_caught,
     assignments,
     rendered_at,
     run_bash,
@@ -177,15 +178,21 @@ MUTATIONS = {
 }
 
 
-@pytest.mark.parametrize("mutation", MUTATIONS)
-def test_each_mutation_is_caught(documents, mutation, tmp_path):
-    pattern, replacement = MUTATIONS[mutation]
-    for path, text in runbooks(documents, "gcp").items():
-        broken = re.sub(pattern, replacement, text)
-        assert broken != text, (mutation, path)
+def _in_own_home(check, tmp_path):
+    """`check` as assert_each_mutant_caught calls it: each runbook's bash runs in a home of its own."""
+
+    def run(text: str, path: str) -> list[str]:
         home = tmp_path / path.replace("/", "-")
         home.mkdir()
-        assert problems(broken, home), (mutation, path)
+        return check(text, home)
+
+    return run
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_each_mutation_is_caught(documents, mutation, tmp_path):
+    texts = runbooks(documents, "gcp")
+    assert_each_mutant_caught(texts, mutation, *MUTATIONS[mutation], _in_own_home(problems, tmp_path))
 
 
 # The final review (after gcpfix6), each finding run against the runbook as rendered then (frozen at cae4ff8).
@@ -356,10 +363,6 @@ FINAL_MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", FINAL_MUTATIONS)
 def test_each_final_mutation_is_caught(documents, mutation, tmp_path):
-    pattern, replacement = FINAL_MUTATIONS[mutation]
-    for path, text in runbooks(documents, "gcp").items():
-        broken = re.sub(pattern, replacement, text)
-        assert broken != text, (mutation, path)
-        home = tmp_path / path.replace("/", "-")
-        home.mkdir()
-        assert final_review_problems(broken, home), (mutation, path)
+    texts = runbooks(documents, "gcp")
+    check = _in_own_home(final_review_problems, tmp_path)
+    assert_each_mutant_caught(texts, mutation, *FINAL_MUTATIONS[mutation], check)
