@@ -216,7 +216,7 @@ def test_a_rerun_that_wipes_or_confuses_is_caught(documents, tmp_path, find, rep
 def test_already_replacing_saves_the_instance_too(documents, tmp_path, environment):
     first = steps(runbook(documents, environment))[0]["text"].split("Stop if:", 1)[1]
     # Step 3 named the instance (its checks: test_aws_runbooks_act_only_on_what_this_run_named.py).
-    command = re.search(r"`(test \"\$\{INSTANCE:-\}\" = \"\$CHOSEN\" && MARKED_AT=[^`]*)`", first).group(1)
+    command = re.search(r"`(test -n \"\$\{CHOSEN:-\}\" && [^`]*MARKED_AT=[^`]*)`", first).group(1)
     state = tmp_path / "state.env"
     state.write_text("INSTANCE=i-0123456789abcdef0\n")
     script = (

@@ -148,14 +148,14 @@ USER_CAUSE = "in response to a user health-check"
 def already_replacing_problems(text: str, template: dict, tmp_path: Path) -> list[str]:
     problems = []
     first = steps(text)[0]["text"].split("Stop if:", 1)[1]
-    # After step 3 named the instance (`in-group`): INSTANCE and CHOSEN the same.
+    # After step 3 named the instance (`in-group`): INSTANCE and CHOSEN the same, in the state file.
     command = re.search(r"`((?:test [^`]*&& )?MARKED_AT=\$\(date [^`]*)`", first)
     if not command or not re.match(
         r" \([^)]*\), run step 4 \([^)]*\), then go to step 6\.", first[command.end() :]
     ):
         return ["step 1 does not set MARKED_AT and send the reader to step 6 when the group is replacing"]
     before = time.time()
-    named = f'STATE="$HOME/{STATE}"\nINSTANCE=i-0abc CHOSEN=i-0abc'
+    named = f'STATE="$HOME/{STATE}"\nINSTANCE=i-0abc CHOSEN=i-0abc\necho INSTANCE=i-0abc > "$STATE"'
     run = _bash(tmp_path, f'{named}\n{command.group(1)}\necho "$MARKED_AT $MARKED_EPOCH"')
     marked_at, epoch = run.stdout.split()[-2:]
     since = time.mktime(time.strptime(marked_at, "%Y-%m-%dT%H:%M:%S")) - time.timezone

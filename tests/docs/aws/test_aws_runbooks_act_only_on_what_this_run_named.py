@@ -12,6 +12,14 @@
   botocore's STS model); the group's own replacement goes through step 3's checks before the state file is
   written; Detaching ends by itself ("Amazon EC2 Auto Scaling instance lifecycle").
 
+The final AWS review (briefs s19, awsfix7.md): restore-store prints two policies, the restored table's
+writes removed once nothing writes it (before the switch) and the rest kept through Verification and
+Escalation (which read the stack and page with it), each removal with a command and an Expected; customer
+managed policies (the whole is over a user's 2,048-character inline limit, "IAM and AWS STS quotas"); a re-run
+of step 3 while the restore runs (TableInUseException, API_RestoreTableToPointInTime Errors) checks the table
+too. replace-one-instance marks the group's own replacement only after step 3 printed `in-group` in this
+shell, and once.
+
 Held on every AWS environment's rendered runbook; each check also fails on the runbooks before this change
 (frozen in tests/docs/data/).
 """
@@ -30,11 +38,15 @@ import pytest
 from tests.docs import runbook_harness as harness
 from tests.docs.aws.aws_replace_one import ENVIRONMENTS, aws_shell, reload_lines, runbook, steps
 from tests.docs.aws.test_aws_runbook_policies_spare_the_live_stack import CHANGES, allowed
+from tools.docs import commands
+from tools.docs.aws.iam import actions
 from tools.docs.aws.runbooks.replace import SESSION_SECONDS
 from tools.docs.commands.aws_cli import parse, session
 
 # main before this change.
 BEFORE = "b608fa7"
+# main after it, as the final AWS review read it (briefs s19, awsfix7.md).
+FINAL_REVIEW = "097bcad"
 ACCOUNT = "111122223333"
 SERVED = "StatelessService-prod-ItemStoreItems52EDE75D-1A2B3C4D5E6F"
 NAMES = {
@@ -49,10 +61,11 @@ def _restore(documents: dict[str, str], environment: str) -> str:
     return documents[f"aws/{environment}/restore-store.md"]
 
 
-def _before(path: str) -> str:
-    """The prod runbook `aws/prod/<scenario>.md` as the second AWS review read it (frozen in data/)."""
+def _before(path: str, commit: str = BEFORE) -> str:
+    """The prod runbook `aws/prod/<scenario>.md` as the second AWS review (or the final one, `commit`
+    FINAL_REVIEW) read it (frozen in data/)."""
     cloud, environment, scenario = path.removesuffix(".md").split("/")
-    return harness.rendered_at(BEFORE, cloud, environment, scenario)
+    return harness.rendered_at(commit, cloud, environment, scenario)
 
 
 def _with_pitr(documents: dict[str, str]) -> list[str]:
@@ -67,6 +80,14 @@ def _first_step(text: str, tmp_path, **names: str) -> subprocess.CompletedProces
     return harness.run_bash(command, {"PATH": harness.SYSTEM_PATH, "HOME": str(tmp_path), **names})
 
 
+def printed_policies(stdout: str) -> dict[str, dict]:
+    """Step 1's policies by the name printed above each (`name:`; one unnamed policy before the split)."""
+    parts = re.split(r"^([\w.+=,@-]+):$", stdout, flags=re.M)
+    named = {"": parts[0]} if parts[0].strip() else {}
+    named.update(zip(parts[1::2], parts[2::2], strict=True))
+    return {name: json.loads(document) for name, document in named.items()}
+
+
 def policy_problems(text: str, tmp_path) -> list[str]:
     run = _first_step(text, tmp_path, **NAMES)
     first, _, rest = run.stdout.partition("\n")
@@ -74,7 +95,7 @@ def policy_problems(text: str, tmp_path) -> list[str]:
     if run.returncode or not re.fullmatch(rf"{SERVED}-\d{{12}}-restored", restored):
         return [f"step 1 does not name this run's table and print its policy: {run.stdout[:200]!r}"]
     try:
-        statements = json.loads(rest)["Statement"]
+        statements = [s for p in printed_policies(rest).values() for s in p["Statement"]]
     except (json.JSONDecodeError, KeyError):
         return [f"step 1 prints no policy: {rest[:200]!r}"]
     problems = [f"left unfilled: {s['Sid']}" for s in statements if "<" in json.dumps(s)]
@@ -113,7 +134,8 @@ def test_step_1_prints_nothing_with_a_name_missing_or_a_placeholder_left(documen
         assert missing.returncode and "{" not in missing.stdout and "USER_POOL_ID" in missing.stderr
         left = text.replace("${RESTORED}", "<this run's restored table: RESTORED>", 1)
         refused = _first_step(left, tmp_path, **NAMES)
-        assert refused.returncode and "{" not in refused.stdout, refused.stdout
+        # The refused policy (the one holding the placeholder) is not printed.
+        assert "DynamodbRestoredTable" not in refused.stdout, refused.stdout
         assert "placeholder is left unfilled" in refused.stderr
 
 
@@ -163,12 +185,109 @@ def test_a_re_run_that_starts_a_second_restore_is_caught():
     assert rerun_problems(_before("aws/prod/restore-store.md"))
 
 
-def test_the_policy_is_attached_for_the_procedure_and_removed_at_its_end(documents):
+def in_use_problems(text: str) -> list[str]:
+    """A lost shell's re-run of step 3 while the restore runs gets TableInUseException ("A target table with
+    the specified name is either being created or deleted", API_RestoreTableToPointInTime Errors), once it
+    is done TableAlreadyExistsException: both go through the RestoreSummary check."""
+    errors = {
+        shape.name
+        for shape in session()
+        .get_service_model("dynamodb")
+        .operation_model("RestoreTableToPointInTime")
+        .error_shapes
+    }
+    stop = steps(text)[2]["text"].split("Stop if:", 1)[-1].split("describe-table", 1)[0]
+    wanted = {"TableAlreadyExistsException", "TableInUseException"}
+    assert wanted <= errors, errors
+    return [f"{error} does not check the table" for error in sorted(wanted) if f"`{error}`" not in stop]
+
+
+def test_a_re_run_while_the_restore_runs_checks_the_table(documents):
+    for environment in _with_pitr(documents):
+        assert in_use_problems(_restore(documents, environment)) == [], environment
+
+
+def test_a_re_run_while_the_restore_runs_unchecked_is_caught():
+    assert in_use_problems(_before("aws/prod/restore-store.md", FINAL_REVIEW))
+
+
+# "IAM and AWS STS quotas" (IAM User Guide): user inline policy size 2,048 characters, managed policy 6,144
+# (whitespace not counted).
+USER_INLINE_LIMIT = 2048
+
+
+def size_problems(text: str) -> list[str]:
+    """The procedure's policy (the section's, placeholders in place of the names) against the limit."""
+    document = re.search(r"```json\n(.*?)\n```", harness.section(text, "Preconditions"), re.S).group(1)
+    size = len(re.sub(r"\s", "", document))
+    preconditions = harness.section(text, "Preconditions")
+    if size > USER_INLINE_LIMIT and not re.search(
+        r"customer managed polic(y|ies) \(or a role's inline", preconditions
+    ):
+        return [f"{size} characters, over a user's inline limit, without saying how to attach them"]
+    return []
+
+
+def test_the_policies_are_attached_where_they_fit(documents):
+    for environment in _with_pitr(documents):
+        assert size_problems(_restore(documents, environment)) == [], environment
+
+
+def test_a_policy_too_large_for_a_user_s_inline_policy_is_caught():
+    assert size_problems(_before("aws/prod/restore-store.md", FINAL_REVIEW))
+
+
+def _verification(text: str) -> list[dict[str, str]]:
+    return steps("## Steps\n" + harness.section(text, "Verification"))
+
+
+def removal_problems(text: str, tmp_path) -> list[str]:
+    """The restored table's writes are removed once nothing writes it, before the switch; what Verification
+    and Escalation call stays granted until a removal closing Verification; each removal has a command and
+    an Expected."""
+    found = steps(text)
+    policies = printed_policies(_first_step(text, tmp_path, **NAMES).stdout.partition("\n")[2])
+    writes = {n for n, p in policies.items() if "DynamodbRestoredTable" in json.dumps(p)}
+    if len(policies) != 2 or len(writes) != 1:
+        return [f"the restored table's writes are not a policy of their own: {sorted(policies)}"]
+    (write,) = writes
+    (kept,) = set(policies) - writes
+    if [s["Sid"] for s in policies[write]["Statement"]] != ["DynamodbRestoredTable"]:
+        return [f"{write} holds more than the restored table's writes"]
+    problems = []
+    removals = [i for i, step in enumerate(found) if write in step["title"] and "removed" in step["title"]]
+    written = [
+        i
+        for i, step in enumerate(found)
+        if re.search(r'--(table-name|resource-arn) "\$RESTORED', step["command"])
+        and re.search(r"dynamodb (update|tag|put|delete|batch-write)", step["command"])
+    ]
+    switch = next(i for i, step in enumerate(found) if "cdk deploy" in step["command"])
+    if len(removals) != 1 or not max(written) < removals[0] < switch:
+        problems.append(f"{write} is removed at steps {removals}, not between the last write and the switch")
+    checks = _verification(text)
+    if not (kept in checks[-1]["title"] and "removed" in checks[-1]["title"]):
+        problems.append(f"{kept} is not removed after the last check of Verification")
+    later = [
+        step["command"] for step in [*checks, *steps("## Steps\n" + harness.section(text, "Escalation"))]
+    ]
+    granted = {a for s in policies[kept]["Statement"] for a in s["Action"]}
+    problems += [f"{a} (Verification, Escalation) not in {kept}" for a in actions(later) if a not in granted]
+    for step in [found[i] for i in removals] + checks[-1:]:
+        if not step["command"] or "Expected:" not in step["text"]:
+            problems.append(f"{step['title'][:60]} has no command or no Expected")
+    return problems
+
+
+def test_the_writes_go_after_step_7_and_the_rest_after_verification(documents, tmp_path):
     for environment in _with_pitr(documents):
         text = _restore(documents, environment)
         assert "attached to your identity for this procedure only" in harness.section(text, "Preconditions")
-        last = steps(text)[-1]
-        assert "policy (step 1) removed" in last["title"] and not last["command"]
+        assert removal_problems(text, tmp_path) == [], environment
+
+
+def test_one_policy_removed_before_verification_is_caught(tmp_path):
+    assert removal_problems(_before("aws/prod/restore-store.md", FINAL_REVIEW), tmp_path)
 
 
 # replace-one-instance.
@@ -220,13 +339,57 @@ def test_a_bound_without_slack_is_caught(tmp_path):
     assert stale_problems(_before("aws/prod/replace-one-instance.md"), tmp_path)
 
 
+def _marking(replacing: str) -> str:
+    """The already-replacing line's command that writes the mark."""
+    return next(c for c in re.findall(r"`([^`]*)`", replacing) if "MARKED_EPOCH=$(date +%s)" in c)
+
+
+def marking_problems(text: str, tmp_path) -> list[str]:
+    """The mark is written only after step 3 printed `in-group` in this shell and only once: never in a
+    shell where step 3 did not run (CHOSEN and INSTANCE empty) nor after a resume (MARKED_AT reloaded)."""
+    first = steps(text)[0]["text"].split("Stop if:", 1)[1]
+    marking = _marking(next(line for line in first.splitlines() if "already replacing" in line))
+    state = tmp_path / "state.env"
+    marked = "INSTANCE=i-0aaa\nMARKED_AT=2026-12-01T05:00:00\nMARKED_EPOCH=1\n"
+    cases = (
+        ("a shell where step 3 never ran", "", {}),
+        (
+            "a resumed run",
+            marked,
+            {"CHOSEN": "i-0aaa", "INSTANCE": "i-0aaa", "MARKED_AT": "2026-12-01T05:00:00"},
+        ),
+        ("step 3 refused the id", "", {"CHOSEN": "i-0bbb", "INSTANCE": ""}),
+    )
+    problems = []
+    for case, before, shell in cases:
+        state.write_text(before)
+        harness.run_bash(marking, {"PATH": harness.SYSTEM_PATH, "STATE": str(state), **shell})
+        if state.read_text() != before:
+            problems.append(f"{case}: wrote {state.read_text()!r}")
+    state.write_text("INSTANCE=i-0ccc\n")
+    shell = {"CHOSEN": "i-0ccc", "INSTANCE": "i-0ccc"}
+    harness.run_bash(marking, {"PATH": harness.SYSTEM_PATH, "STATE": str(state), **shell})
+    if not re.fullmatch(r"INSTANCE=i-0ccc\nMARKED_AT=\S+\nMARKED_EPOCH=\d+\n", state.read_text()):
+        problems.append(f"step 3's instance is not marked: {state.read_text()!r}")
+    return problems
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_mark_follows_step_3_in_this_shell_only(documents, tmp_path, environment):
+    assert marking_problems(runbook(documents, environment), tmp_path) == []
+
+
+def test_a_mark_without_step_3_is_caught(tmp_path):
+    assert marking_problems(_before("aws/prod/replace-one-instance.md", FINAL_REVIEW), tmp_path)
+
+
 def already_replacing_problems(text: str, tmp_path) -> list[str]:
     """The group's own replacement of an id step 3 refuses (unedited, in no group): nothing is written."""
     first = steps(text)[0]["text"].split("Stop if:", 1)[1]
     replacing = next(line for line in first.splitlines() if "already replacing" in line)
     if "run step 3" not in replacing:
         return ["the group's own replacement writes the state file without step 3's checks"]
-    marking = re.search(r"`(test \"\$\{INSTANCE:-\}\" = \"\$CHOSEN\" && [^`]*)`", replacing).group(1)
+    marking = _marking(replacing)
     third = textwrap.dedent(steps(text)[2]["command"])
     problems = []
     stub = '#!/bin/sh\ncase "$*" in *AutoScalingGroupName*) echo "${STUB_GROUP}" ;; esac\n'
@@ -266,3 +429,47 @@ def test_detaching_is_watched_not_held(documents):
 
 def test_detaching_called_held_is_caught():
     assert detaching_problems(_before("aws/prod/replace-one-instance.md"))
+
+
+# The command validator's here-documents: `<<EOF` hides the lines up to EOF; a here-string (`<<<word`) or
+# a shift in arithmetic (`$((1<<2))`) hides nothing (bash(1), "Here Documents", "Here Strings").
+HERE_CASES = (
+    "X=$((1<<2))\naws later-line",
+    "N=$(( (1 << 3) + 1 ))\naws later-line",
+    "N=$((1<<SHIFT))\naws later-line",
+    "jq . <<<word\naws later-line",
+    "jq . <<'EOF'\n{\"a\": 1}\naws hidden\nEOF\naws later-line",
+    "jq . <<-EOF\n  aws hidden\n\tEOF\naws later-line",
+)
+
+
+def here_document_problems() -> list[str]:
+    """The aws commands each case runs: the later line's alone (never one inside a here-document)."""
+    seen = {
+        snippet: [c for c in commands.simple_commands(snippet) if c[0] == "aws"] for snippet in HERE_CASES
+    }
+    return [f"{snippet!r}: {found}" for snippet, found in seen.items() if found != [["aws", "later-line"]]]
+
+
+def test_only_here_documents_hide_lines_from_validation():
+    assert here_document_problems() == []
+
+
+OLD_HERE_DOCUMENT = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+NOTHING = re.compile(r"(?!)")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "arithmetic", "caught"),
+    [
+        (OLD_HERE_DOCUMENT, NOTHING, 4),  # before this change: the shifts and the here-string
+        (OLD_HERE_DOCUMENT, commands._ARITHMETIC, 1),  # the here-string
+        (commands._HERE_DOCUMENT, NOTHING, 1),  # a shift by a name, read with arithmetic in place
+    ],
+)
+def test_a_here_string_or_a_shift_taken_for_a_here_document_is_caught(
+    monkeypatch, pattern, arithmetic, caught
+):
+    monkeypatch.setattr(commands, "_HERE_DOCUMENT", pattern)
+    monkeypatch.setattr(commands, "_ARITHMETIC", arithmetic)
+    assert len(here_document_problems()) == caught, here_document_problems()

@@ -82,7 +82,10 @@ def simple_commands(snippet: str) -> list[list[str]]:
 
 
 # `<<EOF` (or `<<'EOF'`): the lines up to the one holding only EOF are the command's input, not commands.
-_HERE_DOCUMENT = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+# Not a here-string (`<<<word`) nor a shift (`$((1<<2))`, looked for once arithmetic is removed).
+_HERE_DOCUMENT = re.compile(r"(?<![<$(])<<(?!<)-?\s*['\"]?([A-Za-z_]\w*)['\"]?")
+# `$((...))`, with parentheses inside one level deep.
+_ARITHMETIC = re.compile(r"\$\(\((?:[^()]|\([^()]*\))*\)\)")
 
 
 def _without_here_documents(lines: list[str]) -> list[str]:
@@ -93,7 +96,7 @@ def _without_here_documents(lines: list[str]) -> list[str]:
             ending = None if line.strip() == ending else ending
             continue
         kept.append(line)
-        if here := _HERE_DOCUMENT.search(line):
+        if here := _HERE_DOCUMENT.search(_ARITHMETIC.sub("", line)):
             ending = here.group(1)
     return kept
 

@@ -248,7 +248,8 @@ ALREADY_REPLACING = (
     "the group is already replacing the instance you came for (a `Pending` instance beside it, or it "
     "`Terminating`: the load balancer's health check started it): do not mark it; run step 3 with its id "
     "(it checks the id is this group's and starts the state file: `in-group`), then "
-    '`test "${INSTANCE:-}" = "$CHOSEN" && '
+    # Only in the shell where step 3 printed `in-group` (CHOSEN in the state file), and once (no MARKED_AT).
+    '`test -n "${CHOSEN:-}" && test -z "${MARKED_AT:-}" && grep -qxF "INSTANCE=$CHOSEN" "$STATE" && '
     "MARKED_AT=$(date -u -d '-30 min' +%FT%T 2>/dev/null || date -u -v-30M +%FT%T) && "
     "MARKED_EPOCH=$(date +%s) && "
     "printf 'MARKED_AT=%s\\nMARKED_EPOCH=%s\\n' "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 from stacks.item_store import DRAINING_TABLE_CONTEXT, SERVING_TABLE_CONTEXT
@@ -56,19 +57,75 @@ NAME_STEP = 1
 RESTORE_SUMMARY = "Table.RestoreSummary.[SourceTableArn,RestoreDateTime,RestoreInProgress]"
 
 
+# Step 1 prints two policies. The writes on this run's table (every statement naming RESTORED_TABLE) are
+# removed once step WRITES_END has checked the table (nothing later writes it, and from the switch on it is
+# the table the fleet serves); the rest stays until Verification and any Escalation are over, which read the
+# stack and page through its topic with it. Attached as customer managed policies (or a role's inline
+# policy): the whole exceeds an IAM user's inline limit, 2,048 characters ("IAM and AWS STS quotas").
+WRITES_END = 7
+# The switch, after the removal step that follows WRITES_END.
+SWITCH = WRITES_END + 2
+POLICIES = ("restore-store-{environment}-restored-table-writes", "restore-store-{environment}-procedure")
+PRINCIPAL = "aws sts get-caller-identity --query Arn --output text"
+
+
+def split_policy(document: str) -> tuple[str, str]:
+    """The restored table's writes and the rest of `document`, as two policy documents."""
+    parsed = json.loads(document)
+    writes = [s for s in parsed["Statement"] if RESTORED_TABLE in json.dumps(s)]
+    rest = [s for s in parsed["Statement"] if s not in writes]
+    return tuple(json.dumps({**parsed, "Statement": part}, indent=2) for part in (writes, rest))
+
+
+def _removal(name: str, why: str) -> Step:
+    """Having one of step 1's policies removed: the principal it was attached to, then whoever attached it
+    detaches and deletes it."""
+    arn = f"arn:aws:iam::<account>:policy/{name}"
+    return Step(
+        title=f"Have the policy `{name}` (step {NAME_STEP}) removed from your identity: {why}",
+        command=PRINCIPAL,
+        expected="your identity's ARN, `arn:aws:sts::<account>:assumed-role/<role>/<session>` (or "
+        "`arn:aws:iam::<account>:user/<user>`). Whoever attached the policy detaches it from that role "
+        f"(or user) and deletes it: `aws iam detach-role-policy --role-name <role> --policy-arn {arn}` "
+        f"(`aws iam detach-user-policy --user-name <user> --policy-arn {arn}`), then "
+        f"`aws iam delete-policy --policy-arn {arn}`; each prints nothing.",
+        stop_if="`NoSuchEntity`: it was not attached there (or already deleted): check with them "
+        f"where it is (`aws iam list-entities-for-policy --policy-arn {arn}`).",
+    )
+
+
 def _with_policy(runbook: Runbook) -> Runbook:
-    """Step NAME_STEP prints the runbook's own policy filled in for this run: the restored table's exact name
-    and the stack outputs the names block looked up."""
+    """Step NAME_STEP prints the runbook's own policy filled in for this run, in two (split_policy): the
+    restored table's exact name and the stack outputs the names block looked up. The first is removed
+    after step WRITES_END, the second after Verification."""
     fills = {re.escape(RESTORED_TABLE): "RESTORED"}
     for lookup in runbook.lookups:
         output = next((name for name, variable in c.VARIABLES.items() if variable == lookup.variable), None)
         if output and f"<the stack's {output} output" in runbook.permissions:
             fills[rf"<the stack's {output} output[^>]*>"] = lookup.variable
-    step = runbook.steps[NAME_STEP - 1]
-    command = f"{step.command}\n{filled_policy_command(runbook.permissions, fills)}"
+    names = [name.format(environment=runbook.environment) for name in POLICIES]
+    printed = [
+        f'echo "{name}:"\n{filled_policy_command(document, fills)}'
+        for name, document in zip(names, split_policy(runbook.permissions), strict=True)
+    ]
     steps = list(runbook.steps)
-    steps[NAME_STEP - 1] = dataclasses.replace(step, command=command)
-    return dataclasses.replace(runbook, steps=tuple(steps))
+    step = steps[NAME_STEP - 1]
+    steps[NAME_STEP - 1] = dataclasses.replace(step, command="\n".join([step.command, *printed]))
+    steps.insert(
+        WRITES_END,
+        _removal(
+            names[0],
+            f"nothing after step {WRITES_END} writes $RESTORED, and from the next step on it is the table "
+            "the fleet serves: the policy lets its holder delete its items, or turn its recovery and "
+            "protection off",
+        ),
+    )
+    last = _removal(
+        names[1],
+        "last, once this verification has passed and any escalation is over (both read the stack and page "
+        "through its alarm topic with it)",
+    )
+    return dataclasses.replace(runbook, steps=tuple(steps), verification=(*runbook.verification, last))
 
 
 def restore_store(facts: StackFacts) -> Runbook:
@@ -100,14 +157,16 @@ def restore_store(facts: StackFacts) -> Runbook:
         steps = (
             Step(
                 title="Name this run's new table and print the permissions of this procedure for it, every "
-                "name filled in; have them attached to your identity now, for this procedure only (the last "
-                "step has them removed)",
+                "name filled in, as two policies; have each attached to your identity now as a customer "
+                "managed policy of the printed name (or a role's inline policy), for this procedure only: "
+                f"the first is removed after step {WRITES_END}, the second after Verification",
                 command=f'{NEW_NAME}\necho "RESTORED=$RESTORED"',
-                expected="`RESTORED=` and the new table's name, then the policy with no `<...>` left. Write "
+                expected="`RESTORED=` and the new table's name, then each policy's name and the policy, "
+                "with no `<...>` left. Write "
                 "the name down: after a lost shell set `RESTORED=` to it (do not run the first line again: "
                 "a new name is not in the attached policy) and `RESTORE_TO=` to the same moment.",
-                stop_if="`parameter null or not set`, or `a placeholder is left unfilled`: nothing was "
-                "printed; run the names block again (in this shell) and this step.",
+                stop_if="`parameter null or not set`, or `a placeholder is left unfilled`: the policy it "
+                "stands for was not printed; run the names block again (in this shell) and this step.",
             ),
             Step(
                 title="The restore window; choose the moment to restore (UTC, inside the window, just before "
@@ -129,13 +188,14 @@ def restore_store(facts: StackFacts) -> Runbook:
                     '  --target-table-name "$RESTORED" --restore-date-time "$RESTORE_TO"'
                 ),
                 expected="the new table's description, `TableStatus` `CREATING`.",
-                stop_if="`TableAlreadyExistsException`: after a lost shell it is usually this run's own "
-                "table; "
+                stop_if="`TableAlreadyExistsException` or `TableInUseException` (the restore is still "
+                "running: `A target table with the specified name is either being created or deleted`): "
+                "after a lost shell it is usually this run's own table; "
                 f'`TZ=UTC aws dynamodb describe-table --table-name "$RESTORED" --query "{RESTORE_SUMMARY}" '
                 "--output text` prints the ARN of `$TABLE`, the moment of `$RESTORE_TO` (UTC, written "
                 "`+00:00`) and `True` or `False`: it is, go "
                 f"on at step 4; anything else: another table has the name, start again at step {NAME_STEP} "
-                "(a new name, its policy attached in place of this one). `InvalidRestoreTimeException`: the "
+                "(a new name, its policies attached in place of these). `InvalidRestoreTimeException`: the "
                 "moment is outside the window.",
             ),
             Step(
@@ -176,7 +236,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 "yours that the damage changed); `ACTIVE` and a size like the source's (the counts are "
                 "refreshed about every six hours).",
                 stop_if=f"the item is not as it was: restore again to another moment before switching: step "
-                f"{NAME_STEP} (a new name of the same form, its policy attached in place of this one), then "
+                f"{NAME_STEP} (a new name of the same form, its policies attached in place of these), then "
                 "steps 2 and 3.",
             ),
             Step(
@@ -193,7 +253,7 @@ def restore_store(facts: StackFacts) -> Runbook:
                 f"`{details['deletion_protection']}`; then the tags {tag_text}.",
                 stop_if="the lines differ: a table that is not `ACTIVE` is not ready (wait, step 4). A "
                 "missing tag or protection: redo step 5 before switching. Another key: restore again "
-                f"(step {NAME_STEP}: a new name of the same form, its policy attached in place of this one; "
+                f"(step {NAME_STEP}: a new name of the same form, its policies attached in place of these; "
                 "then step 3) adding "
                 f"{_sse_override(details)}, or re-encrypt this table: {_sse_update(details)}.",
             ),
@@ -237,16 +297,11 @@ def restore_store(facts: StackFacts) -> Runbook:
                 title="Retire the old table: keep it, untouched, as the evidence of what went wrong, with an "
                 "on-demand backup. It stays the stack's resource (its deletion policy keeps it) and the "
                 "fleet stays granted it while the override is set. A later change may drop that grant, or "
-                "the table, only once the switch's instance refresh has completed (step 8 returned "
+                f"the table, only once the switch's instance refresh has completed (step {SWITCH} returned "
                 "`UPDATE_COMPLETE`): until then instances still use it",
                 command='aws dynamodb create-backup --table-name "$TABLE" --backup-name '
                 '"$TABLE-before-restore"',
                 expected="`BackupStatus` `CREATING`.",
-            ),
-            Step(
-                title=f"Have this procedure's policy (step {NAME_STEP}) removed from your identity: it lets "
-                "its holder delete the items of $RESTORED, or turn its recovery and protection off, and "
-                "$RESTORED is now the table the fleet serves",
             ),
         )
     runbook = assemble(
@@ -280,8 +335,10 @@ def restore_store(facts: StackFacts) -> Runbook:
             "A checkout of this repository at the deployed release with `make setup` done (for `cdk "
             "deploy`).",
             f"The permissions below, filled in for this run by step {NAME_STEP} (which prints them) and "
-            "attached to your identity for this procedure only: they name the table this run creates, "
-            "and the last step has them removed. Also those `cdk deploy` needs (its bootstrap roles).",
+            "attached to your identity for this procedure only, as two customer managed policies (or a "
+            "role's inline policy: together they exceed an IAM user's inline limit): they name the table "
+            f"this run creates; step {WRITES_END + 1} has the first removed, the last Verification step the "
+            "second. Also those `cdk deploy` needs (its bootstrap roles).",
             f"Point-in-time recovery: {facts.store_backup}.",
         ),
         lookups=c.lookups(
