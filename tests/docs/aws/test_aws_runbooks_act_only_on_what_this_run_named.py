@@ -268,6 +268,9 @@ def removal_problems(text: str, tmp_path) -> list[str]:
     checks = _verification(text)
     if not (kept in checks[-1]["title"] and "removed" in checks[-1]["title"]):
         problems.append(f"{kept} is not removed after the last check of Verification")
+    # Rollback's stop-if escalates, and Escalation pages through the alarm topic with this policy.
+    elif not re.search(r"any rollback and escalation is over", checks[-1]["title"]):
+        problems.append(f"{kept}'s removal does not wait for a rollback and its escalation")
     later = [
         step["command"] for step in [*checks, *steps("## Steps\n" + harness.section(text, "Escalation"))]
     ]

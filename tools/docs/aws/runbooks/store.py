@@ -122,8 +122,8 @@ def _with_policy(runbook: Runbook) -> Runbook:
     )
     last = _removal(
         names[1],
-        "last, once this verification has passed and any escalation is over (both read the stack and page "
-        "through its alarm topic with it)",
+        "last, once this verification has passed and any rollback and escalation is over (they read the "
+        "stack and page through its alarm topic with it)",
     )
     return dataclasses.replace(runbook, steps=tuple(steps), verification=(*runbook.verification, last))
 
