@@ -100,6 +100,15 @@ def read_settings(config: pulumi.Config, model: type[BaseModel]) -> dict[str, An
 SHARED_KEYS = ("environment", "spec")
 
 
+def spec_set_command(path: str) -> str:
+    """The command that sets one spec field for a stack, through its `spec` config object."""
+    return f"pulumi config set --path spec.{path} '<text>'"
+
+
+# How a stack sets the spec's alarms.escalation (the production error's hint; each project's README).
+HOW_TO_SET_ESCALATION = f"environments.toml, or `{spec_set_command('alarms.escalation')}`"
+
+
 def unknown_keys(
     config: pulumi.Config, model: type[BaseModel], also: tuple[str, ...] = SHARED_KEYS
 ) -> list[Problem]:

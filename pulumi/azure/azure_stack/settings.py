@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from azure_stack.names import AUTONAME_SUFFIX_LENGTH, endpoint_name, other_account_prefix
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec, escalation_problems
+from refarch_pulumi.stack import HOW_TO_SET_ESCALATION
 
 # Ranges a storage account's IP rules cannot hold (RFC 1918, shared, loopback, link-local, multicast, "this").
 NOT_ROUTABLE = tuple(
@@ -48,10 +49,6 @@ OTHER_ACCOUNT_MAX = (
 # re.fullmatch and POSIX `grep -Ex` alike: the restore-store runbook checks a name with it before
 # restoring into it.
 OTHER_ACCOUNT_PATTERN = "[a-z0-9]+(-[a-z0-9]+)*"
-
-
-# How a stack sets the spec's alarms.escalation (the error's hint; pulumi/azure/README.md, Configuration).
-HOW_TO_SET_ESCALATION = "environments.toml, or `pulumi config set --path spec.alarms.escalation '<text>'`"
 
 
 class _Settings(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gcp_stack.item_store import database_name
 from refarch.errors import Problem
 from refarch.spec import EMAIL_PATTERN, EnvironmentSpec, escalation_problems
+from refarch_pulumi.stack import HOW_TO_SET_ESCALATION
 
 # API Gateway runs in these regions only (cloud.google.com/api-gateway/docs/deployment-model).
 GATEWAY_REGIONS = (
@@ -33,10 +34,6 @@ GATEWAY_REGIONS = (
 _REGION = r"^[a-z]+-[a-z]+[0-9]{1,2}$"
 _MEMBER = r"^(user|serviceAccount|group|domain):[^\s]+$"
 _CHANNEL = r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]+$"
-
-
-# How a stack sets the spec's alarms.escalation (the error's hint; pulumi/gcp/README.md, Configuration).
-HOW_TO_SET_ESCALATION = "environments.toml, or `pulumi config set --path spec.alarms.escalation '<text>'`"
 
 
 class _Config(BaseModel):

@@ -11,6 +11,7 @@ import math
 import shlex
 from dataclasses import replace
 
+from refarch_pulumi.stack import spec_set_command
 from tools.docs.azure import inventory as inv
 from tools.docs.azure import permissions, state
 from tools.docs.azure.backend_health import DOWN, DRAINING, LEGEND, UNKNOWN, UP
@@ -202,7 +203,7 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     page = escalation_contact(
         facts.escalation,
         f"stack output `{inv.ESCALATION_OUTPUT}`",
-        f"`pulumi config set --path spec.alarms.escalation '<text>' --stack {facts.environment} "
+        f"`{spec_set_command('alarms.escalation')} --stack {facts.environment} "
         f"--cwd {PROJECT}`, or environments.toml `[{facts.environment}.alarms]`",
     )
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from refarch_pulumi.stack import spec_set_command
 from tools.docs.commands import gcloud, simple_commands
 from tools.docs.gcp.facts import PROJECT_DIR, TEMPLATE, config_lookup, output_lookup
 from tools.docs.gcp.inventory import ESCALATION_OUTPUT
@@ -242,7 +243,7 @@ def _escalation(facts: StackFacts) -> tuple[Step, ...]:
     page = escalation_contact(
         facts.escalation,
         f"stack output `{ESCALATION_OUTPUT}`",
-        f"`pulumi config set --path spec.alarms.escalation '<text>' --stack {facts.environment} "
+        f"`{spec_set_command('alarms.escalation')} --stack {facts.environment} "
         f"--cwd {PROJECT_DIR}`, or environments.toml `[{facts.environment}.alarms]`",
     )
     return (
